@@ -1,0 +1,373 @@
+#include "delivery/outbox.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "pipeline/evaluate.h"
+#include "server/server.h"
+#include "template/template.h"
+
+/* One job on its way through render, `sending`, the channel and the
+ * final update. */
+struct delivery {
+    json_t *job;
+    int64_t id;
+    int64_t generation;
+    int attempt;                /* this hand-over's number, from 1 */
+    char message_id[128];
+    struct rendered_message rendered;
+    struct crier_message msg;
+    struct plugin_instance *channel;
+};
+
+static struct {
+    struct outbox_settings set;
+    const struct template_set *templates;
+    int claiming;
+    int in_flight;
+    int again;
+    int stopping;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+    struct crier_timer *poll;
+} ob;
+
+static void claim(void);
+
+
+static void
+maybe_stopped(void)
+{
+    if (ob.stopping && ob.in_flight == 0 && !ob.claiming &&
+        ob.stop_done != NULL) {
+        void (*done)(void *) = ob.stop_done;
+
+        ob.stop_done = NULL;
+        done(ob.stop_arg);
+    }
+}
+
+
+static void
+delivery_free(struct delivery *d)
+{
+    json_decref(d->job);
+    rendered_message_clear(&d->rendered);
+    free(d);
+    ob.in_flight--;
+    maybe_stopped();
+    if (!ob.stopping && ob.again)
+        claim();
+}
+
+
+static void
+on_final(void *arg, int status, json_t *result)
+{
+    struct delivery *d = arg;
+
+    if (status == CRIER_ESTALE)
+        log_warn("job moved on under another claim", "job=%lld",
+                 (long long) d->id);
+    else if (status != 0)
+        log_error("job outcome not recorded; the lease will expire and "
+                  "the job run again", "job=%lld error=%s",
+                  (long long) d->id, crier_errname(status));
+    delivery_free(d);
+}
+
+
+/* Records the job's next state; `error` may be NULL. */
+static void
+finish_job(struct delivery *d, const char *state, const char *error,
+           const char *provider_id, int64_t due)
+{
+    json_t *u = json_pack("{s:I,s:I,s:s,s:I}", "id", (json_int_t) d->id,
+                          "generation", (json_int_t) d->generation,
+                          "state", state, "now",
+                          (json_int_t) clock_now_ms());
+    int rc;
+
+    if (error != NULL)
+        json_object_set_new(u, "error", json_string(error));
+    if (provider_id != NULL)
+        json_object_set_new(u, "provider_id", json_string(provider_id));
+    if (due > 0)
+        json_object_set_new(u, "due", json_integer(due));
+    rc = server.store_ops->job_update(server.store->state, u, on_final, d);
+    json_decref(u);
+    if (rc != 0)
+        on_final(d, rc, NULL);
+}
+
+
+static void
+on_sent(void *arg, const struct crier_send_result *r)
+{
+    struct delivery *d = arg;
+    const char *rule = d->msg.rule;
+
+    switch (r->outcome) {
+    case CRIER_SEND_DONE:
+        log_info("message sent", "job=%lld rule=%s message_id=%s",
+                 (long long) d->id, rule, d->message_id);
+        finish_job(d, "sent", NULL, r->provider_id, 0);
+        return;
+    case CRIER_SEND_FAIL:
+        log_warn("message failed", "job=%lld rule=%s detail=\"%s\"",
+                 (long long) d->id, rule, r->detail ? r->detail : "");
+        finish_job(d, "failed", r->detail ? r->detail : "failed", NULL, 0);
+        return;
+    case CRIER_SEND_RETRY:
+    default:
+        break;
+    }
+    if (d->attempt >= ob.set.max_attempts) {
+        log_warn("message dead: attempts exhausted", "job=%lld rule=%s "
+                 "attempts=%d detail=\"%s\"", (long long) d->id, rule,
+                 d->attempt, r->detail ? r->detail : "");
+        finish_job(d, "dead", r->detail ? r->detail : "retries exhausted",
+                   NULL, 0);
+    } else {
+        int64_t wait = outbox_backoff_ms(&ob.set, d->attempt);
+
+        if (r->retry_after_ms > wait)
+            wait = r->retry_after_ms;
+        log_info("message will be retried", "job=%lld rule=%s attempt=%d "
+                 "wait_ms=%lld detail=\"%s\"", (long long) d->id, rule,
+                 d->attempt, (long long) wait, r->detail ? r->detail : "");
+        finish_job(d, "planned", r->detail ? r->detail : "retry", NULL,
+                   clock_now_ms() + wait);
+    }
+}
+
+
+static void
+hand_over(struct delivery *d)
+{
+    const struct crier_channel_ops *ops = d->channel->desc->ops;
+    int rc = ops->send(d->channel->state, &d->msg, on_sent, d);
+
+    if (rc != 0) {
+        struct crier_send_result r = {
+            .outcome = CRIER_SEND_RETRY,
+            .detail = crier_strerror(rc),
+        };
+
+        on_sent(d, &r);
+    }
+}
+
+
+static void
+on_sending(void *arg, int status, json_t *result)
+{
+    struct delivery *d = arg;
+
+    if (status != 0) {
+        /* Not ours any more, or not recorded: the hand-over must not
+         * happen without `sending` on disk. */
+        on_final(d, status, NULL);
+        return;
+    }
+    hand_over(d);
+}
+
+
+static void
+mark_sending(struct delivery *d)
+{
+    json_t *u = json_pack("{s:I,s:I,s:s,s:I,s:s,s:I}", "id",
+                          (json_int_t) d->id, "generation",
+                          (json_int_t) d->generation, "state", "sending",
+                          "now", (json_int_t) clock_now_ms(), "message_id",
+                          d->message_id, "lease_ms",
+                          (json_int_t) ob.set.lease_ms);
+    int rc = server.store_ops->job_update(server.store->state, u, on_sending,
+                                          d);
+
+    json_decref(u);
+    if (rc != 0)
+        on_final(d, rc, NULL);
+}
+
+
+static int
+render(struct delivery *d, char *error, size_t size)
+{
+    json_t *job = d->job;
+    json_t *data = evaluation_context(json_object_get(job, "event"),
+                                      json_object_get(job, "profile"));
+    struct template_error err;
+    int rc;
+
+    json_object_set_new(data, "message",
+                        json_pack("{s:s,s:O}", "id", d->message_id, "rule",
+                                  json_object_get(job, "rule")));
+    json_object_set_new(data, "public_url",
+                        json_string(server.settings.public_url));
+    rc = template_render(ob.templates,
+                         json_string_value(json_object_get(job, "template")),
+                         data, &d->rendered, &err);
+    json_decref(data);
+    if (rc != 0)
+        snprintf(error, size, "template %s: %s",
+                 json_string_value(json_object_get(job, "template")),
+                 err.message);
+    return rc;
+}
+
+
+static void
+deliver(json_t *job)
+{
+    struct delivery *d = calloc(1, sizeof(*d));
+    const char *channel = json_string_value(json_object_get(job, "channel"));
+    const char *key = json_string_value(json_object_get(job, "key"));
+    char error[256];
+
+    ob.in_flight++;
+    d->job = json_incref(job);
+    d->id = json_integer_value(json_object_get(job, "id"));
+    d->generation = json_integer_value(json_object_get(job, "generation"));
+    d->attempt = (int) json_integer_value(json_object_get(job, "attempts"))
+                 + 1;
+    outbox_message_id(key, ob.set.message_id_domain, d->message_id,
+                      sizeof(d->message_id));
+    if (g_strcmp0(json_string_value(json_object_get(job, "was")),
+                  "sending") == 0)
+        log_notice("resending after an interrupted hand-over", "job=%lld "
+                   "message_id=%s", (long long) d->id, d->message_id);
+
+    d->channel = channel ? server_channel(channel) : NULL;
+    if (d->channel == NULL) {
+        snprintf(error, sizeof(error), "channel %s is not configured",
+                 channel ? channel : "(none)");
+        finish_job(d, "failed", error, NULL, 0);
+        return;
+    }
+    if (json_object_get(job, "profile") == NULL ||
+        json_is_null(json_object_get(job, "profile"))) {
+        finish_job(d, "suppressed", "the profile no longer exists", NULL, 0);
+        return;
+    }
+    /* NOTE: consent, suppression lists, frequency caps and quiet hours are
+     * not checked here yet; see docs/KNOWN_LIMITS.md, "Delivery". */
+    if (render(d, error, sizeof(error)) != 0) {
+        log_warn("message failed to render", "job=%lld error=\"%s\"",
+                 (long long) d->id, error);
+        finish_job(d, "failed", error, NULL, 0);
+        return;
+    }
+    d->msg.size = sizeof(d->msg);
+    d->msg.job_id = d->id;
+    d->msg.attempt = d->attempt;
+    d->msg.key = key;
+    d->msg.message_id = d->message_id;
+    d->msg.rule = json_string_value(json_object_get(job, "rule"));
+    d->msg.to = json_string_value(json_object_get(job, "to"));
+    d->msg.subject = d->rendered.subject;
+    d->msg.text = d->rendered.text;
+    d->msg.html = d->rendered.html;
+    mark_sending(d);
+}
+
+
+static void
+on_claimed(void *arg, int status, json_t *result)
+{
+    json_t *jobs = json_object_get(result, "jobs");
+    int asked = (int) (intptr_t) arg;
+    size_t i;
+    json_t *job;
+
+    ob.claiming = 0;
+    if (status != 0) {
+        log_error("jobs could not be claimed", "error=%s",
+                  crier_errname(status));
+        maybe_stopped();
+        return;
+    }
+    json_array_foreach(jobs, i, job)
+        deliver(job);
+    if (ob.stopping) {
+        maybe_stopped();
+        return;
+    }
+    /* A full claim means more may be due. */
+    if ((int) json_array_size(jobs) == asked || ob.again) {
+        ob.again = 0;
+        claim();
+    }
+}
+
+
+static void
+claim(void)
+{
+    int room = ob.set.max_in_flight - ob.in_flight;
+    json_t *req;
+    int rc;
+
+    if (ob.stopping)
+        return;
+    if (ob.claiming || room <= 0) {
+        ob.again = 1;
+        return;
+    }
+    req = json_pack("{s:I,s:i,s:I,s:s}", "now", (json_int_t) clock_now_ms(),
+                    "limit", room, "lease_ms", (json_int_t) ob.set.lease_ms,
+                    "owner", server.settings.node);
+    ob.claiming = 1;
+    rc = server.store_ops->jobs_claim(server.store->state, req, on_claimed,
+                                      (void *) (intptr_t) room);
+    json_decref(req);
+    if (rc != 0) {
+        ob.claiming = 0;
+        log_error("jobs could not be claimed", "error=%s",
+                  crier_errname(rc));
+    }
+}
+
+
+static void
+on_poll(void *arg)
+{
+    ob.poll = timer_start(ob.set.poll_ms, on_poll, NULL);
+    claim();
+}
+
+
+int
+outbox_start(const struct outbox_settings *s,
+             const struct template_set *templates)
+{
+    memset(&ob, 0, sizeof(ob));
+    ob.set = *s;
+    ob.templates = templates;
+    ob.poll = timer_start(0, on_poll, NULL);
+    return ob.poll ? 0 : CRIER_ENOMEM;
+}
+
+
+void
+outbox_kick(void)
+{
+    claim();
+}
+
+
+void
+outbox_stop(void (*done)(void *arg), void *arg)
+{
+    ob.stopping = 1;
+    ob.stop_done = done;
+    ob.stop_arg = arg;
+    timer_stop(ob.poll);
+    ob.poll = NULL;
+    maybe_stopped();
+}

@@ -1,0 +1,52 @@
+/*
+ * The outbox: the delivery worker. It claims due jobs under a lease,
+ * renders each, marks it `sending`, hands it to its channel and records the
+ * outcome: `sent`, a retry with backoff on the crier clock, `failed` for a
+ * permanent answer, or `dead` when the attempts run out. A job whose lease
+ * ran out while `sending` (a crash in the hand-over) is sent again with
+ * the same Message-ID.
+ */
+#ifndef CRIER_CORE_OUTBOX_H
+#define CRIER_CORE_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct template_set;
+
+struct outbox_settings {
+    int max_attempts;           /* attempts before a job is dead; 8 */
+    int64_t lease_ms;           /* how long a claim holds; 5 min */
+    int64_t backoff_ms;         /* wait before the first retry; 30 s */
+    int64_t max_backoff_ms;     /* the longest wait between tries; 1 h */
+    int64_t poll_ms;            /* how often due jobs are looked for; 1 s */
+    int max_in_flight;          /* jobs being delivered at once; 64 */
+    const char *message_id_domain;  /* right of the @ in Message-IDs */
+};
+
+/* Reads the `delivery` group; 0 or CRIER_ECONFIG. */
+int outbox_settings_load(struct config *cfg, struct outbox_settings *s);
+
+int outbox_start(const struct outbox_settings *s,
+                 const struct template_set *templates);
+
+/* Looks for due jobs now (new jobs were planned). */
+void outbox_kick(void);
+
+/* Finishes deliveries in flight, then calls `done`. */
+void outbox_stop(void (*done)(void *arg), void *arg);
+
+/*
+ * Writes the Message-ID of a job: "<" 32 hex digits of SHA-256(key) "@"
+ * domain ">". The same key always gives the same id, so a resend after a
+ * crash repeats it.
+ */
+void outbox_message_id(const char *key, const char *domain, char *buf,
+                       size_t size);
+
+/* Returns the wait before retry number `attempt` (1 for the first). */
+int64_t outbox_backoff_ms(const struct outbox_settings *s, int attempt);
+
+#endif

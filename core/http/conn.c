@@ -1,0 +1,400 @@
+/*
+ * Connections: accept, read, pause and resume, time-outs, drain and close.
+ *
+ * Every read lands in the server's one read buffer and is parsed at once.
+ * Only input left over while parsing is paused is copied to the
+ * connection's own `saved` buffer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/error.h>
+
+#include "http/http_int.h"
+
+/* Reset requests a connection keeps for reuse. */
+#define HTTP_POOL_MAX 4
+
+
+static void
+on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct http_conn *conn = handle->data;
+
+    /* Safe to share: each read is parsed before the next one is made. */
+    buf->base = conn->srv->slab;
+    buf->len = HTTP_READ_SLAB_SIZE;
+}
+
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+
+/* Starts or stops reading to match the connection's state. */
+static void
+reading_update(struct http_conn *conn)
+{
+    int want;
+
+    if (conn->closing || conn->lingering)
+        return;
+
+    if (conn->read_done) {
+        conn->saved.len = 0;
+        if (conn->current != NULL) {
+            http_conn_recycle_req(conn, conn->current);
+            conn->current = NULL;
+        }
+    }
+
+    want = !conn->read_done && !conn->paused && conn->saved.len == 0;
+    if (want && !conn->reading) {
+        if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) < 0) {
+            http_conn_close(conn);
+            return;
+        }
+        conn->reading = 1;
+    } else if (!want && conn->reading) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = 0;
+    }
+}
+
+
+/*
+ * Parses `len` bytes and returns how many were used or discarded. The rest
+ * waits until written responses make room in the queue.
+ */
+static size_t
+input_process(struct http_conn *conn, const char *data, size_t len)
+{
+    size_t total = 0;
+    size_t used;
+
+    conn->in_read = 1;
+    while (total < len && !conn->closing) {
+        http_conn_parse(conn, data + total, len - total, &used);
+        total += used;
+        if (conn->read_done)
+            break;
+        if (!conn->paused)
+            continue;
+
+        /* The queue is full: written responses may make room. */
+        http_conn_flush(conn);
+        if (conn->closing || conn->read_done)
+            break;
+        if (conn->queue_len >= conn->srv->limits.max_pending)
+            break;
+        conn->paused = 0;
+    }
+    conn->in_read = 0;
+    if (conn->closing || conn->read_done)
+        return len;
+    return total;
+}
+
+
+static void
+on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_conn *conn = stream->data;
+    size_t used;
+
+    if (nread == 0)
+        return;
+
+    /*
+     * EOF or an error: the client is treated as gone, so requests waiting
+     * for their handler are detached and their responses dropped.
+     * NOTE: a client that half-closes after sending loses those responses.
+     */
+    if (nread < 0) {
+        http_conn_close(conn);
+        return;
+    }
+    if (conn->lingering)
+        return;
+
+    conn->last_active = uv_now(conn->srv->loop);
+    used = input_process(conn, buf->base, (size_t)nread);
+    if (conn->closing)
+        return;
+    if (used < (size_t)nread &&
+        http_buf_append(&conn->saved, buf->base + used,
+                        (size_t)nread - used) < 0) {
+        http_conn_close(conn);
+        return;
+    }
+
+    http_conn_flush(conn);
+    reading_update(conn);
+}
+
+
+/* Parses the input held while paused. The resume queue calls this. */
+void
+http_conn_resume(struct http_conn *conn)
+{
+    size_t used;
+
+    if (conn->closing || conn->lingering)
+        return;
+
+    conn->paused = 0;
+    used = input_process(conn, conn->saved.data, conn->saved.len);
+    if (conn->closing)
+        return;
+    if (used < conn->saved.len)
+        memmove(conn->saved.data, conn->saved.data + used,
+                conn->saved.len - used);
+    conn->saved.len -= used;
+
+    http_conn_flush(conn);
+    reading_update(conn);
+}
+
+
+/* Resumes parsing once written responses have made room in the queue. */
+void
+http_conn_unblock(struct http_conn *conn)
+{
+    if (!conn->paused || conn->in_read || conn->closing)
+        return;
+    if (conn->queue_len >= conn->srv->limits.max_pending)
+        return;
+    if (conn->saved.len > 0) {
+        http_server_resume_later(conn->srv, conn);
+        return;
+    }
+    conn->paused = 0;
+    reading_update(conn);
+}
+
+
+int
+http_conn_start(struct http_server *srv, uv_stream_t *listener)
+{
+    struct http_conn *conn;
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    int err;
+
+    conn = calloc(1, sizeof(*conn));
+    if (conn == NULL)
+        return CRIER_ENOMEM;
+    err = uv_tcp_init(srv->loop, &conn->tcp);
+    if (err < 0) {
+        free(conn);
+        return err;
+    }
+    conn->tcp.data = conn;
+    conn->srv = srv;
+    conn->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prev = conn;
+    srv->conns = conn;
+    srv->conn_count++;
+    conn->last_active = uv_now(srv->loop);
+    http_parser_init(&conn->parser, HTTP_REQUEST);
+    conn->parser.data = conn;
+
+    err = uv_accept(listener, (uv_stream_t *)&conn->tcp);
+    if (err == 0)
+        err = uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &len);
+    if (err < 0) {
+        http_conn_close(conn);
+        return err;
+    }
+    http_peer_store(conn->peer, &addr);
+
+    /* Responses go out whole in one write, so Nagle only adds delay. */
+    uv_tcp_nodelay(&conn->tcp, 1);
+    reading_update(conn);
+    return 0;
+}
+
+
+/* Stops reading, so the last request read gets "Connection: close". */
+void
+http_conn_drain(struct http_conn *conn)
+{
+    if (conn->closing || conn->lingering)
+        return;
+    conn->read_done = 1;
+
+    /* Inside a handler of this connection the read path finishes up. */
+    if (conn->in_read)
+        return;
+    if (conn->queue_len == 0 && !conn->writing) {
+        http_conn_close(conn);
+        return;
+    }
+    reading_update(conn);
+    http_conn_flush(conn);
+}
+
+
+/* Closes a connection idle or lingering for too long. */
+void
+http_conn_sweep(struct http_conn *conn, uint64_t now)
+{
+    uint64_t idle;
+
+    if (conn->closing)
+        return;
+    idle = now - conn->last_active;
+    if (conn->lingering) {
+        if (idle >= HTTP_LINGER_MS)
+            http_conn_close(conn);
+        return;
+    }
+
+    /* A handler that has not responded yet keeps the connection open. */
+    if (conn->waiting == 0 && idle >= conn->srv->limits.idle_timeout_ms)
+        http_conn_close(conn);
+}
+
+
+static void
+on_close(uv_handle_t *handle)
+{
+    struct http_conn *conn = handle->data;
+
+    http_server_conn_closed(conn->srv, conn);
+    free(conn);
+}
+
+
+/* Frees a request, or detaches it when its handler has not responded. */
+static void
+req_release(struct crier_http_req *req)
+{
+    if (req->state == HTTP_REQ_WAITING)
+        http_req_detach(req);
+    else
+        http_req_free(req);
+}
+
+
+/*
+ * Closes at once. Unwritten responses are dropped and requests still
+ * waiting for their handler are detached, so respond frees them later.
+ */
+void
+http_conn_close(struct http_conn *conn)
+{
+    struct crier_http_req *req;
+
+    if (conn->closing)
+        return;
+    conn->closing = 1;
+    http_server_resume_cancel(conn->srv, conn);
+
+    /* Closing first cancels every write, so no buffer below is in use. */
+    uv_close((uv_handle_t *)&conn->tcp, on_close);
+
+    if (conn->current != NULL)
+        http_req_free(conn->current);
+    conn->current = NULL;
+    while ((req = conn->queue) != NULL) {
+        conn->queue = req->next;
+        req_release(req);
+    }
+    conn->queue_tail = NULL;
+    conn->queue_len = 0;
+    while ((req = conn->pool) != NULL) {
+        conn->pool = req->next;
+        http_req_free(req);
+    }
+    http_buf_free(&conn->saved);
+}
+
+
+static void
+on_shutdown(uv_shutdown_t *shutdown_req, int status)
+{
+    struct http_conn *conn = shutdown_req->handle->data;
+
+    if (status < 0)
+        http_conn_close(conn);
+}
+
+
+/*
+ * Ends the connection after its last response: sends FIN, then reads and
+ * discards until the client closes or HTTP_LINGER_MS pass. Closing at
+ * once could make the kernel reply to unread input with a reset that
+ * destroys the response before the client reads it.
+ */
+void
+http_conn_finish(struct http_conn *conn)
+{
+    if (conn->closing || conn->lingering)
+        return;
+    conn->read_done = 1;
+    reading_update(conn);
+    conn->lingering = 1;
+    conn->last_active = uv_now(conn->srv->loop);
+
+    if (uv_shutdown(&conn->shutdown_req, (uv_stream_t *)&conn->tcp,
+                    on_shutdown) < 0) {
+        http_conn_close(conn);
+        return;
+    }
+    if (!conn->reading &&
+        uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) < 0) {
+        http_conn_close(conn);
+        return;
+    }
+    conn->reading = 1;
+}
+
+
+/* Appends a complete request to the queue to wait for its response. */
+void
+http_conn_enqueue(struct http_conn *conn, struct crier_http_req *req)
+{
+    if (conn->queue_tail != NULL)
+        conn->queue_tail->next = req;
+    else
+        conn->queue = req;
+    conn->queue_tail = req;
+    conn->queue_len++;
+    req->state = HTTP_REQ_WAITING;
+    conn->waiting++;
+}
+
+
+struct crier_http_req *
+http_conn_take_req(struct http_conn *conn)
+{
+    struct crier_http_req *req = conn->pool;
+
+    if (req != NULL) {
+        conn->pool = req->next;
+        conn->pool_len--;
+    } else {
+        req = calloc(1, sizeof(*req));
+        if (req == NULL)
+            return NULL;
+    }
+    req->conn = conn;
+    req->next = NULL;
+    req->state = HTTP_REQ_PARSING;
+    return req;
+}
+
+
+void
+http_conn_recycle_req(struct http_conn *conn, struct crier_http_req *req)
+{
+    if (conn->pool_len >= HTTP_POOL_MAX) {
+        http_req_free(req);
+        return;
+    }
+    http_req_reset(req);
+    req->next = conn->pool;
+    conn->pool = req;
+    conn->pool_len++;
+}

@@ -1,0 +1,88 @@
+/*
+ * The HTTP adapter: one listener, parsed with http-parser, behind an
+ * interface that does not show the parser (so llhttp can replace it).
+ *
+ * Contract:
+ * - URL, headers and body arrive in pieces and are accumulated with
+ *   limits: 431 when the request line and headers pass max_header_bytes,
+ *   413 when the body passes max_body_bytes (Content-Length is checked
+ *   before the body is read).
+ * - A complete request goes to the route that matches its path: an exact
+ *   path, or the longest matching prefix route (a path ending in "/" and
+ *   a star). No route: 404; a route
+ *   with another method: 405 with Allow. Error answers carry a JSON body
+ *   {"error": "..."}.
+ * - Responses to pipelined requests go out in request order, even when a
+ *   later one is answered first. Reading pauses while a connection has
+ *   max_pending requests without an answer.
+ * - Keep-alive follows HTTP/1.1 and HTTP/1.0 rules and "Connection: close".
+ */
+#ifndef CRIER_CORE_HTTP_H
+#define CRIER_CORE_HTTP_H
+
+#include <stddef.h>
+
+#include <crier/host.h>
+#include <uv.h>
+
+struct http_server;
+
+struct http_limits {
+    size_t max_header_bytes;    /* request line + headers; default 16 KiB */
+    size_t max_body_bytes;      /* default 10 MiB */
+    unsigned max_pending;       /* unanswered requests per connection; 64 */
+    unsigned idle_timeout_ms;   /* close idle keep-alive connections; 60 s */
+};
+
+/* Creates a server on `loop`; NULL limits take the defaults. */
+struct http_server *http_server_new(uv_loop_t *loop,
+                                    const struct http_limits *limits);
+
+/*
+ * Sets the peers whose X-Forwarded-For is believed: a NULL-terminated list
+ * of addresses ("127.0.0.1") or CIDR blocks ("10.0.0.0/8").
+ */
+int http_server_trust_proxies(struct http_server *srv,
+                              const char *const *proxies);
+
+/*
+ * Listens on "host:port" ("127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80").
+ * Returns 0 or a negative libuv error code.
+ */
+int http_server_listen(struct http_server *srv, const char *address);
+
+/*
+ * Returns the port the listener is bound to (useful after listening on
+ * port 0), or a negative libuv error code when it is not listening.
+ */
+int http_server_port(struct http_server *srv);
+
+/* Adds a route; see crier_host.route_add. */
+int http_route_add(struct http_server *srv, const char *method,
+                   const char *path, crier_http_handler handler, void *arg);
+
+/*
+ * Stops accepting connections, answers `Connection: close` from now on,
+ * and calls `done` once every request already read has been answered and
+ * its response written, and every connection is closed.
+ */
+void http_server_drain(struct http_server *srv, void (*done)(void *arg),
+                       void *arg);
+
+/* Frees the server; only after drain has called back. */
+void http_server_free(struct http_server *srv);
+
+/* Request accessors and answers; the host table points at these. */
+const char *http_req_method(struct crier_http_req *req);
+const char *http_req_path(struct crier_http_req *req);
+const char *http_req_query(struct crier_http_req *req);
+const char *http_req_header(struct crier_http_req *req, const char *name);
+const char *http_req_body(struct crier_http_req *req, size_t *len);
+const char *http_req_peer(struct crier_http_req *req);
+void http_resp_header(struct crier_http_req *req, const char *name,
+                      const char *value);
+void http_respond(struct crier_http_req *req, int status,
+                  const char *content_type, const void *body, size_t len);
+void http_respond_json(struct crier_http_req *req, int status, json_t *body);
+
+#endif

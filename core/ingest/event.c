@@ -1,0 +1,294 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "ingest/ingest.h"
+
+#define TYPE_MAX 128
+#define ID_MAX 256
+#define IDENTITY_MAX 320
+
+
+static int
+reject(struct crier_input_error *err, const char *field, const char *message)
+{
+    snprintf(err->field, sizeof(err->field), "%s", field);
+    if (field[0] != '\0')
+        snprintf(err->message, sizeof(err->message), "%s %s", field,
+                 message);
+    else
+        snprintf(err->message, sizeof(err->message), "%s", message);
+    return CRIER_EINVAL;
+}
+
+
+static int
+is_type_char(int c)
+{
+    return isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+
+static int
+check_type(const json_t *v, struct crier_input_error *err)
+{
+    const char *s;
+    size_t len;
+
+    if (v == NULL)
+        return reject(err, "type", "is required");
+    if (!json_is_string(v))
+        return reject(err, "type", "must be a string");
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (len == 0 || len > TYPE_MAX)
+        return reject(err, "type", "must be 1 to 128 characters long");
+    for (size_t i = 0; i < len; i++)
+        if (!is_type_char((unsigned char) s[i]))
+            return reject(err, "type", "may hold only letters, digits, "
+                          "'.', '_', ':' and '-'");
+    return 0;
+}
+
+
+static int
+is_identity_kind(const char *k)
+{
+    size_t len = strlen(k);
+
+    if (len == 0 || len > 32 || !islower((unsigned char) k[0]))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if (!islower((unsigned char) k[i]) && !isdigit((unsigned char) k[i])
+            && k[i] != '_')
+            return 0;
+    return 1;
+}
+
+
+/* Lowercases an email address and checks its rough shape; a full check
+ * against RFC 5321 happens where a message is planned. */
+static json_t *
+normalize_email(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    char *copy;
+    json_t *v;
+
+    if (at == NULL || at == s || at[1] == '\0' || strchr(at, '.') == NULL)
+        return NULL;
+    for (const char *p = s; *p; p++)
+        if (isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+            return NULL;
+    copy = strdup(s);
+    for (char *p = copy; *p; p++)
+        *p = (char) tolower((unsigned char) *p);
+    v = json_string(copy);
+    free(copy);
+    return v;
+}
+
+
+/* Accepts E.164 with spaces, dots, dashes and brackets between digits. */
+static json_t *
+normalize_phone(const char *s)
+{
+    char digits[20];
+    size_t n = 0;
+
+    if (s[0] != '+')
+        return NULL;
+    digits[n++] = '+';
+    for (const char *p = s + 1; *p; p++) {
+        if (isdigit((unsigned char) *p)) {
+            if (n >= 16)
+                return NULL;
+            digits[n++] = *p;
+        } else if (!strchr(" .-()", *p)) {
+            return NULL;
+        }
+    }
+    digits[n] = '\0';
+    if (n < 8 || digits[1] == '0')
+        return NULL;
+    return json_string(digits);
+}
+
+
+static int
+check_profile(const json_t *v, json_t **out, struct crier_input_error *err)
+{
+    const char *kind;
+    json_t *value;
+    char field[96];
+
+    if (!json_is_object(v))
+        return reject(err, "profile", "must be an object of identities, "
+                      "such as {\"email\": \"ana@example.gov\"}");
+    *out = json_object();
+    json_object_foreach((json_t *) v, kind, value) {
+        json_t *norm;
+
+        snprintf(field, sizeof(field), "profile.%s", kind);
+        if (!is_identity_kind(kind))
+            return reject(err, field, "is not an identity kind: use "
+                          "lowercase letters, digits and '_'");
+        if (!json_is_string(value) || json_string_length(value) == 0 ||
+            json_string_length(value) > IDENTITY_MAX)
+            return reject(err, field, "must be a string of 1 to 320 "
+                          "characters");
+        if (strcmp(kind, "email") == 0)
+            norm = normalize_email(json_string_value(value));
+        else if (strcmp(kind, "phone") == 0)
+            norm = normalize_phone(json_string_value(value));
+        else
+            norm = json_string(json_string_value(value));
+        if (norm == NULL)
+            return reject(err, field, strcmp(kind, "email") == 0
+                          ? "is not a valid email address"
+                          : "must be an E.164 number such as +13125550100");
+        json_object_set_new(*out, kind, norm);
+    }
+    return 0;
+}
+
+
+static int
+check_time(const json_t *v, int64_t now_ms, int64_t *ms,
+           struct crier_input_error *err)
+{
+    if (v == NULL) {
+        *ms = now_ms;
+        return 0;
+    }
+    if (!json_is_string(v) ||
+        clock_parse_rfc3339(json_string_value(v), ms) != 0)
+        return reject(err, "time", "must be an RFC 3339 timestamp with an "
+                      "offset, such as 2026-03-01T09:30:00Z");
+    return 0;
+}
+
+
+static int
+check_id(const json_t *v, json_t **out, struct crier_input_error *err)
+{
+    if (json_is_integer(v)) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%lld", (long long) json_integer_value(v));
+        *out = json_string(buf);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > ID_MAX)
+        return reject(err, "id", "must be a string of 1 to 256 characters");
+    *out = json_string(json_string_value(v));
+    return 0;
+}
+
+
+static int
+check_members(const json_t *in, struct crier_input_error *err)
+{
+    static const char *const known[] = {
+        "type", "id", "time", "profile", "visitor", "properties",
+        "attributes", NULL
+    };
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *) in, key, v) {
+        size_t i = 0;
+
+        while (known[i] != NULL && strcmp(known[i], key) != 0)
+            i++;
+        if (known[i] == NULL)
+            return reject(err, key, "is not a field of an event");
+    }
+    return 0;
+}
+
+
+static int
+check_object(const json_t *in, const char *name, json_t *out,
+             struct crier_input_error *err)
+{
+    json_t *v = json_object_get(in, name);
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_object(v))
+        return reject(err, name, "must be an object");
+    json_object_set(out, name, v);
+    return 0;
+}
+
+
+int
+event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
+                struct crier_input_error *err)
+{
+    json_t *ev, *v = NULL, *visitor;
+    char when[32];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(in))
+        return reject(err, "", "an event must be a JSON object");
+    if ((rc = check_members(in, err)) != 0 ||
+        (rc = check_type(json_object_get(in, "type"), err)) != 0 ||
+        (rc = check_time(json_object_get(in, "time"), now_ms, &out->time_ms,
+                         err)) != 0)
+        return rc;
+
+    ev = json_object();
+    json_object_set(ev, "type", json_object_get(in, "type"));
+    if (json_object_get(in, "id") != NULL) {
+        if ((rc = check_id(json_object_get(in, "id"), &v, err)) != 0)
+            goto fail;
+        json_object_set_new(ev, "id", v);
+    }
+    clock_format_ms(out->time_ms, when, sizeof(when));
+    json_object_set_new(ev, "time", json_string(when));
+    if (json_object_get(in, "profile") != NULL) {
+        v = NULL;
+        rc = check_profile(json_object_get(in, "profile"), &v, err);
+        if (v != NULL && json_object_size(v) > 0)
+            json_object_set(ev, "profile", v);
+        json_decref(v);
+        if (rc != 0)
+            goto fail;
+    }
+    visitor = json_object_get(in, "visitor");
+    if (visitor != NULL) {
+        if (!json_is_string(visitor) || json_string_length(visitor) == 0 ||
+            json_string_length(visitor) > TYPE_MAX) {
+            rc = reject(err, "visitor", "must be a string of 1 to 128 "
+                        "characters");
+            goto fail;
+        }
+        json_object_set(ev, "visitor", visitor);
+    }
+    if (json_object_get(ev, "profile") == NULL && visitor == NULL) {
+        rc = reject(err, "profile", "is missing: an event needs profile "
+                    "identities or a visitor id");
+        goto fail;
+    }
+    if ((rc = check_object(in, "properties", ev, err)) != 0 ||
+        (rc = check_object(in, "attributes", ev, err)) != 0)
+        goto fail;
+    if (json_object_get(ev, "properties") == NULL)
+        json_object_set_new(ev, "properties", json_object());
+
+    out->event = ev;
+    out->type = json_string_value(json_object_get(ev, "type"));
+    v = json_object_get(ev, "id");
+    out->id = v ? json_string_value(v) : NULL;
+    return 0;
+
+fail:
+    json_decref(ev);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * Ingest: the one way events enter crier. Every trigger's events are
+ * validated here (docs/events.md has the form) and appended to the store;
+ * the trigger answers its sender only after the store reports the commit.
+ */
+#ifndef CRIER_CORE_INGEST_H
+#define CRIER_CORE_INGEST_H
+
+#include <stdint.h>
+
+#include <crier/crier.h>
+
+/* Most events in one emitted batch. */
+#define INGEST_MAX_BATCH 1000
+
+/* Largest event after normalisation, as compact JSON. */
+#define INGEST_MAX_EVENT_BYTES (64 * 1024)
+
+struct normalized_event {
+    json_t *event;          /* the normalised object; owned */
+    const char *type;       /* points into `event` */
+    const char *id;         /* points into `event`, or NULL */
+    int64_t time_ms;
+};
+
+/*
+ * Validates `in` and builds its normalised form into `out`. `now_ms` is
+ * the default time. Returns 0, or CRIER_EINVAL with `err` filled (its
+ * index left alone).
+ */
+int event_normalize(const json_t *in, int64_t now_ms,
+                    struct normalized_event *out,
+                    struct crier_input_error *err);
+
+/* Validates and appends; see crier_host.emit. */
+int ingest_emit(const char *source, json_t *events,
+                struct crier_input_error *err, crier_emit_cb done,
+                void *arg);
+
+/* Returns the number of emitted batches not yet committed. */
+unsigned ingest_pending(void);
+
+#endif

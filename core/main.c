@@ -1,0 +1,178 @@
+/* crier: the command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "base/log.h"
+#include "config/config.h"
+#include "plugin/plugin.h"
+#include "server/server.h"
+
+#define EXIT_CONFIG 2
+#define EXIT_USAGE 64
+
+static const char usage_text[] =
+    "usage: crier [-c FILE] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the server\n"
+    "  check     validate the config and every plugin's block\n"
+    "  plugins   list the plugins found in plugin_dir\n"
+    "  version   print the version and the plugin ABI version\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE   the config file (default: ./plugins.conf)\n"
+    "  -h, --help          print this help\n";
+
+
+static int
+load_config(const char *path, struct config **cfg)
+{
+    int rc = config_load(path, cfg);
+
+    if (rc == 0)
+        rc = server_prepare(*cfg);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", (*cfg)->error[0] ? (*cfg)->error
+                                                 : crier_strerror(rc));
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+
+static int
+command_check(const char *path)
+{
+    struct config *cfg = NULL;
+    int rc = load_config(path, &cfg);
+
+    if (rc == 0)
+        printf("%s: ok: store %s, %u triggers, %u channels\n", path,
+               server.store->desc->name, server.triggers->len,
+               server.channels->len);
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
+static int
+command_serve(const char *path)
+{
+    struct config *cfg = NULL;
+    int rc = load_config(path, &cfg);
+
+    if (rc == 0) {
+        log_notice("starting", "version=%s config=%s", CRIER_VERSION, path);
+        rc = server_run() == 0 ? 0 : 1;
+    }
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
+static void
+print_plugin(void *arg, const char *file, const struct crier_plugin *d,
+             const char *why)
+{
+    if (d == NULL)
+        printf("%-10s %-8s %-8s %s (%s)\n", "?", "-", "-", file, why);
+    else if (d->abi_version != CRIER_ABI_VERSION)
+        printf("%-10s %-8s %-8s %s (ABI %u; this crier needs %u)\n",
+               "?", "-", "-", file, (unsigned) d->abi_version,
+               CRIER_ABI_VERSION);
+    else
+        printf("%-10s %-8s %-8s %s\n", d->name, plugin_kind_name(d->kind),
+               d->version ? d->version : "-",
+               d->summary ? d->summary : "");
+}
+
+
+static int
+command_plugins(const char *path)
+{
+    struct config *cfg = NULL;
+    const char *dirs[3] = { NULL, CRIER_PLUGIN_INSTALL_DIR, NULL };
+    const char *dir = "build/plugins";
+    char *resolved;
+
+    if (config_load(path, &cfg) == 0)
+        config_get_string(cfg, cfg->root, "", "plugin_dir", 0, &dir);
+    resolved = cfg ? config_resolve(cfg, dir) : strdup(dir);
+    dirs[0] = resolved;
+    printf("%-10s %-8s %-8s %s\n", "NAME", "KIND", "VERSION", "SUMMARY");
+    plugin_list(dirs, print_plugin, NULL);
+    free(resolved);
+    config_free(cfg);
+    return 0;
+}
+
+
+static int
+command_version(void)
+{
+    printf("crier %s (plugin ABI %d.%d)\n", CRIER_VERSION, CRIER_ABI_VERSION,
+           CRIER_ABI_MINOR);
+    printf("libuv %s, SQLite %s, jansson %s, %s\n", uv_version_string(),
+           sqlite3_libversion(), JANSSON_VERSION, curl_version());
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *path = "plugins.conf";
+    const char *command = NULL;
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1 ||
+           optind < argc) {
+        if (opt == -1) {
+            /* A command may come before or after its options. */
+            if (command != NULL) {
+                fprintf(stderr, "crier: unexpected argument \"%s\"\n%s",
+                        argv[optind], usage_text);
+                return EXIT_USAGE;
+            }
+            command = argv[optind++];
+            continue;
+        }
+        if (opt == 'c')
+            path = optarg;
+        else if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else {
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (command == NULL) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(command, "serve") == 0)
+        return command_serve(path);
+    if (strcmp(command, "check") == 0)
+        return command_check(path);
+    if (strcmp(command, "plugins") == 0)
+        return command_plugins(path);
+    if (strcmp(command, "version") == 0)
+        return command_version();
+    fprintf(stderr, "crier: unknown command \"%s\"\n%s", command, usage_text);
+    return EXIT_USAGE;
+}

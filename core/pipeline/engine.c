@@ -1,0 +1,114 @@
+#include "pipeline/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib.h>
+
+#include "base/log.h"
+#include "delivery/outbox.h"
+#include "pipeline/pipeline.h"
+#include "rules/rules.h"
+#include "server/server.h"
+#include "template/template.h"
+
+static struct {
+    struct outbox_settings outbox;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+} eng;
+
+
+static int
+channel_exists(const char *name)
+{
+    return server_channel(name) != NULL;
+}
+
+
+static int
+load_templates(struct config *cfg)
+{
+    struct template_error err;
+    const char *dir = server.settings.templates_dir;
+
+    if (dir == NULL || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        /* Without templates no rule can send; ruleset_load says so. */
+        if (json_object_get(cfg->root, "templates") != NULL)
+            config_fail(cfg, "templates", "folder %s not found", dir);
+        return cfg->error[0] ? CRIER_ECONFIG : 0;
+    }
+    server.templates = template_set_load(dir, &err);
+    if (server.templates != NULL)
+        return 0;
+    if (err.line > 0)
+        snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: template: %s",
+                 err.path, err.line, err.col, err.message);
+    else
+        snprintf(cfg->error, sizeof(cfg->error), "%s: template: %s",
+                 err.path, err.message);
+    return CRIER_ECONFIG;
+}
+
+
+int
+engine_prepare(struct config *cfg)
+{
+    if (load_templates(cfg) != 0 ||
+        ruleset_load(cfg, server.templates, channel_exists,
+                     &server.rules) != 0 ||
+        outbox_settings_load(cfg, &eng.outbox) != 0)
+        return CRIER_ECONFIG;
+    return 0;
+}
+
+
+int
+engine_start(void)
+{
+    int rc = pipeline_start(server.rules, outbox_kick);
+
+    if (rc == 0)
+        rc = outbox_start(&eng.outbox, server.templates);
+    return rc;
+}
+
+
+static void
+after_outbox(void *arg)
+{
+    eng.stop_done(eng.stop_arg);
+}
+
+
+static void
+after_pipeline(void *arg)
+{
+    outbox_stop(after_outbox, NULL);
+}
+
+
+void
+engine_stop(void (*done)(void *arg), void *arg)
+{
+    eng.stop_done = done;
+    eng.stop_arg = arg;
+    pipeline_stop(after_pipeline, NULL);
+}
+
+
+void
+engine_release(void)
+{
+    ruleset_free(server.rules);
+    server.rules = NULL;
+    template_set_free(server.templates);
+    server.templates = NULL;
+}
+
+
+void
+engine_notify_events(void)
+{
+    pipeline_notify();
+}

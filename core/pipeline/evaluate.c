@@ -1,0 +1,208 @@
+#include "pipeline/evaluate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "plugin/plugin.h"
+#include "rules/rules.h"
+#include "server/server.h"
+
+
+struct evaluation *
+evaluation_new(json_t *events)
+{
+    struct evaluation *ev = calloc(1, sizeof(*ev));
+    json_t *last;
+
+    ev->events = json_incref(events);
+    ev->count = json_array_size(events);
+    last = json_array_get(events, ev->count - 1);
+    ev->last_seq = json_integer_value(json_object_get(last, "seq"));
+    ev->stages = json_array();
+    ev->jobs = json_array();
+    return ev;
+}
+
+
+void
+evaluation_free(struct evaluation *ev)
+{
+    if (ev == NULL)
+        return;
+    json_decref(ev->events);
+    if (ev->idx.profiles != NULL)
+        profile_index_clear(&ev->idx);
+    json_decref(ev->stages);
+    json_decref(ev->jobs);
+    free(ev);
+}
+
+
+json_t *
+evaluation_context(const json_t *event, const json_t *profile)
+{
+    json_t *props = json_object_get(event, "properties");
+    json_t *kase = json_object_get(props, "case");
+
+    return json_pack("{s:O,s:o,s:O}", "event", event,
+                     "profile", profile ? profile_flatten(profile)
+                                        : json_object(),
+                     "case", kase ? kase : json_null());
+}
+
+
+static void
+stage_move(struct evaluation *ev, json_t *profile, const char *program,
+           const char *to, int64_t seq, int64_t when)
+{
+    const char *from = profile_stage(profile, program);
+    json_t *stages = json_object_get(profile, "stages");
+
+    json_array_append_new(ev->stages,
+                          json_pack("{s:O,s:s,s:s?,s:s,s:I,s:I}",
+                                    "profile", json_object_get(profile, "id"),
+                                    "program", program, "from", from,
+                                    "to", to, "time", (json_int_t) when,
+                                    "event_seq", (json_int_t) seq));
+    json_object_set_new(stages, program,
+                        json_pack("{s:s,s:I}", "stage", to,
+                                  "since", (json_int_t) when));
+}
+
+
+/* Sets "stage" in the context to the profile's stage in the rule's
+ * program; a profile enters a program at its first stage. */
+static void
+enter_program(struct evaluation *ev, json_t *ctx, json_t *profile,
+              const struct rule *rule, int64_t seq, int64_t when)
+{
+    json_t *flat = json_object_get(ctx, "profile");
+    const char *stage;
+
+    if (rule->program == NULL) {
+        json_object_del(flat, "stage");
+        return;
+    }
+    stage = profile_stage(profile, rule->program->name);
+    if (stage == NULL) {
+        stage = g_ptr_array_index(rule->program->stages, 0);
+        stage_move(ev, profile, rule->program->name, stage, seq, when);
+        json_object_set_new(json_object_get(flat, "stages"),
+                            rule->program->name, json_string(stage));
+    }
+    json_object_set_new(flat, "stage", json_string(stage));
+}
+
+
+static void
+plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
+         int64_t seq)
+{
+    struct plugin_instance *ch = server_channel(rule->channel);
+    const struct crier_channel_ops *ops = ch ? ch->desc->ops : NULL;
+    const char *kind = ops && ops->address_kind ? ops->address_kind
+                                                : "email";
+    const char *to = profile_identity(profile, kind);
+    const char *id = json_string_value(json_object_get(profile, "id"));
+    char *key;
+
+    if (to == NULL) {
+        log_debug("rule matched, but the profile has no address",
+                  "rule=%s profile=%s kind=%s seq=%lld", rule->name, id,
+                  kind, (long long) seq);
+        return;
+    }
+    key = g_strdup_printf("rule:%s/%s/%lld", rule->name, id,
+                          (long long) seq);
+    json_array_append_new(ev->jobs,
+        json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I}", "key", key,
+                  "rule", rule->name,
+                  "program", rule->program ? rule->program->name : NULL,
+                  "profile", id, "event_seq", (json_int_t) seq,
+                  "channel", rule->channel,
+                  "template", rule->template_name, "to", to,
+                  "due", (json_int_t) (clock_now_ms() + rule->delay_ms)));
+    g_free(key);
+}
+
+
+/* Runs every rule over one event. Rules see the stages as they were when
+ * the event arrived, so one event never chains through several moves. */
+static void
+run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
+{
+    json_t *event = json_object_get(row, "event");
+    const char *type = json_string_value(json_object_get(row, "type"));
+    int64_t seq = json_integer_value(json_object_get(row, "seq"));
+    int64_t when = json_integer_value(json_object_get(row, "time"));
+    json_t *profile = profile_resolve(&ev->idx, event, clock_now_ms());
+    json_t *ctx = evaluation_context(event, profile);
+    GPtrArray *moves = g_ptr_array_new();
+
+    for (guint i = 0; rules && i < rules->rules->len; i++) {
+        const struct rule *rule = g_ptr_array_index(rules->rules, i);
+
+        if (type == NULL || !rule_reacts_to(rule, type))
+            continue;
+        enter_program(ev, ctx, profile, rule, seq, when);
+        if (rule->when != NULL && !expr_test(rule->when, ctx))
+            continue;
+        if (rule->channel != NULL)
+            plan_job(ev, rule, profile, seq);
+        if (rule->stage != NULL)
+            g_ptr_array_add(moves, (gpointer) rule);
+    }
+    for (guint i = 0; i < moves->len; i++) {
+        const struct rule *rule = g_ptr_array_index(moves, i);
+        const char *now = profile_stage(profile, rule->program->name);
+
+        if (g_strcmp0(now, rule->stage) != 0)
+            stage_move(ev, profile, rule->program->name, rule->stage, seq,
+                       when);
+    }
+    g_ptr_array_free(moves, TRUE);
+    json_decref(ctx);
+}
+
+
+static json_t *
+dirty_profiles(struct evaluation *ev)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(ev->idx.profiles, i, p) {
+        json_t *copy;
+
+        if (!json_is_true(json_object_get(p, "_dirty")))
+            continue;
+        copy = json_pack("{s:O,s:O,s:O,s:O,s:O}", "id",
+                         json_object_get(p, "id"), "created",
+                         json_object_get(p, "created"), "updated",
+                         json_object_get(p, "updated"), "attributes",
+                         json_object_get(p, "attributes"), "identities",
+                         json_object_get(p, "identities"));
+        json_array_append_new(out, copy);
+    }
+    return out;
+}
+
+
+json_t *
+evaluation_run(struct evaluation *ev, const json_t *loaded,
+               const struct ruleset *rules, const char *cursor)
+{
+    size_t i;
+    json_t *row;
+
+    profile_index_init(&ev->idx, loaded);
+    json_array_foreach(ev->events, i, row)
+        run_rules(ev, rules, row);
+    return json_pack("{s:{s:s,s:I},s:o,s:O,s:O}", "cursor", "name", cursor,
+                     "value", (json_int_t) ev->last_seq, "profiles",
+                     dirty_profiles(ev), "stages", ev->stages, "jobs",
+                     ev->jobs);
+}

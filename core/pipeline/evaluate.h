@@ -1,0 +1,43 @@
+/*
+ * One pipeline batch: the events read from the store, their profiles, and
+ * what the rules decide for them, built into the commit of
+ * docs/internals/store.md.
+ */
+#ifndef CRIER_CORE_EVALUATE_H
+#define CRIER_CORE_EVALUATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "pipeline/profile.h"
+
+struct ruleset;
+
+struct evaluation {
+    json_t *events;             /* rows of events_read, referenced */
+    size_t count;
+    int64_t last_seq;
+    struct profile_index idx;
+    json_t *stages;             /* stage moves to commit */
+    json_t *jobs;               /* jobs to plan */
+};
+
+struct evaluation *evaluation_new(json_t *events);
+
+/*
+ * Resolves profiles against `loaded` (the result of profiles_load), runs
+ * the rules over every event in order and returns the commit batch, with
+ * the cursor set to the last event's seq. New reference.
+ */
+json_t *evaluation_run(struct evaluation *ev, const json_t *loaded,
+                       const struct ruleset *rules, const char *cursor);
+
+void evaluation_free(struct evaluation *ev);
+
+/* Builds what expressions and templates see for an event and a profile:
+ * {"event": ..., "profile": ..., "case": ...}. New reference. */
+json_t *evaluation_context(const json_t *event, const json_t *profile);
+
+#endif

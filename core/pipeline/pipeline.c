@@ -1,0 +1,212 @@
+#include "pipeline/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "pipeline/evaluate.h"
+#include "server/server.h"
+
+#define PIPELINE_BATCH 256
+#define PIPELINE_RETRY_MS 1000
+#define PIPELINE_POLL_MS 1000
+#define CURSOR_NAME "pipeline"
+
+static struct {
+    const struct ruleset *rules;
+    void (*on_planned)(void);
+    int64_t cursor;
+    int busy;                   /* a batch is between read and commit */
+    int again;                  /* events arrived while busy */
+    int stopping;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+    uv_timer_t timer;           /* retry after a store error; poll */
+    struct evaluation *batch;
+} pl;
+
+static void step(void);
+
+
+static void
+finish(void)
+{
+    pl.busy = 0;
+    if (pl.stopping) {
+        uv_timer_stop(&pl.timer);
+        uv_close((uv_handle_t *) &pl.timer, NULL);
+        pl.stop_done(pl.stop_arg);
+        return;
+    }
+    if (pl.again) {
+        pl.again = 0;
+        step();
+    }
+}
+
+
+static void
+on_timer(uv_timer_t *handle)
+{
+    if (pl.cursor < 0)
+        return;
+    step();
+}
+
+
+/* A store error leaves the cursor where it is; the batch is read again. */
+static void
+retry_later(const char *what, int status)
+{
+    log_error("pipeline batch failed; retrying", "step=%s error=%s "
+              "cursor=%lld", what, crier_errname(status),
+              (long long) pl.cursor);
+    evaluation_free(pl.batch);
+    pl.batch = NULL;
+    pl.busy = 0;
+    if (!pl.stopping)
+        uv_timer_start(&pl.timer, on_timer, PIPELINE_RETRY_MS,
+                       PIPELINE_POLL_MS);
+    else
+        finish();
+}
+
+
+static void
+on_committed(void *arg, int status, json_t *result)
+{
+    long long planned;
+
+    if (status != 0) {
+        retry_later("commit", status);
+        return;
+    }
+    planned = json_integer_value(json_object_get(result, "planned"));
+    log_debug("pipeline batch committed", "events=%zu cursor=%lld "
+              "planned=%lld existing=%lld", pl.batch->count,
+              (long long) pl.batch->last_seq, planned,
+              (long long) json_integer_value(json_object_get(result,
+                                                             "existing")));
+    pl.cursor = pl.batch->last_seq;
+    evaluation_free(pl.batch);
+    pl.batch = NULL;
+    if (planned > 0 && pl.on_planned)
+        pl.on_planned();
+    /* A full batch means more may be waiting. */
+    pl.again = 1;
+    finish();
+}
+
+
+static void
+on_profiles(void *arg, int status, json_t *result)
+{
+    json_t *commit;
+    int rc;
+
+    if (status != 0) {
+        retry_later("profiles_load", status);
+        return;
+    }
+    commit = evaluation_run(pl.batch, result, pl.rules, CURSOR_NAME);
+    rc = server.store_ops->commit(server.store->state, commit, on_committed,
+                                  NULL);
+    json_decref(commit);
+    if (rc != 0)
+        retry_later("commit", rc);
+}
+
+
+static void
+on_events(void *arg, int status, json_t *result)
+{
+    json_t *events = json_object_get(result, "events");
+    json_t *request;
+    int rc;
+
+    if (status != 0) {
+        retry_later("events_read", status);
+        return;
+    }
+    if (json_array_size(events) == 0) {
+        finish();
+        return;
+    }
+    pl.batch = evaluation_new(events);
+    request = profile_identities_of(events);
+    rc = server.store_ops->profiles_load(server.store->state, request,
+                                         on_profiles, NULL);
+    json_decref(request);
+    if (rc != 0)
+        retry_later("profiles_load", rc);
+}
+
+
+static void
+step(void)
+{
+    int rc;
+
+    if (pl.busy) {
+        pl.again = 1;
+        return;
+    }
+    if (pl.stopping)
+        return;
+    pl.busy = 1;
+    rc = server.store_ops->events_read(server.store->state, pl.cursor,
+                                       PIPELINE_BATCH, on_events, NULL);
+    if (rc != 0)
+        retry_later("events_read", rc);
+}
+
+
+static void
+on_cursor(void *arg, int status, json_t *result)
+{
+    pl.busy = 0;
+    if (status != 0) {
+        log_error("pipeline cursor unreadable; retrying", "error=%s",
+                  crier_errname(status));
+        uv_timer_start(&pl.timer, on_timer, PIPELINE_RETRY_MS,
+                       PIPELINE_POLL_MS);
+        return;
+    }
+    pl.cursor = json_integer_value(json_object_get(result, "value"));
+    log_info("pipeline started", "cursor=%lld", (long long) pl.cursor);
+    /* Polling finds events that another writer committed. */
+    uv_timer_start(&pl.timer, on_timer, 0, PIPELINE_POLL_MS);
+}
+
+
+int
+pipeline_start(const struct ruleset *rules, void (*on_planned)(void))
+{
+    memset(&pl, 0, sizeof(pl));
+    pl.rules = rules;
+    pl.on_planned = on_planned;
+    uv_timer_init(server.loop, &pl.timer);
+    pl.busy = 1;
+    return server.store_ops->cursor_get(server.store->state, CURSOR_NAME,
+                                        on_cursor, NULL);
+}
+
+
+void
+pipeline_notify(void)
+{
+    if (server.store_ops != NULL && !pl.stopping)
+        step();
+}
+
+
+void
+pipeline_stop(void (*done)(void *arg), void *arg)
+{
+    pl.stopping = 1;
+    pl.stop_done = done;
+    pl.stop_arg = arg;
+    if (!pl.busy)
+        finish();
+}

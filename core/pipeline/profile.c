@@ -1,0 +1,259 @@
+#include "pipeline/profile.h"
+
+#include <string.h>
+
+
+static char *
+identity_key(const char *kind, const char *value)
+{
+    return g_strconcat(kind, "\n", value, NULL);
+}
+
+
+/* Calls `fn` for every identity an event carries, the visitor id too. */
+static void
+event_identities(const json_t *event,
+                 void (*fn)(const char *kind, const char *value, void *arg),
+                 void *arg)
+{
+    json_t *profile = json_object_get(event, "profile");
+    json_t *visitor = json_object_get(event, "visitor");
+    const char *kind;
+    json_t *v;
+
+    json_object_foreach(profile, kind, v)
+        if (json_is_string(v))
+            fn(kind, json_string_value(v), arg);
+    if (json_is_string(visitor))
+        fn("visitor", json_string_value(visitor), arg);
+}
+
+
+static void
+add_to_request(const char *kind, const char *value, void *arg)
+{
+    json_array_append_new(arg, json_pack("{s:s,s:s}", "kind", kind,
+                                         "value", value));
+}
+
+
+json_t *
+profile_identities_of(const json_t *events)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(events, i, row)
+        event_identities(json_object_get(row, "event"), add_to_request,
+                         list);
+    return json_pack("{s:o}", "identities", list);
+}
+
+
+static void
+index_add(struct profile_index *idx, json_t *profile)
+{
+    json_t *ids = json_object_get(profile, "identities");
+    size_t i;
+    json_t *id;
+
+    json_array_foreach(ids, i, id) {
+        const char *kind = json_string_value(json_object_get(id, "kind"));
+        const char *value = json_string_value(json_object_get(id, "value"));
+
+        if (kind && value)
+            g_hash_table_insert(idx->by_identity, identity_key(kind, value),
+                                profile);
+    }
+}
+
+
+void
+profile_index_init(struct profile_index *idx, const json_t *loaded)
+{
+    json_t *list = json_object_get(loaded, "profiles");
+    size_t i;
+    json_t *p;
+
+    idx->profiles = json_array();
+    idx->by_identity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             NULL);
+    json_array_foreach(list, i, p) {
+        json_t *copy = json_deep_copy(p);
+
+        json_array_append_new(idx->profiles, copy);
+        index_add(idx, copy);
+    }
+}
+
+
+void
+profile_index_clear(struct profile_index *idx)
+{
+    json_decref(idx->profiles);
+    g_hash_table_destroy(idx->by_identity);
+    idx->profiles = NULL;
+    idx->by_identity = NULL;
+}
+
+
+struct resolution {
+    struct profile_index *idx;
+    json_t *known;              /* owner of a non-visitor identity */
+    json_t *anonymous;          /* owner of the visitor id */
+};
+
+
+static void
+find_owner(const char *kind, const char *value, void *arg)
+{
+    struct resolution *r = arg;
+    char *key = identity_key(kind, value);
+    json_t *owner = g_hash_table_lookup(r->idx->by_identity, key);
+
+    g_free(key);
+    if (owner == NULL)
+        return;
+    if (strcmp(kind, "visitor") == 0) {
+        if (r->anonymous == NULL)
+            r->anonymous = owner;
+    } else if (r->known == NULL) {
+        r->known = owner;
+    }
+}
+
+
+struct attach {
+    struct profile_index *idx;
+    json_t *profile;
+};
+
+
+static void
+attach_identity(const char *kind, const char *value, void *arg)
+{
+    struct attach *a = arg;
+    char *key = identity_key(kind, value);
+
+    if (g_hash_table_contains(a->idx->by_identity, key)) {
+        g_free(key);
+        return;
+    }
+    g_hash_table_insert(a->idx->by_identity, key, a->profile);
+    json_array_append_new(json_object_get(a->profile, "identities"),
+                          json_pack("{s:s,s:s}", "kind", kind,
+                                    "value", value));
+    json_object_set_new(a->profile, "_dirty", json_true());
+}
+
+
+static json_t *
+profile_create(struct profile_index *idx, int64_t now_ms)
+{
+    char *id = g_uuid_string_random();
+    json_t *p = json_pack("{s:s,s:I,s:I,s:{},s:[],s:{},s:b}", "id", id,
+                          "created", (json_int_t) now_ms,
+                          "updated", (json_int_t) now_ms,
+                          "attributes", "identities", "stages",
+                          "_dirty", 1);
+
+    g_free(id);
+    json_array_append_new(idx->profiles, p);
+    return p;
+}
+
+
+static void
+apply_attributes(json_t *profile, const json_t *event)
+{
+    json_t *changes = json_object_get(event, "attributes");
+    json_t *attrs = json_object_get(profile, "attributes");
+    const char *name;
+    json_t *v;
+
+    json_object_foreach(changes, name, v) {
+        if (json_is_null(v))
+            json_object_del(attrs, name);
+        else
+            json_object_set(attrs, name, v);
+        json_object_set_new(profile, "_dirty", json_true());
+    }
+}
+
+
+json_t *
+profile_resolve(struct profile_index *idx, const json_t *event,
+                int64_t now_ms)
+{
+    struct resolution r = { idx, NULL, NULL };
+    struct attach a = { idx, NULL };
+
+    event_identities(event, find_owner, &r);
+    /* NOTE: an event that ties a visitor id to a known identity owned by
+     * another profile does not merge the two yet; the known profile wins
+     * and the visitor id stays with its anonymous profile. See
+     * docs/KNOWN_LIMITS.md, "Profiles". */
+    a.profile = r.known ? r.known : r.anonymous;
+    if (a.profile == NULL)
+        a.profile = profile_create(idx, now_ms);
+    event_identities(event, attach_identity, &a);
+    apply_attributes(a.profile, event);
+    if (json_is_true(json_object_get(a.profile, "_dirty")))
+        json_object_set_new(a.profile, "updated", json_integer(now_ms));
+    return a.profile;
+}
+
+
+const char *
+profile_stage(const json_t *stored, const char *program)
+{
+    json_t *s = json_object_get(json_object_get(stored, "stages"), program);
+
+    return json_string_value(json_object_get(s, "stage"));
+}
+
+
+const char *
+profile_identity(const json_t *stored, const char *kind)
+{
+    json_t *ids = json_object_get(stored, "identities");
+    size_t i;
+    json_t *id;
+
+    json_array_foreach(ids, i, id)
+        if (g_strcmp0(json_string_value(json_object_get(id, "kind")),
+                      kind) == 0)
+            return json_string_value(json_object_get(id, "value"));
+    return NULL;
+}
+
+
+json_t *
+profile_flatten(const json_t *stored)
+{
+    json_t *flat = json_deep_copy(json_object_get(stored, "attributes"));
+    json_t *stages = json_object();
+    json_t *ids = json_object_get(stored, "identities");
+    const char *program;
+    json_t *v;
+    size_t i;
+
+    if (!json_is_object(flat)) {
+        json_decref(flat);
+        flat = json_object();
+    }
+    /* Identities win over attributes of the same name, and the first
+     * identity of a kind wins over later ones: walk backwards. */
+    for (i = json_array_size(ids); i-- > 0;) {
+        v = json_array_get(ids, i);
+        if (json_is_string(json_object_get(v, "kind")))
+            json_object_set(flat, json_string_value(json_object_get(v, "kind")),
+                            json_object_get(v, "value"));
+    }
+    json_object_foreach(json_object_get(stored, "stages"), program, v)
+        json_object_set(stages, program, json_object_get(v, "stage"));
+    json_object_set(flat, "id", json_object_get(stored, "id"));
+    json_object_set_new(flat, "stages", stages);
+    return flat;
+}

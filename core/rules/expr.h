@@ -1,0 +1,36 @@
+/*
+ * The expression language of rules, segments, goals and journey
+ * conditions; docs/expressions.md holds its grammar. An expression is
+ * parsed once, at load, and evaluated against a JSON context object
+ * ({"event": ..., "profile": ..., "case": ...}). Evaluation is bounded:
+ * no loops, and regular expressions run under a PCRE2 match limit.
+ */
+#ifndef CRIER_CORE_EXPR_H
+#define CRIER_CORE_EXPR_H
+
+#include <jansson.h>
+
+struct expr;
+
+/* Where an expression is wrong: 1-based line and column in its source. */
+struct expr_error {
+    int line;
+    int col;
+    char message[160];
+};
+
+/* Parses `src`; NULL on an error, with `err` filled. */
+struct expr *expr_parse(const char *src, struct expr_error *err);
+
+/*
+ * Evaluates `e` against `ctx` and returns its value (a new reference;
+ * a missing field is null). Never NULL but when out of memory.
+ */
+json_t *expr_eval(const struct expr *e, const json_t *ctx);
+
+/* Evaluates `e` as a condition: 1 when its value is truthy, else 0. */
+int expr_test(const struct expr *e, const json_t *ctx);
+
+void expr_free(struct expr *e);
+
+#endif

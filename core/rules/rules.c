@@ -1,0 +1,368 @@
+#include "rules/rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "template/template.h"
+
+const char *const default_stages[] = {
+    "awareness", "consideration", "adoption", "use", "advocacy", NULL
+};
+
+
+static void
+program_free(gpointer data)
+{
+    struct program *p = data;
+
+    g_free(p->name);
+    g_ptr_array_free(p->stages, TRUE);
+    free(p);
+}
+
+
+static void
+rule_free(gpointer data)
+{
+    struct rule *r = data;
+
+    g_free(r->name);
+    g_ptr_array_free(r->on, TRUE);
+    expr_free(r->when);
+    g_free(r->channel);
+    g_free(r->template_name);
+    g_free(r->stage);
+    free(r);
+}
+
+
+void
+ruleset_free(struct ruleset *rs)
+{
+    if (rs == NULL)
+        return;
+    g_ptr_array_free(rs->rules, TRUE);
+    g_ptr_array_free(rs->programs, TRUE);
+    free(rs);
+}
+
+
+const struct program *
+ruleset_program(const struct ruleset *rs, const char *name)
+{
+    for (guint i = 0; i < rs->programs->len; i++) {
+        const struct program *p = g_ptr_array_index(rs->programs, i);
+
+        if (strcmp(p->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+
+int
+program_has_stage(const struct program *p, const char *stage)
+{
+    for (guint i = 0; i < p->stages->len; i++)
+        if (strcmp(g_ptr_array_index(p->stages, i), stage) == 0)
+            return 1;
+    return 0;
+}
+
+
+int
+rule_reacts_to(const struct rule *rule, const char *type)
+{
+    for (guint i = 0; i < rule->on->len; i++) {
+        const char *pattern = g_ptr_array_index(rule->on, i);
+        size_t len = strlen(pattern);
+
+        if (strcmp(pattern, type) == 0 || strcmp(pattern, "*") == 0)
+            return 1;
+        /* "case.*" matches "case.opened" and "case.closed". */
+        if (len >= 2 && pattern[len - 1] == '*' && pattern[len - 2] == '.' &&
+            strncmp(pattern, type, len - 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+static int
+load_program(struct config *cfg, const char *name, json_t *block,
+             struct ruleset *rs)
+{
+    struct program *p = calloc(1, sizeof(*p));
+    json_t *stages = json_object_get(block, "stages");
+    char *key = g_strdup_printf("programs.%s.stages", name);
+    size_t i;
+    json_t *v;
+
+    p->name = g_strdup(name);
+    p->stages = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(rs->programs, p);
+    if (stages == NULL) {
+        for (i = 0; default_stages[i] != NULL; i++)
+            g_ptr_array_add(p->stages, g_strdup(default_stages[i]));
+    } else if (!json_is_array(stages) || json_array_size(stages) == 0) {
+        config_fail(cfg, key, "must be a non-empty list of stage names");
+    } else {
+        json_array_foreach(stages, i, v) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                config_fail(cfg, key, "every stage must be a non-empty "
+                            "string");
+                break;
+            }
+            if (program_has_stage(p, json_string_value(v))) {
+                config_fail(cfg, key, "stage \"%s\" is listed twice",
+                            json_string_value(v));
+                break;
+            }
+            g_ptr_array_add(p->stages, g_strdup(json_string_value(v)));
+        }
+    }
+    g_free(key);
+    return cfg->error[0] ? CRIER_ECONFIG : 0;
+}
+
+
+static int
+load_programs(struct config *cfg, struct ruleset *rs)
+{
+    json_t *programs = json_object_get(cfg->root, "programs");
+    const char *name;
+    json_t *block;
+
+    if (programs == NULL)
+        return 0;
+    if (!json_is_object(programs)) {
+        config_fail(cfg, "programs", "must be a group of named programs");
+        return CRIER_ECONFIG;
+    }
+    json_object_foreach(programs, name, block) {
+        if (!json_is_object(block)) {
+            char *key = g_strdup_printf("programs.%s", name);
+
+            config_fail(cfg, key, "must be a group: { stages = [...]; }");
+            g_free(key);
+            return CRIER_ECONFIG;
+        }
+        if (load_program(cfg, name, block, rs) != 0)
+            return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+/*
+ * Returns the column of the first character inside the quoted value of
+ * `name` on line `line` of the config file, or 1 when it cannot be found.
+ * libconfig reports lines only, and a rule's expression error should point
+ * at its column too.
+ */
+static int
+value_column(const struct config *cfg, int line, const char *name)
+{
+    char *text = NULL, **lines;
+    int col = 1;
+
+    if (line <= 0 || !g_file_get_contents(cfg->path, &text, NULL, NULL))
+        return 1;
+    lines = g_strsplit(text, "\n", line + 1);
+    if ((int) g_strv_length(lines) >= line) {
+        const char *l = lines[line - 1];
+        const char *k = strstr(l, name);
+        const char *q = k ? strchr(k, '"') : NULL;
+
+        if (q != NULL)
+            col = (int) (q - l) + 2;
+    }
+    g_strfreev(lines);
+    g_free(text);
+    return col;
+}
+
+
+static int
+load_when(struct config *cfg, const char *key, json_t *v, struct rule *r)
+{
+    struct expr_error err;
+    int line, col;
+
+    if (!json_is_string(v)) {
+        config_fail(cfg, key, "must be an expression in double quotes");
+        return CRIER_ECONFIG;
+    }
+    r->when = expr_parse(json_string_value(v), &err);
+    if (r->when != NULL)
+        return 0;
+    line = config_line(cfg, key);
+    col = err.col;
+    if (err.line <= 1)
+        col += value_column(cfg, line, "when") - 1;
+    if (cfg->error[0] == '\0')
+        snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: %s: %s",
+                 cfg->path, line + err.line - 1, col, key, err.message);
+    return CRIER_ECONFIG;
+}
+
+
+static int
+load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
+{
+    char *key = g_strdup_printf("%s.on", prefix);
+    size_t i;
+    json_t *v;
+
+    r->on = g_ptr_array_new_with_free_func(g_free);
+    if (json_is_string(on) && json_string_length(on) > 0)
+        g_ptr_array_add(r->on, g_strdup(json_string_value(on)));
+    else if (json_is_array(on) && json_array_size(on) > 0)
+        json_array_foreach(on, i, v) {
+            if (!json_is_string(v))
+                break;
+            g_ptr_array_add(r->on, g_strdup(json_string_value(v)));
+        }
+    if (r->on->len == 0 || (json_is_array(on) &&
+                            r->on->len != json_array_size(on)))
+        config_fail(cfg, key, "must name an event type, such as "
+                    "\"page_view\", or a list of them");
+    g_free(key);
+    return cfg->error[0] ? CRIER_ECONFIG : 0;
+}
+
+
+static int
+load_send(struct config *cfg, const char *prefix, json_t *send,
+          const struct template_set *templates,
+          int (*channel_exists)(const char *), struct rule *r)
+{
+    char *key = g_strdup_printf("%s.send", prefix);
+    const char *channel = NULL, *template_name = NULL, *delay = NULL;
+
+    if (!json_is_object(send))
+        config_fail(cfg, key, "must be a group: { channel = \"email\"; "
+                    "template = \"...\"; }");
+    else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
+             config_get_string(cfg, send, key, "template", 1,
+                               &template_name) ||
+             config_get_string(cfg, send, key, "delay", 0, &delay))
+        ;
+    else if (!channel_exists(channel))
+        config_fail(cfg, key, "channel \"%s\" is not configured under "
+                    "channels", channel);
+    else if (templates == NULL || !template_set_has(templates, template_name))
+        config_fail(cfg, key, "template \"%s\" not found in the templates "
+                    "folder", template_name);
+    else if (delay && clock_parse_duration(delay, &r->delay_ms) != 0)
+        config_fail(cfg, key, "delay must be a duration such as \"2h\"");
+    else {
+        r->channel = g_strdup(channel);
+        r->template_name = g_strdup(template_name);
+    }
+    g_free(key);
+    return cfg->error[0] ? CRIER_ECONFIG : 0;
+}
+
+
+static int
+load_rule(struct config *cfg, size_t index, json_t *block,
+          const struct template_set *templates,
+          int (*channel_exists)(const char *), struct ruleset *rs)
+{
+    char prefix[32];
+    struct rule *r = calloc(1, sizeof(*r));
+    const char *name = NULL, *program = NULL, *stage = NULL;
+    char *key;
+
+    snprintf(prefix, sizeof(prefix), "rules[%zu]", index);
+    r->on = NULL;
+    g_ptr_array_add(rs->rules, r);
+    if (!json_is_object(block)) {
+        config_fail(cfg, prefix, "must be a group: { name = ...; on = ...; }");
+        r->on = g_ptr_array_new();
+        return CRIER_ECONFIG;
+    }
+    if (load_on(cfg, prefix, json_object_get(block, "on"), r) ||
+        config_get_string(cfg, block, prefix, "name", 1, &name) ||
+        config_get_string(cfg, block, prefix, "program", 0, &program) ||
+        config_get_string(cfg, block, prefix, "stage", 0, &stage))
+        return CRIER_ECONFIG;
+    r->name = g_strdup(name);
+    key = g_strdup_printf("%s.program", prefix);
+    if (program && (r->program = ruleset_program(rs, program)) == NULL)
+        config_fail(cfg, key, "program \"%s\" is not configured under "
+                    "programs", program);
+    g_free(key);
+    key = g_strdup_printf("%s.stage", prefix);
+    if (stage && r->program == NULL)
+        config_fail(cfg, key, "a rule that moves a stage needs a program");
+    else if (stage && !program_has_stage(r->program, stage))
+        config_fail(cfg, key, "\"%s\" is not a stage of program \"%s\"",
+                    stage, r->program->name);
+    r->stage = g_strdup(stage);
+    g_free(key);
+    if (cfg->error[0])
+        return CRIER_ECONFIG;
+
+    key = g_strdup_printf("%s.when", prefix);
+    if (json_object_get(block, "when") != NULL &&
+        load_when(cfg, key, json_object_get(block, "when"), r) != 0) {
+        g_free(key);
+        return CRIER_ECONFIG;
+    }
+    g_free(key);
+    if (json_object_get(block, "send") != NULL)
+        return load_send(cfg, prefix, json_object_get(block, "send"),
+                         templates, channel_exists, r);
+    return 0;
+}
+
+
+static int
+check_unique_names(struct config *cfg, struct ruleset *rs)
+{
+    for (guint i = 0; i < rs->rules->len; i++)
+        for (guint j = 0; j < i; j++) {
+            struct rule *a = g_ptr_array_index(rs->rules, i);
+            struct rule *b = g_ptr_array_index(rs->rules, j);
+            char key[48];
+
+            if (strcmp(a->name, b->name) != 0)
+                continue;
+            snprintf(key, sizeof(key), "rules[%u].name", i);
+            config_fail(cfg, key, "rule name \"%s\" is used twice; names "
+                        "key the messages a rule planned", a->name);
+            return CRIER_ECONFIG;
+        }
+    return 0;
+}
+
+
+int
+ruleset_load(struct config *cfg, const struct template_set *templates,
+             int (*channel_exists)(const char *name), struct ruleset **out)
+{
+    struct ruleset *rs = calloc(1, sizeof(*rs));
+    json_t *rules = json_object_get(cfg->root, "rules");
+    size_t i;
+    json_t *block;
+
+    rs->programs = g_ptr_array_new_with_free_func(program_free);
+    rs->rules = g_ptr_array_new_with_free_func(rule_free);
+    *out = rs;
+    if (load_programs(cfg, rs) != 0)
+        return CRIER_ECONFIG;
+    if (rules == NULL)
+        return 0;
+    if (!json_is_array(rules)) {
+        config_fail(cfg, "rules", "must be a list: ( { ... }, { ... } )");
+        return CRIER_ECONFIG;
+    }
+    json_array_foreach(rules, i, block)
+        if (load_rule(cfg, i, block, templates, channel_exists, rs) != 0)
+            return CRIER_ECONFIG;
+    return check_unique_names(cfg, rs);
+}

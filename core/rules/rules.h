@@ -1,0 +1,65 @@
+/*
+ * Programs and rules from plugins.conf.
+ *
+ * A program is a named list of lifecycle stages. A rule reacts to events of
+ * the types in `on`, tests `when`, and may plan a message (`send`) and move
+ * the profile to a stage of its program (`stage`).
+ */
+#ifndef CRIER_CORE_RULES_H
+#define CRIER_CORE_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "config/config.h"
+#include "rules/expr.h"
+
+struct template_set;
+
+struct program {
+    char *name;
+    GPtrArray *stages;          /* char *, in lifecycle order */
+};
+
+struct rule {
+    char *name;
+    const struct program *program;  /* NULL when the rule names none */
+    GPtrArray *on;              /* char *: "page_view", or "case.*" */
+    struct expr *when;          /* NULL: always */
+    char *channel;              /* NULL: the rule sends nothing */
+    char *template_name;
+    char *stage;                /* NULL: the rule moves no stage */
+    int64_t delay_ms;           /* wait between the event and the send */
+};
+
+struct ruleset {
+    GPtrArray *programs;        /* struct program * */
+    GPtrArray *rules;           /* struct rule *, in config order */
+};
+
+/* The stages a program has when its config lists none. */
+extern const char *const default_stages[];
+
+/*
+ * Loads `programs` and `rules` from the config. Channel names are checked
+ * against `channel_exists`, templates against `templates` (may be NULL
+ * when no rule sends). Returns 0 or CRIER_ECONFIG.
+ */
+int ruleset_load(struct config *cfg, const struct template_set *templates,
+                 int (*channel_exists)(const char *name),
+                 struct ruleset **out);
+
+void ruleset_free(struct ruleset *rs);
+
+const struct program *ruleset_program(const struct ruleset *rs,
+                                      const char *name);
+
+/* Returns nonzero when the rule reacts to events of `type`. */
+int rule_reacts_to(const struct rule *rule, const char *type);
+
+/* Returns nonzero when `stage` is one of the program's stages. */
+int program_has_stage(const struct program *p, const char *stage);
+
+#endif

@@ -1,0 +1,114 @@
+#include "server/routes.h"
+
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "server/server.h"
+
+
+static void
+answer_error(struct crier_http_req *req, int status, const char *field,
+             const char *message)
+{
+    json_t *body = json_pack("{s:s}", "error", message);
+
+    if (field != NULL)
+        json_object_set_new(body, "field", json_string(field));
+    http_respond_json(req, status, body);
+}
+
+
+static void
+on_healthz(void *arg, struct crier_http_req *req)
+{
+    http_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+
+static void
+on_readyz(void *arg, struct crier_http_req *req)
+{
+    int ready = server.store != NULL && server.store->started &&
+                !server.stopping;
+
+    http_respond_json(req, ready ? 200 : 503,
+                      json_pack("{s:s}", "status",
+                                ready ? "ready" : "not ready"));
+}
+
+
+static int
+clock_target(json_t *body, int64_t *target, const char **field)
+{
+    json_t *now = json_object_get(body, "now");
+    json_t *advance = json_object_get(body, "advance");
+    int64_t step;
+
+    if ((now == NULL) == (advance == NULL)) {
+        *field = "now";
+        return CRIER_EINVAL;
+    }
+    if (now != NULL) {
+        *field = "now";
+        return json_is_string(now) &&
+               clock_parse_rfc3339(json_string_value(now), target) == 0
+               ? 0 : CRIER_EINVAL;
+    }
+    *field = "advance";
+    if (!json_is_string(advance) ||
+        clock_parse_duration(json_string_value(advance), &step) != 0)
+        return CRIER_EINVAL;
+    *target = clock_now_ms() + step;
+    return 0;
+}
+
+
+/* POST /v1/test/clock {"now": "RFC 3339"} or {"advance": "36h"}. Only
+ * routed under clock = "test". */
+static void
+on_test_clock(void *arg, struct crier_http_req *req)
+{
+    size_t len;
+    const char *text = http_req_body(req, &len);
+    json_t *body = json_loadb(text, len, 0, NULL);
+    const char *field = "now";
+    int64_t target;
+    char when[32];
+
+    if (!json_is_object(body)) {
+        json_decref(body);
+        answer_error(req, 400, NULL, "the body must be a JSON object");
+        return;
+    }
+    if (clock_target(body, &target, &field) != 0) {
+        json_decref(body);
+        answer_error(req, 400, field, "give either \"now\" as an RFC 3339 "
+                     "timestamp or \"advance\" as a duration such as "
+                     "\"36h\"");
+        return;
+    }
+    json_decref(body);
+    if (clock_set_ms(target) != 0) {
+        answer_error(req, 400, field, "the test clock cannot go back");
+        return;
+    }
+    clock_format_ms(target, when, sizeof(when));
+    log_info("test clock moved", "now=%s", when);
+    http_respond_json(req, 200, json_pack("{s:s}", "now", when));
+}
+
+
+int
+routes_add_core(struct http_server *http)
+{
+    int rc = http_route_add(http, "GET", "/healthz", on_healthz, NULL);
+
+    if (rc == 0)
+        rc = http_route_add(http, "GET", "/readyz", on_readyz, NULL);
+    if (rc == 0 && server.settings.test_clock)
+        rc = http_route_add(http, "POST", "/v1/test/clock", on_test_clock,
+                            NULL);
+    return rc;
+}

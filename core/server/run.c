@@ -1,0 +1,223 @@
+/* Starting, running and stopping the server in order. */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "net/transfer.h"
+#include "ingest/ingest.h"
+#include "pipeline/engine.h"
+#include "server/routes.h"
+#include "server/server.h"
+
+static uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
+
+/* Stops a list of instances one after the other, then calls `then`. */
+struct stop_chain {
+    GPtrArray *list;
+    guint next;
+    void (*then)(void);
+};
+
+static void shutdown_begin(void);
+
+
+static void
+chain_step(void *arg)
+{
+    struct stop_chain *c = arg;
+
+    if (c->next < c->list->len) {
+        struct plugin_instance *p = g_ptr_array_index(c->list, c->next++);
+
+        plugin_stop(p, chain_step, c);
+        return;
+    }
+    c->then();
+    free(c);
+}
+
+
+static void
+stop_all(GPtrArray *list, void (*then)(void))
+{
+    struct stop_chain *c = calloc(1, sizeof(*c));
+
+    c->list = list;
+    c->then = then;
+    chain_step(c);
+}
+
+
+static void
+close_any_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+
+static void
+on_store_stopped(void *arg)
+{
+    log_notice("stopped", NULL);
+    clock_close();
+    uv_walk(server.loop, close_any_handle, NULL);
+}
+
+
+static void
+after_channels(void)
+{
+    transfer_close();
+    plugin_stop(server.store, on_store_stopped, NULL);
+}
+
+
+static void
+after_engine(void *arg)
+{
+    stop_all(server.channels, after_channels);
+}
+
+
+static void
+after_triggers(void)
+{
+    engine_stop(after_engine, NULL);
+}
+
+
+static void
+after_http(void *arg)
+{
+    server.stopping = 2;
+    stop_all(server.triggers, after_triggers);
+}
+
+
+/*
+ * SIGTERM: stop accepting, answer every request already read (those that
+ * wait for a commit get it), let the engine settle, stop the plugins, and
+ * let the store flush last.
+ */
+static void
+shutdown_begin(void)
+{
+    if (server.stopping)
+        return;
+    server.stopping = 1;
+    log_notice("stopping", "pending_batches=%u", ingest_pending());
+    http_server_drain(server.http, after_http, NULL);
+}
+
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    switch (signum) {
+    case SIGTERM:
+    case SIGINT:
+        shutdown_begin();
+        break;
+    case SIGUSR1:
+        if (log_reopen() != 0)
+            log_error("log file could not be reopened", "path=%s",
+                      server.settings.log_file);
+        break;
+    case SIGHUP:
+        /* NOTE: a configuration reload in process is not built yet; see
+         * docs/KNOWN_LIMITS.md, "Configuration". */
+        log_warn("SIGHUP ignored: reloading the config needs a restart",
+                 NULL);
+        break;
+    }
+}
+
+
+static void
+signals_start(void)
+{
+    uv_signal_t *handles[] = { &sig_term, &sig_int, &sig_usr1, &sig_hup };
+    int nums[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < 4; i++) {
+        uv_signal_init(server.loop, handles[i]);
+        uv_signal_start(handles[i], on_signal, nums[i]);
+        uv_unref((uv_handle_t *) handles[i]);
+    }
+}
+
+
+static int
+start_http(void)
+{
+    struct http_limits limits = {
+        .max_header_bytes = (size_t) server.settings.max_header_bytes,
+        .max_body_bytes = (size_t) server.settings.max_body_bytes,
+        .max_pending = 64,
+        .idle_timeout_ms = 60000,
+    };
+
+    server.http = http_server_new(server.loop, &limits);
+    if (server.http == NULL)
+        return CRIER_ENOMEM;
+    http_server_trust_proxies(server.http, server.settings.trusted_proxies);
+    return routes_add_core(server.http);
+}
+
+
+static int
+start_plugins(GPtrArray *list)
+{
+    for (guint i = 0; i < list->len; i++) {
+        int rc = plugin_start(g_ptr_array_index(list, i));
+
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+
+int
+server_run(void)
+{
+    const struct settings *s = &server.settings;
+    int rc;
+
+    server.loop = uv_default_loop();
+    if (s->log_file != NULL && log_open(s->log_file) != 0) {
+        log_error("log file could not be opened", "path=%s", s->log_file);
+        return CRIER_EIO;
+    }
+    clock_init(server.loop, s->test_clock, s->clock_start_ms);
+    if ((rc = transfer_init(server.loop)) != 0 || (rc = start_http()) != 0)
+        return rc;
+    signals_start();
+
+    if ((rc = plugin_start(server.store)) != 0 ||
+        (rc = start_plugins(server.channels)) != 0 ||
+        (rc = start_plugins(server.triggers)) != 0 ||
+        (rc = engine_start()) != 0)
+        return rc;
+
+    rc = http_server_listen(server.http, s->listen);
+    if (rc != 0) {
+        log_error("cannot listen", "addr=%s error=\"%s\"", s->listen,
+                  uv_strerror(rc));
+        return CRIER_EIO;
+    }
+    log_notice("listening", "addr=%s clock=%s node=%s", s->listen,
+               s->test_clock ? "test" : "host", s->node);
+
+    /* Signal handles are unreferenced, so the loop ends when the stop
+     * sequence has closed everything else. */
+    uv_run(server.loop, UV_RUN_DEFAULT);
+    http_server_free(server.http);
+    server.http = NULL;
+    uv_loop_close(server.loop);
+    return server.exit_code;
+}

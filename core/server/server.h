@@ -1,0 +1,79 @@
+/*
+ * The running server: one per process. Subsystems reach each other
+ * through this one structure, as the loop thread is the only one that
+ * touches it.
+ */
+#ifndef CRIER_CORE_SERVER_H
+#define CRIER_CORE_SERVER_H
+
+#include <stdint.h>
+
+#include <crier/crier.h>
+#include <glib.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "plugin/plugin.h"
+
+struct http_server;
+struct template_set;
+struct ruleset;
+struct pipeline;
+struct outbox;
+
+/* The core's own settings from plugins.conf, after checking. */
+struct settings {
+    const char *listen;          /* "127.0.0.1:8080" */
+    const char *public_url;      /* no trailing '/' */
+    const char *node;            /* this node's name, for job leases */
+    char *plugin_dir;            /* resolved against the config's folder */
+    char *templates_dir;         /* resolved, or NULL */
+    int test_clock;
+    int64_t clock_start_ms;
+    int log_level;
+    char *log_file;              /* resolved, or NULL for stderr */
+    long long max_body_bytes;
+    long long max_header_bytes;
+    const char **trusted_proxies;  /* NULL-terminated */
+};
+
+struct server {
+    uv_loop_t *loop;
+    struct config *cfg;
+    struct settings settings;
+    struct http_server *http;
+    struct plugin_instance *store;
+    const struct crier_store_ops *store_ops;
+    GPtrArray *triggers;         /* struct plugin_instance * */
+    GPtrArray *channels;         /* struct plugin_instance * */
+    struct template_set *templates;
+    struct ruleset *rules;
+    struct pipeline *pipeline;
+    struct outbox *outbox;
+    int stopping;
+    int exit_code;
+};
+
+extern struct server server;
+
+/* Reads the core's settings into server.settings; 0 or CRIER_ECONFIG. */
+int settings_load(struct config *cfg, struct settings *s);
+void settings_clear(struct settings *s);
+
+/*
+ * Loads everything the config names (plugins, templates, rules) and runs
+ * every plugin's init. Used by `serve` and by `check`. Returns 0, or
+ * CRIER_ECONFIG with the first error in cfg->error.
+ */
+int server_prepare(struct config *cfg);
+
+/* Starts listening and every plugin, then runs the loop until stopped. */
+int server_run(void);
+
+/* Returns the channel instance called `name`, or NULL. */
+struct plugin_instance *server_channel(const char *name);
+
+/* Frees what server_prepare built. */
+void server_release(void);
+
+#endif

@@ -1,0 +1,172 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/server.h"
+
+static const char *const top_level_keys[] = {
+    "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
+    "programs", "rules", "templates", "clock", "clock_start", "log_level",
+    "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
+    "node", "delivery", NULL
+};
+
+
+static int
+check_known_keys(struct config *cfg)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(cfg->root, key, v) {
+        size_t i = 0;
+
+        while (top_level_keys[i] && strcmp(top_level_keys[i], key) != 0)
+            i++;
+        if (top_level_keys[i] == NULL) {
+            config_fail(cfg, key, "unknown setting; see the configuration "
+                        "reference in README.md");
+            return CRIER_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+
+static int
+load_clock(struct config *cfg, struct settings *s)
+{
+    const char *mode = "host", *start = NULL;
+
+    if (config_get_string(cfg, cfg->root, "", "clock", 0, &mode) != 0 ||
+        config_get_string(cfg, cfg->root, "", "clock_start", 0, &start) != 0)
+        return CRIER_ECONFIG;
+    if (strcmp(mode, "test") == 0)
+        s->test_clock = 1;
+    else if (strcmp(mode, "host") != 0) {
+        config_fail(cfg, "clock", "must be \"host\" or \"test\", not \"%s\"",
+                    mode);
+        return CRIER_ECONFIG;
+    }
+    s->clock_start_ms = CLOCK_TEST_DEFAULT_START_MS;
+    if (start != NULL && clock_parse_rfc3339(start, &s->clock_start_ms)) {
+        config_fail(cfg, "clock_start", "must be an RFC 3339 timestamp "
+                    "such as 2026-01-01T00:00:00Z");
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+static int
+load_proxies(struct config *cfg, struct settings *s)
+{
+    json_t *list = json_object_get(cfg->root, "trusted_proxies");
+    size_t i, n = json_is_array(list) ? json_array_size(list) : 0;
+
+    if (list != NULL && !json_is_array(list)) {
+        config_fail(cfg, "trusted_proxies", "must be a list of addresses, "
+                    "such as [\"127.0.0.1\", \"10.0.0.0/8\"]");
+        return CRIER_ECONFIG;
+    }
+    s->trusted_proxies = calloc(n + 1, sizeof(char *));
+    for (i = 0; i < n; i++) {
+        json_t *v = json_array_get(list, i);
+
+        if (!json_is_string(v)) {
+            config_fail(cfg, "trusted_proxies", "every entry must be a "
+                        "string");
+            return CRIER_ECONFIG;
+        }
+        s->trusted_proxies[i] = json_string_value(v);
+    }
+    return 0;
+}
+
+
+static int
+load_public_url(struct config *cfg, struct settings *s)
+{
+    static char fallback[300];
+    static char trimmed[1024];
+    const char *url = NULL;
+
+    if (config_get_string(cfg, cfg->root, "", "public_url", 0, &url) != 0)
+        return CRIER_ECONFIG;
+    if (url == NULL) {
+        snprintf(fallback, sizeof(fallback), "http://%s", s->listen);
+        s->public_url = fallback;
+        return 0;
+    }
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        config_fail(cfg, "public_url", "must start with http:// or https://");
+        return CRIER_ECONFIG;
+    }
+    snprintf(trimmed, sizeof(trimmed), "%s", url);
+    while (strlen(trimmed) > 8 && trimmed[strlen(trimmed) - 1] == '/')
+        trimmed[strlen(trimmed) - 1] = '\0';
+    s->public_url = trimmed;
+    return 0;
+}
+
+
+int
+settings_load(struct config *cfg, struct settings *s)
+{
+    static char hostname[256];
+    const char *dir = "build/plugins", *templates = "templates";
+    const char *level = "info", *log_file = NULL;
+
+    memset(s, 0, sizeof(*s));
+    s->listen = "127.0.0.1:8080";
+    s->max_body_bytes = 10 * 1024 * 1024;
+    s->max_header_bytes = 16 * 1024;
+    if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+        strcpy(hostname, "crier");
+    s->node = hostname;
+
+    if (!json_is_object(cfg->root) || check_known_keys(cfg) != 0 ||
+        config_get_string(cfg, cfg->root, "", "listen", 0, &s->listen) ||
+        config_get_string(cfg, cfg->root, "", "plugin_dir", 0, &dir) ||
+        config_get_string(cfg, cfg->root, "", "templates", 0, &templates) ||
+        config_get_string(cfg, cfg->root, "", "log_level", 0, &level) ||
+        config_get_string(cfg, cfg->root, "", "log_file", 0, &log_file) ||
+        config_get_string(cfg, cfg->root, "", "node", 0, &s->node) ||
+        config_get_int(cfg, cfg->root, "", "max_body_bytes", 1024,
+                       1LL << 30, &s->max_body_bytes) ||
+        config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
+                       1 << 20, &s->max_header_bytes) ||
+        load_public_url(cfg, s) || load_clock(cfg, s) ||
+        load_proxies(cfg, s))
+        return CRIER_ECONFIG;
+
+    if (strrchr(s->listen, ':') == NULL) {
+        config_fail(cfg, "listen", "must be host:port, such as "
+                    "\"127.0.0.1:8080\"");
+        return CRIER_ECONFIG;
+    }
+    s->log_level = log_level_parse(level);
+    if (s->log_level < 0) {
+        config_fail(cfg, "log_level", "must be error, warn, notice, info "
+                    "or debug");
+        return CRIER_ECONFIG;
+    }
+    s->plugin_dir = config_resolve(cfg, dir);
+    s->templates_dir = config_resolve(cfg, templates);
+    s->log_file = log_file ? config_resolve(cfg, log_file) : NULL;
+    return 0;
+}
+
+
+void
+settings_clear(struct settings *s)
+{
+    free(s->plugin_dir);
+    free(s->templates_dir);
+    free(s->log_file);
+    free(s->trusted_proxies);
+    memset(s, 0, sizeof(*s));
+}

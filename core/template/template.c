@@ -1,0 +1,470 @@
+/*
+ * Message templates: loads a folder of Mustache files once, compiles all of
+ * them, and renders a template's parts on demand.
+ *
+ * Loading rules, beyond those in template.h:
+ *   - entries whose name starts with "." are skipped, and so are plain
+ *     files at the top level (a README next to the templates is fine);
+ *   - a template folder may hold other files; only the three part names
+ *     are read;
+ *   - files must be UTF-8 without NUL bytes and at most 1 MiB; a leading
+ *     byte order mark is dropped;
+ *   - the line break(s) at the end of subject.mustache are dropped, since
+ *     editors add one and a subject is a single line;
+ *   - entries are read in name order, so the error reported for a folder
+ *     with several problems is always the same one.
+ *
+ * Partials are compiled at load to report their errors with their path;
+ * the renderer compiles them again once per render (see mustache_render.c).
+ * A loaded set is never changed, so renders may run in several threads.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "crier/error.h"
+#include "template/mustache.h"
+#include "template/template.h"
+
+#define TEMPLATE_MAX_FILE       (1024 * 1024)
+#define TEMPLATE_MAX_SUBJECT    998
+#define PARTIALS_DIR            "partials"
+#define SUFFIX                  ".mustache"
+
+enum part { PART_SUBJECT, PART_TEXT, PART_HTML, PART_COUNT };
+
+static const char *const part_files[PART_COUNT] = {
+    "subject" SUFFIX, "text" SUFFIX, "html" SUFFIX,
+};
+
+struct template {
+    char *name;
+    char *dir;                          /* its folder, for messages */
+    struct mustache *part[PART_COUNT];  /* html may be NULL */
+};
+
+struct template_set {
+    char *dir;
+    GHashTable *templates;              /* name -> struct template */
+    GHashTable *partials;               /* name -> NUL-terminated source */
+};
+
+
+static void
+set_error(struct template_error *err, const char *path, int line, int col,
+          const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL) {
+        return;
+    }
+    snprintf(err->path, sizeof(err->path), "%s", path);
+    err->line = line;
+    err->col = col;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+}
+
+
+/* The 1-based line and column (in characters) of byte `off` in `s`. */
+static void
+locate(const char *s, size_t off, int *line, int *col)
+{
+    size_t i;
+
+    *line = 1;
+    *col = 1;
+    for (i = 0; i < off; i++) {
+        if (s[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char) s[i] & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+
+/*
+ * Reads a template file into a NUL-terminated string (g_free it) and
+ * checks that it is UTF-8. With `subject` set, trailing line breaks are
+ * dropped. Returns NULL with `err` filled.
+ */
+static char *
+read_source(const char *path, int subject, size_t *len_out,
+            struct template_error *err)
+{
+    GError *gerr = NULL;
+    const gchar *bad;
+    char *text;
+    gsize len;
+    int line;
+    int col;
+
+    if (!g_file_get_contents(path, &text, &len, &gerr)) {
+        set_error(err, path, 0, 0, "cannot read: %s", gerr->message);
+        g_error_free(gerr);
+        return NULL;
+    }
+    if (len > TEMPLATE_MAX_FILE) {
+        set_error(err, path, 0, 0, "file is larger than %d bytes",
+                  TEMPLATE_MAX_FILE);
+        g_free(text);
+        return NULL;
+    }
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(text, text + 3, len - 3 + 1);
+        len -= 3;
+    }
+    if (!g_utf8_validate(text, (gssize) len, &bad)) {
+        locate(text, (size_t) (bad - text), &line, &col);
+        set_error(err, path, line, col, *bad == '\0'
+                  ? "file contains a NUL byte" : "file is not valid UTF-8");
+        g_free(text);
+        return NULL;
+    }
+    while (subject && len > 0
+           && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+    {
+        text[--len] = '\0';
+    }
+    *len_out = len;
+    return text;
+}
+
+
+/* Reads and compiles one file. Returns NULL with `err` filled. */
+static struct mustache *
+compile_file(const char *path, int subject, struct template_error *err)
+{
+    struct mustache_error merr;
+    struct mustache *t;
+    size_t len;
+    char *src;
+
+    src = read_source(path, subject, &len, err);
+    if (src == NULL) {
+        return NULL;
+    }
+    t = mustache_compile(src, len, &merr);
+    if (t == NULL) {
+        set_error(err, path, merr.line, merr.col, "%s", merr.message);
+    }
+    g_free(src);
+    return t;
+}
+
+
+static void
+template_free(gpointer p)
+{
+    struct template *t = p;
+    int i;
+
+    for (i = 0; i < PART_COUNT; i++) {
+        mustache_free(t->part[i]);
+    }
+    g_free(t->name);
+    g_free(t->dir);
+    g_free(t);
+}
+
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+/* Returns the names in `dir`, sorted, without those starting with "." */
+static GPtrArray *
+list_dir(const char *dir, struct template_error *err)
+{
+    GError *gerr = NULL;
+    GPtrArray *names;
+    const char *name;
+    GDir *d;
+
+    d = g_dir_open(dir, 0, &gerr);
+    if (d == NULL) {
+        set_error(err, dir, 0, 0, "cannot open the template folder: %s",
+                  gerr->message);
+        g_error_free(gerr);
+        return NULL;
+    }
+    names = g_ptr_array_new_with_free_func(g_free);
+    while ((name = g_dir_read_name(d)) != NULL) {
+        if (name[0] != '.') {
+            g_ptr_array_add(names, g_strdup(name));
+        }
+    }
+    g_dir_close(d);
+    g_ptr_array_sort(names, compare_names);
+    return names;
+}
+
+
+/* Loads dir/partials/<name>.mustache, if the folder exists. */
+static int
+load_partials(struct template_set *set, struct template_error *err)
+{
+    char *dir = g_build_filename(set->dir, PARTIALS_DIR, NULL);
+    GPtrArray *names;
+    guint i;
+    int rc = 0;
+
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        g_free(dir);
+        return 0;
+    }
+    names = list_dir(dir, err);
+    if (names == NULL) {
+        g_free(dir);
+        return -1;
+    }
+
+    for (i = 0; i < names->len && rc == 0; i++) {
+        const char *file = g_ptr_array_index(names, i);
+        char *path;
+        char *src;
+        size_t len;
+        struct mustache_error merr;
+        struct mustache *t;
+
+        /* Other files (notes, editor backups) are not partials. */
+        if (!g_str_has_suffix(file, SUFFIX)
+            || strlen(file) == strlen(SUFFIX))
+        {
+            continue;
+        }
+        path = g_build_filename(dir, file, NULL);
+        src = read_source(path, 0, &len, err);
+        if (src == NULL) {
+            rc = -1;
+        } else if ((t = mustache_compile(src, len, &merr)) == NULL) {
+            set_error(err, path, merr.line, merr.col, "%s", merr.message);
+            g_free(src);
+            rc = -1;
+        } else {
+            mustache_free(t);
+            g_hash_table_insert(set->partials,
+                                g_strndup(file, strlen(file)
+                                          - strlen(SUFFIX)), src);
+        }
+        g_free(path);
+    }
+    g_ptr_array_unref(names);
+    g_free(dir);
+    return rc;
+}
+
+
+/* Loads the template in folder `name`. */
+static int
+load_template(struct template_set *set, const char *name,
+              struct template_error *err)
+{
+    struct template *t = g_new0(struct template, 1);
+    int i;
+
+    t->name = g_strdup(name);
+    t->dir = g_build_filename(set->dir, name, NULL);
+    for (i = 0; i < PART_COUNT; i++) {
+        char *path = g_build_filename(t->dir, part_files[i], NULL);
+
+        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+            if (i != PART_HTML) {
+                set_error(err, path, 0, 0, "template '%.40s' has no %s "
+                          "(subject.mustache and text.mustache are "
+                          "required)", name, part_files[i]);
+                g_free(path);
+                template_free(t);
+                return -1;
+            }
+            g_free(path);
+            continue;
+        }
+        t->part[i] = compile_file(path, i == PART_SUBJECT, err);
+        g_free(path);
+        if (t->part[i] == NULL) {
+            template_free(t);
+            return -1;
+        }
+    }
+    g_hash_table_insert(set->templates, t->name, t);
+    return 0;
+}
+
+
+struct template_set *
+template_set_load(const char *dir, struct template_error *err)
+{
+    struct template_set *set;
+    GPtrArray *names;
+    guint i;
+
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+    }
+    set = g_new0(struct template_set, 1);
+    set->dir = g_strdup(dir);
+    set->templates = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                           template_free);
+    set->partials = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          g_free);
+
+    names = list_dir(dir, err);
+    if (names == NULL || load_partials(set, err) < 0) {
+        goto fail;
+    }
+    for (i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        char *path;
+        int is_dir;
+
+        if (strcmp(name, PARTIALS_DIR) == 0) {
+            continue;
+        }
+        path = g_build_filename(dir, name, NULL);
+        is_dir = g_file_test(path, G_FILE_TEST_IS_DIR);
+        g_free(path);
+        if (is_dir && load_template(set, name, err) < 0) {
+            goto fail;
+        }
+    }
+    g_ptr_array_unref(names);
+    return set;
+
+fail:
+    if (names != NULL) {
+        g_ptr_array_unref(names);
+    }
+    template_set_free(set);
+    return NULL;
+}
+
+
+int
+template_set_has(const struct template_set *set, const char *name)
+{
+    return set != NULL && name != NULL
+           && g_hash_table_contains(set->templates, name);
+}
+
+
+static const char *
+partial_source(void *arg, const char *name)
+{
+    const struct template_set *set = arg;
+
+    return g_hash_table_lookup(set->partials, name);
+}
+
+
+/* Renders one part. Returns 0, or a CRIER_E* code with `err` filled. */
+static int
+render_part(const struct template_set *set, const struct template *t,
+            enum part part, const json_t *data, char **out, size_t *len,
+            struct template_error *err)
+{
+    struct mustache_error merr;
+    char *path;
+
+    *out = mustache_render(t->part[part], data, partial_source,
+                           (void *) set, part == PART_HTML, len, &merr);
+    if (*out != NULL) {
+        return 0;
+    }
+    path = g_build_filename(t->dir, part_files[part], NULL);
+    set_error(err, path, 0, 0, "%s", merr.message);
+    g_free(path);
+    return strcmp(merr.message, "out of memory") == 0 ? CRIER_ENOMEM
+                                                       : CRIER_EINVAL;
+}
+
+
+int
+template_render(const struct template_set *set, const char *name,
+                const json_t *data, struct rendered_message *out,
+                struct template_error *err)
+{
+    const struct template *t;
+    size_t len;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+    }
+    t = name != NULL ? g_hash_table_lookup(set->templates, name) : NULL;
+    if (t == NULL) {
+        set_error(err, set->dir, 0, 0, "no template named '%.100s'",
+                  name != NULL ? name : "(null)");
+        return CRIER_ENOTFOUND;
+    }
+
+    /*
+     * The subject goes into a mail header, so it must be one line of at
+     * most 998 bytes. NOTE: RFC 5322 limits the whole header line to 998,
+     * and "Subject: " adds 9, so the email channel still has to fold a
+     * subject near the limit.
+     */
+    rc = render_part(set, t, PART_SUBJECT, data, &out->subject, &len, err);
+    if (rc == 0 && (memchr(out->subject, '\r', len) != NULL
+                    || memchr(out->subject, '\n', len) != NULL))
+    {
+        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
+                  "would contain a line break (CR or LF)", t->name);
+        rc = CRIER_EINVAL;
+    } else if (rc == 0 && len > TEMPLATE_MAX_SUBJECT) {
+        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
+                  "would be %zu bytes, more than %d", t->name, len,
+                  TEMPLATE_MAX_SUBJECT);
+        rc = CRIER_EINVAL;
+    }
+
+    if (rc == 0) {
+        rc = render_part(set, t, PART_TEXT, data, &out->text, &len, err);
+    }
+    if (rc == 0 && t->part[PART_HTML] != NULL) {
+        rc = render_part(set, t, PART_HTML, data, &out->html, &len, err);
+    }
+    if (rc != 0) {
+        rendered_message_clear(out);
+    }
+    return rc;
+}
+
+
+void
+rendered_message_clear(struct rendered_message *msg)
+{
+    if (msg == NULL) {
+        return;
+    }
+    free(msg->subject);
+    free(msg->text);
+    free(msg->html);
+    msg->subject = NULL;
+    msg->text = NULL;
+    msg->html = NULL;
+}
+
+
+void
+template_set_free(struct template_set *set)
+{
+    if (set == NULL) {
+        return;
+    }
+    g_hash_table_destroy(set->templates);
+    g_hash_table_destroy(set->partials);
+    g_free(set->dir);
+    g_free(set);
+}

@@ -1,0 +1,64 @@
+/*
+ * Channel plugins deliver rendered messages.
+ *
+ * The core's delivery worker claims a job, checks it, renders it and calls
+ * `send`. The channel hands the message to its provider and reports one of
+ * three outcomes. A job is marked `sending` before `send` is called, so a
+ * crash inside the hand-over resends the message with the same
+ * `message_id`; a channel passes that id to the provider so that the
+ * receiver can recognise a repeat.
+ */
+#ifndef CRIER_CHANNEL_H
+#define CRIER_CHANNEL_H
+
+#include <stdint.h>
+
+/*
+ * One message, owned by the core and valid until `done` is called. New
+ * fields are only added at the end; `size` tells which exist.
+ */
+struct crier_message {
+    uint32_t size;            /* sizeof(struct crier_message) in the core */
+    int64_t job_id;
+    int attempt;              /* 1 for the first hand-over */
+    const char *key;          /* the job's idempotency key */
+    const char *message_id;   /* "<hex@domain>", derived from `key` */
+    const char *rule;         /* the rule that planned it */
+    const char *to;           /* address: email, E.164 phone, URL */
+    const char *subject;      /* rendered, no CR or LF; may be "" */
+    const char *text;         /* rendered text part */
+    const char *html;         /* rendered HTML part, or NULL */
+};
+
+enum crier_send_outcome {
+    CRIER_SEND_DONE = 0,      /* handed over; the job becomes `sent` */
+    CRIER_SEND_RETRY = 1,     /* a temporary failure; try again later */
+    CRIER_SEND_FAIL = 2       /* a permanent answer; the job is `failed` */
+};
+
+struct crier_send_result {
+    enum crier_send_outcome outcome;
+    const char *provider_id;  /* the provider's reference, or NULL */
+    const char *detail;       /* the provider's answer, for the job record */
+    int64_t retry_after_ms;   /* a provider's requested wait, or 0 */
+};
+
+/* Reports the outcome of one send; the core copies the strings. */
+typedef void (*crier_send_cb)(void *arg, const struct crier_send_result *r);
+
+struct crier_channel_ops {
+    uint32_t size;            /* sizeof(struct crier_channel_ops) */
+
+    /* The identity kind a message goes to: "email", "phone" or "url". */
+    const char *address_kind;
+
+    /*
+     * Starts delivering `msg` and calls `done` exactly once, at once or
+     * later. Returns 0, or a negative code when it could not start (the
+     * job is then retried, and `done` is not called).
+     */
+    int (*send)(void *state, const struct crier_message *msg,
+                crier_send_cb done, void *arg);
+};
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * The host table: everything a plugin may ask of the core.
+ *
+ * The core passes one const table to each plugin's init. A plugin calls the
+ * core only through it, never through symbols of the crier binary. The
+ * table only grows: new entries go at the end, marked with the minor ABI
+ * version that added them, and `size` and `minor` at its head tell a plugin
+ * what the running core offers. Every entry below was added in minor 0.
+ *
+ * Threads: every entry must be called on the loop thread, from init, start,
+ * stop, a callback the core made, or a libuv callback of the plugin's own.
+ */
+#ifndef CRIER_HOST_H
+#define CRIER_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <uv.h>
+
+#if defined(__GNUC__)
+#define CRIER_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CRIER_PRINTF(fmt, args)
+#endif
+
+/* One plugin instance as the core sees it: a block of plugins.conf. */
+struct crier_ctx;
+
+/* One HTTP request on the core's listener, valid until it is answered. */
+struct crier_http_req;
+
+/* A one-shot timer on the crier clock. */
+struct crier_timer;
+
+enum crier_log_level {
+    CRIER_LOG_ERROR = 0,
+    CRIER_LOG_WARN = 1,
+    CRIER_LOG_NOTICE = 2,
+    CRIER_LOG_INFO = 3,
+    CRIER_LOG_DEBUG = 4
+};
+
+/*
+ * Why an event or a request body was rejected, for a 400 answer:
+ * `message` says what is wrong with `field` (a JSON key such as "type" or
+ * "profile.email"), and `index` is the event's position in a batch, or -1.
+ */
+struct crier_input_error {
+    char message[192];
+    char field[96];
+    long index;
+};
+
+typedef void (*crier_timer_cb)(void *arg);
+typedef void (*crier_http_handler)(void *arg, struct crier_http_req *req);
+
+/*
+ * Reports an emitted batch: status 0 when every event of it is committed
+ * to the store (`accepted` new ones, `duplicates` already stored), or a
+ * negative code when none of it is.
+ */
+typedef void (*crier_emit_cb)(void *arg, int status, size_t accepted,
+                              size_t duplicates);
+
+/* Reports a finished transfer with libcurl's result for the easy handle. */
+typedef void (*crier_transfer_cb)(void *arg, CURL *easy, CURLcode result);
+
+struct crier_host {
+    uint32_t size;   /* sizeof(struct crier_host) in the running core */
+    uint32_t minor;  /* CRIER_ABI_MINOR of the running core */
+
+    /* Logging. */
+
+    /* Returns nonzero when a record of `level` would be written. */
+    int (*log_enabled)(struct crier_ctx *ctx, enum crier_log_level level);
+
+    /*
+     * Writes one log record: the time, the level, the instance name, `msg`
+     * and the key=value fields that `fields_fmt` formats, for instance
+     * ("listening", "addr=%s port=%d", addr, port). `fields_fmt` may be NULL.
+     */
+    void (*log)(struct crier_ctx *ctx, enum crier_log_level level,
+                const char *msg, const char *fields_fmt, ...)
+        CRIER_PRINTF(4, 5);
+
+    /* Configuration. */
+
+    /*
+     * Reports a bad value in the plugin's config block, from init only.
+     * `key` is the path inside the block ("secret", "limits.max").
+     * The core prints `file:line: section.instance.key: message` and init
+     * should then return CRIER_ECONFIG.
+     */
+    void (*config_error)(struct crier_ctx *ctx, const char *key,
+                         const char *fmt, ...) CRIER_PRINTF(3, 4);
+
+    /*
+     * Returns a path resolved against the folder of the config file (an
+     * absolute path is returned as is), allocated with malloc.
+     */
+    char *(*resolve_path)(struct crier_ctx *ctx, const char *path);
+
+    /* Returns the configured base of links in messages, no trailing '/'. */
+    const char *(*public_url)(struct crier_ctx *ctx);
+
+    /* Returns the instance's name: the key of its block in the config. */
+    const char *(*instance_name)(struct crier_ctx *ctx);
+
+    /* The loop, the clock and timers. */
+
+    /* Returns the core's one event loop, for a plugin's own handles. */
+    uv_loop_t *(*loop)(struct crier_ctx *ctx);
+
+    /*
+     * Returns the crier clock in milliseconds since the Unix epoch. Use it
+     * for every schedule, lease and retry: under `clock = "test"` it moves
+     * only when a test moves it.
+     */
+    int64_t (*now_ms)(struct crier_ctx *ctx);
+
+    /*
+     * Calls `cb` once the crier clock has advanced by `delay_ms`. The core
+     * frees the timer after the callback returns; stop it only before.
+     * Returns NULL when out of memory.
+     */
+    struct crier_timer *(*timer_start)(struct crier_ctx *ctx, int64_t delay_ms,
+                                       crier_timer_cb cb, void *arg);
+
+    /* Cancels a timer that has not fired yet. */
+    void (*timer_stop)(struct crier_ctx *ctx, struct crier_timer *timer);
+
+    /* HTTP: routes on the core's one listener. */
+
+    /*
+     * Adds a route, from start only. `method` is "GET", "POST", ...;
+     * `path` is exact ("/v1/events"), or a prefix route: a path ending in
+     * a slash and a star, such as "/c/" followed by "*", matches every
+     * path under "/c/".
+     * The handler must answer every request it gets exactly once, at once
+     * or later. Returns CRIER_EEXIST when the route is taken.
+     */
+    int (*route_add)(struct crier_ctx *ctx, const char *method,
+                     const char *path, crier_http_handler handler, void *arg);
+
+    const char *(*req_method)(struct crier_http_req *req);
+    const char *(*req_path)(struct crier_http_req *req);    /* decoded */
+    const char *(*req_query)(struct crier_http_req *req);   /* raw, or "" */
+
+    /* Returns a request header's value (name compared without case). */
+    const char *(*req_header)(struct crier_http_req *req, const char *name);
+
+    /* Returns the body; *len receives its length. Never NULL. */
+    const char *(*req_body)(struct crier_http_req *req, size_t *len);
+
+    /* Returns the client address, after `trusted_proxies` are applied. */
+    const char *(*req_peer)(struct crier_http_req *req);
+
+    /* Adds a response header; call before the answer. */
+    void (*resp_header)(struct crier_http_req *req, const char *name,
+                        const char *value);
+
+    /*
+     * Answers the request; the core copies the body. After this call `req`
+     * is no longer valid. If the client has gone, the answer is dropped.
+     */
+    void (*respond)(struct crier_http_req *req, int status,
+                    const char *content_type, const void *body, size_t len);
+
+    /* Answers with a JSON body; takes over the reference to `body`. */
+    void (*respond_json)(struct crier_http_req *req, int status, json_t *body);
+
+    /* Events. */
+
+    /*
+     * Validates one event object or an array of them (at most 1000) and
+     * queues them for the store. On success returns 0 and calls `done` once
+     * the batch is committed or has failed as a whole. On invalid input
+     * returns CRIER_EINVAL, fills `err`, stores nothing and never calls
+     * `done`. The event form is documented in docs/events.md.
+     */
+    int (*emit)(struct crier_ctx *ctx, json_t *events,
+                struct crier_input_error *err, crier_emit_cb done, void *arg);
+
+    /* Outgoing transfers on the core's libcurl multi handle. */
+
+    /*
+     * Runs a prepared easy handle on the loop and calls `done` when it ends.
+     * The core sets CURLOPT_PRIVATE; the plugin keeps the handle and cleans
+     * it up after `done`. Returns CRIER_ECLOSED while shutting down.
+     */
+    int (*transfer_start)(struct crier_ctx *ctx, CURL *easy,
+                          crier_transfer_cb done, void *arg);
+};
+
+
+/* Logs only when the level is enabled, so disabled records cost one call. */
+#define CRIER_LOG(host, ctx, level, msg, ...)                                \
+    do {                                                                    \
+        if ((host)->log_enabled((ctx), (level)))                            \
+            (host)->log((ctx), (level), (msg), __VA_ARGS__);                \
+    } while (0)
+
+#endif

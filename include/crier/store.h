@@ -1,0 +1,92 @@
+/*
+ * Store plugins keep everything durable: events, profiles, stages, jobs.
+ *
+ * UNSTABLE: this table may change until the PostgreSQL store exists. It is
+ * versioned with the rest of the SDK from then on.
+ *
+ * A store offers domain operations, not SQL. Each operation is
+ * asynchronous: it returns 0 once queued (or a negative code, and `done` is
+ * not called) and later calls `done` on the loop thread. Mutations take
+ * effect in the order they were called, and a read sees every mutation
+ * whose callback has already run. Requests and results
+ * other than events are JSON objects whose form docs/internals/store.md
+ * defines; a result is borrowed by `done` and released after it returns.
+ */
+#ifndef CRIER_STORE_H
+#define CRIER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* One validated event, ready to store. The store copies what it keeps. */
+struct crier_event_rec {
+    const char *source;       /* the trigger instance that accepted it */
+    const char *id;           /* the sender's id, or NULL */
+    const char *type;
+    int64_t time_ms;          /* when it happened */
+    int64_t received_ms;      /* when crier accepted it */
+    const char *json;         /* the whole event as compact JSON text */
+    size_t json_len;
+};
+
+/*
+ * Reports an append: 0 when committed, with how many events were new and
+ * how many repeated an earlier (source, id); a negative code when nothing
+ * of the batch was stored.
+ */
+typedef void (*crier_append_cb)(void *arg, int status, size_t accepted,
+                                size_t duplicates);
+
+/* Reports a JSON operation: its status and result (NULL on error). */
+typedef void (*crier_store_cb)(void *arg, int status, json_t *result);
+
+struct crier_store_ops {
+    uint32_t size;            /* sizeof(struct crier_store_ops) */
+
+    /*
+     * Appends events atomically: all of them or none. An event whose
+     * (source, id) is already stored, or repeats one earlier in the same
+     * batch, counts as a duplicate and is not stored again. `done` runs
+     * only after the commit is durable.
+     */
+    int (*append)(void *store, const struct crier_event_rec *events,
+                  size_t n, crier_append_cb done, void *arg);
+
+    /* Reads up to `limit` events with seq > after_seq, in seq order. */
+    int (*events_read)(void *store, int64_t after_seq, size_t limit,
+                       crier_store_cb done, void *arg);
+
+    /* Reads a named cursor: {"value": N}, 0 when never written. */
+    int (*cursor_get)(void *store, const char *name, crier_store_cb done,
+                      void *arg);
+
+    /* Loads every profile that owns one of the given identities. */
+    int (*profiles_load)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
+
+    /*
+     * Applies one pipeline batch in one transaction: profile changes,
+     * stage moves, planned jobs (a job whose key exists is skipped) and
+     * the cursor.
+     */
+    int (*commit)(void *store, json_t *batch, crier_store_cb done, void *arg);
+
+    /* Claims due jobs under a lease, bumping each job's generation. */
+    int (*jobs_claim)(void *store, json_t *request, crier_store_cb done,
+                      void *arg);
+
+    /*
+     * Moves one claimed job to its next state. Refused with CRIER_ESTALE
+     * when the generation is not the job's current one.
+     */
+    int (*job_update)(void *store, json_t *update, crier_store_cb done,
+                      void *arg);
+
+    /* Lists jobs, newest first, filtered by state. */
+    int (*jobs_list)(void *store, json_t *request, crier_store_cb done,
+                     void *arg);
+};
+
+#endif

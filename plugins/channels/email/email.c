@@ -1,0 +1,445 @@
+/*
+ * The email channel: builds each message with mime.c and delivers it into
+ * a Maildir outbox (maildir.c) or to an SMTP server (smtp.c). The config
+ * reference is docs/channels/email.md.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "email.h"
+
+#define OUTBOX_DEFAULT "var/outbox"
+#define TIMEOUT_DEFAULT_MS 30000
+#define CONNECT_TIMEOUT_DEFAULT_MS 10000
+#define TIMEOUT_MAX_MS 3600000
+#define ERROR_LOG_INTERVAL_MS 60000
+
+/* Keys that only apply with `url`. */
+static const char *const smtp_keys[] = {
+    "username", "password", "starttls", "timeout_ms", "connect_timeout_ms",
+};
+
+
+/* Reads an optional string; *out is NULL when `key` is absent. */
+static int
+config_string(struct email *email, const json_t *config, const char *key,
+              const char **out)
+{
+    const json_t *value = json_object_get(config, key);
+
+    *out = NULL;
+    if (value == NULL)
+        return 0;
+    if (!json_is_string(value)) {
+        email->host->config_error(email->ctx, key, "must be a string");
+        return CRIER_ECONFIG;
+    }
+    *out = json_string_value(value);
+    return 0;
+}
+
+
+static int
+config_timeout(struct email *email, const json_t *config, const char *key,
+               long fallback, long *out)
+{
+    const json_t *value = json_object_get(config, key);
+
+    *out = fallback;
+    if (value == NULL)
+        return 0;
+    if (!json_is_integer(value) || json_integer_value(value) < 1 ||
+        json_integer_value(value) > TIMEOUT_MAX_MS) {
+        email->host->config_error(email->ctx, key, "must be a number of "
+                                  "milliseconds from 1 to %d",
+                                  TIMEOUT_MAX_MS);
+        return CRIER_ECONFIG;
+    }
+    *out = (long) json_integer_value(value);
+    return 0;
+}
+
+
+static int
+config_address(struct email *email, const json_t *config, const char *key,
+               struct mime_address *out)
+{
+    const char *text, *reason;
+    int rc = config_string(email, config, key, &text);
+
+    if (rc != 0 || text == NULL)
+        return rc;
+    if (mime_address_parse(text, out, &reason) != 0) {
+        email->host->config_error(email->ctx, key, "\"%s\" %s", text,
+                                  reason);
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+static int
+config_keys_check(struct email *email, const json_t *config)
+{
+    static const char *const known[] = {
+        "plugin", "from", "reply_to", "outbox", "url", "username",
+        "password", "starttls", "timeout_ms", "connect_timeout_ms",
+    };
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *) config, key, value) {
+        size_t i = 0;
+
+        while (i < G_N_ELEMENTS(known) && strcmp(key, known[i]) != 0)
+            i++;
+        if (i == G_N_ELEMENTS(known)) {
+            email->host->config_error(email->ctx, key, "unknown key; the "
+                                      "email channel takes from, reply_to, "
+                                      "outbox or url, and SMTP settings");
+            return CRIER_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+
+static int
+curl_has_protocol(const char *name)
+{
+    const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+
+    for (const char *const *p = info->protocols; *p != NULL; p++) {
+        if (strcmp(*p, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+/*
+ * Checks `text` as an SMTP URL and stores it. Credentials in the URL are
+ * rejected, so the URL can be logged and the password stays in one key.
+ */
+static int
+config_url(struct email *email, const char *text)
+{
+    CURLU *url = curl_url();
+    char *scheme = NULL, *user = NULL, *password = NULL;
+    const char *problem = NULL;
+
+    if (url == NULL)
+        return CRIER_ENOMEM;
+    if (curl_url_set(url, CURLUPART_URL, text, 0) != CURLUE_OK ||
+        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+        problem = "is not a URL; write smtp://host:port or "
+                  "smtps://host:port";
+    else if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)
+        problem = "must start with smtp:// or smtps://";
+    else if (!curl_has_protocol(scheme))
+        problem = "needs a libcurl built with this protocol";
+    else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+             curl_url_get(url, CURLUPART_PASSWORD, &password, 0) ==
+             CURLUE_OK)
+        problem = "must not contain credentials; set username and "
+                  "password instead";
+    curl_free(scheme);
+    curl_free(user);
+    curl_free(password);
+    curl_url_cleanup(url);
+
+    if (problem != NULL) {
+        email->host->config_error(email->ctx, "url", "\"%s\" %s", text,
+                                  problem);
+        return CRIER_ECONFIG;
+    }
+    email->smtp.url = g_strdup(text);
+    return 0;
+}
+
+
+static int
+config_smtp(struct email *email, const json_t *config)
+{
+    struct smtp_settings *s = &email->smtp;
+    const json_t *starttls = json_object_get(config, "starttls");
+    const char *username, *password;
+    int rc;
+
+    if ((rc = config_string(email, config, "username", &username)) != 0 ||
+        (rc = config_string(email, config, "password", &password)) != 0)
+        return rc;
+
+    /* "${SMTP_PASSWORD:-}" expands to "" when the variable is unset. */
+    if (username != NULL && username[0] != '\0') {
+        s->username = g_strdup(username);
+        s->password = g_strdup(password ? password : "");
+    } else if (password != NULL && password[0] != '\0') {
+        email->host->config_error(email->ctx, "password", "is set but "
+                                  "username is not");
+        return CRIER_ECONFIG;
+    }
+
+    if (starttls != NULL && !json_is_boolean(starttls)) {
+        email->host->config_error(email->ctx, "starttls", "must be true or "
+                                  "false");
+        return CRIER_ECONFIG;
+    }
+    s->starttls = json_is_true(starttls);
+    if ((rc = config_timeout(email, config, "timeout_ms",
+                             TIMEOUT_DEFAULT_MS, &s->timeout_ms)) != 0 ||
+        (rc = config_timeout(email, config, "connect_timeout_ms",
+                             CONNECT_TIMEOUT_DEFAULT_MS,
+                             &s->connect_timeout_ms)) != 0)
+        return rc;
+    return 0;
+}
+
+
+static int
+config_read(struct email *email, const json_t *config)
+{
+    const char *outbox, *url;
+    int rc;
+
+    if ((rc = config_keys_check(email, config)) != 0 ||
+        (rc = config_string(email, config, "outbox", &outbox)) != 0 ||
+        (rc = config_string(email, config, "url", &url)) != 0 ||
+        (rc = config_address(email, config, "from", &email->from)) != 0 ||
+        (rc = config_address(email, config, "reply_to",
+                             &email->reply_to)) != 0)
+        return rc;
+    if (email->from.address == NULL) {
+        email->host->config_error(email->ctx, "from", "is missing; write "
+                                  "from = \"Agency <alerts@example.gov>\"");
+        return CRIER_ECONFIG;
+    }
+    if (outbox != NULL && url != NULL) {
+        email->host->config_error(email->ctx, "url", "set either outbox or "
+                                  "url, not both");
+        return CRIER_ECONFIG;
+    }
+
+    if (url != NULL) {
+        if ((rc = config_url(email, url)) != 0)
+            return rc;
+        return config_smtp(email, config);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(smtp_keys); i++) {
+        if (json_object_get(config, smtp_keys[i]) != NULL) {
+            email->host->config_error(email->ctx, smtp_keys[i], "applies "
+                                      "only with url");
+            return CRIER_ECONFIG;
+        }
+    }
+    if (outbox != NULL && outbox[0] == '\0') {
+        email->host->config_error(email->ctx, "outbox", "must not be empty");
+        return CRIER_ECONFIG;
+    }
+    email->outbox = email->host->resolve_path(email->ctx,
+                                              outbox ? outbox
+                                                     : OUTBOX_DEFAULT);
+    return email->outbox != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
+static void
+email_destroy(void *state)
+{
+    struct email *email = state;
+
+    if (email == NULL)
+        return;
+    mime_address_clear(&email->from);
+    mime_address_clear(&email->reply_to);
+    free(email->outbox);
+    g_free(email->smtp.url);
+    g_free(email->smtp.username);
+    if (email->smtp.password != NULL) {
+        memset(email->smtp.password, 0, strlen(email->smtp.password));
+        g_free(email->smtp.password);
+    }
+    g_free(email);
+}
+
+
+static int
+email_init(struct crier_ctx *ctx, const struct crier_host *host,
+           const json_t *config, void **state)
+{
+    struct email *email = g_new0(struct email, 1);
+    int rc;
+
+    email->ctx = ctx;
+    email->host = host;
+    rc = config_read(email, config);
+    if (rc != 0) {
+        email_destroy(email);
+        return rc;
+    }
+    *state = email;
+    return 0;
+}
+
+
+static int
+email_start(void *state)
+{
+    struct email *email = state;
+    const struct smtp_settings *s = &email->smtp;
+
+    if (email->outbox != NULL) {
+        if (maildir_prepare(email->outbox) != 0) {
+            email->host->log(email->ctx, CRIER_LOG_ERROR, "outbox could not "
+                             "be created", "path=\"%s\" error=\"%s\"",
+                             email->outbox, g_strerror(errno));
+            return CRIER_EIO;
+        }
+        email->host->log(email->ctx, CRIER_LOG_INFO, "writing email to a "
+                         "Maildir outbox", "path=\"%s\"", email->outbox);
+        return 0;
+    }
+
+    email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by SMTP",
+                     "url=%s starttls=%s login=%s", s->url,
+                     s->starttls ? "required" : "off",
+                     s->username ? "yes" : "no");
+    if (s->username != NULL && !s->starttls &&
+        g_ascii_strncasecmp(s->url, "smtps:", 6) != 0)
+        email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP password "
+                         "may travel unencrypted; use smtps:// or set "
+                         "starttls = true", NULL);
+    return 0;
+}
+
+
+static void
+email_stop(void *state, crier_stop_cb done, void *arg)
+{
+    struct email *email = state;
+
+    email->stopping = 1;
+    if (email->in_flight == 0) {
+        done(arg);
+        return;
+    }
+    email->stop_done = done;
+    email->stop_arg = arg;
+}
+
+
+void
+email_delivery_finish(struct email_delivery *d,
+                      const struct crier_send_result *result)
+{
+    struct email *email = d->email;
+
+    d->done(d->arg, result);
+    g_string_free(d->message, TRUE);
+    g_free(d->message_id);
+    g_free(d->to);
+    g_free(d);
+
+    email->in_flight--;
+    if (email->in_flight == 0 && email->stop_done != NULL) {
+        crier_stop_cb done = email->stop_done;
+
+        email->stop_done = NULL;
+        done(email->stop_arg);
+    }
+}
+
+
+void
+email_error_log(struct email *email, const char *msg, const char *fields_fmt,
+                ...)
+{
+    uint64_t now = uv_now(email->host->loop(email->ctx));
+    char fields[512];
+    va_list ap;
+
+    if (email->error_logged_ms != 0 &&
+        now - email->error_logged_ms < ERROR_LOG_INTERVAL_MS) {
+        email->errors_unlogged++;
+        return;
+    }
+    va_start(ap, fields_fmt);
+    vsnprintf(fields, sizeof(fields), fields_fmt, ap);
+    va_end(ap);
+    email->host->log(email->ctx, CRIER_LOG_ERROR, msg, "%s unlogged=%u",
+                     fields, email->errors_unlogged);
+    email->error_logged_ms = now != 0 ? now : 1;
+    email->errors_unlogged = 0;
+}
+
+
+static int
+email_send(void *state, const struct crier_message *msg, crier_send_cb done,
+           void *arg)
+{
+    struct email *email = state;
+    struct email_delivery *d;
+    struct mime_envelope envelope = {
+        .from = &email->from,
+        .reply_to = email->reply_to.address ? &email->reply_to : NULL,
+        .date_ms = email->host->now_ms(email->ctx),
+    };
+    const char *reason = NULL;
+    int rc;
+
+    if (email->stopping)
+        return CRIER_ECLOSED;
+
+    d = g_new0(struct email_delivery, 1);
+    d->email = email;
+    d->message = g_string_sized_new(4096);
+    d->done = done;
+    d->arg = arg;
+    email->in_flight++;
+    if (mime_message_build(d->message, msg, &envelope, &reason) != 0) {
+        struct crier_send_result r = {
+            .outcome = CRIER_SEND_FAIL,
+            .detail = reason,
+        };
+
+        email_delivery_finish(d, &r);
+        return 0;
+    }
+    d->message_id = g_strdup(msg->message_id);
+    d->to = g_strdup(msg->to);
+
+    rc = email->outbox ? maildir_deliver(d) : smtp_deliver(d);
+    if (rc != 0) {
+        g_string_free(d->message, TRUE);
+        g_free(d->message_id);
+        g_free(d->to);
+        g_free(d);
+        email->in_flight--;
+    }
+    return rc;
+}
+
+
+static const struct crier_channel_ops email_ops = {
+    .size = sizeof(struct crier_channel_ops),
+    .address_kind = "email",
+    .send = email_send,
+};
+
+
+CRIER_PLUGIN_EXPORT = {
+    .abi_version = CRIER_ABI_VERSION,
+    .abi_minor = CRIER_ABI_MINOR,
+    .kind = CRIER_PLUGIN_CHANNEL,
+    .name = "email",
+    .version = "0.1.0",
+    .summary = "email into a Maildir outbox or over SMTP",
+    .init = email_init,
+    .start = email_start,
+    .stop = email_stop,
+    .destroy = email_destroy,
+    .ops = &email_ops,
+};

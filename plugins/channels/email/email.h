@@ -1,0 +1,81 @@
+/*
+ * The email channel's shared state. email.c reads the config and builds
+ * each message; maildir.c or smtp.c then delivers it and reports through
+ * email_delivery_finish.
+ */
+#ifndef CRIER_EMAIL_H
+#define CRIER_EMAIL_H
+
+#include <glib.h>
+
+#include <crier/crier.h>
+
+#include "mime.h"
+
+struct smtp_settings {
+    char *url;                /* smtp:// or smtps://, without credentials */
+    char *username;           /* NULL when the server needs no login */
+    char *password;
+    int starttls;             /* require STARTTLS on smtp:// */
+    long timeout_ms;          /* for the whole transaction */
+    long connect_timeout_ms;
+};
+
+struct email {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    struct mime_address from;
+    struct mime_address reply_to;   /* address is NULL when not set */
+    char *outbox;                   /* absolute path, or NULL for SMTP */
+    struct smtp_settings smtp;
+    unsigned in_flight;             /* deliveries started, not finished */
+    uint64_t error_logged_ms;       /* loop time of the last error log */
+    unsigned errors_unlogged;       /* errors since, not logged */
+    int stopping;
+    crier_stop_cb stop_done;
+    void *stop_arg;
+};
+
+/* One message on its way out. Nothing in it points into the core's
+ * struct crier_message, which is only valid until `done` runs. */
+struct email_delivery {
+    struct email *email;
+    GString *message;         /* the whole message, CRLF line ends */
+    char *message_id;         /* "<hex@domain>" */
+    char *to;
+    crier_send_cb done;
+    void *arg;
+};
+
+/*
+ * Reports the outcome of `delivery` to the core and frees it. Called once
+ * for every delivery that maildir_deliver or smtp_deliver accepted.
+ */
+void email_delivery_finish(struct email_delivery *delivery,
+                           const struct crier_send_result *result);
+
+/*
+ * Logs a delivery error at most once a minute, with the number of errors
+ * left unlogged since the last one: an outage fails every job in turn,
+ * and the core already logs each job's retry.
+ */
+void email_error_log(struct email *email, const char *msg,
+                     const char *fields_fmt, ...) CRIER_PRINTF(3, 4);
+
+/*
+ * Creates the outbox and its tmp, new and cur folders if missing.
+ * Returns 0, or CRIER_EIO with errno telling why. Safe on any thread.
+ */
+int maildir_prepare(const char *outbox);
+
+/*
+ * Writes the message into the outbox on a libuv worker thread. Returns 0,
+ * or a negative code when it could not start (nothing is then reported).
+ */
+int maildir_deliver(struct email_delivery *delivery);
+
+/* Sends the message with libcurl on the core's multi handle. Returns as
+ * maildir_deliver does. */
+int smtp_deliver(struct email_delivery *delivery);
+
+#endif

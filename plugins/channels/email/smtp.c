@@ -1,0 +1,247 @@
+/*
+ * Delivery over SMTP: one libcurl easy handle per message, run on the
+ * core's multi handle, which also keeps connections open for reuse. The
+ * server's last reply line decides the outcome and becomes the detail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "email.h"
+
+struct smtp_transfer {
+    struct email_delivery *delivery;
+    CURL *easy;
+    struct curl_slist *recipients;
+    size_t offset;                  /* bytes of the message read so far */
+    char command[8];                /* the last command sent: "RCPT" */
+    char reply[256];                /* the server's last reply line */
+    long code;                      /* the code of that reply */
+    int refused;                    /* a 4xx or 5xx reply arrived */
+    char error[CURL_ERROR_SIZE];
+    char detail[CURL_ERROR_SIZE + 320];
+};
+
+
+static size_t
+on_read(char *buffer, size_t size, size_t count, void *arg)
+{
+    struct smtp_transfer *t = arg;
+    const GString *message = t->delivery->message;
+    size_t n = message->len - t->offset;
+
+    if (n > size * count)
+        n = size * count;
+    memcpy(buffer, message->str + t->offset, n);
+    t->offset += n;
+    return n;
+}
+
+
+static void
+line_copy(char *buf, size_t size, const char *data, size_t len)
+{
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len >= size)
+        len = size - 1;
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+}
+
+
+/*
+ * Keeps the command verb and the reply line for the outcome, up to the
+ * first 4xx or 5xx reply: libcurl then ends the session with QUIT, whose
+ * "221 Bye" must not hide the cause. AUTH sends credentials as command
+ * lines too; only the first word is kept, and it is never logged.
+ */
+static int
+on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
+{
+    struct smtp_transfer *t = arg;
+
+    if (t->refused || strcmp(t->command, "QUIT") == 0)
+        return 0;
+    if (type == CURLINFO_HEADER_OUT) {
+        size_t n = strcspn(data, " :\r\n");
+
+        line_copy(t->command, sizeof(t->command), data,
+                  n < size ? n : size);
+    } else if (type == CURLINFO_HEADER_IN) {
+        line_copy(t->reply, sizeof(t->reply), data, size);
+        t->code = strtol(t->reply, NULL, 10);
+        t->refused = t->code >= 400 && t->code < 600;
+    }
+    return 0;
+}
+
+
+/* Returns nonzero when the last command concerned this message rather
+ * than the session, so that a 5xx answer is about the message. */
+static int
+command_is_message(const char *command)
+{
+    return strcmp(command, "MAIL") == 0 || strcmp(command, "RCPT") == 0 ||
+           strcmp(command, "DATA") == 0 || strcmp(command, ".") == 0;
+}
+
+
+static void
+transfer_free(struct smtp_transfer *t)
+{
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->recipients);
+    g_free(t);
+}
+
+
+/* Returns nonzero when `result` or `code` points at the settings or the
+ * server rather than at this message. */
+static int
+session_refused(CURLcode result, long code)
+{
+    return result == CURLE_LOGIN_DENIED || result == CURLE_USE_SSL_FAILED ||
+           (code >= 500 && code < 600);
+}
+
+
+/*
+ * Maps libcurl's result to an outcome. A 5xx reply to MAIL, RCPT or DATA
+ * is permanent. A 5xx reply in the session part (greeting, EHLO, AUTH,
+ * STARTTLS) and a refused login point at the configuration, which an
+ * operator can fix, so they are retried like every other failure.
+ */
+static void
+result_classify(struct smtp_transfer *t, CURLcode result,
+                struct crier_send_result *r)
+{
+    struct email *email = t->delivery->email;
+    long code = t->code;
+
+    if (result == CURLE_OK) {
+        r->outcome = CRIER_SEND_DONE;
+        r->provider_id = t->delivery->message_id;
+        snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
+        r->detail = t->detail;
+        return;
+    }
+
+    if (code >= 400 && code < 600 && t->reply[0] != '\0')
+        snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
+    else if (result == CURLE_ABORTED_BY_CALLBACK)
+        snprintf(t->detail, sizeof(t->detail), "SMTP: interrupted by "
+                 "shutdown");
+    else
+        snprintf(t->detail, sizeof(t->detail), "SMTP: %s%s%s",
+                 curl_easy_strerror(result), t->error[0] ? ": " : "",
+                 t->error);
+    r->detail = t->detail;
+
+    if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
+        command_is_message(t->command)) {
+        r->outcome = CRIER_SEND_FAIL;
+        return;
+    }
+    r->outcome = CRIER_SEND_RETRY;
+
+    /* A 4xx reply is the server's ordinary "later", as in greylisting. */
+    if (result == CURLE_ABORTED_BY_CALLBACK || (code >= 400 && code < 500))
+        return;
+    email_error_log(email, "SMTP delivery failed; it will be retried",
+                    "detail=\"%s\"%s", t->detail,
+                    session_refused(result, code)
+                    ? " hint=\"check url, username, password and "
+                      "starttls\"" : "");
+}
+
+
+static void
+on_done(void *arg, CURL *easy, CURLcode result)
+{
+    struct smtp_transfer *t = arg;
+    struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
+
+    result_classify(t, result, &r);
+    email_delivery_finish(t->delivery, &r);
+    transfer_free(t);
+}
+
+
+static int
+transfer_setup(struct smtp_transfer *t)
+{
+    struct email *email = t->delivery->email;
+    const struct smtp_settings *s = &email->smtp;
+    char *rcpt = g_strdup_printf("<%s>", t->delivery->to);
+    char *from = g_strdup_printf("<%s>", email->from.address);
+    CURL *easy = t->easy;
+    CURLcode rc = CURLE_OK;
+
+    t->recipients = curl_slist_append(NULL, rcpt);
+    g_free(rcpt);
+    if (t->recipients == NULL) {
+        g_free(from);
+        return CRIER_ENOMEM;
+    }
+
+    /* libcurl copies every string option. */
+#define SET(option, value)                                                  \
+    do {                                                                    \
+        if (rc == CURLE_OK)                                                 \
+            rc = curl_easy_setopt(easy, option, value);                     \
+    } while (0)
+    SET(CURLOPT_URL, s->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+    SET(CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
+    SET(CURLOPT_MAIL_FROM, from);
+    SET(CURLOPT_MAIL_RCPT, t->recipients);
+    SET(CURLOPT_UPLOAD, 1L);
+    SET(CURLOPT_READFUNCTION, on_read);
+    SET(CURLOPT_READDATA, t);
+    SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t) t->delivery->message->len);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, t->error);
+    SET(CURLOPT_DEBUGFUNCTION, on_debug);
+    SET(CURLOPT_DEBUGDATA, t);
+    SET(CURLOPT_VERBOSE, 1L);
+    if (s->starttls)
+        SET(CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+    if (s->username != NULL) {
+        SET(CURLOPT_USERNAME, s->username);
+        SET(CURLOPT_PASSWORD, s->password);
+    }
+#undef SET
+    g_free(from);
+    return rc == CURLE_OK ? 0 : CRIER_EINVAL;
+}
+
+
+int
+smtp_deliver(struct email_delivery *d)
+{
+    struct email *email = d->email;
+    struct smtp_transfer *t = g_new0(struct smtp_transfer, 1);
+    int rc;
+
+    t->delivery = d;
+    t->easy = curl_easy_init();
+    if (t->easy == NULL) {
+        transfer_free(t);
+        return CRIER_ENOMEM;
+    }
+    rc = transfer_setup(t);
+    if (rc == 0)
+        rc = email->host->transfer_start(email->ctx, t->easy, on_done, t);
+    if (rc != 0) {
+        transfer_free(t);
+        return rc;
+    }
+    return 0;
+}

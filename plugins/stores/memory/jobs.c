@@ -1,0 +1,241 @@
+/* The pipeline batch and jobs. */
+#include <string.h>
+
+#include "memory.h"
+
+
+void
+job_free(void *data)
+{
+    job_clear(data);
+    g_free(data);
+}
+
+
+/* Adds a planned job unless its key exists, and returns 1 if it did. */
+static int
+job_insert(struct memory_store *store, struct job *planned)
+{
+    struct job *job;
+
+    if (g_hash_table_contains(store->job_keys, planned->key))
+        return 0;
+    job = g_new(struct job, 1);
+    *job = *planned;
+    job->id = (int64_t)store->jobs->len + 1;
+    g_ptr_array_add(store->jobs, job);
+    g_hash_table_insert(store->job_keys, job->key, job);
+
+    /* The stored job took over the planned job's strings. */
+    memset(planned, 0, sizeof(*planned));
+    return 1;
+}
+
+
+/* Applies profiles, stages, jobs and then the cursor, as the sqlite store
+ * does. */
+static json_t *
+batch_apply(struct memory_store *store, struct batch *batch)
+{
+    size_t planned = 0;
+    size_t i;
+
+    for (i = 0; i < batch->profile_count; i++)
+        profile_write(store, &batch->profiles[i]);
+    for (i = 0; i < batch->stage_count; i++)
+        stage_move(store, &batch->stages[i]);
+    for (i = 0; i < batch->job_count; i++)
+        planned += job_insert(store, &batch->jobs[i]);
+    if (batch->cursor_name != NULL)
+        cursor_set(store, batch->cursor_name, batch->cursor_value);
+    return json_pack("{s:I, s:I}", "planned", (json_int_t)planned,
+                     "existing", (json_int_t)(batch->job_count - planned));
+}
+
+
+int
+memory_commit(void *state, json_t *json, crier_store_cb done, void *arg)
+{
+    struct memory_store *store = state;
+    struct batch batch;
+    int rc = batch_parse(json, &batch);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        batch_clear(&batch);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, batch_apply(store, &batch));
+    batch_clear(&batch);
+    return 0;
+}
+
+
+static gint
+job_order(gconstpointer a, gconstpointer b)
+{
+    return job_compare_due(*(struct job *const *)a,
+                           *(struct job *const *)b);
+}
+
+
+/* Claims one job and returns its claim, or NULL when out of memory. */
+static json_t *
+job_claim_json(struct memory_store *store, struct job *job,
+               const struct claim_request *claim)
+{
+    enum job_state was = job->state;
+    json_t *event = NULL;
+    json_t *profile = NULL;
+
+    if (job_claim(job, claim) < 0)
+        return NULL;
+    if (job->event_seq > 0)
+        event = event_find_json(store, job->event_seq);
+    if (job->profile != NULL)
+        profile = profile_find_json(store, job->profile, 0);
+    return job_claimed_json(job, was, event, profile);
+}
+
+
+/* Claims the claimable jobs, earliest due first, up to the limit. */
+static json_t *
+jobs_claim_apply(struct memory_store *store,
+                 const struct claim_request *claim)
+{
+    GPtrArray *claimable = g_ptr_array_new();
+    json_t *result = json_pack("{s:[]}", "jobs");
+    json_t *list = json_object_get(result, "jobs");
+    guint i;
+
+    for (i = 0; i < store->jobs->len; i++) {
+        struct job *job = g_ptr_array_index(store->jobs, i);
+
+        if (job_claimable(job, claim->now))
+            g_ptr_array_add(claimable, job);
+    }
+    g_ptr_array_sort(claimable, job_order);
+    for (i = 0; result != NULL && i < claimable->len && i < claim->limit;
+         i++) {
+        json_t *claimed = job_claim_json(store,
+                                         g_ptr_array_index(claimable, i),
+                                         claim);
+
+        if (json_array_append_new(list, claimed) < 0) {
+            json_decref(result);
+            result = NULL;
+        }
+    }
+    g_ptr_array_unref(claimable);
+    return result;
+}
+
+
+int
+memory_jobs_claim(void *state, json_t *request, crier_store_cb done,
+                  void *arg)
+{
+    struct memory_store *store = state;
+    struct claim_request claim;
+    int rc = claim_parse(request, &claim);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        claim_clear(&claim);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, jobs_claim_apply(store, &claim));
+    claim_clear(&claim);
+    return 0;
+}
+
+
+int
+memory_job_update(void *state, json_t *update, crier_store_cb done,
+                  void *arg)
+{
+    struct memory_store *store = state;
+    struct job_change change;
+    struct job *job = NULL;
+    json_t *result = NULL;
+    int rc = change_parse(update, &change);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        change_clear(&change);
+        return CRIER_ECLOSED;
+    }
+    if (change.id >= 1 && (uint64_t)change.id <= store->jobs->len)
+        job = g_ptr_array_index(store->jobs, change.id - 1);
+    rc = job == NULL ? CRIER_ENOTFOUND : job_change_apply(job, &change);
+    if (rc == 0)
+        result = json_pack("{s:s}", "state", job_state_name(job->state));
+    completion_queue(store, done, arg, rc, result);
+    change_clear(&change);
+    return 0;
+}
+
+
+static int
+job_matches(const struct job *job, const struct job_filter *filter)
+{
+    if (filter->state >= 0 && job->state != (enum job_state)filter->state)
+        return 0;
+    return filter->rule == NULL || strcmp(job->rule, filter->rule) == 0;
+}
+
+
+/* Lists matching jobs, newest first, and counts every job by state. */
+static json_t *
+jobs_list_build(struct memory_store *store, const struct job_filter *filter)
+{
+    size_t counts[JOB_STATE_COUNT] = { 0 };
+    json_t *result = json_pack("{s:[], s:{}}", "jobs", "counts");
+    json_t *list = json_object_get(result, "jobs");
+    json_t *count_map = json_object_get(result, "counts");
+    guint i;
+    int rc = result == NULL ? CRIER_ENOMEM : 0;
+
+    for (i = store->jobs->len; rc == 0 && i > 0; i--) {
+        const struct job *job = g_ptr_array_index(store->jobs, i - 1);
+
+        counts[job->state]++;
+        if (json_array_size(list) < filter->limit && job_matches(job, filter)
+            && json_array_append_new(list, job_listed_json(job)) < 0)
+            rc = CRIER_ENOMEM;
+    }
+    for (i = 0; rc == 0 && i < JOB_STATE_COUNT; i++) {
+        if (counts[i] > 0
+            && json_object_set_new(count_map, job_state_name(i),
+                                   json_integer((json_int_t)counts[i])) < 0)
+            rc = CRIER_ENOMEM;
+    }
+    if (rc < 0) {
+        json_decref(result);
+        return NULL;
+    }
+    return result;
+}
+
+
+int
+memory_jobs_list(void *state, json_t *request, crier_store_cb done,
+                 void *arg)
+{
+    struct memory_store *store = state;
+    struct job_filter filter;
+    int rc = filter_parse(request, &filter);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        filter_clear(&filter);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, jobs_list_build(store, &filter));
+    filter_clear(&filter);
+    return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * The memory store's internals.
+ *
+ * Everything lives in GLib tables on the loop thread and nothing is
+ * persisted. Each operation takes effect at once, but its callback is
+ * queued and runs on a later loop turn, as with a real store, so a caller
+ * never sees a callback run inside its own call.
+ */
+#ifndef CRIER_MEMORY_STORE_H
+#define CRIER_MEMORY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <uv.h>
+
+#include <crier/crier.h>
+
+#include "model.h"
+
+struct memory_event {
+    int64_t seq;
+    char *source;
+    char *id;
+    char *type;
+    int64_t time_ms;
+    int64_t received_ms;
+    char *body;
+    size_t body_len;
+};
+
+struct memory_profile {
+    char *id;
+    int64_t created;
+    int64_t updated;
+    char *attributes;         /* compact JSON text */
+    GPtrArray *identities;    /* struct identity *, in the order added */
+};
+
+struct memory_stage {
+    char *stage;
+    int64_t since;
+};
+
+/* A finished operation waiting for its callback. */
+struct completion {
+    struct completion *next;
+    crier_append_cb append_done;
+    crier_store_cb done;
+    void *arg;
+    int status;
+    json_t *result;
+    size_t accepted;
+    size_t duplicates;
+};
+
+enum memory_state {
+    MEMORY_IDLE,
+    MEMORY_RUNNING,
+    MEMORY_STOPPING,
+    MEMORY_STOPPED
+};
+
+struct memory_store {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    enum memory_state state;
+
+    GPtrArray *events;        /* struct memory_event *, seq = index + 1 */
+    GHashTable *event_ids;    /* (source, id) key -> NULL */
+    GHashTable *cursors;      /* name -> int64_t * */
+    GHashTable *profiles;     /* id -> struct memory_profile * */
+    GHashTable *owners;       /* (kind, value) key -> profile id */
+    GHashTable *stages;       /* profile id -> (program -> stage) */
+    GPtrArray *history;       /* struct stage_move *, oldest first */
+    GPtrArray *jobs;          /* struct job *, id = index + 1 */
+    GHashTable *job_keys;     /* key -> struct job * */
+
+    uv_idle_t idle;           /* runs queued callbacks on the next turn */
+    struct completion *head;
+    struct completion *tail;
+
+    crier_stop_cb stop_done;
+    void *stop_arg;
+};
+
+/* memory.c */
+void completion_queue(struct memory_store *store, crier_store_cb done,
+                      void *arg, int status, json_t *result);
+void completion_queue_append(struct memory_store *store,
+                            crier_append_cb done, void *arg, int status,
+                            size_t accepted, size_t duplicates);
+char *pair_key(const char *first, const char *second);
+
+/* events.c */
+int memory_append(void *state, const struct crier_event_rec *events,
+                  size_t n, crier_append_cb done, void *arg);
+int memory_events_read(void *state, int64_t after_seq, size_t limit,
+                       crier_store_cb done, void *arg);
+int memory_cursor_get(void *state, const char *name, crier_store_cb done,
+                      void *arg);
+void cursor_set(struct memory_store *store, const char *name,
+                int64_t value);
+json_t *event_find_json(struct memory_store *store, int64_t seq);
+void memory_event_free(void *event);
+
+/* profiles.c */
+int memory_profiles_load(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
+void profile_write(struct memory_store *store,
+                   const struct profile_write *write);
+void stage_move(struct memory_store *store, const struct stage_move *move);
+json_t *profile_find_json(struct memory_store *store, const char *id,
+                          int times);
+void memory_profile_free(void *profile);
+void stage_move_free(void *move);
+
+/* jobs.c: the pipeline batch and jobs */
+int memory_commit(void *state, json_t *batch, crier_store_cb done,
+                  void *arg);
+int memory_jobs_claim(void *state, json_t *request, crier_store_cb done,
+                      void *arg);
+int memory_job_update(void *state, json_t *update, crier_store_cb done,
+                      void *arg);
+int memory_jobs_list(void *state, json_t *request, crier_store_cb done,
+                     void *arg);
+void job_free(void *job);
+
+#endif

@@ -1,0 +1,242 @@
+/* Profiles, their identities and their stages. */
+#include <string.h>
+
+#include "memory.h"
+
+
+static void
+identity_free(void *data)
+{
+    struct identity *identity = data;
+
+    g_free(identity->kind);
+    g_free(identity->value);
+    g_free(identity);
+}
+
+
+void
+memory_profile_free(void *data)
+{
+    struct memory_profile *profile = data;
+
+    g_free(profile->id);
+    g_free(profile->attributes);
+    g_ptr_array_unref(profile->identities);
+    g_free(profile);
+}
+
+
+static void
+memory_stage_free(void *data)
+{
+    struct memory_stage *stage = data;
+
+    g_free(stage->stage);
+    g_free(stage);
+}
+
+
+void
+stage_move_free(void *data)
+{
+    struct stage_move *move = data;
+
+    g_free(move->profile);
+    g_free(move->program);
+    g_free(move->from);
+    g_free(move->to);
+    g_free(move);
+}
+
+
+/* Gives `identity` to `profile` unless another profile owns it. */
+static void
+identity_add(struct memory_store *store, struct memory_profile *profile,
+             const struct identity *identity)
+{
+    char *key = pair_key(identity->kind, identity->value);
+    struct identity *copy;
+
+    if (g_hash_table_contains(store->owners, key)) {
+        g_free(key);
+        return;
+    }
+    g_hash_table_insert(store->owners, key, g_strdup(profile->id));
+    copy = g_new0(struct identity, 1);
+    copy->kind = g_strdup(identity->kind);
+    copy->value = g_strdup(identity->value);
+    g_ptr_array_add(profile->identities, copy);
+}
+
+
+/* Creates or updates a profile, keeping `created` from the first write. */
+void
+profile_write(struct memory_store *store, const struct profile_write *write)
+{
+    struct memory_profile *profile;
+    size_t i;
+
+    profile = g_hash_table_lookup(store->profiles, write->id);
+    if (profile == NULL) {
+        profile = g_new0(struct memory_profile, 1);
+        profile->id = g_strdup(write->id);
+        profile->created = write->created;
+        profile->identities = g_ptr_array_new_with_free_func(identity_free);
+        g_hash_table_insert(store->profiles, profile->id, profile);
+    }
+    profile->updated = write->updated;
+    g_free(profile->attributes);
+    profile->attributes = g_strdup(write->attributes);
+    for (i = 0; i < write->identities.count; i++)
+        identity_add(store, profile, &write->identities.items[i]);
+}
+
+
+void
+stage_move(struct memory_store *store, const struct stage_move *move)
+{
+    GHashTable *programs = g_hash_table_lookup(store->stages, move->profile);
+    struct memory_stage *stage = g_new0(struct memory_stage, 1);
+    struct stage_move *entry = g_new0(struct stage_move, 1);
+
+    if (programs == NULL) {
+        programs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         memory_stage_free);
+        g_hash_table_insert(store->stages, g_strdup(move->profile),
+                            programs);
+    }
+    stage->stage = g_strdup(move->to);
+    stage->since = move->time;
+    g_hash_table_replace(programs, g_strdup(move->program), stage);
+
+    *entry = *move;
+    entry->profile = g_strdup(move->profile);
+    entry->program = g_strdup(move->program);
+    entry->from = g_strdup(move->from);
+    entry->to = g_strdup(move->to);
+    g_ptr_array_add(store->history, entry);
+}
+
+
+static int
+stages_add_json(struct memory_store *store, const char *id, json_t *profile)
+{
+    GHashTable *programs = g_hash_table_lookup(store->stages, id);
+    GHashTableIter iter;
+    gpointer program;
+    gpointer value;
+
+    if (programs == NULL)
+        return 0;
+    g_hash_table_iter_init(&iter, programs);
+    while (g_hash_table_iter_next(&iter, &program, &value)) {
+        const struct memory_stage *stage = value;
+
+        if (profile_json_add_stage(profile, program, stage->stage,
+                                   stage->since) < 0)
+            return CRIER_ENOMEM;
+    }
+    return 0;
+}
+
+
+/*
+ * Returns profile `id` with its identities and stages, json null when
+ * there is no such profile, or NULL when out of memory.
+ */
+json_t *
+profile_find_json(struct memory_store *store, const char *id, int times)
+{
+    struct memory_profile *profile;
+    json_t *json;
+    guint i;
+    int rc = 0;
+
+    profile = g_hash_table_lookup(store->profiles, id);
+    if (profile == NULL)
+        return json_null();
+    json = profile_json(id, profile->attributes, times, profile->created,
+                        profile->updated);
+    for (i = 0; json != NULL && rc == 0 && i < profile->identities->len;
+         i++) {
+        const struct identity *identity =
+            g_ptr_array_index(profile->identities, i);
+
+        rc = profile_json_add_identity(json, identity->kind,
+                                       identity->value);
+    }
+    if (json != NULL && rc == 0)
+        rc = stages_add_json(store, id, json);
+    if (rc < 0) {
+        json_decref(json);
+        return NULL;
+    }
+    return json;
+}
+
+
+/* Returns nonzero when `list` already contains a profile with `id`. */
+static int
+profiles_contain(const json_t *list, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(list); i++) {
+        json_t *id_json = json_object_get(json_array_get(list, i), "id");
+
+        if (strcmp(json_string_value(id_json), id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+
+/* Collects the owners of the identities, each once, in request order. */
+static json_t *
+profiles_find(struct memory_store *store, const struct identity_list *lookup)
+{
+    json_t *result = json_pack("{s:[]}", "profiles");
+    json_t *list = json_object_get(result, "profiles");
+    size_t i;
+
+    for (i = 0; result != NULL && i < lookup->count; i++) {
+        char *key = pair_key(lookup->items[i].kind, lookup->items[i].value);
+        const char *owner = g_hash_table_lookup(store->owners, key);
+        json_t *profile;
+
+        g_free(key);
+        if (owner == NULL || profiles_contain(list, owner))
+            continue;
+        profile = profile_find_json(store, owner, 1);
+        if (profile != NULL && json_is_null(profile)) {
+            json_decref(profile);
+            continue;
+        }
+        if (json_array_append_new(list, profile) < 0) {
+            json_decref(result);
+            result = NULL;
+        }
+    }
+    return result;
+}
+
+
+int
+memory_profiles_load(void *state, json_t *request, crier_store_cb done,
+                     void *arg)
+{
+    struct memory_store *store = state;
+    struct identity_list lookup;
+    int rc = identities_parse(request, &lookup);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        identities_clear(&lookup);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, profiles_find(store, &lookup));
+    identities_clear(&lookup);
+    return 0;
+}

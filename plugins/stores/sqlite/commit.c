@@ -1,0 +1,34 @@
+/* The pipeline batch. */
+#include "sqlite.h"
+
+
+/*
+ * Applies profiles, stages, jobs and then the cursor. The writer's
+ * savepoint around the request undoes all of it when one step fails.
+ */
+int
+batch_commit(struct connection *conn, struct request *req)
+{
+    const struct batch *batch = &req->input.batch;
+    size_t planned = 0;
+    size_t i;
+    int inserted;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < batch->profile_count; i++)
+        rc = profile_write(conn, req, &batch->profiles[i]);
+    for (i = 0; rc == 0 && i < batch->stage_count; i++)
+        rc = stage_move(conn, req, &batch->stages[i]);
+    for (i = 0; rc == 0 && i < batch->job_count; i++) {
+        rc = job_insert(conn, req, &batch->jobs[i], &inserted);
+        planned += rc == 0 && inserted;
+    }
+    if (rc == 0 && batch->cursor_name != NULL)
+        rc = cursor_set(conn, req, batch->cursor_name, batch->cursor_value);
+    if (rc < 0)
+        return rc;
+    req->result = json_pack("{s:I, s:I}", "planned", (json_int_t)planned,
+                            "existing",
+                            (json_int_t)(batch->job_count - planned));
+    return req->result == NULL ? CRIER_ENOMEM : 0;
+}

@@ -1,0 +1,199 @@
+/* Events and cursors. */
+#include "sqlite.h"
+
+
+/* A conflict on (source, ext_id) inserts nothing, which marks a
+ * duplicate. A NULL ext_id never conflicts. */
+static const char event_insert_sql[] =
+    "INSERT INTO events (source, ext_id, type, time_ms, received_ms, body)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+
+static const char events_select_sql[] =
+    "SELECT seq, source, ext_id, type, time_ms, body FROM events"
+    " WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+static const char event_body_sql[] =
+    "SELECT body FROM events WHERE seq = ?1";
+
+static const char cursor_select_sql[] =
+    "SELECT value FROM cursors WHERE name = ?1";
+
+static const char cursor_upsert_sql[] =
+    "INSERT INTO cursors (name, value) VALUES (?1, ?2)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+
+static int
+event_insert(sqlite3_stmt *stmt, const struct crier_event_rec *event)
+{
+    int rc;
+
+    rc = statement_bind_text(stmt, 1, event->source);
+    if (rc == SQLITE_OK)
+        rc = statement_bind_text(stmt, 2, event->id);
+    if (rc == SQLITE_OK)
+        rc = statement_bind_text(stmt, 3, event->type);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 4, event->time_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 5, event->received_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text64(stmt, 6, event->json, event->json_len,
+                                 SQLITE_STATIC, SQLITE_UTF8);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc;
+}
+
+
+/*
+ * Inserts the batch's events. When one fails, the caller's savepoint undoes
+ * them all.
+ */
+int
+events_append(struct connection *conn, struct request *req)
+{
+    sqlite3_stmt *stmt;
+    size_t i;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_EVENT_INSERT, event_insert_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    req->accepted = 0;
+    req->duplicates = 0;
+    for (i = 0; i < req->input.append.count; i++) {
+        rc = event_insert(stmt, &req->input.append.events[i]);
+        if (rc != SQLITE_DONE)
+            return connection_fail(conn, req, rc);
+        if (sqlite3_changes(conn->db) > 0)
+            req->accepted++;
+        else
+            req->duplicates++;
+    }
+    return 0;
+}
+
+
+static json_t *
+event_row_json(sqlite3_stmt *stmt)
+{
+    return event_json(sqlite3_column_int64(stmt, 0),
+                      (const char *)sqlite3_column_text(stmt, 1),
+                      (const char *)sqlite3_column_text(stmt, 2),
+                      (const char *)sqlite3_column_text(stmt, 3),
+                      sqlite3_column_int64(stmt, 4),
+                      (const char *)sqlite3_column_text(stmt, 5),
+                      (size_t)sqlite3_column_bytes(stmt, 5));
+}
+
+
+static int
+events_collect(sqlite3_stmt *stmt, json_t *list)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (json_array_append_new(list, event_row_json(stmt)) < 0)
+            return SQLITE_NOMEM;
+    }
+    return rc;
+}
+
+
+int
+events_read(struct connection *conn, struct request *req)
+{
+    sqlite3_stmt *stmt;
+    json_t *list;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_EVENTS_SELECT, events_select_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    req->result = json_pack("{s:[]}", "events");
+    if (req->result == NULL)
+        return CRIER_ENOMEM;
+    list = json_object_get(req->result, "events");
+    sqlite3_bind_int64(stmt, 1, req->input.read.after_seq);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)req->input.read.limit);
+    rc = events_collect(stmt, list);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    return 0;
+}
+
+
+/*
+ * Returns the stored JSON of event `seq`, or null when it is not stored.
+ * Returns NULL with *rc set when the read fails.
+ */
+json_t *
+event_load(struct connection *conn, struct request *req, int64_t seq,
+           int *rc)
+{
+    sqlite3_stmt *stmt;
+    json_t *event = NULL;
+    int step;
+
+    stmt = connection_statement(conn, STMT_EVENT_BODY, event_body_sql);
+    if (stmt == NULL) {
+        *rc = connection_fail(conn, req, sqlite3_errcode(conn->db));
+        return NULL;
+    }
+    sqlite3_bind_int64(stmt, 1, seq);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        event = event_body_json((const char *)sqlite3_column_text(stmt, 0),
+                                (size_t)sqlite3_column_bytes(stmt, 0));
+    else if (step == SQLITE_DONE)
+        event = json_null();
+    sqlite3_reset(stmt);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        *rc = connection_fail(conn, req, step);
+    else if (event == NULL)
+        *rc = CRIER_ENOMEM;
+    return event;
+}
+
+
+int
+cursor_get(struct connection *conn, struct request *req)
+{
+    sqlite3_stmt *stmt;
+    int64_t value = 0;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_CURSOR_SELECT, cursor_select_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, req->input.cursor_name);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        value = sqlite3_column_int64(stmt, 0);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    req->result = json_pack("{s:I}", "value", (json_int_t)value);
+    return req->result == NULL ? CRIER_ENOMEM : 0;
+}
+
+
+int
+cursor_set(struct connection *conn, struct request *req, const char *name,
+           int64_t value)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_CURSOR_UPSERT, cursor_upsert_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, name);
+    sqlite3_bind_int64(stmt, 2, value);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+}

@@ -1,0 +1,221 @@
+/*
+ * The job state machine, shared by every store so that claims and updates
+ * follow the same rules whatever keeps the rows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/error.h>
+
+#include "model.h"
+
+
+static const char *const state_names[JOB_STATE_COUNT] = {
+    [JOB_PLANNED] = "planned",
+    [JOB_CLAIMED] = "claimed",
+    [JOB_SENDING] = "sending",
+    [JOB_SENT] = "sent",
+    [JOB_FAILED] = "failed",
+    [JOB_DEAD] = "dead",
+    [JOB_SUPPRESSED] = "suppressed"
+};
+
+
+const char *
+job_state_name(enum job_state state)
+{
+    if ((unsigned)state >= JOB_STATE_COUNT)
+        return "unknown";
+    return state_names[state];
+}
+
+
+int
+job_state_parse(const char *name)
+{
+    int i;
+
+    for (i = 0; i < JOB_STATE_COUNT; i++) {
+        if (strcmp(state_names[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+
+void
+job_clear(struct job *job)
+{
+    free(job->key);
+    free(job->rule);
+    free(job->program);
+    free(job->profile);
+    free(job->channel);
+    free(job->template_name);
+    free(job->to);
+    free(job->owner);
+    free(job->message_id);
+    free(job->provider_id);
+    free(job->error);
+    free(job->last_error);
+    memset(job, 0, sizeof(*job));
+}
+
+
+void
+job_plan(struct job *job)
+{
+    job->state = JOB_PLANNED;
+    job->generation = 0;
+    job->attempts = 0;
+    job->leased = 0;
+    job->lease_until = 0;
+    job->updated = job->created;
+}
+
+
+int
+job_claimable(const struct job *job, int64_t now)
+{
+    switch (job->state) {
+    case JOB_PLANNED:
+        return job->due <= now;
+    case JOB_CLAIMED:
+    case JOB_SENDING:
+        return job->leased && job->lease_until <= now;
+    default:
+        return 0;
+    }
+}
+
+
+int
+job_compare_due(const struct job *a, const struct job *b)
+{
+    if (a->due != b->due)
+        return a->due < b->due ? -1 : 1;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return 0;
+}
+
+
+/* Replaces *field with a copy of `text`, or with NULL for NULL. */
+static int
+field_set(char **field, const char *text)
+{
+    char *copy = NULL;
+
+    if (text != NULL) {
+        copy = strdup(text);
+        if (copy == NULL)
+            return CRIER_ENOMEM;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+
+int
+job_claim(struct job *job, const struct claim_request *claim)
+{
+    int rc = field_set(&job->owner, claim->owner);
+
+    if (rc < 0)
+        return rc;
+    job->state = JOB_CLAIMED;
+    job->generation++;
+    job->leased = 1;
+    job->lease_until = claim->now + claim->lease_ms;
+    job->updated = claim->now;
+    return 0;
+}
+
+
+/* Copies the strings an update may write, so that a failure changes
+ * nothing. */
+struct change_copies {
+    char *message_id;
+    char *provider_id;
+    char *error;
+    char *last_error;
+};
+
+
+static int
+change_copies_make(const struct job *job, const struct job_change *change,
+                   struct change_copies *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (change->message_id != NULL)
+        out->message_id = strdup(change->message_id);
+    if (change->provider_id != NULL)
+        out->provider_id = strdup(change->provider_id);
+    if (change->error != NULL) {
+        out->last_error = strdup(change->error);
+        if (job->error == NULL)
+            out->error = strdup(change->error);
+    }
+    if ((change->message_id != NULL && out->message_id == NULL)
+        || (change->provider_id != NULL && out->provider_id == NULL)
+        || (change->error != NULL && out->last_error == NULL)
+        || (change->error != NULL && job->error == NULL
+            && out->error == NULL)) {
+        free(out->message_id);
+        free(out->provider_id);
+        free(out->error);
+        free(out->last_error);
+        return CRIER_ENOMEM;
+    }
+    return 0;
+}
+
+
+/* Moves a copy into *field when there is one, keeping the old value
+ * otherwise. */
+static void
+field_take(char **field, char *copy)
+{
+    if (copy == NULL)
+        return;
+    free(*field);
+    *field = copy;
+}
+
+
+int
+job_change_apply(struct job *job, const struct job_change *change)
+{
+    struct change_copies copies;
+    int rc;
+
+    if (job->state != JOB_CLAIMED && job->state != JOB_SENDING)
+        return CRIER_ESTALE;
+    if (job->generation != change->generation)
+        return CRIER_ESTALE;
+    rc = change_copies_make(job, change, &copies);
+    if (rc < 0)
+        return rc;
+
+    field_take(&job->message_id, copies.message_id);
+    field_take(&job->provider_id, copies.provider_id);
+    field_take(&job->error, copies.error);
+    field_take(&job->last_error, copies.last_error);
+
+    /* Only a job being sent keeps a lease, because the others wait or are
+     * done. */
+    if (change->state == JOB_SENDING) {
+        job->attempts++;
+        if (change->has_lease_ms)
+            job->lease_until = change->now + change->lease_ms;
+    } else {
+        job->leased = 0;
+        job->lease_until = 0;
+    }
+    if (change->state == JOB_PLANNED)
+        job->due = change->due;
+    job->state = change->state;
+    job->updated = change->now;
+    return 0;
+}

@@ -1,0 +1,373 @@
+/*
+ * Jobs. Claims and updates read the rows into `struct job`, apply the
+ * shared state machine of job.c and write the rows back, so that every
+ * store follows the same rules.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite.h"
+
+
+#define JOB_COLUMNS                                                         \
+    "id, key, rule, program, profile, event_seq, channel, template,"        \
+    " recipient, state, generation, attempts, due, lease_until, owner,"     \
+    " message_id, provider_id, error, last_error, created, updated"
+
+static const char job_insert_sql[] =
+    "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
+    " template, recipient, state, generation, attempts, due, created,"
+    " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, ?10, ?11,"
+    " ?11) ON CONFLICT (key) DO NOTHING";
+
+static const char job_select_sql[] =
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
+
+static const char job_write_sql[] =
+    "UPDATE jobs SET state = ?2, generation = ?3, attempts = ?4, due = ?5,"
+    " lease_until = ?6, owner = ?7, message_id = ?8, provider_id = ?9,"
+    " error = ?10, last_error = ?11, updated = ?12 WHERE id = ?1";
+
+/* Each half reads its own index (jobs_due, jobs_lease) in due order. */
+static const char jobs_claimable_sql[] =
+    "SELECT * FROM ("
+    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
+    "    WHERE state = 'planned' AND due <= ?1 ORDER BY due, id LIMIT ?2)"
+    "  UNION ALL"
+    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
+    "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
+    "    ORDER BY due, id LIMIT ?2))"
+    " ORDER BY due, id LIMIT ?2";
+
+/* Indexed by filter mix: 1 when the state is filtered, 2 for the rule. */
+static const char *const jobs_list_sql[4] = {
+    "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id DESC LIMIT ?3",
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1"
+    " ORDER BY id DESC LIMIT ?3",
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE rule = ?2"
+    " ORDER BY id DESC LIMIT ?3",
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1 AND rule = ?2"
+    " ORDER BY id DESC LIMIT ?3"
+};
+
+static const char job_counts_sql[] =
+    "SELECT state, count(*) FROM jobs GROUP BY state";
+
+
+/* Reads a row of JOB_COLUMNS into `job`, which the caller clears. */
+static int
+job_row_read(sqlite3_stmt *stmt, struct job *job)
+{
+    int state;
+    int rc = 0;
+
+    memset(job, 0, sizeof(*job));
+    job->id = sqlite3_column_int64(stmt, 0);
+    job->key = column_text_copy(stmt, 1, &rc);
+    job->rule = column_text_copy(stmt, 2, &rc);
+    job->program = column_text_copy(stmt, 3, &rc);
+    job->profile = column_text_copy(stmt, 4, &rc);
+    job->event_seq = sqlite3_column_int64(stmt, 5);
+    job->channel = column_text_copy(stmt, 6, &rc);
+    job->template_name = column_text_copy(stmt, 7, &rc);
+    job->to = column_text_copy(stmt, 8, &rc);
+    state = job_state_parse((const char *)sqlite3_column_text(stmt, 9));
+    job->state = state < 0 ? JOB_DEAD : (enum job_state)state;
+    job->generation = sqlite3_column_int64(stmt, 10);
+    job->attempts = sqlite3_column_int64(stmt, 11);
+    job->due = sqlite3_column_int64(stmt, 12);
+    job->leased = sqlite3_column_type(stmt, 13) != SQLITE_NULL;
+    job->lease_until = sqlite3_column_int64(stmt, 13);
+    job->owner = column_text_copy(stmt, 14, &rc);
+    job->message_id = column_text_copy(stmt, 15, &rc);
+    job->provider_id = column_text_copy(stmt, 16, &rc);
+    job->error = column_text_copy(stmt, 17, &rc);
+    job->last_error = column_text_copy(stmt, 18, &rc);
+    job->created = sqlite3_column_int64(stmt, 19);
+    job->updated = sqlite3_column_int64(stmt, 20);
+    return state < 0 ? CRIER_EIO : rc;
+}
+
+
+static int
+statement_bind_seq(sqlite3_stmt *stmt, int index, int64_t seq)
+{
+    if (seq > 0)
+        return sqlite3_bind_int64(stmt, index, seq);
+    return sqlite3_bind_null(stmt, index);
+}
+
+
+/* Inserts a planned job unless its key exists, and sets *inserted to 1
+ * if it did. */
+int
+job_insert(struct connection *conn, struct request *req,
+           const struct job *job, int *inserted)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_JOB_INSERT, job_insert_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, job->key);
+    statement_bind_text(stmt, 2, job->rule);
+    statement_bind_text(stmt, 3, job->program);
+    statement_bind_text(stmt, 4, job->profile);
+    statement_bind_seq(stmt, 5, job->event_seq);
+    statement_bind_text(stmt, 6, job->channel);
+    statement_bind_text(stmt, 7, job->template_name);
+    statement_bind_text(stmt, 8, job->to);
+    statement_bind_text(stmt, 9, job_state_name(JOB_PLANNED));
+    sqlite3_bind_int64(stmt, 10, job->due);
+    sqlite3_bind_int64(stmt, 11, job->created);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    *inserted = sqlite3_changes(conn->db) > 0;
+    return 0;
+}
+
+
+/* Writes the mutable columns of `job` back to its row. */
+static int
+job_write(struct connection *conn, struct request *req,
+          const struct job *job)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_JOB_WRITE, job_write_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, job->id);
+    statement_bind_text(stmt, 2, job_state_name(job->state));
+    sqlite3_bind_int64(stmt, 3, job->generation);
+    sqlite3_bind_int64(stmt, 4, job->attempts);
+    sqlite3_bind_int64(stmt, 5, job->due);
+    if (job->leased)
+        sqlite3_bind_int64(stmt, 6, job->lease_until);
+    else
+        sqlite3_bind_null(stmt, 6);
+    statement_bind_text(stmt, 7, job->owner);
+    statement_bind_text(stmt, 8, job->message_id);
+    statement_bind_text(stmt, 9, job->provider_id);
+    statement_bind_text(stmt, 10, job->error);
+    statement_bind_text(stmt, 11, job->last_error);
+    sqlite3_bind_int64(stmt, 12, job->updated);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+}
+
+
+/* Reads the claimable jobs into `jobs` (room for claim->limit). */
+static int
+jobs_claimable_read(struct connection *conn, struct request *req,
+                    struct job *jobs, size_t *count)
+{
+    const struct claim_request *claim = &req->input.claim;
+    sqlite3_stmt *stmt;
+    int rc = 0;
+    int step = SQLITE_DONE;
+
+    *count = 0;
+    stmt = connection_statement(conn, STMT_JOBS_CLAIMABLE,
+                                jobs_claimable_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, claim->now);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)claim->limit);
+    while (rc == 0 && *count < claim->limit
+           && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = job_row_read(stmt, &jobs[*count]);
+        (*count)++;
+    }
+    sqlite3_reset(stmt);
+    if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = connection_fail(conn, req, step);
+    return rc;
+}
+
+
+/* Claims one job and appends its claim to the result list. */
+static int
+job_claim_one(struct connection *conn, struct request *req, struct job *job,
+              json_t *list)
+{
+    enum job_state was = job->state;
+    json_t *event = NULL;
+    json_t *profile = NULL;
+    json_t *claimed;
+    int rc;
+
+    rc = job_claim(job, &req->input.claim);
+    if (rc == 0)
+        rc = job_write(conn, req, job);
+    if (rc < 0)
+        return rc;
+    if (job->event_seq > 0)
+        event = event_load(conn, req, job->event_seq, &rc);
+    if (rc == 0 && job->profile != NULL)
+        profile = profile_load(conn, req, job->profile, 0, &rc);
+    if (rc < 0) {
+        json_decref(event);
+        return rc;
+    }
+    claimed = job_claimed_json(job, was, event, profile);
+    if (claimed == NULL || json_array_append_new(list, claimed) < 0)
+        return CRIER_ENOMEM;
+    return 0;
+}
+
+
+int
+jobs_claim(struct connection *conn, struct request *req)
+{
+    struct job *jobs;
+    size_t count = 0;
+    size_t i;
+    json_t *list;
+    int rc;
+
+    req->result = json_pack("{s:[]}", "jobs");
+    jobs = calloc(req->input.claim.limit, sizeof(*jobs));
+    if (req->result == NULL || jobs == NULL) {
+        free(jobs);
+        return CRIER_ENOMEM;
+    }
+    list = json_object_get(req->result, "jobs");
+    rc = jobs_claimable_read(conn, req, jobs, &count);
+    for (i = 0; rc == 0 && i < count; i++)
+        rc = job_claim_one(conn, req, &jobs[i], list);
+    for (i = 0; i < count; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+    return rc;
+}
+
+
+/* Reads job `id` into `job`, or returns CRIER_ENOTFOUND. */
+static int
+job_read(struct connection *conn, struct request *req, int64_t id,
+         struct job *job)
+{
+    sqlite3_stmt *stmt;
+    int rc = 0;
+    int step = SQLITE_DONE;
+
+    memset(job, 0, sizeof(*job));
+    stmt = connection_statement(conn, STMT_JOB_SELECT, job_select_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, id);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        rc = job_row_read(stmt, job);
+    sqlite3_reset(stmt);
+    if (step == SQLITE_DONE)
+        return CRIER_ENOTFOUND;
+    if (step != SQLITE_ROW)
+        return connection_fail(conn, req, step);
+    return rc;
+}
+
+
+int
+job_update(struct connection *conn, struct request *req)
+{
+    const struct job_change *change = &req->input.change;
+    struct job job;
+    int rc;
+
+    rc = job_read(conn, req, change->id, &job);
+    if (rc == 0)
+        rc = job_change_apply(&job, change);
+    if (rc == 0)
+        rc = job_write(conn, req, &job);
+    if (rc == 0) {
+        req->result = json_pack("{s:s}", "state", job_state_name(job.state));
+        if (req->result == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    job_clear(&job);
+    return rc;
+}
+
+
+static int
+jobs_list_rows(struct connection *conn, struct request *req, json_t *list)
+{
+    const struct job_filter *filter = &req->input.filter;
+    int variant = (filter->state >= 0 ? 1 : 0) | (filter->rule ? 2 : 0);
+    sqlite3_stmt *stmt;
+    struct job job;
+    int rc = 0;
+    int step = SQLITE_DONE;
+
+    stmt = connection_statement(conn, STMT_JOBS_LIST + variant,
+                                jobs_list_sql[variant]);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    if (filter->state >= 0)
+        statement_bind_text(stmt, 1, job_state_name(filter->state));
+    if (filter->rule != NULL)
+        statement_bind_text(stmt, 2, filter->rule);
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)filter->limit);
+    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = job_row_read(stmt, &job);
+        if (rc == 0 && json_array_append_new(list,
+                                             job_listed_json(&job)) < 0)
+            rc = CRIER_ENOMEM;
+        job_clear(&job);
+    }
+    sqlite3_reset(stmt);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = connection_fail(conn, req, step);
+    return rc;
+}
+
+
+static int
+jobs_count(struct connection *conn, struct request *req, json_t *counts)
+{
+    sqlite3_stmt *stmt;
+    int rc = 0;
+    int step = SQLITE_DONE;
+
+    stmt = connection_statement(conn, STMT_JOB_COUNTS, job_counts_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (json_object_set_new(counts,
+                                (const char *)sqlite3_column_text(stmt, 0),
+                                json_integer(sqlite3_column_int64(stmt, 1)))
+            < 0)
+            rc = CRIER_ENOMEM;
+    }
+    sqlite3_reset(stmt);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = connection_fail(conn, req, step);
+    return rc;
+}
+
+
+/* Lists jobs and counts them in one read transaction. */
+int
+jobs_list(struct connection *conn, struct request *req)
+{
+    int rc;
+
+    req->result = json_pack("{s:[], s:{}}", "jobs", "counts");
+    if (req->result == NULL)
+        return CRIER_ENOMEM;
+    rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
+    if (rc == 0)
+        rc = jobs_list_rows(conn, req, json_object_get(req->result, "jobs"));
+    if (rc == 0)
+        rc = jobs_count(conn, req, json_object_get(req->result, "counts"));
+    if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
+        rc = CRIER_EIO;
+    return rc;
+}

@@ -1,0 +1,212 @@
+/*
+ * The C form of store requests and job records, and the JSON results built
+ * from them.
+ *
+ * Both the sqlite and the memory store compile request.c, job.c and
+ * result.c, so they accept and reject the same requests and build the same
+ * results. The parsers run on the loop thread, so a bad request is
+ * rejected with CRIER_EINVAL before it is queued. docs/internals/store.md
+ * defines every member.
+ */
+#ifndef CRIER_STORE_MODEL_H
+#define CRIER_STORE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <crier/store.h>
+
+/* jobs_list returns this many jobs when the request names no limit. */
+#define JOBS_LIST_DEFAULT 100
+
+/* The largest limit that jobs_list and jobs_claim accept. */
+#define JOBS_LIMIT_MAX 1000
+
+enum job_state {
+    JOB_PLANNED = 0,
+    JOB_CLAIMED,
+    JOB_SENDING,
+    JOB_SENT,
+    JOB_FAILED,
+    JOB_DEAD,
+    JOB_SUPPRESSED,
+    JOB_STATE_COUNT
+};
+
+struct identity {
+    char *kind;
+    char *value;
+};
+
+struct identity_list {
+    struct identity *items;
+    size_t count;
+};
+
+/* A profile in a pipeline batch, with `attributes` as compact JSON text. */
+struct profile_write {
+    char *id;
+    int64_t created;
+    int64_t updated;
+    char *attributes;
+    struct identity_list identities;
+};
+
+/* A stage move. `from` may be NULL, and `event_seq` is 0 for none. */
+struct stage_move {
+    char *profile;
+    char *program;
+    char *from;
+    char *to;
+    int64_t time;
+    int64_t event_seq;
+};
+
+/*
+ * One job: a planned job in a batch, or a stored job. Optional strings are
+ * NULL when absent, `event_seq` is 0 when the job has no event, and
+ * `lease_until` counts only while `leased` is nonzero.
+ */
+struct job {
+    int64_t id;
+    char *key;
+    char *rule;
+    char *program;
+    char *profile;
+    char *channel;
+    char *template_name;
+    char *to;
+    int64_t event_seq;
+    enum job_state state;
+    int64_t generation;
+    int64_t attempts;
+    int64_t due;
+    int leased;
+    int64_t lease_until;
+    char *owner;
+    char *message_id;
+    char *provider_id;
+    char *error;
+    char *last_error;
+    int64_t created;
+    int64_t updated;
+};
+
+/* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
+struct batch {
+    char *cursor_name;
+    int64_t cursor_value;
+    struct profile_write *profiles;
+    size_t profile_count;
+    struct stage_move *stages;
+    size_t stage_count;
+    struct job *jobs;
+    size_t job_count;
+};
+
+struct claim_request {
+    int64_t now;
+    int64_t lease_ms;
+    size_t limit;
+    char *owner;
+};
+
+/* A job_update request. Members the target state does not read are NULL. */
+struct job_change {
+    int64_t id;
+    int64_t generation;
+    int64_t now;
+    enum job_state state;
+    char *message_id;
+    int has_lease_ms;
+    int64_t lease_ms;
+    char *provider_id;
+    char *error;
+    int64_t due;
+};
+
+/* A jobs_list request. `state` is -1 and `rule` NULL for no filter. */
+struct job_filter {
+    int state;
+    char *rule;
+    size_t limit;
+};
+
+const char *job_state_name(enum job_state state);
+
+/* Returns the state named `name`, or -1 for an unknown name. */
+int job_state_parse(const char *name);
+
+/* Checks an append: every event needs a source, a type and its JSON. */
+int events_check(const struct crier_event_rec *events, size_t n);
+
+int identities_parse(const json_t *request, struct identity_list *out);
+void identities_clear(struct identity_list *list);
+
+int batch_parse(const json_t *json, struct batch *out);
+void batch_clear(struct batch *batch);
+
+int claim_parse(const json_t *json, struct claim_request *out);
+void claim_clear(struct claim_request *claim);
+
+int change_parse(const json_t *json, struct job_change *out);
+void change_clear(struct job_change *change);
+
+int filter_parse(const json_t *json, struct job_filter *out);
+void filter_clear(struct job_filter *filter);
+
+/* Frees the strings of a job and zeroes it. */
+void job_clear(struct job *job);
+
+/* Gives a planned job from a batch the state of a freshly inserted one. */
+void job_plan(struct job *job);
+
+/*
+ * Claims `job` for `claim`: state claimed, generation + 1, a new lease and
+ * owner. Returns 0, or CRIER_ENOMEM with the job unchanged.
+ */
+int job_claim(struct job *job, const struct claim_request *claim);
+
+/*
+ * Applies `change` to `job`. Returns CRIER_ESTALE when the job is not
+ * claimed or sending, or has another generation, and CRIER_ENOMEM with the
+ * job unchanged when a copy fails.
+ */
+int job_change_apply(struct job *job, const struct job_change *change);
+
+/* Returns nonzero when a claim at `now` may take `job`, because it is due
+ * or its lease has ended. */
+int job_claimable(const struct job *job, int64_t now);
+
+/* Orders jobs for claiming: earliest due first, then lowest id. */
+int job_compare_due(const struct job *a, const struct job *b);
+
+/*
+ * Builders of results. Each returns a new reference, or NULL when out of
+ * memory. `body` is the stored JSON text of an event. job_claimed_json
+ * takes over the references to `event` and `profile`, either of which may
+ * be NULL for null.
+ */
+json_t *event_json(int64_t seq, const char *source, const char *id,
+                   const char *type, int64_t time_ms, const char *body,
+                   size_t body_len);
+json_t *event_body_json(const char *body, size_t body_len);
+json_t *job_listed_json(const struct job *job);
+json_t *job_claimed_json(const struct job *job, enum job_state was,
+                         json_t *event, json_t *profile);
+
+/*
+ * Starts a profile object with `id`, `attributes` (JSON text) and empty
+ * "identities" and "stages". With `times` nonzero it also carries
+ * "created" and "updated", the form that profiles_load returns.
+ */
+json_t *profile_json(const char *id, const char *attributes, int times,
+                     int64_t created, int64_t updated);
+int profile_json_add_identity(json_t *profile, const char *kind,
+                              const char *value);
+int profile_json_add_stage(json_t *profile, const char *program,
+                           const char *stage, int64_t since);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * The store operations. Each runs on the loop thread: it checks and copies
+ * its input into a request, so that a bad request fails at once, and queues
+ * the request to the writer (mutations) or the reader.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite.h"
+
+
+static const char *const request_names[] = {
+    [REQUEST_APPEND] = "append",
+    [REQUEST_EVENTS_READ] = "events_read",
+    [REQUEST_CURSOR_GET] = "cursor_get",
+    [REQUEST_PROFILES_LOAD] = "profiles_load",
+    [REQUEST_COMMIT] = "commit",
+    [REQUEST_JOBS_CLAIM] = "jobs_claim",
+    [REQUEST_JOB_UPDATE] = "job_update",
+    [REQUEST_JOBS_LIST] = "jobs_list"
+};
+
+
+static struct request *
+request_new(enum request_kind kind, crier_store_cb done, void *arg)
+{
+    struct request *req = calloc(1, sizeof(*req));
+
+    if (req == NULL)
+        return NULL;
+    req->kind = kind;
+    req->done = done;
+    req->arg = arg;
+    return req;
+}
+
+
+void
+request_free(struct request *req)
+{
+    switch (req->kind) {
+    case REQUEST_APPEND:
+        free(req->input.append.events);
+        break;
+    case REQUEST_CURSOR_GET:
+        free(req->input.cursor_name);
+        break;
+    case REQUEST_PROFILES_LOAD:
+        identities_clear(&req->input.lookup);
+        break;
+    case REQUEST_COMMIT:
+        batch_clear(&req->input.batch);
+        break;
+    case REQUEST_JOBS_CLAIM:
+        claim_clear(&req->input.claim);
+        break;
+    case REQUEST_JOB_UPDATE:
+        change_clear(&req->input.change);
+        break;
+    case REQUEST_JOBS_LIST:
+        filter_clear(&req->input.filter);
+        break;
+    case REQUEST_EVENTS_READ:
+        break;
+    }
+    json_decref(req->result);
+    free(req);
+}
+
+
+int
+request_execute(struct connection *conn, struct request *req)
+{
+    int rc = CRIER_EINVAL;
+
+    switch (req->kind) {
+    case REQUEST_APPEND:
+        rc = events_append(conn, req);
+        break;
+    case REQUEST_EVENTS_READ:
+        rc = events_read(conn, req);
+        break;
+    case REQUEST_CURSOR_GET:
+        rc = cursor_get(conn, req);
+        break;
+    case REQUEST_PROFILES_LOAD:
+        rc = profiles_load(conn, req);
+        break;
+    case REQUEST_COMMIT:
+        rc = batch_commit(conn, req);
+        break;
+    case REQUEST_JOBS_CLAIM:
+        rc = jobs_claim(conn, req);
+        break;
+    case REQUEST_JOB_UPDATE:
+        rc = job_update(conn, req);
+        break;
+    case REQUEST_JOBS_LIST:
+        rc = jobs_list(conn, req);
+        break;
+    }
+    if (rc < 0)
+        request_discard(req, rc);
+    req->status = rc;
+    return rc;
+}
+
+
+/* Drops what a request produced, for a request that failed or whose
+ * transaction did not commit. */
+void
+request_discard(struct request *req, int status)
+{
+    json_decref(req->result);
+    req->result = NULL;
+    req->accepted = 0;
+    req->duplicates = 0;
+    req->status = status;
+}
+
+
+/* Runs a finished request's callback on the loop thread. */
+void
+request_complete(struct sqlite_store *store, struct request *req)
+{
+    if (req->kind == REQUEST_APPEND)
+        req->append_done(req->arg, req->status, req->accepted,
+                         req->duplicates);
+    else
+        req->done(req->arg, req->status, req->result);
+}
+
+
+/* Returns nonzero when `req` failed inside SQLite, which the log reports.
+ * ESTALE, ENOTFOUND and the like are expected results, not faults. */
+int
+request_faulted(const struct request *req)
+{
+    return req->status < 0 && req->message[0] != '\0';
+}
+
+
+/*
+ * Logs one line for the `count` faulted requests of a delivery, naming
+ * the first, so that a failing disk does not log once per request.
+ */
+void
+request_log_faults(struct sqlite_store *store, const struct request *first,
+                   size_t count)
+{
+    store->host->log(store->ctx, CRIER_LOG_ERROR, "store requests failed",
+                     "count=%zu request=%s error=%s detail=\"%s\"", count,
+                     request_names[first->kind], crier_errname(first->status),
+                     first->message);
+}
+
+
+/* Queues a request, or frees it and fails when the store is not running. */
+static int
+request_queue(struct sqlite_store *store, struct request *req, int mutation)
+{
+    if (store->state != STORE_RUNNING) {
+        request_free(req);
+        return CRIER_ECLOSED;
+    }
+    worker_push(mutation ? &store->writer : &store->reader, req);
+    return 0;
+}
+
+
+/* Copies events and their strings into one allocation. */
+static struct crier_event_rec *
+events_copy(const struct crier_event_rec *events, size_t n)
+{
+    struct crier_event_rec *copy;
+    size_t size = n * sizeof(*copy);
+    char *text;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        size += strlen(events[i].source) + 1 + strlen(events[i].type) + 1;
+        size += events[i].json_len + 1;
+        if (events[i].id != NULL)
+            size += strlen(events[i].id) + 1;
+    }
+    copy = malloc(size > 0 ? size : 1);
+    if (copy == NULL)
+        return NULL;
+    text = (char *)(copy + n);
+    for (i = 0; i < n; i++) {
+        copy[i] = events[i];
+        copy[i].source = strcpy(text, events[i].source);
+        text += strlen(text) + 1;
+        copy[i].type = strcpy(text, events[i].type);
+        text += strlen(text) + 1;
+        memcpy(text, events[i].json, events[i].json_len);
+        text[events[i].json_len] = '\0';
+        copy[i].json = text;
+        text += events[i].json_len + 1;
+        if (events[i].id != NULL) {
+            copy[i].id = strcpy(text, events[i].id);
+            text += strlen(text) + 1;
+        }
+    }
+    return copy;
+}
+
+
+static int
+store_append(void *state, const struct crier_event_rec *events, size_t n,
+             crier_append_cb done, void *arg)
+{
+    struct request *req;
+    int rc = events_check(events, n);
+
+    if (rc < 0)
+        return rc;
+    req = request_new(REQUEST_APPEND, NULL, arg);
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    req->append_done = done;
+    req->input.append.count = n;
+    req->input.append.events = events_copy(events, n);
+    if (req->input.append.events == NULL) {
+        request_free(req);
+        return CRIER_ENOMEM;
+    }
+    return request_queue(state, req, 1);
+}
+
+
+static int
+store_events_read(void *state, int64_t after_seq, size_t limit,
+                  crier_store_cb done, void *arg)
+{
+    struct request *req = request_new(REQUEST_EVENTS_READ, done, arg);
+
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    req->input.read.after_seq = after_seq;
+    req->input.read.limit = limit > INT64_MAX ? INT64_MAX : limit;
+    return request_queue(state, req, 0);
+}
+
+
+static int
+store_cursor_get(void *state, const char *name, crier_store_cb done,
+                 void *arg)
+{
+    struct request *req;
+
+    if (name == NULL || name[0] == '\0')
+        return CRIER_EINVAL;
+    req = request_new(REQUEST_CURSOR_GET, done, arg);
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    req->input.cursor_name = strdup(name);
+    if (req->input.cursor_name == NULL) {
+        request_free(req);
+        return CRIER_ENOMEM;
+    }
+    return request_queue(state, req, 0);
+}
+
+
+/*
+ * Queues a request whose input is a JSON object, parsed by `parse` into
+ * the request's input union.
+ */
+#define JSON_OPERATION(name, kind, parse, field, mutation)                  \
+    static int                                                              \
+    name(void *state, json_t *json, crier_store_cb done, void *arg)         \
+    {                                                                       \
+        struct request *req = request_new((kind), done, arg);               \
+        int rc;                                                             \
+                                                                            \
+        if (req == NULL)                                                    \
+            return CRIER_ENOMEM;                                            \
+        rc = parse(json, &req->input.field);                                \
+        if (rc < 0) {                                                       \
+            free(req);                                                      \
+            return rc;                                                      \
+        }                                                                   \
+        return request_queue(state, req, (mutation));                       \
+    }
+
+JSON_OPERATION(store_profiles_load, REQUEST_PROFILES_LOAD, identities_parse,
+               lookup, 0)
+JSON_OPERATION(store_commit, REQUEST_COMMIT, batch_parse, batch, 1)
+JSON_OPERATION(store_jobs_claim, REQUEST_JOBS_CLAIM, claim_parse, claim, 1)
+JSON_OPERATION(store_job_update, REQUEST_JOB_UPDATE, change_parse, change, 1)
+JSON_OPERATION(store_jobs_list, REQUEST_JOBS_LIST, filter_parse, filter, 0)
+
+
+const struct crier_store_ops sqlite_store_ops = {
+    .size = sizeof(struct crier_store_ops),
+    .append = store_append,
+    .events_read = store_events_read,
+    .cursor_get = store_cursor_get,
+    .profiles_load = store_profiles_load,
+    .commit = store_commit,
+    .jobs_claim = store_jobs_claim,
+    .job_update = store_job_update,
+    .jobs_list = store_jobs_list
+};

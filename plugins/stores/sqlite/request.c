@@ -1,0 +1,561 @@
+/*
+ * Parsing of store requests from JSON into the structs of model.h.
+ *
+ * Required strings must be non-empty, and optional members may be absent
+ * or null. A parser that fails returns CRIER_EINVAL (or CRIER_ENOMEM) and
+ * leaves nothing allocated in its output.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/error.h>
+
+#include "model.h"
+
+
+static int
+string_copy(const char *text, char **out)
+{
+    *out = strdup(text);
+    return *out == NULL ? CRIER_ENOMEM : 0;
+}
+
+
+/* Copies the string member `key` into *out, or NULL when it is absent. */
+static int
+member_string(const json_t *object, const char *key, int required,
+              char **out)
+{
+    json_t *value = json_object_get(object, key);
+
+    *out = NULL;
+    if (value == NULL || json_is_null(value))
+        return required ? CRIER_EINVAL : 0;
+    if (!json_is_string(value))
+        return CRIER_EINVAL;
+    if (required && json_string_length(value) == 0)
+        return CRIER_EINVAL;
+    return string_copy(json_string_value(value), out);
+}
+
+
+/* Reads the integer member `key`, or `fallback` when it is absent. */
+static int
+member_integer(const json_t *object, const char *key, int required,
+               int64_t fallback, int64_t *out)
+{
+    json_t *value = json_object_get(object, key);
+
+    *out = fallback;
+    if (value == NULL || json_is_null(value))
+        return required ? CRIER_EINVAL : 0;
+    if (!json_is_integer(value))
+        return CRIER_EINVAL;
+    *out = json_integer_value(value);
+    return 0;
+}
+
+
+/* Reads an optional event_seq: absent, null or an integer of at least 1. */
+static int
+member_event_seq(const json_t *object, int64_t *out)
+{
+    int rc = member_integer(object, "event_seq", 0, 0, out);
+
+    if (rc == 0 && json_is_integer(json_object_get(object, "event_seq"))
+        && *out < 1)
+        return CRIER_EINVAL;
+    return rc;
+}
+
+
+/* Finds the array member `key`, or sets *out to NULL when it is absent or
+ * null. */
+static int
+member_array(const json_t *object, const char *key, const json_t **out)
+{
+    json_t *value = json_object_get(object, key);
+
+    *out = NULL;
+    if (value == NULL || json_is_null(value))
+        return 0;
+    if (!json_is_array(value))
+        return CRIER_EINVAL;
+    *out = value;
+    return 0;
+}
+
+
+/*
+ * Returns zeroed room for one `size`-byte item per element of `array`, or
+ * NULL when out of memory. An empty or NULL array gets room for one item,
+ * because calloc may return NULL for zero items.
+ */
+static void *
+array_alloc(const json_t *array, size_t size)
+{
+    size_t count = json_array_size(array);
+
+    return calloc(count > 0 ? count : 1, size);
+}
+
+
+int
+events_check(const struct crier_event_rec *events, size_t n)
+{
+    size_t i;
+
+    if (events == NULL && n > 0)
+        return CRIER_EINVAL;
+    for (i = 0; i < n; i++) {
+        if (events[i].source == NULL || events[i].source[0] == '\0')
+            return CRIER_EINVAL;
+        if (events[i].type == NULL || events[i].json == NULL)
+            return CRIER_EINVAL;
+    }
+    return 0;
+}
+
+
+static int
+identity_parse(const json_t *json, struct identity *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "kind", 1, &out->kind);
+    if (rc == 0)
+        rc = member_string(json, "value", 1, &out->value);
+    if (rc < 0) {
+        free(out->kind);
+        free(out->value);
+        memset(out, 0, sizeof(*out));
+    }
+    return rc;
+}
+
+
+/* Parses an array of identities, or none when `array` is NULL. */
+static int
+identity_array_parse(const json_t *array, struct identity_list *out)
+{
+    size_t i;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->items = array_alloc(array, sizeof(*out->items));
+    if (out->items == NULL)
+        return CRIER_ENOMEM;
+    for (i = 0; i < json_array_size(array); i++) {
+        rc = identity_parse(json_array_get(array, i), &out->items[i]);
+        if (rc < 0) {
+            identities_clear(out);
+            return rc;
+        }
+        out->count++;
+    }
+    return 0;
+}
+
+
+int
+identities_parse(const json_t *request, struct identity_list *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(request))
+        return CRIER_EINVAL;
+    if (!json_is_array(json_object_get(request, "identities")))
+        return CRIER_EINVAL;
+    return identity_array_parse(json_object_get(request, "identities"), out);
+}
+
+
+void
+identities_clear(struct identity_list *list)
+{
+    size_t i;
+
+    for (i = 0; i < list->count; i++) {
+        free(list->items[i].kind);
+        free(list->items[i].value);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+
+static void
+profile_write_clear(struct profile_write *profile)
+{
+    free(profile->id);
+    free(profile->attributes);
+    identities_clear(&profile->identities);
+    memset(profile, 0, sizeof(*profile));
+}
+
+
+static int
+profile_write_parse(const json_t *json, struct profile_write *out)
+{
+    json_t *attributes = json_object_get(json, "attributes");
+    const json_t *identities;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json) || !json_is_object(attributes))
+        return CRIER_EINVAL;
+    rc = member_array(json, "identities", &identities);
+    if (rc == 0)
+        rc = member_string(json, "id", 1, &out->id);
+    if (rc == 0)
+        rc = member_integer(json, "created", 1, 0, &out->created);
+    if (rc == 0)
+        rc = member_integer(json, "updated", 1, 0, &out->updated);
+    if (rc == 0) {
+        out->attributes = json_dumps(attributes, JSON_COMPACT);
+        if (out->attributes == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    if (rc == 0)
+        rc = identity_array_parse(identities, &out->identities);
+    if (rc < 0)
+        profile_write_clear(out);
+    return rc;
+}
+
+
+static void
+stage_move_clear(struct stage_move *stage)
+{
+    free(stage->profile);
+    free(stage->program);
+    free(stage->from);
+    free(stage->to);
+    memset(stage, 0, sizeof(*stage));
+}
+
+
+static int
+stage_move_parse(const json_t *json, struct stage_move *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "profile", 1, &out->profile);
+    if (rc == 0)
+        rc = member_string(json, "program", 1, &out->program);
+    if (rc == 0)
+        rc = member_string(json, "from", 0, &out->from);
+    if (rc == 0)
+        rc = member_string(json, "to", 1, &out->to);
+    if (rc == 0)
+        rc = member_integer(json, "time", 1, 0, &out->time);
+    if (rc == 0)
+        rc = member_event_seq(json, &out->event_seq);
+    if (rc < 0)
+        stage_move_clear(out);
+    return rc;
+}
+
+
+/* Parses a planned job, whose `created` defaults to `due`. */
+static int
+job_parse(const json_t *json, struct job *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "key", 1, &out->key);
+    if (rc == 0)
+        rc = member_string(json, "rule", 1, &out->rule);
+    if (rc == 0)
+        rc = member_string(json, "program", 0, &out->program);
+    if (rc == 0)
+        rc = member_string(json, "profile", 0, &out->profile);
+    if (rc == 0)
+        rc = member_string(json, "channel", 1, &out->channel);
+    if (rc == 0)
+        rc = member_string(json, "template", 1, &out->template_name);
+    if (rc == 0)
+        rc = member_string(json, "to", 0, &out->to);
+    if (rc == 0)
+        rc = member_event_seq(json, &out->event_seq);
+    if (rc == 0)
+        rc = member_integer(json, "due", 1, 0, &out->due);
+    if (rc == 0)
+        rc = member_integer(json, "created", 0, out->due, &out->created);
+    if (rc < 0) {
+        job_clear(out);
+        return rc;
+    }
+    job_plan(out);
+    return 0;
+}
+
+
+static int
+batch_cursor_parse(const json_t *json, struct batch *out)
+{
+    json_t *cursor = json_object_get(json, "cursor");
+    int rc;
+
+    if (cursor == NULL || json_is_null(cursor))
+        return 0;
+    if (!json_is_object(cursor))
+        return CRIER_EINVAL;
+    rc = member_integer(cursor, "value", 1, 0, &out->cursor_value);
+    if (rc < 0 || out->cursor_value < 0)
+        return CRIER_EINVAL;
+    return member_string(cursor, "name", 1, &out->cursor_name);
+}
+
+
+static int
+batch_profiles_parse(const json_t *json, struct batch *out)
+{
+    const json_t *array;
+    size_t i;
+    int rc = member_array(json, "profiles", &array);
+
+    if (rc == 0) {
+        out->profiles = array_alloc(array, sizeof(*out->profiles));
+        rc = out->profiles == NULL ? CRIER_ENOMEM : 0;
+    }
+    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
+        rc = profile_write_parse(json_array_get(array, i), &out->profiles[i]);
+        if (rc == 0)
+            out->profile_count++;
+    }
+    return rc;
+}
+
+
+static int
+batch_stages_parse(const json_t *json, struct batch *out)
+{
+    const json_t *array;
+    size_t i;
+    int rc = member_array(json, "stages", &array);
+
+    if (rc == 0) {
+        out->stages = array_alloc(array, sizeof(*out->stages));
+        rc = out->stages == NULL ? CRIER_ENOMEM : 0;
+    }
+    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
+        rc = stage_move_parse(json_array_get(array, i), &out->stages[i]);
+        if (rc == 0)
+            out->stage_count++;
+    }
+    return rc;
+}
+
+
+static int
+batch_jobs_parse(const json_t *json, struct batch *out)
+{
+    const json_t *array;
+    size_t i;
+    int rc = member_array(json, "jobs", &array);
+
+    if (rc == 0) {
+        out->jobs = array_alloc(array, sizeof(*out->jobs));
+        rc = out->jobs == NULL ? CRIER_ENOMEM : 0;
+    }
+    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
+        rc = job_parse(json_array_get(array, i), &out->jobs[i]);
+        if (rc == 0)
+            out->job_count++;
+    }
+    return rc;
+}
+
+
+int
+batch_parse(const json_t *json, struct batch *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = batch_cursor_parse(json, out);
+    if (rc == 0)
+        rc = batch_profiles_parse(json, out);
+    if (rc == 0)
+        rc = batch_stages_parse(json, out);
+    if (rc == 0)
+        rc = batch_jobs_parse(json, out);
+    if (rc < 0)
+        batch_clear(out);
+    return rc;
+}
+
+
+void
+batch_clear(struct batch *batch)
+{
+    size_t i;
+
+    for (i = 0; i < batch->profile_count; i++)
+        profile_write_clear(&batch->profiles[i]);
+    for (i = 0; i < batch->stage_count; i++)
+        stage_move_clear(&batch->stages[i]);
+    for (i = 0; i < batch->job_count; i++)
+        job_clear(&batch->jobs[i]);
+    free(batch->cursor_name);
+    free(batch->profiles);
+    free(batch->stages);
+    free(batch->jobs);
+    memset(batch, 0, sizeof(*batch));
+}
+
+
+int
+claim_parse(const json_t *json, struct claim_request *out)
+{
+    int64_t limit = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_integer(json, "now", 1, 0, &out->now);
+    if (rc == 0)
+        rc = member_integer(json, "limit", 1, 0, &limit);
+    if (rc == 0 && (limit < 1 || limit > JOBS_LIMIT_MAX))
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = member_integer(json, "lease_ms", 1, 0, &out->lease_ms);
+    if (rc == 0 && out->lease_ms < 1)
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = member_string(json, "owner", 1, &out->owner);
+    if (rc < 0) {
+        claim_clear(out);
+        return rc;
+    }
+    out->limit = (size_t)limit;
+    return 0;
+}
+
+
+void
+claim_clear(struct claim_request *claim)
+{
+    free(claim->owner);
+    memset(claim, 0, sizeof(*claim));
+}
+
+
+/* Reads the members that the target state uses, as the table in
+ * docs/internals/store.md lists them. */
+static int
+change_members_parse(const json_t *json, struct job_change *out)
+{
+    int rc = 0;
+
+    switch (out->state) {
+    case JOB_SENDING:
+        out->has_lease_ms = json_is_integer(json_object_get(json,
+                                                            "lease_ms"));
+        rc = member_integer(json, "lease_ms", 0, 0, &out->lease_ms);
+        if (rc == 0 && out->has_lease_ms && out->lease_ms < 1)
+            rc = CRIER_EINVAL;
+        if (rc == 0)
+            rc = member_string(json, "message_id", 0, &out->message_id);
+        return rc;
+    case JOB_SENT:
+        return member_string(json, "provider_id", 0, &out->provider_id);
+    case JOB_PLANNED:
+        rc = member_integer(json, "due", 1, 0, &out->due);
+        if (rc == 0)
+            rc = member_string(json, "error", 0, &out->error);
+        return rc;
+    case JOB_FAILED:
+    case JOB_DEAD:
+    case JOB_SUPPRESSED:
+        return member_string(json, "error", 0, &out->error);
+    default:
+        return CRIER_EINVAL;
+    }
+}
+
+
+int
+change_parse(const json_t *json, struct job_change *out)
+{
+    json_t *state;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    state = json_object_get(json, "state");
+    if (!json_is_string(state))
+        return CRIER_EINVAL;
+    rc = job_state_parse(json_string_value(state));
+    if (rc < 0 || rc == JOB_CLAIMED)
+        return CRIER_EINVAL;
+    out->state = (enum job_state)rc;
+    rc = member_integer(json, "id", 1, 0, &out->id);
+    if (rc == 0)
+        rc = member_integer(json, "generation", 1, 0, &out->generation);
+    if (rc == 0)
+        rc = member_integer(json, "now", 1, 0, &out->now);
+    if (rc == 0)
+        rc = change_members_parse(json, out);
+    if (rc < 0)
+        change_clear(out);
+    return rc;
+}
+
+
+void
+change_clear(struct job_change *change)
+{
+    free(change->message_id);
+    free(change->provider_id);
+    free(change->error);
+    memset(change, 0, sizeof(*change));
+}
+
+
+int
+filter_parse(const json_t *json, struct job_filter *out)
+{
+    json_t *state;
+    int64_t limit;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->state = -1;
+    if (json != NULL && !json_is_object(json))
+        return CRIER_EINVAL;
+    state = json_object_get(json, "state");
+    if (state != NULL && !json_is_null(state)) {
+        if (!json_is_string(state))
+            return CRIER_EINVAL;
+        out->state = job_state_parse(json_string_value(state));
+        if (out->state < 0)
+            return CRIER_EINVAL;
+    }
+    rc = member_integer(json, "limit", 0, JOBS_LIST_DEFAULT, &limit);
+    if (rc < 0 || limit < 1)
+        return CRIER_EINVAL;
+    out->limit = limit > JOBS_LIMIT_MAX ? JOBS_LIMIT_MAX : (size_t)limit;
+    return member_string(json, "rule", 0, &out->rule);
+}
+
+
+void
+filter_clear(struct job_filter *filter)
+{
+    free(filter->rule);
+    memset(filter, 0, sizeof(*filter));
+}

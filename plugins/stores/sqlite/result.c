@@ -1,0 +1,164 @@
+/*
+ * The JSON results of store operations, in the form that
+ * docs/internals/store.md defines.
+ */
+#include <crier/error.h>
+
+#include "model.h"
+
+
+/* Returns an integer, or null when `present` is zero. */
+static json_t *
+integer_or_null(int present, int64_t value)
+{
+    return present ? json_integer((json_int_t)value) : json_null();
+}
+
+
+json_t *
+event_body_json(const char *body, size_t body_len)
+{
+    json_t *event = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+
+    /* The core appends JSON that it serialized itself, so text that does
+     * not parse means a damaged file or a caller that broke that contract.
+     * The event then reads as null. */
+    return event != NULL ? event : json_null();
+}
+
+
+json_t *
+event_json(int64_t seq, const char *source, const char *id,
+           const char *type, int64_t time_ms, const char *body,
+           size_t body_len)
+{
+    return json_pack("{s:I, s:s, s:s?, s:s, s:I, s:o}",
+                     "seq", (json_int_t)seq, "source", source, "id", id,
+                     "type", type, "time", (json_int_t)time_ms,
+                     "event", event_body_json(body, body_len));
+}
+
+
+/* Adds the members that may be null, which json_pack cannot express. */
+static json_t *
+job_nullable_add(json_t *object, const struct job *job)
+{
+    if (object == NULL)
+        return NULL;
+    if (json_object_set_new(object, "event_seq",
+                            integer_or_null(job->event_seq > 0,
+                                            job->event_seq)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+
+json_t *
+job_listed_json(const struct job *job)
+{
+    json_t *object;
+
+    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?, s:s,"
+                       " s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?,"
+                       " s:I, s:I, s:I}",
+                       "id", (json_int_t)job->id, "key", job->key,
+                       "rule", job->rule, "program", job->program,
+                       "channel", job->channel,
+                       "template", job->template_name, "to", job->to,
+                       "profile", job->profile,
+                       "state", job_state_name(job->state),
+                       "generation", (json_int_t)job->generation,
+                       "attempts", (json_int_t)job->attempts,
+                       "owner", job->owner,
+                       "message_id", job->message_id,
+                       "provider_id", job->provider_id,
+                       "error", job->error, "last_error", job->last_error,
+                       "due", (json_int_t)job->due,
+                       "created", (json_int_t)job->created,
+                       "updated", (json_int_t)job->updated);
+    object = job_nullable_add(object, job);
+    if (object != NULL
+        && json_object_set_new(object, "lease_until",
+                               integer_or_null(job->leased,
+                                               job->lease_until)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+
+json_t *
+job_claimed_json(const struct job *job, enum job_state was, json_t *event,
+                 json_t *profile)
+{
+    json_t *object;
+
+    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?,"
+                       " s:I, s:I, s:s, s:I, s:o?, s:o?}",
+                       "id", (json_int_t)job->id, "key", job->key,
+                       "rule", job->rule, "program", job->program,
+                       "channel", job->channel,
+                       "template", job->template_name, "to", job->to,
+                       "generation", (json_int_t)job->generation,
+                       "attempts", (json_int_t)job->attempts,
+                       "was", job_state_name(was),
+                       "due", (json_int_t)job->due,
+                       "event", event, "profile", profile);
+    return job_nullable_add(object, job);
+}
+
+
+json_t *
+profile_json(const char *id, const char *attributes, int times,
+             int64_t created, int64_t updated)
+{
+    json_t *parsed = json_loads(attributes, 0, NULL);
+    json_t *object;
+
+    /* As with events, only a damaged file gives text that does not
+     * parse. The profile then reads with no attributes. */
+    if (parsed == NULL)
+        parsed = json_object();
+    object = json_pack("{s:s, s:o, s:[], s:{}}", "id", id,
+                       "attributes", parsed, "identities", "stages");
+    if (object == NULL || !times)
+        return object;
+    if (json_object_set_new(object, "created", json_integer(created)) < 0
+        || json_object_set_new(object, "updated",
+                               json_integer(updated)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+
+int
+profile_json_add_identity(json_t *profile, const char *kind,
+                          const char *value)
+{
+    json_t *identity = json_pack("{s:s, s:s}", "kind", kind,
+                                 "value", value);
+    json_t *list = json_object_get(profile, "identities");
+
+    if (identity == NULL || json_array_append_new(list, identity) < 0)
+        return CRIER_ENOMEM;
+    return 0;
+}
+
+
+int
+profile_json_add_stage(json_t *profile, const char *program,
+                       const char *stage, int64_t since)
+{
+    json_t *entry = json_pack("{s:s, s:I}", "stage", stage,
+                              "since", (json_int_t)since);
+    json_t *stages = json_object_get(profile, "stages");
+
+    if (entry == NULL || json_object_set_new(stages, program, entry) < 0)
+        return CRIER_ENOMEM;
+    return 0;
+}

@@ -1,0 +1,201 @@
+/*
+ * The schema and its migrations.
+ *
+ * schema_version contains one row, the number of migrations the database
+ * has had. A new migration is appended to the list below, and a released
+ * one is never changed.
+ */
+#include <stdio.h>
+
+#include "sqlite.h"
+
+
+static const char *const migrations[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT NOT NULL,"
+    "  ext_id TEXT,"
+    "  type TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  UNIQUE (source, ext_id));"
+
+    "CREATE TABLE cursors ("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL) WITHOUT ROWID;"
+
+    "CREATE TABLE profiles ("
+    "  id TEXT PRIMARY KEY,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  attributes TEXT NOT NULL) WITHOUT ROWID;"
+
+    /* A rowid table: a profile lists its identities in rowid order, the
+     * order in which they were added. */
+    "CREATE TABLE identities ("
+    "  kind TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, value));"
+    "CREATE INDEX identities_profile ON identities (profile);"
+
+    "CREATE TABLE stages ("
+    "  profile TEXT NOT NULL,"
+    "  program TEXT NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  PRIMARY KEY (profile, program)) WITHOUT ROWID;"
+
+    "CREATE TABLE stage_history ("
+    "  id INTEGER PRIMARY KEY,"
+    "  profile TEXT NOT NULL,"
+    "  program TEXT NOT NULL,"
+    "  from_stage TEXT,"
+    "  to_stage TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  event_seq INTEGER);"
+    "CREATE INDEX stage_history_profile"
+    "  ON stage_history (profile, program, id);"
+
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL UNIQUE,"
+    "  rule TEXT NOT NULL,"
+    "  program TEXT,"
+    "  profile TEXT,"
+    "  event_seq INTEGER,"
+    "  channel TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  recipient TEXT,"
+    "  state TEXT NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  due INTEGER NOT NULL,"
+    "  lease_until INTEGER,"
+    "  owner TEXT,"
+    "  message_id TEXT,"
+    "  provider_id TEXT,"
+    "  error TEXT,"
+    "  last_error TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);"
+    /* Claiming reads planned jobs by due time and leased jobs by the end
+     * of their lease. jobs_list reads one state newest first. */
+    "CREATE INDEX jobs_due ON jobs (state, due);"
+    "CREATE INDEX jobs_lease ON jobs (state, lease_until)"
+    "  WHERE lease_until IS NOT NULL;"
+    "CREATE INDEX jobs_state ON jobs (state, id);"
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+
+static int
+exec_checked(sqlite3 *db, const char *sql, char *message, size_t size)
+{
+    char *error = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &error);
+
+    if (rc != SQLITE_OK) {
+        snprintf(message, size, "%s", error != NULL ? error
+                                                    : sqlite3_errstr(rc));
+        sqlite3_free(error);
+    }
+    return rc;
+}
+
+
+/* Reads the stored version into *version, which is 0 for a new
+ * database. */
+static int
+version_read(sqlite3 *db, int *version, char *message, size_t size)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_version"
+                            " WHERE id = 1", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(message, size, "%s", sqlite3_errmsg(db));
+        return rc;
+    }
+    *version = 0;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(stmt, 0);
+    else if (rc != SQLITE_DONE)
+        snprintf(message, size, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+
+/*
+ * Runs the migration that follows the stored version, inside a transaction
+ * that the caller opened, and sets *done when none is left.
+ */
+static int
+migration_next(sqlite3 *db, int *done, char *message, size_t size)
+{
+    char version_sql[128];
+    int version;
+    int rc;
+
+    *done = 0;
+    rc = version_read(db, &version, message, size);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (version > MIGRATION_COUNT) {
+        snprintf(message, size,
+                 "the database has schema version %d, but this plugin "
+                 "knows versions up to %d; use a newer plugin",
+                 version, MIGRATION_COUNT);
+        return SQLITE_ERROR;
+    }
+    if (version == MIGRATION_COUNT) {
+        *done = 1;
+        return SQLITE_OK;
+    }
+    rc = exec_checked(db, migrations[version], message, size);
+    if (rc != SQLITE_OK)
+        return rc;
+    snprintf(version_sql, sizeof(version_sql),
+             "INSERT INTO schema_version (id, version) VALUES (1, %d)"
+             " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+             version + 1);
+    return exec_checked(db, version_sql, message, size);
+}
+
+
+/*
+ * Brings the database up to the newest schema, one migration per
+ * transaction. The version is read inside each transaction, so two
+ * processes that start at once do not run a migration twice. Returns 0,
+ * or a crier code with the reason in `message`. A database written by a
+ * newer plugin is rejected.
+ */
+int
+schema_migrate(struct connection *conn, char *message, size_t size)
+{
+    int done = 0;
+    int rc;
+
+    rc = exec_checked(conn->db,
+                      "CREATE TABLE IF NOT EXISTS schema_version ("
+                      "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+                      "  version INTEGER NOT NULL)",
+                      message, size);
+    while (rc == SQLITE_OK && !done) {
+        rc = exec_checked(conn->db, "BEGIN IMMEDIATE", message, size);
+        if (rc != SQLITE_OK)
+            break;
+        rc = migration_next(conn->db, &done, message, size);
+        if (rc == SQLITE_OK)
+            rc = exec_checked(conn->db, "COMMIT", message, size);
+        if (rc != SQLITE_OK)
+            sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc == SQLITE_OK ? 0 : store_error(rc);
+}

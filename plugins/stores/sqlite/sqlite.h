@@ -1,0 +1,224 @@
+/*
+ * The sqlite store's internals.
+ *
+ * Threads: the loop thread parses each operation into a `struct request`
+ * and queues it to a worker. The writer owns the only write connection and
+ * runs every waiting mutation in one transaction (group commit). The reader
+ * owns a read-only connection. Both hand finished requests back through one
+ * uv_async_t, and the loop thread runs the callbacks in the order each
+ * worker finished them.
+ */
+#ifndef CRIER_SQLITE_STORE_H
+#define CRIER_SQLITE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include <crier/crier.h>
+
+#include "model.h"
+
+enum request_kind {
+    REQUEST_APPEND,
+    REQUEST_EVENTS_READ,
+    REQUEST_CURSOR_GET,
+    REQUEST_PROFILES_LOAD,
+    REQUEST_COMMIT,
+    REQUEST_JOBS_CLAIM,
+    REQUEST_JOB_UPDATE,
+    REQUEST_JOBS_LIST
+};
+
+/* One queued operation, its input and, once run, its outcome. */
+struct request {
+    struct request *next;
+    enum request_kind kind;
+
+    union {
+        struct {
+            struct crier_event_rec *events;   /* one allocation */
+            size_t count;
+        } append;
+        struct {
+            int64_t after_seq;
+            size_t limit;
+        } read;
+        char *cursor_name;
+        struct identity_list lookup;
+        struct batch batch;
+        struct claim_request claim;
+        struct job_change change;
+        struct job_filter filter;
+    } input;
+
+    crier_append_cb append_done;
+    crier_store_cb done;
+    void *arg;
+
+    int status;
+    json_t *result;
+    size_t accepted;
+    size_t duplicates;
+
+    /* SQLite's message for a failure, which the loop thread logs. */
+    char message[160];
+};
+
+/* Every cached statement. Each connection prepares only those it uses. */
+enum statement_id {
+    STMT_BEGIN,
+    STMT_BEGIN_READ,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    STMT_EVENT_INSERT,
+    STMT_EVENTS_SELECT,
+    STMT_EVENT_BODY,
+    STMT_CURSOR_SELECT,
+    STMT_CURSOR_UPSERT,
+    STMT_PROFILE_UPSERT,
+    STMT_PROFILE_SELECT,
+    STMT_IDENTITY_INSERT,
+    STMT_IDENTITY_OWNER,
+    STMT_IDENTITIES_OF,
+    STMT_STAGE_UPSERT,
+    STMT_STAGE_HISTORY_INSERT,
+    STMT_STAGES_OF,
+    STMT_JOB_INSERT,
+    STMT_JOB_SELECT,
+    STMT_JOB_WRITE,
+    STMT_JOBS_CLAIMABLE,
+    STMT_JOBS_LIST,           /* four variants, one per filter mix */
+    STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + 3,
+    STMT_JOB_COUNTS,
+    STMT_COUNT
+};
+
+struct connection {
+    sqlite3 *db;
+    sqlite3_stmt *statements[STMT_COUNT];
+};
+
+/* Runs a list of requests on a worker's connection. */
+struct worker;
+typedef void (*worker_run_fn)(struct worker *worker, struct request *list);
+
+struct worker {
+    struct sqlite_store *store;
+    struct connection conn;
+    worker_run_fn run;
+    size_t take_max;          /* maximum requests taken at once */
+    uv_thread_t thread;
+    int thread_started;
+
+    uv_mutex_t lock;          /* guards the queue and `stopping` */
+    uv_cond_t wake;
+    struct request *head;
+    struct request *tail;
+    int stopping;
+};
+
+enum store_state {
+    STORE_IDLE,               /* after init, or after a failed start */
+    STORE_RUNNING,
+    STORE_STOPPING,
+    STORE_STOPPED
+};
+
+struct sqlite_store {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    char *path;
+    int busy_timeout_ms;
+    size_t max_batch;
+    enum store_state state;
+
+    struct worker writer;
+    struct worker reader;
+
+    /* Finished requests on their way to the loop thread. The handle is
+     * allocated apart so that it can outlive a store whose start failed. */
+    uv_async_t *completion;
+    uv_mutex_t completion_lock;
+    struct request *finished_head;
+    struct request *finished_tail;
+    int workers_running;
+
+    crier_stop_cb stop_done;
+    void *stop_arg;
+};
+
+/* connection.c */
+int connection_open(struct connection *conn, const char *path, int writable,
+                    int busy_timeout_ms, char *message, size_t size);
+void connection_close(struct connection *conn);
+sqlite3_stmt *connection_statement(struct connection *conn,
+                                   enum statement_id id, const char *sql);
+int connection_fail(struct connection *conn, struct request *req, int rc);
+int connection_run(struct connection *conn, struct request *req,
+                   enum statement_id id, const char *sql);
+int statement_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+char *column_text_copy(sqlite3_stmt *stmt, int column, int *rc);
+int store_error(int rc);
+
+/* schema.c */
+int schema_migrate(struct connection *conn, char *message, size_t size);
+
+/* worker.c */
+int worker_start(struct worker *worker);
+void worker_push(struct worker *worker, struct request *req);
+void worker_stop(struct worker *worker);
+void worker_join(struct worker *worker);
+void reader_run(struct worker *worker, struct request *list);
+int completions_start(struct sqlite_store *store);
+void completions_abandon(struct sqlite_store *store);
+
+/* writer.c */
+void writer_run(struct worker *worker, struct request *list);
+
+/* ops.c */
+extern const struct crier_store_ops sqlite_store_ops;
+void request_free(struct request *req);
+void request_discard(struct request *req, int status);
+void request_complete(struct sqlite_store *store, struct request *req);
+int request_faulted(const struct request *req);
+void request_log_faults(struct sqlite_store *store, const struct request *first,
+                        size_t count);
+
+/* Runs one request on `conn` and records its outcome in `req`. */
+int request_execute(struct connection *conn, struct request *req);
+
+/* events.c */
+int events_append(struct connection *conn, struct request *req);
+int events_read(struct connection *conn, struct request *req);
+int cursor_get(struct connection *conn, struct request *req);
+int cursor_set(struct connection *conn, struct request *req,
+               const char *name, int64_t value);
+json_t *event_load(struct connection *conn, struct request *req,
+                   int64_t seq, int *rc);
+
+/* profiles.c */
+int profiles_load(struct connection *conn, struct request *req);
+int profile_write(struct connection *conn, struct request *req,
+                  const struct profile_write *profile);
+int stage_move(struct connection *conn, struct request *req,
+               const struct stage_move *stage);
+json_t *profile_load(struct connection *conn, struct request *req,
+                     const char *id, int times, int *rc);
+
+/* jobs.c */
+int job_insert(struct connection *conn, struct request *req,
+               const struct job *job, int *inserted);
+int jobs_claim(struct connection *conn, struct request *req);
+int job_update(struct connection *conn, struct request *req);
+int jobs_list(struct connection *conn, struct request *req);
+
+/* commit.c */
+int batch_commit(struct connection *conn, struct request *req);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * Worker threads, their request queues, and the hand-back of finished
+ * requests to the loop thread.
+ */
+#include <stdlib.h>
+
+#include "sqlite.h"
+
+
+/* Adds a list of finished requests to the loop's queue and wakes it. */
+static void
+completions_push(struct sqlite_store *store, struct request *list)
+{
+    struct request *last = list;
+
+    while (last->next != NULL)
+        last = last->next;
+    uv_mutex_lock(&store->completion_lock);
+    if (store->finished_tail != NULL)
+        store->finished_tail->next = list;
+    else
+        store->finished_head = list;
+    store->finished_tail = last;
+    uv_mutex_unlock(&store->completion_lock);
+    uv_async_send(store->completion);
+}
+
+
+/*
+ * Waits for requests and detaches up to `take_max` of them. Returns NULL
+ * once the worker is stopping and its queue is empty.
+ */
+static struct request *
+worker_take(struct worker *worker)
+{
+    struct request *list;
+    struct request *last;
+    size_t count = 1;
+
+    uv_mutex_lock(&worker->lock);
+    while (worker->head == NULL && !worker->stopping)
+        uv_cond_wait(&worker->wake, &worker->lock);
+    list = worker->head;
+    if (list != NULL) {
+        last = list;
+        while (last->next != NULL && count < worker->take_max) {
+            last = last->next;
+            count++;
+        }
+        worker->head = last->next;
+        if (worker->head == NULL)
+            worker->tail = NULL;
+        last->next = NULL;
+    }
+    uv_mutex_unlock(&worker->lock);
+    return list;
+}
+
+
+static void
+worker_main(void *arg)
+{
+    struct worker *worker = arg;
+    struct sqlite_store *store = worker->store;
+    struct request *list;
+
+    while ((list = worker_take(worker)) != NULL) {
+        worker->run(worker, list);
+        completions_push(store, list);
+    }
+    uv_mutex_lock(&store->completion_lock);
+    store->workers_running--;
+    uv_mutex_unlock(&store->completion_lock);
+    uv_async_send(store->completion);
+}
+
+
+/* Starts the worker's thread. Its connection must already be open. */
+int
+worker_start(struct worker *worker)
+{
+    struct sqlite_store *store = worker->store;
+
+    if (uv_mutex_init(&worker->lock) != 0)
+        return CRIER_ENOMEM;
+    if (uv_cond_init(&worker->wake) != 0) {
+        uv_mutex_destroy(&worker->lock);
+        return CRIER_ENOMEM;
+    }
+    uv_mutex_lock(&store->completion_lock);
+    store->workers_running++;
+    uv_mutex_unlock(&store->completion_lock);
+    if (uv_thread_create(&worker->thread, worker_main, worker) != 0) {
+        uv_mutex_lock(&store->completion_lock);
+        store->workers_running--;
+        uv_mutex_unlock(&store->completion_lock);
+        uv_cond_destroy(&worker->wake);
+        uv_mutex_destroy(&worker->lock);
+        return CRIER_ENOMEM;
+    }
+    worker->thread_started = 1;
+    return 0;
+}
+
+
+void
+worker_push(struct worker *worker, struct request *req)
+{
+    req->next = NULL;
+    uv_mutex_lock(&worker->lock);
+    if (worker->tail != NULL)
+        worker->tail->next = req;
+    else
+        worker->head = req;
+    worker->tail = req;
+    uv_cond_signal(&worker->wake);
+    uv_mutex_unlock(&worker->lock);
+}
+
+
+/* Asks the thread to finish its queue and exit. worker_join waits for it. */
+void
+worker_stop(struct worker *worker)
+{
+    if (!worker->thread_started)
+        return;
+    uv_mutex_lock(&worker->lock);
+    worker->stopping = 1;
+    uv_cond_signal(&worker->wake);
+    uv_mutex_unlock(&worker->lock);
+}
+
+
+/* Joins the thread and closes the worker's connection. */
+void
+worker_join(struct worker *worker)
+{
+    if (worker->thread_started) {
+        uv_thread_join(&worker->thread);
+        uv_cond_destroy(&worker->wake);
+        uv_mutex_destroy(&worker->lock);
+        worker->thread_started = 0;
+    }
+    connection_close(&worker->conn);
+}
+
+
+/* Runs reads one by one, each in its own snapshot. */
+void
+reader_run(struct worker *worker, struct request *list)
+{
+    struct request *req;
+
+    for (req = list; req != NULL; req = req->next)
+        request_execute(&worker->conn, req);
+}
+
+
+static void
+completion_closed(uv_handle_t *handle)
+{
+    struct sqlite_store *store = handle->data;
+
+    free(handle);
+    if (store == NULL)
+        return;
+    store->completion = NULL;
+    uv_mutex_destroy(&store->completion_lock);
+    store->state = STORE_STOPPED;
+    CRIER_LOG(store->host, store->ctx, CRIER_LOG_INFO, "store closed",
+              "path=%s", store->path);
+    store->stop_done(store->stop_arg);
+}
+
+
+/*
+ * Runs the callbacks of finished requests, in the order each worker
+ * finished them. Once stopping and both workers have exited, joins them
+ * and closes the handle. The close callback reports the stop.
+ */
+static void
+completions_deliver(uv_async_t *handle)
+{
+    struct sqlite_store *store = handle->data;
+    struct request *first_fault = NULL;
+    struct request *list;
+    struct request *next;
+    size_t faults = 0;
+    int running;
+
+    uv_mutex_lock(&store->completion_lock);
+    list = store->finished_head;
+    store->finished_head = NULL;
+    store->finished_tail = NULL;
+    running = store->workers_running;
+    uv_mutex_unlock(&store->completion_lock);
+
+    for (; list != NULL; list = next) {
+        next = list->next;
+        request_complete(store, list);
+        if (request_faulted(list) && faults++ == 0) {
+            first_fault = list;
+            continue;
+        }
+        request_free(list);
+    }
+    if (first_fault != NULL) {
+        request_log_faults(store, first_fault, faults);
+        request_free(first_fault);
+    }
+
+    if (store->state == STORE_STOPPING && running == 0) {
+        worker_join(&store->writer);
+        worker_join(&store->reader);
+        uv_close((uv_handle_t *)handle, completion_closed);
+    }
+}
+
+
+int
+completions_start(struct sqlite_store *store)
+{
+    uv_loop_t *loop = store->host->loop(store->ctx);
+
+    store->completion = malloc(sizeof(*store->completion));
+    if (store->completion == NULL)
+        return CRIER_ENOMEM;
+    if (uv_mutex_init(&store->completion_lock) != 0) {
+        free(store->completion);
+        store->completion = NULL;
+        return CRIER_ENOMEM;
+    }
+    if (uv_async_init(loop, store->completion, completions_deliver) != 0) {
+        uv_mutex_destroy(&store->completion_lock);
+        free(store->completion);
+        store->completion = NULL;
+        return CRIER_EIO;
+    }
+    store->completion->data = store;
+    return 0;
+}
+
+
+/*
+ * Closes the handle of a store whose start failed. The workers must have
+ * been joined. Nothing is reported, because no request was accepted.
+ */
+void
+completions_abandon(struct sqlite_store *store)
+{
+    store->completion->data = NULL;
+    uv_close((uv_handle_t *)store->completion, completion_closed);
+    store->completion = NULL;
+    uv_mutex_destroy(&store->completion_lock);
+}

@@ -1,0 +1,150 @@
+/*
+ * The api trigger: POST /v1/events takes one event or {"events": [...]}
+ * and answers 202 {"accepted": N, "duplicates": M} once they are on disk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/crier.h>
+
+struct api {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+};
+
+/* The host table is one per process; the emit callback, which gets only
+ * the request, finds it here. */
+static const struct crier_host *api_host;
+
+
+static void
+answer_error(const struct crier_host *host, struct crier_http_req *req,
+             int status, const char *message, const char *field, long index)
+{
+    json_t *body = json_pack("{s:s}", "error", message);
+
+    json_object_set_new(body, "field", field && field[0]
+                                           ? json_string(field)
+                                           : json_null());
+    json_object_set_new(body, "index", index >= 0 ? json_integer(index)
+                                                  : json_null());
+    host->respond_json(req, status, body);
+}
+
+
+static void
+on_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    struct crier_http_req *req = arg;
+    const struct crier_host *host = api_host;
+
+    if (status != 0) {
+        answer_error(host, req, 503, "the store could not commit the "
+                     "events; nothing was stored, retry later", NULL, -1);
+        return;
+    }
+    host->respond_json(req, 202, json_pack("{s:I,s:I}", "accepted",
+                                           (json_int_t) accepted,
+                                           "duplicates",
+                                           (json_int_t) duplicates));
+}
+
+
+static void
+on_events(void *arg, struct crier_http_req *req)
+{
+    struct api *api = arg;
+    const struct crier_host *host = api->host;
+    struct crier_input_error err;
+    json_error_t jerr;
+    json_t *body, *events;
+    const char *text;
+    char message[256];
+    size_t len;
+    int rc;
+
+    text = host->req_body(req, &len);
+    body = json_loadb(text, len, 0, &jerr);
+    if (body == NULL) {
+        snprintf(message, sizeof(message), "invalid JSON at line %d, "
+                 "column %d: %s", jerr.line, jerr.column, jerr.text);
+        answer_error(host, req, 400, message, NULL, -1);
+        return;
+    }
+    events = body;
+    if (json_is_object(body) && json_object_get(body, "type") == NULL &&
+        json_object_get(body, "events") != NULL) {
+        events = json_object_get(body, "events");
+        if (!json_is_array(events)) {
+            json_decref(body);
+            answer_error(host, req, 400, "must be an array of events",
+                         "events", -1);
+            return;
+        }
+    }
+    rc = host->emit(api->ctx, events, &err, on_emitted, req);
+    json_decref(body);
+    if (rc == CRIER_EINVAL)
+        answer_error(host, req, 400, err.message, err.field, err.index);
+    else if (rc == CRIER_ECLOSED)
+        answer_error(host, req, 503, "crier is shutting down; retry",
+                     NULL, -1);
+    else if (rc != 0)
+        answer_error(host, req, 500, crier_strerror(rc), NULL, -1);
+}
+
+
+static int
+api_init(struct crier_ctx *ctx, const struct crier_host *host,
+         const json_t *config, void **state)
+{
+    struct api *api = calloc(1, sizeof(*api));
+
+    if (api == NULL)
+        return CRIER_ENOMEM;
+    api->ctx = ctx;
+    api->host = host;
+    api_host = host;
+    *state = api;
+    return 0;
+}
+
+
+static int
+api_start(void *state)
+{
+    struct api *api = state;
+
+    return api->host->route_add(api->ctx, "POST", "/v1/events", on_events,
+                                api);
+}
+
+
+static void
+api_stop(void *state, crier_stop_cb done, void *arg)
+{
+    done(arg);
+}
+
+
+static void
+api_destroy(void *state)
+{
+    free(state);
+}
+
+
+CRIER_PLUGIN_EXPORT = {
+    .abi_version = CRIER_ABI_VERSION,
+    .abi_minor = CRIER_ABI_MINOR,
+    .kind = CRIER_PLUGIN_TRIGGER,
+    .name = "api",
+    .version = "0.1.0",
+    .summary = "POST /v1/events: events from other systems",
+    .init = api_init,
+    .start = api_start,
+    .stop = api_stop,
+    .destroy = api_destroy,
+    .ops = NULL,
+};

@@ -1,0 +1,425 @@
+/*
+ * The beacon trigger: page views and other events from web pages.
+ *
+ *   GET /b.gif?v=&t=&u=&r=&ti=   a hit as a query string, a 1x1 GIF back
+ *   POST /v1/beacon              a hit as JSON, 202 once stored
+ *   OPTIONS /v1/beacon           the CORS preflight
+ *   GET /crier.js                the snippet that sends the hits
+ *
+ * Both hit routes respond only after the store has committed the event,
+ * so a 2xx means stored. The client's IP address is not stored.
+ * docs/triggers/beacon.md has the details.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <crier/crier.h>
+
+#include "hit.h"
+#include "snippet.h"
+
+/* The seconds for which a browser may cache a preflight response.
+ * Browsers apply lower caps of their own. */
+#define PREFLIGHT_MAX_AGE "86400"
+
+struct beacon {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    char **allowed_origins;     /* NULL-terminated, or NULL for any origin */
+};
+
+/* There is one host table per process. The emit callbacks, which get
+ * only the request, find it here. */
+static const struct crier_host *beacon_host;
+
+/* A transparent 1x1 GIF89a: the header, a two-colour table, a graphic
+ * control extension that makes colour 0 transparent, and one pixel. */
+static const unsigned char gif[] = {
+    'G', 'I', 'F', '8', '9', 'a', 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+    0x02, 0x02, 0x44, 0x01, 0x00,
+    0x3b
+};
+
+static const char *const config_keys[] = {
+    "plugin", "allowed_origins", NULL
+};
+
+
+/* Sends the GIF whatever happened, because an image tag shows nothing
+ * either way. The status tells a test or a log what did happen. */
+static void
+gif_send(const struct crier_host *host, struct crier_http_req *req,
+         int status)
+{
+    host->resp_header(req, "Cache-Control", "no-store");
+    host->respond(req, status, "image/gif", gif, sizeof(gif));
+}
+
+
+static void
+error_send(const struct crier_host *host, struct crier_http_req *req,
+           int status, const char *message, const char *field)
+{
+    json_t *body = json_pack("{s:s}", "error", message);
+
+    json_object_set_new(body, "field", field != NULL && field[0] != '\0'
+                                           ? json_string(field)
+                                           : json_null());
+    host->respond_json(req, status, body);
+}
+
+
+/* Logs why a POSTed hit was rejected, at debug level because any page
+ * can cause it, and sends the error. */
+static void
+hit_reject(const struct beacon *beacon, struct crier_http_req *req,
+           int status, const char *message, const char *field)
+{
+    CRIER_LOG(beacon->host, beacon->ctx, CRIER_LOG_DEBUG, "beacon hit "
+              "rejected", "status=%d field=%s error=\"%s\"", status,
+              field != NULL ? field : "", message);
+    error_send(beacon->host, req, status, message, field);
+}
+
+
+static void
+on_gif_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    gif_send(beacon_host, arg, status == 0 ? 200 : 503);
+}
+
+
+static void
+on_gif(void *arg, struct crier_http_req *req)
+{
+    struct beacon *beacon = arg;
+    const struct crier_host *host = beacon->host;
+    struct crier_input_error err;
+    json_t *event;
+    int rc;
+
+    /* HEAD requests reach this route too, and a link checker's HEAD is
+     * not a visit. */
+    if (strcmp(host->req_method(req), "HEAD") == 0) {
+        gif_send(host, req, 200);
+        return;
+    }
+    rc = beacon_event_build_query(host->req_query(req),
+                                  host->req_header(req, "User-Agent"),
+                                  &event, &err);
+    if (rc == 0) {
+        rc = host->emit(beacon->ctx, event, &err, on_gif_emitted, req);
+        json_decref(event);
+        if (rc == 0)
+            return;
+    }
+    if (rc == CRIER_EINVAL) {
+        CRIER_LOG(host, beacon->ctx, CRIER_LOG_DEBUG, "beacon hit ignored",
+                  "field=%s error=\"%s\"", err.field, err.message);
+        gif_send(host, req, 400);
+        return;
+    }
+    if (rc != CRIER_ECLOSED)
+        host->log(beacon->ctx, CRIER_LOG_ERROR, "beacon hit not emitted",
+                  "error=%s", crier_errname(rc));
+    gif_send(host, req, 503);
+}
+
+
+static int
+origin_allowed(const struct beacon *beacon, const char *origin)
+{
+    for (size_t i = 0; beacon->allowed_origins[i] != NULL; i++)
+        if (strcmp(beacon->allowed_origins[i], "*") == 0 ||
+            strcmp(beacon->allowed_origins[i], origin) == 0)
+            return 1;
+    return 0;
+}
+
+
+/*
+ * Adds the CORS headers for /v1/beacon. Returns CRIER_EINVAL when
+ * allowed_origins is set and the request's Origin is not in it, because
+ * a text/plain POST reaches the server without a preflight, so CORS alone
+ * would not stop it. Browsers send Origin with every POST, so a request
+ * without one comes from another client (curl) and passes. Without
+ * allowed_origins any origin may send, and credentials are never allowed.
+ */
+static int
+cors_apply(const struct beacon *beacon, struct crier_http_req *req)
+{
+    const struct crier_host *host = beacon->host;
+    const char *origin = host->req_header(req, "Origin");
+
+    if (beacon->allowed_origins == NULL) {
+        host->resp_header(req, "Access-Control-Allow-Origin", "*");
+        return 0;
+    }
+    host->resp_header(req, "Vary", "Origin");
+    if (origin == NULL)
+        return 0;
+    if (!origin_allowed(beacon, origin))
+        return CRIER_EINVAL;
+    host->resp_header(req, "Access-Control-Allow-Origin", origin);
+    return 0;
+}
+
+
+static void
+on_preflight(void *arg, struct crier_http_req *req)
+{
+    struct beacon *beacon = arg;
+    const struct crier_host *host = beacon->host;
+
+    if (cors_apply(beacon, req) != 0) {
+        hit_reject(beacon, req, 403, "this origin may not send beacons; "
+                   "add it to allowed_origins", "Origin");
+        return;
+    }
+    host->resp_header(req, "Access-Control-Allow-Methods", "POST");
+    host->resp_header(req, "Access-Control-Allow-Headers", "Content-Type");
+    host->resp_header(req, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
+    host->respond(req, 204, NULL, NULL, 0);
+}
+
+
+static void
+on_post_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    struct crier_http_req *req = arg;
+
+    if (status != 0) {
+        error_send(beacon_host, req, 503, "the store could not commit the "
+                   "event; nothing was stored, retry later", NULL);
+        return;
+    }
+    beacon_host->respond_json(req, 202,
+                              json_pack("{s:I,s:I}", "accepted",
+                                        (json_int_t) accepted, "duplicates",
+                                        (json_int_t) duplicates));
+}
+
+
+/* navigator.sendBeacon sends a string as text/plain;charset=UTF-8. */
+static int
+content_type_accepted(const char *content_type)
+{
+    return content_type == NULL ||
+           g_ascii_strncasecmp(content_type, "application/json", 16) == 0 ||
+           g_ascii_strncasecmp(content_type, "text/plain", 10) == 0;
+}
+
+
+static void
+on_post(void *arg, struct crier_http_req *req)
+{
+    struct beacon *beacon = arg;
+    const struct crier_host *host = beacon->host;
+    struct crier_input_error err;
+    json_t *body, *event;
+    const char *text;
+    size_t len;
+    int rc;
+
+    if (cors_apply(beacon, req) != 0) {
+        hit_reject(beacon, req, 403, "this origin may not send beacons; "
+                   "add it to allowed_origins", "Origin");
+        return;
+    }
+    if (!content_type_accepted(host->req_header(req, "Content-Type"))) {
+        hit_reject(beacon, req, 415, "send the hit as application/json or "
+                   "text/plain", "Content-Type");
+        return;
+    }
+    text = host->req_body(req, &len);
+    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (body == NULL) {
+        hit_reject(beacon, req, 400, "the body is not valid JSON", NULL);
+        return;
+    }
+    rc = beacon_event_build_json(body, host->req_header(req, "User-Agent"),
+                                 &event, &err);
+    json_decref(body);
+    if (rc != 0) {
+        hit_reject(beacon, req, 400, err.message, err.field);
+        return;
+    }
+
+    rc = host->emit(beacon->ctx, event, &err, on_post_emitted, req);
+    json_decref(event);
+    if (rc == CRIER_EINVAL)
+        hit_reject(beacon, req, 400, err.message, err.field);
+    else if (rc == CRIER_ECLOSED)
+        error_send(host, req, 503, "crier is shutting down; retry later",
+                   NULL);
+    else if (rc != 0) {
+        host->log(beacon->ctx, CRIER_LOG_ERROR, "beacon hit not emitted",
+                  "error=%s", crier_errname(rc));
+        error_send(host, req, 503, crier_strerror(rc), NULL);
+    }
+}
+
+
+static void
+on_snippet(void *arg, struct crier_http_req *req)
+{
+    const struct crier_host *host = ((struct beacon *) arg)->host;
+
+    host->resp_header(req, "Cache-Control", "max-age=300");
+    host->respond(req, 200, "application/javascript", beacon_snippet,
+                  beacon_snippet_len);
+}
+
+
+/* Accepts "*" or an origin as browsers send it: scheme and host, an
+ * optional port, no path and no trailing '/'. */
+static int
+origin_valid(const char *origin)
+{
+    const char *host;
+
+    if (strcmp(origin, "*") == 0)
+        return 1;
+    if (strncmp(origin, "https://", 8) == 0)
+        host = origin + 8;
+    else if (strncmp(origin, "http://", 7) == 0)
+        host = origin + 7;
+    else
+        return 0;
+    return host[0] != '\0' && strpbrk(host, "/?# ") == NULL;
+}
+
+
+static int
+config_read(struct beacon *beacon, const json_t *config)
+{
+    const struct crier_host *host = beacon->host;
+    const json_t *origins = json_object_get(config, "allowed_origins");
+    const json_t *origin;
+    const char *key;
+    json_t *value;
+    char field[48];
+    size_t i;
+
+    json_object_foreach((json_t *) config, key, value) {
+        for (i = 0; config_keys[i] != NULL; i++)
+            if (strcmp(config_keys[i], key) == 0)
+                break;
+        if (config_keys[i] == NULL) {
+            host->config_error(beacon->ctx, key, "is not a setting of the "
+                               "beacon trigger; use allowed_origins");
+            return CRIER_ECONFIG;
+        }
+    }
+    if (origins == NULL)
+        return 0;
+    if (!json_is_array(origins) || json_array_size(origins) == 0) {
+        host->config_error(beacon->ctx, "allowed_origins", "must be a "
+                           "non-empty list such as "
+                           "[\"https://www.example.gov\"]");
+        return CRIER_ECONFIG;
+    }
+
+    beacon->allowed_origins = g_new0(char *, json_array_size(origins) + 1);
+    json_array_foreach(origins, i, origin) {
+        if (!json_is_string(origin) ||
+            !origin_valid(json_string_value(origin))) {
+            snprintf(field, sizeof(field), "allowed_origins[%zu]", i);
+            host->config_error(beacon->ctx, field, "must be \"*\" or an "
+                               "origin such as \"https://www.example.gov\", "
+                               "with no path or trailing '/'");
+            return CRIER_ECONFIG;
+        }
+        beacon->allowed_origins[i] = g_strdup(json_string_value(origin));
+    }
+    return 0;
+}
+
+
+static void
+beacon_destroy(void *state)
+{
+    struct beacon *beacon = state;
+
+    g_strfreev(beacon->allowed_origins);
+    g_free(beacon);
+}
+
+
+static int
+beacon_init(struct crier_ctx *ctx, const struct crier_host *host,
+            const json_t *config, void **state)
+{
+    struct beacon *beacon = g_new0(struct beacon, 1);
+    int rc;
+
+    beacon->ctx = ctx;
+    beacon->host = host;
+    beacon_host = host;
+    rc = config_read(beacon, config);
+    if (rc != 0) {
+        beacon_destroy(beacon);
+        return rc;
+    }
+    *state = beacon;
+    return 0;
+}
+
+
+static int
+beacon_start(void *state)
+{
+    static const struct {
+        const char *method;
+        const char *path;
+        crier_http_handler handler;
+    } routes[] = {
+        {"GET", "/b.gif", on_gif},
+        {"POST", "/v1/beacon", on_post},
+        {"OPTIONS", "/v1/beacon", on_preflight},
+        {"GET", "/crier.js", on_snippet},
+    };
+    struct beacon *beacon = state;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(routes); i++) {
+        int rc = beacon->host->route_add(beacon->ctx, routes[i].method,
+                                         routes[i].path, routes[i].handler,
+                                         beacon);
+
+        if (rc != 0) {
+            beacon->host->log(beacon->ctx, CRIER_LOG_ERROR,
+                              "route not added", "method=%s path=%s "
+                              "error=%s", routes[i].method, routes[i].path,
+                              crier_errname(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+
+static void
+beacon_stop(void *state, crier_stop_cb done, void *arg)
+{
+    done(arg);
+}
+
+
+CRIER_PLUGIN_EXPORT = {
+    .abi_version = CRIER_ABI_VERSION,
+    .abi_minor = CRIER_ABI_MINOR,
+    .kind = CRIER_PLUGIN_TRIGGER,
+    .name = "beacon",
+    .version = "0.1.0",
+    .summary = "page views from web pages: /b.gif, /v1/beacon, /crier.js",
+    .init = beacon_init,
+    .start = beacon_start,
+    .stop = beacon_stop,
+    .destroy = beacon_destroy,
+    .ops = NULL,
+};

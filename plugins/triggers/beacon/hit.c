@@ -1,0 +1,260 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <crier/error.h>
+
+#include "hit.h"
+
+/* The query parameters that become properties, and their property names. */
+static const struct {
+    const char *param;
+    const char *property;
+} query_properties[] = {
+    {"u", "url"},
+    {"r", "referrer"},
+    {"ti", "title"},
+};
+
+/* The members of a POST body that become properties. */
+static const char *const json_properties[] = {"url", "referrer", "title"};
+
+/* The members a POST body may have. */
+static const char *const json_members[] = {
+    "visitor", "type", "url", "referrer", "title", "properties", NULL
+};
+
+
+static int
+reject(struct crier_input_error *err, const char *field, const char *message)
+{
+    snprintf(err->field, sizeof(err->field), "%s", field);
+    snprintf(err->message, sizeof(err->message), "%s", message);
+    err->index = -1;
+    return CRIER_EINVAL;
+}
+
+
+char *
+query_decode(const char *text, size_t len)
+{
+    GString *bytes = g_string_sized_new(len);
+    char *decoded;
+
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '+') {
+            g_string_append_c(bytes, ' ');
+        } else if (text[i] == '%' && i + 2 < len &&
+                   g_ascii_isxdigit(text[i + 1]) &&
+                   g_ascii_isxdigit(text[i + 2])) {
+            g_string_append_c(bytes,
+                              (char) (g_ascii_xdigit_value(text[i + 1]) * 16 +
+                                      g_ascii_xdigit_value(text[i + 2])));
+            i += 2;
+        } else {
+            g_string_append_c(bytes, text[i]);
+        }
+    }
+    decoded = g_utf8_make_valid(bytes->str, (gssize) bytes->len);
+    g_string_free(bytes, TRUE);
+    return decoded;
+}
+
+
+int
+query_param_get(const char *query, const char *name, char **value)
+{
+    const char *pair = query;
+
+    while (*pair != '\0') {
+        const char *end = pair + strcspn(pair, "&");
+        const char *equals = memchr(pair, '=', (size_t) (end - pair));
+        const char *name_end = equals != NULL ? equals : end;
+        char *pair_name = query_decode(pair, (size_t) (name_end - pair));
+        int found = strcmp(pair_name, name) == 0;
+
+        g_free(pair_name);
+        if (found) {
+            *value = equals != NULL
+                         ? query_decode(equals + 1,
+                                        (size_t) (end - equals - 1))
+                         : g_strdup("");
+            return 0;
+        }
+        pair = *end == '&' ? end + 1 : end;
+    }
+    return CRIER_ENOTFOUND;
+}
+
+
+/*
+ * Checks a beacon type: letters, digits, '_' and '-'. A '.' is not
+ * allowed, because anyone can send a beacon, and so a web page cannot
+ * pose as a server-side event such as case.closed.
+ */
+static int
+type_check(const char *type, const char *field, struct crier_input_error *err)
+{
+    size_t len = strlen(type);
+
+    if (len == 0 || len > HIT_TYPE_MAX)
+        return reject(err, field, "must be 1 to 64 characters long");
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isalnum(type[i]) && type[i] != '_' && type[i] != '-')
+            return reject(err, field, "may hold only letters, digits, '_' "
+                          "and '-'");
+    return 0;
+}
+
+
+static int
+visitor_check(const char *visitor, const char *field,
+              struct crier_input_error *err)
+{
+    size_t len = strlen(visitor);
+
+    if (len == 0)
+        return reject(err, field, "is required: the visitor id that "
+                      "crier.js keeps in localStorage");
+    if (len > HIT_VISITOR_MAX)
+        return reject(err, field, "must be at most 128 characters long");
+    return 0;
+}
+
+
+/* Returns a new event and takes over the reference to `properties`. */
+static json_t *
+hit_event_new(const char *type, const char *visitor, json_t *properties,
+              const char *user_agent)
+{
+    if (user_agent != NULL && user_agent[0] != '\0') {
+        char *valid = g_utf8_make_valid(user_agent, -1);
+
+        json_object_set_new(properties, "user_agent", json_string(valid));
+        g_free(valid);
+    }
+    return json_pack("{s:s,s:s,s:o}", "type", type, "visitor", visitor,
+                     "properties", properties);
+}
+
+
+int
+beacon_event_build_query(const char *query, const char *user_agent,
+                         json_t **event, struct crier_input_error *err)
+{
+    char *visitor = NULL, *type = NULL, *value;
+    json_t *properties;
+    int rc;
+
+    if (query_param_get(query, "v", &visitor) != 0)
+        visitor = g_strdup("");
+    if (query_param_get(query, "t", &type) != 0 || type[0] == '\0') {
+        g_free(type);
+        type = g_strdup(HIT_DEFAULT_TYPE);
+    }
+    rc = visitor_check(visitor, "v", err);
+    if (rc == 0)
+        rc = type_check(type, "t", err);
+    if (rc != 0) {
+        g_free(visitor);
+        g_free(type);
+        return rc;
+    }
+
+    properties = json_object();
+    for (size_t i = 0; i < G_N_ELEMENTS(query_properties); i++) {
+        if (query_param_get(query, query_properties[i].param, &value) != 0)
+            continue;
+        if (value[0] != '\0')
+            json_object_set_new(properties, query_properties[i].property,
+                                json_string(value));
+        g_free(value);
+    }
+    *event = hit_event_new(type, visitor, properties, user_agent);
+    g_free(visitor);
+    g_free(type);
+    return 0;
+}
+
+
+static int
+json_members_check(const json_t *body, struct crier_input_error *err)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *) body, key, value) {
+        size_t i = 0;
+
+        while (json_members[i] != NULL && strcmp(json_members[i], key) != 0)
+            i++;
+        if (json_members[i] == NULL)
+            return reject(err, key, "is not a member of a beacon hit; use "
+                          "visitor, type, url, referrer, title and "
+                          "properties");
+    }
+    return 0;
+}
+
+
+/* Copies url, referrer and title into `properties`. A null member counts
+ * as absent. */
+static int
+json_properties_copy(const json_t *body, json_t *properties,
+                     struct crier_input_error *err)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(json_properties); i++) {
+        const json_t *value = json_object_get(body, json_properties[i]);
+
+        if (value == NULL || json_is_null(value))
+            continue;
+        if (!json_is_string(value))
+            return reject(err, json_properties[i], "must be a string");
+        if (json_string_length(value) > 0)
+            json_object_set(properties, json_properties[i], (json_t *) value);
+    }
+    return 0;
+}
+
+
+int
+beacon_event_build_json(const json_t *body, const char *user_agent,
+                        json_t **event, struct crier_input_error *err)
+{
+    const json_t *visitor = json_object_get(body, "visitor");
+    const json_t *type = json_object_get(body, "type");
+    const json_t *extra = json_object_get(body, "properties");
+    json_t *properties;
+    int rc;
+
+    if (!json_is_object(body))
+        return reject(err, "", "the body must be a JSON object such as "
+                      "{\"visitor\": \"...\", \"url\": \"...\"}");
+    if ((rc = json_members_check(body, err)) != 0)
+        return rc;
+    if (!json_is_string(visitor))
+        return reject(err, "visitor", "is required: the visitor id that "
+                      "crier.js keeps in localStorage");
+    if ((rc = visitor_check(json_string_value(visitor), "visitor", err)) != 0)
+        return rc;
+    if (type != NULL && !json_is_string(type))
+        return reject(err, "type", "must be a string such as "
+                      "\"page_view\"");
+    if (type != NULL &&
+        (rc = type_check(json_string_value(type), "type", err)) != 0)
+        return rc;
+    if (extra != NULL && !json_is_object(extra))
+        return reject(err, "properties", "must be an object");
+
+    properties = extra != NULL ? json_deep_copy(extra) : json_object();
+    if ((rc = json_properties_copy(body, properties, err)) != 0) {
+        json_decref(properties);
+        return rc;
+    }
+    *event = hit_event_new(type != NULL ? json_string_value(type)
+                                        : HIT_DEFAULT_TYPE,
+                           json_string_value(visitor), properties,
+                           user_agent);
+    return 0;
+}

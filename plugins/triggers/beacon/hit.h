@@ -1,0 +1,58 @@
+/*
+ * Beacon hits: page views and other browser events, read from the query
+ * string of GET /b.gif or the JSON body of POST /v1/beacon and turned into
+ * events {type, visitor, properties}. The client's IP address is never
+ * part of the event.
+ */
+#ifndef CRIER_BEACON_HIT_H
+#define CRIER_BEACON_HIT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include <crier/host.h>
+
+#define HIT_DEFAULT_TYPE "page_view"
+
+/* Maximum length of a visitor id, as the core accepts it. */
+#define HIT_VISITOR_MAX 128
+
+/* Maximum length of a beacon type. */
+#define HIT_TYPE_MAX 64
+
+/*
+ * Decodes one application/x-www-form-urlencoded component of `len` bytes:
+ * '+' becomes a space and %XX the byte XX. A '%' without two hex digits
+ * stays as it is. Bytes that are not valid UTF-8, and NUL bytes, become
+ * U+FFFD. Returns a new string to free with g_free.
+ */
+char *query_decode(const char *text, size_t len);
+
+/*
+ * Finds the first parameter called `name` in a raw query string
+ * ("v=a1&u=https%3A%2F%2Fexample.gov%2F") and stores its decoded value
+ * in *value (g_free it). A parameter without '=' has the value "".
+ * Returns 0, or CRIER_ENOTFOUND when there is no such parameter.
+ */
+int query_param_get(const char *query, const char *name, char **value);
+
+/*
+ * Builds the event of GET /b.gif from its raw query string: v (visitor
+ * id, required), t (type, default page_view), u (url), r (referrer) and
+ * ti (title). `user_agent` may be NULL. Returns 0 with a new event in
+ * *event, or CRIER_EINVAL with `err` naming the parameter at fault.
+ */
+int beacon_event_build_query(const char *query, const char *user_agent,
+                             json_t **event, struct crier_input_error *err);
+
+/*
+ * Builds the event of a POST /v1/beacon body {"visitor", "type", "url",
+ * "referrer", "title", "properties"}, as beacon_event_build_query does.
+ * url, referrer, title and user_agent go into properties and take the
+ * place of members of the same names there.
+ */
+int beacon_event_build_json(const json_t *body, const char *user_agent,
+                            json_t **event, struct crier_input_error *err);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * The case trigger: signed webhooks from an agency's case system. A POST
+ * on the configured path carries Open311 GeoReport v2 service requests or
+ * a generic case. Each becomes a case.opened, case.updated or case.closed
+ * event, and the sender gets 202 {"accepted": N, "duplicates": M} once
+ * they are stored. docs/triggers/case.md has the payloads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/crier.h>
+
+#include "open311.h"
+#include "signature.h"
+
+#define TOLERANCE_DEFAULT_S 300
+#define TOLERANCE_MAX_S 86400
+
+/* The value that the example config falls back to without CASE_SECRET. */
+#define EXAMPLE_SECRET "change-me"
+
+struct case_trigger {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    char *path;
+    char *secret;
+    int64_t tolerance_s;
+};
+
+/* There is one host table per process. The emit callback, which gets
+ * only the request, finds it here. */
+static const struct crier_host *case_host;
+
+static const char *const config_keys[] = {
+    "plugin", "path", "secret", "tolerance_s", NULL
+};
+
+
+/* Sends {"error", "field"}, and "index" too for a 400. */
+static void
+error_send(const struct crier_host *host, struct crier_http_req *req,
+           int status, const char *message, const char *field, long index)
+{
+    json_t *body = json_pack("{s:s}", "error", message);
+
+    json_object_set_new(body, "field", field != NULL && field[0] != '\0'
+                                           ? json_string(field)
+                                           : json_null());
+    if (status == 400)
+        json_object_set_new(body, "index", index >= 0 ? json_integer(index)
+                                                      : json_null());
+    host->respond_json(req, status, body);
+}
+
+
+/* Logs why a webhook was rejected and sends the error. */
+static void
+webhook_reject(struct case_trigger *trigger, struct crier_http_req *req,
+               int status, const struct crier_input_error *err)
+{
+    const struct crier_host *host = trigger->host;
+
+    CRIER_LOG(host, trigger->ctx, CRIER_LOG_INFO, "case webhook rejected",
+              "status=%d field=%s index=%ld peer=%s error=\"%s\"", status,
+              err->field, err->index, host->req_peer(req), err->message);
+    error_send(host, req, status, err->message, err->field, err->index);
+}
+
+
+static void
+on_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    struct crier_http_req *req = arg;
+
+    if (status != 0) {
+        error_send(case_host, req, 503, "the store could not commit the "
+                   "events; nothing was stored, retry later", NULL, -1);
+        return;
+    }
+    case_host->respond_json(req, 202,
+                            json_pack("{s:I,s:I}", "accepted",
+                                      (json_int_t) accepted, "duplicates",
+                                      (json_int_t) duplicates));
+}
+
+
+/* Responds 401 unless the request carries a valid signature. */
+static int
+request_authenticate(struct case_trigger *trigger,
+                     struct crier_http_req *req)
+{
+    const struct crier_host *host = trigger->host;
+    struct crier_input_error err;
+    struct signed_request signed_request;
+    int rc;
+
+    signed_request.body = host->req_body(req, &signed_request.body_len);
+    signed_request.timestamp = host->req_header(req,
+                                                SIGNATURE_TIMESTAMP_HEADER);
+    signed_request.signature = host->req_header(req, SIGNATURE_HEADER);
+    rc = signature_verify(trigger->secret, trigger->tolerance_s,
+                          host->now_ms(trigger->ctx), &signed_request, &err);
+    if (rc != 0)
+        webhook_reject(trigger, req, 401, &err);
+    return rc;
+}
+
+
+static void
+on_case(void *arg, struct crier_http_req *req)
+{
+    struct case_trigger *trigger = arg;
+    const struct crier_host *host = trigger->host;
+    struct crier_input_error err;
+    json_error_t json_err;
+    json_t *body, *events;
+    const char *text;
+    size_t len;
+    int rc;
+
+    /* The signature covers the raw bytes, so it is checked before the
+     * body is parsed. */
+    if (request_authenticate(trigger, req) != 0)
+        return;
+
+    text = host->req_body(req, &len);
+    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_err);
+    if (body == NULL) {
+        snprintf(err.message, sizeof(err.message), "invalid JSON at line "
+                 "%d, column %d: %s", json_err.line, json_err.column,
+                 json_err.text);
+        err.field[0] = '\0';
+        err.index = -1;
+        webhook_reject(trigger, req, 400, &err);
+        return;
+    }
+    rc = case_events_build(body, &events, &err);
+    json_decref(body);
+    if (rc != 0) {
+        webhook_reject(trigger, req, 400, &err);
+        return;
+    }
+
+    rc = host->emit(trigger->ctx, events, &err, on_emitted, req);
+    json_decref(events);
+    if (rc == CRIER_EINVAL)
+        webhook_reject(trigger, req, 400, &err);
+    else if (rc == CRIER_ECLOSED)
+        error_send(host, req, 503, "crier is shutting down; retry later",
+                   NULL, -1);
+    else if (rc != 0) {
+        host->log(trigger->ctx, CRIER_LOG_ERROR, "case events not emitted",
+                  "error=%s", crier_errname(rc));
+        error_send(host, req, 500, crier_strerror(rc), NULL, -1);
+    }
+}
+
+
+static int
+config_check_keys(struct case_trigger *trigger, const json_t *config)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *) config, key, value) {
+        size_t i = 0;
+
+        while (config_keys[i] != NULL && strcmp(config_keys[i], key) != 0)
+            i++;
+        if (config_keys[i] == NULL) {
+            trigger->host->config_error(trigger->ctx, key, "is not a "
+                                        "setting of the case trigger; use "
+                                        "path, secret and tolerance_s");
+            return CRIER_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+
+static int
+config_read(struct case_trigger *trigger, const json_t *config)
+{
+    const struct crier_host *host = trigger->host;
+    const json_t *path = json_object_get(config, "path");
+    const json_t *secret = json_object_get(config, "secret");
+    const json_t *tolerance = json_object_get(config, "tolerance_s");
+
+    if (config_check_keys(trigger, config) != 0)
+        return CRIER_ECONFIG;
+    if (!json_is_string(path) || json_string_value(path)[0] != '/' ||
+        strpbrk(json_string_value(path), " ?#") != NULL) {
+        host->config_error(trigger->ctx, "path", "is required: the path "
+                           "the case system posts to, starting with '/', "
+                           "such as \"/hooks/case\"");
+        return CRIER_ECONFIG;
+    }
+    if (!json_is_string(secret) || json_string_length(secret) == 0) {
+        host->config_error(trigger->ctx, "secret", "is required: the "
+                           "non-empty secret shared with the case system, "
+                           "such as \"${CASE_SECRET}\"");
+        return CRIER_ECONFIG;
+    }
+    trigger->tolerance_s = TOLERANCE_DEFAULT_S;
+    if (tolerance != NULL) {
+        if (!json_is_integer(tolerance) ||
+            json_integer_value(tolerance) < 1 ||
+            json_integer_value(tolerance) > TOLERANCE_MAX_S) {
+            host->config_error(trigger->ctx, "tolerance_s", "must be a "
+                               "whole number of seconds from 1 to %d",
+                               TOLERANCE_MAX_S);
+            return CRIER_ECONFIG;
+        }
+        trigger->tolerance_s = json_integer_value(tolerance);
+    }
+    trigger->path = strdup(json_string_value(path));
+    trigger->secret = strdup(json_string_value(secret));
+    if (trigger->path == NULL || trigger->secret == NULL)
+        return CRIER_ENOMEM;
+    return 0;
+}
+
+
+static void
+case_destroy(void *state)
+{
+    struct case_trigger *trigger = state;
+
+    free(trigger->path);
+    free(trigger->secret);
+    free(trigger);
+}
+
+
+static int
+case_init(struct crier_ctx *ctx, const struct crier_host *host,
+          const json_t *config, void **state)
+{
+    struct case_trigger *trigger = calloc(1, sizeof(*trigger));
+    int rc;
+
+    if (trigger == NULL)
+        return CRIER_ENOMEM;
+    trigger->ctx = ctx;
+    trigger->host = host;
+    case_host = host;
+    rc = config_read(trigger, config);
+    if (rc != 0) {
+        case_destroy(trigger);
+        return rc;
+    }
+    if (strcmp(trigger->secret, EXAMPLE_SECRET) == 0)
+        host->log(ctx, CRIER_LOG_WARN, "the secret is the example value; "
+                  "anyone who reads the docs can sign requests",
+                  "key=secret");
+    *state = trigger;
+    return 0;
+}
+
+
+static int
+case_start(void *state)
+{
+    struct case_trigger *trigger = state;
+    int rc = trigger->host->route_add(trigger->ctx, "POST", trigger->path,
+                                      on_case, trigger);
+
+    if (rc != 0)
+        trigger->host->log(trigger->ctx, CRIER_LOG_ERROR,
+                           "route not added", "method=POST path=%s error=%s",
+                           trigger->path, crier_errname(rc));
+    return rc;
+}
+
+
+static void
+case_stop(void *state, crier_stop_cb done, void *arg)
+{
+    done(arg);
+}
+
+
+CRIER_PLUGIN_EXPORT = {
+    .abi_version = CRIER_ABI_VERSION,
+    .abi_minor = CRIER_ABI_MINOR,
+    .kind = CRIER_PLUGIN_TRIGGER,
+    .name = "case",
+    .version = "0.1.0",
+    .summary = "signed webhooks from a case system: Open311 or generic",
+    .init = case_init,
+    .start = case_start,
+    .stop = case_stop,
+    .destroy = case_destroy,
+    .ops = NULL,
+};

@@ -1,0 +1,134 @@
+"""POST /v1/events: accepted events are stored once, bad input is refused."""
+import json
+import os
+import signal
+import sqlite3
+
+from crierlib import PLUGINS, Crier, run_crier
+from conftest import SQLITE_API
+
+
+def stored_events(c):
+    db = sqlite3.connect(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        return [json.loads(r[0]) for r in
+                db.execute("SELECT body FROM events ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def test_single_event_accepted(crier):
+    r = crier.post("/v1/events", {"type": "page_view", "visitor": "v-1",
+                                  "properties": {"url": "/recalls"}})
+    assert r.status == 202
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_batch_accepted(crier):
+    events = [{"type": "signup", "profile": {"email": "a%d@example.gov" % i}}
+              for i in range(50)]
+    r = crier.post("/v1/events", {"events": events})
+    assert r.status == 202
+    assert r.json()["accepted"] == 50
+
+
+def test_repeated_id_is_duplicate(crier):
+    ev = {"id": "e-1", "type": "signup", "visitor": "v-9"}
+    assert crier.post("/v1/events", ev).json() == {"accepted": 1,
+                                                   "duplicates": 0}
+    assert crier.post("/v1/events", ev).json() == {"accepted": 0,
+                                                   "duplicates": 1}
+
+
+def test_duplicate_inside_batch(crier):
+    ev = {"id": "same", "type": "signup", "visitor": "v-1"}
+    r = crier.post("/v1/events", {"events": [ev, ev]})
+    assert r.json() == {"accepted": 1, "duplicates": 1}
+
+
+def test_missing_type_names_field(crier):
+    r = crier.post("/v1/events", {"visitor": "v-2"})
+    assert r.status == 400
+    body = r.json()
+    assert body["field"] == "type"
+    assert "required" in body["error"]
+
+
+def test_bad_event_in_batch_stores_nothing(crier):
+    events = [{"id": "ok-1", "type": "signup", "visitor": "v-1"},
+              {"id": "ok-2", "type": "signup", "visitor": "v-2",
+               "time": "yesterday"}]
+    r = crier.post("/v1/events", {"events": events})
+    assert r.status == 400
+    assert r.json()["index"] == 1
+    assert r.json()["field"] == "time"
+    # Nothing of the refused request was stored: the first event is new.
+    r = crier.post("/v1/events", events[0])
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_malformed_json(crier):
+    r = crier.post("/v1/events", '{"type": ',
+                   headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    assert "invalid JSON" in r.json()["error"]
+
+
+def test_invalid_identity(crier):
+    r = crier.post("/v1/events", {"type": "x", "profile": {"email": "no"}})
+    assert r.status == 400
+    assert r.json()["field"] == "profile.email"
+
+
+def test_too_many_events(crier):
+    r = crier.post("/v1/events",
+                   {"events": [{"type": "x", "visitor": "v"}] * 1001})
+    assert r.status == 400
+    assert r.json()["field"] == "events"
+
+
+def test_body_over_limit(crier):
+    r = crier.post("/v1/events", b"a" * (11 * 1024 * 1024),
+                   headers={"Content-Type": "application/json"})
+    assert r.status == 413
+
+
+def test_unknown_route(crier):
+    assert crier.get("/no/such/route").status == 404
+
+
+def test_event_is_normalised(crier):
+    crier.post("/v1/events", {"type": "signup",
+                              "time": "2026-03-01T09:30:00-06:00",
+                              "profile": {"email": "Ana@Example.GOV",
+                                          "phone": "+1 (312) 555-0100"}})
+    ev = stored_events(crier)[-1]
+    assert ev["time"] == "2026-03-01T15:30:00.000Z"
+    assert ev["profile"]["email"] == "ana@example.gov"
+    assert ev["profile"]["phone"] == "+13125550100"
+
+
+def test_sigterm_keeps_accepted_events(tmp_path):
+    c = Crier(tmp_path, SQLITE_API).start()
+    for i in range(20):
+        assert c.post("/v1/events", {"id": "t-%d" % i, "type": "x",
+                                     "visitor": "v"}).status == 202
+    assert c.stop(signal.SIGTERM) == 0
+    assert len(stored_events(c)) == 20
+
+
+def test_check_reports_file_and_line(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('plugin_dir = "%s";\n'
+                    'store: { plugin = "sqlite"; path = 5; };\n' % PLUGINS)
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code == 2
+    assert "bad.conf:2: store.path:" in err
+
+
+def test_check_reports_syntax_error(tmp_path):
+    conf = tmp_path / "broken.conf"
+    conf.write_text('listen = = "x";\n')
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code == 2
+    assert "broken.conf:1:" in err

@@ -1,0 +1,43 @@
+/*
+ * store_conformance PLUGIN.so: runs the store conformance suite against
+ * one store plugin. Cases that need durable storage skip themselves on a
+ * store that keeps nothing across restarts.
+ */
+#include <stdio.h>
+
+#include "store_test.h"
+
+struct testhost_plugin store_plugin;
+
+
+int
+main(int argc, char **argv)
+{
+    char error[512];
+    int failed = 0;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PLUGIN.so\n", argv[0]);
+        return 2;
+    }
+    if (testhost_plugin_open(argv[1], &store_plugin, error,
+                             sizeof(error)) < 0) {
+        fprintf(stderr, "store_conformance: %s\n", error);
+        return 1;
+    }
+    if (store_plugin.plugin->kind != CRIER_PLUGIN_STORE) {
+        fprintf(stderr, "store_conformance: %s is not a store plugin\n",
+                argv[1]);
+        return 1;
+    }
+
+    failed += _cmocka_run_group_tests("store/events", event_tests,
+                                      event_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/profiles", profile_tests,
+                                      profile_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/jobs", job_tests,
+                                      job_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,
+                                      lifecycle_test_count, NULL, NULL);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,17 @@
+/* Direct access to the sqlite store's file; only for the sqlite plugin. */
+#ifndef CRIER_SQLITE_FILE_H
+#define CRIER_SQLITE_FILE_H
+
+#include <jansson.h>
+
+/* Runs SQL on the database at `path`; fails the case on error. */
+void sqlite_file_exec(const char *path, const char *sql);
+
+/* Takes the database's write lock until sqlite_file_unlock releases it. */
+void *sqlite_file_lock(const char *path);
+void sqlite_file_unlock(void *lock);
+
+/* Returns every row of a query, each an array of its column values. */
+json_t *sqlite_file_rows(const char *path, const char *sql);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * Tests of core/template/template.c against the fixtures in
+ * tests/data/templates/: "ok" is a valid set (a "welcome" template with
+ * all three parts, a "receipt" without HTML, a shared "footer" partial);
+ * every other folder contains one kind of mistake.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "crier/error.h"
+#include "template/template.h"
+
+#define FIXTURES CRIER_SOURCE_DIR "/tests/data/templates/"
+
+
+static int
+load_ok(void **state)
+{
+    struct template_error err;
+
+    *state = template_set_load(FIXTURES "ok", &err);
+    if (*state == NULL) {
+        print_error("%s:%d:%d: %s\n", err.path, err.line, err.col,
+                    err.message);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+free_set(void **state)
+{
+    template_set_free(*state);
+    return 0;
+}
+
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+
+static json_t *
+welcome_data(const char *name)
+{
+    return json_pack("{s:s,s:s,s:[{s:s},{s:s}]}", "site", "Crier & Co",
+                     "name", name, "searches", "query", "cribs \"recall\"",
+                     "query", "a & b");
+}
+
+
+static void
+test_has(void **state)
+{
+    const struct template_set *set = *state;
+
+    assert_true(template_set_has(set, "welcome"));
+    assert_true(template_set_has(set, "receipt"));
+    assert_false(template_set_has(set, "partials"));
+    assert_false(template_set_has(set, ".hidden"));
+    assert_false(template_set_has(set, "README.txt"));
+    assert_false(template_set_has(set, "nope"));
+}
+
+
+/* Values are escaped in the HTML part only. */
+static void
+test_render_three_parts(void **state)
+{
+    struct rendered_message msg;
+    struct template_error err;
+    json_t *data = welcome_data("Ann <ann@example.org>");
+
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     0);
+    assert_string_equal(msg.subject,
+                        "Welcome to Crier & Co, Ann <ann@example.org>!");
+    assert_string_equal(msg.text,
+                        "Hello Ann <ann@example.org>,\n"
+                        "\n"
+                        "Your saved searches:\n"
+                        "  - cribs \"recall\"\n"
+                        "  - a & b\n"
+                        "\n"
+                        "-- \n"
+                        "The Crier & Co team\n");
+    assert_string_equal(msg.html,
+                        "<p>Hello Ann &lt;ann@example.org&gt;,</p>\n"
+                        "<ul>\n"
+                        "  <li>cribs &quot;recall&quot;</li>\n"
+                        "  <li>a &amp; b</li>\n"
+                        "</ul>\n"
+                        "<footer>\n"
+                        "  -- \n"
+                        "  The Crier &amp; Co team\n"
+                        "</footer>\n");
+    rendered_message_clear(&msg);
+    assert_null(msg.subject);
+    assert_null(msg.text);
+    assert_null(msg.html);
+
+    /* The same compiled set renders again with other data. */
+    json_object_set_new(data, "searches", json_array());
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     0);
+    assert_non_null(strstr(msg.text, "You have no saved searches yet.\n"));
+    assert_non_null(strstr(msg.html, "<ul>\n</ul>\n"));
+    rendered_message_clear(&msg);
+    json_decref(data);
+}
+
+
+/* Without html.mustache, html is NULL. The subject's CRLF is dropped. */
+static void
+test_render_without_html(void **state)
+{
+    struct rendered_message msg;
+    struct template_error err;
+    json_t *data = json_pack("{s:i,s:f,s:s}", "number", 42, "total", 9.5,
+                             "site", "Crier");
+
+    assert_int_equal(template_render(*state, "receipt", data, &msg, &err),
+                     0);
+    assert_string_equal(msg.subject, "Receipt 42");
+    assert_string_equal(msg.text, "Order 42: 9.5\n-- \nThe Crier team\n");
+    assert_null(msg.html);
+    rendered_message_clear(&msg);
+    json_decref(data);
+}
+
+
+static void
+expect_subject_refused(void **state, const char *name, const char *words)
+{
+    struct rendered_message msg;
+    struct template_error err;
+    json_t *data = welcome_data(name);
+
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     CRIER_EINVAL);
+    assert_null(msg.subject);
+    assert_null(msg.text);
+    assert_null(msg.html);
+    assert_non_null(strstr(err.message, "template 'welcome'"));
+    assert_non_null(strstr(err.message, words));
+    assert_true(ends_with(err.path, "/ok/welcome"));
+    json_decref(data);
+}
+
+
+static void
+test_subject_line_break_refused(void **state)
+{
+    expect_subject_refused(state, "Bob\r\nBcc: all@example.org",
+                           "would contain a line break");
+    expect_subject_refused(state, "Bob\nBcc: all@example.org",
+                           "would contain a line break");
+    expect_subject_refused(state, "Bob\r", "would contain a line break");
+}
+
+
+/* "Welcome to , " and "!" are 14 bytes: names of 984 fit, 985 do not. */
+static void
+test_subject_length(void **state)
+{
+    struct rendered_message msg;
+    struct template_error err;
+    char name[990];
+    json_t *data;
+
+    memset(name, 'a', sizeof(name));
+    name[984] = '\0';
+    data = json_pack("{s:s,s:s}", "site", "", "name", name);
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     0);
+    assert_int_equal(strlen(msg.subject), 998);
+    rendered_message_clear(&msg);
+    json_decref(data);
+
+    name[984] = 'a';
+    name[985] = '\0';
+    data = json_pack("{s:s,s:s}", "site", "", "name", name);
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     CRIER_EINVAL);
+    assert_null(msg.subject);
+    assert_non_null(strstr(err.message, "999 bytes, more than 998"));
+    json_decref(data);
+}
+
+
+/* The text part may carry line breaks from values. */
+static void
+test_text_keeps_line_breaks(void **state)
+{
+    struct rendered_message msg;
+    struct template_error err;
+    json_t *data = json_pack("{s:s,s:s,s:[{s:s}]}", "site", "X", "name",
+                             "Ann", "searches", "query", "two\nlines");
+
+    assert_int_equal(template_render(*state, "welcome", data, &msg, &err),
+                     0);
+    assert_non_null(strstr(msg.text, "  - two\nlines\n"));
+    rendered_message_clear(&msg);
+    json_decref(data);
+}
+
+
+static void
+test_missing_template(void **state)
+{
+    struct rendered_message msg;
+    struct template_error err;
+
+    assert_int_equal(template_render(*state, "nope", NULL, &msg, &err),
+                     CRIER_ENOTFOUND);
+    assert_null(msg.subject);
+    assert_non_null(strstr(err.message, "no template named 'nope'"));
+    assert_int_equal(template_render(*state, "partials", NULL, &msg, &err),
+                     CRIER_ENOTFOUND);
+}
+
+
+/* Loads a broken fixture folder and checks the error. */
+static void
+expect_load_error(const char *folder, const char *path_end, int line,
+                  int col, const char *words)
+{
+    struct template_error err;
+    struct template_set *set;
+
+    memset(&err, 0, sizeof(err));
+    set = template_set_load(folder, &err);
+    if (set != NULL) {
+        template_set_free(set);
+        fail_msg("%s loaded without error", folder);
+    }
+    if (!ends_with(err.path, path_end) || err.line != line
+        || err.col != col || strstr(err.message, words) == NULL)
+    {
+        fail_msg("got %s:%d:%d: %s; expected ...%s:%d:%d with \"%s\"",
+                 err.path, err.line, err.col, err.message, path_end, line,
+                 col, words);
+    }
+}
+
+
+static void
+test_syntax_error(void **state)
+{
+    expect_load_error(FIXTURES "broken-syntax",
+                      "/broken-syntax/welcome/text.mustache", 3, 3,
+                      "section 'searches' is never closed");
+}
+
+
+static void
+test_missing_subject(void **state)
+{
+    expect_load_error(FIXTURES "missing-subject",
+                      "/missing-subject/welcome/subject.mustache", 0, 0,
+                      "template 'welcome' has no subject.mustache");
+}
+
+
+static void
+test_broken_partial(void **state)
+{
+    expect_load_error(FIXTURES "broken-partial",
+                      "/broken-partial/partials/footer.mustache", 3, 1,
+                      "'b' does not match section 'a'");
+}
+
+
+static void
+test_bad_utf8(void **state)
+{
+    expect_load_error(FIXTURES "bad-utf8", "/bad-utf8/welcome/text.mustache",
+                      2, 5, "not valid UTF-8");
+}
+
+
+static void
+test_missing_folder(void **state)
+{
+    expect_load_error(FIXTURES "does-not-exist", "/does-not-exist", 0, 0,
+                      "cannot open the template folder");
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest loaded[] = {
+        cmocka_unit_test(test_has),
+        cmocka_unit_test(test_render_three_parts),
+        cmocka_unit_test(test_render_without_html),
+        cmocka_unit_test(test_subject_line_break_refused),
+        cmocka_unit_test(test_subject_length),
+        cmocka_unit_test(test_text_keeps_line_breaks),
+        cmocka_unit_test(test_missing_template),
+    };
+    const struct CMUnitTest broken[] = {
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_subject),
+        cmocka_unit_test(test_broken_partial),
+        cmocka_unit_test(test_bad_utf8),
+        cmocka_unit_test(test_missing_folder),
+    };
+    int failed = 0;
+
+    failed += cmocka_run_group_tests_name("template set", loaded, load_ok,
+                                          free_set);
+    failed += cmocka_run_group_tests_name("template load errors", broken,
+                                          NULL, NULL);
+    return failed > 0;
+}
