@@ -20,6 +20,7 @@ struct emit_batch {
 };
 
 static unsigned pending_batches;
+static uint64_t last_emit;        /* loop time of the last batch, in ms */
 
 
 static void
@@ -136,6 +137,7 @@ ingest_emit(const char *source, json_t *events, struct crier_input_error *err,
         return rc;
     }
     pending_batches++;
+    last_emit = uv_now(server.loop);
     return 0;
 }
 
@@ -144,4 +146,11 @@ unsigned
 ingest_pending(void)
 {
     return pending_batches;
+}
+
+
+uint64_t
+ingest_idle_ms(void)
+{
+    return uv_now(server.loop) - last_emit;
 }

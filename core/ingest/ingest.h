@@ -40,4 +40,7 @@ int ingest_emit(const char *source, json_t *events,
 /* Returns the number of emitted batches not yet committed. */
 unsigned ingest_pending(void);
 
+/* Returns how long ago, in ms of loop time, the last batch was emitted. */
+uint64_t ingest_idle_ms(void);
+
 #endif

@@ -211,7 +211,7 @@ append_rejects_invalid_event(void **state)
     bad[2].type = NULL;
     bad[3].json = NULL;
 
-    /* A bad event anywhere refuses the whole batch. */
+    /* A bad event anywhere rejects the whole batch. */
     for (i = 0; i < 4; i++) {
         struct crier_event_rec batch[2] = { good, bad[i] };
 

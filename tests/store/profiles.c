@@ -106,6 +106,7 @@ commit_identity_stays_with_owner(void **state)
     struct fixture *f = *state;
     json_t *profiles;
     json_t *identities;
+    json_t *result;
 
     profile_commit(f, "p_1", T0, T0, "a@b.gov", "Ana");
     json_decref(json_ok(f, f->ops->commit,
@@ -124,10 +125,9 @@ commit_identity_stays_with_owner(void **state)
                         "p_1");
     json_decref(profiles);
 
-    json_t *result = json_ok(f, f->ops->profiles_load,
-                             json_pack("{s:[{s:s, s:s}]}", "identities",
-                                       "kind", "phone",
-                                       "value", "+15550100"));
+    result = json_ok(f, f->ops->profiles_load,
+                     json_pack("{s:[{s:s, s:s}]}", "identities",
+                               "kind", "phone", "value", "+15550100"));
     profiles = json_object_get(result, "profiles");
     assert_int_equal(json_array_size(profiles), 1);
     assert_string_equal(member_str(json_array_get(profiles, 0), "id"),

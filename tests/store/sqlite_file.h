@@ -1,10 +1,10 @@
-/* Direct access to the sqlite store's file; only for the sqlite plugin. */
+/* Direct access to the sqlite store's file, for the sqlite plugin only. */
 #ifndef CRIER_SQLITE_FILE_H
 #define CRIER_SQLITE_FILE_H
 
 #include <jansson.h>
 
-/* Runs SQL on the database at `path`; fails the case on error. */
+/* Runs SQL on the database at `path`, failing the case on error. */
 void sqlite_file_exec(const char *path, const char *sql);
 
 /* Takes the database's write lock until sqlite_file_unlock releases it. */

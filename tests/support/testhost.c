@@ -1,4 +1,4 @@
-/* A host table for plugin tests; see testhost.h. */
+/* A host table for plugin tests, described in testhost.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,8 +332,8 @@ testhost_close(struct testhost *th)
     uv_close((uv_handle_t *)&th->fire, NULL);
     uv_close((uv_handle_t *)&th->watchdog, NULL);
 
-    /* One turn that does not wait runs the close callbacks; a handle that
-     * a plugin left open must not hang the test. */
+    /* One turn that does not wait runs the close callbacks, and a handle
+     * that a plugin left open cannot hang the test. */
     uv_run(&th->loop, UV_RUN_NOWAIT);
     return uv_loop_close(&th->loop);
 }

@@ -23,7 +23,7 @@
 #define TESTHOST_EPOCH_MS INT64_C(1767225600000)
 
 struct testhost {
-    /* The table passed to init. The first member, so that the instance
+    /* The table passed to init. It is the first member, so the instance
      * pointer doubles as the plugin's `struct crier_ctx *`. */
     struct crier_host host;
 

@@ -144,9 +144,17 @@ fake_log_enabled(struct crier_ctx *ctx, enum crier_log_level level)
 }
 
 
+static void
+fake_log(struct crier_ctx *ctx, enum crier_log_level level, const char *msg,
+         const char *fields_fmt, ...)
+{
+}
+
+
 static const struct crier_host fake_host = {
     .size = sizeof(struct crier_host),
     .log_enabled = fake_log_enabled,
+    .log = fake_log,
     .req_method = fake_method,
     .req_query = fake_query,
     .req_header = fake_header,

@@ -1,6 +1,6 @@
 /*
  * Tests of the email channel's message builder. The source is included so
- * that its file-local helpers are in reach; the decoders below are the
+ * that its file-local helpers are in reach. The decoders below are the
  * test's own, written from RFC 2045 and RFC 2047, not taken from mime.c.
  */
 #include "../../plugins/channels/email/mime.c"

@@ -28,9 +28,9 @@
 #define DATE_MS INT64_C(1736258580000)
 #define FROM "City of Example <alerts@example.gov>"
 
-/* The fake SMTP server's handler: RCPT of reject@ gets 550, of later@
- * 451; each accepted message is stored as <n>.eml, its envelope beside
- * it as <n>.env. */
+/* The fake SMTP server's handler. RCPT of reject@ gets 550 and of later@
+ * 451, and a message to spam@ gets 554 at its end. Each accepted message
+ * is stored as <n>.eml, with its envelope beside it as <n>.env. */
 static const char smtp_handler[] =
     "import os\n"
     "class Handler:\n"
@@ -49,6 +49,8 @@ static const char smtp_handler[] =
     "        envelope.rcpt_tos.append(address)\n"
     "        return '250 OK'\n"
     "    async def handle_DATA(self, server, session, envelope):\n"
+    "        if envelope.rcpt_tos[0].startswith('spam@'):\n"
+    "            return '554 5.7.1 Message rejected as spam'\n"
     "        self.count += 1\n"
     "        base = os.path.join(self.folder, str(self.count))\n"
     "        with open(base + '.env', 'w') as f:\n"
@@ -746,15 +748,21 @@ test_smtp_replies(void **state)
                                                "reject@example.org");
     struct crier_message later = message_make("<ff56@notify.example.gov>",
                                               "later@example.org");
-    struct outcome sent[2] = { 0 };
+    struct crier_message spam = message_make("<ff57@notify.example.gov>",
+                                             "spam@example.org");
+    struct outcome sent[3] = { 0 };
 
     assert_int_equal(message_send(email, &reject, &sent[0]), 0);
     assert_int_equal(message_send(email, &later, &sent[1]), 0);
-    outcomes_wait(sent, 2);
+    assert_int_equal(message_send(email, &spam, &sent[2]), 0);
+    outcomes_wait(sent, 3);
     assert_int_equal(sent[0].outcome, CRIER_SEND_FAIL);
     assert_string_equal(sent[0].detail, "SMTP 550 5.1.1 No such user here");
     assert_int_equal(sent[1].outcome, CRIER_SEND_RETRY);
     assert_string_equal(sent[1].detail, "SMTP 451 4.3.0 Try again later");
+    assert_int_equal(sent[2].outcome, CRIER_SEND_FAIL);
+    assert_string_equal(sent[2].detail,
+                        "SMTP 554 5.7.1 Message rejected as spam");
     email_close(email);
 }
 

@@ -97,9 +97,10 @@ config_keys_check(struct email *email, const json_t *config)
         while (i < G_N_ELEMENTS(known) && strcmp(key, known[i]) != 0)
             i++;
         if (i == G_N_ELEMENTS(known)) {
-            email->host->config_error(email->ctx, key, "unknown key; the "
-                                      "email channel takes from, reply_to, "
-                                      "outbox or url, and SMTP settings");
+            email->host->config_error(email->ctx, key, "unknown key; valid "
+                                      "keys are from, reply_to, outbox, "
+                                      "url, username, password, starttls, "
+                                      "timeout_ms and connect_timeout_ms");
             return CRIER_ECONFIG;
         }
     }
@@ -310,7 +311,7 @@ email_start(void *state)
     if (s->username != NULL && !s->starttls &&
         g_ascii_strncasecmp(s->url, "smtps:", 6) != 0)
         email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP password "
-                         "may travel unencrypted; use smtps:// or set "
+                         "may be sent unencrypted; use smtps:// or set "
                          "starttls = true", NULL);
     return 0;
 }
@@ -331,6 +332,16 @@ email_stop(void *state, crier_stop_cb done, void *arg)
 }
 
 
+static void
+delivery_free(struct email_delivery *d)
+{
+    g_string_free(d->message, TRUE);
+    g_free(d->message_id);
+    g_free(d->to);
+    g_free(d);
+}
+
+
 void
 email_delivery_finish(struct email_delivery *d,
                       const struct crier_send_result *result)
@@ -338,11 +349,7 @@ email_delivery_finish(struct email_delivery *d,
     struct email *email = d->email;
 
     d->done(d->arg, result);
-    g_string_free(d->message, TRUE);
-    g_free(d->message_id);
-    g_free(d->to);
-    g_free(d);
-
+    delivery_free(d);
     email->in_flight--;
     if (email->in_flight == 0 && email->stop_done != NULL) {
         crier_stop_cb done = email->stop_done;
@@ -413,10 +420,7 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
 
     rc = email->outbox ? maildir_deliver(d) : smtp_deliver(d);
     if (rc != 0) {
-        g_string_free(d->message, TRUE);
-        g_free(d->message_id);
-        g_free(d->to);
-        g_free(d);
+        delivery_free(d);
         email->in_flight--;
     }
     return rc;

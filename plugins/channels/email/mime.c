@@ -1,7 +1,8 @@
 /*
- * The email channel's message builder. Headers fold at MIME_LINE_MAX
- * columns; text that cannot be written as plain ASCII words becomes UTF-8
- * encoded words; both body parts are quoted-printable with CRLF line ends.
+ * The email channel's message builder. Header lines are folded at
+ * MIME_LINE_MAX columns, and text that plain ASCII words cannot carry
+ * becomes UTF-8 encoded words. Both body parts are quoted-printable, and
+ * every line ends in CRLF.
  */
 #include "mime.h"
 
@@ -14,7 +15,7 @@
 /* Characters that end an address or a header field in RFC 5322. */
 #define ADDRESS_SPECIALS "<>()[]\\,;:\""
 
-/* The longest local part SMTP accepts (RFC 5321, section 4.5.3.1.1). */
+/* The maximum local part length in SMTP (RFC 5321, section 4.5.3.1.1). */
 #define LOCAL_PART_MAX 64
 
 /* The fixed parts of an encoded word: "=?UTF-8?Q?" and "?=". */
@@ -53,6 +54,8 @@ mime_address_valid(const char *address)
         strstr(domain, "..") != NULL)
         return 0;
 
+    /* NOTE: non-ASCII addresses (SMTPUTF8, RFC 6531) are rejected; see
+     * "Limits" in docs/channels/email.md. */
     for (const char *p = address; *p != '\0'; p++) {
         unsigned char c = (unsigned char) *p;
 
@@ -342,24 +345,24 @@ q_encode_append(GString *out, const char *p, size_t len)
 static size_t
 word_fill(const char *p, const char *end, size_t room, int use_q)
 {
-    size_t taken = 0;
+    size_t fitted = 0;
 
-    while (p + taken < end) {
-        const char *next = g_utf8_next_char(p + taken);
+    while (p + fitted < end) {
+        const char *next = g_utf8_next_char(p + fitted);
         size_t take = (size_t) (next - p);
         size_t encoded = use_q ? q_length(p, take) : b_length(take);
 
         if (WORD_OVERHEAD + encoded > room)
             break;
-        taken = take;
+        fitted = take;
     }
-    return taken;
+    return fitted;
 }
 
 
 /*
  * Appends `value` as UTF-8 encoded words, Q or B, whichever is shorter.
- * Each word holds whole characters and fits its line.
+ * Each word contains whole characters only and fits its line.
  */
 static void
 header_encoded_append(struct header_writer *w, const char *value)
@@ -482,8 +485,8 @@ mime_address_header_append(GString *out, const char *name,
         g_free(phrase);
     }
 
-    /* NOTE: an address longer than a line is written unfolded, which RFC
-     * 5322 allows up to 998 characters. */
+    /* NOTE: an address longer than a line is written unfolded, as RFC
+     * 5322 allows up to 998 characters; see docs/channels/email.md. */
     bracketed = g_strdup_printf("<%s>", address->address);
     header_token_append(&w, bracketed, strlen(bracketed));
     g_free(bracketed);
@@ -639,7 +642,7 @@ headers_append(GString *out, const struct crier_message *msg,
     g_string_append_printf(out, "Message-ID: %s\r\n", msg->message_id);
     g_string_append(out, "MIME-Version: 1.0\r\n");
 
-    /* RFC 3834: out-of-office replies should not answer this message. */
+    /* RFC 3834: out-of-office responders should not reply to this. */
     g_string_append(out, "Auto-Submitted: auto-generated\r\n");
     if (msg->rule != NULL && msg->rule[0] != '\0' &&
         mime_header_append(out, "X-Crier-Rule", msg->rule) != 0) {

@@ -22,7 +22,7 @@
 /* A quoted-printable line is at most this long, soft break included. */
 #define MIME_QP_LINE_MAX 76
 
-/* The longest address that SMTP can carry (RFC 5321, with RFC 3696). */
+/* The maximum address length in SMTP (RFC 5321, with RFC 3696). */
 #define MIME_ADDRESS_MAX 254
 
 /* A mailbox: an optional display name and an address. */
@@ -44,10 +44,10 @@ int mime_address_parse(const char *text, struct mime_address *out,
 void mime_address_clear(struct mime_address *address);
 
 /*
- * Returns nonzero when `address` looks like a deliverable "local@domain":
- * one '@', a non-empty local part of at most 64 bytes, a domain with a
- * dot, only printable ASCII without spaces or the characters that end an
- * address in a header, and at most MIME_ADDRESS_MAX bytes in all.
+ * Returns nonzero when `address` looks like a deliverable "local@domain".
+ * It needs one '@', a local part of 1 to 64 bytes and a domain with a dot.
+ * Only printable ASCII is allowed, without spaces or the characters that
+ * end an address in a header, and at most MIME_ADDRESS_MAX bytes in all.
  */
 int mime_address_valid(const char *address);
 
@@ -79,7 +79,7 @@ void mime_qp_append(GString *out, const char *data, size_t len);
 /* Writes the multipart boundary for `message_id` into `buf`. */
 void mime_boundary_format(const char *message_id, char *buf, size_t size);
 
-/* What a message carries beyond struct crier_message. */
+/* The sender fields and date, which struct crier_message lacks. */
 struct mime_envelope {
     const struct mime_address *from;
     const struct mime_address *reply_to;   /* or NULL */

@@ -1,7 +1,8 @@
 /*
  * Delivery over SMTP: one libcurl easy handle per message, run on the
  * core's multi handle, which also keeps connections open for reuse. The
- * server's last reply line decides the outcome and becomes the detail.
+ * server's first error reply, or else its last reply, decides the outcome
+ * and becomes the detail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,9 @@ struct smtp_transfer {
     struct curl_slist *recipients;
     size_t offset;                  /* bytes of the message read so far */
     char command[8];                /* the last command sent: "RCPT" */
-    char reply[256];                /* the server's last reply line */
+    char reply[256];                /* the server's reply line, see above */
     long code;                      /* the code of that reply */
-    int refused;                    /* a 4xx or 5xx reply arrived */
+    int reply_is_error;             /* a 4xx or 5xx reply arrived */
     char error[CURL_ERROR_SIZE];
     char detail[CURL_ERROR_SIZE + 320];
 };
@@ -38,14 +39,22 @@ on_read(char *buffer, size_t size, size_t count, void *arg)
 }
 
 
+/* Copies the last line of `data` into `buf`, without its line break and
+ * cut to fit. */
 static void
 line_copy(char *buf, size_t size, const char *data, size_t len)
 {
+    const char *start;
+
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
+    start = data + len;
+    while (start > data && start[-1] != '\n')
+        start--;
+    len -= (size_t) (start - data);
     if (len >= size)
         len = size - 1;
-    memcpy(buf, data, len);
+    memcpy(buf, start, len);
     buf[len] = '\0';
 }
 
@@ -61,29 +70,34 @@ on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
 {
     struct smtp_transfer *t = arg;
 
-    if (t->refused || strcmp(t->command, "QUIT") == 0)
+    if (t->reply_is_error || strcmp(t->command, "QUIT") == 0)
         return 0;
     if (type == CURLINFO_HEADER_OUT) {
-        size_t n = strcspn(data, " :\r\n");
+        size_t n = 0;
 
-        line_copy(t->command, sizeof(t->command), data,
-                  n < size ? n : size);
+        while (n < size && strchr(" :\r\n", data[n]) == NULL)
+            n++;
+        line_copy(t->command, sizeof(t->command), data, n);
     } else if (type == CURLINFO_HEADER_IN) {
         line_copy(t->reply, sizeof(t->reply), data, size);
         t->code = strtol(t->reply, NULL, 10);
-        t->refused = t->code >= 400 && t->code < 600;
+        t->reply_is_error = t->code >= 400 && t->code < 600;
     }
     return 0;
 }
 
 
-/* Returns nonzero when the last command concerned this message rather
- * than the session, so that a 5xx answer is about the message. */
+/*
+ * Returns nonzero when the last command concerned this message rather
+ * than the session, so that a 5xx reply is about the message. libcurl
+ * 7.88 reports no command for the end of the message, so the reply to it
+ * follows "DATA".
+ */
 static int
 command_is_message(const char *command)
 {
     return strcmp(command, "MAIL") == 0 || strcmp(command, "RCPT") == 0 ||
-           strcmp(command, "DATA") == 0 || strcmp(command, ".") == 0;
+           strcmp(command, "DATA") == 0;
 }
 
 

@@ -51,7 +51,7 @@ static const char *const config_keys[] = {
 
 
 /* Sends the GIF whatever happened, because an image tag shows nothing
- * either way. The status tells a test or a log what did happen. */
+ * either way. The status reports the outcome to tests and logs. */
 static void
 gif_send(const struct crier_host *host, struct crier_http_req *req,
          int status)
@@ -119,8 +119,9 @@ on_gif(void *arg, struct crier_http_req *req)
             return;
     }
     if (rc == CRIER_EINVAL) {
-        CRIER_LOG(host, beacon->ctx, CRIER_LOG_DEBUG, "beacon hit ignored",
-                  "field=%s error=\"%s\"", err.field, err.message);
+        CRIER_LOG(host, beacon->ctx, CRIER_LOG_DEBUG, "beacon hit rejected",
+                  "status=400 field=%s error=\"%s\"", err.field,
+                  err.message);
         gif_send(host, req, 400);
         return;
     }

@@ -57,14 +57,15 @@ error_send(const struct crier_host *host, struct crier_http_req *req,
 /* Logs why a webhook was rejected and sends the error. */
 static void
 webhook_reject(struct case_trigger *trigger, struct crier_http_req *req,
-               int status, const struct crier_input_error *err)
+               int status, const char *message, const char *field,
+               long index)
 {
     const struct crier_host *host = trigger->host;
 
     CRIER_LOG(host, trigger->ctx, CRIER_LOG_INFO, "case webhook rejected",
               "status=%d field=%s index=%ld peer=%s error=\"%s\"", status,
-              err->field, err->index, host->req_peer(req), err->message);
-    error_send(host, req, status, err->message, err->field, err->index);
+              field, index, host->req_peer(req), message);
+    error_send(host, req, status, message, field, index);
 }
 
 
@@ -102,7 +103,7 @@ request_authenticate(struct case_trigger *trigger,
     rc = signature_verify(trigger->secret, trigger->tolerance_s,
                           host->now_ms(trigger->ctx), &signed_request, &err);
     if (rc != 0)
-        webhook_reject(trigger, req, 401, &err);
+        webhook_reject(trigger, req, 401, err.message, err.field, -1);
     return rc;
 }
 
@@ -116,6 +117,7 @@ on_case(void *arg, struct crier_http_req *req)
     json_error_t json_err;
     json_t *body, *events;
     const char *text;
+    char message[256];
     size_t len;
     int rc;
 
@@ -127,25 +129,25 @@ on_case(void *arg, struct crier_http_req *req)
     text = host->req_body(req, &len);
     body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_err);
     if (body == NULL) {
-        snprintf(err.message, sizeof(err.message), "invalid JSON at line "
-                 "%d, column %d: %s", json_err.line, json_err.column,
+        snprintf(message, sizeof(message), "invalid JSON at line %d, "
+                 "column %d: %s", json_err.line, json_err.column,
                  json_err.text);
-        err.field[0] = '\0';
-        err.index = -1;
-        webhook_reject(trigger, req, 400, &err);
+        webhook_reject(trigger, req, 400, message, "", -1);
         return;
     }
     rc = case_events_build(body, &events, &err);
     json_decref(body);
     if (rc != 0) {
-        webhook_reject(trigger, req, 400, &err);
+        webhook_reject(trigger, req, 400, err.message, err.field,
+                       err.index);
         return;
     }
 
     rc = host->emit(trigger->ctx, events, &err, on_emitted, req);
     json_decref(events);
     if (rc == CRIER_EINVAL)
-        webhook_reject(trigger, req, 400, &err);
+        webhook_reject(trigger, req, 400, err.message, err.field,
+                       err.index);
     else if (rc == CRIER_ECLOSED)
         error_send(host, req, 503, "crier is shutting down; retry later",
                    NULL, -1);
