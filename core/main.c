@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "plugin/plugin.h"
+#include "rules/rules.h"
 #include "server/server.h"
 
 #define EXIT_CONFIG 2
@@ -47,16 +48,32 @@ load_config(const char *path, struct config **cfg)
 }
 
 
+static void
+print_names(GPtrArray *instances)
+{
+    for (guint i = 0; i < instances->len; i++) {
+        struct plugin_instance *p = g_ptr_array_index(instances, i);
+
+        printf("%s %s", i ? "," : "", p->name);
+    }
+    if (instances->len == 0)
+        printf(" none");
+}
+
+
 static int
 command_check(const char *path)
 {
     struct config *cfg = NULL;
     int rc = load_config(path, &cfg);
 
-    if (rc == 0)
-        printf("%s: ok: store %s, %u triggers, %u channels\n", path,
-               server.store->desc->name, server.triggers->len,
-               server.channels->len);
+    if (rc == 0) {
+        printf("%s: ok: store %s; triggers:", path, server.store->desc->name);
+        print_names(server.triggers);
+        printf("; channels:");
+        print_names(server.channels);
+        printf("; rules: %u\n", server.rules ? server.rules->rules->len : 0);
+    }
     server_release();
     config_free(cfg);
     return rc;

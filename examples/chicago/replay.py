@@ -33,8 +33,14 @@ def snapshots(request):
         snap.update(person)
         snap["requested_datetime"] = first_time
         snap["updated_datetime"] = note["datetime"]
-        snap["status"] = "closed" if note["type"] == "closed" else "open"
-        snap["status_notes"] = note.get("description", note["summary"])
+        closed = note["type"] == "closed"
+        snap["status"] = "closed" if closed else "open"
+        # The closing note only says "Request closed"; the request's own
+        # status_notes carries the outcome.
+        if closed and request.get("status_notes"):
+            snap["status_notes"] = request["status_notes"]
+        else:
+            snap["status_notes"] = note.get("description", note["summary"])
         yield snap
 
 

@@ -117,3 +117,122 @@ def run_crier(*args, timeout=30):
     p = subprocess.run([BINARY] + list(args), capture_output=True,
                        text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def wait_until(check, timeout=10, interval=0.05):
+    """Polls `check` until it returns a true value; returns that value."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for %s" % check)
+        time.sleep(interval)
+
+
+class Store:
+    """Read-only queries on a running crier's SQLite store."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def query(self, sql, *args):
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % self.path, uri=True)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def pipeline_done(self):
+        """True when the pipeline has processed every stored event."""
+        rows = self.query("SELECT (SELECT max(seq) FROM events),"
+                          " (SELECT value FROM cursors"
+                          "  WHERE name = 'pipeline')")
+        last, cursor = rows[0]
+        return last is not None and cursor == last
+
+    def jobs(self):
+        cols = ("id", "key", "rule", "state", "attempts", "message_id",
+                "error", "last_error", "to")
+        rows = self.query("SELECT id, key, rule, state, attempts, message_id,"
+                          " error, last_error, recipient FROM jobs ORDER BY id")
+        return [dict(zip(cols, r)) for r in rows]
+
+    def stage_of(self, kind, value, program):
+        rows = self.query("SELECT s.stage FROM stages s JOIN identities i"
+                          " ON i.profile = s.profile WHERE i.kind = ?"
+                          " AND i.value = ? AND s.program = ?",
+                          kind, value, program)
+        return rows[0][0] if rows else None
+
+
+def maildir_messages(path):
+    """Returns the messages of a Maildir's new/ folder, parsed."""
+    import email
+    import email.policy
+    folder = os.path.join(path, "new")
+    if not os.path.isdir(folder):
+        return []
+    out = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            out.append(email.message_from_binary_file(
+                f, policy=email.policy.default))
+    return out
+
+
+def body_of(msg, subtype):
+    """Returns the decoded text/plain or text/html part of a message."""
+    part = msg.get_body(preferencelist=(subtype,))
+    return part.get_content() if part is not None else None
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a loopback port, storing each
+    message it accepts in a Maildir."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.maildir = os.path.join(str(workdir), "smtp-maildir")
+        self.log = open(os.path.join(str(workdir), "smtp.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
+             "-l", "127.0.0.1:%d" % self.port,
+             "-c", "aiosmtpd.handlers.Mailbox", self.maildir],
+            stdout=self.log, stderr=self.log)
+        wait_until(self._listening, timeout=10)
+
+    def _listening(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return True
+        except OSError:
+            return False
+
+    def messages(self):
+        return maildir_messages(self.maildir)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def shipped_config(smtp_port=None, workdir=None):
+    """Returns the shipped plugins.conf adapted to a test: without listen,
+    public_url and plugin_dir (Crier sets them), with absolute paths, state
+    under `workdir`, and email over SMTP to `smtp_port` when given."""
+    import re
+    with open(os.path.join(ROOT, "plugins.conf")) as f:
+        text = f.read()
+    text = re.sub(r'^(listen|public_url|plugin_dir)\s*=.*$', '', text,
+                  flags=re.M)
+    text = text.replace('"templates"', '"%s"' % os.path.join(ROOT,
+                                                            "templates"))
+    text = text.replace('"var/', '"%s/var/' % workdir)
+    if smtp_port is not None:
+        text = re.sub(r'outbox\s*=\s*"[^"]*";',
+                      'url = "smtp://127.0.0.1:%d";' % smtp_port, text)
+    return text
