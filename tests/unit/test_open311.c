@@ -117,6 +117,21 @@ build(const json_t *request)
 
 
 /* The open record changed after it was opened, so it is an update. */
+/* Checks an event id: `prefix` (case id, type, time), then "/" and 12 hex
+ * digits of the digest of the case's properties. */
+static void
+assert_case_id(const char *id, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    assert_non_null(id);
+    assert_int_equal(strncmp(id, prefix, n), 0);
+    assert_int_equal(id[n], '/');
+    assert_int_equal(strlen(id + n + 1), 12);
+    assert_int_equal(strspn(id + n + 1, "0123456789abcdef"), 12);
+}
+
+
 static void
 test_open311_open_record(void **state)
 {
@@ -127,7 +142,7 @@ test_open311_open_record(void **state)
     assert_string_equal(string_at(event, "type", NULL), "case.updated");
     assert_string_equal(string_at(event, "time", NULL),
                         "2015-10-02T13:03:14-05:00");
-    assert_string_equal(string_at(event, "id", NULL),
+    assert_case_id(string_at(event, "id", NULL),
                         OPEN_ID "/case.updated/2015-10-02T13:03:14-05:00");
     assert_int_equal(json_object_size(profile), 1);
     assert_string_equal(string_at(profile, "case_id", NULL), OPEN_ID);
@@ -167,7 +182,7 @@ test_open311_closed_record(void **state)
     assert_string_equal(string_at(event, "type", NULL), "case.closed");
     assert_string_equal(string_at(event, "time", NULL),
                         "2015-10-10T10:15:40-05:00");
-    assert_string_equal(string_at(event, "id", NULL),
+    assert_case_id(string_at(event, "id", NULL),
                         CLOSED_ID "/case.closed/2015-10-10T10:15:40-05:00");
     assert_string_equal(string_at(event, "profile", "case_id"), CLOSED_ID);
     assert_string_equal(case_member(event, "status"), "closed");
@@ -199,7 +214,7 @@ test_open311_new_request(void **state)
                         json_string("2014-10-30T13:12:22-05:00"));
     event = build(record);
     assert_string_equal(string_at(event, "type", NULL), "case.opened");
-    assert_string_equal(string_at(event, "id", NULL),
+    assert_case_id(string_at(event, "id", NULL),
                         OPEN_ID "/case.opened/2014-10-30T13:12:22-05:00");
     json_decref(event);
 
@@ -430,7 +445,7 @@ test_generic_closed(void **state)
     assert_valid(event);
     profile = json_object_get(event, "profile");
     assert_string_equal(string_at(event, "type", NULL), "case.closed");
-    assert_string_equal(string_at(event, "id", NULL),
+    assert_case_id(string_at(event, "id", NULL),
                         "C-1042/case.closed/2026-02-10T16:30:00-05:00");
     assert_string_equal(string_at(event, "time", NULL),
                         "2026-02-10T16:30:00-05:00");

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <crier/error.h>
@@ -85,8 +86,18 @@ case_event_assemble(const char *type, const char *case_id, const char *time,
                               profile, "properties", properties);
     char *id = NULL;
 
-    if (time != NULL)
-        id = g_strdup_printf("%s/%s/%s", case_id, type, time);
+    /* Two updates of one case can share a timestamp to the second, so the
+     * id also carries a digest of what the case says: a retried webhook
+     * repeats its id, a different change at the same second does not. */
+    if (time != NULL) {
+        char *text = json_dumps(properties, JSON_COMPACT | JSON_SORT_KEYS);
+        char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+                                                     text ? text : "", -1);
+
+        id = g_strdup_printf("%s/%s/%s/%.12s", case_id, type, time, digest);
+        g_free(digest);
+        free(text);
+    }
     else if (strcmp(type, CASE_UPDATED) != 0)
         id = g_strdup_printf("%s/%s", case_id, type);
     if (id != NULL)
