@@ -231,6 +231,7 @@ def shipped_config(smtp_port=None, workdir=None):
                   flags=re.M)
     text = text.replace('"templates"', '"%s"' % os.path.join(ROOT,
                                                             "templates"))
+    text = text.replace('"examples/', '"%s/examples/' % ROOT)
     text = text.replace('"var/', '"%s/var/' % workdir)
     if smtp_port is not None:
         text = re.sub(r'outbox\s*=\s*"[^"]*";',

@@ -74,13 +74,14 @@ def post_case(c, payload, timestamp=None, secret=SECRET, signed_raw=None):
     raw = payload
     if not isinstance(payload, bytes):
         raw = json.dumps(payload).encode()
-    ts = int(time.time()) if timestamp is None else timestamp
+    if signed_raw is None:
+        signed_raw = raw
+    if timestamp is None:
+        timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "X-Crier-Timestamp": str(ts),
-        "X-Crier-Signature": signature(secret, ts,
-                                       raw if signed_raw is None
-                                       else signed_raw),
+        "X-Crier-Timestamp": str(timestamp),
+        "X-Crier-Signature": signature(secret, timestamp, signed_raw),
     }
     return c.post(HOOK, raw, headers=headers)
 
@@ -100,7 +101,7 @@ def case_events(c):
 
 
 def identities_of_case(c, case_id):
-    """Returns {kind: value} of the profile that holds `case_id`."""
+    """Returns {kind: value} of the profile that contains `case_id`."""
     rows = store_of(c).query(
         "SELECT i.kind, i.value FROM identities i"
         " JOIN identities c ON c.profile = i.profile"
@@ -261,10 +262,10 @@ def test_wrong_secret_rejected(cases):
                                     "X-Crier-Timestamp"])
 def test_missing_header_rejected(cases, header):
     raw = json.dumps(CLOSED_REQUEST).encode()
-    ts = int(time.time())
+    now = int(time.time())
     headers = {"Content-Type": "application/json",
-               "X-Crier-Timestamp": str(ts),
-               "X-Crier-Signature": signature(SECRET, ts, raw)}
+               "X-Crier-Timestamp": str(now),
+               "X-Crier-Signature": signature(SECRET, now, raw)}
     del headers[header]
     r = cases.post(HOOK, raw, headers=headers)
     assert_rejected(r, 401, header)
@@ -284,9 +285,9 @@ def test_unsigned_request_rejected(cases):
     "sha256=" + "0" * 63,
 ])
 def test_malformed_signature_rejected(cases, value):
-    ts = int(time.time())
+    now = int(time.time())
     r = cases.post(HOOK, CLOSED_REQUEST,
-                   headers={"X-Crier-Timestamp": str(ts),
+                   headers={"X-Crier-Timestamp": str(now),
                             "X-Crier-Signature": value})
     assert_rejected(r, 401, "X-Crier-Signature")
     assert case_events(cases) == []

@@ -75,3 +75,32 @@ def test_demo_replay_sends_expected_emails(tmp_path):
         code = c.stop()
         smtp.stop()
     assert code == 0
+
+
+def test_demo_page_view_moves_stage(tmp_path):
+    c = Crier(tmp_path, shipped_config(None, tmp_path)).start()
+    try:
+        page = c.get("/site/street-services.html")
+        assert page.status == 200
+        assert b'<script src="/crier.js"' in page.body
+        assert c.get("/crier.js").status == 200
+
+        # What crier.js sends from that page.
+        hit = {"visitor": "demo-visitor-1", "type": "page_view",
+               "url": c.url + "/site/street-services.html",
+               "title": "Street services (crier demo)"}
+        r = c.post("/v1/beacon", hit)
+        assert r.status == 202
+        store = Store(os.path.join(str(tmp_path), "var", "crier.db"))
+        wait_until(store.pipeline_done)
+        assert store.stage_of("visitor", "demo-visitor-1",
+                              "street-services") == "consideration"
+
+        other = dict(hit, visitor="demo-visitor-2",
+                     url=c.url + "/site/recycling.html")
+        assert c.post("/v1/beacon", other).status == 202
+        wait_until(store.pipeline_done)
+        assert store.stage_of("visitor", "demo-visitor-2",
+                              "street-services") == "awareness"
+    finally:
+        assert c.stop() == 0

@@ -16,6 +16,7 @@
 
 #include "../../plugins/triggers/beacon/beacon.c"
 #include "../../plugins/triggers/beacon/hit.c"
+#include "../../plugins/triggers/beacon/pages.c"
 #include "../../plugins/triggers/beacon/snippet.c"
 
 #include "ingest/ingest.h"

@@ -11,6 +11,7 @@
  * docs/triggers/beacon.md has the details.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -18,6 +19,7 @@
 #include <crier/crier.h>
 
 #include "hit.h"
+#include "pages.h"
 #include "snippet.h"
 
 /* The seconds for which a browser may cache a preflight response.
@@ -28,6 +30,7 @@ struct beacon {
     struct crier_ctx *ctx;
     const struct crier_host *host;
     char **allowed_origins;     /* NULL-terminated, or NULL for any origin */
+    char *pages;                /* folder served under /site/, or NULL */
 };
 
 /* There is one host table per process. The emit callbacks, which get
@@ -46,7 +49,7 @@ static const unsigned char gif[] = {
 };
 
 static const char *const config_keys[] = {
-    "plugin", "allowed_origins", NULL
+    "plugin", "allowed_origins", "pages", NULL
 };
 
 
@@ -297,6 +300,31 @@ origin_valid(const char *origin)
 
 
 static int
+config_read_pages(struct beacon *beacon, const json_t *pages)
+{
+    char *dir;
+
+    if (pages == NULL)
+        return 0;
+    if (!json_is_string(pages) || json_string_length(pages) == 0) {
+        beacon->host->config_error(beacon->ctx, "pages", "must be the path "
+                                   "of a folder of pages");
+        return CRIER_ECONFIG;
+    }
+    dir = beacon->host->resolve_path(beacon->ctx, json_string_value(pages));
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        beacon->host->config_error(beacon->ctx, "pages", "folder %s not "
+                                   "found", dir);
+        free(dir);
+        return CRIER_ECONFIG;
+    }
+    beacon->pages = g_strdup(dir);
+    free(dir);
+    return 0;
+}
+
+
+static int
 config_read(struct beacon *beacon, const json_t *config)
 {
     const struct crier_host *host = beacon->host;
@@ -313,10 +341,13 @@ config_read(struct beacon *beacon, const json_t *config)
                 break;
         if (config_keys[i] == NULL) {
             host->config_error(beacon->ctx, key, "is not a setting of the "
-                               "beacon trigger; use allowed_origins");
+                               "beacon trigger; use allowed_origins or "
+                               "pages");
             return CRIER_ECONFIG;
         }
     }
+    if (config_read_pages(beacon, json_object_get(config, "pages")) != 0)
+        return CRIER_ECONFIG;
     if (origins == NULL)
         return 0;
     if (!json_is_array(origins) || json_array_size(origins) == 0) {
@@ -348,6 +379,7 @@ beacon_destroy(void *state)
     struct beacon *beacon = state;
 
     g_strfreev(beacon->allowed_origins);
+    g_free(beacon->pages);
     g_free(beacon);
 }
 
@@ -369,6 +401,15 @@ beacon_init(struct crier_ctx *ctx, const struct crier_host *host,
     }
     *state = beacon;
     return 0;
+}
+
+
+static void
+on_page(void *arg, struct crier_http_req *req)
+{
+    struct beacon *beacon = arg;
+
+    pages_serve(beacon->host, req, beacon->pages);
 }
 
 
@@ -400,7 +441,10 @@ beacon_start(void *state)
             return rc;
         }
     }
-    return 0;
+    if (beacon->pages == NULL)
+        return 0;
+    return beacon->host->route_add(beacon->ctx, "GET", PAGES_PREFIX "*",
+                                   on_page, beacon);
 }
 
 
