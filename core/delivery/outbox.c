@@ -362,12 +362,19 @@ outbox_kick(void)
 
 
 void
-outbox_stop(void (*done)(void *arg), void *arg)
+outbox_pause(void)
 {
     ob.stopping = 1;
-    ob.stop_done = done;
-    ob.stop_arg = arg;
     timer_stop(ob.poll);
     ob.poll = NULL;
+}
+
+
+void
+outbox_drain(void (*done)(void *arg), void *arg)
+{
+    outbox_pause();
+    ob.stop_done = done;
+    ob.stop_arg = arg;
     maybe_stopped();
 }

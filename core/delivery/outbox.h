@@ -35,8 +35,11 @@ int outbox_start(const struct outbox_settings *s,
 /* Looks for due jobs now (new jobs were planned). */
 void outbox_kick(void);
 
-/* Finishes deliveries in flight, then calls `done`. */
-void outbox_stop(void (*done)(void *arg), void *arg);
+/* Stops claiming jobs; deliveries in flight go on. */
+void outbox_pause(void);
+
+/* Calls `done` once the deliveries in flight have finished. */
+void outbox_drain(void (*done)(void *arg), void *arg);
 
 /*
  * Writes the Message-ID of a job: "<" 32 hex digits of SHA-256(key) "@"

@@ -75,16 +75,10 @@ engine_start(void)
 
 
 static void
-after_outbox(void *arg)
-{
-    eng.stop_done(eng.stop_arg);
-}
-
-
-static void
 after_pipeline(void *arg)
 {
-    outbox_stop(after_outbox, NULL);
+    outbox_pause();
+    eng.stop_done(eng.stop_arg);
 }
 
 
@@ -94,6 +88,13 @@ engine_stop(void (*done)(void *arg), void *arg)
     eng.stop_done = done;
     eng.stop_arg = arg;
     pipeline_stop(after_pipeline, NULL);
+}
+
+
+void
+engine_drain(void (*done)(void *arg), void *arg)
+{
+    outbox_drain(done, arg);
 }
 
 

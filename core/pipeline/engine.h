@@ -15,8 +15,15 @@ int engine_prepare(struct config *cfg);
 /* Starts the pipeline and the outbox; the store must be started. */
 int engine_start(void);
 
-/* Stops both; `done` runs once work in flight has settled. */
+/*
+ * Stops the pipeline (after its batch in flight) and the outbox's claims,
+ * then calls `done`. Deliveries already handed to channels go on: stop
+ * the channels next, then wait for them with engine_drain.
+ */
 void engine_stop(void (*done)(void *arg), void *arg);
+
+/* Calls `done` once every delivery in flight has been recorded. */
+void engine_drain(void (*done)(void *arg), void *arg);
 
 void engine_release(void);
 

@@ -68,10 +68,18 @@ on_store_stopped(void *arg)
 
 
 static void
-after_channels(void)
+after_drain(void *arg)
 {
     transfer_close();
     plugin_stop(server.store, on_store_stopped, NULL);
+}
+
+
+/* Channels report what they abandoned; the outbox records it. */
+static void
+after_channels(void)
+{
+    engine_drain(after_drain, NULL);
 }
 
 
@@ -99,8 +107,10 @@ after_http(void *arg)
 
 /*
  * SIGTERM: stop accepting, answer every request already read (those that
- * wait for a commit get it), let the engine settle, stop the plugins, and
- * let the store flush last.
+ * wait for a commit get it), stop the triggers, the pipeline and the
+ * outbox's claims, stop the channels (they finish what is under way and
+ * hand back what is not), record every outcome, and let the store flush
+ * last.
  */
 static void
 shutdown_begin(void)

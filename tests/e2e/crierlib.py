@@ -193,15 +193,20 @@ class SmtpServer:
     """A real SMTP server (aiosmtpd) on a loopback port, storing each
     message it accepts in a Maildir."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, delay=None):
         self.port = free_port()
         self.maildir = os.path.join(str(workdir), "smtp-maildir")
         self.log = open(os.path.join(str(workdir), "smtp.log"), "ab")
+        handler = ["-c", "aiosmtpd.handlers.Mailbox", self.maildir]
+        if delay is not None:
+            # slow_smtp.py stores each message after `delay` seconds.
+            handler = ["-c", "slow_smtp.SlowMailbox", self.maildir,
+                       str(delay)]
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(__file__))
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
-             "-l", "127.0.0.1:%d" % self.port,
-             "-c", "aiosmtpd.handlers.Mailbox", self.maildir],
-            stdout=self.log, stderr=self.log)
+             "-l", "127.0.0.1:%d" % self.port] + handler,
+            stdout=self.log, stderr=self.log, env=env)
         wait_until(self._listening, timeout=10)
 
     def _listening(self):

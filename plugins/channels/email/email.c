@@ -20,7 +20,14 @@
 /* Keys that only apply with `url`. */
 static const char *const smtp_keys[] = {
     "username", "password", "starttls", "timeout_ms", "connect_timeout_ms",
+    "connections",
 };
+
+/* SMTP transactions at once. Each holds a thread of libuv's pool (4 by
+ * default, UV_THREADPOOL_SIZE) for its whole length, so the default leaves
+ * threads for the Maildir writes and other work of the pool. */
+#define CONNECTIONS_DEFAULT 2
+#define CONNECTIONS_MAX 16
 
 
 /* Reads an optional string; *out is NULL when `key` is absent. */
@@ -87,6 +94,7 @@ config_keys_check(struct email *email, const json_t *config)
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "url", "username",
         "password", "starttls", "timeout_ms", "connect_timeout_ms",
+        "connections",
     };
     const char *key;
     json_t *value;
@@ -100,7 +108,8 @@ config_keys_check(struct email *email, const json_t *config)
             email->host->config_error(email->ctx, key, "unknown key; valid "
                                       "keys are from, reply_to, outbox, "
                                       "url, username, password, starttls, "
-                                      "timeout_ms and connect_timeout_ms");
+                                      "timeout_ms, connect_timeout_ms and "
+                                      "connections");
             return CRIER_ECONFIG;
         }
     }
@@ -163,6 +172,26 @@ config_url(struct email *email, const char *text)
 
 
 static int
+config_connections(struct email *email, const json_t *config)
+{
+    const json_t *v = json_object_get(config, "connections");
+
+    email->smtp.connections = CONNECTIONS_DEFAULT;
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > CONNECTIONS_MAX) {
+        email->host->config_error(email->ctx, "connections", "must be a "
+                                  "whole number from 1 to %d",
+                                  CONNECTIONS_MAX);
+        return CRIER_ECONFIG;
+    }
+    email->smtp.connections = (unsigned) json_integer_value(v);
+    return 0;
+}
+
+
+static int
 config_smtp(struct email *email, const json_t *config)
 {
     struct smtp_settings *s = &email->smtp;
@@ -196,7 +225,7 @@ config_smtp(struct email *email, const json_t *config)
                              CONNECT_TIMEOUT_DEFAULT_MS,
                              &s->connect_timeout_ms)) != 0)
         return rc;
-    return 0;
+    return config_connections(email, config);
 }
 
 
@@ -225,9 +254,10 @@ config_read(struct email *email, const json_t *config)
     }
 
     if (url != NULL) {
-        if ((rc = config_url(email, url)) != 0)
+        if ((rc = config_url(email, url)) != 0 ||
+            (rc = config_smtp(email, config)) != 0)
             return rc;
-        return config_smtp(email, config);
+        return smtp_share_open(email);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(smtp_keys); i++) {
         if (json_object_get(config, smtp_keys[i]) != NULL) {
@@ -254,6 +284,7 @@ email_destroy(void *state)
 
     if (email == NULL)
         return;
+    smtp_share_close(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     free(email->outbox);
@@ -323,12 +354,16 @@ email_stop(void *state, crier_stop_cb done, void *arg)
     struct email *email = state;
 
     email->stopping = 1;
-    if (email->in_flight == 0) {
-        done(arg);
-        return;
-    }
     email->stop_done = done;
     email->stop_arg = arg;
+    /* Messages not yet handed to a server go back to the outbox now;
+     * transactions already under way are let finish. */
+    if (email->outbox == NULL)
+        smtp_abandon_waiting(email);
+    if (email->in_flight == 0 && email->stop_done != NULL) {
+        email->stop_done = NULL;
+        done(arg);
+    }
 }
 
 

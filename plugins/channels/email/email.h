@@ -19,6 +19,7 @@ struct smtp_settings {
     int starttls;             /* require STARTTLS on smtp:// */
     long timeout_ms;          /* for the whole transaction */
     long connect_timeout_ms;
+    unsigned connections;     /* SMTP transactions at once */
 };
 
 struct email {
@@ -28,6 +29,10 @@ struct email {
     struct mime_address reply_to;   /* address is NULL when not set */
     char *outbox;                   /* absolute path, or NULL for SMTP */
     struct smtp_settings smtp;
+    CURLSH *smtp_share;             /* connections kept for reuse */
+    uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
+    unsigned smtp_running;          /* transfers on worker threads */
+    GQueue smtp_waiting;            /* struct smtp_transfer *, in order */
     unsigned in_flight;             /* deliveries started, not finished */
     uint64_t error_logged_ms;       /* loop time of the last error log */
     unsigned errors_unlogged;       /* errors since, not logged */
@@ -77,5 +82,12 @@ int maildir_deliver(struct email_delivery *delivery);
 /* Sends the message with libcurl on the core's multi handle. Returns as
  * maildir_deliver does. */
 int smtp_deliver(struct email_delivery *delivery);
+
+/* Reports every transfer that waits for a connection as a retry. */
+void smtp_abandon_waiting(struct email *email);
+
+/* Prepares and frees the SMTP side: the share handle and its locks. */
+int smtp_share_open(struct email *email);
+void smtp_share_close(struct email *email);
 
 #endif

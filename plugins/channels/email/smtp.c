@@ -1,8 +1,15 @@
 /*
- * Delivery over SMTP: one libcurl easy handle per message, run on the
- * core's multi handle, which also keeps connections open for reuse. The
- * server's first error reply, or else its last reply, decides the outcome
- * and becomes the detail.
+ * Delivery over SMTP: one libcurl easy handle per message, run with
+ * curl_easy_perform on libuv's thread pool, at most `connections` at a
+ * time; a share handle keeps the connections open for reuse across them.
+ * The server's first error reply, or else its last reply, decides the
+ * outcome and becomes the detail.
+ *
+ * Why not the core's multi handle: libcurl 7.88 waits for the reply to the
+ * end of the message with a blocking poll (smtp_done runs the state
+ * machine in blocking mode), which would stall the whole event loop for as
+ * long as the server takes to answer. On a worker thread only that worker
+ * waits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +18,10 @@
 #include "email.h"
 
 struct smtp_transfer {
+    uv_work_t work;
     struct email_delivery *delivery;
     CURL *easy;
+    CURLcode result;                /* set on the worker thread */
     struct curl_slist *recipients;
     size_t offset;                  /* bytes of the message read so far */
     char command[8];                /* the last command sent: "RCPT" */
@@ -171,15 +180,69 @@ result_classify(struct smtp_transfer *t, CURLcode result,
 }
 
 
+static void smtp_start_waiting(struct email *email);
+
+
+/* Runs on a worker thread: it touches only the transfer. */
 static void
-on_done(void *arg, CURL *easy, CURLcode result)
+smtp_work(uv_work_t *work)
 {
-    struct smtp_transfer *t = arg;
+    struct smtp_transfer *t = work->data;
+
+    t->result = curl_easy_perform(t->easy);
+}
+
+
+static void
+smtp_work_done(uv_work_t *work, int status)
+{
+    struct smtp_transfer *t = work->data;
+    struct email *email = t->delivery->email;
     struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
 
-    result_classify(t, result, &r);
+    email->smtp_running--;
+    result_classify(t, status == 0 ? t->result : CURLE_ABORTED_BY_CALLBACK,
+                    &r);
     email_delivery_finish(t->delivery, &r);
     transfer_free(t);
+    smtp_start_waiting(email);
+}
+
+
+static int
+transfer_run(struct smtp_transfer *t)
+{
+    struct email *email = t->delivery->email;
+    int rc;
+
+    t->work.data = t;
+    rc = uv_queue_work(email->host->loop(email->ctx), &t->work, smtp_work,
+                       smtp_work_done);
+    if (rc != 0)
+        return CRIER_EIO;
+    email->smtp_running++;
+    return 0;
+}
+
+
+/* Starts waiting transfers while fewer than `connections` run. */
+static void
+smtp_start_waiting(struct email *email)
+{
+    while (email->smtp_running < email->smtp.connections &&
+           !g_queue_is_empty(&email->smtp_waiting)) {
+        struct smtp_transfer *t = g_queue_pop_head(&email->smtp_waiting);
+
+        if (transfer_run(t) != 0) {
+            struct crier_send_result r = {
+                .outcome = CRIER_SEND_RETRY,
+                .detail = "SMTP: no worker thread could be started",
+            };
+
+            email_delivery_finish(t->delivery, &r);
+            transfer_free(t);
+        }
+    }
 }
 
 
@@ -221,6 +284,7 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
     SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_SHARE, email->smtp_share);
     SET(CURLOPT_ERRORBUFFER, t->error);
     SET(CURLOPT_DEBUGFUNCTION, on_debug);
     SET(CURLOPT_DEBUGDATA, t);
@@ -251,11 +315,81 @@ smtp_deliver(struct email_delivery *d)
         return CRIER_ENOMEM;
     }
     rc = transfer_setup(t);
-    if (rc == 0)
-        rc = email->host->transfer_start(email->ctx, t->easy, on_done, t);
     if (rc != 0) {
         transfer_free(t);
         return rc;
     }
+    g_queue_push_tail(&email->smtp_waiting, t);
+    smtp_start_waiting(email);
     return 0;
+}
+
+
+void
+smtp_abandon_waiting(struct email *email)
+{
+    struct smtp_transfer *t;
+
+    while ((t = g_queue_pop_head(&email->smtp_waiting)) != NULL) {
+        struct crier_send_result r = {
+            .outcome = CRIER_SEND_RETRY,
+            .detail = "SMTP: not sent before shutdown",
+        };
+
+        email_delivery_finish(t->delivery, &r);
+        transfer_free(t);
+    }
+}
+
+
+static void
+on_share_lock(CURL *easy, curl_lock_data data, curl_lock_access access,
+              void *arg)
+{
+    struct email *email = arg;
+
+    uv_mutex_lock(&email->smtp_share_locks[data]);
+}
+
+
+static void
+on_share_unlock(CURL *easy, curl_lock_data data, void *arg)
+{
+    struct email *email = arg;
+
+    uv_mutex_unlock(&email->smtp_share_locks[data]);
+}
+
+
+int
+smtp_share_open(struct email *email)
+{
+    g_queue_init(&email->smtp_waiting);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        if (uv_mutex_init(&email->smtp_share_locks[i]) != 0)
+            return CRIER_ENOMEM;
+    email->smtp_share = curl_share_init();
+    if (email->smtp_share == NULL)
+        return CRIER_ENOMEM;
+    curl_share_setopt(email->smtp_share, CURLSHOPT_LOCKFUNC, on_share_lock);
+    curl_share_setopt(email->smtp_share, CURLSHOPT_UNLOCKFUNC,
+                      on_share_unlock);
+    curl_share_setopt(email->smtp_share, CURLSHOPT_USERDATA, email);
+    curl_share_setopt(email->smtp_share, CURLSHOPT_SHARE,
+                      CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(email->smtp_share, CURLSHOPT_SHARE,
+                      CURL_LOCK_DATA_DNS);
+    return 0;
+}
+
+
+void
+smtp_share_close(struct email *email)
+{
+    if (email->smtp_share == NULL)
+        return;
+    curl_share_cleanup(email->smtp_share);
+    email->smtp_share = NULL;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        uv_mutex_destroy(&email->smtp_share_locks[i]);
 }

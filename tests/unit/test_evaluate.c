@@ -1,0 +1,773 @@
+/*
+ * Tests of core/pipeline/profile.c and core/pipeline/evaluate.c without a
+ * store or a server: events are hand-built rows of events_read, known
+ * profiles a hand-built result of profiles_load, and the rules come from
+ * a config file written into a temporary folder. The test clock stands
+ * at 2026-01-01, so every planned job has a known due time.
+ *
+ * No channel is loaded, so plan_job finds none through server_channel
+ * and sends to the profile's "email" identity.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "base/clock.h"
+#include "config/config.h"
+#include "pipeline/evaluate.h"
+#include "pipeline/profile.h"
+#include "rules/rules.h"
+#include "template/template.h"
+
+#define TEMPLATES CRIER_SOURCE_DIR "/tests/data/templates/ok"
+#define NOW_MS CLOCK_TEST_DEFAULT_START_MS
+#define HOUR_MS INT64_C(3600000)
+
+/* When the test events happened: ten minutes before the clock. */
+#define EVENT_MS (NOW_MS - 600000)
+
+static const char rules_text[] =
+    "programs: {\n"
+    "  lead: {};\n"
+    "  safety: { stages = [ \"aware\", \"acting\" ]; };\n"
+    "};\n"
+    "rules = (\n"
+    "  { name = \"welcome\"; program = \"lead\"; on = \"signup\";\n"
+    "    send = { channel = \"email\"; template = \"welcome\";\n"
+    "             delay = \"1h\"; };\n"
+    "    stage = \"consideration\"; },\n"
+    "  { name = \"big-order\"; program = \"lead\"; on = \"order\";\n"
+    "    when = \"event.properties.total > 100\";\n"
+    "    send = { channel = \"email\"; template = \"receipt\"; }; },\n"
+    "  { name = \"considering\"; program = \"lead\"; on = \"page_view\";\n"
+    "    when = \"profile.stage == 'awareness'\";\n"
+    "    stage = \"consideration\"; },\n"
+    "  { name = \"adopted\"; program = \"lead\"; on = \"page_view\";\n"
+    "    when = \"profile.stage == 'consideration'\";\n"
+    "    stage = \"adoption\"; },\n"
+    "  { name = \"case-note\"; on = \"case.*\";\n"
+    "    when = \"case.status == 'closed'\";\n"
+    "    send = { channel = \"email\"; template = \"receipt\"; }; }\n"
+    ");\n";
+
+/* What the tests share: the loop of the test clock and the rules. */
+struct world {
+    uv_loop_t loop;
+    char dir[64];
+    char path[128];
+    struct template_set *templates;
+    struct config *cfg;
+    struct ruleset *rules;
+};
+
+
+static int
+channel_exists(const char *name)
+{
+    return strcmp(name, "email") == 0;
+}
+
+
+static int
+world_make(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    struct template_error terr;
+    FILE *fp;
+
+    if (w == NULL || uv_loop_init(&w->loop) != 0)
+        return -1;
+    clock_init(&w->loop, 1, NOW_MS);
+    snprintf(w->dir, sizeof(w->dir), "%s", "/tmp/crier-evaluate-XXXXXX");
+    if (mkdtemp(w->dir) == NULL)
+        return -1;
+    snprintf(w->path, sizeof(w->path), "%s/plugins.conf", w->dir);
+    fp = fopen(w->path, "w");
+    if (fp == NULL)
+        return -1;
+    fputs(rules_text, fp);
+    fclose(fp);
+    w->templates = template_set_load(TEMPLATES, &terr);
+    if (w->templates == NULL) {
+        print_error("%s: %s\n", terr.path, terr.message);
+        return -1;
+    }
+    if (config_load(w->path, &w->cfg) != 0 ||
+        ruleset_load(w->cfg, w->templates, channel_exists, &w->rules) != 0) {
+        print_error("%s\n", w->cfg->error);
+        return -1;
+    }
+    *state = w;
+    return 0;
+}
+
+
+static int
+world_remove(void **state)
+{
+    struct world *w = *state;
+    int rc = 0;
+
+    ruleset_free(w->rules);
+    config_free(w->cfg);
+    template_set_free(w->templates);
+    if (unlink(w->path) != 0 || rmdir(w->dir) != 0)
+        rc = -1;
+    clock_close();
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w->loop) != 0) {
+        print_error("the loop has handles left open\n");
+        rc = -1;
+    }
+    free(w);
+    return rc;
+}
+
+
+static json_t *
+parse(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, 0, &jerr);
+
+    if (v == NULL)
+        fail_msg("bad test JSON at %d:%d: %s: %s", jerr.line, jerr.column,
+                 jerr.text, text);
+    return v;
+}
+
+
+/* Builds a row of events_read for the stored event `event_text`. */
+static json_t *
+row(long long seq, const char *event_text)
+{
+    json_t *event = parse(event_text);
+    const char *type = json_string_value(json_object_get(event, "type"));
+
+    return json_pack("{s:I,s:s,s:n,s:s,s:I,s:o}", "seq", (json_int_t) seq,
+                     "source", "api", "id", "type", type, "time",
+                     (json_int_t) EVENT_MS, "event", event);
+}
+
+
+static void
+assert_json(const json_t *got, const char *expected_text)
+{
+    json_t *expected = parse(expected_text);
+
+    if (!json_equal(got, expected)) {
+        char *text = json_dumps(got, JSON_SORT_KEYS);
+
+        print_error("expected %s\ngot      %s\n", expected_text, text);
+        free(text);
+    }
+    assert_true(json_equal(got, expected));
+    json_decref(expected);
+}
+
+
+static const char *
+string_at(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    if (s == NULL)
+        fail_msg("no string at \"%s\"", key);
+    return s;
+}
+
+
+static long long
+integer_at(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!json_is_integer(v))
+        fail_msg("no integer at \"%s\"", key);
+    return (long long) json_integer_value(v);
+}
+
+
+/* A profile id is a UUID in the version 7 layout, whose first 48 bits
+ * are the time it was made, in ms. */
+static void
+assert_profile_id(const char *id, int64_t made_ms)
+{
+    char hex[13];
+
+    assert_int_equal(strlen(id), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(id[i], '-');
+        else
+            assert_non_null(strchr("0123456789abcdef", id[i]));
+    }
+    assert_int_equal(id[14], '7');
+    assert_non_null(strchr("89ab", id[19]));
+    memcpy(hex, id, 8);
+    memcpy(hex + 8, id + 9, 4);
+    hex[12] = '\0';
+    assert_int_equal(strtoll(hex, NULL, 16), made_ms);
+}
+
+
+static const char known_profiles[] =
+    "{\"profiles\": [{\"id\": \"p-ana\", \"created\": 1700000000000,"
+    "  \"updated\": 1700000000000,"
+    "  \"attributes\": {\"first_name\": \"Ana\", \"city\": \"Chicago\"},"
+    "  \"identities\": [{\"kind\": \"email\", \"value\": \"ana@example.gov\"},"
+    "                  {\"kind\": \"visitor\", \"value\": \"v-ana\"}],"
+    "  \"stages\": {\"lead\": {\"stage\": \"consideration\","
+    "                        \"since\": 1700000000000}}},"
+    " {\"id\": \"p-anon\", \"created\": 1700000000000,"
+    "  \"updated\": 1700000000000, \"attributes\": {},"
+    "  \"identities\": [{\"kind\": \"visitor\", \"value\": \"v-anon\"}],"
+    "  \"stages\": {}}]}";
+
+
+static void
+resolve_creates_profile(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse("{\"profiles\": []}");
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"bo@example.gov\"},"
+                          " \"visitor\": \"v-bo\","
+                          " \"attributes\": {\"first_name\": \"Bo\"}}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_non_null(p);
+    assert_profile_id(string_at(p, "id"), NOW_MS);
+    assert_int_equal(integer_at(p, "created"), NOW_MS);
+    assert_int_equal(integer_at(p, "updated"), NOW_MS);
+    assert_true(json_is_true(json_object_get(p, "_dirty")));
+    assert_json(json_object_get(p, "attributes"), "{\"first_name\": \"Bo\"}");
+    assert_json(json_object_get(p, "identities"),
+                "[{\"kind\": \"email\", \"value\": \"bo@example.gov\"},"
+                " {\"kind\": \"visitor\", \"value\": \"v-bo\"}]");
+    assert_json(json_object_get(p, "stages"), "{}");
+    assert_int_equal(json_array_size(idx.profiles), 1);
+    assert_ptr_equal(json_array_get(idx.profiles, 0), p);
+
+    /* The visitor id alone now finds the same profile. */
+    json_decref(event);
+    event = parse("{\"type\": \"page_view\", \"visitor\": \"v-bo\"}");
+    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS + 1), p);
+    assert_int_equal(json_array_size(idx.profiles), 1);
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+static void
+resolve_known_owner(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"page_view\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"}}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    assert_int_equal(json_array_size(idx.profiles), 2);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_ptr_equal(p, json_array_get(idx.profiles, 0));
+    assert_string_equal(string_at(p, "id"), "p-ana");
+
+    /* Nothing changed, so the profile is not dirty. */
+    assert_null(json_object_get(p, "_dirty"));
+    assert_int_equal(integer_at(p, "updated"), 1700000000000);
+    assert_int_equal(json_array_size(json_object_get(p, "identities")), 2);
+
+    /* The index holds copies: the loaded result is left alone. */
+    assert_json(loaded, known_profiles);
+
+    profile_index_clear(&idx);
+    assert_null(idx.profiles);
+    assert_null(idx.by_identity);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+static void
+resolve_attaches_identities(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"ana@example.gov\","
+                          "             \"phone\": \"+13125550100\"},"
+                          " \"visitor\": \"v-ana2\"}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-ana");
+    assert_true(json_is_true(json_object_get(p, "_dirty")));
+    assert_int_equal(integer_at(p, "updated"), NOW_MS);
+    assert_int_equal(integer_at(p, "created"), 1700000000000);
+    assert_json(json_object_get(p, "identities"),
+                "[{\"kind\": \"email\", \"value\": \"ana@example.gov\"},"
+                " {\"kind\": \"visitor\", \"value\": \"v-ana\"},"
+                " {\"kind\": \"phone\", \"value\": \"+13125550100\"},"
+                " {\"kind\": \"visitor\", \"value\": \"v-ana2\"}]");
+
+    /* The new phone now finds the same profile. */
+    json_decref(event);
+    event = parse("{\"type\": \"x\","
+                  " \"profile\": {\"phone\": \"+13125550100\"}}");
+    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS), p);
+    assert_int_equal(json_array_size(idx.profiles), 2);
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+/* A known identity wins over the visitor id's anonymous profile, and the
+ * visitor id stays with its owner. */
+static void
+resolve_known_over_visitor(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"visitor\": \"v-anon\"}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-ana");
+    assert_int_equal(json_array_size(json_object_get(p, "identities")), 2);
+    assert_null(json_object_get(p, "_dirty"));
+    assert_null(json_object_get(json_array_get(idx.profiles, 1), "_dirty"));
+
+    json_decref(event);
+    event = parse("{\"type\": \"page_view\", \"visitor\": \"v-anon\"}");
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-anon");
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+static void
+resolve_attributes(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"x\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"attributes\": {\"city\": null,"
+                          "                  \"first_name\": \"Ana Maria\","
+                          "                  \"zip\": \"60601\"}}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-ana");
+    assert_true(json_is_true(json_object_get(p, "_dirty")));
+    assert_int_equal(integer_at(p, "updated"), NOW_MS);
+    assert_json(json_object_get(p, "attributes"),
+                "{\"first_name\": \"Ana Maria\", \"zip\": \"60601\"}");
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+static void
+flatten_profile(void **state)
+{
+    json_t *stored = parse(
+        "{\"id\": \"p-1\", \"created\": 1, \"updated\": 2,"
+        " \"attributes\": {\"first_name\": \"Ana\","
+        "                  \"email\": \"attribute@example.gov\","
+        "                  \"id\": \"attribute-id\"},"
+        " \"identities\": [{\"kind\": \"email\", \"value\": \"a@example.gov\"},"
+        "                 {\"kind\": \"phone\", \"value\": \"+13125550100\"},"
+        "                 {\"kind\": \"email\", \"value\": \"b@example.gov\"}],"
+        " \"stages\": {\"lead\": {\"stage\": \"adoption\", \"since\": 5},"
+        "              \"safety\": {\"stage\": \"aware\", \"since\": 6}}}");
+    json_t *flat = profile_flatten(stored);
+
+    assert_json(flat,
+                "{\"first_name\": \"Ana\", \"email\": \"a@example.gov\","
+                " \"phone\": \"+13125550100\", \"id\": \"p-1\","
+                " \"stages\": {\"lead\": \"adoption\","
+                "              \"safety\": \"aware\"}}");
+    assert_string_equal(profile_stage(stored, "lead"), "adoption");
+    assert_null(profile_stage(stored, "other"));
+    assert_string_equal(profile_identity(stored, "email"), "a@example.gov");
+    assert_string_equal(profile_identity(stored, "phone"), "+13125550100");
+    assert_null(profile_identity(stored, "visitor"));
+
+    /* The stored profile is left alone. */
+    assert_string_equal(
+        string_at(json_object_get(stored, "attributes"), "email"),
+        "attribute@example.gov");
+    json_decref(flat);
+    json_decref(stored);
+}
+
+
+static void
+flatten_empty(void **state)
+{
+    json_t *stored = parse("{\"id\": \"p-2\", \"attributes\": {},"
+                           " \"identities\": [], \"stages\": {}}");
+    json_t *flat = profile_flatten(stored);
+
+    assert_json(flat, "{\"id\": \"p-2\", \"stages\": {}}");
+    json_decref(flat);
+    json_decref(stored);
+}
+
+
+static void
+identities_request(void **state)
+{
+    json_t *events = json_pack("[o,o]",
+        row(1, "{\"type\": \"signup\","
+               " \"profile\": {\"email\": \"bo@example.gov\","
+               "              \"case_id\": \"14-1\"}}"),
+        row(2, "{\"type\": \"page_view\", \"visitor\": \"v-1\"}"));
+    json_t *request = profile_identities_of(events);
+
+    assert_json(request,
+                "{\"identities\": ["
+                " {\"kind\": \"email\", \"value\": \"bo@example.gov\"},"
+                " {\"kind\": \"case_id\", \"value\": \"14-1\"},"
+                " {\"kind\": \"visitor\", \"value\": \"v-1\"}]}");
+    json_decref(request);
+    json_decref(events);
+}
+
+
+static void
+context_of_event(void **state)
+{
+    json_t *event = parse("{\"type\": \"case.closed\","
+                          " \"properties\": {\"case\": {\"status\": \"closed\"}}}");
+    json_t *stored = parse("{\"id\": \"p-1\", \"attributes\": {\"a\": 1},"
+                           " \"identities\": [], \"stages\": {}}");
+    json_t *ctx = evaluation_context(event, stored);
+
+    assert_json(ctx,
+                "{\"event\": {\"type\": \"case.closed\","
+                "             \"properties\": {\"case\":"
+                "                              {\"status\": \"closed\"}}},"
+                " \"profile\": {\"a\": 1, \"id\": \"p-1\", \"stages\": {}},"
+                " \"case\": {\"status\": \"closed\"}}");
+    json_decref(ctx);
+
+    ctx = evaluation_context(json_object_get(event, "properties"), NULL);
+    assert_json(ctx,
+                "{\"event\": {\"case\": {\"status\": \"closed\"}},"
+                " \"profile\": {}, \"case\": null}");
+    json_decref(ctx);
+    json_decref(stored);
+    json_decref(event);
+}
+
+
+/* Runs one evaluation over `events` (stolen) and returns the batch. */
+static json_t *
+run(const struct world *w, json_t *events, const char *loaded_text)
+{
+    json_t *loaded = parse(loaded_text);
+    struct evaluation *ev = evaluation_new(events);
+    json_t *batch;
+
+    json_decref(events);
+    batch = evaluation_run(ev, loaded, w->rules, "pipeline");
+    assert_non_null(batch);
+    evaluation_free(ev);
+    json_decref(loaded);
+    return batch;
+}
+
+
+/* A new profile enters the program at its first stage, and the matching
+ * rule moves it and plans its message an hour from now. */
+static void
+run_signup(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o]", row(7, "{\"type\": \"signup\","
+                                " \"profile\": {\"email\": \"bo@example.gov\"},"
+                                " \"attributes\": {\"first_name\": \"Bo\"}}")),
+        "{\"profiles\": []}");
+    json_t *profiles = json_object_get(batch, "profiles");
+    json_t *p = json_array_get(profiles, 0);
+    const char *id;
+    char expected[1024];
+
+    assert_json(json_object_get(batch, "cursor"),
+                "{\"name\": \"pipeline\", \"value\": 7}");
+    assert_int_equal(json_array_size(profiles), 1);
+    id = string_at(p, "id");
+    assert_profile_id(id, NOW_MS);
+    snprintf(expected, sizeof(expected),
+             "{\"id\": \"%s\", \"created\": %lld, \"updated\": %lld,"
+             " \"attributes\": {\"first_name\": \"Bo\"},"
+             " \"identities\": [{\"kind\": \"email\","
+             "                   \"value\": \"bo@example.gov\"}]}",
+             id, (long long) NOW_MS, (long long) NOW_MS);
+    assert_json(p, expected);
+
+    snprintf(expected, sizeof(expected),
+             "[{\"profile\": \"%s\", \"program\": \"lead\", \"from\": null,"
+             "  \"to\": \"awareness\", \"time\": %lld, \"event_seq\": 7},"
+             " {\"profile\": \"%s\", \"program\": \"lead\","
+             "  \"from\": \"awareness\", \"to\": \"consideration\","
+             "  \"time\": %lld, \"event_seq\": 7}]",
+             id, (long long) EVENT_MS, id, (long long) EVENT_MS);
+    assert_json(json_object_get(batch, "stages"), expected);
+
+    snprintf(expected, sizeof(expected),
+             "[{\"key\": \"rule:welcome/%s/7\", \"rule\": \"welcome\","
+             "  \"program\": \"lead\", \"profile\": \"%s\","
+             "  \"event_seq\": 7, \"channel\": \"email\","
+             "  \"template\": \"welcome\", \"to\": \"bo@example.gov\","
+             "  \"due\": %lld}]",
+             id, id, (long long) (NOW_MS + HOUR_MS));
+    assert_json(json_object_get(batch, "jobs"), expected);
+    json_decref(batch);
+}
+
+
+/* A false `when` plans nothing; the profile still enters the program. */
+static void
+run_when_false(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o]", row(3, "{\"type\": \"order\","
+                                " \"profile\": {\"email\": \"bo@example.gov\"},"
+                                " \"properties\": {\"total\": 50}}")),
+        "{\"profiles\": []}");
+    json_t *stages = json_object_get(batch, "stages");
+
+    assert_int_equal(json_array_size(json_object_get(batch, "jobs")), 0);
+    assert_int_equal(json_array_size(stages), 1);
+    assert_true(json_is_null(json_object_get(json_array_get(stages, 0),
+                                             "from")));
+    assert_string_equal(string_at(json_array_get(stages, 0), "to"),
+                        "awareness");
+    json_decref(batch);
+}
+
+
+/* A known profile keeps its stage; only the job is planned, and the
+ * unchanged profile is not written back. */
+static void
+run_known_profile(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o]", row(12, "{\"type\": \"order\","
+                                 " \"profile\": {\"email\":"
+                                 "               \"ana@example.gov\"},"
+                                 " \"properties\": {\"total\": 500}}")),
+        known_profiles);
+    char expected[1024];
+
+    assert_json(json_object_get(batch, "profiles"), "[]");
+    assert_json(json_object_get(batch, "stages"), "[]");
+    snprintf(expected, sizeof(expected),
+             "[{\"key\": \"rule:big-order/p-ana/12\", \"rule\": \"big-order\","
+             "  \"program\": \"lead\", \"profile\": \"p-ana\","
+             "  \"event_seq\": 12, \"channel\": \"email\","
+             "  \"template\": \"receipt\", \"to\": \"ana@example.gov\","
+             "  \"due\": %lld}]", (long long) NOW_MS);
+    assert_json(json_object_get(batch, "jobs"), expected);
+    json_decref(batch);
+}
+
+
+/* A profile with no email address gets no job, but its stage moves. */
+static void
+run_no_address(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o]", row(4, "{\"type\": \"signup\","
+                                " \"profile\": {\"phone\": \"+13125550100\"}}")),
+        "{\"profiles\": []}");
+    json_t *stages = json_object_get(batch, "stages");
+
+    assert_json(json_object_get(batch, "jobs"), "[]");
+    assert_int_equal(json_array_size(stages), 2);
+    assert_string_equal(string_at(json_array_get(stages, 1), "to"),
+                        "consideration");
+    json_decref(batch);
+}
+
+
+/* A rule without a program plans for "case.*" and moves nothing. */
+static void
+run_case_rule(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o,o]",
+                  row(20, "{\"type\": \"case.opened\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"properties\": {\"case\":"
+                          "                  {\"status\": \"open\"}}}"),
+                  row(21, "{\"type\": \"case.closed\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"properties\": {\"case\":"
+                          "                  {\"status\": \"closed\"}}}")),
+        known_profiles);
+    json_t *jobs = json_object_get(batch, "jobs");
+
+    assert_json(json_object_get(batch, "stages"), "[]");
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(string_at(json_array_get(jobs, 0), "key"),
+                        "rule:case-note/p-ana/21");
+    assert_true(json_is_null(json_object_get(json_array_get(jobs, 0),
+                                             "program")));
+    json_decref(batch);
+}
+
+
+/* Rules see the stage the profile had when the event arrived: one
+ * page_view moves awareness to consideration, not on to adoption. The
+ * next page_view moves it on. */
+static void
+run_stage_per_event(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o,o]",
+                  row(30, "{\"type\": \"page_view\", \"visitor\": \"v-9\"}"),
+                  row(31, "{\"type\": \"page_view\", \"visitor\": \"v-9\"}")),
+        "{\"profiles\": []}");
+    json_t *stages = json_object_get(batch, "stages");
+
+    assert_int_equal(json_array_size(stages), 3);
+    assert_string_equal(string_at(json_array_get(stages, 0), "to"),
+                        "awareness");
+    assert_int_equal(integer_at(json_array_get(stages, 0), "event_seq"), 30);
+    assert_string_equal(string_at(json_array_get(stages, 1), "from"),
+                        "awareness");
+    assert_string_equal(string_at(json_array_get(stages, 1), "to"),
+                        "consideration");
+    assert_int_equal(integer_at(json_array_get(stages, 1), "event_seq"), 30);
+    assert_string_equal(string_at(json_array_get(stages, 2), "from"),
+                        "consideration");
+    assert_string_equal(string_at(json_array_get(stages, 2), "to"),
+                        "adoption");
+    assert_int_equal(integer_at(json_array_get(stages, 2), "event_seq"), 31);
+    json_decref(batch);
+}
+
+
+/* Two events of one new identity resolve to one profile, and the cursor
+ * is the last event's seq. */
+static void
+run_same_identity(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o,o,o]",
+                  row(40, "{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"cy@example.gov\"}}"),
+                  row(41, "{\"type\": \"noise\", \"visitor\": \"v-other\"}"),
+                  row(45, "{\"type\": \"order\","
+                          " \"profile\": {\"email\": \"cy@example.gov\"},"
+                          " \"properties\": {\"total\": 101}}")),
+        "{\"profiles\": []}");
+    json_t *profiles = json_object_get(batch, "profiles");
+    json_t *jobs = json_object_get(batch, "jobs");
+    const char *id;
+    char key[128];
+
+    assert_int_equal(integer_at(json_object_get(batch, "cursor"), "value"),
+                     45);
+    assert_int_equal(json_array_size(profiles), 2);
+    id = string_at(json_array_get(profiles, 0), "id");
+    assert_string_not_equal(id,
+                            string_at(json_array_get(profiles, 1), "id"));
+    assert_int_equal(json_array_size(jobs), 2);
+    snprintf(key, sizeof(key), "rule:welcome/%s/40", id);
+    assert_string_equal(string_at(json_array_get(jobs, 0), "key"), key);
+    snprintf(key, sizeof(key), "rule:big-order/%s/45", id);
+    assert_string_equal(string_at(json_array_get(jobs, 1), "key"), key);
+    assert_string_equal(string_at(json_array_get(jobs, 1), "profile"), id);
+    json_decref(batch);
+}
+
+
+/* Without rules, profiles are still resolved and the cursor moves. */
+static void
+run_without_rules(void **state)
+{
+    json_t *loaded = parse("{\"profiles\": []}");
+    json_t *events = json_pack("[o]",
+        row(2, "{\"type\": \"signup\","
+               " \"profile\": {\"email\": \"bo@example.gov\"}}"));
+    struct evaluation *ev = evaluation_new(events);
+    json_t *batch;
+
+    assert_int_equal(ev->count, 1);
+    assert_int_equal(ev->last_seq, 2);
+    batch = evaluation_run(ev, loaded, NULL, "pipeline");
+    assert_int_equal(json_array_size(json_object_get(batch, "profiles")), 1);
+    assert_json(json_object_get(batch, "stages"), "[]");
+    assert_json(json_object_get(batch, "jobs"), "[]");
+    assert_json(json_object_get(batch, "cursor"),
+                "{\"name\": \"pipeline\", \"value\": 2}");
+    json_decref(batch);
+    evaluation_free(ev);
+    json_decref(events);
+    json_decref(loaded);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest profiles[] = {
+        cmocka_unit_test(resolve_creates_profile),
+        cmocka_unit_test(resolve_known_owner),
+        cmocka_unit_test(resolve_attaches_identities),
+        cmocka_unit_test(resolve_known_over_visitor),
+        cmocka_unit_test(resolve_attributes),
+        cmocka_unit_test(flatten_profile),
+        cmocka_unit_test(flatten_empty),
+        cmocka_unit_test(identities_request),
+        cmocka_unit_test(context_of_event),
+    };
+    const struct CMUnitTest evaluation[] = {
+        cmocka_unit_test(run_signup),
+        cmocka_unit_test(run_when_false),
+        cmocka_unit_test(run_known_profile),
+        cmocka_unit_test(run_no_address),
+        cmocka_unit_test(run_case_rule),
+        cmocka_unit_test(run_stage_per_event),
+        cmocka_unit_test(run_same_identity),
+        cmocka_unit_test(run_without_rules),
+    };
+    int failed = 0;
+
+    failed += cmocka_run_group_tests_name("profile", profiles, NULL, NULL);
+    failed += cmocka_run_group_tests_name("evaluation", evaluation,
+                                          world_make, world_remove);
+    return failed > 0;
+}
