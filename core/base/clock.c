@@ -1,5 +1,6 @@
 #include "base/clock.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,17 +211,49 @@ clock_format_ms(int64_t ms, char *buf, size_t size)
 }
 
 
+/* Checks `s` against RFC 3339's date-time: YYYY-MM-DDTHH:MM:SS, an
+ * optional fraction after a '.', then Z or +HH:MM. GLib's parser takes
+ * more of ISO 8601 (week dates, +0100, a ',' fraction), which RFC 3339
+ * leaves out. */
+static int
+is_rfc3339(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i;
+
+    for (i = 0; shape[i] != '\0'; i++) {
+        if (shape[i] == 'd' ? !g_ascii_isdigit(s[i])
+            : shape[i] == 'T' ? (s[i] != 'T' && s[i] != 't')
+            : s[i] != shape[i])
+            return 0;
+    }
+    if (s[i] == '.') {
+        if (!g_ascii_isdigit(s[++i]))
+            return 0;
+        while (g_ascii_isdigit(s[i]))
+            i++;
+    }
+    if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0')
+        return 1;
+    return (s[i] == '+' || s[i] == '-') && g_ascii_isdigit(s[i + 1]) &&
+           g_ascii_isdigit(s[i + 2]) && s[i + 3] == ':' &&
+           g_ascii_isdigit(s[i + 4]) && g_ascii_isdigit(s[i + 5]) &&
+           s[i + 6] == '\0' && (s[i + 1] - '0') * 10 + (s[i + 2] - '0') < 24;
+}
+
+
 int
 clock_parse_rfc3339(const char *s, int64_t *ms)
 {
     GDateTime *dt;
-    size_t len = strlen(s);
+    char *upper;
 
-    /* RFC 3339 requires a date, a time and an offset. GLib also takes
-     * ISO 8601 forms without a 'T'; insist on it. */
-    if (len < 20 || (s[10] != 'T' && s[10] != 't'))
+    if (!is_rfc3339(s))
         return CRIER_EINVAL;
-    dt = g_date_time_new_from_iso8601(s, NULL);
+    /* RFC 3339 allows a lowercase 't' and 'z'; GLib wants them upper. */
+    upper = g_ascii_strup(s, -1);
+    dt = g_date_time_new_from_iso8601(upper, NULL);
+    g_free(upper);
     if (dt == NULL)
         return CRIER_EINVAL;
     *ms = g_date_time_to_unix(dt) * 1000 +
@@ -238,7 +271,7 @@ clock_parse_duration(const char *s, int64_t *ms)
     int64_t unit;
 
     n = strtod(s, &end);
-    if (end == s || n < 0)
+    if (end == s || !isfinite(n) || n < 0 || !g_ascii_isdigit(s[0]))
         return CRIER_EINVAL;
     if (strcmp(end, "ms") == 0)
         unit = 1;
@@ -251,6 +284,9 @@ clock_parse_duration(const char *s, int64_t *ms)
     else if (strcmp(end, "d") == 0)
         unit = 86400 * 1000;
     else
+        return CRIER_EINVAL;
+    /* Longer than about 290 million years does not fit in int64_t ms. */
+    if (n * (double) unit >= 9.2e18)
         return CRIER_EINVAL;
     *ms = (int64_t) (n * (double) unit);
     return 0;

@@ -107,10 +107,19 @@ static int
 setting_to_json(struct config *cfg, config_setting_t *s, const char *key,
                 json_t **out)
 {
+    const char *file;
     char *expanded;
 
     g_hash_table_insert(cfg->lines, g_strdup(key),
                         GINT_TO_POINTER(config_setting_source_line(s)));
+    file = config_setting_source_file(s);
+    /* libconfig names an @include'd file as written, relative to the
+     * include folder, which is the config's own folder. */
+    if (file != NULL && strcmp(file, cfg->path) != 0)
+        g_hash_table_insert(cfg->files, g_strdup(key),
+                            g_path_is_absolute(file)
+                                ? g_strdup(file)
+                                : g_build_filename(cfg->dir, file, NULL));
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_GROUP:
     case CONFIG_TYPE_ARRAY:
@@ -174,6 +183,8 @@ config_load(const char *path, struct config **out)
     cfg->dir = absolute_dir_of(path);
     cfg->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        NULL);
+    cfg->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       g_free);
     if (access(path, R_OK) != 0) {
         snprintf(cfg->error, sizeof(cfg->error), "%s: cannot read: %s",
                  path, strerror(errno));
@@ -202,9 +213,26 @@ config_free(struct config *cfg)
         return;
     json_decref(cfg->root);
     g_hash_table_destroy(cfg->lines);
+    g_hash_table_destroy(cfg->files);
     g_free(cfg->path);
     g_free(cfg->dir);
     free(cfg);
+}
+
+
+/* Cuts the last member off a key path: "a.b[2]" to "a.b", "a.b" to "a".
+ * Returns 0 when there is nothing left to cut. */
+static int
+key_parent(char *key)
+{
+    char *cut = strrchr(key, '.');
+
+    if (strrchr(key, '[') > cut)
+        cut = strrchr(key, '[');
+    if (cut == NULL)
+        return 0;
+    *cut = '\0';
+    return 1;
 }
 
 
@@ -214,24 +242,41 @@ config_line(const struct config *cfg, const char *key)
     char *k = g_strdup(key);
     int line = 0;
 
-    for (;;) {
+    do {
         gpointer v;
-        char *cut;
 
         if (g_hash_table_lookup_extended(cfg->lines, k, NULL, &v) &&
             GPOINTER_TO_INT(v) > 0) {
             line = GPOINTER_TO_INT(v);
             break;
         }
-        cut = strrchr(k, '.');
-        if (strrchr(k, '[') > cut)
-            cut = strrchr(k, '[');
-        if (cut == NULL)
-            break;
-        *cut = '\0';
-    }
+    } while (key_parent(k));
     g_free(k);
     return line;
+}
+
+
+const char *
+config_file(const struct config *cfg, const char *key)
+{
+    char *k = g_strdup(key);
+    const char *file = cfg->path;
+
+    /* The nearest key with a line decides, as in config_line. */
+    do {
+        gpointer v;
+
+        if (g_hash_table_lookup_extended(cfg->lines, k, NULL, &v) &&
+            GPOINTER_TO_INT(v) > 0) {
+            const char *included = g_hash_table_lookup(cfg->files, k);
+
+            if (included != NULL)
+                file = included;
+            break;
+        }
+    } while (key_parent(k));
+    g_free(k);
+    return file;
 }
 
 
@@ -243,8 +288,8 @@ config_vfail(struct config *cfg, const char *key, const char *fmt,
 
     if (cfg->error[0] != '\0')
         return;
-    n = snprintf(cfg->error, sizeof(cfg->error), "%s:%d: %s: ", cfg->path,
-                 config_line(cfg, key), key);
+    n = snprintf(cfg->error, sizeof(cfg->error), "%s:%d: %s: ",
+                 config_file(cfg, key), config_line(cfg, key), key);
     if (n > 0 && (size_t) n < sizeof(cfg->error))
         vsnprintf(cfg->error + n, sizeof(cfg->error) - (size_t) n, fmt, ap);
 }

@@ -19,6 +19,7 @@ struct config {
     char *dir;              /* the folder holding it, absolute */
     json_t *root;
     GHashTable *lines;      /* key path -> line number */
+    GHashTable *files;      /* key path -> included file, when not `path` */
     char error[1024];       /* the first error, "file:line: key: message" */
 };
 
@@ -33,6 +34,9 @@ void config_free(struct config *cfg);
 
 /* Returns the line of `key`, or of its nearest parent that has one. */
 int config_line(const struct config *cfg, const char *key);
+
+/* Returns the file that holds `key`: cfg->path or an @include'd file. */
+const char *config_file(const struct config *cfg, const char *key);
 
 /* Records an error at `key` unless one is recorded already. */
 void config_fail(struct config *cfg, const char *key, const char *fmt, ...)

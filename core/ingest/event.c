@@ -68,8 +68,8 @@ is_identity_kind(const char *k)
 }
 
 
-/* Lowercases an email address and checks its rough shape; a full check
- * against RFC 5321 happens where a message is planned. */
+/* Lowercases an email address and checks its rough shape; the email
+ * channel checks an address fully before it sends to it. */
 static json_t *
 normalize_email(const char *s)
 {

@@ -96,9 +96,20 @@ enter_program(struct evaluation *ev, json_t *ctx, json_t *profile,
 }
 
 
+/* A delay counts from when the event happened; a job whose time has
+ * passed already (an old event, a pipeline that lagged) is due now. */
+static int64_t
+job_due(const struct rule *rule, int64_t event_ms)
+{
+    int64_t now = clock_now_ms();
+
+    return event_ms + rule->delay_ms > now ? event_ms + rule->delay_ms : now;
+}
+
+
 static void
 plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
-         int64_t seq)
+         int64_t seq, int64_t event_ms)
 {
     struct plugin_instance *ch = server_channel(rule->channel);
     const struct crier_channel_ops *ops = ch ? ch->desc->ops : NULL;
@@ -123,7 +134,7 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
                   "profile", id, "event_seq", (json_int_t) seq,
                   "channel", rule->channel,
                   "template", rule->template_name, "to", to,
-                  "due", (json_int_t) (clock_now_ms() + rule->delay_ms)));
+                  "due", (json_int_t) job_due(rule, event_ms)));
     g_free(key);
 }
 
@@ -150,7 +161,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
         if (rule->when != NULL && !expr_test(rule->when, ctx))
             continue;
         if (rule->channel != NULL)
-            plan_job(ev, rule, profile, seq);
+            plan_job(ev, rule, profile, seq, when);
         if (rule->stage != NULL)
             g_ptr_array_add(moves, (gpointer) rule);
     }

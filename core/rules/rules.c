@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "config/locate.h"
 #include "template/template.h"
 
 const char *const default_stages[] = {
@@ -156,32 +157,28 @@ load_programs(struct config *cfg, struct ruleset *rs)
 }
 
 
-/*
- * Returns the column of the first character inside the quoted value of
- * `name` on line `line` of the config file, or 1 when it cannot be found.
- * libconfig reports lines only, and a rule's expression error should point
- * at its column too.
- */
-static int
-value_column(const struct config *cfg, int line, const char *name)
+/* Returns how many characters of `src` come before 1-based (line, col),
+ * counting UTF-8 characters as the expression parser does. */
+static size_t
+char_index(const char *src, int line, int col)
 {
-    char *text = NULL, **lines;
-    int col = 1;
+    size_t index = 0;
+    int l = 1, c = 1;
 
-    if (line <= 0 || !g_file_get_contents(cfg->path, &text, NULL, NULL))
-        return 1;
-    lines = g_strsplit(text, "\n", line + 1);
-    if ((int) g_strv_length(lines) >= line) {
-        const char *l = lines[line - 1];
-        const char *k = strstr(l, name);
-        const char *q = k ? strchr(k, '"') : NULL;
-
-        if (q != NULL)
-            col = (int) (q - l) + 2;
+    for (const char *p = src; *p != '\0'; p++) {
+        if (((unsigned char) *p & 0xc0) == 0x80)
+            continue;
+        if (l == line && c == col)
+            break;
+        index++;
+        if (*p == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
     }
-    g_strfreev(lines);
-    g_free(text);
-    return col;
+    return index;
 }
 
 
@@ -189,6 +186,7 @@ static int
 load_when(struct config *cfg, const char *key, json_t *v, struct rule *r)
 {
     struct expr_error err;
+    const char *file;
     int line, col;
 
     if (!json_is_string(v)) {
@@ -198,13 +196,22 @@ load_when(struct config *cfg, const char *key, json_t *v, struct rule *r)
     r->when = expr_parse(json_string_value(v), &err);
     if (r->when != NULL)
         return 0;
+    file = config_file(cfg, key);
     line = config_line(cfg, key);
-    col = err.col;
-    if (err.line <= 1)
-        col += value_column(cfg, line, "when") - 1;
-    if (cfg->error[0] == '\0')
-        snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: %s: %s",
-                 cfg->path, line + err.line - 1, col, key, err.message);
+    col = 0;
+    /* Without the file text, the line of `when` is the best there is. */
+    if (config_locate_in_value(file, line, "when",
+                               char_index(json_string_value(v), err.line,
+                                          err.col), &line, &col) != 0)
+        col = 0;
+    if (cfg->error[0] != '\0')
+        return CRIER_ECONFIG;
+    if (col > 0)
+        snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: %s: %s", file,
+                 line, col, key, err.message);
+    else
+        snprintf(cfg->error, sizeof(cfg->error), "%s:%d: %s: %s", file,
+                 line, key, err.message);
     return CRIER_ECONFIG;
 }
 
@@ -221,7 +228,7 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
         g_ptr_array_add(r->on, g_strdup(json_string_value(on)));
     else if (json_is_array(on) && json_array_size(on) > 0)
         json_array_foreach(on, i, v) {
-            if (!json_is_string(v))
+            if (!json_is_string(v) || json_string_length(v) == 0)
                 break;
             g_ptr_array_add(r->on, g_strdup(json_string_value(v)));
         }

@@ -31,7 +31,7 @@ struct rule {
     char *channel;              /* NULL: the rule sends nothing */
     char *template_name;
     char *stage;                /* NULL: the rule moves no stage */
-    int64_t delay_ms;           /* wait between the event and the send */
+    int64_t delay_ms;           /* from the event's time to the send */
 };
 
 struct ruleset {

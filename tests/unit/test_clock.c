@@ -180,7 +180,8 @@ zero_delay_next_turn(void **state)
 }
 
 
-/* A timer in the future never fires by itself: the test clock stands. */
+/* A timer in the future never fires by itself, because the test clock
+ * does not move on its own. */
 static void
 future_waits_for_set(void **state)
 {

@@ -180,6 +180,32 @@ load_paths(void **state)
 }
 
 
+/* A relative path resolves against the folder of the config, not the
+ * working directory of the moment. */
+static void
+load_relative_path(void **state)
+{
+    struct folder *f = *state;
+    struct config *cfg;
+    char cwd[512];
+    char *got;
+
+    folder_write(f, "plugins.conf", "a = 1;\n");
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(f->dir), 0);
+    assert_int_equal(config_load("plugins.conf", &cfg), 0);
+    assert_int_equal(chdir(cwd), 0);
+    assert_string_equal(cfg->path, "plugins.conf");
+    assert_true(cfg->dir[0] == '/');
+    got = config_resolve(cfg, "var/crier.db");
+    assert_non_null(strstr(got, "/var/crier.db"));
+    assert_true(got[0] == '/');
+    assert_memory_equal(got, cfg->dir, strlen(cfg->dir));
+    free(got);
+    config_free(cfg);
+}
+
+
 static void
 line_of_keys(void **state)
 {
@@ -340,6 +366,7 @@ include_error_names_file(void **state)
     struct folder *f = *state;
     struct config *cfg;
     char expected[256];
+    char got[sizeof(cfg->error)];
 
     folder_write(f, "triggers.conf",
                  "triggers: {\n"
@@ -350,11 +377,12 @@ include_error_names_file(void **state)
                      "\n"
                      "@include \"triggers.conf\"\n");
     config_fail(cfg, "triggers.cases.path", "must be a string");
+    snprintf(got, sizeof(got), "%s", cfg->error);
+    config_free(cfg);
     snprintf(expected, sizeof(expected),
              "%s/triggers.conf:2: triggers.cases.path: must be a string",
              f->dir);
-    assert_string_equal(cfg->error, expected);
-    config_free(cfg);
+    assert_string_equal(got, expected);
 }
 
 
@@ -535,6 +563,8 @@ main(void)
         cmocka_unit_test_setup_teardown(load_tree, folder_make,
                                         folder_remove),
         cmocka_unit_test_setup_teardown(load_paths, folder_make,
+                                        folder_remove),
+        cmocka_unit_test_setup_teardown(load_relative_path, folder_make,
                                         folder_remove),
         cmocka_unit_test_setup_teardown(line_of_keys, folder_make,
                                         folder_remove),

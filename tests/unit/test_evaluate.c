@@ -2,11 +2,13 @@
  * Tests of core/pipeline/profile.c and core/pipeline/evaluate.c without a
  * store or a server: events are hand-built rows of events_read, known
  * profiles a hand-built result of profiles_load, and the rules come from
- * a config file written into a temporary folder. The test clock stands
- * at 2026-01-01, so every planned job has a known due time.
+ * a config file written into a temporary folder. The test clock is set
+ * to 2026-01-01 and never moves, so every planned job has a known due
+ * time.
  *
  * No channel is loaded, so plan_job finds none through server_channel
- * and sends to the profile's "email" identity.
+ * and sends to the profile's "email" identity. One test puts a fake
+ * "sms" channel into the global `server` to check its address kind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +27,9 @@
 #include "config/config.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/profile.h"
+#include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "server/server.h"
 #include "template/template.h"
 
 #define TEMPLATES CRIER_SOURCE_DIR "/tests/data/templates/ok"
@@ -56,7 +60,9 @@ static const char rules_text[] =
     "    stage = \"adoption\"; },\n"
     "  { name = \"case-note\"; on = \"case.*\";\n"
     "    when = \"case.status == 'closed'\";\n"
-    "    send = { channel = \"email\"; template = \"receipt\"; }; }\n"
+    "    send = { channel = \"email\"; template = \"receipt\"; }; },\n"
+    "  { name = \"alert\"; on = \"alert\";\n"
+    "    send = { channel = \"sms\"; template = \"receipt\"; }; }\n"
     ");\n";
 
 /* What the tests share: the loop of the test clock and the rules. */
@@ -73,7 +79,7 @@ struct world {
 static int
 channel_exists(const char *name)
 {
-    return strcmp(name, "email") == 0;
+    return strcmp(name, "email") == 0 || strcmp(name, "sms") == 0;
 }
 
 
@@ -292,7 +298,7 @@ resolve_known_owner(void **state)
     assert_int_equal(integer_at(p, "updated"), 1700000000000);
     assert_int_equal(json_array_size(json_object_get(p, "identities")), 2);
 
-    /* The index holds copies: the loaded result is left alone. */
+    /* The index contains copies, so the loaded result is left alone. */
     assert_json(loaded, known_profiles);
 
     profile_index_clear(&idx);
@@ -467,7 +473,8 @@ static void
 context_of_event(void **state)
 {
     json_t *event = parse("{\"type\": \"case.closed\","
-                          " \"properties\": {\"case\": {\"status\": \"closed\"}}}");
+                          " \"properties\": {\"case\":"
+                          "                  {\"status\": \"closed\"}}}");
     json_t *stored = parse("{\"id\": \"p-1\", \"attributes\": {\"a\": 1},"
                            " \"identities\": [], \"stages\": {}}");
     json_t *ctx = evaluation_context(event, stored);
@@ -508,7 +515,7 @@ run(const struct world *w, json_t *events, const char *loaded_text)
 
 
 /* A new profile enters the program at its first stage, and the matching
- * rule moves it and plans its message an hour from now. */
+ * rule moves it and plans its message an hour after the event. */
 static void
 run_signup(void **state)
 {
@@ -550,13 +557,14 @@ run_signup(void **state)
              "  \"event_seq\": 7, \"channel\": \"email\","
              "  \"template\": \"welcome\", \"to\": \"bo@example.gov\","
              "  \"due\": %lld}]",
-             id, id, (long long) (NOW_MS + HOUR_MS));
+             id, id, (long long) (EVENT_MS + HOUR_MS));
     assert_json(json_object_get(batch, "jobs"), expected);
     json_decref(batch);
 }
 
 
-/* A false `when` plans nothing; the profile still enters the program. */
+/* A false `when` plans nothing, but the profile still enters the
+ * program. */
 static void
 run_when_false(void **state)
 {
@@ -577,7 +585,7 @@ run_when_false(void **state)
 }
 
 
-/* A known profile keeps its stage; only the job is planned, and the
+/* A known profile keeps its stage. Only the job is planned, and the
  * unchanged profile is not written back. */
 static void
 run_known_profile(void **state)
@@ -609,7 +617,8 @@ run_no_address(void **state)
 {
     json_t *batch = run(*state,
         json_pack("[o]", row(4, "{\"type\": \"signup\","
-                                " \"profile\": {\"phone\": \"+13125550100\"}}")),
+                                " \"profile\": {\"phone\":"
+                                "               \"+13125550100\"}}")),
         "{\"profiles\": []}");
     json_t *stages = json_object_get(batch, "stages");
 
@@ -714,6 +723,50 @@ run_same_identity(void **state)
 }
 
 
+/* A channel's address kind picks the identity a job goes to. */
+static void
+run_channel_address_kind(void **state)
+{
+    static const struct crier_channel_ops sms_ops = {
+        .size = sizeof(struct crier_channel_ops),
+        .address_kind = "phone",
+    };
+    static const struct crier_plugin sms_plugin = {
+        .kind = CRIER_PLUGIN_CHANNEL,
+        .name = "fake-sms",
+        .ops = &sms_ops,
+    };
+    struct plugin_instance sms = {
+        .name = "sms",
+        .desc = &sms_plugin,
+    };
+    json_t *batch;
+    json_t *jobs;
+
+    server.channels = g_ptr_array_new();
+    g_ptr_array_add(server.channels, &sms);
+    batch = run(*state,
+        json_pack("[o,o]",
+                  row(50, "{\"type\": \"alert\","
+                          " \"profile\": {\"email\": \"dee@example.gov\","
+                          "              \"phone\": \"+13125550100\"}}"),
+                  row(51, "{\"type\": \"alert\","
+                          " \"profile\": {\"email\": \"eve@example.gov\"}}")),
+        "{\"profiles\": []}");
+    g_ptr_array_free(server.channels, TRUE);
+    server.channels = NULL;
+
+    jobs = json_object_get(batch, "jobs");
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(string_at(json_array_get(jobs, 0), "channel"),
+                        "sms");
+    assert_string_equal(string_at(json_array_get(jobs, 0), "to"),
+                        "+13125550100");
+    assert_int_equal(integer_at(json_array_get(jobs, 0), "event_seq"), 50);
+    json_decref(batch);
+}
+
+
 /* Without rules, profiles are still resolved and the cursor moves. */
 static void
 run_without_rules(void **state)
@@ -762,6 +815,7 @@ main(void)
         cmocka_unit_test(run_case_rule),
         cmocka_unit_test(run_stage_per_event),
         cmocka_unit_test(run_same_identity),
+        cmocka_unit_test(run_channel_address_kind),
         cmocka_unit_test(run_without_rules),
     };
     int failed = 0;

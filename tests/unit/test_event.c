@@ -1,7 +1,7 @@
 /*
  * Tests of event_normalize in core/ingest/event.c: the event form of
- * docs/events.md. One table holds events that pass with their normalised
- * form, another holds events that fail with the field and the message
+ * docs/events.md. One table contains events that pass with their normalised
+ * form, another contains events that fail with the field and the message
  * the sender gets back.
  */
 #include <setjmp.h>

@@ -22,8 +22,8 @@
 #define MINUTE (60 * SECOND)
 #define HOUR (60 * MINUTE)
 
-/* The Message-ID buffer of the worker: "<" 32 hex "@" domain ">". */
-#define ID_SIZE 320
+/* The size of the worker's Message-ID buffer. */
+#define ID_SIZE 128
 
 
 static void

@@ -34,7 +34,7 @@ struct fixture {
 };
 
 
-/* Channels that exist: only "email". */
+/* Reports "email" as the only configured channel. */
 static int
 channel_email(const char *name)
 {
@@ -401,8 +401,8 @@ when_error_one_line(void **state)
 {
     struct fixture *f = *state;
 
-    /* The value starts at column 13 of line 5; the '=' is its 12th
-     * character, so column 24 of the file. */
+    /* The value starts at column 13 of line 5, and the '=' is its 12th
+     * character, so it is in column 24 of the file. */
     expect_error(f, "programs: { lead: {}; };\n"
                     "rules = (\n"
                     "  { name = \"ok\"; on = \"x\"; },\n"
