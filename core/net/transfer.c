@@ -150,6 +150,7 @@ transfer_init(uv_loop_t *loop)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return CRIER_EIO;
     xfer.loop = loop;
+    xfer.closing = 0;
     xfer.multi = curl_multi_init();
     if (xfer.multi == NULL)
         return CRIER_ENOMEM;
