@@ -1,0 +1,146 @@
+/*
+ * The plugin ABI's layout. Plugins built against an older SDK read these
+ * structures at these offsets, so a change here breaks them: new members
+ * go at the end of a structure, with CRIER_ABI_MINOR raised, and this test
+ * grows with them. A test that fails here means a member moved.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <crier/crier.h>
+
+#define PTR sizeof(void *)
+#define HEAD (2 * sizeof(uint32_t))     /* size and minor */
+
+
+static void
+abi_versions(void **state)
+{
+    assert_int_equal(CRIER_ABI_VERSION, 1);
+    assert_true(CRIER_ABI_MINOR >= 0);
+}
+
+
+static void
+abi_descriptor_layout(void **state)
+{
+    assert_int_equal(offsetof(struct crier_plugin, abi_version), 0);
+    assert_int_equal(offsetof(struct crier_plugin, abi_minor), 4);
+    assert_int_equal(offsetof(struct crier_plugin, kind), 8);
+    assert_int_equal(offsetof(struct crier_plugin, name), 16);
+    assert_int_equal(offsetof(struct crier_plugin, version), 16 + PTR);
+    assert_int_equal(offsetof(struct crier_plugin, summary), 16 + 2 * PTR);
+    assert_int_equal(offsetof(struct crier_plugin, init), 16 + 3 * PTR);
+    assert_int_equal(offsetof(struct crier_plugin, start), 16 + 4 * PTR);
+    assert_int_equal(offsetof(struct crier_plugin, stop), 16 + 5 * PTR);
+    assert_int_equal(offsetof(struct crier_plugin, destroy), 16 + 6 * PTR);
+    assert_int_equal(offsetof(struct crier_plugin, ops), 16 + 7 * PTR);
+}
+
+
+/* Minor 0: every entry of the host table, in order. */
+static void
+abi_host_layout(void **state)
+{
+    assert_int_equal(offsetof(struct crier_host, size), 0);
+    assert_int_equal(offsetof(struct crier_host, minor), 4);
+    assert_int_equal(offsetof(struct crier_host, log_enabled),
+                     HEAD + 0 * PTR);
+    assert_int_equal(offsetof(struct crier_host, log),
+                     HEAD + 1 * PTR);
+    assert_int_equal(offsetof(struct crier_host, config_error),
+                     HEAD + 2 * PTR);
+    assert_int_equal(offsetof(struct crier_host, resolve_path),
+                     HEAD + 3 * PTR);
+    assert_int_equal(offsetof(struct crier_host, public_url),
+                     HEAD + 4 * PTR);
+    assert_int_equal(offsetof(struct crier_host, instance_name),
+                     HEAD + 5 * PTR);
+    assert_int_equal(offsetof(struct crier_host, loop),
+                     HEAD + 6 * PTR);
+    assert_int_equal(offsetof(struct crier_host, now_ms),
+                     HEAD + 7 * PTR);
+    assert_int_equal(offsetof(struct crier_host, timer_start),
+                     HEAD + 8 * PTR);
+    assert_int_equal(offsetof(struct crier_host, timer_stop),
+                     HEAD + 9 * PTR);
+    assert_int_equal(offsetof(struct crier_host, route_add),
+                     HEAD + 10 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_method),
+                     HEAD + 11 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_path),
+                     HEAD + 12 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_query),
+                     HEAD + 13 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_header),
+                     HEAD + 14 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_body),
+                     HEAD + 15 * PTR);
+    assert_int_equal(offsetof(struct crier_host, req_peer),
+                     HEAD + 16 * PTR);
+    assert_int_equal(offsetof(struct crier_host, resp_header),
+                     HEAD + 17 * PTR);
+    assert_int_equal(offsetof(struct crier_host, respond),
+                     HEAD + 18 * PTR);
+    assert_int_equal(offsetof(struct crier_host, respond_json),
+                     HEAD + 19 * PTR);
+    assert_int_equal(offsetof(struct crier_host, emit),
+                     HEAD + 20 * PTR);
+    assert_int_equal(offsetof(struct crier_host, transfer_start),
+                     HEAD + 21 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 22 * PTR);
+}
+
+
+static void
+abi_channel_layout(void **state)
+{
+    assert_int_equal(offsetof(struct crier_channel_ops, size), 0);
+    assert_int_equal(offsetof(struct crier_channel_ops, address_kind), PTR);
+    assert_int_equal(offsetof(struct crier_channel_ops, send), 2 * PTR);
+
+    assert_int_equal(offsetof(struct crier_message, size), 0);
+    assert_int_equal(offsetof(struct crier_message, job_id), 8);
+    assert_int_equal(offsetof(struct crier_message, attempt), 16);
+    assert_int_equal(offsetof(struct crier_message, key), 24);
+    assert_int_equal(offsetof(struct crier_message, message_id), 24 + PTR);
+    assert_int_equal(offsetof(struct crier_message, rule), 24 + 2 * PTR);
+    assert_int_equal(offsetof(struct crier_message, to), 24 + 3 * PTR);
+    assert_int_equal(offsetof(struct crier_message, subject), 24 + 4 * PTR);
+    assert_int_equal(offsetof(struct crier_message, text), 24 + 5 * PTR);
+    assert_int_equal(offsetof(struct crier_message, html), 24 + 6 * PTR);
+
+    assert_int_equal(offsetof(struct crier_send_result, outcome), 0);
+    assert_int_equal(offsetof(struct crier_send_result, provider_id), 8);
+    assert_int_equal(offsetof(struct crier_send_result, detail), 8 + PTR);
+    assert_int_equal(offsetof(struct crier_send_result, retry_after_ms),
+                     8 + 2 * PTR);
+}
+
+
+static void
+abi_input_error_layout(void **state)
+{
+    assert_int_equal(offsetof(struct crier_input_error, message), 0);
+    assert_int_equal(offsetof(struct crier_input_error, field), 192);
+    assert_int_equal(offsetof(struct crier_input_error, index), 288);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(abi_versions),
+        cmocka_unit_test(abi_descriptor_layout),
+        cmocka_unit_test(abi_host_layout),
+        cmocka_unit_test(abi_channel_layout),
+        cmocka_unit_test(abi_input_error_layout),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
