@@ -84,7 +84,8 @@ wakeup_arm(void)
     wait = t->due_ms - clock_now_ms();
     if (wait < 0)
         wait = 0;
-    /* The test clock stands still: only timers already due can fire. */
+    /* The test clock does not move by itself, so only timers already due
+     * can fire. */
     if (clk.test_mode && wait > 0) {
         uv_timer_stop(&clk.wakeup);
         return;

@@ -35,7 +35,7 @@ void config_free(struct config *cfg);
 /* Returns the line of `key`, or of its nearest parent that has one. */
 int config_line(const struct config *cfg, const char *key);
 
-/* Returns the file that holds `key`: cfg->path or an @include'd file. */
+/* Returns the file that contains `key`: cfg->path or an @include'd file. */
 const char *config_file(const struct config *cfg, const char *key);
 
 /* Records an error at `key` unless one is recorded already. */

@@ -281,7 +281,7 @@ static void
 on_claimed(void *arg, int status, json_t *result)
 {
     json_t *jobs = json_object_get(result, "jobs");
-    int asked = (int) (intptr_t) arg;
+    int requested = (int) (intptr_t) arg;
     size_t i;
     json_t *job;
 
@@ -299,7 +299,7 @@ on_claimed(void *arg, int status, json_t *result)
         return;
     }
     /* A full claim means more may be due. */
-    if ((int) json_array_size(jobs) == asked || ob.again) {
+    if ((int) json_array_size(jobs) == requested || ob.again) {
         ob.again = 0;
         claim();
     }

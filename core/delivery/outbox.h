@@ -2,7 +2,7 @@
  * The outbox: the delivery worker. It claims due jobs under a lease,
  * renders each, marks it `sending`, hands it to its channel and records the
  * outcome: `sent`, a retry with backoff on the crier clock, `failed` for a
- * permanent answer, or `dead` when the attempts run out. A job whose lease
+ * permanent error, or `dead` when the attempts run out. A job whose lease
  * ran out while `sending` (a crash in the hand-over) is sent again with
  * the same Message-ID.
  */
@@ -20,7 +20,7 @@ struct outbox_settings {
     int max_attempts;           /* attempts before a job is dead; 8 */
     int64_t lease_ms;           /* how long a claim holds; 5 min */
     int64_t backoff_ms;         /* wait before the first retry; 30 s */
-    int64_t max_backoff_ms;     /* the longest wait between tries; 1 h */
+    int64_t max_backoff_ms;     /* the maximum wait between tries; 1 h */
     int64_t poll_ms;            /* how often due jobs are looked for; 1 s */
     int max_in_flight;          /* jobs being delivered at once; 64 */
     const char *message_id_domain;  /* right of the @ in Message-IDs */

@@ -33,7 +33,8 @@ load_templates(struct config *cfg)
     const char *dir = server.settings.templates_dir;
 
     if (dir == NULL || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
-        /* Without templates no rule can send; ruleset_load says so. */
+        /* Without templates no rule can send, and ruleset_load reports a rule
+         * that tries. */
         if (json_object_get(cfg->root, "templates") != NULL)
             config_fail(cfg, "templates", "folder %s not found", dir);
         return cfg->error[0] ? CRIER_ECONFIG : 0;

@@ -14,13 +14,16 @@
 #define PIPELINE_POLL_MS 1000
 
 /*
- * While events are arriving, the pipeline starts a batch at most this
- * often, so that its commits leave the store's writer to ingest: a sender
- * waits for its 202, a planned message can wait a little. At 256 events a
- * batch this still processes at least 5,000 events a second under load,
- * and the pipeline runs flat out once ingest is idle.
+ * The pipeline yields to ingest when it has fallen behind (its last read
+ * filled a batch) while events are still arriving. After each batch it
+ * then waits as long as the batch took, within these bounds. Senders
+ * waiting for a 202 so get at least half of the store's writer and of the
+ * CPU, because a planned message can wait a little. A pipeline that keeps
+ * up with a steady flow never waits, and once ingest is idle it runs flat
+ * out.
  */
-#define PIPELINE_YIELD_MS 50
+#define PIPELINE_YIELD_MIN_MS 20
+#define PIPELINE_YIELD_MAX_MS 250
 #define CURSOR_NAME "pipeline"
 
 static struct {
@@ -35,6 +38,8 @@ static struct {
     uv_timer_t timer;           /* retry after a store error; poll */
     uv_timer_t yield;           /* a batch put off while ingest is busy */
     uint64_t batch_started;     /* loop time of the last batch, in ms */
+    uint64_t batch_took;        /* how long the last batch took, in ms */
+    int behind;                 /* the last read filled a whole batch */
     struct evaluation *batch;
 } pl;
 
@@ -102,6 +107,8 @@ on_committed(void *arg, int status, json_t *result)
               (long long) json_integer_value(json_object_get(result,
                                                              "existing")));
     pl.cursor = pl.batch->last_seq;
+    pl.behind = pl.batch->count == PIPELINE_BATCH;
+    pl.batch_took = uv_now(server.loop) - pl.batch_started;
     evaluation_free(pl.batch);
     pl.batch = NULL;
     if (planned > 0 && pl.on_planned)
@@ -143,6 +150,7 @@ on_events(void *arg, int status, json_t *result)
         return;
     }
     if (json_array_size(events) == 0) {
+        pl.behind = 0;
         finish();
         return;
     }
@@ -164,17 +172,25 @@ on_yield_over(uv_timer_t *handle)
 
 
 /* Returns nonzero when the next batch must wait for ingest, which counts
- * as busy when it took events in the last 10 ms; see PIPELINE_YIELD_MS. */
+ * as busy when it took events in the last 10 ms; see PIPELINE_YIELD_*. */
 static int
 yield_to_ingest(void)
 {
-    uint64_t since = uv_now(server.loop) - pl.batch_started;
+    uint64_t now = uv_now(server.loop);
+    uint64_t wait = pl.batch_took;
+    uint64_t since;
 
-    if (ingest_idle_ms() > 10 || since >= PIPELINE_YIELD_MS)
+    if (!pl.behind || ingest_idle_ms() > 10)
+        return 0;
+    if (wait < PIPELINE_YIELD_MIN_MS)
+        wait = PIPELINE_YIELD_MIN_MS;
+    if (wait > PIPELINE_YIELD_MAX_MS)
+        wait = PIPELINE_YIELD_MAX_MS;
+    since = now - pl.batch_started - pl.batch_took;
+    if (since >= wait)
         return 0;
     if (!uv_is_active((uv_handle_t *) &pl.yield))
-        uv_timer_start(&pl.yield, on_yield_over, PIPELINE_YIELD_MS - since,
-                       0);
+        uv_timer_start(&pl.yield, on_yield_over, wait - since, 0);
     return 1;
 }
 
