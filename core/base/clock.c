@@ -264,6 +264,24 @@ clock_parse_rfc3339(const char *s, int64_t *ms)
 }
 
 
+void
+clock_tzdata_version(char *buf, size_t size)
+{
+    char line[64] = "";
+    FILE *f = fopen("/usr/share/zoneinfo/tzdata.zi", "r");
+
+    snprintf(buf, size, "unknown");
+    if (f == NULL)
+        return;
+    if (fgets(line, sizeof(line), f) != NULL &&
+        strncmp(line, "# version ", 10) == 0) {
+        line[strcspn(line, "\r\n")] = '\0';
+        snprintf(buf, size, "%s", line + 10);
+    }
+    fclose(f);
+}
+
+
 int
 clock_parse_duration(const char *s, int64_t *ms)
 {

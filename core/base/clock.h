@@ -45,6 +45,13 @@ void clock_format_ms(int64_t ms, char *buf, size_t size);
  */
 int clock_parse_rfc3339(const char *s, int64_t *ms);
 
+/*
+ * Writes the version of the system's time zone database ("2025b"), which
+ * GLib reads for every zone, or "unknown". Debian keeps it in
+ * /usr/share/zoneinfo/tzdata.zi, whose first line names the version.
+ */
+void clock_tzdata_version(char *buf, size_t size);
+
 /* Parses a duration such as "36h", "90m", "15s", "2d", "500ms". */
 int clock_parse_duration(const char *s, int64_t *ms);
 

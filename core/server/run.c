@@ -196,6 +196,7 @@ int
 server_run(void)
 {
     const struct settings *s = &server.settings;
+    char tzdata[32];
     int rc;
 
     server.loop = uv_default_loop();
@@ -220,8 +221,9 @@ server_run(void)
                   uv_strerror(rc));
         return CRIER_EIO;
     }
-    log_notice("listening", "addr=%s clock=%s node=%s", s->listen,
-               s->test_clock ? "test" : "host", s->node);
+    clock_tzdata_version(tzdata, sizeof(tzdata));
+    log_notice("listening", "addr=%s clock=%s tzdata=%s node=%s", s->listen,
+               s->test_clock ? "test" : "host", tzdata, s->node);
 
     /* Signal handles are unreferenced, so the loop ends when the stop
      * sequence has closed everything else. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -513,6 +514,24 @@ format_parse_round_trip(void **state)
 }
 
 
+/* The version comes from the system's tzdata.zi, as "2025b" or the like,
+ * or is "unknown" where the file is missing. */
+static void
+tzdata_version_read(void **state)
+{
+    char version[32];
+
+    clock_tzdata_version(version, sizeof(version));
+    if (access("/usr/share/zoneinfo/tzdata.zi", R_OK) != 0) {
+        assert_string_equal(version, "unknown");
+        return;
+    }
+    assert_true(strlen(version) >= 5);
+    assert_true(version[0] == '2');
+    assert_true(strspn(version, "0123456789") == 4);
+}
+
+
 int
 main(void)
 {
@@ -545,6 +564,7 @@ main(void)
         cmocka_unit_test(parse_duration_not_finite),
         cmocka_unit_test(format_ms),
         cmocka_unit_test(format_parse_round_trip),
+        cmocka_unit_test(tzdata_version_read),
     };
     int failed = 0;
 
