@@ -288,8 +288,12 @@ config_vfail(struct config *cfg, const char *key, const char *fmt,
 
     if (cfg->error[0] != '\0')
         return;
-    n = snprintf(cfg->error, sizeof(cfg->error), "%s:%d: %s: ",
-                 config_file(cfg, key), config_line(cfg, key), key);
+    if (config_line(cfg, key) > 0)
+        n = snprintf(cfg->error, sizeof(cfg->error), "%s:%d: %s: ",
+                     config_file(cfg, key), config_line(cfg, key), key);
+    else
+        n = snprintf(cfg->error, sizeof(cfg->error), "%s: %s: ",
+                     config_file(cfg, key), key);
     if (n > 0 && (size_t) n < sizeof(cfg->error))
         vsnprintf(cfg->error + n, sizeof(cfg->error) - (size_t) n, fmt, ap);
 }
@@ -303,6 +307,40 @@ config_fail(struct config *cfg, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     config_vfail(cfg, key, fmt, ap);
     va_end(ap);
+}
+
+
+int
+config_check_keys(struct config *cfg, const json_t *obj, const char *prefix,
+                  const char *const *known)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *) obj, key, value) {
+        GString *list;
+        char *full;
+        size_t i = 0, n = 0;
+
+        while (known[i] != NULL && strcmp(known[i], key) != 0)
+            i++;
+        if (known[i] != NULL)
+            continue;
+        while (known[n] != NULL)
+            n++;
+        list = g_string_new(NULL);
+        for (i = 0; i < n; i++)
+            g_string_append_printf(list, "%s%s", i == 0 ? ""
+                                   : i + 1 == n ? " and " : ", ", known[i]);
+        full = prefix && prefix[0] ? g_strdup_printf("%s.%s", prefix, key)
+                                   : g_strdup(key);
+        config_fail(cfg, full, "unknown setting; valid settings are %s",
+                    list->str);
+        g_free(full);
+        g_string_free(list, TRUE);
+        return CRIER_ECONFIG;
+    }
+    return 0;
 }
 
 

@@ -44,6 +44,13 @@ void config_fail(struct config *cfg, const char *key, const char *fmt, ...)
 void config_vfail(struct config *cfg, const char *key, const char *fmt,
                   va_list ap);
 
+/*
+ * Records an error for the first member of `obj` not in `known` (a
+ * NULL-terminated list), naming the valid ones. Returns 0 or CRIER_ECONFIG.
+ */
+int config_check_keys(struct config *cfg, const json_t *obj,
+                      const char *prefix, const char *const *known);
+
 /* Returns `path` resolved against cfg->dir, allocated with malloc. */
 char *config_resolve(const struct config *cfg, const char *path);
 

@@ -113,6 +113,8 @@ walk_value(struct cursor *c, size_t index)
 
     skip_blanks(c);
     while (*c->p == '"') {
+        struct cursor closing;
+
         advance(c);
         while (*c->p != '\0' && *c->p != '"') {
             if (seen == index)
@@ -135,8 +137,14 @@ walk_value(struct cursor *c, size_t index)
         }
         if (*c->p != '"')
             return -1;
+        closing = *c;
         advance(c);
         skip_blanks(c);
+        /* An error at the very end points at the closing quote. */
+        if (*c->p != '"' && seen == index) {
+            *c = closing;
+            return 0;
+        }
     }
     return -1;
 }

@@ -8,6 +8,12 @@
 #include "server/server.h"
 
 
+static const char *const delivery_keys[] = {
+    "max_attempts", "max_in_flight", "lease", "backoff", "max_backoff",
+    "poll", "message_id_domain", NULL
+};
+
+
 static int
 get_duration(struct config *cfg, const json_t *group, const char *name,
              int64_t *out)
@@ -63,7 +69,8 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
                     "}");
         return CRIER_ECONFIG;
     }
-    if (config_get_int(cfg, group, "delivery", "max_attempts", 1, 100,
+    if (config_check_keys(cfg, group, "delivery", delivery_keys) ||
+        config_get_int(cfg, group, "delivery", "max_attempts", 1, 100,
                        &attempts) ||
         config_get_int(cfg, group, "delivery", "max_in_flight", 1, 10000,
                        &in_flight) ||

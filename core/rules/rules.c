@@ -13,6 +13,15 @@ const char *const default_stages[] = {
 };
 
 
+static const char *const program_keys[] = { "stages", NULL };
+static const char *const rule_keys[] = {
+    "name", "program", "on", "when", "send", "stage", NULL
+};
+static const char *const send_keys[] = {
+    "channel", "template", "delay", NULL
+};
+
+
 static void
 program_free(gpointer data)
 {
@@ -30,7 +39,8 @@ rule_free(gpointer data)
     struct rule *r = data;
 
     g_free(r->name);
-    g_ptr_array_free(r->on, TRUE);
+    if (r->on != NULL)
+        g_ptr_array_free(r->on, TRUE);
     expr_free(r->when);
     g_free(r->channel);
     g_free(r->template_name);
@@ -73,6 +83,25 @@ program_has_stage(const struct program *p, const char *stage)
 }
 
 
+/* Accepts an event type, "*", or a prefix pattern such as "case.*". */
+static int
+is_type_pattern(const char *p)
+{
+    size_t len = strlen(p);
+
+    if (strcmp(p, "*") == 0)
+        return 1;
+    if (len >= 2 && strcmp(p + len - 2, ".*") == 0)
+        len -= 2;
+    if (len == 0 || len > 128)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isalnum(p[i]) && strchr("._:-", p[i]) == NULL)
+            return 0;
+    return 1;
+}
+
+
 int
 rule_reacts_to(const struct rule *rule, const char *type)
 {
@@ -98,12 +127,19 @@ load_program(struct config *cfg, const char *name, json_t *block,
     struct program *p = calloc(1, sizeof(*p));
     json_t *stages = json_object_get(block, "stages");
     char *key = g_strdup_printf("programs.%s.stages", name);
+    char *key_block = g_strdup_printf("programs.%s", name);
     size_t i;
     json_t *v;
 
     p->name = g_strdup(name);
     p->stages = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(rs->programs, p);
+    if (config_check_keys(cfg, block, key_block, program_keys) != 0) {
+        g_free(key_block);
+        g_free(key);
+        return CRIER_ECONFIG;
+    }
+    g_free(key_block);
     if (stages == NULL) {
         for (i = 0; default_stages[i] != NULL; i++)
             g_ptr_array_add(p->stages, g_strdup(default_stages[i]));
@@ -224,18 +260,19 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
     json_t *v;
 
     r->on = g_ptr_array_new_with_free_func(g_free);
-    if (json_is_string(on) && json_string_length(on) > 0)
+    if (json_is_string(on) && is_type_pattern(json_string_value(on)))
         g_ptr_array_add(r->on, g_strdup(json_string_value(on)));
     else if (json_is_array(on) && json_array_size(on) > 0)
         json_array_foreach(on, i, v) {
-            if (!json_is_string(v) || json_string_length(v) == 0)
+            if (!json_is_string(v) || !is_type_pattern(json_string_value(v)))
                 break;
             g_ptr_array_add(r->on, g_strdup(json_string_value(v)));
         }
     if (r->on->len == 0 || (json_is_array(on) &&
                             r->on->len != json_array_size(on)))
         config_fail(cfg, key, "must name an event type, such as "
-                    "\"page_view\", or a list of them");
+                    "\"page_view\" or \"case.*\", or a list of them; types "
+                    "are letters, digits, '.', '_', ':' and '-'");
     g_free(key);
     return cfg->error[0] ? CRIER_ECONFIG : 0;
 }
@@ -252,6 +289,8 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
     if (!json_is_object(send))
         config_fail(cfg, key, "must be a group: { channel = \"email\"; "
                     "template = \"...\"; }");
+    else if (config_check_keys(cfg, send, key, send_keys) != 0)
+        ;
     else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
              config_get_string(cfg, send, key, "template", 1,
                                &template_name) ||
@@ -289,10 +328,10 @@ load_rule(struct config *cfg, size_t index, json_t *block,
     g_ptr_array_add(rs->rules, r);
     if (!json_is_object(block)) {
         config_fail(cfg, prefix, "must be a group: { name = ...; on = ...; }");
-        r->on = g_ptr_array_new();
         return CRIER_ECONFIG;
     }
-    if (load_on(cfg, prefix, json_object_get(block, "on"), r) ||
+    if (config_check_keys(cfg, block, prefix, rule_keys) ||
+        load_on(cfg, prefix, json_object_get(block, "on"), r) ||
         config_get_string(cfg, block, prefix, "name", 1, &name) ||
         config_get_string(cfg, block, prefix, "program", 0, &program) ||
         config_get_string(cfg, block, prefix, "stage", 0, &stage))

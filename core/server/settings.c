@@ -3,6 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
+#include <uv.h>
+
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/server.h"
@@ -13,27 +17,6 @@ static const char *const top_level_keys[] = {
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", NULL
 };
-
-
-static int
-check_known_keys(struct config *cfg)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(cfg->root, key, v) {
-        size_t i = 0;
-
-        while (top_level_keys[i] && strcmp(top_level_keys[i], key) != 0)
-            i++;
-        if (top_level_keys[i] == NULL) {
-            config_fail(cfg, key, "unknown setting; see the configuration "
-                        "reference in README.md");
-            return CRIER_ECONFIG;
-        }
-    }
-    return 0;
-}
 
 
 static int
@@ -61,6 +44,66 @@ load_clock(struct config *cfg, struct settings *s)
 }
 
 
+/* Accepts an IPv4 or IPv6 address, with an optional /prefix length. */
+static int
+is_address_or_block(const char *text)
+{
+    char addr[64];
+    unsigned char bin[16];
+    const char *slash = strchr(text, '/');
+    size_t len = slash ? (size_t) (slash - text) : strlen(text);
+    int family, max_prefix;
+    char *end;
+    long prefix;
+
+    if (len == 0 || len >= sizeof(addr))
+        return 0;
+    memcpy(addr, text, len);
+    addr[len] = '\0';
+    family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    max_prefix = family == AF_INET6 ? 128 : 32;
+    if (uv_inet_pton(family, addr, bin) != 0)
+        return 0;
+    if (slash == NULL)
+        return 1;
+    prefix = strtol(slash + 1, &end, 10);
+    return slash[1] != '\0' && *end == '\0' && prefix >= 0 &&
+           prefix <= max_prefix;
+}
+
+
+/* Accepts "a.b.c.d:port" and "[v6]:port" with a port from 1 to 65535;
+ * the listener takes IP addresses only, not host names. */
+static int
+is_listen_address(const char *text)
+{
+    const char *colon = strrchr(text, ':');
+    unsigned char bin[16];
+    char host[64];
+    size_t len;
+    char *end;
+    long port;
+    int family = AF_INET;
+
+    if (colon == NULL)
+        return 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+        return 0;
+    len = (size_t) (colon - text);
+    if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+        text++;
+        len -= 2;
+        family = AF_INET6;
+    }
+    if (len == 0 || len >= sizeof(host))
+        return 0;
+    memcpy(host, text, len);
+    host[len] = '\0';
+    return uv_inet_pton(family, host, bin) == 0;
+}
+
+
 static int
 load_proxies(struct config *cfg, struct settings *s)
 {
@@ -76,9 +119,12 @@ load_proxies(struct config *cfg, struct settings *s)
     for (i = 0; i < n; i++) {
         json_t *v = json_array_get(list, i);
 
-        if (!json_is_string(v)) {
-            config_fail(cfg, "trusted_proxies", "every entry must be a "
-                        "string");
+        if (!json_is_string(v) || !is_address_or_block(json_string_value(v))) {
+            char key[48];
+
+            snprintf(key, sizeof(key), "trusted_proxies[%zu]", i);
+            config_fail(cfg, key, "must be an IP address or a CIDR block, "
+                        "such as \"10.0.0.0/8\"");
             return CRIER_ECONFIG;
         }
         s->trusted_proxies[i] = json_string_value(v);
@@ -128,7 +174,8 @@ settings_load(struct config *cfg, struct settings *s)
         strcpy(hostname, "crier");
     s->node = hostname;
 
-    if (!json_is_object(cfg->root) || check_known_keys(cfg) != 0 ||
+    if (!json_is_object(cfg->root) ||
+        config_check_keys(cfg, cfg->root, "", top_level_keys) != 0 ||
         config_get_string(cfg, cfg->root, "", "listen", 0, &s->listen) ||
         config_get_string(cfg, cfg->root, "", "plugin_dir", 0, &dir) ||
         config_get_string(cfg, cfg->root, "", "templates", 0, &templates) ||
@@ -143,9 +190,9 @@ settings_load(struct config *cfg, struct settings *s)
         load_proxies(cfg, s))
         return CRIER_ECONFIG;
 
-    if (strrchr(s->listen, ':') == NULL) {
-        config_fail(cfg, "listen", "must be host:port, such as "
-                    "\"127.0.0.1:8080\"");
+    if (!is_listen_address(s->listen)) {
+        config_fail(cfg, "listen", "must be an IP address and a port from 1 "
+                    "to 65535, such as \"127.0.0.1:8080\" or \"[::1]:8080\"");
         return CRIER_ECONFIG;
     }
     s->log_level = log_level_parse(level);

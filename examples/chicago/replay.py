@@ -62,6 +62,10 @@ def post(url, secret, payload, now=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+    except (urllib.error.URLError, ConnectionError) as e:
+        reason = getattr(e, "reason", e)
+        raise SystemExit("replay.py: cannot reach %s: %s; is crier running "
+                         "(make run)?" % (url, reason))
 
 
 def replay(url, secret, path=DATA, now=None):

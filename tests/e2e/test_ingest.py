@@ -132,3 +132,45 @@ def test_check_reports_syntax_error(tmp_path):
     code, out, err = run_crier("check", "-c", str(conf))
     assert code == 2
     assert "broken.conf:1:" in err
+
+
+def check_text(tmp_path, text):
+    conf = tmp_path / "core.conf"
+    conf.write_text('plugin_dir = "%s";\nstore: { plugin = "memory"; };\n%s'
+                    % (PLUGINS, text))
+    return run_crier("check", "-c", str(conf))
+
+
+def test_check_rejects_bad_listen(tmp_path):
+    for listen in ("127.0.0.1:99999", "localhost:8080", "127.0.0.1",
+                   "[::1]:0"):
+        code, out, err = check_text(tmp_path, 'listen = "%s";\n' % listen)
+        assert code == 2, listen
+        assert "core.conf:3: listen: must be an IP address" in err
+    code, out, err = check_text(tmp_path, 'listen = "[::1]:8080";\n')
+    assert code == 0
+
+
+def test_check_rejects_bad_trusted_proxy(tmp_path):
+    code, out, err = check_text(
+        tmp_path, 'trusted_proxies = [ "10.0.0.0/8", "10.0.0.0/99" ];\n')
+    assert code == 2
+    assert "core.conf:3: trusted_proxies[1]: must be an IP address" in err
+    code, out, err = check_text(
+        tmp_path, 'trusted_proxies = [ "10.0.0.0/8", "::1", "fd00::/8" ];\n')
+    assert code == 0
+
+
+def test_check_rejects_bad_event_type_in_rule(tmp_path):
+    code, out, err = check_text(
+        tmp_path, 'rules = ( { name = "r"; on = "case opened!"; } );\n')
+    assert code == 2
+    assert "core.conf:3: rules[0].on: must name an event type" in err
+
+
+def test_check_points_at_end_of_expression(tmp_path):
+    code, out, err = check_text(
+        tmp_path, 'rules = ( { name = "r"; on = "x"; when = "event."; } );\n')
+    assert code == 2
+    # The error is at the end: the column of the closing quote.
+    assert "core.conf:3:49: rules[0].when:" in err

@@ -203,3 +203,39 @@ def test_unknown_stage_refused(tmp_path):
     code, out, err = run_crier("check", "-c", conf)
     assert code == 2
     assert "rules[0].stage" in err
+
+
+def test_misspelt_rule_settings_refused(tmp_path):
+    cases = [
+        ('  { name = "r"; on = "x"; whn = "true"; }',
+         "rules.conf:8: rules[0].whn: unknown setting; valid settings are "
+         "name, program, on, when, send and stage"),
+        ('  { name = "r"; on = "x";\n'
+         '    send = { chanel = "email"; template = "welcome"; }; }',
+         "rules.conf:9: rules[0].send.chanel: unknown setting"),
+        ('  { name = "r"; onn = "x"; }',
+         "rules.conf:8: rules[0].onn: unknown setting"),
+    ]
+    for rule, expected in cases:
+        code, out, err = run_crier("check", "-c",
+                                   write_config(tmp_path, rule))
+        assert code == 2
+        assert expected in err
+        assert "CRITICAL" not in err
+
+
+def test_misspelt_program_and_delivery_refused(tmp_path):
+    conf = write_config(tmp_path, "")
+    text = open(conf).read()
+    with open(conf, "w") as f:
+        f.write(text.replace("programs: { p: { }; };",
+                             "programs: { p: { stagez = [ \"a\" ]; }; };"))
+    code, out, err = run_crier("check", "-c", conf)
+    assert code == 2
+    assert "programs.p.stagez: unknown setting" in err
+
+    with open(conf, "w") as f:
+        f.write(text + "delivery: { max_attempt = 3; };\n")
+    code, out, err = run_crier("check", "-c", conf)
+    assert code == 2
+    assert "delivery.max_attempt: unknown setting" in err

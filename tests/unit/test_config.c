@@ -480,7 +480,7 @@ get_string_errors(void **state)
     expect_string_error(*state, "", "empty", 0,
                         ":2: empty: must not be empty");
     expect_string_error(*state, "", "absent", 1,
-                        ":0: absent: missing; this setting is required");
+                        ": absent: missing; this setting is required");
     expect_string_error(*state, "group", "host", 1,
                         ":9: group.host: must be a string in double "
                         "quotes");

@@ -322,7 +322,9 @@ rule_errors(void **state)
 {
     struct fixture *f = *state;
     static const char on_message[] =
-        "must name an event type, such as \"page_view\", or a list of them";
+        "must name an event type, such as \"page_view\" or \"case.*\", "
+        "or a list of them; types are letters, digits, '.', '_', ':' and "
+        "'-'";
     char expected[256];
 
     expect_error(f, "rules = (\n"
@@ -392,7 +394,8 @@ rule_on_list_empty_type(void **state)
                     "  { name = \"a\"; on = [ \"x\", \"\" ]; }\n"
                     ");\n",
                  ":2: rules[0].on: must name an event type, such as "
-                 "\"page_view\", or a list of them");
+                 "\"page_view\" or \"case.*\", or a list of them; types "
+                 "are letters, digits, '.', '_', ':' and '-'");
 }
 
 
