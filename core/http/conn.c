@@ -95,6 +95,27 @@ input_process(struct http_conn *conn, const char *data, size_t len)
 }
 
 
+/*
+ * Handles EOF. The client has shut down its sending side but may still
+ * read, so the requests already read still get their responses, and the
+ * connection closes after the last one is written. A partial request is
+ * dropped.
+ */
+static void
+input_end(struct http_conn *conn)
+{
+    /* After a graceful close, EOF is what the linger waits for. */
+    if (conn->lingering) {
+        http_conn_close(conn);
+        return;
+    }
+    conn->eof = 1;
+    conn->read_done = 1;
+    reading_update(conn);
+    http_conn_flush(conn);
+}
+
+
 static void
 on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -103,11 +124,14 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
     if (nread == 0)
         return;
+    if (nread == UV_EOF) {
+        input_end(conn);
+        return;
+    }
 
     /*
-     * EOF or an error: the client is treated as gone, so requests waiting
+     * A read error (a reset) means the client is gone, so requests waiting
      * for their handler are detached and their responses dropped.
-     * NOTE: a client that half-closes after sending loses those responses.
      */
     if (nread < 0) {
         http_conn_close(conn);
@@ -332,6 +356,15 @@ http_conn_finish(struct http_conn *conn)
 {
     if (conn->closing || conn->lingering)
         return;
+
+    /*
+     * After EOF from the client no input is left unread, so closing sends
+     * the written responses and then FIN, with no reset.
+     */
+    if (conn->eof) {
+        http_conn_close(conn);
+        return;
+    }
     conn->read_done = 1;
     reading_update(conn);
     conn->lingering = 1;

@@ -11,7 +11,9 @@
  *   path, or the longest matching prefix route (a path ending in "/" and
  *   a star). No route: 404; a route
  *   with another method: 405 with Allow. Error answers carry a JSON body
- *   {"error": "..."}.
+ *   {"error": "..."}. A 400 for a malformed request gives the reason.
+ * - EOF from the client stops reading, but every request already read
+ *   still gets its response before the connection closes.
  * - Responses to pipelined requests go out in request order, even when a
  *   later one is answered first. Reading pauses while a connection has
  *   max_pending requests without an answer.

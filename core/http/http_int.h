@@ -62,6 +62,7 @@ struct crier_http_req {
     unsigned close_after : 1;       /* close the connection after this */
     unsigned failed : 1;            /* building the response ran out of
                                        memory; a fixed 500 is sent */
+    unsigned has_transfer_encoding : 1; /* the header was read */
 
     /*
      * The URL, the header names and values, the decoded path and the query,
@@ -102,6 +103,10 @@ struct http_conn {
     struct crier_http_req *pool;    /* reset requests for reuse */
     unsigned pool_len;
     int error_status;               /* set by a parser callback to fail */
+    const char *error_reason;       /* why a 400 is sent, in plain words */
+    const char *scan_from;          /* header bytes before this pointer in
+                                       the current input are checked for
+                                       obsolete line folding */
     struct http_buf saved;          /* input read but not parsed yet */
 
     uv_write_t write_req;
@@ -122,6 +127,10 @@ struct http_conn {
     unsigned close_after_write : 1;
     unsigned resume_queued : 1;
     unsigned lingering : 1;         /* responses sent, waiting for EOF */
+    unsigned eof : 1;               /* the client has shut down its
+                                       sending side */
+    unsigned line_break : 1;        /* the checked header bytes end with
+                                       CR or LF */
     unsigned closing : 1;
 };
 

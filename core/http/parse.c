@@ -7,6 +7,7 @@
  * waits for http_conn_flush after the parser returns.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,12 +31,27 @@ enum {
 
 static const char continue_text[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+/* Reasons for a 400 found by the checks in this file. */
+static const char reason_fold[] =
+    "header line starts with whitespace (obsolete line folding)";
+static const char reason_name_space[] =
+    "whitespace before the colon in a header";
+
 
 static int
 error_set(struct http_conn *conn, int status)
 {
     conn->error_status = status;
     return -1;
+}
+
+
+/* Fails the request with a 400 that gives `reason`. */
+static int
+request_reject(struct http_conn *conn, const char *reason)
+{
+    conn->error_reason = reason;
+    return error_set(conn, 400);
 }
 
 
@@ -65,6 +81,9 @@ on_message_begin(http_parser *parser)
 {
     struct http_conn *conn = parser->data;
 
+    /* The fold check starts after the URL, which on_url marks. */
+    conn->scan_from = NULL;
+    conn->line_break = 0;
     conn->current = http_conn_take_req(conn);
     if (conn->current == NULL)
         return error_set(conn, 500);
@@ -80,7 +99,52 @@ on_url(http_parser *parser, const char *at, size_t len)
 
     if (head_bytes_add(conn, req, len) < 0)
         return -1;
+    conn->scan_from = at + len;
     return head_append(conn, req, at, len);
+}
+
+
+/*
+ * Checks the header bytes from `scan_from` up to `end` and returns -1 when
+ * a line in them starts with SP or HT. `line_break` carries the state from
+ * one read to the next.
+ */
+static int
+fold_scan(struct http_conn *conn, const char *end)
+{
+    const char *p = conn->scan_from != NULL ? conn->scan_from : end;
+
+    for (; p < end; p++) {
+        if (*p == '\r' || *p == '\n')
+            conn->line_break = 1;
+        else if (conn->line_break && (*p == ' ' || *p == '\t'))
+            return -1;
+        else
+            conn->line_break = 0;
+    }
+    conn->scan_from = end;
+    return 0;
+}
+
+
+/*
+ * Rejects obsolete line folding (RFC 9112, section 5.2), because a proxy
+ * in front may read a folded header differently. http-parser passes a
+ * folded line to on_header_value as more of the value, with its leading
+ * whitespace, and skips one that follows an empty value. So the bytes
+ * between two header pieces and the first byte of each piece are checked.
+ */
+static int
+fold_check(struct http_conn *conn, const char *at, size_t len)
+{
+    if (fold_scan(conn, at) < 0)
+        return request_reject(conn, reason_fold);
+    if (len > 0 && conn->line_break && (at[0] == ' ' || at[0] == '\t'))
+        return request_reject(conn, reason_fold);
+    if (len > 0)
+        conn->line_break = 0;
+    conn->scan_from = at + len;
+    return 0;
 }
 
 
@@ -135,6 +199,18 @@ on_header_field(http_parser *parser, const char *at, size_t len)
     if (req->headers_done)
         return head_bytes_add(conn, req, len + HEADER_LINE_EXTRA);
 
+    if (fold_check(conn, at, len) < 0)
+        return -1;
+
+    /*
+     * http-parser 2.9 built without HTTP_PARSER_STRICT, as Debian ships
+     * it, takes a space as part of the name, so "Content-Length : 5" would
+     * set the body length. RFC 9112, section 5.1, requires a 400. A tab
+     * fails in http-parser itself, and parser_error_reason names it.
+     */
+    if (memchr(at, ' ', len) != NULL || memchr(at, '\t', len) != NULL)
+        return request_reject(conn, reason_name_space);
+
     if (req->last_piece != PIECE_FIELD) {
         if (piece_terminate(conn, req) < 0 || header_start(conn, req) < 0)
             return -1;
@@ -150,13 +226,21 @@ on_header_value(http_parser *parser, const char *at, size_t len)
 {
     struct http_conn *conn = parser->data;
     struct crier_http_req *req = conn->current;
+    const char *name;
 
     if (req->headers_done)
         return head_bytes_add(conn, req, len);
 
+    if (fold_check(conn, at, len) < 0)
+        return -1;
+
+    /* The first piece of a value ends the name. */
     if (req->last_piece == PIECE_FIELD) {
         if (head_append(conn, req, "", 1) < 0)
             return -1;
+        name = req->head.data + req->headers[req->header_count - 1].name;
+        if (strcasecmp(name, "Transfer-Encoding") == 0)
+            req->has_transfer_encoding = 1;
         req->headers[req->header_count - 1].value = req->head.len;
         req->last_piece = PIECE_VALUE;
     }
@@ -193,7 +277,7 @@ url_split(struct http_conn *conn, struct crier_http_req *req)
     } else {
         http_parser_url_init(&parts);
         if (http_parser_parse_url(url, url_len, 0, &parts) != 0)
-            return error_set(conn, 400);
+            return request_reject(conn, "invalid URL");
         /* "http://host" alone has an empty path, which decodes as "/". */
         path_len = 0;
         if (parts.field_set & (1 << UF_PATH)) {
@@ -207,7 +291,7 @@ url_split(struct http_conn *conn, struct crier_http_req *req)
     }
 
     if (http_req_decode_path(req, url, path_len) < 0)
-        return error_set(conn, 400);
+        return request_reject(conn, "invalid percent-encoding in the path");
     req->query = req->head.len;
     http_buf_append(&req->head, query, query_len);
     http_buf_append(&req->head, "", 1);
@@ -341,6 +425,7 @@ const http_parser_settings http_parser_callbacks = {
 };
 
 
+/* Returns the message of an error response other than 400. */
 static const char *
 error_message(int status)
 {
@@ -349,19 +434,60 @@ error_message(int status)
         return "payload too large";
     case 431:
         return "request header fields too large";
-    case 500:
-        return "internal server error";
     default:
-        return "bad request";
+        return "internal server error";
     }
 }
 
 
-/* Queues an error response for the failed request and stops parsing. */
+/*
+ * Returns the reason for a 400 that http-parser found, in plain words.
+ * `data[used]` is the byte it stopped at, when `used < len`.
+ */
+static const char *
+parser_error_reason(struct http_conn *conn, enum http_errno err,
+                    const char *data, size_t used, size_t len)
+{
+    int blank = used < len && (data[used] == ' ' || data[used] == '\t');
+    int after_break = used > 0 ? data[used - 1] == '\n' : conn->line_break;
+
+    switch (err) {
+    case HPE_INVALID_METHOD:
+        return "unknown method";
+    case HPE_INVALID_CONSTANT:
+        /* No version after the URL, as when the URL contains a space. */
+        return "invalid request line";
+    case HPE_INVALID_CONTENT_LENGTH:
+        return "invalid Content-Length";
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        /* http-parser uses this one code for both cases. */
+        if (conn->current != NULL && conn->current->has_transfer_encoding)
+            return "Content-Length together with Transfer-Encoding";
+        return "more than one Content-Length";
+    case HPE_INVALID_TRANSFER_ENCODING:
+        return "Transfer-Encoding does not end with chunked";
+    case HPE_INVALID_CHUNK_SIZE:
+        return "invalid chunk size";
+    case HPE_INVALID_HEADER_TOKEN:
+        /* A tab in a name, or at the start of the first header line. */
+        if (blank)
+            return after_break ? reason_fold : reason_name_space;
+        return "invalid character in a header";
+    default:
+        return http_errno_description(err);
+    }
+}
+
+
+/*
+ * Queues an error response for the failed request and stops parsing. Only
+ * a 400 gives `reason`, after "invalid HTTP request: ".
+ */
 static void
-parse_fail(struct http_conn *conn, int status)
+parse_fail(struct http_conn *conn, int status, const char *reason)
 {
     struct crier_http_req *req = conn->current;
+    char message[160];
 
     conn->current = NULL;
     conn->read_done = 1;
@@ -375,7 +501,13 @@ parse_fail(struct http_conn *conn, int status)
     http_conn_enqueue(conn, req);
     req->close_after = 1;
     req->is_head = 0;
-    http_respond_error(req, status, error_message(status));
+    if (status != 400) {
+        http_respond_error(req, status, error_message(status));
+        return;
+    }
+    snprintf(message, sizeof(message), "invalid HTTP request: %s",
+             reason != NULL ? reason : "malformed request");
+    http_respond_error(req, status, message);
 }
 
 
@@ -388,26 +520,43 @@ int
 http_conn_parse(struct http_conn *conn, const char *data, size_t len,
                 size_t *used)
 {
+    struct crier_http_req *req;
     enum http_errno err;
+    const char *reason;
     int status;
 
     if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_PAUSED)
         http_parser_pause(&conn->parser, 0);
 
+    /* A request in progress is checked for folding from the first byte. */
+    conn->scan_from = conn->current != NULL ? data : NULL;
     conn->error_status = 0;
+    conn->error_reason = NULL;
     conn->in_parser = 1;
     *used = http_parser_execute(&conn->parser, &http_parser_callbacks,
                                 data, len);
     conn->in_parser = 0;
 
     err = HTTP_PARSER_ERRNO(&conn->parser);
-    if (err == HPE_OK || err == HPE_PAUSED)
-        return 0;
-
-    status = conn->error_status;
-    if (status == 0)
-        status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+    if (err == HPE_OK || err == HPE_PAUSED) {
+        /* Header bytes after the last piece may start a folded line. */
+        req = conn->current;
+        if (req == NULL || req->headers_done ||
+            fold_scan(conn, data + *used) == 0)
+            return 0;
+        status = 400;
+        reason = reason_fold;
+    } else if (conn->error_status != 0) {
+        status = conn->error_status;
+        reason = conn->error_reason;
+    } else if (err == HPE_HEADER_OVERFLOW) {
+        status = 431;
+        reason = NULL;
+    } else {
+        status = 400;
+        reason = parser_error_reason(conn, err, data, *used, len);
+    }
     *used = len;
-    parse_fail(conn, status);
+    parse_fail(conn, status, reason);
     return CRIER_EINVAL;
 }

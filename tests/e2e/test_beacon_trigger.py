@@ -1,4 +1,5 @@
 """The beacon trigger: /b.gif, /v1/beacon and /crier.js."""
+import http.client
 import json
 import os
 import urllib.parse
@@ -108,6 +109,30 @@ def test_gif_dotted_type_rejected(web):
     assert beacon_events(web) == []
 
 
+@pytest.mark.parametrize("query, field", [
+    ("v=%00", "v"),
+    ("v=%zz", "v"),
+    ("v=%", "v"),
+    ("v=%FF%FE", "v"),
+    ("v=v-bad&t=%00", "t"),
+    ("v=v-bad&u=%FF%FE", "u"),
+    ("v=v-bad&r=%zz", "r"),
+    ("v=v-bad&ti=Crib%E2%82", "ti"),
+])
+def test_gif_undecodable_param_rejected(tmp_path, query, field):
+    c = Crier(tmp_path, BEACON_CONFIG.replace(
+        "triggers:", 'log_level = "debug";\ntriggers:')).start()
+    try:
+        r = c.get("/b.gif?" + query)
+        assert r.status == 400
+        assert_gif(r)
+        assert beacon_events(c) == []
+        assert "beacon hit rejected status=400 field=%s " % field \
+            in c.log_text()
+    finally:
+        c.stop()
+
+
 def test_gif_head_stores_nothing(web):
     r = web.request("HEAD", "/b.gif?v=v-head&u=%2Frecalls")
     assert r.status == 200
@@ -181,12 +206,69 @@ def test_post_bad_hit_names_field(web, hit, field):
     assert beacon_events(web) == []
 
 
-def test_post_other_content_type(web):
+def test_post_empty_visitor_message(web):
+    r = web.post("/v1/beacon", {"visitor": "", "url": PAGE})
+    assert r.status == 400
+    assert r.json()["field"] == "visitor"
+    assert "is empty" in r.json()["error"]
+    assert beacon_events(web) == []
+
+
+def test_post_without_content_type_stored(web):
+    # urllib adds a form Content-Type to every POST, so this goes through
+    # http.client, which adds none.
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/beacon",
+                     body=json.dumps({"visitor": "v-bare"}).encode())
+        r = conn.getresponse()
+        assert r.status == 202
+        assert json.loads(r.read()) == {"accepted": 1, "duplicates": 0}
+    finally:
+        conn.close()
+    [(_, _, body)] = beacon_events(web)
+    assert body["visitor"] == "v-bare"
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/x-www-form-urlencoded",
+    "application/jsonp",
+    "text/html",
+])
+def test_post_other_content_type(web, content_type):
     r = web.post("/v1/beacon", '{"visitor": "v"}',
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                 headers={"Content-Type": content_type})
     assert r.status == 415
     assert r.json()["field"] == "Content-Type"
     assert beacon_events(web) == []
+
+
+def test_pages_stay_in_folder(tmp_path):
+    pages = tmp_path / "pages"
+    outside = tmp_path / "outside"
+    pages.mkdir()
+    outside.mkdir()
+    (pages / "index.html").write_text("<p>index</p>")
+    (pages / "about.html").write_text("<p>about</p>")
+    (outside / "secret.txt").write_text("secret")
+    os.symlink("about.html", str(pages / "alias.html"))
+    os.symlink("../outside/secret.txt", str(pages / "leak.txt"))
+    os.symlink("../outside", str(pages / "docs"))
+    config = BEACON_CONFIG.replace('plugin = "beacon";',
+                                   'plugin = "beacon"; pages = "pages";')
+    c = Crier(tmp_path, config).start()
+    try:
+        r = c.get("/site/")
+        assert r.status == 200
+        assert r.body == b"<p>index</p>"
+        assert c.get("/site/alias.html").body == b"<p>about</p>"
+        for path in ("/site/leak.txt", "/site/docs/secret.txt",
+                     "/site/missing.html"):
+            r = c.get(path)
+            assert r.status == 404, path
+            assert b"secret" not in r.body
+    finally:
+        c.stop()
 
 
 def test_unlisted_origin_rejected(tmp_path):

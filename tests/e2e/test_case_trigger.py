@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime
@@ -307,6 +308,34 @@ def test_future_timestamp_rejected(cases):
     assert case_events(cases) == []
 
 
+def test_future_skew_reported_exactly(cases):
+    # crier's clock has milliseconds and the header whole seconds, so the
+    # difference for a timestamp 301 s ahead lies between 300 and 301 s,
+    # and it must not be rounded down to the 300 s allowed.
+    r = post_case(cases, CLOSED_REQUEST, timestamp=int(time.time()) + 301)
+    assert_rejected(r, 401, "X-Crier-Timestamp")
+    match = re.match(r"is (\d+(?:\.\d+)?) s in the future, more than the"
+                     r" 300 s allowed", r.json()["error"])
+    assert match, r.json()["error"]
+    assert 300 < float(match.group(1)) <= 301
+    assert case_events(cases) == []
+
+
+def test_rejections_logged_rate_limited(cases):
+    secret_body = dict(CLOSED_REQUEST, email="private@example.gov")
+    for _ in range(3):
+        r = post_case(cases, secret_body, secret="not-the-secret")
+        assert r.status == 401
+    lines = [line for line in cases.log_text().splitlines()
+             if "case webhook rejected" in line]
+    assert len(lines) == 1
+    assert " notice " in lines[0]
+    assert "status=401" in lines[0]
+    assert "peer=127.0.0.1" in lines[0]
+    assert "private@example.gov" not in lines[0]
+    assert "sha256=" not in lines[0]
+
+
 def test_non_numeric_timestamp_rejected(cases):
     raw = json.dumps(CLOSED_REQUEST).encode()
     r = cases.post(HOOK, raw, headers={
@@ -393,6 +422,29 @@ def test_generic_type_derived(cases):
     assert body["properties"]["case"]["id"] == "77"
 
 
+def test_single_body_error_has_no_index(cases):
+    # The core checks the email and numbers the events it checks, but a
+    # single request was not sent as an array.
+    r = post_case(cases, dict(CLOSED_REQUEST, email="not-an-address"))
+    assert_rejected(r, 400, "profile.email")
+    assert r.json()["index"] is None
+    r = post_case(cases, [CLOSED_REQUEST,
+                          dict(CLOSED_REQUEST, email="not-an-address")])
+    assert_rejected(r, 400, "profile.email")
+    assert r.json()["index"] == 1
+    assert case_events(cases) == []
+
+
+@pytest.mark.parametrize("case_id", [1.5, True, ""])
+def test_generic_invalid_case_id(cases, case_id):
+    body = dict(GENERIC_CASE, case=dict(GENERIC_CASE["case"], id=case_id))
+    r = post_case(cases, body)
+    assert_rejected(r, 400, "case.id")
+    assert r.json()["error"] == ("must be a non-empty string or a whole"
+                                 " number")
+    assert case_events(cases) == []
+
+
 def test_generic_unknown_member_names_field(cases):
     r = post_case(cases, dict(GENERIC_CASE, resident={"email": "a@b.gov"}))
     assert_rejected(r, 400, "resident")
@@ -460,3 +512,21 @@ def test_check_reports_missing_secret(tmp_path):
     assert code == 2
     assert "nosecret.conf:4: triggers.cases.secret:" in err
     assert "required" in err
+
+
+@pytest.mark.parametrize("setting, key, message", [
+    ('path = "hooks/case"; secret = "s";', "path", "must start with '/'"),
+    ('path = "/hooks/case"; secret = "";', "secret", "must not be empty"),
+    ('path = "/hooks/case"; secret = "s"; tolerance = 60;', "tolerance",
+     "unknown setting; valid settings are path, secret and tolerance_s"),
+])
+def test_check_reports_bad_setting(tmp_path, setting, key, message):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('plugin_dir = "%s";\n'
+                    'store: { plugin = "sqlite"; path = "var/crier.db"; };\n'
+                    'triggers: {\n'
+                    '  cases: { plugin = "case"; %s };\n'
+                    '};\n' % (PLUGINS, setting))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code == 2
+    assert "triggers.cases.%s: %s" % (key, message) in err

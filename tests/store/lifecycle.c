@@ -2,6 +2,7 @@
  * Configuration, start and stop, ordering under load, and what the sqlite
  * store keeps across a restart.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,13 @@ queued_append_done(void *arg, int status, size_t accepted,
 
 
 static void
+stop_done_flag(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+
+static void
 queued_json_done(void *arg, int status, json_t *result)
 {
     struct queued *q = arg;
@@ -66,7 +74,7 @@ queued_json_done(void *arg, int status, json_t *result)
 
 
 static void
-config_rejects_unknown_option(void **state)
+config_rejects_unknown_setting(void **state)
 {
     struct fixture *f = *state;
     json_t *config = store_config();
@@ -75,7 +83,11 @@ config_rejects_unknown_option(void **state)
     assert_int_equal(store_open(f, config), CRIER_ECONFIG);
     assert_null(f->store);
     assert_int_equal(f->th.config_error_count, 1);
-    assert_non_null(strstr(f->th.config_errors, "max_bach: "));
+    assert_non_null(strstr(f->th.config_errors,
+                           "max_bach: unknown setting; "));
+    if (strcmp(store_plugin.plugin->name, "sqlite") == 0)
+        assert_non_null(strstr(f->th.config_errors, "valid settings are "
+                               "path, busy_timeout_ms and max_batch"));
 }
 
 
@@ -449,8 +461,107 @@ append_fails_while_locked(void **state)
 }
 
 
+/* The error lines that the store logged, one "msg fields\n" each. */
+static char error_lines[1024];
+
+
+static void
+error_log_capture(struct crier_ctx *ctx, enum crier_log_level level,
+                  const char *msg, const char *fields_fmt, ...)
+{
+    size_t used = strlen(error_lines);
+    va_list ap;
+
+    if (level != CRIER_LOG_ERROR)
+        return;
+    snprintf(error_lines + used, sizeof(error_lines) - used, "%s ", msg);
+    used = strlen(error_lines);
+    va_start(ap, fields_fmt);
+    vsnprintf(error_lines + used, sizeof(error_lines) - used, fields_fmt,
+              ap);
+    va_end(ap);
+    used = strlen(error_lines);
+    snprintf(error_lines + used, sizeof(error_lines) - used, "\n");
+}
+
+
+/* Runs init and start of a second instance; returns start's code. On
+ * success *store is the running instance, else it has been destroyed. */
+static int
+second_store_open(struct fixture *f, void **store)
+{
+    const struct crier_plugin *plugin = store_plugin.plugin;
+    json_t *config = store_config();
+    int rc;
+
+    *store = NULL;
+    rc = plugin->init(testhost_ctx(&f->th), &f->th.host, config, store);
+    json_decref(config);
+    assert_int_equal(rc, 0);
+    rc = plugin->start(*store);
+    if (rc < 0) {
+        plugin->destroy(*store);
+        *store = NULL;
+    }
+    return rc;
+}
+
+
+static void
+second_store_close(struct fixture *f, void *store)
+{
+    int stopped = 0;
+
+    store_plugin.plugin->stop(store, stop_done_flag, &stopped);
+    assert_int_equal(testhost_run_until(&f->th, &stopped, WAIT_TIMEOUT_MS),
+                     0);
+    store_plugin.plugin->destroy(store);
+}
+
+
+/* A second instance on the same database fails to start while the first
+ * runs, because two would each run a pipeline and an outbox over the same
+ * jobs. It starts once the first has stopped. */
+static void
+second_process_rejected(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX + 64];
+    char expected[2 * PATH_MAX + 256];
+    void *second;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    database_path(f, path, sizeof(path));
+    error_lines[0] = '\0';
+    f->th.host.log = error_log_capture;
+
+    assert_int_equal(second_store_open(f, &second), CRIER_EBUSY);
+    assert_null(second);
+    snprintf(expected, sizeof(expected), "another crier process uses %s; "
+             "stop it or point this one at another database lock=%s.lock\n",
+             path, path);
+    assert_string_equal(error_lines, expected);
+
+    /* The running store still works. */
+    json_decref(jobs_list_all(f));
+
+    store_close(f);
+    assert_int_equal(second_store_open(f, &second), 0);
+    assert_non_null(second);
+    f->store = second;
+    json_decref(jobs_list_all(f));
+
+    /* And the lock is free again once the second has stopped. */
+    second_store_close(f, second);
+    f->store = NULL;
+    assert_int_equal(store_open(f, store_config()), 0);
+    assert_string_equal(error_lines, expected);
+}
+
+
 const struct CMUnitTest lifecycle_tests[] = {
-    BARE_CASE(config_rejects_unknown_option),
+    BARE_CASE(config_rejects_unknown_setting),
     BARE_CASE(config_requires_path),
     BARE_CASE(config_rejects_bad_values),
     CASE(start_creates_parent_folders),
@@ -461,7 +572,8 @@ const struct CMUnitTest lifecycle_tests[] = {
     CASE(restart_keeps_data),
     CASE(stage_history_recorded),
     CASE(schema_newer_refused),
-    BARE_CASE(append_fails_while_locked)
+    BARE_CASE(append_fails_while_locked),
+    CASE(second_process_rejected)
 };
 
 const size_t lifecycle_test_count =

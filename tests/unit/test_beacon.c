@@ -4,6 +4,8 @@
  * through a fake host table that records responses and holds back the
  * store's commit.
  */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <strings.h>
 
 #include <cmocka.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "../../plugins/triggers/beacon/beacon.c"
 #include "../../plugins/triggers/beacon/hit.c"
@@ -27,6 +31,7 @@
 /* A request as the fake host serves it, and the response it got. */
 struct crier_http_req {
     const char *method;
+    const char *path;
     const char *query;
     const char *body;
     const char *origin;
@@ -51,6 +56,13 @@ static const char *
 fake_method(struct crier_http_req *req)
 {
     return req->method;
+}
+
+
+static const char *
+fake_path(struct crier_http_req *req)
+{
+    return req->path;
 }
 
 
@@ -152,11 +164,40 @@ fake_log(struct crier_ctx *ctx, enum crier_log_level level, const char *msg,
 }
 
 
+/* The last config_error report, as "key: message". */
+static char config_report[256];
+
+
+static void
+fake_config_error(struct crier_ctx *ctx, const char *key, const char *fmt,
+                  ...)
+{
+    size_t used;
+    va_list ap;
+
+    snprintf(config_report, sizeof(config_report), "%s: ", key);
+    used = strlen(config_report);
+    va_start(ap, fmt);
+    vsnprintf(config_report + used, sizeof(config_report) - used, fmt, ap);
+    va_end(ap);
+}
+
+
+static char *
+fake_resolve_path(struct crier_ctx *ctx, const char *path)
+{
+    return strdup(path);
+}
+
+
 static const struct crier_host fake_host = {
     .size = sizeof(struct crier_host),
     .log_enabled = fake_log_enabled,
     .log = fake_log,
+    .config_error = fake_config_error,
+    .resolve_path = fake_resolve_path,
     .req_method = fake_method,
+    .req_path = fake_path,
     .req_query = fake_query,
     .req_header = fake_header,
     .req_body = fake_body,
@@ -201,7 +242,8 @@ property(const json_t *event, const char *name)
 static void
 test_decode_percent_and_plus(void **state)
 {
-    char *text = query_decode("a+b%20c%2Bd%2fe", 15);
+    const char *reason = NULL;
+    char *text = query_decode("a+b%20c%2Bd%2fe", 15, &reason);
 
     assert_string_equal(text, "a b c+d/e");
     g_free(text);
@@ -211,32 +253,52 @@ test_decode_percent_and_plus(void **state)
 static void
 test_decode_utf8(void **state)
 {
-    char *text = query_decode("caf%C3%A9", 9);
+    const char *reason = NULL;
+    char *text = query_decode("caf%C3%A9", 9, &reason);
 
     assert_string_equal(text, "caf\xc3\xa9");
     g_free(text);
 }
 
 
-/* A '%' without two hex digits is kept as it is. */
+/* A '%' must be followed by two hex digits. */
 static void
 test_decode_bad_escape(void **state)
 {
-    char *text = query_decode("100%25+%zz%4", 12);
+    static const char *const bad[] = {"%zz", "%", "a%4", "100%", "%g0"};
+    const char *reason;
 
-    assert_string_equal(text, "100% %zz%4");
-    g_free(text);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        reason = NULL;
+        assert_null(query_decode(bad[i], strlen(bad[i]), &reason));
+        assert_non_null(strstr(reason, "two hex digits"));
+    }
 }
 
 
-/* Bytes that are not UTF-8, and NUL, become U+FFFD. */
+/* A NUL byte, and bytes that are not UTF-8 once decoded, are invalid. */
 static void
 test_decode_invalid_bytes(void **state)
 {
-    char *text = query_decode("a%FFb%00c", 9);
+    static const struct {
+        const char *text;
+        const char *reason;
+    } cases[] = {
+        {"%00", "NUL"},
+        {"a%00b", "NUL"},
+        {"%FF%FE", "UTF-8"},
+        {"caf%C3", "UTF-8"},
+        {"\xff", "UTF-8"},
+        {"%ED%A0%80", "UTF-8"},
+    };
+    const char *reason;
 
-    assert_string_equal(text, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
-    g_free(text);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        reason = NULL;
+        assert_null(query_decode(cases[i].text, strlen(cases[i].text),
+                                 &reason));
+        assert_non_null(strstr(reason, cases[i].reason));
+    }
 }
 
 
@@ -245,25 +307,50 @@ test_param_get(void **state)
 {
     const char *query = "v=abc&u=https%3A%2F%2Fexample.gov%2Fa%3Fb%3D1"
                         "&empty=&flag&ti=Crib+recall";
+    const char *reason = NULL;
     char *value = NULL;
 
-    assert_int_equal(query_param_get(query, "v", &value), 0);
+    assert_int_equal(query_param_get(query, "v", &value, &reason), 0);
     assert_string_equal(value, "abc");
     g_free(value);
-    assert_int_equal(query_param_get(query, "u", &value), 0);
+    assert_int_equal(query_param_get(query, "u", &value, &reason), 0);
     assert_string_equal(value, "https://example.gov/a?b=1");
     g_free(value);
-    assert_int_equal(query_param_get(query, "ti", &value), 0);
+    assert_int_equal(query_param_get(query, "ti", &value, &reason), 0);
     assert_string_equal(value, "Crib recall");
     g_free(value);
-    assert_int_equal(query_param_get(query, "empty", &value), 0);
+    assert_int_equal(query_param_get(query, "empty", &value, &reason), 0);
     assert_string_equal(value, "");
     g_free(value);
-    assert_int_equal(query_param_get(query, "flag", &value), 0);
+    assert_int_equal(query_param_get(query, "flag", &value, &reason), 0);
     assert_string_equal(value, "");
     g_free(value);
-    assert_int_equal(query_param_get(query, "r", &value), CRIER_ENOTFOUND);
-    assert_int_equal(query_param_get("", "v", &value), CRIER_ENOTFOUND);
+    assert_int_equal(query_param_get(query, "r", &value, &reason),
+                     CRIER_ENOTFOUND);
+    assert_int_equal(query_param_get("", "v", &value, &reason),
+                     CRIER_ENOTFOUND);
+}
+
+
+/* A value that does not decode fails the lookup of its own name only. */
+static void
+test_param_get_invalid(void **state)
+{
+    const char *reason = NULL;
+    char *value = NULL;
+
+    assert_int_equal(query_param_get("v=%zz&u=x", "v", &value, &reason),
+                     CRIER_EINVAL);
+    assert_null(value);
+    assert_non_null(strstr(reason, "two hex digits"));
+    assert_int_equal(query_param_get("v=%zz&u=x", "u", &value, &reason), 0);
+    assert_string_equal(value, "x");
+    g_free(value);
+
+    /* A name that does not decode matches nothing. */
+    assert_int_equal(query_param_get("%FF=1&v=2", "v", &value, &reason), 0);
+    assert_string_equal(value, "2");
+    g_free(value);
 }
 
 
@@ -271,15 +358,19 @@ test_param_get(void **state)
 static void
 test_param_names(void **state)
 {
+    const char *reason = NULL;
     char *value = NULL;
 
-    assert_int_equal(query_param_get("vv=1&v=2&v=3", "v", &value), 0);
+    assert_int_equal(query_param_get("vv=1&v=2&v=3", "v", &value, &reason),
+                     0);
     assert_string_equal(value, "2");
     g_free(value);
-    assert_int_equal(query_param_get("%74i=T&&x=1", "ti", &value), 0);
+    assert_int_equal(query_param_get("%74i=T&&x=1", "ti", &value, &reason),
+                     0);
     assert_string_equal(value, "T");
     g_free(value);
-    assert_int_equal(query_param_get("t=1", "ti", &value), CRIER_ENOTFOUND);
+    assert_int_equal(query_param_get("t=1", "ti", &value, &reason),
+                     CRIER_ENOTFOUND);
 }
 
 
@@ -333,12 +424,13 @@ test_query_event_errors(void **state)
     static const struct {
         const char *query;
         const char *field;
+        const char *message;
     } cases[] = {
-        {"", "v"},
-        {"v=&u=x", "v"},
-        {"u=https%3A%2F%2Fexample.gov%2F", "v"},
-        {"v=a&t=case.closed", "t"},
-        {"v=a&t=page+view", "t"},
+        {"", "v", "is required"},
+        {"v=&u=x", "v", "is empty"},
+        {"u=https%3A%2F%2Fexample.gov%2F", "v", "is required"},
+        {"v=a&t=case.closed", "t", "letters, digits"},
+        {"v=a&t=page+view", "t", "letters, digits"},
     };
     struct crier_input_error err;
     json_t *event = NULL;
@@ -347,8 +439,51 @@ test_query_event_errors(void **state)
         assert_int_equal(beacon_event_build_query(cases[i].query, UA, &event,
                                                   &err), CRIER_EINVAL);
         assert_string_equal(err.field, cases[i].field);
+        assert_non_null(strstr(err.message, cases[i].message));
     }
     assert_null(event);
+}
+
+
+/* Every parameter the event uses follows one rule: a value that does not
+ * decode makes the whole hit invalid. */
+static void
+test_query_event_undecodable(void **state)
+{
+    static const struct {
+        const char *query;
+        const char *field;
+    } cases[] = {
+        {"v=%00", "v"},
+        {"v=%zz", "v"},
+        {"v=%", "v"},
+        {"v=%FF%FE", "v"},
+        {"v=a&t=%00", "t"},
+        {"v=a&t=%zz", "t"},
+        {"v=a&u=%FF%FE", "u"},
+        {"v=a&u=https%3A%2F%2Fexample.gov%2F%", "u"},
+        {"v=a&r=%00", "r"},
+        {"v=a&r=%C3", "r"},
+        {"v=a&ti=Crib+%zzrecall", "ti"},
+        {"v=a&ti=%E2%82", "ti"},
+        {"u=%zz", "u"},
+    };
+    struct crier_input_error err;
+    json_t *event = NULL;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        if (beacon_event_build_query(cases[i].query, UA, &event, &err) !=
+            CRIER_EINVAL)
+            fail_msg("accepted: %s", cases[i].query);
+        assert_string_equal(err.field, cases[i].field);
+        assert_int_equal(err.index, -1);
+    }
+    assert_null(event);
+
+    /* Parameters that the event does not use are not read. */
+    assert_int_equal(beacon_event_build_query("v=a&cb=%zz", UA, &event,
+                                              &err), 0);
+    json_decref(event);
 }
 
 
@@ -402,16 +537,21 @@ test_json_event_errors(void **state)
     static const struct {
         const char *body;
         const char *field;
+        const char *message;
     } cases[] = {
-        {"{\"type\": \"page_view\"}", "visitor"},
-        {"{\"visitor\": 7}", "visitor"},
-        {"{\"visitor\": \"\"}", "visitor"},
-        {"{\"visitor\": \"a\", \"type\": \"case.closed\"}", "type"},
-        {"{\"visitor\": \"a\", \"type\": 3}", "type"},
-        {"{\"visitor\": \"a\", \"url\": 3}", "url"},
-        {"{\"visitor\": \"a\", \"properties\": []}", "properties"},
-        {"{\"visitor\": \"a\", \"ip\": \"192.0.2.1\"}", "ip"},
-        {"[]", ""},
+        {"{\"type\": \"page_view\"}", "visitor", "is required"},
+        {"{\"visitor\": null}", "visitor", "is required"},
+        {"{\"visitor\": 7}", "visitor", "must be a string"},
+        {"{\"visitor\": \"\"}", "visitor", "is empty"},
+        {"{\"visitor\": \"a\", \"type\": \"case.closed\"}", "type",
+         "letters, digits"},
+        {"{\"visitor\": \"a\", \"type\": 3}", "type", "must be a string"},
+        {"{\"visitor\": \"a\", \"url\": 3}", "url", "must be a string"},
+        {"{\"visitor\": \"a\", \"properties\": []}", "properties",
+         "must be an object"},
+        {"{\"visitor\": \"a\", \"ip\": \"192.0.2.1\"}", "ip",
+         "is not a member"},
+        {"[]", "", "JSON object"},
     };
     struct crier_input_error err;
     json_t *event = NULL;
@@ -423,6 +563,7 @@ test_json_event_errors(void **state)
         assert_int_equal(beacon_event_build_json(body, UA, &event, &err),
                          CRIER_EINVAL);
         assert_string_equal(err.field, cases[i].field);
+        assert_non_null(strstr(err.message, cases[i].message));
         json_decref(body);
     }
     assert_null(event);
@@ -479,6 +620,29 @@ test_gif_without_visitor(void **state)
     assert_int_equal(req.status, 400);
     assert_string_equal(req.type_out, "image/gif");
     assert_int_equal(req.body_len, 43);
+    beacon_destroy(beacon);
+}
+
+
+/* A parameter that does not decode gets the GIF with 400, and nothing is
+ * stored. */
+static void
+test_gif_undecodable(void **state)
+{
+    static const char *const queries[] = {
+        "v=%00", "v=%zz", "v=%", "v=a&u=%FF%FE", "v=a&ti=%E2%82",
+    };
+    struct beacon *beacon = beacon_new(NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(queries); i++) {
+        struct crier_http_req req = {.method = "GET", .query = queries[i]};
+
+        on_gif(beacon, &req);
+        assert_int_equal(req.status, 400);
+        assert_string_equal(req.type_out, "image/gif");
+        assert_int_equal(req.body_len, 43);
+    }
+    assert_int_equal(emitted.calls, 0);
     beacon_destroy(beacon);
 }
 
@@ -541,6 +705,48 @@ test_post_bad_input(void **state)
     no_visitor.body_out[no_visitor.body_len] = '\0';
     assert_non_null(strstr(no_visitor.body_out, "\"field\":\"visitor\""));
     assert_int_equal(form.status, 415);
+    beacon_destroy(beacon);
+}
+
+
+/* application/json, text/plain, with or without parameters, and no
+ * Content-Type at all are accepted; other media types get 415. */
+static void
+test_post_content_types(void **state)
+{
+    static const struct {
+        const char *type;
+        int status;
+    } cases[] = {
+        {NULL, 0},
+        {"application/json", 0},
+        {"application/json; charset=utf-8", 0},
+        {"APPLICATION/JSON", 0},
+        {"text/plain", 0},
+        {"text/plain;charset=UTF-8", 0},
+        {"application/jsonp", 415},
+        {"text/plainx", 415},
+        {"text/html", 415},
+        {"application/x-www-form-urlencoded", 415},
+        {"", 415},
+    };
+    struct beacon *beacon = beacon_new(NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct crier_http_req req = {
+            .method = "POST", .content_type = cases[i].type,
+            .body = "{\"visitor\":\"vid-1\"}",
+        };
+
+        on_post(beacon, &req);
+        if (req.status != cases[i].status)
+            fail_msg("Content-Type %s: status %d, expected %d",
+                     cases[i].type ? cases[i].type : "(none)", req.status,
+                     cases[i].status);
+        if (req.status == 0)
+            emitted.done(emitted.arg, 0, 1, 0);
+    }
+    assert_int_equal(emitted.calls, 6);
     beacon_destroy(beacon);
 }
 
@@ -608,6 +814,143 @@ test_origin_valid(void **state)
 }
 
 
+static int
+config_init(const char *text, struct beacon **beacon)
+{
+    json_t *config = json_loads(text, 0, NULL);
+    void *state = NULL;
+    int rc;
+
+    assert_non_null(config);
+    config_report[0] = '\0';
+    rc = beacon_init(NULL, &fake_host, config, &state);
+    json_decref(config);
+    *beacon = state;
+    return rc;
+}
+
+
+static void
+test_config_unknown_setting(void **state)
+{
+    struct beacon *beacon = NULL;
+
+    assert_int_equal(config_init("{\"plugin\": \"beacon\", "
+                                 "\"allowed_origin\": [\"*\"]}", &beacon),
+                     CRIER_ECONFIG);
+    assert_null(beacon);
+    assert_string_equal(config_report, "allowed_origin: unknown setting; "
+                        "valid settings are allowed_origins and pages");
+}
+
+
+/* A folder of pages with a link to a file inside it and links that lead
+ * out of it, in a fresh temporary folder. */
+struct pages_tree {
+    char root[64];
+    char pages[96];
+};
+
+
+static void
+file_write(const char *folder, const char *name, const char *text)
+{
+    char *path = g_build_filename(folder, name, NULL);
+
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    g_free(path);
+}
+
+
+static void
+link_make(const char *folder, const char *name, const char *target)
+{
+    char *path = g_build_filename(folder, name, NULL);
+
+    assert_int_equal(symlink(target, path), 0);
+    g_free(path);
+}
+
+
+static void
+pages_tree_make(struct pages_tree *tree)
+{
+    char outside[128];
+
+    snprintf(tree->root, sizeof(tree->root), "%s/crier-pages-XXXXXX",
+             g_get_tmp_dir());
+    assert_non_null(g_mkdtemp(tree->root));
+    snprintf(tree->pages, sizeof(tree->pages), "%s/pages", tree->root);
+    snprintf(outside, sizeof(outside), "%s/outside", tree->root);
+    assert_int_equal(g_mkdir(tree->pages, 0755), 0);
+    assert_int_equal(g_mkdir(outside, 0755), 0);
+    file_write(outside, "secret.txt", "secret");
+    file_write(tree->pages, "index.html", "<p>index</p>");
+    file_write(tree->pages, "about.html", "<p>about</p>");
+    link_make(tree->pages, "alias.html", "about.html");
+    link_make(tree->pages, "leak.txt", "../outside/secret.txt");
+    link_make(tree->pages, "docs", "../outside");
+}
+
+
+static int
+tree_entry_remove(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    return remove(path);
+}
+
+
+static int
+page_get(struct beacon *beacon, const char *path)
+{
+    struct crier_http_req req = {.method = "GET", .path = path};
+
+    on_page(beacon, &req);
+    return req.status;
+}
+
+
+static void
+test_pages_symlinks(void **state)
+{
+    struct pages_tree tree;
+    struct beacon *beacon = beacon_new(NULL);
+
+    pages_tree_make(&tree);
+    beacon->pages = g_strdup(tree.pages);
+    assert_int_equal(page_get(beacon, "/site/"), 200);
+    assert_int_equal(page_get(beacon, "/site/about.html"), 200);
+    assert_int_equal(page_get(beacon, "/site/alias.html"), 200);
+    assert_int_equal(page_get(beacon, "/site/leak.txt"), 404);
+    assert_int_equal(page_get(beacon, "/site/docs/secret.txt"), 404);
+    assert_int_equal(page_get(beacon, "/site/missing.html"), 404);
+    beacon_destroy(beacon);
+    assert_int_equal(nftw(tree.root, tree_entry_remove, 8,
+                          FTW_DEPTH | FTW_PHYS), 0);
+}
+
+
+/* A folder that is itself reached through a link serves its own files. */
+static void
+test_pages_folder_link(void **state)
+{
+    struct pages_tree tree;
+    struct beacon *beacon = beacon_new(NULL);
+    char *link = NULL;
+
+    pages_tree_make(&tree);
+    link = g_build_filename(tree.root, "current", NULL);
+    assert_int_equal(symlink("pages", link), 0);
+    beacon->pages = link;
+    assert_int_equal(page_get(beacon, "/site/about.html"), 200);
+    assert_int_equal(page_get(beacon, "/site/leak.txt"), 404);
+    beacon_destroy(beacon);
+    assert_int_equal(nftw(tree.root, tree_entry_remove, 8,
+                          FTW_DEPTH | FTW_PHYS), 0);
+}
+
+
 int
 main(void)
 {
@@ -617,22 +960,29 @@ main(void)
         cmocka_unit_test(test_decode_bad_escape),
         cmocka_unit_test(test_decode_invalid_bytes),
         cmocka_unit_test(test_param_get),
+        cmocka_unit_test(test_param_get_invalid),
         cmocka_unit_test(test_param_names),
         cmocka_unit_test(test_query_event),
         cmocka_unit_test(test_query_event_sparse),
         cmocka_unit_test(test_query_event_errors),
+        cmocka_unit_test(test_query_event_undecodable),
         cmocka_unit_test(test_query_event_long_visitor),
         cmocka_unit_test(test_json_event),
         cmocka_unit_test(test_json_event_errors),
         cmocka_unit_test_setup(test_gif_after_commit, reset),
         cmocka_unit_test_setup(test_gif_store_failure, reset),
         cmocka_unit_test_setup(test_gif_without_visitor, reset),
+        cmocka_unit_test_setup(test_gif_undecodable, reset),
         cmocka_unit_test_setup(test_gif_head, reset),
         cmocka_unit_test_setup(test_post_after_commit, reset),
         cmocka_unit_test_setup(test_post_bad_input, reset),
+        cmocka_unit_test_setup(test_post_content_types, reset),
         cmocka_unit_test_setup(test_cors_allowed_origins, reset),
         cmocka_unit_test(test_snippet),
         cmocka_unit_test(test_origin_valid),
+        cmocka_unit_test(test_config_unknown_setting),
+        cmocka_unit_test(test_pages_symlinks),
+        cmocka_unit_test(test_pages_folder_link),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -189,6 +189,39 @@ test_verify_future(void **state)
 }
 
 
+/* crier's clock has milliseconds and the timestamp whole seconds, so the
+ * reported difference keeps its fraction instead of rounding into the
+ * tolerance. */
+static void
+test_verify_skew_exact(void **state)
+{
+    struct crier_input_error err;
+    struct signed_request request = {.body = BODY, .body_len = strlen(BODY)};
+    char timestamp[24], header[80];
+
+    snprintf(timestamp, sizeof(timestamp), "%lld",
+             NOW_MS / 1000 + TOLERANCE_S + 1);
+    sign(SECRET, timestamp, header, sizeof(header));
+    request.timestamp = timestamp;
+    request.signature = header;
+    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 500,
+                                      &request, &err), CRIER_EINVAL);
+    assert_string_equal(err.message, "is 300.5 s in the future, more than "
+                        "the 300 s allowed; check the sender's clock");
+    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 999,
+                                      &request, &err), CRIER_EINVAL);
+    assert_non_null(strstr(err.message, "is 300.001 s in the future"));
+
+    snprintf(timestamp, sizeof(timestamp), "%lld",
+             NOW_MS / 1000 - TOLERANCE_S);
+    sign(SECRET, timestamp, header, sizeof(header));
+    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 250,
+                                      &request, &err), CRIER_EINVAL);
+    assert_string_equal(err.message, "is 300.25 s old, more than the 300 s "
+                        "allowed; sign each request when it is sent");
+}
+
+
 static void
 test_verify_malformed_timestamp(void **state)
 {
@@ -310,6 +343,9 @@ static struct {
     crier_emit_cb done;
     void *arg;
     char config_key[64];
+    char config_message[256];
+    int notices;                /* log lines at notice level */
+    char log_line[512];         /* the last one, "msg fields" */
 } seen;
 
 
@@ -385,14 +421,27 @@ fake_now_ms(struct crier_ctx *ctx)
 static int
 fake_log_enabled(struct crier_ctx *ctx, enum crier_log_level level)
 {
-    return 0;
+    return 1;
 }
 
 
+/* Keeps the last notice line; the other levels are not checked. */
 static void
 fake_log(struct crier_ctx *ctx, enum crier_log_level level, const char *msg,
          const char *fields_fmt, ...)
 {
+    size_t used;
+    va_list ap;
+
+    if (level != CRIER_LOG_NOTICE)
+        return;
+    seen.notices++;
+    snprintf(seen.log_line, sizeof(seen.log_line), "%s ", msg);
+    used = strlen(seen.log_line);
+    va_start(ap, fields_fmt);
+    vsnprintf(seen.log_line + used, sizeof(seen.log_line) - used,
+              fields_fmt, ap);
+    va_end(ap);
 }
 
 
@@ -400,7 +449,19 @@ static void
 fake_config_error(struct crier_ctx *ctx, const char *key, const char *fmt,
                   ...)
 {
+    va_list ap;
+
     snprintf(seen.config_key, sizeof(seen.config_key), "%s", key);
+    va_start(ap, fmt);
+    vsnprintf(seen.config_message, sizeof(seen.config_message), fmt, ap);
+    va_end(ap);
+}
+
+
+static uv_loop_t *
+fake_loop(struct crier_ctx *ctx)
+{
+    return uv_default_loop();
 }
 
 
@@ -409,6 +470,7 @@ static const struct crier_host fake_host = {
     .log_enabled = fake_log_enabled,
     .log = fake_log,
     .config_error = fake_config_error,
+    .loop = fake_loop,
     .now_ms = fake_now_ms,
     .req_header = fake_header,
     .req_body = fake_body,
@@ -582,6 +644,89 @@ test_route_bad_body(void **state)
 }
 
 
+/* The core numbers the events it checks, but a single case was not sent
+ * as an array, so its error has a null index. */
+static void
+test_route_single_body_index(void **state)
+{
+    struct crier_http_req single = {0}, generic = {0};
+
+    post_signed("{\"service_request_id\": \"2\", \"email\": \"x\"}",
+                &single);
+    post_signed("{\"case\": {\"id\": \"C-1\"}, "
+                "\"person\": {\"email\": \"x\"}}", &generic);
+    assert_int_equal(seen.emits, 0);
+    assert_int_equal(single.status, 400);
+    assert_string_equal(response_string(&single, "field"), "profile.email");
+    assert_true(json_is_null(json_object_get(single.response, "index")));
+    assert_int_equal(generic.status, 400);
+    assert_string_equal(response_string(&generic, "field"), "profile.email");
+    assert_true(json_is_null(json_object_get(generic.response, "index")));
+    json_decref(single.response);
+    json_decref(generic.response);
+}
+
+
+/* Rejections are logged at notice level, one line per 10 s at most, with
+ * the count of those not logged, and never the body or the signature. */
+static void
+test_route_reject_log_limited(void **state)
+{
+    struct case_trigger *trigger;
+    struct crier_http_req req[3] = {
+        {.timestamp = NOW, .signature = "sha256=" BODY_DIGEST,
+         .body = "{\"service_request_id\": \"SECRET-BODY\"}"},
+        {.timestamp = NOW, .body = BODY},
+        {.timestamp = NOW, .body = BODY},
+    };
+
+    assert_int_equal(trigger_init("{\"path\": \"/hooks/case\", "
+                                  "\"secret\": \"" SECRET "\"}", &trigger),
+                     0);
+    on_case(trigger, &req[0]);
+    assert_int_equal(req[0].status, 401);
+    assert_int_equal(seen.notices, 1);
+    assert_non_null(strstr(seen.log_line, "case webhook rejected "));
+    assert_non_null(strstr(seen.log_line, "status=401"));
+    assert_non_null(strstr(seen.log_line, "peer=127.0.0.1"));
+    assert_non_null(strstr(seen.log_line, "does not match"));
+    assert_non_null(strstr(seen.log_line, "unlogged=0"));
+    assert_null(strstr(seen.log_line, "SECRET-BODY"));
+    assert_null(strstr(seen.log_line, BODY_DIGEST));
+
+    on_case(trigger, &req[1]);
+    assert_int_equal(req[1].status, 401);
+    assert_int_equal(seen.notices, 1);
+
+    /* Move the last line back by one interval, as if it had passed. */
+    trigger->reject_logged_ms -= REJECT_LOG_INTERVAL_MS;
+    on_case(trigger, &req[2]);
+    assert_int_equal(seen.notices, 2);
+    assert_non_null(strstr(seen.log_line, "unlogged=1"));
+    assert_non_null(strstr(seen.log_line, "field=X-Crier-Signature"));
+    for (size_t i = 0; i < 3; i++)
+        json_decref(req[i].response);
+    case_destroy(trigger);
+}
+
+
+/* jansson's message can quote the body: the sender gets it, the log does
+ * not. */
+static void
+test_route_invalid_json_log(void **state)
+{
+    struct crier_http_req req = {0};
+
+    post_signed("{\"service_request_id\": SECRET-BODY}", &req);
+    assert_int_equal(req.status, 400);
+    assert_non_null(strstr(response_string(&req, "error"), "invalid JSON"));
+    assert_int_equal(seen.notices, 1);
+    assert_non_null(strstr(seen.log_line, "invalid JSON at line 1"));
+    assert_null(strstr(seen.log_line, "SECRET"));
+    json_decref(req.response);
+}
+
+
 static void
 test_config_defaults(void **state)
 {
@@ -603,25 +748,40 @@ test_config_errors(void **state)
     static const struct {
         const char *config;
         const char *key;
+        const char *message;
     } cases[] = {
-        {"{\"secret\": \"s\"}", "path"},
-        {"{\"path\": \"hooks\", \"secret\": \"s\"}", "path"},
-        {"{\"path\": \"/h\"}", "secret"},
-        {"{\"path\": \"/h\", \"secret\": \"\"}", "secret"},
+        {"{\"secret\": \"s\"}", "path", "is required"},
+        {"{\"path\": \"hooks/case\", \"secret\": \"s\"}", "path",
+         "must start with '/'"},
+        {"{\"path\": 5, \"secret\": \"s\"}", "path", "must be a string"},
+        {"{\"path\": \"/hooks case\", \"secret\": \"s\"}", "path",
+         "must not contain a space, '?' or '#'"},
+        {"{\"path\": \"/hooks?x\", \"secret\": \"s\"}", "path",
+         "must not contain a space, '?' or '#'"},
+        {"{\"path\": \"/h\"}", "secret", "is required"},
+        {"{\"path\": \"/h\", \"secret\": \"\"}", "secret",
+         "must not be empty"},
+        {"{\"path\": \"/h\", \"secret\": true}", "secret",
+         "must be a string"},
         {"{\"path\": \"/h\", \"secret\": \"s\", \"tolerance_s\": 0}",
-         "tolerance_s"},
+         "tolerance_s", "from 1 to 86400"},
         {"{\"path\": \"/h\", \"secret\": \"s\", \"tolerance_s\": \"5m\"}",
-         "tolerance_s"},
+         "tolerance_s", "from 1 to 86400"},
         {"{\"path\": \"/h\", \"secret\": \"s\", \"tolerance\": 60}",
-         "tolerance"},
+         "tolerance", "unknown setting; valid settings are path, secret and "
+         "tolerance_s"},
     };
     struct case_trigger *trigger;
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         seen.config_key[0] = '\0';
+        seen.config_message[0] = '\0';
         assert_int_equal(trigger_init(cases[i].config, &trigger),
                          CRIER_ECONFIG);
         assert_string_equal(seen.config_key, cases[i].key);
+        if (strstr(seen.config_message, cases[i].message) == NULL)
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].config,
+                     seen.config_message, cases[i].message);
     }
 }
 
@@ -639,6 +799,7 @@ main(void)
         cmocka_unit_test(test_verify_missing_timestamp),
         cmocka_unit_test(test_verify_stale),
         cmocka_unit_test(test_verify_future),
+        cmocka_unit_test(test_verify_skew_exact),
         cmocka_unit_test(test_verify_malformed_timestamp),
         cmocka_unit_test(test_verify_malformed_hex),
         cmocka_unit_test(test_verify_wrong_prefix),
@@ -650,6 +811,9 @@ main(void)
         cmocka_unit_test_setup(test_route_after_commit, reset),
         cmocka_unit_test_setup(test_route_store_failure, reset),
         cmocka_unit_test_setup(test_route_bad_body, reset),
+        cmocka_unit_test_setup(test_route_single_body_index, reset),
+        cmocka_unit_test_setup(test_route_reject_log_limited, reset),
+        cmocka_unit_test_setup(test_route_invalid_json_log, reset),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_errors),
     };

@@ -507,6 +507,24 @@ test_config_errors(void **state)
 }
 
 
+/* A misspelt key names the valid settings, in the words the core uses. */
+static void
+test_config_unknown_setting(void **state)
+{
+    struct email *email = NULL;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"pasword\": \"p\"}", &email),
+                     CRIER_ECONFIG);
+    assert_null(email);
+    assert_string_equal(fixture.error_key, "pasword");
+    assert_string_equal(fixture.error, "unknown setting; valid settings are "
+                        "from, reply_to, outbox, url, username, password, "
+                        "starttls, timeout_ms, connect_timeout_ms and "
+                        "connections");
+}
+
+
 static void
 test_file_name(void **state)
 {
@@ -842,6 +860,7 @@ main(void)
         cmocka_unit_test(test_config_outbox_default),
         cmocka_unit_test(test_config_smtp),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_unknown_setting),
         cmocka_unit_test(test_file_name),
         cmocka_unit_test(test_maildir_send),
         cmocka_unit_test(test_maildir_error_retries),

@@ -475,6 +475,27 @@ client_new(struct fixture *fx)
 }
 
 
+/* Shuts down the sending side, so the server reads EOF. */
+static void
+client_shutdown(struct client *c)
+{
+    assert_int_equal(shutdown(c->fd, SHUT_WR), 0);
+}
+
+
+/* Closes with a reset instead of FIN, as a client that crashed would. */
+static void
+client_reset(struct client *c)
+{
+    struct linger linger = { 1, 0 };
+
+    assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &linger,
+                                sizeof(linger)), 0);
+    close(c->fd);
+    c->fd = -1;
+}
+
+
 static void
 client_free(struct client *c)
 {
@@ -923,9 +944,161 @@ bad_request_400(void **state)
     client_send(c, "NOT-HTTP\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 400);
-    assert_string_equal(r.body, "{\"error\":\"bad request\"}");
+    assert_string_equal(r.body, "{\"error\":"
+                        "\"invalid HTTP request: unknown method\"}");
     assert_true(client_eof(c));
     client_free(c);
+}
+
+
+/*
+ * Sends `request` on a new connection and checks for a 400 whose body
+ * gives `reason`, followed by a close.
+ */
+static void
+expect_400(struct fixture *fx, const char *request, const char *reason)
+{
+    struct client *c = client_new(fx);
+    struct response r;
+    char body[256];
+
+    snprintf(body, sizeof(body),
+             "{\"error\":\"invalid HTTP request: %s\"}", reason);
+    client_send(c, request);
+    assert_int_equal(response_read(c, &r), 0);
+
+    /* The request is named, because several calls share these lines. */
+    if (r.status != 400)
+        fail_msg("status %d, not 400, for %s", r.status, request);
+    assert_string_equal(header_get(&r, "Connection"), "close");
+    assert_string_equal(header_get(&r, "Content-Type"), "application/json");
+    assert_string_equal(r.body, body);
+    assert_true(client_eof(c));
+    client_free(c);
+}
+
+
+static void
+space_before_colon_400(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length : 5\r\n\r\n"
+                   "hello", "whitespace before the colon in a header");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length\t: 5\r\n\r\n"
+                   "hello", "whitespace before the colon in a header");
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A b: 1\r\n\r\n",
+               "whitespace before the colon in a header");
+}
+
+
+static void
+obs_fold_400(void **state)
+{
+    static const char fold[] =
+        "header line starts with whitespace (obsolete line folding)";
+    struct fixture *fx = *state;
+    struct client *c;
+    struct response r;
+    char body[256];
+
+    snprintf(body, sizeof(body), "{\"error\":\"invalid HTTP request: %s\"}",
+             fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n 2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n\t2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n \r\n\r\n", fold);
+
+    /* http-parser itself skips a folded line after an empty value. */
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A:\r\n 2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A:\r\n \r\nX-B: 1\r\n"
+                   "\r\n", fold);
+
+    /* The first header line. */
+    expect_400(fx, "GET /hello HTTP/1.1\r\n X-A: 1\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\n\tX-A: 1\r\n\r\n", fold);
+
+    /* A fold that starts in a later read. */
+    c = client_new(fx);
+    client_send(c, "GET /hello HTTP/1.1\r\nX-A: 1\r\n");
+    sleep_ms(5);
+    client_send(c, " 2\r\n\r\n");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, body);
+    assert_true(client_eof(c));
+    client_free(c);
+
+    c = client_new(fx);
+    client_send(c, "GET /hello HTTP/1.1\r\nX-A:\r\n");
+    sleep_ms(5);
+    client_send(c, " ");
+    sleep_ms(5);
+    client_send(c, "2\r\n\r\n");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.body, body);
+    assert_true(client_eof(c));
+    client_free(c);
+}
+
+
+static void
+split_header_value_accepted(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response r;
+
+    /* A value split between reads is not a fold, even at a space. */
+    client_send(c, "GET /probe HTTP/1.1\r\nX-Probe: a");
+    sleep_ms(5);
+    client_send(c, " b\r");
+    sleep_ms(5);
+    client_send(c, "\nX-Other: 1\r\n\r\n");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "GET a b");
+
+    /* Whitespace after the colon is allowed, in any read. */
+    client_send(c, "GET /probe HTTP/1.1\r\nX-Probe:");
+    sleep_ms(5);
+    client_send(c, " \t");
+    sleep_ms(5);
+    client_send(c, "c\r\n\r\n");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "GET c");
+    client_free(c);
+}
+
+
+static void
+error_reasons_400(void **state)
+{
+    struct fixture *fx = *state;
+
+    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5x\r\n\r\n",
+               "invalid Content-Length");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
+                   "Content-Length: 6\r\n\r\nhello!",
+               "more than one Content-Length");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+               "Content-Length together with Transfer-Encoding");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                   "Content-Length: 5\r\n\r\n0\r\n\r\n",
+               "Content-Length together with Transfer-Encoding");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+                   "\r\n", "Transfer-Encoding does not end with chunked");
+    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                   "\r\nzz\r\n", "invalid chunk size");
+    expect_400(fx, "BREW /hello HTTP/1.1\r\n\r\n", "unknown method");
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A\x01: 1\r\n\r\n",
+               "invalid character in a header");
+    expect_400(fx, "GET /hello HTTP/1.x\r\n\r\n", "invalid HTTP version");
+    expect_400(fx, "GET /a b HTTP/1.1\r\n\r\n", "invalid request line");
+    expect_400(fx, "GET /files/a%zz HTTP/1.1\r\n\r\n",
+               "invalid percent-encoding in the path");
 }
 
 
@@ -1052,12 +1225,118 @@ client_gone_before_response(void **state)
 
     client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
     assert_int_equal(held_wait(fx, 1), 1);
+    client_reset(c);
     client_free(c);
     assert_int_equal(conns_wait(fx, 0), 0);
 
     /* The request outlived its connection, and responding frees it. */
     held_respond(fx, 0, "late");
     assert_int_equal(snapshot_take(fx).conn_count, 0);
+}
+
+
+static void
+half_close_gets_response(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response r;
+
+    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    client_shutdown(c);
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    assert_true(client_eof(c));
+    client_free(c);
+}
+
+
+static void
+half_close_waits_for_handler(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response r;
+
+    client_send(c, "GET /slow HTTP/1.1\r\n\r\n");
+    client_shutdown(c);
+    assert_int_equal(held_wait(fx, 1), 1);
+
+    /* The EOF has arrived, and the connection waits for the response. */
+    sleep_ms(20);
+    assert_int_equal(snapshot_take(fx).conn_count, 1);
+    assert_true(client_quiet(c));
+    held_respond(fx, 0, "late");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "late");
+    assert_string_equal(header_get(&r, "Connection"), "close");
+    assert_true(client_eof(c));
+    client_free(c);
+    assert_int_equal(conns_wait(fx, 0), 0);
+}
+
+
+static void
+half_close_pipelined(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response r;
+
+    client_send(c, "GET /hello HTTP/1.1\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    client_shutdown(c);
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "abc");
+    assert_true(client_eof(c));
+    client_free(c);
+
+    /* A slow first request still comes before the fast second one. */
+    c = client_new(fx);
+    client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    client_shutdown(c);
+    assert_int_equal(held_wait(fx, 1), 1);
+    held_respond(fx, 0, "slow");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_string_equal(r.body, "slow");
+    assert_int_equal(response_read(c, &r), 0);
+    assert_string_equal(r.body, "fast");
+    assert_string_equal(header_get(&r, "Connection"), "close");
+    assert_true(client_eof(c));
+    client_free(c);
+}
+
+
+static void
+half_close_partial_dropped(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response r;
+
+    /* The second request is cut off, so only the first gets a response. */
+    client_send(c, "GET /hello HTTP/1.1\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    client_shutdown(c);
+    assert_int_equal(response_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    assert_true(client_eof(c));
+    client_free(c);
+
+    /* Only part of a request line: the connection just closes. */
+    c = client_new(fx);
+    client_send(c, "GET /hel");
+    client_shutdown(c);
+    assert_true(client_eof(c));
+    client_free(c);
+    assert_int_equal(conns_wait(fx, 0), 0);
 }
 
 
@@ -1257,6 +1536,14 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_escape_400, setup_default,
                                         teardown),
+        cmocka_unit_test_setup_teardown(space_before_colon_400, setup_default,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(obs_fold_400, setup_default,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(split_header_value_accepted,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(error_reasons_400, setup_default,
+                                        teardown),
         cmocka_unit_test_setup_teardown(pipeline_keeps_order, setup_default,
                                         teardown),
         cmocka_unit_test_setup_teardown(pending_limit_pauses, setup_small,
@@ -1266,6 +1553,14 @@ main(void)
         cmocka_unit_test_setup_teardown(http10_keep_alive_rules,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(client_gone_before_response,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(half_close_gets_response,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(half_close_waits_for_handler,
+                                        setup_default, teardown),
+        cmocka_unit_test_setup_teardown(half_close_pipelined, setup_default,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(half_close_partial_dropped,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(untrusted_peer_ignored,
                                         setup_default, teardown),

@@ -379,6 +379,37 @@ test_open311_missing_id_index(void **state)
 }
 
 
+/* An id that is given but invalid is not reported as missing. */
+static void
+test_open311_bad_id(void **state)
+{
+    static const struct {
+        const char *id;
+        const char *message;
+    } cases[] = {
+        {"1.5", "must be a non-empty string or a whole number"},
+        {"true", "must be a non-empty string or a whole number"},
+        {"\"\"", "must be a non-empty string or a whole number"},
+        {"[\"14-1\"]", "must be a non-empty string or a whole number"},
+        {"null", "is required"},
+    };
+    json_t *record = record_copy(state, OPEN_ID);
+    struct crier_input_error err;
+    json_t *event = NULL;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object_set_new(record, "service_request_id",
+                            json_loads(cases[i].id, JSON_DECODE_ANY, NULL));
+        assert_int_equal(open311_event_build(record, &event, &err),
+                         CRIER_EINVAL);
+        assert_string_equal(err.field, "service_request_id");
+        assert_non_null(strstr(err.message, cases[i].message));
+    }
+    assert_null(event);
+    json_decref(record);
+}
+
+
 static void
 test_open311_bad_time(void **state)
 {
@@ -563,6 +594,40 @@ test_generic_errors(void **state)
 
 
 static void
+test_generic_bad_case_id(void **state)
+{
+    static const struct {
+        const char *id;
+        const char *message;
+    } cases[] = {
+        {"1.5", "must be a non-empty string or a whole number"},
+        {"true", "must be a non-empty string or a whole number"},
+        {"\"\"", "must be a non-empty string or a whole number"},
+        {"{}", "must be a non-empty string or a whole number"},
+        {"null", "is required"},
+    };
+    struct crier_input_error err;
+    json_t *event = NULL;
+    json_t *body = generic_closed();
+    json_t *kase = json_object_get(body, "case");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object_set_new(kase, "id",
+                            json_loads(cases[i].id, JSON_DECODE_ANY, NULL));
+        assert_int_equal(generic_event_build(body, &event, &err),
+                         CRIER_EINVAL);
+        assert_string_equal(err.field, "case.id");
+        assert_non_null(strstr(err.message, cases[i].message));
+    }
+    json_object_del(kase, "id");
+    assert_int_equal(generic_event_build(body, &event, &err), CRIER_EINVAL);
+    assert_non_null(strstr(err.message, "is required"));
+    assert_null(event);
+    json_decref(body);
+}
+
+
+static void
 test_generic_bad_identity(void **state)
 {
     struct crier_input_error err;
@@ -592,6 +657,7 @@ main(void)
         cmocka_unit_test(test_open311_array),
         cmocka_unit_test(test_open311_missing_id),
         cmocka_unit_test(test_open311_missing_id_index),
+        cmocka_unit_test(test_open311_bad_id),
         cmocka_unit_test(test_open311_bad_time),
         cmocka_unit_test(test_body_not_cases),
         cmocka_unit_test(test_generic_closed),
@@ -599,6 +665,7 @@ main(void)
         cmocka_unit_test(test_generic_update_without_time),
         cmocka_unit_test(test_generic_null_members),
         cmocka_unit_test(test_generic_errors),
+        cmocka_unit_test(test_generic_bad_case_id),
         cmocka_unit_test(test_generic_bad_identity),
     };
 

@@ -105,11 +105,11 @@ config_keys_check(struct email *email, const json_t *config)
         while (i < G_N_ELEMENTS(known) && strcmp(key, known[i]) != 0)
             i++;
         if (i == G_N_ELEMENTS(known)) {
-            email->host->config_error(email->ctx, key, "unknown key; valid "
-                                      "keys are from, reply_to, outbox, "
-                                      "url, username, password, starttls, "
-                                      "timeout_ms, connect_timeout_ms and "
-                                      "connections");
+            email->host->config_error(email->ctx, key, "unknown setting; "
+                                      "valid settings are from, reply_to, "
+                                      "outbox, url, username, password, "
+                                      "starttls, timeout_ms, "
+                                      "connect_timeout_ms and connections");
             return CRIER_ECONFIG;
         }
     }

@@ -130,8 +130,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     json_object_foreach((json_t *)config, key, value) {
         if (strcmp(key, "plugin") == 0)
             continue;
-        host->config_error(ctx, key, "unknown option; the memory store "
-                           "has none");
+        host->config_error(ctx, key, "unknown setting; the memory store "
+                           "has no settings");
         failed = 1;
     }
     if (failed)

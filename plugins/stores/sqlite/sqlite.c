@@ -6,7 +6,9 @@
  * `path` is resolved against the config file's folder, and missing parent
  * folders are created. `busy_timeout_ms` (default 5000) bounds the wait for
  * a lock that another process holds. `max_batch` (default 256) is the
- * maximum number of mutations that share one transaction.
+ * maximum number of mutations that share one transaction. Start fails with
+ * CRIER_EBUSY while another process has the same database open (lock.c).
+ * docs/stores/sqlite.md has the details.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
 #define READER_TAKE_MAX 32
 
 
-/* Reads an integer option in [min, max], or reports it and fails. */
+/* Reads an integer setting in [min, max], or reports it and fails. */
 static int
 config_integer(struct sqlite_store *store, const char *key,
                const json_t *value, int64_t min, int64_t max, int64_t *out)
@@ -56,9 +58,9 @@ config_path(struct sqlite_store *store, const json_t *value)
 }
 
 
-/* Reads one option. `plugin` belongs to the core and is skipped. */
+/* Reads one setting. `plugin` belongs to the core and is skipped. */
 static int
-config_option(struct sqlite_store *store, const char *key,
+config_setting(struct sqlite_store *store, const char *key,
               const json_t *value)
 {
     int64_t number;
@@ -78,14 +80,14 @@ config_option(struct sqlite_store *store, const char *key,
         store->max_batch = (size_t)number;
         return rc;
     }
-    store->host->config_error(store->ctx, key, "unknown option; the sqlite "
-                              "store reads path, busy_timeout_ms and "
+    store->host->config_error(store->ctx, key, "unknown setting; valid "
+                              "settings are path, busy_timeout_ms and "
                               "max_batch");
     return CRIER_ECONFIG;
 }
 
 
-/* Reads every option, reporting each bad one before failing. */
+/* Reads every setting, reporting each bad one before failing. */
 static int
 config_read(struct sqlite_store *store, const json_t *config)
 {
@@ -99,7 +101,7 @@ config_read(struct sqlite_store *store, const json_t *config)
         return CRIER_ECONFIG;
     }
     json_object_foreach((json_t *)config, key, value) {
-        rc = config_option(store, key, value);
+        rc = config_setting(store, key, value);
         if (rc == CRIER_ENOMEM)
             return rc;
         failed |= rc < 0;
@@ -125,6 +127,7 @@ sqlite_init(struct crier_ctx *ctx, const struct crier_host *host,
         return CRIER_ENOMEM;
     store->ctx = ctx;
     store->host = host;
+    store->lock_fd = -1;
     store->busy_timeout_ms = BUSY_TIMEOUT_DEFAULT;
     store->max_batch = MAX_BATCH_DEFAULT;
     rc = config_read(store, config);
@@ -173,13 +176,6 @@ connections_open(struct sqlite_store *store)
     char message[256] = "";
     int rc;
 
-    rc = parents_create(store->path);
-    if (rc != 0) {
-        store->host->log(store->ctx, CRIER_LOG_ERROR,
-                         "cannot create the database folder",
-                         "path=%s error=\"%s\"", store->path, strerror(rc));
-        return CRIER_EIO;
-    }
     rc = connection_open(&store->writer.conn, store->path, 1,
                          store->busy_timeout_ms, message, sizeof(message));
     if (rc == 0)
@@ -206,6 +202,7 @@ start_undo(struct sqlite_store *store)
     worker_join(&store->reader);
     if (store->completion != NULL)
         completions_abandon(store);
+    store_lock_release(store);
 }
 
 
@@ -215,6 +212,16 @@ sqlite_start(void *state)
     struct sqlite_store *store = state;
     int rc;
 
+    rc = parents_create(store->path);
+    if (rc != 0) {
+        store->host->log(store->ctx, CRIER_LOG_ERROR,
+                         "cannot create the database folder",
+                         "path=%s error=\"%s\"", store->path, strerror(rc));
+        return CRIER_EIO;
+    }
+    rc = store_lock_take(store);
+    if (rc < 0)
+        return rc;
     rc = connections_open(store);
     if (rc == 0)
         rc = completions_start(store);
@@ -259,6 +266,7 @@ sqlite_destroy(void *state)
 {
     struct sqlite_store *store = state;
 
+    store_lock_release(store);
     free(store->path);
     free(store);
 }

@@ -134,6 +134,7 @@ struct sqlite_store {
     struct crier_ctx *ctx;
     const struct crier_host *host;
     char *path;
+    int lock_fd;              /* "<path>.lock", flocked; -1 when not held */
     int busy_timeout_ms;
     size_t max_batch;
     enum store_state state;
@@ -152,6 +153,10 @@ struct sqlite_store {
     crier_stop_cb stop_done;
     void *stop_arg;
 };
+
+/* lock.c */
+int store_lock_take(struct sqlite_store *store);
+void store_lock_release(struct sqlite_store *store);
 
 /* connection.c */
 int connection_open(struct connection *conn, const char *path, int writable,

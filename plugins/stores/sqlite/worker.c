@@ -166,6 +166,7 @@ completion_closed(uv_handle_t *handle)
         return;
     store->completion = NULL;
     uv_mutex_destroy(&store->completion_lock);
+    store_lock_release(store);
     store->state = STORE_STOPPED;
     CRIER_LOG(store->host, store->ctx, CRIER_LOG_INFO, "store closed",
               "path=%s", store->path);

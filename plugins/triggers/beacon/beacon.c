@@ -5,6 +5,7 @@
  *   POST /v1/beacon              a hit as JSON, 202 once stored
  *   OPTIONS /v1/beacon           the CORS preflight
  *   GET /crier.js                the snippet that sends the hits
+ *   GET /site/...                files of the `pages` folder, when set
  *
  * Both hit routes respond only after the store has committed the event,
  * so a 2xx means stored. The client's IP address is not stored.
@@ -209,13 +210,32 @@ on_post_emitted(void *arg, int status, size_t accepted, size_t duplicates)
 }
 
 
-/* navigator.sendBeacon sends a string as text/plain;charset=UTF-8. */
+/* Returns nonzero when `content_type` is the media type `type`, in any
+ * case, alone or followed by parameters (";charset=UTF-8"). */
+static int
+media_type_is(const char *content_type, const char *type)
+{
+    size_t len = strlen(type);
+    char next;
+
+    if (g_ascii_strncasecmp(content_type, type, len) != 0)
+        return 0;
+    next = content_type[len];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+
+/*
+ * Accepts application/json, text/plain and no Content-Type at all.
+ * navigator.sendBeacon sends a string as text/plain;charset=UTF-8, and an
+ * ArrayBuffer or a Blob without a type with no Content-Type.
+ */
 static int
 content_type_accepted(const char *content_type)
 {
     return content_type == NULL ||
-           g_ascii_strncasecmp(content_type, "application/json", 16) == 0 ||
-           g_ascii_strncasecmp(content_type, "text/plain", 10) == 0;
+           media_type_is(content_type, "application/json") ||
+           media_type_is(content_type, "text/plain");
 }
 
 
@@ -340,9 +360,8 @@ config_read(struct beacon *beacon, const json_t *config)
             if (strcmp(config_keys[i], key) == 0)
                 break;
         if (config_keys[i] == NULL) {
-            host->config_error(beacon->ctx, key, "is not a setting of the "
-                               "beacon trigger; use allowed_origins or "
-                               "pages");
+            host->config_error(beacon->ctx, key, "unknown setting; valid "
+                               "settings are allowed_origins and pages");
             return CRIER_ECONFIG;
         }
     }

@@ -7,14 +7,25 @@
 
 #include "hit.h"
 
+/* The query parameters of GET /b.gif, indexed by enum query_param. */
+enum query_param {
+    PARAM_VISITOR,
+    PARAM_TYPE,
+    PARAM_URL,
+    PARAM_REFERRER,
+    PARAM_TITLE
+};
+
+static const char *const query_params[] = {"v", "t", "u", "r", "ti"};
+
 /* The query parameters that become properties, and their property names. */
 static const struct {
-    const char *param;
+    enum query_param param;
     const char *property;
 } query_properties[] = {
-    {"u", "url"},
-    {"r", "referrer"},
-    {"ti", "title"},
+    {PARAM_URL, "url"},
+    {PARAM_REFERRER, "referrer"},
+    {PARAM_TITLE, "title"},
 };
 
 /* The members of a POST body that become properties. */
@@ -36,34 +47,54 @@ reject(struct crier_input_error *err, const char *field, const char *message)
 }
 
 
+/*
+ * Appends the decoded bytes of `text` to `bytes`. Returns NULL, or why the
+ * text cannot be decoded.
+ */
+static const char *
+query_decode_bytes(const char *text, size_t len, GString *bytes)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len || !g_ascii_isxdigit(text[i + 1]) ||
+                !g_ascii_isxdigit(text[i + 2]))
+                return "has a '%' without two hex digits after it; "
+                       "send a '%' as %25";
+            c = (char) (g_ascii_xdigit_value(text[i + 1]) * 16 +
+                        g_ascii_xdigit_value(text[i + 2]));
+            i += 2;
+        }
+        if (c == '\0')
+            return "contains a NUL byte (%00)";
+        g_string_append_c(bytes, c);
+    }
+    if (!g_utf8_validate(bytes->str, (gssize) bytes->len, NULL))
+        return "is not valid UTF-8 once decoded";
+    return NULL;
+}
+
+
 char *
-query_decode(const char *text, size_t len)
+query_decode(const char *text, size_t len, const char **reason)
 {
     GString *bytes = g_string_sized_new(len);
-    char *decoded;
 
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '+') {
-            g_string_append_c(bytes, ' ');
-        } else if (text[i] == '%' && i + 2 < len &&
-                   g_ascii_isxdigit(text[i + 1]) &&
-                   g_ascii_isxdigit(text[i + 2])) {
-            g_string_append_c(bytes,
-                              (char) (g_ascii_xdigit_value(text[i + 1]) * 16 +
-                                      g_ascii_xdigit_value(text[i + 2])));
-            i += 2;
-        } else {
-            g_string_append_c(bytes, text[i]);
-        }
+    *reason = query_decode_bytes(text, len, bytes);
+    if (*reason != NULL) {
+        g_string_free(bytes, TRUE);
+        return NULL;
     }
-    decoded = g_utf8_make_valid(bytes->str, (gssize) bytes->len);
-    g_string_free(bytes, TRUE);
-    return decoded;
+    return g_string_free(bytes, FALSE);
 }
 
 
 int
-query_param_get(const char *query, const char *name, char **value)
+query_param_get(const char *query, const char *name, char **value,
+                const char **reason)
 {
     const char *pair = query;
 
@@ -71,16 +102,20 @@ query_param_get(const char *query, const char *name, char **value)
         const char *end = pair + strcspn(pair, "&");
         const char *equals = memchr(pair, '=', (size_t) (end - pair));
         const char *name_end = equals != NULL ? equals : end;
-        char *pair_name = query_decode(pair, (size_t) (name_end - pair));
-        int found = strcmp(pair_name, name) == 0;
+        const char *name_reason;
+        char *pair_name = query_decode(pair, (size_t) (name_end - pair),
+                                       &name_reason);
+        int found = pair_name != NULL && strcmp(pair_name, name) == 0;
 
         g_free(pair_name);
-        if (found) {
-            *value = equals != NULL
-                         ? query_decode(equals + 1,
-                                        (size_t) (end - equals - 1))
-                         : g_strdup("");
+        if (found && equals == NULL) {
+            *value = g_strdup("");
             return 0;
+        }
+        if (found) {
+            *value = query_decode(equals + 1, (size_t) (end - equals - 1),
+                                  reason);
+            return *value != NULL ? 0 : CRIER_EINVAL;
         }
         pair = *end == '&' ? end + 1 : end;
     }
@@ -108,14 +143,18 @@ type_check(const char *type, const char *field, struct crier_input_error *err)
 }
 
 
+/* Checks a visitor id, which is NULL when the hit has none. */
 static int
 visitor_check(const char *visitor, const char *field,
               struct crier_input_error *err)
 {
-    size_t len = strlen(visitor);
+    size_t len = visitor != NULL ? strlen(visitor) : 0;
 
-    if (len == 0)
+    if (visitor == NULL)
         return reject(err, field, "is required: the visitor id that "
+                      "crier.js keeps in localStorage");
+    if (len == 0)
+        return reject(err, field, "is empty; send the visitor id that "
                       "crier.js keeps in localStorage");
     if (len > HIT_VISITOR_MAX)
         return reject(err, field, "must be at most 128 characters long");
@@ -139,42 +178,70 @@ hit_event_new(const char *type, const char *visitor, json_t *properties,
 }
 
 
+/*
+ * Reads every parameter that the event uses into `values`, in the order
+ * of `query_params`, each NULL when absent. Fails on the first one whose
+ * value does not decode, so that no part of a broken hit is stored.
+ */
+static int
+query_params_read(const char *query, char **values,
+                  struct crier_input_error *err)
+{
+    const char *reason;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(query_params); i++) {
+        int rc = query_param_get(query, query_params[i], &values[i],
+                                 &reason);
+
+        if (rc == CRIER_ENOTFOUND) {
+            values[i] = NULL;
+            continue;
+        }
+        if (rc != 0) {
+            reject(err, query_params[i], reason);
+            while (i-- > 0)
+                g_free(values[i]);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+
 int
 beacon_event_build_query(const char *query, const char *user_agent,
                          json_t **event, struct crier_input_error *err)
 {
-    char *visitor = NULL, *type = NULL, *value;
+    char *values[G_N_ELEMENTS(query_params)];
+    const char *type;
     json_t *properties;
     int rc;
 
-    if (query_param_get(query, "v", &visitor) != 0)
-        visitor = g_strdup("");
-    if (query_param_get(query, "t", &type) != 0 || type[0] == '\0') {
-        g_free(type);
-        type = g_strdup(HIT_DEFAULT_TYPE);
-    }
-    rc = visitor_check(visitor, "v", err);
+    rc = query_params_read(query, values, err);
+    if (rc != 0)
+        return rc;
+    type = values[PARAM_TYPE] != NULL && values[PARAM_TYPE][0] != '\0'
+               ? values[PARAM_TYPE]
+               : HIT_DEFAULT_TYPE;
+    rc = visitor_check(values[PARAM_VISITOR], "v", err);
     if (rc == 0)
         rc = type_check(type, "t", err);
-    if (rc != 0) {
-        g_free(visitor);
-        g_free(type);
-        return rc;
-    }
+    if (rc == 0) {
+        properties = json_object();
+        for (size_t i = 0; i < G_N_ELEMENTS(query_properties); i++) {
+            const char *value = values[query_properties[i].param];
 
-    properties = json_object();
-    for (size_t i = 0; i < G_N_ELEMENTS(query_properties); i++) {
-        if (query_param_get(query, query_properties[i].param, &value) != 0)
-            continue;
-        if (value[0] != '\0')
-            json_object_set_new(properties, query_properties[i].property,
-                                json_string(value));
-        g_free(value);
+            if (value != NULL && value[0] != '\0')
+                json_object_set_new(properties,
+                                    query_properties[i].property,
+                                    json_string(value));
+        }
+        *event = hit_event_new(type, values[PARAM_VISITOR], properties,
+                               user_agent);
     }
-    *event = hit_event_new(type, visitor, properties, user_agent);
-    g_free(visitor);
-    g_free(type);
-    return 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(query_params); i++)
+        g_free(values[i]);
+    return rc;
 }
 
 
@@ -233,9 +300,9 @@ beacon_event_build_json(const json_t *body, const char *user_agent,
                       "{\"visitor\": \"...\", \"url\": \"...\"}");
     if ((rc = json_members_check(body, err)) != 0)
         return rc;
-    if (!json_is_string(visitor))
-        return reject(err, "visitor", "is required: the visitor id that "
-                      "crier.js keeps in localStorage");
+    if (visitor != NULL && !json_is_null(visitor) && !json_is_string(visitor))
+        return reject(err, "visitor", "must be a string: the visitor id "
+                      "that crier.js keeps in localStorage");
     if ((rc = visitor_check(json_string_value(visitor), "visitor", err)) != 0)
         return rc;
     if (type != NULL && !json_is_string(type))

@@ -23,25 +23,30 @@
 
 /*
  * Decodes one application/x-www-form-urlencoded component of `len` bytes:
- * '+' becomes a space and %XX the byte XX. A '%' without two hex digits
- * stays as it is. Bytes that are not valid UTF-8, and NUL bytes, become
- * U+FFFD. Returns a new string to free with g_free.
+ * '+' becomes a space and %XX the byte XX. Returns a new string to free
+ * with g_free, or NULL with *reason set when the component has a '%'
+ * without two hex digits after it, a NUL byte, or bytes that are not
+ * valid UTF-8 once decoded.
  */
-char *query_decode(const char *text, size_t len);
+char *query_decode(const char *text, size_t len, const char **reason);
 
 /*
  * Finds the first parameter called `name` in a raw query string
  * ("v=a1&u=https%3A%2F%2Fexample.gov%2F") and stores its decoded value
  * in *value (g_free it). A parameter without '=' has the value "".
- * Returns 0, or CRIER_ENOTFOUND when there is no such parameter.
+ * Returns 0, CRIER_ENOTFOUND when there is no such parameter, or
+ * CRIER_EINVAL with *reason set when its value does not decode (see
+ * query_decode). A name that does not decode matches no `name`.
  */
-int query_param_get(const char *query, const char *name, char **value);
+int query_param_get(const char *query, const char *name, char **value,
+                    const char **reason);
 
 /*
  * Builds the event of GET /b.gif from its raw query string: v (visitor
  * id, required), t (type, default page_view), u (url), r (referrer) and
  * ti (title). `user_agent` may be NULL. Returns 0 with a new event in
- * *event, or CRIER_EINVAL with `err` naming the parameter at fault.
+ * *event, or CRIER_EINVAL with `err` naming the parameter at fault, also
+ * when one of these five does not decode.
  */
 int beacon_event_build_query(const char *query, const char *user_agent,
                              json_t **event, struct crier_input_error *err);

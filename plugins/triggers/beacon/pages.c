@@ -1,5 +1,6 @@
 #include "pages.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
@@ -59,12 +60,39 @@ not_found(const struct crier_host *host, struct crier_http_req *req)
 }
 
 
+char *
+pages_real_path(const char *dir, const char *path)
+{
+    char *dir_real = realpath(dir, NULL);
+    char *real = realpath(path, NULL);
+    size_t dir_len;
+    int inside;
+
+    if (dir_real == NULL || real == NULL) {
+        free(dir_real);
+        free(real);
+        return NULL;
+    }
+    dir_len = strlen(dir_real);
+
+    /* The root folder "/" already ends in a slash. */
+    inside = strncmp(real, dir_real, dir_len) == 0 &&
+             (real[dir_len] == '/' || dir_real[dir_len - 1] == '/');
+    free(dir_real);
+    if (!inside) {
+        free(real);
+        return NULL;
+    }
+    return real;
+}
+
+
 void
 pages_serve(const struct crier_host *host, struct crier_http_req *req,
             const char *dir)
 {
     const char *rest = host->req_path(req) + strlen(PAGES_PREFIX) - 1;
-    char *path, *text = NULL;
+    char *path, *real, *text = NULL;
     gsize len = 0;
 
     while (*rest == '/')
@@ -80,10 +108,15 @@ pages_serve(const struct crier_host *host, struct crier_http_req *req,
         g_free(path);
         path = index;
     }
-    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR) ||
-        !g_file_get_contents(path, &text, &len, NULL) ||
+
+    /* The file is read through its real path, so a symbolic link cannot
+     * lead out of the folder. */
+    real = pages_real_path(dir, path);
+    if (real == NULL || !g_file_test(real, G_FILE_TEST_IS_REGULAR) ||
+        !g_file_get_contents(real, &text, &len, NULL) ||
         len > PAGE_MAX_BYTES) {
         g_free(text);
+        free(real);
         g_free(path);
         not_found(host, req);
         return;
@@ -91,5 +124,6 @@ pages_serve(const struct crier_host *host, struct crier_http_req *req,
     host->resp_header(req, "Cache-Control", "no-cache");
     host->respond(req, 200, pages_content_type(path), text, len);
     g_free(text);
+    free(real);
     g_free(path);
 }

@@ -17,6 +17,9 @@
 #define TOLERANCE_DEFAULT_S 300
 #define TOLERANCE_MAX_S 86400
 
+/* A rejected webhook is logged at most once per this many milliseconds. */
+#define REJECT_LOG_INTERVAL_MS 10000
+
 /* The value that the example config falls back to without CASE_SECRET. */
 #define EXAMPLE_SECRET "change-me"
 
@@ -26,6 +29,9 @@ struct case_trigger {
     char *path;
     char *secret;
     int64_t tolerance_s;
+
+    uint64_t reject_logged_ms;  /* uv_now of the last line, 0 for none */
+    unsigned rejects_unlogged;  /* rejections since that line */
 };
 
 /* There is one host table per process. The emit callback, which gets
@@ -54,18 +60,45 @@ error_send(const struct crier_host *host, struct crier_http_req *req,
 }
 
 
+/*
+ * Logs a rejected webhook at notice level with the reason and the peer's
+ * address, never the body or the signature. Anyone who reaches the route
+ * can cause a rejection, so at most one line is written per
+ * REJECT_LOG_INTERVAL_MS, and it counts the rejections not logged since
+ * the previous line (unlogged=N).
+ */
+static void
+reject_log(struct case_trigger *trigger, struct crier_http_req *req,
+           int status, const char *reason, const char *field, long index)
+{
+    const struct crier_host *host = trigger->host;
+    uint64_t now = uv_now(host->loop(trigger->ctx));
+    char index_text[24] = "null";
+
+    if (trigger->reject_logged_ms != 0 &&
+        now - trigger->reject_logged_ms < REJECT_LOG_INTERVAL_MS) {
+        trigger->rejects_unlogged++;
+        return;
+    }
+    if (index >= 0)
+        snprintf(index_text, sizeof(index_text), "%ld", index);
+    CRIER_LOG(host, trigger->ctx, CRIER_LOG_NOTICE, "case webhook rejected",
+              "status=%d field=%s index=%s peer=%s error=\"%s\" "
+              "unlogged=%u", status, field != NULL ? field : "", index_text,
+              host->req_peer(req), reason, trigger->rejects_unlogged);
+    trigger->reject_logged_ms = now != 0 ? now : 1;
+    trigger->rejects_unlogged = 0;
+}
+
+
 /* Logs why a webhook was rejected and sends the error. */
 static void
 webhook_reject(struct case_trigger *trigger, struct crier_http_req *req,
                int status, const char *message, const char *field,
                long index)
 {
-    const struct crier_host *host = trigger->host;
-
-    CRIER_LOG(host, trigger->ctx, CRIER_LOG_INFO, "case webhook rejected",
-              "status=%d field=%s index=%ld peer=%s error=\"%s\"", status,
-              field, index, host->req_peer(req), message);
-    error_send(host, req, status, message, field, index);
+    reject_log(trigger, req, status, message, field, index);
+    error_send(trigger->host, req, status, message, field, index);
 }
 
 
@@ -119,6 +152,7 @@ on_case(void *arg, struct crier_http_req *req)
     const char *text;
     char message[256];
     size_t len;
+    int is_array;
     int rc;
 
     /* The signature covers the raw bytes, so it is checked before the
@@ -129,12 +163,18 @@ on_case(void *arg, struct crier_http_req *req)
     text = host->req_body(req, &len);
     body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_err);
     if (body == NULL) {
+        /* jansson's message can quote the body, so it goes into the
+         * response but not into the log. */
+        snprintf(message, sizeof(message), "invalid JSON at line %d, "
+                 "column %d", json_err.line, json_err.column);
+        reject_log(trigger, req, 400, message, "", -1);
         snprintf(message, sizeof(message), "invalid JSON at line %d, "
                  "column %d: %s", json_err.line, json_err.column,
                  json_err.text);
-        webhook_reject(trigger, req, 400, message, "", -1);
+        error_send(host, req, 400, message, "", -1);
         return;
     }
+    is_array = json_is_array(body);
     rc = case_events_build(body, &events, &err);
     json_decref(body);
     if (rc != 0) {
@@ -143,11 +183,13 @@ on_case(void *arg, struct crier_http_req *req)
         return;
     }
 
+    /* The core numbers the events it checks, but a single case was not
+     * sent as an array, so its errors carry no index. */
     rc = host->emit(trigger->ctx, events, &err, on_emitted, req);
     json_decref(events);
     if (rc == CRIER_EINVAL)
         webhook_reject(trigger, req, 400, err.message, err.field,
-                       err.index);
+                       is_array ? err.index : -1);
     else if (rc == CRIER_ECLOSED)
         error_send(host, req, 503, "crier is shutting down; retry later",
                    NULL, -1);
@@ -171,13 +213,58 @@ config_check_keys(struct case_trigger *trigger, const json_t *config)
         while (config_keys[i] != NULL && strcmp(config_keys[i], key) != 0)
             i++;
         if (config_keys[i] == NULL) {
-            trigger->host->config_error(trigger->ctx, key, "is not a "
-                                        "setting of the case trigger; use "
-                                        "path, secret and tolerance_s");
+            trigger->host->config_error(trigger->ctx, key, "unknown "
+                                        "setting; valid settings are path, "
+                                        "secret and tolerance_s");
             return CRIER_ECONFIG;
         }
     }
     return 0;
+}
+
+
+/* Checks `path`: a string that starts with '/' and has no space, '?' or
+ * '#'. Reports the first rule it breaks. */
+static int
+config_check_path(struct case_trigger *trigger, const json_t *path)
+{
+    const char *problem = NULL;
+
+    if (path == NULL)
+        problem = "is required: the path the case system posts to, such "
+                  "as \"/hooks/case\"";
+    else if (!json_is_string(path))
+        problem = "must be a string such as \"/hooks/case\"";
+    else if (json_string_value(path)[0] != '/')
+        problem = "must start with '/', such as \"/hooks/case\"";
+    else if (strpbrk(json_string_value(path), " ?#") != NULL)
+        problem = "must not contain a space, '?' or '#'";
+    if (problem == NULL)
+        return 0;
+    trigger->host->config_error(trigger->ctx, "path", "%s", problem);
+    return CRIER_ECONFIG;
+}
+
+
+/* Checks `secret`: a non-empty string. */
+static int
+config_check_secret(struct case_trigger *trigger, const json_t *secret)
+{
+    const char *problem = NULL;
+
+    if (secret == NULL)
+        problem = "is required: the secret shared with the case system, "
+                  "such as \"${CASE_SECRET}\"";
+    else if (!json_is_string(secret))
+        problem = "must be a string such as \"${CASE_SECRET}\"";
+    else if (json_string_length(secret) == 0)
+        problem = "must not be empty; set the secret shared with the case "
+                  "system (an unset variable in \"${CASE_SECRET:-}\" "
+                  "gives \"\")";
+    if (problem == NULL)
+        return 0;
+    trigger->host->config_error(trigger->ctx, "secret", "%s", problem);
+    return CRIER_ECONFIG;
 }
 
 
@@ -189,21 +276,10 @@ config_read(struct case_trigger *trigger, const json_t *config)
     const json_t *secret = json_object_get(config, "secret");
     const json_t *tolerance = json_object_get(config, "tolerance_s");
 
-    if (config_check_keys(trigger, config) != 0)
+    if (config_check_keys(trigger, config) != 0 ||
+        config_check_path(trigger, path) != 0 ||
+        config_check_secret(trigger, secret) != 0)
         return CRIER_ECONFIG;
-    if (!json_is_string(path) || json_string_value(path)[0] != '/' ||
-        strpbrk(json_string_value(path), " ?#") != NULL) {
-        host->config_error(trigger->ctx, "path", "is required: the path "
-                           "the case system posts to, starting with '/', "
-                           "such as \"/hooks/case\"");
-        return CRIER_ECONFIG;
-    }
-    if (!json_is_string(secret) || json_string_length(secret) == 0) {
-        host->config_error(trigger->ctx, "secret", "is required: the "
-                           "non-empty secret shared with the case system, "
-                           "such as \"${CASE_SECRET}\"");
-        return CRIER_ECONFIG;
-    }
     trigger->tolerance_s = TOLERANCE_DEFAULT_S;
     if (tolerance != NULL) {
         if (!json_is_integer(tolerance) ||

@@ -34,6 +34,26 @@ case_id_string(const json_t *value)
 
 
 int
+case_id_read(const json_t *value, const char *field, const char *purpose,
+             json_t **id, struct crier_input_error *err)
+{
+    char message[sizeof(err->message)];
+
+    *id = NULL;
+    if (value == NULL || json_is_null(value)) {
+        snprintf(message, sizeof(message), "is required: the string or "
+                 "whole number that identifies %s", purpose);
+        return case_reject(err, field, message);
+    }
+    *id = case_id_string(value);
+    if (*id == NULL)
+        return case_reject(err, field, "must be a non-empty string or a "
+                           "whole number");
+    return 0;
+}
+
+
+int
 case_time_parse(const json_t *value, const char *field, GDateTime **when,
                 struct crier_input_error *err)
 {

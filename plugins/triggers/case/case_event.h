@@ -25,6 +25,15 @@ int case_reject(struct crier_input_error *err, const char *field,
 json_t *case_id_string(const json_t *value);
 
 /*
+ * Reads a required id member `value` (NULL when absent) into *id with
+ * case_id_string. Returns CRIER_EINVAL naming `field` when it is absent or
+ * null ("is required", with `purpose` saying what the id identifies) or
+ * when it is neither a non-empty string nor a whole number.
+ */
+int case_id_read(const json_t *value, const char *field, const char *purpose,
+                 json_t **id, struct crier_input_error *err);
+
+/*
  * Parses an optional time member into *when, which is NULL when the
  * member is absent or null. Returns CRIER_EINVAL, naming `field`, when the
  * value is not an RFC 3339 time with an offset.

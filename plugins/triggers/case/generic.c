@@ -60,6 +60,8 @@ person_split(const json_t *person, const char *case_id, json_t **profile,
     json_t *value;
     char field[96];
 
+    *profile = NULL;
+    *attributes = NULL;
     if (person != NULL && !json_is_object(person))
         return case_reject(err, "person", "must be an object such as "
                            "{\"email\": \"ana@example.gov\"}");
@@ -132,6 +134,7 @@ generic_type(const json_t *body, const json_t *kase,
     const json_t *status = json_object_get(kase, "status");
     int closed;
 
+    *type = NULL;
     if (event == NULL) {
         closed = times->closed != NULL ||
                  (json_is_string(status) &&
@@ -185,10 +188,10 @@ generic_event_build(const json_t *body, json_t **event,
     if (!json_is_object(kase))
         return case_reject(err, "case", "must be an object such as "
                            "{\"id\": \"C-1042\", \"status\": \"open\"}");
-    id = case_id_string(json_object_get(kase, "id"));
-    if (id == NULL)
-        return case_reject(err, "case.id", "is required: the string or "
-                           "number that identifies the case");
+    rc = case_id_read(json_object_get(kase, "id"), "case.id", "the case",
+                      &id, err);
+    if (rc != 0)
+        return rc;
     if ((rc = generic_times_parse(body, kase, &times, err)) == 0) {
         rc = generic_type(body, kase, &times, &type, err);
         case_time_free(times.opened);

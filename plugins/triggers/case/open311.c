@@ -84,11 +84,10 @@ open311_event_build(const json_t *request, json_t **event,
     if (!json_is_object(request))
         return case_reject(err, "", "a service request must be a JSON "
                            "object");
-    id = case_id_string(json_object_get(request, "service_request_id"));
-    if (id == NULL)
-        return case_reject(err, "service_request_id", "is required: the "
-                           "string or number that identifies the service "
-                           "request");
+    if (case_id_read(json_object_get(request, "service_request_id"),
+                     "service_request_id", "the service request", &id,
+                     err) != 0)
+        return CRIER_EINVAL;
     if (case_time_parse(json_object_get(request, "requested_datetime"),
                         "requested_datetime", &opened, err) != 0 ||
         case_time_parse(json_object_get(request, "updated_datetime"),

@@ -75,12 +75,39 @@ timestamp_parse(const char *text, int64_t *seconds)
 }
 
 
+/*
+ * Writes a positive duration in milliseconds as seconds, with only the
+ * digits of the fraction that are needed: 301000 as "301", 300500 as
+ * "300.5". The clock has milliseconds and the timestamp whole seconds, so
+ * the difference can have a fraction, and rounding it could print a number
+ * within the tolerance for a request that is outside it.
+ */
+static void
+seconds_format(int64_t ms, char *buf, size_t size)
+{
+    int64_t fraction = ms % 1000;
+    int digits = 3;
+
+    if (fraction == 0) {
+        snprintf(buf, size, "%lld", (long long) (ms / 1000));
+        return;
+    }
+    while (fraction % 10 == 0) {
+        fraction /= 10;
+        digits--;
+    }
+    snprintf(buf, size, "%lld.%0*lld", (long long) (ms / 1000), digits,
+             (long long) fraction);
+}
+
+
 static int
 timestamp_check(const char *text, int64_t tolerance_s, int64_t now_ms,
                 struct crier_input_error *err)
 {
     int64_t seconds, skew_ms;
     char message[sizeof(err->message)];
+    char skew[32];
 
     if (text == NULL)
         return reject(err, SIGNATURE_TIMESTAMP_HEADER, "is missing; send "
@@ -92,15 +119,17 @@ timestamp_check(const char *text, int64_t tolerance_s, int64_t now_ms,
 
     skew_ms = now_ms - seconds * 1000;
     if (skew_ms > tolerance_s * 1000) {
-        snprintf(message, sizeof(message), "is %lld s old, more than the "
-                 "%lld s allowed; sign each request when it is sent",
-                 (long long) (skew_ms / 1000), (long long) tolerance_s);
+        seconds_format(skew_ms, skew, sizeof(skew));
+        snprintf(message, sizeof(message), "is %s s old, more than the "
+                 "%lld s allowed; sign each request when it is sent", skew,
+                 (long long) tolerance_s);
         return reject(err, SIGNATURE_TIMESTAMP_HEADER, message);
     }
     if (-skew_ms > tolerance_s * 1000) {
-        snprintf(message, sizeof(message), "is %lld s in the future, more "
-                 "than the %lld s allowed; check the sender's clock",
-                 (long long) (-skew_ms / 1000), (long long) tolerance_s);
+        seconds_format(-skew_ms, skew, sizeof(skew));
+        snprintf(message, sizeof(message), "is %s s in the future, more "
+                 "than the %lld s allowed; check the sender's clock", skew,
+                 (long long) tolerance_s);
         return reject(err, SIGNATURE_TIMESTAMP_HEADER, message);
     }
     return 0;
