@@ -135,6 +135,9 @@ on_signal(uv_signal_t *h, int signum)
         if (log_reopen() != 0)
             log_error("log file could not be reopened", "path=%s",
                       server.settings.log_file);
+        else if (server.settings.log_file != NULL)
+            log_notice("log file reopened", "path=%s",
+                       server.settings.log_file);
         break;
     case SIGHUP:
         /* NOTE: a configuration reload in process is not built yet; see
@@ -200,6 +203,12 @@ server_run(void)
     int rc;
 
     server.loop = uv_default_loop();
+    if (s->log_file != NULL) {
+        char *dir = g_path_get_dirname(s->log_file);
+
+        g_mkdir_with_parents(dir, 0750);
+        g_free(dir);
+    }
     if (s->log_file != NULL && log_open(s->log_file) != 0) {
         log_error("log file could not be opened", "path=%s", s->log_file);
         return CRIER_EIO;

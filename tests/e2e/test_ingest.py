@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import sqlite3
+import time
 
 from crierlib import PLUGINS, Crier, run_crier
 from conftest import SQLITE_API
@@ -174,3 +175,45 @@ def test_check_points_at_end_of_expression(tmp_path):
     assert code == 2
     # The error is at the end: the column of the closing quote.
     assert "core.conf:3:49: rules[0].when:" in err
+
+
+def test_batch_with_other_member_refused(crier):
+    r = crier.post("/v1/events", {"events": [{"type": "x", "visitor": "v"}],
+                                  "source": "crm"})
+    assert r.status == 400
+    assert r.json()["field"] == "source"
+
+
+def test_bare_array_batch_accepted(crier):
+    r = crier.post("/v1/events", [{"type": "x", "visitor": "v1"},
+                                  {"type": "x", "visitor": "v2"}])
+    assert r.status == 202
+    assert r.json() == {"accepted": 2, "duplicates": 0}
+
+
+def test_api_block_refuses_settings(tmp_path):
+    conf = tmp_path / "api.conf"
+    conf.write_text('plugin_dir = "%s";\nstore: { plugin = "memory"; };\n'
+                    'triggers: { api: { plugin = "api"; path = "/x"; }; };\n'
+                    % PLUGINS)
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code == 2
+    assert "api.conf:3: triggers.api.path: unknown setting" in err
+
+
+def test_sigusr1_reopens_log_file(tmp_path):
+    config = SQLITE_API + 'log_file = "var/crier.log";\n'
+    c = Crier(tmp_path, config).start()
+    log = os.path.join(c.workdir, "var", "crier.log")
+    os.rename(log, log + ".1")
+    c.proc.send_signal(signal.SIGUSR1)
+    for _ in range(100):
+        if os.path.exists(log):
+            break
+        time.sleep(0.05)
+    assert c.post("/v1/events", {"type": "x", "visitor": "v"}).status == 202
+    assert c.stop() == 0
+    with open(log) as f:
+        text = f.read()
+    assert "log file reopened" in text
+    assert "stopped" in text

@@ -53,6 +53,41 @@ on_emitted(void *arg, int status, size_t accepted, size_t duplicates)
 }
 
 
+/*
+ * Returns the events of a body: {"events": [...]}, a bare array, or one
+ * event. Answers 400 and returns NULL for a batch object with other
+ * members or a non-array "events".
+ */
+static json_t *
+batch_events(const struct crier_host *host, struct crier_http_req *req,
+             json_t *body)
+{
+    json_t *events = json_object_get(body, "events");
+    const char *key;
+    json_t *value;
+
+    if (!json_is_object(body) || json_object_get(body, "type") != NULL ||
+        events == NULL)
+        return body;
+    if (!json_is_array(events)) {
+        answer_error(host, req, 400, "events must be an array of events",
+                     "events", -1);
+        return NULL;
+    }
+    json_object_foreach(body, key, value) {
+        char message[160];
+
+        if (strcmp(key, "events") == 0)
+            continue;
+        snprintf(message, sizeof(message), "%s is not a field of a batch; "
+                 "a batch is {\"events\": [...]}", key);
+        answer_error(host, req, 400, message, key, -1);
+        return NULL;
+    }
+    return events;
+}
+
+
 static void
 on_events(void *arg, struct crier_http_req *req)
 {
@@ -74,21 +109,19 @@ on_events(void *arg, struct crier_http_req *req)
         answer_error(host, req, 400, message, NULL, -1);
         return;
     }
-    events = body;
-    if (json_is_object(body) && json_object_get(body, "type") == NULL &&
-        json_object_get(body, "events") != NULL) {
-        events = json_object_get(body, "events");
-        if (!json_is_array(events)) {
-            json_decref(body);
-            answer_error(host, req, 400, "must be an array of events",
-                         "events", -1);
-            return;
-        }
+    events = batch_events(host, req, body);
+    if (events == NULL) {
+        json_decref(body);
+        return;
     }
     rc = host->emit(api->ctx, events, &err, on_emitted, req);
     json_decref(body);
-    if (rc == CRIER_EINVAL)
+    if (rc == CRIER_EINVAL) {
+        CRIER_LOG(host, api->ctx, CRIER_LOG_DEBUG, "events rejected",
+                  "peer=%s field=%s index=%ld", host->req_peer(req),
+                  err.field, err.index);
         answer_error(host, req, 400, err.message, err.field, err.index);
+    }
     else if (rc == CRIER_ECLOSED)
         answer_error(host, req, 503, "crier is shutting down; retry",
                      NULL, -1);
@@ -102,6 +135,8 @@ api_init(struct crier_ctx *ctx, const struct crier_host *host,
          const json_t *config, void **state)
 {
     struct api *api = calloc(1, sizeof(*api));
+    const char *key;
+    json_t *value;
 
     if (api == NULL)
         return CRIER_ENOMEM;
@@ -109,6 +144,14 @@ api_init(struct crier_ctx *ctx, const struct crier_host *host,
     api->host = host;
     api_host = host;
     *state = api;
+    json_object_foreach((json_t *) config, key, value) {
+        if (strcmp(key, "plugin") != 0) {
+            host->config_error(ctx, key, "unknown setting; the api trigger "
+                               "has no settings");
+            free(api);
+            return CRIER_ECONFIG;
+        }
+    }
     return 0;
 }
 
