@@ -14,13 +14,13 @@
 #define PIPELINE_POLL_MS 1000
 
 /*
- * The pipeline yields to ingest when it has fallen behind (its last read
- * filled a batch) while events are still arriving. After each batch it
- * then waits as long as the batch took, within these bounds. Senders
- * waiting for a 202 so get at least half of the store's writer and of the
- * CPU, because a planned message can wait a little. A pipeline that keeps
- * up with a steady flow never waits, and once ingest is idle it runs flat
- * out.
+ * While events are arriving, the pipeline lets them gather: it starts a
+ * batch at most every PIPELINE_YIELD_MIN_MS, because many small batches
+ * cost a store round trip each. When it has fallen behind (its last read
+ * filled a batch), it waits as long as the batch took, up to
+ * PIPELINE_YIELD_MAX_MS, so senders waiting for a 202 get at least half of
+ * the store's writer and of the CPU; a planned message can wait a little.
+ * Once ingest is idle it runs flat out.
  */
 #define PIPELINE_YIELD_MIN_MS 20
 #define PIPELINE_YIELD_MAX_MS 250
@@ -180,9 +180,9 @@ yield_to_ingest(void)
     uint64_t wait = pl.batch_took;
     uint64_t since;
 
-    if (!pl.behind || ingest_idle_ms() > 10)
+    if (ingest_idle_ms() > 10)
         return 0;
-    if (wait < PIPELINE_YIELD_MIN_MS)
+    if (!pl.behind || wait < PIPELINE_YIELD_MIN_MS)
         wait = PIPELINE_YIELD_MIN_MS;
     if (wait > PIPELINE_YIELD_MAX_MS)
         wait = PIPELINE_YIELD_MAX_MS;

@@ -19,8 +19,11 @@ static const char *const migrations[] = {
     "  type TEXT NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
     "  received_ms INTEGER NOT NULL,"
-    "  body TEXT NOT NULL,"
-    "  UNIQUE (source, ext_id));"
+    "  body TEXT NOT NULL);"
+    /* Only events with an id can repeat; the others need no index entry,
+     * which saves a B-tree write on every id-less event. */
+    "CREATE UNIQUE INDEX events_source_id ON events (source, ext_id)"
+    "  WHERE ext_id IS NOT NULL;"
 
     "CREATE TABLE cursors ("
     "  name TEXT PRIMARY KEY,"
