@@ -17,13 +17,16 @@
  * While events are arriving, the pipeline lets them gather: it starts a
  * batch at most every PIPELINE_YIELD_MIN_MS, because many small batches
  * cost a store round trip each. When it has fallen behind (its last read
- * filled a batch), it waits as long as the batch took, up to
- * PIPELINE_YIELD_MAX_MS, so senders waiting for a 202 get at least half of
- * the store's writer and of the CPU; a planned message can wait a little.
- * Once ingest is idle it runs flat out.
+ * filled a batch), it waits three times as long as the batch took, from
+ * PIPELINE_BEHIND_MIN_MS to PIPELINE_YIELD_MAX_MS, so a burst of events
+ * gets at least three quarters of the store's writer and of the CPU: a
+ * sender waits for its 202, a planned message can wait. Once ingest is
+ * idle it runs flat out.
  */
 #define PIPELINE_YIELD_MIN_MS 20
-#define PIPELINE_YIELD_MAX_MS 250
+#define PIPELINE_BEHIND_MIN_MS 100
+#define PIPELINE_YIELD_MAX_MS 500
+#define PIPELINE_YIELD_FACTOR 3
 #define CURSOR_NAME "pipeline"
 
 static struct {
@@ -177,13 +180,15 @@ static int
 yield_to_ingest(void)
 {
     uint64_t now = uv_now(server.loop);
-    uint64_t wait = pl.batch_took;
+    uint64_t wait = pl.batch_took * PIPELINE_YIELD_FACTOR;
     uint64_t since;
 
     if (ingest_idle_ms() > 10)
         return 0;
-    if (!pl.behind || wait < PIPELINE_YIELD_MIN_MS)
+    if (!pl.behind)
         wait = PIPELINE_YIELD_MIN_MS;
+    else if (wait < PIPELINE_BEHIND_MIN_MS)
+        wait = PIPELINE_BEHIND_MIN_MS;
     if (wait > PIPELINE_YIELD_MAX_MS)
         wait = PIPELINE_YIELD_MAX_MS;
     since = now - pl.batch_started - pl.batch_took;
