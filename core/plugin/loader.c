@@ -172,6 +172,10 @@ plugin_init(struct plugin_instance *p)
 {
     int rc = p->desc->init(&p->ctx, &host_table, p->config, &p->state);
 
+    /* A failed init has freed what it allocated (see plugin.h), so its
+     * state is never destroyed. */
+    if (rc != 0)
+        p->state = NULL;
     if (rc != 0 && p->cfg->error[0] == '\0')
         config_fail(p->cfg, p->key, "plugin %s failed to start: %s",
                     p->desc->name, crier_strerror(rc));

@@ -43,7 +43,9 @@ struct crier_plugin {
     /*
      * Reads the instance's config block and allocates its state into
      * *state. Reports bad values with host->config_error and returns
-     * CRIER_ECONFIG. `host` stays valid for the life of the process.
+     * CRIER_ECONFIG. On failure init frees what it allocated: the core
+     * then ignores *state and never calls destroy for it. `host` stays
+     * valid for the life of the process.
      */
     int (*init)(struct crier_ctx *ctx, const struct crier_host *host,
                 const json_t *config, void **state);

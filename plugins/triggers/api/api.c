@@ -143,7 +143,6 @@ api_init(struct crier_ctx *ctx, const struct crier_host *host,
     api->ctx = ctx;
     api->host = host;
     api_host = host;
-    *state = api;
     json_object_foreach((json_t *) config, key, value) {
         if (strcmp(key, "plugin") != 0) {
             host->config_error(ctx, key, "unknown setting; the api trigger "
@@ -152,6 +151,7 @@ api_init(struct crier_ctx *ctx, const struct crier_host *host,
             return CRIER_ECONFIG;
         }
     }
+    *state = api;
     return 0;
 }
 
