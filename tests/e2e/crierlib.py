@@ -97,16 +97,26 @@ class Crier:
         return self.request("POST", path, body, **kw)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        """Stops crier with `sig`; returns its exit code."""
+        """Stops crier with `sig`; returns its exit code. Fails the test
+        when a sanitizer build of crier reported an error."""
         if self.proc is None or self.proc.poll() is not None:
+            self.check_sanitizers()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise
+        self.check_sanitizers()
+        return code
+
+    def check_sanitizers(self):
+        text = self.log_text() if os.path.exists(self.log) else ""
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:"):
+            assert mark not in text, "sanitizer report in " + self.log
 
     def kill(self):
         self.stop(signal.SIGKILL)
