@@ -87,6 +87,15 @@ struct crier_store_ops {
     /* Lists jobs, newest first, filtered by state. */
     int (*jobs_list)(void *store, json_t *request, crier_store_cb done,
                      void *arg);
+
+    /* Reads one profile by id, or where it was merged to. */
+    int (*profile_get)(void *store, json_t *request, crier_store_cb done,
+                       void *arg);
+
+    /* Reads a profile's history: events, stage moves and messages, newest
+     * first, a page at a time. */
+    int (*timeline)(void *store, json_t *request, crier_store_cb done,
+                    void *arg);
 };
 
 #endif
