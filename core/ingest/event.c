@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "ingest/identity.h"
 #include "ingest/ingest.h"
 
 #define TYPE_MAX 128
 #define ID_MAX 256
-#define IDENTITY_MAX 320
 
 
 static int
@@ -53,8 +53,8 @@ check_type(const json_t *v, struct crier_input_error *err)
 }
 
 
-static int
-is_identity_kind(const char *k)
+int
+identity_kind_valid(const char *k)
 {
     size_t len = strlen(k);
 
@@ -70,8 +70,8 @@ is_identity_kind(const char *k)
 
 /* Lowercases an email address and checks its rough shape; the email
  * channel checks an address fully before it sends to it. */
-static json_t *
-normalize_email(const char *s)
+json_t *
+identity_normalize_email(const char *s)
 {
     const char *at = strrchr(s, '@');
     char *copy;
@@ -92,8 +92,8 @@ normalize_email(const char *s)
 
 
 /* Accepts E.164 with spaces, dots, dashes and brackets between digits. */
-static json_t *
-normalize_phone(const char *s)
+json_t *
+identity_normalize_phone(const char *s)
 {
     char digits[20];
     size_t n = 0;
@@ -132,7 +132,7 @@ check_profile(const json_t *v, json_t **out, struct crier_input_error *err)
         json_t *norm;
 
         snprintf(field, sizeof(field), "profile.%s", kind);
-        if (!is_identity_kind(kind))
+        if (!identity_kind_valid(kind))
             return reject(err, field, "is not an identity kind: use "
                           "lowercase letters, digits and '_'");
         if (!json_is_string(value) || json_string_length(value) == 0 ||
@@ -140,9 +140,9 @@ check_profile(const json_t *v, json_t **out, struct crier_input_error *err)
             return reject(err, field, "must be a string of 1 to 320 "
                           "characters");
         if (strcmp(kind, "email") == 0)
-            norm = normalize_email(json_string_value(value));
+            norm = identity_normalize_email(json_string_value(value));
         else if (strcmp(kind, "phone") == 0)
-            norm = normalize_phone(json_string_value(value));
+            norm = identity_normalize_phone(json_string_value(value));
         else
             norm = json_string(json_string_value(value));
         if (norm == NULL)

@@ -22,6 +22,7 @@ evaluation_new(json_t *events)
     ev->last_seq = json_integer_value(json_object_get(last, "seq"));
     ev->stages = json_array();
     ev->jobs = json_array();
+    ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
     return ev;
 }
 
@@ -36,6 +37,7 @@ evaluation_free(struct evaluation *ev)
         profile_index_clear(&ev->idx);
     json_decref(ev->stages);
     json_decref(ev->jobs);
+    g_array_free(ev->links, TRUE);
     free(ev);
 }
 
@@ -53,19 +55,21 @@ evaluation_context(const json_t *event, const json_t *profile)
 }
 
 
+/* Records a stage move; `rule` is NULL for a profile entering a program. */
 static void
 stage_move(struct evaluation *ev, json_t *profile, const char *program,
-           const char *to, int64_t seq, int64_t when)
+           const char *to, int64_t seq, int64_t when, const char *rule)
 {
     const char *from = profile_stage(profile, program);
     json_t *stages = json_object_get(profile, "stages");
 
     json_array_append_new(ev->stages,
-                          json_pack("{s:O,s:s,s:s?,s:s,s:I,s:I}",
+                          json_pack("{s:O,s:s,s:s?,s:s,s:I,s:I,s:s?}",
                                     "profile", json_object_get(profile, "id"),
                                     "program", program, "from", from,
                                     "to", to, "time", (json_int_t) when,
-                                    "event_seq", (json_int_t) seq));
+                                    "event_seq", (json_int_t) seq,
+                                    "rule", rule));
     json_object_set_new(stages, program,
                         json_pack("{s:s,s:I}", "stage", to,
                                   "since", (json_int_t) when));
@@ -88,7 +92,7 @@ enter_program(struct evaluation *ev, json_t *ctx, json_t *profile,
     stage = profile_stage(profile, rule->program->name);
     if (stage == NULL) {
         stage = g_ptr_array_index(rule->program->stages, 0);
-        stage_move(ev, profile, rule->program->name, stage, seq, when);
+        stage_move(ev, profile, rule->program->name, stage, seq, when, NULL);
         json_object_set_new(json_object_get(flat, "stages"),
                             rule->program->name, json_string(stage));
     }
@@ -139,6 +143,50 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
 }
 
 
+static int
+json_array_has_string(const json_t *array, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(array, i, v)
+        if (g_strcmp0(json_string_value(v), s) == 0)
+            return 1;
+    return 0;
+}
+
+
+/*
+ * Rewrites this batch's stage moves of a profile that was just merged
+ * away: a move in a program whose stage went over with the merge now
+ * belongs to the surviving profile; a move in a program where the
+ * surviving profile had its own stage is dropped, because that stage wins.
+ */
+static void
+follow_merge(struct evaluation *ev, const json_t *merge)
+{
+    const char *from = json_string_value(json_object_get(merge, "from"));
+    json_t *programs = json_object_get(merge, "programs");
+    size_t i = 0;
+
+    while (i < json_array_size(ev->stages)) {
+        json_t *move = json_array_get(ev->stages, i);
+        const char *program = json_string_value(json_object_get(move,
+                                                                "program"));
+
+        if (g_strcmp0(json_string_value(json_object_get(move, "profile")),
+                      from) != 0) {
+            i++;
+        } else if (json_array_has_string(programs, program)) {
+            json_object_set(move, "profile", json_object_get(merge, "into"));
+            i++;
+        } else {
+            json_array_remove(ev->stages, i);
+        }
+    }
+}
+
+
 /* Runs every rule over one event. Rules see the stages as they were when
  * the event arrived, so one event never chains through several moves. */
 static void
@@ -148,9 +196,16 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     const char *type = json_string_value(json_object_get(row, "type"));
     int64_t seq = json_integer_value(json_object_get(row, "seq"));
     int64_t when = json_integer_value(json_object_get(row, "time"));
+    size_t merges = json_array_size(ev->idx.merges);
     json_t *profile = profile_resolve(&ev->idx, event, clock_now_ms());
-    json_t *ctx = evaluation_context(event, profile);
+    struct event_link link = { seq, profile };
+    json_t *ctx;
     GPtrArray *moves = g_ptr_array_new();
+
+    g_array_append_val(ev->links, link);
+    for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
+        follow_merge(ev, json_array_get(ev->idx.merges, i));
+    ctx = evaluation_context(event, profile);
 
     for (guint i = 0; rules && i < rules->rules->len; i++) {
         const struct rule *rule = g_ptr_array_index(rules->rules, i);
@@ -171,7 +226,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
 
         if (g_strcmp0(now, rule->stage) != 0)
             stage_move(ev, profile, rule->program->name, rule->stage, seq,
-                       when);
+                       when, rule->name);
     }
     g_ptr_array_free(moves, TRUE);
     json_decref(ctx);
@@ -188,7 +243,8 @@ dirty_profiles(struct evaluation *ev)
     json_array_foreach(ev->idx.profiles, i, p) {
         json_t *copy;
 
-        if (!json_is_true(json_object_get(p, "_dirty")))
+        if (!json_is_true(json_object_get(p, "_dirty")) ||
+            json_object_get(p, "_merged_into") != NULL)
             continue;
         copy = json_pack("{s:O,s:O,s:O,s:O,s:O}", "id",
                          json_object_get(p, "id"), "created",
@@ -198,6 +254,44 @@ dirty_profiles(struct evaluation *ev)
                          json_object_get(p, "identities"));
         json_array_append_new(out, copy);
     }
+    return out;
+}
+
+
+/* Each event's profile after every merge of the batch. */
+static json_t *
+final_links(struct evaluation *ev)
+{
+    json_t *out = json_array();
+
+    for (guint i = 0; i < ev->links->len; i++) {
+        struct event_link *l = &g_array_index(ev->links, struct event_link, i);
+        json_t *p = profile_final(&ev->idx, l->profile);
+
+        if (p != NULL)
+            json_array_append_new(out, json_pack("{s:I,s:O}", "seq",
+                                                 (json_int_t) l->seq,
+                                                 "profile",
+                                                 json_object_get(p, "id")));
+    }
+    return out;
+}
+
+
+/* The batch's merges as the store takes them. */
+static json_t *
+merges_for_commit(struct evaluation *ev)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+
+    json_array_foreach(ev->idx.merges, i, m)
+        json_array_append_new(out, json_pack("{s:O,s:O,s:O}", "from",
+                                             json_object_get(m, "from"),
+                                             "into", json_object_get(m, "into"),
+                                             "time",
+                                             json_object_get(m, "time")));
     return out;
 }
 
@@ -212,8 +306,9 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
     profile_index_init(&ev->idx, loaded);
     json_array_foreach(ev->events, i, row)
         run_rules(ev, rules, row);
-    return json_pack("{s:{s:s,s:I},s:o,s:O,s:O}", "cursor", "name", cursor,
-                     "value", (json_int_t) ev->last_seq, "profiles",
-                     dirty_profiles(ev), "stages", ev->stages, "jobs",
-                     ev->jobs);
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o}", "cursor", "name",
+                     cursor, "value", (json_int_t) ev->last_seq, "merges",
+                     merges_for_commit(ev), "profiles", dirty_profiles(ev),
+                     "stages", ev->stages, "jobs", ev->jobs, "links",
+                     final_links(ev));
 }

@@ -22,6 +22,13 @@ struct evaluation {
     struct profile_index idx;
     json_t *stages;             /* stage moves to commit */
     json_t *jobs;               /* jobs to plan */
+    GArray *links;              /* struct event_link, one per event */
+};
+
+/* The profile an event was resolved to, before later merges. */
+struct event_link {
+    int64_t seq;
+    json_t *profile;            /* borrowed from the profile index */
 };
 
 struct evaluation *evaluation_new(json_t *events);

@@ -78,13 +78,17 @@ profile_index_init(struct profile_index *idx, const json_t *loaded)
     json_t *p;
 
     idx->profiles = json_array();
+    idx->merges = json_array();
     idx->by_identity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              NULL);
+    idx->by_id = g_hash_table_new(g_str_hash, g_str_equal);
     json_array_foreach(list, i, p) {
         json_t *copy = json_deep_copy(p);
 
         json_array_append_new(idx->profiles, copy);
         index_add(idx, copy);
+        g_hash_table_insert(idx->by_id, (gpointer) json_string_value(
+                                json_object_get(copy, "id")), copy);
     }
 }
 
@@ -93,9 +97,13 @@ void
 profile_index_clear(struct profile_index *idx)
 {
     json_decref(idx->profiles);
+    json_decref(idx->merges);
     g_hash_table_destroy(idx->by_identity);
+    g_hash_table_destroy(idx->by_id);
     idx->profiles = NULL;
+    idx->merges = NULL;
     idx->by_identity = NULL;
+    idx->by_id = NULL;
 }
 
 
@@ -175,13 +183,15 @@ profile_create(struct profile_index *idx, int64_t now_ms)
     json_t *p;
 
     profile_id_new(now_ms, id);
-    p = json_pack("{s:s,s:I,s:I,s:{},s:[],s:{},s:b}", "id", id,
+    p = json_pack("{s:s,s:I,s:I,s:{},s:[],s:{},s:b,s:b}", "id", id,
                           "created", (json_int_t) now_ms,
                           "updated", (json_int_t) now_ms,
                           "attributes", "identities", "stages",
-                          "_dirty", 1);
+                          "_dirty", 1, "_new", 1);
 
     json_array_append_new(idx->profiles, p);
+    g_hash_table_insert(idx->by_id, (gpointer) json_string_value(
+                            json_object_get(p, "id")), p);
     return p;
 }
 
@@ -204,6 +214,24 @@ apply_attributes(json_t *profile, const json_t *event)
 }
 
 
+/*
+ * Merges the anonymous profile into the known one. When the known one was
+ * only created in this batch and the anonymous one is stored, the known
+ * one merges into the anonymous one instead: it has no history yet, and a
+ * store can only merge into a profile that it already has.
+ */
+static void
+merge_anonymous(struct profile_index *idx, json_t *anonymous, json_t *known,
+                int64_t now_ms)
+{
+    if (json_is_true(json_object_get(known, "_new")) &&
+        !json_is_true(json_object_get(anonymous, "_new")))
+        profile_merge(idx, known, anonymous, now_ms);
+    else
+        profile_merge(idx, anonymous, known, now_ms);
+}
+
+
 json_t *
 profile_resolve(struct profile_index *idx, const json_t *event,
                 int64_t now_ms)
@@ -212,11 +240,9 @@ profile_resolve(struct profile_index *idx, const json_t *event,
     struct attach a = { idx, NULL };
 
     event_identities(event, find_owner, &r);
-    /* NOTE: an event that ties a visitor id to a known identity owned by
-     * another profile does not merge the two yet; the known profile wins
-     * and the visitor id stays with its anonymous profile. See
-     * docs/KNOWN_LIMITS.md, "Profiles". */
-    a.profile = r.known ? r.known : r.anonymous;
+    if (r.known != NULL && r.anonymous != NULL && r.known != r.anonymous)
+        merge_anonymous(idx, r.anonymous, r.known, now_ms);
+    a.profile = r.known ? profile_final(idx, r.known) : r.anonymous;
     if (a.profile == NULL)
         a.profile = profile_create(idx, now_ms);
     event_identities(event, attach_identity, &a);

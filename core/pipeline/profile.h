@@ -16,7 +16,15 @@
 struct profile_index {
     json_t *profiles;           /* array of stored-form profiles, owned */
     GHashTable *by_identity;    /* "kind\nvalue" -> profile (borrowed) */
+    GHashTable *by_id;          /* profile id -> profile (borrowed) */
+    json_t *merges;             /* the merges made, for the commit */
 };
+
+/*
+ * Profiles carry these markers while a batch is evaluated; they are never
+ * stored. "_dirty": changed, to be written. "_new": created in this batch.
+ * "_merged_into": the id of the profile this one was merged into.
+ */
 
 /* Builds the request of profiles_load for a batch of stored events. */
 json_t *profile_identities_of(const json_t *events);
@@ -27,11 +35,26 @@ void profile_index_clear(struct profile_index *idx);
 /*
  * Returns the profile an event belongs to, creating one when none of its
  * identities is known, and attaches its unknown identities and applies
- * its attributes (a null value removes one). Marks changed profiles with
- * "_dirty". The result is borrowed from the index.
+ * its attributes (a null value removes one). When the event carries a
+ * visitor id of one profile and a known identity of another, merges the
+ * anonymous one into the known one first (see profile_merge). Marks
+ * changed profiles with "_dirty". The result is borrowed from the index.
  */
 json_t *profile_resolve(struct profile_index *idx, const json_t *event,
                         int64_t now_ms);
+
+/*
+ * Merges profile `from` into `into` in the index: identities move,
+ * attributes of `from` fill the names `into` lacks, a stage of `from`
+ * moves for a program `into` has none in. Records the merge in
+ * idx->merges, with "programs" listing the stages that moved, and marks
+ * `from` with "_merged_into".
+ */
+void profile_merge(struct profile_index *idx, json_t *from, json_t *into,
+                   int64_t now_ms);
+
+/* Returns the profile that `profile` ended in after this batch's merges. */
+json_t *profile_final(struct profile_index *idx, json_t *profile);
 
 /*
  * Returns the view of a stored profile that expressions and templates use:

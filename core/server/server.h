@@ -35,6 +35,8 @@ struct settings {
     long long max_body_bytes;
     long long max_header_bytes;
     const char **trusted_proxies;  /* NULL-terminated */
+    char **admin_tokens;         /* SHA-256 hex digests, NULL-terminated;
+                                    NULL or empty: the admin API is off */
 };
 
 struct server {

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/server.h"
@@ -15,7 +16,7 @@ static const char *const top_level_keys[] = {
     "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
     "programs", "rules", "templates", "clock", "clock_start", "log_level",
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
-    "node", "delivery", NULL
+    "node", "delivery", "admin", NULL
 };
 
 
@@ -187,7 +188,7 @@ settings_load(struct config *cfg, struct settings *s)
         config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
                        1 << 20, &s->max_header_bytes) ||
         load_public_url(cfg, s) || load_clock(cfg, s) ||
-        load_proxies(cfg, s))
+        load_proxies(cfg, s) || admin_settings_load(cfg, s))
         return CRIER_ECONFIG;
 
     if (!is_listen_address(s->listen)) {
@@ -215,5 +216,6 @@ settings_clear(struct settings *s)
     free(s->templates_dir);
     free(s->log_file);
     free(s->trusted_proxies);
+    g_strfreev(s->admin_tokens);
     memset(s, 0, sizeof(*s));
 }

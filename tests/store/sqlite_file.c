@@ -100,6 +100,21 @@ sqlite_file_exec(const char *path, const char *sql)
 }
 
 
+void
+sqlite_file_create(const char *path, const char *sql)
+{
+    struct sqlite_api api;
+    sqlite3 *db = NULL;
+
+    api_load(&api);
+    assert_int_equal(api.open_v2(path, &db, SQLITE_OPEN_READWRITE
+                                            | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    assert_int_equal(api.exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    api.close(db);
+}
+
+
 static json_t *
 row_json(const struct sqlite_api *api, sqlite3_stmt *stmt)
 {

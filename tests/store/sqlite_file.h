@@ -7,6 +7,9 @@
 /* Runs SQL on the database at `path`, failing the case on error. */
 void sqlite_file_exec(const char *path, const char *sql);
 
+/* Creates the database at `path` and runs SQL on it. */
+void sqlite_file_create(const char *path, const char *sql);
+
 /* Takes the database's write lock until sqlite_file_unlock releases it. */
 void *sqlite_file_lock(const char *path);
 void sqlite_file_unlock(void *lock);

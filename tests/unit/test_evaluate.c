@@ -345,29 +345,67 @@ resolve_attaches_identities(void **state)
 }
 
 
-/* A known identity wins over the visitor id's anonymous profile, and the
- * visitor id stays with its owner. */
+/* An event that carries the visitor id of an anonymous profile and the
+ * email of a known one merges the anonymous profile into the known one:
+ * its identities move, later visits under that visitor id reach the
+ * known profile, and the merge is recorded for the store. */
 static void
-resolve_known_over_visitor(void **state)
+resolve_merges_anonymous_into_known(void **state)
 {
     struct profile_index idx;
     json_t *loaded = parse(known_profiles);
     json_t *event = parse("{\"type\": \"signup\","
                           " \"profile\": {\"email\": \"ana@example.gov\"},"
                           " \"visitor\": \"v-anon\"}");
-    json_t *p;
+    json_t *anon, *merge, *p;
 
     profile_index_init(&idx, loaded);
+    anon = json_array_get(idx.profiles, 1);
     p = profile_resolve(&idx, event, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-ana");
-    assert_int_equal(json_array_size(json_object_get(p, "identities")), 2);
-    assert_null(json_object_get(p, "_dirty"));
-    assert_null(json_object_get(json_array_get(idx.profiles, 1), "_dirty"));
+    assert_int_equal(json_array_size(json_object_get(p, "identities")), 3);
+    assert_true(json_is_true(json_object_get(p, "_dirty")));
+    assert_string_equal(string_at(anon, "_merged_into"), "p-ana");
+    assert_int_equal(json_array_size(json_object_get(anon, "identities")),
+                     0);
+    assert_int_equal(json_array_size(idx.merges), 1);
+    merge = json_array_get(idx.merges, 0);
+    assert_string_equal(string_at(merge, "from"), "p-anon");
+    assert_string_equal(string_at(merge, "into"), "p-ana");
 
     json_decref(event);
     event = parse("{\"type\": \"page_view\", \"visitor\": \"v-anon\"}");
     p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-ana");
+    assert_int_equal(json_array_size(idx.merges), 1);
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+/* A known profile created in this batch merges into the stored anonymous
+ * one instead, which keeps its id. */
+static void
+resolve_new_known_merges_into_stored(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"cy@example.gov\"}}");
+    json_t *fresh, *p;
+
+    profile_index_init(&idx, loaded);
+    fresh = profile_resolve(&idx, event, NOW_MS);
+    json_decref(event);
+    event = parse("{\"type\": \"signup\","
+                  " \"profile\": {\"email\": \"cy@example.gov\"},"
+                  " \"visitor\": \"v-anon\"}");
+    p = profile_resolve(&idx, event, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-anon");
+    assert_string_equal(string_at(fresh, "_merged_into"), "p-anon");
+    assert_ptr_equal(profile_final(&idx, fresh), p);
 
     profile_index_clear(&idx);
     json_decref(event);
@@ -544,10 +582,11 @@ run_signup(void **state)
 
     snprintf(expected, sizeof(expected),
              "[{\"profile\": \"%s\", \"program\": \"lead\", \"from\": null,"
-             "  \"to\": \"awareness\", \"time\": %lld, \"event_seq\": 7},"
+             "  \"to\": \"awareness\", \"time\": %lld, \"event_seq\": 7,"
+             "  \"rule\": null},"
              " {\"profile\": \"%s\", \"program\": \"lead\","
              "  \"from\": \"awareness\", \"to\": \"consideration\","
-             "  \"time\": %lld, \"event_seq\": 7}]",
+             "  \"time\": %lld, \"event_seq\": 7, \"rule\": \"welcome\"}]",
              id, (long long) EVENT_MS, id, (long long) EVENT_MS);
     assert_json(json_object_get(batch, "stages"), expected);
 
@@ -800,7 +839,8 @@ main(void)
         cmocka_unit_test(resolve_creates_profile),
         cmocka_unit_test(resolve_known_owner),
         cmocka_unit_test(resolve_attaches_identities),
-        cmocka_unit_test(resolve_known_over_visitor),
+        cmocka_unit_test(resolve_merges_anonymous_into_known),
+        cmocka_unit_test(resolve_new_known_merges_into_stored),
         cmocka_unit_test(resolve_attributes),
         cmocka_unit_test(flatten_profile),
         cmocka_unit_test(flatten_empty),

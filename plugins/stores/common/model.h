@@ -24,6 +24,14 @@
 /* The largest limit that jobs_list and jobs_claim accept. */
 #define JOBS_LIMIT_MAX 1000
 
+/* timeline returns this many entries when the request names no limit,
+ * and never more than TIMELINE_LIMIT_MAX. */
+#define TIMELINE_LIMIT_DEFAULT 50
+#define TIMELINE_LIMIT_MAX 500
+
+/* A chain of merges longer than this ends profile_get's search. */
+#define MERGE_CHAIN_MAX 64
+
 enum job_state {
     JOB_PLANNED = 0,
     JOB_CLAIMED,
@@ -54,14 +62,29 @@ struct profile_write {
     struct identity_list identities;
 };
 
-/* A stage move. `from` may be NULL, and `event_seq` is 0 for none. */
+/* A stage move. `from` and `rule` may be NULL, and `event_seq` is 0 for
+ * none. */
 struct stage_move {
     char *profile;
     char *program;
     char *from;
     char *to;
+    char *rule;
     int64_t time;
     int64_t event_seq;
+};
+
+/* A merge of profile `from` into profile `into`. */
+struct profile_merge {
+    char *from;
+    char *into;
+    int64_t time;
+};
+
+/* A link of the stored event `seq` to `profile`. */
+struct event_link {
+    int64_t seq;
+    char *profile;
 };
 
 /*
@@ -98,6 +121,10 @@ struct job {
 struct batch {
     char *cursor_name;
     int64_t cursor_value;
+    struct profile_merge *merges;
+    size_t merge_count;
+    struct event_link *links;
+    size_t link_count;
     struct profile_write *profiles;
     size_t profile_count;
     struct stage_move *stages;
@@ -134,6 +161,33 @@ struct job_filter {
     size_t limit;
 };
 
+/* The kinds of timeline entries, in the order that breaks a tie in time:
+ * the higher kind comes first. */
+enum timeline_kind {
+    TIMELINE_EVENT = 0,
+    TIMELINE_STAGE = 1,
+    TIMELINE_MESSAGE = 2
+};
+
+/*
+ * The position of a timeline entry. Entries go newest first: by `time`,
+ * then `kind`, then `id` (seq, stage history row or job id), each from
+ * high to low.
+ */
+struct timeline_key {
+    int64_t time;
+    int kind;
+    int64_t id;
+};
+
+/* A timeline request. `before` counts only while `has_before` is set. */
+struct timeline_request {
+    char *profile;
+    size_t limit;
+    int has_before;
+    struct timeline_key before;
+};
+
 const char *job_state_name(enum job_state state);
 
 /* Returns the state named `name`, or -1 for an unknown name. */
@@ -147,6 +201,17 @@ void identities_clear(struct identity_list *list);
 
 int batch_parse(const json_t *json, struct batch *out);
 void batch_clear(struct batch *batch);
+
+/* Reads the required "id" of a profile_get request into *id. */
+int profile_id_parse(const json_t *json, char **id);
+
+int timeline_parse(const json_t *json, struct timeline_request *out);
+void timeline_clear(struct timeline_request *request);
+
+/* Orders timeline keys: negative when `a` comes before `b`, newest
+ * first. */
+int timeline_key_compare(const struct timeline_key *a,
+                         const struct timeline_key *b);
 
 int claim_parse(const json_t *json, struct claim_request *out);
 void claim_clear(struct claim_request *claim);
@@ -208,5 +273,20 @@ int profile_json_add_identity(json_t *profile, const char *kind,
                               const char *value);
 int profile_json_add_stage(json_t *profile, const char *program,
                            const char *stage, int64_t since);
+
+/*
+ * Builders of timeline entries and of the timeline result. `state` is a
+ * job state's name. timeline_result takes over `entries`, and `next` is
+ * the key of the page's last entry, or NULL on the last page.
+ */
+json_t *timeline_event_json(int64_t seq, int64_t time, const char *type,
+                            const char *body, size_t body_len);
+json_t *timeline_stage_json(int64_t time, const char *program,
+                            const char *from, const char *to,
+                            const char *rule, int64_t event_seq);
+json_t *timeline_message_json(int64_t job_id, int64_t created,
+                              const char *rule, const char *channel,
+                              const char *state, const char *message_id);
+json_t *timeline_result(json_t *entries, const struct timeline_key *next);
 
 #endif

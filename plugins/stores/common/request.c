@@ -5,6 +5,7 @@
  * or null. A parser that fails returns CRIER_EINVAL (or CRIER_ENOMEM) and
  * leaves nothing allocated in its output.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +234,7 @@ stage_move_clear(struct stage_move *stage)
     free(stage->program);
     free(stage->from);
     free(stage->to);
+    free(stage->rule);
     memset(stage, 0, sizeof(*stage));
 }
 
@@ -256,8 +258,58 @@ stage_move_parse(const json_t *json, struct stage_move *out)
         rc = member_integer(json, "time", 1, 0, &out->time);
     if (rc == 0)
         rc = member_event_seq(json, &out->event_seq);
+    if (rc == 0)
+        rc = member_string(json, "rule", 0, &out->rule);
     if (rc < 0)
         stage_move_clear(out);
+    return rc;
+}
+
+
+static void
+profile_merge_clear(struct profile_merge *merge)
+{
+    free(merge->from);
+    free(merge->into);
+    memset(merge, 0, sizeof(*merge));
+}
+
+
+/* Parses a merge. A profile cannot be merged into itself. */
+static int
+profile_merge_parse(const json_t *json, struct profile_merge *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "from", 1, &out->from);
+    if (rc == 0)
+        rc = member_string(json, "into", 1, &out->into);
+    if (rc == 0)
+        rc = member_integer(json, "time", 1, 0, &out->time);
+    if (rc == 0 && strcmp(out->from, out->into) == 0)
+        rc = CRIER_EINVAL;
+    if (rc < 0)
+        profile_merge_clear(out);
+    return rc;
+}
+
+
+static int
+event_link_parse(const json_t *json, struct event_link *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_integer(json, "seq", 1, 0, &out->seq);
+    if (rc == 0 && out->seq < 1)
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = member_string(json, "profile", 1, &out->profile);
     return rc;
 }
 
@@ -376,6 +428,46 @@ batch_jobs_parse(const json_t *json, struct batch *out)
 }
 
 
+static int
+batch_merges_parse(const json_t *json, struct batch *out)
+{
+    const json_t *array;
+    size_t i;
+    int rc = member_array(json, "merges", &array);
+
+    if (rc == 0) {
+        out->merges = array_alloc(array, sizeof(*out->merges));
+        rc = out->merges == NULL ? CRIER_ENOMEM : 0;
+    }
+    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
+        rc = profile_merge_parse(json_array_get(array, i), &out->merges[i]);
+        if (rc == 0)
+            out->merge_count++;
+    }
+    return rc;
+}
+
+
+static int
+batch_links_parse(const json_t *json, struct batch *out)
+{
+    const json_t *array;
+    size_t i;
+    int rc = member_array(json, "links", &array);
+
+    if (rc == 0) {
+        out->links = array_alloc(array, sizeof(*out->links));
+        rc = out->links == NULL ? CRIER_ENOMEM : 0;
+    }
+    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
+        rc = event_link_parse(json_array_get(array, i), &out->links[i]);
+        if (rc == 0)
+            out->link_count++;
+    }
+    return rc;
+}
+
+
 int
 batch_parse(const json_t *json, struct batch *out)
 {
@@ -391,6 +483,10 @@ batch_parse(const json_t *json, struct batch *out)
         rc = batch_stages_parse(json, out);
     if (rc == 0)
         rc = batch_jobs_parse(json, out);
+    if (rc == 0)
+        rc = batch_merges_parse(json, out);
+    if (rc == 0)
+        rc = batch_links_parse(json, out);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -408,6 +504,12 @@ batch_clear(struct batch *batch)
         stage_move_clear(&batch->stages[i]);
     for (i = 0; i < batch->job_count; i++)
         job_clear(&batch->jobs[i]);
+    for (i = 0; i < batch->merge_count; i++)
+        profile_merge_clear(&batch->merges[i]);
+    for (i = 0; i < batch->link_count; i++)
+        free(batch->links[i].profile);
+    free(batch->merges);
+    free(batch->links);
     free(batch->cursor_name);
     free(batch->profiles);
     free(batch->stages);
@@ -558,4 +660,97 @@ filter_clear(struct job_filter *filter)
 {
     free(filter->rule);
     memset(filter, 0, sizeof(*filter));
+}
+
+
+int
+profile_id_parse(const json_t *json, char **id)
+{
+    *id = NULL;
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    return member_string(json, "id", 1, id);
+}
+
+
+/*
+ * Parses a `before` cursor, "TIME:KIND:ID" as timeline_result writes it.
+ * Anything else is invalid.
+ */
+static int
+timeline_key_parse(const char *text, struct timeline_key *out)
+{
+    long long time;
+    long long id;
+    int kind;
+    int end = 0;
+
+    if (sscanf(text, "%lld:%d:%lld%n", &time, &kind, &id, &end) != 3
+        || text[end] != '\0')
+        return CRIER_EINVAL;
+    if (kind < TIMELINE_EVENT || kind > TIMELINE_MESSAGE)
+        return CRIER_EINVAL;
+    out->time = time;
+    out->kind = kind;
+    out->id = id;
+    return 0;
+}
+
+
+/* Reads the optional `before` cursor of a timeline request. */
+static int
+timeline_before_parse(const json_t *json, struct timeline_request *out)
+{
+    char *before;
+    int rc = member_string(json, "before", 0, &before);
+
+    if (rc < 0 || before == NULL)
+        return rc;
+    rc = timeline_key_parse(before, &out->before);
+    out->has_before = rc == 0;
+    free(before);
+    return rc;
+}
+
+
+int
+timeline_parse(const json_t *json, struct timeline_request *out)
+{
+    int64_t limit;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_integer(json, "limit", 0, TIMELINE_LIMIT_DEFAULT, &limit);
+    if (rc < 0 || limit < 1)
+        return CRIER_EINVAL;
+    out->limit = limit > TIMELINE_LIMIT_MAX ? TIMELINE_LIMIT_MAX
+                                            : (size_t)limit;
+    rc = timeline_before_parse(json, out);
+    if (rc == 0)
+        rc = member_string(json, "profile", 1, &out->profile);
+    return rc;
+}
+
+
+void
+timeline_clear(struct timeline_request *request)
+{
+    free(request->profile);
+    memset(request, 0, sizeof(*request));
+}
+
+
+int
+timeline_key_compare(const struct timeline_key *a,
+                     const struct timeline_key *b)
+{
+    if (a->time != b->time)
+        return a->time > b->time ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind > b->kind ? -1 : 1;
+    if (a->id != b->id)
+        return a->id > b->id ? -1 : 1;
+    return 0;
 }

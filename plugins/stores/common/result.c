@@ -2,6 +2,8 @@
  * The JSON results of store operations, in the form that
  * docs/internals/store.md defines.
  */
+#include <stdio.h>
+
 #include <crier/error.h>
 
 #include "model.h"
@@ -161,4 +163,54 @@ profile_json_add_stage(json_t *profile, const char *program,
     if (entry == NULL || json_object_set_new(stages, program, entry) < 0)
         return CRIER_ENOMEM;
     return 0;
+}
+
+
+json_t *
+timeline_event_json(int64_t seq, int64_t time, const char *type,
+                    const char *body, size_t body_len)
+{
+    return json_pack("{s:s, s:I, s:I, s:s, s:o}", "kind", "event",
+                     "time", (json_int_t)time, "seq", (json_int_t)seq,
+                     "type", type, "event", event_body_json(body, body_len));
+}
+
+
+json_t *
+timeline_stage_json(int64_t time, const char *program, const char *from,
+                    const char *to, const char *rule, int64_t event_seq)
+{
+    return json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:o}",
+                     "kind", "stage", "time", (json_int_t)time,
+                     "program", program, "from", from, "to", to,
+                     "rule", rule, "event_seq",
+                     integer_or_null(event_seq > 0, event_seq));
+}
+
+
+json_t *
+timeline_message_json(int64_t job_id, int64_t created, const char *rule,
+                      const char *channel, const char *state,
+                      const char *message_id)
+{
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?}",
+                     "kind", "message", "time", (json_int_t)created,
+                     "job", (json_int_t)job_id, "rule", rule,
+                     "channel", channel, "state", state,
+                     "message_id", message_id);
+}
+
+
+json_t *
+timeline_result(json_t *entries, const struct timeline_key *next)
+{
+    char cursor[80];
+
+    if (entries == NULL)
+        return NULL;
+    if (next == NULL)
+        return json_pack("{s:o, s:n}", "entries", entries, "next");
+    snprintf(cursor, sizeof(cursor), "%lld:%d:%lld", (long long)next->time,
+             next->kind, (long long)next->id);
+    return json_pack("{s:o, s:s}", "entries", entries, "next", cursor);
 }

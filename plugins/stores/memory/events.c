@@ -13,6 +13,7 @@ memory_event_free(void *data)
     g_free(event->id);
     g_free(event->type);
     g_free(event->body);
+    g_free(event->profile);
     g_free(event);
 }
 

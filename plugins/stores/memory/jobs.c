@@ -32,24 +32,32 @@ job_insert(struct memory_store *store, struct job *planned)
 }
 
 
-/* Applies profiles, stages, jobs and then the cursor, as the sqlite store
- * does. */
+/*
+ * Applies merges, profiles, stages, jobs, links and then the cursor, as
+ * the sqlite store does. merges_check has accepted the merges.
+ */
 static json_t *
 batch_apply(struct memory_store *store, struct batch *batch)
 {
     size_t planned = 0;
+    size_t merged = 0;
     size_t i;
 
+    for (i = 0; i < batch->merge_count; i++)
+        merged += merge_apply(store, &batch->merges[i]);
     for (i = 0; i < batch->profile_count; i++)
         profile_write(store, &batch->profiles[i]);
     for (i = 0; i < batch->stage_count; i++)
         stage_move(store, &batch->stages[i]);
     for (i = 0; i < batch->job_count; i++)
         planned += job_insert(store, &batch->jobs[i]);
+    for (i = 0; i < batch->link_count; i++)
+        link_apply(store, &batch->links[i]);
     if (batch->cursor_name != NULL)
         cursor_set(store, batch->cursor_name, batch->cursor_value);
-    return json_pack("{s:I, s:I}", "planned", (json_int_t)planned,
-                     "existing", (json_int_t)(batch->job_count - planned));
+    return json_pack("{s:I, s:I, s:I}", "planned", (json_int_t)planned,
+                     "existing", (json_int_t)(batch->job_count - planned),
+                     "merged", (json_int_t)merged);
 }
 
 
@@ -66,7 +74,14 @@ memory_commit(void *state, json_t *json, crier_store_cb done, void *arg)
         batch_clear(&batch);
         return CRIER_ECLOSED;
     }
-    completion_queue(store, done, arg, 0, batch_apply(store, &batch));
+
+    /* A merge into a missing profile fails the whole batch, which then
+     * stores nothing, as the sqlite store's rollback does. */
+    rc = merges_check(store, &batch);
+    if (rc < 0)
+        completion_queue(store, done, arg, rc, NULL);
+    else
+        completion_queue(store, done, arg, 0, batch_apply(store, &batch));
     batch_clear(&batch);
     return 0;
 }

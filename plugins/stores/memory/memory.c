@@ -154,6 +154,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->history = g_ptr_array_new_with_free_func(stage_move_free);
     store->jobs = g_ptr_array_new_with_free_func(job_free);
     store->job_keys = g_hash_table_new(g_str_hash, g_str_equal);
+    store->merges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          g_free);
     *state = store;
     return 0;
 }
@@ -196,6 +198,7 @@ memory_destroy(void *state)
 {
     struct memory_store *store = state;
 
+    g_hash_table_unref(store->merges);
     g_hash_table_unref(store->job_keys);
     g_ptr_array_unref(store->jobs);
     g_ptr_array_unref(store->history);
@@ -218,7 +221,9 @@ static const struct crier_store_ops memory_ops = {
     .commit = memory_commit,
     .jobs_claim = memory_jobs_claim,
     .job_update = memory_job_update,
-    .jobs_list = memory_jobs_list
+    .jobs_list = memory_jobs_list,
+    .profile_get = memory_profile_get,
+    .timeline = memory_timeline
 };
 
 

@@ -28,6 +28,7 @@ struct memory_event {
     int64_t received_ms;
     char *body;
     size_t body_len;
+    char *profile;            /* the linked profile, or NULL */
 };
 
 struct memory_profile {
@@ -76,6 +77,7 @@ struct memory_store {
     GPtrArray *history;       /* struct stage_move *, oldest first */
     GPtrArray *jobs;          /* struct job *, id = index + 1 */
     GHashTable *job_keys;     /* key -> struct job * */
+    GHashTable *merges;       /* merged-away profile id -> id merged into */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -115,6 +117,18 @@ json_t *profile_find_json(struct memory_store *store, const char *id,
                           int times);
 void memory_profile_free(void *profile);
 void stage_move_free(void *move);
+void identity_free(void *identity);
+void memory_stage_free(void *stage);
+
+/* history.c: merges, event links, profile_get and timeline */
+int merges_check(struct memory_store *store, const struct batch *batch);
+int merge_apply(struct memory_store *store,
+                const struct profile_merge *merge);
+void link_apply(struct memory_store *store, const struct event_link *link);
+int memory_profile_get(void *state, json_t *request, crier_store_cb done,
+                       void *arg);
+int memory_timeline(void *state, json_t *request, crier_store_cb done,
+                    void *arg);
 
 /* jobs.c: the pipeline batch and jobs */
 int memory_commit(void *state, json_t *batch, crier_store_cb done,

@@ -4,7 +4,7 @@
 #include "memory.h"
 
 
-static void
+void
 identity_free(void *data)
 {
     struct identity *identity = data;
@@ -27,7 +27,7 @@ memory_profile_free(void *data)
 }
 
 
-static void
+void
 memory_stage_free(void *data)
 {
     struct memory_stage *stage = data;
@@ -46,6 +46,7 @@ stage_move_free(void *data)
     g_free(move->program);
     g_free(move->from);
     g_free(move->to);
+    g_free(move->rule);
     g_free(move);
 }
 
@@ -115,6 +116,7 @@ stage_move(struct memory_store *store, const struct stage_move *move)
     entry->program = g_strdup(move->program);
     entry->from = g_strdup(move->from);
     entry->to = g_strdup(move->to);
+    entry->rule = g_strdup(move->rule);
     g_ptr_array_add(store->history, entry);
 }
 

@@ -3,18 +3,24 @@
 
 
 /*
- * Applies profiles, stages, jobs and then the cursor. The writer's
- * savepoint around the request undoes all of it when one step fails.
+ * Applies merges, profiles, stages, jobs, links and then the cursor. The
+ * writer's savepoint around the request undoes all of it when one step
+ * fails, such as a merge into a missing profile (CRIER_ENOTFOUND).
  */
 int
 batch_commit(struct connection *conn, struct request *req)
 {
     const struct batch *batch = &req->input.batch;
     size_t planned = 0;
+    size_t merged = 0;
     size_t i;
     int inserted;
     int rc = 0;
 
+    for (i = 0; rc == 0 && i < batch->merge_count; i++) {
+        rc = merge_apply(conn, req, &batch->merges[i], &inserted);
+        merged += rc == 0 && inserted;
+    }
     for (i = 0; rc == 0 && i < batch->profile_count; i++)
         rc = profile_write(conn, req, &batch->profiles[i]);
     for (i = 0; rc == 0 && i < batch->stage_count; i++)
@@ -23,12 +29,15 @@ batch_commit(struct connection *conn, struct request *req)
         rc = job_insert(conn, req, &batch->jobs[i], &inserted);
         planned += rc == 0 && inserted;
     }
+    for (i = 0; rc == 0 && i < batch->link_count; i++)
+        rc = link_apply(conn, req, &batch->links[i]);
     if (rc == 0 && batch->cursor_name != NULL)
         rc = cursor_set(conn, req, batch->cursor_name, batch->cursor_value);
     if (rc < 0)
         return rc;
-    req->result = json_pack("{s:I, s:I}", "planned", (json_int_t)planned,
-                            "existing",
-                            (json_int_t)(batch->job_count - planned));
+    req->result = json_pack("{s:I, s:I, s:I}", "planned",
+                            (json_int_t)planned, "existing",
+                            (json_int_t)(batch->job_count - planned),
+                            "merged", (json_int_t)merged);
     return req->result == NULL ? CRIER_ENOMEM : 0;
 }

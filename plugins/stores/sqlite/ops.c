@@ -17,7 +17,9 @@ static const char *const request_names[] = {
     [REQUEST_COMMIT] = "commit",
     [REQUEST_JOBS_CLAIM] = "jobs_claim",
     [REQUEST_JOB_UPDATE] = "job_update",
-    [REQUEST_JOBS_LIST] = "jobs_list"
+    [REQUEST_JOBS_LIST] = "jobs_list",
+    [REQUEST_PROFILE_GET] = "profile_get",
+    [REQUEST_TIMELINE] = "timeline"
 };
 
 
@@ -60,6 +62,12 @@ request_free(struct request *req)
     case REQUEST_JOBS_LIST:
         filter_clear(&req->input.filter);
         break;
+    case REQUEST_PROFILE_GET:
+        free(req->input.profile_id);
+        break;
+    case REQUEST_TIMELINE:
+        timeline_clear(&req->input.timeline);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -97,6 +105,12 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOBS_LIST:
         rc = jobs_list(conn, req);
+        break;
+    case REQUEST_PROFILE_GET:
+        rc = profile_get(conn, req);
+        break;
+    case REQUEST_TIMELINE:
+        rc = timeline_read(conn, req);
         break;
     }
     if (rc < 0)
@@ -290,6 +304,9 @@ JSON_OPERATION(store_commit, REQUEST_COMMIT, batch_parse, batch, 1)
 JSON_OPERATION(store_jobs_claim, REQUEST_JOBS_CLAIM, claim_parse, claim, 1)
 JSON_OPERATION(store_job_update, REQUEST_JOB_UPDATE, change_parse, change, 1)
 JSON_OPERATION(store_jobs_list, REQUEST_JOBS_LIST, filter_parse, filter, 0)
+JSON_OPERATION(store_profile_get, REQUEST_PROFILE_GET, profile_id_parse,
+               profile_id, 0)
+JSON_OPERATION(store_timeline, REQUEST_TIMELINE, timeline_parse, timeline, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -301,5 +318,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .commit = store_commit,
     .jobs_claim = store_jobs_claim,
     .job_update = store_job_update,
-    .jobs_list = store_jobs_list
+    .jobs_list = store_jobs_list,
+    .profile_get = store_profile_get,
+    .timeline = store_timeline
 };

@@ -32,8 +32,8 @@ static const char stage_upsert_sql[] =
 
 static const char stage_history_insert_sql[] =
     "INSERT INTO stage_history"
-    " (profile, program, from_stage, to_stage, time_ms, event_seq)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    " (profile, program, from_stage, to_stage, time_ms, event_seq, rule)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 static const char stages_of_sql[] =
     "SELECT program, stage, since FROM stages WHERE profile = ?1"
@@ -124,6 +124,7 @@ stage_move(struct connection *conn, struct request *req,
         sqlite3_bind_int64(stmt, 6, stage->event_seq);
     else
         sqlite3_bind_null(stmt, 6);
+    statement_bind_text(stmt, 7, stage->rule);
     return statement_finish(conn, req, stmt);
 }
 

@@ -89,7 +89,20 @@ static const char *const migrations[] = {
     "CREATE INDEX jobs_due ON jobs (state, due);"
     "CREATE INDEX jobs_lease ON jobs (state, lease_until)"
     "  WHERE lease_until IS NOT NULL;"
-    "CREATE INDEX jobs_state ON jobs (state, id);"
+    "CREATE INDEX jobs_state ON jobs (state, id);",
+
+    /* 2: profile history and merges. timeline reads each profile's events,
+     * stage history and jobs through the indexes on profile, and
+     * profile_get follows the merges of a merged-away profile. */
+    "ALTER TABLE events ADD COLUMN profile TEXT;"
+    "CREATE INDEX events_profile ON events (profile, seq)"
+    "  WHERE profile IS NOT NULL;"
+    "ALTER TABLE stage_history ADD COLUMN rule TEXT;"
+    "CREATE INDEX jobs_profile ON jobs (profile, created);"
+    "CREATE TABLE merges ("
+    "  from_id TEXT PRIMARY KEY,"
+    "  into_id TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL) WITHOUT ROWID;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

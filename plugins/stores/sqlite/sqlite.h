@@ -29,7 +29,9 @@ enum request_kind {
     REQUEST_COMMIT,
     REQUEST_JOBS_CLAIM,
     REQUEST_JOB_UPDATE,
-    REQUEST_JOBS_LIST
+    REQUEST_JOBS_LIST,
+    REQUEST_PROFILE_GET,
+    REQUEST_TIMELINE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -52,6 +54,8 @@ struct request {
         struct claim_request claim;
         struct job_change change;
         struct job_filter filter;
+        char *profile_id;
+        struct timeline_request timeline;
     } input;
 
     crier_append_cb append_done;
@@ -96,6 +100,19 @@ enum statement_id {
     STMT_JOBS_LIST,           /* four variants, one per filter mix */
     STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + 3,
     STMT_JOB_COUNTS,
+    STMT_PROFILE_ATTRIBUTES,
+    STMT_PROFILE_ATTRIBUTES_SET,
+    STMT_PROFILE_DELETE,
+    STMT_MERGE_IDENTITIES,
+    STMT_MERGE_EVENTS,
+    STMT_MERGE_HISTORY,
+    STMT_MERGE_JOBS,
+    STMT_MERGE_STAGES,
+    STMT_STAGES_DELETE,
+    STMT_MERGE_RECORD,
+    STMT_MERGE_TARGET,
+    STMT_EVENT_LINK,
+    STMT_TIMELINE,
     STMT_COUNT
 };
 
@@ -222,6 +239,14 @@ int job_insert(struct connection *conn, struct request *req,
 int jobs_claim(struct connection *conn, struct request *req);
 int job_update(struct connection *conn, struct request *req);
 int jobs_list(struct connection *conn, struct request *req);
+
+/* history.c */
+int merge_apply(struct connection *conn, struct request *req,
+                const struct profile_merge *merge, int *applied);
+int link_apply(struct connection *conn, struct request *req,
+               const struct event_link *link);
+int profile_get(struct connection *conn, struct request *req);
+int timeline_read(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);

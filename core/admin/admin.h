@@ -1,0 +1,50 @@
+/*
+ * The admin API: read routes over profiles and their history, behind
+ * bearer tokens. plugins.conf holds only the SHA-256 digest of each
+ * accepted token (admin.tokens), so the config file never contains a
+ * secret. docs/admin-api.md describes the routes.
+ */
+#ifndef CRIER_CORE_ADMIN_H
+#define CRIER_CORE_ADMIN_H
+
+#include <stddef.h>
+
+#include <crier/host.h>
+
+#include "config/config.h"
+
+struct http_server;
+struct settings;
+
+/* Hex digits in a SHA-256 digest. */
+#define ADMIN_DIGEST_HEX 64
+
+/*
+ * Reads admin.tokens into s->admin_tokens as lowercase hex digests.
+ * Each entry must be "sha256:" and 64 hex digits. Returns 0 or
+ * CRIER_ECONFIG with the error recorded at the entry's key path.
+ */
+int admin_settings_load(struct config *cfg, struct settings *s);
+
+/*
+ * Returns 1 when the SHA-256 of `token` equals one of `digests` (lowercase
+ * hex, NULL-terminated), else 0. Every digest is compared in full, so
+ * the time taken does not depend on where or whether a digest matches.
+ */
+int admin_token_matches(const char *token, const char *const *digests);
+
+/*
+ * Checks the request's bearer token against server.settings. Returns 1
+ * when the request is authorized. Otherwise it responds 403 (no tokens
+ * are configured) or 401 and returns 0.
+ */
+int admin_authorize(struct crier_http_req *req);
+
+/* Responds with {"error": message} and, unless NULL, "field". */
+void admin_respond_error(struct crier_http_req *req, int status,
+                         const char *field, const char *message);
+
+/* Adds the admin routes: GET /v1/profiles and GET /v1/profiles/... */
+int admin_routes_add(struct http_server *http);
+
+#endif

@@ -1,0 +1,29 @@
+/* Helpers shared by the files of core/admin/. */
+#ifndef CRIER_CORE_ADMIN_INT_H
+#define CRIER_CORE_ADMIN_INT_H
+
+#include <glib.h>
+#include <jansson.h>
+
+/* One query parameter, percent-decoded. */
+struct admin_param {
+    char *name;
+    char *value;                /* "" for "?name" without '=' */
+};
+
+/*
+ * Splits a raw query string ("a=1&b=%40") into a new array of struct
+ * admin_param, skipping empty pieces. '+' stays a plus sign, because
+ * identities such as "+13125550100" and "ana+news@example.gov" contain
+ * it. Returns NULL for a bad '%' escape or one that decodes to NUL.
+ */
+GPtrArray *admin_query_parse(const char *query);
+
+/* Replaces the integer times of a stored profile (created, updated,
+ * stages.*.since) with RFC 3339 strings. */
+void admin_profile_present(json_t *profile);
+
+/* Replaces the integer "time" of each timeline entry likewise. */
+void admin_entries_present(json_t *entries);
+
+#endif
