@@ -158,8 +158,8 @@ json_array_has_string(const json_t *array, const char *s)
 
 /*
  * Rewrites this batch's stage moves of a profile that was just merged
- * away: a move in a program whose stage went over with the merge now
- * belongs to the surviving profile; a move in a program where the
+ * away. A move in a program whose stage went over with the merge now
+ * belongs to the surviving profile. A move in a program where the
  * surviving profile had its own stage is dropped, because that stage wins.
  */
 static void

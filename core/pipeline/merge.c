@@ -26,8 +26,8 @@ move_identities(struct profile_index *idx, json_t *from, json_t *into)
 }
 
 
-/* Attributes of `from` fill only the names `into` lacks: what the known
- * profile says wins. */
+/* Attributes of `from` fill only the names `into` lacks, so the known
+ * profile's values win. */
 static void
 fill_attributes(json_t *from, json_t *into)
 {
