@@ -224,9 +224,16 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
         const struct rule *rule = g_ptr_array_index(moves, i);
         const char *now = profile_stage(profile, rule->program->name);
 
-        if (g_strcmp0(now, rule->stage) != 0)
-            stage_move(ev, profile, rule->program->name, rule->stage, seq,
-                       when, rule->name);
+        if (g_strcmp0(now, rule->stage) == 0)
+            continue;
+        if (!program_move_allowed(rule->program, now, rule->stage)) {
+            log_debug("stage move not allowed by the program",
+                      "rule=%s program=%s from=%s to=%s seq=%lld", rule->name,
+                      rule->program->name, now, rule->stage, (long long) seq);
+            continue;
+        }
+        stage_move(ev, profile, rule->program->name, rule->stage, seq, when,
+                   rule->name);
     }
     g_ptr_array_free(moves, TRUE);
     json_decref(ctx);

@@ -13,7 +13,9 @@ const char *const default_stages[] = {
 };
 
 
-static const char *const program_keys[] = { "stages", NULL };
+static const char *const program_keys[] = {
+    "stages", "back", "moves", NULL
+};
 static const char *const rule_keys[] = {
     "name", "program", "on", "when", "send", "stage", NULL
 };
@@ -29,6 +31,7 @@ program_free(gpointer data)
 
     g_free(p->name);
     g_ptr_array_free(p->stages, TRUE);
+    json_decref(p->moves);
     free(p);
 }
 
@@ -102,6 +105,36 @@ is_type_pattern(const char *p)
 }
 
 
+static int
+stage_index(const struct program *p, const char *stage)
+{
+    for (guint i = 0; i < p->stages->len; i++)
+        if (strcmp(g_ptr_array_index(p->stages, i), stage) == 0)
+            return (int) i;
+    return -1;
+}
+
+
+int
+program_move_allowed(const struct program *p, const char *from,
+                     const char *to)
+{
+    json_t *targets;
+    size_t i;
+    json_t *v;
+
+    if (from == NULL)
+        return 1;
+    if (p->moves == NULL)
+        return stage_index(p, to) > stage_index(p, from) || p->back;
+    targets = json_object_get(p->moves, from);
+    json_array_foreach(targets, i, v)
+        if (strcmp(json_string_value(v), to) == 0)
+            return 1;
+    return 0;
+}
+
+
 int
 rule_reacts_to(const struct rule *rule, const char *type)
 {
@@ -117,6 +150,52 @@ rule_reacts_to(const struct rule *rule, const char *type)
             return 1;
     }
     return 0;
+}
+
+
+/* Reads `back` and `moves`; every stage `moves` names must exist. */
+static int
+load_guards(struct config *cfg, const char *prefix, json_t *block,
+            struct program *p)
+{
+    json_t *back = json_object_get(block, "back");
+    json_t *moves = json_object_get(block, "moves");
+    char *key = g_strdup_printf("%s.moves", prefix);
+    const char *from;
+    json_t *targets;
+
+    if (back != NULL && !json_is_boolean(back)) {
+        char *bkey = g_strdup_printf("%s.back", prefix);
+
+        config_fail(cfg, bkey, "must be true or false");
+        g_free(bkey);
+    }
+    p->back = json_is_true(back);
+    if (moves != NULL && !json_is_object(moves))
+        config_fail(cfg, key, "must be a group of stage = [ stages it may "
+                    "move to ]");
+    json_object_foreach(moves, from, targets) {
+        size_t i;
+        json_t *v;
+
+        if (!program_has_stage(p, from))
+            config_fail(cfg, key, "\"%s\" is not a stage of program \"%s\"",
+                        from, p->name);
+        if (!json_is_array(targets))
+            config_fail(cfg, key, "%s must list the stages it may move to",
+                        from);
+        json_array_foreach(targets, i, v)
+            if (!json_is_string(v) || !program_has_stage(p,
+                                                        json_string_value(v)))
+                config_fail(cfg, key, "%s lists \"%s\", which is not a "
+                            "stage of program \"%s\"", from,
+                            json_is_string(v) ? json_string_value(v) : "?",
+                            p->name);
+    }
+    if (moves != NULL && cfg->error[0] == '\0')
+        p->moves = json_incref(moves);
+    g_free(key);
+    return cfg->error[0] ? CRIER_ECONFIG : 0;
 }
 
 
@@ -139,7 +218,6 @@ load_program(struct config *cfg, const char *name, json_t *block,
         g_free(key);
         return CRIER_ECONFIG;
     }
-    g_free(key_block);
     if (stages == NULL) {
         for (i = 0; default_stages[i] != NULL; i++)
             g_ptr_array_add(p->stages, g_strdup(default_stages[i]));
@@ -161,6 +239,9 @@ load_program(struct config *cfg, const char *name, json_t *block,
         }
     }
     g_free(key);
+    if (cfg->error[0] == '\0')
+        load_guards(cfg, key_block, block, p);
+    g_free(key_block);
     return cfg->error[0] ? CRIER_ECONFIG : 0;
 }
 

@@ -21,6 +21,8 @@ struct template_set;
 struct program {
     char *name;
     GPtrArray *stages;          /* char *, in lifecycle order */
+    int back;                   /* rules may move a profile back */
+    json_t *moves;              /* from -> [to, ...], or NULL: see below */
 };
 
 struct rule {
@@ -61,5 +63,14 @@ int rule_reacts_to(const struct rule *rule, const char *type);
 
 /* Returns nonzero when `stage` is one of the program's stages. */
 int program_has_stage(const struct program *p, const char *stage);
+
+/*
+ * Returns nonzero when a rule may move a profile from stage `from` (NULL:
+ * not in the program yet, always allowed) to `to`. With `moves` in the
+ * config, only the listed moves are; without, forward moves are, and
+ * backward ones when `back` is true.
+ */
+int program_move_allowed(const struct program *p, const char *from,
+                         const char *to);
 
 #endif
