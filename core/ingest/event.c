@@ -6,6 +6,8 @@
 #include "base/clock.h"
 #include "ingest/identity.h"
 #include "ingest/ingest.h"
+#include "profile/attributes.h"
+#include "server/server.h"
 
 #define TYPE_MAX 128
 #define ID_MAX 256
@@ -226,6 +228,44 @@ check_object(const json_t *in, const char *name, json_t *out,
 }
 
 
+/*
+ * Copies `v` into `ev` with every attribute that plugins.conf declares
+ * checked and normalised. Without declarations the object is shared, not
+ * copied, so untyped configs pay nothing.
+ */
+static int
+check_attributes(const json_t *v, json_t *ev, struct crier_input_error *err)
+{
+    GHashTable *types = server.settings.attribute_types;
+    const char *name;
+    json_t *value, *out;
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_object(v))
+        return reject(err, "attributes", "must be an object");
+    if (types == NULL) {
+        json_object_set(ev, "attributes", (json_t *) v);
+        return 0;
+    }
+    out = json_object();
+    json_object_foreach((json_t *) v, name, value) {
+        enum attribute_type type;
+        json_t *stored = attribute_value_normalize(types, name, value, &type);
+        char field[96];
+
+        if (stored == NULL) {
+            json_decref(out);
+            snprintf(field, sizeof(field), "attributes.%s", name);
+            return reject(err, field, attribute_type_expectation(type));
+        }
+        json_object_set_new(out, name, stored);
+    }
+    json_object_set_new(ev, "attributes", out);
+    return 0;
+}
+
+
 int
 event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
                 struct crier_input_error *err)
@@ -277,7 +317,8 @@ event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
         goto fail;
     }
     if ((rc = check_object(in, "properties", ev, err)) != 0 ||
-        (rc = check_object(in, "attributes", ev, err)) != 0)
+        (rc = check_attributes(json_object_get(in, "attributes"), ev,
+                               err)) != 0)
         goto fail;
     if (json_object_get(ev, "properties") == NULL)
         json_object_set_new(ev, "properties", json_object());

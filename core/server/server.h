@@ -37,6 +37,8 @@ struct settings {
     const char **trusted_proxies;  /* NULL-terminated */
     char **admin_tokens;         /* SHA-256 hex digests, NULL-terminated;
                                     NULL or empty: the admin API is off */
+    GHashTable *attribute_types; /* attribute name -> enum attribute_type,
+                                    or NULL when none is declared */
 };
 
 struct server {

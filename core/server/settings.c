@@ -10,13 +10,14 @@
 #include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "profile/attributes.h"
 #include "server/server.h"
 
 static const char *const top_level_keys[] = {
     "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
     "programs", "rules", "templates", "clock", "clock_start", "log_level",
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
-    "node", "delivery", "admin", NULL
+    "node", "delivery", "admin", "attributes", NULL
 };
 
 
@@ -188,7 +189,8 @@ settings_load(struct config *cfg, struct settings *s)
         config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
                        1 << 20, &s->max_header_bytes) ||
         load_public_url(cfg, s) || load_clock(cfg, s) ||
-        load_proxies(cfg, s) || admin_settings_load(cfg, s))
+        load_proxies(cfg, s) || admin_settings_load(cfg, s) ||
+        attribute_types_load(cfg, &s->attribute_types))
         return CRIER_ECONFIG;
 
     if (!is_listen_address(s->listen)) {
@@ -217,5 +219,7 @@ settings_clear(struct settings *s)
     free(s->log_file);
     free(s->trusted_proxies);
     g_strfreev(s->admin_tokens);
+    if (s->attribute_types != NULL)
+        g_hash_table_unref(s->attribute_types);
     memset(s, 0, sizeof(*s));
 }
