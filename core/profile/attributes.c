@@ -1,0 +1,301 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/attributes.h"
+
+/* Type names as plugins.conf spells them, indexed by enum attribute_type. */
+static const char *const type_names[] = {
+    NULL, "string", "number", "bool", "date", "timezone", "language"
+};
+
+/* What each type expects, indexed by enum attribute_type. */
+static const char *const type_expectations[] = {
+    NULL,
+    "must be a string",
+    "must be a number such as 4, not a string",
+    "must be true or false, not a string",
+    "must be a date such as 2025-03-14",
+    "must be an IANA time zone name such as America/Chicago",
+    "must be a BCP 47 language tag such as en or es-MX"
+};
+
+/* Zone names already found valid. Only the loop thread uses it, and
+ * only names of real zone files enter it, so its size is bounded by the
+ * time zone database. */
+static GHashTable *valid_zones;
+
+
+int
+attribute_type_parse(const char *name, enum attribute_type *out)
+{
+    for (int i = ATTRIBUTE_STRING; i <= ATTRIBUTE_LANGUAGE; i++)
+        if (strcmp(name, type_names[i]) == 0) {
+            *out = (enum attribute_type) i;
+            return 0;
+        }
+    return -1;
+}
+
+
+const char *
+attribute_type_expectation(enum attribute_type type)
+{
+    return type_expectations[type];
+}
+
+
+int
+attribute_types_load(struct config *cfg, GHashTable **out)
+{
+    json_t *group = json_object_get(cfg->root, "attributes");
+    const char *name;
+    json_t *v;
+    GHashTable *types;
+
+    *out = NULL;
+    if (group == NULL)
+        return 0;
+    if (!json_is_object(group)) {
+        config_fail(cfg, "attributes", "must be a group of name = \"type\" "
+                    "settings, such as { birth_date = \"date\"; }");
+        return CRIER_ECONFIG;
+    }
+    types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    json_object_foreach(group, name, v) {
+        enum attribute_type type;
+        char key[256];
+
+        snprintf(key, sizeof(key), "attributes.%s", name);
+        if (!json_is_string(v)) {
+            config_fail(cfg, key, "must be a type name in quotes, such as "
+                        "\"date\"");
+            g_hash_table_unref(types);
+            return CRIER_ECONFIG;
+        }
+        if (attribute_type_parse(json_string_value(v), &type) != 0) {
+            config_fail(cfg, key, "unknown type \"%s\". Use string, "
+                        "number, bool, date, timezone or language",
+                        json_string_value(v));
+            g_hash_table_unref(types);
+            return CRIER_ECONFIG;
+        }
+        g_hash_table_insert(types, g_strdup(name), GINT_TO_POINTER(type));
+    }
+    if (g_hash_table_size(types) == 0)
+        g_hash_table_unref(types);
+    else
+        *out = types;
+    return 0;
+}
+
+
+static int
+parse_digits(const char *text, size_t count)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        if (!isdigit((unsigned char) text[i]))
+            return -1;
+        n = n * 10 + (text[i] - '0');
+    }
+    return n;
+}
+
+
+int
+attribute_date_valid(const char *text)
+{
+    int year, month, day;
+
+    if (strlen(text) != 10 || text[4] != '-' || text[7] != '-')
+        return 0;
+    year = parse_digits(text, 4);
+    month = parse_digits(text + 5, 2);
+    day = parse_digits(text + 8, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1)
+        return 0;
+    return g_date_valid_dmy((GDateDay) day, (GDateMonth) month,
+                            (GDateYear) year);
+}
+
+
+/*
+ * Accepts the shape of an IANA zone name: components of letters, digits,
+ * '_', '-' and '+' joined by '/', each starting with a letter. No dots, so
+ * a name cannot climb out of the zone folder.
+ */
+static int
+zone_name_shaped(const char *text)
+{
+    int at_start = 1;
+
+    for (const char *p = text; *p != '\0'; p++) {
+        unsigned char c = (unsigned char) *p;
+
+        if (at_start && !isalpha(c))
+            return 0;
+        at_start = c == '/';
+        if (!isalnum(c) && !strchr("/_-+", c))
+            return 0;
+    }
+    return text[0] != '\0' && !at_start;
+}
+
+
+/* Returns 1 when the zone folder GLib reads has a file called `name`. */
+static int
+zone_file_exists(const char *name)
+{
+    const char *dir = g_getenv("TZDIR");
+    char *path;
+    int found;
+
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/usr/share/zoneinfo";
+    path = g_build_filename(dir, name, NULL);
+    found = g_file_test(path, G_FILE_TEST_IS_REGULAR);
+    g_free(path);
+    return found;
+}
+
+
+/*
+ * GLib also accepts POSIX TZ strings ("UTC+5", "CST6CDT,M3.2.0,M11.1.0")
+ * and keeps them as their identifier, so a round trip alone does not
+ * prove an IANA name. The zone must also be a file of the database.
+ * "localtime" is a link to the host's zone on Debian, not an IANA name.
+ */
+int
+attribute_timezone_valid(const char *text)
+{
+    GTimeZone *tz;
+    int valid;
+
+    if (valid_zones != NULL && g_hash_table_contains(valid_zones, text))
+        return 1;
+    if (!zone_name_shaped(text) || strcmp(text, "localtime") == 0 ||
+        !zone_file_exists(text))
+        return 0;
+    tz = g_time_zone_new_identifier(text);
+    if (tz == NULL)
+        return 0;
+    valid = strcmp(g_time_zone_get_identifier(tz), text) == 0;
+    g_time_zone_unref(tz);
+    if (valid) {
+        if (valid_zones == NULL)
+            valid_zones = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                g_free, NULL);
+        g_hash_table_add(valid_zones, g_strdup(text));
+    }
+    return valid;
+}
+
+
+/* Checks one subtag of `len` characters at `index` in the tag. */
+static int
+language_subtag_valid(const char *s, size_t len, size_t index)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (index == 0 ? !isalpha(c) : !isalnum(c))
+            return 0;
+    }
+    if (index == 0)
+        return len == 2 || len == 3;
+    return len >= 2 && len <= 8;
+}
+
+
+/*
+ * Sets the case RFC 5646 recommends: a two-letter region upper case, a
+ * four-letter script in title case and every other subtag lower case.
+ * A four-character subtag that starts with a digit is a variant ("1901").
+ */
+static void
+language_subtag_case(char *s, size_t len, size_t index)
+{
+    for (size_t i = 0; i < len; i++)
+        s[i] = (char) tolower((unsigned char) s[i]);
+    if (index > 0 && len == 2)
+        for (size_t i = 0; i < len; i++)
+            s[i] = (char) toupper((unsigned char) s[i]);
+    if (index > 0 && len == 4 && isalpha((unsigned char) s[0]))
+        s[0] = (char) toupper((unsigned char) s[0]);
+}
+
+
+/*
+ * NOTE: extension and private-use subtags ("en-u-ca-gregory",
+ * "en-x-twain") start with a one-character singleton, which this shape
+ * check rejects.
+ */
+char *
+attribute_language_normalize(const char *text)
+{
+    char *tag = g_strdup(text);
+    char *start = tag;
+    size_t index = 0;
+
+    for (;;) {
+        char *end = strchr(start, '-');
+        size_t len = end ? (size_t) (end - start) : strlen(start);
+
+        if (!language_subtag_valid(start, len, index)) {
+            g_free(tag);
+            return NULL;
+        }
+        language_subtag_case(start, len, index);
+        if (end == NULL)
+            return tag;
+        start = end + 1;
+        index++;
+    }
+}
+
+
+/* Returns the stored form of `value` as a new reference, or NULL. */
+static json_t *
+normalize_typed(enum attribute_type type, json_t *value)
+{
+    const char *text = json_string_value(value);
+    char *tag;
+    json_t *out;
+
+    switch (type) {
+    case ATTRIBUTE_STRING:
+        return text ? json_incref(value) : NULL;
+    case ATTRIBUTE_NUMBER:
+        return json_is_number(value) ? json_incref(value) : NULL;
+    case ATTRIBUTE_BOOL:
+        return json_is_boolean(value) ? json_incref(value) : NULL;
+    case ATTRIBUTE_DATE:
+        return text && attribute_date_valid(text) ? json_incref(value) : NULL;
+    case ATTRIBUTE_TIMEZONE:
+        return text && attribute_timezone_valid(text) ? json_incref(value)
+                                                      : NULL;
+    case ATTRIBUTE_LANGUAGE:
+        tag = text ? attribute_language_normalize(text) : NULL;
+        out = tag ? json_string(tag) : NULL;
+        g_free(tag);
+        return out;
+    }
+    return NULL;
+}
+
+
+json_t *
+attribute_value_normalize(GHashTable *types, const char *name,
+                          json_t *value, enum attribute_type *type)
+{
+    gpointer found;
+
+    if (types == NULL || json_is_null(value) ||
+        !g_hash_table_lookup_extended(types, name, NULL, &found))
+        return json_incref(value);
+    *type = (enum attribute_type) GPOINTER_TO_INT(found);
+    return normalize_typed(*type, value);
+}
