@@ -1,5 +1,6 @@
 /*
- * The admin API: read routes over profiles and their history, behind
+ * The admin API: routes that read profiles and their history, and erase
+ * a profile, behind
  * bearer tokens. plugins.conf holds only the SHA-256 digest of each
  * accepted token (admin.tokens), so the config file never contains a
  * secret. docs/admin-api.md describes the routes.
@@ -44,7 +45,8 @@ int admin_authorize(struct crier_http_req *req);
 void admin_respond_error(struct crier_http_req *req, int status,
                          const char *field, const char *message);
 
-/* Adds the admin routes: GET /v1/profiles and GET /v1/profiles/... */
+/* Adds the admin routes: GET /v1/profiles, GET /v1/profiles/... and
+ * DELETE /v1/profiles/{id}. */
 int admin_routes_add(struct http_server *http);
 
 #endif

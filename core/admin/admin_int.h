@@ -26,4 +26,8 @@ void admin_profile_present(json_t *profile);
 /* Replaces the integer "time" of each timeline entry likewise. */
 void admin_entries_present(json_t *entries);
 
+/* Handles DELETE /v1/profiles/{id}: erases the profile (erase.c). */
+struct crier_http_req;
+void admin_on_profile_delete(void *arg, struct crier_http_req *req);
+
 #endif

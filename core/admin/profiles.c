@@ -3,6 +3,7 @@
  *   GET /v1/profiles?<kind>=<value>          lookup by identity
  *   GET /v1/profiles/{id}                    one profile
  *   GET /v1/profiles/{id}/timeline           its history, newest first
+ *   DELETE /v1/profiles/{id}                 erase (erase.c)
  * Each responds once the store has called back. A request whose client
  * has gone stays valid until it is answered (core/http/http.h).
  */
@@ -497,5 +498,8 @@ admin_routes_add(struct http_server *http)
     if (rc == 0)
         rc = http_route_add(http, "GET", PROFILES_PATH "/*",
                             on_profile_path, NULL);
+    if (rc == 0)
+        rc = http_route_add(http, "DELETE", PROFILES_PATH "/*",
+                            admin_on_profile_delete, NULL);
     return rc;
 }

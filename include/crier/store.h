@@ -96,6 +96,17 @@ struct crier_store_ops {
      * first, a page at a time. */
     int (*timeline)(void *store, json_t *request, crier_store_cb done,
                     void *arg);
+
+    /*
+     * Erases a profile in one transaction: deletes its identities,
+     * attributes and stages, scrubs the bodies of its events, unlinks its
+     * stage history and jobs, suppresses its open jobs and records the
+     * erasure. Fails with CRIER_EBUSY while the request's cursor is
+     * behind the last stored event. A plugin built before this entry
+     * has a smaller `size`, and the core then does not call it.
+     */
+    int (*profile_erase)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

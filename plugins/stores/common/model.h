@@ -32,6 +32,10 @@
 /* A chain of merges longer than this ends profile_get's search. */
 #define MERGE_CHAIN_MAX 64
 
+/* The error, and the reason for suppression, that profile_erase writes
+ * into the jobs of an erased profile. */
+#define ERASED_ERROR "erased"
+
 enum job_state {
     JOB_PLANNED = 0,
     JOB_CLAIMED,
@@ -188,6 +192,22 @@ struct timeline_request {
     struct timeline_key before;
 };
 
+/* A profile_erase request. `cursor` is NULL when the request names
+ * none. */
+struct erase_request {
+    char *id;
+    int64_t now;
+    char *cursor;
+};
+
+/* What one erase changed: events scrubbed, jobs blanked and, of those,
+ * jobs suppressed. */
+struct erase_counts {
+    int64_t events;
+    int64_t jobs;
+    int64_t suppressed;
+};
+
 const char *job_state_name(enum job_state state);
 
 /* Returns the state named `name`, or -1 for an unknown name. */
@@ -204,6 +224,9 @@ void batch_clear(struct batch *batch);
 
 /* Reads the required "id" of a profile_get request into *id. */
 int profile_id_parse(const json_t *json, char **id);
+
+int erase_parse(const json_t *json, struct erase_request *out);
+void erase_clear(struct erase_request *request);
 
 int timeline_parse(const json_t *json, struct timeline_request *out);
 void timeline_clear(struct timeline_request *request);
@@ -288,5 +311,17 @@ json_t *timeline_message_json(int64_t job_id, int64_t created,
                               const char *rule, const char *channel,
                               const char *state, const char *message_id);
 json_t *timeline_result(json_t *entries, const struct timeline_key *next);
+
+/*
+ * Returns the body that replaces an erased event's, as compact JSON text
+ * to free(): {"type": type, "time": RFC 3339 in UTC with milliseconds,
+ * "erased": true}. Returns NULL when out of memory.
+ */
+char *erased_body(const char *type, int64_t time_ms);
+
+/* Builds the result of profile_erase: the counts, or {"erased": false}
+ * (with "merged_into" unless NULL) when `counts` is NULL. */
+json_t *erase_result(const struct erase_counts *counts,
+                     const char *merged_into);
 
 #endif

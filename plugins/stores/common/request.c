@@ -673,6 +673,36 @@ profile_id_parse(const json_t *json, char **id)
 }
 
 
+int
+erase_parse(const json_t *json, struct erase_request *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_integer(json, "now", 1, 0, &out->now);
+    if (rc == 0)
+        rc = member_string(json, "cursor", 0, &out->cursor);
+    if (rc == 0 && out->cursor != NULL && out->cursor[0] == '\0')
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = member_string(json, "id", 1, &out->id);
+    if (rc < 0)
+        erase_clear(out);
+    return rc;
+}
+
+
+void
+erase_clear(struct erase_request *request)
+{
+    free(request->id);
+    free(request->cursor);
+    memset(request, 0, sizeof(*request));
+}
+
+
 /*
  * Parses a `before` cursor, "TIME:KIND:ID" as timeline_result writes it.
  * Anything else is invalid.

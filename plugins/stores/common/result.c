@@ -3,6 +3,8 @@
  * docs/internals/store.md defines.
  */
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include <crier/error.h>
 
@@ -213,4 +215,46 @@ timeline_result(json_t *entries, const struct timeline_key *next)
     snprintf(cursor, sizeof(cursor), "%lld:%d:%lld", (long long)next->time,
              next->kind, (long long)next->id);
     return json_pack("{s:o, s:s}", "entries", entries, "next", cursor);
+}
+
+
+/* Builds the same text as the sqlite store's SQL: integer division keeps
+ * the two equal for times from 1970 on, which are all that ingest
+ * accepts. */
+char *
+erased_body(const char *type, int64_t time_ms)
+{
+    time_t seconds = (time_t)(time_ms / 1000);
+    char when[64];
+    struct tm tm;
+    json_t *body;
+    char *text;
+
+    if (gmtime_r(&seconds, &tm) == NULL)
+        memset(&tm, 0, sizeof(tm));
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(time_ms % 1000));
+    body = json_pack("{s:s, s:s, s:b}", "type", type, "time", when,
+                     "erased", 1);
+    if (body == NULL)
+        return NULL;
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
+}
+
+
+json_t *
+erase_result(const struct erase_counts *counts, const char *merged_into)
+{
+    if (counts != NULL)
+        return json_pack("{s:b, s:I, s:I, s:I}", "erased", 1,
+                         "events", (json_int_t)counts->events,
+                         "jobs", (json_int_t)counts->jobs,
+                         "suppressed", (json_int_t)counts->suppressed);
+    if (merged_into != NULL)
+        return json_pack("{s:b, s:s}", "erased", 0, "merged_into",
+                         merged_into);
+    return json_pack("{s:b}", "erased", 0);
 }

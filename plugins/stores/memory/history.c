@@ -145,7 +145,7 @@ rows_move(struct memory_store *store, const char *from, const char *into)
     for (i = 0; i < store->history->len; i++) {
         struct stage_move *move = g_ptr_array_index(store->history, i);
 
-        if (strcmp(move->profile, from) == 0) {
+        if (move->profile != NULL && strcmp(move->profile, from) == 0) {
             g_free(move->profile);
             move->profile = g_strdup(into);
         }
@@ -201,7 +201,7 @@ link_apply(struct memory_store *store, const struct event_link *link)
 
 
 /* Returns the end of the chain of merges that starts at `id`. */
-static const char *
+const char *
 merge_chain_end(struct memory_store *store, const char *id)
 {
     const char *next;
@@ -303,7 +303,7 @@ timeline_items(struct memory_store *store,
     for (i = 0; i < store->history->len; i++) {
         const struct stage_move *move = g_ptr_array_index(store->history, i);
 
-        if (strcmp(move->profile, id) == 0)
+        if (move->profile != NULL && strcmp(move->profile, id) == 0)
             timeline_item_add(items, request, move->time, TIMELINE_STAGE,
                               (int64_t)i + 1, move);
     }

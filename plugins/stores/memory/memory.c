@@ -156,6 +156,7 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->job_keys = g_hash_table_new(g_str_hash, g_str_equal);
     store->merges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
+    store->erasures = g_array_new(FALSE, FALSE, sizeof(int64_t));
     *state = store;
     return 0;
 }
@@ -198,6 +199,7 @@ memory_destroy(void *state)
 {
     struct memory_store *store = state;
 
+    g_array_unref(store->erasures);
     g_hash_table_unref(store->merges);
     g_hash_table_unref(store->job_keys);
     g_ptr_array_unref(store->jobs);
@@ -223,7 +225,8 @@ static const struct crier_store_ops memory_ops = {
     .job_update = memory_job_update,
     .jobs_list = memory_jobs_list,
     .profile_get = memory_profile_get,
-    .timeline = memory_timeline
+    .timeline = memory_timeline,
+    .profile_erase = memory_profile_erase
 };
 
 

@@ -78,6 +78,7 @@ struct memory_store {
     GPtrArray *jobs;          /* struct job *, id = index + 1 */
     GHashTable *job_keys;     /* key -> struct job * */
     GHashTable *merges;       /* merged-away profile id -> id merged into */
+    GArray *erasures;         /* int64_t: the time of each erase */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -129,6 +130,11 @@ int memory_profile_get(void *state, json_t *request, crier_store_cb done,
                        void *arg);
 int memory_timeline(void *state, json_t *request, crier_store_cb done,
                     void *arg);
+const char *merge_chain_end(struct memory_store *store, const char *id);
+
+/* erase.c */
+int memory_profile_erase(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
 
 /* jobs.c: the pipeline batch and jobs */
 int memory_commit(void *state, json_t *batch, crier_store_cb done,

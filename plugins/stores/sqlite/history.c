@@ -258,7 +258,7 @@ link_apply(struct connection *conn, struct request *req,
  * profile that exists or was never merged, and sets *end to a copy of its
  * id, or to NULL when `id` was never merged.
  */
-static int
+int
 merge_chain_end(struct connection *conn, struct request *req,
                 const char *id, char **end)
 {

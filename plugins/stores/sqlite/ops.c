@@ -19,7 +19,8 @@ static const char *const request_names[] = {
     [REQUEST_JOB_UPDATE] = "job_update",
     [REQUEST_JOBS_LIST] = "jobs_list",
     [REQUEST_PROFILE_GET] = "profile_get",
-    [REQUEST_TIMELINE] = "timeline"
+    [REQUEST_TIMELINE] = "timeline",
+    [REQUEST_PROFILE_ERASE] = "profile_erase"
 };
 
 
@@ -68,6 +69,9 @@ request_free(struct request *req)
     case REQUEST_TIMELINE:
         timeline_clear(&req->input.timeline);
         break;
+    case REQUEST_PROFILE_ERASE:
+        erase_clear(&req->input.erase);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -111,6 +115,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_TIMELINE:
         rc = timeline_read(conn, req);
+        break;
+    case REQUEST_PROFILE_ERASE:
+        rc = profile_erase(conn, req);
         break;
     }
     if (rc < 0)
@@ -307,6 +314,8 @@ JSON_OPERATION(store_jobs_list, REQUEST_JOBS_LIST, filter_parse, filter, 0)
 JSON_OPERATION(store_profile_get, REQUEST_PROFILE_GET, profile_id_parse,
                profile_id, 0)
 JSON_OPERATION(store_timeline, REQUEST_TIMELINE, timeline_parse, timeline, 0)
+JSON_OPERATION(store_profile_erase, REQUEST_PROFILE_ERASE, erase_parse, erase,
+               1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -320,5 +329,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .job_update = store_job_update,
     .jobs_list = store_jobs_list,
     .profile_get = store_profile_get,
-    .timeline = store_timeline
+    .timeline = store_timeline,
+    .profile_erase = store_profile_erase
 };

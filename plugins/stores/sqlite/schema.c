@@ -102,7 +102,33 @@ static const char *const migrations[] = {
     "CREATE TABLE merges ("
     "  from_id TEXT PRIMARY KEY,"
     "  into_id TEXT NOT NULL,"
-    "  time_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "  time_ms INTEGER NOT NULL) WITHOUT ROWID;",
+
+    /* 3: erasure. A stage history row outlives its erased profile without
+     * naming it, so its profile becomes nullable. SQLite cannot drop NOT
+     * NULL in place, so the table is rebuilt with the same ids. erasures
+     * records the time of each erase and nothing else. */
+    "CREATE TABLE stage_history_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  profile TEXT,"
+    "  program TEXT NOT NULL,"
+    "  from_stage TEXT,"
+    "  to_stage TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  event_seq INTEGER,"
+    "  rule TEXT);"
+    "INSERT INTO stage_history_new"
+    "  (id, profile, program, from_stage, to_stage, time_ms, event_seq,"
+    "   rule)"
+    "  SELECT id, profile, program, from_stage, to_stage, time_ms,"
+    "   event_seq, rule FROM stage_history;"
+    "DROP TABLE stage_history;"
+    "ALTER TABLE stage_history_new RENAME TO stage_history;"
+    "CREATE INDEX stage_history_profile"
+    "  ON stage_history (profile, program, id);"
+    "CREATE TABLE erasures ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

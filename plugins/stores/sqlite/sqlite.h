@@ -31,7 +31,8 @@ enum request_kind {
     REQUEST_JOB_UPDATE,
     REQUEST_JOBS_LIST,
     REQUEST_PROFILE_GET,
-    REQUEST_TIMELINE
+    REQUEST_TIMELINE,
+    REQUEST_PROFILE_ERASE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -56,6 +57,7 @@ struct request {
         struct job_filter filter;
         char *profile_id;
         struct timeline_request timeline;
+        struct erase_request erase;
     } input;
 
     crier_append_cb append_done;
@@ -113,6 +115,14 @@ enum statement_id {
     STMT_MERGE_TARGET,
     STMT_EVENT_LINK,
     STMT_TIMELINE,
+    STMT_ERASE_BEHIND,
+    STMT_ERASE_EVENTS,
+    STMT_ERASE_JOBS_SUPPRESS,
+    STMT_ERASE_JOBS_BLANK,
+    STMT_ERASE_HISTORY,
+    STMT_ERASE_IDENTITIES,
+    STMT_ERASE_MERGES,
+    STMT_ERASE_RECORD,
     STMT_COUNT
 };
 
@@ -247,6 +257,11 @@ int link_apply(struct connection *conn, struct request *req,
                const struct event_link *link);
 int profile_get(struct connection *conn, struct request *req);
 int timeline_read(struct connection *conn, struct request *req);
+int merge_chain_end(struct connection *conn, struct request *req,
+                    const char *id, char **end);
+
+/* erase.c */
+int profile_erase(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
