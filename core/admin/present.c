@@ -24,13 +24,16 @@ void
 admin_profile_present(json_t *profile)
 {
     json_t *stages = json_object_get(profile, "stages");
-    const char *program;
-    json_t *stage;
+    json_t *consent = json_object_get(profile, "consent");
+    const char *name;
+    json_t *entry;
 
     time_present(profile, "created");
     time_present(profile, "updated");
-    json_object_foreach(stages, program, stage)
-        time_present(stage, "since");
+    json_object_foreach(stages, name, entry)
+        time_present(entry, "since");
+    json_object_foreach(consent, name, entry)
+        time_present(entry, "time");
 }
 
 

@@ -196,7 +196,7 @@ check_members(const json_t *in, struct crier_input_error *err)
 {
     static const char *const known[] = {
         "type", "id", "time", "profile", "visitor", "properties",
-        "attributes", NULL
+        "attributes", "consent", NULL
     };
     const char *key;
     json_t *v;
@@ -266,6 +266,41 @@ check_attributes(const json_t *v, json_t *ev, struct crier_input_error *err)
 }
 
 
+/*
+ * Copies the consent changes `v` into `ev`: an object of channel kind to
+ * "granted" or "revoked". Kinds follow the rules of identity kinds, so
+ * "email", "sms" and "webhook" all pass.
+ */
+static int
+check_consent(const json_t *v, json_t *ev, struct crier_input_error *err)
+{
+    const char *kind;
+    json_t *state;
+    char field[96];
+
+    if (v == NULL)
+        return 0;
+    if (!json_is_object(v))
+        return reject(err, "consent", "must be an object of channel kind "
+                      "to state, such as {\"email\": \"revoked\"}");
+    json_object_foreach((json_t *) v, kind, state) {
+        const char *text = json_string_value(state);
+
+        snprintf(field, sizeof(field), "consent.%s", kind);
+        if (!identity_kind_valid(kind))
+            return reject(err, field, "is not a channel kind: use "
+                          "lowercase letters, digits and '_'");
+        if (text == NULL || (strcmp(text, "granted") != 0 &&
+                             strcmp(text, "revoked") != 0))
+            return reject(err, field, "must be \"granted\" or "
+                          "\"revoked\"");
+    }
+    if (json_object_size(v) > 0)
+        json_object_set(ev, "consent", (json_t *) v);
+    return 0;
+}
+
+
 int
 event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
                 struct crier_input_error *err)
@@ -318,7 +353,8 @@ event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
     }
     if ((rc = check_object(in, "properties", ev, err)) != 0 ||
         (rc = check_attributes(json_object_get(in, "attributes"), ev,
-                               err)) != 0)
+                               err)) != 0 ||
+        (rc = check_consent(json_object_get(in, "consent"), ev, err)) != 0)
         goto fail;
     if (json_object_get(ev, "properties") == NULL)
         json_object_set_new(ev, "properties", json_object());

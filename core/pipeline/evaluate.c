@@ -196,12 +196,15 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     const char *type = json_string_value(json_object_get(row, "type"));
     int64_t seq = json_integer_value(json_object_get(row, "seq"));
     int64_t when = json_integer_value(json_object_get(row, "time"));
+    const char *source = json_string_value(json_object_get(row, "source"));
     size_t merges = json_array_size(ev->idx.merges);
-    json_t *profile = profile_resolve(&ev->idx, event, clock_now_ms());
+    int64_t now_ms = clock_now_ms();
+    json_t *profile = profile_resolve(&ev->idx, event, now_ms);
     struct event_link link = { seq, profile };
     json_t *ctx;
     GPtrArray *moves = g_ptr_array_new();
 
+    profile_consent_apply(profile, event, source, type, when, now_ms);
     g_array_append_val(ev->links, link);
     for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
         follow_merge(ev, json_array_get(ev->idx.merges, i));
@@ -253,11 +256,12 @@ dirty_profiles(struct evaluation *ev)
         if (!json_is_true(json_object_get(p, "_dirty")) ||
             json_object_get(p, "_merged_into") != NULL)
             continue;
-        copy = json_pack("{s:O,s:O,s:O,s:O,s:O}", "id",
+        copy = json_pack("{s:O,s:O,s:O,s:O,s:O?,s:O}", "id",
                          json_object_get(p, "id"), "created",
                          json_object_get(p, "created"), "updated",
                          json_object_get(p, "updated"), "attributes",
-                         json_object_get(p, "attributes"), "identities",
+                         json_object_get(p, "attributes"), "consent",
+                         json_object_get(p, "consent"), "identities",
                          json_object_get(p, "identities"));
         json_array_append_new(out, copy);
     }

@@ -183,10 +183,10 @@ profile_create(struct profile_index *idx, int64_t now_ms)
     json_t *p;
 
     profile_id_new(now_ms, id);
-    p = json_pack("{s:s,s:I,s:I,s:{},s:[],s:{},s:b,s:b}", "id", id,
+    p = json_pack("{s:s,s:I,s:I,s:{},s:{},s:[],s:{},s:b,s:b}", "id", id,
                           "created", (json_int_t) now_ms,
                           "updated", (json_int_t) now_ms,
-                          "attributes", "identities", "stages",
+                          "attributes", "consent", "identities", "stages",
                           "_dirty", 1, "_new", 1);
 
     json_array_append_new(idx->profiles, p);
@@ -303,5 +303,6 @@ profile_flatten(const json_t *stored)
         json_object_set(stages, program, json_object_get(v, "stage"));
     json_object_set(flat, "id", json_object_get(stored, "id"));
     json_object_set_new(flat, "stages", stages);
+    json_object_set_new(flat, "consent", profile_consent_view(stored));
     return flat;
 }

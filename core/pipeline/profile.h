@@ -59,9 +59,36 @@ json_t *profile_final(struct profile_index *idx, json_t *profile);
 /*
  * Returns the view of a stored profile that expressions and templates use:
  * its attributes, then one value per identity kind ("email", "phone"),
- * "id", and "stages" ({program: stage}). New reference.
+ * "id", "stages" ({program: stage}) and "consent" ({kind: state}). New
+ * reference.
  */
 json_t *profile_flatten(const json_t *stored);
+
+/*
+ * Applies the event's "consent" ({kind: "granted" | "revoked"}) to the
+ * profile. Each named kind's entry becomes {"state", "source", "time"},
+ * with source "<source>:<type>" and the event's time. When the event
+ * carries consent, marks the profile "_dirty" and sets "updated" to
+ * `now_ms`.
+ */
+void profile_consent_apply(json_t *profile, const json_t *event,
+                           const char *source, const char *type,
+                           int64_t time_ms, int64_t now_ms);
+
+/*
+ * Returns nonzero when the consent entry `candidate` beats `current`,
+ * either of which may be NULL for none. Revoked beats granted and granted
+ * beats none. Of two equal states the later time wins, and at equal times
+ * `current` stays.
+ */
+int profile_consent_wins(const json_t *candidate, const json_t *current);
+
+/* Gives `into`, per channel kind, the winning consent entry of the two
+ * profiles. */
+void profile_consent_merge(json_t *into, const json_t *from);
+
+/* Returns the consent view rules see, {kind: state}. New reference. */
+json_t *profile_consent_view(const json_t *stored);
 
 /* Returns the profile's stage in `program`, or NULL. */
 const char *profile_stage(const json_t *stored, const char *program);

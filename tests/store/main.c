@@ -39,6 +39,8 @@ main(int argc, char **argv)
                                       job_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/history", history_tests,
                                       history_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/consent", consent_tests,
+                                      consent_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/erase", erase_tests,
                                       erase_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,

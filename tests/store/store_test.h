@@ -113,6 +113,8 @@ extern const struct CMUnitTest job_tests[];
 extern const size_t job_test_count;
 extern const struct CMUnitTest history_tests[];
 extern const size_t history_test_count;
+extern const struct CMUnitTest consent_tests[];
+extern const size_t consent_test_count;
 extern const struct CMUnitTest erase_tests[];
 extern const size_t erase_test_count;
 extern const struct CMUnitTest lifecycle_tests[];

@@ -62,7 +62,10 @@ static const char rules_text[] =
     "    when = \"case.status == 'closed'\";\n"
     "    send = { channel = \"email\"; template = \"receipt\"; }; },\n"
     "  { name = \"alert\"; on = \"alert\";\n"
-    "    send = { channel = \"sms\"; template = \"receipt\"; }; }\n"
+    "    send = { channel = \"sms\"; template = \"receipt\"; }; },\n"
+    "  { name = \"newsletter\"; on = \"newsletter\";\n"
+    "    when = \"profile.consent.email != 'revoked'\";\n"
+    "    send = { channel = \"email\"; template = \"receipt\"; }; }\n"
     ");\n";
 
 /* What the tests share: the loop of the test clock and the rules. */
@@ -451,14 +454,20 @@ flatten_profile(void **state)
         "                 {\"kind\": \"phone\", \"value\": \"+13125550100\"},"
         "                 {\"kind\": \"email\", \"value\": \"b@example.gov\"}],"
         " \"stages\": {\"lead\": {\"stage\": \"adoption\", \"since\": 5},"
-        "              \"safety\": {\"stage\": \"aware\", \"since\": 6}}}");
+        "              \"safety\": {\"stage\": \"aware\", \"since\": 6}},"
+        " \"consent\": {\"email\": {\"state\": \"revoked\","
+        "                          \"source\": \"api:x\", \"time\": 7},"
+        "             \"sms\": {\"state\": \"granted\","
+        "                        \"source\": \"api:x\", \"time\": 8}}}");
     json_t *flat = profile_flatten(stored);
 
     assert_json(flat,
                 "{\"first_name\": \"Ana\", \"email\": \"a@example.gov\","
                 " \"phone\": \"+13125550100\", \"id\": \"p-1\","
                 " \"stages\": {\"lead\": \"adoption\","
-                "              \"safety\": \"aware\"}}");
+                "              \"safety\": \"aware\"},"
+                " \"consent\": {\"email\": \"revoked\","
+                "              \"sms\": \"granted\"}}");
     assert_string_equal(profile_stage(stored, "lead"), "adoption");
     assert_null(profile_stage(stored, "other"));
     assert_string_equal(profile_identity(stored, "email"), "a@example.gov");
@@ -481,7 +490,7 @@ flatten_empty(void **state)
                            " \"identities\": [], \"stages\": {}}");
     json_t *flat = profile_flatten(stored);
 
-    assert_json(flat, "{\"id\": \"p-2\", \"stages\": {}}");
+    assert_json(flat, "{\"id\": \"p-2\", \"stages\": {}, \"consent\": {}}");
     json_decref(flat);
     json_decref(stored);
 }
@@ -521,7 +530,8 @@ context_of_event(void **state)
                 "{\"event\": {\"type\": \"case.closed\","
                 "             \"properties\": {\"case\":"
                 "                              {\"status\": \"closed\"}}},"
-                " \"profile\": {\"a\": 1, \"id\": \"p-1\", \"stages\": {}},"
+                " \"profile\": {\"a\": 1, \"id\": \"p-1\", \"stages\": {},"
+                "             \"consent\": {}},"
                 " \"case\": {\"status\": \"closed\"}}");
     json_decref(ctx);
 
@@ -532,6 +542,149 @@ context_of_event(void **state)
     json_decref(ctx);
     json_decref(stored);
     json_decref(event);
+}
+
+
+/* One row per case: the candidate's state and time, the current entry's
+ * (NULL state for none), and whether the candidate wins. */
+static void
+consent_rule_order(void **state)
+{
+    static const struct {
+        const char *candidate;
+        long long candidate_ms;
+        const char *current;
+        long long current_ms;
+        int wins;
+    } cases[] = {
+        { "revoked", 1, NULL, 0, 1 },
+        { "granted", 1, NULL, 0, 1 },
+        { "revoked", 1, "granted", 9, 1 },
+        { "granted", 9, "revoked", 1, 0 },
+        { "revoked", 5, "revoked", 4, 1 },
+        { "revoked", 4, "revoked", 5, 0 },
+        { "granted", 5, "granted", 4, 1 },
+        { "granted", 5, "granted", 5, 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *candidate = json_pack("{s:s,s:s,s:I}", "state",
+                                      cases[i].candidate, "source", "api:x",
+                                      "time", cases[i].candidate_ms);
+        json_t *current = cases[i].current == NULL ? NULL
+            : json_pack("{s:s,s:s,s:I}", "state", cases[i].current,
+                        "source", "api:y", "time", cases[i].current_ms);
+
+        if (profile_consent_wins(candidate, current) != cases[i].wins)
+            fail_msg("case %zu: %s at %lld against %s at %lld", i,
+                     cases[i].candidate, cases[i].candidate_ms,
+                     cases[i].current ? cases[i].current : "none",
+                     cases[i].current_ms);
+        json_decref(candidate);
+        json_decref(current);
+    }
+    assert_false(profile_consent_wins(NULL, NULL));
+}
+
+
+/* An event's consent sets one entry per kind, with the event's source
+ * and type and its time, and a later event replaces an entry. */
+static void
+consent_apply_entries(void **state)
+{
+    json_t *profile = parse("{\"id\": \"p-1\", \"updated\": 1,"
+                            " \"attributes\": {}, \"identities\": [],"
+                            " \"stages\": {}}");
+    json_t *revoke = parse("{\"type\": \"form.submitted\","
+                           " \"consent\": {\"email\": \"revoked\","
+                           "               \"sms\": \"granted\"}}");
+    json_t *grant = parse("{\"type\": \"opt_in\","
+                          " \"consent\": {\"email\": \"granted\"}}");
+    json_t *plain = parse("{\"type\": \"page_view\"}");
+
+    profile_consent_apply(profile, plain, "api", "page_view", 5, NOW_MS);
+    assert_null(json_object_get(profile, "_dirty"));
+    assert_null(json_object_get(profile, "consent"));
+
+    profile_consent_apply(profile, revoke, "api", "form.submitted", 10,
+                          NOW_MS);
+    assert_true(json_is_true(json_object_get(profile, "_dirty")));
+    assert_int_equal(integer_at(profile, "updated"), NOW_MS);
+    assert_json(json_object_get(profile, "consent"),
+                "{\"email\": {\"state\": \"revoked\","
+                "             \"source\": \"api:form.submitted\","
+                "             \"time\": 10},"
+                " \"sms\": {\"state\": \"granted\","
+                "           \"source\": \"api:form.submitted\","
+                "           \"time\": 10}}");
+
+    profile_consent_apply(profile, grant, "beacon", "opt_in", 20, NOW_MS);
+    assert_json(json_object_get(json_object_get(profile, "consent"),
+                                "email"),
+                "{\"state\": \"granted\", \"source\": \"beacon:opt_in\","
+                " \"time\": 20}");
+    json_decref(plain);
+    json_decref(grant);
+    json_decref(revoke);
+    json_decref(profile);
+}
+
+
+static const char consent_profiles[] =
+    "{\"profiles\": [{\"id\": \"p-known\", \"created\": 1, \"updated\": 1,"
+    "  \"attributes\": {},"
+    "  \"consent\": {"
+    "    \"sms\": {\"state\": \"revoked\", \"source\": \"api:a\","
+    "             \"time\": 100},"
+    "    \"email\": {\"state\": \"granted\", \"source\": \"api:a\","
+    "               \"time\": 100},"
+    "    \"webhook\": {\"state\": \"granted\", \"source\": \"api:a\","
+    "                 \"time\": 300}},"
+    "  \"identities\": [{\"kind\": \"email\", \"value\": \"k@example.gov\"}],"
+    "  \"stages\": {}},"
+    " {\"id\": \"p-anon\", \"created\": 1, \"updated\": 1,"
+    "  \"attributes\": {},"
+    "  \"consent\": {"
+    "    \"sms\": {\"state\": \"granted\", \"source\": \"beacon:b\","
+    "             \"time\": 500},"
+    "    \"email\": {\"state\": \"granted\", \"source\": \"beacon:b\","
+    "               \"time\": 200},"
+    "    \"webhook\": {\"state\": \"granted\", \"source\": \"beacon:b\","
+    "                 \"time\": 200},"
+    "    \"push\": {\"state\": \"revoked\", \"source\": \"beacon:b\","
+    "              \"time\": 50}},"
+    "  \"identities\": [{\"kind\": \"visitor\", \"value\": \"v-anon\"}],"
+    "  \"stages\": {}}]}";
+
+
+/* A merge keeps, per kind, the more restrictive entry of the two
+ * profiles, and the later one of two equal states. */
+static void
+merge_consent_restrictive(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(consent_profiles);
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"k@example.gov\"},"
+                          " \"visitor\": \"v-anon\"}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-known");
+    assert_json(json_object_get(p, "consent"),
+                "{\"sms\": {\"state\": \"revoked\", \"source\": \"api:a\","
+                "           \"time\": 100},"
+                " \"email\": {\"state\": \"granted\", \"source\": \"beacon:b\","
+                "             \"time\": 200},"
+                " \"webhook\": {\"state\": \"granted\", \"source\": \"api:a\","
+                "               \"time\": 300},"
+                " \"push\": {\"state\": \"revoked\", \"source\": \"beacon:b\","
+                "            \"time\": 50}}");
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
 }
 
 
@@ -574,7 +727,7 @@ run_signup(void **state)
     assert_profile_id(id, NOW_MS);
     snprintf(expected, sizeof(expected),
              "{\"id\": \"%s\", \"created\": %lld, \"updated\": %lld,"
-             " \"attributes\": {\"first_name\": \"Bo\"},"
+             " \"attributes\": {\"first_name\": \"Bo\"}, \"consent\": {},"
              " \"identities\": [{\"kind\": \"email\","
              "                   \"value\": \"bo@example.gov\"}]}",
              id, (long long) NOW_MS, (long long) NOW_MS);
@@ -806,6 +959,60 @@ run_channel_address_kind(void **state)
 }
 
 
+/* An event that revokes email consent stores the entry in the batch's
+ * profile, and the rule whose `when` reads it plans nothing. */
+static void
+run_consent_revoke(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o]", row(60, "{\"type\": \"newsletter\","
+                                 " \"profile\": {\"email\":"
+                                 "               \"ana@example.gov\"},"
+                                 " \"consent\": {\"email\": \"revoked\"}}")),
+        known_profiles);
+    json_t *p = json_array_get(json_object_get(batch, "profiles"), 0);
+    char expected[256];
+
+    assert_string_equal(string_at(p, "id"), "p-ana");
+    snprintf(expected, sizeof(expected),
+             "{\"email\": {\"state\": \"revoked\","
+             "             \"source\": \"api:newsletter\", \"time\": %lld}}",
+             (long long) EVENT_MS);
+    assert_json(json_object_get(p, "consent"), expected);
+    assert_json(json_object_get(batch, "jobs"), "[]");
+    json_decref(batch);
+}
+
+
+/* Without a revoke (unknown, or granted again later) the rule plans its
+ * email. */
+static void
+run_consent_unknown_or_granted(void **state)
+{
+    json_t *batch = run(*state,
+        json_pack("[o,o,o]",
+                  row(61, "{\"type\": \"newsletter\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"}}"),
+                  row(62, "{\"type\": \"newsletter\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"consent\": {\"email\": \"revoked\"}}"),
+                  row(63, "{\"type\": \"newsletter\","
+                          " \"profile\": {\"email\": \"ana@example.gov\"},"
+                          " \"consent\": {\"email\": \"granted\"}}")),
+        known_profiles);
+    json_t *jobs = json_object_get(batch, "jobs");
+    json_t *p = json_array_get(json_object_get(batch, "profiles"), 0);
+
+    assert_int_equal(json_array_size(jobs), 2);
+    assert_int_equal(integer_at(json_array_get(jobs, 0), "event_seq"), 61);
+    assert_int_equal(integer_at(json_array_get(jobs, 1), "event_seq"), 63);
+    assert_string_equal(string_at(json_object_get(json_object_get(p,
+                                      "consent"), "email"), "state"),
+                        "granted");
+    json_decref(batch);
+}
+
+
 /* Without rules, profiles are still resolved and the cursor moves. */
 static void
 run_without_rules(void **state)
@@ -846,6 +1053,9 @@ main(void)
         cmocka_unit_test(flatten_empty),
         cmocka_unit_test(identities_request),
         cmocka_unit_test(context_of_event),
+        cmocka_unit_test(consent_rule_order),
+        cmocka_unit_test(consent_apply_entries),
+        cmocka_unit_test(merge_consent_restrictive),
     };
     const struct CMUnitTest evaluation[] = {
         cmocka_unit_test(run_signup),
@@ -857,6 +1067,8 @@ main(void)
         cmocka_unit_test(run_same_identity),
         cmocka_unit_test(run_channel_address_kind),
         cmocka_unit_test(run_without_rules),
+        cmocka_unit_test(run_consent_revoke),
+        cmocka_unit_test(run_consent_unknown_or_granted),
     };
     int failed = 0;
 

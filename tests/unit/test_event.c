@@ -445,6 +445,69 @@ reject_no_identity(void **state)
 }
 
 
+static void
+event_consent(void **state)
+{
+    static const struct good_case cases[] = {
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"email\": \"revoked\", \"sms\": \"granted\","
+         "               \"webhook\": \"granted\", \"push_2\": \"revoked\"}}",
+         "{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"email\": \"revoked\", \"sms\": \"granted\","
+         "               \"webhook\": \"granted\", \"push_2\": \"revoked\"},"
+         " \"time\": \"2026-01-01T00:00:00.250Z\", \"properties\": {}}",
+         NOW_MS},
+        /* An empty object changes nothing and is dropped. */
+        {"{\"type\": \"t\", \"visitor\": \"v\", \"consent\": {}}",
+         "{\"type\": \"t\", \"visitor\": \"v\","
+         " \"time\": \"2026-01-01T00:00:00.250Z\", \"properties\": {}}",
+         NOW_MS},
+    };
+
+    for (size_t i = 0; i < COUNT(cases); i++)
+        expect_good(&cases[i]);
+}
+
+
+static void
+reject_consent(void **state)
+{
+#define STATE " must be \"granted\" or \"revoked\""
+#define KIND " is not a channel kind: use lowercase letters, digits and '_'"
+    static const char shape[] = "consent must be an object of channel "
+        "kind to state, such as {\"email\": \"revoked\"}";
+    static const struct bad_case cases[] = {
+        {"{\"type\": \"t\", \"visitor\": \"v\", \"consent\": [\"email\"]}",
+         "consent", shape},
+        {"{\"type\": \"t\", \"visitor\": \"v\", \"consent\": null}",
+         "consent", shape},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"email\": \"yes\"}}",
+         "consent.email", "consent.email" STATE},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"sms\": \"Granted\"}}",
+         "consent.sms", "consent.sms" STATE},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"sms\": true}}",
+         "consent.sms", "consent.sms" STATE},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"email\": null}}",
+         "consent.email", "consent.email" STATE},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"Email\": \"revoked\"}}",
+         "consent.Email", "consent.Email" KIND},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"consent\": {\"e-mail\": \"revoked\"}}",
+         "consent.e-mail", "consent.e-mail" KIND},
+    };
+#undef STATE
+#undef KIND
+
+    for (size_t i = 0; i < COUNT(cases); i++)
+        expect_bad(&cases[i]);
+}
+
+
 int
 main(void)
 {
@@ -460,6 +523,8 @@ main(void)
         cmocka_unit_test(reject_long_id),
         cmocka_unit_test(reject_profile),
         cmocka_unit_test(reject_no_identity),
+        cmocka_unit_test(event_consent),
+        cmocka_unit_test(reject_consent),
     };
 
     return cmocka_run_group_tests_name("event_normalize", tests, NULL,

@@ -57,12 +57,17 @@ struct identity_list {
     size_t count;
 };
 
-/* A profile in a pipeline batch, with `attributes` as compact JSON text. */
+/*
+ * A profile in a pipeline batch, with `attributes` and `consent` as
+ * compact JSON text. `consent` is NULL when the batch leaves the stored
+ * consent map as it is.
+ */
 struct profile_write {
     char *id;
     int64_t created;
     int64_t updated;
     char *attributes;
+    char *consent;
     struct identity_list identities;
 };
 
@@ -286,12 +291,14 @@ json_t *job_claimed_json(const struct job *job, enum job_state was,
                          json_t *event, json_t *profile);
 
 /*
- * Starts a profile object with `id`, `attributes` (JSON text) and empty
- * "identities" and "stages". With `times` nonzero it also carries
- * "created" and "updated", the form that profiles_load returns.
+ * Starts a profile object with `id`, `attributes` and `consent` (JSON
+ * text, where a NULL `consent` reads as {}) and empty "identities" and
+ * "stages". With `times` nonzero it also carries "created" and "updated",
+ * the form that profiles_load returns.
  */
-json_t *profile_json(const char *id, const char *attributes, int times,
-                     int64_t created, int64_t updated);
+json_t *profile_json(const char *id, const char *attributes,
+                     const char *consent, int times, int64_t created,
+                     int64_t updated);
 int profile_json_add_identity(json_t *profile, const char *kind,
                               const char *value);
 int profile_json_add_stage(json_t *profile, const char *program,
@@ -323,5 +330,22 @@ char *erased_body(const char *type, int64_t time_ms);
  * (with "merged_into" unless NULL) when `counts` is NULL. */
 json_t *erase_result(const struct erase_counts *counts,
                      const char *merged_into);
+
+/*
+ * Checks a consent map of a commit batch: an object of non-empty kinds,
+ * each {"state": "granted" | "revoked", "source": non-empty string,
+ * "time": integer}. Returns 0 or CRIER_EINVAL.
+ */
+int consent_map_check(const json_t *consent);
+
+/*
+ * Sets *merged to the consent map `into` combined with `from` (both JSON
+ * text), as compact JSON text to free(). Per kind the more restrictive
+ * entry wins (revoked, then granted, then none), and of two equal states
+ * the later time. At equal times `into` keeps its entry. Text that does
+ * not parse comes only from a damaged file, and then *merged is NULL and
+ * `into` keeps its map. Returns 0 or CRIER_ENOMEM.
+ */
+int consent_merge_text(const char *into, const char *from, char **merged);
 
 #endif

@@ -192,6 +192,7 @@ profile_write_clear(struct profile_write *profile)
 {
     free(profile->id);
     free(profile->attributes);
+    free(profile->consent);
     identities_clear(&profile->identities);
     memset(profile, 0, sizeof(*profile));
 }
@@ -201,6 +202,7 @@ static int
 profile_write_parse(const json_t *json, struct profile_write *out)
 {
     json_t *attributes = json_object_get(json, "attributes");
+    json_t *consent = json_object_get(json, "consent");
     const json_t *identities;
     int rc;
 
@@ -208,6 +210,8 @@ profile_write_parse(const json_t *json, struct profile_write *out)
     if (!json_is_object(json) || !json_is_object(attributes))
         return CRIER_EINVAL;
     rc = member_array(json, "identities", &identities);
+    if (rc == 0 && consent != NULL && !json_is_null(consent))
+        rc = consent_map_check(consent);
     if (rc == 0)
         rc = member_string(json, "id", 1, &out->id);
     if (rc == 0)
@@ -217,6 +221,11 @@ profile_write_parse(const json_t *json, struct profile_write *out)
     if (rc == 0) {
         out->attributes = json_dumps(attributes, JSON_COMPACT);
         if (out->attributes == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    if (rc == 0 && consent != NULL && !json_is_null(consent)) {
+        out->consent = json_dumps(consent, JSON_COMPACT);
+        if (out->consent == NULL)
             rc = CRIER_ENOMEM;
     }
     if (rc == 0)

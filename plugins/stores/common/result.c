@@ -115,19 +115,30 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
 }
 
 
-json_t *
-profile_json(const char *id, const char *attributes, int times,
-             int64_t created, int64_t updated)
+/* Parses a stored JSON object, or returns {} for text that does not
+ * parse. As with events, only a damaged file gives such text. */
+static json_t *
+stored_object(const char *text)
 {
-    json_t *parsed = json_loads(attributes, 0, NULL);
+    json_t *parsed = text != NULL ? json_loads(text, 0, NULL) : NULL;
+
+    if (json_is_object(parsed))
+        return parsed;
+    json_decref(parsed);
+    return json_object();
+}
+
+
+json_t *
+profile_json(const char *id, const char *attributes, const char *consent,
+             int times, int64_t created, int64_t updated)
+{
     json_t *object;
 
-    /* As with events, only a damaged file gives text that does not
-     * parse. The profile then reads with no attributes. */
-    if (parsed == NULL)
-        parsed = json_object();
-    object = json_pack("{s:s, s:o, s:[], s:{}}", "id", id,
-                       "attributes", parsed, "identities", "stages");
+    object = json_pack("{s:s, s:o, s:o, s:[], s:{}}", "id", id,
+                       "attributes", stored_object(attributes),
+                       "consent", stored_object(consent),
+                       "identities", "stages");
     if (object == NULL || !times)
         return object;
     if (json_object_set_new(object, "created", json_integer(created)) < 0

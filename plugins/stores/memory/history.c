@@ -116,6 +116,23 @@ attributes_fill(struct memory_profile *into,
 }
 
 
+/* Gives `into` the more restrictive consent of the two, per channel
+ * kind. Out of memory, `into` keeps its own, as attributes_fill does. */
+static void
+consent_merge(struct memory_profile *into, const struct memory_profile *from)
+{
+    char *merged = NULL;
+
+    consent_merge_text(into->consent ? into->consent : "{}",
+                       from->consent ? from->consent : "{}", &merged);
+    if (merged != NULL) {
+        g_free(into->consent);
+        into->consent = g_strdup(merged);
+        free(merged);
+    }
+}
+
+
 /* Replaces the malloc'd `*field` with a copy of `into` when it names
  * `from`. */
 static void
@@ -179,6 +196,7 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
     rows_move(store, merge->from, merge->into);
     stages_move(store, merge->from, merge->into);
     attributes_fill(into, from);
+    consent_merge(into, from);
     g_hash_table_replace(store->merges, g_strdup(merge->from),
                          g_strdup(merge->into));
     g_hash_table_remove(store->profiles, merge->from);

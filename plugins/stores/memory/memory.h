@@ -36,6 +36,7 @@ struct memory_profile {
     int64_t created;
     int64_t updated;
     char *attributes;         /* compact JSON text */
+    char *consent;            /* compact JSON text, or NULL for {} */
     GPtrArray *identities;    /* struct identity *, in the order added */
 };
 

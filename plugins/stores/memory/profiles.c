@@ -22,6 +22,7 @@ memory_profile_free(void *data)
 
     g_free(profile->id);
     g_free(profile->attributes);
+    g_free(profile->consent);
     g_ptr_array_unref(profile->identities);
     g_free(profile);
 }
@@ -71,7 +72,8 @@ identity_add(struct memory_store *store, struct memory_profile *profile,
 }
 
 
-/* Creates or updates a profile, keeping `created` from the first write. */
+/* Creates or updates a profile, keeping `created` from the first write,
+ * and its consent map when the write carries none. */
 void
 profile_write(struct memory_store *store, const struct profile_write *write)
 {
@@ -89,6 +91,10 @@ profile_write(struct memory_store *store, const struct profile_write *write)
     profile->updated = write->updated;
     g_free(profile->attributes);
     profile->attributes = g_strdup(write->attributes);
+    if (write->consent != NULL) {
+        g_free(profile->consent);
+        profile->consent = g_strdup(write->consent);
+    }
     for (i = 0; i < write->identities.count; i++)
         identity_add(store, profile, &write->identities.items[i]);
 }
@@ -158,8 +164,8 @@ profile_find_json(struct memory_store *store, const char *id, int times)
     profile = g_hash_table_lookup(store->profiles, id);
     if (profile == NULL)
         return json_null();
-    json = profile_json(id, profile->attributes, times, profile->created,
-                        profile->updated);
+    json = profile_json(id, profile->attributes, profile->consent, times,
+                        profile->created, profile->updated);
     for (i = 0; json != NULL && rc == 0 && i < profile->identities->len;
          i++) {
         const struct identity *identity =

@@ -10,6 +10,12 @@ static const char profile_attributes_sql[] =
 static const char profile_attributes_set_sql[] =
     "UPDATE profiles SET attributes = ?2 WHERE id = ?1";
 
+static const char profile_consent_sql[] =
+    "SELECT consent FROM profiles WHERE id = ?1";
+
+static const char profile_consent_set_sql[] =
+    "UPDATE profiles SET consent = ?2 WHERE id = ?1";
+
 static const char profile_delete_sql[] =
     "DELETE FROM profiles WHERE id = ?1";
 
@@ -167,7 +173,39 @@ merge_rows(struct connection *conn, struct request *req,
 }
 
 
-/* Fills the attributes of `into`, deletes `from` and records the merge. */
+/* Gives `into` the more restrictive consent of the two profiles, per
+ * channel kind. */
+static int
+merge_consent(struct connection *conn, struct request *req,
+              const struct profile_merge *merge)
+{
+    char *from_consent = NULL;
+    char *into_consent = NULL;
+    char *merged = NULL;
+    int rc;
+
+    rc = text_lookup(conn, req, STMT_PROFILE_CONSENT, profile_consent_sql,
+                     merge->from, &from_consent);
+    if (rc == 0)
+        rc = text_lookup(conn, req, STMT_PROFILE_CONSENT,
+                         profile_consent_sql, merge->into, &into_consent);
+    if (rc == 0 && from_consent != NULL && into_consent != NULL)
+        rc = consent_merge_text(into_consent, from_consent, &merged);
+    if (rc == 0 && merged != NULL)
+        rc = statement_run_pair(conn, req, STMT_PROFILE_CONSENT_SET,
+                                profile_consent_set_sql, merge->into,
+                                merged);
+    free(from_consent);
+    free(into_consent);
+    free(merged);
+    return rc;
+}
+
+
+/*
+ * Fills the attributes of `into`, combines the consent of both, deletes
+ * `from` and records the merge.
+ */
 static int
 merge_finish(struct connection *conn, struct request *req,
              const struct profile_merge *merge, const char *from_attributes,
@@ -182,6 +220,8 @@ merge_finish(struct connection *conn, struct request *req,
                                 profile_attributes_set_sql, merge->into,
                                 filled);
     free(filled);
+    if (rc == 0)
+        rc = merge_consent(conn, req, merge);
     if (rc == 0)
         rc = statement_run_pair(conn, req, STMT_PROFILE_DELETE,
                                 profile_delete_sql, merge->from, NULL);

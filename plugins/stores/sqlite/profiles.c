@@ -5,14 +5,18 @@
 #include "sqlite.h"
 
 
-/* `created` is written once, and later writes replace the rest. */
+/* `created` is written once, and later writes replace the rest. A NULL
+ * consent (?5) keeps the stored map, or starts an empty one. */
 static const char profile_upsert_sql[] =
-    "INSERT INTO profiles (id, created, updated, attributes)"
-    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET"
-    " updated = excluded.updated, attributes = excluded.attributes";
+    "INSERT INTO profiles (id, created, updated, attributes, consent)"
+    " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'))"
+    " ON CONFLICT (id) DO UPDATE SET"
+    " updated = excluded.updated, attributes = excluded.attributes,"
+    " consent = coalesce(?5, consent)";
 
 static const char profile_select_sql[] =
-    "SELECT created, updated, attributes FROM profiles WHERE id = ?1";
+    "SELECT created, updated, attributes, consent FROM profiles"
+    " WHERE id = ?1";
 
 /* An identity that another profile owns stays with its owner. */
 static const char identity_insert_sql[] =
@@ -85,6 +89,7 @@ profile_write(struct connection *conn, struct request *req,
     sqlite3_bind_int64(stmt, 2, profile->created);
     sqlite3_bind_int64(stmt, 3, profile->updated);
     statement_bind_text(stmt, 4, profile->attributes);
+    statement_bind_text(stmt, 5, profile->consent);
     rc = statement_finish(conn, req, stmt);
     for (i = 0; rc == 0 && i < profile->identities.count; i++)
         rc = identity_add(conn, req, profile->id,
@@ -197,6 +202,7 @@ profile_row_json(struct connection *conn, struct request *req,
     step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
         profile = profile_json(id, (const char *)sqlite3_column_text(stmt, 2),
+                               (const char *)sqlite3_column_text(stmt, 3),
                                times, sqlite3_column_int64(stmt, 0),
                                sqlite3_column_int64(stmt, 1));
     else if (step == SQLITE_DONE)

@@ -128,7 +128,12 @@ static const char *const migrations[] = {
     "  ON stage_history (profile, program, id);"
     "CREATE TABLE erasures ("
     "  id INTEGER PRIMARY KEY,"
-    "  time_ms INTEGER NOT NULL);"
+    "  time_ms INTEGER NOT NULL);",
+
+    /* 4: consent per channel kind. A profile reads and writes its whole
+     * consent map at once, as with its attributes, so the map is one JSON
+     * text column, and the profiles stored before it have none. */
+    "ALTER TABLE profiles ADD COLUMN consent TEXT NOT NULL DEFAULT '{}';"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
