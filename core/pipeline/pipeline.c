@@ -44,7 +44,15 @@ static struct {
     uint64_t batch_took;        /* how long the last batch took, in ms */
     int behind;                 /* the last read filled a whole batch */
     struct evaluation *batch;
+    GQueue merges;              /* struct pending_merge *, in order */
 } pl;
+
+/* An admin merge waiting for the pipeline to be between batches. */
+struct pending_merge {
+    json_t *commit;
+    void (*done)(void *arg, int status, json_t *result);
+    void *arg;
+};
 
 static void step(void);
 
@@ -201,6 +209,43 @@ yield_to_ingest(void)
 
 
 static void
+on_merged(void *arg, int status, json_t *result)
+{
+    struct pending_merge *m = arg;
+
+    pl.busy = 0;
+    m->done(m->arg, status, result);
+    json_decref(m->commit);
+    free(m);
+    finish();
+    step();
+}
+
+
+/* Runs the next admin merge; returns nonzero when one was started. */
+static int
+merge_next(void)
+{
+    struct pending_merge *m = g_queue_pop_head(&pl.merges);
+    int rc;
+
+    if (m == NULL)
+        return 0;
+    pl.busy = 1;
+    rc = server.store_ops->commit(server.store->state, m->commit, on_merged,
+                                  m);
+    if (rc != 0) {
+        pl.busy = 0;
+        m->done(m->arg, rc, NULL);
+        json_decref(m->commit);
+        free(m);
+        return 0;
+    }
+    return 1;
+}
+
+
+static void
 step(void)
 {
     int rc;
@@ -209,7 +254,7 @@ step(void)
         pl.again = 1;
         return;
     }
-    if (pl.stopping || yield_to_ingest())
+    if (pl.stopping || merge_next() || yield_to_ingest())
         return;
     pl.busy = 1;
     pl.batch_started = uv_now(server.loop);
@@ -257,6 +302,28 @@ pipeline_notify(void)
 {
     if (server.store_ops != NULL && !pl.stopping)
         step();
+}
+
+
+int
+pipeline_merge(const char *from, const char *into, int64_t now_ms,
+               void (*done)(void *arg, int status, json_t *result),
+               void *arg)
+{
+    struct pending_merge *m;
+
+    if (pl.stopping || server.store_ops == NULL)
+        return CRIER_ECLOSED;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return CRIER_ENOMEM;
+    m->commit = json_pack("{s:[{s:s,s:s,s:I}]}", "merges", "from", from,
+                          "into", into, "time", (json_int_t) now_ms);
+    m->done = done;
+    m->arg = arg;
+    g_queue_push_tail(&pl.merges, m);
+    step();
+    return 0;
 }
 
 

@@ -8,6 +8,10 @@
 #ifndef CRIER_CORE_PIPELINE_H
 #define CRIER_CORE_PIPELINE_H
 
+#include <stdint.h>
+
+#include <jansson.h>
+
 struct ruleset;
 
 /* Reads the cursor and starts processing; `on_planned` runs after a batch
@@ -16,6 +20,16 @@ int pipeline_start(const struct ruleset *rules, void (*on_planned)(void));
 
 /* Wakes the pipeline when new events are committed. */
 void pipeline_notify(void);
+
+/*
+ * Merges profile `from` into `into` between two batches, so that no batch
+ * in flight writes a profile that the merge removes. `done` gets the
+ * store's commit result ({"merged": N}, 0 when `from` is unknown).
+ * Returns CRIER_ECLOSED while stopping.
+ */
+int pipeline_merge(const char *from, const char *into, int64_t now_ms,
+                   void (*done)(void *arg, int status, json_t *result),
+                   void *arg);
 
 /* Lets the batch in flight finish, then calls `done`. */
 void pipeline_stop(void (*done)(void *arg), void *arg);

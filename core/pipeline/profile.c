@@ -232,6 +232,57 @@ merge_anonymous(struct profile_index *idx, json_t *anonymous, json_t *known,
 }
 
 
+/* Returns nonzero when a profile has no identity but visitor ids. */
+static int
+profile_is_anonymous(const json_t *profile)
+{
+    json_t *ids = json_object_get(profile, "identities");
+    size_t i;
+    json_t *id;
+
+    json_array_foreach(ids, i, id)
+        if (g_strcmp0(json_string_value(json_object_get(id, "kind")),
+                      "visitor") != 0)
+            return 0;
+    return 1;
+}
+
+
+static void
+note_known(const char *kind, const char *value, void *arg)
+{
+    if (strcmp(kind, "visitor") != 0)
+        *(int *) arg = 1;
+}
+
+
+/*
+ * Picks the profile for an event. The owner of a known identity wins. A
+ * visitor id leads to its owner only while that owner is anonymous, or
+ * when the event brings no known identity: a browser shared by two
+ * residents must not join the second one to the first. Only an anonymous
+ * owner of the visitor id merges into the known profile.
+ */
+static json_t *
+pick_profile(struct profile_index *idx, const json_t *event,
+             struct resolution *r, int64_t now_ms)
+{
+    int has_known = 0;
+
+    event_identities(event, note_known, &has_known);
+    if (r->known != NULL) {
+        if (r->anonymous != NULL && r->anonymous != r->known &&
+            profile_is_anonymous(r->anonymous))
+            merge_anonymous(idx, r->anonymous, r->known, now_ms);
+        return profile_final(idx, r->known);
+    }
+    if (r->anonymous != NULL &&
+        (!has_known || profile_is_anonymous(r->anonymous)))
+        return r->anonymous;
+    return profile_create(idx, now_ms);
+}
+
+
 json_t *
 profile_resolve(struct profile_index *idx, const json_t *event,
                 int64_t now_ms)
@@ -240,11 +291,7 @@ profile_resolve(struct profile_index *idx, const json_t *event,
     struct attach a = { idx, NULL };
 
     event_identities(event, find_owner, &r);
-    if (r.known != NULL && r.anonymous != NULL && r.known != r.anonymous)
-        merge_anonymous(idx, r.anonymous, r.known, now_ms);
-    a.profile = r.known ? profile_final(idx, r.known) : r.anonymous;
-    if (a.profile == NULL)
-        a.profile = profile_create(idx, now_ms);
+    a.profile = pick_profile(idx, event, &r, now_ms);
     event_identities(event, attach_identity, &a);
     apply_attributes(a.profile, event);
     if (json_is_true(json_object_get(a.profile, "_dirty")))

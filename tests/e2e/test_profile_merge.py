@@ -123,3 +123,43 @@ def test_merge_in_one_batch(tmp_path):
     assert len(events_of(c, known)) == 4
     assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 1
     c.stop()
+
+
+def test_shared_browser_never_joins_two_residents(tmp_path):
+    c = start(tmp_path)
+    # Gina has a profile; Hal then Gina use one browser (visitor v-g1).
+    send(c, [{"type": "signup", "profile": {"email": "gina@example.com"}}])
+    gina = profile_of(c, "email", "gina@example.com")
+    send(c, [view("v-g1")])
+    send(c, [{"type": "form.submitted", "visitor": "v-g1",
+              "profile": {"email": "hal@example.com"}}])
+    hal = profile_of(c, "email", "hal@example.com")
+    assert profile_of(c, "visitor", "v-g1") == hal
+    send(c, [{"type": "form.submitted", "visitor": "v-g1",
+              "profile": {"email": "gina@example.com"}}])
+    # Hal's profile is known: it stays, with the visitor id.
+    assert profile_of(c, "email", "hal@example.com") == hal
+    assert profile_of(c, "email", "gina@example.com") == gina
+    assert hal != gina
+    assert c.store.query("SELECT count(*) FROM merges")[0][0] == 0
+    c.stop()
+
+
+def test_known_visitor_does_not_take_new_email(tmp_path):
+    c = start(tmp_path)
+    send(c, [{"type": "signup", "visitor": "v-e1",
+              "profile": {"email": "eve@example.com"}}])
+    eve = profile_of(c, "email", "eve@example.com")
+    send(c, [{"type": "signup", "visitor": "v-e1",
+              "profile": {"email": "frank@example.com"}}])
+    frank = profile_of(c, "email", "frank@example.com")
+    assert frank is not None and frank != eve
+    assert profile_of(c, "visitor", "v-e1") == eve
+    # In one batch too.
+    send(c, [{"type": "signup", "visitor": "v-b3",
+              "profile": {"email": "new@example.com"}},
+             {"type": "signup", "visitor": "v-b3",
+              "profile": {"email": "zoe@example.com"}}])
+    assert (profile_of(c, "email", "new@example.com")
+            != profile_of(c, "email", "zoe@example.com"))
+    c.stop()
