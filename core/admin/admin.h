@@ -49,4 +49,7 @@ void admin_respond_error(struct crier_http_req *req, int status,
  * DELETE /v1/profiles/{id}. */
 int admin_routes_add(struct http_server *http);
 
+/* Adds POST /v1/profiles/{id}/merge (merge.c). */
+int admin_merge_routes_add(struct http_server *http);
+
 #endif

@@ -244,6 +244,9 @@ check_attributes(const json_t *v, json_t *ev, struct crier_input_error *err)
         return 0;
     if (!json_is_object(v))
         return reject(err, "attributes", "must be an object");
+    if (json_object_get(v, "") != NULL)
+        return reject(err, "attributes", "has an attribute with an empty "
+                      "name: give every attribute a name");
     if (types == NULL) {
         json_object_set(ev, "attributes", (json_t *) v);
         return 0;
@@ -252,12 +255,13 @@ check_attributes(const json_t *v, json_t *ev, struct crier_input_error *err)
     json_object_foreach((json_t *) v, name, value) {
         enum attribute_type type;
         json_t *stored = attribute_value_normalize(types, name, value, &type);
-        char field[96];
+        char field[96], message[128];
 
         if (stored == NULL) {
             json_decref(out);
             snprintf(field, sizeof(field), "attributes.%s", name);
-            return reject(err, field, attribute_type_expectation(type));
+            attribute_value_error(type, value, message, sizeof(message));
+            return reject(err, field, message);
         }
         json_object_set_new(out, name, stored);
     }

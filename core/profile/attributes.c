@@ -14,11 +14,17 @@ static const char *const type_names[] = {
 static const char *const type_expectations[] = {
     NULL,
     "must be a string",
-    "must be a number such as 4, not a string",
-    "must be true or false, not a string",
+    "must be a number such as 4",
+    "must be true or false",
     "must be a date such as 2025-03-14",
     "must be an IANA time zone name such as America/Chicago",
     "must be a BCP 47 language tag such as en or es-MX"
+};
+
+/* JSON type of the value each type takes, indexed by enum attribute_type. */
+static const json_type type_json_types[] = {
+    JSON_NULL, JSON_STRING, JSON_REAL, JSON_TRUE, JSON_STRING, JSON_STRING,
+    JSON_STRING
 };
 
 /* Zone names already found valid. Only the loop thread uses it, and
@@ -43,6 +49,57 @@ const char *
 attribute_type_expectation(enum attribute_type type)
 {
     return type_expectations[type];
+}
+
+
+/* Returns the JSON type of `value` with its article: "a string". */
+static const char *
+json_type_phrase(const json_t *value)
+{
+    switch (json_typeof(value)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a bool";
+    case JSON_NULL:
+        return "null";
+    }
+    return "an unknown JSON value";
+}
+
+
+/* Returns 1 when `value` has the JSON type that `type` takes. */
+static int
+json_type_fits(enum attribute_type type, const json_t *value)
+{
+    switch (type_json_types[type]) {
+    case JSON_REAL:
+        return json_is_number(value);
+    case JSON_TRUE:
+        return json_is_boolean(value);
+    default:
+        return json_typeof(value) == type_json_types[type];
+    }
+}
+
+
+void
+attribute_value_error(enum attribute_type type, const json_t *value,
+                      char *buf, size_t size)
+{
+    if (json_type_fits(type, value))
+        snprintf(buf, size, "%s", type_expectations[type]);
+    else
+        snprintf(buf, size, "%s, not %s", type_expectations[type],
+                 json_type_phrase(value));
 }
 
 

@@ -38,6 +38,14 @@ int attribute_type_parse(const char *name, enum attribute_type *out);
 const char *attribute_type_expectation(enum attribute_type type);
 
 /*
+ * Writes the error for `value`, which does not fit `type`, into `buf`:
+ * the expectation, followed by the JSON type of `value` when that type is
+ * wrong ("must be a number such as 4, not a bool").
+ */
+void attribute_value_error(enum attribute_type type, const json_t *value,
+                           char *buf, size_t size);
+
+/*
  * Returns the value to store for attribute `name`, as a new reference, or
  * NULL when `value` does not fit the declared type; *type is then set to
  * that type. Null and undeclared attributes are returned unchanged.

@@ -91,6 +91,47 @@ def test_wrong_type_rejected_and_nothing_stored(tmp_path):
         c.stop()
 
 
+def test_wrong_type_names_json_type(tmp_path):
+    c = start(tmp_path)
+    try:
+        cases = [
+            ({"household_size": True}, "attributes.household_size",
+             "attributes.household_size must be a number such as 4,"
+             " not a bool"),
+            ({"veteran": 0}, "attributes.veteran",
+             "attributes.veteran must be true or false, not a number"),
+            ({"veteran": "yes"}, "attributes.veteran",
+             "attributes.veteran must be true or false, not a string"),
+            ({"first_name": [1]}, "attributes.first_name",
+             "attributes.first_name must be a string, not an array"),
+            ({"timezone": "posixrules"}, "attributes.timezone",
+             "attributes.timezone must be an IANA time zone name such as"
+             " America/Chicago"),
+            ({"timezone": "right/UTC"}, "attributes.timezone", None),
+            ({"": 1}, "attributes", None),
+        ]
+        for attributes, field, error in cases:
+            r = c.post("/v1/events", signup("eve@example.gov", attributes))
+            assert r.status == 400, attributes
+            assert r.json()["field"] == field
+            if error is not None:
+                assert r.json()["error"] == error
+        assert c.store.query("SELECT count(*) FROM events") == [(0,)]
+    finally:
+        c.stop()
+
+
+def test_empty_name_rejected_without_types(tmp_path):
+    c = Crier(tmp_path, 'store: { plugin = "memory"; };\n'
+              'triggers: { api: { plugin = "api"; }; };\n').start()
+    try:
+        r = c.post("/v1/events", signup("fay@example.gov", {"": 1}))
+        assert r.status == 400
+        assert r.json()["field"] == "attributes"
+    finally:
+        c.stop()
+
+
 def test_null_removes_declared_attribute(tmp_path):
     c = start(tmp_path)
     try:

@@ -99,6 +99,11 @@ timezone_checks(void **state)
         {"America//Chicago", NULL},
         {"../../etc/passwd", NULL},
         {"localtime", NULL},
+        {"posixrules", NULL},
+        {"Factory", NULL},
+        {"right/UTC", NULL},
+        {"posix/America/Chicago", NULL},
+        {"US/Eastern", "valid"},
         {"zone.tab", NULL},
         {"", NULL},
     };
@@ -471,6 +476,30 @@ event_rejects_wrong_type(void **state)
     assert_string_equal(err.field, "attributes.household_size");
     assert_string_equal(err.message, "attributes.household_size must be a "
                         "number such as 4, not a string");
+    assert_null(out.event);
+
+    assert_int_equal(normalize_with_types(event_types,
+        "{\"type\": \"signup\", \"visitor\": \"v-1\", \"attributes\":"
+        " {\"household_size\": true}}", &out, &err), CRIER_EINVAL);
+    assert_string_equal(err.message, "attributes.household_size must be a "
+                        "number such as 4, not a bool");
+
+    assert_int_equal(normalize_with_types(event_types,
+        "{\"type\": \"signup\", \"visitor\": \"v-1\", \"attributes\":"
+        " {\"household_size\": {\"a\": 1}}}", &out, &err), CRIER_EINVAL);
+    assert_string_equal(err.message, "attributes.household_size must be a "
+                        "number such as 4, not an object");
+
+    assert_int_equal(normalize_with_types(event_types,
+        "{\"type\": \"signup\", \"visitor\": \"v-1\", \"attributes\":"
+        " {\"birth_date\": [1]}}", &out, &err), CRIER_EINVAL);
+    assert_string_equal(err.message, "attributes.birth_date must be a date "
+                        "such as 2025-03-14, not an array");
+
+    assert_int_equal(normalize_with_types(event_types,
+        "{\"type\": \"signup\", \"visitor\": \"v-1\", \"attributes\":"
+        " {\"\": 1}}", &out, &err), CRIER_EINVAL);
+    assert_string_equal(err.field, "attributes");
     assert_null(out.event);
 
     assert_int_equal(normalize_with_types(event_types,
