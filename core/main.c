@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "config/config.h"
+#include "import/import.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
 #include "server/server.h"
@@ -26,6 +27,9 @@ static const char usage_text[] =
     "  check     validate the config and every plugin's block\n"
     "  plugins   list the plugins found in plugin_dir\n"
     "  version   print the version and the plugin ABI version\n"
+    "  profiles import FILE.csv\n"
+    "            import profiles from a CSV file into the store, without\n"
+    "            sending messages (docs/imports.md)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE   the config file (default: ./plugins.conf)\n"
@@ -144,6 +148,25 @@ command_version(void)
 }
 
 
+static int
+command_profiles(const char *path, const char *action, const char *file)
+{
+    struct config *cfg = NULL;
+    int rc;
+
+    if (action == NULL || strcmp(action, "import") != 0 || file == NULL) {
+        fprintf(stderr, "usage: crier [-c FILE] profiles import FILE.csv\n");
+        return EXIT_USAGE;
+    }
+    rc = load_config(path, &cfg);
+    if (rc == 0)
+        rc = import_file_command(file);
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -154,18 +177,24 @@ main(int argc, char **argv)
     };
     const char *path = "plugins.conf";
     const char *command = NULL;
+    const char *args[2] = { NULL, NULL };   /* the command's arguments */
+    size_t nargs = 0;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1 ||
            optind < argc) {
         if (opt == -1) {
-            /* A command may come before or after its options. */
-            if (command != NULL) {
+            /* A command may come before or after its options; only
+             * `profiles` takes arguments. */
+            if (command == NULL)
+                command = argv[optind++];
+            else if (strcmp(command, "profiles") == 0 && nargs < 2)
+                args[nargs++] = argv[optind++];
+            else {
                 fprintf(stderr, "crier: unexpected argument \"%s\"\n%s",
                         argv[optind], usage_text);
                 return EXIT_USAGE;
             }
-            command = argv[optind++];
             continue;
         }
         if (opt == 'c')
@@ -190,6 +219,8 @@ main(int argc, char **argv)
         return command_plugins(path);
     if (strcmp(command, "version") == 0)
         return command_version();
+    if (strcmp(command, "profiles") == 0)
+        return command_profiles(path, args[0], args[1]);
     fprintf(stderr, "crier: unknown command \"%s\"\n%s", command, usage_text);
     return EXIT_USAGE;
 }

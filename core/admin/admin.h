@@ -52,4 +52,7 @@ int admin_routes_add(struct http_server *http);
 /* Adds POST /v1/profiles/{id}/merge (merge.c). */
 int admin_merge_routes_add(struct http_server *http);
 
+/* Adds POST /v1/imports, the CSV profile import (imports.c). */
+int admin_import_routes_add(struct http_server *http);
+
 #endif

@@ -45,6 +45,17 @@ digest_entry_valid(const char *text)
 }
 
 
+/* Returns 1 when digests[index] equals one of the digests before it. */
+static int
+digest_listed_before(char *const *digests, size_t index)
+{
+    for (size_t i = 0; i < index; i++)
+        if (strcmp(digests[i], digests[index]) == 0)
+            return 1;
+    return 0;
+}
+
+
 int
 admin_settings_load(struct config *cfg, struct settings *s)
 {
@@ -66,6 +77,11 @@ admin_settings_load(struct config *cfg, struct settings *s)
                     "such as [ \"sha256:<64 hex digits>\" ]");
         return CRIER_ECONFIG;
     }
+    if (tokens != NULL && json_array_size(tokens) == 0) {
+        config_fail(cfg, "admin.tokens", "is empty: remove the admin group "
+                    "to turn the admin API off, or add a token digest");
+        return CRIER_ECONFIG;
+    }
     n = json_array_size(tokens);
     s->admin_tokens = g_new0(char *, n + 1);
     for (i = 0; i < n; i++) {
@@ -81,6 +97,12 @@ admin_settings_load(struct config *cfg, struct settings *s)
         }
         s->admin_tokens[i] = g_ascii_strdown(json_string_value(v) +
                                              strlen(DIGEST_PREFIX), -1);
+        if (digest_listed_before(s->admin_tokens, i)) {
+            snprintf(key, sizeof(key), "admin.tokens[%zu]", i);
+            config_fail(cfg, key, "lists the same digest as an earlier "
+                        "entry: remove one of them");
+            return CRIER_ECONFIG;
+        }
     }
     return 0;
 }

@@ -410,16 +410,23 @@ timeline_request(struct crier_http_req *req, const char *id)
     json_t *request = json_pack("{s:s,s:i}", "profile", id, "limit",
                                 TIMELINE_LIMIT_DEFAULT);
     int rc = params != NULL ? 0 : -1;
+    int seen_limit = 0, seen_before = 0;
 
     if (params == NULL)
         admin_respond_error(req, 400, NULL, "the query has an invalid "
                             "percent-escape");
     for (guint i = 0; rc == 0 && i < params->len; i++) {
         const struct admin_param *param = g_ptr_array_index(params, i);
+        int is_limit = strcmp(param->name, "limit") == 0;
+        int is_before = strcmp(param->name, "before") == 0;
 
-        if (strcmp(param->name, "limit") == 0)
+        if ((is_limit && seen_limit++) || (is_before && seen_before++)) {
+            admin_respond_error(req, 400, param->name, "is given more than "
+                                "once: give it once");
+            rc = -1;
+        } else if (is_limit)
             rc = timeline_limit(req, param->value, request);
-        else if (strcmp(param->name, "before") == 0)
+        else if (is_before)
             rc = timeline_before(req, param->value, request);
         else {
             admin_respond_error(req, 400, param->name, "is not a timeline "

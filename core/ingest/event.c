@@ -17,8 +17,9 @@ static int
 reject(struct crier_input_error *err, const char *field, const char *message)
 {
     snprintf(err->field, sizeof(err->field), "%s", field);
+    /* A field name is short; a message cut at the buffer's end is fine. */
     if (field[0] != '\0')
-        snprintf(err->message, sizeof(err->message), "%s %s", field,
+        snprintf(err->message, sizeof(err->message), "%.95s %.90s", field,
                  message);
     else
         snprintf(err->message, sizeof(err->message), "%s", message);

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "delivery/outbox.h"
 #include "pipeline/pipeline.h"
+#include "retention/retention.h"
 #include "rules/rules.h"
 #include "server/server.h"
 #include "template/template.h"
@@ -58,7 +59,8 @@ engine_prepare(struct config *cfg)
     if (load_templates(cfg) != 0 ||
         ruleset_load(cfg, server.templates, channel_exists,
                      &server.rules) != 0 ||
-        outbox_settings_load(cfg, &eng.outbox) != 0)
+        outbox_settings_load(cfg, &eng.outbox) != 0 ||
+        retention_load(cfg) != 0)
         return CRIER_ECONFIG;
     return 0;
 }
@@ -71,6 +73,8 @@ engine_start(void)
 
     if (rc == 0)
         rc = outbox_start(&eng.outbox, server.templates);
+    if (rc == 0)
+        retention_start();
     return rc;
 }
 
@@ -79,7 +83,7 @@ static void
 after_pipeline(void *arg)
 {
     outbox_pause();
-    eng.stop_done(eng.stop_arg);
+    retention_stop(eng.stop_done, eng.stop_arg);
 }
 
 
@@ -106,6 +110,7 @@ engine_release(void)
     server.rules = NULL;
     template_set_free(server.templates);
     server.templates = NULL;
+    retention_release();
 }
 
 

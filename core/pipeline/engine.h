@@ -12,12 +12,13 @@
 /* Loads templates, programs and rules; 0 or CRIER_ECONFIG. */
 int engine_prepare(struct config *cfg);
 
-/* Starts the pipeline and the outbox; the store must be started. */
+/* Starts the pipeline, the outbox and retention; the store must be
+ * started. */
 int engine_start(void);
 
 /*
- * Stops the pipeline (after its batch in flight) and the outbox's claims,
- * then calls `done`. Deliveries already handed to channels go on: stop
+ * Stops the pipeline (after its batch in flight), the outbox's claims and
+ * retention (after its store call in flight), then calls `done`. Deliveries already handed to channels go on: stop
  * the channels next, then wait for them with engine_drain.
  */
 void engine_stop(void (*done)(void *arg), void *arg);

@@ -45,6 +45,9 @@ static struct {
     int behind;                 /* the last read filled a whole batch */
     struct evaluation *batch;
     GQueue merges;              /* struct pending_merge *, in order */
+    void (*idle_done)(void *arg);   /* see pipeline_when_idle */
+    void *idle_arg;
+    int idle_armed;             /* a read started after pipeline_when_idle */
 } pl;
 
 /* An admin merge waiting for the pipeline to be between batches. */
@@ -105,13 +108,25 @@ retry_later(const char *what, int status)
 static void
 on_committed(void *arg, int status, json_t *result)
 {
-    long long planned;
+    long long planned, merged;
+    size_t i;
+    json_t *merge;
 
     if (status != 0) {
         retry_later("commit", status);
         return;
     }
     planned = json_integer_value(json_object_get(result, "planned"));
+    /* Merges the store had already applied, as in a batch replayed after
+     * a restart, count 0 and are not logged again. Identities stay out of
+     * the log. */
+    merged = json_integer_value(json_object_get(result, "merged"));
+    if (merged > 0)
+        json_array_foreach(pl.batch->idx.merges, i, merge)
+            log_info("profiles merged", "from=%s into=%s merged=%lld",
+                     json_string_value(json_object_get(merge, "from")),
+                     json_string_value(json_object_get(merge, "into")),
+                     merged);
     log_debug("pipeline batch committed", "events=%zu cursor=%lld "
               "planned=%lld existing=%lld", pl.batch->count,
               (long long) pl.batch->last_seq, planned,
@@ -149,6 +164,20 @@ on_profiles(void *arg, int status, json_t *result)
 }
 
 
+/* Calls the pipeline_when_idle waiter after an empty read it waited for. */
+static void
+idle_report(void)
+{
+    void (*done)(void *arg) = pl.idle_done;
+
+    if (done == NULL || !pl.idle_armed)
+        return;
+    pl.idle_done = NULL;
+    pl.idle_armed = 0;
+    done(pl.idle_arg);
+}
+
+
 static void
 on_events(void *arg, int status, json_t *result)
 {
@@ -163,6 +192,7 @@ on_events(void *arg, int status, json_t *result)
     if (json_array_size(events) == 0) {
         pl.behind = 0;
         finish();
+        idle_report();
         return;
     }
     pl.batch = evaluation_new(events);
@@ -258,6 +288,7 @@ step(void)
         return;
     pl.busy = 1;
     pl.batch_started = uv_now(server.loop);
+    pl.idle_armed = pl.idle_done != NULL;
     rc = server.store_ops->events_read(server.store->state, pl.cursor,
                                        PIPELINE_BATCH, on_events, NULL);
     if (rc != 0)
@@ -324,6 +355,17 @@ pipeline_merge(const char *from, const char *into, int64_t now_ms,
     g_queue_push_tail(&pl.merges, m);
     step();
     return 0;
+}
+
+
+void
+pipeline_when_idle(void (*done)(void *arg), void *arg)
+{
+    pl.idle_done = done;
+    pl.idle_arg = arg;
+    pl.idle_armed = 0;
+    if (server.store_ops != NULL && !pl.stopping)
+        step();
 }
 
 

@@ -31,6 +31,14 @@ int pipeline_merge(const char *from, const char *into, int64_t now_ms,
                    void (*done)(void *arg, int status, json_t *result),
                    void *arg);
 
+/*
+ * Calls `done` once a read of the events that started after this call
+ * finds none left to process, so every event committed before the call
+ * has been processed. One caller at a time: a second call replaces the
+ * first one's `done`.
+ */
+void pipeline_when_idle(void (*done)(void *arg), void *arg);
+
 /* Lets the batch in flight finish, then calls `done`. */
 void pipeline_stop(void (*done)(void *arg), void *arg);
 

@@ -202,17 +202,24 @@ zone_name_shaped(const char *text)
 }
 
 
+/* Returns the zone folder GLib reads. */
+static const char *
+zone_dir(void)
+{
+    const char *dir = g_getenv("TZDIR");
+
+    return dir != NULL && dir[0] != '\0' ? dir : "/usr/share/zoneinfo";
+}
+
+
 /* Returns 1 when the zone folder GLib reads has a file called `name`. */
 static int
 zone_file_exists(const char *name)
 {
-    const char *dir = g_getenv("TZDIR");
     char *path;
     int found;
 
-    if (dir == NULL || dir[0] == '\0')
-        dir = "/usr/share/zoneinfo";
-    path = g_build_filename(dir, name, NULL);
+    path = g_build_filename(zone_dir(), name, NULL);
     found = g_file_test(path, G_FILE_TEST_IS_REGULAR);
     g_free(path);
     return found;
@@ -220,10 +227,72 @@ zone_file_exists(const char *name)
 
 
 /*
+ * Reads the zone and link names of tzdata.zi, the text form of the
+ * database that tzdata installs in the zone folder: "Z name ..." lines
+ * define zones and "L target name" lines define links. Returns NULL when
+ * the file cannot be read.
+ */
+static GHashTable *
+listed_zones_read(void)
+{
+    char *path = g_build_filename(zone_dir(), "tzdata.zi", NULL);
+    char *text = NULL;
+    char **lines;
+    GHashTable *zones;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        g_free(path);
+        return NULL;
+    }
+    g_free(path);
+    zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **line = lines; *line != NULL; line++) {
+        char **words = g_strsplit_set(*line, " \t", 4);
+        guint count = g_strv_length(words);
+
+        if (count >= 2 && strcmp(words[0], "Z") == 0)
+            g_hash_table_add(zones, g_strdup(words[1]));
+        else if (count >= 3 && strcmp(words[0], "L") == 0)
+            g_hash_table_add(zones, g_strdup(words[2]));
+        g_strfreev(words);
+    }
+    g_strfreev(lines);
+    g_free(text);
+    return zones;
+}
+
+
+/*
+ * Returns 1 unless `name` is a file of the zone folder that is no zone:
+ * "right/" and "posix/" copies, "posixrules", "localtime" (a link to the
+ * host's zone on Debian) and "Factory", a placeholder zone. When
+ * tzdata.zi is readable, the name must also be listed in it. The list is
+ * read once, on the loop thread.
+ */
+static int
+zone_listed(const char *name)
+{
+    static GHashTable *listed;
+    static int listed_read;
+
+    if (g_str_has_prefix(name, "right/") || g_str_has_prefix(name, "posix/")
+        || strcmp(name, "posixrules") == 0 || strcmp(name, "localtime") == 0
+        || strcmp(name, "Factory") == 0)
+        return 0;
+    if (!listed_read) {
+        listed = listed_zones_read();
+        listed_read = 1;
+    }
+    return listed == NULL || g_hash_table_contains(listed, name);
+}
+
+
+/*
  * GLib also accepts POSIX TZ strings ("UTC+5", "CST6CDT,M3.2.0,M11.1.0")
  * and keeps them as their identifier, so a round trip alone does not
- * prove an IANA name. The zone must also be a file of the database.
- * "localtime" is a link to the host's zone on Debian, not an IANA name.
+ * prove an IANA name. The zone must also be a file of the database and a
+ * name the database lists.
  */
 int
 attribute_timezone_valid(const char *text)
@@ -233,7 +302,7 @@ attribute_timezone_valid(const char *text)
 
     if (valid_zones != NULL && g_hash_table_contains(valid_zones, text))
         return 1;
-    if (!zone_name_shaped(text) || strcmp(text, "localtime") == 0 ||
+    if (!zone_name_shaped(text) || !zone_listed(text) ||
         !zone_file_exists(text))
         return 0;
     tz = g_time_zone_new_identifier(text);

@@ -174,6 +174,13 @@ load_guards(struct config *cfg, const char *prefix, json_t *block,
     if (moves != NULL && !json_is_object(moves))
         config_fail(cfg, key, "must be a group of stage = [ stages it may "
                     "move to ]");
+    else if (moves != NULL && json_is_true(back))
+        config_fail(cfg, key, "set back or moves, not both: moves lists "
+                    "every allowed move");
+    else if (moves != NULL && json_object_size(moves) == 0)
+        config_fail(cfg, key, "is empty, so no stage could move: list the "
+                    "allowed moves, or remove moves to allow every forward "
+                    "move");
     json_object_foreach(moves, from, targets) {
         size_t i;
         json_t *v;
@@ -184,13 +191,17 @@ load_guards(struct config *cfg, const char *prefix, json_t *block,
         if (!json_is_array(targets))
             config_fail(cfg, key, "%s must list the stages it may move to",
                         from);
-        json_array_foreach(targets, i, v)
+        json_array_foreach(targets, i, v) {
             if (!json_is_string(v) || !program_has_stage(p,
                                                         json_string_value(v)))
                 config_fail(cfg, key, "%s lists \"%s\", which is not a "
                             "stage of program \"%s\"", from,
                             json_is_string(v) ? json_string_value(v) : "?",
                             p->name);
+            else if (strcmp(json_string_value(v), from) == 0)
+                config_fail(cfg, key, "%s lists itself: a move goes to "
+                            "another stage", from);
+        }
     }
     if (moves != NULL && cfg->error[0] == '\0')
         p->moves = json_incref(moves);

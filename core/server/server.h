@@ -74,6 +74,20 @@ int server_prepare(struct config *cfg);
 /* Starts listening and every plugin, then runs the loop until stopped. */
 int server_run(void);
 
+/*
+ * Runs the loop with only the store and the pipeline started, for offline
+ * commands such as `crier profiles import`: no listener, triggers,
+ * channels or outbox, so nothing is sent. Calls `work` once both have
+ * started; `work` ends with server_stop_offline. Returns 0 after the stop,
+ * or the error that kept the store from starting (CRIER_EBUSY while
+ * another crier process has the database open).
+ */
+int server_run_offline(void (*work)(void *arg), void *arg);
+
+/* Lets the pipeline finish its batch, stops the store and ends the loop
+ * that server_run_offline runs. */
+void server_stop_offline(void);
+
 /* Returns the channel instance called `name`, or NULL. */
 struct plugin_instance *server_channel(const char *name);
 

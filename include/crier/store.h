@@ -107,6 +107,16 @@ struct crier_store_ops {
      */
     int (*profile_erase)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
+
+    /*
+     * Deletes up to `limit` stored events of the request's types that
+     * happened before its time, never one after the request's cursor, so
+     * the pipeline never misses an event. Stage history and jobs keep
+     * their event_seq. Added after profile_erase, so a plugin with a
+     * smaller `size` lacks it.
+     */
+    int (*events_expire)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

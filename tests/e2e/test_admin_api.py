@@ -80,8 +80,15 @@ def test_off_without_tokens(tmp_path):
     assert c.stop() == 0
 
 
-def test_empty_token_list_is_off(tmp_path):
-    c = start(tmp_path, admin="admin: { tokens = [ ]; };")
+def test_empty_token_list_fails_check(tmp_path):
+    c = Crier(tmp_path, CONFIG % {"admin": "admin: {\n  tokens = [ ];\n};"})
+    code, out, err = run_crier("check", "-c", c.conf)
+    assert code == 2
+    assert "admin.tokens: is empty: remove the admin group" in err
+
+
+def test_without_tokens_is_off(tmp_path):
+    c = start(tmp_path, admin="admin: { };")
     assert admin_get(c, "/v1/profiles?email=a@b.gov").status == 403
     c.stop()
 
@@ -261,11 +268,21 @@ def test_timeline_limit_checked(tmp_path):
         assert r.json()["field"] == "limit", limit
     page_view(c)
     pid = profile_id(c, "email", "ana@example.gov")
-    for before in ("", "garbage", "1:2"):
+    for before in ("", "garbage", "1:2", "99999999999999999999:1:1",
+                   "-5:1:1", "9223372036854775808:1:1", "%2B5:1:1",
+                   "5:1:-1", "5:1:1x"):
         r = admin_get(c, "/v1/profiles/%s/timeline?before=%s"
                       % (pid, before))
         assert r.status == 400, before
         assert r.json()["field"] == "before", before
+    for query in ("limit=1&limit=2", "before=5:1:1&before=6:1:1"):
+        r = admin_get(c, "/v1/profiles/%s/timeline?%s" % (pid, query))
+        assert r.status == 400, query
+        assert r.json()["field"] == query.split("=")[0], query
+        assert "more than once" in r.json()["error"], query
+    r = admin_get(c, "/v1/profiles/%s/timeline?before=9223372036854775807"
+                  ":1:1" % pid)
+    assert r.status == 200, r.body
     r = admin_get(c, "/v1/profiles/p_1/timeline?page=2")
     assert r.status == 400
     assert r.json()["field"] == "page"

@@ -426,6 +426,35 @@ schema_newer_refused(void **state)
 }
 
 
+/* A clean stop checkpoints the WAL, so its file is empty or gone. */
+static void
+stop_truncates_wal(void **state)
+{
+    struct fixture *f = *state;
+    struct queued queued[201] = { 0 };
+    char ids[200][16];
+    char path[PATH_MAX + 64];
+    struct stat st;
+    int next_rank = 0;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    appends_queue(f, queued, 200, &next_rank, ids);
+    /* A read keeps the reader connection attached to the WAL, so the
+     * writer is not the last connection to close. */
+    queued[200].next_rank = &next_rank;
+    assert_int_equal(f->ops->cursor_get(f->store, "pipeline",
+                                        queued_json_done, &queued[200]), 0);
+    database_path(f, path, sizeof(path));
+    strcat(path, "-wal");
+    store_close(f);
+    assert_int_equal(next_rank, 201);
+    json_decref(queued[200].result);
+    if (stat(path, &st) == 0)
+        assert_int_equal(st.st_size, 0);
+}
+
+
 static void
 append_fails_while_locked(void **state)
 {
@@ -572,6 +601,7 @@ const struct CMUnitTest lifecycle_tests[] = {
     CASE(restart_keeps_data),
     CASE(stage_history_recorded),
     CASE(schema_newer_refused),
+    CASE(stop_truncates_wal),
     BARE_CASE(append_fails_while_locked),
     CASE(second_process_rejected)
 };

@@ -158,6 +158,11 @@ settings_reject_bad_digests(void **state)
           "plugins.conf:2: admin.tokens" },
         { "admin: {\n token = [ ]; };\n", "plugins.conf:2: admin.token" },
         { "admin = \"on\";\n", "plugins.conf:1: admin" },
+        { "admin: {\n tokens = [ ]; };\n",
+          "plugins.conf:2: admin.tokens: is empty: remove the admin group" },
+        { "admin: {\n tokens = [\n \"sha256:" SECRET_HEX "\",\n"
+          " \"sha256:" OTHER_HEX "\",\n \"sha256:" SECRET_HEX "\" ]; };\n",
+          "plugins.conf:5: admin.tokens[2]: lists the same digest" },
     };
     char bad_hex[] = "admin: { tokens = [ \"sha256:" SECRET_HEX "\" ]; };\n";
     struct settings s;

@@ -236,6 +236,25 @@ program_errors(void **state)
                  ":2: programs.lead: must be a group: { stages = [...]; }");
     expect_error(f, "programs = ( \"lead\" );\n",
                  ":1: programs: must be a group of named programs");
+    expect_error(f, "programs: {\n"
+                    "  lead: { stages = [ \"a\", \"b\" ]; back = true;\n"
+                    "    moves = { a = [ \"b\" ]; }; };\n"
+                    "};\n",
+                 ":3: programs.lead.moves: set back or moves, not both: "
+                 "moves lists every allowed move");
+    expect_error(f, "programs: {\n"
+                    "  lead: { stages = [ \"a\", \"b\" ];\n"
+                    "    moves = { }; };\n"
+                    "};\n",
+                 ":3: programs.lead.moves: is empty, so no stage could "
+                 "move: list the allowed moves, or remove moves to allow "
+                 "every forward move");
+    expect_error(f, "programs: {\n"
+                    "  lead: { stages = [ \"a\", \"b\" ];\n"
+                    "    moves = { a = [ \"b\", \"a\" ]; }; };\n"
+                    "};\n",
+                 ":3: programs.lead.moves: a lists itself: a move goes to "
+                 "another stage");
 }
 
 

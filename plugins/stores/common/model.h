@@ -29,6 +29,9 @@
 #define TIMELINE_LIMIT_DEFAULT 50
 #define TIMELINE_LIMIT_MAX 500
 
+/* The largest limit that events_expire accepts. */
+#define EXPIRE_LIMIT_MAX 10000
+
 /* A chain of merges longer than this ends profile_get's search. */
 #define MERGE_CHAIN_MAX 64
 
@@ -205,6 +208,24 @@ struct erase_request {
     char *cursor;
 };
 
+/*
+ * An events_expire request: event types matched exactly (`types`) or by
+ * prefix (`prefixes`), each list also kept as a JSON array text for SQL.
+ * Only events with time_ms < `before` and seq <= the value of `cursor`
+ * go, at most `limit` of them.
+ */
+struct expire_request {
+    char **types;
+    size_t type_count;
+    char **prefixes;
+    size_t prefix_count;
+    char *types_json;
+    char *prefixes_json;
+    int64_t before;
+    size_t limit;
+    char *cursor;
+};
+
 /* What one erase changed: events scrubbed, jobs blanked and, of those,
  * jobs suppressed. */
 struct erase_counts {
@@ -232,6 +253,17 @@ int profile_id_parse(const json_t *json, char **id);
 
 int erase_parse(const json_t *json, struct erase_request *out);
 void erase_clear(struct erase_request *request);
+
+/* Parses and checks an events_expire request (common/expire.c). */
+int expire_parse(const json_t *json, struct expire_request *out);
+void expire_clear(struct expire_request *request);
+
+/* Returns nonzero when `type` is one of the request's types or starts
+ * with one of its prefixes. */
+int expire_matches(const struct expire_request *request, const char *type);
+
+/* Builds the result of events_expire: {"deleted": N}. */
+json_t *expire_result(int64_t deleted);
 
 int timeline_parse(const json_t *json, struct timeline_request *out);
 void timeline_clear(struct timeline_request *request);

@@ -5,6 +5,7 @@
  * or null. A parser that fails returns CRIER_EINVAL (or CRIER_ENOMEM) and
  * leaves nothing allocated in its output.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,19 +714,41 @@ erase_clear(struct erase_request *request)
 
 
 /*
- * Parses a `before` cursor, "TIME:KIND:ID" as timeline_result writes it.
- * Anything else is invalid.
+ * Reads the decimal digits at *text, which must fit an int64_t, into *out
+ * and moves *text past them. Signs and blanks are invalid.
+ */
+static int
+cursor_number_parse(const char **text, int64_t *out)
+{
+    const char *p = *text;
+    int64_t n = 0;
+
+    if (*p < '0' || *p > '9')
+        return CRIER_EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (INT64_MAX - (*p - '0')) / 10)
+            return CRIER_EINVAL;
+        n = n * 10 + (*p - '0');
+    }
+    *out = n;
+    *text = p;
+    return 0;
+}
+
+
+/*
+ * Parses a `before` cursor, "TIME:KIND:ID" as timeline_result writes it,
+ * each part a non-negative decimal that fits an int64_t. Anything else is
+ * invalid.
  */
 static int
 timeline_key_parse(const char *text, struct timeline_key *out)
 {
-    long long time;
-    long long id;
-    int kind;
-    int end = 0;
+    int64_t time, kind, id;
 
-    if (sscanf(text, "%lld:%d:%lld%n", &time, &kind, &id, &end) != 3
-        || text[end] != '\0')
+    if (cursor_number_parse(&text, &time) != 0 || *text++ != ':' ||
+        cursor_number_parse(&text, &kind) != 0 || *text++ != ':' ||
+        cursor_number_parse(&text, &id) != 0 || *text != '\0')
         return CRIER_EINVAL;
     if (kind < TIMELINE_EVENT || kind > TIMELINE_MESSAGE)
         return CRIER_EINVAL;

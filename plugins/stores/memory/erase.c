@@ -34,7 +34,7 @@ events_scrub(struct memory_store *store, const char *id)
         struct memory_event *event = g_ptr_array_index(store->events, i);
         char *body;
 
-        if (!names_profile(event->profile, id))
+        if (event == NULL || !names_profile(event->profile, id))
             continue;
         body = erased_body(event->type, event->time_ms);
         if (body == NULL)

@@ -9,6 +9,8 @@ memory_event_free(void *data)
 {
     struct memory_event *event = data;
 
+    if (event == NULL)
+        return;
     g_free(event->source);
     g_free(event->id);
     g_free(event->type);
@@ -88,8 +90,11 @@ memory_events_read(void *state, int64_t after_seq, size_t limit,
     list = json_object_get(result, "events");
     i = after_seq > 0 ? (size_t)after_seq : 0;
     for (; result != NULL && i < store->events->len && limit > 0; i++) {
-        if (json_array_append_new(list, memory_event_json(
-                g_ptr_array_index(store->events, i))) < 0) {
+        struct memory_event *event = g_ptr_array_index(store->events, i);
+
+        if (event == NULL)
+            continue;
+        if (json_array_append_new(list, memory_event_json(event)) < 0) {
             json_decref(result);
             result = NULL;
         }
@@ -110,6 +115,8 @@ event_find_json(struct memory_store *store, int64_t seq)
     if (seq < 1 || (uint64_t)seq > store->events->len)
         return json_null();
     event = g_ptr_array_index(store->events, seq - 1);
+    if (event == NULL)
+        return json_null();
     return event_body_json(event->body, event->body_len);
 }
 

@@ -154,7 +154,8 @@ rows_move(struct memory_store *store, const char *from, const char *into)
     for (i = 0; i < store->events->len; i++) {
         struct memory_event *event = g_ptr_array_index(store->events, i);
 
-        if (event->profile != NULL && strcmp(event->profile, from) == 0) {
+        if (event != NULL && event->profile != NULL
+            && strcmp(event->profile, from) == 0) {
             g_free(event->profile);
             event->profile = g_strdup(into);
         }
@@ -213,6 +214,8 @@ link_apply(struct memory_store *store, const struct event_link *link)
     if ((uint64_t)link->seq > store->events->len)
         return;
     event = g_ptr_array_index(store->events, link->seq - 1);
+    if (event == NULL)
+        return;
     g_free(event->profile);
     event->profile = g_strdup(link->profile);
 }
@@ -314,7 +317,8 @@ timeline_items(struct memory_store *store,
         const struct memory_event *event =
             g_ptr_array_index(store->events, i);
 
-        if (event->profile != NULL && strcmp(event->profile, id) == 0)
+        if (event != NULL && event->profile != NULL
+            && strcmp(event->profile, id) == 0)
             timeline_item_add(items, request, event->time_ms,
                               TIMELINE_EVENT, event->seq, event);
     }

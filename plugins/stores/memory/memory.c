@@ -226,7 +226,8 @@ static const struct crier_store_ops memory_ops = {
     .jobs_list = memory_jobs_list,
     .profile_get = memory_profile_get,
     .timeline = memory_timeline,
-    .profile_erase = memory_profile_erase
+    .profile_erase = memory_profile_erase,
+    .events_expire = memory_events_expire
 };
 
 

@@ -69,7 +69,8 @@ struct memory_store {
     const struct crier_host *host;
     enum memory_state state;
 
-    GPtrArray *events;        /* struct memory_event *, seq = index + 1 */
+    GPtrArray *events;        /* struct memory_event *, seq = index + 1,
+                               * NULL where events_expire deleted one */
     GHashTable *event_ids;    /* (source, id) key -> NULL */
     GHashTable *cursors;      /* name -> int64_t * */
     GHashTable *profiles;     /* id -> struct memory_profile * */
@@ -135,6 +136,10 @@ const char *merge_chain_end(struct memory_store *store, const char *id);
 
 /* erase.c */
 int memory_profile_erase(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
+
+/* expire.c */
+int memory_events_expire(void *state, json_t *request, crier_store_cb done,
                          void *arg);
 
 /* jobs.c: the pipeline batch and jobs */

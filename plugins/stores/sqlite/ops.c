@@ -20,7 +20,8 @@ static const char *const request_names[] = {
     [REQUEST_JOBS_LIST] = "jobs_list",
     [REQUEST_PROFILE_GET] = "profile_get",
     [REQUEST_TIMELINE] = "timeline",
-    [REQUEST_PROFILE_ERASE] = "profile_erase"
+    [REQUEST_PROFILE_ERASE] = "profile_erase",
+    [REQUEST_EVENTS_EXPIRE] = "events_expire"
 };
 
 
@@ -72,6 +73,9 @@ request_free(struct request *req)
     case REQUEST_PROFILE_ERASE:
         erase_clear(&req->input.erase);
         break;
+    case REQUEST_EVENTS_EXPIRE:
+        expire_clear(&req->input.expire);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -118,6 +122,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_PROFILE_ERASE:
         rc = profile_erase(conn, req);
+        break;
+    case REQUEST_EVENTS_EXPIRE:
+        rc = events_expire(conn, req);
         break;
     }
     if (rc < 0)
@@ -316,6 +323,8 @@ JSON_OPERATION(store_profile_get, REQUEST_PROFILE_GET, profile_id_parse,
 JSON_OPERATION(store_timeline, REQUEST_TIMELINE, timeline_parse, timeline, 0)
 JSON_OPERATION(store_profile_erase, REQUEST_PROFILE_ERASE, erase_parse, erase,
                1)
+JSON_OPERATION(store_events_expire, REQUEST_EVENTS_EXPIRE, expire_parse,
+               expire, 1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -330,5 +339,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .jobs_list = store_jobs_list,
     .profile_get = store_profile_get,
     .timeline = store_timeline,
-    .profile_erase = store_profile_erase
+    .profile_erase = store_profile_erase,
+    .events_expire = store_events_expire
 };

@@ -32,7 +32,8 @@ enum request_kind {
     REQUEST_JOBS_LIST,
     REQUEST_PROFILE_GET,
     REQUEST_TIMELINE,
-    REQUEST_PROFILE_ERASE
+    REQUEST_PROFILE_ERASE,
+    REQUEST_EVENTS_EXPIRE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -58,6 +59,7 @@ struct request {
         char *profile_id;
         struct timeline_request timeline;
         struct erase_request erase;
+        struct expire_request expire;
     } input;
 
     crier_append_cb append_done;
@@ -125,6 +127,7 @@ enum statement_id {
     STMT_ERASE_IDENTITIES,
     STMT_ERASE_MERGES,
     STMT_ERASE_RECORD,
+    STMT_EVENTS_EXPIRE,
     STMT_COUNT
 };
 
@@ -264,6 +267,9 @@ int merge_chain_end(struct connection *conn, struct request *req,
 
 /* erase.c */
 int profile_erase(struct connection *conn, struct request *req);
+
+/* expire.c */
+int events_expire(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);

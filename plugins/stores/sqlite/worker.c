@@ -175,6 +175,29 @@ completion_closed(uv_handle_t *handle)
 
 
 /*
+ * Folds the WAL into the database and truncates it, so a clean stop leaves
+ * no -wal file of several MB behind. The writer thread has exited, so the
+ * loop thread may use its connection. A failure only leaves the WAL for
+ * the next start to replay, so it is logged, not returned.
+ */
+static void
+writer_checkpoint(struct sqlite_store *store)
+{
+    sqlite3 *db = store->writer.conn.db;
+    int rc;
+
+    if (db == NULL)
+        return;
+    rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                   NULL, NULL);
+    if (rc != SQLITE_OK)
+        CRIER_LOG(store->host, store->ctx, CRIER_LOG_WARN,
+                  "WAL checkpoint at stop failed", "path=%s error=\"%s\"",
+                  store->path, sqlite3_errmsg(db));
+}
+
+
+/*
  * Runs the callbacks of finished requests, in the order each worker
  * finished them. Once stopping and both workers have exited, joins them
  * and closes the handle. The close callback reports the stop.
@@ -211,8 +234,9 @@ completions_deliver(uv_async_t *handle)
     }
 
     if (store->state == STORE_STOPPING && running == 0) {
-        worker_join(&store->writer);
         worker_join(&store->reader);
+        writer_checkpoint(store);
+        worker_join(&store->writer);
         uv_close((uv_handle_t *)handle, completion_closed);
     }
 }

@@ -1,0 +1,214 @@
+"""CSV profile import: POST /v1/imports and `crier profiles import`."""
+import hashlib
+import json
+import os
+
+from crierlib import Crier, Store, run_crier, wait_until
+
+TOKEN = "import-token-for-tests"
+DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
+AUTH = {"Authorization": "Bearer " + TOKEN}
+CSV = {"Content-Type": "text/csv"}
+
+CONFIG = """
+clock = "test";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: { api: { plugin = "api"; }; };
+attributes: { household_size = "number"; birth_date = "date";
+              veteran = "bool"; };
+admin: { tokens = [ "sha256:%s" ]; };
+""" % DIGEST
+
+GOOD_AND_BAD = (
+    "email,phone,first_name,household_size,birth_date,veteran,"
+    "consent.email\r\n"
+    "ana@example.gov,,Ana,4,1990-06-01,true,granted\r\n"     # line 2
+    "not-an-address,,Bob,,,,\r\n"                           # line 3
+    ",,Nobody,,,,\r\n"                                      # line 4
+    "carl@example.gov,,Carl,four,,,\r\n"                    # line 5
+    "dee@example.gov,,Dee,,2025-02-29,,\r\n"                # line 6
+    "eve@example.gov,,\"Eve \"\"E\"\"\nSmith\",2,,false,revoked\r\n"  # 7-8
+    "fay@example.gov,,Fay\r\n"                              # line 9
+    ",+1 312 555 0100,Gus,,,,\r\n")                         # line 10
+
+
+def crier(tmp_path):
+    c = Crier(tmp_path, CONFIG)
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    return c
+
+
+def post_import(c, text, query="", headers=None):
+    return c.post("/v1/imports" + query, text.encode(),
+                  headers=dict(AUTH, **(headers or CSV)))
+
+
+def profile_of(c, kind, value):
+    r = c.get("/v1/profiles?%s=%s" % (kind, value.replace("+", "%2B")),
+              headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json()["profile"]
+
+
+def rejected_by_line(summary):
+    return {r["line"]: r for r in summary["rejected"]}
+
+
+def test_post_good_and_bad_rows(tmp_path):
+    c = crier(tmp_path).start()
+    r = post_import(c, GOOD_AND_BAD, "?id=members-2026")
+    assert r.status == 200, r.body
+    summary = r.json()
+    assert summary["import"] == "members-2026"
+    assert summary["rows"] == 8
+    assert summary["accepted"] == 3
+    assert summary["duplicates"] == 0
+    assert summary["rejected_total"] == 5
+    bad = rejected_by_line(summary)
+    assert sorted(bad) == [3, 4, 5, 6, 9]
+    assert bad[3]["field"] == "email"
+    assert "email" in bad[3]["error"]
+    assert bad[4]["field"] is None
+    assert "no identity" in bad[4]["error"]
+    assert bad[5]["field"] == "household_size"
+    assert "must be a number" in bad[5]["error"]
+    assert bad[6]["field"] == "birth_date"
+    assert "must be a date" in bad[6]["error"]
+    assert bad[9]["error"] == "the row has 3 fields; the header has 7"
+    c.stop()
+
+
+def test_post_creates_profiles(tmp_path):
+    c = crier(tmp_path).start()
+    assert post_import(c, GOOD_AND_BAD).status == 200
+    wait_until(c.store.pipeline_done)
+    ana = profile_of(c, "email", "ana@example.gov")
+    assert ana["attributes"] == {"first_name": "Ana", "household_size": 4,
+                                 "birth_date": "1990-06-01", "veteran": True}
+    assert ana["consent"]["email"]["state"] == "granted"
+    assert ana["consent"]["email"]["source"] == "import:profile.imported"
+    eve = profile_of(c, "email", "eve@example.gov")
+    assert eve["attributes"]["first_name"] == 'Eve "E"\nSmith'
+    assert eve["attributes"]["veteran"] is False
+    gus = profile_of(c, "phone", "+13125550100")
+    assert gus["attributes"] == {"first_name": "Gus"}
+    r = c.get("/v1/profiles?email=carl@example.gov", headers=AUTH)
+    assert r.status == 404
+    c.stop()
+
+
+def test_repost_is_all_duplicates(tmp_path):
+    c = crier(tmp_path).start()
+    first = post_import(c, GOOD_AND_BAD).json()
+    again = post_import(c, GOOD_AND_BAD).json()
+    assert again["import"] == first["import"]
+    assert len(first["import"]) == 32
+    assert again["accepted"] == 0
+    assert again["duplicates"] == 3
+    assert again["rejected_total"] == 5
+    other = post_import(c, GOOD_AND_BAD, "?id=second").json()
+    assert other["accepted"] == 3
+    c.stop()
+
+
+def test_post_header_errors(tmp_path):
+    c = crier(tmp_path).start()
+    r = post_import(c, "email,name,email\na@example.gov,A,b@example.gov\n")
+    assert r.status == 400
+    assert r.json()["field"] == "email"
+    assert "twice" in r.json()["error"]
+    r = post_import(c, "name\nAna\n")
+    assert r.status == 400
+    assert "no identity column" in r.json()["error"]
+    r = post_import(c, "")
+    assert r.status == 400
+    c.stop()
+
+
+def test_post_request_errors(tmp_path):
+    c = crier(tmp_path).start()
+    r = c.post("/v1/imports", b"email\na@example.gov\n", headers=CSV)
+    assert r.status == 401
+    r = post_import(c, "email\na@example.gov\n",
+                    headers={"Content-Type": "application/json"})
+    assert r.status == 415
+    r = post_import(c, "email\na@example.gov\n", "?id=a/b")
+    assert r.status == 400
+    assert r.json()["field"] == "id"
+    r = post_import(c, "email\na@example.gov\n", "?name=x")
+    assert r.status == 400
+    r = post_import(c, "email\na@example.gov\n", "",
+                    {"Content-Type": "text/csv; charset=utf-8"})
+    assert r.status == 200
+    c.stop()
+
+
+def test_post_many_batches(tmp_path):
+    c = crier(tmp_path).start()
+    rows = ["email,first_name"] + [
+        "p%d@example.gov,P%d" % (i, i) for i in range(2500)]
+    r = post_import(c, "\n".join(rows) + "\n")
+    assert r.status == 200, r.body
+    assert r.json()["accepted"] == 2500
+    assert c.store.query("SELECT count(*) FROM events")[0][0] == 2500
+    c.stop()
+
+
+def write_rows(path, count):
+    with open(path, "w") as f:
+        f.write("email,case_id,first_name,household_size\n")
+        for i in range(count):
+            f.write("r%d@example.gov,c-%d,Resident %d,%d\n"
+                    % (i, i, i, i % 7 + 1))
+
+
+def test_command_imports_offline(tmp_path):
+    c = crier(tmp_path)
+    path = os.path.join(c.workdir, "people.csv")
+    write_rows(path, 5000)
+    code, out, err = run_crier("-c", c.conf, "profiles", "import", path,
+                               timeout=120)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["rows"] == 5000
+    assert summary["accepted"] == 5000
+    assert summary["rejected"] == []
+    assert c.store.pipeline_done()
+    assert c.store.query("SELECT count(*) FROM identities"
+                         " WHERE kind = 'email'")[0][0] == 5000
+    code, out, err = run_crier("-c", c.conf, "profiles", "import", path,
+                               timeout=120)
+    assert code == 0, err
+    assert json.loads(out)["duplicates"] == 5000
+    c.start()
+    profile = profile_of(c, "case_id", "c-4321")
+    assert profile["attributes"] == {"first_name": "Resident 4321",
+                                     "household_size": 3}
+    assert c.stop() == 0
+
+
+def test_command_rejects_busy_database(tmp_path):
+    c = crier(tmp_path).start()
+    path = os.path.join(c.workdir, "people.csv")
+    write_rows(path, 3)
+    code, out, err = run_crier("-c", c.conf, "profiles", "import", path)
+    assert code == 2
+    assert out == ""
+    assert "in use by another crier process" in err
+    assert c.stop() == 0
+
+
+def test_command_errors(tmp_path):
+    c = crier(tmp_path)
+    code, _, err = run_crier("-c", c.conf, "profiles", "import",
+                             os.path.join(c.workdir, "missing.csv"))
+    assert code == 2
+    assert "cannot read" in err
+    bad = os.path.join(c.workdir, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("name\nAna\n")
+    code, _, err = run_crier("-c", c.conf, "profiles", "import", bad)
+    assert code == 2
+    assert "no identity column" in err
+    code, _, err = run_crier("-c", c.conf, "profiles", "export", bad)
+    assert code == 64
