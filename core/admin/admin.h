@@ -1,6 +1,6 @@
 /*
- * The admin API: routes that read profiles and their history, and erase
- * a profile, behind
+ * The admin API: routes that read profiles and their history, change
+ * attributes and consent, and erase a profile, behind
  * bearer tokens. plugins.conf holds only the SHA-256 digest of each
  * accepted token (admin.tokens), so the config file never contains a
  * secret. docs/admin-api.md describes the routes.
@@ -51,6 +51,10 @@ int admin_routes_add(struct http_server *http);
 
 /* Adds POST /v1/profiles/{id}/merge (merge.c). */
 int admin_merge_routes_add(struct http_server *http);
+
+/* Adds PATCH and PUT /v1/profiles/{id}, which change a profile's
+ * attributes and consent (update.c). */
+int admin_update_routes_add(struct http_server *http);
 
 /* Adds POST /v1/imports, the CSV profile import (imports.c). */
 int admin_import_routes_add(struct http_server *http);

@@ -5,6 +5,15 @@
 #include <glib.h>
 #include <jansson.h>
 
+/* True when the store's ops table has `op` and sets it. A plugin built
+ * against an older store.h has a smaller table, so `size` is checked.
+ * Needs server/server.h and stddef.h. */
+#define STORE_HAS_OP(op)                                                    \
+    (server.store_ops != NULL &&                                            \
+     server.store_ops->size >= offsetof(struct crier_store_ops, op) +       \
+                               sizeof(server.store_ops->op) &&              \
+     server.store_ops->op != NULL)
+
 /* One query parameter, percent-decoded. */
 struct admin_param {
     char *name;

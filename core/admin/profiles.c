@@ -4,6 +4,7 @@
  *   GET /v1/profiles/{id}                    one profile
  *   GET /v1/profiles/{id}/timeline           its history, newest first
  *   DELETE /v1/profiles/{id}                 erase (erase.c)
+ *   PATCH, PUT /v1/profiles/{id}             change (update.c)
  * Each responds once the store has called back. A request whose client
  * has gone stays valid until it is answered (core/http/http.h).
  */
@@ -30,14 +31,6 @@
 #define TIMELINE_LIMIT_DEFAULT 50
 #define TIMELINE_LIMIT_MAX 500
 #define TIMELINE_CURSOR_MAX 256
-
-/* True when the store's ops table has `op` and sets it. A plugin built
- * against an older store.h has a smaller table, so `size` is checked. */
-#define STORE_HAS_OP(op)                                                    \
-    (server.store_ops != NULL &&                                            \
-     server.store_ops->size >= offsetof(struct crier_store_ops, op) +       \
-                               sizeof(server.store_ops->op) &&              \
-     server.store_ops->op != NULL)
 
 /* One request waiting for the store. */
 struct admin_call {

@@ -45,14 +45,17 @@ static struct {
     int behind;                 /* the last read filled a whole batch */
     struct evaluation *batch;
     GQueue merges;              /* struct pending_merge *, in order */
+    int exclusive;              /* a pipeline_exclusive turn is running */
     void (*idle_done)(void *arg);   /* see pipeline_when_idle */
     void *idle_arg;
     int idle_armed;             /* a read started after pipeline_when_idle */
 } pl;
 
-/* An admin merge waiting for the pipeline to be between batches. */
+/* An admin merge, or a pipeline_exclusive turn when `run` is set,
+ * waiting for the pipeline to be between batches. */
 struct pending_merge {
     json_t *commit;
+    void (*run)(void *arg);
     void (*done)(void *arg, int status, json_t *result);
     void *arg;
 };
@@ -262,6 +265,12 @@ merge_next(void)
     if (m == NULL)
         return 0;
     pl.busy = 1;
+    if (m->run != NULL) {
+        pl.exclusive = 1;
+        m->run(m->arg);
+        free(m);
+        return 1;
+    }
     rc = server.store_ops->commit(server.store->state, m->commit, on_merged,
                                   m);
     if (rc != 0) {
@@ -355,6 +364,36 @@ pipeline_merge(const char *from, const char *into, int64_t now_ms,
     g_queue_push_tail(&pl.merges, m);
     step();
     return 0;
+}
+
+
+int
+pipeline_exclusive(void (*run)(void *arg), void *arg)
+{
+    struct pending_merge *m;
+
+    if (pl.stopping || server.store_ops == NULL)
+        return CRIER_ECLOSED;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return CRIER_ENOMEM;
+    m->run = run;
+    m->arg = arg;
+    g_queue_push_tail(&pl.merges, m);
+    step();
+    return 0;
+}
+
+
+void
+pipeline_exclusive_end(void)
+{
+    if (!pl.exclusive)
+        return;
+    pl.exclusive = 0;
+    pl.busy = 0;
+    finish();
+    step();
 }
 
 

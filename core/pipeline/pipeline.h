@@ -32,6 +32,18 @@ int pipeline_merge(const char *from, const char *into, int64_t now_ms,
                    void *arg);
 
 /*
+ * Calls `run` between two batches and starts no batch until the caller
+ * calls pipeline_exclusive_end, so a change that `run` reads and writes
+ * is neither overwritten by a batch in flight nor missed by the next one.
+ * Runs in order with pipeline_merge. Returns CRIER_ECLOSED while
+ * stopping.
+ */
+int pipeline_exclusive(void (*run)(void *arg), void *arg);
+
+/* Ends the turn that pipeline_exclusive started; batches resume. */
+void pipeline_exclusive_end(void);
+
+/*
  * Calls `done` once a read of the events that started after this call
  * finds none left to process, so every event committed before the call
  * has been processed. One caller at a time: a second call replaces the

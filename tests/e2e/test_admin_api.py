@@ -301,10 +301,11 @@ def test_other_methods_405(tmp_path):
     c = start(tmp_path)
     cases = [(m, p) for m in ("PUT", "PATCH", "DELETE", "POST")
              for p in ("/v1/profiles/p_1", "/v1/profiles?email=a@b.gov")]
-    # DELETE of a profile by id is erase (test_erase.py), and POST under
-    # it is the merge of test_admin_merge.py.
-    cases.remove(("DELETE", "/v1/profiles/p_1"))
-    cases.remove(("POST", "/v1/profiles/p_1"))
+    # DELETE of a profile by id is erase (test_erase.py), POST under it
+    # is the merge of test_admin_merge.py, and PUT and PATCH change it
+    # (test_admin_patch.py).
+    for method in ("DELETE", "POST", "PUT", "PATCH"):
+        cases.remove((method, "/v1/profiles/p_1"))
     for method, path in cases:
         r = c.request(method, path, body={}, headers=AUTH)
         assert r.status == 405, (method, path)
