@@ -20,6 +20,21 @@ time_present(json_t *obj, const char *name)
 }
 
 
+/* Shows the times of related records, {id: record}, as RFC 3339. */
+static void
+related_present(json_t *records)
+{
+    const char *id;
+    json_t *record;
+
+    json_object_foreach(records, id, record) {
+        time_present(record, "opened");
+        time_present(record, "closed");
+        time_present(record, "updated");
+    }
+}
+
+
 void
 admin_profile_present(json_t *profile)
 {
@@ -34,6 +49,10 @@ admin_profile_present(json_t *profile)
         time_present(entry, "since");
     json_object_foreach(consent, name, entry)
         time_present(entry, "time");
+    related_present(json_object_get(json_object_get(profile, "related"),
+                                    "dependents"));
+    related_present(json_object_get(json_object_get(profile, "related"),
+                                    "cases"));
 }
 
 

@@ -27,6 +27,14 @@ reject(struct crier_input_error *err, const char *field, const char *message)
 }
 
 
+int
+event_reject(struct crier_input_error *err, const char *field,
+             const char *message)
+{
+    return reject(err, field, message);
+}
+
+
 static int
 is_type_char(int c)
 {
@@ -197,7 +205,7 @@ check_members(const json_t *in, struct crier_input_error *err)
 {
     static const char *const known[] = {
         "type", "id", "time", "profile", "visitor", "properties",
-        "attributes", "consent", NULL
+        "attributes", "consent", "related", NULL
     };
     const char *key;
     json_t *v;
@@ -359,7 +367,9 @@ event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
     if ((rc = check_object(in, "properties", ev, err)) != 0 ||
         (rc = check_attributes(json_object_get(in, "attributes"), ev,
                                err)) != 0 ||
-        (rc = check_consent(json_object_get(in, "consent"), ev, err)) != 0)
+        (rc = check_consent(json_object_get(in, "consent"), ev, err)) != 0 ||
+        (rc = event_related_check(json_object_get(in, "related"), ev,
+                                  err)) != 0)
         goto fail;
     if (json_object_get(ev, "properties") == NULL)
         json_object_set_new(ev, "properties", json_object());

@@ -33,6 +33,21 @@ int event_normalize(const json_t *in, int64_t now_ms,
                     struct crier_input_error *err);
 
 /* Validates and appends; see crier_host.emit. */
+/*
+ * Fills `err` for `field` with `message`, which follows the field's name.
+ * Returns CRIER_EINVAL.
+ */
+int event_reject(struct crier_input_error *err, const char *field,
+                 const char *message);
+
+/*
+ * Checks an event's `related` field `v` and copies it into `ev`. Returns
+ * 0, or CRIER_EINVAL with `err` naming the field, such as
+ * "related.dependents[0].id".
+ */
+int event_related_check(const json_t *v, json_t *ev,
+                        struct crier_input_error *err);
+
 int ingest_emit(const char *source, json_t *events,
                 struct crier_input_error *err, crier_emit_cb done,
                 void *arg);

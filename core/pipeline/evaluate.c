@@ -205,10 +205,13 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     GPtrArray *moves = g_ptr_array_new();
 
     profile_consent_apply(profile, event, source, type, when, now_ms);
+    profile_related_apply(profile, event, type, now_ms);
     g_array_append_val(ev->links, link);
     for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
         follow_merge(ev, json_array_get(ev->idx.merges, i));
     ctx = evaluation_context(event, profile);
+    /* age_months() in conditions counts to the crier clock's time. */
+    json_object_set_new(ctx, "now", json_integer(now_ms));
 
     for (guint i = 0; rules && i < rules->rules->len; i++) {
         const struct rule *rule = g_ptr_array_index(rules->rules, i);
@@ -263,6 +266,9 @@ dirty_profiles(struct evaluation *ev)
                          json_object_get(p, "attributes"), "consent",
                          json_object_get(p, "consent"), "identities",
                          json_object_get(p, "identities"));
+        /* Without related records the store keeps what it has. */
+        if (json_object_get(p, "related") != NULL)
+            json_object_set(copy, "related", json_object_get(p, "related"));
         json_array_append_new(out, copy);
     }
     return out;

@@ -69,6 +69,7 @@ profile_merge(struct profile_index *idx, json_t *from, json_t *into,
     move_identities(idx, from, into);
     fill_attributes(from, into);
     profile_consent_merge(into, from);
+    profile_related_merge(into, from);
     moved = fill_stages(from, into);
     json_array_append_new(idx->merges,
                           json_pack("{s:O,s:O,s:I,s:o}", "from",

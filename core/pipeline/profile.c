@@ -351,5 +351,6 @@ profile_flatten(const json_t *stored)
     json_object_set(flat, "id", json_object_get(stored, "id"));
     json_object_set_new(flat, "stages", stages);
     json_object_set_new(flat, "consent", profile_consent_view(stored));
+    profile_related_view(stored, flat);
     return flat;
 }

@@ -59,8 +59,9 @@ json_t *profile_final(struct profile_index *idx, json_t *profile);
 /*
  * Returns the view of a stored profile that expressions and templates use:
  * its attributes, then one value per identity kind ("email", "phone"),
- * "id", "stages" ({program: stage}) and "consent" ({kind: state}). New
- * reference.
+ * "id", "stages" ({program: stage}), "consent" ({kind: state}), and
+ * "dependents" and "cases" (lists of records, which hide attributes of
+ * those names). New reference.
  */
 json_t *profile_flatten(const json_t *stored);
 
@@ -89,6 +90,21 @@ void profile_consent_merge(json_t *into, const json_t *from);
 
 /* Returns the consent view rules see, {kind: state}. New reference. */
 json_t *profile_consent_view(const json_t *stored);
+
+/*
+ * Applies the event's "related" upserts to the profile's dependents and
+ * cases, and for an event whose `type` starts with "case." the case in
+ * properties.case. When anything applies, marks the profile "_dirty"
+ * and sets "updated" and each touched record's "updated" to `now_ms`.
+ */
+void profile_related_apply(json_t *profile, const json_t *event,
+                           const char *type, int64_t now_ms);
+
+/* Gives `into` the related records of `from` under the ids it lacks. */
+void profile_related_merge(json_t *into, const json_t *from);
+
+/* Adds the "dependents" and "cases" lists that rules see to `flat`. */
+void profile_related_view(const json_t *stored, json_t *flat);
 
 /* Returns the profile's stage in `program`, or NULL. */
 const char *profile_stage(const json_t *stored, const char *program);

@@ -2,8 +2,10 @@
  * The expression language of rules, segments, goals and journey
  * conditions; docs/expressions.md holds its grammar. An expression is
  * parsed once, at load, and evaluated against a JSON context object
- * ({"event": ..., "profile": ..., "case": ...}). Evaluation is bounded:
- * no loops, and regular expressions run under a PCRE2 match limit.
+ * ({"event": ..., "profile": ..., "case": ..., "now": ms}). Evaluation is
+ * bounded: any() examines at most EXPR_ANY_MAX_ELEMENTS elements and
+ * nests at most EXPR_ANY_MAX_NESTING deep, and regular expressions run
+ * under a PCRE2 match limit.
  */
 #ifndef CRIER_CORE_EXPR_H
 #define CRIER_CORE_EXPR_H

@@ -1,8 +1,8 @@
 /*
- * The evaluator of the expression language. It allocates nothing but the
- * PCRE2 match data, because literals and fields are borrowed from the tree
- * and the context, and operators return jansson's true and false
- * singletons.
+ * The evaluator of the expression language. Literals and fields are
+ * borrowed from the tree and the context, and operators return jansson's
+ * true and false singletons. It allocates only the PCRE2 match data and
+ * the values that functions compute, which the scope keeps.
  */
 #define _GNU_SOURCE                 /* memmem */
 
@@ -10,7 +10,6 @@
 
 #include "rules/expr_int.h"
 
-static const json_t *eval_borrowed(const struct expr *e, const json_t *ctx);
 static int values_equal(const json_t *a, const json_t *b);
 
 
@@ -169,10 +168,10 @@ values_ordered(const json_t *a, const json_t *b, enum expr_compare op)
 
 
 static int
-compare_test(const struct expr *e, const json_t *ctx)
+compare_test(const struct expr *e, const struct expr_scope *scope)
 {
-    const json_t *left = eval_borrowed(e->children[0], ctx);
-    const json_t *right = eval_borrowed(e->children[1], ctx);
+    const json_t *left = expr_eval_borrowed(e->children[0], scope);
+    const json_t *right = expr_eval_borrowed(e->children[1], scope);
 
     switch (e->op) {
     case EXPR_EQ:
@@ -187,10 +186,10 @@ compare_test(const struct expr *e, const json_t *ctx)
 
 /* Applies `in`: an element of a list, or a substring of a string. */
 static int
-in_test(const struct expr *e, const json_t *ctx)
+in_test(const struct expr *e, const struct expr_scope *scope)
 {
-    const json_t *needle = eval_borrowed(e->children[0], ctx);
-    const json_t *haystack = eval_borrowed(e->children[1], ctx);
+    const json_t *needle = expr_eval_borrowed(e->children[0], scope);
+    const json_t *haystack = expr_eval_borrowed(e->children[1], scope);
     const json_t *element;
     size_t i;
 
@@ -221,9 +220,9 @@ in_test(const struct expr *e, const json_t *ctx)
  * subject, a match limit hit, and no memory for the match data.
  */
 static int
-match_test(const struct expr *e, const json_t *ctx)
+match_test(const struct expr *e, const struct expr_scope *scope)
 {
-    const json_t *subject = eval_borrowed(e->children[0], ctx);
+    const json_t *subject = expr_eval_borrowed(e->children[0], scope);
     pcre2_match_data *match_data;
     int rc;
 
@@ -248,53 +247,60 @@ match_test(const struct expr *e, const json_t *ctx)
 }
 
 
-/* Evaluates a node that gives a boolean: every kind but a literal or a
- * field. */
+/* Evaluates a node that gives a boolean: every kind but a literal, a
+ * field or a function that gives a value. */
 static int
-eval_test(const struct expr *e, const json_t *ctx)
+eval_test(const struct expr *e, const struct expr_scope *scope)
 {
+    const json_t *value;
     size_t i;
 
     switch (e->kind) {
     case EXPR_NOT:
-        return !expr_value_truthy(eval_borrowed(e->children[0], ctx));
+        value = expr_eval_borrowed(e->children[0], scope);
+        return !expr_value_truthy(value);
     case EXPR_AND:
         for (i = 0; i < e->child_count; i++) {
-            if (!expr_value_truthy(eval_borrowed(e->children[i], ctx))) {
+            value = expr_eval_borrowed(e->children[i], scope);
+            if (!expr_value_truthy(value)) {
                 return 0;
             }
         }
         return 1;
     case EXPR_OR:
         for (i = 0; i < e->child_count; i++) {
-            if (expr_value_truthy(eval_borrowed(e->children[i], ctx))) {
+            value = expr_eval_borrowed(e->children[i], scope);
+            if (expr_value_truthy(value)) {
                 return 1;
             }
         }
         return 0;
     case EXPR_COMPARE:
-        return compare_test(e, ctx);
+        return compare_test(e, scope);
     case EXPR_IN:
-        return in_test(e, ctx) != e->negate;
+        return in_test(e, scope) != e->negate;
     case EXPR_MATCH:
-        return match_test(e, ctx);
+        return match_test(e, scope);
+    case EXPR_ANY:
+        return expr_any_test(e, scope);
     default:
-        return expr_value_truthy(eval_borrowed(e, ctx));
+        return expr_value_truthy(expr_eval_borrowed(e, scope));
     }
 }
 
 
-/* Returns a node's value as a borrowed reference, never NULL. */
-static const json_t *
-eval_borrowed(const struct expr *e, const json_t *ctx)
+const json_t *
+expr_eval_borrowed(const struct expr *e, const struct expr_scope *scope)
 {
     switch (e->kind) {
     case EXPR_CONSTANT:
         return e->value;
     case EXPR_FIELD:
-        return expr_field_resolve(e, ctx);
+        return expr_field_resolve(e, scope);
+    case EXPR_AGE_MONTHS:
+        return expr_age_months(e, scope);
     default:
-        return json_boolean(eval_test(e, ctx));
+        return json_boolean(eval_test(e, scope));
     }
 }
 
@@ -302,19 +308,35 @@ eval_borrowed(const struct expr *e, const json_t *ctx)
 json_t *
 expr_eval(const struct expr *e, const json_t *ctx)
 {
-    const json_t *value = eval_borrowed(e, ctx);
+    struct expr_scope scope = { ctx, NULL, json_array() };
+    json_t *value;
+
+    if (scope.computed == NULL) {
+        return NULL;
+    }
+    value = (json_t *) expr_eval_borrowed(e, &scope);
 
     /* A copy keeps the caller from changing a literal of the tree. A field
-     * value is shared with `ctx`, which the caller owns anyway. */
+     * value is shared with `ctx`, which the caller owns anyway, and a
+     * computed value outlives the scope by its new reference. */
     if (e->kind == EXPR_CONSTANT) {
-        return json_deep_copy(value);
+        value = json_deep_copy(value);
+    } else {
+        value = json_incref(value);
     }
-    return json_incref((json_t *) value);
+    json_decref(scope.computed);
+    return value;
 }
 
 
 int
 expr_test(const struct expr *e, const json_t *ctx)
 {
-    return eval_test(e, ctx);
+    struct expr_scope scope = { ctx, NULL, json_array() };
+    int result;
+
+    /* Without memory for computed values, every function gives null. */
+    result = eval_test(e, &scope);
+    json_decref(scope.computed);
+    return result;
 }

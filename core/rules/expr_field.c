@@ -118,10 +118,17 @@ profile_resolve(const struct expr *field, const json_t *profile,
 
 
 const json_t *
-expr_field_resolve(const struct expr *field, const json_t *ctx)
+expr_field_resolve(const struct expr *field, const struct expr_scope *scope)
 {
-    const json_t *value = json_object_get(ctx, root_name(field->root));
+    const json_t *ctx = scope->ctx;
+    const json_t *value;
     size_t i = 0;
+
+    if (field->root == EXPR_ROOT_ELEMENT) {
+        value = scope->element;
+    } else {
+        value = json_object_get(ctx, root_name(field->root));
+    }
 
     if (value != NULL && field->root == EXPR_ROOT_PROFILE
         && field->segment_count > 0)

@@ -20,6 +20,8 @@
 #define EXPR_DEPTH_LIMIT 10000      /* PCRE2 backtracking depth limit */
 #define EXPR_HEAP_LIMIT 8192        /* PCRE2 heap limit, in KiB */
 #define EXPR_QUOTE_MAX 40           /* bytes of source a message quotes */
+#define EXPR_ANY_MAX_ELEMENTS 1000  /* elements of a list any() examines */
+#define EXPR_ANY_MAX_NESTING 2      /* any() inside the condition of any() */
 
 enum expr_token_kind {
     EXPR_TOKEN_END,
@@ -71,7 +73,9 @@ enum expr_kind {
     EXPR_OR,
     EXPR_COMPARE,                   /* children[0] op children[1] */
     EXPR_IN,                        /* children[0] in children[1] */
-    EXPR_MATCH                      /* children[0] ~ regex */
+    EXPR_MATCH,                     /* children[0] ~ regex */
+    EXPR_ANY,                       /* any(children[0], children[1]) */
+    EXPR_AGE_MONTHS                 /* age_months(children[0]) */
 };
 
 enum expr_compare {
@@ -86,7 +90,8 @@ enum expr_compare {
 enum expr_root {
     EXPR_ROOT_EVENT,
     EXPR_ROOT_PROFILE,
-    EXPR_ROOT_CASE
+    EXPR_ROOT_CASE,
+    EXPR_ROOT_ELEMENT               /* a bare name inside any() */
 };
 
 /* One step of a field path: a member name, or a list index when NULL. */
@@ -116,6 +121,7 @@ struct expr_parser {
     struct expr_token token;        /* the current token */
     struct expr_token previous;     /* text and place only, no value */
     int depth;                      /* levels of '(', '!' and '[' open */
+    int any_depth;                  /* conditions of any() open */
     struct expr_error *err;
 };
 
@@ -177,14 +183,53 @@ struct expr *expr_node_new(struct expr_parser *p, enum expr_kind kind);
 struct expr *expr_parse_literal(struct expr_parser *p);
 
 /*
- * Parses a primary that starts with a name: true, false, null or a
- * field. A name followed by '(' is a function call, which is rejected.
+ * Parses a primary that starts with a name: true, false, null, a field
+ * or a function call. Inside the condition of any(), a name that is not
+ * a root is a field of the list's element.
  */
 struct expr *expr_parse_name(struct expr_parser *p);
 
-/* Returns the field's value in `ctx`: borrowed, json_null() when absent. */
+/*
+ * The state of one evaluation: the context, the list element that bare
+ * names read inside any(), and the values that functions computed, which
+ * live until the evaluation ends.
+ */
+struct expr_scope {
+    const json_t *ctx;
+    const json_t *element;
+    json_t *computed;
+};
+
+/*
+ * Parses a whole expression from the current token, up to a token that
+ * no operator takes, such as ')' or ','.
+ */
+struct expr *expr_parse_expression(struct expr_parser *p);
+
+/*
+ * Parses a function call whose name is `name` and whose '(' is the
+ * current token. Unknown and planned functions fail here.
+ */
+struct expr *expr_parse_call(struct expr_parser *p,
+                             const struct expr_token *name);
+
+/*
+ * Returns the field's value in the scope: borrowed, json_null() when
+ * absent.
+ */
 const json_t *expr_field_resolve(const struct expr *field,
-                                 const json_t *ctx);
+                                 const struct expr_scope *scope);
+
+/* Returns a node's value as a borrowed reference, never NULL. */
+const json_t *expr_eval_borrowed(const struct expr *e,
+                                 const struct expr_scope *scope);
+
+/* Evaluates any(list, condition) as a boolean. */
+int expr_any_test(const struct expr *e, const struct expr_scope *scope);
+
+/* Evaluates age_months(date): a borrowed integer, or json_null(). */
+const json_t *expr_age_months(const struct expr *e,
+                              const struct expr_scope *scope);
 
 /* Returns 1 when `value` is truthy, as docs/expressions.md defines it. */
 int expr_value_truthy(const json_t *value);

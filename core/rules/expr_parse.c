@@ -238,6 +238,13 @@ parse_group(struct expr_parser *p)
 }
 
 
+struct expr *
+expr_parse_expression(struct expr_parser *p)
+{
+    return parse_or(p);
+}
+
+
 static struct expr *
 parse_primary(struct expr_parser *p)
 {

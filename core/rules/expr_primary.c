@@ -1,7 +1,7 @@
 /*
  * The parser's primary expressions other than groups: literals, lists and
- * fields, and the rejection of function calls. expr_parse.c contains the
- * operators.
+ * fields. expr_parse.c contains the operators and expr_call.c the
+ * function calls.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +9,6 @@
 #include <crier/error.h>
 
 #include "rules/expr_int.h"
-
-/* Function names reserved for later parts, as docs/expressions.md lists. */
-static const char *const planned_functions[] = {
-    "any", "all", "count", "now", "age_months", "age_years", NULL
-};
-
 
 /* Takes the value of the current token, which then owns none. */
 static json_t *
@@ -242,9 +236,13 @@ parse_field_bracket(struct expr_parser *p, struct expr *field)
 }
 
 
-/* Parses the steps of a field after its root, which is already read. */
+/*
+ * Parses the steps of a field after its root, which is already read. A
+ * bare name inside any() passes itself as `first`, the first step.
+ */
 static struct expr *
-parse_field(struct expr_parser *p, enum expr_root root)
+parse_field(struct expr_parser *p, enum expr_root root,
+            const struct expr_token *first)
 {
     struct expr *field = expr_node_new(p, EXPR_FIELD);
     int rc = 0;
@@ -253,6 +251,9 @@ parse_field(struct expr_parser *p, enum expr_root root)
         return NULL;
     }
     field->root = root;
+    if (first != NULL) {
+        rc = field_append(p, field, first->text, first->length, 0);
+    }
 
     while (rc == 0) {
         if (p->token.kind == EXPR_TOKEN_LBRACKET) {
@@ -280,20 +281,6 @@ parse_field(struct expr_parser *p, enum expr_root root)
 
     expr_free(field);
     return NULL;
-}
-
-
-static int
-function_is_planned(const struct expr_token *name)
-{
-    size_t i;
-
-    for (i = 0; planned_functions[i] != NULL; i++) {
-        if (expr_token_is_word(name, planned_functions[i])) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 
@@ -335,27 +322,21 @@ expr_parse_name(struct expr_parser *p)
         return NULL;
     }
 
-    /* Functions are rejected here, at parse time, never at evaluation. */
     if (p->token.kind == EXPR_TOKEN_LPAREN) {
-        if (function_is_planned(&name)) {
-            expr_parser_fail(p, &name,
-                             "function '%.*s' is not available yet",
-                             (int) name.length, name.text);
-        } else {
-            expr_parser_fail(p, &name, "unknown function '%.*s'",
-                             (int) name.length, name.text);
-        }
-        return NULL;
+        return expr_parse_call(p, &name);
     }
 
     if (expr_token_is_word(&name, "event")) {
-        return parse_field(p, EXPR_ROOT_EVENT);
+        return parse_field(p, EXPR_ROOT_EVENT, NULL);
     }
     if (expr_token_is_word(&name, "profile")) {
-        return parse_field(p, EXPR_ROOT_PROFILE);
+        return parse_field(p, EXPR_ROOT_PROFILE, NULL);
     }
     if (expr_token_is_word(&name, "case")) {
-        return parse_field(p, EXPR_ROOT_CASE);
+        return parse_field(p, EXPR_ROOT_CASE, NULL);
+    }
+    if (p->any_depth > 0) {
+        return parse_field(p, EXPR_ROOT_ELEMENT, &name);
     }
     length = name.length > EXPR_QUOTE_MAX ? EXPR_QUOTE_MAX : name.length;
     expr_parser_fail(p, &name, "unknown name '%.*s'; a field starts with "

@@ -210,12 +210,13 @@ consent_rejects_invalid(void **state)
 }
 
 
-/* Turns the current database back into a version 3 one: the consent
- * column goes and the version is 3 again. */
+/* Turns the current database back into a version 3 one: the related and
+ * consent columns go and the version is 3 again. */
 static void
 schema_downgrade_to_3(const char *path)
 {
-    sqlite_file_exec(path, "ALTER TABLE profiles DROP COLUMN consent;"
+    sqlite_file_exec(path, "ALTER TABLE profiles DROP COLUMN related;"
+                           "ALTER TABLE profiles DROP COLUMN consent;"
                            "UPDATE schema_version SET version = 3;");
 }
 
@@ -257,6 +258,7 @@ schema_version_3_upgrades(void **state)
                                                        "p_1"));
     expected = parse("{\"id\": \"p_1\", \"created\": 10, \"updated\": 20,"
                      " \"attributes\": {\"city\": \"Lima\"}, \"consent\": {},"
+                     " \"related\": {\"dependents\": {}, \"cases\": {}},"
                      " \"identities\": [{\"kind\": \"email\","
                      "                   \"value\": \"a@b.gov\"}],"
                      " \"stages\": {\"kids\": {\"stage\": \"awareness\","
@@ -273,7 +275,7 @@ schema_version_3_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 4);
+                                                       0)), 5);
     json_decref(rows);
 }
 

@@ -41,6 +41,8 @@ main(int argc, char **argv)
                                       history_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/consent", consent_tests,
                                       consent_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/related", related_tests,
+                                      related_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/erase", erase_tests,
                                       erase_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/expire", expire_tests,

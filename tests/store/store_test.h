@@ -115,6 +115,8 @@ extern const struct CMUnitTest history_tests[];
 extern const size_t history_test_count;
 extern const struct CMUnitTest consent_tests[];
 extern const size_t consent_test_count;
+extern const struct CMUnitTest related_tests[];
+extern const size_t related_test_count;
 extern const struct CMUnitTest erase_tests[];
 extern const size_t erase_test_count;
 extern const struct CMUnitTest expire_tests[];

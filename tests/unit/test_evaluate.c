@@ -467,7 +467,8 @@ flatten_profile(void **state)
                 " \"stages\": {\"lead\": \"adoption\","
                 "              \"safety\": \"aware\"},"
                 " \"consent\": {\"email\": \"revoked\","
-                "              \"sms\": \"granted\"}}");
+                "              \"sms\": \"granted\"},"
+                " \"dependents\": [], \"cases\": []}");
     assert_string_equal(profile_stage(stored, "lead"), "adoption");
     assert_null(profile_stage(stored, "other"));
     assert_string_equal(profile_identity(stored, "email"), "a@example.gov");
@@ -490,7 +491,8 @@ flatten_empty(void **state)
                            " \"identities\": [], \"stages\": {}}");
     json_t *flat = profile_flatten(stored);
 
-    assert_json(flat, "{\"id\": \"p-2\", \"stages\": {}, \"consent\": {}}");
+    assert_json(flat, "{\"id\": \"p-2\", \"stages\": {}, \"consent\": {},"
+                      " \"dependents\": [], \"cases\": []}");
     json_decref(flat);
     json_decref(stored);
 }
@@ -531,7 +533,8 @@ context_of_event(void **state)
                 "             \"properties\": {\"case\":"
                 "                              {\"status\": \"closed\"}}},"
                 " \"profile\": {\"a\": 1, \"id\": \"p-1\", \"stages\": {},"
-                "             \"consent\": {}},"
+                "             \"consent\": {}, \"dependents\": [],"
+                "             \"cases\": []},"
                 " \"case\": {\"status\": \"closed\"}}");
     json_decref(ctx);
 
@@ -684,6 +687,150 @@ merge_consent_restrictive(void **state)
 
     profile_index_clear(&idx);
     json_decref(event);
+    json_decref(loaded);
+}
+
+
+static const char related_profiles[] =
+    "{\"profiles\": [{\"id\": \"p-known\", \"created\": 1, \"updated\": 1,"
+    "  \"attributes\": {}, \"consent\": {},"
+    "  \"related\": {\"dependents\": {"
+    "    \"c1\": {\"attributes\": {\"birth_date\": \"2025-06-01\","
+    "                              \"name\": \"Io\"}, \"updated\": 1},"
+    "    \"c2\": {\"attributes\": {}, \"updated\": 1}},"
+    "   \"cases\": {\"k1\": {\"type\": \"SNAP\", \"status\": \"open\","
+    "                        \"opened\": 5, \"closed\": null,"
+    "                        \"outcome\": null, \"attributes\": {},"
+    "                        \"updated\": 1}}},"
+    "  \"identities\": [{\"kind\": \"email\", \"value\": \"k@example.gov\"}],"
+    "  \"stages\": {}},"
+    " {\"id\": \"p-anon\", \"created\": 1, \"updated\": 1,"
+    "  \"attributes\": {}, \"consent\": {},"
+    "  \"related\": {\"dependents\": {"
+    "    \"c1\": {\"attributes\": {\"name\": \"other\"}, \"updated\": 2},"
+    "    \"c3\": {\"attributes\": {\"name\": \"Ma\"}, \"updated\": 2}},"
+    "   \"cases\": {}},"
+    "  \"identities\": [{\"kind\": \"visitor\", \"value\": \"v-anon\"}],"
+    "  \"stages\": {}}]}";
+
+
+/* Entries upsert by id: attributes merge, null removes one, and "remove"
+ * deletes the record. */
+static void
+related_upsert_remove(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(related_profiles);
+    json_t *event = parse(
+        "{\"type\": \"update\", \"profile\": {\"email\": \"k@example.gov\"},"
+        " \"related\": {\"dependents\": ["
+        "   {\"id\": \"c1\", \"attributes\": {\"name\": null, \"size\": 3}},"
+        "   {\"id\": \"c2\", \"remove\": true},"
+        "   {\"id\": \"c4\","
+        "    \"attributes\": {\"birth_date\": \"2026-01-01\"}}],"
+        "  \"cases\": [{\"id\": \"k1\", \"status\": \"closed\","
+        "              \"closed_at\": \"1970-01-01T00:00:01Z\","
+        "              \"outcome\": \"approved\"},"
+        "             {\"id\": \"k2\", \"type\": \"pothole\"}]}}");
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    profile_related_apply(p, event, "update", NOW_MS);
+    assert_true(json_is_true(json_object_get(p, "_dirty")));
+    assert_int_equal(integer_at(p, "updated"), NOW_MS);
+    assert_json(json_object_get(json_object_get(p, "related"), "dependents"),
+                "{\"c1\": {\"attributes\": {\"birth_date\": \"2025-06-01\","
+                "                           \"size\": 3},"
+                "          \"updated\": 1767225600000},"
+                " \"c4\": {\"attributes\": {\"birth_date\": \"2026-01-01\"},"
+                "          \"updated\": 1767225600000}}");
+    assert_json(json_object_get(json_object_get(p, "related"), "cases"),
+                "{\"k1\": {\"type\": \"SNAP\", \"status\": \"closed\","
+                "          \"opened\": 5, \"closed\": 1000,"
+                "          \"outcome\": \"approved\", \"attributes\": {},"
+                "          \"updated\": 1767225600000},"
+                " \"k2\": {\"type\": \"pothole\", \"status\": null,"
+                "          \"opened\": null, \"closed\": null,"
+                "          \"outcome\": null, \"attributes\": {},"
+                "          \"updated\": 1767225600000}}");
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+/* An event of the case trigger upserts the case from properties.case. */
+static void
+related_case_event(void **state)
+{
+    json_t *profile = parse("{\"id\": \"p-1\", \"attributes\": {}}");
+    json_t *event = parse(
+        "{\"type\": \"case.opened\", \"properties\": {\"case\":"
+        "  {\"id\": \"14-00684314\", \"service_name\": \"Pothole\","
+        "   \"status\": \"open\", \"opened_at\": \"1970-01-01T00:00:02Z\","
+        "   \"status_notes\": \"queued\"}}}");
+
+    profile_related_apply(profile, event, "page_view", NOW_MS);
+    assert_null(json_object_get(profile, "related"));
+    profile_related_apply(profile, event, "case.opened", NOW_MS);
+    assert_json(json_object_get(profile, "related"),
+                "{\"cases\": {\"14-00684314\": {\"type\": \"Pothole\","
+                "  \"status\": \"open\", \"opened\": 2000,"
+                "  \"closed\": null, \"outcome\": \"queued\","
+                "  \"attributes\": {}, \"updated\": 1767225600000}}}");
+    json_decref(event);
+    json_decref(profile);
+}
+
+
+/* A merge gives the known profile the records under ids it lacks. */
+static void
+related_merge_fills(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(related_profiles);
+    json_t *event = parse("{\"type\": \"signup\","
+                          " \"profile\": {\"email\": \"k@example.gov\"},"
+                          " \"visitor\": \"v-anon\"}");
+    json_t *dependents;
+    json_t *p;
+
+    profile_index_init(&idx, loaded);
+    p = profile_resolve(&idx, event, NOW_MS);
+    assert_string_equal(string_at(p, "id"), "p-known");
+    dependents = json_object_get(json_object_get(p, "related"),
+                                 "dependents");
+    assert_int_equal(json_object_size(dependents), 3);
+    assert_string_equal(string_at(json_object_get(json_object_get(
+        dependents, "c1"), "attributes"), "name"), "Io");
+    assert_string_equal(string_at(json_object_get(json_object_get(
+        dependents, "c3"), "attributes"), "name"), "Ma");
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
+/* Rules see each record as an object with its id and attributes, and a
+ * case with its case members too. */
+static void
+related_flatten(void **state)
+{
+    json_t *loaded = parse(related_profiles);
+    json_t *flat = profile_flatten(json_array_get(json_object_get(loaded,
+                                                                  "profiles"),
+                                                  0));
+
+    assert_json(json_object_get(flat, "dependents"),
+                "[{\"id\": \"c1\", \"birth_date\": \"2025-06-01\","
+                "  \"name\": \"Io\"}, {\"id\": \"c2\"}]");
+    assert_json(json_object_get(flat, "cases"),
+                "[{\"id\": \"k1\", \"type\": \"SNAP\", \"status\": \"open\","
+                "  \"opened\": 5, \"closed\": null, \"outcome\": null}]");
+    json_decref(flat);
     json_decref(loaded);
 }
 
@@ -1056,6 +1203,10 @@ main(void)
         cmocka_unit_test(consent_rule_order),
         cmocka_unit_test(consent_apply_entries),
         cmocka_unit_test(merge_consent_restrictive),
+        cmocka_unit_test(related_upsert_remove),
+        cmocka_unit_test(related_case_event),
+        cmocka_unit_test(related_merge_fills),
+        cmocka_unit_test(related_flatten),
     };
     const struct CMUnitTest evaluation[] = {
         cmocka_unit_test(run_signup),

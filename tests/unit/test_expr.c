@@ -690,8 +690,8 @@ expr_parse_errors_multiline(void **state)
          "unterminated string; close it with ' on the same line"},
         {"event.type == 'a'\n"
          "\n"
-         "  && any(profile.dependents, true)", 3, 6,
-         "function 'any' is not available yet"},
+         "  && all(profile.dependents, true)", 3, 6,
+         "function 'all' is not available yet"},
     };
 
     error_cases_check(cases, COUNT(cases));
@@ -702,8 +702,6 @@ static void
 expr_unknown_functions(void **state)
 {
     static const struct error_case cases[] = {
-        {"any(profile.dependents, age_months(birth_date) < 24)", 1, 1,
-         "function 'any' is not available yet"},
         {"count(event.type == 'x', 30) >= 3", 1, 1,
          "function 'count' is not available yet"},
         {"event.time < now()", 1, 14, "function 'now' is not available yet"},
@@ -769,6 +767,190 @@ depth_check(const char *left, const char *middle, const char *right)
     assert_string_equal(err.message, "expression is nested too deeply: "
                         "more than 64 levels of '(', '!' or '['");
     free(src);
+}
+
+
+/* 2026-01-01T00:00:00Z is 1767225600000 ms. */
+static const char related_json[] =
+    "{\"now\": 1767225600000,"
+    " \"event\": {\"type\": \"x\"},"
+    " \"profile\": {\"id\": \"p_1\","
+    "   \"dependents\": [{\"id\": \"c1\", \"birth_date\": \"2023-06-01\"},"
+    "                    {\"id\": \"c2\", \"birth_date\": \"2025-03-01\"},"
+    "                    {\"id\": \"c3\"}],"
+    "   \"cases\": [{\"id\": \"k1\", \"type\": \"SNAP\","
+    "                \"status\": \"closed\","
+    "                \"notes\": [\"a\", \"b\"]},"
+    "              {\"id\": \"k2\", \"type\": \"pothole\","
+    "               \"status\": \"open\"}],"
+    "   \"none\": [], \"text\": \"abc\"}}";
+
+
+static void
+expr_any(void **state)
+{
+    static const struct truth_case cases[] = {
+        {"any(profile.dependents, age_months(birth_date) < 24)", 1},
+        {"any(profile.dependents, age_months(birth_date) < 9)", 0},
+        {"any(profile.dependents, id == 'c3')", 1},
+        {"any(profile.dependents, birth_date == null)", 1},
+        {"any(profile.dependents, missing == 'x')", 0},
+        {"any(profile.cases, type == 'SNAP' && status == 'open')", 0},
+        {"any(profile.cases, type == 'pothole' && status == 'open')", 1},
+        {"any(profile.cases, status == 'open') && event.type == 'x'", 1},
+        {"!any(profile.cases, status == 'void')", 1},
+        {"any(profile.cases, any(notes, true))", 1},
+        {"any(profile.cases, 'b' in notes)", 1},
+        {"any(profile.none, true)", 0},
+        {"any(profile.text, true)", 0},
+        {"any(profile.absent, true)", 0},
+        {"any(profile.cases, event.type == 'x')", 1},
+        {"any([1, 2], true)", 1},
+        {"any([], true)", 0},
+    };
+
+    cases_check(cases, COUNT(cases), related_json);
+}
+
+
+static void
+expr_any_limits(void **state)
+{
+    json_t *ctx = json_pack("{s:{s:[]}}", "profile", "items");
+    json_t *items = json_object_get(json_object_get(ctx, "profile"),
+                                    "items");
+    struct expr *e;
+    size_t i;
+
+    /* Only the first 1000 elements are examined. */
+    for (i = 0; i < 1001; i++) {
+        json_array_append_new(items, json_pack("{s:i}", "n", (int) i));
+    }
+    e = parse_ok("any(profile.items, n == 999)");
+    assert_int_equal(expr_test(e, ctx), 1);
+    expr_free(e);
+    e = parse_ok("any(profile.items, n == 1000)");
+    assert_int_equal(expr_test(e, ctx), 0);
+    expr_free(e);
+    json_decref(ctx);
+}
+
+
+static void
+expr_any_errors(void **state)
+{
+    static const struct error_case cases[] = {
+        {"any(profile.cases)", 1, 18, "expected ',' in any(list, condition)"},
+        {"any(profile.cases, true, 1)", 1, 24,
+         "expected ')' in any(list, condition)"},
+        {"any(cases, true)", 1, 5,
+         "unknown name 'cases'; a field starts with event., profile. or "
+         "case."},
+        {"any(profile.a, any(b, any(c, true)))", 1, 23,
+         "any() is nested too deeply: more than 2 levels"},
+        {"age_months()", 1, 12, "expected a value after '(', found ')'"},
+        {"age_months(1, 2)", 1, 13, "expected ')' in age_months(date)"},
+    };
+
+    error_cases_check(cases, COUNT(cases));
+}
+
+
+/* Returns age_months(date) at `now_ms`, or -1000 when it is null. */
+static long
+age_months_at(const char *date, long long now_ms)
+{
+    json_t *ctx = json_pack("{s:I,s:{s:s}}", "now", (json_int_t) now_ms,
+                            "event", "date", date);
+    struct expr *e = parse_ok("age_months(event.date)");
+    json_t *value = expr_eval(e, ctx);
+    long months = json_is_integer(value) ? (long) json_integer_value(value)
+                                         : -1000;
+
+    json_decref(value);
+    expr_free(e);
+    json_decref(ctx);
+    return months;
+}
+
+
+/* Returns the milliseconds of midnight UTC on a civil date. */
+static long long
+day_ms(int year, int month, int day)
+{
+    struct tm civil = { 0 };
+
+    civil.tm_year = year - 1900;
+    civil.tm_mon = month - 1;
+    civil.tm_mday = day;
+    return (long long) timegm(&civil) * 1000;
+}
+
+
+static void
+expr_age_months_month_ends(void **state)
+{
+    assert_int_equal(age_months_at("2024-01-31", day_ms(2024, 2, 29)), 0);
+    assert_int_equal(age_months_at("2024-01-31", day_ms(2024, 3, 1)), 1);
+    assert_int_equal(age_months_at("2024-01-31", day_ms(2024, 3, 31)), 2);
+    assert_int_equal(age_months_at("2024-01-15", day_ms(2024, 2, 14)), 0);
+    assert_int_equal(age_months_at("2024-01-15", day_ms(2024, 2, 15)), 1);
+    assert_int_equal(age_months_at("2024-02-29", day_ms(2025, 2, 28)), 11);
+    assert_int_equal(age_months_at("2024-02-29", day_ms(2025, 3, 1)), 12);
+    assert_int_equal(age_months_at("2024-02-29", day_ms(2028, 2, 29)), 48);
+    assert_int_equal(age_months_at("2023-12-31", day_ms(2024, 1, 1)), 0);
+    assert_int_equal(age_months_at("2024-03-01", day_ms(2024, 3, 1)), 0);
+    assert_int_equal(age_months_at("2025-06-01", day_ms(2024, 3, 1)), -15);
+    /* The last millisecond of a day still counts as that day. */
+    assert_int_equal(age_months_at("2024-01-15",
+                                   day_ms(2024, 2, 15) - 1), 0);
+}
+
+
+static void
+expr_age_months_invalid(void **state)
+{
+    static const char *const dates[] = {
+        "2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10",
+        "2024-1-01", "2024-01-01T00:00:00Z", "20240101", "", "abcd-ef-gh",
+    };
+    size_t i;
+
+    for (i = 0; i < COUNT(dates); i++) {
+        if (age_months_at(dates[i], day_ms(2026, 1, 1)) != -1000) {
+            print_error("date: %s\n", dates[i]);
+        }
+        assert_int_equal(age_months_at(dates[i], day_ms(2026, 1, 1)),
+                         -1000);
+    }
+}
+
+
+static void
+expr_age_months_clock(void **state)
+{
+    json_t *ctx = context_load(related_json);
+    struct expr *e = parse_ok("age_months(profile.missing) == null "
+                              "&& age_months(1) == null");
+    json_t *value;
+
+    assert_int_equal(expr_test(e, ctx), 1);
+    expr_free(e);
+
+    /* Without the context's "now", there is no time to count to. */
+    json_object_del(ctx, "now");
+    e = parse_ok("age_months('2020-01-01')");
+    value = expr_eval(e, ctx);
+    assert_true(json_is_null(value));
+    json_decref(value);
+
+    json_object_set_new(ctx, "now", json_integer(day_ms(2020, 3, 1)));
+    value = expr_eval(e, ctx);
+    assert_true(json_is_integer(value));
+    assert_int_equal(json_integer_value(value), 2);
+    json_decref(value);
+    expr_free(e);
+    json_decref(ctx);
 }
 
 
@@ -891,6 +1073,12 @@ main(void)
         cmocka_unit_test(expr_parse_errors),
         cmocka_unit_test(expr_parse_errors_multiline),
         cmocka_unit_test(expr_unknown_functions),
+        cmocka_unit_test(expr_any),
+        cmocka_unit_test(expr_any_limits),
+        cmocka_unit_test(expr_any_errors),
+        cmocka_unit_test(expr_age_months_month_ends),
+        cmocka_unit_test(expr_age_months_invalid),
+        cmocka_unit_test(expr_age_months_clock),
         cmocka_unit_test(expr_depth_limit),
         cmocka_unit_test(expr_depth_hostile),
         cmocka_unit_test(expr_long_chain),

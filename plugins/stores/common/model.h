@@ -61,9 +61,9 @@ struct identity_list {
 };
 
 /*
- * A profile in a pipeline batch, with `attributes` and `consent` as
- * compact JSON text. `consent` is NULL when the batch leaves the stored
- * consent map as it is.
+ * A profile in a pipeline batch, with `attributes`, `consent` and
+ * `related` as compact JSON text. `consent` and `related` are NULL when
+ * the batch leaves the stored map as it is.
  */
 struct profile_write {
     char *id;
@@ -71,6 +71,7 @@ struct profile_write {
     int64_t updated;
     char *attributes;
     char *consent;
+    char *related;
     struct identity_list identities;
 };
 
@@ -323,14 +324,15 @@ json_t *job_claimed_json(const struct job *job, enum job_state was,
                          json_t *event, json_t *profile);
 
 /*
- * Starts a profile object with `id`, `attributes` and `consent` (JSON
- * text, where a NULL `consent` reads as {}) and empty "identities" and
- * "stages". With `times` nonzero it also carries "created" and "updated",
+ * Starts a profile object with `id`, `attributes`, `consent` and
+ * `related` (JSON text, where a NULL `consent` reads as {} and a NULL
+ * `related` as {"dependents": {}, "cases": {}}) and empty "identities"
+ * and "stages". With `times` nonzero it also carries "created" and "updated",
  * the form that profiles_load returns.
  */
 json_t *profile_json(const char *id, const char *attributes,
-                     const char *consent, int times, int64_t created,
-                     int64_t updated);
+                     const char *consent, const char *related, int times,
+                     int64_t created, int64_t updated);
 int profile_json_add_identity(json_t *profile, const char *kind,
                               const char *value);
 int profile_json_add_stage(json_t *profile, const char *program,
@@ -379,5 +381,25 @@ int consent_map_check(const json_t *consent);
  * `into` keeps its map. Returns 0 or CRIER_ENOMEM.
  */
 int consent_merge_text(const char *into, const char *from, char **merged);
+
+/*
+ * Checks a related map of a commit batch: an object whose members are
+ * "dependents" and "cases", each an object of records (objects) by
+ * non-empty id. Returns 0 or CRIER_EINVAL.
+ */
+int related_map_check(const json_t *related);
+
+/*
+ * Parses stored related text into a new object that has both kinds.
+ * Text that does not parse reads as empty. Returns NULL out of memory.
+ */
+json_t *related_object(const char *text);
+
+/*
+ * Sets *merged to the related map `into` (JSON text, NULL for none) with
+ * the records of `from` added under the ids that `into` lacks, as compact
+ * JSON text to free(). Returns 0 or CRIER_ENOMEM.
+ */
+int related_merge_text(const char *into, const char *from, char **merged);
 
 #endif

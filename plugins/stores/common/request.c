@@ -194,6 +194,7 @@ profile_write_clear(struct profile_write *profile)
     free(profile->id);
     free(profile->attributes);
     free(profile->consent);
+    free(profile->related);
     identities_clear(&profile->identities);
     memset(profile, 0, sizeof(*profile));
 }
@@ -204,6 +205,7 @@ profile_write_parse(const json_t *json, struct profile_write *out)
 {
     json_t *attributes = json_object_get(json, "attributes");
     json_t *consent = json_object_get(json, "consent");
+    json_t *related = json_object_get(json, "related");
     const json_t *identities;
     int rc;
 
@@ -213,6 +215,8 @@ profile_write_parse(const json_t *json, struct profile_write *out)
     rc = member_array(json, "identities", &identities);
     if (rc == 0 && consent != NULL && !json_is_null(consent))
         rc = consent_map_check(consent);
+    if (rc == 0 && related != NULL && !json_is_null(related))
+        rc = related_map_check(related);
     if (rc == 0)
         rc = member_string(json, "id", 1, &out->id);
     if (rc == 0)
@@ -227,6 +231,11 @@ profile_write_parse(const json_t *json, struct profile_write *out)
     if (rc == 0 && consent != NULL && !json_is_null(consent)) {
         out->consent = json_dumps(consent, JSON_COMPACT);
         if (out->consent == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    if (rc == 0 && related != NULL && !json_is_null(related)) {
+        out->related = json_dumps(related, JSON_COMPACT);
+        if (out->related == NULL)
             rc = CRIER_ENOMEM;
     }
     if (rc == 0)

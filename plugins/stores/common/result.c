@@ -131,14 +131,20 @@ stored_object(const char *text)
 
 json_t *
 profile_json(const char *id, const char *attributes, const char *consent,
-             int times, int64_t created, int64_t updated)
+             const char *related, int times, int64_t created,
+             int64_t updated)
 {
     json_t *object;
 
-    object = json_pack("{s:s, s:o, s:o, s:[], s:{}}", "id", id,
+    object = json_pack("{s:s, s:o, s:o, s:o?, s:[], s:{}}", "id", id,
                        "attributes", stored_object(attributes),
                        "consent", stored_object(consent),
+                       "related", related_object(related),
                        "identities", "stages");
+    if (object != NULL && json_object_get(object, "related") == NULL) {
+        json_decref(object);
+        return NULL;
+    }
     if (object == NULL || !times)
         return object;
     if (json_object_set_new(object, "created", json_integer(created)) < 0

@@ -133,6 +133,22 @@ consent_merge(struct memory_profile *into, const struct memory_profile *from)
 }
 
 
+/* Gives `into` the related records of `from` under the ids it lacks. Out
+ * of memory, `into` keeps its own, as attributes_fill does. */
+static void
+related_merge(struct memory_profile *into, const struct memory_profile *from)
+{
+    char *merged = NULL;
+
+    related_merge_text(into->related, from->related, &merged);
+    if (merged != NULL) {
+        g_free(into->related);
+        into->related = g_strdup(merged);
+        free(merged);
+    }
+}
+
+
 /* Replaces the malloc'd `*field` with a copy of `into` when it names
  * `from`. */
 static void
@@ -198,6 +214,7 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
     stages_move(store, merge->from, merge->into);
     attributes_fill(into, from);
     consent_merge(into, from);
+    related_merge(into, from);
     g_hash_table_replace(store->merges, g_strdup(merge->from),
                          g_strdup(merge->into));
     g_hash_table_remove(store->profiles, merge->from);

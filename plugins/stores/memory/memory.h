@@ -37,6 +37,7 @@ struct memory_profile {
     int64_t updated;
     char *attributes;         /* compact JSON text */
     char *consent;            /* compact JSON text, or NULL for {} */
+    char *related;            /* compact JSON text, or NULL for none */
     GPtrArray *identities;    /* struct identity *, in the order added */
 };
 

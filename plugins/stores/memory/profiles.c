@@ -23,6 +23,7 @@ memory_profile_free(void *data)
     g_free(profile->id);
     g_free(profile->attributes);
     g_free(profile->consent);
+    g_free(profile->related);
     g_ptr_array_unref(profile->identities);
     g_free(profile);
 }
@@ -95,6 +96,10 @@ profile_write(struct memory_store *store, const struct profile_write *write)
         g_free(profile->consent);
         profile->consent = g_strdup(write->consent);
     }
+    if (write->related != NULL) {
+        g_free(profile->related);
+        profile->related = g_strdup(write->related);
+    }
     for (i = 0; i < write->identities.count; i++)
         identity_add(store, profile, &write->identities.items[i]);
 }
@@ -164,8 +169,9 @@ profile_find_json(struct memory_store *store, const char *id, int times)
     profile = g_hash_table_lookup(store->profiles, id);
     if (profile == NULL)
         return json_null();
-    json = profile_json(id, profile->attributes, profile->consent, times,
-                        profile->created, profile->updated);
+    json = profile_json(id, profile->attributes, profile->consent,
+                        profile->related, times, profile->created,
+                        profile->updated);
     for (i = 0; json != NULL && rc == 0 && i < profile->identities->len;
          i++) {
         const struct identity *identity =

@@ -16,6 +16,12 @@ static const char profile_consent_sql[] =
 static const char profile_consent_set_sql[] =
     "UPDATE profiles SET consent = ?2 WHERE id = ?1";
 
+static const char profile_related_sql[] =
+    "SELECT related FROM profiles WHERE id = ?1";
+
+static const char profile_related_set_sql[] =
+    "UPDATE profiles SET related = ?2 WHERE id = ?1";
+
 static const char profile_delete_sql[] =
     "DELETE FROM profiles WHERE id = ?1";
 
@@ -202,8 +208,37 @@ merge_consent(struct connection *conn, struct request *req,
 }
 
 
+/* Gives `into` the related records of `from` under the ids it lacks. */
+static int
+merge_related(struct connection *conn, struct request *req,
+              const struct profile_merge *merge)
+{
+    char *from_related = NULL;
+    char *into_related = NULL;
+    char *merged = NULL;
+    int rc;
+
+    rc = text_lookup(conn, req, STMT_PROFILE_RELATED, profile_related_sql,
+                     merge->from, &from_related);
+    if (rc == 0)
+        rc = text_lookup(conn, req, STMT_PROFILE_RELATED,
+                         profile_related_sql, merge->into, &into_related);
+    if (rc == 0 && from_related != NULL && into_related != NULL)
+        rc = related_merge_text(into_related, from_related, &merged);
+    if (rc == 0 && merged != NULL)
+        rc = statement_run_pair(conn, req, STMT_PROFILE_RELATED_SET,
+                                profile_related_set_sql, merge->into,
+                                merged);
+    free(from_related);
+    free(into_related);
+    free(merged);
+    return rc;
+}
+
+
 /*
- * Fills the attributes of `into`, combines the consent of both, deletes
+ * Fills the attributes and related records of `into`, combines the
+ * consent of both, deletes
  * `from` and records the merge.
  */
 static int
@@ -222,6 +257,8 @@ merge_finish(struct connection *conn, struct request *req,
     free(filled);
     if (rc == 0)
         rc = merge_consent(conn, req, merge);
+    if (rc == 0)
+        rc = merge_related(conn, req, merge);
     if (rc == 0)
         rc = statement_run_pair(conn, req, STMT_PROFILE_DELETE,
                                 profile_delete_sql, merge->from, NULL);

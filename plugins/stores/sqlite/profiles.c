@@ -6,16 +6,18 @@
 
 
 /* `created` is written once, and later writes replace the rest. A NULL
- * consent (?5) keeps the stored map, or starts an empty one. */
+ * consent (?5) or related (?6) keeps the stored map, or starts an empty
+ * one. */
 static const char profile_upsert_sql[] =
-    "INSERT INTO profiles (id, created, updated, attributes, consent)"
-    " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'))"
+    "INSERT INTO profiles (id, created, updated, attributes, consent,"
+    " related)"
+    " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), coalesce(?6, '{}'))"
     " ON CONFLICT (id) DO UPDATE SET"
     " updated = excluded.updated, attributes = excluded.attributes,"
-    " consent = coalesce(?5, consent)";
+    " consent = coalesce(?5, consent), related = coalesce(?6, related)";
 
 static const char profile_select_sql[] =
-    "SELECT created, updated, attributes, consent FROM profiles"
+    "SELECT created, updated, attributes, consent, related FROM profiles"
     " WHERE id = ?1";
 
 /* An identity that another profile owns stays with its owner. */
@@ -90,6 +92,7 @@ profile_write(struct connection *conn, struct request *req,
     sqlite3_bind_int64(stmt, 3, profile->updated);
     statement_bind_text(stmt, 4, profile->attributes);
     statement_bind_text(stmt, 5, profile->consent);
+    statement_bind_text(stmt, 6, profile->related);
     rc = statement_finish(conn, req, stmt);
     for (i = 0; rc == 0 && i < profile->identities.count; i++)
         rc = identity_add(conn, req, profile->id,
@@ -203,6 +206,7 @@ profile_row_json(struct connection *conn, struct request *req,
     if (step == SQLITE_ROW)
         profile = profile_json(id, (const char *)sqlite3_column_text(stmt, 2),
                                (const char *)sqlite3_column_text(stmt, 3),
+                               (const char *)sqlite3_column_text(stmt, 4),
                                times, sqlite3_column_int64(stmt, 0),
                                sqlite3_column_int64(stmt, 1));
     else if (step == SQLITE_DONE)

@@ -133,7 +133,12 @@ static const char *const migrations[] = {
     /* 4: consent per channel kind. A profile reads and writes its whole
      * consent map at once, as with its attributes, so the map is one JSON
      * text column, and the profiles stored before it have none. */
-    "ALTER TABLE profiles ADD COLUMN consent TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE profiles ADD COLUMN consent TEXT NOT NULL DEFAULT '{}';",
+
+    /* 5: related records, dependents and cases. A profile reads and
+     * writes them whole, as with consent, so they are one JSON text
+     * column, and the profiles stored before it have none. */
+    "ALTER TABLE profiles ADD COLUMN related TEXT NOT NULL DEFAULT '{}';"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
