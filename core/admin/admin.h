@@ -56,6 +56,10 @@ int admin_merge_routes_add(struct http_server *http);
  * attributes and consent (update.c). */
 int admin_update_routes_add(struct http_server *http);
 
+/* Adds GET /v1/segments, /v1/segments/{name} and
+ * /v1/segments/{name}/members (segments.c). */
+int admin_segment_routes_add(struct http_server *http);
+
 /* Adds POST /v1/imports, the CSV profile import (imports.c). */
 int admin_import_routes_add(struct http_server *http);
 

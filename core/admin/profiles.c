@@ -122,6 +122,9 @@ on_lookup_loaded(void *arg, int status, json_t *result)
         return;
     }
     profile = json_deep_copy(profile);
+    /* The pipeline reads `segments`; GET /v1/profiles/{id} has none, and
+     * both routes return the same form. */
+    json_object_del(profile, "segments");
     admin_profile_present(profile);
     http_respond_json(call->req, 200, json_pack("{s:o}", "profile",
                                                 profile));

@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.h"
 #include "retention/retention.h"
 #include "rules/rules.h"
+#include "segments/segments.h"
 #include "server/server.h"
 #include "template/template.h"
 
@@ -59,6 +60,7 @@ engine_prepare(struct config *cfg)
     if (load_templates(cfg) != 0 ||
         ruleset_load(cfg, server.templates, channel_exists,
                      &server.rules) != 0 ||
+        segment_set_load(cfg, &server.segments) != 0 ||
         outbox_settings_load(cfg, &eng.outbox) != 0 ||
         retention_load(cfg) != 0)
         return CRIER_ECONFIG;
@@ -108,6 +110,8 @@ engine_release(void)
 {
     ruleset_free(server.rules);
     server.rules = NULL;
+    segment_set_free(server.segments);
+    server.segments = NULL;
     template_set_free(server.templates);
     server.templates = NULL;
     retention_release();

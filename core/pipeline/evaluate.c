@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "segments/segments.h"
 #include "server/server.h"
 
 
@@ -22,6 +23,7 @@ evaluation_new(json_t *events)
     ev->last_seq = json_integer_value(json_object_get(last, "seq"));
     ev->stages = json_array();
     ev->jobs = json_array();
+    ev->segments = json_array();
     ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
     return ev;
 }
@@ -37,6 +39,7 @@ evaluation_free(struct evaluation *ev)
         profile_index_clear(&ev->idx);
     json_decref(ev->stages);
     json_decref(ev->jobs);
+    json_decref(ev->segments);
     g_array_free(ev->links, TRUE);
     free(ev);
 }
@@ -243,6 +246,8 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     }
     g_ptr_array_free(moves, TRUE);
     json_decref(ctx);
+    /* Segments see the stages that this event's rules moved. */
+    segments_evaluate(server.segments, profile, now_ms, ev->segments);
 }
 
 
@@ -295,6 +300,27 @@ final_links(struct evaluation *ev)
 }
 
 
+/* The batch's segment changes, without those of profiles that a later
+ * merge of the batch removed: the store drops their memberships. */
+static json_t *
+segments_for_commit(struct evaluation *ev)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *change;
+
+    json_array_foreach(ev->segments, i, change) {
+        const char *id = json_string_value(json_object_get(change,
+                                                           "profile"));
+        json_t *p = g_hash_table_lookup(ev->idx.by_id, id);
+
+        if (p == NULL || json_object_get(p, "_merged_into") == NULL)
+            json_array_append(out, change);
+    }
+    return out;
+}
+
+
 /* The batch's merges as the store takes them. */
 static json_t *
 merges_for_commit(struct evaluation *ev)
@@ -323,9 +349,10 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
     profile_index_init(&ev->idx, loaded);
     json_array_foreach(ev->events, i, row)
         run_rules(ev, rules, row);
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o}", "cursor", "name",
-                     cursor, "value", (json_int_t) ev->last_seq, "merges",
-                     merges_for_commit(ev), "profiles", dirty_profiles(ev),
-                     "stages", ev->stages, "jobs", ev->jobs, "links",
-                     final_links(ev));
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o}", "cursor",
+                     "name", cursor, "value", (json_int_t) ev->last_seq,
+                     "merges", merges_for_commit(ev), "profiles",
+                     dirty_profiles(ev), "stages", ev->stages, "jobs",
+                     ev->jobs, "links", final_links(ev), "segments",
+                     segments_for_commit(ev));
 }

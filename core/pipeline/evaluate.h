@@ -22,6 +22,7 @@ struct evaluation {
     struct profile_index idx;
     json_t *stages;             /* stage moves to commit */
     json_t *jobs;               /* jobs to plan */
+    json_t *segments;           /* segment entries and exits to commit */
     GArray *links;              /* struct event_link, one per event */
 };
 

@@ -310,8 +310,9 @@ char_index(const char *src, int line, int col)
 }
 
 
-static int
-load_when(struct config *cfg, const char *key, json_t *v, struct rule *r)
+int
+rules_load_expr(struct config *cfg, const char *key, json_t *v,
+                struct expr **out)
 {
     struct expr_error err;
     const char *file;
@@ -321,8 +322,8 @@ load_when(struct config *cfg, const char *key, json_t *v, struct rule *r)
         config_fail(cfg, key, "must be an expression in double quotes");
         return CRIER_ECONFIG;
     }
-    r->when = expr_parse(json_string_value(v), &err);
-    if (r->when != NULL)
+    *out = expr_parse(json_string_value(v), &err);
+    if (*out != NULL)
         return 0;
     file = config_file(cfg, key);
     line = config_line(cfg, key);
@@ -447,7 +448,8 @@ load_rule(struct config *cfg, size_t index, json_t *block,
 
     key = g_strdup_printf("%s.when", prefix);
     if (json_object_get(block, "when") != NULL &&
-        load_when(cfg, key, json_object_get(block, "when"), r) != 0) {
+        rules_load_expr(cfg, key, json_object_get(block, "when"),
+                        &r->when) != 0) {
         g_free(key);
         return CRIER_ECONFIG;
     }

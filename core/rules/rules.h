@@ -55,6 +55,14 @@ int ruleset_load(struct config *cfg, const struct template_set *templates,
 
 void ruleset_free(struct ruleset *rs);
 
+/*
+ * Parses the expression setting `v` at `key` (such as "rules[0].when")
+ * into *out. A syntax error is recorded in cfg->error as
+ * file:line:col. Returns 0 or CRIER_ECONFIG.
+ */
+int rules_load_expr(struct config *cfg, const char *key, json_t *v,
+                    struct expr **out);
+
 const struct program *ruleset_program(const struct ruleset *rs,
                                       const char *name);
 

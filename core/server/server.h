@@ -18,6 +18,7 @@
 struct http_server;
 struct template_set;
 struct ruleset;
+struct segment_set;
 struct pipeline;
 struct outbox;
 
@@ -52,6 +53,7 @@ struct server {
     GPtrArray *channels;         /* struct plugin_instance * */
     struct template_set *templates;
     struct ruleset *rules;
+    struct segment_set *segments;
     struct pipeline *pipeline;
     struct outbox *outbox;
     int stopping;

@@ -68,8 +68,8 @@ struct crier_store_ops {
 
     /*
      * Applies one pipeline batch in one transaction: profile changes,
-     * stage moves, planned jobs (a job whose key exists is skipped) and
-     * the cursor.
+     * stage moves, segment membership changes, planned jobs (a job whose
+     * key exists is skipped) and the cursor.
      */
     int (*commit)(void *store, json_t *batch, crier_store_cb done, void *arg);
 
@@ -117,6 +117,19 @@ struct crier_store_ops {
      */
     int (*events_expire)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
+
+    /*
+     * Counts the members of a segment: {"segment": name} gives
+     * {"count": N}. Added after events_expire, as is segment_members, so
+     * a plugin with a smaller `size` lacks both.
+     */
+    int (*segment_count)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
+
+    /* Lists a page of a segment's members in profile id order:
+     * {"members": [{"profile", "since"}], "next": id or null}. */
+    int (*segment_members)(void *store, json_t *request,
+                           crier_store_cb done, void *arg);
 };
 
 #endif

@@ -210,12 +210,14 @@ consent_rejects_invalid(void **state)
 }
 
 
-/* Turns the current database back into a version 3 one: the related and
- * consent columns go and the version is 3 again. */
+/* Turns the current database back into a version 3 one: the segment
+ * table and the related and consent columns go and the version is 3
+ * again. */
 static void
 schema_downgrade_to_3(const char *path)
 {
-    sqlite_file_exec(path, "ALTER TABLE profiles DROP COLUMN related;"
+    sqlite_file_exec(path, "DROP TABLE segment_members;"
+                           "ALTER TABLE profiles DROP COLUMN related;"
                            "ALTER TABLE profiles DROP COLUMN consent;"
                            "UPDATE schema_version SET version = 3;");
 }
@@ -275,7 +277,7 @@ schema_version_3_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 5);
+                                                       0)), 6);
     json_decref(rows);
 }
 

@@ -121,6 +121,8 @@ extern const struct CMUnitTest erase_tests[];
 extern const size_t erase_test_count;
 extern const struct CMUnitTest expire_tests[];
 extern const size_t expire_test_count;
+extern const struct CMUnitTest segment_tests[];
+extern const size_t segment_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 

@@ -32,6 +32,11 @@
 /* The largest limit that events_expire accepts. */
 #define EXPIRE_LIMIT_MAX 10000
 
+/* segment_members returns this many members when the request names no
+ * limit, and never more than SEGMENT_MEMBERS_MAX. */
+#define SEGMENT_MEMBERS_DEFAULT 100
+#define SEGMENT_MEMBERS_MAX 1000
+
 /* A chain of merges longer than this ends profile_get's search. */
 #define MERGE_CHAIN_MAX 64
 
@@ -130,6 +135,22 @@ struct job {
     int64_t updated;
 };
 
+/* A profile entering (`member` nonzero) or leaving a segment. */
+struct segment_change {
+    char *segment;
+    char *profile;
+    int member;
+    int64_t time;
+};
+
+/* A segment_count or segment_members request. `after` is NULL for the
+ * first page, and segment_count reads only `segment`. */
+struct segment_query {
+    char *segment;
+    char *after;
+    size_t limit;
+};
+
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
 struct batch {
     char *cursor_name;
@@ -144,6 +165,8 @@ struct batch {
     size_t stage_count;
     struct job *jobs;
     size_t job_count;
+    struct segment_change *segments;
+    size_t segment_count;
 };
 
 struct claim_request {
@@ -247,6 +270,20 @@ int identities_parse(const json_t *request, struct identity_list *out);
 void identities_clear(struct identity_list *list);
 
 int batch_parse(const json_t *json, struct batch *out);
+
+/* Parses the optional "segments" member of a batch (common/segment.c). */
+int segment_changes_parse(const json_t *json,
+                          struct segment_change **changes, size_t *count);
+void segment_changes_clear(struct segment_change *changes, size_t count);
+
+/* Parses a segment_count or segment_members request. */
+int segment_query_parse(const json_t *json, struct segment_query *out);
+void segment_query_clear(struct segment_query *query);
+
+/* Builders of segment_members results; segment_members_result takes over
+ * `members`, and `next` is NULL on the last page. */
+json_t *segment_member_json(const char *profile, int64_t since);
+json_t *segment_members_result(json_t *members, const char *next);
 void batch_clear(struct batch *batch);
 
 /* Reads the required "id" of a profile_get request into *id. */

@@ -506,6 +506,9 @@ batch_parse(const json_t *json, struct batch *out)
         rc = batch_merges_parse(json, out);
     if (rc == 0)
         rc = batch_links_parse(json, out);
+    if (rc == 0)
+        rc = segment_changes_parse(json, &out->segments,
+                                   &out->segment_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -533,6 +536,7 @@ batch_clear(struct batch *batch)
     free(batch->profiles);
     free(batch->stages);
     free(batch->jobs);
+    segment_changes_clear(batch->segments, batch->segment_count);
     memset(batch, 0, sizeof(*batch));
 }
 

@@ -212,6 +212,9 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
     identities_move(store, from, into);
     rows_move(store, merge->from, merge->into);
     stages_move(store, merge->from, merge->into);
+    /* `into` keeps its own memberships, and the pipeline evaluates the
+     * merged profile again. */
+    segments_forget(store, merge->from);
     attributes_fill(into, from);
     consent_merge(into, from);
     related_merge(into, from);

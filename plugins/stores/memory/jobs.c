@@ -49,6 +49,8 @@ batch_apply(struct memory_store *store, struct batch *batch)
         profile_write(store, &batch->profiles[i]);
     for (i = 0; i < batch->stage_count; i++)
         stage_move(store, &batch->stages[i]);
+    for (i = 0; i < batch->segment_count; i++)
+        segment_apply(store, &batch->segments[i]);
     for (i = 0; i < batch->job_count; i++)
         planned += job_insert(store, &batch->jobs[i]);
     for (i = 0; i < batch->link_count; i++)

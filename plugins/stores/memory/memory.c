@@ -157,6 +157,9 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->merges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
     store->erasures = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    store->segments = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify)
+                                            g_hash_table_unref);
     *state = store;
     return 0;
 }
@@ -205,6 +208,7 @@ memory_destroy(void *state)
     g_ptr_array_unref(store->jobs);
     g_ptr_array_unref(store->history);
     g_hash_table_unref(store->stages);
+    g_hash_table_unref(store->segments);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -227,7 +231,9 @@ static const struct crier_store_ops memory_ops = {
     .profile_get = memory_profile_get,
     .timeline = memory_timeline,
     .profile_erase = memory_profile_erase,
-    .events_expire = memory_events_expire
+    .events_expire = memory_events_expire,
+    .segment_count = memory_segment_count,
+    .segment_members = memory_segment_members
 };
 
 

@@ -82,6 +82,7 @@ struct memory_store {
     GHashTable *job_keys;     /* key -> struct job * */
     GHashTable *merges;       /* merged-away profile id -> id merged into */
     GArray *erasures;         /* int64_t: the time of each erase */
+    GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -125,6 +126,17 @@ void identity_free(void *identity);
 void memory_stage_free(void *stage);
 
 /* history.c: merges, event links, profile_get and timeline */
+/* segments.c */
+void segment_apply(struct memory_store *store,
+                   const struct segment_change *change);
+void segments_forget(struct memory_store *store, const char *profile);
+int segments_add_json(struct memory_store *store, const char *id,
+                      json_t *profile);
+int memory_segment_count(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
+int memory_segment_members(void *state, json_t *request,
+                           crier_store_cb done, void *arg);
+
 int merges_check(struct memory_store *store, const struct batch *batch);
 int merge_apply(struct memory_store *store,
                 const struct profile_merge *merge);

@@ -227,6 +227,10 @@ profiles_find(struct memory_store *store, const struct identity_list *lookup)
             json_decref(profile);
             continue;
         }
+        if (profile != NULL && segments_add_json(store, owner, profile) < 0) {
+            json_decref(profile);
+            profile = NULL;
+        }
         if (json_array_append_new(list, profile) < 0) {
             json_decref(result);
             result = NULL;

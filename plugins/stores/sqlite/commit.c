@@ -3,7 +3,8 @@
 
 
 /*
- * Applies merges, profiles, stages, jobs, links and then the cursor. The
+ * Applies merges, profiles, stages, segment changes, jobs, links and
+ * then the cursor. The
  * writer's savepoint around the request undoes all of it when one step
  * fails, such as a merge into a missing profile (CRIER_ENOTFOUND).
  */
@@ -25,6 +26,8 @@ batch_commit(struct connection *conn, struct request *req)
         rc = profile_write(conn, req, &batch->profiles[i]);
     for (i = 0; rc == 0 && i < batch->stage_count; i++)
         rc = stage_move(conn, req, &batch->stages[i]);
+    for (i = 0; rc == 0 && i < batch->segment_count; i++)
+        rc = segment_apply(conn, req, &batch->segments[i]);
     for (i = 0; rc == 0 && i < batch->job_count; i++) {
         rc = job_insert(conn, req, &batch->jobs[i], &inserted);
         planned += rc == 0 && inserted;

@@ -42,6 +42,9 @@ static const char erase_jobs_blank_sql[] =
 static const char erase_history_sql[] =
     "UPDATE stage_history SET profile = NULL WHERE profile = ?1";
 
+static const char erase_segments_sql[] =
+    "DELETE FROM segment_members WHERE profile = ?1";
+
 static const char erase_identities_sql[] =
     "DELETE FROM identities WHERE profile = ?1";
 
@@ -167,6 +170,7 @@ erase_delete(struct connection *conn, struct request *req)
         const char *sql;
     } steps[] = {
         { STMT_STAGES_DELETE, stages_delete_sql },
+        { STMT_ERASE_SEGMENTS, erase_segments_sql },
         { STMT_ERASE_IDENTITIES, erase_identities_sql },
         { STMT_PROFILE_DELETE, profile_delete_sql },
         { STMT_ERASE_MERGES, erase_merges_sql },

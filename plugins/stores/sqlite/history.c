@@ -175,6 +175,12 @@ merge_rows(struct connection *conn, struct request *req,
     if (rc == 0)
         rc = statement_run_pair(conn, req, STMT_STAGES_DELETE,
                                 stages_delete_sql, merge->from, NULL);
+    /* `into` keeps its own memberships, and the pipeline evaluates the
+     * merged profile again. */
+    if (rc == 0)
+        rc = statement_run_pair(conn, req, STMT_SEGMENTS_DELETE,
+                                "DELETE FROM segment_members"
+                                " WHERE profile = ?1", merge->from, NULL);
     return rc;
 }
 

@@ -21,7 +21,9 @@ static const char *const request_names[] = {
     [REQUEST_PROFILE_GET] = "profile_get",
     [REQUEST_TIMELINE] = "timeline",
     [REQUEST_PROFILE_ERASE] = "profile_erase",
-    [REQUEST_EVENTS_EXPIRE] = "events_expire"
+    [REQUEST_EVENTS_EXPIRE] = "events_expire",
+    [REQUEST_SEGMENT_COUNT] = "segment_count",
+    [REQUEST_SEGMENT_MEMBERS] = "segment_members"
 };
 
 
@@ -76,6 +78,10 @@ request_free(struct request *req)
     case REQUEST_EVENTS_EXPIRE:
         expire_clear(&req->input.expire);
         break;
+    case REQUEST_SEGMENT_COUNT:
+    case REQUEST_SEGMENT_MEMBERS:
+        segment_query_clear(&req->input.segment);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -125,6 +131,12 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_EVENTS_EXPIRE:
         rc = events_expire(conn, req);
+        break;
+    case REQUEST_SEGMENT_COUNT:
+        rc = segment_count(conn, req);
+        break;
+    case REQUEST_SEGMENT_MEMBERS:
+        rc = segment_members(conn, req);
         break;
     }
     if (rc < 0)
@@ -325,6 +337,10 @@ JSON_OPERATION(store_profile_erase, REQUEST_PROFILE_ERASE, erase_parse, erase,
                1)
 JSON_OPERATION(store_events_expire, REQUEST_EVENTS_EXPIRE, expire_parse,
                expire, 1)
+JSON_OPERATION(store_segment_count, REQUEST_SEGMENT_COUNT,
+               segment_query_parse, segment, 0)
+JSON_OPERATION(store_segment_members, REQUEST_SEGMENT_MEMBERS,
+               segment_query_parse, segment, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -340,5 +356,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .profile_get = store_profile_get,
     .timeline = store_timeline,
     .profile_erase = store_profile_erase,
-    .events_expire = store_events_expire
+    .events_expire = store_events_expire,
+    .segment_count = store_segment_count,
+    .segment_members = store_segment_members
 };

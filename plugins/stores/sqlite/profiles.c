@@ -307,6 +307,12 @@ profiles_load_one(struct connection *conn, struct request *req,
         json_decref(profile);
         return 0;
     }
+    rc = segments_add_json(conn, req, json_string_value(
+                               json_object_get(profile, "id")), profile);
+    if (rc < 0) {
+        json_decref(profile);
+        return rc;
+    }
     return json_array_append_new(list, profile) < 0 ? CRIER_ENOMEM : 0;
 }
 

@@ -138,7 +138,16 @@ static const char *const migrations[] = {
     /* 5: related records, dependents and cases. A profile reads and
      * writes them whole, as with consent, so they are one JSON text
      * column, and the profiles stored before it have none. */
-    "ALTER TABLE profiles ADD COLUMN related TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE profiles ADD COLUMN related TEXT NOT NULL DEFAULT '{}';",
+
+    /* 6: segment membership, one row per profile in a segment, read by
+     * segment for the admin counts and pages. */
+    "CREATE TABLE segment_members ("
+    "  segment TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  PRIMARY KEY (segment, profile));"
+    "CREATE INDEX segment_members_profile ON segment_members (profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

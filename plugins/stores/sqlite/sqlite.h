@@ -33,7 +33,9 @@ enum request_kind {
     REQUEST_PROFILE_GET,
     REQUEST_TIMELINE,
     REQUEST_PROFILE_ERASE,
-    REQUEST_EVENTS_EXPIRE
+    REQUEST_EVENTS_EXPIRE,
+    REQUEST_SEGMENT_COUNT,
+    REQUEST_SEGMENT_MEMBERS
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -60,6 +62,7 @@ struct request {
         struct timeline_request timeline;
         struct erase_request erase;
         struct expire_request expire;
+        struct segment_query segment;
     } input;
 
     crier_append_cb append_done;
@@ -130,6 +133,13 @@ enum statement_id {
     STMT_ERASE_MERGES,
     STMT_ERASE_RECORD,
     STMT_EVENTS_EXPIRE,
+    STMT_SEGMENT_ENTER,
+    STMT_SEGMENT_LEAVE,
+    STMT_SEGMENTS_OF,
+    STMT_SEGMENTS_DELETE,
+    STMT_SEGMENT_COUNT,
+    STMT_SEGMENT_PAGE,
+    STMT_ERASE_SEGMENTS,
     STMT_COUNT
 };
 
@@ -272,6 +282,14 @@ int profile_erase(struct connection *conn, struct request *req);
 
 /* expire.c */
 int events_expire(struct connection *conn, struct request *req);
+
+/* segments.c */
+int segment_apply(struct connection *conn, struct request *req,
+                  const struct segment_change *change);
+int segments_add_json(struct connection *conn, struct request *req,
+                      const char *id, json_t *profile);
+int segment_count(struct connection *conn, struct request *req);
+int segment_members(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);

@@ -1,0 +1,307 @@
+/*
+ * Segment routes of the admin API:
+ *   GET /v1/segments                         every segment with its count
+ *   GET /v1/segments/{name}                  one segment with its count
+ *   GET /v1/segments/{name}/members          a page of members
+ * Members come as JSON only.
+ * TODO: a CSV form of the member list for exports.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "admin/admin.h"
+#include "admin/admin_int.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "http/http.h"
+#include "segments/segments.h"
+#include "server/server.h"
+
+#define SEGMENTS_PATH "/v1/segments"
+#define MEMBERS_SUFFIX "/members"
+#define MEMBERS_LIMIT_DEFAULT 100
+#define MEMBERS_LIMIT_MAX 1000
+#define PROFILE_ID_MAX 128
+
+/* One request waiting for the store. For the list, `next` is the index
+ * of the segment whose count is read next. */
+struct segment_call {
+    struct crier_http_req *req;
+    const struct segment *segment;
+    guint next;
+    json_t *list;
+};
+
+
+static void
+segment_call_free(struct segment_call *call)
+{
+    json_decref(call->list);
+    g_free(call);
+}
+
+
+/* Responds 501 and returns 0 when the store plugin lacks the segment
+ * operations. */
+static int
+store_supports_segments(struct crier_http_req *req)
+{
+    char message[160];
+
+    if (STORE_HAS_OP(segment_count) && STORE_HAS_OP(segment_members))
+        return 1;
+    snprintf(message, sizeof(message), "the store plugin \"%s\" does not "
+             "implement segment_count and segment_members",
+             server.store->desc->name);
+    admin_respond_error(req, 501, NULL, message);
+    return 0;
+}
+
+
+static void
+respond_store_failure(struct crier_http_req *req, const char *op, int rc)
+{
+    if (rc == CRIER_ECLOSED) {
+        admin_respond_error(req, 503, NULL, "the server is shutting down; "
+                            "try again once it has restarted");
+        return;
+    }
+    log_error("admin store call failed", "op=%s error=%s", op,
+              crier_strerror(rc));
+    admin_respond_error(req, 500, NULL, "the store failed to read; see the "
+                        "server log");
+}
+
+
+static json_t *
+segment_json(const struct segment *s, const json_t *count)
+{
+    return json_pack("{s:s,s:s,s:O}", "name", s->name, "when", s->source,
+                     "count", count);
+}
+
+
+static int count_next(struct segment_call *call);
+
+
+static void
+on_count(void *arg, int status, json_t *result)
+{
+    struct segment_call *call = arg;
+    json_t *count = json_object_get(result, "count");
+
+    if (status < 0) {
+        respond_store_failure(call->req, "segment_count", status);
+        segment_call_free(call);
+        return;
+    }
+    if (call->list == NULL) {
+        http_respond_json(call->req, 200, segment_json(call->segment, count));
+        segment_call_free(call);
+        return;
+    }
+    json_array_append_new(call->list, segment_json(call->segment, count));
+    count_next(call);
+}
+
+
+/* Reads the count of the next segment of the list, or responds with the
+ * list once every count is read. Returns 0, or the store's error. */
+static int
+count_next(struct segment_call *call)
+{
+    const struct segment_set *set = server.segments;
+    int rc;
+
+    if (call->list != NULL) {
+        if (set == NULL || call->next >= set->segments->len) {
+            http_respond_json(call->req, 200,
+                              json_pack("{s:O}", "segments", call->list));
+            segment_call_free(call);
+            return 0;
+        }
+        call->segment = g_ptr_array_index(set->segments, call->next++);
+    }
+    rc = server.store_ops->segment_count(server.store->state,
+                                         json_pack("{s:s}", "segment",
+                                                   call->segment->name),
+                                         on_count, call);
+    if (rc < 0) {
+        respond_store_failure(call->req, "segment_count", rc);
+        segment_call_free(call);
+    }
+    return rc;
+}
+
+
+static void
+on_members(void *arg, int status, json_t *result)
+{
+    struct segment_call *call = arg;
+    json_t *members = json_object_get(result, "members");
+    size_t i;
+    json_t *member;
+    char text[32];
+
+    if (status < 0) {
+        respond_store_failure(call->req, "segment_members", status);
+        segment_call_free(call);
+        return;
+    }
+    json_array_foreach(members, i, member) {
+        clock_format_ms(json_integer_value(json_object_get(member, "since")),
+                        text, sizeof(text));
+        json_object_set_new(member, "since", json_string(text));
+    }
+    http_respond_json(call->req, 200, json_incref(result));
+    segment_call_free(call);
+}
+
+
+/* Reads limit (1 to 1000) and after from the query into `request`, or
+ * responds 400 and returns -1. */
+static int
+members_query(struct crier_http_req *req, json_t *request)
+{
+    GPtrArray *params = admin_query_parse(http_req_query(req));
+    int rc = params != NULL ? 0 : -1;
+
+    if (params == NULL)
+        admin_respond_error(req, 400, NULL, "the query has an invalid "
+                            "percent-escape");
+    for (guint i = 0; rc == 0 && i < params->len; i++) {
+        const struct admin_param *param = g_ptr_array_index(params, i);
+        char *end;
+        long limit;
+
+        if (strcmp(param->name, "limit") == 0) {
+            limit = strtol(param->value, &end, 10);
+            if (param->value[0] < '0' || param->value[0] > '9' ||
+                *end != '\0' || limit < 1 || limit > MEMBERS_LIMIT_MAX) {
+                admin_respond_error(req, 400, "limit", "must be an integer "
+                                    "from 1 to 1000");
+                rc = -1;
+            } else {
+                json_object_set_new(request, "limit", json_integer(limit));
+            }
+        } else if (strcmp(param->name, "after") == 0) {
+            if (param->value[0] == '\0' ||
+                strlen(param->value) > PROFILE_ID_MAX) {
+                admin_respond_error(req, 400, "after", "must be the "
+                                    "\"next\" profile id of an earlier "
+                                    "page");
+                rc = -1;
+            } else {
+                json_object_set_new(request, "after",
+                                    json_string(param->value));
+            }
+        } else {
+            admin_respond_error(req, 400, param->name, "is not a members "
+                                "parameter: use limit and after");
+            rc = -1;
+        }
+    }
+    if (params != NULL)
+        g_ptr_array_free(params, TRUE);
+    return rc;
+}
+
+
+static void
+start_members(struct segment_call *call)
+{
+    json_t *request = json_pack("{s:s,s:i}", "segment", call->segment->name,
+                                "limit", MEMBERS_LIMIT_DEFAULT);
+    int rc;
+
+    if (members_query(call->req, request) != 0) {
+        json_decref(request);
+        segment_call_free(call);
+        return;
+    }
+    rc = server.store_ops->segment_members(server.store->state, request,
+                                           on_members, call);
+    if (rc < 0) {
+        respond_store_failure(call->req, "segment_members", rc);
+        segment_call_free(call);
+    }
+}
+
+
+static void
+on_segments(void *arg, struct crier_http_req *req)
+{
+    struct segment_call *call;
+
+    if (!admin_authorize(req) || !store_supports_segments(req))
+        return;
+    call = g_new0(struct segment_call, 1);
+    call->req = req;
+    call->list = json_array();
+    count_next(call);
+}
+
+
+/* Finds the segment of "{name}" or "{name}/members", the path after
+ * SEGMENTS_PATH "/". Returns NULL for an unknown one. */
+static const struct segment *
+segment_of_path(const char *rest, int *members)
+{
+    const char *slash = strchr(rest, '/');
+    size_t len = slash != NULL ? (size_t) (slash - rest) : strlen(rest);
+    const struct segment *s;
+    char *name;
+
+    *members = slash != NULL;
+    if (slash != NULL && strcmp(slash, MEMBERS_SUFFIX) != 0)
+        return NULL;
+    name = g_strndup(rest, len);
+    s = segment_set_find(server.segments, name);
+    g_free(name);
+    return s;
+}
+
+
+static void
+on_segment_path(void *arg, struct crier_http_req *req)
+{
+    const char *rest = http_req_path(req) + strlen(SEGMENTS_PATH "/");
+    const struct segment *s;
+    struct segment_call *call;
+    int members;
+    char message[200];
+
+    if (!admin_authorize(req))
+        return;
+    s = segment_of_path(rest, &members);
+    if (s == NULL) {
+        snprintf(message, sizeof(message), "segment not found: %.120s; GET "
+                 SEGMENTS_PATH " lists the configured segments", rest);
+        admin_respond_error(req, 404, NULL, message);
+        return;
+    }
+    if (!store_supports_segments(req))
+        return;
+    call = g_new0(struct segment_call, 1);
+    call->req = req;
+    call->segment = s;
+    if (members)
+        start_members(call);
+    else
+        count_next(call);
+}
+
+
+int
+admin_segment_routes_add(struct http_server *http)
+{
+    int rc = http_route_add(http, "GET", SEGMENTS_PATH, on_segments, NULL);
+
+    if (rc == 0)
+        rc = http_route_add(http, "GET", SEGMENTS_PATH "/*",
+                            on_segment_path, NULL);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* Segment membership of a profile, evaluated by the pipeline. */
+#include "segments/segments.h"
+
+#include <string.h>
+
+#include "pipeline/profile.h"
+
+
+static int
+names_contain(const json_t *names, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(names, i, v)
+        if (g_strcmp0(json_string_value(v), name) == 0)
+            return 1;
+    return 0;
+}
+
+
+static void
+names_remove(json_t *names, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(names); i++)
+        if (g_strcmp0(json_string_value(json_array_get(names, i)),
+                      name) == 0) {
+            json_array_remove(names, i);
+            return;
+        }
+}
+
+
+/* A segment condition sees the profile and the clock but no event, so
+ * `event` is null and a condition that reads it is false. */
+void
+segments_evaluate(const struct segment_set *set, json_t *profile,
+                  int64_t now_ms, json_t *changes)
+{
+    json_t *names = json_object_get(profile, "segments");
+    json_t *ctx;
+
+    if (set == NULL || set->segments->len == 0)
+        return;
+    if (!json_is_array(names)) {
+        names = json_array();
+        json_object_set_new(profile, "segments", names);
+    }
+    ctx = json_pack("{s:n,s:o,s:n,s:I}", "event", "profile",
+                    profile_flatten(profile), "case", "now",
+                    (json_int_t) now_ms);
+    for (guint i = 0; i < set->segments->len; i++) {
+        const struct segment *s = g_ptr_array_index(set->segments, i);
+        int member = expr_test(s->when, ctx) ? 1 : 0;
+
+        if (member == names_contain(names, s->name))
+            continue;
+        if (member)
+            json_array_append_new(names, json_string(s->name));
+        else
+            names_remove(names, s->name);
+        json_array_append_new(changes,
+                              json_pack("{s:s,s:O,s:b,s:I}", "segment",
+                                        s->name, "profile",
+                                        json_object_get(profile, "id"),
+                                        "member", member, "time",
+                                        (json_int_t) now_ms));
+    }
+    json_decref(ctx);
+}
