@@ -14,6 +14,7 @@
 #include "import/import.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "segments/segments.h"
 #include "server/server.h"
 
 #define EXIT_CONFIG 2
@@ -30,6 +31,9 @@ static const char usage_text[] =
     "  profiles import FILE.csv\n"
     "            import profiles from a CSV file into the store, without\n"
     "            sending messages (docs/imports.md)\n"
+    "  segments [NAME]\n"
+    "            list the segments with their member counts, or print the\n"
+    "            profile ids of segment NAME, one a line; offline\n"
     "\n"
     "options:\n"
     "  -c, --config FILE   the config file (default: ./plugins.conf)\n"
@@ -167,6 +171,20 @@ command_profiles(const char *path, const char *action, const char *file)
 }
 
 
+static int
+command_segments(const char *path, const char *name)
+{
+    struct config *cfg = NULL;
+    int rc = load_config(path, &cfg);
+
+    if (rc == 0)
+        rc = segments_command(name);
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -185,10 +203,12 @@ main(int argc, char **argv)
            optind < argc) {
         if (opt == -1) {
             /* A command may come before or after its options; only
-             * `profiles` takes arguments. */
+             * `profiles` (two) and `segments` (one) take arguments. */
             if (command == NULL)
                 command = argv[optind++];
             else if (strcmp(command, "profiles") == 0 && nargs < 2)
+                args[nargs++] = argv[optind++];
+            else if (strcmp(command, "segments") == 0 && nargs < 1)
                 args[nargs++] = argv[optind++];
             else {
                 fprintf(stderr, "crier: unexpected argument \"%s\"\n%s",
@@ -221,6 +241,8 @@ main(int argc, char **argv)
         return command_version();
     if (strcmp(command, "profiles") == 0)
         return command_profiles(path, args[0], args[1]);
+    if (strcmp(command, "segments") == 0)
+        return command_segments(path, args[0]);
     fprintf(stderr, "crier: unknown command \"%s\"\n%s", command, usage_text);
     return EXIT_USAGE;
 }

@@ -3,8 +3,7 @@
  *   GET /v1/segments                         every segment with its count
  *   GET /v1/segments/{name}                  one segment with its count
  *   GET /v1/segments/{name}/members          a page of members
- * Members come as JSON only.
- * TODO: a CSV form of the member list for exports.
+ * Members come as JSON, or as CSV with ?format=csv or Accept: text/csv.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,8 @@ struct segment_call {
     const struct segment *segment;
     guint next;
     json_t *list;
+    int csv;                    /* members go out as text/csv */
+    json_int_t limit;           /* the page size, for the CSV next link */
 };
 
 
@@ -137,6 +138,69 @@ count_next(struct segment_call *call)
 }
 
 
+/* Appends `value` as one CSV field, quoted when it contains a comma, a
+ * quote or a line break (RFC 4180). */
+static void
+append_csv_field(GString *out, const char *value)
+{
+    if (strpbrk(value, ",\"\r\n") == NULL) {
+        g_string_append(out, value);
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '"')
+            g_string_append_c(out, '"');
+        g_string_append_c(out, *p);
+    }
+    g_string_append_c(out, '"');
+}
+
+
+/* Sets the Link and X-Next headers that carry the cursor of a CSV page,
+ * because the CSV body has no place for it. */
+static void
+set_next_headers(struct segment_call *call, const char *next)
+{
+    gchar *name = g_uri_escape_string(call->segment->name, NULL, FALSE);
+    gchar *after = g_uri_escape_string(next, NULL, FALSE);
+    gchar *link = g_strdup_printf("<" SEGMENTS_PATH "/%s" MEMBERS_SUFFIX
+                                  "?format=csv&limit=%" JSON_INTEGER_FORMAT
+                                  "&after=%s>; rel=\"next\"", name,
+                                  call->limit, after);
+
+    http_resp_header(call->req, "Link", link);
+    http_resp_header(call->req, "X-Next", next);
+    g_free(link);
+    g_free(after);
+    g_free(name);
+}
+
+
+/* Responds with the page as text/csv: a `profile,since` header row and
+ * one row per member, with CRLF line ends. */
+static void
+respond_members_csv(struct segment_call *call, json_t *result)
+{
+    json_t *next = json_object_get(result, "next");
+    GString *body = g_string_new("profile,since\r\n");
+    size_t i;
+    json_t *member;
+
+    json_array_foreach(json_object_get(result, "members"), i, member) {
+        append_csv_field(body, json_string_value(json_object_get(member,
+                                                                 "profile")));
+        g_string_append_printf(body, ",%s\r\n", json_string_value(
+            json_object_get(member, "since")));
+    }
+    if (json_is_string(next))
+        set_next_headers(call, json_string_value(next));
+    http_respond(call->req, 200, "text/csv; charset=utf-8", body->str,
+                 body->len);
+    g_string_free(body, TRUE);
+}
+
+
 static void
 on_members(void *arg, int status, json_t *result)
 {
@@ -156,18 +220,42 @@ on_members(void *arg, int status, json_t *result)
                         text, sizeof(text));
         json_object_set_new(member, "since", json_string(text));
     }
-    http_respond_json(call->req, 200, json_incref(result));
+    if (call->csv)
+        respond_members_csv(call, result);
+    else
+        http_respond_json(call->req, 200, json_incref(result));
     segment_call_free(call);
 }
 
 
-/* Reads limit (1 to 1000) and after from the query into `request`, or
- * responds 400 and returns -1. */
+/* Returns 1 when the Accept header lists text/csv. NOTE: q-values are
+ * not weighed, so "text/csv;q=0" also selects CSV. */
 static int
-members_query(struct crier_http_req *req, json_t *request)
+accepts_csv(struct crier_http_req *req)
 {
+    const char *accept = http_req_header(req, "Accept");
+    gchar *lower;
+    int found;
+
+    if (accept == NULL)
+        return 0;
+    lower = g_ascii_strdown(accept, -1);
+    found = strstr(lower, "text/csv") != NULL;
+    g_free(lower);
+    return found;
+}
+
+
+/* Reads limit (1 to 1000) and after from the query into `request`, and
+ * format into `call->csv`, or responds 400 and returns -1. Without
+ * format, CSV is chosen when the Accept header lists text/csv. */
+static int
+members_query(struct segment_call *call, json_t *request)
+{
+    struct crier_http_req *req = call->req;
     GPtrArray *params = admin_query_parse(http_req_query(req));
     int rc = params != NULL ? 0 : -1;
+    int format = -1;            /* 1 for csv, 0 for json, -1 if not given */
 
     if (params == NULL)
         admin_respond_error(req, 400, NULL, "the query has an invalid "
@@ -198,14 +286,25 @@ members_query(struct crier_http_req *req, json_t *request)
                 json_object_set_new(request, "after",
                                     json_string(param->value));
             }
+        } else if (strcmp(param->name, "format") == 0) {
+            if (strcmp(param->value, "csv") == 0) {
+                format = 1;
+            } else if (strcmp(param->value, "json") == 0) {
+                format = 0;
+            } else {
+                admin_respond_error(req, 400, "format", "must be csv or "
+                                    "json");
+                rc = -1;
+            }
         } else {
             admin_respond_error(req, 400, param->name, "is not a members "
-                                "parameter: use limit and after");
+                                "parameter: use limit, after and format");
             rc = -1;
         }
     }
     if (params != NULL)
         g_ptr_array_free(params, TRUE);
+    call->csv = format >= 0 ? format : accepts_csv(req);
     return rc;
 }
 
@@ -217,11 +316,12 @@ start_members(struct segment_call *call)
                                 "limit", MEMBERS_LIMIT_DEFAULT);
     int rc;
 
-    if (members_query(call->req, request) != 0) {
+    if (members_query(call, request) != 0) {
         json_decref(request);
         segment_call_free(call);
         return;
     }
+    call->limit = json_integer_value(json_object_get(request, "limit"));
     rc = server.store_ops->segment_members(server.store->state, request,
                                            on_members, call);
     if (rc < 0) {

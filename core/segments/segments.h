@@ -45,4 +45,15 @@ const struct segment *segment_set_find(const struct segment_set *set,
 void segments_evaluate(const struct segment_set *set, json_t *profile,
                        int64_t now_ms, json_t *changes);
 
+#define SEGMENTS_EXIT_FAILED 1  /* the store failed to read */
+#define SEGMENTS_EXIT_NOT_RUN 2 /* unknown segment, busy or unfit store */
+
+/*
+ * Runs `crier segments [NAME]` on the prepared server: without `name`
+ * prints each configured segment with its member count and `when`, and
+ * with `name` prints the profile ids of its members in id order. Starts
+ * the store offline. Returns 0 or one of the SEGMENTS_EXIT_* codes.
+ */
+int segments_command(const char *name);
+
 #endif

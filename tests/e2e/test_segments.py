@@ -155,3 +155,97 @@ def test_check_rejects_bad_segments(tmp_path):
     assert code != 0
     assert ('%s:5: segments[1].name: segment name "lima" is used twice'
             % conf in err + out)
+
+
+def test_command_lists_counts_offline(tmp_path):
+    c = start(tmp_path)
+    send(c, [child("ana@example.gov", "2025-03-01"),
+             city("ana@example.gov", "Lima"),
+             city("cy@example.gov", "Lima")])
+    ana = profile_id(c, "ana@example.gov")
+    cy = profile_id(c, "cy@example.gov")
+    assert c.stop() == 0
+
+    code, out, err = run_crier("-c", c.conf, "segments")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "MEMBERS", "WHEN"]
+    assert lines[1].split()[:2] == ["toddler-parents", "1"]
+    assert lines[1].endswith(
+        "any(profile.dependents, age_months(birth_date) < 24)")
+    assert lines[2].split()[:2] == ["lima", "2"]
+    assert lines[2].endswith("profile.city == 'Lima'")
+    assert len(lines) == 3
+    # The columns line up.
+    assert lines[1].index("any(") == lines[2].index("profile.city")
+
+    code, out, err = run_crier("-c", c.conf, "segments", "lima")
+    assert code == 0, err
+    assert out.splitlines() == sorted([ana, cy])
+    code, out, err = run_crier("-c", c.conf, "segments", "toddler-parents")
+    assert code == 0, err
+    assert out.splitlines() == [ana]
+
+
+def test_command_rejects_unknown_segment(tmp_path):
+    c = start(tmp_path)
+    assert c.stop() == 0
+    code, out, err = run_crier("-c", c.conf, "segments", "unknown")
+    assert code == 2
+    assert out == ""
+    assert "segment not found: unknown" in err
+    code, _, _ = run_crier("-c", c.conf, "segments", "lima", "extra")
+    assert code == 64
+
+
+def test_command_rejects_busy_database(tmp_path):
+    c = start(tmp_path)
+    code, out, err = run_crier("-c", c.conf, "segments")
+    assert code == 2
+    assert out == ""
+    assert "in use by another crier process" in err
+    assert c.stop() == 0
+
+
+def test_members_as_csv(tmp_path):
+    c = start(tmp_path)
+    send(c, [city("ana@example.gov", "Lima"),
+             city("bo@example.gov", "Lima"),
+             city("cy@example.gov", "Lima")])
+    ids = sorted(profile_id(c, e) for e in
+                 ("ana@example.gov", "bo@example.gov", "cy@example.gov"))
+
+    r = c.get("/v1/segments/lima/members?format=csv&limit=2", headers=AUTH)
+    assert r.status == 200, r.body
+    assert r.headers["Content-Type"].startswith("text/csv")
+    assert r.body.decode().split("\r\n") == [
+        "profile,since",
+        "%s,2026-01-01T00:00:00.000Z" % ids[0],
+        "%s,2026-01-01T00:00:00.000Z" % ids[1],
+        ""]
+    assert r.headers["Link"] == (
+        '</v1/segments/lima/members?format=csv&limit=2&after=%s>; '
+        'rel="next"' % urllib.parse.quote(ids[1], safe=""))
+    assert r.headers["X-Next"] == ids[1]
+
+    # The Link target is the next page, and the last page has no link.
+    link = r.headers["Link"]
+    r = c.get(link[1:link.index(">")], headers=AUTH)
+    assert r.status == 200, r.body
+    assert r.body.decode().splitlines() == [
+        "profile,since", "%s,2026-01-01T00:00:00.000Z" % ids[2]]
+    assert r.headers["Link"] is None
+    assert r.headers["X-Next"] is None
+
+    # Accept: text/csv chooses CSV too, and format=json overrides it.
+    headers = dict(AUTH, Accept="text/csv")
+    r = c.get("/v1/segments/lima/members", headers=headers)
+    assert r.status == 200, r.body
+    assert r.body.decode().splitlines()[0] == "profile,since"
+    assert len(r.body.decode().splitlines()) == 4
+    r = c.get("/v1/segments/lima/members?format=json", headers=headers)
+    assert [m["profile"] for m in r.json()["members"]] == ids
+    r = c.get("/v1/segments/lima/members?format=xml", headers=AUTH)
+    assert r.status == 400, r.body
+    assert r.json()["field"] == "format"
+    assert c.stop() == 0
