@@ -201,8 +201,9 @@ profile_write_clear(struct profile_write *profile)
 
 
 static int
-profile_write_parse(const json_t *json, struct profile_write *out)
+profile_write_parse(const json_t *json, void *item)
 {
+    struct profile_write *out = item;
     json_t *attributes = json_object_get(json, "attributes");
     json_t *consent = json_object_get(json, "consent");
     json_t *related = json_object_get(json, "related");
@@ -259,8 +260,9 @@ stage_move_clear(struct stage_move *stage)
 
 
 static int
-stage_move_parse(const json_t *json, struct stage_move *out)
+stage_move_parse(const json_t *json, void *item)
 {
+    struct stage_move *out = item;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -296,8 +298,9 @@ profile_merge_clear(struct profile_merge *merge)
 
 /* Parses a merge. A profile cannot be merged into itself. */
 static int
-profile_merge_parse(const json_t *json, struct profile_merge *out)
+profile_merge_parse(const json_t *json, void *item)
 {
+    struct profile_merge *out = item;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -317,8 +320,9 @@ profile_merge_parse(const json_t *json, struct profile_merge *out)
 
 
 static int
-event_link_parse(const json_t *json, struct event_link *out)
+event_link_parse(const json_t *json, void *item)
 {
+    struct event_link *out = item;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -335,8 +339,9 @@ event_link_parse(const json_t *json, struct event_link *out)
 
 /* Parses a planned job, whose `created` defaults to `due`. */
 static int
-job_parse(const json_t *json, struct job *out)
+job_parse(const json_t *json, void *item)
 {
+    struct job *out = item;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -387,101 +392,31 @@ batch_cursor_parse(const json_t *json, struct batch *out)
 }
 
 
+/* Parses one element of a batch array into `item`. */
+typedef int (*element_parse_fn)(const json_t *json, void *item);
+
+
+/*
+ * Parses the array member `key` of a batch into a new array of `size`-byte
+ * items, counting in *count the ones parsed. A missing member is empty.
+ */
 static int
-batch_profiles_parse(const json_t *json, struct batch *out)
+batch_array_parse(const json_t *json, const char *key, size_t size,
+                  element_parse_fn parse, void **items, size_t *count)
 {
     const json_t *array;
     size_t i;
-    int rc = member_array(json, "profiles", &array);
+    int rc = member_array(json, key, &array);
 
+    *items = NULL;
     if (rc == 0) {
-        out->profiles = array_alloc(array, sizeof(*out->profiles));
-        rc = out->profiles == NULL ? CRIER_ENOMEM : 0;
+        *items = array_alloc(array, size);
+        rc = *items == NULL ? CRIER_ENOMEM : 0;
     }
     for (i = 0; rc == 0 && i < json_array_size(array); i++) {
-        rc = profile_write_parse(json_array_get(array, i), &out->profiles[i]);
+        rc = parse(json_array_get(array, i), (char *) *items + i * size);
         if (rc == 0)
-            out->profile_count++;
-    }
-    return rc;
-}
-
-
-static int
-batch_stages_parse(const json_t *json, struct batch *out)
-{
-    const json_t *array;
-    size_t i;
-    int rc = member_array(json, "stages", &array);
-
-    if (rc == 0) {
-        out->stages = array_alloc(array, sizeof(*out->stages));
-        rc = out->stages == NULL ? CRIER_ENOMEM : 0;
-    }
-    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
-        rc = stage_move_parse(json_array_get(array, i), &out->stages[i]);
-        if (rc == 0)
-            out->stage_count++;
-    }
-    return rc;
-}
-
-
-static int
-batch_jobs_parse(const json_t *json, struct batch *out)
-{
-    const json_t *array;
-    size_t i;
-    int rc = member_array(json, "jobs", &array);
-
-    if (rc == 0) {
-        out->jobs = array_alloc(array, sizeof(*out->jobs));
-        rc = out->jobs == NULL ? CRIER_ENOMEM : 0;
-    }
-    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
-        rc = job_parse(json_array_get(array, i), &out->jobs[i]);
-        if (rc == 0)
-            out->job_count++;
-    }
-    return rc;
-}
-
-
-static int
-batch_merges_parse(const json_t *json, struct batch *out)
-{
-    const json_t *array;
-    size_t i;
-    int rc = member_array(json, "merges", &array);
-
-    if (rc == 0) {
-        out->merges = array_alloc(array, sizeof(*out->merges));
-        rc = out->merges == NULL ? CRIER_ENOMEM : 0;
-    }
-    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
-        rc = profile_merge_parse(json_array_get(array, i), &out->merges[i]);
-        if (rc == 0)
-            out->merge_count++;
-    }
-    return rc;
-}
-
-
-static int
-batch_links_parse(const json_t *json, struct batch *out)
-{
-    const json_t *array;
-    size_t i;
-    int rc = member_array(json, "links", &array);
-
-    if (rc == 0) {
-        out->links = array_alloc(array, sizeof(*out->links));
-        rc = out->links == NULL ? CRIER_ENOMEM : 0;
-    }
-    for (i = 0; rc == 0 && i < json_array_size(array); i++) {
-        rc = event_link_parse(json_array_get(array, i), &out->links[i]);
-        if (rc == 0)
-            out->link_count++;
+            (*count)++;
     }
     return rc;
 }
@@ -490,22 +425,40 @@ batch_links_parse(const json_t *json, struct batch *out)
 int
 batch_parse(const json_t *json, struct batch *out)
 {
+    void *items;
     int rc;
 
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json))
         return CRIER_EINVAL;
     rc = batch_cursor_parse(json, out);
-    if (rc == 0)
-        rc = batch_profiles_parse(json, out);
-    if (rc == 0)
-        rc = batch_stages_parse(json, out);
-    if (rc == 0)
-        rc = batch_jobs_parse(json, out);
-    if (rc == 0)
-        rc = batch_merges_parse(json, out);
-    if (rc == 0)
-        rc = batch_links_parse(json, out);
+    if (rc == 0) {
+        rc = batch_array_parse(json, "profiles", sizeof(*out->profiles),
+                               profile_write_parse, &items,
+                               &out->profile_count);
+        out->profiles = items;
+    }
+    if (rc == 0) {
+        rc = batch_array_parse(json, "stages", sizeof(*out->stages),
+                               stage_move_parse, &items, &out->stage_count);
+        out->stages = items;
+    }
+    if (rc == 0) {
+        rc = batch_array_parse(json, "jobs", sizeof(*out->jobs), job_parse,
+                               &items, &out->job_count);
+        out->jobs = items;
+    }
+    if (rc == 0) {
+        rc = batch_array_parse(json, "merges", sizeof(*out->merges),
+                               profile_merge_parse, &items,
+                               &out->merge_count);
+        out->merges = items;
+    }
+    if (rc == 0) {
+        rc = batch_array_parse(json, "links", sizeof(*out->links),
+                               event_link_parse, &items, &out->link_count);
+        out->links = items;
+    }
     if (rc == 0)
         rc = segment_changes_parse(json, &out->segments,
                                    &out->segment_count);
