@@ -115,6 +115,7 @@ static int
 count_next(struct segment_call *call)
 {
     const struct segment_set *set = server.segments;
+    json_t *request;
     int rc;
 
     if (call->list != NULL) {
@@ -126,10 +127,10 @@ count_next(struct segment_call *call)
         }
         call->segment = g_ptr_array_index(set->segments, call->next++);
     }
-    rc = server.store_ops->segment_count(server.store->state,
-                                         json_pack("{s:s}", "segment",
-                                                   call->segment->name),
+    request = json_pack("{s:s}", "segment", call->segment->name);
+    rc = server.store_ops->segment_count(server.store->state, request,
                                          on_count, call);
+    json_decref(request);
     if (rc < 0) {
         respond_store_failure(call->req, "segment_count", rc);
         segment_call_free(call);
@@ -324,6 +325,7 @@ start_members(struct segment_call *call)
     call->limit = json_integer_value(json_object_get(request, "limit"));
     rc = server.store_ops->segment_members(server.store->state, request,
                                            on_members, call);
+    json_decref(request);
     if (rc < 0) {
         respond_store_failure(call->req, "segment_members", rc);
         segment_call_free(call);

@@ -66,6 +66,7 @@ static void
 count_next(struct segments_run *run)
 {
     const struct segment *s;
+    json_t *request;
     int rc;
 
     if (run->next >= server.segments->segments->len) {
@@ -73,10 +74,10 @@ count_next(struct segments_run *run)
         return;
     }
     s = g_ptr_array_index(server.segments->segments, run->next++);
-    rc = server.store_ops->segment_count(server.store->state,
-                                         json_pack("{s:s}", "segment",
-                                                   s->name),
+    request = json_pack("{s:s}", "segment", s->name);
+    rc = server.store_ops->segment_count(server.store->state, request,
                                          on_count, run);
+    json_decref(request);
     if (rc < 0)
         run_fail(run, "segment_count", rc);
 }
@@ -119,6 +120,7 @@ members_next(struct segments_run *run, const char *after)
         json_object_set_new(request, "after", json_string(after));
     rc = server.store_ops->segment_members(server.store->state, request,
                                            on_members, run);
+    json_decref(request);
     if (rc < 0)
         run_fail(run, "segment_members", rc);
 }
