@@ -1,4 +1,5 @@
 """Start the real crier binary on a loopback port for end-to-end tests."""
+import atexit
 import json
 import os
 import signal
@@ -13,6 +14,19 @@ BUILD = os.environ.get("CRIER_BUILD", os.path.join(ROOT, "build"))
 BINARY = os.path.join(BUILD, "crier")
 PLUGINS = os.path.join(BUILD, "plugins")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+
+# Every process a test starts, so that one left running by a failed test
+# is stopped when pytest exits.
+_STARTED = []
+
+
+@atexit.register
+def _stop_leftovers():
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def free_port():
@@ -56,6 +70,7 @@ class Crier:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf],
                                      stdout=logf, stderr=logf, env=self.env)
+        _STARTED.append(self.proc)
         logf.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -217,6 +232,7 @@ class SmtpServer:
             ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
              "-l", "127.0.0.1:%d" % self.port] + handler,
             stdout=self.log, stderr=self.log, env=env)
+        _STARTED.append(self.proc)
         wait_until(self._listening, timeout=10)
 
     def _listening(self):
