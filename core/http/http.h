@@ -10,7 +10,7 @@
  * - A complete request goes to the route that matches its path: an exact
  *   path, or the longest matching prefix route (a path ending in "/" and
  *   a star). No route: 404; a route
- *   with another method: 405 with Allow. Error answers carry a JSON body
+ *   with another method: 405 with Allow. Error responses carry a JSON body
  *   {"error": "..."}. A 400 for a malformed request gives the reason.
  * - EOF from the client stops reading, but every request already read
  *   still gets its response before the connection closes.
@@ -74,7 +74,7 @@ void http_server_drain(struct http_server *srv, void (*done)(void *arg),
 /* Frees the server; only after drain has called back. */
 void http_server_free(struct http_server *srv);
 
-/* Request accessors and answers; the host table points at these. */
+/* Request accessors and responses; the host table points at these. */
 const char *http_req_method(struct crier_http_req *req);
 const char *http_req_path(struct crier_http_req *req);
 const char *http_req_query(struct crier_http_req *req);

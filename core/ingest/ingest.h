@@ -1,7 +1,8 @@
 /*
  * Ingest: the one way events enter crier. Every trigger's events are
- * validated here (docs/events.md has the form) and appended to the store;
- * the trigger answers its sender only after the store reports the commit.
+ * validated here (docs/events.md has the form) and appended to the store.
+ * The trigger responds to its sender only after the store reports the
+ * commit.
  */
 #ifndef CRIER_CORE_INGEST_H
 #define CRIER_CORE_INGEST_H
@@ -10,7 +11,7 @@
 
 #include <crier/crier.h>
 
-/* Most events in one emitted batch. */
+/* The maximum number of events in one emitted batch. */
 #define INGEST_MAX_BATCH 1000
 
 /* Largest event after normalisation, as compact JSON. */

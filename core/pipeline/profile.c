@@ -217,8 +217,8 @@ apply_attributes(json_t *profile, const json_t *event)
 /*
  * Merges the anonymous profile into the known one. When the known one was
  * only created in this batch and the anonymous one is stored, the known
- * one merges into the anonymous one instead: it has no history yet, and a
- * store can only merge into a profile that it already has.
+ * one merges into the anonymous one instead. The new one has no history
+ * yet, and a store can only merge into a profile that it already has.
  */
 static void
 merge_anonymous(struct profile_index *idx, json_t *anonymous, json_t *known,

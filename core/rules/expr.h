@@ -1,6 +1,6 @@
 /*
  * The expression language of rules, segments, goals and journey
- * conditions; docs/expressions.md holds its grammar. An expression is
+ * conditions; docs/expressions.md contains its grammar. An expression is
  * parsed once, at load, and evaluated against a JSON context object
  * ({"event": ..., "profile": ..., "case": ..., "now": ms}). Evaluation is
  * bounded: any() examines at most EXPR_ANY_MAX_ELEMENTS elements and

@@ -10,7 +10,7 @@
 #define MEMBERS_PAGE 1000
 
 /* The state of one command run. For the list, `next` is the index of the
- * segment whose count is read next and `counts` holds the counts read. */
+ * segment whose count is read next and `counts` contains the counts read. */
 struct segments_run {
     const struct segment *segment;  /* NULL for the list of segments */
     guint next;
@@ -86,7 +86,7 @@ count_next(struct segments_run *run)
 static void members_next(struct segments_run *run, const char *after);
 
 
-/* Prints the ids of a page of members and asks for the next page. */
+/* Prints the ids of a page of members and requests the next page. */
 static void
 on_members(void *arg, int status, json_t *result)
 {

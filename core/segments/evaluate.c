@@ -31,7 +31,7 @@ names_remove(json_t *names, const char *name)
 }
 
 
-/* A segment condition sees the profile and the clock but no event, so
+/* A segment condition reads the profile and the clock but no event, so
  * `event` is null and a condition that reads it is false. */
 void
 segments_evaluate(const struct segment_set *set, json_t *profile,

@@ -35,8 +35,8 @@ def snapshots(request):
         snap["updated_datetime"] = note["datetime"]
         closed = note["type"] == "closed"
         snap["status"] = "closed" if closed else "open"
-        # The closing note only says "Request closed"; the request's own
-        # status_notes carries the outcome.
+        # The closing note contains only "Request closed", while the
+        # request's own status_notes carries the outcome.
         if closed and request.get("status_notes"):
             snap["status_notes"] = request["status_notes"]
         else:

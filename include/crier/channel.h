@@ -5,7 +5,7 @@
  * `send`. The channel hands the message to its provider and reports one of
  * three outcomes. A job is marked `sending` before `send` is called, so a
  * crash inside the hand-over resends the message with the same
- * `message_id`; a channel passes that id to the provider so that the
+ * `message_id`. A channel passes that id to the provider, so that the
  * receiver can recognise a repeat.
  */
 #ifndef CRIER_CHANNEL_H
@@ -15,7 +15,7 @@
 
 /*
  * One message, owned by the core and valid until `done` is called. New
- * fields are only added at the end; `size` tells which exist.
+ * fields are only added at the end, and `size` shows which exist.
  */
 struct crier_message {
     uint32_t size;            /* sizeof(struct crier_message) in the core */
@@ -33,13 +33,13 @@ struct crier_message {
 enum crier_send_outcome {
     CRIER_SEND_DONE = 0,      /* handed over; the job becomes `sent` */
     CRIER_SEND_RETRY = 1,     /* a temporary failure; try again later */
-    CRIER_SEND_FAIL = 2       /* a permanent answer; the job is `failed` */
+    CRIER_SEND_FAIL = 2       /* a permanent error: the job is `failed` */
 };
 
 struct crier_send_result {
     enum crier_send_outcome outcome;
     const char *provider_id;  /* the provider's reference, or NULL */
-    const char *detail;       /* the provider's answer, for the job record */
+    const char *detail;       /* the provider's reply, for the job record */
     int64_t retry_after_ms;   /* a provider's requested wait, or 0 */
 };
 

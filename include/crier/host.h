@@ -26,10 +26,10 @@
 #define CRIER_PRINTF(fmt, args)
 #endif
 
-/* One plugin instance as the core sees it: a block of plugins.conf. */
+/* One plugin instance: the core's record of a block of plugins.conf. */
 struct crier_ctx;
 
-/* One HTTP request on the core's listener, valid until it is answered. */
+/* One HTTP request on the core's listener, valid until its response. */
 struct crier_http_req;
 
 /* A one-shot timer on the crier clock. */
@@ -44,8 +44,8 @@ enum crier_log_level {
 };
 
 /*
- * Why an event or a request body was rejected, for a 400 answer:
- * `message` says what is wrong with `field` (a JSON key such as "type" or
+ * The reason an event or a request body was rejected, for a 400 response:
+ * `message` states what is wrong with `field` (a JSON key such as "type" or
  * "profile.email"), and `index` is the event's position in a batch, or -1.
  */
 struct crier_input_error {
@@ -139,8 +139,8 @@ struct crier_host {
      * `path` is exact ("/v1/events"), or a prefix route: a path ending in
      * a slash and a star, such as "/c/" followed by "*", matches every
      * path under "/c/".
-     * The handler must answer every request it gets exactly once, at once
-     * or later. Returns CRIER_EEXIST when the route is taken.
+     * The handler must respond to every request it gets exactly once, at
+     * once or later. Returns CRIER_EEXIST when the route is taken.
      */
     int (*route_add)(struct crier_ctx *ctx, const char *method,
                      const char *path, crier_http_handler handler, void *arg);

@@ -7,7 +7,7 @@
  * A store offers domain operations, not SQL. Each operation is
  * asynchronous: it returns 0 once queued (or a negative code, and `done` is
  * not called) and later calls `done` on the loop thread. Mutations take
- * effect in the order they were called, and a read sees every mutation
+ * effect in the order they were called, and a read reflects every mutation
  * whose callback has already run. Requests and results
  * other than events are JSON objects whose form docs/internals/store.md
  * defines; a result is borrowed by `done` and released after it returns.
