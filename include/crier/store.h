@@ -130,6 +130,15 @@ struct crier_store_ops {
      * {"members": [{"profile", "since"}], "next": id or null}. */
     int (*segment_members)(void *store, json_t *request,
                            crier_store_cb done, void *arg);
+
+    /*
+     * Reads the events linked to each of the request's profiles whose
+     * time is at least its `since`, newest first, at most `limit` per
+     * profile: {"profiles": {id: [event, ...]}}. Added after
+     * segment_members, so a plugin with a smaller `size` lacks it.
+     */
+    int (*events_recent)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

@@ -37,6 +37,12 @@
 #define SEGMENT_MEMBERS_DEFAULT 100
 #define SEGMENT_MEMBERS_MAX 1000
 
+/* events_recent returns at most this many events per profile, its
+ * default limit, and takes at most EVENTS_RECENT_PROFILES_MAX profiles
+ * in one request. */
+#define EVENTS_RECENT_LIMIT_MAX 1000
+#define EVENTS_RECENT_PROFILES_MAX 1000
+
 /* A chain of merges longer than this ends profile_get's search. */
 #define MERGE_CHAIN_MAX 64
 
@@ -148,6 +154,15 @@ struct segment_change {
 struct segment_query {
     char *segment;
     char *after;
+    size_t limit;
+};
+
+/* An events_recent request: the events of `profiles` whose time is at
+ * least `since`, at most `limit` per profile. */
+struct recent_request {
+    char **profiles;
+    size_t profile_count;
+    int64_t since;
     size_t limit;
 };
 
@@ -374,6 +389,17 @@ int profile_json_add_identity(json_t *profile, const char *kind,
                               const char *value);
 int profile_json_add_stage(json_t *profile, const char *program,
                            const char *stage, int64_t since);
+
+/* Parses an events_recent request (common/recent.c). Profiles may
+ * repeat, and the result then lists each once. */
+int recent_parse(const json_t *json, struct recent_request *out);
+void recent_clear(struct recent_request *request);
+
+/*
+ * Starts an events_recent result: {"profiles": {id: []}} with an empty
+ * list for each profile of the request. NULL when out of memory.
+ */
+json_t *recent_result_new(const struct recent_request *request);
 
 /*
  * Builders of timeline entries and of the timeline result. `state` is a

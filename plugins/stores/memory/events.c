@@ -148,3 +148,87 @@ cursor_set(struct memory_store *store, const char *name, int64_t value)
     *copy = value;
     g_hash_table_replace(store->cursors, g_strdup(name), copy);
 }
+
+
+/* Orders events newest first: by time, then by seq, both descending. */
+static gint
+event_newest_first(gconstpointer a, gconstpointer b)
+{
+    const struct memory_event *x = *(const struct memory_event *const *) a;
+    const struct memory_event *y = *(const struct memory_event *const *) b;
+
+    if (x->time_ms != y->time_ms)
+        return x->time_ms > y->time_ms ? -1 : 1;
+    return (x->seq < y->seq) - (x->seq > y->seq);
+}
+
+
+/* Fills the result's lists: each requested profile's events from `since`
+ * on, newest first, at most `limit`. The store has no index, so this
+ * scans every event once. */
+static json_t *
+recent_build(struct memory_store *store, const struct recent_request *query)
+{
+    json_t *result = recent_result_new(query);
+    json_t *profiles = json_object_get(result, "profiles");
+    GHashTable *found = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                              (GDestroyNotify)
+                                              g_ptr_array_unref);
+    GHashTableIter iter;
+    gpointer id;
+    gpointer events;
+
+    for (guint i = 0; result != NULL && i < store->events->len; i++) {
+        struct memory_event *event = g_ptr_array_index(store->events, i);
+        GPtrArray *list;
+
+        if (event == NULL || event->profile == NULL ||
+            event->time_ms < query->since ||
+            json_object_get(profiles, event->profile) == NULL)
+            continue;
+        list = g_hash_table_lookup(found, event->profile);
+        if (list == NULL) {
+            list = g_ptr_array_new();
+            g_hash_table_insert(found, event->profile, list);
+        }
+        g_ptr_array_add(list, event);
+    }
+
+    g_hash_table_iter_init(&iter, found);
+    while (result != NULL && g_hash_table_iter_next(&iter, &id, &events)) {
+        GPtrArray *list = events;
+        json_t *out = json_object_get(profiles, id);
+
+        g_ptr_array_sort(list, event_newest_first);
+        for (guint i = 0; i < list->len && i < query->limit; i++) {
+            if (json_array_append_new(out, memory_event_json(
+                    g_ptr_array_index(list, i))) < 0) {
+                json_decref(result);
+                result = NULL;
+                break;
+            }
+        }
+    }
+    g_hash_table_unref(found);
+    return result;
+}
+
+
+int
+memory_events_recent(void *state, json_t *request, crier_store_cb done,
+                     void *arg)
+{
+    struct memory_store *store = state;
+    struct recent_request query;
+    int rc = recent_parse(request, &query);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        recent_clear(&query);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, recent_build(store, &query));
+    recent_clear(&query);
+    return 0;
+}

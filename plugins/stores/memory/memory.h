@@ -110,6 +110,8 @@ int memory_cursor_get(void *state, const char *name, crier_store_cb done,
 void cursor_set(struct memory_store *store, const char *name,
                 int64_t value);
 json_t *event_find_json(struct memory_store *store, int64_t seq);
+int memory_events_recent(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
 void memory_event_free(void *event);
 
 /* profiles.c */

@@ -12,6 +12,12 @@ static const char events_select_sql[] =
     "SELECT seq, source, ext_id, type, time_ms, body FROM events"
     " WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 
+/* The index events_profile_time serves the filter and the order. */
+static const char events_recent_sql[] =
+    "SELECT seq, source, ext_id, type, time_ms, body FROM events"
+    " WHERE profile = ?1 AND time_ms >= ?2"
+    " ORDER BY time_ms DESC, seq DESC LIMIT ?3";
+
 static const char event_body_sql[] =
     "SELECT body FROM events WHERE seq = ?1";
 
@@ -125,6 +131,40 @@ events_read(struct connection *conn, struct request *req)
     return 0;
 }
 
+
+
+/* Reads each profile's events into its list of the result. A profile
+ * named twice is read once, since its list is then filled already. */
+int
+events_recent(struct connection *conn, struct request *req)
+{
+    const struct recent_request *query = &req->input.recent;
+    json_t *profiles;
+    sqlite3_stmt *stmt;
+    int rc = SQLITE_DONE;
+
+    stmt = connection_statement(conn, STMT_EVENTS_RECENT, events_recent_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    req->result = recent_result_new(query);
+    if (req->result == NULL)
+        return CRIER_ENOMEM;
+    profiles = json_object_get(req->result, "profiles");
+    for (size_t i = 0; i < query->profile_count && rc == SQLITE_DONE; i++) {
+        json_t *list = json_object_get(profiles, query->profiles[i]);
+
+        if (json_array_size(list) > 0)
+            continue;
+        statement_bind_text(stmt, 1, query->profiles[i]);
+        sqlite3_bind_int64(stmt, 2, query->since);
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64) query->limit);
+        rc = events_collect(stmt, list);
+        sqlite3_reset(stmt);
+    }
+    if (rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    return 0;
+}
 
 /*
  * Returns the stored JSON of event `seq`, or null when it is not stored.

@@ -23,7 +23,8 @@ static const char *const request_names[] = {
     [REQUEST_PROFILE_ERASE] = "profile_erase",
     [REQUEST_EVENTS_EXPIRE] = "events_expire",
     [REQUEST_SEGMENT_COUNT] = "segment_count",
-    [REQUEST_SEGMENT_MEMBERS] = "segment_members"
+    [REQUEST_SEGMENT_MEMBERS] = "segment_members",
+    [REQUEST_EVENTS_RECENT] = "events_recent"
 };
 
 
@@ -82,6 +83,9 @@ request_free(struct request *req)
     case REQUEST_SEGMENT_MEMBERS:
         segment_query_clear(&req->input.segment);
         break;
+    case REQUEST_EVENTS_RECENT:
+        recent_clear(&req->input.recent);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -137,6 +141,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_SEGMENT_MEMBERS:
         rc = segment_members(conn, req);
+        break;
+    case REQUEST_EVENTS_RECENT:
+        rc = events_recent(conn, req);
         break;
     }
     if (rc < 0)
@@ -341,6 +348,8 @@ JSON_OPERATION(store_segment_count, REQUEST_SEGMENT_COUNT,
                segment_query_parse, segment, 0)
 JSON_OPERATION(store_segment_members, REQUEST_SEGMENT_MEMBERS,
                segment_query_parse, segment, 0)
+JSON_OPERATION(store_events_recent, REQUEST_EVENTS_RECENT, recent_parse,
+               recent, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -358,5 +367,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .profile_erase = store_profile_erase,
     .events_expire = store_events_expire,
     .segment_count = store_segment_count,
-    .segment_members = store_segment_members
+    .segment_members = store_segment_members,
+    .events_recent = store_events_recent
 };

@@ -147,7 +147,13 @@ static const char *const migrations[] = {
     "  profile TEXT NOT NULL,"
     "  since INTEGER NOT NULL,"
     "  PRIMARY KEY (segment, profile));"
-    "CREATE INDEX segment_members_profile ON segment_members (profile);"
+    "CREATE INDEX segment_members_profile ON segment_members (profile);",
+
+    /* 7: events_recent reads a profile's events newest first from a time
+     * on, so this index serves both its filter and its order, where
+     * events_profile would have the rows sorted. */
+    "CREATE INDEX IF NOT EXISTS events_profile_time ON events (profile, time_ms, seq)"
+    "  WHERE profile IS NOT NULL;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -35,7 +35,8 @@ enum request_kind {
     REQUEST_PROFILE_ERASE,
     REQUEST_EVENTS_EXPIRE,
     REQUEST_SEGMENT_COUNT,
-    REQUEST_SEGMENT_MEMBERS
+    REQUEST_SEGMENT_MEMBERS,
+    REQUEST_EVENTS_RECENT
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -63,6 +64,7 @@ struct request {
         struct erase_request erase;
         struct expire_request expire;
         struct segment_query segment;
+        struct recent_request recent;
     } input;
 
     crier_append_cb append_done;
@@ -140,6 +142,7 @@ enum statement_id {
     STMT_SEGMENT_COUNT,
     STMT_SEGMENT_PAGE,
     STMT_ERASE_SEGMENTS,
+    STMT_EVENTS_RECENT,
     STMT_COUNT
 };
 
@@ -245,6 +248,7 @@ int request_execute(struct connection *conn, struct request *req);
 /* events.c */
 int events_append(struct connection *conn, struct request *req);
 int events_read(struct connection *conn, struct request *req);
+int events_recent(struct connection *conn, struct request *req);
 int cursor_get(struct connection *conn, struct request *req);
 int cursor_set(struct connection *conn, struct request *req,
                const char *name, int64_t value);
