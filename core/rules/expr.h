@@ -4,13 +4,26 @@
  * parsed once, at load, and evaluated against a JSON context object
  * ({"event": ..., "profile": ..., "case": ..., "now": ms}). Evaluation is
  * bounded: any() examines at most EXPR_ANY_MAX_ELEMENTS elements and
- * nests at most EXPR_ANY_MAX_NESTING deep, and regular expressions run
- * under a PCRE2 match limit.
+ * nests at most EXPR_ANY_MAX_NESTING deep, count() examines at most
+ * EXPR_HISTORY_MAX past events, and regular expressions run under a
+ * PCRE2 match limit.
+ *
+ * count(condition, window) reads two more members of the context:
+ * "history", the profile's past events newest first, each a row of the
+ * store's events_read ({"seq", "time": ms, "event": {...}, ...}), and
+ * "time", the current event's time in ms. The window ends at "time", or
+ * at "now" when the context has no "time" (a segment).
  */
 #ifndef CRIER_CORE_EXPR_H
 #define CRIER_CORE_EXPR_H
 
+#include <stdint.h>
+
 #include <jansson.h>
+
+/* The most past events that count() examines, newest first. The
+ * pipeline keeps no more than this per profile. */
+#define EXPR_HISTORY_MAX 1000
 
 struct expr;
 
@@ -32,6 +45,10 @@ json_t *expr_eval(const struct expr *e, const json_t *ctx);
 
 /* Evaluates `e` as a condition: 1 when its value is truthy, else 0. */
 int expr_test(const struct expr *e, const json_t *ctx);
+
+/* Returns the longest count() window in `e`, in ms, or 0 when `e` has
+ * no count(). */
+int64_t expr_window_max_ms(const struct expr *e);
 
 void expr_free(struct expr *e);
 

@@ -1,9 +1,10 @@
 /*
- * The parser's function calls: any(list, condition) and age_months(date).
- * Other names before '(' are rejected here, at parse time, never at
- * evaluation.
+ * The parser's function calls: any(list, condition), age_months(date)
+ * and count(condition, window). Other names before '(' are rejected
+ * here, at parse time, never at evaluation.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <crier/error.h>
 
@@ -11,7 +12,7 @@
 
 /* Function names reserved for later parts, as docs/expressions.md lists. */
 static const char *const planned_functions[] = {
-    "all", "count", "now", "age_years", NULL
+    "all", "now", "age_years", NULL
 };
 
 
@@ -134,6 +135,166 @@ parse_age_months(struct expr_parser *p)
 }
 
 
+/* The units of a count() window and their length in ms. */
+static const struct {
+    const char *name;
+    int64_t ms;
+} window_units[] = {
+    { "minute", 60LL * 1000 }, { "minutes", 60LL * 1000 },
+    { "hour", 3600LL * 1000 }, { "hours", 3600LL * 1000 },
+    { "day", 86400LL * 1000 }, { "days", 86400LL * 1000 },
+    { "week", 7 * 86400LL * 1000 }, { "weeks", 7 * 86400LL * 1000 },
+    { NULL, 0 }
+};
+
+
+/* Returns the length in ms of the unit `token` names, or 0. */
+static int64_t
+window_unit_ms(const struct expr_token *token)
+{
+    for (size_t i = 0; window_units[i].name != NULL; i++) {
+        if (expr_token_is_word(token, window_units[i].name)) {
+            return window_units[i].ms;
+        }
+    }
+    return 0;
+}
+
+
+/* Rejects a unit that is not one of window_units, naming the fix. */
+static void
+window_unit_fail(struct expr_parser *p, const struct expr_token *unit)
+{
+    static const char *const calendar[] = {
+        "month", "months", "year", "years", NULL
+    };
+    char found[EXPR_QUOTE_MAX + 32];
+
+    for (size_t i = 0; calendar[i] != NULL; i++) {
+        if (expr_token_is_word(unit, calendar[i])) {
+            expr_parser_fail(p, unit, "a count() window cannot be in "
+                             "months or years, which vary in length; "
+                             "write days or weeks, such as 30 days");
+            return;
+        }
+    }
+    expr_parser_fail(p, unit, "expected a unit of the count() window "
+                     "(minutes, hours, days or weeks), found %s",
+                     expr_token_describe(unit, found, sizeof(found)));
+}
+
+
+/*
+ * Parses the window of count(): a whole number of at least 1 and a
+ * unit, such as `30 days`, no longer than EXPR_COUNT_MAX_WINDOW_MS.
+ * Sets the call's window_ms.
+ */
+static int
+parse_window(struct expr_parser *p, struct expr *call)
+{
+    struct expr_token number = p->token;
+    char found[EXPR_QUOTE_MAX + 32];
+    json_int_t amount;
+    int64_t unit_ms;
+
+    if (number.kind != EXPR_TOKEN_NUMBER) {
+        expr_parser_fail(p, &number, "expected a window such as 30 days "
+                         "in count(condition, window), found %s",
+                         expr_token_describe(&number, found,
+                                             sizeof(found)));
+        return CRIER_EINVAL;
+    }
+    if (!json_is_integer(number.value) || json_integer_value(number.value) < 1) {
+        expr_parser_fail(p, &number, "a count() window is a whole number "
+                         "of at least 1 and a unit, such as 30 days");
+        return CRIER_EINVAL;
+    }
+    amount = json_integer_value(number.value);
+    if (expr_parser_advance(p) != 0) {
+        return CRIER_EINVAL;
+    }
+
+    unit_ms = p->token.kind == EXPR_TOKEN_NAME ? window_unit_ms(&p->token)
+                                               : 0;
+    if (unit_ms == 0) {
+        window_unit_fail(p, &p->token);
+        return CRIER_EINVAL;
+    }
+    if (amount > EXPR_COUNT_MAX_WINDOW_MS / unit_ms) {
+        expr_parser_fail(p, &number, "a count() window is at most 366 "
+                         "days");
+        return CRIER_EINVAL;
+    }
+    call->window_ms = (int64_t) amount * unit_ms;
+    return expr_parser_advance(p);
+}
+
+
+/*
+ * Parses count(condition, window). In the condition, `event` is a past
+ * event, and neither a bare name (any()'s element) nor another count()
+ * is allowed, so the condition reads one event and one profile.
+ */
+static struct expr *
+parse_count(struct expr_parser *p, const struct expr_token *name)
+{
+    static const char usage[] = "count(condition, window)";
+    int any_depth = p->any_depth;
+    struct expr *call;
+    int rc;
+
+    if (p->count_depth > 0) {
+        expr_parser_fail(p, name, "count() cannot be nested in the "
+                         "condition of another count()");
+        return NULL;
+    }
+    call = call_open(p, EXPR_COUNT, 1);
+    if (call == NULL) {
+        return NULL;
+    }
+
+    p->count_depth++;
+    p->any_depth = 0;
+    call->children[0] = expr_parse_expression(p);
+    p->any_depth = any_depth;
+    p->count_depth--;
+    if (call->children[0] == NULL) {
+        expr_free(call);
+        return NULL;
+    }
+    call->child_count = 1;
+
+    /* A window is required: counting all of history has no bound. */
+    if (p->token.kind == EXPR_TOKEN_RPAREN) {
+        expr_parser_fail(p, &p->token, "count() needs a window after the "
+                         "condition, such as count(condition, 30 days)");
+        rc = CRIER_EINVAL;
+    } else if (p->token.kind != EXPR_TOKEN_COMMA) {
+        expr_parser_fail(p, &p->token, "expected ',' in %s", usage);
+        rc = CRIER_EINVAL;
+    } else {
+        rc = expr_parser_advance(p);
+    }
+    if (rc == 0) {
+        rc = parse_window(p, call);
+    }
+    if (rc == 0 && p->token.kind != EXPR_TOKEN_RPAREN) {
+        expr_parser_fail(p, &p->token, "expected ')' after the window in "
+                         "%s", usage);
+        rc = CRIER_EINVAL;
+    }
+    if (rc == 0) {
+        rc = expr_parser_advance(p);
+    }
+    if (rc != 0) {
+        expr_free(call);
+        return NULL;
+    }
+    p->depth--;
+    return call;
+}
+
+
 struct expr *
 expr_parse_call(struct expr_parser *p, const struct expr_token *name)
 {
@@ -142,6 +303,9 @@ expr_parse_call(struct expr_parser *p, const struct expr_token *name)
     }
     if (expr_token_is_word(name, "age_months")) {
         return parse_age_months(p);
+    }
+    if (expr_token_is_word(name, "count")) {
+        return parse_count(p, name);
     }
 
     if (function_is_planned(name)) {

@@ -299,6 +299,8 @@ expr_eval_borrowed(const struct expr *e, const struct expr_scope *scope)
         return expr_field_resolve(e, scope);
     case EXPR_AGE_MONTHS:
         return expr_age_months(e, scope);
+    case EXPR_COUNT:
+        return expr_count(e, scope);
     default:
         return json_boolean(eval_test(e, scope));
     }
@@ -308,7 +310,7 @@ expr_eval_borrowed(const struct expr *e, const struct expr_scope *scope)
 json_t *
 expr_eval(const struct expr *e, const json_t *ctx)
 {
-    struct expr_scope scope = { ctx, NULL, json_array() };
+    struct expr_scope scope = { ctx, NULL, json_array(), NULL };
     json_t *value;
 
     if (scope.computed == NULL) {
@@ -332,7 +334,7 @@ expr_eval(const struct expr *e, const json_t *ctx)
 int
 expr_test(const struct expr *e, const json_t *ctx)
 {
-    struct expr_scope scope = { ctx, NULL, json_array() };
+    struct expr_scope scope = { ctx, NULL, json_array(), NULL };
     int result;
 
     /* Without memory for computed values, every function gives null. */

@@ -124,8 +124,14 @@ expr_field_resolve(const struct expr *field, const struct expr_scope *scope)
     const json_t *value;
     size_t i = 0;
 
+    /* Inside count(), `event` and `case` belong to the past event. */
     if (field->root == EXPR_ROOT_ELEMENT) {
         value = scope->element;
+    } else if (scope->event != NULL && field->root == EXPR_ROOT_EVENT) {
+        value = scope->event;
+    } else if (scope->event != NULL && field->root == EXPR_ROOT_CASE) {
+        value = json_object_get(json_object_get(scope->event, "properties"),
+                                "case");
     } else {
         value = json_object_get(ctx, root_name(field->root));
     }

@@ -8,6 +8,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <pcre2.h>
@@ -22,6 +23,7 @@
 #define EXPR_QUOTE_MAX 40           /* bytes of source a message quotes */
 #define EXPR_ANY_MAX_ELEMENTS 1000  /* elements of a list any() examines */
 #define EXPR_ANY_MAX_NESTING 2      /* any() inside the condition of any() */
+#define EXPR_COUNT_MAX_WINDOW_MS (366LL * 24 * 3600 * 1000)  /* 366 days */
 
 enum expr_token_kind {
     EXPR_TOKEN_END,
@@ -75,7 +77,8 @@ enum expr_kind {
     EXPR_IN,                        /* children[0] in children[1] */
     EXPR_MATCH,                     /* children[0] ~ regex */
     EXPR_ANY,                       /* any(children[0], children[1]) */
-    EXPR_AGE_MONTHS                 /* age_months(children[0]) */
+    EXPR_AGE_MONTHS,                /* age_months(children[0]) */
+    EXPR_COUNT                      /* count(children[0], window_ms) */
 };
 
 enum expr_compare {
@@ -113,6 +116,7 @@ struct expr {
     size_t child_count;
     pcre2_code *regex;
     pcre2_match_context *match_context;
+    int64_t window_ms;              /* EXPR_COUNT: the window's length */
 };
 
 /* The parser's state, shared by expr_parse.c and expr_primary.c. */
@@ -122,6 +126,7 @@ struct expr_parser {
     struct expr_token previous;     /* text and place only, no value */
     int depth;                      /* levels of '(', '!' and '[' open */
     int any_depth;                  /* conditions of any() open */
+    int count_depth;                /* conditions of count() open */
     struct expr_error *err;
 };
 
@@ -191,13 +196,15 @@ struct expr *expr_parse_name(struct expr_parser *p);
 
 /*
  * The state of one evaluation: the context, the list element that bare
- * names read inside any(), and the values that functions computed, which
- * live until the evaluation ends.
+ * names read inside any(), the past event that `event` reads inside
+ * count() (NULL elsewhere), and the values that functions computed,
+ * which live until the evaluation ends.
  */
 struct expr_scope {
     const json_t *ctx;
     const json_t *element;
     json_t *computed;
+    const json_t *event;
 };
 
 /*
@@ -230,6 +237,10 @@ int expr_any_test(const struct expr *e, const struct expr_scope *scope);
 /* Evaluates age_months(date): a borrowed integer, or json_null(). */
 const json_t *expr_age_months(const struct expr *e,
                               const struct expr_scope *scope);
+
+/* Evaluates count(condition, window): a borrowed integer. */
+const json_t *expr_count(const struct expr *e,
+                         const struct expr_scope *scope);
 
 /* Returns 1 when `value` is truthy, as docs/expressions.md defines it. */
 int expr_value_truthy(const json_t *value);
