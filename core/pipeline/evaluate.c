@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "pipeline/history.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
 #include "segments/segments.h"
@@ -41,7 +42,62 @@ evaluation_free(struct evaluation *ev)
     json_decref(ev->jobs);
     json_decref(ev->segments);
     g_array_free(ev->links, TRUE);
+    json_decref(ev->history);
     free(ev);
+}
+
+
+int64_t
+evaluation_earliest(const struct evaluation *ev)
+{
+    int64_t earliest = INT64_MAX;
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(ev->events, i, row) {
+        int64_t time = json_integer_value(json_object_get(row, "time"));
+
+        if (time < earliest)
+            earliest = time;
+    }
+    return earliest;
+}
+
+
+void
+evaluation_history_set(struct evaluation *ev, const json_t *history)
+{
+    json_decref(ev->history);
+    ev->history = history != NULL ? json_deep_copy(history) : json_object();
+}
+
+
+/*
+ * Adds the event to its profile's history, after moving the history of
+ * the profiles this event merged, and sets the context's "history" and
+ * "time" for count(). Returns the profile's history, borrowed, or NULL
+ * when nothing uses count().
+ */
+static json_t *
+history_update(struct evaluation *ev, json_t *ctx, json_t *row,
+               const json_t *profile, size_t merges)
+{
+    const char *id = json_string_value(json_object_get(profile, "id"));
+    json_t *list;
+
+    if (ev->history == NULL || id == NULL)
+        return NULL;
+    for (size_t i = merges; i < json_array_size(ev->idx.merges); i++) {
+        json_t *merge = json_array_get(ev->idx.merges, i);
+
+        history_merge(ev->history,
+                      json_string_value(json_object_get(merge, "from")),
+                      json_string_value(json_object_get(merge, "into")));
+    }
+    list = history_add(ev->history, id, row);
+    json_object_set(ctx, "history", list);
+    json_object_set(ctx, "time", json_object_get(row, "time"));
+    return list;
 }
 
 
@@ -205,6 +261,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     json_t *profile = profile_resolve(&ev->idx, event, now_ms);
     struct event_link link = { seq, profile };
     json_t *ctx;
+    json_t *history;
     GPtrArray *moves = g_ptr_array_new();
 
     profile_consent_apply(profile, event, source, type, when, now_ms);
@@ -215,6 +272,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     ctx = evaluation_context(event, profile);
     /* age_months() in conditions counts to the crier clock's time. */
     json_object_set_new(ctx, "now", json_integer(now_ms));
+    history = history_update(ev, ctx, row, profile, merges);
 
     for (guint i = 0; rules && i < rules->rules->len; i++) {
         const struct rule *rule = g_ptr_array_index(rules->rules, i);
@@ -247,7 +305,8 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     g_ptr_array_free(moves, TRUE);
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
-    segments_evaluate(server.segments, profile, now_ms, ev->segments);
+    segments_evaluate(server.segments, profile, history, now_ms,
+                      ev->segments);
 }
 
 

@@ -24,6 +24,8 @@ struct evaluation {
     json_t *jobs;               /* jobs to plan */
     json_t *segments;           /* segment entries and exits to commit */
     GArray *links;              /* struct event_link, one per event */
+    json_t *history;            /* for count(): profile id -> rows, newest
+                                 * first; NULL when nothing uses count() */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -33,6 +35,16 @@ struct event_link {
 };
 
 struct evaluation *evaluation_new(json_t *events);
+
+/* Returns the earliest time of the batch's events, in ms. */
+int64_t evaluation_earliest(const struct evaluation *ev);
+
+/*
+ * Copies the stored history of the batch's profiles ({id: [row, ...]}
+ * from history_load) into the batch, for count() to read. Without this
+ * call count() reads no history at all. Call it before evaluation_run.
+ */
+void evaluation_history_set(struct evaluation *ev, const json_t *history);
 
 /*
  * Resolves profiles against `loaded` (the result of profiles_load), runs

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "ingest/ingest.h"
 #include "pipeline/evaluate.h"
+#include "pipeline/history.h"
 #include "server/server.h"
 
 #define PIPELINE_BATCH 256
@@ -31,6 +32,9 @@
 
 static struct {
     const struct ruleset *rules;
+    int64_t window_ms;          /* max count() window in ms, 0 for none */
+    json_t *loaded;             /* profiles_load's result while the
+                                 * batch's history loads */
     void (*on_planned)(void);
     int64_t cursor;
     int busy;                   /* a batch is between read and commit */
@@ -148,22 +152,100 @@ on_committed(void *arg, int status, json_t *result)
 }
 
 
+/* Evaluates the batch over its loaded profiles and commits it. */
+static void
+batch_commit(const json_t *loaded)
+{
+    json_t *commit;
+    int rc;
+
+    commit = evaluation_run(pl.batch, loaded, pl.rules, CURSOR_NAME);
+    rc = server.store_ops->commit(server.store->state, commit, on_committed,
+                                  NULL);
+    json_decref(commit);
+    if (rc != 0)
+        retry_later("commit", rc);
+}
+
+
+static void
+on_history(void *arg, int status, json_t *history)
+{
+    json_t *loaded = pl.loaded;
+
+    pl.loaded = NULL;
+    if (status != 0) {
+        json_decref(loaded);
+        retry_later("events_recent", status);
+        return;
+    }
+    evaluation_history_set(pl.batch, history);
+    batch_commit(loaded);
+    json_decref(loaded);
+}
+
+
+/* Returns the ids of the profiles that profiles_load found. */
+static json_t *
+loaded_ids(const json_t *loaded)
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *profile;
+
+    json_array_foreach(json_object_get(loaded, "profiles"), i, profile)
+        json_array_append(ids, json_object_get(profile, "id"));
+    return ids;
+}
+
+
+/*
+ * Loads the stored history of the batch's profiles when a rule or
+ * segment uses count(): their events since the batch's earliest event
+ * minus the longest window. Returns 0 when the load was started, 1 when
+ * none is needed, or a negative code.
+ */
+static int
+history_start(json_t *loaded)
+{
+    json_t *ids;
+    int64_t since;
+    int rc;
+
+    if (pl.window_ms == 0)
+        return 1;
+    evaluation_history_set(pl.batch, NULL);
+    ids = loaded_ids(loaded);
+    if (json_array_size(ids) == 0) {
+        json_decref(ids);
+        return 1;
+    }
+    since = evaluation_earliest(pl.batch) - pl.window_ms;
+    pl.loaded = json_incref(loaded);
+    rc = history_load(ids, since, on_history, NULL);
+    json_decref(ids);
+    if (rc != 0) {
+        json_decref(pl.loaded);
+        pl.loaded = NULL;
+    }
+    return rc;
+}
+
+
 static void
 on_profiles(void *arg, int status, json_t *result)
 {
-    json_t *commit;
     int rc;
 
     if (status != 0) {
         retry_later("profiles_load", status);
         return;
     }
-    commit = evaluation_run(pl.batch, result, pl.rules, CURSOR_NAME);
-    rc = server.store_ops->commit(server.store->state, commit, on_committed,
-                                  NULL);
-    json_decref(commit);
-    if (rc != 0)
-        retry_later("commit", rc);
+    rc = history_start(result);
+    if (rc == 1)
+        batch_commit(result);
+    else if (rc != 0)
+        retry_later("events_recent", rc);
 }
 
 
@@ -328,6 +410,13 @@ pipeline_start(const struct ruleset *rules, void (*on_planned)(void))
 {
     memset(&pl, 0, sizeof(pl));
     pl.rules = rules;
+    pl.window_ms = history_window_ms(rules, server.segments);
+    if (pl.window_ms > 0 && !history_supported()) {
+        log_error("rules or segments use count(), but the store lacks "
+                  "events_recent; use a store plugin that implements it",
+                  "store=%s", server.store->desc->name);
+        return CRIER_ENOTSUP;
+    }
     pl.on_planned = on_planned;
     uv_timer_init(server.loop, &pl.timer);
     uv_timer_init(server.loop, &pl.yield);

@@ -21,8 +21,8 @@
 
 #include <jansson.h>
 
-/* The most past events that count() examines, newest first. The
- * pipeline keeps no more than this per profile. */
+/* The maximum number of past events that count() examines, newest
+ * first. The pipeline keeps no more than this per profile. */
 #define EXPR_HISTORY_MAX 1000
 
 struct expr;

@@ -31,11 +31,12 @@ names_remove(json_t *names, const char *name)
 }
 
 
-/* A segment condition reads the profile and the clock but no event, so
- * `event` is null and a condition that reads it is false. */
+/* A segment condition reads the profile, the clock and, in count(), the
+ * profile's history, but no current event, so `event` outside count() is
+ * null and a condition that reads it is false. */
 void
 segments_evaluate(const struct segment_set *set, json_t *profile,
-                  int64_t now_ms, json_t *changes)
+                  const json_t *history, int64_t now_ms, json_t *changes)
 {
     json_t *names = json_object_get(profile, "segments");
     json_t *ctx;
@@ -49,6 +50,8 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
     ctx = json_pack("{s:n,s:o,s:n,s:I}", "event", "profile",
                     profile_flatten(profile), "case", "now",
                     (json_int_t) now_ms);
+    if (history != NULL)
+        json_object_set(ctx, "history", (json_t *) history);
     for (guint i = 0; i < set->segments->len; i++) {
         const struct segment *s = g_ptr_array_index(set->segments, i);
         int member = expr_test(s->when, ctx) ? 1 : 0;

@@ -41,9 +41,13 @@ const struct segment *segment_set_find(const struct segment_set *set,
  * Evaluates every segment for `profile` (the stored form) at `now_ms`
  * and updates its "segments" list of names. Appends each entry and exit
  * to `changes` as {"segment", "profile", "member", "time": now_ms}.
+ * `history` is the profile's past events for count(), newest first (see
+ * pipeline/history.h), or NULL for none. A count() window ends at
+ * `now_ms`.
  */
 void segments_evaluate(const struct segment_set *set, json_t *profile,
-                       int64_t now_ms, json_t *changes);
+                       const json_t *history, int64_t now_ms,
+                       json_t *changes);
 
 #define SEGMENTS_EXIT_FAILED 1  /* the store failed to read */
 #define SEGMENTS_EXIT_NOT_RUN 2 /* unknown segment, busy or unfit store */

@@ -175,7 +175,7 @@ segments_evaluate_changes(void **state)
                              "  { name = \"evented\";\n"
                              "    when = \"event.type == 'x'\"; }\n"
                              ");\n"), 0);
-    segments_evaluate(f->set, profile, 1000, changes);
+    segments_evaluate(f->set, profile, NULL, 1000, changes);
     assert_int_equal(json_array_size(changes), 2);
     change = json_array_get(changes, 0);
     assert_string_equal(json_string_value(json_object_get(change,
@@ -191,7 +191,7 @@ segments_evaluate_changes(void **state)
     assert_true(json_is_false(json_object_get(change, "member")));
 
     /* A second evaluation finds nothing new. */
-    segments_evaluate(f->set, profile, 2000, changes);
+    segments_evaluate(f->set, profile, NULL, 2000, changes);
     assert_int_equal(json_array_size(changes), 2);
     json_decref(changes);
     json_decref(profile);

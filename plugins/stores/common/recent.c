@@ -1,5 +1,5 @@
 /*
- * events_recent requests, parsed and answered alike by both stores. The
+ * events_recent requests and results, shared by both stores. The
  * pipeline reads a profile's recent events with it when an expression
  * counts past events (count() in docs/expressions.md).
  */

@@ -164,8 +164,7 @@ event_newest_first(gconstpointer a, gconstpointer b)
 
 
 /* Fills the result's lists: each requested profile's events from `since`
- * on, newest first, at most `limit`. The store has no index, so this
- * scans every event once. */
+ * on, newest first, at most `limit`. */
 static json_t *
 recent_build(struct memory_store *store, const struct recent_request *query)
 {
@@ -178,6 +177,8 @@ recent_build(struct memory_store *store, const struct recent_request *query)
     gpointer id;
     gpointer events;
 
+    /* NOTE: with no index this scans every stored event; see "Rules and
+     * expressions" in docs/KNOWN_LIMITS.md. */
     for (guint i = 0; result != NULL && i < store->events->len; i++) {
         struct memory_event *event = g_ptr_array_index(store->events, i);
         GPtrArray *list;
