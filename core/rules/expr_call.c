@@ -204,7 +204,9 @@ parse_window(struct expr_parser *p, struct expr *call)
                                              sizeof(found)));
         return CRIER_EINVAL;
     }
-    if (!json_is_integer(number.value) || json_integer_value(number.value) < 1) {
+    if (!json_is_integer(number.value)
+        || json_integer_value(number.value) < 1)
+    {
         expr_parser_fail(p, &number, "a count() window is a whole number "
                          "of at least 1 and a unit, such as 30 days");
         return CRIER_EINVAL;

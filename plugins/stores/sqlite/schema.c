@@ -150,10 +150,10 @@ static const char *const migrations[] = {
     "CREATE INDEX segment_members_profile ON segment_members (profile);",
 
     /* 7: events_recent reads a profile's events newest first from a time
-     * on, so this index serves both its filter and its order, where
-     * events_profile would have the rows sorted. */
-    "CREATE INDEX IF NOT EXISTS events_profile_time ON events (profile, time_ms, seq)"
-    "  WHERE profile IS NOT NULL;"
+     * on. This index serves both its filter and its order, whereas the
+     * rows found through events_profile would need a sort by time. */
+    "CREATE INDEX IF NOT EXISTS events_profile_time"
+    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
