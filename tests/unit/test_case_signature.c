@@ -874,9 +874,11 @@ test_config_errors(void **state)
         {"{\"poll\": {\"url\": \"ftp://x/requests.json\"}}", "poll.url",
          "http or https URL"},
         {"{\"poll\": {\"url\": \"http://x/r.json\", \"interval_s\": 0}}",
-         "poll.interval_s", "from 1 to 31536000"},
+         "poll.interval_s", "from 1 to 86400"},
         {"{\"poll\": {\"url\": \"http://x/r.json\", \"window_s\": -5}}",
-         "poll.window_s", "from 1 to 31536000"},
+         "poll.window_s", "from 1 to 7776000"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"window_s\": "
+         "7776001}}", "poll.window_s", "from 1 to 7776000"},
         {"{\"poll\": {\"url\": \"http://x/r.json\", \"since\": "
          "\"2014-05-01\"}}", "poll.since", "RFC 3339"},
         {"{\"poll\": {\"url\": \"http://x/r.json\", \"updated_param\": "

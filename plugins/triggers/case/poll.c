@@ -13,11 +13,14 @@
 #include "poll.h"
 
 #define INTERVAL_DEFAULT_S 300
+#define INTERVAL_MAX_S 86400
 #define WINDOW_DEFAULT_S 86400
-#define SECONDS_MAX 31536000    /* a year, the longest interval or window */
+
+/* GeoReport v2 lets a start_date to end_date range span at most 90 days. */
+#define WINDOW_MAX_S (90 * 86400)
 
 /* A response larger than this is dropped as a failed fetch. GeoReport v2
- * servers page at about 1000 requests, which fits well below it. */
+ * returns at most 1000 requests by default, well below it. */
 #define RESPONSE_MAX_BYTES (16 * 1024 * 1024)
 
 /* A fetch that takes longer fails and is retried next interval. */
@@ -51,10 +54,10 @@ struct case_poll {
 static void poll_next(struct case_poll *poll, int64_t delay_ms);
 
 
-/* Reads an optional whole number of seconds from 1 to SECONDS_MAX. */
+/* Reads an optional whole number of seconds from 1 to `max_s`. */
 static int
 seconds_read(struct case_poll *poll, const json_t *config, const char *name,
-             int64_t fallback_s, int64_t *ms)
+             int64_t fallback_s, int64_t max_s, int64_t *ms)
 {
     const json_t *value = json_object_get(config, name);
     char key[32];
@@ -63,10 +66,11 @@ seconds_read(struct case_poll *poll, const json_t *config, const char *name,
     if (value == NULL)
         return 0;
     if (!json_is_integer(value) || json_integer_value(value) < 1 ||
-        json_integer_value(value) > SECONDS_MAX) {
+        json_integer_value(value) > max_s) {
         snprintf(key, sizeof(key), "poll.%s", name);
         poll->host->config_error(poll->ctx, key, "must be a whole number "
-                                 "of seconds from 1 to %d", SECONDS_MAX);
+                                 "of seconds from 1 to %lld",
+                                 (long long) max_s);
         return CRIER_ECONFIG;
     }
     *ms = json_integer_value(value) * 1000;
@@ -184,10 +188,10 @@ poll_read(struct crier_ctx *ctx, const struct crier_host *host,
         rc = url_read(poll, config);
     if (rc == 0)
         rc = seconds_read(poll, config, "interval_s", INTERVAL_DEFAULT_S,
-                          &poll->interval_ms);
+                          INTERVAL_MAX_S, &poll->interval_ms);
     if (rc == 0)
         rc = seconds_read(poll, config, "window_s", WINDOW_DEFAULT_S,
-                          &poll->window_ms);
+                          WINDOW_MAX_S, &poll->window_ms);
     if (rc == 0)
         rc = since_read(poll, config);
     if (rc == 0 && poll->url == NULL)
