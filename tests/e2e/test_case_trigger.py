@@ -569,7 +569,7 @@ def test_secret_rotation_accepts_both(tmp_path):
         c.stop()
 
 
-# An update without a time: only the delivery id tells a retry apart.
+# An update without a time, of which only the delivery id marks a retry.
 TIMELESS_UPDATE = {"case": {"id": "C-7", "status": "in review"},
                    "event": "case.updated"}
 

@@ -40,7 +40,7 @@ struct mapping_reader {
 };
 
 
-/* Checks that `value` is a valid pointer; reports `key` otherwise. */
+/* Checks that `value` is a valid pointer, and reports `key` if not. */
 static int
 pointer_read(struct mapping_reader *r, const char *key, const json_t *value)
 {

@@ -26,7 +26,7 @@
 /* A fetch that takes longer fails and is retried next interval. */
 #define FETCH_TIMEOUT_S 30
 
-/* The cursor that holds the end of the last committed window, in
+/* The cursor that contains the end of the last committed window, in
  * milliseconds since the Unix epoch. */
 #define CURSOR_NAME "poll"
 
@@ -232,8 +232,8 @@ time_format(int64_t ms, char *buf, size_t size)
 }
 
 
-/* Ends the current step. A pending stop completes now; otherwise the
- * next fetch is scheduled after `delay_ms`. */
+/* Ends the current step. A pending stop completes now, and without one
+ * the next fetch is scheduled after `delay_ms`. */
 static void
 step_end(struct case_poll *poll, int64_t delay_ms)
 {

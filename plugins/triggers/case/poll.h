@@ -1,7 +1,7 @@
 /*
- * Polling for case systems that cannot call webhooks: every interval the
- * trigger GETs an Open311 /requests.json with start_date and end_date,
- * emits the requests it gets and then records the end of that window in
+ * Polling for case systems that cannot call webhooks. Every interval the
+ * trigger GETs an Open311 /requests.json with start_date and end_date and
+ * emits the requests it gets. Then it records the end of that window in
  * a store cursor, so a restart resumes where the last committed window
  * ended.
  */
