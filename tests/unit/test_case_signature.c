@@ -828,6 +828,19 @@ test_config_defaults(void **state)
     assert_int_equal(trigger->secret_count, 1);
     assert_string_equal(trigger->secrets[0], "s");
     assert_int_equal(trigger->tolerance_s, 300);
+    assert_null(trigger->poll);
+    case_destroy(trigger);
+
+    /* A trigger that only polls has no route and no secret. */
+    assert_int_equal(trigger_init("{\"poll\": {\"url\": "
+                                  "\"http://127.0.0.1:9/requests.json\"}}",
+                                  &trigger), 0);
+    assert_null(trigger->path);
+    assert_int_equal(trigger->secret_count, 0);
+    assert_non_null(trigger->poll);
+    assert_int_equal(trigger->poll->interval_ms, 300000);
+    assert_int_equal(trigger->poll->window_ms, 86400000);
+    assert_int_equal(trigger->poll->since_ms, -1);
     case_destroy(trigger);
 }
 
@@ -886,6 +899,10 @@ test_config_errors(void **state)
         {"{\"poll\": {\"url\": \"http://x/r.json\", \"every\": 5}}",
          "poll.every", "unknown setting"},
         {"{\"poll\": 5}", "poll", "must be a group"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"secret\": \"s\"}",
+         "secret", "applies to webhooks only"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"tolerance_s\": 9}",
+         "tolerance_s", "applies to webhooks only"},
         {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"path\": \"/h\"}",
          "secret", "is required"},
     };

@@ -249,9 +249,12 @@ on_case(void *arg, struct crier_http_req *req)
     else
         rc = case_events_build(body, &events, &err);
     json_decref(body);
-    if (rc == 0)
+    if (rc == 0) {
         rc = delivery_ids_apply(host->req_header(req, DELIVERY_HEADER),
                                 events, &err);
+        if (rc != 0)
+            json_decref(events);
+    }
     if (rc != 0) {
         webhook_reject(trigger, req, 400, err.message, err.field,
                        err.index);
@@ -413,6 +416,30 @@ config_read_tolerance(struct case_trigger *trigger, const json_t *tolerance)
 }
 
 
+/* Rejects the webhook settings in a polling trigger without `path`,
+ * which takes no webhooks, so that a forgotten path does not pass
+ * unnoticed. */
+static int
+config_check_webhook_keys(struct case_trigger *trigger, const json_t *config)
+{
+    static const char *const keys[] = {"secret", "secrets", "tolerance_s"};
+
+    if (json_object_get(config, "path") != NULL ||
+        json_object_get(config, "poll") == NULL)
+        return 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (json_object_get(config, keys[i]) == NULL)
+            continue;
+        trigger->host->config_error(trigger->ctx, keys[i], "applies to "
+                                    "webhooks only; set path as well, or "
+                                    "remove %s from a trigger that only "
+                                    "polls", keys[i]);
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
 /*
  * Reads the config. A trigger takes webhooks when it has `path` (and
  * then needs a secret), polls when it has `poll`, and may do both.
@@ -426,7 +453,8 @@ config_read(struct case_trigger *trigger, const json_t *config)
     const json_t *poll = json_object_get(config, "poll");
     int rc;
 
-    if (config_check_keys(trigger, config) != 0)
+    if (config_check_keys(trigger, config) != 0 ||
+        config_check_webhook_keys(trigger, config) != 0)
         return CRIER_ECONFIG;
     if (path != NULL || poll == NULL) {
         if (config_check_path(trigger, path) != 0 ||
