@@ -30,7 +30,7 @@
  * when the sender retries it. */
 #define DELIVERY_HEADER "X-Crier-Delivery"
 
-/* A rotation needs two secrets; a few more cover a slow rollout. */
+/* A rotation needs two secrets, and a few more cover a slow rollout. */
 #define SECRETS_MAX 4
 
 /* The longest X-Crier-Delivery value, enough for a UUID with a prefix. */
