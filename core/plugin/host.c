@@ -129,6 +129,114 @@ host_transfer_start(struct crier_ctx *ctx, CURL *easy,
 }
 
 
+/* A cursor read or write on its way to the store. */
+struct cursor_call {
+    crier_cursor_cb done;
+    void *arg;
+    int64_t value;      /* the value written, for cursor_set */
+};
+
+
+/* Returns the store's name of an instance's cursor, "plugin:<instance>:
+ * <name>", so a plugin can reach neither the core's cursors nor another
+ * instance's. Free with g_free. */
+static char *
+cursor_store_name(struct crier_ctx *ctx, const char *name)
+{
+    return g_strdup_printf("plugin:%s:%s", ctx->instance->name, name);
+}
+
+
+static void
+on_cursor_read(void *arg, int status, json_t *result)
+{
+    struct cursor_call *call = arg;
+    int64_t value = 0;
+
+    if (status == 0)
+        value = json_integer_value(json_object_get(result, "value"));
+    call->done(call->arg, status, value);
+    free(call);
+}
+
+
+static void
+on_cursor_written(void *arg, int status, json_t *result)
+{
+    struct cursor_call *call = arg;
+
+    call->done(call->arg, status, status == 0 ? call->value : 0);
+    free(call);
+}
+
+
+/* Checks a cursor call and allocates its record, or returns an error. */
+static int
+cursor_call_new(const char *name, crier_cursor_cb done, void *arg,
+                struct cursor_call **call)
+{
+    if (name == NULL || name[0] == '\0' || done == NULL)
+        return CRIER_EINVAL;
+    if (server.store_ops == NULL)
+        return CRIER_ENOTSUP;
+    *call = calloc(1, sizeof(**call));
+    if (*call == NULL)
+        return CRIER_ENOMEM;
+    (*call)->done = done;
+    (*call)->arg = arg;
+    return 0;
+}
+
+
+static int
+host_cursor_get(struct crier_ctx *ctx, const char *name,
+                crier_cursor_cb done, void *arg)
+{
+    struct cursor_call *call;
+    char *full;
+    int rc = cursor_call_new(name, done, arg, &call);
+
+    if (rc != 0)
+        return rc;
+    full = cursor_store_name(ctx, name);
+    rc = server.store_ops->cursor_get(server.store->state, full,
+                                      on_cursor_read, call);
+    g_free(full);
+    if (rc != 0)
+        free(call);
+    return rc;
+}
+
+
+/* Writes the cursor through the store's commit, which applies a batch
+ * that holds only a cursor in a transaction of its own. */
+static int
+host_cursor_set(struct crier_ctx *ctx, const char *name, int64_t value,
+                crier_cursor_cb done, void *arg)
+{
+    struct cursor_call *call;
+    json_t *batch;
+    char *full;
+    int rc;
+
+    if (value < 0)
+        return CRIER_EINVAL;
+    if ((rc = cursor_call_new(name, done, arg, &call)) != 0)
+        return rc;
+    call->value = value;
+    full = cursor_store_name(ctx, name);
+    batch = json_pack("{s:{s:s,s:I}}", "cursor", "name", full, "value",
+                      (json_int_t) value);
+    g_free(full);
+    rc = server.store_ops->commit(server.store->state, batch,
+                                  on_cursor_written, call);
+    json_decref(batch);
+    if (rc != 0)
+        free(call);
+    return rc;
+}
+
+
 const struct crier_host host_table = {
     .size = sizeof(struct crier_host),
     .minor = CRIER_ABI_MINOR,
@@ -154,4 +262,6 @@ const struct crier_host host_table = {
     .respond_json = http_respond_json,
     .emit = host_emit,
     .transfer_start = host_transfer_start,
+    .cursor_get = host_cursor_get,
+    .cursor_set = host_cursor_set,
 };

@@ -5,7 +5,8 @@
  * core only through it, never through symbols of the crier binary. The
  * table only grows: new entries go at the end, marked with the minor ABI
  * version that added them, and `size` and `minor` at its head tell a plugin
- * what the running core offers. Every entry below was added in minor 0.
+ * what the running core offers. Every entry below was added in minor 0
+ * unless its comment names a later one.
  *
  * Threads: every entry must be called on the loop thread, from init, start,
  * stop, a callback the core made, or a libuv callback of the plugin's own.
@@ -67,6 +68,10 @@ typedef void (*crier_emit_cb)(void *arg, int status, size_t accepted,
 
 /* Reports a finished transfer with libcurl's result for the easy handle. */
 typedef void (*crier_transfer_cb)(void *arg, CURL *easy, CURLcode result);
+
+/* Reports a cursor read or write: status 0 and the cursor's value, or a
+ * negative code (and value 0) when the store failed. */
+typedef void (*crier_cursor_cb)(void *arg, int status, int64_t value);
 
 struct crier_host {
     uint32_t size;   /* sizeof(struct crier_host) in the running core */
@@ -193,6 +198,29 @@ struct crier_host {
      */
     int (*transfer_start)(struct crier_ctx *ctx, CURL *easy,
                           crier_transfer_cb done, void *arg);
+
+    /* Durable progress. Added in minor 1. */
+
+    /*
+     * Reads the instance's cursor `name` from the store and calls `done`
+     * with its value, 0 for a cursor never written. Each instance has its
+     * own cursors, so two instances may use the same name. Returns
+     * CRIER_EINVAL for an empty name, CRIER_ENOTSUP without a store and
+     * CRIER_ECLOSED while shutting down; `done` is then not called.
+     */
+    int (*cursor_get)(struct crier_ctx *ctx, const char *name,
+                      crier_cursor_cb done, void *arg);
+
+    /*
+     * Writes the instance's cursor `name` (a value of 0 or more) and calls
+     * `done` once the write is durable. Writes take effect in the order
+     * they are called and after every batch whose emit callback has run,
+     * so a plugin that writes from its emit callback never records
+     * progress ahead of the events it covers. Returns as cursor_get, and
+     * CRIER_EINVAL for a negative value.
+     */
+    int (*cursor_set)(struct crier_ctx *ctx, const char *name, int64_t value,
+                      crier_cursor_cb done, void *arg);
 };
 
 

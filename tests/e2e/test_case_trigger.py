@@ -66,11 +66,13 @@ def signature(secret, timestamp, raw):
     return "sha256=" + mac.hexdigest()
 
 
-def post_case(c, payload, timestamp=None, secret=SECRET, signed_raw=None):
+def post_case(c, payload, timestamp=None, secret=SECRET, signed_raw=None,
+              delivery=None):
     """Posts `payload` to the case hook, signed as a case system would.
 
     `payload` is JSON-encoded unless it is bytes. `signed_raw`, when given,
-    is signed in place of the bytes that are sent.
+    is signed in place of the bytes that are sent. `delivery` is sent as
+    X-Crier-Delivery.
     """
     raw = payload
     if not isinstance(payload, bytes):
@@ -84,6 +86,8 @@ def post_case(c, payload, timestamp=None, secret=SECRET, signed_raw=None):
         "X-Crier-Timestamp": str(timestamp),
         "X-Crier-Signature": signature(secret, timestamp, signed_raw),
     }
+    if delivery is not None:
+        headers["X-Crier-Delivery"] = delivery
     return c.post(HOOK, raw, headers=headers)
 
 
@@ -518,7 +522,16 @@ def test_check_reports_missing_secret(tmp_path):
     ('path = "hooks/case"; secret = "s";', "path", "must start with '/'"),
     ('path = "/hooks/case"; secret = "";', "secret", "must not be empty"),
     ('path = "/hooks/case"; secret = "s"; tolerance = 60;', "tolerance",
-     "unknown setting; valid settings are path, secret and tolerance_s"),
+     "unknown setting; valid settings are path, secret, secrets, "
+     "tolerance_s, mapping and poll"),
+    ('path = "/h"; secrets = [ "new", "" ];', "secrets.2",
+     "must not be empty"),
+    ('path = "/h"; secret = "s"; mapping = { id = "case/number"; };',
+     "mapping.id", "must be empty or start with '/'"),
+    ('path = "/h"; secret = "s"; mapping = { id = "/n"; status = "/s";'
+     ' statuses = { closed = [ "done" ]; finished = [ "x" ]; }; };',
+     "mapping.statuses.finished", "unknown setting"),
+    ('poll = { interval_s = 60; };', "poll.url", "is required"),
 ])
 def test_check_reports_bad_setting(tmp_path, setting, key, message):
     conf = tmp_path / "bad.conf"
@@ -530,3 +543,184 @@ def test_check_reports_bad_setting(tmp_path, setting, key, message):
     code, out, err = run_crier("check", "-c", str(conf))
     assert code == 2
     assert "triggers.cases.%s: %s" % (key, message) in err
+
+
+ROTATION_CONFIG = """
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: {
+  cases: { plugin = "case"; path = "%s";
+           secrets = [ "new-secret", "%s" ]; };
+};
+""" % (HOOK, SECRET)
+
+
+def test_secret_rotation_accepts_both(tmp_path):
+    c = Crier(tmp_path, ROTATION_CONFIG).start()
+    try:
+        r = post_case(c, CLOSED_REQUEST, secret=SECRET)
+        assert r.status == 202, r.body
+        request = dict(CLOSED_REQUEST, service_request_id="14-00684315")
+        r = post_case(c, request, secret="new-secret")
+        assert r.status == 202, r.body
+        r = post_case(c, request, secret="retired-secret")
+        assert_rejected(r, 401, "X-Crier-Signature")
+        assert len(case_events(c)) == 2
+    finally:
+        c.stop()
+
+
+# An update without a time, of which only the delivery id marks a retry.
+TIMELESS_UPDATE = {"case": {"id": "C-7", "status": "in review"},
+                   "event": "case.updated"}
+
+
+def test_delivery_retry_stored_once(cases):
+    r = post_case(cases, TIMELESS_UPDATE, delivery="d-1")
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+    r = post_case(cases, TIMELESS_UPDATE, delivery="d-1")
+    assert r.status == 202
+    assert r.json() == {"accepted": 0, "duplicates": 1}
+    r = post_case(cases, TIMELESS_UPDATE, delivery="d-2")
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+    ids = [e[1] for e in case_events(cases)]
+    assert ids == ["delivery/d-1/0", "delivery/d-2/0"]
+
+
+def test_delivery_keeps_content_id(cases):
+    r = post_case(cases, CLOSED_REQUEST, delivery="first")
+    assert r.json() == {"accepted": 1, "duplicates": 0}
+    r = post_case(cases, CLOSED_REQUEST, delivery="second")
+    assert r.json() == {"accepted": 0, "duplicates": 1}
+
+
+def test_delivery_invalid_rejected(cases):
+    r = post_case(cases, CLOSED_REQUEST, delivery="x" * 101)
+    assert_rejected(r, 400, "X-Crier-Delivery")
+    assert case_events(cases) == []
+
+
+MAPPING_CONFIG = """
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: {
+  permits: {
+    plugin = "case"; path = "%s"; secret = "%s";
+    mapping = {
+      id = "/permit/number"; status = "/permit/state";
+      statuses = { opened = [ "filed" ]; updated = [ "in review" ];
+                   closed = [ "issued", "denied" ]; };
+      opened = "/permit/filed_at"; updated = "/permit/changed_at";
+      type = "/permit/kind"; outcome = "/permit/decision";
+      email = "/applicant/contact/e~1mail";
+      attributes = { first_name = "/applicant/name/0"; };
+      fields = { office = "/permit/office"; };
+    };
+  };
+};
+""" % (HOOK, SECRET)
+
+PERMIT = {
+    "permit": {"number": 88412, "state": "issued", "kind": "sidewalk cafe",
+               "filed_at": "2026-03-02T10:00:00-06:00",
+               "changed_at": "2026-03-20T15:45:00-06:00",
+               "decision": "approved", "office": "Loop"},
+    "applicant": {"contact": {"e/mail": "rosa@example.com"},
+                  "name": ["Rosa", "Vargas"]},
+}
+
+
+def test_mapping_builds_case(tmp_path):
+    c = Crier(tmp_path, MAPPING_CONFIG).start()
+    try:
+        r = post_case(c, PERMIT)
+        assert r.status == 202, r.body
+        [(source, ext_id, type_, time_ms, body)] = case_events(c)
+        assert source == "permits"
+        assert type_ == "case.closed"
+        assert ext_id.startswith("88412/case.closed/")
+        assert time_ms == epoch_ms("2026-03-20T15:45:00-06:00")
+        assert body["profile"]["email"] == "rosa@example.com"
+        assert body["profile"]["case_id"] == "88412"
+        assert body["attributes"] == {"first_name": "Rosa"}
+        kase = body["properties"]["case"]
+        assert kase["status"] == "issued"
+        assert kase["type"] == "sidewalk cafe"
+        assert kase["outcome"] == "approved"
+        assert kase["office"] == "Loop"
+        wait_until(lambda: store_of(c).pipeline_done())
+        [(related,)] = store_of(c).query("SELECT related FROM profiles")
+        record = json.loads(related)["cases"]["88412"]
+        assert record["status"] == "issued"
+        assert record["outcome"] == "approved"
+    finally:
+        c.stop()
+
+
+def test_mapping_missing_value_names_pointer(tmp_path):
+    c = Crier(tmp_path, MAPPING_CONFIG).start()
+    try:
+        permit = json.loads(json.dumps(PERMIT))
+        del permit["permit"]["state"]
+        r = post_case(c, permit)
+        assert_rejected(r, 400, "/permit/state")
+        permit["permit"]["state"] = "lost"
+        r = post_case(c, permit)
+        assert_rejected(r, 400, "/permit/state")
+        assert '"lost"' in r.json()["error"]
+        assert case_events(c) == []
+    finally:
+        c.stop()
+
+
+def expected_types(request):
+    """Returns the event types that the snapshots of `request` give."""
+    types = []
+    for snap in snapshots(request):
+        if snap["status"] == "closed":
+            types.append("case.closed")
+        elif snap["updated_datetime"] == snap["requested_datetime"]:
+            types.append("case.opened")
+        else:
+            types.append("case.updated")
+    return types
+
+
+@pytest.mark.parametrize("deliveries", [1, 2])
+def test_chicago_notes_replayed(cases, deliveries):
+    """Every note of every request, in time order, each sent
+    `deliveries` times, gives one case per request and its statuses."""
+    requests = load_requests()
+    for request in requests:
+        for n, snap in enumerate(snapshots(request)):
+            for attempt in range(deliveries):
+                r = post_case(cases, snap, delivery="%s-%d" % (
+                    request["service_request_id"], n))
+                assert r.status == 202, r.body
+                assert r.json() == {"accepted": 0 if attempt else 1,
+                                    "duplicates": 1 if attempt else 0}
+
+    events = case_events(cases)
+    by_case = {}
+    for _, _, type_, _, body in events:
+        by_case.setdefault(body["profile"]["case_id"], []).append(
+            (type_, body["properties"]["case"]["status"]))
+    assert len(by_case) == len(requests)
+    for request in requests:
+        request_id = request["service_request_id"]
+        got = by_case[request_id]
+        assert [t for t, _ in got] == expected_types(request), request_id
+        assert [s for _, s in got] == [
+            snap["status"] for snap in snapshots(request)], request_id
+        closings = [t for t, _ in got if t == "case.closed"]
+        assert len(closings) == (1 if request["status"] == "closed" else 0)
+
+    wait_until(lambda: store_of(cases).pipeline_done(), timeout=60)
+    owners = {}
+    for profile, related in store_of(cases).query(
+            "SELECT id, related FROM profiles"):
+        for case_id, record in json.loads(related)["cases"].items():
+            owners.setdefault(case_id, []).append(record)
+    assert len(owners) == len(requests)
+    for request in requests:
+        [record] = owners[request["service_request_id"]]
+        last = list(snapshots(request))[-1]
+        assert record["status"] == last["status"]

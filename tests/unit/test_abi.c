@@ -92,7 +92,11 @@ abi_host_layout(void **state)
                      HEAD + 20 * PTR);
     assert_int_equal(offsetof(struct crier_host, transfer_start),
                      HEAD + 21 * PTR);
-    assert_int_equal(sizeof(struct crier_host), HEAD + 22 * PTR);
+    assert_int_equal(offsetof(struct crier_host, cursor_get),
+                     HEAD + 22 * PTR);
+    assert_int_equal(offsetof(struct crier_host, cursor_set),
+                     HEAD + 23 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 24 * PTR);
 }
 
 

@@ -25,7 +25,10 @@ static int compare_reads;
 #include "../../plugins/triggers/case/case.c"
 #include "../../plugins/triggers/case/case_event.c"
 #include "../../plugins/triggers/case/generic.c"
+#include "../../plugins/triggers/case/mapping.c"
 #include "../../plugins/triggers/case/open311.c"
+#include "../../plugins/triggers/case/pointer.c"
+#include "../../plugins/triggers/case/poll.c"
 
 #include "ingest/ingest.h"
 
@@ -34,6 +37,8 @@ static int compare_reads;
 #define NOW "1767225600"
 #define BODY "{\"service_request_id\":\"14-00684314\"}"
 #define TOLERANCE_S 300
+
+static const char *const ONE_SECRET[] = {SECRET};
 
 /* HMAC-SHA256 of NOW "." BODY keyed with SECRET, from `openssl dgst
  * -sha256 -hmac`. */
@@ -63,7 +68,9 @@ verify(const char *timestamp, const char *signature,
         .body_len = strlen(BODY),
     };
 
-    return signature_verify(SECRET, TOLERANCE_S, NOW_MS, &request, err);
+    const char *secrets[] = {SECRET};
+
+    return signature_verify(secrets, 1, TOLERANCE_S, NOW_MS, &request, err);
 }
 
 
@@ -112,6 +119,38 @@ test_verify_wrong_secret(void **state)
 }
 
 
+/* Any secret of a rotation verifies, and each one is compared in full. */
+static void
+test_verify_rotation(void **state)
+{
+    static const char *const secrets[] = {"new-secret", SECRET};
+    struct crier_input_error err;
+    struct signed_request request = {
+        .timestamp = NOW, .body = BODY, .body_len = strlen(BODY),
+    };
+    char header[80];
+
+    sign("new-secret", NOW, header, sizeof(header));
+    request.signature = header;
+    compare_reads = 0;
+    assert_int_equal(signature_verify(secrets, 2, TOLERANCE_S, NOW_MS,
+                                      &request, &err), 0);
+    assert_int_equal(compare_reads, 2 * SIGNATURE_HEX_LEN);
+
+    request.signature = "sha256=" BODY_DIGEST;
+    compare_reads = 0;
+    assert_int_equal(signature_verify(secrets, 2, TOLERANCE_S, NOW_MS,
+                                      &request, &err), 0);
+    assert_int_equal(compare_reads, 2 * SIGNATURE_HEX_LEN);
+
+    sign("retired-secret", NOW, header, sizeof(header));
+    request.signature = header;
+    assert_int_equal(signature_verify(secrets, 2, TOLERANCE_S, NOW_MS,
+                                      &request, &err), CRIER_EINVAL);
+    assert_string_equal(err.field, "X-Crier-Signature");
+}
+
+
 static void
 test_verify_tampered_body(void **state)
 {
@@ -124,7 +163,7 @@ test_verify_tampered_body(void **state)
         .body_len = strlen(body),
     };
 
-    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS, &request,
+    assert_int_equal(signature_verify(ONE_SECRET, 1, TOLERANCE_S, NOW_MS, &request,
                                       &err), CRIER_EINVAL);
     assert_string_equal(err.field, "X-Crier-Signature");
 }
@@ -204,18 +243,18 @@ test_verify_skew_exact(void **state)
     sign(SECRET, timestamp, header, sizeof(header));
     request.timestamp = timestamp;
     request.signature = header;
-    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 500,
+    assert_int_equal(signature_verify(ONE_SECRET, 1, TOLERANCE_S, NOW_MS + 500,
                                       &request, &err), CRIER_EINVAL);
     assert_string_equal(err.message, "is 300.5 s in the future, more than "
                         "the 300 s allowed; check the sender's clock");
-    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 999,
+    assert_int_equal(signature_verify(ONE_SECRET, 1, TOLERANCE_S, NOW_MS + 999,
                                       &request, &err), CRIER_EINVAL);
     assert_non_null(strstr(err.message, "is 300.001 s in the future"));
 
     snprintf(timestamp, sizeof(timestamp), "%lld",
              NOW_MS / 1000 - TOLERANCE_S);
     sign(SECRET, timestamp, header, sizeof(header));
-    assert_int_equal(signature_verify(SECRET, TOLERANCE_S, NOW_MS + 250,
+    assert_int_equal(signature_verify(ONE_SECRET, 1, TOLERANCE_S, NOW_MS + 250,
                                       &request, &err), CRIER_EINVAL);
     assert_string_equal(err.message, "is 300.25 s old, more than the 300 s "
                         "allowed; sign each request when it is sent");
@@ -331,6 +370,7 @@ test_verify_uses_equal(void **state)
 struct crier_http_req {
     const char *timestamp;
     const char *signature;
+    const char *delivery;       /* X-Crier-Delivery, or NULL */
     const char *body;
     int status;                 /* 0 until the handler responds */
     json_t *response;
@@ -356,6 +396,8 @@ fake_header(struct crier_http_req *req, const char *name)
         return req->timestamp;
     if (strcasecmp(name, SIGNATURE_HEADER) == 0)
         return req->signature;
+    if (strcasecmp(name, DELIVERY_HEADER) == 0)
+        return req->delivery;
     return NULL;
 }
 
@@ -530,6 +572,53 @@ static const char *
 response_string(const struct crier_http_req *req, const char *key)
 {
     return json_string_value(json_object_get(req->response, key));
+}
+
+
+/* Returns the dedupe id of event `i` of the last emitted batch. */
+static const char *
+emitted_id(size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(seen.events, i),
+                                             "id"));
+}
+
+
+/* An update without a time gets its id from the delivery header, and an
+ * event with a time keeps its content id. */
+static void
+test_route_delivery_ids(void **state)
+{
+    const char *body = "[{\"case\": {\"id\": \"C-1\"}, \"event\": "
+                       "\"case.updated\"}, {\"service_request_id\": "
+                       "\"14-1\", \"requested_datetime\": "
+                       "\"2014-05-09T19:02:21-05:00\"}]";
+    struct crier_http_req req = {.delivery = "d-8f14e45f"};
+
+    post_signed(body, &req);
+    assert_int_equal(seen.emits, 1);
+    assert_string_equal(emitted_id(0), "delivery/d-8f14e45f/0");
+    assert_non_null(emitted_id(1));
+    assert_int_equal(strncmp(emitted_id(1), "14-1/case.opened/", 17), 0);
+    reset(NULL);
+
+    req = (struct crier_http_req) {.delivery = NULL};
+    post_signed(body, &req);
+    assert_int_equal(seen.emits, 1);
+    assert_null(emitted_id(0));
+}
+
+
+static void
+test_route_delivery_invalid(void **state)
+{
+    struct crier_http_req req = {.delivery = "has space"};
+
+    post_signed(BODY, &req);
+    assert_int_equal(req.status, 400);
+    assert_string_equal(response_string(&req, "field"), "X-Crier-Delivery");
+    assert_int_equal(seen.emits, 0);
+    json_decref(req.response);
 }
 
 
@@ -736,8 +825,22 @@ test_config_defaults(void **state)
                                   "\"path\": \"/hooks/case\", "
                                   "\"secret\": \"s\"}", &trigger), 0);
     assert_string_equal(trigger->path, "/hooks/case");
-    assert_string_equal(trigger->secret, "s");
+    assert_int_equal(trigger->secret_count, 1);
+    assert_string_equal(trigger->secrets[0], "s");
     assert_int_equal(trigger->tolerance_s, 300);
+    assert_null(trigger->poll);
+    case_destroy(trigger);
+
+    /* A trigger that only polls has no route and no secret. */
+    assert_int_equal(trigger_init("{\"poll\": {\"url\": "
+                                  "\"http://127.0.0.1:9/requests.json\"}}",
+                                  &trigger), 0);
+    assert_null(trigger->path);
+    assert_int_equal(trigger->secret_count, 0);
+    assert_non_null(trigger->poll);
+    assert_int_equal(trigger->poll->interval_ms, 300000);
+    assert_int_equal(trigger->poll->window_ms, 86400000);
+    assert_int_equal(trigger->poll->since_ms, -1);
     case_destroy(trigger);
 }
 
@@ -768,8 +871,40 @@ test_config_errors(void **state)
         {"{\"path\": \"/h\", \"secret\": \"s\", \"tolerance_s\": \"5m\"}",
          "tolerance_s", "from 1 to 86400"},
         {"{\"path\": \"/h\", \"secret\": \"s\", \"tolerance\": 60}",
-         "tolerance", "unknown setting; valid settings are path, secret and "
-         "tolerance_s"},
+         "tolerance", "unknown setting; valid settings are path, secret, "
+         "secrets, tolerance_s, mapping and poll"},
+        {"{\"path\": \"/h\", \"secret\": \"s\", \"secrets\": [\"t\"]}",
+         "secrets", "must not be set together with secret"},
+        {"{\"path\": \"/h\", \"secrets\": []}", "secrets",
+         "must be a list of 1 to 4 secrets"},
+        {"{\"path\": \"/h\", \"secrets\": [\"a\", \"b\", \"c\", \"d\", "
+         "\"e\"]}", "secrets", "must be a list of 1 to 4 secrets"},
+        {"{\"path\": \"/h\", \"secrets\": [\"new\", \"\"]}", "secrets.2",
+         "must not be empty"},
+        {"{\"path\": \"/h\", \"secrets\": \"new\"}", "secrets",
+         "must be a list"},
+        {"{\"poll\": {\"interval_s\": 60}}", "poll.url", "is required"},
+        {"{\"poll\": {\"url\": \"ftp://x/requests.json\"}}", "poll.url",
+         "http or https URL"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"interval_s\": 0}}",
+         "poll.interval_s", "from 1 to 86400"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"window_s\": -5}}",
+         "poll.window_s", "from 1 to 7776000"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"window_s\": "
+         "7776001}}", "poll.window_s", "from 1 to 7776000"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"since\": "
+         "\"2014-05-01\"}}", "poll.since", "RFC 3339"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"updated_param\": "
+         "\"a b\"}}", "poll.updated_param", "query parameter name"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\", \"every\": 5}}",
+         "poll.every", "unknown setting"},
+        {"{\"poll\": 5}", "poll", "must be a group"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"secret\": \"s\"}",
+         "secret", "applies to webhooks only"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"tolerance_s\": 9}",
+         "tolerance_s", "applies to webhooks only"},
+        {"{\"poll\": {\"url\": \"http://x/r.json\"}, \"path\": \"/h\"}",
+         "secret", "is required"},
     };
     struct case_trigger *trigger;
 
@@ -793,6 +928,7 @@ main(void)
         cmocka_unit_test(test_compute_known_digest),
         cmocka_unit_test(test_verify_good),
         cmocka_unit_test(test_verify_wrong_secret),
+        cmocka_unit_test(test_verify_rotation),
         cmocka_unit_test(test_verify_tampered_body),
         cmocka_unit_test(test_verify_other_timestamp),
         cmocka_unit_test(test_verify_missing_signature),
@@ -814,6 +950,8 @@ main(void)
         cmocka_unit_test_setup(test_route_single_body_index, reset),
         cmocka_unit_test_setup(test_route_reject_log_limited, reset),
         cmocka_unit_test_setup(test_route_invalid_json_log, reset),
+        cmocka_unit_test_setup(test_route_delivery_ids, reset),
+        cmocka_unit_test_setup(test_route_delivery_invalid, reset),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_errors),
     };

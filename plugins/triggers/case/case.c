@@ -11,7 +11,10 @@
 
 #include <crier/crier.h>
 
+#include "case_event.h"
+#include "mapping.h"
 #include "open311.h"
+#include "poll.h"
 #include "signature.h"
 
 #define TOLERANCE_DEFAULT_S 300
@@ -23,12 +26,25 @@
 /* The value that the example config falls back to without CASE_SECRET. */
 #define EXAMPLE_SECRET "change-me"
 
+/* The header that carries the sender's id of one delivery, repeated
+ * when the sender retries it. */
+#define DELIVERY_HEADER "X-Crier-Delivery"
+
+/* A rotation needs two secrets, and a few more cover a slow rollout. */
+#define SECRETS_MAX 4
+
+/* The longest X-Crier-Delivery value, enough for a UUID with a prefix. */
+#define DELIVERY_MAX 100
+
 struct case_trigger {
     struct crier_ctx *ctx;
     const struct crier_host *host;
-    char *path;
-    char *secret;
+    char *path;                 /* NULL for a trigger that only polls */
+    char *secrets[SECRETS_MAX];
+    size_t secret_count;
     int64_t tolerance_s;
+    struct case_mapping *mapping;   /* NULL: Open311 and generic bodies */
+    struct case_poll *poll;         /* NULL: no polling */
 
     uint64_t reject_logged_ms;  /* uv_now of the last line, 0 for none */
     unsigned rejects_unlogged;  /* rejections since that line */
@@ -39,7 +55,8 @@ struct case_trigger {
 static const struct crier_host *case_host;
 
 static const char *const config_keys[] = {
-    "plugin", "path", "secret", "tolerance_s", NULL
+    "plugin", "path", "secret", "secrets", "tolerance_s", "mapping", "poll",
+    NULL
 };
 
 
@@ -133,11 +150,63 @@ request_authenticate(struct case_trigger *trigger,
     signed_request.timestamp = host->req_header(req,
                                                 SIGNATURE_TIMESTAMP_HEADER);
     signed_request.signature = host->req_header(req, SIGNATURE_HEADER);
-    rc = signature_verify(trigger->secret, trigger->tolerance_s,
+    rc = signature_verify((const char *const *) trigger->secrets,
+                          trigger->secret_count, trigger->tolerance_s,
                           host->now_ms(trigger->ctx), &signed_request, &err);
     if (rc != 0)
         webhook_reject(trigger, req, 401, err.message, err.field, -1);
     return rc;
+}
+
+
+/* Returns nonzero when `delivery` is a usable delivery id: 1 to
+ * DELIVERY_MAX printable ASCII characters other than space. */
+static int
+delivery_valid(const char *delivery)
+{
+    size_t len = strlen(delivery);
+
+    if (len == 0 || len > DELIVERY_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (delivery[i] <= ' ' || delivery[i] > '~')
+            return 0;
+    return 1;
+}
+
+
+/*
+ * Gives each event that has no dedupe id the id
+ * "delivery/<delivery>/<index in the body>", so that a retried delivery of
+ * an update without a time is stored once. An event with a time keeps its
+ * content id, which also catches the same change sent under a new
+ * delivery id. Without the header, nothing changes.
+ */
+static int
+delivery_ids_apply(const char *delivery, json_t *events,
+                   struct crier_input_error *err)
+{
+    size_t i;
+    json_t *event;
+
+    if (delivery == NULL)
+        return 0;
+    if (!delivery_valid(delivery)) {
+        err->index = -1;
+        return case_reject(err, DELIVERY_HEADER, "must be 1 to 100 "
+                           "printable characters without spaces, such as "
+                           "a UUID");
+    }
+    json_array_foreach(events, i, event) {
+        char *id;
+
+        if (json_object_get(event, "id") != NULL)
+            continue;
+        id = g_strdup_printf("delivery/%s/%zu", delivery, i);
+        json_object_set_new(event, "id", json_string(id));
+        g_free(id);
+    }
+    return 0;
 }
 
 
@@ -175,8 +244,17 @@ on_case(void *arg, struct crier_http_req *req)
         return;
     }
     is_array = json_is_array(body);
-    rc = case_events_build(body, &events, &err);
+    if (trigger->mapping != NULL)
+        rc = mapping_events_build(trigger->mapping, body, &events, &err);
+    else
+        rc = case_events_build(body, &events, &err);
     json_decref(body);
+    if (rc == 0) {
+        rc = delivery_ids_apply(host->req_header(req, DELIVERY_HEADER),
+                                events, &err);
+        if (rc != 0)
+            json_decref(events);
+    }
     if (rc != 0) {
         webhook_reject(trigger, req, 400, err.message, err.field,
                        err.index);
@@ -215,7 +293,8 @@ config_check_keys(struct case_trigger *trigger, const json_t *config)
         if (config_keys[i] == NULL) {
             trigger->host->config_error(trigger->ctx, key, "unknown "
                                         "setting; valid settings are path, "
-                                        "secret and tolerance_s");
+                                        "secret, secrets, tolerance_s, "
+                                        "mapping and poll");
             return CRIER_ECONFIG;
         }
     }
@@ -246,16 +325,14 @@ config_check_path(struct case_trigger *trigger, const json_t *path)
 }
 
 
-/* Checks `secret`: a non-empty string. */
+/* Checks one secret: a non-empty string. `key` names it in errors. */
 static int
-config_check_secret(struct case_trigger *trigger, const json_t *secret)
+config_check_secret(struct case_trigger *trigger, const char *key,
+                    const json_t *secret)
 {
     const char *problem = NULL;
 
-    if (secret == NULL)
-        problem = "is required: the secret shared with the case system, "
-                  "such as \"${CASE_SECRET}\"";
-    else if (!json_is_string(secret))
+    if (!json_is_string(secret))
         problem = "must be a string such as \"${CASE_SECRET}\"";
     else if (json_string_length(secret) == 0)
         problem = "must not be empty; set the secret shared with the case "
@@ -263,39 +340,143 @@ config_check_secret(struct case_trigger *trigger, const json_t *secret)
                   "gives \"\")";
     if (problem == NULL)
         return 0;
-    trigger->host->config_error(trigger->ctx, "secret", "%s", problem);
+    trigger->host->config_error(trigger->ctx, key, "%s", problem);
     return CRIER_ECONFIG;
 }
 
 
+/*
+ * Reads `secret`, or `secrets`, a list of one to SECRETS_MAX secrets of
+ * which any may sign a request, so a case system can move to a new secret
+ * without a window of 401s. Exactly one of the two is required when the
+ * trigger takes webhooks.
+ */
+static int
+config_read_secrets(struct case_trigger *trigger, const json_t *config)
+{
+    const struct crier_host *host = trigger->host;
+    const json_t *secret = json_object_get(config, "secret");
+    const json_t *secrets = json_object_get(config, "secrets");
+    char key[32];
+
+    if (secret != NULL && secrets != NULL) {
+        host->config_error(trigger->ctx, "secrets", "must not be set "
+                           "together with secret; list every valid secret "
+                           "in secrets");
+        return CRIER_ECONFIG;
+    }
+    if (secret != NULL) {
+        if (config_check_secret(trigger, "secret", secret) != 0)
+            return CRIER_ECONFIG;
+        trigger->secrets[trigger->secret_count++] =
+            strdup(json_string_value(secret));
+        return 0;
+    }
+    if (secrets == NULL) {
+        host->config_error(trigger->ctx, "secret", "is required: the secret "
+                           "shared with the case system, such as "
+                           "\"${CASE_SECRET}\" (or secrets, a list of them "
+                           "during a rotation)");
+        return CRIER_ECONFIG;
+    }
+    if (!json_is_array(secrets) || json_array_size(secrets) == 0 ||
+        json_array_size(secrets) > SECRETS_MAX) {
+        host->config_error(trigger->ctx, "secrets", "must be a list of 1 "
+                           "to %d secrets, such as [ \"${CASE_SECRET}\", "
+                           "\"${CASE_SECRET_OLD}\" ]", SECRETS_MAX);
+        return CRIER_ECONFIG;
+    }
+    for (size_t i = 0; i < json_array_size(secrets); i++) {
+        snprintf(key, sizeof(key), "secrets.%zu", i + 1);
+        if (config_check_secret(trigger, key,
+                                json_array_get(secrets, i)) != 0)
+            return CRIER_ECONFIG;
+        trigger->secrets[trigger->secret_count++] =
+            strdup(json_string_value(json_array_get(secrets, i)));
+    }
+    return 0;
+}
+
+
+static int
+config_read_tolerance(struct case_trigger *trigger, const json_t *tolerance)
+{
+    trigger->tolerance_s = TOLERANCE_DEFAULT_S;
+    if (tolerance == NULL)
+        return 0;
+    if (!json_is_integer(tolerance) || json_integer_value(tolerance) < 1 ||
+        json_integer_value(tolerance) > TOLERANCE_MAX_S) {
+        trigger->host->config_error(trigger->ctx, "tolerance_s", "must be a "
+                                    "whole number of seconds from 1 to %d",
+                                    TOLERANCE_MAX_S);
+        return CRIER_ECONFIG;
+    }
+    trigger->tolerance_s = json_integer_value(tolerance);
+    return 0;
+}
+
+
+/* Rejects the webhook settings in a polling trigger without `path`,
+ * which takes no webhooks, so that a forgotten path does not pass
+ * unnoticed. */
+static int
+config_check_webhook_keys(struct case_trigger *trigger, const json_t *config)
+{
+    static const char *const keys[] = {"secret", "secrets", "tolerance_s"};
+
+    if (json_object_get(config, "path") != NULL ||
+        json_object_get(config, "poll") == NULL)
+        return 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (json_object_get(config, keys[i]) == NULL)
+            continue;
+        trigger->host->config_error(trigger->ctx, keys[i], "applies to "
+                                    "webhooks only; set path as well, or "
+                                    "remove %s from a trigger that only "
+                                    "polls", keys[i]);
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+/*
+ * Reads the config. A trigger takes webhooks when it has `path` (and
+ * then needs a secret), polls when it has `poll`, and may do both.
+ */
 static int
 config_read(struct case_trigger *trigger, const json_t *config)
 {
     const struct crier_host *host = trigger->host;
     const json_t *path = json_object_get(config, "path");
-    const json_t *secret = json_object_get(config, "secret");
-    const json_t *tolerance = json_object_get(config, "tolerance_s");
+    const json_t *mapping = json_object_get(config, "mapping");
+    const json_t *poll = json_object_get(config, "poll");
+    int rc;
 
     if (config_check_keys(trigger, config) != 0 ||
-        config_check_path(trigger, path) != 0 ||
-        config_check_secret(trigger, secret) != 0)
+        config_check_webhook_keys(trigger, config) != 0)
         return CRIER_ECONFIG;
-    trigger->tolerance_s = TOLERANCE_DEFAULT_S;
-    if (tolerance != NULL) {
-        if (!json_is_integer(tolerance) ||
-            json_integer_value(tolerance) < 1 ||
-            json_integer_value(tolerance) > TOLERANCE_MAX_S) {
-            host->config_error(trigger->ctx, "tolerance_s", "must be a "
-                               "whole number of seconds from 1 to %d",
-                               TOLERANCE_MAX_S);
+    if (path != NULL || poll == NULL) {
+        if (config_check_path(trigger, path) != 0 ||
+            config_read_secrets(trigger, config) != 0 ||
+            config_read_tolerance(trigger,
+                                  json_object_get(config, "tolerance_s"))
+                != 0)
             return CRIER_ECONFIG;
-        }
-        trigger->tolerance_s = json_integer_value(tolerance);
+        trigger->path = strdup(json_string_value(path));
+        if (trigger->path == NULL)
+            return CRIER_ENOMEM;
+        for (size_t i = 0; i < trigger->secret_count; i++)
+            if (trigger->secrets[i] == NULL)
+                return CRIER_ENOMEM;
     }
-    trigger->path = strdup(json_string_value(path));
-    trigger->secret = strdup(json_string_value(secret));
-    if (trigger->path == NULL || trigger->secret == NULL)
-        return CRIER_ENOMEM;
+    if (mapping != NULL &&
+        (rc = mapping_read(trigger->ctx, host, mapping,
+                           &trigger->mapping)) != 0)
+        return rc;
+    if (poll != NULL &&
+        (rc = poll_read(trigger->ctx, host, poll, &trigger->poll)) != 0)
+        return rc;
     return 0;
 }
 
@@ -306,7 +487,10 @@ case_destroy(void *state)
     struct case_trigger *trigger = state;
 
     free(trigger->path);
-    free(trigger->secret);
+    for (size_t i = 0; i < trigger->secret_count; i++)
+        free(trigger->secrets[i]);
+    mapping_free(trigger->mapping);
+    poll_free(trigger->poll);
     free(trigger);
 }
 
@@ -328,26 +512,42 @@ case_init(struct crier_ctx *ctx, const struct crier_host *host,
         case_destroy(trigger);
         return rc;
     }
-    if (strcmp(trigger->secret, EXAMPLE_SECRET) == 0)
-        host->log(ctx, CRIER_LOG_WARN, "the secret is the example value; "
-                  "anyone who reads the docs can sign requests",
-                  "key=secret");
+    for (size_t i = 0; i < trigger->secret_count; i++)
+        if (strcmp(trigger->secrets[i], EXAMPLE_SECRET) == 0)
+            host->log(ctx, CRIER_LOG_WARN, "the secret is the example "
+                      "value; anyone who reads the docs can sign requests",
+                      "key=%s", trigger->secret_count == 1 ? "secret"
+                                                           : "secrets");
     *state = trigger;
     return 0;
 }
 
 
+/* Adds the webhook route and starts polling, for whichever of the two
+ * the config sets up. */
 static int
 case_start(void *state)
 {
     struct case_trigger *trigger = state;
-    int rc = trigger->host->route_add(trigger->ctx, "POST", trigger->path,
-                                      on_case, trigger);
+    const struct crier_host *host = trigger->host;
+    int rc = 0;
 
-    if (rc != 0)
-        trigger->host->log(trigger->ctx, CRIER_LOG_ERROR,
-                           "route not added", "method=POST path=%s error=%s",
-                           trigger->path, crier_errname(rc));
+    if (trigger->path != NULL) {
+        rc = host->route_add(trigger->ctx, "POST", trigger->path, on_case,
+                             trigger);
+        if (rc != 0) {
+            host->log(trigger->ctx, CRIER_LOG_ERROR, "route not added",
+                      "method=POST path=%s error=%s", trigger->path,
+                      crier_errname(rc));
+            return rc;
+        }
+    }
+    if (trigger->poll != NULL) {
+        rc = poll_start(trigger->poll, trigger->mapping);
+        if (rc != 0)
+            host->log(trigger->ctx, CRIER_LOG_ERROR, "case poll not "
+                      "started", "error=%s", crier_errname(rc));
+    }
     return rc;
 }
 
@@ -355,7 +555,12 @@ case_start(void *state)
 static void
 case_stop(void *state, crier_stop_cb done, void *arg)
 {
-    done(arg);
+    struct case_trigger *trigger = state;
+
+    if (trigger->poll != NULL)
+        poll_stop(trigger->poll, done, arg);
+    else
+        done(arg);
 }
 
 
@@ -365,7 +570,7 @@ CRIER_PLUGIN_EXPORT = {
     .kind = CRIER_PLUGIN_TRIGGER,
     .name = "case",
     .version = "0.1.0",
-    .summary = "signed webhooks from a case system: Open311 or generic",
+    .summary = "case system updates: signed webhooks or Open311 polling",
     .init = case_init,
     .start = case_start,
     .stop = case_stop,

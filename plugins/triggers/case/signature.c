@@ -158,12 +158,14 @@ signature_digest(const char *header)
 
 
 int
-signature_verify(const char *secret, int64_t tolerance_s, int64_t now_ms,
+signature_verify(const char *const *secrets, size_t secret_count,
+                 int64_t tolerance_s, int64_t now_ms,
                  const struct signed_request *request,
                  struct crier_input_error *err)
 {
     char expected[SIGNATURE_HEX_LEN + 1];
     const char *digest;
+    int matches = 0;
     int rc;
 
     if (request->signature == NULL)
@@ -182,9 +184,14 @@ signature_verify(const char *secret, int64_t tolerance_s, int64_t now_ms,
     if (rc != 0)
         return rc;
 
-    signature_compute(secret, request->timestamp, request->body,
-                      request->body_len, expected);
-    if (!signature_equal(digest, expected, SIGNATURE_HEX_LEN))
+    /* Every secret is tried, also after a match, so the time taken does
+     * not show which secret of the list signed the request. */
+    for (size_t i = 0; i < secret_count; i++) {
+        signature_compute(secrets[i], request->timestamp, request->body,
+                          request->body_len, expected);
+        matches |= signature_equal(digest, expected, SIGNATURE_HEX_LEN);
+    }
+    if (!matches)
         return reject(err, SIGNATURE_HEADER, "does not match; sign the "
                       "timestamp, a '.' and the raw body with the shared "
                       "secret");

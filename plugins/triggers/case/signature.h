@@ -41,13 +41,15 @@ void signature_compute(const char *secret, const char *timestamp,
 int signature_equal(const char *a, const char *b, size_t len);
 
 /*
- * Checks `request` against `secret`. The timestamp must lie within
- * `tolerance_s` seconds of `now_ms` (milliseconds since the Unix epoch)
- * in either direction. Returns 0 when the request is authentic, or
- * CRIER_EINVAL with `err->field` naming the header at fault and
- * `err->message` saying why.
+ * Checks `request` against each of the `secret_count` secrets, so that a
+ * case system may sign with any secret of a rotation. The timestamp must
+ * lie within `tolerance_s` seconds of `now_ms` (milliseconds since the
+ * Unix epoch) in either direction. Returns 0 when the request is
+ * authentic, or CRIER_EINVAL with `err->field` naming the header at fault
+ * and `err->message` saying why.
  */
-int signature_verify(const char *secret, int64_t tolerance_s, int64_t now_ms,
+int signature_verify(const char *const *secrets, size_t secret_count,
+                     int64_t tolerance_s, int64_t now_ms,
                      const struct signed_request *request,
                      struct crier_input_error *err);
 
