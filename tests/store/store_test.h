@@ -123,6 +123,8 @@ extern const struct CMUnitTest expire_tests[];
 extern const size_t expire_test_count;
 extern const struct CMUnitTest segment_tests[];
 extern const size_t segment_test_count;
+extern const struct CMUnitTest scan_tests[];
+extern const size_t scan_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 

@@ -233,7 +233,8 @@ static const struct crier_store_ops memory_ops = {
     .profile_erase = memory_profile_erase,
     .events_expire = memory_events_expire,
     .segment_count = memory_segment_count,
-    .segment_members = memory_segment_members
+    .segment_members = memory_segment_members,
+    .profiles_scan = memory_profiles_scan
 };
 
 

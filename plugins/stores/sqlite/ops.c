@@ -23,7 +23,8 @@ static const char *const request_names[] = {
     [REQUEST_PROFILE_ERASE] = "profile_erase",
     [REQUEST_EVENTS_EXPIRE] = "events_expire",
     [REQUEST_SEGMENT_COUNT] = "segment_count",
-    [REQUEST_SEGMENT_MEMBERS] = "segment_members"
+    [REQUEST_SEGMENT_MEMBERS] = "segment_members",
+    [REQUEST_PROFILES_SCAN] = "profiles_scan"
 };
 
 
@@ -52,7 +53,7 @@ request_free(struct request *req)
         free(req->input.cursor_name);
         break;
     case REQUEST_PROFILES_LOAD:
-        identities_clear(&req->input.lookup);
+        profile_lookup_clear(&req->input.lookup);
         break;
     case REQUEST_COMMIT:
         batch_clear(&req->input.batch);
@@ -81,6 +82,9 @@ request_free(struct request *req)
     case REQUEST_SEGMENT_COUNT:
     case REQUEST_SEGMENT_MEMBERS:
         segment_query_clear(&req->input.segment);
+        break;
+    case REQUEST_PROFILES_SCAN:
+        scan_clear(&req->input.scan);
         break;
     case REQUEST_EVENTS_READ:
         break;
@@ -137,6 +141,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_SEGMENT_MEMBERS:
         rc = segment_members(conn, req);
+        break;
+    case REQUEST_PROFILES_SCAN:
+        rc = profiles_scan(conn, req);
         break;
     }
     if (rc < 0)
@@ -324,8 +331,8 @@ store_cursor_get(void *state, const char *name, crier_store_cb done,
         return request_queue(state, req, (mutation));                       \
     }
 
-JSON_OPERATION(store_profiles_load, REQUEST_PROFILES_LOAD, identities_parse,
-               lookup, 0)
+JSON_OPERATION(store_profiles_load, REQUEST_PROFILES_LOAD,
+               profile_lookup_parse, lookup, 0)
 JSON_OPERATION(store_commit, REQUEST_COMMIT, batch_parse, batch, 1)
 JSON_OPERATION(store_jobs_claim, REQUEST_JOBS_CLAIM, claim_parse, claim, 1)
 JSON_OPERATION(store_job_update, REQUEST_JOB_UPDATE, change_parse, change, 1)
@@ -341,6 +348,8 @@ JSON_OPERATION(store_segment_count, REQUEST_SEGMENT_COUNT,
                segment_query_parse, segment, 0)
 JSON_OPERATION(store_segment_members, REQUEST_SEGMENT_MEMBERS,
                segment_query_parse, segment, 0)
+JSON_OPERATION(store_profiles_scan, REQUEST_PROFILES_SCAN, scan_parse, scan,
+               0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -358,5 +367,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .profile_erase = store_profile_erase,
     .events_expire = store_events_expire,
     .segment_count = store_segment_count,
-    .segment_members = store_segment_members
+    .segment_members = store_segment_members,
+    .profiles_scan = store_profiles_scan
 };

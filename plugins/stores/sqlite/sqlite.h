@@ -35,7 +35,8 @@ enum request_kind {
     REQUEST_PROFILE_ERASE,
     REQUEST_EVENTS_EXPIRE,
     REQUEST_SEGMENT_COUNT,
-    REQUEST_SEGMENT_MEMBERS
+    REQUEST_SEGMENT_MEMBERS,
+    REQUEST_PROFILES_SCAN
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -53,7 +54,7 @@ struct request {
             size_t limit;
         } read;
         char *cursor_name;
-        struct identity_list lookup;
+        struct profile_lookup lookup;
         struct batch batch;
         struct claim_request claim;
         struct job_change change;
@@ -63,6 +64,7 @@ struct request {
         struct erase_request erase;
         struct expire_request expire;
         struct segment_query segment;
+        struct scan_request scan;
     } input;
 
     crier_append_cb append_done;
@@ -140,6 +142,7 @@ enum statement_id {
     STMT_SEGMENT_COUNT,
     STMT_SEGMENT_PAGE,
     STMT_ERASE_SEGMENTS,
+    STMT_PROFILES_PAGE,
     STMT_COUNT
 };
 
@@ -245,6 +248,8 @@ int request_execute(struct connection *conn, struct request *req);
 /* events.c */
 int events_append(struct connection *conn, struct request *req);
 int events_read(struct connection *conn, struct request *req);
+int batch_events_append(struct connection *conn, struct request *req,
+                        const struct batch_event *events, size_t count);
 int cursor_get(struct connection *conn, struct request *req);
 int cursor_set(struct connection *conn, struct request *req,
                const char *name, int64_t value);
@@ -253,6 +258,7 @@ json_t *event_load(struct connection *conn, struct request *req,
 
 /* profiles.c */
 int profiles_load(struct connection *conn, struct request *req);
+int profiles_scan(struct connection *conn, struct request *req);
 int profile_write(struct connection *conn, struct request *req,
                   const struct profile_write *profile);
 int stage_move(struct connection *conn, struct request *req,
