@@ -63,11 +63,29 @@ struct pending_merge {
 static void step(void);
 
 
+/* Drops the admin merges and exclusive turns that a stop left waiting.
+ * A merge's caller hears CRIER_ECLOSED; a turn is simply not run. */
+static void
+drop_pending(void)
+{
+    struct pending_merge *m;
+
+    while ((m = g_queue_pop_head(&pl.merges)) != NULL) {
+        if (m->run == NULL) {
+            m->done(m->arg, CRIER_ECLOSED, NULL);
+            json_decref(m->commit);
+        }
+        free(m);
+    }
+}
+
+
 static void
 finish(void)
 {
     pl.busy = 0;
     if (pl.stopping) {
+        drop_pending();
         uv_timer_stop(&pl.timer);
         uv_close((uv_handle_t *) &pl.timer, NULL);
         uv_close((uv_handle_t *) &pl.yield, NULL);

@@ -33,6 +33,13 @@ json_t *expr_eval(const struct expr *e, const json_t *ctx);
 /* Evaluates `e` as a condition: 1 when its value is truthy, else 0. */
 int expr_test(const struct expr *e, const json_t *ctx);
 
+/*
+ * Returns 1 when the value of `e` can change as the clock moves with
+ * nothing else changing, because it calls age_months(). A function that
+ * reads "now" must be counted here too.
+ */
+int expr_reads_clock(const struct expr *e);
+
 void expr_free(struct expr *e);
 
 #endif
