@@ -64,7 +64,7 @@ static void step(void);
 
 
 /* Drops the admin merges and exclusive turns that a stop left waiting.
- * A merge's caller hears CRIER_ECLOSED; a turn is simply not run. */
+ * A merge's caller gets CRIER_ECLOSED, and a turn is not run. */
 static void
 drop_pending(void)
 {

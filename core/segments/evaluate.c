@@ -58,6 +58,9 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
     ctx = json_pack("{s:n,s:o,s:n,s:I}", "event", "profile",
                     profile_flatten(profile), "case", "now",
                     (json_int_t) now_ms);
+    /* NOTE: only configured segments are evaluated, so the memberships
+     * of a segment removed from the config stay stored; see "Rules and
+     * expressions" in docs/KNOWN_LIMITS.md. */
     for (guint i = 0; i < set->segments->len; i++) {
         const struct segment *s = g_ptr_array_index(set->segments, i);
         int member;

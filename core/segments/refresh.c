@@ -43,8 +43,8 @@ static struct {
 static void page_queue(void);
 
 
-/* Returns 1 when the store's ops table is large enough to have
- * profiles_scan and sets it. */
+/* Returns 1 when the store implements profiles_scan: its ops table is
+ * large enough to have the entry, and the entry is set. */
 static int
 store_has_scan(void)
 {
@@ -57,6 +57,14 @@ store_has_scan(void)
 }
 
 
+/*
+ * Starts a pass over the segments that read the clock.
+ *
+ * NOTE: a pass reads every profile, also those no clock segment can
+ * match. A profile that an admin merge or update changed is evaluated for
+ * the other segments only at its next event or the next start. See "Rules
+ * and expressions" in docs/KNOWN_LIMITS.md.
+ */
 static void
 on_timer(void *arg)
 {

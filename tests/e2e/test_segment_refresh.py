@@ -171,8 +171,8 @@ def test_senders_cannot_forge_segment_events(tmp_path):
 
 
 def test_crash_during_pass_keeps_changes_whole(tmp_path):
-    """kill -9 while the clock pass runs: after a restart every
-    membership change has exactly one event."""
+    """kill -9 right after the clock moves, so the pass may be cut short:
+    after a restart every membership change has exactly one event."""
     c = start(tmp_path)
     emails = ["p%04d@example.gov" % i for i in range(1200)]
     for first in range(0, len(emails), 400):

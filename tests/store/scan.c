@@ -152,7 +152,7 @@ profiles_load_by_id(void **state)
 
 
 /* An id merged away loads the profile at the end of its merges, and
- * "moved" says where it went. */
+ * "moved" names where it went. */
 static void
 profiles_load_follows_merges(void **state)
 {

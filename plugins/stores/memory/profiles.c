@@ -209,7 +209,7 @@ profiles_contain(const json_t *list, const char *id)
 /*
  * Appends profile `id` with its segments to `list` unless the list has it
  * already. Returns 1 when the profile is in the list, 0 when it does not
- * exist and CRIER_ENOMEM.
+ * exist, or CRIER_ENOMEM.
  */
 static int
 profile_add(struct memory_store *store, const char *id, json_t *list)
@@ -296,7 +296,7 @@ id_order(gconstpointer a, gconstpointer b)
 
 
 /* Reads a page of profiles in id order. Sorting every id per page is
- * fine for a store that holds test data. */
+ * fine for a store that contains test data. */
 static json_t *
 profiles_page(struct memory_store *store, const struct scan_request *scan)
 {

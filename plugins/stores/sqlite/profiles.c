@@ -439,8 +439,8 @@ profile_ids_page(struct connection *conn, struct request *req,
 
 
 /*
- * Reads one page of profiles in id order. One row more than the limit
- * tells whether a next page exists.
+ * Reads one page of profiles in id order. Reading one row more than the
+ * limit shows whether a next page exists.
  */
 int
 profiles_scan(struct connection *conn, struct request *req)
