@@ -326,6 +326,11 @@ step(void)
 static void
 on_cursor(void *arg, int status, json_t *result)
 {
+    /* A stop that came while the cursor was read waits for this. */
+    if (pl.stopping) {
+        finish();
+        return;
+    }
     pl.busy = 0;
     if (status != 0) {
         log_error("pipeline cursor unreadable; retrying", "error=%s",
