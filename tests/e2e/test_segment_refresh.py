@@ -174,12 +174,17 @@ def test_crash_during_pass_keeps_changes_whole(tmp_path):
     """kill -9 right after the clock moves, so the pass may be cut short:
     after a restart every membership change has exactly one event."""
     c = start(tmp_path)
-    emails = ["p%04d@example.gov" % i for i in range(1200)]
-    for first in range(0, len(emails), 400):
-        send(c, [child(e, "2025-03-01") for e in emails[first:first + 400]])
+    emails = ["p%04d@example.gov" % i for i in range(3000)]
+    for first in range(0, len(emails), 500):
+        send(c, [child(e, "2025-03-01") for e in emails[first:first + 500]])
     wait_until(lambda: count(c, "toddler-parents") == len(emails))
     r = c.post("/v1/test/clock", {"now": "2027-04-01T00:00:00Z"})
     assert r.status == 200, r.body
+    # Kill as soon as the first page of exits is committed; the pass
+    # reads 500 profiles a page, so most of it is usually still to come.
+    wait_until(lambda: c.store.query(
+        "SELECT count(*) FROM events WHERE type = 'segment.left'")[0][0],
+        interval=0.005)
     c.kill()
 
     c = start(tmp_path, clock_start="2027-04-01T00:00:00Z")
