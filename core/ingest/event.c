@@ -60,6 +60,12 @@ check_type(const json_t *v, struct crier_input_error *err)
         if (!is_type_char((unsigned char) s[i]))
             return reject(err, "type", "may hold only letters, digits, "
                           "'.', '_', ':' and '-'");
+    /* Only crier records segment entries and exits, so that a sender
+     * cannot make a rule on them run for a profile of its choice. */
+    if (strncmp(s, "segment.", 8) == 0)
+        return reject(err, "type", "must not start with \"segment.\": "
+                      "those types are reserved for the events crier "
+                      "records when a profile enters or leaves a segment");
     return 0;
 }
 

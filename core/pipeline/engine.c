@@ -75,8 +75,10 @@ engine_start(void)
 
     if (rc == 0)
         rc = outbox_start(&eng.outbox, server.templates);
-    if (rc == 0)
+    if (rc == 0) {
         retention_start();
+        segments_refresh_start();
+    }
     return rc;
 }
 
@@ -94,6 +96,7 @@ engine_stop(void (*done)(void *arg), void *arg)
 {
     eng.stop_done = done;
     eng.stop_arg = arg;
+    segments_refresh_stop();
     pipeline_stop(after_pipeline, NULL);
 }
 

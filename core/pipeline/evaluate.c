@@ -262,8 +262,15 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     struct event_link link = { seq, profile };
     json_t *ctx;
     json_t *history;
-    GPtrArray *moves = g_ptr_array_new();
+    GPtrArray *moves;
 
+    if (profile == NULL) {
+        log_debug("event addressed to a profile that no longer exists",
+                  "seq=%lld type=%s profile=%s", (long long) seq, type,
+                  json_string_value(json_object_get(event, "profile_id")));
+        return;
+    }
+    moves = g_ptr_array_new();
     profile_consent_apply(profile, event, source, type, when, now_ms);
     profile_related_apply(profile, event, type, now_ms);
     g_array_append_val(ev->links, link);
@@ -305,7 +312,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     g_ptr_array_free(moves, TRUE);
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
-    segments_evaluate(server.segments, profile, history, now_ms,
+    segments_evaluate(server.segments, profile, history, now_ms, 0,
                       ev->segments);
 }
 
@@ -404,14 +411,19 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
 {
     size_t i;
     json_t *row;
+    json_t *segments;
 
     profile_index_init(&ev->idx, loaded);
     json_array_foreach(ev->events, i, row)
         run_rules(ev, rules, row);
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o}", "cursor",
+    segments = segments_for_commit(ev);
+
+    /* Each entry and exit is stored with its event in one transaction.
+     * The arguments are built before json_pack takes `segments` over. */
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o,s:o}", "cursor",
                      "name", cursor, "value", (json_int_t) ev->last_seq,
                      "merges", merges_for_commit(ev), "profiles",
                      dirty_profiles(ev), "stages", ev->stages, "jobs",
                      ev->jobs, "links", final_links(ev), "segments",
-                     segments_for_commit(ev));
+                     segments, "events", segments_events(segments));
 }

@@ -67,11 +67,29 @@ struct pending_merge {
 static void step(void);
 
 
+/* Drops the admin merges and exclusive turns that a stop left waiting.
+ * A merge's caller gets CRIER_ECLOSED, and a turn is not run. */
+static void
+drop_pending(void)
+{
+    struct pending_merge *m;
+
+    while ((m = g_queue_pop_head(&pl.merges)) != NULL) {
+        if (m->run == NULL) {
+            m->done(m->arg, CRIER_ECLOSED, NULL);
+            json_decref(m->commit);
+        }
+        free(m);
+    }
+}
+
+
 static void
 finish(void)
 {
     pl.busy = 0;
     if (pl.stopping) {
+        drop_pending();
         uv_timer_stop(&pl.timer);
         uv_close((uv_handle_t *) &pl.timer, NULL);
         uv_close((uv_handle_t *) &pl.yield, NULL);
@@ -390,6 +408,11 @@ step(void)
 static void
 on_cursor(void *arg, int status, json_t *result)
 {
+    /* A stop that came while the cursor was read waits for this. */
+    if (pl.stopping) {
+        finish();
+        return;
+    }
     pl.busy = 0;
     if (status != 0) {
         log_error("pipeline cursor unreadable; retrying", "error=%s",

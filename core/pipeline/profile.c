@@ -42,13 +42,19 @@ json_t *
 profile_identities_of(const json_t *events)
 {
     json_t *list = json_array();
+    json_t *ids = json_array();
     size_t i;
     json_t *row;
 
-    json_array_foreach(events, i, row)
-        event_identities(json_object_get(row, "event"), add_to_request,
-                         list);
-    return json_pack("{s:o}", "identities", list);
+    json_array_foreach(events, i, row) {
+        json_t *event = json_object_get(row, "event");
+        json_t *id = json_object_get(event, "profile_id");
+
+        event_identities(event, add_to_request, list);
+        if (json_is_string(id))
+            json_array_append(ids, id);
+    }
+    return json_pack("{s:o,s:o}", "identities", list, "ids", ids);
 }
 
 
@@ -79,6 +85,11 @@ profile_index_init(struct profile_index *idx, const json_t *loaded)
 
     idx->profiles = json_array();
     idx->merges = json_array();
+    idx->moved = json_deep_copy(json_object_get(loaded, "moved"));
+    if (!json_is_object(idx->moved)) {
+        json_decref(idx->moved);
+        idx->moved = json_object();
+    }
     idx->by_identity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              NULL);
     idx->by_id = g_hash_table_new(g_str_hash, g_str_equal);
@@ -98,10 +109,12 @@ profile_index_clear(struct profile_index *idx)
 {
     json_decref(idx->profiles);
     json_decref(idx->merges);
+    json_decref(idx->moved);
     g_hash_table_destroy(idx->by_identity);
     g_hash_table_destroy(idx->by_id);
     idx->profiles = NULL;
     idx->merges = NULL;
+    idx->moved = NULL;
     idx->by_identity = NULL;
     idx->by_id = NULL;
 }
@@ -283,13 +296,33 @@ pick_profile(struct profile_index *idx, const json_t *event,
 }
 
 
+/* Returns the profile that an event addressed by id belongs to, after
+ * the merges the store and this batch made, or NULL. */
+static json_t *
+profile_by_id(struct profile_index *idx, const char *id)
+{
+    json_t *p = g_hash_table_lookup(idx->by_id, id);
+    const char *moved;
+
+    if (p == NULL) {
+        moved = json_string_value(json_object_get(idx->moved, id));
+        if (moved != NULL)
+            p = g_hash_table_lookup(idx->by_id, moved);
+    }
+    return p != NULL ? profile_final(idx, p) : NULL;
+}
+
+
 json_t *
 profile_resolve(struct profile_index *idx, const json_t *event,
                 int64_t now_ms)
 {
     struct resolution r = { idx, NULL, NULL };
     struct attach a = { idx, NULL };
+    json_t *id = json_object_get(event, "profile_id");
 
+    if (json_is_string(id))
+        return profile_by_id(idx, json_string_value(id));
     event_identities(event, find_owner, &r);
     a.profile = pick_profile(idx, event, &r, now_ms);
     event_identities(event, attach_identity, &a);

@@ -18,6 +18,8 @@ struct profile_index {
     GHashTable *by_identity;    /* "kind\nvalue" -> profile (borrowed) */
     GHashTable *by_id;          /* profile id -> profile (borrowed) */
     json_t *merges;             /* the merges made, for the commit */
+    json_t *moved;              /* merged-away id -> id it went to, as
+                                   profiles_load found them */
 };
 
 /*
@@ -26,14 +28,18 @@ struct profile_index {
  * "_merged_into": the id of the profile this one was merged into.
  */
 
-/* Builds the request of profiles_load for a batch of stored events. */
+/* Builds the request of profiles_load for a batch of stored events: the
+ * identities they carry and the ids of those addressed by "profile_id". */
 json_t *profile_identities_of(const json_t *events);
 
 void profile_index_init(struct profile_index *idx, const json_t *loaded);
 void profile_index_clear(struct profile_index *idx);
 
 /*
- * Returns the profile an event belongs to, creating one when none of its
+ * Returns the profile an event belongs to. An event that crier recorded
+ * itself names its profile by "profile_id", which follows merges; it
+ * returns NULL when that profile no longer exists (erased). Otherwise
+ * creates a profile when none of its
  * identities is known, and attaches its unknown identities and applies
  * its attributes (a null value removes one). When the event carries a
  * visitor id of one profile and a known identity of another, merges the

@@ -49,6 +49,12 @@ int expr_test(const struct expr *e, const json_t *ctx);
 /* Returns the longest count() window in `e`, in ms, or 0 when `e` has
  * no count(). */
 int64_t expr_window_max_ms(const struct expr *e);
+/*
+ * Returns 1 when the value of `e` can change as the clock moves with
+ * nothing else changing, because it calls age_months() or count(). A
+ * function that reads "now" must be counted here too.
+ */
+int expr_reads_clock(const struct expr *e);
 
 void expr_free(struct expr *e);
 

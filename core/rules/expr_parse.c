@@ -579,6 +579,22 @@ done:
 }
 
 
+int
+expr_reads_clock(const struct expr *e)
+{
+    if (e == NULL)
+        return 0;
+    /* A count() window slides with the clock, so a count can fall as
+     * time passes with no new event. */
+    if (e->kind == EXPR_AGE_MONTHS || e->kind == EXPR_COUNT)
+        return 1;
+    for (size_t i = 0; i < e->child_count; i++)
+        if (expr_reads_clock(e->children[i]))
+            return 1;
+    return 0;
+}
+
+
 void
 expr_free(struct expr *e)
 {

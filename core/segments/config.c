@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "rules/rules.h"
 
 static const char *const segment_keys[] = { "name", "when", NULL };
@@ -101,10 +102,37 @@ load_segment(struct config *cfg, size_t index, json_t *block,
     g_ptr_array_add(set->segments, s);
     rc = rules_load_expr(cfg, key, json_object_get(block, "when"), &s->when);
     g_free(key);
-    if (rc == 0)
+    if (rc == 0) {
         s->source = g_strdup(json_string_value(json_object_get(block,
                                                                "when")));
+        s->reads_clock = expr_reads_clock(s->when);
+        set->reads_clock |= s->reads_clock;
+    }
     return rc;
+}
+
+
+/* Reads `segments_refresh`, the interval of the clock pass, as a
+ * duration such as "1h". */
+static int
+load_refresh(struct config *cfg, struct segment_set *set)
+{
+    const char *text = NULL;
+
+    set->refresh_ms = SEGMENTS_REFRESH_DEFAULT_MS;
+    if (config_get_string(cfg, cfg->root, "", "segments_refresh", 0,
+                          &text) != 0)
+        return CRIER_ECONFIG;
+    if (text == NULL)
+        return 0;
+    if (clock_parse_duration(text, &set->refresh_ms) != 0 ||
+        set->refresh_ms < SEGMENTS_REFRESH_MIN_MS ||
+        set->refresh_ms > SEGMENTS_REFRESH_MAX_MS) {
+        config_fail(cfg, "segments_refresh", "\"%s\" is not a duration "
+                    "from 1s to 30d, such as \"1h\" or \"15m\"", text);
+        return CRIER_ECONFIG;
+    }
+    return 0;
 }
 
 
@@ -118,6 +146,8 @@ segment_set_load(struct config *cfg, struct segment_set **out)
 
     set->segments = g_ptr_array_new_with_free_func(segment_free);
     *out = set;
+    if (load_refresh(cfg, set) != 0)
+        return CRIER_ECONFIG;
     if (list == NULL)
         return 0;
     if (!json_is_array(list)) {

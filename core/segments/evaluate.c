@@ -1,8 +1,9 @@
-/* Segment membership of a profile, evaluated by the pipeline. */
+/* Segment membership of a profile, and the events that record a change. */
 #include "segments/segments.h"
 
 #include <string.h>
 
+#include "base/clock.h"
 #include "pipeline/profile.h"
 
 
@@ -31,12 +32,17 @@ names_remove(json_t *names, const char *name)
 }
 
 
-/* A segment condition reads the profile, the clock and, in count(), the
+/*
+ * A segment condition reads the profile, the clock and, in count(), the
  * profile's history, but no current event, so `event` outside count() is
- * null and a condition that reads it is false. */
+ * null and a condition that reads it is false. For the same reason a
+ * segment.entered or segment.left event, which changes nothing in the
+ * profile, leads to no further change at the same time.
+ */
 void
 segments_evaluate(const struct segment_set *set, json_t *profile,
-                  const json_t *history, int64_t now_ms, json_t *changes)
+                  const json_t *history, int64_t now_ms, int clock_only,
+                  json_t *changes)
 {
     json_t *names = json_object_get(profile, "segments");
     json_t *ctx;
@@ -52,10 +58,16 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
                     (json_int_t) now_ms);
     if (history != NULL)
         json_object_set(ctx, "history", (json_t *) history);
+    /* NOTE: only configured segments are evaluated, so the memberships
+     * of a segment removed from the config stay stored; see "Rules and
+     * expressions" in docs/KNOWN_LIMITS.md. */
     for (guint i = 0; i < set->segments->len; i++) {
         const struct segment *s = g_ptr_array_index(set->segments, i);
-        int member = expr_test(s->when, ctx) ? 1 : 0;
+        int member;
 
+        if (clock_only && !s->reads_clock)
+            continue;
+        member = expr_test(s->when, ctx) ? 1 : 0;
         if (member == names_contain(names, s->name))
             continue;
         if (member)
@@ -70,4 +82,37 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
                                         (json_int_t) now_ms));
     }
     json_decref(ctx);
+}
+
+
+/* Builds the event that records one change, in the form ingest stores
+ * (see docs/events.md), with "profile_id" in place of identities. */
+static json_t *
+change_event(const json_t *change)
+{
+    int member = json_is_true(json_object_get(change, "member"));
+    const char *type = member ? SEGMENT_EVENT_ENTERED : SEGMENT_EVENT_LEFT;
+    json_int_t time = json_integer_value(json_object_get(change, "time"));
+    char when[32];
+
+    clock_format_ms(time, when, sizeof(when));
+    return json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:O,s:{s:O}}}",
+                     "source", SEGMENT_EVENT_SOURCE, "type", type,
+                     "time", time, "event", "type", type, "time", when,
+                     "profile_id", json_object_get(change, "profile"),
+                     "properties", "segment",
+                     json_object_get(change, "segment"));
+}
+
+
+json_t *
+segments_events(const json_t *changes)
+{
+    json_t *events = json_array();
+    size_t i;
+    json_t *change;
+
+    json_array_foreach(changes, i, change)
+        json_array_append_new(events, change_event(change));
+    return events;
 }

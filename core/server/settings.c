@@ -18,7 +18,7 @@ static const char *const top_level_keys[] = {
     "programs", "rules", "templates", "clock", "clock_start", "log_level",
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", "admin", "attributes", "retention", "segments",
-    NULL
+    "segments_refresh", NULL
 };
 
 

@@ -62,14 +62,16 @@ struct crier_store_ops {
     int (*cursor_get)(void *store, const char *name, crier_store_cb done,
                       void *arg);
 
-    /* Loads every profile that owns one of the given identities. */
+    /* Loads every profile that owns one of the given identities, and each
+     * profile named in "ids" or the profile it was merged into. */
     int (*profiles_load)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
 
     /*
      * Applies one pipeline batch in one transaction: profile changes,
-     * stage moves, segment membership changes, planned jobs (a job whose
-     * key exists is skipped) and the cursor.
+     * stage moves, segment membership changes, events to append (such
+     * as segment.entered), planned jobs (a job whose key exists is
+     * skipped) and the cursor.
      */
     int (*commit)(void *store, json_t *batch, crier_store_cb done, void *arg);
 
@@ -138,6 +140,15 @@ struct crier_store_ops {
      * segment_members, so a plugin with a smaller `size` lacks it.
      */
     int (*events_recent)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
+
+    /*
+     * Reads a page of profiles in id order, in the form of profiles_load:
+     * {"after": id, "limit": N} gives {"profiles": [...], "next": id or
+     * null}. Added after events_recent, so a plugin with a smaller
+     * `size` lacks it.
+     */
+    int (*profiles_scan)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
 };
 

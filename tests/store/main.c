@@ -51,6 +51,8 @@ main(int argc, char **argv)
                                       segment_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/recent", recent_tests,
                                       recent_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/scan", scan_tests,
+                                      scan_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,
                                       lifecycle_test_count, NULL, NULL);
     return failed == 0 ? 0 : 1;

@@ -312,6 +312,38 @@ resolve_known_owner(void **state)
 }
 
 
+/* An event addressed by profile id finds that profile, or the one it
+ * was merged into, and never creates one. */
+static void
+resolve_by_profile_id(void **state)
+{
+    struct profile_index idx;
+    json_t *loaded = parse(known_profiles);
+    json_t *event = parse("{\"type\": \"segment.entered\","
+                          " \"profile_id\": \"p-ana\"}");
+
+    json_object_set_new(loaded, "moved",
+                        json_pack("{s:s}", "p-old", "p-anon"));
+    profile_index_init(&idx, loaded);
+    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS),
+                     json_array_get(idx.profiles, 0));
+    assert_null(json_object_get(json_array_get(idx.profiles, 0),
+                                "_dirty"));
+
+    json_object_set_new(event, "profile_id", json_string("p-old"));
+    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS),
+                     json_array_get(idx.profiles, 1));
+
+    json_object_set_new(event, "profile_id", json_string("p-erased"));
+    assert_null(profile_resolve(&idx, event, NOW_MS));
+    assert_int_equal(json_array_size(idx.profiles), 2);
+
+    profile_index_clear(&idx);
+    json_decref(event);
+    json_decref(loaded);
+}
+
+
 static void
 resolve_attaches_identities(void **state)
 {
@@ -501,18 +533,21 @@ flatten_empty(void **state)
 static void
 identities_request(void **state)
 {
-    json_t *events = json_pack("[o,o]",
+    json_t *events = json_pack("[o,o,o]",
         row(1, "{\"type\": \"signup\","
                " \"profile\": {\"email\": \"bo@example.gov\","
                "              \"case_id\": \"14-1\"}}"),
-        row(2, "{\"type\": \"page_view\", \"visitor\": \"v-1\"}"));
+        row(2, "{\"type\": \"page_view\", \"visitor\": \"v-1\"}"),
+        row(3, "{\"type\": \"segment.left\", \"profile_id\": \"p-ana\","
+               " \"properties\": {\"segment\": \"lima\"}}"));
     json_t *request = profile_identities_of(events);
 
     assert_json(request,
                 "{\"identities\": ["
                 " {\"kind\": \"email\", \"value\": \"bo@example.gov\"},"
                 " {\"kind\": \"case_id\", \"value\": \"14-1\"},"
-                " {\"kind\": \"visitor\", \"value\": \"v-1\"}]}");
+                " {\"kind\": \"visitor\", \"value\": \"v-1\"}],"
+                " \"ids\": [\"p-ana\"]}");
     json_decref(request);
     json_decref(events);
 }
@@ -1192,6 +1227,7 @@ main(void)
     const struct CMUnitTest profiles[] = {
         cmocka_unit_test(resolve_creates_profile),
         cmocka_unit_test(resolve_known_owner),
+        cmocka_unit_test(resolve_by_profile_id),
         cmocka_unit_test(resolve_attaches_identities),
         cmocka_unit_test(resolve_merges_anonymous_into_known),
         cmocka_unit_test(resolve_new_known_merges_into_stored),

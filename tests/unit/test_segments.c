@@ -154,6 +154,118 @@ segments_errors(void **state)
                  "name and when");
     expect_error(f, "segments = { a = 1; };\n",
                  ":1: segments: must be a list: ( { ... }, { ... } )");
+    expect_error(f, "segments_refresh = \"soon\";\n",
+                 ":1: segments_refresh: \"soon\" is not a duration from 1s "
+                 "to 30d, such as \"1h\" or \"15m\"");
+    expect_error(f, "segments_refresh = \"500ms\";\n",
+                 ":1: segments_refresh: \"500ms\" is not a duration from "
+                 "1s to 30d, such as \"1h\" or \"15m\"");
+    expect_error(f, "segments_refresh = \"31d\";\n",
+                 ":1: segments_refresh: \"31d\" is not a duration from "
+                 "1s to 30d, such as \"1h\" or \"15m\"");
+}
+
+
+/* The interval defaults to an hour, and only age_months() makes a
+ * segment read the clock. */
+static void
+segments_refresh_setting(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "segments = (\n"
+                             "  { name = \"lima\";\n"
+                             "    when = \"profile.city == 'Lima'\"; }\n"
+                             ");\n"), 0);
+    assert_int_equal(f->set->refresh_ms, SEGMENTS_REFRESH_DEFAULT_MS);
+    assert_int_equal(f->set->reads_clock, 0);
+
+    assert_int_equal(load(f, "segments_refresh = \"15m\";\n"
+                             "segments = (\n"
+                             "  { name = \"lima\";\n"
+                             "    when = \"profile.city == 'Lima'\"; },\n"
+                             "  { name = \"toddler-parents\";\n"
+                             "    when = \"profile.x == 1 || "
+                             "any(profile.dependents, "
+                             "age_months(birth_date) < 24)\"; }\n"
+                             ");\n"), 0);
+    assert_int_equal(f->set->refresh_ms, 15 * 60 * 1000);
+    assert_int_equal(f->set->reads_clock, 1);
+    assert_int_equal(segment_set_find(f->set, "lima")->reads_clock, 0);
+    assert_int_equal(segment_set_find(f->set,
+                                      "toddler-parents")->reads_clock, 1);
+}
+
+
+/* With clock_only, only segments that read the clock are evaluated. */
+static void
+segments_evaluate_clock_only(void **state)
+{
+    struct fixture *f = *state;
+    json_t *profile = json_pack("{s:s,s:{s:s},s:[],s:{},s:{s:{s:{s:{s:s}}}}}",
+                                "id", "p1", "attributes", "city", "Lima",
+                                "identities", "stages", "related",
+                                "dependents", "c1", "attributes",
+                                "birth_date", "2025-06-01");
+    json_t *changes = json_array();
+
+    assert_int_equal(load(f, "segments = (\n"
+                             "  { name = \"lima\";\n"
+                             "    when = \"profile.city == 'Lima'\"; },\n"
+                             "  { name = \"toddler-parents\";\n"
+                             "    when = \"any(profile.dependents, "
+                             "age_months(birth_date) < 24)\"; }\n"
+                             ");\n"), 0);
+    /* 2026-01-01: the child is 7 months old. */
+    segments_evaluate(f->set, profile, NULL, INT64_C(1767225600000), 1, changes);
+    assert_int_equal(json_array_size(changes), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(changes, 0), "segment")),
+                        "toddler-parents");
+
+    /* 2027-07-01: 25 months old, so the profile leaves. */
+    segments_evaluate(f->set, profile, NULL, INT64_C(1814486400000), 1, changes);
+    assert_int_equal(json_array_size(changes), 2);
+    assert_true(json_is_false(json_object_get(json_array_get(changes, 1),
+                                              "member")));
+    json_decref(changes);
+    json_decref(profile);
+}
+
+
+/* Each change becomes an event addressed by profile id. */
+static void
+segments_events_of_changes(void **state)
+{
+    json_t *changes = json_pack("[{s:s,s:s,s:b,s:I},{s:s,s:s,s:b,s:I}]",
+                                "segment", "lima", "profile", "p1",
+                                "member", 1, "time",
+                                (json_int_t) INT64_C(1767225600000),
+                                "segment", "lima", "profile", "p1",
+                                "member", 0, "time",
+                                (json_int_t) INT64_C(1767225601000));
+    json_t *events = segments_events(changes);
+    json_t *expected = json_loads(
+        "[{\"source\": \"crier\", \"type\": \"segment.entered\","
+        "  \"time\": 1767225600000,"
+        "  \"event\": {\"type\": \"segment.entered\","
+        "             \"time\": \"2026-01-01T00:00:00.000Z\","
+        "             \"profile_id\": \"p1\","
+        "             \"properties\": {\"segment\": \"lima\"}}},"
+        " {\"source\": \"crier\", \"type\": \"segment.left\","
+        "  \"time\": 1767225601000,"
+        "  \"event\": {\"type\": \"segment.left\","
+        "             \"time\": \"2026-01-01T00:00:01.000Z\","
+        "             \"profile_id\": \"p1\","
+        "             \"properties\": {\"segment\": \"lima\"}}}]",
+        0, NULL);
+
+    (void) state;
+    assert_non_null(expected);
+    assert_true(json_equal(events, expected));
+    json_decref(expected);
+    json_decref(events);
+    json_decref(changes);
 }
 
 
@@ -175,7 +287,7 @@ segments_evaluate_changes(void **state)
                              "  { name = \"evented\";\n"
                              "    when = \"event.type == 'x'\"; }\n"
                              ");\n"), 0);
-    segments_evaluate(f->set, profile, NULL, 1000, changes);
+    segments_evaluate(f->set, profile, NULL, 1000, 0, changes);
     assert_int_equal(json_array_size(changes), 2);
     change = json_array_get(changes, 0);
     assert_string_equal(json_string_value(json_object_get(change,
@@ -191,7 +303,7 @@ segments_evaluate_changes(void **state)
     assert_true(json_is_false(json_object_get(change, "member")));
 
     /* A second evaluation finds nothing new. */
-    segments_evaluate(f->set, profile, NULL, 2000, changes);
+    segments_evaluate(f->set, profile, NULL, 2000, 0, changes);
     assert_int_equal(json_array_size(changes), 2);
     json_decref(changes);
     json_decref(profile);
@@ -210,6 +322,11 @@ main(void)
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(segments_evaluate_changes,
                                         fixture_make, fixture_remove),
+        cmocka_unit_test_setup_teardown(segments_refresh_setting,
+                                        fixture_make, fixture_remove),
+        cmocka_unit_test_setup_teardown(segments_evaluate_clock_only,
+                                        fixture_make, fixture_remove),
+        cmocka_unit_test(segments_events_of_changes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,11 @@
 /* The largest limit that events_expire accepts. */
 #define EXPIRE_LIMIT_MAX 10000
 
+/* profiles_scan returns this many profiles when the request names no
+ * limit, and never more than SCAN_LIMIT_MAX. */
+#define SCAN_LIMIT_DEFAULT 100
+#define SCAN_LIMIT_MAX 1000
+
 /* segment_members returns this many members when the request names no
  * limit, and never more than SEGMENT_MEMBERS_MAX. */
 #define SEGMENT_MEMBERS_DEFAULT 100
@@ -166,6 +171,32 @@ struct recent_request {
     size_t limit;
 };
 
+/*
+ * An event that a commit appends, such as segment.entered: `body` is the
+ * event as compact JSON text, and `time` is both its time and the time
+ * crier received it. It has no sender's id, so it is never a duplicate.
+ */
+struct batch_event {
+    char *source;
+    char *type;
+    int64_t time;
+    char *body;
+};
+
+/* A profiles_load request: profiles by identity, and by id following
+ * merges. */
+struct profile_lookup {
+    struct identity_list identities;
+    char **ids;
+    size_t id_count;
+};
+
+/* A profiles_scan request. `after` is NULL for the first page. */
+struct scan_request {
+    char *after;
+    size_t limit;
+};
+
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
 struct batch {
     char *cursor_name;
@@ -182,6 +213,8 @@ struct batch {
     size_t job_count;
     struct segment_change *segments;
     size_t segment_count;
+    struct batch_event *events;
+    size_t event_count;
 };
 
 struct claim_request {
@@ -285,6 +318,20 @@ int identities_parse(const json_t *request, struct identity_list *out);
 void identities_clear(struct identity_list *list);
 
 int batch_parse(const json_t *json, struct batch *out);
+
+/* Parses the optional "events" member of a batch (common/lookup.c). */
+int batch_events_parse(const json_t *json, struct batch_event **events,
+                       size_t *count);
+void batch_events_clear(struct batch_event *events, size_t count);
+
+/* Parses a profiles_load request: "identities" is required and "ids"
+ * optional (common/lookup.c). */
+int profile_lookup_parse(const json_t *json, struct profile_lookup *out);
+void profile_lookup_clear(struct profile_lookup *lookup);
+
+/* Parses a profiles_scan request (common/lookup.c). */
+int scan_parse(const json_t *json, struct scan_request *out);
+void scan_clear(struct scan_request *request);
 
 /* Parses the optional "segments" member of a batch (common/segment.c). */
 int segment_changes_parse(const json_t *json,

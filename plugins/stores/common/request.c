@@ -462,6 +462,8 @@ batch_parse(const json_t *json, struct batch *out)
     if (rc == 0)
         rc = segment_changes_parse(json, &out->segments,
                                    &out->segment_count);
+    if (rc == 0)
+        rc = batch_events_parse(json, &out->events, &out->event_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -490,6 +492,7 @@ batch_clear(struct batch *batch)
     free(batch->stages);
     free(batch->jobs);
     segment_changes_clear(batch->segments, batch->segment_count);
+    batch_events_clear(batch->events, batch->event_count);
     memset(batch, 0, sizeof(*batch));
 }
 

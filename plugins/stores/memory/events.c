@@ -37,6 +37,23 @@ event_store(struct memory_store *store, const struct crier_event_rec *rec)
 }
 
 
+/* Stores an event of a commit batch, which is never a duplicate. */
+void
+batch_event_store(struct memory_store *store, const struct batch_event *event)
+{
+    struct crier_event_rec rec = {
+        .source = event->source,
+        .type = event->type,
+        .time_ms = event->time,
+        .received_ms = event->time,
+        .json = event->body,
+        .json_len = strlen(event->body)
+    };
+
+    event_store(store, &rec);
+}
+
+
 /* Stores the new events of a batch. An event without an id is always
  * new. */
 int

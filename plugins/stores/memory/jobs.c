@@ -33,8 +33,8 @@ job_insert(struct memory_store *store, struct job *planned)
 
 
 /*
- * Applies merges, profiles, stages, jobs, links and then the cursor, as
- * the sqlite store does. merges_check has accepted the merges.
+ * Applies merges, profiles, stages, segment changes, appended events,
+ * jobs, links and then the cursor, as the sqlite store does. merges_check has accepted the merges.
  */
 static json_t *
 batch_apply(struct memory_store *store, struct batch *batch)
@@ -51,15 +51,18 @@ batch_apply(struct memory_store *store, struct batch *batch)
         stage_move(store, &batch->stages[i]);
     for (i = 0; i < batch->segment_count; i++)
         segment_apply(store, &batch->segments[i]);
+    for (i = 0; i < batch->event_count; i++)
+        batch_event_store(store, &batch->events[i]);
     for (i = 0; i < batch->job_count; i++)
         planned += job_insert(store, &batch->jobs[i]);
     for (i = 0; i < batch->link_count; i++)
         link_apply(store, &batch->links[i]);
     if (batch->cursor_name != NULL)
         cursor_set(store, batch->cursor_name, batch->cursor_value);
-    return json_pack("{s:I, s:I, s:I}", "planned", (json_int_t)planned,
+    return json_pack("{s:I, s:I, s:I, s:I}", "planned", (json_int_t)planned,
                      "existing", (json_int_t)(batch->job_count - planned),
-                     "merged", (json_int_t)merged);
+                     "merged", (json_int_t)merged, "appended",
+                     (json_int_t)batch->event_count);
 }
 
 

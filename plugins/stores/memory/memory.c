@@ -234,7 +234,8 @@ static const struct crier_store_ops memory_ops = {
     .events_expire = memory_events_expire,
     .segment_count = memory_segment_count,
     .segment_members = memory_segment_members,
-    .events_recent = memory_events_recent
+    .events_recent = memory_events_recent,
+    .profiles_scan = memory_profiles_scan
 };
 
 

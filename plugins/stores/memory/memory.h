@@ -109,6 +109,8 @@ int memory_cursor_get(void *state, const char *name, crier_store_cb done,
                       void *arg);
 void cursor_set(struct memory_store *store, const char *name,
                 int64_t value);
+void batch_event_store(struct memory_store *store,
+                       const struct batch_event *event);
 json_t *event_find_json(struct memory_store *store, int64_t seq);
 int memory_events_recent(void *state, json_t *request, crier_store_cb done,
                          void *arg);
@@ -116,6 +118,8 @@ void memory_event_free(void *event);
 
 /* profiles.c */
 int memory_profiles_load(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
+int memory_profiles_scan(void *state, json_t *request, crier_store_cb done,
                          void *arg);
 void profile_write(struct memory_store *store,
                    const struct profile_write *write);

@@ -206,35 +206,63 @@ profiles_contain(const json_t *list, const char *id)
 }
 
 
-/* Collects the owners of the identities, each once, in request order. */
-static json_t *
-profiles_find(struct memory_store *store, const struct identity_list *lookup)
+/*
+ * Appends profile `id` with its segments to `list` unless the list has it
+ * already. Returns 1 when the profile is in the list, 0 when it does not
+ * exist, or CRIER_ENOMEM.
+ */
+static int
+profile_add(struct memory_store *store, const char *id, json_t *list)
 {
-    json_t *result = json_pack("{s:[]}", "profiles");
+    json_t *profile;
+
+    if (profiles_contain(list, id))
+        return 1;
+    profile = profile_find_json(store, id, 1);
+    if (profile != NULL && json_is_null(profile)) {
+        json_decref(profile);
+        return 0;
+    }
+    if (profile != NULL && segments_add_json(store, id, profile) < 0) {
+        json_decref(profile);
+        profile = NULL;
+    }
+    return json_array_append_new(list, profile) < 0 ? CRIER_ENOMEM : 1;
+}
+
+
+/* Collects the owners of the identities, each once, in request order,
+ * then the profiles named by id, following merges. */
+static json_t *
+profiles_find(struct memory_store *store,
+              const struct profile_lookup *lookup)
+{
+    json_t *result = json_pack("{s:[], s:{}}", "profiles", "moved");
     json_t *list = json_object_get(result, "profiles");
+    json_t *moved = json_object_get(result, "moved");
+    int rc = result == NULL ? CRIER_ENOMEM : 0;
     size_t i;
 
-    for (i = 0; result != NULL && i < lookup->count; i++) {
-        char *key = pair_key(lookup->items[i].kind, lookup->items[i].value);
+    for (i = 0; rc >= 0 && i < lookup->identities.count; i++) {
+        const struct identity *identity = &lookup->identities.items[i];
+        char *key = pair_key(identity->kind, identity->value);
         const char *owner = g_hash_table_lookup(store->owners, key);
-        json_t *profile;
 
         g_free(key);
-        if (owner == NULL || profiles_contain(list, owner))
-            continue;
-        profile = profile_find_json(store, owner, 1);
-        if (profile != NULL && json_is_null(profile)) {
-            json_decref(profile);
-            continue;
-        }
-        if (profile != NULL && segments_add_json(store, owner, profile) < 0) {
-            json_decref(profile);
-            profile = NULL;
-        }
-        if (json_array_append_new(list, profile) < 0) {
-            json_decref(result);
-            result = NULL;
-        }
+        if (owner != NULL)
+            rc = profile_add(store, owner, list);
+    }
+    for (i = 0; rc >= 0 && i < lookup->id_count; i++) {
+        const char *id = lookup->ids[i];
+        const char *end = merge_chain_end(store, id);
+
+        rc = profile_add(store, end, list);
+        if (rc == 1 && strcmp(end, id) != 0)
+            rc = json_object_set_new(moved, id, json_string(end));
+    }
+    if (rc < 0) {
+        json_decref(result);
+        return NULL;
     }
     return result;
 }
@@ -245,16 +273,75 @@ memory_profiles_load(void *state, json_t *request, crier_store_cb done,
                      void *arg)
 {
     struct memory_store *store = state;
-    struct identity_list lookup;
-    int rc = identities_parse(request, &lookup);
+    struct profile_lookup lookup;
+    int rc = profile_lookup_parse(request, &lookup);
 
     if (rc < 0)
         return rc;
     if (store->state != MEMORY_RUNNING) {
-        identities_clear(&lookup);
+        profile_lookup_clear(&lookup);
         return CRIER_ECLOSED;
     }
     completion_queue(store, done, arg, 0, profiles_find(store, &lookup));
-    identities_clear(&lookup);
+    profile_lookup_clear(&lookup);
+    return 0;
+}
+
+
+static gint
+id_order(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+
+/* Reads a page of profiles in id order. Sorting every id per page is
+ * fine for a store that contains test data. */
+static json_t *
+profiles_page(struct memory_store *store, const struct scan_request *scan)
+{
+    GPtrArray *ids = g_ptr_array_new();
+    json_t *result = json_pack("{s:[], s:n}", "profiles", "next");
+    json_t *list = json_object_get(result, "profiles");
+    GHashTableIter iter;
+    gpointer id;
+    int rc = result == NULL ? CRIER_ENOMEM : 0;
+
+    g_hash_table_iter_init(&iter, store->profiles);
+    while (g_hash_table_iter_next(&iter, &id, NULL))
+        if (scan->after == NULL || strcmp(id, scan->after) > 0)
+            g_ptr_array_add(ids, id);
+    g_ptr_array_sort(ids, id_order);
+    for (guint i = 0; rc >= 0 && i < ids->len && i < scan->limit; i++)
+        rc = profile_add(store, g_ptr_array_index(ids, i), list);
+    if (rc >= 0 && ids->len > scan->limit)
+        rc = json_object_set_new(result, "next", json_string(
+                                     g_ptr_array_index(ids,
+                                                       scan->limit - 1)));
+    g_ptr_array_free(ids, TRUE);
+    if (rc < 0) {
+        json_decref(result);
+        return NULL;
+    }
+    return result;
+}
+
+
+int
+memory_profiles_scan(void *state, json_t *request, crier_store_cb done,
+                     void *arg)
+{
+    struct memory_store *store = state;
+    struct scan_request scan;
+    int rc = scan_parse(request, &scan);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        scan_clear(&scan);
+        return CRIER_ECLOSED;
+    }
+    completion_queue(store, done, arg, 0, profiles_page(store, &scan));
+    scan_clear(&scan);
     return 0;
 }

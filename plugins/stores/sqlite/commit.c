@@ -3,10 +3,10 @@
 
 
 /*
- * Applies merges, profiles, stages, segment changes, jobs, links and
- * then the cursor. The
- * writer's savepoint around the request undoes all of it when one step
- * fails, such as a merge into a missing profile (CRIER_ENOTFOUND).
+ * Applies merges, profiles, stages, segment changes, appended events,
+ * jobs, links and then the cursor. The writer's savepoint around the
+ * request undoes all of it when one step fails, such as a merge into a
+ * missing profile (CRIER_ENOTFOUND).
  */
 int
 batch_commit(struct connection *conn, struct request *req)
@@ -28,6 +28,9 @@ batch_commit(struct connection *conn, struct request *req)
         rc = stage_move(conn, req, &batch->stages[i]);
     for (i = 0; rc == 0 && i < batch->segment_count; i++)
         rc = segment_apply(conn, req, &batch->segments[i]);
+    if (rc == 0)
+        rc = batch_events_append(conn, req, batch->events,
+                                 batch->event_count);
     for (i = 0; rc == 0 && i < batch->job_count; i++) {
         rc = job_insert(conn, req, &batch->jobs[i], &inserted);
         planned += rc == 0 && inserted;
@@ -38,9 +41,10 @@ batch_commit(struct connection *conn, struct request *req)
         rc = cursor_set(conn, req, batch->cursor_name, batch->cursor_value);
     if (rc < 0)
         return rc;
-    req->result = json_pack("{s:I, s:I, s:I}", "planned",
+    req->result = json_pack("{s:I, s:I, s:I, s:I}", "planned",
                             (json_int_t)planned, "existing",
                             (json_int_t)(batch->job_count - planned),
-                            "merged", (json_int_t)merged);
+                            "merged", (json_int_t)merged, "appended",
+                            (json_int_t)batch->event_count);
     return req->result == NULL ? CRIER_ENOMEM : 0;
 }

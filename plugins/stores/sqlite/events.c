@@ -1,4 +1,6 @@
 /* Events and cursors. */
+#include <string.h>
+
 #include "sqlite.h"
 
 
@@ -77,6 +79,39 @@ events_append(struct connection *conn, struct request *req)
             req->accepted++;
         else
             req->duplicates++;
+    }
+    return 0;
+}
+
+
+/* Inserts the events of a commit batch, which have no sender's id and so
+ * are never duplicates. */
+int
+batch_events_append(struct connection *conn, struct request *req,
+                    const struct batch_event *events, size_t count)
+{
+    sqlite3_stmt *stmt;
+    size_t i;
+    int rc;
+
+    if (count == 0)
+        return 0;
+    stmt = connection_statement(conn, STMT_EVENT_INSERT, event_insert_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    for (i = 0; i < count; i++) {
+        struct crier_event_rec rec = {
+            .source = events[i].source,
+            .type = events[i].type,
+            .time_ms = events[i].time,
+            .received_ms = events[i].time,
+            .json = events[i].body,
+            .json_len = strlen(events[i].body)
+        };
+
+        rc = event_insert(stmt, &rec);
+        if (rc != SQLITE_DONE)
+            return connection_fail(conn, req, rc);
     }
     return 0;
 }

@@ -24,7 +24,8 @@ static const char *const request_names[] = {
     [REQUEST_EVENTS_EXPIRE] = "events_expire",
     [REQUEST_SEGMENT_COUNT] = "segment_count",
     [REQUEST_SEGMENT_MEMBERS] = "segment_members",
-    [REQUEST_EVENTS_RECENT] = "events_recent"
+    [REQUEST_EVENTS_RECENT] = "events_recent",
+    [REQUEST_PROFILES_SCAN] = "profiles_scan"
 };
 
 
@@ -53,7 +54,7 @@ request_free(struct request *req)
         free(req->input.cursor_name);
         break;
     case REQUEST_PROFILES_LOAD:
-        identities_clear(&req->input.lookup);
+        profile_lookup_clear(&req->input.lookup);
         break;
     case REQUEST_COMMIT:
         batch_clear(&req->input.batch);
@@ -85,6 +86,9 @@ request_free(struct request *req)
         break;
     case REQUEST_EVENTS_RECENT:
         recent_clear(&req->input.recent);
+        break;
+    case REQUEST_PROFILES_SCAN:
+        scan_clear(&req->input.scan);
         break;
     case REQUEST_EVENTS_READ:
         break;
@@ -144,6 +148,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_EVENTS_RECENT:
         rc = events_recent(conn, req);
+        break;
+    case REQUEST_PROFILES_SCAN:
+        rc = profiles_scan(conn, req);
         break;
     }
     if (rc < 0)
@@ -331,8 +338,8 @@ store_cursor_get(void *state, const char *name, crier_store_cb done,
         return request_queue(state, req, (mutation));                       \
     }
 
-JSON_OPERATION(store_profiles_load, REQUEST_PROFILES_LOAD, identities_parse,
-               lookup, 0)
+JSON_OPERATION(store_profiles_load, REQUEST_PROFILES_LOAD,
+               profile_lookup_parse, lookup, 0)
 JSON_OPERATION(store_commit, REQUEST_COMMIT, batch_parse, batch, 1)
 JSON_OPERATION(store_jobs_claim, REQUEST_JOBS_CLAIM, claim_parse, claim, 1)
 JSON_OPERATION(store_job_update, REQUEST_JOB_UPDATE, change_parse, change, 1)
@@ -350,6 +357,8 @@ JSON_OPERATION(store_segment_members, REQUEST_SEGMENT_MEMBERS,
                segment_query_parse, segment, 0)
 JSON_OPERATION(store_events_recent, REQUEST_EVENTS_RECENT, recent_parse,
                recent, 0)
+JSON_OPERATION(store_profiles_scan, REQUEST_PROFILES_SCAN, scan_parse, scan,
+               0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -368,5 +377,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .events_expire = store_events_expire,
     .segment_count = store_segment_count,
     .segment_members = store_segment_members,
-    .events_recent = store_events_recent
+    .events_recent = store_events_recent,
+    .profiles_scan = store_profiles_scan
 };

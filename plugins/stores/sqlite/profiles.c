@@ -286,29 +286,25 @@ profiles_contain(const json_t *list, const char *id)
 }
 
 
+/* Appends profile `id` with its segments to `list`, and sets *found to
+ * whether the profile exists. */
 static int
-profiles_load_one(struct connection *conn, struct request *req,
-                  const struct identity *identity, json_t *list)
+profile_append(struct connection *conn, struct request *req,
+               const char *id, json_t *list, int *found)
 {
     json_t *profile;
-    char *owner;
-    int rc;
+    int rc = 0;
 
-    rc = identity_owner(conn, req, identity, &owner);
-    if (rc < 0 || owner == NULL || profiles_contain(list, owner)) {
-        free(owner);
-        return rc;
-    }
-    profile = profile_load(conn, req, owner, 1, &rc);
-    free(owner);
+    *found = 0;
+    profile = profile_load(conn, req, id, 1, &rc);
     if (profile == NULL)
         return rc;
     if (json_is_null(profile)) {
         json_decref(profile);
         return 0;
     }
-    rc = segments_add_json(conn, req, json_string_value(
-                               json_object_get(profile, "id")), profile);
+    *found = 1;
+    rc = segments_add_json(conn, req, id, profile);
     if (rc < 0) {
         json_decref(profile);
         return rc;
@@ -317,27 +313,166 @@ profiles_load_one(struct connection *conn, struct request *req,
 }
 
 
+/* Like profile_append, but adds nothing when `list` has the profile
+ * already. */
+static int
+profile_add(struct connection *conn, struct request *req, const char *id,
+            json_t *list, int *found)
+{
+    *found = profiles_contain(list, id);
+    if (*found)
+        return 0;
+    return profile_append(conn, req, id, list, found);
+}
+
+
+static int
+profiles_load_one(struct connection *conn, struct request *req,
+                  const struct identity *identity, json_t *list)
+{
+    char *owner;
+    int found;
+    int rc;
+
+    rc = identity_owner(conn, req, identity, &owner);
+    if (rc == 0 && owner != NULL)
+        rc = profile_add(conn, req, owner, list, &found);
+    free(owner);
+    return rc;
+}
+
+
+/*
+ * Loads profile `id`, or the end of its chain of merges, recording in
+ * `moved` where a merged-away id went.
+ */
+static int
+profiles_load_id(struct connection *conn, struct request *req,
+                 const char *id, json_t *list, json_t *moved)
+{
+    char *end = NULL;
+    int found;
+    int rc;
+
+    rc = profile_add(conn, req, id, list, &found);
+    if (rc < 0 || found)
+        return rc;
+    rc = merge_chain_end(conn, req, id, &end);
+    if (rc == 0 && end != NULL)
+        rc = profile_add(conn, req, end, list, &found);
+    if (rc == 0 && end != NULL && found &&
+        json_object_set_new(moved, id, json_string(end)) < 0)
+        rc = CRIER_ENOMEM;
+    free(end);
+    return rc;
+}
+
+
 /*
  * Loads the owners of the requested identities, each once, in the order of
- * the first identity that names them. One read transaction covers every
- * query, so the result comes from one consistent snapshot.
+ * the first identity that names them, then the profiles named by id. One
+ * read transaction covers every query, so the result comes from one
+ * consistent snapshot.
  */
 int
 profiles_load(struct connection *conn, struct request *req)
 {
-    const struct identity_list *lookup = &req->input.lookup;
+    const struct profile_lookup *lookup = &req->input.lookup;
     json_t *list;
+    json_t *moved;
     size_t i;
     int rc;
 
-    req->result = json_pack("{s:[]}", "profiles");
+    req->result = json_pack("{s:[], s:{}}", "profiles", "moved");
     if (req->result == NULL)
         return CRIER_ENOMEM;
     list = json_object_get(req->result, "profiles");
+    moved = json_object_get(req->result, "moved");
     rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
-    for (i = 0; rc == 0 && i < lookup->count; i++)
-        rc = profiles_load_one(conn, req, &lookup->items[i], list);
+    for (i = 0; rc == 0 && i < lookup->identities.count; i++)
+        rc = profiles_load_one(conn, req, &lookup->identities.items[i],
+                               list);
+    for (i = 0; rc == 0 && i < lookup->id_count; i++)
+        rc = profiles_load_id(conn, req, lookup->ids[i], list, moved);
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
+    return rc;
+}
+
+
+static void
+ids_free(char **ids, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+
+/* Reads into `ids` (room for `limit`) the ids of up to `limit` profiles
+ * after `after` ('' for the first page), in id order. */
+static int
+profile_ids_page(struct connection *conn, struct request *req,
+                 const char *after, size_t limit, char **ids, size_t *count)
+{
+    static const char sql[] =
+        "SELECT id FROM profiles WHERE id > ?1 ORDER BY id LIMIT ?2";
+    sqlite3_stmt *stmt = connection_statement(conn, STMT_PROFILES_PAGE, sql);
+    int step = SQLITE_DONE;
+    int rc = 0;
+
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, after);
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
+    while (rc == 0 && *count < limit &&
+           (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        ids[*count] = column_text_copy(stmt, 0, &rc);
+        if (rc == 0)
+            (*count)++;
+    }
+    sqlite3_reset(stmt);
+    if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = connection_fail(conn, req, step);
+    return rc;
+}
+
+
+/*
+ * Reads one page of profiles in id order. Reading one row more than the
+ * limit shows whether a next page exists.
+ */
+int
+profiles_scan(struct connection *conn, struct request *req)
+{
+    const struct scan_request *scan = &req->input.scan;
+    char **ids = calloc(scan->limit + 1, sizeof(*ids));
+    size_t count = 0;
+    const char *next = NULL;
+    json_t *list;
+    int found;
+    int rc;
+
+    req->result = json_pack("{s:[]}", "profiles");
+    if (req->result == NULL || ids == NULL) {
+        free(ids);
+        return CRIER_ENOMEM;
+    }
+    list = json_object_get(req->result, "profiles");
+    rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
+    if (rc == 0)
+        rc = profile_ids_page(conn, req, scan->after ? scan->after : "",
+                              scan->limit + 1, ids, &count);
+    if (rc == 0 && count > scan->limit)
+        next = ids[scan->limit - 1];
+    for (size_t i = 0; rc == 0 && i < count && i < scan->limit; i++)
+        rc = profile_append(conn, req, ids[i], list, &found);
+    if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
+        rc = CRIER_EIO;
+    if (rc == 0 && json_object_set_new(req->result, "next",
+                                       next ? json_string(next)
+                                            : json_null()) < 0)
+        rc = CRIER_ENOMEM;
+    ids_free(ids, count);
     return rc;
 }

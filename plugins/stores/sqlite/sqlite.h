@@ -36,7 +36,8 @@ enum request_kind {
     REQUEST_EVENTS_EXPIRE,
     REQUEST_SEGMENT_COUNT,
     REQUEST_SEGMENT_MEMBERS,
-    REQUEST_EVENTS_RECENT
+    REQUEST_EVENTS_RECENT,
+    REQUEST_PROFILES_SCAN
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -54,7 +55,7 @@ struct request {
             size_t limit;
         } read;
         char *cursor_name;
-        struct identity_list lookup;
+        struct profile_lookup lookup;
         struct batch batch;
         struct claim_request claim;
         struct job_change change;
@@ -65,6 +66,7 @@ struct request {
         struct expire_request expire;
         struct segment_query segment;
         struct recent_request recent;
+        struct scan_request scan;
     } input;
 
     crier_append_cb append_done;
@@ -143,6 +145,7 @@ enum statement_id {
     STMT_SEGMENT_PAGE,
     STMT_ERASE_SEGMENTS,
     STMT_EVENTS_RECENT,
+    STMT_PROFILES_PAGE,
     STMT_COUNT
 };
 
@@ -249,6 +252,8 @@ int request_execute(struct connection *conn, struct request *req);
 int events_append(struct connection *conn, struct request *req);
 int events_read(struct connection *conn, struct request *req);
 int events_recent(struct connection *conn, struct request *req);
+int batch_events_append(struct connection *conn, struct request *req,
+                        const struct batch_event *events, size_t count);
 int cursor_get(struct connection *conn, struct request *req);
 int cursor_set(struct connection *conn, struct request *req,
                const char *name, int64_t value);
@@ -257,6 +262,7 @@ json_t *event_load(struct connection *conn, struct request *req,
 
 /* profiles.c */
 int profiles_load(struct connection *conn, struct request *req);
+int profiles_scan(struct connection *conn, struct request *req);
 int profile_write(struct connection *conn, struct request *req,
                   const struct profile_write *profile);
 int stage_move(struct connection *conn, struct request *req,
