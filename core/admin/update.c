@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "http/http.h"
+#include "ingest/internal.h"
 #include "pipeline/pipeline.h"
 #include "server/server.h"
 
@@ -156,6 +157,36 @@ note_changes(struct update_call *call, const json_t *profile,
 }
 
 
+/* Splits a comma-separated list of names into a JSON array. */
+static json_t *
+name_list(const char *names)
+{
+    json_t *list = json_array();
+    gchar **parts = g_strsplit(names, ",", -1);
+
+    for (gchar **p = parts; *p != NULL; p++)
+        if (**p != '\0')
+            json_array_append_new(list, json_string(*p));
+    g_strfreev(parts);
+    return list;
+}
+
+
+/* Builds the profile.updated event that records the change, with the
+ * names of what changed but not the values, so that segments are
+ * evaluated again and rules can react. */
+static json_t *
+changed_event(const struct update_call *call)
+{
+    return internal_event(INTERNAL_PROFILE_UPDATED, call->id,
+                          clock_now_ms(),
+                          json_pack("{s:o,s:o}", "attributes",
+                                    name_list(call->attribute_names),
+                                    "consent",
+                                    name_list(call->consent_names)));
+}
+
+
 /* Applies the change to the profile just read and commits it. A change
  * that changes nothing is not committed, and the profile is returned
  * as it is. */
@@ -195,7 +226,8 @@ on_read(void *arg, int status, json_t *result)
         update_call_free(call);
         return;
     }
-    commit = json_pack("{s:[o]}", "profiles", changed);
+    commit = json_pack("{s:[o],s:[o]}", "profiles", changed, "events",
+                       changed_event(call));
     rc = server.store_ops->commit(server.store->state, commit, on_committed,
                                   call);
     json_decref(commit);

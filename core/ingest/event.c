@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "ingest/identity.h"
 #include "ingest/ingest.h"
+#include "ingest/internal.h"
 #include "profile/attributes.h"
 #include "server/server.h"
 
@@ -60,12 +61,13 @@ check_type(const json_t *v, struct crier_input_error *err)
         if (!is_type_char((unsigned char) s[i]))
             return reject(err, "type", "may hold only letters, digits, "
                           "'.', '_', ':' and '-'");
-    /* Only crier records segment entries and exits, so that a sender
-     * cannot make a rule on them run for a profile of its choice. */
-    if (strncmp(s, "segment.", 8) == 0)
-        return reject(err, "type", "must not start with \"segment.\": "
-                      "those types are reserved for the events crier "
-                      "records when a profile enters or leaves a segment");
+    /* Only crier records segment entries and exits and admin changes,
+     * so that a sender cannot make a rule on them run for a profile of
+     * its choice. */
+    if (internal_event_type(s))
+        return reject(err, "type", "is reserved for the events crier "
+                      "records itself: segment.*, profile.updated and "
+                      "profile.merged");
     return 0;
 }
 

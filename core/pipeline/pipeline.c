@@ -6,6 +6,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "ingest/ingest.h"
+#include "ingest/internal.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/history.h"
 #include "server/server.h"
@@ -469,8 +470,14 @@ pipeline_merge(const char *from, const char *into, int64_t now_ms,
     m = calloc(1, sizeof(*m));
     if (m == NULL)
         return CRIER_ENOMEM;
-    m->commit = json_pack("{s:[{s:s,s:s,s:I}]}", "merges", "from", from,
-                          "into", into, "time", (json_int_t) now_ms);
+    /* The profile.merged event goes to the survivor, so its segments
+     * are evaluated with what it took over. */
+    m->commit = json_pack("{s:[{s:s,s:s,s:I}],s:[o]}", "merges", "from",
+                          from, "into", into, "time", (json_int_t) now_ms,
+                          "events",
+                          internal_event(INTERNAL_PROFILE_MERGED, into,
+                                         now_ms, json_pack("{s:s}", "from",
+                                                           from)));
     m->done = done;
     m->arg = arg;
     g_queue_push_tail(&pl.merges, m);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "ingest/internal.h"
 #include "pipeline/profile.h"
 
 
@@ -85,23 +86,19 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
 }
 
 
-/* Builds the event that records one change, in the form ingest stores
- * (see docs/events.md), with "profile_id" in place of identities. */
+/* Builds the event that records one change (see docs/events.md). */
 static json_t *
 change_event(const json_t *change)
 {
     int member = json_is_true(json_object_get(change, "member"));
-    const char *type = member ? SEGMENT_EVENT_ENTERED : SEGMENT_EVENT_LEFT;
-    json_int_t time = json_integer_value(json_object_get(change, "time"));
-    char when[32];
 
-    clock_format_ms(time, when, sizeof(when));
-    return json_pack("{s:s,s:s,s:I,s:{s:s,s:s,s:O,s:{s:O}}}",
-                     "source", SEGMENT_EVENT_SOURCE, "type", type,
-                     "time", time, "event", "type", type, "time", when,
-                     "profile_id", json_object_get(change, "profile"),
-                     "properties", "segment",
-                     json_object_get(change, "segment"));
+    return internal_event(member ? INTERNAL_SEGMENT_ENTERED
+                                 : INTERNAL_SEGMENT_LEFT,
+                          json_string_value(json_object_get(change,
+                                                            "profile")),
+                          json_integer_value(json_object_get(change, "time")),
+                          json_pack("{s:O}", "segment",
+                                    json_object_get(change, "segment")));
 }
 
 

@@ -32,13 +32,6 @@ struct segment_set {
     int reads_clock;            /* some segment reads the clock */
 };
 
-/* The source of the events that crier records itself, and the types of
- * the events that record a segment entry and exit. Ingest rejects
- * "segment." types from senders. */
-#define SEGMENT_EVENT_SOURCE "crier"
-#define SEGMENT_EVENT_ENTERED "segment.entered"
-#define SEGMENT_EVENT_LEFT "segment.left"
-
 /* `segments_refresh` when the config does not set it, and its bounds. */
 #define SEGMENTS_REFRESH_DEFAULT_MS (60 * 60 * 1000)
 #define SEGMENTS_REFRESH_MIN_MS 1000

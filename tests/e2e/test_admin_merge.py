@@ -55,9 +55,12 @@ def test_merge_two_known_profiles(tmp_path):
     assert merged["attributes"] == {"first_name": "Ana", "ward": "21"}
     # The more restrictive consent wins.
     assert merged["consent"]["sms"]["state"] == "revoked"
-    events = c.store.query("SELECT count(*) FROM events WHERE profile = ?",
-                           into)[0][0]
-    assert events == 3
+    # The three events of both, and the one that records the merge.
+    wait_until(c.store.pipeline_done)
+    events = c.store.query("SELECT type FROM events WHERE profile = ?"
+                           " ORDER BY seq", into)
+    assert [e[0] for e in events] == ["signup", "signup", "page_view",
+                                      "profile.merged"]
     status = c.get("/v1/profiles/" + source, headers=AUTH).status
     assert status == 200   # followed the 301 to the surviving profile
     c.stop()

@@ -167,6 +167,11 @@ def test_senders_cannot_forge_segment_events(tmp_path):
                               "profile_id": "p_1"})
     assert r.status == 400, r.body
     assert "profile_id" in r.body.decode()
+    for kind in ("profile.updated", "profile.merged"):
+        r = c.post("/v1/events", {"type": kind,
+                                  "profile": {"email": "ana@example.gov"}})
+        assert r.status == 400, r.body
+        assert "reserved" in r.body.decode()
     assert c.stop() == 0
 
 
@@ -243,3 +248,45 @@ def test_count_window_lapses_on_the_clock(tmp_path):
     assert "segment.left" in timeline_types(c, ana)
     assert [e for e in segment_events(c) if e[0] == "segment.entered"] == \
         [("segment.entered", ana, "recall-readers")]
+
+
+def test_admin_patch_updates_segments(tmp_path):
+    c = start(tmp_path, segments=LIMA)
+    send(c, [{"type": "signed_up", "profile": {"email": "cy@example.gov"},
+              "attributes": {"city": "Quito"}}])
+    cy = profile_id(c, "cy@example.gov")
+    assert count(c, "lima") == 0
+
+    # An admin's change enters the segment at once, not at Cy's next
+    # event, and is recorded with the names of what changed.
+    r = c.request("PATCH", "/v1/profiles/" + cy,
+                  {"attributes": {"city": "Lima"}}, headers=AUTH)
+    assert r.status == 200, r.body
+    wait_until(lambda: count(c, "lima") == 1)
+    wait_until(c.store.pipeline_done)
+    assert segment_events(c) == [("segment.entered", cy, "lima")]
+    types = timeline_types(c, cy)
+    assert types[:2] == ["segment.entered", "profile.updated"]
+    body = c.store.query("SELECT json_extract(body, '$.properties')"
+                         " FROM events WHERE type = 'profile.updated'")
+    assert body == [('{"attributes":["city"],"consent":[]}',)]
+    assert c.stop() == 0
+
+
+def test_admin_merge_updates_segments(tmp_path):
+    c = start(tmp_path, segments=RECALL_READERS)
+    send(c, [view("ana@example.gov", "/recalls/cribs"),
+             view("ana.home@example.gov", "/recalls/strollers")])
+    ana = profile_id(c, "ana@example.gov")
+    home = profile_id(c, "ana.home@example.gov")
+    assert count(c, "recall-readers") == 0
+
+    # Merged, the survivor has both views in 30 days and enters.
+    r = c.post("/v1/profiles/%s/merge" % ana, {"from": home},
+               headers=AUTH)
+    assert r.status == 200, r.body
+    wait_until(lambda: count(c, "recall-readers") == 1)
+    wait_until(c.store.pipeline_done)
+    assert ("segment.entered", ana, "recall-readers") in segment_events(c)
+    assert "profile.merged" in timeline_types(c, ana)
+    assert c.stop() == 0
