@@ -13,8 +13,9 @@
  * verifies tokens at GET /c/{token} and GET /b.gif?m={token}; templates
  * and the email channel sign them with link_token_sign.
  *
- * The source is compiled into the core and into the beacon plugin, which
- * sees no core symbols, so it depends only on GLib and jansson.
+ * The source is compiled into the core and into the beacon plugin. A
+ * plugin cannot link against core symbols, so the file depends only on
+ * GLib and jansson.
  */
 #ifndef CRIER_CORE_LINK_TOKEN_H
 #define CRIER_CORE_LINK_TOKEN_H
@@ -31,6 +32,10 @@
 #define LINK_URL_MAX 1500
 
 /*
+ * NOTE: nothing in the core calls this yet. The email channel does not
+ * rewrite the links of rendered HTML into /c/{token} links, and templates
+ * cannot call it (docs/KNOWN_LIMITS.md, "Delivery").
+ *
  * Signs a link for `message` and the recipient `identity` (an object of
  * identity kind to value, such as {"email": "ana@example.gov"}). `url` is
  * the target of a click, or NULL for an open pixel, and must start with

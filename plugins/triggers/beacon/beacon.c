@@ -167,9 +167,10 @@ on_gif_emitted(void *arg, int status, size_t accepted, size_t duplicates)
 
 /*
  * Builds the email.opened event of a GIF hit without a visitor id but
- * with m={token}, the open pixel of an email. Returns CRIER_EINVAL with
- * `err` naming "m" when the token is missing, malformed or tampered with,
- * or when no link_secret is set.
+ * with m={token}, the open pixel of an email. Without m it returns
+ * CRIER_EINVAL and leaves `err` as it is. It returns CRIER_EINVAL with
+ * `err` naming "m" when the token is malformed or tampered with, or when
+ * no link_secret is set.
  */
 static int
 open_event_build(const struct beacon *beacon, struct crier_http_req *req,
@@ -181,8 +182,8 @@ open_event_build(const struct beacon *beacon, struct crier_http_req *req,
     json_t *payload = NULL;
     int rc;
 
-    /* Without m the hit is a page's with no v, and `err` already says
-     * so. */
+    /* Without m the hit is a page's hit without v, and `err` already
+     * names v. */
     rc = query_param_get(host->req_query(req), "m", &token, &reason);
     if (rc == CRIER_ENOTFOUND)
         return CRIER_EINVAL;

@@ -25,7 +25,7 @@ static const struct {
     /* NOTE: Apple Mail Privacy Protection fetches with the bare user agent
      * "Mozilla/5.0" from Apple's addresses. The bare string is a heuristic:
      * some other clients send it too, and the addresses are not checked
-     * (docs/KNOWN_LIMITS.md, "Beacon"). */
+     * (docs/KNOWN_LIMITS.md, "Triggers"). */
     {"mail_proxy", "^Mozilla/5\\.0$"},
 
     /* Link scanners of mail gateways, and security and census probes. */

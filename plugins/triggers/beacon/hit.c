@@ -291,6 +291,9 @@ json_properties_copy(const json_t *body, json_t *properties,
  * "email", a string. The core checks that the string is an address. Only
  * an email is taken, and only on type identify, because any page can
  * send it (docs/triggers/beacon.md, "Identify").
+ * NOTE: nothing proves that the visitor owns the address, so a page can
+ * merge its visitor into another resident's profile (docs/KNOWN_LIMITS.md,
+ * "Triggers").
  */
 static int
 identify_check(const json_t *type, const json_t *profile,

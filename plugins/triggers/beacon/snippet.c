@@ -6,9 +6,10 @@
  * - sends a page_view when it runs, and offers window.crier.track(type,
  *   properties), crier.identify({email}) and crier.consent(granted);
  * - with consent required (R), queues up to 20 hits in memory until
- *   crier.consent(true) sends them, and remembers the choice in
- *   localStorage under "crier_consent"; crier.consent(false) drops the
- *   queue and the visitor id;
+ *   crier.consent(true) sends them. NOTE: the queue is lost when the page
+ *   is left (docs/KNOWN_LIMITS.md, "Triggers"). It keeps the choice in localStorage
+ *   under "crier_consent". crier.consent(false) drops the queue and the
+ *   visitor id;
  * - with honour_dnt (T), sends nothing while navigator.doNotTrack is "1"
  *   or navigator.globalPrivacyControl is true, whatever the consent.
  *
