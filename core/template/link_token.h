@@ -10,8 +10,9 @@
  * the message reference (the job key), the identity of the recipient
  * (such as {"email": "ana@example.gov"}) and, for a click, the URL to
  * redirect to. An open pixel's token has no "u". The beacon trigger
- * verifies tokens at GET /c/{token} and GET /b.gif?m={token}; templates
- * and the email channel sign them with link_token_sign.
+ * verifies tokens at GET /c/{token} and GET /b.gif?m={token}. The outbox
+ * signs them through link_html_rewrite (link_rewrite.h) when
+ * delivery.link_secret is set.
  *
  * The source is compiled into the core and into the beacon plugin. A
  * plugin cannot link against core symbols, so the file depends only on
@@ -32,10 +33,6 @@
 #define LINK_URL_MAX 1500
 
 /*
- * NOTE: nothing in the core calls this yet. The email channel does not
- * rewrite the links of rendered HTML into /c/{token} links, and templates
- * cannot call it (docs/KNOWN_LIMITS.md, "Delivery").
- *
  * Signs a link for `message` and the recipient `identity` (an object of
  * identity kind to value, such as {"email": "ana@example.gov"}). `url` is
  * the target of a click, or NULL for an open pixel, and must start with

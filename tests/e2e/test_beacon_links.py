@@ -164,3 +164,76 @@ def test_example_secret_warns(tmp_path):
         assert "the link secret is the example value" in c.log_text()
     finally:
         c.stop()
+
+
+TRACKED_CONFIG = """
+templates = "templates";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: {
+  api: { plugin = "api"; };
+  web: { plugin = "beacon"; link_secret = "%(secret)s"; };
+};
+channels: {
+  email: { plugin = "email"; outbox = "var/outbox";
+           from = "City of Example <alerts@example.gov>"; };
+};
+delivery: { link_secret = "%(secret)s"; };
+rules = (
+  { name = "recall"; on = "signup";
+    send = { channel = "email"; template = "recall"; }; }
+);
+"""
+
+TRACKED_HTML = """<html><body>
+<p><a href="https://www.example.gov/recalls?a=1&amp;b=2">Read the recall</a>
+<a href="mailto:help@example.gov">Write to us</a></p>
+</body></html>
+"""
+
+
+def test_sent_email_links_are_tracked(tmp_path):
+    """The outbox rewrites the links of a sent email into /c/ links and
+    adds the open pixel; both land on the recipient's profile."""
+    import re
+    from crierlib import body_of, maildir_messages, wait_until
+
+    folder = tmp_path / "templates" / "recall"
+    folder.mkdir(parents=True)
+    (folder / "subject.mustache").write_text("Crib recall")
+    (folder / "text.mustache").write_text("See https://www.example.gov/\n")
+    (folder / "html.mustache").write_text(TRACKED_HTML)
+    c = Crier(tmp_path, TRACKED_CONFIG % {"secret": SECRET}).start()
+    try:
+        r = c.post("/v1/events", {"type": "signup",
+                                  "profile": {"email": "ana@example.gov"}})
+        assert r.status == 202
+        outbox = os.path.join(c.workdir, "var", "outbox")
+        [msg] = wait_until(lambda: maildir_messages(outbox), timeout=15)
+        html = body_of(msg, "html")
+        text = body_of(msg, "plain")
+        links = re.findall(r'href="([^"]*)"', html)
+        pixels = re.findall(r'<img src="([^"]*)"', html)
+
+        assert len(links) == 2
+        assert links[0].startswith(c.url + "/c/")
+        assert links[1] == "mailto:help@example.gov"
+        assert len(pixels) == 1
+        assert pixels[0].startswith(c.url + "/b.gif?m=")
+        assert html.index("<img") < html.index("</body>")
+        assert "https://www.example.gov/" in text
+
+        status, headers = raw_get(c, links[0][len(c.url):])
+        assert status == 302
+        assert headers["Location"] == "https://www.example.gov/recalls?a=1&b=2"
+        assert c.get(pixels[0][len(c.url):]).status == 200
+
+        store = Store(os.path.join(c.workdir, "var", "crier.db"))
+        [job] = store.jobs()
+        events = events_of(c)
+    finally:
+        c.stop()
+    assert [t for t, _ in events] == ["signup", "email.clicked",
+                                      "email.opened"]
+    for _, event in events[1:]:
+        assert event["profile"] == {"email": "ana@example.gov"}
+        assert event["properties"]["message"] == job["key"]

@@ -1,6 +1,7 @@
 /*
  * Tests of the signed link tokens of email click and open tracking
- * (core/template/link_token.c).
+ * (core/template/link_token.c) and of the rewriting of links in HTML
+ * email (core/template/link_rewrite.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <glib.h>
 
+#include "template/link_rewrite.h"
 #include "template/link_token.h"
 
 #define SECRET "test-link-secret"
@@ -199,6 +201,88 @@ test_url_valid(void **state)
 }
 
 
+/* Returns the payload of the token after `prefix` in `html`, up to the
+ * next quote, verified with SECRET. */
+static json_t *
+token_after(const char *html, const char *prefix)
+{
+    const char *start = strstr(html, prefix);
+    char *token;
+    json_t *payload = NULL;
+    const char *reason = NULL;
+
+    assert_non_null(start);
+    start += strlen(prefix);
+    token = g_strndup(start, strcspn(start, "\"'"));
+    assert_int_equal(link_token_verify(SECRET, token, &payload, &reason), 0);
+    g_free(token);
+    return payload;
+}
+
+
+static void
+test_rewrite_http_links(void **state)
+{
+    json_t *identity = identity_new();
+    char *html = link_html_rewrite(
+        "<p><a class=\"x\" href=\"https://a.gov/r?x=1&amp;y=2\">r</a>\n"
+        "<a\nHREF = 'http://b.gov/'>b</a></p></BODY></html>",
+        SECRET, "https://crier.example.gov", "m-1", identity);
+    json_t *first, *second;
+    const char *second_link;
+
+    assert_non_null(html);
+    first = token_after(html, "href=\"https://crier.example.gov/c/");
+    assert_string_equal(json_string_value(json_object_get(first, "u")),
+                        "https://a.gov/r?x=1&y=2");
+    assert_string_equal(json_string_value(json_object_get(first, "m")),
+                        "m-1");
+    second_link = strstr(html, "HREF = '");
+    assert_non_null(second_link);
+    second = token_after(second_link, "'https://crier.example.gov/c/");
+    assert_string_equal(json_string_value(json_object_get(second, "u")),
+                        "http://b.gov/");
+
+    /* The pixel goes before </BODY> and carries no URL. */
+    assert_non_null(strstr(html, "alt=\"\"></BODY></html>"));
+    json_decref(token_after(html, "<img src=\"https://crier.example.gov/"
+                                  "b.gif?m="));
+    json_decref(first);
+    json_decref(second);
+    g_free(html);
+    json_decref(identity);
+}
+
+
+static void
+test_rewrite_keeps_other_links(void **state)
+{
+    static const char *const kept[] = {
+        "<a href=\"mailto:help@example.gov\">",
+        "<a href=\"#top\">",
+        "<a href=\"/relative\">",
+        "<a href=\"https://a.gov/&unknown;\">",
+        "<a data-href=\"https://a.gov/\">",
+        "<a href=https://a.gov/>",
+    };
+    json_t *identity = identity_new();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(kept); i++) {
+        char *html = link_html_rewrite(kept[i], SECRET, "https://c.gov",
+                                       "m-1", identity);
+
+        assert_non_null(html);
+        assert_true(g_str_has_prefix(html, kept[i]));
+        assert_null(strstr(html, "/c/"));
+        assert_non_null(strstr(html, "<img src=\"https://c.gov/b.gif?m="));
+        g_free(html);
+    }
+    assert_null(link_html_rewrite("<p>x</p>", "", "https://c.gov", "m-1",
+                                  identity));
+    json_decref(identity);
+}
+
+
 int
 main(void)
 {
@@ -210,6 +294,8 @@ main(void)
         cmocka_unit_test(test_signed_bad_payload_rejected),
         cmocka_unit_test(test_sign_rejects_bad_input),
         cmocka_unit_test(test_url_valid),
+        cmocka_unit_test(test_rewrite_http_links),
+        cmocka_unit_test(test_rewrite_keeps_other_links),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
