@@ -10,13 +10,13 @@
 #include <jansson.h>
 
 /*
- * Returns a copy of `html` in which the value of every quoted href
- * attribute that, once its character references are decoded, is an http
- * or https URL (link_url_valid) is replaced by `base_url` "/c/" and a token signed
- * with `secret` for `message` and `identity`. Other links (mailto:, #top,
+ * Returns a copy of `html` with its links tracked. A quoted href value
+ * that is an http or https URL (link_url_valid) once its character
+ * references are decoded becomes `base_url` "/c/" and a token signed with
+ * `secret` for `message` and `identity`. Other links (mailto:, #top,
  * relative ones, unquoted values, and values with a character reference
- * outside a small table) stay as they are. Appends the open pixel before the last
- * </body>, or at the end without one. Free the result with g_free.
+ * outside a small table) stay as they are. The open pixel goes before the
+ * last </body>, or at the end without one. Free the result with g_free.
  * Returns NULL when a token cannot be signed (an empty secret, message or
  * identity).
  */
