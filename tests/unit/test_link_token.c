@@ -127,7 +127,8 @@ test_signed_bad_payload_rejected(void **state)
     static const char *const payloads[] = {
         "{\"m\":\"m-1\",\"p\":{\"email\":\"a@b.gov\"},"
         "\"u\":\"javascript:alert(1)\"}",
-        "{\"m\":\"m-1\",\"p\":{\"email\":\"a@b.gov\"},\"u\":\"//evil.example\"}",
+        "{\"m\":\"m-1\",\"p\":{\"email\":\"a@b.gov\"},"
+        "\"u\":\"//evil.example\"}",
         "{\"m\":\"\",\"p\":{\"email\":\"a@b.gov\"}}",
         "{\"m\":\"m-1\",\"p\":{}}",
         "{\"m\":\"m-1\",\"p\":{\"email\":\"a@b.gov\"},\"x\":1}",

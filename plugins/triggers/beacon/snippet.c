@@ -7,9 +7,9 @@
  *   properties), crier.identify({email}) and crier.consent(granted);
  * - with consent required (R), queues up to 20 hits in memory until
  *   crier.consent(true) sends them. NOTE: the queue is lost when the page
- *   is left (docs/KNOWN_LIMITS.md, "Triggers"). It keeps the choice in localStorage
- *   under "crier_consent". crier.consent(false) drops the queue and the
- *   visitor id;
+ *   is left (docs/KNOWN_LIMITS.md, "Triggers"). It keeps the choice in
+ *   localStorage under "crier_consent". crier.consent(false) drops the
+ *   queue and the visitor id;
  * - with honour_dnt (T), sends nothing while navigator.doNotTrack is "1"
  *   or navigator.globalPrivacyControl is true, whatever the consent.
  *
