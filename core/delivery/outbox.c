@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/evaluate.h"
 #include "server/server.h"
+#include "template/link_rewrite.h"
 #include "template/template.h"
 
 /* One job on its way through render, `sending`, the channel and the
@@ -196,6 +199,37 @@ mark_sending(struct delivery *d)
 }
 
 
+/*
+ * Rewrites the links of the rendered HTML into signed beacon links and
+ * adds the open pixel, for the job's recipient under the channel's
+ * address kind.
+ * NOTE: the text part keeps its links as they are, so clicks from it are
+ * not counted (docs/KNOWN_LIMITS.md, "Delivery").
+ */
+static int
+links_track(struct delivery *d, char *error, size_t size)
+{
+    const struct crier_channel_ops *ops = d->channel->desc->ops;
+    const char *kind = ops->address_kind ? ops->address_kind : "email";
+    json_t *identity = json_pack("{s:O}", kind,
+                                 json_object_get(d->job, "to"));
+    char *html = link_html_rewrite(d->rendered.html, ob.set.link_secret,
+                                   server.settings.public_url,
+                                   json_string_value(json_object_get(
+                                       d->job, "key")), identity);
+
+    json_decref(identity);
+    if (html == NULL) {
+        snprintf(error, size, "links of the HTML part could not be signed");
+        return CRIER_EINVAL;
+    }
+    free(d->rendered.html);
+    d->rendered.html = strdup(html);
+    g_free(html);
+    return d->rendered.html != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
 static int
 render(struct delivery *d, char *error, size_t size)
 {
@@ -214,11 +248,15 @@ render(struct delivery *d, char *error, size_t size)
                          json_string_value(json_object_get(job, "template")),
                          data, &d->rendered, &err);
     json_decref(data);
-    if (rc != 0)
+    if (rc != 0) {
         snprintf(error, size, "template %s: %s",
                  json_string_value(json_object_get(job, "template")),
                  err.message);
-    return rc;
+        return rc;
+    }
+    if (ob.set.link_secret != NULL && d->rendered.html != NULL)
+        return links_track(d, error, size);
+    return 0;
 }
 
 

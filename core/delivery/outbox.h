@@ -24,6 +24,7 @@ struct outbox_settings {
     int64_t poll_ms;            /* how often due jobs are looked for; 1 s */
     int max_in_flight;          /* jobs being delivered at once; 64 */
     const char *message_id_domain;  /* right of the @ in Message-IDs */
+    const char *link_secret;    /* signs tracked links, or NULL for none */
 };
 
 /* Reads the `delivery` group; 0 or CRIER_ECONFIG. */

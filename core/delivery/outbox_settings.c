@@ -10,7 +10,7 @@
 
 static const char *const delivery_keys[] = {
     "max_attempts", "max_in_flight", "lease", "backoff", "max_backoff",
-    "poll", "message_id_domain", NULL
+    "poll", "message_id_domain", "link_secret", NULL
 };
 
 
@@ -79,8 +79,16 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
         get_duration(cfg, group, "max_backoff", &s->max_backoff_ms) ||
         get_duration(cfg, group, "poll", &s->poll_ms) ||
         config_get_string(cfg, group, "delivery", "message_id_domain", 0,
-                          &s->message_id_domain))
+                          &s->message_id_domain) ||
+        config_get_string(cfg, group, "delivery", "link_secret", 0,
+                          &s->link_secret))
         return CRIER_ECONFIG;
+    if (s->link_secret != NULL && s->link_secret[0] == '\0') {
+        config_fail(cfg, "delivery.link_secret", "must not be empty; set "
+                    "the beacon's link_secret, or remove the key to send "
+                    "links untracked");
+        return CRIER_ECONFIG;
+    }
 done:
     s->max_attempts = (int) attempts;
     s->max_in_flight = (int) in_flight;

@@ -309,7 +309,9 @@ def test_snippet_served(web):
     assert "sendBeacon" in script
     assert "/v1/beacon" in script
     assert "/b.gif" in script
-    assert len(r.body) < 1024
+    assert len(r.body) <= 2048
+    # consent = "required" and honour_dnt = false by default.
+    assert script.endswith("})(window,document,1,0);\n")
 
 
 def test_page_view_moves_stage(tmp_path):

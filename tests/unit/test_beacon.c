@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "../../plugins/triggers/beacon/beacon.c"
+#include "../../plugins/triggers/beacon/bots.c"
 #include "../../plugins/triggers/beacon/hit.c"
+#include "../../plugins/triggers/beacon/links.c"
 #include "../../plugins/triggers/beacon/pages.c"
 #include "../../plugins/triggers/beacon/snippet.c"
 
@@ -36,6 +38,9 @@ struct crier_http_req {
     const char *body;
     const char *origin;
     const char *content_type;
+    const char *user_agent;     /* NULL for UA */
+    const char *dnt;            /* the DNT header, or NULL */
+    const char *gpc;            /* the Sec-GPC header, or NULL */
     int status;                 /* 0 until the handler responds */
     char type_out[64];
     char body_out[2048];
@@ -81,7 +86,11 @@ fake_header(struct crier_http_req *req, const char *name)
     if (strcasecmp(name, "Content-Type") == 0)
         return req->content_type;
     if (strcasecmp(name, "User-Agent") == 0)
-        return UA;
+        return req->user_agent != NULL ? req->user_agent : UA;
+    if (strcasecmp(name, "DNT") == 0)
+        return req->dnt;
+    if (strcasecmp(name, "Sec-GPC") == 0)
+        return req->gpc;
     return NULL;
 }
 
@@ -216,6 +225,9 @@ beacon_new(const char *const *origins)
 
     beacon->host = &fake_host;
     beacon_host = &fake_host;
+    beacon->consent_required = 1;
+    beacon->snippet = beacon_snippet_render(1, 0);
+    beacon->bots = bot_classifier_new(NULL, 0);
     if (origins != NULL)
         beacon->allowed_origins = g_strdupv((char **) origins);
     return beacon;
@@ -793,11 +805,12 @@ test_snippet(void **state)
     assert_int_equal(req.status, 200);
     assert_string_equal(req.type_out, "application/javascript");
     assert_non_null(strstr(req.headers_out, "Cache-Control: max-age=300\n"));
-    assert_int_equal(req.body_len, beacon_snippet_len);
-    assert_true(beacon_snippet_len < 1024);
-    assert_non_null(strstr(beacon_snippet, "\"crier_vid\""));
-    assert_non_null(strstr(beacon_snippet, "\"/v1/beacon\""));
-    assert_non_null(strstr(beacon_snippet, "\"/b.gif?v=\""));
+    assert_int_equal(req.body_len, strlen(beacon->snippet));
+    assert_true(req.body_len <= 2048);
+    assert_non_null(strstr(beacon->snippet, "\"crier_vid\""));
+    assert_non_null(strstr(beacon->snippet, "\"/v1/beacon\""));
+    assert_non_null(strstr(beacon->snippet, "\"/b.gif?v=\""));
+    assert_non_null(strstr(beacon->snippet, "})(window,document,1,0);"));
     beacon_destroy(beacon);
 }
 
@@ -840,7 +853,289 @@ test_config_unknown_setting(void **state)
                      CRIER_ECONFIG);
     assert_null(beacon);
     assert_string_equal(config_report, "allowed_origin: unknown setting; "
-                        "valid settings are allowed_origins and pages");
+                        "valid settings are allowed_origins, pages, "
+                        "consent, honour_dnt and link_secret");
+}
+
+
+static void
+test_config_privacy(void **state)
+{
+    struct beacon *beacon = NULL;
+
+    assert_int_equal(config_init("{\"plugin\": \"beacon\"}", &beacon), 0);
+    assert_true(beacon->consent_required);
+    assert_false(beacon->honour_dnt);
+    assert_null(beacon->link_secret);
+    assert_non_null(strstr(beacon->snippet, "})(window,document,1,0);"));
+    beacon_destroy(beacon);
+
+    assert_int_equal(config_init("{\"consent\": \"assumed\", "
+                                 "\"honour_dnt\": true, "
+                                 "\"link_secret\": \"s3\"}", &beacon), 0);
+    assert_false(beacon->consent_required);
+    assert_true(beacon->honour_dnt);
+    assert_string_equal(beacon->link_secret, "s3");
+    assert_non_null(strstr(beacon->snippet, "})(window,document,0,1);"));
+    beacon_destroy(beacon);
+
+    assert_int_equal(config_init("{\"consent\": \"maybe\"}", &beacon),
+                     CRIER_ECONFIG);
+    assert_non_null(strstr(config_report, "consent: must be \"required\""));
+    assert_int_equal(config_init("{\"honour_dnt\": \"yes\"}", &beacon),
+                     CRIER_ECONFIG);
+    assert_string_equal(config_report, "honour_dnt: must be true or false");
+    assert_int_equal(config_init("{\"link_secret\": \"\"}", &beacon),
+                     CRIER_ECONFIG);
+    assert_non_null(strstr(config_report, "link_secret: must be a "
+                                          "non-empty string"));
+}
+
+
+/* Each class of the pattern table, and browsers that must stay clear. */
+static void
+test_bot_classify(void **state)
+{
+    static const struct {
+        const char *user_agent;
+        const char *class;
+    } cases[] = {
+        {"Mozilla/5.0 (compatible; Googlebot/2.1; "
+         "+http://www.google.com/bot.html)", "crawler"},
+        {"Mozilla/5.0 (compatible; bingbot/2.0; "
+         "+http://www.bing.com/bingbot.htm)", "crawler"},
+        {"facebookexternalhit/1.1", "crawler"},
+        {"Mozilla/5.0 (compatible; SomeNewBot/0.1)", "crawler"},
+        {"Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
+         "(via ggpht.com GoogleImageProxy)", "mail_proxy"},
+        {"Mozilla/5.0", "mail_proxy"},
+        {"YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy",
+         "mail_proxy"},
+        {"Mozilla/5.0 zgrab/0.x", "scanner"},
+        {"Barracuda Sentinel (EE)", "scanner"},
+        {"curl/7.88.1", "script"},
+        {"python-requests/2.31.0", "script"},
+        {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
+         "Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", "script"},
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+         "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", NULL},
+        {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+         "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 "
+         "Mobile/15E148 Safari/604.1", NULL},
+        {"Mozilla/5.0 (Linux; Android 10; CUBOT X19) AppleWebKit/537.36 "
+         "(KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36", NULL},
+        {UA, NULL},
+    };
+    char error[256];
+    struct bot_classifier *bots = bot_classifier_new(error, sizeof(error));
+
+    assert_non_null(bots);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *class = bot_classify(bots, cases[i].user_agent);
+
+        if (cases[i].class == NULL)
+            assert_null(class);
+        else
+            assert_string_equal(class, cases[i].class);
+    }
+    assert_null(bot_classify(bots, NULL));
+    bot_classifier_free(bots);
+}
+
+
+/* A crawler's hit is stored, flagged. */
+static void
+test_gif_bot_flagged(void **state)
+{
+    struct beacon *beacon = beacon_new(NULL);
+    struct crier_http_req req = {
+        .method = "GET", .query = "v=vid-1",
+        .user_agent = "Mozilla/5.0 (compatible; Googlebot/2.1)",
+    };
+
+    on_gif(beacon, &req);
+    assert_int_equal(emitted.calls, 1);
+    assert_string_equal(property(emitted.events, "bot"), "crawler");
+    emitted.done(emitted.arg, 0, 1, 0);
+    assert_int_equal(req.status, 200);
+    beacon_destroy(beacon);
+}
+
+
+/* With honour_dnt, DNT: 1 and Sec-GPC: 1 hits get the usual success
+ * response and store nothing; without it they are stored. */
+static void
+test_dnt_honoured(void **state)
+{
+    struct beacon *beacon = beacon_new(NULL);
+    struct crier_http_req pixel = {.method = "GET", .query = "v=vid-1",
+                                   .dnt = "1"};
+    struct crier_http_req post = {
+        .method = "POST", .gpc = "1",
+        .body = "{\"visitor\": \"vid-1\"}",
+    };
+    struct crier_http_req stored = {.method = "GET", .query = "v=vid-1",
+                                    .dnt = "1"};
+
+    beacon->honour_dnt = 1;
+    on_gif(beacon, &pixel);
+    assert_int_equal(pixel.status, 200);
+    assert_string_equal(pixel.type_out, "image/gif");
+    on_post(beacon, &post);
+    assert_int_equal(post.status, 202);
+    assert_non_null(strstr(post.body_out, "\"accepted\":0"));
+    assert_int_equal(emitted.calls, 0);
+
+    beacon->honour_dnt = 0;
+    on_gif(beacon, &stored);
+    assert_int_equal(emitted.calls, 1);
+    beacon_destroy(beacon);
+}
+
+
+/* An identify hit carries the visitor and the email; profile is taken
+ * only on type identify and only as {"email": ...}. */
+static void
+test_json_identify(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *field;
+    } bad[] = {
+        {"{\"visitor\": \"v\", \"type\": \"identify\"}", "profile"},
+        {"{\"visitor\": \"v\", \"profile\": {\"email\": \"a@b.gov\"}}",
+         "profile"},
+        {"{\"visitor\": \"v\", \"type\": \"identify\", "
+         "\"profile\": {\"email\": \"a@b.gov\", \"phone\": \"+13125550100\"}}",
+         "profile"},
+        {"{\"visitor\": \"v\", \"type\": \"identify\", "
+         "\"profile\": {\"case_id\": \"14-1\"}}", "profile"},
+        {"{\"visitor\": \"v\", \"type\": \"identify\", "
+         "\"profile\": {\"email\": 7}}", "profile"},
+    };
+    struct crier_input_error err;
+    json_t *body, *event = NULL;
+
+    body = json_loads("{\"visitor\": \"v-1\", \"type\": \"identify\", "
+                      "\"profile\": {\"email\": \"Ana@Example.gov\"}}", 0,
+                      NULL);
+    assert_int_equal(beacon_event_build_json(body, UA, &event, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(event, "visitor")),
+                        "v-1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(event, "profile"), "email")),
+                        "Ana@Example.gov");
+    json_decref(event);
+    json_decref(body);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        event = NULL;
+        body = json_loads(bad[i].body, 0, NULL);
+        assert_non_null(body);
+        assert_int_equal(beacon_event_build_json(body, UA, &event, &err),
+                         CRIER_EINVAL);
+        assert_string_equal(err.field, bad[i].field);
+        assert_null(event);
+        json_decref(body);
+    }
+}
+
+
+/* A signed click redirects to exactly its URL after the commit; a
+ * tampered one gets 400 with no Location and stores nothing. */
+static void
+test_click_redirect(void **state)
+{
+    struct beacon *beacon = beacon_new(NULL);
+    json_t *identity = json_pack("{s:s}", "email", "ana@example.gov");
+    char *token, *path, *bad_path;
+    struct crier_http_req click = {.method = "GET"};
+    struct crier_http_req tampered = {.method = "GET"};
+    struct crier_http_req open = {.method = "GET"};
+    const json_t *event;
+
+    beacon->link_secret = g_strdup("s3");
+    token = link_token_sign("s3", "rule:r/p/1", identity,
+                            "https://www.example.gov/recalls?id=7");
+    path = g_strconcat("/c/", token, NULL);
+    click.path = path;
+    on_click(beacon, &click);
+    assert_int_equal(emitted.calls, 1);
+    assert_int_equal(click.status, 0);
+    event = emitted.events;
+    assert_string_equal(json_string_value(json_object_get(event, "type")),
+                        "email.clicked");
+    assert_string_equal(property(event, "message"), "rule:r/p/1");
+    assert_string_equal(property(event, "url"),
+                        "https://www.example.gov/recalls?id=7");
+    emitted.done(emitted.arg, 0, 1, 0);
+    assert_int_equal(click.status, 302);
+    assert_non_null(strstr(click.headers_out, "Location: "
+                           "https://www.example.gov/recalls?id=7\n"));
+
+    /* Flip one character of the signature. */
+    bad_path = g_strdup(path);
+    bad_path[strlen(bad_path) - 1] =
+        bad_path[strlen(bad_path) - 1] == 'A' ? 'B' : 'A';
+    tampered.path = bad_path;
+    on_click(beacon, &tampered);
+    assert_int_equal(tampered.status, 400);
+    assert_null(strstr(tampered.headers_out, "Location"));
+    assert_int_equal(emitted.calls, 1);
+
+    /* An open pixel's token has no URL to go to. */
+    g_free(token);
+    g_free(path);
+    token = link_token_sign("s3", "rule:r/p/1", identity, NULL);
+    path = g_strconcat("/c/", token, NULL);
+    open.path = path;
+    on_click(beacon, &open);
+    assert_int_equal(open.status, 400);
+    assert_null(strstr(open.headers_out, "Location"));
+    assert_int_equal(emitted.calls, 1);
+
+    g_free(bad_path);
+    g_free(path);
+    g_free(token);
+    json_decref(identity);
+    beacon_destroy(beacon);
+}
+
+
+/* GET /b.gif?m={token} stores email.opened for the token's recipient. */
+static void
+test_gif_open_pixel(void **state)
+{
+    struct beacon *beacon = beacon_new(NULL);
+    json_t *identity = json_pack("{s:s}", "email", "ana@example.gov");
+    char *token = link_token_sign("s3", "rule:r/p/1", identity, NULL);
+    char *query = g_strconcat("m=", token, NULL);
+    struct crier_http_req open = {.method = "GET", .query = query};
+    struct crier_http_req forged = {.method = "GET",
+                                    .query = "m=e30.AAAA"};
+    const json_t *event;
+
+    beacon->link_secret = g_strdup("s3");
+    on_gif(beacon, &open);
+    assert_int_equal(emitted.calls, 1);
+    event = emitted.events;
+    assert_string_equal(json_string_value(json_object_get(event, "type")),
+                        "email.opened");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(event, "profile"), "email")),
+                        "ana@example.gov");
+    assert_string_equal(property(event, "message"), "rule:r/p/1");
+    emitted.done(emitted.arg, 0, 1, 0);
+    assert_int_equal(open.status, 200);
+
+    on_gif(beacon, &forged);
+    assert_int_equal(forged.status, 400);
+    assert_int_equal(emitted.calls, 1);
+
+    g_free(query);
+    g_free(token);
+    json_decref(identity);
+    beacon_destroy(beacon);
 }
 
 
@@ -981,6 +1276,13 @@ main(void)
         cmocka_unit_test(test_snippet),
         cmocka_unit_test(test_origin_valid),
         cmocka_unit_test(test_config_unknown_setting),
+        cmocka_unit_test(test_config_privacy),
+        cmocka_unit_test(test_bot_classify),
+        cmocka_unit_test_setup(test_gif_bot_flagged, reset),
+        cmocka_unit_test_setup(test_dnt_honoured, reset),
+        cmocka_unit_test(test_json_identify),
+        cmocka_unit_test_setup(test_click_redirect, reset),
+        cmocka_unit_test_setup(test_gif_open_pixel, reset),
         cmocka_unit_test(test_pages_symlinks),
         cmocka_unit_test(test_pages_folder_link),
     };

@@ -5,10 +5,14 @@
  *   POST /v1/beacon              a hit as JSON, 202 once stored
  *   OPTIONS /v1/beacon           the CORS preflight
  *   GET /crier.js                the snippet that sends the hits
+ *   GET /c/{token}               an email click, a 302 to the signed URL
+ *   GET /b.gif?m={token}         an email open
  *   GET /site/...                files of the `pages` folder, when set
  *
- * Both hit routes respond only after the store has committed the event,
- * so a 2xx means stored. The client's IP address is not stored.
+ * The hit routes respond only after the store has committed the event,
+ * so a 2xx means stored. The client's IP address is not stored. Hits
+ * from crawlers, scanners and mail proxies are stored with
+ * properties.bot set.
  * docs/triggers/beacon.md has the details.
  */
 #include <stdio.h>
@@ -19,7 +23,9 @@
 
 #include <crier/crier.h>
 
+#include "bots.h"
 #include "hit.h"
+#include "links.h"
 #include "pages.h"
 #include "snippet.h"
 
@@ -27,11 +33,26 @@
  * Browsers apply lower caps of their own. */
 #define PREFLIGHT_MAX_AGE "86400"
 
+/* The value that the example config falls back to without
+ * CRIER_LINK_SECRET. */
+#define EXAMPLE_LINK_SECRET "change-me"
+
 struct beacon {
     struct crier_ctx *ctx;
     const struct crier_host *host;
     char **allowed_origins;     /* NULL-terminated, or NULL for any origin */
     char *pages;                /* folder served under /site/, or NULL */
+    int consent_required;       /* consent = "required" */
+    int honour_dnt;             /* drop hits that signal DNT or GPC */
+    char *link_secret;          /* signs click and open links, or NULL */
+    char *snippet;              /* crier.js for this instance */
+    struct bot_classifier *bots;
+};
+
+/* A click waiting for its event's commit before the redirect. */
+struct click {
+    struct crier_http_req *req;
+    char *url;
 };
 
 /* There is one host table per process. The emit callbacks, which get
@@ -50,7 +71,8 @@ static const unsigned char gif[] = {
 };
 
 static const char *const config_keys[] = {
-    "plugin", "allowed_origins", "pages", NULL
+    "plugin", "allowed_origins", "pages", "consent", "honour_dnt",
+    "link_secret", NULL
 };
 
 
@@ -91,10 +113,98 @@ hit_reject(const struct beacon *beacon, struct crier_http_req *req,
 }
 
 
+/*
+ * Returns nonzero when honour_dnt is set and the request carries "DNT: 1"
+ * or "Sec-GPC: 1". Such a hit gets the usual success response, so that a
+ * page cannot tell, and nothing is stored.
+ */
+static int
+dnt_signalled(const struct beacon *beacon, struct crier_http_req *req)
+{
+    const char *dnt = beacon->host->req_header(req, "DNT");
+    const char *gpc = beacon->host->req_header(req, "Sec-GPC");
+
+    if (!beacon->honour_dnt)
+        return 0;
+    return (dnt != NULL && strcmp(dnt, "1") == 0) ||
+           (gpc != NULL && strcmp(gpc, "1") == 0);
+}
+
+
+/* Sets properties.bot on `event` when its user agent is a bot's. */
+static void
+event_flag_bot(const struct beacon *beacon, json_t *event)
+{
+    json_t *properties = json_object_get(event, "properties");
+    const char *class = bot_classify(beacon->bots, json_string_value(
+                            json_object_get(properties, "user_agent")));
+
+    if (class != NULL)
+        json_object_set_new(properties, "bot", json_string(class));
+}
+
+
+/* Emits a built event after flagging bots. Returns as host->emit does. */
+static int
+event_emit(struct beacon *beacon, json_t *event,
+           struct crier_input_error *err, crier_emit_cb done, void *arg)
+{
+    int rc;
+
+    event_flag_bot(beacon, event);
+    rc = beacon->host->emit(beacon->ctx, event, err, done, arg);
+    json_decref(event);
+    return rc;
+}
+
+
 static void
 on_gif_emitted(void *arg, int status, size_t accepted, size_t duplicates)
 {
     gif_send(beacon_host, arg, status == 0 ? 200 : 503);
+}
+
+
+/*
+ * Builds the email.opened event of a GIF hit without a visitor id but
+ * with m={token}, the open pixel of an email. Without m it returns
+ * CRIER_EINVAL and leaves `err` as it is. It returns CRIER_EINVAL with
+ * `err` naming "m" when the token is malformed or tampered with, or when
+ * no link_secret is set.
+ */
+static int
+open_event_build(const struct beacon *beacon, struct crier_http_req *req,
+                 json_t **event, struct crier_input_error *err)
+{
+    const struct crier_host *host = beacon->host;
+    const char *reason;
+    char *token = NULL;
+    json_t *payload = NULL;
+    int rc;
+
+    /* Without m the hit is a page's hit without v, and `err` already
+     * names v. */
+    rc = query_param_get(host->req_query(req), "m", &token, &reason);
+    if (rc == CRIER_ENOTFOUND)
+        return CRIER_EINVAL;
+    if (rc == 0 && beacon->link_secret == NULL) {
+        reason = "is not accepted: this beacon has no link_secret";
+        rc = CRIER_EINVAL;
+    }
+    if (rc == 0 &&
+        link_token_verify(beacon->link_secret, token, &payload, &reason) != 0)
+        rc = CRIER_EINVAL;
+    g_free(token);
+    if (rc != 0) {
+        snprintf(err->field, sizeof(err->field), "%s", "m");
+        snprintf(err->message, sizeof(err->message), "%s", reason);
+        err->index = -1;
+        return CRIER_EINVAL;
+    }
+    *event = links_event_build(payload, "email.opened",
+                               host->req_header(req, "User-Agent"));
+    json_decref(payload);
+    return 0;
 }
 
 
@@ -113,12 +223,17 @@ on_gif(void *arg, struct crier_http_req *req)
         gif_send(host, req, 200);
         return;
     }
+    if (dnt_signalled(beacon, req)) {
+        gif_send(host, req, 200);
+        return;
+    }
     rc = beacon_event_build_query(host->req_query(req),
                                   host->req_header(req, "User-Agent"),
                                   &event, &err);
+    if (rc == CRIER_EINVAL && strcmp(err.field, "v") == 0)
+        rc = open_event_build(beacon, req, &event, &err);
     if (rc == 0) {
-        rc = host->emit(beacon->ctx, event, &err, on_gif_emitted, req);
-        json_decref(event);
+        rc = event_emit(beacon, event, &err, on_gif_emitted, req);
         if (rc == 0)
             return;
     }
@@ -260,6 +375,10 @@ on_post(void *arg, struct crier_http_req *req)
                    "text/plain", "Content-Type");
         return;
     }
+    if (dnt_signalled(beacon, req)) {
+        on_post_emitted(req, 0, 0, 0);
+        return;
+    }
     text = host->req_body(req, &len);
     body = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     if (body == NULL) {
@@ -274,8 +393,7 @@ on_post(void *arg, struct crier_http_req *req)
         return;
     }
 
-    rc = host->emit(beacon->ctx, event, &err, on_post_emitted, req);
-    json_decref(event);
+    rc = event_emit(beacon, event, &err, on_post_emitted, req);
     if (rc == CRIER_EINVAL)
         hit_reject(beacon, req, 400, err.message, err.field);
     else if (rc == CRIER_ECLOSED)
@@ -292,11 +410,83 @@ on_post(void *arg, struct crier_http_req *req)
 static void
 on_snippet(void *arg, struct crier_http_req *req)
 {
-    const struct crier_host *host = ((struct beacon *) arg)->host;
+    const struct beacon *beacon = arg;
 
-    host->resp_header(req, "Cache-Control", "max-age=300");
-    host->respond(req, 200, "application/javascript", beacon_snippet,
-                  beacon_snippet_len);
+    beacon->host->resp_header(req, "Cache-Control", "max-age=300");
+    beacon->host->respond(req, 200, "application/javascript",
+                          beacon->snippet, strlen(beacon->snippet));
+}
+
+
+/* Sends the redirect of a click, whether or not its event was stored:
+ * the token was valid, so the reader gets to the page either way. */
+static void
+click_redirect(struct click *click)
+{
+    beacon_host->resp_header(click->req, "Location", click->url);
+    beacon_host->resp_header(click->req, "Cache-Control", "no-store");
+    beacon_host->respond(click->req, 302, NULL, NULL, 0);
+    g_free(click->url);
+    g_free(click);
+}
+
+
+static void
+on_click_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    click_redirect(arg);
+}
+
+
+/*
+ * GET /c/{token}: verifies the token and redirects with 302 to the URL
+ * signed into it, after storing email.clicked. A token that does not
+ * verify, or that has no URL (an open pixel's), gets 400 and no Location,
+ * so the route never redirects anywhere that was not signed.
+ */
+static void
+on_click(void *arg, struct crier_http_req *req)
+{
+    struct beacon *beacon = arg;
+    const struct crier_host *host = beacon->host;
+    const char *token = host->req_path(req) + strlen(LINKS_CLICK_PREFIX);
+    const char *reason;
+    struct crier_input_error err;
+    struct click *click;
+    json_t *payload, *url;
+    int rc;
+
+    if (link_token_verify(beacon->link_secret, token, &payload, &reason)
+        != 0 || (url = json_object_get(payload, "u")) == NULL) {
+        if (payload != NULL)
+            reason = "the token is an open pixel's and has no URL";
+        json_decref(payload);
+        hit_reject(beacon, req, 400, reason, "token");
+        return;
+    }
+    click = g_new0(struct click, 1);
+    click->req = req;
+    click->url = g_strdup(json_string_value(url));
+
+    /* A HEAD is a link checker's, not a reader's click. */
+    if (strcmp(host->req_method(req), "HEAD") == 0 ||
+        dnt_signalled(beacon, req)) {
+        json_decref(payload);
+        click_redirect(click);
+        return;
+    }
+    rc = event_emit(beacon, links_event_build(payload, "email.clicked",
+                                              host->req_header(req,
+                                                               "User-Agent")),
+                    &err, on_click_emitted, click);
+    json_decref(payload);
+    if (rc == 0)
+        return;
+    if (rc != CRIER_ECLOSED)
+        host->log(beacon->ctx, CRIER_LOG_ERROR, "click not emitted",
+                  "error=%s field=%s", crier_errname(rc),
+                  rc == CRIER_EINVAL ? err.field : "");
+    click_redirect(click);
 }
 
 
@@ -344,6 +534,53 @@ config_read_pages(struct beacon *beacon, const json_t *pages)
 }
 
 
+/* Reads consent and honour_dnt; consent is "required" by default. */
+static int
+config_read_privacy(struct beacon *beacon, const json_t *config)
+{
+    const struct crier_host *host = beacon->host;
+    const json_t *consent = json_object_get(config, "consent");
+    const json_t *dnt = json_object_get(config, "honour_dnt");
+    const char *mode = json_string_value(consent);
+
+    beacon->consent_required = 1;
+    if (consent != NULL && (mode == NULL ||
+                            (strcmp(mode, "required") != 0 &&
+                             strcmp(mode, "assumed") != 0))) {
+        host->config_error(beacon->ctx, "consent", "must be \"required\" "
+                           "(send nothing until the page calls "
+                           "crier.consent(true)) or \"assumed\"");
+        return CRIER_ECONFIG;
+    }
+    if (mode != NULL && strcmp(mode, "assumed") == 0)
+        beacon->consent_required = 0;
+    if (dnt != NULL && !json_is_boolean(dnt)) {
+        host->config_error(beacon->ctx, "honour_dnt", "must be true or "
+                           "false");
+        return CRIER_ECONFIG;
+    }
+    beacon->honour_dnt = dnt != NULL && json_is_true(dnt);
+    return 0;
+}
+
+
+/* Reads link_secret, which turns on click and open tracking. */
+static int
+config_read_link_secret(struct beacon *beacon, const json_t *secret)
+{
+    if (secret == NULL)
+        return 0;
+    if (!json_is_string(secret) || json_string_length(secret) == 0) {
+        beacon->host->config_error(beacon->ctx, "link_secret", "must be a "
+                                   "non-empty string, such as "
+                                   "\"${CRIER_LINK_SECRET}\"");
+        return CRIER_ECONFIG;
+    }
+    beacon->link_secret = g_strdup(json_string_value(secret));
+    return 0;
+}
+
+
 static int
 config_read(struct beacon *beacon, const json_t *config)
 {
@@ -361,11 +598,15 @@ config_read(struct beacon *beacon, const json_t *config)
                 break;
         if (config_keys[i] == NULL) {
             host->config_error(beacon->ctx, key, "unknown setting; valid "
-                               "settings are allowed_origins and pages");
+                               "settings are allowed_origins, pages, "
+                               "consent, honour_dnt and link_secret");
             return CRIER_ECONFIG;
         }
     }
-    if (config_read_pages(beacon, json_object_get(config, "pages")) != 0)
+    if (config_read_pages(beacon, json_object_get(config, "pages")) != 0 ||
+        config_read_privacy(beacon, config) != 0 ||
+        config_read_link_secret(beacon,
+                                json_object_get(config, "link_secret")) != 0)
         return CRIER_ECONFIG;
     if (origins == NULL)
         return 0;
@@ -399,6 +640,9 @@ beacon_destroy(void *state)
 
     g_strfreev(beacon->allowed_origins);
     g_free(beacon->pages);
+    g_free(beacon->link_secret);
+    g_free(beacon->snippet);
+    bot_classifier_free(beacon->bots);
     g_free(beacon);
 }
 
@@ -408,6 +652,7 @@ beacon_init(struct crier_ctx *ctx, const struct crier_host *host,
             const json_t *config, void **state)
 {
     struct beacon *beacon = g_new0(struct beacon, 1);
+    char error[256];
     int rc;
 
     beacon->ctx = ctx;
@@ -418,6 +663,20 @@ beacon_init(struct crier_ctx *ctx, const struct crier_host *host,
         beacon_destroy(beacon);
         return rc;
     }
+    beacon->bots = bot_classifier_new(error, sizeof(error));
+    if (beacon->bots == NULL) {
+        host->log(ctx, CRIER_LOG_ERROR, "bot patterns not compiled",
+                  "error=\"%s\"", error);
+        beacon_destroy(beacon);
+        return CRIER_EINVAL;
+    }
+    beacon->snippet = beacon_snippet_render(beacon->consent_required,
+                                            beacon->honour_dnt);
+    if (beacon->link_secret != NULL &&
+        strcmp(beacon->link_secret, EXAMPLE_LINK_SECRET) == 0)
+        host->log(ctx, CRIER_LOG_WARN, "the link secret is the example "
+                  "value; anyone who reads the docs can sign redirects "
+                  "and fake clicks", "key=link_secret");
     *state = beacon;
     return 0;
 }
@@ -460,6 +719,14 @@ beacon_start(void *state)
             return rc;
         }
     }
+    if (beacon->link_secret != NULL) {
+        int rc = beacon->host->route_add(beacon->ctx, "GET",
+                                         LINKS_CLICK_PREFIX "*", on_click,
+                                         beacon);
+
+        if (rc != 0)
+            return rc;
+    }
     if (beacon->pages == NULL)
         return 0;
     return beacon->host->route_add(beacon->ctx, "GET", PAGES_PREFIX "*",
@@ -480,7 +747,7 @@ CRIER_PLUGIN_EXPORT = {
     .kind = CRIER_PLUGIN_TRIGGER,
     .name = "beacon",
     .version = "0.1.0",
-    .summary = "page views from web pages: /b.gif, /v1/beacon, /crier.js",
+    .summary = "page views from web pages and email clicks and opens",
     .init = beacon_init,
     .start = beacon_start,
     .stop = beacon_stop,

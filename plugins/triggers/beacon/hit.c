@@ -33,7 +33,8 @@ static const char *const json_properties[] = {"url", "referrer", "title"};
 
 /* The members a POST body may have. */
 static const char *const json_members[] = {
-    "visitor", "type", "url", "referrer", "title", "properties", NULL
+    "visitor", "type", "url", "referrer", "title", "properties", "profile",
+    NULL
 };
 
 
@@ -258,8 +259,8 @@ json_members_check(const json_t *body, struct crier_input_error *err)
             i++;
         if (json_members[i] == NULL)
             return reject(err, key, "is not a member of a beacon hit; use "
-                          "visitor, type, url, referrer, title and "
-                          "properties");
+                          "visitor, type, url, referrer, title, "
+                          "properties and, for identify, profile");
     }
     return 0;
 }
@@ -285,6 +286,37 @@ json_properties_copy(const json_t *body, json_t *properties,
 }
 
 
+/*
+ * Checks the profile of an identify hit: an object with one member,
+ * "email", a string. The core checks that the string is an address. Only
+ * an email is taken, and only on type identify, because any page can
+ * send it (docs/triggers/beacon.md, "Identify").
+ * NOTE: nothing proves that the visitor owns the address, so a page can
+ * merge its visitor into another resident's profile (docs/KNOWN_LIMITS.md,
+ * "Triggers").
+ */
+static int
+identify_check(const json_t *type, const json_t *profile,
+               struct crier_input_error *err)
+{
+    int identify = type != NULL &&
+                   strcmp(json_string_value(type), HIT_IDENTIFY_TYPE) == 0;
+
+    if (profile == NULL && !identify)
+        return 0;
+    if (profile == NULL)
+        return reject(err, "profile", "is required on an identify hit: "
+                      "{\"email\": \"...\"}");
+    if (!identify)
+        return reject(err, "profile", "is allowed only on an identify hit");
+    if (!json_is_object(profile) || json_object_size(profile) != 1 ||
+        !json_is_string(json_object_get(profile, "email")))
+        return reject(err, "profile", "must be {\"email\": \"...\"}, "
+                      "with no other identity");
+    return 0;
+}
+
+
 int
 beacon_event_build_json(const json_t *body, const char *user_agent,
                         json_t **event, struct crier_input_error *err)
@@ -292,6 +324,7 @@ beacon_event_build_json(const json_t *body, const char *user_agent,
     const json_t *visitor = json_object_get(body, "visitor");
     const json_t *type = json_object_get(body, "type");
     const json_t *extra = json_object_get(body, "properties");
+    const json_t *profile = json_object_get(body, "profile");
     json_t *properties;
     int rc;
 
@@ -313,6 +346,8 @@ beacon_event_build_json(const json_t *body, const char *user_agent,
         return rc;
     if (extra != NULL && !json_is_object(extra))
         return reject(err, "properties", "must be an object");
+    if ((rc = identify_check(type, profile, err)) != 0)
+        return rc;
 
     properties = extra != NULL ? json_deep_copy(extra) : json_object();
     if ((rc = json_properties_copy(body, properties, err)) != 0) {
@@ -323,5 +358,7 @@ beacon_event_build_json(const json_t *body, const char *user_agent,
                                         : HIT_DEFAULT_TYPE,
                            json_string_value(visitor), properties,
                            user_agent);
+    if (profile != NULL)
+        json_object_set(*event, "profile", (json_t *) profile);
     return 0;
 }

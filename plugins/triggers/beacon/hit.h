@@ -15,6 +15,9 @@
 
 #define HIT_DEFAULT_TYPE "page_view"
 
+/* The type of a hit that ties the visitor to an email address. */
+#define HIT_IDENTIFY_TYPE "identify"
+
 /* Maximum length of a visitor id, as the core accepts it. */
 #define HIT_VISITOR_MAX 128
 
@@ -53,9 +56,11 @@ int beacon_event_build_query(const char *query, const char *user_agent,
 
 /*
  * Builds the event of a POST /v1/beacon body {"visitor", "type", "url",
- * "referrer", "title", "properties"}, as beacon_event_build_query does.
- * url, referrer, title and user_agent go into properties and take the
- * place of members of the same names there.
+ * "referrer", "title", "properties", "profile"}, as
+ * beacon_event_build_query does. url, referrer, title and user_agent go
+ * into properties and take the place of members of the same names there.
+ * "profile" is {"email": "..."}, required on type identify and rejected
+ * on any other type.
  */
 int beacon_event_build_json(const json_t *body, const char *user_agent,
                             json_t **event, struct crier_input_error *err);
