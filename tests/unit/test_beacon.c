@@ -925,6 +925,18 @@ test_bot_classify(void **state)
         {"Mozilla/5.0 (Linux; Android 10; CUBOT X19) AppleWebKit/537.36 "
          "(KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36", NULL},
         {UA, NULL},
+        /* Browser versions years old: the form spam of web server logs. */
+        {"Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like "
+         "Gecko) Chrome/39.0.2171.95 Safari/537.36", "outdated"},
+        {"Mozilla/5.0 (Windows NT 5.1; rv:35.0) Gecko/20100101 "
+         "Firefox/35.0", "outdated"},
+        {"Mozilla/5.0 (Windows NT 6.3; WOW64; Trident/7.0; rv:11.0) like "
+         "Gecko", "outdated"},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_1) AppleWebKit/600.2.5"
+         " (KHTML, like Gecko) Version/8.0.2 Safari/600.2.5", "outdated"},
+        {"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+         "Firefox/128.0", NULL},
+        {"Mozilla/5.0 (X11; Linux x86_64) Chrome/", NULL},
     };
     char error[256];
     struct bot_classifier *bots = bot_classifier_new(error, sizeof(error));

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -90,11 +91,11 @@ bot_classifier_new(char *error, size_t error_len)
 }
 
 
-const char *
-bot_classify(const struct bot_classifier *classifier, const char *user_agent)
+/* Returns the class of the first pattern that matches, or NULL. */
+static const char *
+pattern_class(const struct bot_classifier *classifier,
+              const char *user_agent)
 {
-    if (user_agent == NULL)
-        return NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(bot_patterns); i++) {
         /* The hit builder has already made the user agent valid UTF-8;
          * a failed match of any kind counts as no match. */
@@ -106,6 +107,58 @@ bot_classify(const struct bot_classifier *classifier, const char *user_agent)
             return bot_patterns[i].class;
     }
     return NULL;
+}
+
+
+/*
+ * Browsers update themselves, so one that names a version years old is
+ * almost always a script that copied its user agent: the form spam in
+ * web server logs sends Chrome 39 and Firefox 35. Chrome 100 and Firefox
+ * 100 came out in 2022, Safari 15 ("Version/15") in 2021, and Internet
+ * Explorer ended in 2022. A resident on a device that no longer updates
+ * is flagged too, which is why a flag never drops a hit.
+ */
+static const struct {
+    const char *product;        /* "Chrome/", followed by the version */
+    long below;                 /* versions below this are outdated */
+} browser_floors[] = {
+    {"Chrome/", 100},
+    {"Firefox/", 100},
+    {"Version/", 15},
+    {"MSIE ", 1000},
+    {"Trident/", 1000},
+};
+
+
+/* Returns 1 when the user agent names a browser version older than its
+ * floor. */
+static int
+outdated_browser(const char *user_agent)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(browser_floors); i++) {
+        const char *at = strstr(user_agent, browser_floors[i].product);
+
+        if (at != NULL &&
+            g_ascii_isdigit(at[strlen(browser_floors[i].product)]) &&
+            strtol(at + strlen(browser_floors[i].product), NULL, 10) <
+                browser_floors[i].below)
+            return 1;
+    }
+    return 0;
+}
+
+
+const char *
+bot_classify(const struct bot_classifier *classifier, const char *user_agent)
+{
+    const char *class;
+
+    if (user_agent == NULL)
+        return NULL;
+    class = pattern_class(classifier, user_agent);
+    if (class == NULL && outdated_browser(user_agent))
+        class = "outdated";
+    return class;
 }
 
 

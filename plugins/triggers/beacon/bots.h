@@ -16,9 +16,10 @@ struct bot_classifier;
 struct bot_classifier *bot_classifier_new(char *error, size_t error_len);
 
 /*
- * Returns the class of `user_agent` ("mail_proxy", "scanner", "crawler"
- * or "script"), or NULL for a browser or a NULL user agent. The first
- * matching row of the table decides.
+ * Returns the class of `user_agent` ("mail_proxy", "scanner", "crawler",
+ * "script", or "outdated" for a browser version years old), or NULL for
+ * a current browser or a NULL user agent. The first matching pattern of
+ * the table decides, and the browser versions are checked last.
  */
 const char *bot_classify(const struct bot_classifier *classifier,
                          const char *user_agent);
