@@ -9,14 +9,25 @@
 #include "rules/expr_int.h"
 
 
-/* Returns the zone of the context's profile, a new reference. */
+/*
+ * Returns the zone of the context's profile, a new reference. The
+ * pipeline passes the profile flattened, with attributes as members,
+ * and a stored profile keeps them under "attributes": both are read.
+ *
+ * NOTE: only the attribute named `timezone` is read, so a zone kept
+ * under another name, even one declared with the type timezone, is not
+ * used (docs/KNOWN_LIMITS.md, "Time").
+ */
 static GTimeZone *
 profile_zone(const struct expr_scope *scope)
 {
     const json_t *profile = json_object_get(scope->ctx, "profile");
-    const json_t *attributes = json_object_get(profile, "attributes");
-    const json_t *name = json_object_get(attributes, "timezone");
+    const json_t *name = json_object_get(profile, "timezone");
 
+    if (!json_is_string(name)) {
+        name = json_object_get(json_object_get(profile, "attributes"),
+                               "timezone");
+    }
     return civil_zone_or_default(json_string_value(name));
 }
 

@@ -2,10 +2,13 @@
  * Civil dates and wall times in a zone, to and from instants.
  *
  * A wall time is resolved by trying the offsets in force a day and a
- * half before and after it: a wall time that one of them reproduces
- * exists, two that do mean a repeated hour, and none means a skipped
- * hour. This assumes at most one change of offset within those three
- * days, which holds for every zone of tzdata 2025b.
+ * half before and after it. When one of them reproduces the wall time,
+ * the wall time exists. When both do, the hour is repeated, and when
+ * neither does, the hour is skipped.
+ *
+ * NOTE: this assumes at most one change of offset within those three
+ * days. A zone with two changes that close together would resolve some
+ * wall times near them wrongly (docs/KNOWN_LIMITS.md, "Time").
  */
 #include <crier/error.h>
 

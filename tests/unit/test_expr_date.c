@@ -159,6 +159,22 @@ instants_in_profile_zone(void **state)
 }
 
 
+/* The pipeline's profile is flattened: attributes are its members. */
+static void
+flattened_profile_zone(void **state)
+{
+    json_t *ctx = json_pack("{s:{s:s,s:s,s:I},s:I}", "profile", "id", "p_1",
+                            "timezone", "America/Chicago", "viewed",
+                            (json_int_t) VIEW_MS, "now",
+                            (json_int_t) VIEW_MS);
+
+    (void) state;
+    assert_eval_ms("profile.viewed + 1 day", ctx, "2026-03-08T17:00:00Z");
+    assert_eval("'2026-03-08' == 1772949600000", ctx, "true");
+    json_decref(ctx);
+}
+
+
 /* Without a valid zone of its own a profile takes the agency default. */
 static void
 instants_in_default_zone(void **state)
@@ -290,6 +306,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dates_stay_dates),
         cmocka_unit_test(instants_in_profile_zone),
+        cmocka_unit_test(flattened_profile_zone),
         cmocka_unit_test(instants_in_default_zone),
         cmocka_unit_test(now_reads_clock),
         cmocka_unit_test(date_against_instant),
