@@ -7,6 +7,12 @@
 #include "profile/attributes.h"
 #include "time/civil.h"
 
+/* g_time_zone_new_identifier returns NULL for an unknown name only from
+ * GLib 2.68 on; older versions return UTC, which would hide a typo. */
+#if !GLIB_CHECK_VERSION(2, 68, 0)
+#error "core/time needs GLib 2.68 or later"
+#endif
+
 static GTimeZone *default_zone;
 
 
