@@ -7,8 +7,9 @@
 #include "profile/attributes.h"
 #include "time/civil.h"
 
-/* g_time_zone_new_identifier returns NULL for an unknown name only from
- * GLib 2.68 on; older versions return UTC, which would hide a typo. */
+/* g_time_zone_new_identifier, which returns NULL for an unknown name,
+ * arrived in GLib 2.68. The older g_time_zone_new returns UTC instead,
+ * which would hide a typo in a zone name. */
 #if !GLIB_CHECK_VERSION(2, 68, 0)
 #error "core/time needs GLib 2.68 or later"
 #endif
