@@ -277,7 +277,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
         follow_merge(ev, json_array_get(ev->idx.merges, i));
     ctx = evaluation_context(event, profile);
-    /* age_months() in conditions counts to the crier clock's time. */
+    /* now() and age_months() in conditions read the crier clock. */
     json_object_set_new(ctx, "now", json_integer(now_ms));
     history = history_update(ev, ctx, row, profile, merges);
 

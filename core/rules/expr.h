@@ -51,8 +51,8 @@ int expr_test(const struct expr *e, const json_t *ctx);
 int64_t expr_window_max_ms(const struct expr *e);
 /*
  * Returns 1 when the value of `e` can change as the clock moves with
- * nothing else changing, because it calls age_months() or count(). A
- * function that reads "now" must be counted here too.
+ * nothing else changing, because it calls age_months(), count() or
+ * now(). A new function that reads the clock must be counted here too.
  */
 int expr_reads_clock(const struct expr *e);
 

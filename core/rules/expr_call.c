@@ -1,6 +1,6 @@
 /*
- * The parser's function calls: any(list, condition), age_months(date)
- * and count(condition, window). Other names before '(' are rejected
+ * The parser's function calls: any(list, condition), age_months(date),
+ * count(condition, window) and now(). Other names before '(' are rejected
  * here, at parse time, never at evaluation.
  */
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 /* Function names reserved for later parts, as docs/expressions.md lists. */
 static const char *const planned_functions[] = {
-    "all", "now", "age_years", NULL
+    "all", "age_years", NULL
 };
 
 
@@ -135,33 +135,21 @@ parse_age_months(struct expr_parser *p)
 }
 
 
-/* The units of a count() window and their length in ms. */
-static const struct {
-    const char *name;
-    int64_t ms;
-} window_units[] = {
-    { "minute", 60LL * 1000 }, { "minutes", 60LL * 1000 },
-    { "hour", 3600LL * 1000 }, { "hours", 3600LL * 1000 },
-    { "day", 86400LL * 1000 }, { "days", 86400LL * 1000 },
-    { "week", 7 * 86400LL * 1000 }, { "weeks", 7 * 86400LL * 1000 },
-    { NULL, 0 }
-};
-
-
-/* Returns the length in ms of the unit `token` names, or 0. */
+/* Returns the length in ms of the elapsed unit `token` names, or 0 for
+ * months, years and any other token. */
 static int64_t
 window_unit_ms(const struct expr_token *token)
 {
-    for (size_t i = 0; window_units[i].name != NULL; i++) {
-        if (expr_token_is_word(token, window_units[i].name)) {
-            return window_units[i].ms;
-        }
+    enum civil_unit unit;
+
+    if (token->kind != EXPR_TOKEN_NAME || !expr_unit_lookup(token, &unit)) {
+        return 0;
     }
-    return 0;
+    return expr_unit_ms(unit);
 }
 
 
-/* Rejects a unit that is not one of window_units, naming the fix. */
+/* Rejects a window unit other than minutes to weeks, naming the fix. */
 static void
 window_unit_fail(struct expr_parser *p, const struct expr_token *unit)
 {
@@ -216,8 +204,7 @@ parse_window(struct expr_parser *p, struct expr *call)
         return CRIER_EINVAL;
     }
 
-    unit_ms = p->token.kind == EXPR_TOKEN_NAME ? window_unit_ms(&p->token)
-                                               : 0;
+    unit_ms = window_unit_ms(&p->token);
     if (unit_ms == 0) {
         window_unit_fail(p, &p->token);
         return CRIER_EINVAL;
@@ -297,6 +284,28 @@ parse_count(struct expr_parser *p, const struct expr_token *name)
 }
 
 
+/* Parses now(), which takes no argument. */
+static struct expr *
+parse_now(struct expr_parser *p)
+{
+    struct expr *call;
+
+    if (expr_parser_advance(p) != 0) {
+        return NULL;
+    }
+    if (p->token.kind != EXPR_TOKEN_RPAREN) {
+        expr_parser_fail(p, &p->token, "now() takes no arguments");
+        return NULL;
+    }
+    call = expr_node_new(p, EXPR_NOW);
+    if (call != NULL && expr_parser_advance(p) != 0) {
+        expr_free(call);
+        return NULL;
+    }
+    return call;
+}
+
+
 struct expr *
 expr_parse_call(struct expr_parser *p, const struct expr_token *name)
 {
@@ -308,6 +317,9 @@ expr_parse_call(struct expr_parser *p, const struct expr_token *name)
     }
     if (expr_token_is_word(name, "count")) {
         return parse_count(p, name);
+    }
+    if (expr_token_is_word(name, "now")) {
+        return parse_now(p);
     }
 
     if (function_is_planned(name)) {

@@ -137,6 +137,27 @@ values_equal(const json_t *a, const json_t *b)
 }
 
 
+/* Applies a comparison operator to an order from strcmp's convention. */
+static int
+order_test(int order, enum expr_compare op)
+{
+    switch (op) {
+    case EXPR_EQ:
+        return order == 0;
+    case EXPR_NE:
+        return order != 0;
+    case EXPR_LT:
+        return order < 0;
+    case EXPR_LE:
+        return order <= 0;
+    case EXPR_GT:
+        return order > 0;
+    default:
+        return order >= 0;
+    }
+}
+
+
 /*
  * Applies an ordering operator. Only two numbers or two strings have an
  * order, and every other pair gives false.
@@ -154,16 +175,7 @@ values_ordered(const json_t *a, const json_t *b, enum expr_compare op)
         return 0;
     }
 
-    switch (op) {
-    case EXPR_LT:
-        return order < 0;
-    case EXPR_LE:
-        return order <= 0;
-    case EXPR_GT:
-        return order > 0;
-    default:
-        return order >= 0;
-    }
+    return order_test(order, op);
 }
 
 
@@ -172,6 +184,13 @@ compare_test(const struct expr *e, const struct expr_scope *scope)
 {
     const json_t *left = expr_eval_borrowed(e->children[0], scope);
     const json_t *right = expr_eval_borrowed(e->children[1], scope);
+    int order;
+
+    /* A date against an instant is the one pair of different types that
+     * compares: the date stands for 00:00 of its day. */
+    if (expr_date_instant_order(left, right, scope, &order)) {
+        return order_test(order, e->op);
+    }
 
     switch (e->op) {
     case EXPR_EQ:
@@ -301,6 +320,10 @@ expr_eval_borrowed(const struct expr *e, const struct expr_scope *scope)
         return expr_age_months(e, scope);
     case EXPR_COUNT:
         return expr_count(e, scope);
+    case EXPR_SHIFT:
+        return expr_shift(e, scope);
+    case EXPR_NOW:
+        return expr_now(scope);
     default:
         return json_boolean(eval_test(e, scope));
     }

@@ -89,7 +89,12 @@ date_parse(const json_t *value, GDate *date)
 }
 
 
-/* Sets `date` to the civil date in UTC of `ms` since the Unix epoch. */
+/*
+ * Sets `date` to the civil date in UTC of `ms` since the Unix epoch.
+ *
+ * NOTE: the date is UTC's, not the profile's zone's, so age_months() can
+ * be a day early or late near midnight; docs/KNOWN_LIMITS.md, "Time".
+ */
 static int
 date_from_ms(json_int_t ms, GDate *date)
 {

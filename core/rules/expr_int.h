@@ -14,6 +14,7 @@
 #include <pcre2.h>
 
 #include "rules/expr.h"
+#include "time/civil.h"
 
 #define EXPR_MAX_LENGTH 4096        /* bytes of source */
 #define EXPR_MAX_DEPTH 64           /* nested '(', '!' and '[' */
@@ -24,6 +25,8 @@
 #define EXPR_ANY_MAX_ELEMENTS 1000  /* elements of a list any() examines */
 #define EXPR_ANY_MAX_NESTING 2      /* any() inside the condition of any() */
 #define EXPR_COUNT_MAX_WINDOW_MS (366LL * 24 * 3600 * 1000)  /* 366 days */
+#define EXPR_SHIFT_MAX 1000000      /* the number of a `+ N unit` */
+#define EXPR_SHIFT_CHAIN 16         /* durations added in a row */
 
 enum expr_token_kind {
     EXPR_TOKEN_END,
@@ -78,7 +81,9 @@ enum expr_kind {
     EXPR_MATCH,                     /* children[0] ~ regex */
     EXPR_ANY,                       /* any(children[0], children[1]) */
     EXPR_AGE_MONTHS,                /* age_months(children[0]) */
-    EXPR_COUNT                      /* count(children[0], window_ms) */
+    EXPR_COUNT,                     /* count(children[0], window_ms) */
+    EXPR_SHIFT,                     /* children[0] + shift_amount unit */
+    EXPR_NOW                        /* now() */
 };
 
 enum expr_compare {
@@ -117,6 +122,8 @@ struct expr {
     pcre2_code *regex;
     pcre2_match_context *match_context;
     int64_t window_ms;              /* EXPR_COUNT: the window's length */
+    int64_t shift_amount;           /* EXPR_SHIFT: negative for '-' */
+    enum civil_unit shift_unit;
 };
 
 /* The parser's state, shared by expr_parse.c and expr_primary.c. */
@@ -241,6 +248,37 @@ const json_t *expr_age_months(const struct expr *e,
 /* Evaluates count(condition, window): a borrowed integer. */
 const json_t *expr_count(const struct expr *e,
                          const struct expr_scope *scope);
+
+/* Returns 1 when `token` names a duration unit, such as `months`, and
+ * sets `*unit`. */
+int expr_unit_lookup(const struct expr_token *token, enum civil_unit *unit);
+
+/* Returns the length of an elapsed unit (minutes to weeks) in ms, or 0
+ * for months and years, whose length varies. */
+int64_t expr_unit_ms(enum civil_unit unit);
+
+/*
+ * Parses the duration after the `+` or `-` token `sign` into the shift
+ * of `node`. Returns 0 or CRIER_EINVAL with the parser's error filled.
+ */
+int expr_parse_shift(struct expr_parser *p, const struct expr_token *sign,
+                     struct expr *node);
+
+/* Evaluates `value + duration`: a borrowed date string, instant or null. */
+const json_t *expr_shift(const struct expr *e,
+                         const struct expr_scope *scope);
+
+/* Evaluates now(): the context's "now", borrowed, or json_null(). */
+const json_t *expr_now(const struct expr_scope *scope);
+
+/*
+ * Orders a date string against an instant (ms), with the date read as
+ * 00:00 of its day in the profile's zone. Returns 1 and sets `*order`
+ * (negative, zero or positive, as strcmp does) when one side is a date
+ * and the other an integer, else 0.
+ */
+int expr_date_instant_order(const json_t *a, const json_t *b,
+                            const struct expr_scope *scope, int *order);
 
 /* Returns 1 when `value` is truthy, as docs/expressions.md defines it. */
 int expr_value_truthy(const json_t *value);

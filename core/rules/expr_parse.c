@@ -88,8 +88,8 @@ expr_parser_enter(struct expr_parser *p)
 
 /*
  * Explains a token that cannot follow a complete operand when it is a
- * common slip: arithmetic, or a word written for an operator. Returns 1
- * when it filled the error.
+ * common slip: arithmetic other than adding a duration, or a word
+ * written for an operator. Returns 1 when it filled the error.
  */
 static int
 parser_explain_operator(struct expr_parser *p)
@@ -97,7 +97,7 @@ parser_explain_operator(struct expr_parser *p)
     const struct expr_token *token = &p->token;
 
     if (token->kind == EXPR_TOKEN_ARITHMETIC
-        || token->kind == EXPR_TOKEN_MINUS)
+        && !(token->length == 1 && token->text[0] == '+'))
     {
         expr_parser_fail(p, token,
                          "arithmetic ('%.*s') is not available yet",
@@ -265,6 +265,57 @@ parse_primary(struct expr_parser *p)
 }
 
 
+static struct expr *parse_unary(struct expr_parser *p);
+
+
+/*
+ * Parses `unary { ("+" | "-") duration }`: date and time arithmetic,
+ * where the right side is always a literal duration such as 6 months.
+ * A chain nests to the left, so its length is capped at EXPR_SHIFT_CHAIN
+ * to keep evaluation from recursing deeply.
+ */
+static struct expr *
+parse_additive(struct expr_parser *p)
+{
+    struct expr *node = parse_unary(p);
+    struct expr *shift;
+    struct expr_token sign;
+    int links = 0;
+
+    while (node != NULL
+           && (p->token.kind == EXPR_TOKEN_MINUS
+               || (p->token.kind == EXPR_TOKEN_ARITHMETIC
+                   && p->token.text[0] == '+')))
+    {
+        sign = p->token;
+        if (++links > EXPR_SHIFT_CHAIN) {
+            expr_parser_fail(p, &sign, "more than %d durations added in "
+                             "a row", EXPR_SHIFT_CHAIN);
+            expr_free(node);
+            return NULL;
+        }
+        if (expr_parser_advance(p) != 0) {
+            expr_free(node);
+            return NULL;
+        }
+        shift = expr_node_new(p, EXPR_SHIFT);
+        if (shift == NULL || node_append(p, shift, node) != 0) {
+            if (shift == NULL) {
+                expr_free(node);
+            }
+            expr_free(shift);
+            return NULL;
+        }
+        node = shift;
+        if (expr_parse_shift(p, &sign, node) != 0) {
+            expr_free(node);
+            return NULL;
+        }
+    }
+    return node;
+}
+
+
 static struct expr *
 parse_unary(struct expr_parser *p)
 {
@@ -418,7 +469,7 @@ token_is_comparison(const struct expr_token *token, enum expr_compare *op)
 static struct expr *
 parse_comparison(struct expr_parser *p)
 {
-    struct expr *left = parse_unary(p);
+    struct expr *left = parse_additive(p);
     struct expr *right;
     struct expr *node;
     enum expr_compare op;
@@ -432,7 +483,7 @@ parse_comparison(struct expr_parser *p)
             expr_free(left);
             return NULL;
         }
-        right = parse_unary(p);
+        right = parse_additive(p);
         if (right == NULL) {
             expr_free(left);
             return NULL;
@@ -586,7 +637,8 @@ expr_reads_clock(const struct expr *e)
         return 0;
     /* A count() window slides with the clock, so a count can fall as
      * time passes with no new event. */
-    if (e->kind == EXPR_AGE_MONTHS || e->kind == EXPR_COUNT)
+    if (e->kind == EXPR_AGE_MONTHS || e->kind == EXPR_COUNT ||
+        e->kind == EXPR_NOW)
         return 1;
     for (size_t i = 0; i < e->child_count; i++)
         if (expr_reads_clock(e->children[i]))

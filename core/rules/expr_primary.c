@@ -89,8 +89,9 @@ parse_negative(struct expr_parser *p)
         return NULL;
     }
     if (p->token.kind != EXPR_TOKEN_NUMBER) {
-        expr_parser_fail(p, &minus, "'-' can only come before a number; "
-                         "arithmetic is not available yet");
+        expr_parser_fail(p, &minus, "'-' can only come before a number "
+                         "here; subtract a duration after a value, such as "
+                         "x - 2 weeks");
         return NULL;
     }
 

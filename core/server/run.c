@@ -231,8 +231,9 @@ server_run(void)
         return CRIER_EIO;
     }
     clock_tzdata_version(tzdata, sizeof(tzdata));
-    log_notice("listening", "addr=%s clock=%s tzdata=%s node=%s", s->listen,
-               s->test_clock ? "test" : "host", tzdata, s->node);
+    log_notice("listening", "addr=%s clock=%s tzdata=%s time_zone=%s "
+               "node=%s", s->listen, s->test_clock ? "test" : "host", tzdata,
+               s->time_zone, s->node);
 
     /* Signal handles are unreferenced, so the loop ends when the stop
      * sequence has closed everything else. */

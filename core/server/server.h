@@ -31,6 +31,7 @@ struct settings {
     char *templates_dir;         /* resolved, or NULL */
     int test_clock;
     int64_t clock_start_ms;
+    const char *time_zone;       /* the agency's default IANA zone */
     int log_level;
     char *log_file;              /* resolved, or NULL for stderr */
     long long max_body_bytes;

@@ -12,13 +12,14 @@
 #include "base/log.h"
 #include "profile/attributes.h"
 #include "server/server.h"
+#include "time/civil.h"
 
 static const char *const top_level_keys[] = {
     "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
     "programs", "rules", "templates", "clock", "clock_start", "log_level",
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", "admin", "attributes", "retention", "segments",
-    "segments_refresh", NULL
+    "segments_refresh", "time_zone", NULL
 };
 
 
@@ -41,6 +42,27 @@ load_clock(struct config *cfg, struct settings *s)
     if (start != NULL && clock_parse_rfc3339(start, &s->clock_start_ms)) {
         config_fail(cfg, "clock_start", "must be an RFC 3339 timestamp "
                     "such as 2026-01-01T00:00:00Z");
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+/*
+ * Reads `time_zone`, the agency's default zone for profiles without a
+ * valid zone of their own, and makes it the default of core/time.
+ */
+static int
+load_time_zone(struct config *cfg, struct settings *s)
+{
+    s->time_zone = "UTC";
+    if (config_get_string(cfg, cfg->root, "", "time_zone", 0,
+                          &s->time_zone) != 0)
+        return CRIER_ECONFIG;
+    if (civil_zone_set_default(s->time_zone) != 0) {
+        config_fail(cfg, "time_zone", "unknown time zone \"%s\"; use an "
+                    "IANA zone name such as \"America/Chicago\" or "
+                    "\"UTC\"", s->time_zone);
         return CRIER_ECONFIG;
     }
     return 0;
@@ -190,6 +212,7 @@ settings_load(struct config *cfg, struct settings *s)
         config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
                        1 << 20, &s->max_header_bytes) ||
         load_public_url(cfg, s) || load_clock(cfg, s) ||
+        load_time_zone(cfg, s) ||
         load_proxies(cfg, s) || admin_settings_load(cfg, s) ||
         attribute_types_load(cfg, &s->attribute_types))
         return CRIER_ECONFIG;

@@ -631,11 +631,25 @@ expr_parse_errors(void **state)
          "expected a quoted key or a list index after '['"},
         {"event.x ~ event.y", 1, 11,
          "the right side of '~' must be a quoted regular expression"},
-        {"event.time + 6", 1, 12, "arithmetic ('+') is not available yet"},
-        {"event.time - 6", 1, 12, "arithmetic ('-') is not available yet"},
+        {"event.time + 6", 1, 15,
+         "expected a unit of the duration (minutes, hours, days, weeks, "
+         "months or years), found the end of the expression"},
+        {"event.time - 6 fortnights", 1, 16,
+         "expected a unit of the duration (minutes, hours, days, weeks, "
+         "months or years), found 'fortnights'"},
+        {"event.time + event.x", 1, 14,
+         "expected a duration such as 6 months after '+', found 'event'"},
+        {"event.time - 1.5 days", 1, 14,
+         "a duration is a whole number from 0 to 1000000 and a unit, such "
+         "as 6 months"},
+        {"event.time + 1000001 days", 1, 14,
+         "a duration is a whole number from 0 to 1000000 and a unit, such "
+         "as 6 months"},
+        {"event.time * 6", 1, 12, "arithmetic ('*') is not available yet"},
+        {"event.time / 6", 1, 12, "arithmetic ('/') is not available yet"},
         {"-event.x", 1, 1,
-         "'-' can only come before a number; arithmetic is not available "
-         "yet"},
+         "'-' can only come before a number here; subtract a duration "
+         "after a value, such as x - 2 weeks"},
         {"event.x in [event.y]", 1, 13,
          "list elements must be literals: strings, numbers, true, false, "
          "null or lists"},
@@ -702,7 +716,7 @@ static void
 expr_unknown_functions(void **state)
 {
     static const struct error_case cases[] = {
-        {"event.time < now()", 1, 14, "function 'now' is not available yet"},
+        {"event.time < now(1)", 1, 18, "now() takes no arguments"},
         {"!age_years(profile.birth_date)", 1, 2,
          "function 'age_years' is not available yet"},
         {"foo(1)", 1, 1, "unknown function 'foo'"},
