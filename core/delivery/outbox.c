@@ -311,6 +311,8 @@ deliver(json_t *job)
     d->msg.subject = d->rendered.subject;
     d->msg.text = d->rendered.text;
     d->msg.html = d->rendered.html;
+    d->msg.profile = json_string_value(json_object_get(
+        json_object_get(job, "profile"), "id"));
     mark_sending(d);
 }
 

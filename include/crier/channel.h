@@ -28,6 +28,7 @@ struct crier_message {
     const char *subject;      /* rendered, no CR or LF; may be "" */
     const char *text;         /* rendered text part */
     const char *html;         /* rendered HTML part, or NULL */
+    const char *profile;      /* the profile's id; check `size` first */
 };
 
 enum crier_send_outcome {

@@ -1,0 +1,112 @@
+/*
+ * The webhook channel's shared state. config.c reads the instance's
+ * block, webhook.c queues messages and paces them, and request.c builds,
+ * signs and sends each request and turns the answer into an outcome. The
+ * config reference and the request body are in docs/channels/webhook.md.
+ */
+#ifndef CRIER_WEBHOOK_H
+#define CRIER_WEBHOOK_H
+
+#include <glib.h>
+
+#include <crier/crier.h>
+
+#include "pace.h"
+
+/* Bytes of a response body kept for the job's error and the provider id. */
+#define WEBHOOK_RESPONSE_MAX 4096
+
+/* Bytes of the response body quoted in a job's error. */
+#define WEBHOOK_DETAIL_BODY_MAX 200
+
+/* The wait asked for when a message finds the queue full. */
+#define WEBHOOK_QUEUE_FULL_RETRY_MS 1000
+
+struct webhook {
+    struct crier_ctx *ctx;
+    const struct crier_host *host;
+    char *url;                  /* the fixed destination, or NULL */
+    char *secret;
+    char *id_header;            /* response header with the provider id */
+    long timeout_ms;            /* for each whole request */
+    unsigned max_waiting;       /* messages queued for pacing, at most */
+    struct pace pace;
+    GQueue waiting;             /* struct webhook_delivery *, in order */
+    uv_timer_t pace_timer;      /* wakes the queue when the rate allows */
+    int pace_timer_open;
+    unsigned deliveries;        /* accepted, not yet reported */
+    int stopping;
+    crier_stop_cb stop_done;
+    void *stop_arg;
+};
+
+/* One message on its way out. Nothing in it points into the core's
+ * struct crier_message, which is only valid until `done` runs. */
+struct webhook_delivery {
+    struct webhook *webhook;
+    char *url;
+    char *message_id;
+    char *body;                 /* the JSON body, NUL-terminated */
+    size_t body_len;
+    CURL *easy;
+    struct curl_slist *headers;
+    GString *response;          /* the first bytes of the response body */
+    char *retry_after;          /* the Retry-After header, or NULL */
+    char *provider_id;          /* the id_header value, or NULL */
+    char error[CURL_ERROR_SIZE];
+    crier_send_cb done;
+    void *arg;
+};
+
+/* Reads and checks the config block into `webhook`. Returns 0 or
+ * CRIER_ECONFIG after reporting the key at fault. */
+int webhook_config_read(struct webhook *webhook, const json_t *config);
+
+/* Returns NULL when `text` is an http:// or https:// URL without
+ * credentials, or else the reason it is not. */
+const char *webhook_url_problem(const char *text);
+
+/*
+ * Returns the JSON request body for `msg`, allocated with malloc, or NULL
+ * when out of memory. `channel` is the instance name.
+ */
+char *webhook_body_build(const struct crier_message *msg,
+                         const char *channel);
+
+/*
+ * Builds the signature headers for `body` signed at `timestamp` (Unix
+ * seconds) with `secret`, and appends them with the message id to
+ * `headers`. Returns the new list, or NULL when out of memory.
+ */
+struct curl_slist *webhook_headers_sign(struct curl_slist *headers,
+                                        const char *secret, int64_t timestamp,
+                                        const char *body, size_t body_len,
+                                        const char *message_id);
+
+/*
+ * Turns a finished request into an outcome: `result` is libcurl's, and
+ * `status` the HTTP status (0 when none came). `detail` receives the
+ * text for the job record; `now_s` is the Unix time for a Retry-After
+ * given as a date.
+ */
+void webhook_answer_classify(CURLcode result, long status,
+                             const char *retry_after, const char *curl_error,
+                             const GString *response, int64_t now_s,
+                             struct crier_send_result *r, char *detail,
+                             size_t size);
+
+/*
+ * Prepares the easy handle of `d` and hands it to the core. Returns 0, or
+ * a negative code (nothing is then reported and `d` keeps its handle for
+ * webhook_delivery_free).
+ */
+int webhook_request_start(struct webhook_delivery *d);
+
+/* Reports the outcome of `d` to the core, frees it and lets the next
+ * queued message go. */
+void webhook_delivery_finish(struct webhook_delivery *d,
+                             const struct crier_send_result *result);
+
+void webhook_delivery_free(struct webhook_delivery *d);
+
+#endif
