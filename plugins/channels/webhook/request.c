@@ -119,9 +119,19 @@ body_quote(const GString *response, char *out, size_t size)
         out[i] = c < 0x20 || c == 0x7f ? ' ' : (char) c;
     }
     out[len] = '\0';
-    /* The cut may split a UTF-8 sequence. */
+
+    /* The cut may split a UTF-8 sequence, and the replacement characters
+     * of invalid bytes are longer than the bytes, so the valid text is
+     * cut again where a character starts. */
     valid = g_utf8_make_valid(out, (gssize) len);
-    snprintf(out, size, "%s", valid);
+    len = strlen(valid);
+    if (len >= size) {
+        len = size - 1;
+        while (len > 0 && ((unsigned char) valid[len] & 0xc0) == 0x80)
+            len--;
+    }
+    memcpy(out, valid, len);
+    out[len] = '\0';
     g_free(valid);
 }
 
