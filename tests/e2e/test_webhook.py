@@ -38,10 +38,9 @@ rules = (
 
 class Receiver:
     """A threaded HTTP server that checks each request's signature and
-    records it. It answers the first request of each message with
-    `first_status` and every other one with `status`; every answer waits
-    `hold` seconds, so that requests overlap and their count can be
-    measured."""
+    records it. The first request of each message gets `first_status`
+    and every later one `status`. Every response waits `hold` seconds, so
+    that requests overlap and their count can be measured."""
 
     def __init__(self, hold=0.0, first_status=200, status=200):
         self.hold = hold
@@ -73,11 +72,13 @@ class Receiver:
         with self.lock:
             self.open += 1
             self.max_open = max(self.max_open, self.open)
+
         body = req.rfile.read(int(req.headers["Content-Length"]))
         stamp = req.headers.get("X-Crier-Timestamp", "")
         digest = hmac.new(SECRET.encode(), stamp.encode() + b"." + body,
                           hashlib.sha256).hexdigest()
         doc = json.loads(body)
+
         with self.lock:
             record = {"arrived": arrived, "body": doc,
                       "signed": hmac.compare_digest(
@@ -91,9 +92,11 @@ class Receiver:
                         for r in self.requests)
             self.requests.append(record)
             status = self.first_status if first else self.status
+
         time.sleep(self.hold)
         with self.lock:
             self.open -= 1
+
         reply = b'{"error": "subject is not allowed here"}' \
             if status == 400 else b'{"ok": true}'
         req.send_response(status)
@@ -174,7 +177,7 @@ def test_webhook_each_message_once_signed_and_paced(tmp_path):
     assert "you read https://example.gov/case/" in body["text"]
     assert body["key"].startswith("rule:case-note/")
 
-    # Pacing: no window of WINDOW_S holds more than the rate. The window
+    # Pacing: no window of WINDOW_S contains more than the rate. The window
     # is a little shorter than a second because crier paces when it hands
     # a request to libcurl, and a loaded machine delays some requests more
     # than others on their way to the receiver. The first `rate` requests

@@ -1,7 +1,7 @@
 /*
  * Tests of the webhook channel (plugins/channels/webhook): the signature
  * headers, the pacing of starts and requests in flight, the outcome of
- * each kind of answer, the request body and the config checks. The
+ * each kind of response, the request body and the config checks. The
  * plugin sources are included, so the test needs no built plugin.
  */
 #include "../../plugins/triggers/case/signature.c"
@@ -187,14 +187,14 @@ classify(CURLcode result, long status, const char *retry_after,
 {
     GString *response = g_string_new(body);
 
-    webhook_answer_classify(result, status, retry_after, "", response,
+    webhook_response_classify(result, status, retry_after, "", response,
                             STAMP, r, detail, size);
     g_string_free(response, TRUE);
 }
 
 
 static void
-test_answer_success(void **state)
+test_response_success(void **state)
 {
     struct crier_send_result r;
     char detail[320];
@@ -208,7 +208,7 @@ test_answer_success(void **state)
 
 
 static void
-test_answer_temporary(void **state)
+test_response_temporary(void **state)
 {
     static const long statuses[] = { 408, 429, 500, 502, 503, 504, 599 };
     struct crier_send_result r;
@@ -232,7 +232,7 @@ test_answer_temporary(void **state)
 
 
 static void
-test_answer_retry_after(void **state)
+test_response_retry_after(void **state)
 {
     struct crier_send_result r;
     char detail[320];
@@ -250,14 +250,14 @@ test_answer_retry_after(void **state)
     assert_int_equal(r.retry_after_ms, RETRY_AFTER_MAX_MS);
     classify(CURLE_OK, 503, "soon", "", &r, detail, sizeof(detail));
     assert_int_equal(r.retry_after_ms, 0);
-    /* A Retry-After on a permanent answer does not make it a retry. */
+    /* A Retry-After on a permanent response does not make it a retry. */
     classify(CURLE_OK, 400, "5", "", &r, detail, sizeof(detail));
     assert_int_equal(r.outcome, CRIER_SEND_FAIL);
 }
 
 
 static void
-test_answer_permanent(void **state)
+test_response_permanent(void **state)
 {
     static const long statuses[] = { 301, 400, 401, 403, 404, 410, 422 };
     struct crier_send_result r;
@@ -277,7 +277,7 @@ test_answer_permanent(void **state)
 /* Only the first bytes of a long body are quoted, and a UTF-8 sequence
  * cut at the end does not make the detail invalid. */
 static void
-test_answer_body_cut(void **state)
+test_response_body_cut(void **state)
 {
     GString *body = g_string_new(NULL);
     struct crier_send_result r;
@@ -511,11 +511,11 @@ main(void)
         cmocka_unit_test(test_pace_in_flight_blocks),
         cmocka_unit_test(test_pace_rate_waits),
         cmocka_unit_test(test_pace_no_window_over_rate),
-        cmocka_unit_test(test_answer_success),
-        cmocka_unit_test(test_answer_temporary),
-        cmocka_unit_test(test_answer_retry_after),
-        cmocka_unit_test(test_answer_permanent),
-        cmocka_unit_test(test_answer_body_cut),
+        cmocka_unit_test(test_response_success),
+        cmocka_unit_test(test_response_temporary),
+        cmocka_unit_test(test_response_retry_after),
+        cmocka_unit_test(test_response_permanent),
+        cmocka_unit_test(test_response_body_cut),
         cmocka_unit_test(test_body_fields),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_errors),

@@ -42,7 +42,7 @@ config_keys_check(struct webhook *webhook, const json_t *config)
 }
 
 
-/* Reads an optional non-empty string; *out is NULL when `key` is absent. */
+/* Reads an optional non-empty string. *out is NULL when `key` is absent. */
 static int
 config_string(struct webhook *webhook, const json_t *config, const char *key,
               const char **out)

@@ -75,7 +75,7 @@ webhook_headers_sign(struct curl_slist *headers, const char *secret,
 
 
 /*
- * Returns the wait a Retry-After value asks for in milliseconds: whole
+ * Returns the wait a Retry-After value requests, in milliseconds: whole
  * seconds, or an HTTP date after `now_s`. Returns 0 for a missing or
  * unreadable value, so the outbox's own backoff applies.
  */
@@ -137,7 +137,7 @@ body_quote(const GString *response, char *out, size_t size)
 
 
 void
-webhook_answer_classify(CURLcode result, long status,
+webhook_response_classify(CURLcode result, long status,
                         const char *retry_after, const char *curl_error,
                         const GString *response, int64_t now_s,
                         struct crier_send_result *r, char *detail,
@@ -220,8 +220,8 @@ on_header(char *line, size_t size, size_t count, void *arg)
 }
 
 
-/* Keeps the first WEBHOOK_RESPONSE_MAX bytes of the body; the rest is
- * read and dropped so the connection can be reused. */
+/* Keeps the first WEBHOOK_RESPONSE_MAX bytes of the body. The rest is
+ * read and dropped, so the connection can be reused. */
 static size_t
 on_body(char *data, size_t size, size_t count, void *arg)
 {
@@ -258,7 +258,7 @@ on_transfer_done(void *arg, CURL *easy, CURLcode result)
     long status = 0;
 
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    webhook_answer_classify(result, status, d->retry_after, d->error,
+    webhook_response_classify(result, status, d->retry_after, d->error,
                             d->response, (int64_t) time(NULL), &r, detail,
                             sizeof(detail));
     if (r.outcome == CRIER_SEND_DONE) {

@@ -257,6 +257,9 @@ send_report(crier_send_cb done, void *arg, enum crier_send_outcome outcome,
 /*
  * Queues `msg` for its destination: the instance's `url` when set, and
  * otherwise the recipient's address, which must then be an http(s) URL.
+ * NOTE: a recipient URL is not checked against private or loopback
+ * addresses, and all recipients share the instance's pacing
+ * (docs/KNOWN_LIMITS.md, "Webhook").
  */
 static int
 webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
@@ -306,6 +309,9 @@ webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
 }
 
 
+/* NOTE: the core plans a job only for a profile with a `url` identity,
+ * also when `url` is configured and the identity only travels in the
+ * body (docs/KNOWN_LIMITS.md, "Webhook"). */
 static const struct crier_channel_ops webhook_ops = {
     .size = sizeof(struct crier_channel_ops),
     .address_kind = "url",

@@ -1,7 +1,7 @@
 /*
  * The webhook channel's shared state. config.c reads the instance's
  * block, webhook.c queues messages and paces them, and request.c builds,
- * signs and sends each request and turns the answer into an outcome. The
+ * signs and sends each request and turns the response into an outcome. The
  * config reference and the request body are in docs/channels/webhook.md.
  */
 #ifndef CRIER_WEBHOOK_H
@@ -86,10 +86,10 @@ struct curl_slist *webhook_headers_sign(struct curl_slist *headers,
 /*
  * Turns a finished request into an outcome: `result` is libcurl's, and
  * `status` the HTTP status (0 when none came). `detail` receives the
- * text for the job record; `now_s` is the Unix time for a Retry-After
- * given as a date.
+ * text for the job record, and `now_s` is the Unix time that a
+ * Retry-After given as a date is measured from.
  */
-void webhook_answer_classify(CURLcode result, long status,
+void webhook_response_classify(CURLcode result, long status,
                              const char *retry_after, const char *curl_error,
                              const GString *response, int64_t now_s,
                              struct crier_send_result *r, char *detail,
