@@ -9,7 +9,7 @@
  * must be listed in admin.test_recipients, and "channel". A test send
  * makes no job: it goes straight to the channel, once, so it never shows
  * in job counts or a resident's timeline. docs/admin-api.md describes the
- * bodies and answers.
+ * bodies and responses.
  */
 #include <stddef.h>
 #include <string.h>
@@ -236,8 +236,8 @@ on_test_sent(void *arg, const struct crier_send_result *r)
 }
 
 
-/* Hands the rendered test message to its channel, once: a failure is
- * answered, never retried. */
+/* Hands the rendered test message to its channel once. A failure gets a
+ * 502 response and is never retried. */
 static void
 test_send(struct template_call *call)
 {
@@ -272,9 +272,9 @@ test_send(struct template_call *call)
 
 
 /*
- * Renders for `data` (the template context, borrowed) and answers, or
- * sends the test message. The language is the body's, else the one in
- * data.profile.language.
+ * Renders for `data` (the template context, borrowed), then responds with
+ * the preview or sends the test message. The language is the body's, else
+ * the one in data.profile.language.
  */
 static void
 render_and_answer(struct template_call *call, json_t *data)
@@ -384,6 +384,12 @@ on_template_post(void *arg, struct crier_http_req *req)
         return;
     }
     json_decref(body);
+    if (!STORE_HAS_OP(profile_get)) {
+        admin_respond_error(req, 501, NULL, "the store plugin does not "
+                            "implement profile_get");
+        call_free(call);
+        return;
+    }
     body = json_pack("{s:s}", "id", call->profile_id);
     rc = server.store_ops->profile_get(server.store->state, body,
                                        on_profile_read, call);

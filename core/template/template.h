@@ -10,10 +10,9 @@
  *   templates/partials/<partial>.mustache
  *
  * A <tag> folder is a language variant, named by its BCP 47 tag in
- * canonical case ("es", "es-MX"). A render for language L uses the first
- * variant found in this order: L, L without its last subtag, and so on
- * ("es-MX", then "es"); then the set's default language likewise; then
- * the parts without a tag.
+ * canonical case ("es", "es-MX"). A render for language L tries L, then L
+ * without its last subtag, and so on ("es-MX", then "es"). Then it tries
+ * the set's default language likewise, and then the parts without a tag.
  *
  * Only the HTML part escapes values. A rendered subject that contains CR or
  * LF is refused, so a value can never add a mail header; so is one longer
@@ -36,7 +35,7 @@ struct template_error {
     char field[128];    /* a missing required field, or "" */
 };
 
-/* The longest language tag that a variant can have, with its NUL. */
+/* The maximum length of a variant's language tag, with its NUL. */
 #define TEMPLATE_LANGUAGE_MAX 36
 
 struct rendered_message {
