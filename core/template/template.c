@@ -345,6 +345,13 @@ load_variant(struct template *t, const char *entry,
     struct variant *v;
     char *path = g_build_filename(t->dir, entry, NULL);
 
+    if (canonical != NULL && strlen(canonical) >= TEMPLATE_LANGUAGE_MAX) {
+        set_error(err, path, 0, 0, "language folder name is longer than "
+                  "%d characters", TEMPLATE_LANGUAGE_MAX - 1);
+        g_free(canonical);
+        g_free(path);
+        return -1;
+    }
     if (canonical == NULL || strcmp(canonical, entry) != 0) {
         set_error(err, path, 0, 0, canonical == NULL
                   ? "folder '%.40s' is not a BCP 47 language tag: a "
