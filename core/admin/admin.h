@@ -63,4 +63,21 @@ int admin_segment_routes_add(struct http_server *http);
 /* Adds POST /v1/imports, the CSV profile import (imports.c). */
 int admin_import_routes_add(struct http_server *http);
 
+/* Adds POST /v1/templates/{name}/preview and /test (templates.c). */
+int admin_template_routes_add(struct http_server *http);
+
+/*
+ * Reads admin.test_recipients (`list`, NULL when absent) into
+ * s->test_recipients, lowercased. Returns 0 or CRIER_ECONFIG with the
+ * entry's key path (test_recipients.c).
+ */
+int admin_test_recipients_load(struct config *cfg, const json_t *list,
+                               struct settings *s);
+
+/*
+ * Returns 1 when address `to` is listed in `allowed` (NULL-terminated),
+ * whole or by an "@domain" entry, else 0.
+ */
+int admin_test_recipient_allowed(const char *to, char *const *allowed);
+
 #endif

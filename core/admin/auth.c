@@ -20,7 +20,9 @@
 /* Rejected requests are counted and logged once per 10 s at most. */
 #define ADMIN_REJECT_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
-static const char *const admin_keys[] = { "tokens", NULL };
+static const char *const admin_keys[] = {
+    "tokens", "test_recipients", NULL
+};
 
 static struct {
     unsigned count;             /* rejections not yet logged */
@@ -70,7 +72,10 @@ admin_settings_load(struct config *cfg, struct settings *s)
                     "= [ \"sha256:<64 hex digits>\" ]; }");
         return CRIER_ECONFIG;
     }
-    if (config_check_keys(cfg, admin, "admin", admin_keys) != 0)
+    if (config_check_keys(cfg, admin, "admin", admin_keys) != 0 ||
+        admin_test_recipients_load(cfg, json_object_get(admin,
+                                                        "test_recipients"),
+                                   s) != 0)
         return CRIER_ECONFIG;
     if (tokens != NULL && !json_is_array(tokens)) {
         config_fail(cfg, "admin.tokens", "must be a list of token digests "

@@ -190,9 +190,13 @@ mark_sending(struct delivery *d)
                           "now", (json_int_t) clock_now_ms(), "message_id",
                           d->message_id, "lease_ms",
                           (json_int_t) ob.set.lease_ms);
-    int rc = server.store_ops->job_update(server.store->state, u, on_sending,
-                                          d);
+    int rc;
 
+    /* The variant's tag, so the job shows the language it went out in. */
+    if (d->rendered.language != NULL)
+        json_object_set_new(u, "language",
+                            json_string(d->rendered.language));
+    rc = server.store_ops->job_update(server.store->state, u, on_sending, d);
     json_decref(u);
     if (rc != 0)
         on_final(d, rc, NULL);
@@ -237,6 +241,7 @@ render(struct delivery *d, char *error, size_t size)
     json_t *data = evaluation_context(json_object_get(job, "event"),
                                       json_object_get(job, "profile"));
     struct template_error err;
+    const char *language;
     int rc;
 
     json_object_set_new(data, "message",
@@ -244,9 +249,12 @@ render(struct delivery *d, char *error, size_t size)
                                   json_object_get(job, "rule")));
     json_object_set_new(data, "public_url",
                         json_string(server.settings.public_url));
-    rc = template_render(ob.templates,
-                         json_string_value(json_object_get(job, "template")),
-                         data, &d->rendered, &err);
+    language = json_string_value(json_object_get(
+        json_object_get(data, "profile"), "language"));
+    rc = template_render_language(ob.templates,
+                                  json_string_value(json_object_get(
+                                      job, "template")),
+                                  language, data, &d->rendered, &err);
     json_decref(data);
     if (rc != 0) {
         snprintf(error, size, "template %s: %s",
@@ -391,6 +399,13 @@ outbox_start(const struct outbox_settings *s,
     ob.templates = templates;
     ob.poll = timer_start(0, on_poll, NULL);
     return ob.poll ? 0 : CRIER_ENOMEM;
+}
+
+
+const char *
+outbox_message_id_domain(void)
+{
+    return ob.set.message_id_domain;
 }
 
 

@@ -50,6 +50,10 @@ void outbox_drain(void (*done)(void *arg), void *arg);
 void outbox_message_id(const char *key, const char *domain, char *buf,
                        size_t size);
 
+/* Returns the domain of Message-IDs, from the running outbox's
+ * settings. */
+const char *outbox_message_id_domain(void);
+
 /* Returns the wait before retry number `attempt` (1 for the first). */
 int64_t outbox_backoff_ms(const struct outbox_settings *s, int attempt);
 

@@ -42,8 +42,11 @@ load_templates(struct config *cfg)
         return cfg->error[0] ? CRIER_ECONFIG : 0;
     }
     server.templates = template_set_load(dir, &err);
-    if (server.templates != NULL)
+    if (server.templates != NULL) {
+        template_set_language(server.templates,
+                              server.settings.default_language);
         return 0;
+    }
     if (err.line > 0)
         snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: template: %s",
                  err.path, err.line, err.col, err.message);

@@ -32,6 +32,7 @@ struct settings {
     int test_clock;
     int64_t clock_start_ms;
     const char *time_zone;       /* the agency's default IANA zone */
+    char *default_language;      /* canonical BCP 47 tag, or NULL */
     int log_level;
     char *log_file;              /* resolved, or NULL for stderr */
     long long max_body_bytes;
@@ -39,6 +40,9 @@ struct settings {
     const char **trusted_proxies;  /* NULL-terminated */
     char **admin_tokens;         /* SHA-256 hex digests, NULL-terminated;
                                     NULL or empty: the admin API is off */
+    char **test_recipients;      /* addresses and "@domain" entries that
+                                    test sends may go to; NULL-terminated,
+                                    NULL when none is allowed */
     GHashTable *attribute_types; /* attribute name -> enum attribute_type,
                                     or NULL when none is declared */
 };

@@ -19,7 +19,7 @@ static const char *const top_level_keys[] = {
     "programs", "rules", "templates", "clock", "clock_start", "log_level",
     "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", "admin", "attributes", "retention", "segments",
-    "segments_refresh", "time_zone", NULL
+    "segments_refresh", "time_zone", "default_language", NULL
 };
 
 
@@ -63,6 +63,31 @@ load_time_zone(struct config *cfg, struct settings *s)
         config_fail(cfg, "time_zone", "unknown time zone \"%s\"; use an "
                     "IANA zone name such as \"America/Chicago\" or "
                     "\"UTC\"", s->time_zone);
+        return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+/*
+ * Reads `default_language`, the tag whose template variants serve
+ * residents whose own language has none (docs/templates.md).
+ */
+static int
+load_default_language(struct config *cfg, struct settings *s)
+{
+    const char *tag = NULL;
+
+    if (config_get_string(cfg, cfg->root, "", "default_language", 0,
+                          &tag) != 0)
+        return CRIER_ECONFIG;
+    if (tag == NULL)
+        return 0;
+    s->default_language = attribute_language_normalize(tag);
+    if (s->default_language == NULL) {
+        config_fail(cfg, "default_language", "\"%s\" is not a BCP 47 "
+                    "language tag; use one such as \"en\" or \"es-MX\"",
+                    tag);
         return CRIER_ECONFIG;
     }
     return 0;
@@ -212,7 +237,7 @@ settings_load(struct config *cfg, struct settings *s)
         config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
                        1 << 20, &s->max_header_bytes) ||
         load_public_url(cfg, s) || load_clock(cfg, s) ||
-        load_time_zone(cfg, s) ||
+        load_time_zone(cfg, s) || load_default_language(cfg, s) ||
         load_proxies(cfg, s) || admin_settings_load(cfg, s) ||
         attribute_types_load(cfg, &s->attribute_types))
         return CRIER_ECONFIG;
@@ -242,6 +267,8 @@ settings_clear(struct settings *s)
     free(s->templates_dir);
     free(s->log_file);
     free(s->trusted_proxies);
+    g_free(s->default_language);
+    g_strfreev(s->test_recipients);
     g_strfreev(s->admin_tokens);
     if (s->attribute_types != NULL)
         g_hash_table_unref(s->attribute_types);

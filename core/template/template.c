@@ -26,8 +26,10 @@
 #include <glib.h>
 
 #include "crier/error.h"
+#include "profile/attributes.h"
 #include "template/mustache.h"
 #include "template/template.h"
+#include "template/template_int.h"
 
 #define TEMPLATE_MAX_FILE       (1024 * 1024)
 #define TEMPLATE_MAX_SUBJECT    998
@@ -40,14 +42,24 @@ static const char *const part_files[PART_COUNT] = {
     "subject" SUFFIX, "text" SUFFIX, "html" SUFFIX,
 };
 
-struct template {
-    char *name;
+/* The parts of one language, or of the untagged template. */
+struct variant {
+    char *language;                     /* canonical tag; NULL untagged */
     char *dir;                          /* its folder, for messages */
     struct mustache *part[PART_COUNT];  /* html may be NULL */
 };
 
+struct template {
+    char *name;
+    char *dir;                          /* its folder, for messages */
+    struct variant base;                /* the parts without a tag */
+    GPtrArray *variants;                /* struct variant *, tagged */
+    char **required;                    /* NULL-terminated, or NULL */
+};
+
 struct template_set {
     char *dir;
+    char *default_language;             /* canonical tag, or NULL */
     GHashTable *templates;              /* name -> struct template */
     GHashTable *partials;               /* name -> NUL-terminated source */
 };
@@ -161,14 +173,36 @@ compile_file(const char *path, int subject, struct template_error *err)
 
 
 static void
-template_free(gpointer p)
+variant_clear(struct variant *v)
 {
-    struct template *t = p;
     int i;
 
     for (i = 0; i < PART_COUNT; i++) {
-        mustache_free(t->part[i]);
+        mustache_free(v->part[i]);
     }
+    g_free(v->language);
+    g_free(v->dir);
+}
+
+
+static void
+variant_free(gpointer p)
+{
+    variant_clear(p);
+    g_free(p);
+}
+
+
+static void
+template_free(gpointer p)
+{
+    struct template *t = p;
+
+    variant_clear(&t->base);
+    if (t->variants != NULL) {
+        g_ptr_array_unref(t->variants);
+    }
+    g_strfreev(t->required);
     g_free(t->name);
     g_free(t->dir);
     g_free(t);
@@ -265,18 +299,17 @@ load_partials(struct template_set *set, struct template_error *err)
 }
 
 
-/* Loads the template in folder `name`. */
+/*
+ * Loads the parts in v->dir. Subject and text are required, in a language
+ * folder too: a variant never borrows a part from another one.
+ */
 static int
-load_template(struct template_set *set, const char *name,
-              struct template_error *err)
+load_parts(struct variant *v, const char *name, struct template_error *err)
 {
-    struct template *t = g_new0(struct template, 1);
     int i;
 
-    t->name = g_strdup(name);
-    t->dir = g_build_filename(set->dir, name, NULL);
     for (i = 0; i < PART_COUNT; i++) {
-        char *path = g_build_filename(t->dir, part_files[i], NULL);
+        char *path = g_build_filename(v->dir, part_files[i], NULL);
 
         if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
             if (i != PART_HTML) {
@@ -284,18 +317,101 @@ load_template(struct template_set *set, const char *name,
                           "(subject.mustache and text.mustache are "
                           "required)", name, part_files[i]);
                 g_free(path);
-                template_free(t);
                 return -1;
             }
             g_free(path);
             continue;
         }
-        t->part[i] = compile_file(path, i == PART_SUBJECT, err);
+        v->part[i] = compile_file(path, i == PART_SUBJECT, err);
         g_free(path);
-        if (t->part[i] == NULL) {
-            template_free(t);
+        if (v->part[i] == NULL) {
             return -1;
         }
+    }
+    return 0;
+}
+
+
+/*
+ * Loads the language folder `entry` of template `t`. Its name must be a
+ * BCP 47 tag in canonical case ("es-MX"), the form in which profiles
+ * store the `language` attribute.
+ */
+static int
+load_variant(struct template *t, const char *entry,
+             struct template_error *err)
+{
+    char *canonical = attribute_language_normalize(entry);
+    struct variant *v;
+    char *path = g_build_filename(t->dir, entry, NULL);
+
+    if (canonical != NULL && strlen(canonical) >= TEMPLATE_LANGUAGE_MAX) {
+        set_error(err, path, 0, 0, "language folder name is longer than "
+                  "%d characters", TEMPLATE_LANGUAGE_MAX - 1);
+        g_free(canonical);
+        g_free(path);
+        return -1;
+    }
+    if (canonical == NULL || strcmp(canonical, entry) != 0) {
+        set_error(err, path, 0, 0, canonical == NULL
+                  ? "folder '%.40s' is not a BCP 47 language tag: a "
+                    "template folder may contain only language folders "
+                    "such as es or es-MX"
+                  : "language folder '%.40s' must be named in canonical "
+                    "case, %.40s", entry, canonical ? canonical : "");
+        g_free(canonical);
+        g_free(path);
+        return -1;
+    }
+    v = g_new0(struct variant, 1);
+    v->language = canonical;
+    v->dir = path;
+    if (load_parts(v, t->name, err) < 0) {
+        variant_free(v);
+        return -1;
+    }
+    g_ptr_array_add(t->variants, v);
+    return 0;
+}
+
+
+/* Loads the template in folder `name`, with its language folders and
+ * its required fields. */
+static int
+load_template(struct template_set *set, const char *name,
+              struct template_error *err)
+{
+    struct template *t = g_new0(struct template, 1);
+    GPtrArray *entries;
+    guint i;
+    int rc = 0;
+
+    t->name = g_strdup(name);
+    t->dir = g_build_filename(set->dir, name, NULL);
+    t->base.dir = g_strdup(t->dir);
+    t->variants = g_ptr_array_new_with_free_func(variant_free);
+    entries = list_dir(t->dir, err);
+    if (entries == NULL || load_parts(&t->base, name, err) < 0
+        || template_required_load(t->dir, &t->required, err) < 0)
+    {
+        rc = -1;
+    }
+    for (i = 0; rc == 0 && i < entries->len; i++) {
+        const char *entry = g_ptr_array_index(entries, i);
+        char *path = g_build_filename(t->dir, entry, NULL);
+        int is_dir = g_file_test(path, G_FILE_TEST_IS_DIR);
+
+        g_free(path);
+        if (is_dir) {
+            rc = load_variant(t, entry, err);
+        }
+    }
+    if (entries != NULL) {
+        g_ptr_array_unref(entries);
+    }
+    if (rc < 0) {
+        template_free(t);
+        return -1;
     }
     g_hash_table_insert(set->templates, t->name, t);
     return 0;
@@ -369,19 +485,19 @@ partial_source(void *arg, const char *name)
 
 /* Renders one part. Returns 0, or a CRIER_E* code with `err` filled. */
 static int
-render_part(const struct template_set *set, const struct template *t,
+render_part(const struct template_set *set, const struct variant *v,
             enum part part, const json_t *data, char **out, size_t *len,
             struct template_error *err)
 {
     struct mustache_error merr;
     char *path;
 
-    *out = mustache_render(t->part[part], data, partial_source,
+    *out = mustache_render(v->part[part], data, partial_source,
                            (void *) set, part == PART_HTML, len, &merr);
     if (*out != NULL) {
         return 0;
     }
-    path = g_build_filename(t->dir, part_files[part], NULL);
+    path = g_build_filename(v->dir, part_files[part], NULL);
     set_error(err, path, 0, 0, "%s", merr.message);
     g_free(path);
     return strcmp(merr.message, "out of memory") == 0 ? CRIER_ENOMEM
@@ -389,12 +505,126 @@ render_part(const struct template_set *set, const struct template *t,
 }
 
 
-int
-template_render(const struct template_set *set, const char *name,
-                const json_t *data, struct rendered_message *out,
-                struct template_error *err)
+/* Returns the variant of `t` tagged `tag` (any case), or NULL. */
+static const struct variant *
+variant_find(const struct template *t, const char *tag)
+{
+    guint i;
+
+    for (i = 0; i < t->variants->len; i++) {
+        const struct variant *v = g_ptr_array_index(t->variants, i);
+
+        if (g_ascii_strcasecmp(v->language, tag) == 0) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+
+/*
+ * Returns the variant for `tag` or the nearest shorter tag: "zh-Hant-TW",
+ * then "zh-Hant", then "zh". NULL when none of them has a folder.
+ */
+static const struct variant *
+variant_truncate_find(const struct template *t, const char *tag)
+{
+    char buf[TEMPLATE_LANGUAGE_MAX];
+    char *dash;
+
+    if (tag == NULL || tag[0] == '\0' || strlen(tag) >= sizeof(buf)) {
+        return NULL;
+    }
+    strcpy(buf, tag);
+    for (;;) {
+        const struct variant *v = variant_find(t, buf);
+
+        if (v != NULL) {
+            return v;
+        }
+        dash = strrchr(buf, '-');
+        if (dash == NULL) {
+            return NULL;
+        }
+        *dash = '\0';
+    }
+}
+
+
+/* Picks the variant for `language` by the chain in template.h. */
+static const struct variant *
+variant_pick(const struct template_set *set, const struct template *t,
+             const char *language)
+{
+    const struct variant *v = variant_truncate_find(t, language);
+
+    if (v == NULL) {
+        v = variant_truncate_find(t, set->default_language);
+    }
+    return v != NULL ? v : &t->base;
+}
+
+
+void
+template_set_language(struct template_set *set, const char *tag)
+{
+    g_free(set->default_language);
+    set->default_language = tag != NULL ? g_strdup(tag) : NULL;
+}
+
+
+const char *
+template_language_pick(const struct template_set *set, const char *name,
+                       const char *language)
 {
     const struct template *t;
+    const struct variant *v;
+
+    t = name != NULL ? g_hash_table_lookup(set->templates, name) : NULL;
+    if (t == NULL) {
+        return NULL;
+    }
+    v = variant_pick(set, t, language);
+    return v->language != NULL ? v->language : "";
+}
+
+
+/*
+ * The subject goes into a mail header, so it must be one line of at most
+ * 998 bytes. NOTE: RFC 5322 limits the whole header line to 998, and
+ * "Subject: " adds 9, so the email channel still has to fold a subject
+ * near the limit.
+ */
+static int
+subject_check(const struct template *t, const char *subject, size_t len,
+              struct template_error *err)
+{
+    if (memchr(subject, '\r', len) != NULL
+        || memchr(subject, '\n', len) != NULL)
+    {
+        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
+                  "would contain a line break (CR or LF)", t->name);
+        return CRIER_EINVAL;
+    }
+    if (len > TEMPLATE_MAX_SUBJECT) {
+        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
+                  "would be %zu bytes, more than %d", t->name, len,
+                  TEMPLATE_MAX_SUBJECT);
+        return CRIER_EINVAL;
+    }
+    return 0;
+}
+
+
+int
+template_render_language(const struct template_set *set, const char *name,
+                         const char *language, const json_t *data,
+                         struct rendered_message *out,
+                         struct template_error *err)
+{
+    const struct template *t;
+    const struct variant *v;
+    const char *missing;
     size_t len;
     int rc;
 
@@ -408,37 +638,43 @@ template_render(const struct template_set *set, const char *name,
                   name != NULL ? name : "(null)");
         return CRIER_ENOTFOUND;
     }
-
-    /*
-     * The subject goes into a mail header, so it must be one line of at
-     * most 998 bytes. NOTE: RFC 5322 limits the whole header line to 998,
-     * and "Subject: " adds 9, so the email channel still has to fold a
-     * subject near the limit.
-     */
-    rc = render_part(set, t, PART_SUBJECT, data, &out->subject, &len, err);
-    if (rc == 0 && (memchr(out->subject, '\r', len) != NULL
-                    || memchr(out->subject, '\n', len) != NULL))
-    {
-        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
-                  "would contain a line break (CR or LF)", t->name);
-        rc = CRIER_EINVAL;
-    } else if (rc == 0 && len > TEMPLATE_MAX_SUBJECT) {
-        set_error(err, t->dir, 0, 0, "the subject of template '%.60s' "
-                  "would be %zu bytes, more than %d", t->name, len,
-                  TEMPLATE_MAX_SUBJECT);
-        rc = CRIER_EINVAL;
+    missing = template_required_missing(t->required, data);
+    if (missing != NULL) {
+        set_error(err, t->dir, 0, 0, "missing %.120s", missing);
+        if (err != NULL) {
+            snprintf(err->field, sizeof(err->field), "%s", missing);
+        }
+        return CRIER_EINVAL;
     }
+    v = variant_pick(set, t, language);
 
+    rc = render_part(set, v, PART_SUBJECT, data, &out->subject, &len, err);
     if (rc == 0) {
-        rc = render_part(set, t, PART_TEXT, data, &out->text, &len, err);
+        rc = subject_check(t, out->subject, len, err);
     }
-    if (rc == 0 && t->part[PART_HTML] != NULL) {
-        rc = render_part(set, t, PART_HTML, data, &out->html, &len, err);
+    if (rc == 0) {
+        rc = render_part(set, v, PART_TEXT, data, &out->text, &len, err);
+    }
+    if (rc == 0 && v->part[PART_HTML] != NULL) {
+        rc = render_part(set, v, PART_HTML, data, &out->html, &len, err);
+    }
+    if (rc == 0 && v->language != NULL) {
+        out->language = strdup(v->language);
+        rc = out->language == NULL ? CRIER_ENOMEM : 0;
     }
     if (rc != 0) {
         rendered_message_clear(out);
     }
     return rc;
+}
+
+
+int
+template_render(const struct template_set *set, const char *name,
+                const json_t *data, struct rendered_message *out,
+                struct template_error *err)
+{
+    return template_render_language(set, name, NULL, data, out, err);
 }
 
 
@@ -451,9 +687,11 @@ rendered_message_clear(struct rendered_message *msg)
     free(msg->subject);
     free(msg->text);
     free(msg->html);
+    free(msg->language);
     msg->subject = NULL;
     msg->text = NULL;
     msg->html = NULL;
+    msg->language = NULL;
 }
 
 
@@ -465,6 +703,7 @@ template_set_free(struct template_set *set)
     }
     g_hash_table_destroy(set->templates);
     g_hash_table_destroy(set->partials);
+    g_free(set->default_language);
     g_free(set->dir);
     g_free(set);
 }

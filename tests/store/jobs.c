@@ -510,6 +510,43 @@ job_update_sending_then_sent(void **state)
 }
 
 
+/* `sending` records the template's language, which later moves keep. */
+static void
+job_update_records_language(void **state)
+{
+    struct fixture *f = *state;
+    json_t *job = job_claimed(f);
+    int64_t id = member_int(job, "id");
+    json_t *list;
+    json_t *listed;
+
+    list = jobs_list_all(f);
+    listed = listed_job(list, id);
+    assert_true(json_is_null(json_object_get(listed, "language")));
+    json_decref(list);
+
+    json_decref(json_ok(f, f->ops->job_update,
+                        json_pack("{s:I, s:i, s:s, s:I, s:s, s:s}",
+                                  "id", (json_int_t)id, "generation", 1,
+                                  "state", "sending",
+                                  "now", (json_int_t)(T0 + 1),
+                                  "message_id", "<m1@crier>",
+                                  "language", "es")));
+    json_decref(json_ok(f, f->ops->job_update,
+                        json_pack("{s:I, s:i, s:s, s:I}",
+                                  "id", (json_int_t)id, "generation", 1,
+                                  "state", "sent",
+                                  "now", (json_int_t)(T0 + 2))));
+
+    list = jobs_list_all(f);
+    listed = listed_job(list, id);
+    assert_string_equal(member_str(listed, "state"), "sent");
+    assert_string_equal(member_str(listed, "language"), "es");
+    json_decref(list);
+    json_decref(job);
+}
+
+
 static void
 job_update_keeps_first_error(void **state)
 {
@@ -771,6 +808,7 @@ const struct CMUnitTest job_tests[] = {
     CASE(job_update_unknown_id),
     CASE(job_update_requires_claim),
     CASE(job_update_sending_then_sent),
+    CASE(job_update_records_language),
     CASE(job_update_keeps_first_error),
     CASE(job_update_retry_waits_for_due),
     CASE(job_update_suppressed),

@@ -190,6 +190,87 @@ settings_reject_bad_digests(void **state)
 }
 
 
+/* admin.test_recipients: whole addresses and exact "@domain" entries. */
+static void
+test_recipients_allowed(void **state)
+{
+    struct settings s;
+    char error[1024];
+
+    assert_int_equal(load_settings("admin: {\n test_recipients = [ "
+                                   "\"@Example.gov\", \"ana@city.org\" "
+                                   "]; };\n", &s, error, sizeof(error)), 0);
+    assert_string_equal(s.test_recipients[0], "@example.gov");
+    assert_true(admin_test_recipient_allowed("bo@example.gov",
+                                             s.test_recipients));
+    assert_true(admin_test_recipient_allowed("BO@EXAMPLE.GOV",
+                                             s.test_recipients));
+    assert_true(admin_test_recipient_allowed("ana@city.org",
+                                             s.test_recipients));
+    assert_false(admin_test_recipient_allowed("eve@city.org",
+                                              s.test_recipients));
+    assert_false(admin_test_recipient_allowed("bo@mail.example.gov",
+                                              s.test_recipients));
+    assert_false(admin_test_recipient_allowed("bo@example.gov.evil.com",
+                                              s.test_recipients));
+    assert_false(admin_test_recipient_allowed("a@b@example.gov",
+                                              s.test_recipients));
+    assert_false(admin_test_recipient_allowed("@example.gov",
+                                              s.test_recipients));
+    assert_false(admin_test_recipient_allowed("bo@example.gov", NULL));
+    settings_clear(&s);
+}
+
+
+static void
+test_recipients_reject_bad_entries(void **state)
+{
+    static const char *const cases[][2] = {
+        { "admin: {\n test_recipients = [ ]; };\n",
+          "plugins.conf:2: admin.test_recipients: must be a list" },
+        { "admin: {\n test_recipients = [\n \"@example.gov\",\n"
+          " \"example.gov\" ]; };\n",
+          "plugins.conf:4: admin.test_recipients[1]" },
+        { "admin: {\n test_recipients = [ \"@\" ]; };\n",
+          "admin.test_recipients[0]" },
+        { "admin: {\n test_recipients = \"@example.gov\"; };\n",
+          "admin.test_recipients: must be a list" },
+    };
+    struct settings s;
+    char error[1024];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = load_settings(cases[i][0], &s, error, sizeof(error));
+
+        settings_clear(&s);
+        assert_int_equal(rc, CRIER_ECONFIG);
+        if (strstr(error, cases[i][1]) == NULL)
+            fail_msg("case %zu: expected \"%s\" in \"%s\"", i,
+                     cases[i][1], error);
+    }
+}
+
+
+/* default_language is stored in canonical case; a bad tag names the key. */
+static void
+default_language_setting(void **state)
+{
+    struct settings s;
+    char error[1024];
+
+    assert_int_equal(load_settings("default_language = \"es-mx\";\n", &s,
+                                   error, sizeof(error)), 0);
+    assert_string_equal(s.default_language, "es-MX");
+    settings_clear(&s);
+    assert_int_equal(load_settings("log_level = \"info\";\n"
+                                   "default_language = \"spanish!\";\n", &s,
+                                   error, sizeof(error)), CRIER_ECONFIG);
+    settings_clear(&s);
+    if (strstr(error, "plugins.conf:2: default_language") == NULL)
+        fail_msg("expected the file, line and key in \"%s\"", error);
+}
+
+
 int
 main(void)
 {
@@ -201,6 +282,9 @@ main(void)
         cmocka_unit_test(settings_read_digests),
         cmocka_unit_test(settings_without_admin),
         cmocka_unit_test(settings_reject_bad_digests),
+        cmocka_unit_test(test_recipients_allowed),
+        cmocka_unit_test(test_recipients_reject_bad_entries),
+        cmocka_unit_test(default_language_setting),
     };
 
     return cmocka_run_group_tests_name("admin auth", tests, NULL, NULL);

@@ -300,6 +300,166 @@ test_missing_folder(void **state)
 }
 
 
+static void
+test_bad_language_folder(void **state)
+{
+    expect_load_error(FIXTURES "bad-language",
+                      "/bad-language/notice/spanish", 0, 0,
+                      "is not a BCP 47 language tag");
+}
+
+
+static void
+test_language_folder_case(void **state)
+{
+    expect_load_error(FIXTURES "bad-case", "/bad-case/notice/es-mx", 0, 0,
+                      "must be named in canonical case, es-MX");
+}
+
+
+static void
+test_bad_required_name(void **state)
+{
+    expect_load_error(FIXTURES "bad-required",
+                      "/bad-required/notice/required.txt", 2, 1,
+                      "'profile..id' is not a field name");
+}
+
+
+/* ---- language variants, against tests/data/templates/lang ---- */
+
+static int
+load_lang(void **state)
+{
+    struct template_error err;
+
+    *state = template_set_load(FIXTURES "lang", &err);
+    if (*state == NULL) {
+        print_error("%s:%d:%d: %s\n", err.path, err.line, err.col,
+                    err.message);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* Each case: the resident's language, the default language, the variant
+ * expected ("" for the untagged parts). */
+static void
+test_language_chain(void **state)
+{
+    static const char *const cases[][3] = {
+        { "es-MX", NULL, "es" },            /* drops the region */
+        { "es", NULL, "es" },
+        { "fr-CA", NULL, "fr-CA" },
+        { "fr", NULL, "" },                 /* never a longer tag */
+        { "zh-Hant-TW", NULL, "zh-Hant" },
+        { "ES-mx", NULL, "es" },            /* any case */
+        { "de", "fr-CA", "fr-CA" },         /* the default language */
+        { "de-AT", "es-MX", "es" },         /* the default, shortened */
+        { NULL, "es", "es" },               /* no language of its own */
+        { "", "es", "es" },
+        { "de", "it", "" },                 /* neither has a variant */
+        { NULL, NULL, "" },
+    };
+    struct template_set *set = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got;
+
+        template_set_language(set, cases[i][1]);
+        got = template_language_pick(set, "notice", cases[i][0]);
+        if (got == NULL || strcmp(got, cases[i][2]) != 0)
+            fail_msg("language %s, default %s: got variant '%s', expected "
+                     "'%s'", cases[i][0] ? cases[i][0] : "(none)",
+                     cases[i][1] ? cases[i][1] : "(none)",
+                     got ? got : "(null)", cases[i][2]);
+    }
+    template_set_language(set, NULL);
+    assert_null(template_language_pick(set, "nope", "es"));
+    assert_string_equal(template_language_pick(set, "bare", "es"), "");
+}
+
+
+static void
+test_render_variant(void **state)
+{
+    struct template_set *set = *state;
+    json_t *data = json_pack("{s:{s:s}}", "profile", "first_name", "Ana");
+    struct template_error err;
+    struct rendered_message msg;
+
+    assert_int_equal(template_render_language(set, "notice", "es-MX", data,
+                                              &msg, &err), 0);
+    assert_string_equal(msg.subject, "Aviso para Ana");
+    assert_string_equal(msg.text, "Hola Ana.\n");
+    assert_null(msg.html);
+    assert_string_equal(msg.language, "es");
+    rendered_message_clear(&msg);
+
+    /* A variant never borrows the HTML part of another. */
+    assert_int_equal(template_render_language(set, "notice", "fr-CA", data,
+                                              &msg, &err), 0);
+    assert_string_equal(msg.html, "<p>Bonjour Ana.</p>\n");
+    assert_string_equal(msg.language, "fr-CA");
+    rendered_message_clear(&msg);
+
+    assert_int_equal(template_render(set, "notice", data, &msg, &err), 0);
+    assert_string_equal(msg.subject, "Notice for Ana");
+    assert_null(msg.language);
+    rendered_message_clear(&msg);
+    json_decref(data);
+}
+
+
+/* A field in required.txt that is absent, null or "" fails the render
+ * and names the field. */
+static void
+test_required_field_missing(void **state)
+{
+    struct template_set *set = *state;
+    const char *const bodies[] = {
+        "{\"profile\": {}}",
+        "{\"profile\": {\"first_name\": null}}",
+        "{\"profile\": {\"first_name\": \"\"}}",
+        "{}",
+    };
+    struct template_error err;
+    struct rendered_message msg;
+    size_t i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        json_t *data = json_loads(bodies[i], 0, NULL);
+
+        assert_int_equal(template_render_language(set, "notice", "es", data,
+                                                  &msg, &err), CRIER_EINVAL);
+        assert_null(msg.subject);
+        assert_string_equal(err.field, "profile.first_name");
+        assert_string_equal(err.message, "missing profile.first_name");
+        json_decref(data);
+    }
+}
+
+
+/* Without required.txt a missing name renders as nothing, and an
+ * inverted section gives the fallback text. */
+static void
+test_inverted_section_fallback(void **state)
+{
+    struct template_set *set = *state;
+    json_t *data = json_pack("{s:{}}", "profile");
+    struct template_error err;
+    struct rendered_message msg;
+
+    assert_int_equal(template_render_language(set, "bare", NULL, data, &msg,
+                                              &err), 0);
+    assert_string_equal(msg.text, "Dear resident.\n");
+    rendered_message_clear(&msg);
+    json_decref(data);
+}
+
+
 int
 main(void)
 {
@@ -318,6 +478,15 @@ main(void)
         cmocka_unit_test(test_broken_partial),
         cmocka_unit_test(test_bad_utf8),
         cmocka_unit_test(test_missing_folder),
+        cmocka_unit_test(test_bad_language_folder),
+        cmocka_unit_test(test_language_folder_case),
+        cmocka_unit_test(test_bad_required_name),
+    };
+    const struct CMUnitTest languages[] = {
+        cmocka_unit_test(test_language_chain),
+        cmocka_unit_test(test_render_variant),
+        cmocka_unit_test(test_required_field_missing),
+        cmocka_unit_test(test_inverted_section_fallback),
     };
     int failed = 0;
 
@@ -325,5 +494,7 @@ main(void)
                                           free_set);
     failed += cmocka_run_group_tests_name("template load errors", broken,
                                           NULL, NULL);
+    failed += cmocka_run_group_tests_name("template languages", languages,
+                                          load_lang, free_set);
     return failed > 0;
 }

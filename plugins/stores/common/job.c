@@ -58,6 +58,7 @@ job_clear(struct job *job)
     free(job->provider_id);
     free(job->error);
     free(job->last_error);
+    free(job->language);
     memset(job, 0, sizeof(*job));
 }
 
@@ -140,6 +141,7 @@ struct change_copies {
     char *provider_id;
     char *error;
     char *last_error;
+    char *language;
 };
 
 
@@ -152,6 +154,8 @@ change_copies_make(const struct job *job, const struct job_change *change,
         out->message_id = strdup(change->message_id);
     if (change->provider_id != NULL)
         out->provider_id = strdup(change->provider_id);
+    if (change->language != NULL)
+        out->language = strdup(change->language);
     if (change->error != NULL) {
         out->last_error = strdup(change->error);
         if (job->error == NULL)
@@ -159,6 +163,7 @@ change_copies_make(const struct job *job, const struct job_change *change,
     }
     if ((change->message_id != NULL && out->message_id == NULL)
         || (change->provider_id != NULL && out->provider_id == NULL)
+        || (change->language != NULL && out->language == NULL)
         || (change->error != NULL && out->last_error == NULL)
         || (change->error != NULL && job->error == NULL
             && out->error == NULL)) {
@@ -166,6 +171,7 @@ change_copies_make(const struct job *job, const struct job_change *change,
         free(out->provider_id);
         free(out->error);
         free(out->last_error);
+        free(out->language);
         return CRIER_ENOMEM;
     }
     return 0;
@@ -202,6 +208,7 @@ job_change_apply(struct job *job, const struct job_change *change)
     field_take(&job->provider_id, copies.provider_id);
     field_take(&job->error, copies.error);
     field_take(&job->last_error, copies.last_error);
+    field_take(&job->language, copies.language);
 
     /* Only a job being sent keeps a lease, because the others wait or are
      * done. */

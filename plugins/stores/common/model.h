@@ -142,6 +142,7 @@ struct job {
     char *provider_id;
     char *error;
     char *last_error;
+    char *language;             /* the template variant's tag, or NULL */
     int64_t created;
     int64_t updated;
 };
@@ -231,6 +232,7 @@ struct job_change {
     int64_t now;
     enum job_state state;
     char *message_id;
+    char *language;             /* `sending` only; NULL keeps the old */
     int has_lease_ms;
     int64_t lease_ms;
     char *provider_id;

@@ -550,6 +550,8 @@ change_members_parse(const json_t *json, struct job_change *out)
             rc = CRIER_EINVAL;
         if (rc == 0)
             rc = member_string(json, "message_id", 0, &out->message_id);
+        if (rc == 0)
+            rc = member_string(json, "language", 0, &out->language);
         return rc;
     case JOB_SENT:
         return member_string(json, "provider_id", 0, &out->provider_id);
@@ -603,6 +605,7 @@ change_clear(struct job_change *change)
     free(change->message_id);
     free(change->provider_id);
     free(change->error);
+    free(change->language);
     memset(change, 0, sizeof(*change));
 }
 

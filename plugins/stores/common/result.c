@@ -65,7 +65,7 @@ job_listed_json(const struct job *job)
     json_t *object;
 
     object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?, s:s,"
-                       " s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?,"
+                       " s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
                        " s:I, s:I, s:I}",
                        "id", (json_int_t)job->id, "key", job->key,
                        "rule", job->rule, "program", job->program,
@@ -79,6 +79,7 @@ job_listed_json(const struct job *job)
                        "message_id", job->message_id,
                        "provider_id", job->provider_id,
                        "error", job->error, "last_error", job->last_error,
+                       "language", job->language,
                        "due", (json_int_t)job->due,
                        "created", (json_int_t)job->created,
                        "updated", (json_int_t)job->updated);

@@ -12,7 +12,8 @@
 #define JOB_COLUMNS                                                         \
     "id, key, rule, program, profile, event_seq, channel, template,"        \
     " recipient, state, generation, attempts, due, lease_until, owner,"     \
-    " message_id, provider_id, error, last_error, created, updated"
+    " message_id, provider_id, error, last_error, created, updated,"     \
+    " language"
 
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
@@ -26,7 +27,8 @@ static const char job_select_sql[] =
 static const char job_write_sql[] =
     "UPDATE jobs SET state = ?2, generation = ?3, attempts = ?4, due = ?5,"
     " lease_until = ?6, owner = ?7, message_id = ?8, provider_id = ?9,"
-    " error = ?10, last_error = ?11, updated = ?12 WHERE id = ?1";
+    " error = ?10, last_error = ?11, updated = ?12, language = ?13"
+    " WHERE id = ?1";
 
 /* Each half reads its own index (jobs_due, jobs_lease) in due order. */
 static const char jobs_claimable_sql[] =
@@ -85,6 +87,7 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->last_error = column_text_copy(stmt, 18, &rc);
     job->created = sqlite3_column_int64(stmt, 19);
     job->updated = sqlite3_column_int64(stmt, 20);
+    job->language = column_text_copy(stmt, 21, &rc);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -156,6 +159,7 @@ job_write(struct connection *conn, struct request *req,
     statement_bind_text(stmt, 10, job->error);
     statement_bind_text(stmt, 11, job->last_error);
     sqlite3_bind_int64(stmt, 12, job->updated);
+    statement_bind_text(stmt, 13, job->language);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);

@@ -153,7 +153,11 @@ static const char *const migrations[] = {
      * on. This index serves both its filter and its order, whereas the
      * rows found through events_profile would need a sort by time. */
     "CREATE INDEX IF NOT EXISTS events_profile_time"
-    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;"
+    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;",
+
+    /* 8: the language of the template variant a job was rendered in,
+     * written with `sending`. Jobs stored before it have none. */
+    "ALTER TABLE jobs ADD COLUMN language TEXT;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
