@@ -140,16 +140,47 @@ fail_now(crier_send_cb done, void *arg, const char *detail)
 }
 
 
+/*
+ * Checks that `text` fits `max_segments`; on failure writes why into
+ * `detail` and returns nonzero.
+ */
+static int
+text_check(const struct sms *sms, const char *text, char *detail,
+           size_t size)
+{
+    struct sms_segments segments;
+
+    if (sms_segments_count(text, strlen(text), &segments) != 0) {
+        snprintf(detail, size, "the text part is not valid UTF-8");
+        return CRIER_EINVAL;
+    }
+    if (segments.parts == 0) {
+        snprintf(detail, size, "the text part is empty; an SMS sends the "
+                 "template's text.mustache");
+        return CRIER_EINVAL;
+    }
+    if (segments.parts > (size_t) sms->max_segments) {
+        snprintf(detail, size, "the text takes %zu SMS segments (%zu %s "
+                 "units), more than max_segments = %d; shorten the "
+                 "template", segments.parts, segments.units,
+                 segments.encoding == SMS_ENCODING_GSM7 ? "GSM-7" : "UCS-2",
+                 sms->max_segments);
+        return CRIER_EINVAL;
+    }
+    return 0;
+}
+
+
 static int
 sms_send(void *state, const struct crier_message *msg, crier_send_cb done,
          void *arg)
 {
     struct sms *sms = state;
-    const char *text = msg->text != NULL ? msg->text : "";
     char to[PHONE_E164_MAX + 1];
     char detail[256];
-    struct sms_segments segments;
     enum phone_error perr;
+    char *text;
+    int rc;
 
     if (sms->stopping)
         return CRIER_ECLOSED;
@@ -160,21 +191,17 @@ sms_send(void *state, const struct crier_message *msg, crier_send_cb done,
                  msg->to, phone_error_text(perr));
         return fail_now(done, arg, detail);
     }
-    if (sms_segments_count(text, strlen(text), &segments) != 0)
-        return fail_now(done, arg, "the text part is not valid UTF-8");
-    if (segments.parts == 0)
-        return fail_now(done, arg, "the text part is empty; an SMS needs "
-                        "the template's text part");
-    if (segments.parts > (size_t) sms->max_segments) {
-        snprintf(detail, sizeof(detail), "the text takes %zu SMS segments "
-                 "(%zu %s units), more than max_segments = %d; shorten the "
-                 "template", segments.parts, segments.units,
-                 segments.encoding == SMS_ENCODING_GSM7 ? "GSM-7"
-                                                        : "UCS-2",
-                 sms->max_segments);
-        return fail_now(done, arg, detail);
-    }
-    return twilio_send(sms, to, text, msg->message_id, done, arg);
+
+    /* A template file's last line break, and any white space after the
+     * text, would cost characters and can push the text into one more
+     * segment. */
+    text = g_strchomp(g_strdup(msg->text != NULL ? msg->text : ""));
+    if (text_check(sms, text, detail, sizeof(detail)) == 0)
+        rc = twilio_send(sms, to, text, msg->message_id, done, arg);
+    else
+        rc = fail_now(done, arg, detail);
+    g_free(text);
+    return rc;
 }
 
 
