@@ -7,7 +7,8 @@ import os
 import time
 import urllib.parse
 
-from crierlib import ROOT, Crier, Store, free_port, wait_until
+from crierlib import (PLUGINS, ROOT, Crier, Store, free_port, run_crier,
+                      wait_until)
 from fake_twilio import FakeTwilio
 
 TOKEN = "admin-token-for-sms-tests"
@@ -308,3 +309,57 @@ def test_bad_signature_rejected_stores_nothing(tmp_path):
     finally:
         assert c.stop() == 0
         fake.stop()
+
+
+def test_crier_signature_on_inbound(tmp_path):
+    fake = FakeTwilio()
+    providers = one_provider(fake.url)
+    c = Crier(tmp_path, config(providers).replace(
+        'path = "/hooks/sms";',
+        'path = "/hooks/sms"; signature = "crier"; '
+        'secrets = [ "old-secret", "sms-secret" ];'),
+        env={"SMS_AUTH_TOKEN": AUTH_TOKEN}).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    body = urllib.parse.urlencode({"From": PHONE, "To": "+13125550199",
+                                   "Body": "STOP", "MessageSid": "SMc1"})
+    # The test clock starts at 2026-01-01T00:00:00Z.
+    timestamp = "1767225600"
+
+    def post(secret):
+        mac = hmac.new(secret.encode(), (timestamp + "." + body).encode(),
+                       hashlib.sha256).hexdigest()
+        return c.post("/hooks/sms", body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Crier-Timestamp": timestamp,
+            "X-Crier-Signature": "sha256=" + mac})
+    try:
+        assert post("wrong-secret").status == 401
+        assert c.store.query("SELECT count(*) FROM events") == [(0,)]
+        r = post("sms-secret")
+        assert r.status == 200, r.body
+        assert STOP_TEXT in r.body.decode()
+        wait_until(c.store.pipeline_done)
+        assert sms_consent(c, PHONE) == "revoked"
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_config_errors_name_the_key(tmp_path):
+    conf = tmp_path / "plugins.conf"
+    conf.write_text('plugin_dir = "%s";\n' % PLUGINS + config(
+        'base_url = "http://127.0.0.1:9"; account_sid = "%s"; '
+        'auth_token = "${SMS_MISSING_TOKEN:-}"; from = "+13125550199";'
+        % SID))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code != 0
+    assert "plugins.conf:" in err
+    assert "channels.sms.auth_token" in err
+    assert "is missing or empty" in err
+
+    conf.write_text('plugin_dir = "%s";\n' % PLUGINS + config(
+        one_provider("http://127.0.0.1:9")).replace(
+            'default_region = "US"', 'default_region = "ZZ"'))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code != 0
+    assert "channels.sms.default_region" in err
