@@ -359,7 +359,8 @@ def test_config_errors_name_the_key(tmp_path):
 
     conf.write_text('plugin_dir = "%s";\n' % PLUGINS + config(
         one_provider("http://127.0.0.1:9")).replace(
-            'default_region = "US"', 'default_region = "ZZ"'))
+            'default_region = "US"', 'default_region = "ZZ"').replace(
+                "${SMS_AUTH_TOKEN}", AUTH_TOKEN))
     code, out, err = run_crier("check", "-c", str(conf))
     assert code != 0
     assert "channels.sms.default_region" in err
