@@ -10,6 +10,9 @@
  * for an opt-out that is on disk, and it never passes through the outbox,
  * where the revoked consent could stop it. The pipeline then sets the
  * profile's consent from the committed event.
+ * NOTE: jobs planned before the opt-out are held back only by a consent
+ * check when delivery claims them, which the outbox does not make yet
+ * (docs/KNOWN_LIMITS.md, "SMS").
  *
  * The status route takes Twilio's delivery status callbacks. NOTE: they
  * are verified and logged but not yet recorded on the message
