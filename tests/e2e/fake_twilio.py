@@ -1,7 +1,7 @@
 """A fake SMS provider on loopback that speaks the Twilio Messages API.
 
-It records every request and answers from a queue of scenario answers;
-once the queue is empty it accepts each message with 201 and a new sid.
+It records every request and responds from a queue of scenario responses.
+Once the queue is empty it accepts each message with 201 and a new sid.
 """
 import http.server
 import json
@@ -54,7 +54,7 @@ class FakeTwilio:
         self.thread.start()
 
     def answer(self, status, payload, headers=None):
-        """Queues one answer for the next request."""
+        """Queues one response for the next request."""
         with self.lock:
             self.answers.append((status, headers or {}, payload))
 

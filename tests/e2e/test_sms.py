@@ -238,7 +238,7 @@ def test_stop_keywords_opt_out(tmp_path):
             assert STOP_TEXT in text
             wait_until(c.store.pipeline_done)
             assert sms_consent(c, phone) == "revoked", body
-        # The confirmations went in the answers, not through the provider.
+        # The confirmations went in the responses, not through the provider.
         assert fake.count() == 0
     finally:
         assert c.stop() == 0

@@ -3,8 +3,8 @@
  * (core/template/sms_segments.c), reply keywords, form decoding and
  * Twilio's signature (plugins/channels/sms/keyword.c) and E.164
  * (plugins/channels/sms/phone.c). The GOV.UK Notify vectors are read
- * from the shared data folder; the rows where crier differs by design
- * are listed, each with the reason, in tests/data/sms/.
+ * from the shared data folder. The rows where crier differs by design
+ * are listed in tests/data/sms/, each with the reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>

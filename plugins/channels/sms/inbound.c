@@ -1,12 +1,12 @@
 /*
  * Replies from residents: Twilio posts each incoming SMS as a form
  * (From, To, Body, MessageSid) to the inbound route. A reply that is a
- * keyword changes consent or asks for help; any other text becomes an
+ * keyword changes consent or requests help. Any other text becomes an
  * `sms.received` event.
  *
- * Opt-out before the confirmation: the route answers only after the
+ * Opt-out before the confirmation: the route responds only after the
  * core reports the event committed to the store (the emit callback). The
- * confirmation is the TwiML <Message> in that answer, so it is sent only
+ * confirmation is the TwiML <Message> in that response, so it is sent only
  * for an opt-out that is on disk, and it never passes through the outbox,
  * where the revoked consent could stop it. The pipeline then sets the
  * profile's consent from the committed event.
@@ -35,7 +35,7 @@ struct inbound_reply {
 };
 
 
-/* Answers with a TwiML document: one <Message> with `text`, or none. */
+/* Responds with a TwiML document: one <Message> with `text`, or none. */
 static void
 twiml_respond(struct sms *sms, struct crier_http_req *req, const char *text)
 {
@@ -88,7 +88,7 @@ twilio_signature_valid(struct sms *sms, struct crier_http_req *req,
 
 
 /*
- * Verifies the request's signature; on failure answers it (403 for
+ * Verifies the request's signature. On failure it responds (403 for
  * Twilio's, 401 for crier's, as each sender expects) and returns nonzero.
  * `url` is the URL the sender signed, with its query.
  */
@@ -140,8 +140,8 @@ signed_url(struct sms *sms, struct crier_http_req *req, const char *base)
 }
 
 
-/* Parses the form body, verifies the signature and answers a request
- * that fails either. Returns the fields, or NULL when answered. */
+/* Parses the form body and verifies the signature, and responds to a
+ * request that fails either. Returns the fields, or NULL after a response. */
 static GPtrArray *
 request_read(struct sms *sms, struct crier_http_req *req, const char *base)
 {
@@ -230,7 +230,7 @@ reply_text(struct sms *sms, enum sms_keyword keyword)
 }
 
 
-/* Answers once the event is committed; the reply goes only then. */
+/* Responds once the event is committed, so the reply goes only then. */
 static void
 on_emitted(void *arg, int status, size_t accepted, size_t duplicates)
 {

@@ -1,7 +1,7 @@
 /*
  * The SMS channel: checks each message (the number, the segment count)
  * and sends it through providers that speak the Twilio Messages API
- * (twilio.c); answers replies on the inbound route (inbound.c). The
+ * (twilio.c), and responds to replies on the inbound route (inbound.c). The
  * config reference is docs/channels/sms.md.
  */
 #include <stdarg.h>
