@@ -194,6 +194,49 @@ def test_failover_to_second_provider(tmp_path):
         fake.stop()
 
 
+def test_503_retried_after_retry_after(tmp_path):
+    fake = FakeTwilio()
+    fake.answer(503, {"code": 20503, "message": "Service Unavailable"},
+                {"Retry-After": "300"})
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["attempts"] == 1 and
+                   job(c)["state"] == "planned")
+        assert "20503" in job(c)["last_error"]
+        advance(c, "200s")
+        time.sleep(0.5)
+        assert fake.count() == 1
+        advance(c, "101s")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 2
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_failover_on_server_error(tmp_path):
+    first, second = FakeTwilio(), FakeTwilio()
+    first.answer(500, {"code": 20500, "message": "Internal Server Error"})
+    providers = """providers = (
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t1";
+          from = "+13125550198"; },
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t2";
+          from = "+13125550199"; } );""" % (first.url, SID, second.url, SID)
+    c = start(tmp_path, providers)
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert first.count() == 1
+        assert second.count() == 1
+        assert job(c)["provider_id"] == "SM%032d" % 1
+        assert job(c)["attempts"] == 1
+    finally:
+        assert c.stop() == 0
+        first.stop()
+        second.stop()
+
+
 def twilio_post(c, form, token=AUTH_TOKEN, signature=None):
     url = c.url + "/hooks/sms"
     data = url + "".join(k + form[k] for k in sorted(form))
