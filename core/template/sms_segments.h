@@ -13,7 +13,8 @@
  *
  * The SMS channel counts with this to enforce `max_segments`, and the
  * template preview can show the same count. The core compiles this file,
- * and the SMS plugin compiles it again because it sees no core symbols.
+ * and the SMS plugin compiles it again because plugins cannot link
+ * against core symbols.
  */
 #ifndef CRIER_SMS_SEGMENTS_H
 #define CRIER_SMS_SEGMENTS_H

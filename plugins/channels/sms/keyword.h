@@ -19,7 +19,7 @@ enum sms_keyword {
 /*
  * Returns the keyword that the whole of `body` is, after trimming white
  * space and ignoring case: STOP, STOP ALL, STOPALL, UNSUBSCRIBE, CANCEL,
- * END, QUIT opt out; START, UNSTOP, YES opt in; HELP asks for help. Text
+ * END, QUIT opt out; START, UNSTOP, YES opt in; HELP requests help. Text
  * that merely contains a keyword ("Please stop the noise") is none.
  */
 enum sms_keyword sms_keyword_parse(const char *body);

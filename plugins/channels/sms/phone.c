@@ -5,7 +5,7 @@
 #include <glib.h>
 
 #define DIGITS_MAX 32
-#define E164_DIGITS_MIN 8          /* the shortest in use: "+682 50 123" */
+#define E164_DIGITS_MIN 8          /* Cook Islands: "+682 50 123" */
 #define E164_DIGITS_MAX 15         /* ITU-T E.164 */
 
 /*

@@ -4,14 +4,14 @@
  *
  * Why a narrow parser and not libphonenumber: libphonenumber is C++ (with
  * protobuf and ICU behind it), is not installed on the build machines, and
- * would need a C shim and a C++ runtime inside a C plugin. What the channel
- * needs is smaller: turn what a resident or an import typed into E.164,
- * reject what cannot be a number, and complete national numbers for a few
- * regions whose trunk and international prefixes are in the table in
- * phone.c. It does not know which number ranges a country has allocated,
- * nor mobile from landline; the provider's answer (Twilio code 21211,
- * invalid 'To') covers those, and docs/channels/sms.md lists the rows of
- * GOV.UK Notify's test vectors where the result differs.
+ * would need a C shim and a C++ runtime inside a C plugin. The channel
+ * needs less. It turns what a resident or an import typed into E.164 and
+ * rejects what cannot be a number. It completes national numbers only for
+ * the few regions in the table in phone.c. It does not know which ranges
+ * a country has allocated, nor mobiles from landlines, so the provider
+ * rejects such numbers (Twilio error 21211, invalid 'To').
+ * docs/channels/sms.md lists the rows of GOV.UK Notify's test vectors
+ * where the result differs.
  */
 #ifndef CRIER_SMS_PHONE_H
 #define CRIER_SMS_PHONE_H

@@ -1,7 +1,7 @@
 /*
  * The SMS channel's shared state. config.c reads the block, sms.c checks
  * each message and twilio.c sends it through the configured providers in
- * turn; inbound.c answers replies (STOP, START, HELP and other text).
+ * turn; inbound.c responds to replies (STOP, START, HELP and other text).
  */
 #ifndef CRIER_SMS_H
 #define CRIER_SMS_H

@@ -4,7 +4,7 @@
  * MessagingServiceSid, Body, StatusCallback) and HTTP basic auth. The
  * transfer runs on the core's libcurl multi handle.
  *
- * The answer decides the outcome: 2xx is sent, with the message's `sid`
+ * The response decides the outcome: 2xx is sent, with the message's `sid`
  * as the provider id; 408 and 429 are retried, after Retry-After when
  * given; other 4xx are permanent and carry the provider's `code` and
  * `message`; a connection error, a timeout or a 5xx means the provider is
@@ -23,7 +23,7 @@
 
 #include "sms.h"
 
-#define ANSWER_MAX (64 * 1024)
+#define RESPONSE_MAX (64 * 1024)
 
 struct twilio_send {
     struct sms *sms;
@@ -32,7 +32,7 @@ struct twilio_send {
     char *message_id;
     size_t provider;              /* index of the provider being tried */
     CURL *easy;
-    GString *answer;
+    GString *response;
     GString *detail;              /* each provider's failure, in order */
     char error[CURL_ERROR_SIZE];
     crier_send_cb done;
@@ -48,9 +48,9 @@ on_write(char *data, size_t size, size_t count, void *arg)
     struct twilio_send *t = arg;
     size_t n = size * count;
 
-    if (t->answer->len + n > ANSWER_MAX)
+    if (t->response->len + n > RESPONSE_MAX)
         return 0;                     /* ends the transfer with an error */
-    g_string_append_len(t->answer, data, (gssize) n);
+    g_string_append_len(t->response, data, (gssize) n);
     return n;
 }
 
@@ -60,8 +60,8 @@ send_free(struct twilio_send *t)
 {
     if (t->easy != NULL)
         curl_easy_cleanup(t->easy);
-    if (t->answer != NULL)
-        g_string_free(t->answer, TRUE);
+    if (t->response != NULL)
+        g_string_free(t->response, TRUE);
     g_string_free(t->detail, TRUE);
     g_free(t->to);
     g_free(t->body);
@@ -179,13 +179,14 @@ detail_add(struct twilio_send *t, const char *fmt, ...)
 }
 
 
-/* Describes an error answer from its JSON `code` and `message`. */
+/* Describes an error response from its JSON `code` and `message`. */
 static void
 error_describe(struct twilio_send *t, long status)
 {
-    json_t *answer = json_loadb(t->answer->str, t->answer->len, 0, NULL);
-    json_t *code = json_object_get(answer, "code");
-    const char *message = json_string_value(json_object_get(answer,
+    json_t *response = json_loadb(t->response->str, t->response->len, 0,
+                                  NULL);
+    json_t *code = json_object_get(response, "code");
+    const char *message = json_string_value(json_object_get(response,
                                                             "message"));
 
     if (json_is_integer(code))
@@ -194,8 +195,8 @@ error_describe(struct twilio_send *t, long status)
                    message ? message : "(no message)");
     else
         detail_add(t, "HTTP %ld: %.200s", status, message ? message
-                   : t->answer->str);
-    json_decref(answer);
+                   : t->response->str);
+    json_decref(response);
 }
 
 
@@ -203,19 +204,20 @@ error_describe(struct twilio_send *t, long status)
 static void
 sent_report(struct twilio_send *t, long status)
 {
-    json_t *answer = json_loadb(t->answer->str, t->answer->len, 0, NULL);
-    const char *sid = json_string_value(json_object_get(answer, "sid"));
-    const char *state = json_string_value(json_object_get(answer,
+    json_t *response = json_loadb(t->response->str, t->response->len, 0,
+                                  NULL);
+    const char *sid = json_string_value(json_object_get(response, "sid"));
+    const char *state = json_string_value(json_object_get(response,
                                                          "status"));
     struct crier_send_result r = { .outcome = CRIER_SEND_DONE };
 
     detail_add(t, "HTTP %ld, status %s", status, state ? state : "unknown");
     if (sid == NULL)
-        g_string_append(t->detail, ", but the answer had no sid");
+        g_string_append(t->detail, ", but the response had no sid");
     r.provider_id = sid;
     r.detail = t->detail->str;
     send_finish(t, &r);
-    json_decref(answer);
+    json_decref(response);
 }
 
 
@@ -232,7 +234,7 @@ failover(struct twilio_send *t)
                   sms->providers[t->provider].base_url, t->detail->str);
     curl_easy_cleanup(t->easy);
     t->easy = NULL;
-    g_string_truncate(t->answer, 0);
+    g_string_truncate(t->response, 0);
     t->error[0] = '\0';
     t->provider++;
     if (attempt_start(t) != 0) {
@@ -312,7 +314,7 @@ twilio_send(struct sms *sms, const char *to, const char *body,
     t->to = g_strdup(to);
     t->body = g_strdup(body);
     t->message_id = g_strdup(message_id);
-    t->answer = g_string_new(NULL);
+    t->response = g_string_new(NULL);
     t->detail = g_string_new(NULL);
     t->done = done;
     t->arg = arg;
