@@ -1,0 +1,409 @@
+"""The SMS channel against a fake Twilio on loopback: sending, retries,
+permanent failures, failover, and replies (STOP, START, HELP, text)."""
+import base64
+import hashlib
+import hmac
+import os
+import time
+import urllib.parse
+
+from crierlib import (PLUGINS, ROOT, Crier, Store, free_port, run_crier,
+                      wait_until)
+from fake_twilio import FakeTwilio
+
+TOKEN = "admin-token-for-sms-tests"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+SID = "AC0123456789abcdef0123456789abcdef"
+AUTH_TOKEN = "twilio-auth-token-for-tests"
+TEMPLATES = os.path.join(ROOT, "tests", "data", "e2e-templates")
+STOP_TEXT = "Unsubscribed from City alerts. Reply START to resume."
+HELP_TEXT = "City alerts: call 311. Reply STOP to unsubscribe."
+PHONE = "+13125550100"
+
+
+def config(providers):
+    return """
+clock = "test";
+templates = "%s";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: { api: { plugin = "api"; }; };
+channels: { sms: { plugin = "sms"; default_region = "US";
+                   %s
+                   inbound = { path = "/hooks/sms";
+                               stop_text = "%s"; help_text = "%s"; }; }; };
+rules = (
+  { name = "notice"; on = "permit.ready";
+    send = { channel = "sms"; template = "sms-notice"; }; }
+);
+admin: { tokens = [ "sha256:%s" ]; };
+""" % (TEMPLATES, providers, STOP_TEXT, HELP_TEXT,
+       hashlib.sha256(TOKEN.encode()).hexdigest())
+
+
+def one_provider(url):
+    return ('base_url = "%s"; account_sid = "%s"; '
+            'auth_token = "${SMS_AUTH_TOKEN}"; from = "+13125550199";'
+            % (url, SID))
+
+
+def start(tmp_path, providers):
+    c = Crier(tmp_path, config(providers),
+              env={"SMS_AUTH_TOKEN": AUTH_TOKEN}).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    return c
+
+
+def plan(c, text="Your permit 24-113 is ready.", phone=PHONE):
+    r = c.post("/v1/events", {"type": "permit.ready",
+                              "profile": {"phone": phone},
+                              "properties": {"text": text}})
+    assert r.status == 202, r.body
+    wait_until(c.store.pipeline_done)
+
+
+def job(c):
+    rows = c.store.query("SELECT state, attempts, provider_id, error,"
+                         " last_error, message_id FROM jobs")
+    assert len(rows) == 1
+    return dict(zip(("state", "attempts", "provider_id", "error",
+                     "last_error", "message_id"), rows[0]))
+
+
+def advance(c, duration):
+    assert c.post("/v1/test/clock", {"advance": duration}).status == 200
+
+
+def test_sent_once_with_basic_auth(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        time.sleep(0.3)
+        assert fake.count() == 1
+        req = fake.requests[0]
+        assert req["path"] == "/2010-04-01/Accounts/%s/Messages.json" % SID
+        expected = base64.b64encode(("%s:%s" % (SID, AUTH_TOKEN)).encode())
+        assert req["authorization"] == "Basic " + expected.decode()
+        assert req["content_type"] == "application/x-www-form-urlencoded"
+        assert req["form"]["To"] == PHONE
+        assert req["form"]["From"] == "+13125550199"
+        assert req["form"]["Body"] == "Your permit 24-113 is ready."
+        j = job(c)
+        callback = urllib.parse.urlsplit(req["form"]["StatusCallback"])
+        assert callback.path == "/hooks/sms/status"
+        assert urllib.parse.parse_qs(callback.query)["message_id"] == [
+            j["message_id"]]
+        assert j["provider_id"] == "SM%032d" % 1
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_429_retried_after_retry_after(tmp_path):
+    fake = FakeTwilio()
+    fake.answer(429, {"code": 20429, "message": "Too Many Requests"},
+                {"Retry-After": "120"})
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["attempts"] == 1 and
+                   job(c)["state"] == "planned")
+        assert "20429" in job(c)["last_error"]
+        # The default backoff is 30 s; the provider asked for 120 s.
+        advance(c, "60s")
+        time.sleep(0.5)
+        assert fake.count() == 1
+        advance(c, "61s")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 2
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_invalid_to_fails_without_retry(tmp_path):
+    fake = FakeTwilio()
+    fake.answer(400, {"code": 21211, "message": "The 'To' number "
+                      "+13125550100 is not a valid phone number.",
+                      "status": 400})
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "failed")
+        j = job(c)
+        assert "21211" in j["error"]
+        assert "is not a valid phone number" in j["error"]
+        advance(c, "2h")
+        time.sleep(0.5)
+        assert fake.count() == 1
+        assert job(c)["state"] == "failed"
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_500_then_201_is_sent(tmp_path):
+    fake = FakeTwilio()
+    fake.answer(500, {"code": 20500, "message": "Internal Server Error"})
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["attempts"] == 1 and
+                   job(c)["state"] == "planned")
+        advance(c, "31s")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 2
+        assert job(c)["provider_id"] == "SM%032d" % 2
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_too_many_segments_fails(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url) + " max_segments = 2;")
+    try:
+        plan(c, text="x" * 307)
+        wait_until(lambda: job(c)["state"] == "failed")
+        assert "3 SMS segments" in job(c)["error"]
+        assert "max_segments = 2" in job(c)["error"]
+        assert fake.count() == 0
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_failover_to_second_provider(tmp_path):
+    fake = FakeTwilio()
+    down = "http://127.0.0.1:%d" % free_port()  # nothing listens there
+    providers = """providers = (
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t1";
+          from = "+13125550198"; },
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t2";
+          from = "+13125550199"; } );""" % (down, SID, fake.url, SID)
+    c = start(tmp_path, providers)
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 1
+        assert fake.requests[0]["form"]["From"] == "+13125550199"
+        assert job(c)["attempts"] == 1
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_503_retried_after_retry_after(tmp_path):
+    fake = FakeTwilio()
+    fake.answer(503, {"code": 20503, "message": "Service Unavailable"},
+                {"Retry-After": "300"})
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["attempts"] == 1 and
+                   job(c)["state"] == "planned")
+        assert "20503" in job(c)["last_error"]
+        advance(c, "200s")
+        time.sleep(0.5)
+        assert fake.count() == 1
+        advance(c, "101s")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 2
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_failover_on_server_error(tmp_path):
+    first, second = FakeTwilio(), FakeTwilio()
+    first.answer(500, {"code": 20500, "message": "Internal Server Error"})
+    providers = """providers = (
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t1";
+          from = "+13125550198"; },
+        { base_url = "%s"; account_sid = "%s"; auth_token = "t2";
+          from = "+13125550199"; } );""" % (first.url, SID, second.url, SID)
+    c = start(tmp_path, providers)
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert first.count() == 1
+        assert second.count() == 1
+        assert job(c)["provider_id"] == "SM%032d" % 1
+        assert job(c)["attempts"] == 1
+    finally:
+        assert c.stop() == 0
+        first.stop()
+        second.stop()
+
+
+def twilio_post(c, form, token=AUTH_TOKEN, signature=None):
+    url = c.url + "/hooks/sms"
+    data = url + "".join(k + form[k] for k in sorted(form))
+    if signature is None:
+        digest = hmac.new(token.encode(), data.encode(), hashlib.sha1)
+        signature = base64.b64encode(digest.digest()).decode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if signature != "":
+        headers["X-Twilio-Signature"] = signature
+    return c.post("/hooks/sms", urllib.parse.urlencode(form),
+                  headers=headers)
+
+
+def reply(c, phone, body, n=[0]):
+    n[0] += 1
+    return twilio_post(c, {"From": phone, "To": "+13125550199",
+                           "Body": body, "MessageSid": "SMin%d" % n[0],
+                           "AccountSid": SID})
+
+
+def sms_consent(c, phone):
+    r = c.get("/v1/profiles?phone=" + urllib.parse.quote(phone),
+              headers=AUTH)
+    if r.status == 404:
+        return None
+    assert r.status == 200, r.body
+    entry = r.json()["profile"].get("consent", {}).get("sms")
+    return entry["state"] if entry else None
+
+
+def test_stop_keywords_opt_out(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        for i, body in enumerate(["STOP", "stop", "  Stop\n", "STOP ALL",
+                                  "UNSUBSCRIBE"]):
+            phone = "+1312555020%d" % i
+            r = reply(c, phone, body)
+            assert r.status == 200, r.body
+            text = r.body.decode()
+            assert text.count("<Message>") == 1
+            assert STOP_TEXT in text
+            wait_until(c.store.pipeline_done)
+            assert sms_consent(c, phone) == "revoked", body
+        # The confirmations went in the responses, not through the provider.
+        assert fake.count() == 0
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_ordinary_text_is_an_inbound_message(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        r = reply(c, PHONE, "Please stop the noise on Elm St")
+        assert r.status == 200
+        assert "<Message>" not in r.body.decode()
+        assert "<Response>" in r.body.decode()
+        wait_until(c.store.pipeline_done)
+        assert sms_consent(c, PHONE) is None
+        rows = c.store.query("SELECT type, source FROM events")
+        assert rows == [("sms.received", "sms")]
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_start_opts_back_in(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        assert reply(c, PHONE, "STOP").status == 200
+        wait_until(c.store.pipeline_done)
+        assert sms_consent(c, PHONE) == "revoked"
+        r = reply(c, PHONE, "start")
+        assert r.status == 200
+        assert "Reply STOP" in r.body.decode()
+        wait_until(lambda: c.store.pipeline_done() and
+                   sms_consent(c, PHONE) == "granted")
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_help_answers_help_text(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        r = reply(c, PHONE, " Help ")
+        assert r.status == 200
+        assert r.body.decode().count("<Message>") == 1
+        assert HELP_TEXT in r.body.decode()
+        wait_until(c.store.pipeline_done)
+        assert sms_consent(c, PHONE) is None
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_bad_signature_rejected_stores_nothing(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        form = {"From": PHONE, "To": "+13125550199", "Body": "STOP",
+                "MessageSid": "SMbad"}
+        assert twilio_post(c, form, token="wrong-token").status == 403
+        assert twilio_post(c, form, signature="").status == 403
+        assert twilio_post(c, form, signature="AAAA").status == 403
+        time.sleep(0.3)
+        assert c.store.query("SELECT count(*) FROM events") == [(0,)]
+        assert sms_consent(c, PHONE) is None
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_crier_signature_on_inbound(tmp_path):
+    fake = FakeTwilio()
+    providers = one_provider(fake.url)
+    c = Crier(tmp_path, config(providers).replace(
+        'path = "/hooks/sms";',
+        'path = "/hooks/sms"; signature = "crier"; '
+        'secrets = [ "old-secret", "sms-secret" ];'),
+        env={"SMS_AUTH_TOKEN": AUTH_TOKEN}).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    body = urllib.parse.urlencode({"From": PHONE, "To": "+13125550199",
+                                   "Body": "STOP", "MessageSid": "SMc1"})
+    # The test clock starts at 2026-01-01T00:00:00Z.
+    timestamp = "1767225600"
+
+    def post(secret):
+        mac = hmac.new(secret.encode(), (timestamp + "." + body).encode(),
+                       hashlib.sha256).hexdigest()
+        return c.post("/hooks/sms", body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Crier-Timestamp": timestamp,
+            "X-Crier-Signature": "sha256=" + mac})
+    try:
+        assert post("wrong-secret").status == 401
+        assert c.store.query("SELECT count(*) FROM events") == [(0,)]
+        r = post("sms-secret")
+        assert r.status == 200, r.body
+        assert STOP_TEXT in r.body.decode()
+        wait_until(c.store.pipeline_done)
+        assert sms_consent(c, PHONE) == "revoked"
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_config_errors_name_the_key(tmp_path):
+    conf = tmp_path / "plugins.conf"
+    conf.write_text('plugin_dir = "%s";\n' % PLUGINS + config(
+        'base_url = "http://127.0.0.1:9"; account_sid = "%s"; '
+        'auth_token = "${SMS_MISSING_TOKEN:-}"; from = "+13125550199";'
+        % SID))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code != 0
+    assert "plugins.conf:" in err
+    assert "channels.sms.auth_token" in err
+    assert "is missing or empty" in err
+
+    conf.write_text('plugin_dir = "%s";\n' % PLUGINS + config(
+        one_provider("http://127.0.0.1:9")).replace(
+            'default_region = "US"', 'default_region = "ZZ"').replace(
+                "${SMS_AUTH_TOKEN}", AUTH_TOKEN))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code != 0
+    assert "channels.sms.default_region" in err
