@@ -49,12 +49,28 @@ profile_consent_apply(json_t *profile, const json_t *event,
 }
 
 
-/* Returns the rank of a consent entry: revoked 2, granted 1, none 0. */
+int
+profile_consent_hard(const json_t *entry)
+{
+    const char *state = json_string_value(json_object_get(entry, "state"));
+    const char *source = json_string_value(json_object_get(entry, "source"));
+
+    if (g_strcmp0(state, "revoked") != 0)
+        return 0;
+    return json_is_true(json_object_get(entry, "hard")) ||
+           (source != NULL && g_str_has_suffix(source, ".stop"));
+}
+
+
+/* Returns the rank of a consent entry: a hard revoke 3, revoked 2,
+ * granted 1, none 0. */
 static int
 consent_rank(const json_t *entry)
 {
     const char *state = json_string_value(json_object_get(entry, "state"));
 
+    if (profile_consent_hard(entry))
+        return 3;
     if (g_strcmp0(state, "revoked") == 0)
         return 2;
     return g_strcmp0(state, "granted") == 0 ? 1 : 0;

@@ -220,7 +220,10 @@ schema_version_5_upgrades(void **state)
     profile_put(f, "p_1", "a@b.gov");
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
-    sqlite_file_exec(path, "DROP TABLE segment_members;"
+    sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+                           "ALTER TABLE jobs DROP COLUMN priority;"
+                           "ALTER TABLE jobs DROP COLUMN lane;"
+                           "DROP TABLE segment_members;"
                            "UPDATE schema_version SET version = 5;");
 
     assert_int_equal(store_open(f, store_config()), 0);
@@ -232,7 +235,7 @@ schema_version_5_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 7);
+                                                       0)), 8);
     json_decref(rows);
     rows = sqlite_file_rows(path, "SELECT id FROM profiles");
     assert_int_equal(json_array_size(rows), 1);

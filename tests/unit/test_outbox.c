@@ -34,11 +34,11 @@ backoff_doubles(void **state)
         .max_backoff_ms = HOUR,
     };
 
-    assert_int_equal(outbox_backoff_ms(&s, 1), 30 * SECOND);
-    assert_int_equal(outbox_backoff_ms(&s, 2), 60 * SECOND);
-    assert_int_equal(outbox_backoff_ms(&s, 3), 2 * MINUTE);
-    assert_int_equal(outbox_backoff_ms(&s, 4), 4 * MINUTE);
-    assert_int_equal(outbox_backoff_ms(&s, 7), 32 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0), 30 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 2, 0), 60 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 3, 0), 2 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 4, 0), 4 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 7, 0), 32 * MINUTE);
 }
 
 
@@ -51,10 +51,10 @@ backoff_caps(void **state)
     };
 
     /* 30 s * 2^7 is 64 min, past the cap. */
-    assert_int_equal(outbox_backoff_ms(&s, 8), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 9), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 100), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 1000000), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 8, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 9, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 100, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 1000000, 0), HOUR);
 }
 
 
@@ -66,8 +66,8 @@ backoff_first_over_cap(void **state)
         .max_backoff_ms = HOUR,
     };
 
-    assert_int_equal(outbox_backoff_ms(&s, 1), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 5), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 5, 0), HOUR);
 }
 
 

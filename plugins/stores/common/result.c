@@ -43,13 +43,17 @@ event_json(int64_t seq, const char *source, const char *id,
 }
 
 
-/* Adds the members that may be null, which json_pack cannot express. */
+/* Adds the members that may be null, which json_pack cannot express,
+ * and the claim order. */
 static json_t *
 job_nullable_add(json_t *object, const struct job *job)
 {
     if (object == NULL)
         return NULL;
-    if (json_object_set_new(object, "event_seq",
+    if (json_object_set_new(object, "lane", json_integer(job->lane)) < 0
+        || json_object_set_new(object, "priority",
+                               json_integer(job->priority)) < 0
+        || json_object_set_new(object, "event_seq",
                             integer_or_null(job->event_seq > 0,
                                             job->event_seq)) < 0) {
         json_decref(object);
@@ -100,12 +104,13 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
 {
     json_t *object;
 
-    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?,"
+    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?,"
                        " s:I, s:I, s:s, s:I, s:o?, s:o?}",
                        "id", (json_int_t)job->id, "key", job->key,
                        "rule", job->rule, "program", job->program,
                        "channel", job->channel,
                        "template", job->template_name, "to", job->to,
+                       "profile_id", job->profile,
                        "generation", (json_int_t)job->generation,
                        "attempts", (json_int_t)job->attempts,
                        "was", job_state_name(was),

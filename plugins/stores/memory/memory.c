@@ -235,7 +235,9 @@ static const struct crier_store_ops memory_ops = {
     .segment_count = memory_segment_count,
     .segment_members = memory_segment_members,
     .events_recent = memory_events_recent,
-    .profiles_scan = memory_profiles_scan
+    .profiles_scan = memory_profiles_scan,
+    .jobs_sent_count = memory_jobs_sent_count,
+    .job_retry = memory_job_retry
 };
 
 

@@ -168,6 +168,10 @@ int memory_jobs_claim(void *state, json_t *request, crier_store_cb done,
                       void *arg);
 int memory_job_update(void *state, json_t *update, crier_store_cb done,
                       void *arg);
+int memory_jobs_sent_count(void *state, json_t *request, crier_store_cb done,
+                           void *arg);
+int memory_job_retry(void *state, json_t *request, crier_store_cb done,
+                     void *arg);
 int memory_jobs_list(void *state, json_t *request, crier_store_cb done,
                      void *arg);
 void job_free(void *job);

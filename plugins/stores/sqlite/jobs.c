@@ -12,13 +12,14 @@
 #define JOB_COLUMNS                                                         \
     "id, key, rule, program, profile, event_seq, channel, template,"        \
     " recipient, state, generation, attempts, due, lease_until, owner,"     \
-    " message_id, provider_id, error, last_error, created, updated"
+    " message_id, provider_id, error, last_error, created, updated, lane,"   \
+    " priority"
 
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
     " template, recipient, state, generation, attempts, due, created,"
-    " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, ?10, ?11,"
-    " ?11) ON CONFLICT (key) DO NOTHING";
+    " updated, lane, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+    " 0, 0, ?10, ?11, ?11, ?12, ?13) ON CONFLICT (key) DO NOTHING";
 
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -28,27 +29,37 @@ static const char job_write_sql[] =
     " lease_until = ?6, owner = ?7, message_id = ?8, provider_id = ?9,"
     " error = ?10, last_error = ?11, updated = ?12 WHERE id = ?1";
 
-/* Each half reads its own index (jobs_due, jobs_lease) in due order. */
+/* Each half reads its own index (jobs_lane_due, jobs_lease). The order,
+ * lane then due then priority, is job_compare_due's. */
+#define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
+
 static const char jobs_claimable_sql[] =
     "SELECT * FROM ("
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state = 'planned' AND due <= ?1 ORDER BY due, id LIMIT ?2)"
+    "    WHERE state = 'planned' AND due <= ?1" JOB_CLAIM_ORDER " LIMIT ?2)"
     "  UNION ALL"
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
     "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
-    "    ORDER BY due, id LIMIT ?2))"
-    " ORDER BY due, id LIMIT ?2";
+    JOB_CLAIM_ORDER " LIMIT ?2))"
+    JOB_CLAIM_ORDER " LIMIT ?2";
 
 /* Indexed by filter mix: 1 when the state is filtered, 2 for the rule. */
 static const char *const jobs_list_sql[4] = {
-    "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id DESC LIMIT ?3",
-    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1"
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE id < ?4"
     " ORDER BY id DESC LIMIT ?3",
-    "SELECT " JOB_COLUMNS " FROM jobs WHERE rule = ?2"
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1 AND id < ?4"
+    " ORDER BY id DESC LIMIT ?3",
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE rule = ?2 AND id < ?4"
     " ORDER BY id DESC LIMIT ?3",
     "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1 AND rule = ?2"
-    " ORDER BY id DESC LIMIT ?3"
+    " AND id < ?4 ORDER BY id DESC LIMIT ?3"
 };
+
+/* Reads through jobs_profile, the profile's jobs by creation time. */
+static const char jobs_sent_count_sql[] =
+    "SELECT count(*) FROM jobs WHERE profile = ?1 AND channel = ?2"
+    " AND state IN ('sending', 'sent') AND updated >= ?3"
+    " AND (?4 < 0 OR lane = ?4)";
 
 static const char job_counts_sql[] =
     "SELECT state, count(*) FROM jobs GROUP BY state";
@@ -85,6 +96,8 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->last_error = column_text_copy(stmt, 18, &rc);
     job->created = sqlite3_column_int64(stmt, 19);
     job->updated = sqlite3_column_int64(stmt, 20);
+    job->lane = sqlite3_column_int64(stmt, 21);
+    job->priority = sqlite3_column_int64(stmt, 22);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -121,6 +134,8 @@ job_insert(struct connection *conn, struct request *req,
     statement_bind_text(stmt, 9, job_state_name(JOB_PLANNED));
     sqlite3_bind_int64(stmt, 10, job->due);
     sqlite3_bind_int64(stmt, 11, job->created);
+    sqlite3_bind_int64(stmt, 12, job->lane);
+    sqlite3_bind_int64(stmt, 13, job->priority);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
@@ -315,6 +330,7 @@ jobs_list_rows(struct connection *conn, struct request *req, json_t *list)
     if (filter->rule != NULL)
         statement_bind_text(stmt, 2, filter->rule);
     sqlite3_bind_int64(stmt, 3, (sqlite3_int64)filter->limit);
+    sqlite3_bind_int64(stmt, 4, filter->before);
     while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
         rc = job_row_read(stmt, &job);
         if (rc == 0 && json_array_append_new(list,
@@ -369,5 +385,53 @@ jobs_list(struct connection *conn, struct request *req)
         rc = jobs_count(conn, req, json_object_get(req->result, "counts"));
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
+    return rc;
+}
+
+
+int
+jobs_sent_count(struct connection *conn, struct request *req)
+{
+    const struct sent_query *query = &req->input.sent;
+    sqlite3_stmt *stmt;
+    int step;
+
+    stmt = connection_statement(conn, STMT_JOBS_SENT_COUNT,
+                                jobs_sent_count_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, query->profile);
+    statement_bind_text(stmt, 2, query->channel);
+    sqlite3_bind_int64(stmt, 3, query->since);
+    sqlite3_bind_int64(stmt, 4, query->lane);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        req->result = json_pack("{s:I}", "count", (json_int_t)
+                                sqlite3_column_int64(stmt, 0));
+    sqlite3_reset(stmt);
+    if (step != SQLITE_ROW)
+        return connection_fail(conn, req, step);
+    return req->result != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
+int
+job_retry_run(struct connection *conn, struct request *req)
+{
+    const struct retry_request *retry = &req->input.retry;
+    struct job job;
+    int rc;
+
+    rc = job_read(conn, req, retry->id, &job);
+    if (rc == 0)
+        rc = job_retry(&job, retry->now);
+    if (rc == 0)
+        rc = job_write(conn, req, &job);
+    if (rc == 0) {
+        req->result = json_pack("{s:s}", "state", job_state_name(job.state));
+        if (req->result == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    job_clear(&job);
     return rc;
 }

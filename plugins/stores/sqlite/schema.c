@@ -153,7 +153,14 @@ static const char *const migrations[] = {
      * on. This index serves both its filter and its order, whereas the
      * rows found through events_profile would need a sort by time. */
     "CREATE INDEX IF NOT EXISTS events_profile_time"
-    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;"
+    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;",
+
+    /* 8: claim lanes. Claims read planned jobs by lane, then due, then
+     * priority, so service messages go ahead of outreach. The jobs
+     * planned before it are outreach (lane 1) of priority 0. */
+    "ALTER TABLE jobs ADD COLUMN lane INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
