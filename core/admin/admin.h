@@ -63,4 +63,7 @@ int admin_segment_routes_add(struct http_server *http);
 /* Adds POST /v1/imports, the CSV profile import (imports.c). */
 int admin_import_routes_add(struct http_server *http);
 
+/* Adds the message routes: list, read and retry outbox jobs. */
+int admin_message_routes_add(struct http_server *http);
+
 #endif

@@ -502,7 +502,8 @@ json_t *timeline_stage_json(int64_t time, const char *program,
                             const char *rule, int64_t event_seq);
 json_t *timeline_message_json(int64_t job_id, int64_t created,
                               const char *rule, const char *channel,
-                              const char *state, const char *message_id);
+                              const char *state, const char *message_id,
+                              const char *error);
 json_t *timeline_result(json_t *entries, const struct timeline_key *next);
 
 /*

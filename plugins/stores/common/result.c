@@ -215,13 +215,13 @@ timeline_stage_json(int64_t time, const char *program, const char *from,
 json_t *
 timeline_message_json(int64_t job_id, int64_t created, const char *rule,
                       const char *channel, const char *state,
-                      const char *message_id)
+                      const char *message_id, const char *error)
 {
-    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?}",
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?, s:s?}",
                      "kind", "message", "time", (json_int_t)created,
                      "job", (json_int_t)job_id, "rule", rule,
                      "channel", channel, "state", state,
-                     "message_id", message_id);
+                     "message_id", message_id, "error", error);
 }
 
 
