@@ -19,6 +19,7 @@
 #define GUARD_REASON_CONSENT "consent"
 #define GUARD_REASON_HARD "hard opt-out"
 #define GUARD_REASON_CAP "cap"
+#define GUARD_REASON_INVALID "invalid address"
 
 /* A daily window of wall times, such as 21:00-08:00, that may cross
  * midnight. `start` equal to `end` is rejected when parsed. */

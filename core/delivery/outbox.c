@@ -1,5 +1,6 @@
 #include "delivery/outbox.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,60 @@ finish_job(struct delivery *d, const char *state, const char *error,
 
 
 static void
+on_address_invalidated(void *arg, int status, json_t *result)
+{
+    char *to = arg;
+
+    if (status != 0)
+        log_error("address not marked invalid", "to=%s error=%s", to,
+                  crier_errname(status));
+    g_free(to);
+}
+
+
+/*
+ * Marks the job's address invalid in the store, so that later jobs to it
+ * are suppressed when claimed. A failure is logged: the job itself is
+ * recorded as failed either way.
+ */
+static void
+address_invalidate(struct delivery *d, const char *reason)
+{
+    const struct crier_channel_ops *ops = d->channel->desc->ops;
+    char *to = g_strdup(d->msg.to);
+    json_t *req;
+    int rc;
+
+    if (server.store_ops->size <=
+        offsetof(struct crier_store_ops, address_invalidate)) {
+        g_free(to);
+        return;
+    }
+    req = json_pack("{s:s,s:s,s:s,s:I}", "kind",
+                    ops->address_kind ? ops->address_kind : "email",
+                    "value", to, "reason", reason,
+                    "time", (json_int_t) clock_now_ms());
+    log_notice("address marked invalid", "job=%lld to=%s reason=\"%s\"",
+               (long long) d->id, to, reason);
+    rc = server.store_ops->address_invalidate(server.store->state, req,
+                                              on_address_invalidated, to);
+    json_decref(req);
+    if (rc != 0)
+        on_address_invalidated(to, rc, NULL);
+}
+
+
+/* Returns nonzero when the channel's result has `address_invalid` set.
+ * A channel built before ABI minor 2 has no such member. */
+static int
+result_address_invalid(const struct delivery *d,
+                       const struct crier_send_result *r)
+{
+    return d->channel->desc->abi_minor >= 2 && r->address_invalid;
+}
+
+
+static void
 on_sent(void *arg, const struct crier_send_result *r)
 {
     struct delivery *d = arg;
@@ -142,6 +197,8 @@ on_sent(void *arg, const struct crier_send_result *r)
     case CRIER_SEND_FAIL:
         log_warn("message failed", "job=%lld rule=%s detail=\"%s\"",
                  (long long) d->id, rule, r->detail ? r->detail : "");
+        if (result_address_invalid(d, r))
+            address_invalidate(d, r->detail ? r->detail : "rejected");
         finish_job(d, "failed", r->detail ? r->detail : "failed", NULL, 0);
         return;
     case CRIER_SEND_RETRY:
@@ -385,6 +442,10 @@ guard(struct delivery *d)
     const char *reason;
     int rc;
 
+    if (json_is_string(json_object_get(job, "address_invalid"))) {
+        suppress(d, GUARD_REASON_INVALID);
+        return;
+    }
     reason = guard_consent_reason(json_object_get(job, "profile"), kind,
                                   d->lane == 0);
     if (reason != NULL) {

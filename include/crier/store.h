@@ -169,6 +169,15 @@ struct crier_store_ops {
      */
     int (*job_retry)(void *store, json_t *request, crier_store_cb done,
                      void *arg);
+
+    /*
+     * Marks an address invalid for good: {"kind", "value", "reason",
+     * "time"} gives {}. jobs_claim then sets "address_invalid" (the
+     * reason) on every claimed job to that value. Added after job_retry,
+     * so a plugin with a smaller `size` lacks it.
+     */
+    int (*address_invalidate)(void *store, json_t *request,
+                              crier_store_cb done, void *arg);
 };
 
 #endif

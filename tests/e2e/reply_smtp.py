@@ -1,5 +1,6 @@
-"""An aiosmtpd handler that answers per recipient: 554 for a recipient
-whose address starts with a given prefix, 250 (and a Maildir copy) for
+"""An aiosmtpd handler that answers per recipient: 550 5.1.1 (no such
+mailbox) to RCPT for an address starting with "nouser", 554 after DATA
+for one starting with a given prefix, and 250 (and a Maildir copy) for
 the others. Each rejected delivery adds a line to rejected.log beside the
 Maildir, so a test can count the tries."""
 import mailbox
@@ -11,6 +12,15 @@ class ReplyMailbox:
         self.box = mailbox.Maildir(mail_dir)
         self.prefix = reject_prefix
         self.log = os.path.join(os.path.dirname(mail_dir), "rejected.log")
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if address.startswith("nouser"):
+            with open(self.log, "a") as f:
+                f.write(address + "\n")
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if any(r.startswith(self.prefix) for r in envelope.rcpt_tos):

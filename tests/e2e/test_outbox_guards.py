@@ -322,3 +322,32 @@ def test_retry_by_hand_through_api(tmp_path):
         code = c.stop()
         smtp.stop()
     assert code == 0
+
+
+def test_invalid_address_suppresses_later_jobs(tmp_path):
+    smtp = SmtpServer(tmp_path, handler=["reply_smtp.ReplyMailbox", "reject"])
+    c = start(tmp_path, smtp_config(
+        smtp, '{ name = "news"; on = "news.ready";'
+              '  send = { channel = "email"; template = "welcome"; }; },'
+              '{ name = "notice"; on = "notice.due"; class = "service";'
+              '  send = { channel = "email"; template = "welcome"; }; }'))
+    gone = {"email": "nouser-dee@example.gov"}
+    try:
+        send(c, [{"type": "news.ready", "profile": gone}])
+        [job] = settled(c, "news", "failed")
+        assert "5.1.1" in job["error"]
+        assert rejected_tries(tmp_path) == 1
+
+        # Later messages to it, even service ones, are never tried.
+        send(c, [{"type": "news.ready", "profile": gone},
+                 {"type": "notice.due", "profile": gone}])
+        wait_until(lambda: len(jobs_of(c, "news")) == 2 and
+                   jobs_of(c, "news")[1]["state"] == "suppressed")
+        [notice] = settled(c, "notice", "suppressed")
+        assert notice["error"] == "invalid address"
+        assert jobs_of(c, "news")[1]["error"] == "invalid address"
+        assert rejected_tries(tmp_path) == 1
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0

@@ -217,6 +217,7 @@ static void
 schema_downgrade_to_3(const char *path)
 {
     sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+                           "DROP TABLE invalid_addresses;"
                            "ALTER TABLE jobs DROP COLUMN priority;"
                            "ALTER TABLE jobs DROP COLUMN lane;"
                            "DROP TABLE segment_members;"

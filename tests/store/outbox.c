@@ -256,7 +256,42 @@ jobs_list_pages_before(void **state)
 }
 
 
+static void
+invalid_address_marks_claims(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result;
+    json_t *jobs;
+
+    plan(f, "a", T0, 1, 0);
+    json_decref(json_ok(f, f->ops->address_invalidate,
+                        json_pack("{s:s, s:s, s:s, s:I}", "kind", "email",
+                                  "value", "a@b.gov", "reason",
+                                  "SMTP 550 5.1.1 no such user",
+                                  "time", (json_int_t)T0)));
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:I}]}",
+                                  "jobs", "key", "b", "rule", "b",
+                                  "channel", "email", "template", "t",
+                                  "to", "c@d.gov", "due", (json_int_t)T0)));
+    jobs = jobs_claim_at(f, T0, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 2);
+    assert_string_equal(member_str(json_array_get(jobs, 0),
+                                   "address_invalid"),
+                        "SMTP 550 5.1.1 no such user");
+    assert_null(json_object_get(json_array_get(jobs, 1),
+                                "address_invalid"));
+    json_decref(jobs);
+
+    assert_int_equal(json_wait(f, f->ops->address_invalidate,
+                               json_pack("{s:s, s:s}", "kind", "email",
+                                         "value", "a@b.gov"), &result),
+                     CRIER_EINVAL);
+}
+
+
 const struct CMUnitTest outbox_tests[] = {
+    CASE(invalid_address_marks_claims),
     CASE(claim_orders_lane_due_priority),
     CASE(plan_defaults_to_outreach),
     CASE(sent_count_by_window_channel_lane),

@@ -202,6 +202,7 @@ schema_version_4_upgrades(void **state)
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
     sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+                           "DROP TABLE invalid_addresses;"
                            "ALTER TABLE jobs DROP COLUMN priority;"
                            "ALTER TABLE jobs DROP COLUMN lane;"
                            "DROP TABLE segment_members;"

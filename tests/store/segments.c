@@ -221,6 +221,7 @@ schema_version_5_upgrades(void **state)
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
     sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+                           "DROP TABLE invalid_addresses;"
                            "ALTER TABLE jobs DROP COLUMN priority;"
                            "ALTER TABLE jobs DROP COLUMN lane;"
                            "DROP TABLE segment_members;"

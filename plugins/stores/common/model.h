@@ -265,6 +265,14 @@ struct sent_query {
     int64_t lane;
 };
 
+/* An address_invalidate request. */
+struct address_mark {
+    char *kind;
+    char *value;
+    char *reason;
+    int64_t time;
+};
+
 /* A job_retry request: job `id` back to planned, due at `now`. */
 struct retry_request {
     int64_t id;
@@ -412,6 +420,8 @@ void filter_clear(struct job_filter *filter);
 int sent_query_parse(const json_t *json, struct sent_query *out);
 void sent_query_clear(struct sent_query *query);
 int retry_parse(const json_t *json, struct retry_request *out);
+int address_mark_parse(const json_t *json, struct address_mark *out);
+void address_mark_clear(struct address_mark *mark);
 
 /* Returns nonzero when `job` (being sent or sent) counts for `query`. */
 int job_counts_as_sent(const struct job *job, const struct sent_query *query);

@@ -676,6 +676,37 @@ sent_query_clear(struct sent_query *query)
 
 
 int
+address_mark_parse(const json_t *json, struct address_mark *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "kind", 1, &out->kind);
+    if (rc == 0)
+        rc = member_string(json, "value", 1, &out->value);
+    if (rc == 0)
+        rc = member_string(json, "reason", 1, &out->reason);
+    if (rc == 0)
+        rc = member_integer(json, "time", 1, 0, &out->time);
+    if (rc < 0)
+        address_mark_clear(out);
+    return rc;
+}
+
+
+void
+address_mark_clear(struct address_mark *mark)
+{
+    free(mark->kind);
+    free(mark->value);
+    free(mark->reason);
+    memset(mark, 0, sizeof(*mark));
+}
+
+
+int
 retry_parse(const json_t *json, struct retry_request *out)
 {
     int rc;

@@ -108,6 +108,8 @@ job_claim_json(struct memory_store *store, struct job *job,
     enum job_state was = job->state;
     json_t *event = NULL;
     json_t *profile = NULL;
+    json_t *claimed;
+    const char *reason;
 
     if (job_claim(job, claim) < 0)
         return NULL;
@@ -115,7 +117,16 @@ job_claim_json(struct memory_store *store, struct job *job,
         event = event_find_json(store, job->event_seq);
     if (job->profile != NULL)
         profile = profile_find_json(store, job->profile, 0);
-    return job_claimed_json(job, was, event, profile);
+    claimed = job_claimed_json(job, was, event, profile);
+    reason = job->to != NULL ? g_hash_table_lookup(store->invalid, job->to)
+                             : NULL;
+    if (claimed != NULL && reason != NULL
+        && json_object_set_new(claimed, "address_invalid",
+                               json_string(reason)) < 0) {
+        json_decref(claimed);
+        return NULL;
+    }
+    return claimed;
 }
 
 
@@ -309,5 +320,27 @@ memory_job_retry(void *state, json_t *request, crier_store_cb done,
     if (rc == 0)
         result = json_pack("{s:s}", "state", job_state_name(job->state));
     completion_queue(store, done, arg, rc, result);
+    return 0;
+}
+
+
+int
+memory_address_invalidate(void *state, json_t *request, crier_store_cb done,
+                          void *arg)
+{
+    struct memory_store *store = state;
+    struct address_mark mark;
+    int rc = address_mark_parse(request, &mark);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        address_mark_clear(&mark);
+        return CRIER_ECLOSED;
+    }
+    g_hash_table_replace(store->invalid, g_strdup(mark.value),
+                         g_strdup(mark.reason));
+    completion_queue(store, done, arg, 0, json_object());
+    address_mark_clear(&mark);
     return 0;
 }

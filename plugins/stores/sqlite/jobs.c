@@ -61,6 +61,14 @@ static const char jobs_sent_count_sql[] =
     " AND state IN ('sending', 'sent') AND updated >= ?3"
     " AND (?4 < 0 OR lane = ?4)";
 
+static const char address_invalid_sql[] =
+    "SELECT reason FROM invalid_addresses WHERE value = ?1 LIMIT 1";
+
+static const char address_invalidate_sql[] =
+    "INSERT INTO invalid_addresses (value, kind, reason, time_ms)"
+    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (value, kind) DO UPDATE SET"
+    " reason = excluded.reason, time_ms = excluded.time_ms";
+
 static const char job_counts_sql[] =
     "SELECT state, count(*) FROM jobs GROUP BY state";
 
@@ -206,6 +214,36 @@ jobs_claimable_read(struct connection *conn, struct request *req,
 }
 
 
+/* Sets "address_invalid" on a claim whose recipient was marked invalid. */
+static int
+claim_address_check(struct connection *conn, struct request *req,
+                    const struct job *job, json_t *claimed)
+{
+    sqlite3_stmt *stmt;
+    int step;
+    int rc = 0;
+
+    if (job->to == NULL)
+        return 0;
+    stmt = connection_statement(conn, STMT_ADDRESS_INVALID,
+                                address_invalid_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, job->to);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW
+        && json_object_set_new(claimed, "address_invalid",
+                               json_string((const char *)
+                                           sqlite3_column_text(stmt, 0)))
+           < 0)
+        rc = CRIER_ENOMEM;
+    sqlite3_reset(stmt);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return connection_fail(conn, req, step);
+    return rc;
+}
+
+
 /* Claims one job and appends its claim to the result list. */
 static int
 job_claim_one(struct connection *conn, struct request *req, struct job *job,
@@ -233,7 +271,7 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
     claimed = job_claimed_json(job, was, event, profile);
     if (claimed == NULL || json_array_append_new(list, claimed) < 0)
         return CRIER_ENOMEM;
-    return 0;
+    return claim_address_check(conn, req, job, claimed);
 }
 
 
@@ -434,4 +472,28 @@ job_retry_run(struct connection *conn, struct request *req)
     }
     job_clear(&job);
     return rc;
+}
+
+
+int
+address_invalidate(struct connection *conn, struct request *req)
+{
+    const struct address_mark *mark = &req->input.mark;
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_ADDRESS_INVALIDATE,
+                                address_invalidate_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, mark->value);
+    statement_bind_text(stmt, 2, mark->kind);
+    statement_bind_text(stmt, 3, mark->reason);
+    sqlite3_bind_int64(stmt, 4, mark->time);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    req->result = json_object();
+    return req->result != NULL ? 0 : CRIER_ENOMEM;
 }

@@ -27,7 +27,8 @@ static const char *const request_names[] = {
     [REQUEST_EVENTS_RECENT] = "events_recent",
     [REQUEST_PROFILES_SCAN] = "profiles_scan",
     [REQUEST_JOBS_SENT_COUNT] = "jobs_sent_count",
-    [REQUEST_JOB_RETRY] = "job_retry"
+    [REQUEST_JOB_RETRY] = "job_retry",
+    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate"
 };
 
 
@@ -94,6 +95,9 @@ request_free(struct request *req)
         break;
     case REQUEST_JOBS_SENT_COUNT:
         sent_query_clear(&req->input.sent);
+        break;
+    case REQUEST_ADDRESS_INVALIDATE:
+        address_mark_clear(&req->input.mark);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -163,6 +167,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOB_RETRY:
         rc = job_retry_run(conn, req);
+        break;
+    case REQUEST_ADDRESS_INVALIDATE:
+        rc = address_invalidate(conn, req);
         break;
     }
     if (rc < 0)
@@ -374,6 +381,8 @@ JSON_OPERATION(store_profiles_scan, REQUEST_PROFILES_SCAN, scan_parse, scan,
 JSON_OPERATION(store_jobs_sent_count, REQUEST_JOBS_SENT_COUNT,
                sent_query_parse, sent, 0)
 JSON_OPERATION(store_job_retry, REQUEST_JOB_RETRY, retry_parse, retry, 1)
+JSON_OPERATION(store_address_invalidate, REQUEST_ADDRESS_INVALIDATE,
+               address_mark_parse, mark, 1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -395,5 +404,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .events_recent = store_events_recent,
     .profiles_scan = store_profiles_scan,
     .jobs_sent_count = store_jobs_sent_count,
-    .job_retry = store_job_retry
+    .job_retry = store_job_retry,
+    .address_invalidate = store_address_invalidate
 };

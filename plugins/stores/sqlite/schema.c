@@ -155,12 +155,20 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS events_profile_time"
     "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;",
 
-    /* 8: claim lanes. Claims read planned jobs by lane, then due, then
-     * priority, so service messages go ahead of outreach. The jobs
-     * planned before it are outreach (lane 1) of priority 0. */
+    /* 8: claim lanes and invalid addresses. Claims read planned jobs by
+     * lane, then due, then priority, so service messages go ahead of
+     * outreach; the jobs planned before it are outreach (lane 1) of
+     * priority 0. A claim looks up each recipient in invalid_addresses
+     * by value. */
     "ALTER TABLE jobs ADD COLUMN lane INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);"
+    "CREATE TABLE invalid_addresses ("
+    "  value TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (value, kind)) WITHOUT ROWID;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

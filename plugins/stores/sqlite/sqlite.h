@@ -39,7 +39,8 @@ enum request_kind {
     REQUEST_EVENTS_RECENT,
     REQUEST_PROFILES_SCAN,
     REQUEST_JOBS_SENT_COUNT,
-    REQUEST_JOB_RETRY
+    REQUEST_JOB_RETRY,
+    REQUEST_ADDRESS_INVALIDATE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -71,6 +72,7 @@ struct request {
         struct scan_request scan;
         struct sent_query sent;
         struct retry_request retry;
+        struct address_mark mark;
     } input;
 
     crier_append_cb append_done;
@@ -151,6 +153,8 @@ enum statement_id {
     STMT_EVENTS_RECENT,
     STMT_PROFILES_PAGE,
     STMT_JOBS_SENT_COUNT,
+    STMT_ADDRESS_INVALID,
+    STMT_ADDRESS_INVALIDATE,
     STMT_COUNT
 };
 
@@ -306,6 +310,7 @@ int segments_add_json(struct connection *conn, struct request *req,
 int segment_count(struct connection *conn, struct request *req);
 int jobs_sent_count(struct connection *conn, struct request *req);
 int job_retry_run(struct connection *conn, struct request *req);
+int address_invalidate(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
 
 /* commit.c */
