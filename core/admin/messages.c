@@ -88,9 +88,8 @@ present_time(json_t *message, const char *name)
 }
 
 
-/* Turns a listed job into the message form of the API: times as RFC 3339,
- * the lane as a class, and the first and last errors named for what they
- * are. */
+/* Turns a listed job into the message form of the API: times as RFC 3339
+ * and the lane as a class, without the claim's generation and owner. */
 static void
 present_message(json_t *m)
 {

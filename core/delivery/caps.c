@@ -15,9 +15,11 @@
  * Messages that passed a cap check and whose `sending` mark the store has
  * not yet run, by "profile\x1fchannel", one count per lane. Store requests
  * run in the order they were made, so a count requested after a mark
- * includes that job, and a count requested before it does not: the
+ * includes that job, and a count requested before it does not. The
  * reservation covers the second case, and is released when the mark's
  * callback runs.
+ * NOTE: reservations are per node, so two nodes sharing a store can both
+ * fill a cap's last slot (docs/KNOWN_LIMITS.md, "Delivery").
  */
 static GHashTable *reserved;
 

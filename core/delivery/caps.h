@@ -20,11 +20,11 @@ int caps_apply(const struct outbox_settings *s, const char *channel,
                int lane);
 
 /*
- * Checks every cap of `s` that applies, in order, and calls `done` once
- * with allowed 1 (the message fits, and a reservation is held for it
- * until caps_release), allowed 0 (a cap is full), or a negative status
- * when the store failed. Returns 0, or a negative code when it could not
- * start (then `done` is not called).
+ * Checks every cap of `s` that applies, in order, and calls `done` once.
+ * `allowed` is 1 when the message fits, and a reservation is then taken
+ * for it until caps_release. It is 0 when a cap is full. `status` is
+ * negative when the store failed. Returns 0, or a negative code when the
+ * check could not start, and then `done` is not called.
  */
 int caps_check(const struct outbox_settings *s, const char *profile,
                const char *channel, int lane, int64_t now,

@@ -29,7 +29,7 @@ struct delivery {
     struct crier_message msg;
     struct plugin_instance *channel;
     int lane;                   /* 0 service, 1 outreach */
-    int cap_reserved;           /* caps_check holds a reservation */
+    int cap_reserved;           /* caps_check took a reservation */
 };
 
 static struct {
@@ -104,7 +104,12 @@ on_final(void *arg, int status, json_t *result)
 }
 
 
-/* Records the job's next state; `error` may be NULL. */
+/*
+ * Records the job's next state; `error` may be NULL.
+ * NOTE: the store keeps the attempt count and the first and last error,
+ * not each attempt's time and reply, nor a version of the template
+ * (docs/KNOWN_LIMITS.md, "Delivery").
+ */
 static void
 finish_job(struct delivery *d, const char *state, const char *error,
            const char *provider_id, int64_t due)

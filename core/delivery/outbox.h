@@ -75,9 +75,9 @@ void outbox_message_id(const char *key, const char *domain, char *buf,
 
 /*
  * Returns the wait before retry number `attempt` (1 for the first):
- * `backoff` doubled per attempt up to `max_backoff`, less a random part
- * of up to a quarter taken from `jitter` (0 to 1), so that jobs failed
- * together do not retry together.
+ * `backoff` doubled per attempt up to `max_backoff`. `jitter` (0 to 1)
+ * takes up to a quarter off, so that jobs that failed together do not
+ * retry together.
  */
 int64_t outbox_backoff_ms(const struct outbox_settings *s, int attempt,
                           double jitter);

@@ -1,4 +1,4 @@
-"""An aiosmtpd handler that answers per recipient: 550 5.1.1 (no such
+"""An aiosmtpd handler that replies per recipient: 550 5.1.1 (no such
 mailbox) to RCPT for an address starting with "nouser", 554 after DATA
 for one starting with a given prefix, and 250 (and a Maildir copy) for
 the others. Each rejected delivery adds a line to rejected.log beside the

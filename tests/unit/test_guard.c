@@ -169,7 +169,7 @@ consent_by_class(void **state)
     assert_string_equal(guard_consent_reason(stopped, "email", 1),
                         GUARD_REASON_HARD);
 
-    /* Consent is per kind: a revoked email says nothing about sms. */
+    /* Consent is per kind: a revoked email does not affect sms. */
     assert_null(guard_consent_reason(stopped, "sms", 1));
     json_decref(unknown);
     json_decref(granted);

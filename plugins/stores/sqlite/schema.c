@@ -157,7 +157,7 @@ static const char *const migrations[] = {
 
     /* 8: claim lanes and invalid addresses. Claims read planned jobs by
      * lane, then due, then priority, so service messages go ahead of
-     * outreach; the jobs planned before it are outreach (lane 1) of
+     * outreach. The jobs planned before it are outreach (lane 1) of
      * priority 0. A claim looks up each recipient in invalid_addresses
      * by value. */
     "ALTER TABLE jobs ADD COLUMN lane INTEGER NOT NULL DEFAULT 1;"
