@@ -6,6 +6,7 @@
  *   POST /v1/messages/retry?state=dead|failed      retry all of a state
  * A message is a job of the outbox; docs/delivery.md describes its states.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,7 +327,7 @@ id_of_path(const char *rest, int *retry)
     long long id = strtoll(rest, &end, 10);
 
     *retry = strcmp(end, RETRY_SUFFIX) == 0;
-    if (rest[0] < '1' || rest[0] > '9' || id < 1 ||
+    if (rest[0] < '1' || rest[0] > '9' || id < 1 || id == LLONG_MAX ||
         (*end != '\0' && !*retry))
         return 0;
     return id;

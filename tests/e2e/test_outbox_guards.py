@@ -295,6 +295,9 @@ def test_retry_by_hand_through_api(tmp_path):
         assert r.json()["attempts"] == 1
         assert "554" in r.json()["error"]
         assert c.get("/v1/messages/999", headers=AUTH).status == 404
+        assert c.get("/v1/messages/9223372036854775807",
+                     headers=AUTH).status == 404
+        assert c.get("/v1/messages/7x", headers=AUTH).status == 404
         assert c.get("/v1/messages", headers={}).status == 401
 
         r = c.get("/v1/messages?state=lost", headers=AUTH)
