@@ -80,4 +80,7 @@ int admin_test_recipients_load(struct config *cfg, const json_t *list,
  */
 int admin_test_recipient_allowed(const char *to, char *const *allowed);
 
+/* Adds the message routes: list, read and retry outbox jobs. */
+int admin_message_routes_add(struct http_server *http);
+
 #endif

@@ -1,5 +1,6 @@
 #include "delivery/outbox.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "delivery/caps.h"
+#include "delivery/guard.h"
 #include "pipeline/evaluate.h"
 #include "server/server.h"
 #include "template/link_rewrite.h"
@@ -25,6 +28,8 @@ struct delivery {
     struct rendered_message rendered;
     struct crier_message msg;
     struct plugin_instance *channel;
+    int lane;                   /* 0 service, 1 outreach */
+    int cap_reserved;           /* caps_check took a reservation */
 };
 
 static struct {
@@ -55,9 +60,24 @@ maybe_stopped(void)
 }
 
 
+/* Releases the cap reservation of `d`, once its `sending` mark is stored
+ * or the job ended without one. */
+static void
+cap_release(struct delivery *d)
+{
+    if (!d->cap_reserved)
+        return;
+    d->cap_reserved = 0;
+    caps_release(json_string_value(json_object_get(d->job, "profile_id")),
+                 json_string_value(json_object_get(d->job, "channel")),
+                 d->lane);
+}
+
+
 static void
 delivery_free(struct delivery *d)
 {
+    cap_release(d);
     json_decref(d->job);
     rendered_message_clear(&d->rendered);
     free(d);
@@ -84,7 +104,12 @@ on_final(void *arg, int status, json_t *result)
 }
 
 
-/* Records the job's next state; `error` may be NULL. */
+/*
+ * Records the job's next state; `error` may be NULL.
+ * NOTE: the store keeps the attempt count and the first and last error,
+ * not each attempt's time and reply, nor a version of the template
+ * (docs/KNOWN_LIMITS.md, "Delivery").
+ */
 static void
 finish_job(struct delivery *d, const char *state, const char *error,
            const char *provider_id, int64_t due)
@@ -109,6 +134,60 @@ finish_job(struct delivery *d, const char *state, const char *error,
 
 
 static void
+on_address_invalidated(void *arg, int status, json_t *result)
+{
+    char *to = arg;
+
+    if (status != 0)
+        log_error("address not marked invalid", "to=%s error=%s", to,
+                  crier_errname(status));
+    g_free(to);
+}
+
+
+/*
+ * Marks the job's address invalid in the store, so that later jobs to it
+ * are suppressed when claimed. A failure is logged: the job itself is
+ * recorded as failed either way.
+ */
+static void
+address_invalidate(struct delivery *d, const char *reason)
+{
+    const struct crier_channel_ops *ops = d->channel->desc->ops;
+    char *to = g_strdup(d->msg.to);
+    json_t *req;
+    int rc;
+
+    if (server.store_ops->size <=
+        offsetof(struct crier_store_ops, address_invalidate)) {
+        g_free(to);
+        return;
+    }
+    req = json_pack("{s:s,s:s,s:s,s:I}", "kind",
+                    ops->address_kind ? ops->address_kind : "email",
+                    "value", to, "reason", reason,
+                    "time", (json_int_t) clock_now_ms());
+    log_notice("address marked invalid", "job=%lld to=%s reason=\"%s\"",
+               (long long) d->id, to, reason);
+    rc = server.store_ops->address_invalidate(server.store->state, req,
+                                              on_address_invalidated, to);
+    json_decref(req);
+    if (rc != 0)
+        on_address_invalidated(to, rc, NULL);
+}
+
+
+/* Returns nonzero when the channel's result has `address_invalid` set.
+ * A channel built before ABI minor 2 has no such member. */
+static int
+result_address_invalid(const struct delivery *d,
+                       const struct crier_send_result *r)
+{
+    return d->channel->desc->abi_minor >= 2 && r->address_invalid;
+}
+
+
+static void
 on_sent(void *arg, const struct crier_send_result *r)
 {
     struct delivery *d = arg;
@@ -123,6 +202,8 @@ on_sent(void *arg, const struct crier_send_result *r)
     case CRIER_SEND_FAIL:
         log_warn("message failed", "job=%lld rule=%s detail=\"%s\"",
                  (long long) d->id, rule, r->detail ? r->detail : "");
+        if (result_address_invalid(d, r))
+            address_invalidate(d, r->detail ? r->detail : "rejected");
         finish_job(d, "failed", r->detail ? r->detail : "failed", NULL, 0);
         return;
     case CRIER_SEND_RETRY:
@@ -136,7 +217,8 @@ on_sent(void *arg, const struct crier_send_result *r)
         finish_job(d, "dead", r->detail ? r->detail : "retries exhausted",
                    NULL, 0);
     } else {
-        int64_t wait = outbox_backoff_ms(&ob.set, d->attempt);
+        int64_t wait = outbox_backoff_ms(&ob.set, d->attempt,
+                                         g_random_double());
 
         if (r->retry_after_ms > wait)
             wait = r->retry_after_ms;
@@ -171,6 +253,7 @@ on_sending(void *arg, int status, json_t *result)
 {
     struct delivery *d = arg;
 
+    cap_release(d);
     if (status != 0) {
         /* Not ours any more, or not recorded: the hand-over must not
          * happen without `sending` on disk. */
@@ -268,6 +351,136 @@ render(struct delivery *d, char *error, size_t size)
 }
 
 
+/* Renders the message and marks the job `sending`, once its checks have
+ * passed. */
+static void
+deliver_checked(struct delivery *d)
+{
+    json_t *job = d->job;
+    char error[256];
+
+    if (render(d, error, sizeof(error)) != 0) {
+        log_warn("message failed to render", "job=%lld error=\"%s\"",
+                 (long long) d->id, error);
+        finish_job(d, "failed", error, NULL, 0);
+        return;
+    }
+    d->msg.size = sizeof(d->msg);
+    d->msg.job_id = d->id;
+    d->msg.attempt = d->attempt;
+    d->msg.key = json_string_value(json_object_get(job, "key"));
+    d->msg.message_id = d->message_id;
+    d->msg.rule = json_string_value(json_object_get(job, "rule"));
+    d->msg.to = json_string_value(json_object_get(job, "to"));
+    d->msg.subject = d->rendered.subject;
+    d->msg.text = d->rendered.text;
+    d->msg.html = d->rendered.html;
+    d->msg.profile = json_string_value(json_object_get(
+        json_object_get(job, "profile"), "id"));
+    mark_sending(d);
+}
+
+
+static void
+suppress(struct delivery *d, const char *reason)
+{
+    log_info("message suppressed", "job=%lld rule=%s profile=%s reason=\"%s\"",
+             (long long) d->id,
+             json_string_value(json_object_get(d->job, "rule")),
+             json_string_value(json_object_get(d->job, "profile_id")),
+             reason);
+    finish_job(d, "suppressed", reason, NULL, 0);
+}
+
+
+static void
+on_caps_checked(void *arg, int status, int allowed)
+{
+    struct delivery *d = arg;
+
+    if (status != 0) {
+        log_error("frequency caps could not be checked; the lease will "
+                  "expire and the job run again", "job=%lld error=%s",
+                  (long long) d->id, crier_errname(status));
+        delivery_free(d);
+        return;
+    }
+    if (!allowed) {
+        suppress(d, GUARD_REASON_CAP);
+        return;
+    }
+    d->cap_reserved = 1;
+    deliver_checked(d);
+}
+
+
+/*
+ * Returns 1 and re-plans the job when its channel is in quiet hours in the
+ * resident's zone. The job keeps its attempts, since nothing was tried.
+ */
+static int
+quiet_hold(struct delivery *d)
+{
+    const char *channel = json_string_value(json_object_get(d->job,
+                                                            "channel"));
+    int64_t now = clock_now_ms(), end = 0;
+    GTimeZone *zone;
+    int inside = 0;
+
+    for (int i = 0; i < ob.set.quiet_count && !inside; i++) {
+        if (strcmp(ob.set.quiet[i].channel, channel) != 0)
+            continue;
+        zone = guard_profile_zone(json_object_get(d->job, "profile"));
+        inside = quiet_window_end(&ob.set.quiet[i].window, now, zone, &end);
+        g_time_zone_unref(zone);
+    }
+    if (inside <= 0)
+        return 0;
+    log_info("message held for quiet hours", "job=%lld channel=%s "
+             "until=%lld", (long long) d->id, channel, (long long) end);
+    finish_job(d, "planned", NULL, NULL, end);
+    return 1;
+}
+
+
+/*
+ * Checks the job against the profile as it is now: consent for the
+ * channel, quiet hours, then the frequency caps, and goes on to deliver
+ * it when all pass.
+ */
+static void
+guard(struct delivery *d)
+{
+    json_t *job = d->job;
+    const char *kind = d->channel->desc->name;
+    const char *channel = json_string_value(json_object_get(job, "channel"));
+    const char *reason;
+    int rc;
+
+    if (json_is_string(json_object_get(job, "address_invalid"))) {
+        suppress(d, GUARD_REASON_INVALID);
+        return;
+    }
+    reason = guard_consent_reason(json_object_get(job, "profile"), kind,
+                                  d->lane == 0);
+    if (reason != NULL) {
+        suppress(d, reason);
+        return;
+    }
+    if (quiet_hold(d))
+        return;
+    if (!caps_apply(&ob.set, channel, d->lane)) {
+        deliver_checked(d);
+        return;
+    }
+    rc = caps_check(&ob.set,
+                    json_string_value(json_object_get(job, "profile_id")),
+                    channel, d->lane, clock_now_ms(), on_caps_checked, d);
+    if (rc != 0)
+        on_caps_checked(d, rc, 0);
+}
+
+
 static void
 deliver(json_t *job)
 {
@@ -282,6 +495,7 @@ deliver(json_t *job)
     d->generation = json_integer_value(json_object_get(job, "generation"));
     d->attempt = (int) json_integer_value(json_object_get(job, "attempts"))
                  + 1;
+    d->lane = json_integer_value(json_object_get(job, "lane")) == 0 ? 0 : 1;
     outbox_message_id(key, ob.set.message_id_domain, d->message_id,
                       sizeof(d->message_id));
     if (g_strcmp0(json_string_value(json_object_get(job, "was")),
@@ -301,27 +515,7 @@ deliver(json_t *job)
         finish_job(d, "suppressed", "the profile no longer exists", NULL, 0);
         return;
     }
-    /* NOTE: consent, suppression lists, frequency caps and quiet hours are
-     * not checked here yet; see docs/KNOWN_LIMITS.md, "Delivery". */
-    if (render(d, error, sizeof(error)) != 0) {
-        log_warn("message failed to render", "job=%lld error=\"%s\"",
-                 (long long) d->id, error);
-        finish_job(d, "failed", error, NULL, 0);
-        return;
-    }
-    d->msg.size = sizeof(d->msg);
-    d->msg.job_id = d->id;
-    d->msg.attempt = d->attempt;
-    d->msg.key = key;
-    d->msg.message_id = d->message_id;
-    d->msg.rule = json_string_value(json_object_get(job, "rule"));
-    d->msg.to = json_string_value(json_object_get(job, "to"));
-    d->msg.subject = d->rendered.subject;
-    d->msg.text = d->rendered.text;
-    d->msg.html = d->rendered.html;
-    d->msg.profile = json_string_value(json_object_get(
-        json_object_get(job, "profile"), "id"));
-    mark_sending(d);
+    guard(d);
 }
 
 

@@ -13,8 +13,27 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "delivery/guard.h"
 
 struct template_set;
+
+/* A frequency cap: at most `max` messages of a class on a channel to one
+ * profile in any `per_ms` window, counted from sent messages. */
+struct outbox_cap {
+    char channel[64];
+    int lane;                   /* 0 service, 1 outreach, -1 both */
+    int max;
+    int64_t per_ms;
+};
+
+#define OUTBOX_CAPS_MAX 16
+#define OUTBOX_QUIET_MAX 16
+
+/* Quiet hours of one channel, in the resident's zone. */
+struct outbox_quiet {
+    char channel[64];
+    struct quiet_window window;
+};
 
 struct outbox_settings {
     int max_attempts;           /* attempts before a job is dead; 8 */
@@ -25,6 +44,10 @@ struct outbox_settings {
     int max_in_flight;          /* jobs being delivered at once; 64 */
     const char *message_id_domain;  /* right of the @ in Message-IDs */
     const char *link_secret;    /* signs tracked links, or NULL for none */
+    struct outbox_cap caps[OUTBOX_CAPS_MAX];
+    int cap_count;
+    struct outbox_quiet quiet[OUTBOX_QUIET_MAX];
+    int quiet_count;
 };
 
 /* Reads the `delivery` group; 0 or CRIER_ECONFIG. */
@@ -54,7 +77,13 @@ void outbox_message_id(const char *key, const char *domain, char *buf,
  * settings. */
 const char *outbox_message_id_domain(void);
 
-/* Returns the wait before retry number `attempt` (1 for the first). */
-int64_t outbox_backoff_ms(const struct outbox_settings *s, int attempt);
+/*
+ * Returns the wait before retry number `attempt` (1 for the first):
+ * `backoff` doubled per attempt up to `max_backoff`. `jitter` (0 to 1)
+ * takes up to a quarter off, so that jobs that failed together do not
+ * retry together.
+ */
+int64_t outbox_backoff_ms(const struct outbox_settings *s, int attempt,
+                          double jitter);
 
 #endif

@@ -10,7 +10,11 @@
 
 static const char *const delivery_keys[] = {
     "max_attempts", "max_in_flight", "lease", "backoff", "max_backoff",
-    "poll", "message_id_domain", "link_secret", NULL
+    "poll", "message_id_domain", "link_secret", "caps", "quiet_hours", NULL
+};
+
+static const char *const cap_keys[] = {
+    "channel", "class", "max", "per", NULL
 };
 
 
@@ -28,6 +32,118 @@ get_duration(struct config *cfg, const json_t *group, const char *name,
         config_fail(cfg, key, "must be a duration such as \"30s\", \"5m\" "
                     "or \"1h\"");
         return CRIER_ECONFIG;
+    }
+    return 0;
+}
+
+
+/* Reads `delivery.quiet_hours`: { <channel> = "21:00-08:00"; ... }. */
+static int
+load_quiet_hours(struct config *cfg, const json_t *group,
+                 struct outbox_settings *s)
+{
+    json_t *quiet = json_object_get(group, "quiet_hours");
+    const char *channel;
+    json_t *v;
+    char key[128];
+
+    if (quiet == NULL)
+        return 0;
+    if (!json_is_object(quiet)) {
+        config_fail(cfg, "delivery.quiet_hours", "must be a group of "
+                    "channel to window: { sms = \"21:00-08:00\"; }");
+        return CRIER_ECONFIG;
+    }
+    json_object_foreach(quiet, channel, v) {
+        struct outbox_quiet *q = &s->quiet[s->quiet_count];
+
+        snprintf(key, sizeof(key), "delivery.quiet_hours.%s", channel);
+        if (s->quiet_count == OUTBOX_QUIET_MAX ||
+            strlen(channel) >= sizeof(q->channel)) {
+            config_fail(cfg, key, "too many channels or too long a name");
+            return CRIER_ECONFIG;
+        }
+        if (quiet_window_parse(json_string_value(v), &q->window) != 0) {
+            config_fail(cfg, key, "must be a window of local wall times "
+                        "such as \"21:00-08:00\", with different ends");
+            return CRIER_ECONFIG;
+        }
+        snprintf(q->channel, sizeof(q->channel), "%s", channel);
+        s->quiet_count++;
+    }
+    return 0;
+}
+
+
+/* Reads one entry of `delivery.caps`. */
+static int
+load_cap(struct config *cfg, const json_t *entry, const char *key,
+         struct outbox_cap *cap)
+{
+    const char *channel = NULL, *message_class = NULL, *per = NULL;
+    long long max = 0;
+
+    if (!json_is_object(entry)) {
+        config_fail(cfg, key, "must be a group: { channel = \"email\"; "
+                    "max = 2; per = \"7d\"; }");
+        return CRIER_ECONFIG;
+    }
+    if (config_check_keys(cfg, entry, key, cap_keys) ||
+        config_get_string(cfg, entry, key, "channel", 1, &channel) ||
+        config_get_string(cfg, entry, key, "class", 0, &message_class) ||
+        config_get_int(cfg, entry, key, "max", 1, 1000000, &max) ||
+        config_get_string(cfg, entry, key, "per", 1, &per))
+        return CRIER_ECONFIG;
+    if (strlen(channel) >= sizeof(cap->channel)) {
+        config_fail(cfg, key, "channel name is too long");
+        return CRIER_ECONFIG;
+    }
+    if (clock_parse_duration(per, &cap->per_ms) != 0 || cap->per_ms <= 0) {
+        config_fail(cfg, key, "per must be a duration such as \"7d\"");
+        return CRIER_ECONFIG;
+    }
+    cap->lane = -1;
+    if (g_strcmp0(message_class, "service") == 0)
+        cap->lane = 0;
+    else if (g_strcmp0(message_class, "outreach") == 0)
+        cap->lane = 1;
+    else if (message_class != NULL) {
+        config_fail(cfg, key, "class must be \"service\" or "
+                    "\"outreach\", or absent for both");
+        return CRIER_ECONFIG;
+    }
+    if (json_object_get(entry, "max") == NULL) {
+        config_fail(cfg, key, "max is missing");
+        return CRIER_ECONFIG;
+    }
+    snprintf(cap->channel, sizeof(cap->channel), "%s", channel);
+    cap->max = (int) max;
+    return 0;
+}
+
+
+/* Reads `delivery.caps`, a list of caps. */
+static int
+load_caps(struct config *cfg, const json_t *group, struct outbox_settings *s)
+{
+    json_t *caps = json_object_get(group, "caps");
+    size_t i;
+    json_t *entry;
+    char key[64];
+
+    if (caps == NULL)
+        return 0;
+    if (!json_is_array(caps) || json_array_size(caps) > OUTBOX_CAPS_MAX) {
+        config_fail(cfg, "delivery.caps", "must be a list of at most %d "
+                    "caps: ( { channel = \"email\"; max = 2; per = \"7d\"; "
+                    "} )", OUTBOX_CAPS_MAX);
+        return CRIER_ECONFIG;
+    }
+    json_array_foreach(caps, i, entry) {
+        snprintf(key, sizeof(key), "delivery.caps[%zu]", i);
+        if (load_cap(cfg, entry, key, &s->caps[i]) != 0)
+            return CRIER_ECONFIG;
+        s->cap_count++;
     }
     return 0;
 }
@@ -61,6 +177,9 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
     s->backoff_ms = 30 * 1000;
     s->max_backoff_ms = 60 * 60 * 1000;
     s->poll_ms = 1000;
+    s->link_secret = NULL;
+    s->cap_count = 0;
+    s->quiet_count = 0;
     s->message_id_domain = domain_of(server.settings.public_url);
     if (group == NULL)
         goto done;
@@ -81,7 +200,8 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
         config_get_string(cfg, group, "delivery", "message_id_domain", 0,
                           &s->message_id_domain) ||
         config_get_string(cfg, group, "delivery", "link_secret", 0,
-                          &s->link_secret))
+                          &s->link_secret) ||
+        load_quiet_hours(cfg, group, s) || load_caps(cfg, group, s))
         return CRIER_ECONFIG;
     if (s->link_secret != NULL && s->link_secret[0] == '\0') {
         config_fail(cfg, "delivery.link_secret", "must not be empty; set "
@@ -97,13 +217,18 @@ done:
 
 
 int64_t
-outbox_backoff_ms(const struct outbox_settings *s, int attempt)
+outbox_backoff_ms(const struct outbox_settings *s, int attempt,
+                  double jitter)
 {
     int64_t wait = s->backoff_ms;
 
     for (int i = 1; i < attempt && wait < s->max_backoff_ms; i++)
         wait *= 2;
-    return wait < s->max_backoff_ms ? wait : s->max_backoff_ms;
+    if (wait > s->max_backoff_ms)
+        wait = s->max_backoff_ms;
+    if (jitter > 0 && jitter <= 1)
+        wait -= (int64_t) ((double) (wait / 4) * jitter);
+    return wait;
 }
 
 

@@ -38,23 +38,46 @@ profile_consent_apply(json_t *profile, const json_t *event,
         return;
     map = consent_map(profile);
     origin = g_strconcat(source ? source : "", ":", type ? type : "", NULL);
-    json_object_foreach(changes, kind, state)
-        json_object_set_new(map, kind,
-                            json_pack("{s:O,s:s,s:I}", "state", state,
-                                      "source", origin,
-                                      "time", (json_int_t) time_ms));
+    json_object_foreach(changes, kind, state) {
+        json_t *entry = json_pack("{s:O,s:s,s:I}", "state", state,
+                                  "source", origin,
+                                  "time", (json_int_t) time_ms);
+
+        /* A plain revoke keeps an earlier hard one hard; only a grant
+         * (such as an SMS START) lifts it. */
+        if (profile_consent_hard(json_object_get(map, kind)) &&
+            g_strcmp0(json_string_value(state), "revoked") == 0)
+            json_object_set_new(entry, "hard", json_true());
+        json_object_set_new(map, kind, entry);
+    }
     g_free(origin);
     json_object_set_new(profile, "_dirty", json_true());
     json_object_set_new(profile, "updated", json_integer(now_ms));
 }
 
 
-/* Returns the rank of a consent entry: revoked 2, granted 1, none 0. */
+int
+profile_consent_hard(const json_t *entry)
+{
+    const char *state = json_string_value(json_object_get(entry, "state"));
+    const char *source = json_string_value(json_object_get(entry, "source"));
+
+    if (g_strcmp0(state, "revoked") != 0)
+        return 0;
+    return json_is_true(json_object_get(entry, "hard")) ||
+           (source != NULL && g_str_has_suffix(source, ".stop"));
+}
+
+
+/* Returns the rank of a consent entry: a hard revoke 3, revoked 2,
+ * granted 1, none 0. */
 static int
 consent_rank(const json_t *entry)
 {
     const char *state = json_string_value(json_object_get(entry, "state"));
 
+    if (profile_consent_hard(entry))
+        return 3;
     if (g_strcmp0(state, "revoked") == 0)
         return 2;
     return g_strcmp0(state, "granted") == 0 ? 1 : 0;

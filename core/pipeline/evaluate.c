@@ -191,13 +191,16 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
     key = g_strdup_printf("rule:%s/%s/%lld", rule->name, id,
                           (long long) seq);
     json_array_append_new(ev->jobs,
-        json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I}", "key", key,
+        json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:i}",
+                  "key", key,
                   "rule", rule->name,
                   "program", rule->program ? rule->program->name : NULL,
                   "profile", id, "event_seq", (json_int_t) seq,
                   "channel", rule->channel,
                   "template", rule->template_name, "to", to,
-                  "due", (json_int_t) job_due(rule, event_ms)));
+                  "due", (json_int_t) job_due(rule, event_ms),
+                  "lane", rule->service ? 0 : 1,
+                  "priority", rule->priority));
     g_free(key);
 }
 

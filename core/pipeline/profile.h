@@ -83,9 +83,16 @@ void profile_consent_apply(json_t *profile, const json_t *event,
                            int64_t time_ms, int64_t now_ms);
 
 /*
+ * Returns nonzero when a consent entry is a hard revoke, which stops even
+ * service messages: one marked `"hard": true`, or one set by an event
+ * whose type ends in ".stop", the type of an SMS STOP reply.
+ */
+int profile_consent_hard(const json_t *entry);
+
+/*
  * Returns nonzero when the consent entry `candidate` beats `current`,
- * either of which may be NULL for none. Revoked beats granted and granted
- * beats none. Of two equal states the later time wins, and at equal times
+ * either of which may be NULL for none. A hard revoke beats revoked,
+ * revoked beats granted and granted beats none. Of two equal states the later time wins, and at equal times
  * `current` stays.
  */
 int profile_consent_wins(const json_t *candidate, const json_t *current);

@@ -17,7 +17,8 @@ static const char *const program_keys[] = {
     "stages", "back", "moves", NULL
 };
 static const char *const rule_keys[] = {
-    "name", "program", "on", "when", "send", "stage", NULL
+    "name", "program", "on", "when", "send", "stage", "class", "priority",
+    NULL
 };
 static const char *const send_keys[] = {
     "channel", "template", "delay", NULL
@@ -414,6 +415,8 @@ load_rule(struct config *cfg, size_t index, json_t *block,
     char prefix[32];
     struct rule *r = calloc(1, sizeof(*r));
     const char *name = NULL, *program = NULL, *stage = NULL;
+    const char *message_class = NULL;
+    long long priority = 0;
     char *key;
 
     snprintf(prefix, sizeof(prefix), "rules[%zu]", index);
@@ -427,9 +430,21 @@ load_rule(struct config *cfg, size_t index, json_t *block,
         load_on(cfg, prefix, json_object_get(block, "on"), r) ||
         config_get_string(cfg, block, prefix, "name", 1, &name) ||
         config_get_string(cfg, block, prefix, "program", 0, &program) ||
-        config_get_string(cfg, block, prefix, "stage", 0, &stage))
+        config_get_string(cfg, block, prefix, "stage", 0, &stage) ||
+        config_get_string(cfg, block, prefix, "class", 0, &message_class) ||
+        config_get_int(cfg, block, prefix, "priority", -1000, 1000,
+                       &priority))
         return CRIER_ECONFIG;
     r->name = g_strdup(name);
+    r->priority = (int) priority;
+    if (message_class != NULL && strcmp(message_class, "service") == 0)
+        r->service = 1;
+    else if (message_class != NULL && strcmp(message_class, "outreach") != 0) {
+        key = g_strdup_printf("%s.class", prefix);
+        config_fail(cfg, key, "must be \"service\" or \"outreach\"");
+        g_free(key);
+        return CRIER_ECONFIG;
+    }
     key = g_strdup_printf("%s.program", prefix);
     if (program && (r->program = ruleset_program(rs, program)) == NULL)
         config_fail(cfg, key, "program \"%s\" is not configured under "

@@ -34,6 +34,9 @@ struct rule {
     char *template_name;
     char *stage;                /* NULL: the rule moves no stage */
     int64_t delay_ms;           /* from the event's time to the send */
+    int service;                /* class "service": statutory or
+                                 * transactional, claimed first */
+    int priority;               /* wins the last slot of a cap */
 };
 
 struct ruleset {

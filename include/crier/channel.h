@@ -42,6 +42,17 @@ struct crier_send_result {
     const char *provider_id;  /* the provider's reference, or NULL */
     const char *detail;       /* the provider's reply, for the job record */
     int64_t retry_after_ms;   /* a provider's requested wait, or 0 */
+
+    /*
+     * Nonzero with CRIER_SEND_FAIL when the provider rejected the
+     * recipient itself for good (SMTP 550 5.1.1, an unknown number): the
+     * core then marks the address invalid, and later messages to it are
+     * suppressed. Added in ABI minor 2; the core reads it only from a
+     * channel whose descriptor's abi_minor is at least 2, so a plugin
+     * built before it, whose result ends before this member, keeps
+     * working.
+     */
+    int address_invalid;
 };
 
 /* Reports the outcome of one send; the core copies the strings. */

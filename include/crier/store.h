@@ -150,6 +150,34 @@ struct crier_store_ops {
      */
     int (*profiles_scan)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
+
+    /*
+     * Counts the jobs to a profile on a channel that were being sent or
+     * sent at or after a time, for frequency caps: {"profile", "channel",
+     * "since", "lane"} gives {"count": N}, and a missing "lane" counts
+     * every lane. Added after profiles_scan, as is job_retry, so a
+     * plugin with a smaller `size` lacks both.
+     */
+    int (*jobs_sent_count)(void *store, json_t *request,
+                           crier_store_cb done, void *arg);
+
+    /*
+     * Moves a failed or dead job back to planned, due at the request's
+     * "now", with its attempts reset and its first error kept: {"id",
+     * "now"} gives {"state": "planned"}. Fails with CRIER_ENOTFOUND for
+     * no such job and CRIER_ESTALE for a job in another state.
+     */
+    int (*job_retry)(void *store, json_t *request, crier_store_cb done,
+                     void *arg);
+
+    /*
+     * Marks an address invalid for good: {"kind", "value", "reason",
+     * "time"} gives {}. jobs_claim then sets "address_invalid" (the
+     * reason) on every claimed job to that value. Added after job_retry,
+     * so a plugin with a smaller `size` lacks it.
+     */
+    int (*address_invalidate)(void *store, json_t *request,
+                              crier_store_cb done, void *arg);
 };
 
 #endif

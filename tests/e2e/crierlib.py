@@ -216,13 +216,17 @@ def body_of(msg, subtype):
 
 class SmtpServer:
     """A real SMTP server (aiosmtpd) on a loopback port, storing each
-    message it accepts in a Maildir."""
+    message it accepts in a Maildir. `handler`, when given, is the class
+    path of another handler and its extra arguments, such as
+    ["reply_smtp.ReplyMailbox", "reject"]."""
 
-    def __init__(self, workdir, delay=None):
+    def __init__(self, workdir, delay=None, handler=None):
         self.port = free_port()
         self.maildir = os.path.join(str(workdir), "smtp-maildir")
         self.log = open(os.path.join(str(workdir), "smtp.log"), "ab")
-        handler = ["-c", "aiosmtpd.handlers.Mailbox", self.maildir]
+        handler = ["-c", "aiosmtpd.handlers.Mailbox", self.maildir] \
+            if handler is None else ["-c", handler[0], self.maildir] + \
+            list(handler[1:])
         if delay is not None:
             # slow_smtp.py stores each message after `delay` seconds.
             handler = ["-c", "slow_smtp.SlowMailbox", self.maildir,

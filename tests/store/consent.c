@@ -216,7 +216,11 @@ consent_rejects_invalid(void **state)
 static void
 schema_downgrade_to_3(const char *path)
 {
-    sqlite_file_exec(path, "ALTER TABLE jobs DROP COLUMN language;"
+    sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+                           "DROP TABLE invalid_addresses;"
+                           "ALTER TABLE jobs DROP COLUMN priority;"
+                           "ALTER TABLE jobs DROP COLUMN lane;"
+                           "ALTER TABLE jobs DROP COLUMN language;"
                            "DROP TABLE segment_members;"
                            "ALTER TABLE profiles DROP COLUMN related;"
                            "ALTER TABLE profiles DROP COLUMN consent;"
@@ -278,7 +282,7 @@ schema_version_3_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 8);
+                                                       0)), 9);
     json_decref(rows);
 }
 

@@ -37,6 +37,8 @@ main(int argc, char **argv)
                                       profile_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/jobs", job_tests,
                                       job_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/outbox", outbox_tests,
+                                      outbox_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/history", history_tests,
                                       history_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/consent", consent_tests,

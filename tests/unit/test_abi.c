@@ -123,6 +123,8 @@ abi_channel_layout(void **state)
     assert_int_equal(offsetof(struct crier_send_result, detail), 8 + PTR);
     assert_int_equal(offsetof(struct crier_send_result, retry_after_ms),
                      8 + 2 * PTR);
+    assert_int_equal(offsetof(struct crier_send_result, address_invalid),
+                     16 + 2 * PTR);
 }
 
 

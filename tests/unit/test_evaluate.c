@@ -930,7 +930,7 @@ run_signup(void **state)
              "  \"program\": \"lead\", \"profile\": \"%s\","
              "  \"event_seq\": 7, \"channel\": \"email\","
              "  \"template\": \"welcome\", \"to\": \"bo@example.gov\","
-             "  \"due\": %lld}]",
+             "  \"due\": %lld, \"lane\": 1, \"priority\": 0}]",
              id, id, (long long) (EVENT_MS + HOUR_MS));
     assert_json(json_object_get(batch, "jobs"), expected);
     json_decref(batch);
@@ -979,7 +979,8 @@ run_known_profile(void **state)
              "  \"program\": \"lead\", \"profile\": \"p-ana\","
              "  \"event_seq\": 12, \"channel\": \"email\","
              "  \"template\": \"receipt\", \"to\": \"ana@example.gov\","
-             "  \"due\": %lld}]", (long long) NOW_MS);
+             "  \"due\": %lld, \"lane\": 1, \"priority\": 0}]",
+             (long long) NOW_MS);
     assert_json(json_object_get(batch, "jobs"), expected);
     json_decref(batch);
 }

@@ -34,11 +34,11 @@ backoff_doubles(void **state)
         .max_backoff_ms = HOUR,
     };
 
-    assert_int_equal(outbox_backoff_ms(&s, 1), 30 * SECOND);
-    assert_int_equal(outbox_backoff_ms(&s, 2), 60 * SECOND);
-    assert_int_equal(outbox_backoff_ms(&s, 3), 2 * MINUTE);
-    assert_int_equal(outbox_backoff_ms(&s, 4), 4 * MINUTE);
-    assert_int_equal(outbox_backoff_ms(&s, 7), 32 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0), 30 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 2, 0), 60 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 3, 0), 2 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 4, 0), 4 * MINUTE);
+    assert_int_equal(outbox_backoff_ms(&s, 7, 0), 32 * MINUTE);
 }
 
 
@@ -51,10 +51,10 @@ backoff_caps(void **state)
     };
 
     /* 30 s * 2^7 is 64 min, past the cap. */
-    assert_int_equal(outbox_backoff_ms(&s, 8), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 9), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 100), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 1000000), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 8, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 9, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 100, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 1000000, 0), HOUR);
 }
 
 
@@ -66,8 +66,8 @@ backoff_first_over_cap(void **state)
         .max_backoff_ms = HOUR,
     };
 
-    assert_int_equal(outbox_backoff_ms(&s, 1), HOUR);
-    assert_int_equal(outbox_backoff_ms(&s, 5), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0), HOUR);
+    assert_int_equal(outbox_backoff_ms(&s, 5, 0), HOUR);
 }
 
 
@@ -259,6 +259,64 @@ settings_errors(void **state)
                           ":2: delivery.backoff: must be a duration");
     expect_settings_error("delivery: {\n  poll = 5;\n};\n",
                           ":2: delivery.poll: must be a string");
+    expect_settings_error("delivery: {\n  quiet_hours = { sms = "
+                          "\"21:00\"; };\n};\n",
+                          ":2: delivery.quiet_hours.sms: must be a window");
+    expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
+                          " max = 2; per = \"often\"; } );\n};\n",
+                          ":2: delivery.caps[0]: per must be a duration");
+    expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
+                          " per = \"7d\"; } );\n};\n",
+                          "delivery.caps[0]: max is missing");
+    expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
+                          " class = \"bulk\"; max = 1; per = \"7d\"; } );"
+                          "\n};\n", "class must be \"service\" or");
+}
+
+
+/* Caps and quiet hours read into the settings. */
+static void
+settings_caps_and_quiet_hours(void **state)
+{
+    struct outbox_settings s;
+    struct config *cfg;
+    char dir[64];
+
+    server.settings.public_url = "http://127.0.0.1:8080";
+    cfg = config_from_text("delivery: {\n"
+                           "  quiet_hours = { sms = \"21:00-08:00\"; };\n"
+                           "  caps = ( { channel = \"email\";"
+                           " class = \"outreach\"; max = 2;"
+                           " per = \"7d\"; },\n"
+                           "    { channel = \"sms\"; max = 1;"
+                           " per = \"1d\"; } );\n"
+                           "};\n", dir, sizeof(dir));
+    assert_int_equal(outbox_settings_load(cfg, &s), 0);
+    assert_int_equal(s.quiet_count, 1);
+    assert_string_equal(s.quiet[0].channel, "sms");
+    assert_int_equal(s.quiet[0].window.start.hour, 21);
+    assert_int_equal(s.cap_count, 2);
+    assert_string_equal(s.caps[0].channel, "email");
+    assert_int_equal(s.caps[0].lane, 1);
+    assert_int_equal(s.caps[0].max, 2);
+    assert_int_equal(s.caps[0].per_ms, 7 * 24 * HOUR);
+    assert_int_equal(s.caps[1].lane, -1);
+    config_remove(cfg, dir);
+    server.settings.public_url = NULL;
+}
+
+
+/* Jitter shortens a wait by at most a quarter, never below it. */
+static void
+backoff_jitter_bounds(void **state)
+{
+    struct outbox_settings s = { .backoff_ms = 40 * SECOND,
+                                 .max_backoff_ms = HOUR };
+
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0), 40 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 1), 30 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 1, 0.5), 35 * SECOND);
+    assert_int_equal(outbox_backoff_ms(&s, 2, 1), 60 * SECOND);
 }
 
 
@@ -276,6 +334,8 @@ main(void)
         cmocka_unit_test(settings_defaults),
         cmocka_unit_test(settings_from_group),
         cmocka_unit_test(settings_errors),
+        cmocka_unit_test(settings_caps_and_quiet_hours),
+        cmocka_unit_test(backoff_jitter_bounds),
     };
 
     return cmocka_run_group_tests_name("outbox", tests, NULL, NULL);

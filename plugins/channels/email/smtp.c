@@ -165,6 +165,10 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
         command_is_message(t->command)) {
         r->outcome = CRIER_SEND_FAIL;
+        /* A 5xx to RCPT with the enhanced status 5.1.1 (RFC 3463: bad
+         * destination mailbox address) rejects the address itself. */
+        r->address_invalid = strcmp(t->command, "RCPT") == 0 &&
+                             strstr(t->reply, "5.1.1") != NULL;
         return;
     }
     r->outcome = CRIER_SEND_RETRY;

@@ -9,10 +9,8 @@
  * confirmation is the TwiML <Message> in that response, so it is sent only
  * for an opt-out that is on disk, and it never passes through the outbox,
  * where the revoked consent could stop it. The pipeline then sets the
- * profile's consent from the committed event.
- * NOTE: jobs planned before the opt-out are held back only by a consent
- * check when delivery claims them, which the outbox does not make yet
- * (docs/KNOWN_LIMITS.md, "SMS").
+ * profile's consent from the committed event. The type `sms.stop` makes
+ * the revoke hard, so the outbox suppresses service messages too.
  *
  * The status route takes Twilio's delivery status callbacks. NOTE: they
  * are verified and logged but not yet recorded on the message
@@ -172,9 +170,9 @@ keyword_event_type(enum sms_keyword keyword)
 {
     switch (keyword) {
     case SMS_KEYWORD_STOP:
-        return "sms.opted_out";
+        return "sms.stop";
     case SMS_KEYWORD_START:
-        return "sms.opted_in";
+        return "sms.start";
     case SMS_KEYWORD_HELP:
         return "sms.help";
     case SMS_KEYWORD_NONE:

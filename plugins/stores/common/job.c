@@ -93,8 +93,12 @@ job_claimable(const struct job *job, int64_t now)
 int
 job_compare_due(const struct job *a, const struct job *b)
 {
+    if (a->lane != b->lane)
+        return a->lane < b->lane ? -1 : 1;
     if (a->due != b->due)
         return a->due < b->due ? -1 : 1;
+    if (a->priority != b->priority)
+        return a->priority > b->priority ? -1 : 1;
     if (a->id != b->id)
         return a->id < b->id ? -1 : 1;
     return 0;
@@ -224,5 +228,34 @@ job_change_apply(struct job *job, const struct job_change *change)
         job->due = change->due;
     job->state = change->state;
     job->updated = change->now;
+    return 0;
+}
+
+
+int
+job_counts_as_sent(const struct job *job, const struct sent_query *query)
+{
+    if (job->state != JOB_SENT && job->state != JOB_SENDING)
+        return 0;
+    if (job->updated < query->since)
+        return 0;
+    if (query->lane >= 0 && job->lane != query->lane)
+        return 0;
+    return job->profile != NULL && strcmp(job->profile, query->profile) == 0
+           && strcmp(job->channel, query->channel) == 0;
+}
+
+
+int
+job_retry(struct job *job, int64_t now)
+{
+    if (job->state != JOB_FAILED && job->state != JOB_DEAD)
+        return CRIER_ESTALE;
+    job->state = JOB_PLANNED;
+    job->attempts = 0;
+    job->leased = 0;
+    job->lease_until = 0;
+    job->due = now;
+    job->updated = now;
     return 0;
 }

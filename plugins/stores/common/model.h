@@ -55,6 +55,13 @@
  * into the jobs of an erased profile. */
 #define ERASED_ERROR "erased"
 
+/* The claim lanes: every due job of a lower lane is claimed before any
+ * job of a higher one. Service messages (statutory or transactional) use
+ * lane 0, so a large outreach send never delays them. */
+#define JOB_LANE_SERVICE  0
+#define JOB_LANE_OUTREACH 1
+#define JOB_LANE_MAX      2
+
 enum job_state {
     JOB_PLANNED = 0,
     JOB_CLAIMED,
@@ -131,6 +138,8 @@ struct job {
     char *template_name;
     char *to;
     int64_t event_seq;
+    int64_t lane;               /* JOB_LANE_*: claimed lane by lane */
+    int64_t priority;           /* higher first among jobs due together */
     enum job_state state;
     int64_t generation;
     int64_t attempts;
@@ -240,11 +249,36 @@ struct job_change {
     int64_t due;
 };
 
-/* A jobs_list request. `state` is -1 and `rule` NULL for no filter. */
+/* A jobs_list request. `state` is -1 and `rule` NULL for no filter, and
+ * `before` is INT64_MAX for the first page. */
 struct job_filter {
     int state;
     char *rule;
     size_t limit;
+    int64_t before;
+};
+
+/* A jobs_sent_count request: the jobs to `profile` on `channel` sending
+ * or sent at or after `since`, of lane `lane` or of any lane for -1. */
+struct sent_query {
+    char *profile;
+    char *channel;
+    int64_t since;
+    int64_t lane;
+};
+
+/* An address_invalidate request. */
+struct address_mark {
+    char *kind;
+    char *value;
+    char *reason;
+    int64_t time;
+};
+
+/* A job_retry request: job `id` back to planned, due at `now`. */
+struct retry_request {
+    int64_t id;
+    int64_t now;
 };
 
 /* The kinds of timeline entries, in the order that breaks a tie in time:
@@ -384,6 +418,23 @@ void change_clear(struct job_change *change);
 int filter_parse(const json_t *json, struct job_filter *out);
 void filter_clear(struct job_filter *filter);
 
+/* Parse jobs_sent_count and job_retry requests. */
+int sent_query_parse(const json_t *json, struct sent_query *out);
+void sent_query_clear(struct sent_query *query);
+int retry_parse(const json_t *json, struct retry_request *out);
+int address_mark_parse(const json_t *json, struct address_mark *out);
+void address_mark_clear(struct address_mark *mark);
+
+/* Returns nonzero when `job` (being sent or sent) counts for `query`. */
+int job_counts_as_sent(const struct job *job, const struct sent_query *query);
+
+/*
+ * Moves a failed or dead job back to planned, due at `now`, with its
+ * attempts reset and its first error kept. Returns 0, or CRIER_ESTALE
+ * for a job in another state.
+ */
+int job_retry(struct job *job, int64_t now);
+
 /* Frees the strings of a job and zeroes it. */
 void job_clear(struct job *job);
 
@@ -407,7 +458,8 @@ int job_change_apply(struct job *job, const struct job_change *change);
  * or its lease has ended. */
 int job_claimable(const struct job *job, int64_t now);
 
-/* Orders jobs for claiming: earliest due first, then lowest id. */
+/* Orders jobs for claiming: lowest lane first, then earliest due, then
+ * highest priority, then lowest id. */
 int job_compare_due(const struct job *a, const struct job *b);
 
 /*
@@ -462,7 +514,8 @@ json_t *timeline_stage_json(int64_t time, const char *program,
                             const char *rule, int64_t event_seq);
 json_t *timeline_message_json(int64_t job_id, int64_t created,
                               const char *rule, const char *channel,
-                              const char *state, const char *message_id);
+                              const char *state, const char *message_id,
+                              const char *error);
 json_t *timeline_result(json_t *entries, const struct timeline_key *next);
 
 /*

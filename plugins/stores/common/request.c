@@ -366,6 +366,12 @@ job_parse(const json_t *json, void *item)
         rc = member_integer(json, "due", 1, 0, &out->due);
     if (rc == 0)
         rc = member_integer(json, "created", 0, out->due, &out->created);
+    if (rc == 0)
+        rc = member_integer(json, "lane", 0, JOB_LANE_OUTREACH, &out->lane);
+    if (rc == 0 && (out->lane < 0 || out->lane > JOB_LANE_MAX))
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = member_integer(json, "priority", 0, 0, &out->priority);
     if (rc < 0) {
         job_clear(out);
         return rc;
@@ -633,7 +639,88 @@ filter_parse(const json_t *json, struct job_filter *out)
     if (rc < 0 || limit < 1)
         return CRIER_EINVAL;
     out->limit = limit > JOBS_LIMIT_MAX ? JOBS_LIMIT_MAX : (size_t)limit;
+    rc = member_integer(json, "before", 0, INT64_MAX, &out->before);
+    if (rc < 0)
+        return rc;
     return member_string(json, "rule", 0, &out->rule);
+}
+
+
+int
+sent_query_parse(const json_t *json, struct sent_query *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "profile", 1, &out->profile);
+    if (rc == 0)
+        rc = member_string(json, "channel", 1, &out->channel);
+    if (rc == 0)
+        rc = member_integer(json, "since", 1, 0, &out->since);
+    if (rc == 0)
+        rc = member_integer(json, "lane", 0, -1, &out->lane);
+    if (rc == 0 && (out->lane < -1 || out->lane > JOB_LANE_MAX))
+        rc = CRIER_EINVAL;
+    if (rc < 0)
+        sent_query_clear(out);
+    return rc;
+}
+
+
+void
+sent_query_clear(struct sent_query *query)
+{
+    free(query->profile);
+    free(query->channel);
+    memset(query, 0, sizeof(*query));
+}
+
+
+int
+address_mark_parse(const json_t *json, struct address_mark *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_string(json, "kind", 1, &out->kind);
+    if (rc == 0)
+        rc = member_string(json, "value", 1, &out->value);
+    if (rc == 0)
+        rc = member_string(json, "reason", 1, &out->reason);
+    if (rc == 0)
+        rc = member_integer(json, "time", 1, 0, &out->time);
+    if (rc < 0)
+        address_mark_clear(out);
+    return rc;
+}
+
+
+void
+address_mark_clear(struct address_mark *mark)
+{
+    free(mark->kind);
+    free(mark->value);
+    free(mark->reason);
+    memset(mark, 0, sizeof(*mark));
+}
+
+
+int
+retry_parse(const json_t *json, struct retry_request *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = member_integer(json, "id", 1, 0, &out->id);
+    if (rc == 0)
+        rc = member_integer(json, "now", 1, 0, &out->now);
+    return rc;
 }
 
 

@@ -43,13 +43,17 @@ event_json(int64_t seq, const char *source, const char *id,
 }
 
 
-/* Adds the members that may be null, which json_pack cannot express. */
+/* Adds the members that may be null, which json_pack cannot express,
+ * and the claim order. */
 static json_t *
 job_nullable_add(json_t *object, const struct job *job)
 {
     if (object == NULL)
         return NULL;
-    if (json_object_set_new(object, "event_seq",
+    if (json_object_set_new(object, "lane", json_integer(job->lane)) < 0
+        || json_object_set_new(object, "priority",
+                               json_integer(job->priority)) < 0
+        || json_object_set_new(object, "event_seq",
                             integer_or_null(job->event_seq > 0,
                                             job->event_seq)) < 0) {
         json_decref(object);
@@ -101,12 +105,13 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
 {
     json_t *object;
 
-    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?,"
+    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?,"
                        " s:I, s:I, s:s, s:I, s:o?, s:o?}",
                        "id", (json_int_t)job->id, "key", job->key,
                        "rule", job->rule, "program", job->program,
                        "channel", job->channel,
                        "template", job->template_name, "to", job->to,
+                       "profile_id", job->profile,
                        "generation", (json_int_t)job->generation,
                        "attempts", (json_int_t)job->attempts,
                        "was", job_state_name(was),
@@ -211,13 +216,13 @@ timeline_stage_json(int64_t time, const char *program, const char *from,
 json_t *
 timeline_message_json(int64_t job_id, int64_t created, const char *rule,
                       const char *channel, const char *state,
-                      const char *message_id)
+                      const char *message_id, const char *error)
 {
-    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?}",
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s?, s:s?}",
                      "kind", "message", "time", (json_int_t)created,
                      "job", (json_int_t)job_id, "rule", rule,
                      "channel", channel, "state", state,
-                     "message_id", message_id);
+                     "message_id", message_id, "error", error);
 }
 
 

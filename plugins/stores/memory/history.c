@@ -379,7 +379,7 @@ timeline_item_json(const struct timeline_item *item)
         return timeline_message_json(job->id, job->created, job->rule,
                                      job->channel,
                                      job_state_name(job->state),
-                                     job->message_id);
+                                     job->message_id, job->error);
     }
 }
 

@@ -108,6 +108,8 @@ job_claim_json(struct memory_store *store, struct job *job,
     enum job_state was = job->state;
     json_t *event = NULL;
     json_t *profile = NULL;
+    json_t *claimed;
+    const char *reason;
 
     if (job_claim(job, claim) < 0)
         return NULL;
@@ -115,7 +117,16 @@ job_claim_json(struct memory_store *store, struct job *job,
         event = event_find_json(store, job->event_seq);
     if (job->profile != NULL)
         profile = profile_find_json(store, job->profile, 0);
-    return job_claimed_json(job, was, event, profile);
+    claimed = job_claimed_json(job, was, event, profile);
+    reason = job->to != NULL ? g_hash_table_lookup(store->invalid, job->to)
+                             : NULL;
+    if (claimed != NULL && reason != NULL
+        && json_object_set_new(claimed, "address_invalid",
+                               json_string(reason)) < 0) {
+        json_decref(claimed);
+        return NULL;
+    }
+    return claimed;
 }
 
 
@@ -204,6 +215,8 @@ job_matches(const struct job *job, const struct job_filter *filter)
 {
     if (filter->state >= 0 && job->state != (enum job_state)filter->state)
         return 0;
+    if (job->id >= filter->before)
+        return 0;
     return filter->rule == NULL || strcmp(job->rule, filter->rule) == 0;
 }
 
@@ -257,5 +270,77 @@ memory_jobs_list(void *state, json_t *request, crier_store_cb done,
     }
     completion_queue(store, done, arg, 0, jobs_list_build(store, &filter));
     filter_clear(&filter);
+    return 0;
+}
+
+
+int
+memory_jobs_sent_count(void *state, json_t *request, crier_store_cb done,
+                       void *arg)
+{
+    struct memory_store *store = state;
+    struct sent_query query;
+    int64_t count = 0;
+    guint i;
+    int rc = sent_query_parse(request, &query);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        sent_query_clear(&query);
+        return CRIER_ECLOSED;
+    }
+    for (i = 0; i < store->jobs->len; i++)
+        count += job_counts_as_sent(g_ptr_array_index(store->jobs, i),
+                                    &query);
+    completion_queue(store, done, arg, 0,
+                     json_pack("{s:I}", "count", (json_int_t)count));
+    sent_query_clear(&query);
+    return 0;
+}
+
+
+int
+memory_job_retry(void *state, json_t *request, crier_store_cb done,
+                 void *arg)
+{
+    struct memory_store *store = state;
+    struct retry_request retry;
+    struct job *job = NULL;
+    json_t *result = NULL;
+    int rc = retry_parse(request, &retry);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING)
+        return CRIER_ECLOSED;
+    if (retry.id >= 1 && (uint64_t)retry.id <= store->jobs->len)
+        job = g_ptr_array_index(store->jobs, retry.id - 1);
+    rc = job == NULL ? CRIER_ENOTFOUND : job_retry(job, retry.now);
+    if (rc == 0)
+        result = json_pack("{s:s}", "state", job_state_name(job->state));
+    completion_queue(store, done, arg, rc, result);
+    return 0;
+}
+
+
+int
+memory_address_invalidate(void *state, json_t *request, crier_store_cb done,
+                          void *arg)
+{
+    struct memory_store *store = state;
+    struct address_mark mark;
+    int rc = address_mark_parse(request, &mark);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        address_mark_clear(&mark);
+        return CRIER_ECLOSED;
+    }
+    g_hash_table_replace(store->invalid, g_strdup(mark.value),
+                         g_strdup(mark.reason));
+    completion_queue(store, done, arg, 0, json_object());
+    address_mark_clear(&mark);
     return 0;
 }

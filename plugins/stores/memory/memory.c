@@ -154,6 +154,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->history = g_ptr_array_new_with_free_func(stage_move_free);
     store->jobs = g_ptr_array_new_with_free_func(job_free);
     store->job_keys = g_hash_table_new(g_str_hash, g_str_equal);
+    store->invalid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           g_free);
     store->merges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
     store->erasures = g_array_new(FALSE, FALSE, sizeof(int64_t));
@@ -205,6 +207,7 @@ memory_destroy(void *state)
     g_array_unref(store->erasures);
     g_hash_table_unref(store->merges);
     g_hash_table_unref(store->job_keys);
+    g_hash_table_unref(store->invalid);
     g_ptr_array_unref(store->jobs);
     g_ptr_array_unref(store->history);
     g_hash_table_unref(store->stages);
@@ -235,7 +238,10 @@ static const struct crier_store_ops memory_ops = {
     .segment_count = memory_segment_count,
     .segment_members = memory_segment_members,
     .events_recent = memory_events_recent,
-    .profiles_scan = memory_profiles_scan
+    .profiles_scan = memory_profiles_scan,
+    .jobs_sent_count = memory_jobs_sent_count,
+    .job_retry = memory_job_retry,
+    .address_invalidate = memory_address_invalidate
 };
 
 

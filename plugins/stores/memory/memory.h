@@ -80,6 +80,7 @@ struct memory_store {
     GPtrArray *history;       /* struct stage_move *, oldest first */
     GPtrArray *jobs;          /* struct job *, id = index + 1 */
     GHashTable *job_keys;     /* key -> struct job * */
+    GHashTable *invalid;      /* address value -> reason */
     GHashTable *merges;       /* merged-away profile id -> id merged into */
     GArray *erasures;         /* int64_t: the time of each erase */
     GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
@@ -168,6 +169,12 @@ int memory_jobs_claim(void *state, json_t *request, crier_store_cb done,
                       void *arg);
 int memory_job_update(void *state, json_t *update, crier_store_cb done,
                       void *arg);
+int memory_jobs_sent_count(void *state, json_t *request, crier_store_cb done,
+                           void *arg);
+int memory_address_invalidate(void *state, json_t *request,
+                              crier_store_cb done, void *arg);
+int memory_job_retry(void *state, json_t *request, crier_store_cb done,
+                     void *arg);
 int memory_jobs_list(void *state, json_t *request, crier_store_cb done,
                      void *arg);
 void job_free(void *job);

@@ -66,7 +66,7 @@ static const char event_link_sql[] =
  * then the fields of each kind's entry.
  */
 static const char timeline_sql[] =
-    "SELECT 2, created, id, rule, channel, state, message_id, NULL, 0"
+    "SELECT 2, created, id, rule, channel, state, message_id, error, 0"
     " FROM jobs WHERE profile = ?1 AND (created, 2, id) < (?2, ?3, ?4)"
     " UNION ALL"
     " SELECT 1, time_ms, id, program, from_stage, to_stage, rule, NULL,"
@@ -447,7 +447,8 @@ timeline_row_json(sqlite3_stmt *stmt)
         return timeline_message_json(id, time, column_text(stmt, 3),
                                      column_text(stmt, 4),
                                      column_text(stmt, 5),
-                                     column_text(stmt, 6));
+                                     column_text(stmt, 6),
+                                     column_text(stmt, 7));
     }
 }
 

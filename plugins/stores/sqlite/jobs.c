@@ -12,14 +12,14 @@
 #define JOB_COLUMNS                                                         \
     "id, key, rule, program, profile, event_seq, channel, template,"        \
     " recipient, state, generation, attempts, due, lease_until, owner,"     \
-    " message_id, provider_id, error, last_error, created, updated,"     \
-    " language"
+    " message_id, provider_id, error, last_error, created, updated,"        \
+    " language, lane, priority"
 
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
     " template, recipient, state, generation, attempts, due, created,"
-    " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, 0, ?10, ?11,"
-    " ?11) ON CONFLICT (key) DO NOTHING";
+    " updated, lane, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+    " 0, 0, ?10, ?11, ?11, ?12, ?13) ON CONFLICT (key) DO NOTHING";
 
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -30,27 +30,45 @@ static const char job_write_sql[] =
     " error = ?10, last_error = ?11, updated = ?12, language = ?13"
     " WHERE id = ?1";
 
-/* Each half reads its own index (jobs_due, jobs_lease) in due order. */
+/* Each half reads its own index (jobs_lane_due, jobs_lease). The order,
+ * lane then due then priority, is job_compare_due's. */
+#define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
+
 static const char jobs_claimable_sql[] =
     "SELECT * FROM ("
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state = 'planned' AND due <= ?1 ORDER BY due, id LIMIT ?2)"
+    "    WHERE state = 'planned' AND due <= ?1" JOB_CLAIM_ORDER " LIMIT ?2)"
     "  UNION ALL"
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
     "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
-    "    ORDER BY due, id LIMIT ?2))"
-    " ORDER BY due, id LIMIT ?2";
+    JOB_CLAIM_ORDER " LIMIT ?2))"
+    JOB_CLAIM_ORDER " LIMIT ?2";
 
 /* Indexed by filter mix: 1 when the state is filtered, 2 for the rule. */
 static const char *const jobs_list_sql[4] = {
-    "SELECT " JOB_COLUMNS " FROM jobs ORDER BY id DESC LIMIT ?3",
-    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1"
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE id < ?4"
     " ORDER BY id DESC LIMIT ?3",
-    "SELECT " JOB_COLUMNS " FROM jobs WHERE rule = ?2"
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1 AND id < ?4"
+    " ORDER BY id DESC LIMIT ?3",
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE rule = ?2 AND id < ?4"
     " ORDER BY id DESC LIMIT ?3",
     "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1 AND rule = ?2"
-    " ORDER BY id DESC LIMIT ?3"
+    " AND id < ?4 ORDER BY id DESC LIMIT ?3"
 };
+
+/* Reads through jobs_profile, the profile's jobs by creation time. */
+static const char jobs_sent_count_sql[] =
+    "SELECT count(*) FROM jobs WHERE profile = ?1 AND channel = ?2"
+    " AND state IN ('sending', 'sent') AND updated >= ?3"
+    " AND (?4 < 0 OR lane = ?4)";
+
+static const char address_invalid_sql[] =
+    "SELECT reason FROM invalid_addresses WHERE value = ?1 LIMIT 1";
+
+static const char address_invalidate_sql[] =
+    "INSERT INTO invalid_addresses (value, kind, reason, time_ms)"
+    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (value, kind) DO UPDATE SET"
+    " reason = excluded.reason, time_ms = excluded.time_ms";
 
 static const char job_counts_sql[] =
     "SELECT state, count(*) FROM jobs GROUP BY state";
@@ -88,6 +106,8 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->created = sqlite3_column_int64(stmt, 19);
     job->updated = sqlite3_column_int64(stmt, 20);
     job->language = column_text_copy(stmt, 21, &rc);
+    job->lane = sqlite3_column_int64(stmt, 22);
+    job->priority = sqlite3_column_int64(stmt, 23);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -124,6 +144,8 @@ job_insert(struct connection *conn, struct request *req,
     statement_bind_text(stmt, 9, job_state_name(JOB_PLANNED));
     sqlite3_bind_int64(stmt, 10, job->due);
     sqlite3_bind_int64(stmt, 11, job->created);
+    sqlite3_bind_int64(stmt, 12, job->lane);
+    sqlite3_bind_int64(stmt, 13, job->priority);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
@@ -195,6 +217,36 @@ jobs_claimable_read(struct connection *conn, struct request *req,
 }
 
 
+/* Sets "address_invalid" on a claim whose recipient was marked invalid. */
+static int
+claim_address_check(struct connection *conn, struct request *req,
+                    const struct job *job, json_t *claimed)
+{
+    sqlite3_stmt *stmt;
+    int step;
+    int rc = 0;
+
+    if (job->to == NULL)
+        return 0;
+    stmt = connection_statement(conn, STMT_ADDRESS_INVALID,
+                                address_invalid_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, job->to);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW
+        && json_object_set_new(claimed, "address_invalid",
+                               json_string((const char *)
+                                           sqlite3_column_text(stmt, 0)))
+           < 0)
+        rc = CRIER_ENOMEM;
+    sqlite3_reset(stmt);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return connection_fail(conn, req, step);
+    return rc;
+}
+
+
 /* Claims one job and appends its claim to the result list. */
 static int
 job_claim_one(struct connection *conn, struct request *req, struct job *job,
@@ -222,7 +274,7 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
     claimed = job_claimed_json(job, was, event, profile);
     if (claimed == NULL || json_array_append_new(list, claimed) < 0)
         return CRIER_ENOMEM;
-    return 0;
+    return claim_address_check(conn, req, job, claimed);
 }
 
 
@@ -319,6 +371,7 @@ jobs_list_rows(struct connection *conn, struct request *req, json_t *list)
     if (filter->rule != NULL)
         statement_bind_text(stmt, 2, filter->rule);
     sqlite3_bind_int64(stmt, 3, (sqlite3_int64)filter->limit);
+    sqlite3_bind_int64(stmt, 4, filter->before);
     while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
         rc = job_row_read(stmt, &job);
         if (rc == 0 && json_array_append_new(list,
@@ -374,4 +427,76 @@ jobs_list(struct connection *conn, struct request *req)
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
     return rc;
+}
+
+
+int
+jobs_sent_count(struct connection *conn, struct request *req)
+{
+    const struct sent_query *query = &req->input.sent;
+    sqlite3_stmt *stmt;
+    int step;
+
+    stmt = connection_statement(conn, STMT_JOBS_SENT_COUNT,
+                                jobs_sent_count_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, query->profile);
+    statement_bind_text(stmt, 2, query->channel);
+    sqlite3_bind_int64(stmt, 3, query->since);
+    sqlite3_bind_int64(stmt, 4, query->lane);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        req->result = json_pack("{s:I}", "count", (json_int_t)
+                                sqlite3_column_int64(stmt, 0));
+    sqlite3_reset(stmt);
+    if (step != SQLITE_ROW)
+        return connection_fail(conn, req, step);
+    return req->result != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
+int
+job_retry_run(struct connection *conn, struct request *req)
+{
+    const struct retry_request *retry = &req->input.retry;
+    struct job job;
+    int rc;
+
+    rc = job_read(conn, req, retry->id, &job);
+    if (rc == 0)
+        rc = job_retry(&job, retry->now);
+    if (rc == 0)
+        rc = job_write(conn, req, &job);
+    if (rc == 0) {
+        req->result = json_pack("{s:s}", "state", job_state_name(job.state));
+        if (req->result == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    job_clear(&job);
+    return rc;
+}
+
+
+int
+address_invalidate(struct connection *conn, struct request *req)
+{
+    const struct address_mark *mark = &req->input.mark;
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_ADDRESS_INVALIDATE,
+                                address_invalidate_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, mark->value);
+    statement_bind_text(stmt, 2, mark->kind);
+    statement_bind_text(stmt, 3, mark->reason);
+    sqlite3_bind_int64(stmt, 4, mark->time);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return connection_fail(conn, req, rc);
+    req->result = json_object();
+    return req->result != NULL ? 0 : CRIER_ENOMEM;
 }

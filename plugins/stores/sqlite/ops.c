@@ -25,7 +25,10 @@ static const char *const request_names[] = {
     [REQUEST_SEGMENT_COUNT] = "segment_count",
     [REQUEST_SEGMENT_MEMBERS] = "segment_members",
     [REQUEST_EVENTS_RECENT] = "events_recent",
-    [REQUEST_PROFILES_SCAN] = "profiles_scan"
+    [REQUEST_PROFILES_SCAN] = "profiles_scan",
+    [REQUEST_JOBS_SENT_COUNT] = "jobs_sent_count",
+    [REQUEST_JOB_RETRY] = "job_retry",
+    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate"
 };
 
 
@@ -90,7 +93,14 @@ request_free(struct request *req)
     case REQUEST_PROFILES_SCAN:
         scan_clear(&req->input.scan);
         break;
+    case REQUEST_JOBS_SENT_COUNT:
+        sent_query_clear(&req->input.sent);
+        break;
+    case REQUEST_ADDRESS_INVALIDATE:
+        address_mark_clear(&req->input.mark);
+        break;
     case REQUEST_EVENTS_READ:
+    case REQUEST_JOB_RETRY:
         break;
     }
     json_decref(req->result);
@@ -151,6 +161,15 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_PROFILES_SCAN:
         rc = profiles_scan(conn, req);
+        break;
+    case REQUEST_JOBS_SENT_COUNT:
+        rc = jobs_sent_count(conn, req);
+        break;
+    case REQUEST_JOB_RETRY:
+        rc = job_retry_run(conn, req);
+        break;
+    case REQUEST_ADDRESS_INVALIDATE:
+        rc = address_invalidate(conn, req);
         break;
     }
     if (rc < 0)
@@ -359,6 +378,11 @@ JSON_OPERATION(store_events_recent, REQUEST_EVENTS_RECENT, recent_parse,
                recent, 0)
 JSON_OPERATION(store_profiles_scan, REQUEST_PROFILES_SCAN, scan_parse, scan,
                0)
+JSON_OPERATION(store_jobs_sent_count, REQUEST_JOBS_SENT_COUNT,
+               sent_query_parse, sent, 0)
+JSON_OPERATION(store_job_retry, REQUEST_JOB_RETRY, retry_parse, retry, 1)
+JSON_OPERATION(store_address_invalidate, REQUEST_ADDRESS_INVALIDATE,
+               address_mark_parse, mark, 1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -378,5 +402,8 @@ const struct crier_store_ops sqlite_store_ops = {
     .segment_count = store_segment_count,
     .segment_members = store_segment_members,
     .events_recent = store_events_recent,
-    .profiles_scan = store_profiles_scan
+    .profiles_scan = store_profiles_scan,
+    .jobs_sent_count = store_jobs_sent_count,
+    .job_retry = store_job_retry,
+    .address_invalidate = store_address_invalidate
 };

@@ -157,7 +157,22 @@ static const char *const migrations[] = {
 
     /* 8: the language of the template variant a job was rendered in,
      * written with `sending`. Jobs stored before it have none. */
-    "ALTER TABLE jobs ADD COLUMN language TEXT;"
+    "ALTER TABLE jobs ADD COLUMN language TEXT;",
+
+    /* 9: claim lanes and invalid addresses. Claims read planned jobs by
+     * lane, then due, then priority, so service messages go ahead of
+     * outreach. The jobs planned before it are outreach (lane 1) of
+     * priority 0. A claim looks up each recipient in invalid_addresses
+     * by value. */
+    "ALTER TABLE jobs ADD COLUMN lane INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);"
+    "CREATE TABLE invalid_addresses ("
+    "  value TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (value, kind)) WITHOUT ROWID;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -37,7 +37,10 @@ enum request_kind {
     REQUEST_SEGMENT_COUNT,
     REQUEST_SEGMENT_MEMBERS,
     REQUEST_EVENTS_RECENT,
-    REQUEST_PROFILES_SCAN
+    REQUEST_PROFILES_SCAN,
+    REQUEST_JOBS_SENT_COUNT,
+    REQUEST_JOB_RETRY,
+    REQUEST_ADDRESS_INVALIDATE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -67,6 +70,9 @@ struct request {
         struct segment_query segment;
         struct recent_request recent;
         struct scan_request scan;
+        struct sent_query sent;
+        struct retry_request retry;
+        struct address_mark mark;
     } input;
 
     crier_append_cb append_done;
@@ -146,6 +152,9 @@ enum statement_id {
     STMT_ERASE_SEGMENTS,
     STMT_EVENTS_RECENT,
     STMT_PROFILES_PAGE,
+    STMT_JOBS_SENT_COUNT,
+    STMT_ADDRESS_INVALID,
+    STMT_ADDRESS_INVALIDATE,
     STMT_COUNT
 };
 
@@ -299,6 +308,9 @@ int segment_apply(struct connection *conn, struct request *req,
 int segments_add_json(struct connection *conn, struct request *req,
                       const char *id, json_t *profile);
 int segment_count(struct connection *conn, struct request *req);
+int jobs_sent_count(struct connection *conn, struct request *req);
+int job_retry_run(struct connection *conn, struct request *req);
+int address_invalidate(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
 
 /* commit.c */

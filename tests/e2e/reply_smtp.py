@@ -1,0 +1,36 @@
+"""An aiosmtpd handler that replies per recipient: 550 5.1.1 (no such
+mailbox) to RCPT for an address starting with "nouser", 554 after DATA
+for one starting with a given prefix, and 250 (and a Maildir copy) for
+the others. Each rejected delivery adds a line to rejected.log beside the
+Maildir, so a test can count the tries."""
+import mailbox
+import os
+
+
+class ReplyMailbox:
+    def __init__(self, mail_dir, reject_prefix="reject"):
+        self.box = mailbox.Maildir(mail_dir)
+        self.prefix = reject_prefix
+        self.log = os.path.join(os.path.dirname(mail_dir), "rejected.log")
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if address.startswith("nouser"):
+            with open(self.log, "a") as f:
+                f.write(address + "\n")
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if any(r.startswith(self.prefix) for r in envelope.rcpt_tos):
+            with open(self.log, "a") as f:
+                f.write(",".join(envelope.rcpt_tos) + "\n")
+            return "554 5.7.1 Message rejected by policy"
+        self.box.add(envelope.original_content)
+        return "250 OK: queued"
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        """Takes the Maildir and the prefix from aiosmtpd's command line."""
+        return cls(*args)
