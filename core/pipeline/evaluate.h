@@ -24,6 +24,8 @@ struct evaluation {
     json_t *jobs;               /* jobs to plan */
     json_t *segments;           /* segment entries and exits to commit */
     GArray *links;              /* struct event_link, one per event */
+    int unlinked;               /* the rows are no stored events (an
+                                 * import): the commit links none */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -37,7 +39,8 @@ struct evaluation *evaluation_new(json_t *events);
 /*
  * Resolves profiles against `loaded` (the result of profiles_load), runs
  * the rules over every event in order and returns the commit batch, with
- * the cursor set to the last event's seq. New reference.
+ * the cursor set to the last event's seq. With `rules` NULL it only
+ * applies identities, attributes, consent and segments. New reference.
  */
 json_t *evaluation_run(struct evaluation *ev, const json_t *loaded,
                        const struct ruleset *rules, const char *cursor);
