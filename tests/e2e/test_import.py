@@ -3,7 +3,7 @@ import hashlib
 import json
 import os
 
-from crierlib import Crier, Store, run_crier
+from crierlib import Crier, Store, run_crier, wait_until
 
 TOKEN = "import-token-for-tests"
 DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -213,3 +213,67 @@ def test_command_errors(tmp_path):
     assert "no identity column" in err
     code, _, err = run_crier("-c", c.conf, "profiles", "export", bad)
     assert code == 64
+
+
+# An import updates profiles and segments but runs no rules: the rule below
+# would put every imported profile in a stage.
+RULES_AND_SEGMENTS = CONFIG + """
+segments = ( { name = "spanish"; when = "profile.language == 'es'"; } );
+programs: { welcome: { stages = [ "new", "greeted" ]; }; };
+rules = ( { name = "greet"; program = "welcome"; on = "*";
+            stage = "greeted"; } );
+"""
+
+
+def test_import_updates_known_profiles(tmp_path):
+    c = Crier(tmp_path, RULES_AND_SEGMENTS).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    r = c.post("/v1/events", {"type": "signed_up",
+                              "profile": {"email": "ana@example.gov"},
+                              "attributes": {"language": "en",
+                                             "city": "Lima"}})
+    assert r.status == 202, r.body
+    wait_until(c.store.pipeline_done)
+    ana = profile_of(c, "email", "ana@example.gov")
+    assert ana["stages"]["welcome"]["stage"] == "greeted"
+    moves = c.store.query("SELECT count(*) FROM stage_history")[0][0]
+
+    r = post_import(c, "email,phone,language\n"
+                       "ANA@example.gov,+1 312 555 0100,es\n"
+                       "bo@example.gov,,es\n"
+                       "cy@example.gov,,en\n"
+                       "bo@example.gov,,zh\n")
+    assert r.status == 200, r.body
+    assert r.json()["accepted"] == 4
+    again = profile_of(c, "phone", "+13125550100")
+    assert again["id"] == ana["id"]
+    assert again["attributes"] == {"language": "es", "city": "Lima"}
+    assert again["stages"] == ana["stages"]
+    assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 3
+    members = c.store.query("SELECT i.value FROM segment_members m"
+                            " JOIN identities i ON i.profile = m.profile"
+                            " AND i.kind = 'email'"
+                            " WHERE m.segment = 'spanish'")
+    assert members == [("ana@example.gov",)]
+    # Only the event above moved stages; the import moved none.
+    assert c.store.query("SELECT count(*) FROM stage_history")[0][0] == moves
+    assert c.store.query("SELECT count(*) FROM events")[0][0] == 1
+    assert c.stop() == 0
+
+
+def test_repost_resumes_after_committed_rows(tmp_path):
+    c = crier(tmp_path).start()
+    rows = ["email,first_name"] + [
+        "p%d@example.gov,P%d" % (i, i) for i in range(2500)]
+    first = post_import(c, "\n".join(rows[:1201]) + "\n", "?id=part").json()
+    assert first["accepted"] == 1200
+    # The same id again, as after an interrupted import: rows up to the
+    # last committed line are duplicates and the rest go in.
+    rest = post_import(c, "\n".join(rows) + "\n", "?id=part").json()
+    assert rest["rows"] == 2500
+    assert rest["duplicates"] == 1200
+    assert rest["accepted"] == 1300
+    assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 2500
+    assert c.store.query("SELECT value FROM cursors"
+                         " WHERE name = 'import:part'")[0][0] == 2501
+    assert c.stop() == 0
