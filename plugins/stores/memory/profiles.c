@@ -190,28 +190,14 @@ profile_find_json(struct memory_store *store, const char *id, int times)
 }
 
 
-/* Returns nonzero when `list` already contains a profile with `id`. */
-static int
-profiles_contain(const json_t *list, const char *id)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(list); i++) {
-        json_t *id_json = json_object_get(json_array_get(list, i), "id");
-
-        if (strcmp(json_string_value(id_json), id) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-
 /* Collects the owners of the identities, each once, in request order. */
 static json_t *
 profiles_find(struct memory_store *store, const struct identity_list *lookup)
 {
     json_t *result = json_pack("{s:[]}", "profiles");
     json_t *list = json_object_get(result, "profiles");
+    /* Owner ids already listed; an import batch names thousands. */
+    GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal);
     size_t i;
 
     for (i = 0; result != NULL && i < lookup->count; i++) {
@@ -220,8 +206,9 @@ profiles_find(struct memory_store *store, const struct identity_list *lookup)
         json_t *profile;
 
         g_free(key);
-        if (owner == NULL || profiles_contain(list, owner))
+        if (owner == NULL || g_hash_table_contains(listed, owner))
             continue;
+        g_hash_table_add(listed, (gpointer) owner);
         profile = profile_find_json(store, owner, 1);
         if (profile != NULL && json_is_null(profile)) {
             json_decref(profile);
@@ -236,6 +223,7 @@ profiles_find(struct memory_store *store, const struct identity_list *lookup)
             result = NULL;
         }
     }
+    g_hash_table_destroy(listed);
     return result;
 }
 

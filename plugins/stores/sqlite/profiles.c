@@ -270,34 +270,25 @@ identity_owner(struct connection *conn, struct request *req,
 }
 
 
-/* Returns nonzero when `list` already contains a profile with `id`. */
-static int
-profiles_contain(const json_t *list, const char *id)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(list); i++) {
-        json_t *id_json = json_object_get(json_array_get(list, i), "id");
-
-        if (strcmp(json_string_value(id_json), id) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-
+/* Appends the owner of `identity` to `list` unless `listed`, an object
+ * used as a set of profile ids, already holds it. */
 static int
 profiles_load_one(struct connection *conn, struct request *req,
-                  const struct identity *identity, json_t *list)
+                  const struct identity *identity, json_t *list,
+                  json_t *listed)
 {
     json_t *profile;
     char *owner;
     int rc;
 
     rc = identity_owner(conn, req, identity, &owner);
-    if (rc < 0 || owner == NULL || profiles_contain(list, owner)) {
+    if (rc < 0 || owner == NULL || json_object_get(listed, owner) != NULL) {
         free(owner);
         return rc;
+    }
+    if (json_object_set_new(listed, owner, json_true()) < 0) {
+        free(owner);
+        return CRIER_ENOMEM;
     }
     profile = profile_load(conn, req, owner, 1, &rc);
     free(owner);
@@ -326,7 +317,7 @@ int
 profiles_load(struct connection *conn, struct request *req)
 {
     const struct identity_list *lookup = &req->input.lookup;
-    json_t *list;
+    json_t *list, *listed;
     size_t i;
     int rc;
 
@@ -334,9 +325,13 @@ profiles_load(struct connection *conn, struct request *req)
     if (req->result == NULL)
         return CRIER_ENOMEM;
     list = json_object_get(req->result, "profiles");
+    listed = json_object();
+    if (listed == NULL)
+        return CRIER_ENOMEM;
     rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
     for (i = 0; rc == 0 && i < lookup->count; i++)
-        rc = profiles_load_one(conn, req, &lookup->items[i], list);
+        rc = profiles_load_one(conn, req, &lookup->items[i], list, listed);
+    json_decref(listed);
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
     return rc;
