@@ -1,43 +1,46 @@
 #include "import/apply.h"
 
-#include <stdlib.h>
-
 #include <glib.h>
 
+#include "crier/error.h"
 #include "import/import.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/profile.h"
 #include "server/server.h"
 
-/* One batch from the queue to its commit. */
-struct apply {
+enum turn { TURN_NONE, TURN_ASKED, TURN_HELD };
+
+/*
+ * Batches move from `pending` to a profiles_load (`loading`), to `ready`
+ * once evaluated, then to the store's commit. The next load starts while
+ * the previous batch commits, so that the loop thread evaluates one batch
+ * while the store writes the other. That load may not see the commit
+ * still under way, so the profiles that batch changed (`last`) replace
+ * what the load returns. A load starts only when no evaluated batch waits
+ * to commit, so `last` covers every commit it can miss. Commits run one
+ * at a time, so after a failed one no later batch moves the cursor past
+ * rows that were not stored.
+ */
+struct applier {
     char *cursor;
-    json_t *rows;
-    size_t count;
-    struct evaluation *ev;      /* NULL until the turn starts */
     import_applied_cb done;
     void *arg;
+    GQueue pending;             /* json_t * row arrays, not yet loaded */
+    json_t *loading;            /* the rows whose load is under way */
+    json_t *request;            /* and the identities it asked for */
+    json_t *ready;              /* an evaluated batch's commit, waiting */
+    size_t ready_rows;
+    int committing;             /* a commit is under way */
+    size_t committing_rows;
+    struct evaluation *last;    /* the latest batch evaluated in this turn */
+    enum turn turn;
+    int status;                 /* the first failure: later batches fail */
+    int reporting;              /* inside `done` */
+    int freed;                  /* applier_free was called */
 };
 
-
-static void
-apply_free(struct apply *a)
-{
-    evaluation_free(a->ev);
-    json_decref(a->rows);
-    g_free(a->cursor);
-    g_free(a);
-}
-
-
-/* Reports a batch that stored nothing and frees it. */
-static void
-apply_fail(struct apply *a, int status)
-{
-    a->done(a->arg, status, 0);
-    apply_free(a);
-}
+static void kick(struct applier *ap);
 
 
 json_t *
@@ -49,73 +52,299 @@ import_row_new(json_t *event, size_t line, int64_t time_ms)
 }
 
 
-static void
-on_committed(void *arg, int status, json_t *result)
+struct applier *
+applier_new(const char *cursor, import_applied_cb done, void *arg)
 {
-    struct apply *a = arg;
+    struct applier *ap = g_new0(struct applier, 1);
 
-    a->done(a->arg, status, status == 0 ? a->count : 0);
-    apply_free(a);
+    ap->cursor = g_strdup(cursor);
+    ap->done = done;
+    ap->arg = arg;
+    g_queue_init(&ap->pending);
+    return ap;
 }
 
 
-/* Applies the rows to the loaded profiles and queues the commit; ends the
- * turn once the commit is queued, because the store runs later requests
- * after it. */
+static int
+applier_idle(struct applier *ap)
+{
+    return g_queue_is_empty(&ap->pending) && ap->loading == NULL &&
+           ap->ready == NULL && !ap->committing;
+}
+
+
+static void
+applier_destroy(struct applier *ap)
+{
+    evaluation_free(ap->last);
+    g_free(ap->cursor);
+    g_free(ap);
+}
+
+
+void
+applier_free(struct applier *ap)
+{
+    if (ap == NULL)
+        return;
+    ap->freed = 1;
+    if (!ap->reporting && ap->turn == TURN_NONE)
+        applier_destroy(ap);
+}
+
+
+/* Calls `done` for one batch. The callback may push batches or free the
+ * applier, which then waits until it is idle. */
+static void
+report(struct applier *ap, int status, size_t applied)
+{
+    ap->reporting = 1;
+    ap->done(ap->arg, status, applied);
+    ap->reporting = 0;
+}
+
+
+/* Records the first failure and forgets `last`, whose profiles may not
+ * be stored. */
+static void
+applier_fail(struct applier *ap, int status)
+{
+    if (ap->status == 0)
+        ap->status = status;
+    evaluation_free(ap->last);
+    ap->last = NULL;
+}
+
+
+/*
+ * Returns the profiles to evaluate a batch against: those `loaded` read,
+ * with each profile that the previous batch of this turn changed in place
+ * of its stored form, and added when it owns a requested identity.
+ */
+static json_t *
+profiles_with_last(const json_t *loaded, const json_t *request,
+                   struct evaluation *last)
+{
+    json_t *out = json_array(), *changed = json_object(), *p;
+    GHashTable *wanted = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                               g_free, NULL);
+    const char *id;
+    size_t i, j;
+    json_t *identity;
+
+    json_array_foreach(last->idx.profiles, i, p) {
+        json_t *copy;
+
+        if (!json_is_true(json_object_get(p, "_dirty")) ||
+            json_object_get(p, "_merged_into") != NULL)
+            continue;
+        /* A shallow copy: the index deep-copies what it keeps. */
+        copy = json_copy(p);
+        json_object_del(copy, "_dirty");
+        json_object_del(copy, "_new");
+        json_object_set_new(changed, json_string_value(
+                                json_object_get(p, "id")), copy);
+    }
+    json_array_foreach(json_object_get(loaded, "profiles"), i, p) {
+        json_t *newer = json_object_get(changed, json_string_value(
+                                            json_object_get(p, "id")));
+
+        json_array_append(out, newer ? newer : p);
+        if (newer)
+            json_object_del(changed, json_string_value(
+                                json_object_get(p, "id")));
+    }
+    json_array_foreach(json_object_get(request, "identities"), i, identity)
+        g_hash_table_add(wanted, g_strconcat(
+                             json_string_value(json_object_get(identity,
+                                                               "kind")),
+                             "\n", json_string_value(json_object_get(
+                                                         identity, "value")),
+                             NULL));
+    json_object_foreach(changed, id, p) {
+        json_array_foreach(json_object_get(p, "identities"), j, identity) {
+            char *key = g_strconcat(
+                json_string_value(json_object_get(identity, "kind")), "\n",
+                json_string_value(json_object_get(identity, "value")), NULL);
+            int hit = g_hash_table_contains(wanted, key);
+
+            g_free(key);
+            if (hit) {
+                json_array_append(out, p);
+                break;
+            }
+        }
+    }
+    g_hash_table_destroy(wanted);
+    json_decref(changed);
+    return json_pack("{s:o}", "profiles", out);
+}
+
+
+
+static void
+on_committed(void *arg, int status, json_t *result)
+{
+    struct applier *ap = arg;
+
+    ap->committing = 0;
+    if (status != 0)
+        applier_fail(ap, status);
+    report(ap, status, status == 0 ? ap->committing_rows : 0);
+    kick(ap);
+}
+
+
+/* Applies the loaded batch and keeps its commit `ready`. */
 static void
 on_loaded(void *arg, int status, json_t *result)
 {
-    struct apply *a = arg;
-    json_t *commit;
-    int rc = status;
+    struct applier *ap = arg;
+    json_t *rows = ap->loading, *profiles;
+    struct evaluation *ev;
 
-    if (rc == 0) {
-        commit = evaluation_run(a->ev, result, NULL, a->cursor);
-        rc = server.store_ops->commit(server.store->state, commit,
-                                      on_committed, a);
-        json_decref(commit);
+    ap->loading = NULL;
+    if (status != 0)
+        applier_fail(ap, status);
+    if (ap->status != 0) {
+        report(ap, ap->status, 0);
+    } else {
+        profiles = ap->last ? profiles_with_last(result, ap->request,
+                                                 ap->last)
+                            : json_incref(result);
+        /* Rows carry their line as `seq`, which makes the commit's cursor
+         * the last line; no stored event has those numbers, so none is
+         * linked. */
+        ev = evaluation_new(rows);
+        ev->unlinked = 1;
+        ap->ready = evaluation_run(ev, profiles, NULL, ap->cursor);
+        ap->ready_rows = json_array_size(rows);
+        json_decref(profiles);
+        evaluation_free(ap->last);
+        ap->last = ev;
     }
-    pipeline_exclusive_end();
-    if (rc != 0)
-        apply_fail(a, rc);
+    json_decref(rows);
+    json_decref(ap->request);
+    ap->request = NULL;
+    kick(ap);
+}
+
+
+/* Queues the ready commit. */
+static void
+commit_ready(struct applier *ap)
+{
+    json_t *commit = ap->ready;
+    int rc;
+
+    ap->ready = NULL;
+    ap->committing_rows = ap->ready_rows;
+    rc = server.store_ops->commit(server.store->state, commit, on_committed,
+                                  ap);
+    json_decref(commit);
+    if (rc == 0) {
+        ap->committing = 1;
+        return;
+    }
+    applier_fail(ap, rc);
+    report(ap, rc, 0);
+}
+
+
+/* Starts the load of the next pending batch. */
+static void
+load_next(struct applier *ap)
+{
+    int rc;
+
+    ap->loading = g_queue_pop_head(&ap->pending);
+    ap->request = profile_identities_of(ap->loading);
+    rc = server.store_ops->profiles_load(server.store->state, ap->request,
+                                         on_loaded, ap);
+    if (rc == 0)
+        return;
+    json_decref(ap->loading);
+    json_decref(ap->request);
+    ap->loading = NULL;
+    ap->request = NULL;
+    applier_fail(ap, rc);
+    report(ap, rc, 0);
+}
+
+
+/* Reports the ready batch and, once no load is under way, every pending
+ * one as failed, so batches are reported in order. */
+static void
+fail_waiting(struct applier *ap)
+{
+    json_t *rows;
+
+    if (ap->ready != NULL) {
+        json_decref(ap->ready);
+        ap->ready = NULL;
+        report(ap, ap->status, 0);
+    }
+    while (ap->loading == NULL &&
+           (rows = g_queue_pop_head(&ap->pending)) != NULL) {
+        json_decref(rows);
+        report(ap, ap->status, 0);
+    }
 }
 
 
 static void
 on_turn(void *arg)
 {
-    struct apply *a = arg;
-    json_t *request = profile_identities_of(a->rows);
-    int rc;
+    struct applier *ap = arg;
 
-    /* Rows carry their line as `seq`, which makes the commit's cursor the
-     * last line; no stored event has those numbers, so none is linked. */
-    a->ev = evaluation_new(a->rows);
-    a->ev->unlinked = 1;
-    rc = server.store_ops->profiles_load(server.store->state, request,
-                                         on_loaded, a);
-    json_decref(request);
-    if (rc != 0) {
-        pipeline_exclusive_end();
-        apply_fail(a, rc);
-    }
+    ap->turn = TURN_HELD;
+    kick(ap);
+}
+
+
+/*
+ * Moves the applier on during its turn: commits the ready batch once the
+ * store is free, loads the next batch when none waits to commit, fails
+ * what waits after a failure, and gives the turn back, forgetting
+ * `last`, when nothing is left.
+ */
+static void
+kick(struct applier *ap)
+{
+    if (ap->turn != TURN_HELD)
+        return;
+    if (ap->status == 0 && ap->ready != NULL && !ap->committing)
+        commit_ready(ap);
+    if (ap->status == 0 && ap->loading == NULL && ap->ready == NULL &&
+        !g_queue_is_empty(&ap->pending))
+        load_next(ap);
+    if (ap->status != 0 && !ap->committing)
+        fail_waiting(ap);
+    if (!applier_idle(ap) || ap->reporting)
+        return;
+    ap->turn = TURN_NONE;
+    evaluation_free(ap->last);
+    ap->last = NULL;
+    pipeline_exclusive_end();
+    if (ap->freed)
+        applier_destroy(ap);
 }
 
 
 int
-import_apply(const char *cursor, json_t *rows, import_applied_cb done,
-             void *arg)
+applier_push(struct applier *ap, json_t *rows)
 {
-    struct apply *a = g_new0(struct apply, 1);
     int rc;
 
-    a->cursor = g_strdup(cursor);
-    a->rows = rows;
-    a->count = json_array_size(rows);
-    a->done = done;
-    a->arg = arg;
-    rc = pipeline_exclusive(on_turn, a);
-    if (rc != 0)
-        apply_free(a);
+    g_queue_push_tail(&ap->pending, rows);
+    if (ap->turn != TURN_NONE)
+        return 0;
+    ap->turn = TURN_ASKED;
+    rc = pipeline_exclusive(on_turn, ap);
+    if (rc != 0) {
+        g_queue_pop_tail(&ap->pending);
+        json_decref(rows);
+        ap->turn = TURN_NONE;
+    }
     return rc;
 }

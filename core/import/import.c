@@ -24,9 +24,10 @@
  * to be about twice as fast as the pipeline's 256. */
 #define IMPORT_BATCH 1000
 
-/* Batches queued and not yet committed before reading pauses. Two keep
- * the store's writer busy while the next batch is validated. */
-#define IMPORT_MAX_IN_FLIGHT 2
+/* Batches queued and not yet committed before reading pauses. Three let
+ * the store commit one batch while the next is evaluated and a third is
+ * read. */
+#define IMPORT_MAX_IN_FLIGHT 3
 
 /* Prefix of the store cursor that records the last line an import
  * committed, so that running it again skips the rows already applied. */
@@ -58,7 +59,9 @@ struct import {
     struct column *columns;     /* NULL until the header is read */
     size_t ncolumns;
     json_t *batch;              /* import_row_new rows not yet queued */
+    struct applier *applier;
     unsigned in_flight;
+    int pumping;                /* inside pump(): callbacks do not pump */
     int eof;
     int status;                 /* the first error, or 0 */
     char error[256];
@@ -95,6 +98,7 @@ import_free(struct import *im)
     }
     g_free(im->columns);
     csv_parser_free(im->parser);
+    applier_free(im->applier);
     json_decref(im->batch);
     json_decref(im->rejected);
     g_free(im->chunk);
@@ -308,7 +312,8 @@ on_applied(void *arg, int status, size_t applied)
         import_fail(im, status, NULL, "the store could not commit a batch "
                     "of rows: %s", crier_strerror(status));
     im->accepted += applied;
-    pump(im);
+    if (!im->pumping)
+        pump(im);
 }
 
 
@@ -322,11 +327,13 @@ batch_emit(struct import *im)
     if (json_array_size(rows) == 0)
         return 0;
     im->batch = json_array();
-    rc = import_apply(im->cursor, rows, on_applied, im);
-    if (rc != 0)
+    im->in_flight++;
+    rc = applier_push(im->applier, rows);
+    if (rc != 0) {
+        im->in_flight--;
         return import_fail(im, rc, NULL, "rows could not be applied: %s",
                            crier_strerror(rc));
-    im->in_flight++;
+    }
     return 0;
 }
 
@@ -459,9 +466,11 @@ read_chunk(struct import *im)
 static void
 pump(struct import *im)
 {
+    im->pumping = 1;
     while (im->status == 0 && !im->eof &&
            im->in_flight < IMPORT_MAX_IN_FLIGHT)
         read_chunk(im);
+    im->pumping = 0;
     if (im->in_flight == 0 && (im->eof || im->status != 0))
         import_end(im);
 }
@@ -493,6 +502,7 @@ import_start(const char *id, import_read_fn read, void *read_arg,
 
     im->id = g_strdup(id);
     im->cursor = g_strconcat(IMPORT_CURSOR_PREFIX, id, NULL);
+    im->applier = applier_new(im->cursor, on_applied, im);
     im->read = read;
     im->read_arg = read_arg;
     im->done = done;

@@ -277,3 +277,24 @@ def test_repost_resumes_after_committed_rows(tmp_path):
     assert c.store.query("SELECT value FROM cursors"
                          " WHERE name = 'import:part'")[0][0] == 2501
     assert c.stop() == 0
+
+
+def test_identity_repeated_across_batches(tmp_path):
+    c = crier(tmp_path).start()
+    rows = ["email,case_id,first_name"]
+    for i in range(3000):
+        # Every row after the first thousand names a profile of an earlier
+        # batch by its case id, with a new email.
+        case = i % 1000
+        rows.append("p%d@example.gov,c-%d,P%d" % (i, case, i))
+    r = post_import(c, "\n".join(rows) + "\n")
+    assert r.status == 200, r.body
+    assert r.json()["accepted"] == 3000
+    assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 1000
+    owners = c.store.query("SELECT count(DISTINCT profile) FROM identities"
+                           " WHERE value IN ('c-7', 'p7@example.gov',"
+                           " 'p1007@example.gov', 'p2007@example.gov')")
+    assert owners == [(1,)]
+    assert profile_of(c, "case_id", "c-7")["attributes"] == {
+        "first_name": "P2007"}
+    assert c.stop() == 0
