@@ -116,71 +116,74 @@ applier_fail(struct applier *ap, int status)
 }
 
 
+/* Returns the profile `last` changed under `id` or identity `key`
+ * ("kind\nvalue"), or NULL. */
+static json_t *
+last_changed(struct evaluation *last, const char *id, const char *key)
+{
+    json_t *p = id ? g_hash_table_lookup(last->idx.by_id, id)
+                   : g_hash_table_lookup(last->idx.by_identity, key);
+
+    if (p == NULL || !json_is_true(json_object_get(p, "_dirty")) ||
+        json_object_get(p, "_merged_into") != NULL)
+        return NULL;
+    return p;
+}
+
+
+/* Appends a copy of `p` without its markers to `out`; the copy is
+ * shallow because the profile index deep-copies what it keeps. */
+static void
+append_clean(json_t *out, json_t *listed, json_t *p)
+{
+    json_t *copy = json_copy(p);
+
+    json_object_del(copy, "_dirty");
+    json_object_del(copy, "_new");
+    json_object_set(listed, json_string_value(json_object_get(p, "id")),
+                    json_true());
+    json_array_append_new(out, copy);
+}
+
+
 /*
  * Returns the profiles to evaluate a batch against: those `loaded` read,
- * with each profile that the previous batch of this turn changed in place
- * of its stored form, and added when it owns a requested identity.
+ * each one that the previous batch of this turn changed in place of its
+ * stored form, and the changed ones that own a requested identity.
  */
 static json_t *
 profiles_with_last(const json_t *loaded, const json_t *request,
                    struct evaluation *last)
 {
-    json_t *out = json_array(), *changed = json_object(), *p;
-    GHashTable *wanted = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                               g_free, NULL);
-    const char *id;
-    size_t i, j;
-    json_t *identity;
+    json_t *out = json_array(), *listed = json_object(), *p, *identity;
+    size_t i;
 
-    json_array_foreach(last->idx.profiles, i, p) {
-        json_t *copy;
-
-        if (!json_is_true(json_object_get(p, "_dirty")) ||
-            json_object_get(p, "_merged_into") != NULL)
-            continue;
-        /* A shallow copy: the index deep-copies what it keeps. */
-        copy = json_copy(p);
-        json_object_del(copy, "_dirty");
-        json_object_del(copy, "_new");
-        json_object_set_new(changed, json_string_value(
-                                json_object_get(p, "id")), copy);
-    }
     json_array_foreach(json_object_get(loaded, "profiles"), i, p) {
-        json_t *newer = json_object_get(changed, json_string_value(
-                                            json_object_get(p, "id")));
+        const char *id = json_string_value(json_object_get(p, "id"));
+        json_t *newer = last_changed(last, id, NULL);
 
-        json_array_append(out, newer ? newer : p);
-        if (newer)
-            json_object_del(changed, json_string_value(
-                                json_object_get(p, "id")));
-    }
-    json_array_foreach(json_object_get(request, "identities"), i, identity)
-        g_hash_table_add(wanted, g_strconcat(
-                             json_string_value(json_object_get(identity,
-                                                               "kind")),
-                             "\n", json_string_value(json_object_get(
-                                                         identity, "value")),
-                             NULL));
-    json_object_foreach(changed, id, p) {
-        json_array_foreach(json_object_get(p, "identities"), j, identity) {
-            char *key = g_strconcat(
-                json_string_value(json_object_get(identity, "kind")), "\n",
-                json_string_value(json_object_get(identity, "value")), NULL);
-            int hit = g_hash_table_contains(wanted, key);
-
-            g_free(key);
-            if (hit) {
-                json_array_append(out, p);
-                break;
-            }
+        if (newer != NULL) {
+            append_clean(out, listed, newer);
+        } else {
+            json_object_set(listed, id, json_true());
+            json_array_append(out, p);
         }
     }
-    g_hash_table_destroy(wanted);
-    json_decref(changed);
+    json_array_foreach(json_object_get(request, "identities"), i,
+                       identity) {
+        char *key = g_strconcat(
+            json_string_value(json_object_get(identity, "kind")), "\n",
+            json_string_value(json_object_get(identity, "value")), NULL);
+
+        p = last_changed(last, NULL, key);
+        g_free(key);
+        if (p != NULL && json_object_get(listed, json_string_value(
+                                             json_object_get(p, "id"))) == NULL)
+            append_clean(out, listed, p);
+    }
+    json_decref(listed);
     return json_pack("{s:o}", "profiles", out);
 }
-
-
 
 static void
 on_committed(void *arg, int status, json_t *result)
