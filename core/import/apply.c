@@ -104,8 +104,8 @@ report(struct applier *ap, int status, size_t applied)
 }
 
 
-/* Records the first failure and forgets `last`, whose profiles may not
- * be stored. */
+/* Records the first failure and drops `last`, whose profiles may not be
+ * stored. */
 static void
 applier_fail(struct applier *ap, int status)
 {
@@ -198,7 +198,14 @@ on_committed(void *arg, int status, json_t *result)
 }
 
 
-/* Applies the loaded batch and keeps its commit `ready`. */
+/*
+ * Applies the loaded batch and keeps its commit `ready`.
+ *
+ * NOTE: a row still passes through JSON several times (the event, its
+ * normalised form, the profile, the commit the store parses), and that
+ * work on the loop thread bounds the import below the 50,000 rows a
+ * second it aims for (docs/KNOWN_LIMITS.md, "Profiles").
+ */
 static void
 on_loaded(void *arg, int status, json_t *result)
 {

@@ -1,7 +1,7 @@
 /*
  * Applying imported rows: each batch of validated rows updates profiles
  * and segment memberships in one store commit, without the event log or
- * the rules. An applier holds the pipeline's exclusive turn
+ * the rules. An applier keeps the pipeline's exclusive turn
  * (pipeline_exclusive) while it has batches to apply, so no pipeline
  * batch changes a profile between an import batch's read and its commit.
  */

@@ -24,8 +24,8 @@ struct evaluation {
     json_t *jobs;               /* jobs to plan */
     json_t *segments;           /* segment entries and exits to commit */
     GArray *links;              /* struct event_link, one per event */
-    int unlinked;               /* the rows are no stored events (an
-                                 * import): the commit links none */
+    int unlinked;               /* set for an import, whose rows are
+                                 * not stored events: no links */
 };
 
 /* The profile an event was resolved to, before later merges. */

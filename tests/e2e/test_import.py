@@ -81,7 +81,7 @@ def test_post_good_and_bad_rows(tmp_path):
 def test_post_creates_profiles(tmp_path):
     c = crier(tmp_path).start()
     assert post_import(c, GOOD_AND_BAD).status == 200
-    # The answer comes once the profiles are committed.
+    # The response comes once the profiles are committed.
     ana = profile_of(c, "email", "ana@example.gov")
     assert ana["attributes"] == {"first_name": "Ana", "household_size": 4,
                                  "birth_date": "1990-06-01", "veteran": True}

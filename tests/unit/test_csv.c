@@ -2,8 +2,8 @@
  * Tests of core/import/csv.c, the streaming CSV parser, and of the header
  * checks of core/import/import.c. Every parser case runs twice: fed in
  * one piece and fed one byte at a time, which must give the same records.
- * The import runs against a fake store that only answers cursor_get, so a
- * test must end before a valid row is applied.
+ * The import runs against a fake store that implements only cursor_get,
+ * so a test must end before a valid row is applied.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -271,7 +271,7 @@ identity_owner(struct connection *conn, struct request *req,
 
 
 /* Appends the owner of `identity` to `list` unless `listed`, an object
- * used as a set of profile ids, already holds it. */
+ * used as a set of profile ids, already contains it. */
 static int
 profiles_load_one(struct connection *conn, struct request *req,
                   const struct identity *identity, json_t *list,
