@@ -298,3 +298,21 @@ def test_identity_repeated_across_batches(tmp_path):
     assert profile_of(c, "case_id", "c-7")["attributes"] == {
         "first_name": "P2007"}
     assert c.stop() == 0
+
+
+def test_import_into_memory_store(tmp_path):
+    c = Crier(tmp_path, CONFIG.replace(
+        'store: { plugin = "sqlite"; path = "var/crier.db"; };',
+        'store: { plugin = "memory"; };')).start()
+    rows = ["email,case_id,household_size"] + [
+        "m%d@example.gov,c-%d,%d" % (i, i % 1500, i % 5) for i in range(2500)]
+    r = post_import(c, "\n".join(rows) + "\n", "?id=memory")
+    assert r.status == 200, r.body
+    assert r.json()["accepted"] == 2500
+    first = profile_of(c, "email", "m1@example.gov")
+    again = profile_of(c, "email", "m1501@example.gov")
+    assert again["id"] == first["id"]
+    assert again["attributes"] == {"household_size": 1501 % 5}
+    repeat = post_import(c, "\n".join(rows) + "\n", "?id=memory").json()
+    assert repeat["duplicates"] == 2500
+    assert c.stop() == 0
