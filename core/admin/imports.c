@@ -127,7 +127,8 @@ on_imports_post(void *arg, struct crier_http_req *req)
     call->body = body;
     call->len = len;
     if (import_start(id, body_read, call, on_imported, call) != 0) {
-        admin_respond_error(req, 503, NULL, "out of memory; retry later");
+        admin_respond_error(req, 503, NULL, "the import could not start; "
+                            "retry later");
         g_free(call);
     }
     g_free(id);

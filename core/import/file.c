@@ -1,5 +1,6 @@
 /* `crier profiles import FILE.csv`: the import without the HTTP server. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,7 +75,8 @@ on_done(void *arg, int status, const json_t *summary, const char *error,
     else
         fi->error = field ? g_strdup_printf("%s: %s", field, error)
                           : g_strdup(error);
-    /* Profiles exist once the pipeline has processed the events. */
+    /* The import's batches are committed; stopping waits until the
+     * pipeline is idle, so no batch of it is cut short. */
     pipeline_when_idle(on_idle, NULL);
 }
 
@@ -83,11 +85,14 @@ static void
 on_started(void *arg)
 {
     struct file_import *fi = arg;
+    int rc;
 
     log_notice("importing profiles", "file=%s import=%s", fi->path, fi->id);
-    if (import_start(fi->id, file_read, fi, on_done, fi) != 0) {
-        fi->status = CRIER_ENOMEM;
-        fi->error = g_strdup("out of memory");
+    rc = import_start(fi->id, file_read, fi, on_done, fi);
+    if (rc != 0) {
+        fi->status = rc;
+        fi->error = g_strdup_printf("the import could not start: %s",
+                                    crier_strerror(rc));
         server_stop_offline();
     }
 }
@@ -118,12 +123,31 @@ report(struct file_import *fi, int rc)
 }
 
 
+/*
+ * Turns off glibc's fastbins for this process. An import makes and frees
+ * millions of small JSON values, and glibc merges its fastbins
+ * (malloc_consolidate) before it serves a large block, such as a batch's
+ * arrays and hash tables. That took about 9% of the import's CPU time in
+ * perf, and the import used about 13% less CPU time without fastbins
+ * (200,000 rows of bench/profiles, three runs each). Small blocks still
+ * go through glibc's per-thread cache.
+ */
+static void
+malloc_tune(void)
+{
+#ifdef M_MXFAST
+    mallopt(M_MXFAST, 0);
+#endif
+}
+
+
 int
 import_file_command(const char *path)
 {
     struct file_import fi = { .path = path };
     int rc;
 
+    malloc_tune();
     fi.file = fopen(path, "rb");
     if (fi.file == NULL || file_digest(&fi) != 0) {
         fprintf(stderr, "crier: cannot read %s: %s\n", path,

@@ -1,9 +1,10 @@
 /*
- * Profile import: turns the rows of a CSV file into "profile.imported"
- * events and emits them through ingest in batches, so each row passes the
- * same validation as an event sent to POST /v1/events. A bad row is
- * reported with its line and column and never stops the good ones.
- * docs/imports.md describes the file format and the summary.
+ * Profile import: validates each row of a CSV file as a "profile.imported"
+ * event, with the same checks as an event sent to POST /v1/events. The
+ * valid rows are applied to profiles in batches (import/apply.h), and no
+ * event is stored. A bad row is reported with its line and column and
+ * never stops the good ones. docs/imports.md describes the file format
+ * and the summary.
  */
 #ifndef CRIER_CORE_IMPORT_H
 #define CRIER_CORE_IMPORT_H
@@ -15,8 +16,8 @@
 /* The event type of every imported row. */
 #define IMPORT_EVENT_TYPE "profile.imported"
 
-/* The source (trigger instance name) of imported events; event ids are
- * unique per source, which makes a repeated import a set of duplicates. */
+/* The source of imported rows. Consent that a row sets records
+ * "import:profile.imported" as its source. */
 #define IMPORT_SOURCE "import"
 
 /* Maximum length of an import id. */
@@ -47,11 +48,12 @@ typedef void (*import_done_cb)(void *arg, int status, const json_t *summary,
 int import_id_valid(const char *id);
 
 /*
- * Starts importing under `id`: reads the input through `read`, emits
- * batches of up to INGEST_MAX_BATCH valid rows and calls `done` when every
- * emitted batch is committed. `done` may run before this returns. Only a
- * few batches are in flight at a time, so memory stays bounded whatever
- * the size of the input. Returns 0 or CRIER_ENOMEM.
+ * Starts importing under `id`: reads which line an earlier run of `id`
+ * committed, reads the input through `read`, applies the valid rows after
+ * that line in batches and calls `done` when every batch is committed.
+ * Only a few batches are in flight at a time, so memory stays bounded
+ * whatever the size of the input. Returns 0, or the store's error when it
+ * cannot be asked for the committed line, and then `done` is not called.
  */
 int import_start(const char *id, import_read_fn read, void *read_arg,
                  import_done_cb done, void *arg);
@@ -62,8 +64,8 @@ int import_start(const char *id, import_read_fn read, void *read_arg,
 
 /*
  * Runs `crier profiles import FILE`, after server_prepare: imports the CSV
- * file with only the store and the pipeline running, waits until the
- * pipeline has processed the rows and prints the summary as JSON. The
+ * file with only the store and the pipeline running, waits until every
+ * batch is committed and prints the summary as JSON. The
  * import id is derived from the file's content, as POST /v1/imports
  * derives it from the body. Returns 0 (rejected rows included) or one of
  * the IMPORT_EXIT_* codes.

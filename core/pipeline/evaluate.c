@@ -273,18 +273,24 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
                   json_string_value(json_object_get(event, "profile_id")));
         return;
     }
-    moves = g_ptr_array_new();
     profile_consent_apply(profile, event, source, type, when, now_ms);
     profile_related_apply(profile, event, type, now_ms);
-    g_array_append_val(ev->links, link);
+    if (!ev->unlinked)
+        g_array_append_val(ev->links, link);
     for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
         follow_merge(ev, json_array_get(ev->idx.merges, i));
+    if (rules == NULL) {
+        segments_evaluate(server.segments, profile, NULL, now_ms, 0,
+                          ev->segments);
+        return;
+    }
+    moves = g_ptr_array_new();
     ctx = evaluation_context(event, profile);
     /* now() and age_months() in conditions read the crier clock. */
     json_object_set_new(ctx, "now", json_integer(now_ms));
     history = history_update(ev, ctx, row, profile, merges);
 
-    for (guint i = 0; rules && i < rules->rules->len; i++) {
+    for (guint i = 0; i < rules->rules->len; i++) {
         const struct rule *rule = g_ptr_array_index(rules->rules, i);
 
         if (type == NULL || !rule_reacts_to(rule, type))

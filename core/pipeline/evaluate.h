@@ -26,6 +26,8 @@ struct evaluation {
     GArray *links;              /* struct event_link, one per event */
     json_t *history;            /* for count(): profile id -> rows, newest
                                  * first; NULL when nothing uses count() */
+    int unlinked;               /* set for an import, whose rows are
+                                 * not stored events: no links */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -49,7 +51,8 @@ void evaluation_history_set(struct evaluation *ev, const json_t *history);
 /*
  * Resolves profiles against `loaded` (the result of profiles_load), runs
  * the rules over every event in order and returns the commit batch, with
- * the cursor set to the last event's seq. New reference.
+ * the cursor set to the last event's seq. With `rules` NULL it only
+ * applies identities, attributes, consent and segments. New reference.
  */
 json_t *evaluation_run(struct evaluation *ev, const json_t *loaded,
                        const struct ruleset *rules, const char *cursor);

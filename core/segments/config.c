@@ -106,6 +106,7 @@ load_segment(struct config *cfg, size_t index, json_t *block,
         s->source = g_strdup(json_string_value(json_object_get(block,
                                                                "when")));
         s->reads_clock = expr_reads_clock(s->when);
+        s->counts_events = expr_window_max_ms(s->when) > 0;
         set->reads_clock |= s->reads_clock;
     }
     return rc;

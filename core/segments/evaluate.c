@@ -66,7 +66,8 @@ segments_evaluate(const struct segment_set *set, json_t *profile,
         const struct segment *s = g_ptr_array_index(set->segments, i);
         int member;
 
-        if (clock_only && !s->reads_clock)
+        if ((clock_only && !s->reads_clock) ||
+            (history == NULL && s->counts_events))
             continue;
         member = expr_test(s->when, ctx) ? 1 : 0;
         if (member == names_contain(names, s->name))

@@ -24,6 +24,8 @@ struct segment {
     char *source;               /* `when` as written in the config */
     struct expr *when;
     int reads_clock;            /* membership can change as time passes */
+    int counts_events;          /* `when` calls count(), so it needs the
+                                 * profile's history */
 };
 
 struct segment_set {
@@ -53,8 +55,9 @@ const struct segment *segment_set_find(const struct segment_set *set,
  * "segments" list of names. Appends each entry and exit to `changes` as
  * {"segment", "profile", "member", "time": now_ms}. `history` is the
  * profile's past events for count(), newest first (see
- * pipeline/history.h), or NULL for none; a count() window ends at
- * `now_ms`. The pipeline and the refresh pass both evaluate through this
+ * pipeline/history.h); a count() window ends at `now_ms`. With NULL, as
+ * for an import, which loads no history, the segments that count events
+ * are left as they are until the next event or clock pass. The pipeline and the refresh pass both evaluate through this
  * function.
  */
 void segments_evaluate(const struct segment_set *set, json_t *profile,

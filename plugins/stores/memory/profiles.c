@@ -190,34 +190,21 @@ profile_find_json(struct memory_store *store, const char *id, int times)
 }
 
 
-/* Returns nonzero when `list` already contains a profile with `id`. */
-static int
-profiles_contain(const json_t *list, const char *id)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(list); i++) {
-        json_t *id_json = json_object_get(json_array_get(list, i), "id");
-
-        if (strcmp(json_string_value(id_json), id) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-
 /*
- * Appends profile `id` with its segments to `list` unless the list has it
- * already. Returns 1 when the profile is in the list, 0 when it does not
+ * Appends profile `id` with its segments to `list` unless `listed`, the
+ * set of ids in the list, has it already; `id` must outlive the set.
+ * Returns 1 when the profile is in the list, 0 when it does not
  * exist, or CRIER_ENOMEM.
  */
 static int
-profile_add(struct memory_store *store, const char *id, json_t *list)
+profile_add(struct memory_store *store, const char *id, json_t *list,
+            GHashTable *listed)
 {
     json_t *profile;
 
-    if (profiles_contain(list, id))
+    if (g_hash_table_contains(listed, id))
         return 1;
+    g_hash_table_add(listed, (gpointer) id);
     profile = profile_find_json(store, id, 1);
     if (profile != NULL && json_is_null(profile)) {
         json_decref(profile);
@@ -240,6 +227,8 @@ profiles_find(struct memory_store *store,
     json_t *result = json_pack("{s:[], s:{}}", "profiles", "moved");
     json_t *list = json_object_get(result, "profiles");
     json_t *moved = json_object_get(result, "moved");
+    /* Ids already listed; an import batch names thousands. */
+    GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal);
     int rc = result == NULL ? CRIER_ENOMEM : 0;
     size_t i;
 
@@ -250,16 +239,17 @@ profiles_find(struct memory_store *store,
 
         g_free(key);
         if (owner != NULL)
-            rc = profile_add(store, owner, list);
+            rc = profile_add(store, owner, list, listed);
     }
     for (i = 0; rc >= 0 && i < lookup->id_count; i++) {
         const char *id = lookup->ids[i];
         const char *end = merge_chain_end(store, id);
 
-        rc = profile_add(store, end, list);
+        rc = profile_add(store, end, list, listed);
         if (rc == 1 && strcmp(end, id) != 0)
             rc = json_object_set_new(moved, id, json_string(end));
     }
+    g_hash_table_destroy(listed);
     if (rc < 0) {
         json_decref(result);
         return NULL;
@@ -301,6 +291,7 @@ static json_t *
 profiles_page(struct memory_store *store, const struct scan_request *scan)
 {
     GPtrArray *ids = g_ptr_array_new();
+    GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal);
     json_t *result = json_pack("{s:[], s:n}", "profiles", "next");
     json_t *list = json_object_get(result, "profiles");
     GHashTableIter iter;
@@ -313,12 +304,13 @@ profiles_page(struct memory_store *store, const struct scan_request *scan)
             g_ptr_array_add(ids, id);
     g_ptr_array_sort(ids, id_order);
     for (guint i = 0; rc >= 0 && i < ids->len && i < scan->limit; i++)
-        rc = profile_add(store, g_ptr_array_index(ids, i), list);
+        rc = profile_add(store, g_ptr_array_index(ids, i), list, listed);
     if (rc >= 0 && ids->len > scan->limit)
         rc = json_object_set_new(result, "next", json_string(
                                      g_ptr_array_index(ids,
                                                        scan->limit - 1)));
     g_ptr_array_free(ids, TRUE);
+    g_hash_table_destroy(listed);
     if (rc < 0) {
         json_decref(result);
         return NULL;

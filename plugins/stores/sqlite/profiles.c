@@ -270,27 +270,19 @@ identity_owner(struct connection *conn, struct request *req,
 }
 
 
-/* Returns nonzero when `list` already contains a profile with `id`. */
-static int
-profiles_contain(const json_t *list, const char *id)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(list); i++) {
-        json_t *id_json = json_object_get(json_array_get(list, i), "id");
-
-        if (strcmp(json_string_value(id_json), id) == 0)
-            return 1;
-    }
-    return 0;
-}
+/* The profiles that profiles_load has found so far: the result's list,
+ * and their ids as a set, since an import batch names thousands. */
+struct found_list {
+    json_t *profiles;
+    json_t *ids;                /* an object used as a set */
+};
 
 
-/* Appends profile `id` with its segments to `list`, and sets *found to
+/* Appends profile `id` with its segments to `out`, and sets *found to
  * whether the profile exists. */
 static int
 profile_append(struct connection *conn, struct request *req,
-               const char *id, json_t *list, int *found)
+               const char *id, struct found_list *out, int *found)
 {
     json_t *profile;
     int rc = 0;
@@ -309,26 +301,31 @@ profile_append(struct connection *conn, struct request *req,
         json_decref(profile);
         return rc;
     }
-    return json_array_append_new(list, profile) < 0 ? CRIER_ENOMEM : 0;
+    if (json_object_set_new(out->ids, id, json_true()) < 0) {
+        json_decref(profile);
+        return CRIER_ENOMEM;
+    }
+    return json_array_append_new(out->profiles, profile) < 0 ? CRIER_ENOMEM
+                                                              : 0;
 }
 
 
-/* Like profile_append, but adds nothing when `list` has the profile
+/* Like profile_append, but adds nothing when `out` has the profile
  * already. */
 static int
 profile_add(struct connection *conn, struct request *req, const char *id,
-            json_t *list, int *found)
+            struct found_list *out, int *found)
 {
-    *found = profiles_contain(list, id);
+    *found = json_object_get(out->ids, id) != NULL;
     if (*found)
         return 0;
-    return profile_append(conn, req, id, list, found);
+    return profile_append(conn, req, id, out, found);
 }
 
 
 static int
 profiles_load_one(struct connection *conn, struct request *req,
-                  const struct identity *identity, json_t *list)
+                  const struct identity *identity, struct found_list *out)
 {
     char *owner;
     int found;
@@ -336,7 +333,7 @@ profiles_load_one(struct connection *conn, struct request *req,
 
     rc = identity_owner(conn, req, identity, &owner);
     if (rc == 0 && owner != NULL)
-        rc = profile_add(conn, req, owner, list, &found);
+        rc = profile_add(conn, req, owner, out, &found);
     free(owner);
     return rc;
 }
@@ -348,18 +345,18 @@ profiles_load_one(struct connection *conn, struct request *req,
  */
 static int
 profiles_load_id(struct connection *conn, struct request *req,
-                 const char *id, json_t *list, json_t *moved)
+                 const char *id, struct found_list *out, json_t *moved)
 {
     char *end = NULL;
     int found;
     int rc;
 
-    rc = profile_add(conn, req, id, list, &found);
+    rc = profile_add(conn, req, id, out, &found);
     if (rc < 0 || found)
         return rc;
     rc = merge_chain_end(conn, req, id, &end);
     if (rc == 0 && end != NULL)
-        rc = profile_add(conn, req, end, list, &found);
+        rc = profile_add(conn, req, end, out, &found);
     if (rc == 0 && end != NULL && found &&
         json_object_set_new(moved, id, json_string(end)) < 0)
         rc = CRIER_ENOMEM;
@@ -378,22 +375,26 @@ int
 profiles_load(struct connection *conn, struct request *req)
 {
     const struct profile_lookup *lookup = &req->input.lookup;
-    json_t *list;
+    struct found_list out;
     json_t *moved;
     size_t i;
     int rc;
 
     req->result = json_pack("{s:[], s:{}}", "profiles", "moved");
-    if (req->result == NULL)
+    out.ids = json_object();
+    if (req->result == NULL || out.ids == NULL) {
+        json_decref(out.ids);
         return CRIER_ENOMEM;
-    list = json_object_get(req->result, "profiles");
+    }
+    out.profiles = json_object_get(req->result, "profiles");
     moved = json_object_get(req->result, "moved");
     rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
     for (i = 0; rc == 0 && i < lookup->identities.count; i++)
         rc = profiles_load_one(conn, req, &lookup->identities.items[i],
-                               list);
+                               &out);
     for (i = 0; rc == 0 && i < lookup->id_count; i++)
-        rc = profiles_load_id(conn, req, lookup->ids[i], list, moved);
+        rc = profiles_load_id(conn, req, lookup->ids[i], &out, moved);
+    json_decref(out.ids);
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
     return rc;
@@ -449,16 +450,18 @@ profiles_scan(struct connection *conn, struct request *req)
     char **ids = calloc(scan->limit + 1, sizeof(*ids));
     size_t count = 0;
     const char *next = NULL;
-    json_t *list;
+    struct found_list out;
     int found;
     int rc;
 
     req->result = json_pack("{s:[]}", "profiles");
-    if (req->result == NULL || ids == NULL) {
+    out.ids = json_object();
+    if (req->result == NULL || ids == NULL || out.ids == NULL) {
         free(ids);
+        json_decref(out.ids);
         return CRIER_ENOMEM;
     }
-    list = json_object_get(req->result, "profiles");
+    out.profiles = json_object_get(req->result, "profiles");
     rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
     if (rc == 0)
         rc = profile_ids_page(conn, req, scan->after ? scan->after : "",
@@ -466,7 +469,8 @@ profiles_scan(struct connection *conn, struct request *req)
     if (rc == 0 && count > scan->limit)
         next = ids[scan->limit - 1];
     for (size_t i = 0; rc == 0 && i < count && i < scan->limit; i++)
-        rc = profile_append(conn, req, ids[i], list, &found);
+        rc = profile_append(conn, req, ids[i], &out, &found);
+    json_decref(out.ids);
     if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
         rc = CRIER_EIO;
     if (rc == 0 && json_object_set_new(req->result, "next",
