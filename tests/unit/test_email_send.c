@@ -440,14 +440,14 @@ test_config_smtp(void **state)
                                 "\"url\": \"smtps://mail.example.gov:465\", "
                                 "\"username\": \"crier\", "
                                 "\"password\": \"secret\", "
-                                "\"starttls\": true, \"timeout_ms\": 5000, "
+                                "\"timeout_ms\": 5000, "
                                 "\"reply_to\": \"help@example.gov\"}",
                                 &email), 0);
     assert_null(email->outbox);
     assert_string_equal(email->smtp.url, "smtps://mail.example.gov:465");
     assert_string_equal(email->smtp.username, "crier");
     assert_string_equal(email->smtp.password, "secret");
-    assert_true(email->smtp.starttls);
+    assert_false(email->smtp.starttls);
     assert_int_equal(email->smtp.timeout_ms, 5000);
     assert_int_equal(email->smtp.connect_timeout_ms, 10000);
     assert_string_equal(email->reply_to.address, "help@example.gov");
@@ -461,6 +461,28 @@ test_config_smtp(void **state)
     assert_null(email->smtp.username);
     assert_false(email->smtp.starttls);
     assert_int_equal(email->smtp.timeout_ms, 30000);
+    email_close(email);
+
+    /* STARTTLS is required by default off the loopback interface. */
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://mail.example.gov\"}",
+                                &email), 0);
+    assert_true(email->smtp.starttls);
+    email_close(email);
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://mail.example.gov\", "
+                                "\"tls\": \"none\"}", &email), 0);
+    assert_false(email->smtp.starttls);
+    email_close(email);
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://localhost:2525\", "
+                                "\"tls\": \"starttls\", "
+                                "\"ca_file\": \"/etc/crier/ca.pem\"}",
+                                &email), 0);
+    assert_true(email->smtp.starttls);
+    assert_string_equal(email->smtp.ca_file, "/etc/crier/ca.pem");
     email_close(email);
 }
 
@@ -488,7 +510,15 @@ test_config_errors(void **state)
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
           "\"password\": \"p\"}", "password" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
-          "\"starttls\": \"yes\"}", "starttls" },
+          "\"tls\": \"yes\"}", "tls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtps://example.gov\", "
+          "\"tls\": \"none\"}", "tls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
+          "\"starttls\": true}", "starttls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
+          "\"ca_file\": \"\"}", "ca_file" },
+        { "{\"from\": \"a@example.gov\", \"ca_file\": \"ca.pem\"}",
+          "ca_file" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
           "\"timeout_ms\": 0}", "timeout_ms" },
         { "{\"from\": \"a@example.gov\", \"outbox\": \"\"}", "outbox" },
@@ -520,7 +550,7 @@ test_config_unknown_setting(void **state)
     assert_string_equal(fixture.error_key, "pasword");
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
                         "from, reply_to, outbox, url, username, password, "
-                        "starttls, timeout_ms, connect_timeout_ms and "
+                        "tls, ca_file, timeout_ms, connect_timeout_ms and "
                         "connections");
 }
 

@@ -19,8 +19,8 @@
 
 /* Keys that only apply with `url`. */
 static const char *const smtp_keys[] = {
-    "username", "password", "starttls", "timeout_ms", "connect_timeout_ms",
-    "connections",
+    "username", "password", "tls", "ca_file", "timeout_ms",
+    "connect_timeout_ms", "connections",
 };
 
 /* SMTP transactions at once. Each holds a thread of libuv's pool (4 by
@@ -93,7 +93,7 @@ config_keys_check(struct email *email, const json_t *config)
 {
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "url", "username",
-        "password", "starttls", "timeout_ms", "connect_timeout_ms",
+        "password", "tls", "ca_file", "timeout_ms", "connect_timeout_ms",
         "connections",
     };
     const char *key;
@@ -108,7 +108,7 @@ config_keys_check(struct email *email, const json_t *config)
             email->host->config_error(email->ctx, key, "unknown setting; "
                                       "valid settings are from, reply_to, "
                                       "outbox, url, username, password, "
-                                      "starttls, timeout_ms, "
+                                      "tls, ca_file, timeout_ms, "
                                       "connect_timeout_ms and connections");
             return CRIER_ECONFIG;
         }
@@ -191,11 +191,88 @@ config_connections(struct email *email, const json_t *config)
 }
 
 
+/* Returns nonzero when the URL's host is a loopback name or address. */
+static int
+url_host_is_loopback(const char *text)
+{
+    CURLU *url = curl_url();
+    char *host = NULL;
+    int loopback = 0;
+
+    if (url != NULL && curl_url_set(url, CURLUPART_URL, text, 0) ==
+        CURLUE_OK && curl_url_get(url, CURLUPART_HOST, &host, 0) ==
+        CURLUE_OK)
+        loopback = g_ascii_strcasecmp(host, "localhost") == 0 ||
+                   strncmp(host, "127.", 4) == 0 ||
+                   strcmp(host, "[::1]") == 0;
+    curl_free(host);
+    curl_url_cleanup(url);
+    return loopback;
+}
+
+
+/*
+ * Reads `tls`: "starttls" requires STARTTLS on smtp://, "none" sends in
+ * the clear. An smtp:// URL defaults to "starttls" unless its host is a
+ * loopback address, where a local relay seldom offers TLS and the traffic
+ * never leaves the machine. smtps:// is TLS from the first byte, so "none"
+ * is rejected there.
+ */
+static int
+config_tls(struct email *email, const json_t *config)
+{
+    const json_t *tls = json_object_get(config, "tls");
+    int smtps = g_ascii_strncasecmp(email->smtp.url, "smtps:", 6) == 0;
+    const char *value;
+
+    if (tls == NULL) {
+        email->smtp.starttls = !smtps &&
+                               !url_host_is_loopback(email->smtp.url);
+        return 0;
+    }
+    value = json_string_value(tls);
+    if (value == NULL || (strcmp(value, "starttls") != 0 &&
+                          strcmp(value, "none") != 0)) {
+        email->host->config_error(email->ctx, "tls", "must be \"starttls\" "
+                                  "or \"none\"");
+        return CRIER_ECONFIG;
+    }
+    if (smtps) {
+        email->host->config_error(email->ctx, "tls", "does not apply to "
+                                  "smtps://, which always uses TLS; remove "
+                                  "it, or use smtp:// for STARTTLS");
+        return CRIER_ECONFIG;
+    }
+    email->smtp.starttls = strcmp(value, "starttls") == 0;
+    return 0;
+}
+
+
+/* Reads `ca_file`, a PEM file of the certificates to trust in place of
+ * the system's, for a relay with a private certificate authority. */
+static int
+config_ca_file(struct email *email, const json_t *config)
+{
+    const char *path;
+    int rc = config_string(email, config, "ca_file", &path);
+
+    if (rc != 0 || path == NULL)
+        return rc;
+    if (path[0] == '\0') {
+        email->host->config_error(email->ctx, "ca_file", "must not be "
+                                  "empty; remove it to trust the system's "
+                                  "certificates");
+        return CRIER_ECONFIG;
+    }
+    email->smtp.ca_file = email->host->resolve_path(email->ctx, path);
+    return email->smtp.ca_file != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
 static int
 config_smtp(struct email *email, const json_t *config)
 {
     struct smtp_settings *s = &email->smtp;
-    const json_t *starttls = json_object_get(config, "starttls");
     const char *username, *password;
     int rc;
 
@@ -213,12 +290,9 @@ config_smtp(struct email *email, const json_t *config)
         return CRIER_ECONFIG;
     }
 
-    if (starttls != NULL && !json_is_boolean(starttls)) {
-        email->host->config_error(email->ctx, "starttls", "must be true or "
-                                  "false");
-        return CRIER_ECONFIG;
-    }
-    s->starttls = json_is_true(starttls);
+    if ((rc = config_tls(email, config)) != 0 ||
+        (rc = config_ca_file(email, config)) != 0)
+        return rc;
     if ((rc = config_timeout(email, config, "timeout_ms",
                              TIMEOUT_DEFAULT_MS, &s->timeout_ms)) != 0 ||
         (rc = config_timeout(email, config, "connect_timeout_ms",
@@ -290,6 +364,7 @@ email_destroy(void *state)
     free(email->outbox);
     g_free(email->smtp.url);
     g_free(email->smtp.username);
+    free(email->smtp.ca_file);
     if (email->smtp.password != NULL) {
         memset(email->smtp.password, 0, strlen(email->smtp.password));
         g_free(email->smtp.password);
@@ -336,14 +411,15 @@ email_start(void *state)
     }
 
     email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by SMTP",
-                     "url=%s starttls=%s login=%s", s->url,
-                     s->starttls ? "required" : "off",
+                     "url=%s tls=%s login=%s", s->url,
+                     g_ascii_strncasecmp(s->url, "smtps:", 6) == 0
+                     ? "implicit" : s->starttls ? "starttls" : "none",
                      s->username ? "yes" : "no");
     if (s->username != NULL && !s->starttls &&
         g_ascii_strncasecmp(s->url, "smtps:", 6) != 0)
         email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP password "
                          "may be sent unencrypted; use smtps:// or set "
-                         "starttls = true", NULL);
+                         "tls = \"starttls\"", NULL);
     return 0;
 }
 

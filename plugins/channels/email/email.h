@@ -17,6 +17,7 @@ struct smtp_settings {
     char *username;           /* NULL when the server needs no login */
     char *password;
     int starttls;             /* require STARTTLS on smtp:// */
+    char *ca_file;            /* PEM certificates to trust, or NULL */
     long timeout_ms;          /* for the whole transaction */
     long connect_timeout_ms;
     unsigned connections;     /* SMTP transactions at once */

@@ -30,6 +30,7 @@ struct smtp_transfer {
     int reply_is_error;             /* a 4xx or 5xx reply arrived */
     char error[CURL_ERROR_SIZE];
     char detail[CURL_ERROR_SIZE + 320];
+    char queue_id[64];              /* from the final reply, or "" */
 };
 
 
@@ -97,6 +98,51 @@ on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
 
 
 /*
+ * Copies the server's queue id from a 250 reply to the end of the message
+ * into `out`, or leaves `out` empty. Postfix and Sendmail write "queued as
+ * ID", Exim writes "id=ID"; other servers put no id in a known place.
+ */
+static void
+queue_id_parse(const char *reply, char *out, size_t size)
+{
+    const char *marks[] = { "queued as ", "id=" };
+    const char *start = NULL;
+    size_t n;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && start == NULL; i++) {
+        start = strstr(reply, marks[i]);
+        if (start != NULL)
+            start += strlen(marks[i]);
+    }
+    if (start == NULL)
+        return;
+    n = strcspn(start, " \t<>()[],;");
+    if (n == 0 || n >= size)
+        return;
+    memcpy(out, start, n);
+    out[n] = '\0';
+}
+
+
+/*
+ * Returns nonzero when a 5xx reply says that the recipient address itself
+ * is bad: 550, 551 or 553 with an enhanced status code of class 5.1
+ * (RFC 3463 addressing status), such as "550 5.1.1 No such user".
+ */
+static int
+reply_is_invalid_address(const char *reply)
+{
+    long code = strtol(reply, NULL, 10);
+    const char *enhanced = reply + strspn(reply, "0123456789 -");
+
+    if (code != 550 && code != 551 && code != 553)
+        return 0;
+    return strncmp(enhanced, "5.1.", 4) == 0;
+}
+
+
+/*
  * Returns nonzero when the last command concerned this message rather
  * than the session, so that a 5xx reply is about the message. libcurl
  * 7.88 reports no command for the end of the message, so the reply to it
@@ -145,7 +191,9 @@ result_classify(struct smtp_transfer *t, CURLcode result,
 
     if (result == CURLE_OK) {
         r->outcome = CRIER_SEND_DONE;
-        r->provider_id = t->delivery->message_id;
+        queue_id_parse(t->reply, t->queue_id, sizeof(t->queue_id));
+        r->provider_id = t->queue_id[0] != '\0' ? t->queue_id
+                                                : t->delivery->message_id;
         snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
         r->detail = t->detail;
         return;
@@ -165,6 +213,12 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
         command_is_message(t->command)) {
         r->outcome = CRIER_SEND_FAIL;
+        /* NOTE: struct crier_send_result has no member yet to mark the
+         * address invalid, so the mark is a prefix of the detail; see
+         * "Email" in docs/KNOWN_LIMITS.md. */
+        if (reply_is_invalid_address(t->reply))
+            snprintf(t->detail, sizeof(t->detail), "invalid address: "
+                     "SMTP %s", t->reply);
         return;
     }
     r->outcome = CRIER_SEND_RETRY;
@@ -291,6 +345,8 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_VERBOSE, 1L);
     if (s->starttls)
         SET(CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+    if (s->ca_file != NULL)
+        SET(CURLOPT_CAINFO, s->ca_file);
     if (s->username != NULL) {
         SET(CURLOPT_USERNAME, s->username);
         SET(CURLOPT_PASSWORD, s->password);
