@@ -133,11 +133,12 @@ queue_id_parse(const char *reply, char *out, size_t size)
 static int
 reply_is_invalid_address(const char *reply)
 {
-    long code = strtol(reply, NULL, 10);
-    const char *enhanced = reply + strspn(reply, "0123456789 -");
+    char *enhanced;
+    long code = strtol(reply, &enhanced, 10);
 
     if (code != 550 && code != 551 && code != 553)
         return 0;
+    enhanced += strspn(enhanced, " -");
     return strncmp(enhanced, "5.1.", 4) == 0;
 }
 

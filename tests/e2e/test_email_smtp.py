@@ -1,0 +1,276 @@
+"""The email channel against a real SMTP server (aiosmtpd, see
+smtp_scenarios.py): the MIME crier writes, parsed back with Python's email
+package, and the outcome of each kind of SMTP reply."""
+import collections
+import email.header
+import hashlib
+import os
+import subprocess
+import time
+
+from crierlib import ROOT, Crier, SmtpServer, Store, free_port, wait_until
+
+TOKEN = "admin-token-for-email-tests"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+TEMPLATES = os.path.join(ROOT, "tests", "data", "e2e-templates")
+SUBJECT = ("\U0001F6A7 Road work on Elm St starts Monday \u2014 "
+           "d\u00e9tour via 5th Ave")
+CONFIG = """
+templates = "%s";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: { api: { plugin = "api"; }; };
+channels: { email: { plugin = "email"; %s
+                     from = "Ville d'Exemple \u00c9tudes <works@example.gov>";
+                     }; };
+rules = (
+  { name = "notice"; on = "notice";
+    send = { channel = "email"; template = "notice"; }; }
+);
+delivery: { message_id_domain = "crier.example.gov"; backoff = "200ms";
+            max_backoff = "%s"; poll = "100ms"; max_attempts = 100;
+            max_in_flight = 64; };
+admin: { tokens = [ "sha256:%s" ]; };
+"""
+
+
+def config(smtp_settings, max_backoff="1s"):
+    return CONFIG % (TEMPLATES, smtp_settings, max_backoff,
+                     hashlib.sha256(TOKEN.encode()).hexdigest())
+
+
+def start(tmp_path, port, extra="", **kw):
+    settings = 'url = "smtp://127.0.0.1:%d"; %s' % (port, extra)
+    c = Crier(tmp_path, config(settings, **kw)).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    return c
+
+
+def notify(c, addresses, subject="Road work", body="Expect delays."):
+    """Posts one `notice` event per address, in batches."""
+    events = [{"type": "notice", "profile": {"email": a},
+               "properties": {"subject": subject, "body": body}}
+              for a in addresses]
+    for i in range(0, len(events), 500):
+        r = c.post("/v1/events", {"events": events[i:i + 500]})
+        assert r.status == 202, r.body
+    wait_until(c.store.pipeline_done, timeout=60)
+
+
+def settled(c, count):
+    """True when `count` jobs exist and each is sent or failed."""
+    jobs = c.store.jobs()
+    return (len(jobs) == count and
+            all(j["state"] in ("sent", "failed") for j in jobs))
+
+
+def test_mime_parses_back(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        notify(c, ["ana@example.gov"], subject=SUBJECT,
+               body="Caf\u00e9 & <b>d\u00e9tour</b>")
+        wait_until(lambda: settled(c, 1), timeout=20)
+        [msg] = smtp.messages()
+        profile = c.get("/v1/profiles?email=ana%40example.gov",
+                        headers=AUTH).json()["profile"]
+        timeline = c.get("/v1/profiles/%s/timeline" % profile["id"],
+                         headers=AUTH).json()["entries"]
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+
+    # The raw header: encoded words of at most 75 characters.
+    raw = msg.as_bytes().decode("ascii")
+    header = raw.split("\r\n\r\n", 1)[0] if "\r\n" in raw else \
+        raw.split("\n\n", 1)[0]
+    words = [w for w in header.split() if w.startswith("=?")]
+    assert words
+    for word in words:
+        assert len(word) <= 75, word
+    # Each word decodes on its own, so none splits a UTF-8 sequence.
+    for word in words:
+        for data, charset in email.header.decode_header(word):
+            data.decode(charset)
+    assert str(msg["Subject"]) == SUBJECT
+    assert str(msg["From"]) == ("Ville d'Exemple \u00c9tudes "
+                                "<works@example.gov>")
+    assert msg["To"] == "ana@example.gov"
+    assert msg["Message-ID"].startswith("<")
+    assert msg["Message-ID"].endswith("@crier.example.gov>")
+    assert msg["Date"] is not None
+    assert msg["MIME-Version"] == "1.0"
+
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain",
+                                                     "text/html"]
+    assert "Caf\u00e9 & <b>d\u00e9tour</b>" in parts[0].get_content()
+    assert ("Caf\u00e9 &amp; &lt;b&gt;d\u00e9tour&lt;/b&gt;"
+            in parts[1].get_content())
+
+    # The stored event returns the subject byte for byte.
+    events = [e["event"] for e in timeline if e["kind"] == "event"]
+    assert events[0]["properties"]["subject"] == SUBJECT
+
+
+def test_reject_fails_without_retry(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="reject")
+    c = start(tmp_path, smtp.port)
+    try:
+        notify(c, ["nobody@example.gov"])
+        wait_until(lambda: settled(c, 1), timeout=20)
+        time.sleep(1.0)
+        [job] = c.store.jobs()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] == "failed"
+    assert job["attempts"] == 1
+    assert job["error"].startswith("invalid address: SMTP 550 5.1.1")
+    assert smtp.messages() == []
+
+
+def test_busy_reply_then_accept(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="busy")
+    c = start(tmp_path, smtp.port)
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: settled(c, 1), timeout=20)
+        [job] = c.store.jobs()
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] == "sent"
+    assert job["attempts"] == 2
+    assert "421 4.3.2" in job["last_error"]
+    assert len(msgs) == 1
+
+
+def test_server_down_then_up(tmp_path):
+    port = free_port()
+    addresses = ["p%d@example.gov" % i for i in range(20)]
+    c = start(tmp_path, port, max_backoff="500ms")
+    smtp = None
+    try:
+        notify(c, addresses)
+        wait_until(lambda: all(j["attempts"] >= 2 for j in c.store.jobs()),
+                   timeout=30)
+        assert not any(j["state"] == "sent" for j in c.store.jobs())
+        smtp = SmtpServer(tmp_path, scenario="accept", port=port)
+        wait_until(lambda: settled(c, len(addresses)), timeout=30)
+        time.sleep(0.5)
+        jobs = c.store.jobs()
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        if smtp is not None:
+            smtp.stop()
+    assert code == 0
+    assert all(j["state"] == "sent" for j in jobs)
+    ids = collections.Counter(m["Message-ID"] for m in msgs)
+    assert len(ids) == len(addresses)
+    assert max(ids.values()) == 1
+    assert sorted(m["To"] for m in msgs) == sorted(addresses)
+
+
+def make_certificate(tmp_path):
+    """Writes a self-signed certificate for 127.0.0.1 and its key."""
+    cert = os.path.join(str(tmp_path), "cert.pem")
+    key = os.path.join(str(tmp_path), "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def run_starttls_auth(tmp_path, mechanism):
+    cert, key = make_certificate(tmp_path)
+    smtp = SmtpServer(tmp_path, scenario="accept",
+                      extra=["--cert", cert, "--key", key,
+                             "--user", "crier", "--password", "s3cret",
+                             "--mechanism", mechanism])
+    c = start(tmp_path, smtp.port,
+              'tls = "starttls"; ca_file = "%s"; username = "crier"; '
+              'password = "s3cret";' % cert)
+    try:
+        notify(c, ["ana@example.gov", "ben@example.gov"])
+        wait_until(lambda: settled(c, 2), timeout=20)
+        jobs = c.store.jobs()
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert [j["state"] for j in jobs] == ["sent", "sent"]
+    assert all(j["error"] is None for j in jobs)
+    assert len(msgs) == 2
+    with open(os.path.join(str(tmp_path), "auth.log")) as f:
+        used = f.read().split()
+    assert used and set(used) == {mechanism}
+
+
+def test_starttls_auth_plain(tmp_path):
+    run_starttls_auth(tmp_path, "PLAIN")
+
+
+def test_starttls_auth_login(tmp_path):
+    run_starttls_auth(tmp_path, "LOGIN")
+
+
+def test_wrong_password_retries(tmp_path):
+    cert, key = make_certificate(tmp_path)
+    smtp = SmtpServer(tmp_path, scenario="accept",
+                      extra=["--cert", cert, "--key", key,
+                             "--user", "crier", "--password", "s3cret"])
+    c = start(tmp_path, smtp.port,
+              'tls = "starttls"; ca_file = "%s"; username = "crier"; '
+              'password = "wrong";' % cert)
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: c.store.jobs()[0]["attempts"] >= 2, timeout=20)
+        [job] = c.store.jobs()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] != "sent"
+    assert job["state"] != "failed"
+    assert smtp.messages() == []
+
+
+def test_rate_limited_server_gets_all(tmp_path):
+    """1,450 recipients through a server that takes 100 messages a second
+    (454 4.7.0 beyond) and answers 450 4.2.1 for 5 s after the 600th."""
+    count = 1450
+    smtp = SmtpServer(tmp_path, scenario="rate")
+    c = start(tmp_path, smtp.port, "connections = 4;")
+    addresses = ["r%04d@example.gov" % i for i in range(count)]
+    started = time.time()
+    try:
+        notify(c, addresses)
+        wait_until(lambda: settled(c, count), timeout=240, interval=0.5)
+        elapsed = time.time() - started
+        jobs = c.store.jobs()
+        time.sleep(0.5)
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    states = collections.Counter(j["state"] for j in jobs)
+    print("recipients=%d seconds=%.1f states=%s retried=%d"
+          % (count, elapsed, dict(states),
+             sum(1 for j in jobs if j["attempts"] > 1)))
+    assert states == {"sent": count}
+    ids = collections.Counter(m["Message-ID"] for m in msgs)
+    assert len(ids) == count
+    assert max(ids.values()) == 1
+    assert {j["message_id"] for j in jobs} == set(ids)
+    # The server throttled, so some jobs were retried.
+    assert any(j["attempts"] > 1 for j in jobs)
