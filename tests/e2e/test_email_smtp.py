@@ -100,6 +100,8 @@ def test_mime_parses_back(tmp_path):
     assert msg["Message-ID"].endswith("@crier.example.gov>")
     assert msg["Date"] is not None
     assert msg["MIME-Version"] == "1.0"
+    # Without unsubscribe_secret there is no link to offer.
+    assert msg["List-Unsubscribe"] is None
 
     assert msg.get_content_type() == "multipart/alternative"
     parts = list(msg.iter_parts())
@@ -274,3 +276,66 @@ def test_rate_limited_server_gets_all(tmp_path):
     assert {j["message_id"] for j in jobs} == set(ids)
     # The server throttled, so some jobs were retried.
     assert any(j["attempts"] > 1 for j in jobs)
+
+
+def consent_of(c, address):
+    """Returns the profile's email consent state, or None when unset."""
+    r = c.get("/v1/profiles?email=" + address.replace("@", "%40"),
+              headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json()["profile"].get("consent", {}).get("email", {}).get(
+        "state")
+
+
+def test_one_click_unsubscribe(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port,
+              'unsubscribe_secret = "unsubscribe-secret-for-tests";')
+    try:
+        notify(c, ["ana@example.gov", "ben@example.gov"])
+        wait_until(lambda: settled(c, 2), timeout=20)
+        by_to = {m["To"]: m for m in smtp.messages()}
+        ana = by_to["ana@example.gov"]
+        assert ana["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = str(ana["List-Unsubscribe"]).strip()
+        assert link.startswith("<" + c.url + "/u/")
+        assert link.endswith(">")
+        path = link[1:-1][len(c.url):]
+        assert by_to["ben@example.gov"]["List-Unsubscribe"] != \
+            ana["List-Unsubscribe"]
+
+        # A GET, as a mail scanner sends, only shows the button.
+        page = c.get(path)
+        assert page.status == 200
+        assert b'<form method="post">' in page.body
+        assert b"ana@example.gov" in page.body
+        assert page.headers["Cache-Control"] == "no-store"
+        time.sleep(0.3)
+        assert consent_of(c, "ana@example.gov") is None
+
+        # A tampered token changes nothing either way.
+        bad = path[:-2] + ("AA" if not path.endswith("AA") else "BB")
+        assert c.get(bad).status == 404
+        assert c.post(bad, "List-Unsubscribe=One-Click").status == 404
+        assert consent_of(c, "ana@example.gov") is None
+
+        # The one-click POST answers after the opt-out is stored.
+        r = c.post(path, "List-Unsubscribe=One-Click",
+                   headers={"Content-Type":
+                            "application/x-www-form-urlencoded"})
+        assert r.status == 200
+        assert c.store.query("SELECT count(*) FROM events WHERE type ="
+                             " 'email.unsubscribed'") == [(1,)]
+        # The pipeline then applies the stored event to the profile.
+        wait_until(c.store.pipeline_done)
+        assert consent_of(c, "ana@example.gov") == "revoked"
+        assert consent_of(c, "ben@example.gov") is None
+        # A repeat is answered the same and stores nothing new.
+        assert c.post(path, "List-Unsubscribe=One-Click").status == 200
+        unsubscribed = c.store.query(
+            "SELECT count(*) FROM events WHERE type = 'email.unsubscribed'")
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert unsubscribed == [(1,)]

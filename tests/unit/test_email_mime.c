@@ -891,7 +891,7 @@ test_message_rejects(void **state)
         { "ok", "r@example.org", "no-brackets@example.org",
           "invalid Message-ID" },
     };
-    struct mime_envelope envelope = { &from_city, NULL, DATE_MS };
+    struct mime_envelope envelope = { &from_city, NULL, DATE_MS, NULL };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct crier_message msg = message_make(cases[i].subject, "t", NULL);

@@ -8,6 +8,7 @@
 #include "../../plugins/channels/email/maildir.c"
 #include "../../plugins/channels/email/mime.c"
 #include "../../plugins/channels/email/smtp.c"
+#include "../../plugins/channels/email/unsubscribe.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -273,7 +274,7 @@ message_make(const char *message_id, const char *to)
 static char *
 message_expected(const struct email *email, const struct crier_message *msg)
 {
-    struct mime_envelope envelope = { &email->from, NULL, DATE_MS };
+    struct mime_envelope envelope = { &email->from, NULL, DATE_MS, NULL };
     GString *out = g_string_new(NULL);
     const char *reason;
 
@@ -549,9 +550,49 @@ test_config_unknown_setting(void **state)
     assert_null(email);
     assert_string_equal(fixture.error_key, "pasword");
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
-                        "from, reply_to, outbox, url, username, password, "
+                        "from, reply_to, outbox, unsubscribe_secret, url, "
+                        "username, password, "
                         "tls, ca_file, timeout_ms, connect_timeout_ms and "
                         "connections");
+}
+
+
+/* The queue id comes from the forms Postfix, Sendmail and Exim write. */
+static void
+test_queue_id_parse(void **state)
+{
+    static const struct {
+        const char *reply, *id;
+    } cases[] = {
+        { "250 2.0.0 Ok: queued as 4Xk2Jd1bQz", "4Xk2Jd1bQz" },
+        { "250 2.0.0 5B1Hq0Qx012345 Message accepted for delivery "
+          "(queued as 5B1Hq0Qx012345)", "5B1Hq0Qx012345" },
+        { "250 OK id=1qXyZa-0004Bc-2D", "1qXyZa-0004Bc-2D" },
+        { "250 2.0.0 Stored", "" },
+        { "250 queued as ", "" },
+    };
+    char id[64];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        queue_id_parse(cases[i].reply, id, sizeof(id));
+        assert_string_equal(id, cases[i].id);
+    }
+}
+
+
+/* Only 550, 551 and 553 with a 5.1.x code say the address is bad. */
+static void
+test_reply_invalid_address(void **state)
+{
+    assert_true(reply_is_invalid_address("550 5.1.1 No such user"));
+    assert_true(reply_is_invalid_address("551 5.1.6 User has moved"));
+    assert_true(reply_is_invalid_address("553 5.1.3 Bad address syntax"));
+    assert_true(reply_is_invalid_address("550-5.1.1 The account does not "
+                                         "exist"));
+    assert_false(reply_is_invalid_address("550 5.7.1 Relaying denied"));
+    assert_false(reply_is_invalid_address("554 5.1.1 No such user"));
+    assert_false(reply_is_invalid_address("550 Mailbox unavailable"));
+    assert_false(reply_is_invalid_address("450 4.1.1 Try later"));
 }
 
 
@@ -805,7 +846,8 @@ test_smtp_replies(void **state)
     assert_int_equal(message_send(email, &spam, &sent[2]), 0);
     outcomes_wait(sent, 3);
     assert_int_equal(sent[0].outcome, CRIER_SEND_FAIL);
-    assert_string_equal(sent[0].detail, "SMTP 550 5.1.1 No such user here");
+    assert_string_equal(sent[0].detail,
+                        "invalid address: SMTP 550 5.1.1 No such user here");
     assert_int_equal(sent[1].outcome, CRIER_SEND_RETRY);
     assert_string_equal(sent[1].detail, "SMTP 451 4.3.0 Try again later");
     assert_int_equal(sent[2].outcome, CRIER_SEND_FAIL);
@@ -901,6 +943,8 @@ main(void)
     const struct CMUnitTest smtp_tests[] = {
         cmocka_unit_test(test_smtp_send),
         cmocka_unit_test(test_smtp_replies),
+        cmocka_unit_test(test_queue_id_parse),
+        cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),
         cmocka_unit_test(test_smtp_refused_retries),
         cmocka_unit_test(test_smtp_timeout_retries),

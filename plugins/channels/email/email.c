@@ -27,6 +27,9 @@ static const char *const smtp_keys[] = {
  * default, UV_THREADPOOL_SIZE) for its whole length, so the default leaves
  * threads for the Maildir writes and other work of the pool. */
 #define CONNECTIONS_DEFAULT 2
+
+/* The shortest unsubscribe secret, so that it cannot be guessed. */
+#define UNSUBSCRIBE_SECRET_MIN 16
 #define CONNECTIONS_MAX 16
 
 
@@ -92,7 +95,8 @@ static int
 config_keys_check(struct email *email, const json_t *config)
 {
     static const char *const known[] = {
-        "plugin", "from", "reply_to", "outbox", "url", "username",
+        "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
+        "url", "username",
         "password", "tls", "ca_file", "timeout_ms", "connect_timeout_ms",
         "connections",
     };
@@ -107,7 +111,8 @@ config_keys_check(struct email *email, const json_t *config)
         if (i == G_N_ELEMENTS(known)) {
             email->host->config_error(email->ctx, key, "unknown setting; "
                                       "valid settings are from, reply_to, "
-                                      "outbox, url, username, password, "
+                                      "outbox, unsubscribe_secret, url, "
+                                      "username, password, "
                                       "tls, ca_file, timeout_ms, "
                                       "connect_timeout_ms and connections");
             return CRIER_ECONFIG;
@@ -303,6 +308,28 @@ config_smtp(struct email *email, const json_t *config)
 }
 
 
+/* Reads `unsubscribe_secret`, the key that signs one-click unsubscribe
+ * links. An empty value, as from an unset "${VAR:-}", leaves them off. */
+static int
+config_unsubscribe(struct email *email, const json_t *config)
+{
+    const char *secret;
+    int rc = config_string(email, config, "unsubscribe_secret", &secret);
+
+    if (rc != 0 || secret == NULL || secret[0] == '\0')
+        return rc;
+    if (strlen(secret) < UNSUBSCRIBE_SECRET_MIN) {
+        email->host->config_error(email->ctx, "unsubscribe_secret", "must "
+                                  "be at least %d characters; generate "
+                                  "one with: openssl rand -hex 32",
+                                  UNSUBSCRIBE_SECRET_MIN);
+        return CRIER_ECONFIG;
+    }
+    email->unsubscribe_key = unsubscribe_key_derive(secret);
+    return 0;
+}
+
+
 static int
 config_read(struct email *email, const json_t *config)
 {
@@ -315,6 +342,8 @@ config_read(struct email *email, const json_t *config)
         (rc = config_address(email, config, "from", &email->from)) != 0 ||
         (rc = config_address(email, config, "reply_to",
                              &email->reply_to)) != 0)
+        return rc;
+    if ((rc = config_unsubscribe(email, config)) != 0)
         return rc;
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
@@ -362,6 +391,10 @@ email_destroy(void *state)
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     free(email->outbox);
+    if (email->unsubscribe_key != NULL) {
+        memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
+        g_free(email->unsubscribe_key);
+    }
     g_free(email->smtp.url);
     g_free(email->smtp.username);
     free(email->smtp.ca_file);
@@ -397,6 +430,15 @@ email_start(void *state)
 {
     struct email *email = state;
     const struct smtp_settings *s = &email->smtp;
+    int rc;
+
+    if (email->unsubscribe_key == NULL)
+        email->host->log(email->ctx, CRIER_LOG_WARN, "messages carry no "
+                         "List-Unsubscribe header; set unsubscribe_secret "
+                         "so that readers can unsubscribe in one click",
+                         NULL);
+    else if ((rc = unsubscribe_routes_add(email)) != 0)
+        return rc;
 
     if (email->outbox != NULL) {
         if (maildir_prepare(email->outbox) != 0) {
@@ -506,6 +548,7 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
         .date_ms = email->host->now_ms(email->ctx),
     };
     const char *reason = NULL;
+    char *unsubscribe_url = NULL;
     int rc;
 
     if (email->stopping)
@@ -517,15 +560,28 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
     d->done = done;
     d->arg = arg;
     email->in_flight++;
-    if (mime_message_build(d->message, msg, &envelope, &reason) != 0) {
+    /* NOTE: struct crier_message does not say yet whether a message is a
+     * service or an outreach message, so every message carries the
+     * unsubscribe link; see "Email" in docs/KNOWN_LIMITS.md. */
+    if (email->unsubscribe_key != NULL) {
+        unsubscribe_url = unsubscribe_url_build(email, msg->key, msg->to);
+        if (unsubscribe_url == NULL)
+            reason = "unsubscribe link not signed: the job key or the "
+                     "address is too long";
+        envelope.unsubscribe_url = unsubscribe_url;
+    }
+    if (reason != NULL ||
+        mime_message_build(d->message, msg, &envelope, &reason) != 0) {
         struct crier_send_result r = {
             .outcome = CRIER_SEND_FAIL,
             .detail = reason,
         };
 
+        g_free(unsubscribe_url);
         email_delivery_finish(d, &r);
         return 0;
     }
+    g_free(unsubscribe_url);
     d->message_id = g_strdup(msg->message_id);
     d->to = g_strdup(msg->to);
 

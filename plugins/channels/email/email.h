@@ -29,6 +29,7 @@ struct email {
     struct mime_address from;
     struct mime_address reply_to;   /* address is NULL when not set */
     char *outbox;                   /* absolute path, or NULL for SMTP */
+    char *unsubscribe_key;          /* HMAC key of unsubscribe tokens */
     struct smtp_settings smtp;
     CURLSH *smtp_share;             /* connections kept for reuse */
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
@@ -90,5 +91,19 @@ void smtp_abandon_waiting(struct email *email);
 /* Prepares and frees the SMTP side: the share handle and its locks. */
 int smtp_share_open(struct email *email);
 void smtp_share_close(struct email *email);
+
+/* Returns the HMAC key of unsubscribe tokens for the configured secret;
+ * free with g_free. */
+char *unsubscribe_key_derive(const char *secret);
+
+/*
+ * Returns the one-click unsubscribe URL for the job `key` and `address`,
+ * to free with g_free, or NULL when the token would be too long.
+ */
+char *unsubscribe_url_build(struct email *email, const char *key,
+                            const char *address);
+
+/* Adds GET and POST /u/{token}. Returns 0 or the code of route_add. */
+int unsubscribe_routes_add(struct email *email);
 
 #endif

@@ -607,6 +607,27 @@ message_id_valid(const char *id)
 }
 
 
+/*
+ * Appends List-Unsubscribe with `url` and List-Unsubscribe-Post, which
+ * tells a mail client that a POST to the URL unsubscribes at once (RFC
+ * 8058). A URL cannot be folded inside its angle brackets, so a long one
+ * goes alone on a continuation line, which RFC 5322 allows up to 998
+ * characters.
+ */
+static void
+unsubscribe_headers_append(GString *out, const char *url)
+{
+    const char *name = "List-Unsubscribe:";
+
+    if (strlen(name) + strlen(url) + 3 <= MIME_LINE_MAX)
+        g_string_append_printf(out, "%s <%s>\r\n", name, url);
+    else
+        g_string_append_printf(out, "%s\r\n <%s>\r\n", name, url);
+    g_string_append(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+                    "\r\n");
+}
+
+
 static int
 headers_append(GString *out, const struct crier_message *msg,
                const struct mime_envelope *envelope, const char **reason)
@@ -649,6 +670,8 @@ headers_append(GString *out, const struct crier_message *msg,
         *reason = "invalid rule name for X-Crier-Rule";
         return CRIER_EINVAL;
     }
+    if (envelope->unsubscribe_url != NULL)
+        unsubscribe_headers_append(out, envelope->unsubscribe_url);
     return 0;
 }
 

@@ -84,6 +84,7 @@ struct mime_envelope {
     const struct mime_address *from;
     const struct mime_address *reply_to;   /* or NULL */
     int64_t date_ms;                       /* for the Date header */
+    const char *unsubscribe_url;           /* one-click URL, or NULL */
 };
 
 /*
