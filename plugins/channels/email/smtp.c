@@ -230,8 +230,8 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     email_error_log(email, "SMTP delivery failed; it will be retried",
                     "detail=\"%s\"%s", t->detail,
                     session_refused(result, code)
-                    ? " hint=\"check url, username, password and "
-                      "starttls\"" : "");
+                    ? " hint=\"check url, username, password, tls and "
+                      "ca_file\"" : "");
 }
 
 
@@ -340,6 +340,10 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SHARE, email->smtp_share);
+    /* curl_easy_perform's own multi handle keeps at most this many idle
+     * connections in the shared cache (libcurl's default is 4 per easy
+     * handle), so more running transactions would close and reopen them. */
+    SET(CURLOPT_MAXCONNECTS, (long) s->connections);
     SET(CURLOPT_ERRORBUFFER, t->error);
     SET(CURLOPT_DEBUGFUNCTION, on_debug);
     SET(CURLOPT_DEBUGDATA, t);
