@@ -35,6 +35,7 @@ struct email {
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
     unsigned smtp_running;          /* transfers on worker threads */
     GQueue smtp_waiting;            /* struct smtp_transfer *, in order */
+    GQueue smtp_idle;               /* CURL * kept for the next message */
     unsigned in_flight;             /* deliveries started, not finished */
     uint64_t error_logged_ms;       /* loop time of the last error log */
     unsigned errors_unlogged;       /* errors since, not logged */

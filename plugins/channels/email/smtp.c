@@ -157,11 +157,22 @@ command_is_message(const char *command)
 }
 
 
+/*
+ * Frees the transfer and keeps its easy handle, reset, for the next
+ * message. curl_easy_perform builds a multi handle (with a socket pair)
+ * inside each easy handle on first use, so a reused handle saves that
+ * work for every message.
+ */
 static void
-transfer_free(struct smtp_transfer *t)
+transfer_free(struct email *email, struct smtp_transfer *t)
 {
-    if (t->easy != NULL)
+    if (t->easy != NULL && email->smtp_idle.length <
+                           email->smtp.connections) {
+        curl_easy_reset(t->easy);
+        g_queue_push_tail(&email->smtp_idle, t->easy);
+    } else if (t->easy != NULL) {
         curl_easy_cleanup(t->easy);
+    }
     curl_slist_free_all(t->recipients);
     g_free(t);
 }
@@ -259,7 +270,7 @@ smtp_work_done(uv_work_t *work, int status)
     result_classify(t, status == 0 ? t->result : CURLE_ABORTED_BY_CALLBACK,
                     &r);
     email_delivery_finish(t->delivery, &r);
-    transfer_free(t);
+    transfer_free(email, t);
     smtp_start_waiting(email);
 }
 
@@ -295,7 +306,7 @@ smtp_start_waiting(struct email *email)
             };
 
             email_delivery_finish(t->delivery, &r);
-            transfer_free(t);
+            transfer_free(email, t);
         }
     }
 }
@@ -370,14 +381,16 @@ smtp_deliver(struct email_delivery *d)
     int rc;
 
     t->delivery = d;
-    t->easy = curl_easy_init();
+    t->easy = g_queue_pop_head(&email->smtp_idle);
+    if (t->easy == NULL)
+        t->easy = curl_easy_init();
     if (t->easy == NULL) {
-        transfer_free(t);
+        transfer_free(email, t);
         return CRIER_ENOMEM;
     }
     rc = transfer_setup(t);
     if (rc != 0) {
-        transfer_free(t);
+        transfer_free(email, t);
         return rc;
     }
     g_queue_push_tail(&email->smtp_waiting, t);
@@ -398,7 +411,7 @@ smtp_abandon_waiting(struct email *email)
         };
 
         email_delivery_finish(t->delivery, &r);
-        transfer_free(t);
+        transfer_free(email, t);
     }
 }
 
@@ -426,6 +439,7 @@ int
 smtp_share_open(struct email *email)
 {
     g_queue_init(&email->smtp_waiting);
+    g_queue_init(&email->smtp_idle);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         if (uv_mutex_init(&email->smtp_share_locks[i]) != 0)
             return CRIER_ENOMEM;
@@ -447,8 +461,13 @@ smtp_share_open(struct email *email)
 void
 smtp_share_close(struct email *email)
 {
+    CURL *easy;
+
     if (email->smtp_share == NULL)
         return;
+    /* A share handle in use by an easy handle cannot be cleaned up. */
+    while ((easy = g_queue_pop_head(&email->smtp_idle)) != NULL)
+        curl_easy_cleanup(easy);
     curl_share_cleanup(email->smtp_share);
     email->smtp_share = NULL;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
