@@ -20,10 +20,10 @@
 
 /*
  * Returns nonzero when `address` is "local@domain" as SMTP carries it
- * unmodified: the local part a dot-atom (RFC 5322, section 3.2.3) of 1
- * to 64 bytes, the domain a host name of two or more labels of letters,
- * digits and inner hyphens whose last label is not all digits, and at
- * most EMAIL_ADDRESS_MAX bytes in all. Quoted local parts, address
+ * unmodified. The local part is a dot-atom (RFC 5322, section 3.2.3) of 1
+ * to 64 bytes. The domain is a host name of two or more labels of
+ * letters, digits and inner hyphens, and its last label is not all
+ * digits. The whole is at most EMAIL_ADDRESS_MAX bytes. Quoted local parts, address
  * literals, comments, single-label domains and non-ASCII (SMTPUTF8)
  * addresses are rejected; see docs/channels/email.md.
  */

@@ -21,7 +21,7 @@ PAUSE_SECONDS = 5.0
 
 
 class Scenario:
-    """Answers RCPT and DATA as the scenario `name` asks:
+    """Replies to MAIL, RCPT and DATA as the scenario `name` requires:
 
     accept   every message;
     reject   every recipient with 550 5.1.1;

@@ -580,7 +580,7 @@ test_queue_id_parse(void **state)
 }
 
 
-/* Only 550, 551 and 553 with a 5.1.x code say the address is bad. */
+/* Only 550, 551 and 553 with a 5.1.x code mark the address invalid. */
 static void
 test_reply_invalid_address(void **state)
 {

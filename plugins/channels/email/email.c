@@ -560,8 +560,8 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
     d->done = done;
     d->arg = arg;
     email->in_flight++;
-    /* NOTE: struct crier_message does not say yet whether a message is a
-     * service or an outreach message, so every message carries the
+    /* NOTE: struct crier_message does not say yet whether a message is
+     * service or outreach. Every message therefore carries the
      * unsubscribe link; see "Email" in docs/KNOWN_LIMITS.md. */
     if (email->unsubscribe_key != NULL) {
         unsubscribe_url = unsubscribe_url_build(email, msg->key, msg->to);

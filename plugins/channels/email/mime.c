@@ -582,8 +582,7 @@ message_id_valid(const char *id)
 
 /*
  * Appends List-Unsubscribe with `url` and List-Unsubscribe-Post, which
- * tells a mail client that a POST to the URL unsubscribes at once (RFC
- * 8058). A URL cannot be folded inside its angle brackets, so a long one
+ * lets a mail client unsubscribe with one POST to the URL (RFC 8058). A URL cannot be folded inside its angle brackets, so a long one
  * goes alone on a continuation line, which RFC 5322 allows up to 998
  * characters.
  */

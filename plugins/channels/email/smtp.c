@@ -126,8 +126,8 @@ queue_id_parse(const char *reply, char *out, size_t size)
 
 
 /*
- * Returns nonzero when a 5xx reply says that the recipient address itself
- * is bad: 550, 551 or 553 with an enhanced status code of class 5.1
+ * Returns nonzero when a 5xx reply reports that the recipient address
+ * itself is invalid: 550, 551 or 553 with an enhanced status code of class 5.1
  * (RFC 3463 addressing status), such as "550 5.1.1 No such user".
  */
 static int

@@ -1,11 +1,11 @@
 /*
- * One-click unsubscribe (RFC 8058). Each outreach message carries
+ * One-click unsubscribe (RFC 8058). Each message carries
  * List-Unsubscribe with a URL under /u/ whose token is signed like the
  * beacon's link tokens and names the job key and the recipient address.
  *
  * POST /u/{token} records the opt-out as an event that revokes email
- * consent for the address, and answers only once the store has committed
- * it. GET /u/{token} shows a page with a button that sends that POST and
+ * consent for the address, and responds only once the store has
+ * committed it. GET /u/{token} shows a page with a button that sends that POST and
  * changes nothing itself, because mail scanners and link previews follow
  * every GET in a message.
  */
@@ -19,7 +19,7 @@
 /* The event type recorded for an opt-out. */
 #define UNSUBSCRIBE_EVENT "email.unsubscribed"
 
-/* The longest event id the core accepts (docs/events.md). */
+/* The maximum event id length the core accepts (docs/events.md). */
 #define EVENT_ID_MAX 256
 
 struct unsubscribe_request {
@@ -56,7 +56,7 @@ unsubscribe_url_build(struct email *email, const char *key,
 }
 
 
-/* Answers with a small HTML page whose body is `content`. The page is
+/* Responds with a small HTML page whose body is `content`. The page is
  * never cached, and the token in its URL never leaves as a Referer. */
 static void
 page_respond(struct email *email, struct crier_http_req *req, int status,
@@ -80,7 +80,7 @@ page_respond(struct email *email, struct crier_http_req *req, int status,
 
 /*
  * Checks the token of a request under /u/ and returns the signed address,
- * or NULL after answering 404. *key receives the job key; free both with
+ * or NULL after responding 404. *key receives the job key; free both with
  * g_free.
  */
 static char *
@@ -187,7 +187,7 @@ event_build(const char *address, const char *key)
 }
 
 
-/* POST /u/{token}: records the opt-out, then answers. The body is not
+/* POST /u/{token}: records the opt-out, then responds. The body is not
  * read: RFC 8058 clients send "List-Unsubscribe=One-Click", and the
  * signed token alone authorises the request. */
 static void
