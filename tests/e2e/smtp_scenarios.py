@@ -2,8 +2,10 @@
 port with one handler per scenario, optional STARTTLS and AUTH, storing
 every accepted message in a Maildir.
 
-Run as: smtp_scenarios.py PORT MAILDIR SCENARIO [--cert F --key F]
-[--user U --password P --mechanism PLAIN|LOGIN]. Each AUTH that succeeds
+Run as: smtp_scenarios.py PORT MAILDIR SCENARIO [--cert F --key F
+[--implicit-tls]] [--user U --password P --mechanism PLAIN|LOGIN].
+--implicit-tls speaks TLS from the first byte (smtps://) in place of
+offering STARTTLS. Each AUTH that succeeds
 appends its mechanism to MAILDIR/../auth.log.
 """
 import argparse
@@ -91,21 +93,27 @@ def authenticator(user, password, log_path):
 async def serve(args):
     handler = Scenario(args.maildir, args.scenario)
     options = {}
+    server_tls = None
     if args.cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
-        options.update(tls_context=context, require_starttls=True)
+        if args.implicit_tls:
+            server_tls = context
+        else:
+            options.update(tls_context=context, require_starttls=True)
     if args.user:
         log = os.path.join(os.path.dirname(args.maildir), "auth.log")
         others = {"PLAIN", "LOGIN"} - {args.mechanism}
         options.update(authenticator=authenticator(args.user, args.password,
                                                    log),
                        auth_required=True,
-                       auth_require_tls=bool(args.cert),
+                       auth_require_tls=bool(args.cert) and
+                       not args.implicit_tls,
                        auth_exclude_mechanism=others)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler, **options),
-                                      "127.0.0.1", args.port)
+                                      "127.0.0.1", args.port,
+                                      ssl=server_tls)
     await server.serve_forever()
 
 
@@ -117,6 +125,7 @@ def main():
                         choices=("accept", "reject", "busy", "rate"))
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--mechanism", default="PLAIN")

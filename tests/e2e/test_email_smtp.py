@@ -342,3 +342,46 @@ def test_one_click_unsubscribe(tmp_path):
         smtp.stop()
     assert code == 0
     assert unsubscribed == [(1,)]
+
+
+def test_smtps_implicit_tls(tmp_path):
+    cert, key = make_certificate(tmp_path)
+    smtp = SmtpServer(tmp_path, scenario="accept",
+                      extra=["--cert", cert, "--key", key, "--implicit-tls",
+                             "--user", "crier", "--password", "s3cret"])
+    settings = ('url = "smtps://127.0.0.1:%d"; ca_file = "%s"; '
+                'username = "crier"; password = "s3cret";' % (smtp.port, cert))
+    c = Crier(tmp_path, config(settings)).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: settled(c, 1), timeout=20)
+        [job] = c.store.jobs()
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] == "sent"
+    assert len(msgs) == 1
+    with open(os.path.join(str(tmp_path), "auth.log")) as f:
+        assert f.read().split() == ["PLAIN"]
+
+
+def test_untrusted_certificate_retries(tmp_path):
+    # Without ca_file the self-signed certificate fails verification.
+    cert, key = make_certificate(tmp_path)
+    smtp = SmtpServer(tmp_path, scenario="accept",
+                      extra=["--cert", cert, "--key", key])
+    c = start(tmp_path, smtp.port, 'tls = "starttls";')
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: c.store.jobs()[0]["attempts"] >= 2, timeout=20)
+        [job] = c.store.jobs()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] != "sent"
+    assert "SSL" in job["last_error"] or "certificate" in job["last_error"]
+    assert smtp.messages() == []
