@@ -251,7 +251,7 @@ def test_wrong_password_retries(tmp_path):
 
 def test_rate_limited_server_gets_all(tmp_path):
     """1,450 recipients through a server that takes 100 messages a second
-    (454 4.7.0 beyond) and answers 450 4.2.1 for 5 s after the 600th."""
+    (454 4.7.0 beyond) and replies 450 4.2.1 for 5 s after the 600th."""
     count = 1450
     smtp = SmtpServer(tmp_path, scenario="rate")
     c = start(tmp_path, smtp.port, "connections = 4;")
@@ -322,7 +322,7 @@ def test_one_click_unsubscribe(tmp_path):
         assert c.post(bad, "List-Unsubscribe=One-Click").status == 404
         assert consent_of(c, "ana@example.gov") is None
 
-        # The one-click POST answers after the opt-out is stored.
+        # The one-click POST responds after the opt-out is stored.
         r = c.post(path, "List-Unsubscribe=One-Click",
                    headers={"Content-Type":
                             "application/x-www-form-urlencoded"})
@@ -333,7 +333,7 @@ def test_one_click_unsubscribe(tmp_path):
         wait_until(c.store.pipeline_done)
         assert consent_of(c, "ana@example.gov") == "revoked"
         assert consent_of(c, "ben@example.gov") is None
-        # A repeat is answered the same and stores nothing new.
+        # A repeat gets the same response and stores nothing new.
         assert c.post(path, "List-Unsubscribe=One-Click").status == 200
         unsubscribed = c.store.query(
             "SELECT count(*) FROM events WHERE type = 'email.unsubscribed'")
