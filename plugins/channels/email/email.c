@@ -27,10 +27,10 @@ static const char *const smtp_keys[] = {
  * default, UV_THREADPOOL_SIZE) for its whole length, so the default leaves
  * threads for the Maildir writes and other work of the pool. */
 #define CONNECTIONS_DEFAULT 2
+#define CONNECTIONS_MAX 16
 
 /* The shortest unsubscribe secret, so that it cannot be guessed. */
 #define UNSUBSCRIBE_SECRET_MIN 16
-#define CONNECTIONS_MAX 16
 
 
 /* Reads an optional string; *out is NULL when `key` is absent. */
@@ -96,9 +96,8 @@ config_keys_check(struct email *email, const json_t *config)
 {
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
-        "url", "username",
-        "password", "tls", "ca_file", "timeout_ms", "connect_timeout_ms",
-        "connections",
+        "url", "username", "password", "tls", "ca_file", "timeout_ms",
+        "connect_timeout_ms", "connections",
     };
     const char *key;
     json_t *value;
@@ -112,9 +111,9 @@ config_keys_check(struct email *email, const json_t *config)
             email->host->config_error(email->ctx, key, "unknown setting; "
                                       "valid settings are from, reply_to, "
                                       "outbox, unsubscribe_secret, url, "
-                                      "username, password, "
-                                      "tls, ca_file, timeout_ms, "
-                                      "connect_timeout_ms and connections");
+                                      "username, password, tls, ca_file, "
+                                      "timeout_ms, connect_timeout_ms and "
+                                      "connections");
             return CRIER_ECONFIG;
         }
     }
