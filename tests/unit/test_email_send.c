@@ -156,8 +156,16 @@ host_transfer_start(struct crier_ctx *ctx, CURL *easy,
 }
 
 
+static const char *
+host_public_url(struct crier_ctx *ctx)
+{
+    return "https://notify.example.gov";
+}
+
+
 static const struct crier_host host = {
     .size = sizeof(struct crier_host),
+    .public_url = host_public_url,
     .minor = CRIER_ABI_MINOR,
     .log_enabled = host_log_enabled,
     .log = host_log,
@@ -520,6 +528,8 @@ test_config_errors(void **state)
           "\"ca_file\": \"\"}", "ca_file" },
         { "{\"from\": \"a@example.gov\", \"ca_file\": \"ca.pem\"}",
           "ca_file" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"unsubscribe_secret\": \"too-short\"}", "unsubscribe_secret" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
           "\"timeout_ms\": 0}", "timeout_ms" },
         { "{\"from\": \"a@example.gov\", \"outbox\": \"\"}", "outbox" },
@@ -593,6 +603,49 @@ test_reply_invalid_address(void **state)
     assert_false(reply_is_invalid_address("554 5.1.1 No such user"));
     assert_false(reply_is_invalid_address("550 Mailbox unavailable"));
     assert_false(reply_is_invalid_address("450 4.1.1 Try later"));
+}
+
+
+/* An unsubscribe link verifies with the channel's key only, so a token
+ * signed with the bare secret, as a beacon link is, does not pass. */
+static void
+test_unsubscribe_token(void **state)
+{
+    const char *secret = "unsubscribe-secret-0123456789";
+    struct email *email;
+    json_t *payload = NULL, *identity;
+    const char *reason = NULL, *prefix = "https://notify.example.gov/u/";
+    char *url, *beacon_token;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"unsubscribe_secret\": "
+                                "\"unsubscribe-secret-0123456789\"}",
+                                &email), 0);
+    url = unsubscribe_url_build(email, "job-key-1", "ana@example.gov");
+    assert_non_null(url);
+    assert_true(g_str_has_prefix(url, prefix));
+    assert_int_equal(link_token_verify(email->unsubscribe_key,
+                                       url + strlen(prefix), &payload,
+                                       &reason), 0);
+    assert_string_equal(json_string_value(json_object_get(payload, "m")),
+                        "job-key-1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(payload, "p"), "email")),
+                        "ana@example.gov");
+    json_decref(payload);
+    assert_int_not_equal(link_token_verify(secret, url + strlen(prefix),
+                                           &payload, &reason), 0);
+
+    identity = json_pack("{s:s}", "email", "ana@example.gov");
+    beacon_token = link_token_sign(secret, "job-key-1", identity, NULL);
+    assert_int_not_equal(link_token_verify(email->unsubscribe_key,
+                                           beacon_token, &payload,
+                                           &reason), 0);
+    assert_null(payload);
+    json_decref(identity);
+    g_free(beacon_token);
+    g_free(url);
+    email_close(email);
 }
 
 
@@ -944,6 +997,7 @@ main(void)
         cmocka_unit_test(test_smtp_send),
         cmocka_unit_test(test_smtp_replies),
         cmocka_unit_test(test_queue_id_parse),
+        cmocka_unit_test(test_unsubscribe_token),
         cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),
         cmocka_unit_test(test_smtp_refused_retries),
