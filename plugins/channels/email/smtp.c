@@ -17,6 +17,10 @@
 
 #include "email.h"
 
+#ifdef CRIER_EMAIL_LIBCRYPTO
+#include <openssl/crypto.h>
+#endif
+
 struct smtp_transfer {
     uv_work_t work;
     struct email_delivery *delivery;
@@ -256,6 +260,13 @@ smtp_work(uv_work_t *work)
     struct smtp_transfer *t = work->data;
 
     t->result = curl_easy_perform(t->easy);
+#ifdef CRIER_EMAIL_LIBCRYPTO
+    /* OpenSSL 3 allocates error and other state for each thread that
+     * uses it and frees it only when the thread ends. libuv's pool
+     * threads outlive the plugin, so the state is freed here; OpenSSL
+     * makes it again on the next use. */
+    OPENSSL_thread_stop();
+#endif
 }
 
 
