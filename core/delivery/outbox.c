@@ -377,6 +377,7 @@ deliver_checked(struct delivery *d)
     d->msg.html = d->rendered.html;
     d->msg.profile = json_string_value(json_object_get(
         json_object_get(job, "profile"), "id"));
+    d->msg.message_class = d->lane == 0 ? "service" : "outreach";
     mark_sending(d);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "ingest/email_address.h"
 #include "ingest/identity.h"
 #include "ingest/ingest.h"
 #include "ingest/internal.h"
@@ -87,20 +88,16 @@ identity_kind_valid(const char *k)
 }
 
 
-/* Lowercases an email address and checks its rough shape; the email
- * channel checks an address fully before it sends to it. */
+/* Lowercases an email address after checking it as the email channel
+ * does, so that every stored address is one the channel can send to. */
 json_t *
 identity_normalize_email(const char *s)
 {
-    const char *at = strrchr(s, '@');
     char *copy;
     json_t *v;
 
-    if (at == NULL || at == s || at[1] == '\0' || strchr(at, '.') == NULL)
+    if (!email_address_valid(s))
         return NULL;
-    for (const char *p = s; *p; p++)
-        if (isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
-            return NULL;
     copy = strdup(s);
     for (char *p = copy; *p; p++)
         *p = (char) tolower((unsigned char) *p);

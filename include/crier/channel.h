@@ -29,6 +29,10 @@ struct crier_message {
     const char *text;         /* rendered text part */
     const char *html;         /* rendered HTML part, or NULL */
     const char *profile;      /* the profile's id; check `size` first */
+    /* "service" (statutory or transactional) or "outreach", from the
+     * rule; check `size` first. An email channel adds its one-click
+     * unsubscribe header to outreach only. */
+    const char *message_class;
 };
 
 enum crier_send_outcome {

@@ -220,10 +220,17 @@ class SmtpServer:
     path of another handler and its extra arguments, such as
     ["reply_smtp.ReplyMailbox", "reject"]."""
 
-    def __init__(self, workdir, delay=None, handler=None):
-        self.port = free_port()
+    def __init__(self, workdir, delay=None, handler=None, scenario=None,
+                 port=None, extra=()):
+        """Starts the server. `handler` names an aiosmtpd handler class
+        and its arguments after the Maildir; `scenario` picks a handler of
+        smtp_scenarios.py ("accept", "reject", "busy", "rate"), with
+        `extra` command line options for TLS and AUTH; `port` reuses a
+        port, for a server that comes back."""
+        self.port = port or free_port()
         self.maildir = os.path.join(str(workdir), "smtp-maildir")
         self.log = open(os.path.join(str(workdir), "smtp.log"), "ab")
+        here = os.path.dirname(__file__)
         handler = ["-c", "aiosmtpd.handlers.Mailbox", self.maildir] \
             if handler is None else ["-c", handler[0], self.maildir] + \
             list(handler[1:])
@@ -231,11 +238,15 @@ class SmtpServer:
             # slow_smtp.py stores each message after `delay` seconds.
             handler = ["-c", "slow_smtp.SlowMailbox", self.maildir,
                        str(delay)]
-        env = dict(os.environ, PYTHONPATH=os.path.dirname(__file__))
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
-             "-l", "127.0.0.1:%d" % self.port] + handler,
-            stdout=self.log, stderr=self.log, env=env)
+        command = ["/usr/bin/python3", "-m", "aiosmtpd", "-n",
+                   "-l", "127.0.0.1:%d" % self.port] + handler
+        if scenario is not None:
+            command = ["/usr/bin/python3",
+                       os.path.join(here, "smtp_scenarios.py"),
+                       str(self.port), self.maildir, scenario] + list(extra)
+        env = dict(os.environ, PYTHONPATH=here)
+        self.proc = subprocess.Popen(command, stdout=self.log,
+                                     stderr=self.log, env=env)
         _STARTED.append(self.proc)
         wait_until(self._listening, timeout=10)
 

@@ -891,7 +891,7 @@ test_message_rejects(void **state)
         { "ok", "r@example.org", "no-brackets@example.org",
           "invalid Message-ID" },
     };
-    struct mime_envelope envelope = { &from_city, NULL, DATE_MS };
+    struct mime_envelope envelope = { &from_city, NULL, DATE_MS, NULL };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct crier_message msg = message_make(cases[i].subject, "t", NULL);
@@ -906,6 +906,43 @@ test_message_rejects(void **state)
         assert_string_equal(out->str, "kept");
         g_string_free(out, TRUE);
     }
+}
+
+
+/* A short unsubscribe URL shares the header line; a long one goes alone
+ * on a continuation line, since it cannot be folded. */
+static void
+test_unsubscribe_headers(void **state)
+{
+    struct crier_message msg = message_make("Notice", "t", NULL);
+    struct mime_envelope envelope = {
+        .from = &from_city,
+        .date_ms = DATE_MS,
+        .unsubscribe_url = "https://c.example.gov/u/abc.def",
+    };
+    char *long_url = g_strdup_printf("https://notify.example.gov/u/%0120d",
+                                     0);
+    const char *reason = NULL;
+    GString *out = g_string_new(NULL);
+
+    assert_int_equal(mime_message_build(out, &msg, &envelope, &reason), 0);
+    assert_non_null(strstr(out->str, "\r\nList-Unsubscribe: "
+                           "<https://c.example.gov/u/abc.def>\r\n"
+                           "List-Unsubscribe-Post: List-Unsubscribe="
+                           "One-Click\r\n"));
+
+    g_string_truncate(out, 0);
+    envelope.unsubscribe_url = long_url;
+    assert_int_equal(mime_message_build(out, &msg, &envelope, &reason), 0);
+    assert_non_null(strstr(out->str, "\r\nList-Unsubscribe:\r\n <"));
+    assert_non_null(strstr(out->str, long_url));
+
+    g_string_truncate(out, 0);
+    envelope.unsubscribe_url = NULL;
+    assert_int_equal(mime_message_build(out, &msg, &envelope, &reason), 0);
+    assert_null(strstr(out->str, "List-Unsubscribe"));
+    g_string_free(out, TRUE);
+    g_free(long_url);
 }
 
 
@@ -934,6 +971,7 @@ main(void)
         cmocka_unit_test(test_boundary_not_in_bodies),
         cmocka_unit_test(test_message_repeatable),
         cmocka_unit_test(test_message_rejects),
+        cmocka_unit_test(test_unsubscribe_headers),
     };
 
     return cmocka_run_group_tests_name("email_mime", tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "../../plugins/channels/email/maildir.c"
 #include "../../plugins/channels/email/mime.c"
 #include "../../plugins/channels/email/smtp.c"
+#include "../../plugins/channels/email/unsubscribe.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -155,8 +156,16 @@ host_transfer_start(struct crier_ctx *ctx, CURL *easy,
 }
 
 
+static const char *
+host_public_url(struct crier_ctx *ctx)
+{
+    return "https://notify.example.gov";
+}
+
+
 static const struct crier_host host = {
     .size = sizeof(struct crier_host),
+    .public_url = host_public_url,
     .minor = CRIER_ABI_MINOR,
     .log_enabled = host_log_enabled,
     .log = host_log,
@@ -273,7 +282,7 @@ message_make(const char *message_id, const char *to)
 static char *
 message_expected(const struct email *email, const struct crier_message *msg)
 {
-    struct mime_envelope envelope = { &email->from, NULL, DATE_MS };
+    struct mime_envelope envelope = { &email->from, NULL, DATE_MS, NULL };
     GString *out = g_string_new(NULL);
     const char *reason;
 
@@ -440,14 +449,14 @@ test_config_smtp(void **state)
                                 "\"url\": \"smtps://mail.example.gov:465\", "
                                 "\"username\": \"crier\", "
                                 "\"password\": \"secret\", "
-                                "\"starttls\": true, \"timeout_ms\": 5000, "
+                                "\"timeout_ms\": 5000, "
                                 "\"reply_to\": \"help@example.gov\"}",
                                 &email), 0);
     assert_null(email->outbox);
     assert_string_equal(email->smtp.url, "smtps://mail.example.gov:465");
     assert_string_equal(email->smtp.username, "crier");
     assert_string_equal(email->smtp.password, "secret");
-    assert_true(email->smtp.starttls);
+    assert_false(email->smtp.starttls);
     assert_int_equal(email->smtp.timeout_ms, 5000);
     assert_int_equal(email->smtp.connect_timeout_ms, 10000);
     assert_string_equal(email->reply_to.address, "help@example.gov");
@@ -461,6 +470,28 @@ test_config_smtp(void **state)
     assert_null(email->smtp.username);
     assert_false(email->smtp.starttls);
     assert_int_equal(email->smtp.timeout_ms, 30000);
+    email_close(email);
+
+    /* STARTTLS is required by default off the loopback interface. */
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://mail.example.gov\"}",
+                                &email), 0);
+    assert_true(email->smtp.starttls);
+    email_close(email);
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://mail.example.gov\", "
+                                "\"tls\": \"none\"}", &email), 0);
+    assert_false(email->smtp.starttls);
+    email_close(email);
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"url\": \"smtp://localhost:2525\", "
+                                "\"tls\": \"starttls\", "
+                                "\"ca_file\": \"/etc/crier/ca.pem\"}",
+                                &email), 0);
+    assert_true(email->smtp.starttls);
+    assert_string_equal(email->smtp.ca_file, "/etc/crier/ca.pem");
     email_close(email);
 }
 
@@ -488,7 +519,17 @@ test_config_errors(void **state)
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
           "\"password\": \"p\"}", "password" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
-          "\"starttls\": \"yes\"}", "starttls" },
+          "\"tls\": \"yes\"}", "tls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtps://example.gov\", "
+          "\"tls\": \"none\"}", "tls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
+          "\"starttls\": true}", "starttls" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
+          "\"ca_file\": \"\"}", "ca_file" },
+        { "{\"from\": \"a@example.gov\", \"ca_file\": \"ca.pem\"}",
+          "ca_file" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"unsubscribe_secret\": \"too-short\"}", "unsubscribe_secret" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://example.gov\", "
           "\"timeout_ms\": 0}", "timeout_ms" },
         { "{\"from\": \"a@example.gov\", \"outbox\": \"\"}", "outbox" },
@@ -519,9 +560,92 @@ test_config_unknown_setting(void **state)
     assert_null(email);
     assert_string_equal(fixture.error_key, "pasword");
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
-                        "from, reply_to, outbox, url, username, password, "
-                        "starttls, timeout_ms, connect_timeout_ms and "
+                        "from, reply_to, outbox, unsubscribe_secret, url, "
+                        "username, password, "
+                        "tls, ca_file, timeout_ms, connect_timeout_ms and "
                         "connections");
+}
+
+
+/* The queue id comes from the forms Postfix, Sendmail and Exim write. */
+static void
+test_queue_id_parse(void **state)
+{
+    static const struct {
+        const char *reply, *id;
+    } cases[] = {
+        { "250 2.0.0 Ok: queued as 4Xk2Jd1bQz", "4Xk2Jd1bQz" },
+        { "250 2.0.0 5B1Hq0Qx012345 Message accepted for delivery "
+          "(queued as 5B1Hq0Qx012345)", "5B1Hq0Qx012345" },
+        { "250 OK id=1qXyZa-0004Bc-2D", "1qXyZa-0004Bc-2D" },
+        { "250 2.0.0 Stored", "" },
+        { "250 queued as ", "" },
+    };
+    char id[64];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        queue_id_parse(cases[i].reply, id, sizeof(id));
+        assert_string_equal(id, cases[i].id);
+    }
+}
+
+
+/* Only 550, 551 and 553 with a 5.1.x code mark the address invalid. */
+static void
+test_reply_invalid_address(void **state)
+{
+    assert_true(reply_is_invalid_address("550 5.1.1 No such user"));
+    assert_true(reply_is_invalid_address("551 5.1.6 User has moved"));
+    assert_true(reply_is_invalid_address("553 5.1.3 Bad address syntax"));
+    assert_true(reply_is_invalid_address("550-5.1.1 The account does not "
+                                         "exist"));
+    assert_false(reply_is_invalid_address("550 5.7.1 Relaying denied"));
+    assert_false(reply_is_invalid_address("554 5.1.1 No such user"));
+    assert_false(reply_is_invalid_address("550 Mailbox unavailable"));
+    assert_false(reply_is_invalid_address("450 4.1.1 Try later"));
+}
+
+
+/* An unsubscribe link verifies with the channel's key only, so a token
+ * signed with the bare secret, as a beacon link is, does not pass. */
+static void
+test_unsubscribe_token(void **state)
+{
+    const char *secret = "unsubscribe-secret-0123456789";
+    struct email *email;
+    json_t *payload = NULL, *identity;
+    const char *reason = NULL, *prefix = "https://notify.example.gov/u/";
+    char *url, *beacon_token;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"unsubscribe_secret\": "
+                                "\"unsubscribe-secret-0123456789\"}",
+                                &email), 0);
+    url = unsubscribe_url_build(email, "job-key-1", "ana@example.gov");
+    assert_non_null(url);
+    assert_true(g_str_has_prefix(url, prefix));
+    assert_int_equal(link_token_verify(email->unsubscribe_key,
+                                       url + strlen(prefix), &payload,
+                                       &reason), 0);
+    assert_string_equal(json_string_value(json_object_get(payload, "m")),
+                        "job-key-1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(payload, "p"), "email")),
+                        "ana@example.gov");
+    json_decref(payload);
+    assert_int_not_equal(link_token_verify(secret, url + strlen(prefix),
+                                           &payload, &reason), 0);
+
+    identity = json_pack("{s:s}", "email", "ana@example.gov");
+    beacon_token = link_token_sign(secret, "job-key-1", identity, NULL);
+    assert_int_not_equal(link_token_verify(email->unsubscribe_key,
+                                           beacon_token, &payload,
+                                           &reason), 0);
+    assert_null(payload);
+    json_decref(identity);
+    g_free(beacon_token);
+    g_free(url);
+    email_close(email);
 }
 
 
@@ -775,7 +899,8 @@ test_smtp_replies(void **state)
     assert_int_equal(message_send(email, &spam, &sent[2]), 0);
     outcomes_wait(sent, 3);
     assert_int_equal(sent[0].outcome, CRIER_SEND_FAIL);
-    assert_string_equal(sent[0].detail, "SMTP 550 5.1.1 No such user here");
+    assert_string_equal(sent[0].detail,
+                        "invalid address: SMTP 550 5.1.1 No such user here");
     assert_int_equal(sent[1].outcome, CRIER_SEND_RETRY);
     assert_string_equal(sent[1].detail, "SMTP 451 4.3.0 Try again later");
     assert_int_equal(sent[2].outcome, CRIER_SEND_FAIL);
@@ -871,6 +996,9 @@ main(void)
     const struct CMUnitTest smtp_tests[] = {
         cmocka_unit_test(test_smtp_send),
         cmocka_unit_test(test_smtp_replies),
+        cmocka_unit_test(test_queue_id_parse),
+        cmocka_unit_test(test_unsubscribe_token),
+        cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),
         cmocka_unit_test(test_smtp_refused_retries),
         cmocka_unit_test(test_smtp_timeout_retries),

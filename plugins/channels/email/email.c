@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,8 @@
 
 /* Keys that only apply with `url`. */
 static const char *const smtp_keys[] = {
-    "username", "password", "starttls", "timeout_ms", "connect_timeout_ms",
-    "connections",
+    "username", "password", "tls", "ca_file", "timeout_ms",
+    "connect_timeout_ms", "connections",
 };
 
 /* SMTP transactions at once. Each holds a thread of libuv's pool (4 by
@@ -28,6 +29,9 @@ static const char *const smtp_keys[] = {
  * threads for the Maildir writes and other work of the pool. */
 #define CONNECTIONS_DEFAULT 2
 #define CONNECTIONS_MAX 16
+
+/* The shortest unsubscribe secret, so that it cannot be guessed. */
+#define UNSUBSCRIBE_SECRET_MIN 16
 
 
 /* Reads an optional string; *out is NULL when `key` is absent. */
@@ -92,9 +96,9 @@ static int
 config_keys_check(struct email *email, const json_t *config)
 {
     static const char *const known[] = {
-        "plugin", "from", "reply_to", "outbox", "url", "username",
-        "password", "starttls", "timeout_ms", "connect_timeout_ms",
-        "connections",
+        "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
+        "url", "username", "password", "tls", "ca_file", "timeout_ms",
+        "connect_timeout_ms", "connections",
     };
     const char *key;
     json_t *value;
@@ -107,9 +111,10 @@ config_keys_check(struct email *email, const json_t *config)
         if (i == G_N_ELEMENTS(known)) {
             email->host->config_error(email->ctx, key, "unknown setting; "
                                       "valid settings are from, reply_to, "
-                                      "outbox, url, username, password, "
-                                      "starttls, timeout_ms, "
-                                      "connect_timeout_ms and connections");
+                                      "outbox, unsubscribe_secret, url, "
+                                      "username, password, tls, ca_file, "
+                                      "timeout_ms, connect_timeout_ms and "
+                                      "connections");
             return CRIER_ECONFIG;
         }
     }
@@ -191,11 +196,88 @@ config_connections(struct email *email, const json_t *config)
 }
 
 
+/* Returns nonzero when the URL's host is a loopback name or address. */
+static int
+url_host_is_loopback(const char *text)
+{
+    CURLU *url = curl_url();
+    char *host = NULL;
+    int loopback = 0;
+
+    if (url != NULL && curl_url_set(url, CURLUPART_URL, text, 0) ==
+        CURLUE_OK && curl_url_get(url, CURLUPART_HOST, &host, 0) ==
+        CURLUE_OK)
+        loopback = g_ascii_strcasecmp(host, "localhost") == 0 ||
+                   strncmp(host, "127.", 4) == 0 ||
+                   strcmp(host, "[::1]") == 0;
+    curl_free(host);
+    curl_url_cleanup(url);
+    return loopback;
+}
+
+
+/*
+ * Reads `tls`: "starttls" requires STARTTLS on smtp://, "none" sends in
+ * the clear. An smtp:// URL defaults to "starttls" unless its host is a
+ * loopback address, where a local relay seldom offers TLS and the traffic
+ * never leaves the machine. smtps:// is TLS from the first byte, so "none"
+ * is rejected there.
+ */
+static int
+config_tls(struct email *email, const json_t *config)
+{
+    const json_t *tls = json_object_get(config, "tls");
+    int smtps = g_ascii_strncasecmp(email->smtp.url, "smtps:", 6) == 0;
+    const char *value;
+
+    if (tls == NULL) {
+        email->smtp.starttls = !smtps &&
+                               !url_host_is_loopback(email->smtp.url);
+        return 0;
+    }
+    value = json_string_value(tls);
+    if (value == NULL || (strcmp(value, "starttls") != 0 &&
+                          strcmp(value, "none") != 0)) {
+        email->host->config_error(email->ctx, "tls", "must be \"starttls\" "
+                                  "or \"none\"");
+        return CRIER_ECONFIG;
+    }
+    if (smtps) {
+        email->host->config_error(email->ctx, "tls", "does not apply to "
+                                  "smtps://, which always uses TLS; remove "
+                                  "it, or use smtp:// for STARTTLS");
+        return CRIER_ECONFIG;
+    }
+    email->smtp.starttls = strcmp(value, "starttls") == 0;
+    return 0;
+}
+
+
+/* Reads `ca_file`, a PEM file of the certificates to trust in place of
+ * the system's, for a relay with a private certificate authority. */
+static int
+config_ca_file(struct email *email, const json_t *config)
+{
+    const char *path;
+    int rc = config_string(email, config, "ca_file", &path);
+
+    if (rc != 0 || path == NULL)
+        return rc;
+    if (path[0] == '\0') {
+        email->host->config_error(email->ctx, "ca_file", "must not be "
+                                  "empty; remove it to trust the system's "
+                                  "certificates");
+        return CRIER_ECONFIG;
+    }
+    email->smtp.ca_file = email->host->resolve_path(email->ctx, path);
+    return email->smtp.ca_file != NULL ? 0 : CRIER_ENOMEM;
+}
+
+
 static int
 config_smtp(struct email *email, const json_t *config)
 {
     struct smtp_settings *s = &email->smtp;
-    const json_t *starttls = json_object_get(config, "starttls");
     const char *username, *password;
     int rc;
 
@@ -213,12 +295,9 @@ config_smtp(struct email *email, const json_t *config)
         return CRIER_ECONFIG;
     }
 
-    if (starttls != NULL && !json_is_boolean(starttls)) {
-        email->host->config_error(email->ctx, "starttls", "must be true or "
-                                  "false");
-        return CRIER_ECONFIG;
-    }
-    s->starttls = json_is_true(starttls);
+    if ((rc = config_tls(email, config)) != 0 ||
+        (rc = config_ca_file(email, config)) != 0)
+        return rc;
     if ((rc = config_timeout(email, config, "timeout_ms",
                              TIMEOUT_DEFAULT_MS, &s->timeout_ms)) != 0 ||
         (rc = config_timeout(email, config, "connect_timeout_ms",
@@ -226,6 +305,28 @@ config_smtp(struct email *email, const json_t *config)
                              &s->connect_timeout_ms)) != 0)
         return rc;
     return config_connections(email, config);
+}
+
+
+/* Reads `unsubscribe_secret`, the key that signs one-click unsubscribe
+ * links. An empty value, as from an unset "${VAR:-}", leaves them off. */
+static int
+config_unsubscribe(struct email *email, const json_t *config)
+{
+    const char *secret;
+    int rc = config_string(email, config, "unsubscribe_secret", &secret);
+
+    if (rc != 0 || secret == NULL || secret[0] == '\0')
+        return rc;
+    if (strlen(secret) < UNSUBSCRIBE_SECRET_MIN) {
+        email->host->config_error(email->ctx, "unsubscribe_secret", "must "
+                                  "be at least %d characters; generate "
+                                  "one with: openssl rand -hex 32",
+                                  UNSUBSCRIBE_SECRET_MIN);
+        return CRIER_ECONFIG;
+    }
+    email->unsubscribe_key = unsubscribe_key_derive(secret);
+    return 0;
 }
 
 
@@ -241,6 +342,8 @@ config_read(struct email *email, const json_t *config)
         (rc = config_address(email, config, "from", &email->from)) != 0 ||
         (rc = config_address(email, config, "reply_to",
                              &email->reply_to)) != 0)
+        return rc;
+    if ((rc = config_unsubscribe(email, config)) != 0)
         return rc;
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
@@ -288,8 +391,13 @@ email_destroy(void *state)
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     free(email->outbox);
+    if (email->unsubscribe_key != NULL) {
+        memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
+        g_free(email->unsubscribe_key);
+    }
     g_free(email->smtp.url);
     g_free(email->smtp.username);
+    free(email->smtp.ca_file);
     if (email->smtp.password != NULL) {
         memset(email->smtp.password, 0, strlen(email->smtp.password));
         g_free(email->smtp.password);
@@ -322,6 +430,15 @@ email_start(void *state)
 {
     struct email *email = state;
     const struct smtp_settings *s = &email->smtp;
+    int rc;
+
+    if (email->unsubscribe_key == NULL)
+        email->host->log(email->ctx, CRIER_LOG_WARN, "messages carry no "
+                         "List-Unsubscribe header; set unsubscribe_secret "
+                         "so that readers can unsubscribe in one click",
+                         NULL);
+    else if ((rc = unsubscribe_routes_add(email)) != 0)
+        return rc;
 
     if (email->outbox != NULL) {
         if (maildir_prepare(email->outbox) != 0) {
@@ -336,14 +453,15 @@ email_start(void *state)
     }
 
     email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by SMTP",
-                     "url=%s starttls=%s login=%s", s->url,
-                     s->starttls ? "required" : "off",
+                     "url=%s tls=%s login=%s", s->url,
+                     g_ascii_strncasecmp(s->url, "smtps:", 6) == 0
+                     ? "implicit" : s->starttls ? "starttls" : "none",
                      s->username ? "yes" : "no");
     if (s->username != NULL && !s->starttls &&
         g_ascii_strncasecmp(s->url, "smtps:", 6) != 0)
         email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP password "
                          "may be sent unencrypted; use smtps:// or set "
-                         "starttls = true", NULL);
+                         "tls = \"starttls\"", NULL);
     return 0;
 }
 
@@ -418,6 +536,17 @@ email_error_log(struct email *email, const char *msg, const char *fields_fmt,
 }
 
 
+/* Returns 1 when the core says `msg` is a service message. */
+static int
+message_is_service(const struct crier_message *msg)
+{
+    return msg->size >= offsetof(struct crier_message, message_class) +
+                        sizeof(msg->message_class) &&
+           msg->message_class != NULL &&
+           strcmp(msg->message_class, "service") == 0;
+}
+
+
 static int
 email_send(void *state, const struct crier_message *msg, crier_send_cb done,
            void *arg)
@@ -430,6 +559,7 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
         .date_ms = email->host->now_ms(email->ctx),
     };
     const char *reason = NULL;
+    char *unsubscribe_url = NULL;
     int rc;
 
     if (email->stopping)
@@ -441,15 +571,28 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
     d->done = done;
     d->arg = arg;
     email->in_flight++;
-    if (mime_message_build(d->message, msg, &envelope, &reason) != 0) {
+    /* Outreach carries the one-click unsubscribe link; a service message
+     * (a statutory notice) does not, since the resident cannot opt out
+     * of it. A core that predates the member sends outreach only. */
+    if (email->unsubscribe_key != NULL && !message_is_service(msg)) {
+        unsubscribe_url = unsubscribe_url_build(email, msg->key, msg->to);
+        if (unsubscribe_url == NULL)
+            reason = "unsubscribe link not signed: the job key or the "
+                     "address is too long";
+        envelope.unsubscribe_url = unsubscribe_url;
+    }
+    if (reason != NULL ||
+        mime_message_build(d->message, msg, &envelope, &reason) != 0) {
         struct crier_send_result r = {
             .outcome = CRIER_SEND_FAIL,
             .detail = reason,
         };
 
+        g_free(unsubscribe_url);
         email_delivery_finish(d, &r);
         return 0;
     }
+    g_free(unsubscribe_url);
     d->message_id = g_strdup(msg->message_id);
     d->to = g_strdup(msg->to);
 

@@ -17,6 +17,7 @@ struct smtp_settings {
     char *username;           /* NULL when the server needs no login */
     char *password;
     int starttls;             /* require STARTTLS on smtp:// */
+    char *ca_file;            /* PEM certificates to trust, or NULL */
     long timeout_ms;          /* for the whole transaction */
     long connect_timeout_ms;
     unsigned connections;     /* SMTP transactions at once */
@@ -28,11 +29,13 @@ struct email {
     struct mime_address from;
     struct mime_address reply_to;   /* address is NULL when not set */
     char *outbox;                   /* absolute path, or NULL for SMTP */
+    char *unsubscribe_key;          /* HMAC key of unsubscribe tokens */
     struct smtp_settings smtp;
     CURLSH *smtp_share;             /* connections kept for reuse */
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
     unsigned smtp_running;          /* transfers on worker threads */
     GQueue smtp_waiting;            /* struct smtp_transfer *, in order */
+    GQueue smtp_idle;               /* CURL * kept for the next message */
     unsigned in_flight;             /* deliveries started, not finished */
     uint64_t error_logged_ms;       /* loop time of the last error log */
     unsigned errors_unlogged;       /* errors since, not logged */
@@ -89,5 +92,19 @@ void smtp_abandon_waiting(struct email *email);
 /* Prepares and frees the SMTP side: the share handle and its locks. */
 int smtp_share_open(struct email *email);
 void smtp_share_close(struct email *email);
+
+/* Returns the HMAC key of unsubscribe tokens for the configured secret;
+ * free with g_free. */
+char *unsubscribe_key_derive(const char *secret);
+
+/*
+ * Returns the one-click unsubscribe URL for the job `key` and `address`,
+ * to free with g_free, or NULL when the token would be too long.
+ */
+char *unsubscribe_url_build(struct email *email, const char *key,
+                            const char *address);
+
+/* Adds GET and POST /u/{token}. Returns 0 or the code of route_add. */
+int unsubscribe_routes_add(struct email *email);
 
 #endif

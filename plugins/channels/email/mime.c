@@ -12,11 +12,8 @@
 
 #include <crier/error.h>
 
-/* Characters that end an address or a header field in RFC 5322. */
-#define ADDRESS_SPECIALS "<>()[]\\,;:\""
+#include "email_address.h"
 
-/* The maximum local part length in SMTP (RFC 5321, section 4.5.3.1.1). */
-#define LOCAL_PART_MAX 64
 
 /* The fixed parts of an encoded word: "=?UTF-8?Q?" and "?=". */
 #define WORD_PREFIX "=?UTF-8?"
@@ -36,33 +33,9 @@ struct header_writer {
 int
 mime_address_valid(const char *address)
 {
-    const char *at = strchr(address, '@');
-    const char *domain;
-    size_t len = strlen(address);
-    size_t domain_len;
-
-    if (len == 0 || len > MIME_ADDRESS_MAX || at == NULL ||
-        strchr(at + 1, '@') != NULL)
-        return 0;
-    if (at == address || (size_t) (at - address) > LOCAL_PART_MAX)
-        return 0;
-
-    domain = at + 1;
-    domain_len = strlen(domain);
-    if (domain_len == 0 || strchr(domain, '.') == NULL ||
-        domain[0] == '.' || domain[domain_len - 1] == '.' ||
-        strstr(domain, "..") != NULL)
-        return 0;
-
     /* NOTE: non-ASCII addresses (SMTPUTF8, RFC 6531) are rejected; see
      * "Limits" in docs/channels/email.md. */
-    for (const char *p = address; *p != '\0'; p++) {
-        unsigned char c = (unsigned char) *p;
-
-        if (c <= ' ' || c >= 0x7f || strchr(ADDRESS_SPECIALS, c) != NULL)
-            return 0;
-    }
-    return 1;
+    return email_address_valid(address);
 }
 
 
@@ -607,6 +580,26 @@ message_id_valid(const char *id)
 }
 
 
+/*
+ * Appends List-Unsubscribe with `url` and List-Unsubscribe-Post, which
+ * lets a mail client unsubscribe with one POST to the URL (RFC 8058). A URL cannot be folded inside its angle brackets, so a long one
+ * goes alone on a continuation line, which RFC 5322 allows up to 998
+ * characters.
+ */
+static void
+unsubscribe_headers_append(GString *out, const char *url)
+{
+    const char *name = "List-Unsubscribe:";
+
+    if (strlen(name) + strlen(url) + 3 <= MIME_LINE_MAX)
+        g_string_append_printf(out, "%s <%s>\r\n", name, url);
+    else
+        g_string_append_printf(out, "%s\r\n <%s>\r\n", name, url);
+    g_string_append(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+                    "\r\n");
+}
+
+
 static int
 headers_append(GString *out, const struct crier_message *msg,
                const struct mime_envelope *envelope, const char **reason)
@@ -649,6 +642,8 @@ headers_append(GString *out, const struct crier_message *msg,
         *reason = "invalid rule name for X-Crier-Rule";
         return CRIER_EINVAL;
     }
+    if (envelope->unsubscribe_url != NULL)
+        unsubscribe_headers_append(out, envelope->unsubscribe_url);
     return 0;
 }
 

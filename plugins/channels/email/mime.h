@@ -22,9 +22,6 @@
 /* A quoted-printable line is at most this long, soft break included. */
 #define MIME_QP_LINE_MAX 76
 
-/* The maximum address length in SMTP (RFC 5321, with RFC 3696). */
-#define MIME_ADDRESS_MAX 254
-
 /* A mailbox: an optional display name and an address. */
 struct mime_address {
     char *name;               /* UTF-8 display name, or NULL */
@@ -43,12 +40,8 @@ int mime_address_parse(const char *text, struct mime_address *out,
 /* Frees the strings of `address` and empties it. */
 void mime_address_clear(struct mime_address *address);
 
-/*
- * Returns nonzero when `address` looks like a deliverable "local@domain".
- * It needs one '@', a local part of 1 to 64 bytes and a domain with a dot.
- * Only printable ASCII is allowed, without spaces or the characters that
- * end an address in a header, and at most MIME_ADDRESS_MAX bytes in all.
- */
+/* Returns nonzero when `address` is one SMTP can carry unmodified, as
+ * email_address_valid (core/ingest/email_address.h) defines it. */
 int mime_address_valid(const char *address);
 
 /* Writes an RFC 5322 date for `ms` since the epoch, in UTC, into `buf`. */
@@ -84,6 +77,7 @@ struct mime_envelope {
     const struct mime_address *from;
     const struct mime_address *reply_to;   /* or NULL */
     int64_t date_ms;                       /* for the Date header */
+    const char *unsubscribe_url;           /* one-click URL, or NULL */
 };
 
 /*

@@ -17,6 +17,10 @@
 
 #include "email.h"
 
+#ifdef CRIER_EMAIL_LIBCRYPTO
+#include <openssl/crypto.h>
+#endif
+
 struct smtp_transfer {
     uv_work_t work;
     struct email_delivery *delivery;
@@ -30,6 +34,7 @@ struct smtp_transfer {
     int reply_is_error;             /* a 4xx or 5xx reply arrived */
     char error[CURL_ERROR_SIZE];
     char detail[CURL_ERROR_SIZE + 320];
+    char queue_id[64];              /* from the final reply, or "" */
 };
 
 
@@ -97,6 +102,52 @@ on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
 
 
 /*
+ * Copies the server's queue id from a 250 reply to the end of the message
+ * into `out`, or leaves `out` empty. Postfix and Sendmail write "queued as
+ * ID", Exim writes "id=ID"; other servers put no id in a known place.
+ */
+static void
+queue_id_parse(const char *reply, char *out, size_t size)
+{
+    const char *marks[] = { "queued as ", "id=" };
+    const char *start = NULL;
+    size_t n;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && start == NULL; i++) {
+        start = strstr(reply, marks[i]);
+        if (start != NULL)
+            start += strlen(marks[i]);
+    }
+    if (start == NULL)
+        return;
+    n = strcspn(start, " \t<>()[],;");
+    if (n == 0 || n >= size)
+        return;
+    memcpy(out, start, n);
+    out[n] = '\0';
+}
+
+
+/*
+ * Returns nonzero when a 5xx reply reports that the recipient address
+ * itself is invalid: 550, 551 or 553 with an enhanced status code of class 5.1
+ * (RFC 3463 addressing status), such as "550 5.1.1 No such user".
+ */
+static int
+reply_is_invalid_address(const char *reply)
+{
+    char *enhanced;
+    long code = strtol(reply, &enhanced, 10);
+
+    if (code != 550 && code != 551 && code != 553)
+        return 0;
+    enhanced += strspn(enhanced, " -");
+    return strncmp(enhanced, "5.1.", 4) == 0;
+}
+
+
+/*
  * Returns nonzero when the last command concerned this message rather
  * than the session, so that a 5xx reply is about the message. libcurl
  * 7.88 reports no command for the end of the message, so the reply to it
@@ -110,11 +161,22 @@ command_is_message(const char *command)
 }
 
 
+/*
+ * Frees the transfer and keeps its easy handle, reset, for the next
+ * message. curl_easy_perform builds a multi handle (with a socket pair)
+ * inside each easy handle on first use, so a reused handle saves that
+ * work for every message.
+ */
 static void
-transfer_free(struct smtp_transfer *t)
+transfer_free(struct email *email, struct smtp_transfer *t)
 {
-    if (t->easy != NULL)
+    if (t->easy != NULL && email->smtp_idle.length <
+                           email->smtp.connections) {
+        curl_easy_reset(t->easy);
+        g_queue_push_tail(&email->smtp_idle, t->easy);
+    } else if (t->easy != NULL) {
         curl_easy_cleanup(t->easy);
+    }
     curl_slist_free_all(t->recipients);
     g_free(t);
 }
@@ -145,7 +207,9 @@ result_classify(struct smtp_transfer *t, CURLcode result,
 
     if (result == CURLE_OK) {
         r->outcome = CRIER_SEND_DONE;
-        r->provider_id = t->delivery->message_id;
+        queue_id_parse(t->reply, t->queue_id, sizeof(t->queue_id));
+        r->provider_id = t->queue_id[0] != '\0' ? t->queue_id
+                                                : t->delivery->message_id;
         snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
         r->detail = t->detail;
         return;
@@ -165,10 +229,13 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
         command_is_message(t->command)) {
         r->outcome = CRIER_SEND_FAIL;
-        /* A 5xx to RCPT with the enhanced status 5.1.1 (RFC 3463: bad
-         * destination mailbox address) rejects the address itself. */
-        r->address_invalid = strcmp(t->command, "RCPT") == 0 &&
-                             strstr(t->reply, "5.1.1") != NULL;
+        /* A 550, 551 or 553 with an enhanced status 5.1.x (RFC 3463:
+         * addressing status) rejects the address itself: the outbox marks
+         * it, and the detail says why. */
+        r->address_invalid = reply_is_invalid_address(t->reply);
+        if (r->address_invalid)
+            snprintf(t->detail, sizeof(t->detail), "invalid address: "
+                     "SMTP %s", t->reply);
         return;
     }
     r->outcome = CRIER_SEND_RETRY;
@@ -179,8 +246,8 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     email_error_log(email, "SMTP delivery failed; it will be retried",
                     "detail=\"%s\"%s", t->detail,
                     session_refused(result, code)
-                    ? " hint=\"check url, username, password and "
-                      "starttls\"" : "");
+                    ? " hint=\"check url, username, password, tls and "
+                      "ca_file\"" : "");
 }
 
 
@@ -194,6 +261,13 @@ smtp_work(uv_work_t *work)
     struct smtp_transfer *t = work->data;
 
     t->result = curl_easy_perform(t->easy);
+#ifdef CRIER_EMAIL_LIBCRYPTO
+    /* OpenSSL 3 allocates error and other state for each thread that
+     * uses it and frees it only when the thread ends. libuv's pool
+     * threads outlive the plugin, so the state is freed here; OpenSSL
+     * makes it again on the next use. */
+    OPENSSL_thread_stop();
+#endif
 }
 
 
@@ -208,7 +282,7 @@ smtp_work_done(uv_work_t *work, int status)
     result_classify(t, status == 0 ? t->result : CURLE_ABORTED_BY_CALLBACK,
                     &r);
     email_delivery_finish(t->delivery, &r);
-    transfer_free(t);
+    transfer_free(email, t);
     smtp_start_waiting(email);
 }
 
@@ -244,7 +318,7 @@ smtp_start_waiting(struct email *email)
             };
 
             email_delivery_finish(t->delivery, &r);
-            transfer_free(t);
+            transfer_free(email, t);
         }
     }
 }
@@ -289,12 +363,18 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SHARE, email->smtp_share);
+    /* curl_easy_perform's own multi handle keeps at most this many idle
+     * connections in the shared cache (libcurl's default is 4 per easy
+     * handle), so more running transactions would close and reopen them. */
+    SET(CURLOPT_MAXCONNECTS, (long) s->connections);
     SET(CURLOPT_ERRORBUFFER, t->error);
     SET(CURLOPT_DEBUGFUNCTION, on_debug);
     SET(CURLOPT_DEBUGDATA, t);
     SET(CURLOPT_VERBOSE, 1L);
     if (s->starttls)
         SET(CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+    if (s->ca_file != NULL)
+        SET(CURLOPT_CAINFO, s->ca_file);
     if (s->username != NULL) {
         SET(CURLOPT_USERNAME, s->username);
         SET(CURLOPT_PASSWORD, s->password);
@@ -313,14 +393,16 @@ smtp_deliver(struct email_delivery *d)
     int rc;
 
     t->delivery = d;
-    t->easy = curl_easy_init();
+    t->easy = g_queue_pop_head(&email->smtp_idle);
+    if (t->easy == NULL)
+        t->easy = curl_easy_init();
     if (t->easy == NULL) {
-        transfer_free(t);
+        transfer_free(email, t);
         return CRIER_ENOMEM;
     }
     rc = transfer_setup(t);
     if (rc != 0) {
-        transfer_free(t);
+        transfer_free(email, t);
         return rc;
     }
     g_queue_push_tail(&email->smtp_waiting, t);
@@ -341,7 +423,7 @@ smtp_abandon_waiting(struct email *email)
         };
 
         email_delivery_finish(t->delivery, &r);
-        transfer_free(t);
+        transfer_free(email, t);
     }
 }
 
@@ -369,6 +451,7 @@ int
 smtp_share_open(struct email *email)
 {
     g_queue_init(&email->smtp_waiting);
+    g_queue_init(&email->smtp_idle);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         if (uv_mutex_init(&email->smtp_share_locks[i]) != 0)
             return CRIER_ENOMEM;
@@ -390,8 +473,13 @@ smtp_share_open(struct email *email)
 void
 smtp_share_close(struct email *email)
 {
+    CURL *easy;
+
     if (email->smtp_share == NULL)
         return;
+    /* A share handle in use by an easy handle cannot be cleaned up. */
+    while ((easy = g_queue_pop_head(&email->smtp_idle)) != NULL)
+        curl_easy_cleanup(easy);
     curl_share_cleanup(email->smtp_share);
     email->smtp_share = NULL;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
