@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "rules/expr.h"
+#include "time/civil.h"
 
 struct template_set;
 
@@ -34,6 +35,10 @@ struct rule {
     char *template_name;
     char *stage;                /* NULL: the rule moves no stage */
     int64_t delay_ms;           /* from the event's time to the send */
+    int has_at;                 /* send at a wall time: see below */
+    struct civil_time at;       /* with has_at: the wall time, local */
+    int64_t delay_days;         /* with has_at: days after the event's
+                                   date in the profile's zone */
 };
 
 struct ruleset {

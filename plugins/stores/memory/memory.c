@@ -160,6 +160,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->segments = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify)
                                             g_hash_table_unref);
+    store->schedules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             schedule_row_free);
     *state = store;
     return 0;
 }
@@ -209,6 +211,7 @@ memory_destroy(void *state)
     g_ptr_array_unref(store->history);
     g_hash_table_unref(store->stages);
     g_hash_table_unref(store->segments);
+    g_hash_table_unref(store->schedules);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -235,7 +238,9 @@ static const struct crier_store_ops memory_ops = {
     .segment_count = memory_segment_count,
     .segment_members = memory_segment_members,
     .events_recent = memory_events_recent,
-    .profiles_scan = memory_profiles_scan
+    .profiles_scan = memory_profiles_scan,
+    .schedules_claim = memory_schedules_claim,
+    .schedules_advance = memory_schedules_advance
 };
 
 

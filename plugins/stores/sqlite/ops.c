@@ -25,7 +25,9 @@ static const char *const request_names[] = {
     [REQUEST_SEGMENT_COUNT] = "segment_count",
     [REQUEST_SEGMENT_MEMBERS] = "segment_members",
     [REQUEST_EVENTS_RECENT] = "events_recent",
-    [REQUEST_PROFILES_SCAN] = "profiles_scan"
+    [REQUEST_PROFILES_SCAN] = "profiles_scan",
+    [REQUEST_SCHEDULES_CLAIM] = "schedules_claim",
+    [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance"
 };
 
 
@@ -90,6 +92,12 @@ request_free(struct request *req)
     case REQUEST_PROFILES_SCAN:
         scan_clear(&req->input.scan);
         break;
+    case REQUEST_SCHEDULES_CLAIM:
+        schedule_claim_clear(&req->input.schedule_claim);
+        break;
+    case REQUEST_SCHEDULES_ADVANCE:
+        schedule_advance_clear(&req->input.schedule_advance);
+        break;
     case REQUEST_EVENTS_READ:
         break;
     }
@@ -151,6 +159,12 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_PROFILES_SCAN:
         rc = profiles_scan(conn, req);
+        break;
+    case REQUEST_SCHEDULES_CLAIM:
+        rc = schedules_claim(conn, req);
+        break;
+    case REQUEST_SCHEDULES_ADVANCE:
+        rc = schedules_advance(conn, req);
         break;
     }
     if (rc < 0)
@@ -359,6 +373,10 @@ JSON_OPERATION(store_events_recent, REQUEST_EVENTS_RECENT, recent_parse,
                recent, 0)
 JSON_OPERATION(store_profiles_scan, REQUEST_PROFILES_SCAN, scan_parse, scan,
                0)
+JSON_OPERATION(store_schedules_claim, REQUEST_SCHEDULES_CLAIM,
+               schedule_claim_parse, schedule_claim, 1)
+JSON_OPERATION(store_schedules_advance, REQUEST_SCHEDULES_ADVANCE,
+               schedule_advance_parse, schedule_advance, 1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -378,5 +396,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .segment_count = store_segment_count,
     .segment_members = store_segment_members,
     .events_recent = store_events_recent,
-    .profiles_scan = store_profiles_scan
+    .profiles_scan = store_profiles_scan,
+    .schedules_claim = store_schedules_claim,
+    .schedules_advance = store_schedules_advance
 };

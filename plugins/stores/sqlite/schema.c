@@ -153,7 +153,28 @@ static const char *const migrations[] = {
      * on. This index serves both its filter and its order, whereas the
      * rows found through events_profile would need a sort by time. */
     "CREATE INDEX IF NOT EXISTS events_profile_time"
-    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;"
+    "  ON events (profile, time_ms, seq) WHERE profile IS NOT NULL;",
+
+    /* 8: the plans of schedule triggers, one row per (source, profile,
+     * schedule, record). The primary key serves replacing a profile's
+     * plan, schedules_due the claims, and schedules_profile merges and
+     * erasure. A row with a null due has fired for good. The tests that
+     * set an older version keep the table, hence IF NOT EXISTS. */
+    "CREATE TABLE IF NOT EXISTS schedules ("
+    "  source TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  schedule TEXT NOT NULL,"
+    "  record TEXT NOT NULL,"
+    "  basis TEXT NOT NULL,"
+    "  date TEXT NOT NULL,"
+    "  zone TEXT NOT NULL,"
+    "  occurrence TEXT NOT NULL,"
+    "  due INTEGER,"
+    "  lease_until INTEGER,"
+    "  PRIMARY KEY (source, profile, schedule, record));"
+    "CREATE INDEX IF NOT EXISTS schedules_due ON schedules (source, due)"
+    "  WHERE due IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS schedules_profile ON schedules (profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -37,7 +37,9 @@ enum request_kind {
     REQUEST_SEGMENT_COUNT,
     REQUEST_SEGMENT_MEMBERS,
     REQUEST_EVENTS_RECENT,
-    REQUEST_PROFILES_SCAN
+    REQUEST_PROFILES_SCAN,
+    REQUEST_SCHEDULES_CLAIM,
+    REQUEST_SCHEDULES_ADVANCE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -67,6 +69,8 @@ struct request {
         struct segment_query segment;
         struct recent_request recent;
         struct scan_request scan;
+        struct schedule_claim schedule_claim;
+        struct schedule_advance schedule_advance;
     } input;
 
     crier_append_cb append_done;
@@ -146,6 +150,12 @@ enum statement_id {
     STMT_ERASE_SEGMENTS,
     STMT_EVENTS_RECENT,
     STMT_PROFILES_PAGE,
+    STMT_SCHEDULE_UPSERT,
+    STMT_SCHEDULE_PRUNE,
+    STMT_SCHEDULES_FORGET,
+    STMT_SCHEDULES_DUE,
+    STMT_SCHEDULE_LEASE,
+    STMT_SCHEDULE_ADVANCE,
     STMT_COUNT
 };
 
@@ -300,6 +310,14 @@ int segments_add_json(struct connection *conn, struct request *req,
                       const char *id, json_t *profile);
 int segment_count(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
+
+/* schedules.c */
+int schedule_plan_apply(struct connection *conn, struct request *req,
+                        const struct schedule_plan *plan);
+int schedules_forget(struct connection *conn, struct request *req,
+                     const char *profile);
+int schedules_claim(struct connection *conn, struct request *req);
+int schedules_advance(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
