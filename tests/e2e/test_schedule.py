@@ -162,3 +162,108 @@ def test_edited_date_replans(tmp_path):
         assert job_times(c) == [("ana@example.gov", "2026-04-20T14:00:00Z")]
     finally:
         c.stop()
+
+
+ADMIN_TOKEN = "schedule-test-token"
+
+LIFECYCLE = BASE + """
+admin: { tokens = [ "sha256:%s" ]; };
+triggers: {
+  api: { plugin = "api"; };
+  dates: { plugin = "schedule";
+    schedules = (
+      { name = "enrollment-anniversary"; date = "profile.enrolled_on";
+        repeat = "yearly"; at = "10:00"; },
+      { name = "welcome-day-3"; date = "profile.created";
+        offset = "3 days"; },
+      { name = "late-enrolment"; date = "profile.enrolled_on";
+        offset = "1 month"; at = "09:00"; catch_up = "14 days"; }
+    ); };
+};
+rules = (
+  { name = "welcome"; on = "date.welcome-day-3";
+    send = { channel = "email"; template = "reminder"; }; }
+);
+""" % __import__("hashlib").sha256(ADMIN_TOKEN.encode()).hexdigest()
+
+
+def profile_id(c, email):
+    rows = c.store.query("SELECT profile FROM identities WHERE value = ?",
+                         email)
+    return rows[0][0]
+
+
+def test_created_and_catch_up_rows(tmp_path):
+    c = start(tmp_path, LIFECYCLE)
+    try:
+        set_clock(c, "2026-02-10T12:00:00Z")
+        # One month after 2026-01-05 is Feb 5, five days ago: within the
+        # catch-up. After 2025-12-01 it is Jan 1, past the catch-up.
+        enrol(c, "recent@example.gov", "2026-01-05")
+        enrol(c, "old@example.gov", "2025-12-01")
+        settle(c)
+        rows = c.store.query(
+            "SELECT i.value, s.schedule, s.occurrence FROM schedules s"
+            " JOIN identities i ON i.profile = s.profile"
+            " WHERE s.schedule <> 'enrollment-anniversary'"
+            " ORDER BY i.value, s.schedule")
+        assert rows == [
+            ("old@example.gov", "welcome-day-3", "2026-02-13"),
+            ("recent@example.gov", "late-enrolment", "2026-02-05"),
+            ("recent@example.gov", "welcome-day-3", "2026-02-13")]
+
+        # The late enrolment fires at the next wake-up; the welcome three
+        # days after creation, at the same wall time.
+        set_clock(c, "2026-02-10T12:01:00Z")
+        wait_until(lambda: c.store.query(
+            "SELECT count(*) FROM events WHERE type ="
+            " 'date.late-enrolment'")[0][0] == 1)
+        set_clock(c, "2026-02-13T12:00:00Z")
+        wait_until(lambda: len(job_times(c, "welcome")) == 2)
+        assert job_times(c, "welcome") == [
+            ("old@example.gov", "2026-02-13T12:00:00Z"),
+            ("recent@example.gov", "2026-02-13T12:00:00Z")]
+    finally:
+        c.stop()
+
+
+def test_erase_and_merge_leave_no_rows(tmp_path):
+    c = start(tmp_path, LIFECYCLE)
+    auth = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    try:
+        set_clock(c, "2026-01-01T00:00:00Z")
+        enrol(c, "gone@example.gov", "2024-03-10")
+        enrol(c, "into@example.gov", "2024-03-10")
+        enrol(c, "from@example.gov", "2024-05-01")
+        settle(c)
+        gone = profile_id(c, "gone@example.gov")
+        into = profile_id(c, "into@example.gov")
+        source = profile_id(c, "from@example.gov")
+        r = c.request("DELETE", "/v1/profiles/" + gone, headers=auth)
+        assert r.status == 200, r.body
+        r = c.post("/v1/profiles/%s/merge" % into, {"from": source},
+                   headers=auth)
+        assert r.status == 200, r.body
+        settle(c)
+        profiles = {row[0] for row in c.store.query(
+            "SELECT profile FROM schedules")}
+        assert profiles == {into}
+    finally:
+        c.stop()
+
+
+def test_check_names_bad_schedule_key(tmp_path):
+    from crierlib import run_crier
+    conf = tmp_path / "plugins.conf"
+    conf.write_text('store: { plugin = "memory"; };\n'
+                    'plugin_dir = "%s";\n'
+                    'triggers: { dates: { plugin = "schedule";\n'
+                    '  schedules = ( { name = "x"; date = "profile.d";\n'
+                    '    at = "09:00"; offset = "6 moons"; } ); }; };\n'
+                    % os.path.join(os.environ.get(
+                        "CRIER_BUILD", os.path.join(ROOT, "build")),
+                        "plugins"))
+    code, out, err = run_crier("check", "-c", str(conf))
+    assert code != 0
+    assert "triggers.dates.schedules[0].offset" in err + out
+    assert 'invalid offset "6 moons"' in err + out
