@@ -94,6 +94,9 @@ event_properties(const json_t *row)
  * occurrence after both its due time and now, so a long outage fires the
  * latest occurrence once and never a burst of past years. A one-shot
  * row, or one whose schedule is gone, is done.
+ *
+ * NOTE: a row fires however late it is claimed; catch_up applies only
+ * when a row is planned. See "Triggers" in docs/KNOWN_LIMITS.md.
  */
 static json_t *
 row_step(const struct schedule_def *def, const json_t *row, int64_t now)

@@ -33,6 +33,7 @@ struct schedule_trigger {
     int64_t interval_ms;
     struct crier_timer *timer;
     int firing;                 /* a schedules_fire call is under way */
+    int64_t fired_at;           /* the crier clock when it started */
     int stopping;
     crier_stop_cb stop_done;
     void *stop_arg;
@@ -51,20 +52,39 @@ on_timer(void *arg)
 }
 
 
+/* Waits for the next whole interval of the crier clock, so that with the
+ * default of 60 s an occurrence at 09:00 fires at 09:00:00, not up to a
+ * minute after. */
 static void
 wait_interval(struct schedule_trigger *t)
 {
+    int64_t now = t->host->now_ms(t->ctx);
+    int64_t delay = t->interval_ms - now % t->interval_ms;
+
     if (t->stopping)
         return;
-    t->timer = t->host->timer_start(t->ctx, t->interval_ms, on_timer, t);
+    t->timer = t->host->timer_start(t->ctx, delay, on_timer, t);
     if (t->timer == NULL)
         t->host->log(t->ctx, CRIER_LOG_ERROR, "schedule timer failed; "
                      "nothing fires until a restart", NULL);
 }
 
 
+/* Returns 1 when the crier clock passed a whole interval since the
+ * firing began (a test clock that jumps), so a wake-up was missed. */
+static int
+boundary_passed(const struct schedule_trigger *t)
+{
+    int64_t now = t->host->now_ms(t->ctx);
+
+    return now / t->interval_ms > t->fired_at / t->interval_ms;
+}
+
+
 /* Fires again at once while whole batches come back, so a backlog goes
- * out in one wake-up, and otherwise waits for the next interval. */
+ * out in one wake-up, and when a wake-up was missed during the firing,
+ * since rows may have come due after the claim. Otherwise waits for the
+ * next interval. */
 static void
 on_fired(void *arg, int status, size_t fired)
 {
@@ -82,7 +102,7 @@ on_fired(void *arg, int status, size_t fired)
     else if (fired > 0)
         CRIER_LOG(t->host, t->ctx, CRIER_LOG_INFO, "schedules fired",
                   "count=%zu", fired);
-    if (status == 0 && fired == FIRE_BATCH)
+    if (status == 0 && (fired == FIRE_BATCH || boundary_passed(t)))
         fire_now(t);
     else
         wait_interval(t);
@@ -96,6 +116,7 @@ fire_now(struct schedule_trigger *t)
 
     if (t->stopping)
         return;
+    t->fired_at = t->host->now_ms(t->ctx);
     rc = t->host->schedules_fire(t->ctx, FIRE_BATCH, on_fired, t);
     if (rc == 0) {
         t->firing = 1;
