@@ -21,7 +21,7 @@
 #include "schedule/schedule.h"
 #include "server/server.h"
 
-/* How long a claim holds its rows before another claim may take them. */
+/* How long a claim leases its rows before another claim may take them. */
 #define FIRE_LEASE_MS (60 * 1000)
 
 struct firing {

@@ -113,7 +113,7 @@ def test_yearly_on_the_day_local(tmp_path):
         assert rows == [("2026-02-28", "2026-02-28T15:00:00Z"),
                         ("2026-03-10", "2026-03-10T14:00:00Z")]
 
-        # Step through 2026 a day at a time around both dates.
+        # Step the clock to instants just before, at and after both dates.
         for now in ("2026-02-27T15:00:00Z", "2026-02-28T14:59:00Z"):
             set_clock(c, now)
         settle(c)

@@ -17,8 +17,6 @@
 #include "base/clock.h"
 #include "schedule/schedule.h"
 
-#define DAY_MS (86400LL * 1000)
-
 
 static int64_t
 instant(const char *rfc3339)

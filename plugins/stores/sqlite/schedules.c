@@ -234,7 +234,7 @@ schedules_claim(struct connection *conn, struct request *req)
 }
 
 
-/* Moves each fired row on, when it still holds the occurrence that
+/* Moves each fired row on, when it still has the occurrence that
  * fired (a replan in between has replaced it, and then it stays), and
  * appends the events of the firing in the same transaction. */
 int

@@ -12,7 +12,7 @@
  * The plugin registers its schedules with the core at init. The core
  * plans them for every profile it writes and keeps the next due time of
  * each in the store. The plugin only wakes every `interval_s` on the
- * crier clock and asks the core to fire what is due, so it keeps no
+ * crier clock and calls the core to fire what is due, so it keeps no
  * state of its own. docs/triggers/schedule.md describes every key.
  */
 #include <stdio.h>
