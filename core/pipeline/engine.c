@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.h"
 #include "retention/retention.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "segments/segments.h"
 #include "server/server.h"
 #include "template/template.h"
@@ -118,6 +119,7 @@ engine_release(void)
     template_set_free(server.templates);
     server.templates = NULL;
     retention_release();
+    schedule_defs_clear();
 }
 
 

@@ -92,9 +92,13 @@ struct plan_ctx {
 };
 
 
-/* Appends the row of `def` for one record's watched value, when it has
- * an occurrence to plan: a one-shot occurrence older than its catch_up
- * allows is not planned. */
+/*
+ * Appends the row of `def` for one record's watched value. A one-shot
+ * occurrence older than its catch_up allows gets a row with a null due,
+ * which never fires. The row is listed all the same, so that the commit
+ * keeps a stored row of the same basis as it is: one that came due a
+ * moment ago and waits for the trigger's next wake-up still fires.
+ */
 static void
 row_add(const struct schedule_def *def, const struct plan_ctx *pc,
         const char *record, const json_t *value, json_t *rows)
@@ -108,18 +112,17 @@ row_add(const struct schedule_def *def, const struct plan_ctx *pc,
 
     if (text == NULL)
         return;
-    if (schedule_next_due(def, text, pc->zone, from, &due) != 0 ||
-        due < from) {
+    if (schedule_next_due(def, text, pc->zone, from, &due) != 0) {
         g_free(text);
         return;
     }
     civil_from_instant(due, pc->zone, &date, NULL);
     civil_date_format(&date, occurrence, sizeof(occurrence));
     json_array_append_new(rows, json_pack(
-        "{s:s,s:s,s:s++++,s:s,s:s,s:s,s:I}", "schedule", def->name,
+        "{s:s,s:s,s:s++++,s:s,s:s,s:s,s:o}", "schedule", def->name,
         "record", record, "basis", def->fingerprint, "|", text, "|",
         pc->zone_name, "date", text, "zone", pc->zone_name, "occurrence",
-        occurrence, "due", (json_int_t) due));
+        occurrence, "due", due < from ? json_null() : json_integer(due)));
     g_free(text);
 }
 

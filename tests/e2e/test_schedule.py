@@ -206,11 +206,17 @@ def test_created_and_catch_up_rows(tmp_path):
             "SELECT i.value, s.schedule, s.occurrence FROM schedules s"
             " JOIN identities i ON i.profile = s.profile"
             " WHERE s.schedule <> 'enrollment-anniversary'"
-            " ORDER BY i.value, s.schedule")
+            " AND s.due IS NOT NULL ORDER BY i.value, s.schedule")
         assert rows == [
             ("old@example.gov", "welcome-day-3", "2026-02-13"),
             ("recent@example.gov", "late-enrolment", "2026-02-05"),
             ("recent@example.gov", "welcome-day-3", "2026-02-13")]
+        # The old one's row is kept with no due time, so it never fires.
+        assert c.store.query(
+            "SELECT s.occurrence FROM schedules s JOIN identities i"
+            " ON i.profile = s.profile WHERE i.value = 'old@example.gov'"
+            " AND s.schedule = 'late-enrolment' AND s.due IS NULL") == [
+            ("2026-01-01",)]
 
         # The late enrolment fires at the next wake-up; the welcome three
         # days after creation, at the same wall time.

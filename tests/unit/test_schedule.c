@@ -236,9 +236,9 @@ plan_rows(const char *profile, const char *now)
 }
 
 
-/* Returns the occurrence of the row of (schedule, record), or NULL. */
-static const char *
-occurrence_of(const json_t *rows, const char *schedule, const char *record)
+/* Returns the row of (schedule, record), or NULL. */
+static const json_t *
+row_of(const json_t *rows, const char *schedule, const char *record)
 {
     size_t i;
     json_t *row;
@@ -248,9 +248,28 @@ occurrence_of(const json_t *rows, const char *schedule, const char *record)
                    schedule) == 0 &&
             strcmp(json_string_value(json_object_get(row, "record")),
                    record) == 0)
-            return json_string_value(json_object_get(row, "occurrence"));
+            return row;
     }
     return NULL;
+}
+
+
+static const char *
+occurrence_of(const json_t *rows, const char *schedule, const char *record)
+{
+    return json_string_value(json_object_get(row_of(rows, schedule, record),
+                                             "occurrence"));
+}
+
+
+/* Returns the row's due member, or NULL when there is no such row. */
+static const json_t *
+due_of(const json_t *rows, const char *schedule, const char *record)
+{
+    const json_t *row = row_of(rows, schedule, record);
+
+    assert_non_null(row);
+    return json_object_get(row, "due");
 }
 
 
@@ -271,8 +290,8 @@ plan_catch_up_and_records(void **state)
 
     /* On 2026-02-05: ava's crib date (Jan 24) is 12 days old, within its
      * catch_up, and her one-month date is ahead. Ben's crib date is 52
-     * days old and his one-month date is past with "skip", so neither is
-     * planned. The anniversary of Jan 20 is 16 days old, within its
+     * days old and his one-month date is past with "skip", so neither
+     * fires. Cy has no birth date and no rows. The anniversary of Jan 20 is 16 days old, within its
      * catch_up: only that latest past year is a candidate. */
     rows = plan_rows(
         "{\"id\": \"p_1\", \"created\": 0, \"attributes\":"
@@ -282,14 +301,22 @@ plan_catch_up_and_records(void **state)
         "   \"ben\": {\"attributes\": {\"birth_date\": \"2025-12-01\"}},"
         "   \"cy\": {\"attributes\": {}}}, \"cases\": {}}}",
         "2026-02-05T00:00:00Z");
-    assert_int_equal(json_array_size(rows), 3);
+    assert_int_equal(json_array_size(rows), 5);
     assert_string_equal(occurrence_of(rows, "crib", "dependents/ava"),
                         "2026-01-24");
+    assert_true(json_is_integer(due_of(rows, "crib", "dependents/ava")));
     assert_string_equal(occurrence_of(rows, "infant", "dependents/ava"),
                         "2026-02-10");
+    assert_true(json_is_integer(due_of(rows, "infant", "dependents/ava")));
     assert_string_equal(occurrence_of(rows, "anniversary", "profile"),
                         "2026-01-20");
-    assert_null(occurrence_of(rows, "crib", "dependents/ben"));
+    assert_true(json_is_integer(due_of(rows, "anniversary", "profile")));
+
+    /* Ben's rows are listed, so a stored row of the same basis stays as
+     * it is, but with no due time they never fire. */
+    assert_true(json_is_null(due_of(rows, "crib", "dependents/ben")));
+    assert_true(json_is_null(due_of(rows, "infant", "dependents/ben")));
+    assert_null(occurrence_of(rows, "crib", "dependents/cy"));
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(rows, 0), "zone")), "UTC");
     json_decref(rows);

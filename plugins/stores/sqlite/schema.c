@@ -157,9 +157,10 @@ static const char *const migrations[] = {
 
     /* 8: the plans of schedule triggers, one row per (source, profile,
      * schedule, record). The primary key serves replacing a profile's
-     * plan, schedules_due the claims, and schedules_profile merges and
-     * erasure. A row with a null due has fired for good. The tests that
-     * set an older version keep the table, hence IF NOT EXISTS. */
+     * plan, schedules_due the claims in their order (so a claim reads
+     * only the rows it takes), and schedules_profile merges and
+     * erasure. A row with a null due never fires. The tests that set an
+     * older version keep the table, hence IF NOT EXISTS. */
     "CREATE TABLE IF NOT EXISTS schedules ("
     "  source TEXT NOT NULL,"
     "  profile TEXT NOT NULL,"
@@ -172,7 +173,8 @@ static const char *const migrations[] = {
     "  due INTEGER,"
     "  lease_until INTEGER,"
     "  PRIMARY KEY (source, profile, schedule, record));"
-    "CREATE INDEX IF NOT EXISTS schedules_due ON schedules (source, due)"
+    "CREATE INDEX IF NOT EXISTS schedules_due"
+    "  ON schedules (source, due, profile, schedule, record)"
     "  WHERE due IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS schedules_profile ON schedules (profile);"
 };
