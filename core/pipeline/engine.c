@@ -79,6 +79,7 @@ engine_start(void)
     if (rc == 0) {
         retention_start();
         segments_refresh_start();
+        schedule_replan_start();
     }
     return rc;
 }
@@ -98,6 +99,7 @@ engine_stop(void (*done)(void *arg), void *arg)
     eng.stop_done = done;
     eng.stop_arg = arg;
     segments_refresh_stop();
+    schedule_replan_stop();
     pipeline_stop(after_pipeline, NULL);
 }
 

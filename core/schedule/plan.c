@@ -1,10 +1,7 @@
 /*
  * Planning: the rows of a profile's schedules, computed from the profile
- * as the pipeline is about to commit it.
- *
- * NOTE: only profiles that the pipeline writes are planned, so a profile
- * stored before a schedule was configured waits for its next event. See
- * "Triggers" in docs/KNOWN_LIMITS.md.
+ * as the pipeline is about to commit it, and for every stored profile by
+ * the replanning pass (replan.c) when the schedules change.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -93,6 +93,14 @@ typedef void (*schedule_fire_cb)(void *arg, int status, size_t fired);
 int schedule_fire(const char *source, size_t limit, schedule_fire_cb done,
                   void *arg);
 
+/*
+ * Starts the replanning pass when the schedules differ from those the
+ * stored plans were made for (replan.c), and stops it: a page under way
+ * finishes, and the next start runs the pass again.
+ */
+void schedule_replan_start(void);
+void schedule_replan_stop(void);
+
 /* Frees every definition, at shutdown. */
 void schedule_defs_clear(void);
 

@@ -1,6 +1,7 @@
 """The schedule trigger and send times in local time, against the test
 clock: yearly dates, Feb 29, elapsed and civil send delays, and a date
 edited after it was planned."""
+import hashlib
 import os
 
 from crierlib import ROOT, Crier, Store, wait_until
@@ -184,7 +185,7 @@ rules = (
   { name = "welcome"; on = "date.welcome-day-3";
     send = { channel = "email"; template = "reminder"; }; }
 );
-""" % __import__("hashlib").sha256(ADMIN_TOKEN.encode()).hexdigest()
+""" % hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
 
 
 def profile_id(c, email):
@@ -273,3 +274,42 @@ def test_check_names_bad_schedule_key(tmp_path):
     assert code != 0
     assert "triggers.dates.schedules[0].offset" in err + out
     assert 'invalid offset "6 moons"' in err + out
+
+
+NO_SCHEDULES = BASE + """
+triggers: { api: { plugin = "api"; }; };
+"""
+
+
+def test_schedule_added_later_plans_stored(tmp_path):
+    c = start(tmp_path, NO_SCHEDULES)
+    try:
+        set_clock(c, "2026-01-01T00:00:00Z")
+        enrol(c, "ana@example.gov", "2024-03-10")
+        settle(c)
+    finally:
+        assert c.stop() == 0
+
+    # The schedule comes with a restart: the pass plans the stored
+    # profile without any new event. The test clock starts again at
+    # 2026-01-01.
+    c = Crier(tmp_path, YEARLY)
+    c.start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        wait_until(lambda: c.store.query(
+            "SELECT occurrence FROM schedules") == [("2026-03-10",)])
+        set_clock(c, "2026-03-10T14:00:00Z")
+        wait_until(lambda: len(job_times(c)) == 1)
+        assert job_times(c) == [("ana@example.gov", "2026-03-10T14:00:00Z")]
+        assert c.stop() == 0
+
+        # The same schedules at the next start: no second pass.
+        c.start()
+        set_clock(c, "2026-03-11T00:00:00Z")
+        settle(c)
+        log = c.log_text()
+        assert log.count("planning every profile again") == 1
+        assert len(job_times(c)) == 1
+    finally:
+        c.stop()
