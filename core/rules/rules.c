@@ -376,19 +376,16 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 static int
 days_parse(const char *text, int64_t *days)
 {
-    long n;
-    char unit[8];
-    char extra;
-    int fields = sscanf(text, "%ld %7s %c", &n, unit, &extra);
+    char *end;
+    long n = strtol(text, &end, 10);
 
-    if (fields == 2 && n >= 0 && n <= 3660 &&
-        (strcmp(unit, "day") == 0 || strcmp(unit, "days") == 0 ||
-         (strcmp(unit, "d") == 0 && g_ascii_isdigit(text[strlen(text) - 2])
-          && strchr(text, ' ') == NULL))) {
-        *days = n;
-        return 0;
-    }
-    return CRIER_EINVAL;
+    if (end == text || !g_ascii_isdigit(text[0]) || n > 3660)
+        return CRIER_EINVAL;
+    if (strcmp(end, "d") != 0 && strcmp(end, " day") != 0 &&
+        strcmp(end, " days") != 0)
+        return CRIER_EINVAL;
+    *days = n;
+    return 0;
 }
 
 
