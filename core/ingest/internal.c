@@ -27,6 +27,8 @@ int
 internal_event_type(const char *type)
 {
     return strncmp(type, "segment.", 8) == 0 ||
+           strncmp(type, INTERNAL_DATE_PREFIX, strlen(INTERNAL_DATE_PREFIX))
+               == 0 ||
            strcmp(type, INTERNAL_PROFILE_UPDATED) == 0 ||
            strcmp(type, INTERNAL_PROFILE_MERGED) == 0;
 }

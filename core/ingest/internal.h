@@ -22,6 +22,11 @@
 #define INTERNAL_PROFILE_UPDATED "profile.updated"
 #define INTERNAL_PROFILE_MERGED "profile.merged"
 
+/* The type prefix of the events that schedule triggers fire, such as
+ * "date.infant-6-months". The core builds them, addressed by profile id,
+ * so a sender may not use the prefix. */
+#define INTERNAL_DATE_PREFIX "date."
+
 /*
  * Builds one entry of a commit batch's "events": an event of `type` at
  * `time_ms` addressed by "profile_id" to `profile`, with `properties`

@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.h"
 #include "retention/retention.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "segments/segments.h"
 #include "server/server.h"
 #include "template/template.h"
@@ -81,6 +82,7 @@ engine_start(void)
     if (rc == 0) {
         retention_start();
         segments_refresh_start();
+        schedule_replan_start();
     }
     return rc;
 }
@@ -100,6 +102,7 @@ engine_stop(void (*done)(void *arg), void *arg)
     eng.stop_done = done;
     eng.stop_arg = arg;
     segments_refresh_stop();
+    schedule_replan_stop();
     pipeline_stop(after_pipeline, NULL);
 }
 
@@ -121,6 +124,7 @@ engine_release(void)
     template_set_free(server.templates);
     server.templates = NULL;
     retention_release();
+    schedule_defs_clear();
 }
 
 

@@ -8,6 +8,7 @@
 #include "pipeline/history.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "segments/segments.h"
 #include "server/server.h"
 
@@ -159,14 +160,42 @@ enter_program(struct evaluation *ev, json_t *ctx, json_t *profile,
 }
 
 
+/*
+ * Returns the send time of a rule with `at`: the event's date in the
+ * profile's zone, plus `delay_days`, at the wall time `at`. With no
+ * delay a wall time already past on the event's day moves to the next
+ * day, so "at 12:00" means the next 12:00.
+ */
+static int64_t
+local_due(const struct rule *rule, const json_t *profile, int64_t event_ms)
+{
+    const json_t *name = json_object_get(json_object_get(profile,
+                                                         "attributes"),
+                                         "timezone");
+    GTimeZone *zone = civil_zone_or_default(json_string_value(name));
+    int64_t due = event_ms;
+    GDate date;
+
+    civil_from_instant(event_ms, zone, &date, NULL);
+    if (civil_date_add(&date, CIVIL_DAYS, rule->delay_days) == 0 &&
+        civil_to_instant(&date, &rule->at, zone, &due) == 0 &&
+        due < event_ms)
+        civil_next_day_at(event_ms, &rule->at, zone, &due);
+    g_time_zone_unref(zone);
+    return due;
+}
+
+
 /* A delay counts from when the event happened; a job whose time has
  * passed already (an old event, a pipeline that lagged) is due now. */
 static int64_t
-job_due(const struct rule *rule, int64_t event_ms)
+job_due(const struct rule *rule, const json_t *profile, int64_t event_ms)
 {
     int64_t now = clock_now_ms();
+    int64_t due = rule->has_at ? local_due(rule, profile, event_ms)
+                               : event_ms + rule->delay_ms;
 
-    return event_ms + rule->delay_ms > now ? event_ms + rule->delay_ms : now;
+    return due > now ? due : now;
 }
 
 
@@ -198,7 +227,7 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
                   "profile", id, "event_seq", (json_int_t) seq,
                   "channel", rule->channel,
                   "template", rule->template_name, "to", to,
-                  "due", (json_int_t) job_due(rule, event_ms),
+                  "due", (json_int_t) job_due(rule, profile, event_ms),
                   "lane", rule->service ? 0 : 1,
                   "priority", rule->priority));
     g_free(key);
@@ -414,6 +443,22 @@ merges_for_commit(struct evaluation *ev)
 }
 
 
+/* The schedule plans of the profiles the batch writes, so that a date
+ * that appears, changes or goes is planned in the same commit. */
+static json_t *
+schedules_for_commit(const json_t *profiles)
+{
+    json_t *out = json_array();
+    int64_t now = clock_now_ms();
+    size_t i;
+    json_t *profile;
+
+    json_array_foreach(profiles, i, profile)
+        schedule_plan_profile(profile, now, out);
+    return out;
+}
+
+
 json_t *
 evaluation_run(struct evaluation *ev, const json_t *loaded,
                const struct ruleset *rules, const char *cursor)
@@ -421,18 +466,22 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
     size_t i;
     json_t *row;
     json_t *segments;
+    json_t *profiles;
 
     profile_index_init(&ev->idx, loaded);
     json_array_foreach(ev->events, i, row)
         run_rules(ev, rules, row);
     segments = segments_for_commit(ev);
+    profiles = dirty_profiles(ev);
 
     /* Each entry and exit is stored with its event in one transaction.
      * The arguments are built before json_pack takes `segments` over. */
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o,s:o}", "cursor",
-                     "name", cursor, "value", (json_int_t) ev->last_seq,
-                     "merges", merges_for_commit(ev), "profiles",
-                     dirty_profiles(ev), "stages", ev->stages, "jobs",
-                     ev->jobs, "links", final_links(ev), "segments",
-                     segments, "events", segments_events(segments));
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:o,s:O,s:O,s:o,s:o,s:o}",
+                     "cursor", "name", cursor, "value",
+                     (json_int_t) ev->last_seq, "merges",
+                     merges_for_commit(ev), "schedules",
+                     schedules_for_commit(profiles), "profiles", profiles,
+                     "stages", ev->stages, "jobs", ev->jobs, "links",
+                     final_links(ev), "segments", segments, "events",
+                     segments_events(segments));
 }

@@ -8,6 +8,7 @@
 #include "ingest/ingest.h"
 #include "net/transfer.h"
 #include "plugin/plugin.h"
+#include "schedule/schedule.h"
 #include "server/server.h"
 
 
@@ -237,6 +238,27 @@ host_cursor_set(struct crier_ctx *ctx, const char *name, int64_t value,
 }
 
 
+static int
+host_schedule_add(struct crier_ctx *ctx, const json_t *schedule,
+                  struct crier_input_error *err)
+{
+    return schedule_define(ctx->instance->name, schedule, err);
+}
+
+
+/* The largest `limit` of schedules_fire, that of the store's claim. */
+#define SCHEDULES_FIRE_MAX 1000
+
+static int
+host_schedules_fire(struct crier_ctx *ctx, size_t limit, crier_fire_cb done,
+                    void *arg)
+{
+    if (limit < 1 || limit > SCHEDULES_FIRE_MAX || done == NULL)
+        return CRIER_EINVAL;
+    return schedule_fire(ctx->instance->name, limit, done, arg);
+}
+
+
 const struct crier_host host_table = {
     .size = sizeof(struct crier_host),
     .minor = CRIER_ABI_MINOR,
@@ -264,4 +286,6 @@ const struct crier_host host_table = {
     .transfer_start = host_transfer_start,
     .cursor_get = host_cursor_get,
     .cursor_set = host_cursor_set,
+    .schedule_add = host_schedule_add,
+    .schedules_fire = host_schedules_fire,
 };

@@ -21,7 +21,7 @@ static const char *const rule_keys[] = {
     NULL
 };
 static const char *const send_keys[] = {
-    "channel", "template", "delay", NULL
+    "channel", "template", "delay", "at", NULL
 };
 
 
@@ -372,6 +372,24 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 }
 
 
+/* Reads a whole number of days for a delay with `at`: "1 day", "2 days"
+ * or "1d", 0 to 3660. */
+static int
+days_parse(const char *text, int64_t *days)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+
+    if (end == text || !g_ascii_isdigit(text[0]) || n > 3660)
+        return CRIER_EINVAL;
+    if (strcmp(end, "d") != 0 && strcmp(end, " day") != 0 &&
+        strcmp(end, " days") != 0)
+        return CRIER_EINVAL;
+    *days = n;
+    return 0;
+}
+
+
 static int
 load_send(struct config *cfg, const char *prefix, json_t *send,
           const struct template_set *templates,
@@ -379,6 +397,7 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
 {
     char *key = g_strdup_printf("%s.send", prefix);
     const char *channel = NULL, *template_name = NULL, *delay = NULL;
+    const char *at = NULL;
 
     if (!json_is_object(send))
         config_fail(cfg, key, "must be a group: { channel = \"email\"; "
@@ -388,7 +407,8 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
     else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
              config_get_string(cfg, send, key, "template", 1,
                                &template_name) ||
-             config_get_string(cfg, send, key, "delay", 0, &delay))
+             config_get_string(cfg, send, key, "delay", 0, &delay) ||
+             config_get_string(cfg, send, key, "at", 0, &at))
         ;
     else if (!channel_exists(channel))
         config_fail(cfg, key, "channel \"%s\" is not configured under "
@@ -396,9 +416,17 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
     else if (templates == NULL || !template_set_has(templates, template_name))
         config_fail(cfg, key, "template \"%s\" not found in the templates "
                     "folder", template_name);
-    else if (delay && clock_parse_duration(delay, &r->delay_ms) != 0)
+    else if (at == NULL && delay &&
+             clock_parse_duration(delay, &r->delay_ms) != 0)
         config_fail(cfg, key, "delay must be a duration such as \"2h\"");
+    else if (at != NULL && civil_time_parse(at, &r->at) != 0)
+        config_fail(cfg, key, "at must be a wall time HH:MM such as "
+                    "\"12:00\"");
+    else if (at != NULL && delay && days_parse(delay, &r->delay_days) != 0)
+        config_fail(cfg, key, "delay with at must be whole days, such as "
+                    "\"1 day\" or \"2 days\"");
     else {
+        r->has_at = at != NULL;
         r->channel = g_strdup(channel);
         r->template_name = g_strdup(template_name);
     }

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "rules/expr.h"
+#include "time/civil.h"
 
 struct template_set;
 
@@ -37,6 +38,10 @@ struct rule {
     int service;                /* class "service": statutory or
                                  * transactional, claimed first */
     int priority;               /* wins the last slot of a cap */
+    int has_at;                 /* send at a wall time: see below */
+    struct civil_time at;       /* with has_at: the wall time, local */
+    int64_t delay_days;         /* with has_at: days after the event's
+                                   date in the profile's zone */
 };
 
 struct ruleset {

@@ -69,6 +69,10 @@ typedef void (*crier_emit_cb)(void *arg, int status, size_t accepted,
 /* Reports a finished transfer with libcurl's result for the easy handle. */
 typedef void (*crier_transfer_cb)(void *arg, CURL *easy, CURLcode result);
 
+/* Reports a firing of schedules: status 0 and how many occurrences
+ * fired, or a negative code (and 0) when nothing of it was stored. */
+typedef void (*crier_fire_cb)(void *arg, int status, size_t fired);
+
 /* Reports a cursor read or write: status 0 and the cursor's value, or a
  * negative code (and value 0) when the store failed. */
 typedef void (*crier_cursor_cb)(void *arg, int status, int64_t value);
@@ -221,6 +225,33 @@ struct crier_host {
      */
     int (*cursor_set)(struct crier_ctx *ctx, const char *name, int64_t value,
                       crier_cursor_cb done, void *arg);
+
+    /* Date-relative schedules. Added in minor 3. */
+
+    /*
+     * Checks one schedule, a group of the instance's config with `name`,
+     * `date`, `offset`, `at`, `repeat` and `catch_up`
+     * (docs/triggers/schedule.md), and registers it for the instance.
+     * Call it from init only: the pipeline plans every registered
+     * schedule for each profile it writes. Returns 0, or CRIER_EINVAL
+     * with `err->field` naming the bad key and `err->message` saying
+     * why, for the plugin to pass to config_error.
+     */
+    int (*schedule_add)(struct crier_ctx *ctx, const json_t *schedule,
+                        struct crier_input_error *err);
+
+    /*
+     * Fires up to `limit` (1 to 1000) due occurrences of the instance's
+     * schedules: in one store transaction each gets its event (type
+     * "date.<name>", addressed to the profile) and moves to its next
+     * occurrence, so each occurrence fires exactly once. Calls `done`
+     * with the number fired; a plugin that gets `limit` back calls
+     * again for the rest. Returns CRIER_EINVAL for a bad limit,
+     * CRIER_ENOTSUP for a store without schedules and CRIER_ECLOSED
+     * while shutting down; `done` is then not called.
+     */
+    int (*schedules_fire)(struct crier_ctx *ctx, size_t limit,
+                          crier_fire_cb done, void *arg);
 };
 
 

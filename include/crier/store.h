@@ -178,6 +178,22 @@ struct crier_store_ops {
      */
     int (*address_invalidate)(void *store, json_t *request,
                               crier_store_cb done, void *arg);
+
+    /*
+     * Claims up to `limit` due rows of a schedule trigger's plan under a
+     * lease: {"source", "now", "limit", "lease_ms"} gives {"rows":
+     * [...]}, oldest due first. The commit batch's "schedules" member
+     * writes the plan. Added after address_invalidate, as is
+     * schedules_advance, so a plugin with a smaller `size` lacks both.
+     */
+    int (*schedules_claim)(void *store, json_t *request, crier_store_cb done,
+                           void *arg);
+
+    /* Moves fired rows to their next occurrence, or marks them done, ends
+     * their lease and appends the events that record the firing, all in
+     * one transaction: {"advanced": N, "appended": E}. */
+    int (*schedules_advance)(void *store, json_t *request,
+                             crier_store_cb done, void *arg);
 };
 
 #endif

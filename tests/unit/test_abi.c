@@ -96,7 +96,11 @@ abi_host_layout(void **state)
                      HEAD + 22 * PTR);
     assert_int_equal(offsetof(struct crier_host, cursor_set),
                      HEAD + 23 * PTR);
-    assert_int_equal(sizeof(struct crier_host), HEAD + 24 * PTR);
+    assert_int_equal(offsetof(struct crier_host, schedule_add),
+                     HEAD + 24 * PTR);
+    assert_int_equal(offsetof(struct crier_host, schedules_fire),
+                     HEAD + 25 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 26 * PTR);
 }
 
 

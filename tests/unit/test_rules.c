@@ -627,6 +627,51 @@ send_errors(void **state)
 }
 
 
+static void
+send_at_fields_and_errors(void **state)
+{
+    struct fixture *f = *state;
+    const struct rule *r;
+
+    load_ok(f, "rules = (\n"
+               "  { name = \"noon\"; on = \"page_view\";\n"
+               "    send = { channel = \"email\"; template = \"welcome\";\n"
+               "             at = \"12:00\"; delay = \"1 day\"; }; },\n"
+               "  { name = \"same-day\"; on = \"page_view\";\n"
+               "    send = { channel = \"email\"; template = \"welcome\";\n"
+               "             at = \"09:30\"; }; }\n"
+               ");\n");
+    r = rule_at(f, 0);
+    assert_true(r->has_at);
+    assert_int_equal(r->at.hour, 12);
+    assert_int_equal(r->at.minute, 0);
+    assert_int_equal(r->delay_days, 1);
+    assert_int_equal(r->delay_ms, 0);
+    r = rule_at(f, 1);
+    assert_true(r->has_at);
+    assert_int_equal(r->at.hour, 9);
+    assert_int_equal(r->at.minute, 30);
+    assert_int_equal(r->delay_days, 0);
+
+    expect_error(f, "rules = (\n"
+                    "  { name = \"a\"; on = \"x\";\n"
+                    "    send = { channel = \"email\"; template = \"welcome\";"
+                    "\n"
+                    "             at = \"noon\"; }; }\n"
+                    ");\n",
+                 ":3: rules[0].send: at must be a wall time HH:MM such as "
+                 "\"12:00\"");
+    expect_error(f, "rules = (\n"
+                    "  { name = \"a\"; on = \"x\";\n"
+                    "    send = { channel = \"email\"; template = \"welcome\";"
+                    "\n"
+                    "             at = \"12:00\"; delay = \"22h\"; }; }\n"
+                    ");\n",
+                 ":3: rules[0].send: delay with at must be whole days, such "
+                 "as \"1 day\" or \"2 days\"");
+}
+
+
 int
 main(void)
 {
@@ -639,6 +684,8 @@ main(void)
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(program_errors, fixture_make,
                                         fixture_remove),
+        cmocka_unit_test_setup_teardown(send_at_fields_and_errors,
+                                        fixture_make, fixture_remove),
         cmocka_unit_test_setup_teardown(rule_fields, fixture_make,
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(rule_reacts, fixture_make,

@@ -225,6 +225,8 @@ struct batch {
     size_t segment_count;
     struct batch_event *events;
     size_t event_count;
+    struct schedule_plan *schedules;
+    size_t schedule_count;
 };
 
 struct claim_request {
@@ -566,5 +568,90 @@ json_t *related_object(const char *text);
  * JSON text to free(). Returns 0 or CRIER_ENOMEM.
  */
 int related_merge_text(const char *into, const char *from, char **merged);
+
+
+/*
+ * A row of a schedule trigger's plan: when the occurrence `occurrence` of
+ * `schedule` for a profile's record is due. `record` is "profile" or
+ * "<kind>/<id>", `basis` the text that the core computed the row from,
+ * and `date` and `zone` what it reads to advance the row. `has_due` is 0
+ * once the row has fired for good, and `lease_until` counts only while
+ * `leased` is nonzero (common/schedule.c).
+ */
+struct schedule_row {
+    char *source;
+    char *profile;
+    char *schedule;
+    char *record;
+    char *basis;
+    char *date;
+    char *zone;
+    char *occurrence;
+    int has_due;
+    int64_t due;
+    int leased;
+    int64_t lease_until;
+};
+
+/* The whole plan of one (source, profile) in a commit batch. */
+struct schedule_plan {
+    char *source;
+    char *profile;
+    struct schedule_row *rows;
+    size_t row_count;
+};
+
+/* A schedules_claim request. */
+struct schedule_claim {
+    char *source;
+    int64_t now;
+    int64_t lease_ms;
+    size_t limit;
+};
+
+/* One step of a schedules_advance request: the row that fired
+ * `occurrence` moves to `next` at `due`, or is done without `has_due`. */
+struct schedule_step {
+    char *schedule;
+    char *profile;
+    char *record;
+    char *occurrence;
+    char *next;
+    int has_due;
+    int64_t due;
+};
+
+/* A schedules_advance request, with the events that the fired rows
+ * record, appended in the same transaction. */
+struct schedule_advance {
+    char *source;
+    struct schedule_step *steps;
+    size_t step_count;
+    struct batch_event *events;
+    size_t event_count;
+};
+
+/* The largest limit that schedules_claim accepts. */
+#define SCHEDULE_CLAIM_MAX 1000
+
+/* Parses the optional "schedules" member of a batch. */
+int schedule_plans_parse(const json_t *json, struct schedule_plan **plans,
+                         size_t *count);
+void schedule_plans_clear(struct schedule_plan *plans, size_t count);
+
+void schedule_row_clear(struct schedule_row *row);
+
+/* Copies `row` into *copy. Returns 0 or CRIER_ENOMEM. */
+int schedule_row_copy(const struct schedule_row *row,
+                      struct schedule_row *copy);
+
+int schedule_claim_parse(const json_t *json, struct schedule_claim *out);
+void schedule_claim_clear(struct schedule_claim *claim);
+
+int schedule_advance_parse(const json_t *json, struct schedule_advance *out);
+void schedule_advance_clear(struct schedule_advance *advance);
+
+/* Builds one row of a schedules_claim result. */
+json_t *schedule_row_json(const struct schedule_row *row);
 
 #endif

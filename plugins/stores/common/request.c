@@ -470,6 +470,9 @@ batch_parse(const json_t *json, struct batch *out)
                                    &out->segment_count);
     if (rc == 0)
         rc = batch_events_parse(json, &out->events, &out->event_count);
+    if (rc == 0)
+        rc = schedule_plans_parse(json, &out->schedules,
+                                  &out->schedule_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -499,6 +502,7 @@ batch_clear(struct batch *batch)
     free(batch->jobs);
     segment_changes_clear(batch->segments, batch->segment_count);
     batch_events_clear(batch->events, batch->event_count);
+    schedule_plans_clear(batch->schedules, batch->schedule_count);
     memset(batch, 0, sizeof(*batch));
 }
 

@@ -215,6 +215,7 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
     /* `into` keeps its own memberships, and the pipeline evaluates the
      * merged profile again. */
     segments_forget(store, merge->from);
+    schedules_forget(store, merge->from);
     attributes_fill(into, from);
     consent_merge(into, from);
     related_merge(into, from);

@@ -33,7 +33,7 @@ job_insert(struct memory_store *store, struct job *planned)
 
 
 /*
- * Applies merges, profiles, stages, segment changes, appended events,
+ * Applies merges, profiles, schedule plans, stages, segment changes, appended events,
  * jobs, links and then the cursor, as the sqlite store does. merges_check has accepted the merges.
  */
 static json_t *
@@ -47,6 +47,8 @@ batch_apply(struct memory_store *store, struct batch *batch)
         merged += merge_apply(store, &batch->merges[i]);
     for (i = 0; i < batch->profile_count; i++)
         profile_write(store, &batch->profiles[i]);
+    for (i = 0; i < batch->schedule_count; i++)
+        schedule_plan_apply(store, &batch->schedules[i]);
     for (i = 0; i < batch->stage_count; i++)
         stage_move(store, &batch->stages[i]);
     for (i = 0; i < batch->segment_count; i++)

@@ -162,6 +162,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->segments = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify)
                                             g_hash_table_unref);
+    store->schedules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             schedule_row_free);
     *state = store;
     return 0;
 }
@@ -212,6 +214,7 @@ memory_destroy(void *state)
     g_ptr_array_unref(store->history);
     g_hash_table_unref(store->stages);
     g_hash_table_unref(store->segments);
+    g_hash_table_unref(store->schedules);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -241,7 +244,9 @@ static const struct crier_store_ops memory_ops = {
     .profiles_scan = memory_profiles_scan,
     .jobs_sent_count = memory_jobs_sent_count,
     .job_retry = memory_job_retry,
-    .address_invalidate = memory_address_invalidate
+    .address_invalidate = memory_address_invalidate,
+    .schedules_claim = memory_schedules_claim,
+    .schedules_advance = memory_schedules_advance
 };
 
 

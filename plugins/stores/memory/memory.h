@@ -84,6 +84,7 @@ struct memory_store {
     GHashTable *merges;       /* merged-away profile id -> id merged into */
     GArray *erasures;         /* int64_t: the time of each erase */
     GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
+    GHashTable *schedules;    /* row key -> struct schedule_row * */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -153,6 +154,16 @@ int memory_profile_get(void *state, json_t *request, crier_store_cb done,
 int memory_timeline(void *state, json_t *request, crier_store_cb done,
                     void *arg);
 const char *merge_chain_end(struct memory_store *store, const char *id);
+
+/* schedules.c */
+void schedule_plan_apply(struct memory_store *store,
+                         const struct schedule_plan *plan);
+void schedules_forget(struct memory_store *store, const char *profile);
+void schedule_row_free(void *row);
+int memory_schedules_claim(void *state, json_t *request, crier_store_cb done,
+                           void *arg);
+int memory_schedules_advance(void *state, json_t *request,
+                             crier_store_cb done, void *arg);
 
 /* erase.c */
 int memory_profile_erase(void *state, json_t *request, crier_store_cb done,

@@ -3,7 +3,7 @@
 
 
 /*
- * Applies merges, profiles, stages, segment changes, appended events,
+ * Applies merges, profiles, schedule plans, stages, segment changes, appended events,
  * jobs, links and then the cursor. The writer's savepoint around the
  * request undoes all of it when one step fails, such as a merge into a
  * missing profile (CRIER_ENOTFOUND).
@@ -24,6 +24,8 @@ batch_commit(struct connection *conn, struct request *req)
     }
     for (i = 0; rc == 0 && i < batch->profile_count; i++)
         rc = profile_write(conn, req, &batch->profiles[i]);
+    for (i = 0; rc == 0 && i < batch->schedule_count; i++)
+        rc = schedule_plan_apply(conn, req, &batch->schedules[i]);
     for (i = 0; rc == 0 && i < batch->stage_count; i++)
         rc = stage_move(conn, req, &batch->stages[i]);
     for (i = 0; rc == 0 && i < batch->segment_count; i++)

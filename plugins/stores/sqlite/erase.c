@@ -160,8 +160,8 @@ erase_unlink(struct connection *conn, struct request *req,
 }
 
 
-/* Deletes the profile, its identities, stages and merges, and records
- * the erasure. */
+/* Deletes the profile, its identities, stages, merges and schedule rows,
+ * and records the erasure. */
 static int
 erase_delete(struct connection *conn, struct request *req)
 {
@@ -181,6 +181,8 @@ erase_delete(struct connection *conn, struct request *req)
 
     for (i = 0; rc == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
         rc = erase_step(conn, req, steps[i].id, steps[i].sql, NULL);
+    if (rc == 0)
+        rc = schedules_forget(conn, req, req->input.erase.id);
     return rc;
 }
 

@@ -181,6 +181,8 @@ merge_rows(struct connection *conn, struct request *req,
         rc = statement_run_pair(conn, req, STMT_SEGMENTS_DELETE,
                                 "DELETE FROM segment_members"
                                 " WHERE profile = ?1", merge->from, NULL);
+    if (rc == 0)
+        rc = schedules_forget(conn, req, merge->from);
     return rc;
 }
 

@@ -28,7 +28,9 @@ static const char *const request_names[] = {
     [REQUEST_PROFILES_SCAN] = "profiles_scan",
     [REQUEST_JOBS_SENT_COUNT] = "jobs_sent_count",
     [REQUEST_JOB_RETRY] = "job_retry",
-    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate"
+    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate",
+    [REQUEST_SCHEDULES_CLAIM] = "schedules_claim",
+    [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance"
 };
 
 
@@ -98,6 +100,12 @@ request_free(struct request *req)
         break;
     case REQUEST_ADDRESS_INVALIDATE:
         address_mark_clear(&req->input.mark);
+        break;
+    case REQUEST_SCHEDULES_CLAIM:
+        schedule_claim_clear(&req->input.schedule_claim);
+        break;
+    case REQUEST_SCHEDULES_ADVANCE:
+        schedule_advance_clear(&req->input.schedule_advance);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -170,6 +178,12 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_ADDRESS_INVALIDATE:
         rc = address_invalidate(conn, req);
+        break;
+    case REQUEST_SCHEDULES_CLAIM:
+        rc = schedules_claim(conn, req);
+        break;
+    case REQUEST_SCHEDULES_ADVANCE:
+        rc = schedules_advance(conn, req);
         break;
     }
     if (rc < 0)
@@ -383,6 +397,10 @@ JSON_OPERATION(store_jobs_sent_count, REQUEST_JOBS_SENT_COUNT,
 JSON_OPERATION(store_job_retry, REQUEST_JOB_RETRY, retry_parse, retry, 1)
 JSON_OPERATION(store_address_invalidate, REQUEST_ADDRESS_INVALIDATE,
                address_mark_parse, mark, 1)
+JSON_OPERATION(store_schedules_claim, REQUEST_SCHEDULES_CLAIM,
+               schedule_claim_parse, schedule_claim, 1)
+JSON_OPERATION(store_schedules_advance, REQUEST_SCHEDULES_ADVANCE,
+               schedule_advance_parse, schedule_advance, 1)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -405,5 +423,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .profiles_scan = store_profiles_scan,
     .jobs_sent_count = store_jobs_sent_count,
     .job_retry = store_job_retry,
-    .address_invalidate = store_address_invalidate
+    .address_invalidate = store_address_invalidate,
+    .schedules_claim = store_schedules_claim,
+    .schedules_advance = store_schedules_advance
 };

@@ -172,7 +172,30 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL,"
     "  reason TEXT NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
-    "  PRIMARY KEY (value, kind)) WITHOUT ROWID;"
+    "  PRIMARY KEY (value, kind)) WITHOUT ROWID;",
+
+    /* 10: the plans of schedule triggers, one row per (source, profile,
+     * schedule, record). The primary key serves replacing a profile's
+     * plan, schedules_due the claims in their order (so a claim reads
+     * only the rows it takes), and schedules_profile merges and
+     * erasure. A row with a null due never fires. The tests that set an
+     * older version keep the table, hence IF NOT EXISTS. */
+    "CREATE TABLE IF NOT EXISTS schedules ("
+    "  source TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  schedule TEXT NOT NULL,"
+    "  record TEXT NOT NULL,"
+    "  basis TEXT NOT NULL,"
+    "  date TEXT NOT NULL,"
+    "  zone TEXT NOT NULL,"
+    "  occurrence TEXT NOT NULL,"
+    "  due INTEGER,"
+    "  lease_until INTEGER,"
+    "  PRIMARY KEY (source, profile, schedule, record));"
+    "CREATE INDEX IF NOT EXISTS schedules_due"
+    "  ON schedules (source, due, profile, schedule, record)"
+    "  WHERE due IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS schedules_profile ON schedules (profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -40,7 +40,9 @@ enum request_kind {
     REQUEST_PROFILES_SCAN,
     REQUEST_JOBS_SENT_COUNT,
     REQUEST_JOB_RETRY,
-    REQUEST_ADDRESS_INVALIDATE
+    REQUEST_ADDRESS_INVALIDATE,
+    REQUEST_SCHEDULES_CLAIM,
+    REQUEST_SCHEDULES_ADVANCE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -73,6 +75,8 @@ struct request {
         struct sent_query sent;
         struct retry_request retry;
         struct address_mark mark;
+        struct schedule_claim schedule_claim;
+        struct schedule_advance schedule_advance;
     } input;
 
     crier_append_cb append_done;
@@ -155,6 +159,12 @@ enum statement_id {
     STMT_JOBS_SENT_COUNT,
     STMT_ADDRESS_INVALID,
     STMT_ADDRESS_INVALIDATE,
+    STMT_SCHEDULE_UPSERT,
+    STMT_SCHEDULE_PRUNE,
+    STMT_SCHEDULES_FORGET,
+    STMT_SCHEDULES_DUE,
+    STMT_SCHEDULE_LEASE,
+    STMT_SCHEDULE_ADVANCE,
     STMT_COUNT
 };
 
@@ -312,6 +322,14 @@ int jobs_sent_count(struct connection *conn, struct request *req);
 int job_retry_run(struct connection *conn, struct request *req);
 int address_invalidate(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
+
+/* schedules.c */
+int schedule_plan_apply(struct connection *conn, struct request *req,
+                        const struct schedule_plan *plan);
+int schedules_forget(struct connection *conn, struct request *req,
+                     const char *profile);
+int schedules_claim(struct connection *conn, struct request *req);
+int schedules_advance(struct connection *conn, struct request *req);
 
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
