@@ -178,6 +178,16 @@ struct crier_store_ops {
      */
     int (*address_invalidate)(void *store, json_t *request,
                               crier_store_cb done, void *arg);
+
+    /*
+     * Reads the report counters that commit and job_update keep: {"since",
+     * "until", "program"} gives {"messages", "residents", "moves",
+     * "durations"}, each summed over the days that start in [since,
+     * until). Added after address_invalidate, so a plugin with a smaller
+     * `size` lacks it.
+     */
+    int (*report_read)(void *store, json_t *request, crier_store_cb done,
+                       void *arg);
 };
 
 #endif

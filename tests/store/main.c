@@ -55,6 +55,8 @@ main(int argc, char **argv)
                                       recent_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/scan", scan_tests,
                                       scan_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/reports", report_tests,
+                                      report_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,
                                       lifecycle_test_count, NULL, NULL);
     return failed == 0 ? 0 : 1;

@@ -129,6 +129,8 @@ extern const struct CMUnitTest recent_tests[];
 extern const size_t recent_test_count;
 extern const struct CMUnitTest scan_tests[];
 extern const size_t scan_test_count;
+extern const struct CMUnitTest report_tests[];
+extern const size_t report_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 

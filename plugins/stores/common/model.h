@@ -207,6 +207,37 @@ struct scan_request {
     size_t limit;
 };
 
+/*
+ * An event that reached a goal: the store credits it to the last job of
+ * `program` sent to `profile` within [time - window_ms, time], once per
+ * (goal, job), and to nothing when there is no such job.
+ */
+struct goal_hit {
+    char *goal;
+    char *profile;
+    char *program;
+    int64_t event_seq;
+    int64_t time;
+    int64_t window_ms;
+};
+
+/* An open, click or unsubscribe of the job whose key is `key`. `metric`
+ * is the counter it adds to: "opened", "opened_bot", "clicked",
+ * "clicked_bot" or "unsubscribed". */
+struct engagement {
+    char *key;
+    char *metric;
+    int64_t time;
+};
+
+/* A report_read request: counters of the days that start in [since,
+ * until), of one program or of all when `program` is NULL. */
+struct report_request {
+    int64_t since;
+    int64_t until;
+    char *program;
+};
+
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
 struct batch {
     char *cursor_name;
@@ -225,6 +256,10 @@ struct batch {
     size_t segment_count;
     struct batch_event *events;
     size_t event_count;
+    struct goal_hit *goals;
+    size_t goal_count;
+    struct engagement *engagements;
+    size_t engagement_count;
 };
 
 struct claim_request {
@@ -566,5 +601,52 @@ json_t *related_object(const char *text);
  * JSON text to free(). Returns 0 or CRIER_ENOMEM.
  */
 int related_merge_text(const char *into, const char *from, char **merged);
+
+/* Report counters (common/report.c). */
+
+/* The length of a report day in ms: counters are kept per UTC day. */
+#define REPORT_DAY_MS 86400000
+
+/* Returns the start of the UTC day that contains `ms`. */
+int64_t report_day(int64_t ms);
+
+/*
+ * Writes into `buf` the message counter that a job's move to its current
+ * state adds to: "sent", "failed", "dead" or "suppressed:<reason>".
+ * Returns NULL for a state that no counter follows (claimed, sending, a
+ * retry back to planned).
+ */
+const char *report_state_metric(const struct job *job, char *buf,
+                                size_t size);
+
+/* Parse the optional "goals" and "engagements" members of a batch. */
+int goal_hits_parse(const json_t *json, struct goal_hit **hits,
+                    size_t *count);
+void goal_hits_clear(struct goal_hit *hits, size_t count);
+int engagements_parse(const json_t *json, struct engagement **items,
+                      size_t *count);
+void engagements_clear(struct engagement *items, size_t count);
+
+int report_request_parse(const json_t *json, struct report_request *out);
+void report_request_clear(struct report_request *request);
+
+/*
+ * Appends one row to the "messages", "residents", "moves" or "durations"
+ * list of a report_read result; `first` and `second` are NULL where the
+ * list has no such member. The builders keep the forms of
+ * docs/internals/store.md in one place for both stores.
+ */
+int report_message_add(json_t *result, const char *rule,
+                       const char *template_name, const char *channel,
+                       const char *metric, int64_t count);
+int report_resident_add(json_t *result, const char *program,
+                        const char *stage, int64_t count);
+int report_move_add(json_t *result, const char *program, int64_t day,
+                    const char *from, const char *to, int64_t count);
+int report_duration_add(json_t *result, const char *program,
+                        const char *stage, int64_t days, int64_t count);
+
+/* Returns a new, empty report_read result. */
+json_t *report_result_new(void);
 
 #endif

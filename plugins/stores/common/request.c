@@ -470,6 +470,11 @@ batch_parse(const json_t *json, struct batch *out)
                                    &out->segment_count);
     if (rc == 0)
         rc = batch_events_parse(json, &out->events, &out->event_count);
+    if (rc == 0)
+        rc = goal_hits_parse(json, &out->goals, &out->goal_count);
+    if (rc == 0)
+        rc = engagements_parse(json, &out->engagements,
+                               &out->engagement_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -499,6 +504,8 @@ batch_clear(struct batch *batch)
     free(batch->jobs);
     segment_changes_clear(batch->segments, batch->segment_count);
     batch_events_clear(batch->events, batch->event_count);
+    goal_hits_clear(batch->goals, batch->goal_count);
+    engagements_clear(batch->engagements, batch->engagement_count);
     memset(batch, 0, sizeof(*batch));
 }
 

@@ -343,6 +343,14 @@ job_update(struct connection *conn, struct request *req)
     if (rc == 0)
         rc = job_write(conn, req, &job);
     if (rc == 0) {
+        char buf[256];
+        const char *metric = report_state_metric(&job, buf, sizeof(buf));
+
+        if (metric != NULL)
+            rc = report_count_add(conn, req, job.rule, job.template_name,
+                                  job.channel, metric, change->now);
+    }
+    if (rc == 0) {
         req->result = json_pack("{s:s}", "state", job_state_name(job.state));
         if (req->result == NULL)
             rc = CRIER_ENOMEM;

@@ -28,7 +28,8 @@ static const char *const request_names[] = {
     [REQUEST_PROFILES_SCAN] = "profiles_scan",
     [REQUEST_JOBS_SENT_COUNT] = "jobs_sent_count",
     [REQUEST_JOB_RETRY] = "job_retry",
-    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate"
+    [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate",
+    [REQUEST_REPORT_READ] = "report_read"
 };
 
 
@@ -98,6 +99,9 @@ request_free(struct request *req)
         break;
     case REQUEST_ADDRESS_INVALIDATE:
         address_mark_clear(&req->input.mark);
+        break;
+    case REQUEST_REPORT_READ:
+        report_request_clear(&req->input.report);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -170,6 +174,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_ADDRESS_INVALIDATE:
         rc = address_invalidate(conn, req);
+        break;
+    case REQUEST_REPORT_READ:
+        rc = report_read(conn, req);
         break;
     }
     if (rc < 0)
@@ -383,6 +390,8 @@ JSON_OPERATION(store_jobs_sent_count, REQUEST_JOBS_SENT_COUNT,
 JSON_OPERATION(store_job_retry, REQUEST_JOB_RETRY, retry_parse, retry, 1)
 JSON_OPERATION(store_address_invalidate, REQUEST_ADDRESS_INVALIDATE,
                address_mark_parse, mark, 1)
+JSON_OPERATION(store_report_read, REQUEST_REPORT_READ, report_request_parse,
+               report, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -405,5 +414,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .profiles_scan = store_profiles_scan,
     .jobs_sent_count = store_jobs_sent_count,
     .job_retry = store_job_retry,
-    .address_invalidate = store_address_invalidate
+    .address_invalidate = store_address_invalidate,
+    .report_read = store_report_read
 };

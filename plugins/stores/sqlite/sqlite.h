@@ -40,7 +40,8 @@ enum request_kind {
     REQUEST_PROFILES_SCAN,
     REQUEST_JOBS_SENT_COUNT,
     REQUEST_JOB_RETRY,
-    REQUEST_ADDRESS_INVALIDATE
+    REQUEST_ADDRESS_INVALIDATE,
+    REQUEST_REPORT_READ
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -73,6 +74,7 @@ struct request {
         struct sent_query sent;
         struct retry_request retry;
         struct address_mark mark;
+        struct report_request report;
     } input;
 
     crier_append_cb append_done;
@@ -155,6 +157,15 @@ enum statement_id {
     STMT_JOBS_SENT_COUNT,
     STMT_ADDRESS_INVALID,
     STMT_ADDRESS_INVALIDATE,
+    STMT_REPORT_COUNT_ADD,
+    STMT_MOVE_COUNT_ADD,
+    STMT_DURATION_COUNT_ADD,
+    STMT_STAGE_SINCE,
+    STMT_GOAL_JOB,
+    STMT_CONVERSION_INSERT,
+    STMT_ENGAGEMENT_JOB,
+    STMT_ENGAGEMENT_INSERT,
+    STMT_ERASE_JOBS_COUNT,
     STMT_COUNT
 };
 
@@ -313,6 +324,17 @@ int job_retry_run(struct connection *conn, struct request *req);
 int address_invalidate(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
 
+/* report.c */
+int report_count_add(struct connection *conn, struct request *req,
+                     const char *rule, const char *template_name,
+                     const char *channel, const char *metric, int64_t time);
+int report_stage_move(struct connection *conn, struct request *req,
+                      const struct stage_move *stage);
+int goal_hit_apply(struct connection *conn, struct request *req,
+                   const struct goal_hit *hit);
+int engagement_apply(struct connection *conn, struct request *req,
+                     const struct engagement *item);
+int report_read(struct connection *conn, struct request *req);
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
 
