@@ -26,6 +26,8 @@ evaluation_new(json_t *events)
     ev->jobs = json_array();
     ev->segments = json_array();
     ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
+    ev->goals = g_array_new(FALSE, FALSE, outcomes_pending_size());
+    ev->engagements = json_array();
     return ev;
 }
 
@@ -42,6 +44,8 @@ evaluation_free(struct evaluation *ev)
     json_decref(ev->jobs);
     json_decref(ev->segments);
     g_array_free(ev->links, TRUE);
+    g_array_free(ev->goals, TRUE);
+    json_decref(ev->engagements);
     json_decref(ev->history);
     free(ev);
 }
@@ -313,6 +317,8 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
                    rule->name);
     }
     g_ptr_array_free(moves, TRUE);
+    if (type != NULL)
+        outcomes_collect(ev, rules, type, ctx, profile, seq, when);
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
     segments_evaluate(server.segments, profile, history, now_ms, 0,
@@ -423,10 +429,13 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
 
     /* Each entry and exit is stored with its event in one transaction.
      * The arguments are built before json_pack takes `segments` over. */
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o,s:o}", "cursor",
-                     "name", cursor, "value", (json_int_t) ev->last_seq,
-                     "merges", merges_for_commit(ev), "profiles",
-                     dirty_profiles(ev), "stages", ev->stages, "jobs",
-                     ev->jobs, "links", final_links(ev), "segments",
-                     segments, "events", segments_events(segments));
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:O,s:O,s:o,s:o,s:o,s:o,s:O}",
+                     "cursor", "name", cursor, "value",
+                     (json_int_t) ev->last_seq, "merges",
+                     merges_for_commit(ev), "profiles", dirty_profiles(ev),
+                     "stages", ev->stages, "jobs", ev->jobs, "links",
+                     final_links(ev), "segments", segments, "events",
+                     segments_events(segments), "goals",
+                     outcomes_goals_for_commit(ev), "engagements",
+                     ev->engagements);
 }

@@ -59,6 +59,7 @@ ruleset_free(struct ruleset *rs)
     if (rs == NULL)
         return;
     g_ptr_array_free(rs->rules, TRUE);
+    g_ptr_array_free(rs->goals, TRUE);
     g_ptr_array_free(rs->programs, TRUE);
     free(rs);
 }
@@ -139,8 +140,15 @@ program_move_allowed(const struct program *p, const char *from,
 int
 rule_reacts_to(const struct rule *rule, const char *type)
 {
-    for (guint i = 0; i < rule->on->len; i++) {
-        const char *pattern = g_ptr_array_index(rule->on, i);
+    return rules_type_matches(rule->on, type);
+}
+
+
+int
+rules_type_matches(const GPtrArray *on, const char *type)
+{
+    for (guint i = 0; i < on->len; i++) {
+        const char *pattern = g_ptr_array_index(on, i);
         size_t len = strlen(pattern);
 
         if (strcmp(pattern, type) == 0 || strcmp(pattern, "*") == 0)
@@ -349,21 +357,30 @@ rules_load_expr(struct config *cfg, const char *key, json_t *v,
 static int
 load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 {
+    return rules_load_on(cfg, prefix, on, &r->on);
+}
+
+
+int
+rules_load_on(struct config *cfg, const char *prefix, json_t *on,
+              GPtrArray **out)
+{
     char *key = g_strdup_printf("%s.on", prefix);
+    GPtrArray *types = g_ptr_array_new_with_free_func(g_free);
     size_t i;
     json_t *v;
 
-    r->on = g_ptr_array_new_with_free_func(g_free);
+    *out = types;
     if (json_is_string(on) && is_type_pattern(json_string_value(on)))
-        g_ptr_array_add(r->on, g_strdup(json_string_value(on)));
+        g_ptr_array_add(types, g_strdup(json_string_value(on)));
     else if (json_is_array(on) && json_array_size(on) > 0)
         json_array_foreach(on, i, v) {
             if (!json_is_string(v) || !is_type_pattern(json_string_value(v)))
                 break;
-            g_ptr_array_add(r->on, g_strdup(json_string_value(v)));
+            g_ptr_array_add(types, g_strdup(json_string_value(v)));
         }
-    if (r->on->len == 0 || (json_is_array(on) &&
-                            r->on->len != json_array_size(on)))
+    if (types->len == 0 || (json_is_array(on) &&
+                            types->len != json_array_size(on)))
         config_fail(cfg, key, "must name an event type, such as "
                     "\"page_view\" or \"case.*\", or a list of them; types "
                     "are letters, digits, '.', '_', ':' and '-'");
@@ -507,17 +524,18 @@ ruleset_load(struct config *cfg, const struct template_set *templates,
 
     rs->programs = g_ptr_array_new_with_free_func(program_free);
     rs->rules = g_ptr_array_new_with_free_func(rule_free);
+    rs->goals = g_ptr_array_new_with_free_func(goal_free);
     *out = rs;
     if (load_programs(cfg, rs) != 0)
         return CRIER_ECONFIG;
-    if (rules == NULL)
-        return 0;
-    if (!json_is_array(rules)) {
+    if (rules != NULL && !json_is_array(rules)) {
         config_fail(cfg, "rules", "must be a list: ( { ... }, { ... } )");
         return CRIER_ECONFIG;
     }
     json_array_foreach(rules, i, block)
         if (load_rule(cfg, i, block, templates, channel_exists, rs) != 0)
             return CRIER_ECONFIG;
-    return check_unique_names(cfg, rs);
+    if (check_unique_names(cfg, rs) != 0)
+        return CRIER_ECONFIG;
+    return goals_load(cfg, rs);
 }

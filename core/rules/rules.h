@@ -39,9 +39,23 @@ struct rule {
     int priority;               /* wins the last slot of a cap */
 };
 
+/*
+ * A goal: an event of a type in `on` that passes `when` is a conversion
+ * when a message of `program` was sent to the profile within `window_ms`
+ * before it (docs/reports.md).
+ */
+struct goal {
+    char *name;
+    const struct program *program;
+    GPtrArray *on;              /* char *, as in a rule */
+    struct expr *when;          /* NULL: always */
+    int64_t window_ms;
+};
+
 struct ruleset {
     GPtrArray *programs;        /* struct program * */
     GPtrArray *rules;           /* struct rule *, in config order */
+    GPtrArray *goals;           /* struct goal *, in config order */
 };
 
 /* The stages a program has when its config lists none. */
@@ -71,6 +85,20 @@ const struct program *ruleset_program(const struct ruleset *rs,
 
 /* Returns nonzero when the rule reacts to events of `type`. */
 int rule_reacts_to(const struct rule *rule, const char *type);
+
+/* Returns nonzero when an `on` list matches events of `type`. */
+int rules_type_matches(const GPtrArray *on, const char *type);
+
+/* Reads an `on` setting (a type pattern or a list of them) at
+ * "<prefix>.on" into a new array. Returns 0 or CRIER_ECONFIG. */
+int rules_load_on(struct config *cfg, const char *prefix, json_t *on,
+                  GPtrArray **out);
+
+/* Loads `goals` from the config into `rs` (goals.c). Each goal names a
+ * program of `rs`. Returns 0 or CRIER_ECONFIG. */
+int goals_load(struct config *cfg, struct ruleset *rs);
+
+void goal_free(gpointer goal);
 
 /* Returns nonzero when `stage` is one of the program's stages. */
 int program_has_stage(const struct program *p, const char *stage);

@@ -1,0 +1,56 @@
+/*
+ * Reports: `crier report` and GET /v1/reports/{kind}, both built from the
+ * store's report_read (docs/reports.md).
+ */
+#ifndef CRIER_CORE_REPORT_H
+#define CRIER_CORE_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+enum report_format { REPORT_TABLE, REPORT_JSON, REPORT_CSV };
+
+struct report_options {
+    const char *kind;           /* rules, messages, goals or funnel */
+    const char *program;        /* NULL: every program */
+    int64_t since;              /* the first day, ms at 00:00 UTC */
+    int64_t until;              /* the day after the last, ms */
+    enum report_format format;
+};
+
+/* A table of cells: `columns` are names, and each row is a JSON array of
+ * strings, integers, reals or nulls, one per column. */
+struct report_table {
+    json_t *columns;
+    json_t *rows;
+};
+
+/*
+ * Runs `crier report` with the arguments after the command word: the
+ * kind, --since and --until dates (YYYY-MM-DD, UTC, both inclusive),
+ * --program, and --json or --csv. Needs the server prepared. Returns the
+ * exit code.
+ */
+int report_command(int argc, char **argv);
+
+/* Builds the report_read request for `opt`. New reference. */
+json_t *report_request_build(const struct report_options *opt);
+
+/* Returns nonzero when rule `rule` belongs in a report of `opt`. */
+int report_rule_included(const struct report_options *opt, const char *rule);
+
+/* Builds the table of `opt->kind` from a report_read result (table.c). */
+struct report_table *report_table_build(const struct report_options *opt,
+                                        const json_t *result);
+
+/* Returns the table as a JSON array of objects, one per row. */
+json_t *report_table_json(const struct report_table *table);
+
+void report_table_print(const struct report_table *table,
+                        enum report_format format, FILE *out);
+
+void report_table_free(struct report_table *table);
+
+#endif

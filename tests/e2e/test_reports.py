@@ -1,0 +1,164 @@
+"""Reports: counters kept by the pipeline and the outbox, read by
+`crier report` from a known set of events, messages and conversions."""
+import csv
+import io
+import json
+import os
+
+from crierlib import ROOT, Crier, Store, run_crier, wait_until
+
+TEMPLATES = os.path.join(ROOT, "tests", "data", "e2e-templates")
+
+# The test clock starts at 2026-01-01T00:00:00Z.
+CONFIG = """
+clock = "test";
+templates = "%s";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: { api: { plugin = "api"; }; };
+channels: {
+  email: { plugin = "email"; outbox = "var/outbox";
+           from = "City of Example <alerts@example.gov>"; };
+};
+programs: { snap-benefits: { }; housing: { }; };
+rules = (
+  { name    = "snap-invite";
+    program = "snap-benefits";
+    on      = "page_view";
+    when    = "event.properties.url ~ '/snap'";
+    send    = { channel = "email"; template = "welcome"; };
+    stage   = "consideration"; }
+);
+goals = (
+  { name    = "snap-enrolled";
+    program = "snap-benefits";
+    on      = "benefit.decided";
+    when    = "event.properties.outcome == 'enrolled'";
+    window  = "30 days"; }
+);
+""" % TEMPLATES
+
+RESIDENTS = ["ana@example.gov", "bo@example.gov", "cy@example.gov",
+             "di@example.gov"]
+
+
+def send(c, events):
+    r = c.post("/v1/events", {"events": events})
+    assert r.status == 202, r.body
+    wait_until(c.store.pipeline_done)
+
+
+def settle(c):
+    """Waits until the pipeline has seen every event and no job is open."""
+    wait_until(c.store.pipeline_done)
+    wait_until(lambda: all(j["state"] not in ("planned", "claimed",
+                                              "sending")
+                           for j in c.store.jobs()))
+
+
+def event(kind, email, **properties):
+    return {"type": kind, "profile": {"email": email},
+            "properties": properties}
+
+
+def job_key(c, email):
+    return [j["key"] for j in c.store.jobs() if j["to"] == email][0]
+
+
+def report(c, *args):
+    code, out, err = run_crier("-c", c.conf, "report", *args)
+    assert code == 0, err
+    return out
+
+
+def drive(tmp_path):
+    """Four residents get the invitation; known opens, clicks and
+    decisions follow. Returns the stopped server."""
+    c = Crier(tmp_path, CONFIG).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    send(c, [event("page_view", e, url="https://example.gov/snap")
+             for e in RESIDENTS])
+    settle(c)
+    assert [j["state"] for j in c.store.jobs()] == ["sent"] * 4
+
+    ana, bo, cy = (job_key(c, e) for e in RESIDENTS[:3])
+    send(c, [
+        # Ana opens twice (one unique open), a proxy opens Bo's message,
+        # and Cy clicks.
+        event("email.opened", RESIDENTS[0], message=ana),
+        event("email.opened", RESIDENTS[0], message=ana),
+        event("email.opened", RESIDENTS[1], message=bo, bot="proxy"),
+        event("email.clicked", RESIDENTS[2], message=cy),
+        # Ana enrols and Bo is refused, inside the window.
+        event("benefit.decided", RESIDENTS[0], outcome="enrolled"),
+        event("benefit.decided", RESIDENTS[1], outcome="denied"),
+    ])
+    # Cy enrols 31 days after the message: outside the window.
+    assert c.post("/v1/test/clock", {"advance": "744h"}).status == 200
+    send(c, [event("benefit.decided", RESIDENTS[2], outcome="enrolled")])
+    assert c.stop() == 0
+    return c
+
+
+def test_report_counts_known_outcomes(tmp_path):
+    c = drive(tmp_path)
+
+    rules = json.loads(report(c, "rules", "--json"))
+    assert rules == [{
+        "rule": "snap-invite", "planned": 4, "sent": 4, "failed": 0,
+        "dead": 0, "suppressed": 0, "opened": 1, "opened_bot": 1,
+        "clicked": 1, "clicked_bot": 0, "unsubscribed": 0,
+        "converted": 1}]
+
+    goals = json.loads(report(c, "goals", "--json"))
+    assert len(goals) == 1
+    assert goals[0]["goal"] == "snap-enrolled"
+    assert goals[0]["rule"] == "snap-invite"
+    assert goals[0]["conversions"] == 1
+    assert goals[0]["sent"] == 4
+    assert goals[0]["rate_percent"] == 25.0
+
+    funnel = json.loads(report(c, "funnel", "--program", "snap-benefits",
+                               "--json"))
+    by_stage = {row["stage"]: row for row in funnel}
+    assert [row["stage"] for row in funnel] == [
+        "awareness", "consideration", "adoption", "use", "advocacy"]
+    assert by_stage["awareness"]["residents"] == 0
+    assert by_stage["awareness"]["entered"] == 4
+    assert by_stage["awareness"]["median_days"] == 0
+    assert by_stage["consideration"]["residents"] == 4
+    assert by_stage["consideration"]["entered"] == 4
+    assert by_stage["consideration"]["median_days"] is None
+
+
+def test_report_formats_and_ranges(tmp_path):
+    c = drive(tmp_path)
+
+    rows = list(csv.reader(io.StringIO(report(c, "messages", "--csv"))))
+    assert rows[0] == ["rule", "template", "channel", "metric", "count"]
+    counts = {r[3]: int(r[4]) for r in rows[1:]}
+    assert counts["planned"] == 4
+    assert counts["converted:snap-enrolled"] == 1
+
+    table = report(c, "rules").splitlines()
+    assert table[0].split()[:3] == ["RULE", "PLANNED", "SENT"]
+    assert table[1].split()[:3] == ["snap-invite", "4", "4"]
+
+    # Nothing happened in February, and a program without rules has
+    # none of them.
+    assert json.loads(report(c, "rules", "--since", "2026-02-01",
+                             "--json")) == []
+    assert json.loads(report(c, "rules", "--program", "housing",
+                             "--json")) == []
+    one_day = json.loads(report(c, "rules", "--since", "2026-01-01",
+                                "--until", "2026-01-01", "--json"))
+    assert one_day[0]["sent"] == 4
+
+
+def test_report_rejects_bad_arguments(tmp_path):
+    c = Crier(tmp_path, CONFIG)
+    code, _, err = run_crier("-c", c.conf, "report", "--since", "2026-13-01")
+    assert code == 64
+    assert "invalid date for --since" in err
+    code, _, err = run_crier("-c", c.conf, "report", "weekly")
+    assert code == 64
+    assert "unknown report \"weekly\"" in err
