@@ -14,8 +14,6 @@
 #include "rules/rules.h"
 #include "server/server.h"
 
-/* The end of time for a report without --until: 10000-01-01. */
-#define REPORT_UNTIL_MAX INT64_C(253402300800000)
 #define DAY_MS INT64_C(86400000)
 
 struct report_run {
@@ -51,9 +49,8 @@ on_started(void *arg)
 }
 
 
-/* Parses a date "YYYY-MM-DD" into the ms of its start in UTC. */
-static int
-date_parse(const char *text, int64_t *ms)
+int
+report_date_parse(const char *text, int64_t *ms)
 {
     int year, month, day;
     char extra;
@@ -101,7 +98,7 @@ options_parse(struct report_options *opt, int argc, char **argv)
                   strcmp(arg, "--until") == 0) && value != NULL) {
             int64_t ms;
 
-            if (date_parse(value, &ms) != 0) {
+            if (report_date_parse(value, &ms) != 0) {
                 fprintf(stderr, "crier: invalid date for %s: \"%s\"; use "
                         "YYYY-MM-DD\n", arg, value);
                 return -1;
@@ -120,13 +117,20 @@ options_parse(struct report_options *opt, int argc, char **argv)
     }
     if (opt->kind == NULL)
         opt->kind = "rules";
-    if (strcmp(opt->kind, "rules") && strcmp(opt->kind, "messages") &&
-        strcmp(opt->kind, "goals") && strcmp(opt->kind, "funnel")) {
+    if (!report_kind_valid(opt->kind)) {
         fprintf(stderr, "crier: unknown report \"%s\"; use rules, messages, "
                 "goals or funnel\n", opt->kind);
         return -1;
     }
     return 0;
+}
+
+
+int
+report_kind_valid(const char *kind)
+{
+    return strcmp(kind, "rules") == 0 || strcmp(kind, "messages") == 0 ||
+           strcmp(kind, "goals") == 0 || strcmp(kind, "funnel") == 0;
 }
 
 

@@ -10,6 +10,9 @@
 
 #include <jansson.h>
 
+/* The end of time for a report without an end date: 10000-01-01. */
+#define REPORT_UNTIL_MAX INT64_C(253402300800000)
+
 enum report_format { REPORT_TABLE, REPORT_JSON, REPORT_CSV };
 
 struct report_options {
@@ -17,7 +20,10 @@ struct report_options {
     const char *program;        /* NULL: every program */
     int64_t since;              /* the first day, ms at 00:00 UTC */
     int64_t until;              /* the day after the last, ms */
-    enum report_format format;
+    /* The end of time for a report without an end date: 10000-01-01. */
+#define REPORT_UNTIL_MAX INT64_C(253402300800000)
+
+enum report_format format;
 };
 
 /* A table of cells: `columns` are names, and each row is a JSON array of
@@ -35,6 +41,13 @@ struct report_table {
  */
 int report_command(int argc, char **argv);
 
+/* Parses a date "YYYY-MM-DD" into the ms of its start in UTC. Returns 0
+ * or -1 for an invalid date. */
+int report_date_parse(const char *text, int64_t *ms);
+
+/* Returns nonzero for rules, messages, goals and funnel. */
+int report_kind_valid(const char *kind);
+
 /* Builds the report_read request for `opt`. New reference. */
 json_t *report_request_build(const struct report_options *opt);
 
@@ -49,7 +62,10 @@ struct report_table *report_table_build(const struct report_options *opt,
 json_t *report_table_json(const struct report_table *table);
 
 void report_table_print(const struct report_table *table,
-                        enum report_format format, FILE *out);
+                        /* The end of time for a report without an end date: 10000-01-01. */
+#define REPORT_UNTIL_MAX INT64_C(253402300800000)
+
+enum report_format format, FILE *out);
 
 void report_table_free(struct report_table *table);
 

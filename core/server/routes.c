@@ -122,6 +122,8 @@ routes_add_core(struct http_server *http)
         rc = admin_template_routes_add(http);
     if (rc == 0)
         rc = admin_message_routes_add(http);
+    if (rc == 0)
+        rc = admin_report_routes_add(http);
     if (rc == 0 && server.settings.test_clock)
         rc = http_route_add(http, "POST", "/v1/test/clock", on_test_clock,
                             NULL);

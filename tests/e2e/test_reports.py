@@ -1,6 +1,7 @@
 """Reports: counters kept by the pipeline and the outbox, read by
 `crier report` from a known set of events, messages and conversions."""
 import csv
+import hashlib
 import io
 import json
 import os
@@ -8,6 +9,8 @@ import os
 from crierlib import ROOT, Crier, Store, run_crier, wait_until
 
 TEMPLATES = os.path.join(ROOT, "tests", "data", "e2e-templates")
+TOKEN = "admin-token-for-report-tests"
+AUTH = {"Authorization": "Bearer " + TOKEN}
 
 # The test clock starts at 2026-01-01T00:00:00Z.
 CONFIG = """
@@ -35,7 +38,8 @@ goals = (
     when    = "event.properties.outcome == 'enrolled'";
     window  = "30 days"; }
 );
-""" % TEMPLATES
+admin: { tokens = [ "sha256:%s" ]; };
+""" % (TEMPLATES, hashlib.sha256(TOKEN.encode()).hexdigest())
 
 RESIDENTS = ["ana@example.gov", "bo@example.gov", "cy@example.gov",
              "di@example.gov"]
@@ -162,3 +166,25 @@ def test_report_rejects_bad_arguments(tmp_path):
     code, _, err = run_crier("-c", c.conf, "report", "weekly")
     assert code == 64
     assert "unknown report \"weekly\"" in err
+
+
+def test_report_route_matches_command(tmp_path):
+    c = drive(tmp_path)
+    cli = json.loads(report(c, "goals", "--json"))
+    c.start()
+    try:
+        r = c.get("/v1/reports/goals", headers=AUTH)
+        assert r.status == 200, r.body
+        assert r.json() == {"report": "goals", "rows": cli}
+        r = c.get("/v1/reports/rules?since=2026-02-01", headers=AUTH)
+        assert r.json()["rows"] == []
+        r = c.get("/v1/reports/funnel?program=snap-benefits", headers=AUTH)
+        assert len(r.json()["rows"]) == 5
+        assert c.get("/v1/reports/goals").status == 401
+        r = c.get("/v1/reports/weekly", headers=AUTH)
+        assert r.status == 404
+        r = c.get("/v1/reports/rules?since=2026-1-1x", headers=AUTH)
+        assert r.status == 400
+        assert r.json()["field"] == "since"
+    finally:
+        assert c.stop() == 0
