@@ -1,5 +1,5 @@
 /*
- * GET /v1/reports/{rules|messages|goals|funnel}: the tables of `crier
+ * GET /v1/reports/{rules|messages|goals|funnel|experiments}: the tables of `crier
  * report` as JSON, behind the admin token. The query takes `since` and
  * `until` (YYYY-MM-DD, UTC, both inclusive) and `program`.
  */
@@ -113,7 +113,7 @@ on_report_path(void *arg, struct crier_http_req *req)
         return;
     if (!report_kind_valid(kind)) {
         admin_respond_error(req, 404, NULL, "report not found; use rules, "
-                            "messages, goals or funnel");
+                            "messages, goals, funnel or experiments");
         return;
     }
     if (!STORE_HAS_OP(report_read)) {

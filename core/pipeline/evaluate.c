@@ -184,6 +184,8 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
                                                 : "email";
     const char *to = profile_identity(profile, kind);
     const char *id = json_string_value(json_object_get(profile, "id"));
+    const char *template_name;
+    json_t *job;
     char *key;
 
     if (to == NULL) {
@@ -194,17 +196,22 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
     }
     key = g_strdup_printf("rule:%s/%s/%lld", rule->name, id,
                           (long long) seq);
-    json_array_append_new(ev->jobs,
-        json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:i}",
-                  "key", key,
-                  "rule", rule->name,
-                  "program", rule->program ? rule->program->name : NULL,
-                  "profile", id, "event_seq", (json_int_t) seq,
-                  "channel", rule->channel,
-                  "template", rule->template_name, "to", to,
-                  "due", (json_int_t) job_due(rule, event_ms),
-                  "lane", rule->service ? 0 : 1,
-                  "priority", rule->priority));
+    /* An experiment's holdout gets a job that the store keeps suppressed,
+     * so that its conversions are measured like those of a variant. */
+    template_name = rule_assign(rule, id);
+    job = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:i}",
+                    "key", key,
+                    "rule", rule->name,
+                    "program", rule->program ? rule->program->name : NULL,
+                    "profile", id, "event_seq", (json_int_t) seq,
+                    "channel", rule->channel,
+                    "template", template_name, "to", to,
+                    "due", (json_int_t) job_due(rule, event_ms),
+                    "lane", rule->service ? 0 : 1,
+                    "priority", rule->priority);
+    if (strcmp(template_name, HOLDOUT_TEMPLATE) == 0)
+        json_object_set_new(job, "holdout", json_true());
+    json_array_append_new(ev->jobs, job);
     g_free(key);
 }
 

@@ -119,7 +119,7 @@ options_parse(struct report_options *opt, int argc, char **argv)
         opt->kind = "rules";
     if (!report_kind_valid(opt->kind)) {
         fprintf(stderr, "crier: unknown report \"%s\"; use rules, messages, "
-                "goals or funnel\n", opt->kind);
+                "goals, funnel or experiments\n", opt->kind);
         return -1;
     }
     return 0;
@@ -130,7 +130,8 @@ int
 report_kind_valid(const char *kind)
 {
     return strcmp(kind, "rules") == 0 || strcmp(kind, "messages") == 0 ||
-           strcmp(kind, "goals") == 0 || strcmp(kind, "funnel") == 0;
+           strcmp(kind, "goals") == 0 || strcmp(kind, "funnel") == 0 ||
+           strcmp(kind, "experiments") == 0;
 }
 
 

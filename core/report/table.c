@@ -258,6 +258,10 @@ report_table_build(const struct report_options *opt, const json_t *result)
     static const char *const funnel_columns[] = {
         "program", "stage", "residents", "entered", "median_days", NULL
     };
+    static const char *const experiments_columns[] = {
+        "rule", "goal", "cell", "assigned", "conversions", "rate_percent",
+        "difference_points", "ci_low_points", "ci_high_points", "note", NULL
+    };
     const json_t *messages = json_object_get(result, "messages");
     struct report_table *t;
 
@@ -267,6 +271,9 @@ report_table_build(const struct report_options *opt, const json_t *result)
     } else if (strcmp(opt->kind, "goals") == 0) {
         t = table_new(goals_columns);
         goals_build(t, opt, messages);
+    } else if (strcmp(opt->kind, "experiments") == 0) {
+        t = table_new(experiments_columns);
+        report_experiments_build(t, opt, messages);
     } else if (strcmp(opt->kind, "funnel") == 0) {
         t = table_new(funnel_columns);
         funnel_build(t, opt, result);

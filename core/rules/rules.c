@@ -18,7 +18,7 @@ static const char *const program_keys[] = {
 };
 static const char *const rule_keys[] = {
     "name", "program", "on", "when", "send", "stage", "class", "priority",
-    NULL
+    "variants", "holdout", NULL
 };
 static const char *const send_keys[] = {
     "channel", "template", "delay", NULL
@@ -49,6 +49,12 @@ rule_free(gpointer data)
     g_free(r->channel);
     g_free(r->template_name);
     g_free(r->stage);
+    if (r->variants != NULL) {
+        for (guint i = 0; i < r->variants->len; i++)
+            g_free(g_array_index(r->variants, struct variant,
+                                 i).template_name);
+        g_array_free(r->variants, TRUE);
+    }
     free(r);
 }
 
@@ -389,10 +395,13 @@ rules_load_on(struct config *cfg, const char *prefix, json_t *on,
 }
 
 
+/* Reads `send`. Its template may be left out when the rule's variants
+ * name the templates (`template_required` 0). */
 static int
 load_send(struct config *cfg, const char *prefix, json_t *send,
           const struct template_set *templates,
-          int (*channel_exists)(const char *), struct rule *r)
+          int (*channel_exists)(const char *), int template_required,
+          struct rule *r)
 {
     char *key = g_strdup_printf("%s.send", prefix);
     const char *channel = NULL, *template_name = NULL, *delay = NULL;
@@ -403,14 +412,16 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
     else if (config_check_keys(cfg, send, key, send_keys) != 0)
         ;
     else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
-             config_get_string(cfg, send, key, "template", 1,
-                               &template_name) ||
+             config_get_string(cfg, send, key, "template",
+                               template_required, &template_name) ||
              config_get_string(cfg, send, key, "delay", 0, &delay))
         ;
     else if (!channel_exists(channel))
         config_fail(cfg, key, "channel \"%s\" is not configured under "
                     "channels", channel);
-    else if (templates == NULL || !template_set_has(templates, template_name))
+    else if (template_name != NULL &&
+             (templates == NULL ||
+              !template_set_has(templates, template_name)))
         config_fail(cfg, key, "template \"%s\" not found in the templates "
                     "folder", template_name);
     else if (delay && clock_parse_duration(delay, &r->delay_ms) != 0)
@@ -486,10 +497,12 @@ load_rule(struct config *cfg, size_t index, json_t *block,
         return CRIER_ECONFIG;
     }
     g_free(key);
-    if (json_object_get(block, "send") != NULL)
-        return load_send(cfg, prefix, json_object_get(block, "send"),
-                         templates, channel_exists, r);
-    return 0;
+    if (json_object_get(block, "send") != NULL &&
+        load_send(cfg, prefix, json_object_get(block, "send"), templates,
+                  channel_exists, json_object_get(block, "variants") == NULL,
+                  r) != 0)
+        return CRIER_ECONFIG;
+    return rule_experiment_load(cfg, prefix, block, templates, r);
 }
 
 

@@ -25,6 +25,12 @@ struct program {
     json_t *moves;              /* from -> [to, ...], or NULL: see below */
 };
 
+/* One variant of a rule's experiment: a template and its share. */
+struct variant {
+    char *template_name;
+    int weight;                 /* 1 to 1000, relative to the others */
+};
+
 struct rule {
     char *name;
     const struct program *program;  /* NULL when the rule names none */
@@ -37,7 +43,27 @@ struct rule {
     int service;                /* class "service": statutory or
                                  * transactional, claimed first */
     int priority;               /* wins the last slot of a cap */
+    GArray *variants;           /* struct variant, or NULL: no experiment */
+    int holdout;                /* percent of residents sent nothing */
 };
+
+/* The template a holdout's job carries; no template file has this name,
+ * because template names are not allowed to contain parentheses. */
+#define HOLDOUT_TEMPLATE "(holdout)"
+
+/*
+ * Assigns a resident to a cell of the rule's experiment, the same cell
+ * every time: returns the template of its variant, HOLDOUT_TEMPLATE for
+ * the holdout, or the rule's template when it has no experiment
+ * (experiment.c).
+ */
+const char *rule_assign(const struct rule *rule, const char *profile_id);
+
+/* Reads `variants` and `holdout` of rule block `block` at `prefix`
+ * (experiment.c). Returns 0 or CRIER_ECONFIG. */
+int rule_experiment_load(struct config *cfg, const char *prefix,
+                         json_t *block, const struct template_set *templates,
+                         struct rule *r);
 
 /*
  * A goal: an event of a type in `on` that passes `when` is a conversion

@@ -188,3 +188,79 @@ def test_report_route_matches_command(tmp_path):
         assert r.json()["field"] == "since"
     finally:
         assert c.stop() == 0
+
+
+EXPERIMENT = """
+clock = "test";
+templates = "%s";
+store: { plugin = "sqlite"; path = "var/crier.db"; };
+triggers: { api: { plugin = "api"; }; };
+channels: {
+  email: { plugin = "email"; outbox = "var/outbox";
+           from = "City of Example <alerts@example.gov>"; };
+};
+programs: { snap-benefits: { }; };
+rules = (
+  { name     = "snap-invite";
+    program  = "snap-benefits";
+    on       = "page_view";
+    send     = { channel = "email"; };
+    variants = ( { template = "welcome"; weight = 1; } );
+    holdout  = 50; }
+);
+goals = (
+  { name = "snap-enrolled"; program = "snap-benefits";
+    on = "benefit.decided"; window = "30 days"; }
+);
+""" % TEMPLATES
+
+
+def expected_cell(rule, profile_id, holdout):
+    """The cell crier assigns: the first 53 of the top 64 bits of
+    SHA-256("<rule>/<profile id>") as a fraction of one."""
+    digest = hashlib.sha256(("%s/%s" % (rule, profile_id)).encode()).digest()
+    point = (int.from_bytes(digest[:8], "big") >> 11) / float(1 << 53)
+    return "(holdout)" if point < holdout / 100.0 else "welcome"
+
+
+def test_experiment_cells_and_conversions(tmp_path):
+    c = Crier(tmp_path, EXPERIMENT).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    emails = ["r%02d@example.gov" % i for i in range(30)]
+    send(c, [event("page_view", e) for e in emails])
+    settle(c)
+    rows = c.store.query("SELECT j.template, j.state, i.profile FROM jobs j"
+                         " JOIN identities i ON i.value = j.recipient"
+                         " ORDER BY j.id")
+    assert len(rows) == 30
+    cells = {"(holdout)": 0, "welcome": 0}
+    for template, state, profile in rows:
+        assert template == expected_cell("snap-invite", profile, 50)
+        assert state == ("suppressed" if template == "(holdout)"
+                         else "sent")
+        cells[template] += 1
+    assert cells["(holdout)"] > 0 and cells["welcome"] > 0
+    # Nothing of the holdout reached the outbox.
+    outbox = os.path.join(c.workdir, "var", "outbox", "new")
+    assert len(os.listdir(outbox)) == cells["welcome"]
+
+    # Every third resident enrols: conversions of both cells count.
+    converted = {"(holdout)": 0, "welcome": 0}
+    for n, (template, _, _) in enumerate(rows):
+        if n % 3 == 0:
+            converted[template] += 1
+    send(c, [event("benefit.decided", emails[n]) for n in range(0, 30, 3)])
+    assert c.stop() == 0
+
+    table = json.loads(report(c, "experiments", "--json"))
+    assert [row["cell"] for row in table] == ["(holdout)", "welcome"]
+    holdout, welcome = table
+    assert holdout["assigned"] == cells["(holdout)"]
+    assert holdout["conversions"] == converted["(holdout)"]
+    assert holdout["note"] == "baseline"
+    assert welcome["assigned"] == cells["welcome"]
+    assert welcome["conversions"] == converted["welcome"]
+    assert welcome["note"] == "sample too small"
+    rate = converted["welcome"] / cells["welcome"]
+    base = converted["(holdout)"] / cells["(holdout)"]
+    assert abs(welcome["difference_points"] - 100 * (rate - base)) < 1e-9

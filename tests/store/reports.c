@@ -274,6 +274,45 @@ report_counts_erased_jobs(void **state)
 
 
 static void
+report_records_holdout_unsent(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report;
+    json_t *jobs;
+    json_t *list;
+
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:I,"
+                                  " s:b}]}", "jobs", "key", "k-1", "rule",
+                                  "crib-recall", "program", "child-safety",
+                                  "profile", "p_1", "channel", "email",
+                                  "template", "crib-safety", "due",
+                                  (json_int_t)T0, "holdout", 1)));
+    jobs = jobs_claim_at(f, T0 + DAY, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 0);
+    json_decref(jobs);
+    list = jobs_list_all(f);
+    assert_string_equal(member_str(json_array_get(json_object_get(list,
+                                                                  "jobs"),
+                                                  0), "state"),
+                        "suppressed");
+    assert_string_equal(member_str(json_array_get(json_object_get(list,
+                                                                  "jobs"),
+                                                  0), "error"),
+                        "holdout");
+    json_decref(list);
+
+    /* The holdout's conversion is credited to its job, planned at T0. */
+    goal_hit(f, "enrolled", "child-safety", 7, T0 + 5000, 10000);
+    report = report_at(f, T0, T0 + DAY, NULL);
+    assert_int_equal(message_count(report, "planned"), 0);
+    assert_int_equal(message_count(report, "suppressed:holdout"), 1);
+    assert_int_equal(message_count(report, "converted:enrolled"), 1);
+    json_decref(report);
+}
+
+
+static void
 report_read_rejects_bad_request(void **state)
 {
     struct fixture *f = *state;
@@ -296,6 +335,7 @@ const struct CMUnitTest report_tests[] = {
     CASE(report_counts_engagements_once),
     CASE(report_counts_stage_moves),
     CASE(report_counts_erased_jobs),
+    CASE(report_records_holdout_unsent),
     CASE(report_read_rejects_bad_request),
 };
 const size_t report_test_count = sizeof(report_tests) / sizeof(report_tests[0]);

@@ -55,6 +55,10 @@
  * into the jobs of an erased profile. */
 #define ERASED_ERROR "erased"
 
+/* The error, and the reason for suppression, of a job planned for an
+ * experiment's holdout: stored suppressed, never claimed. */
+#define HOLDOUT_ERROR "holdout"
+
 /* The claim lanes: every due job of a lower lane is claimed before any
  * job of a higher one. Service messages (statutory or transactional) use
  * lane 0, so a large outreach send never delays them. */
@@ -618,6 +622,10 @@ int64_t report_day(int64_t ms);
  */
 const char *report_state_metric(const struct job *job, char *buf,
                                 size_t size);
+
+/* Returns the counter that a newly planned job adds to: "planned", or
+ * "suppressed:holdout" for a holdout's job. */
+const char *job_plan_metric(const struct job *job);
 
 /* Parse the optional "goals" and "engagements" members of a batch. */
 int goal_hits_parse(const json_t *json, struct goal_hit **hits,

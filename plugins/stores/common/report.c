@@ -44,6 +44,14 @@ report_state_metric(const struct job *job, char *buf, size_t size)
 }
 
 
+const char *
+job_plan_metric(const struct job *job)
+{
+    return job->state == JOB_SUPPRESSED ? "suppressed:" HOLDOUT_ERROR
+                                        : "planned";
+}
+
+
 /* Copies the non-empty string member `key`, or NULL when it is absent
  * and not required. */
 static int

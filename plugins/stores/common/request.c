@@ -337,6 +337,28 @@ event_link_parse(const json_t *json, void *item)
 }
 
 
+/*
+ * Gives a planned job its first state: planned, or for a job with
+ * "holdout": true, suppressed with the error "holdout", because an
+ * experiment's holdout is recorded but never sent.
+ */
+static int
+job_holdout_parse(const json_t *json, struct job *out)
+{
+    json_t *holdout = json_object_get(json, "holdout");
+
+    job_plan(out);
+    if (holdout == NULL || json_is_null(holdout) || json_is_false(holdout))
+        return 0;
+    if (!json_is_true(holdout))
+        return CRIER_EINVAL;
+    out->state = JOB_SUPPRESSED;
+    out->error = strdup(HOLDOUT_ERROR);
+    out->last_error = strdup(HOLDOUT_ERROR);
+    return out->error == NULL || out->last_error == NULL ? CRIER_ENOMEM : 0;
+}
+
+
 /* Parses a planned job, whose `created` defaults to `due`. */
 static int
 job_parse(const json_t *json, void *item)
@@ -372,11 +394,12 @@ job_parse(const json_t *json, void *item)
         rc = CRIER_EINVAL;
     if (rc == 0)
         rc = member_integer(json, "priority", 0, 0, &out->priority);
+    if (rc == 0)
+        rc = job_holdout_parse(json, out);
     if (rc < 0) {
         job_clear(out);
         return rc;
     }
-    job_plan(out);
     return 0;
 }
 

@@ -25,7 +25,7 @@ job_insert(struct memory_store *store, struct job *planned)
     job->id = (int64_t)store->jobs->len + 1;
     g_ptr_array_add(store->jobs, job);
     g_hash_table_insert(store->job_keys, job->key, job);
-    report_message_count(store, job, "planned", job->created);
+    report_message_count(store, job, job_plan_metric(job), job->created);
 
     /* The stored job took over the planned job's strings. */
     memset(planned, 0, sizeof(*planned));

@@ -148,12 +148,16 @@ report_goal_hit(struct memory_store *store, const struct goal_hit *hit)
     char metric[256];
     char *goal_key;
 
-    /* The last sent job wins; at the same time the higher id does, as
-     * the sqlite store orders them. */
+    /* The last sent job (or holdout job) wins; at the same time the
+     * higher id does, as the sqlite store orders them. */
     for (guint i = 0; i < store->jobs->len; i++) {
         struct job *job = g_ptr_array_index(store->jobs, i);
 
-        if (job->state != JOB_SENT || job->profile == NULL ||
+        int holdout = job->state == JOB_SUPPRESSED &&
+                      job->last_error != NULL &&
+                      strcmp(job->last_error, HOLDOUT_ERROR) == 0;
+
+        if ((job->state != JOB_SENT && !holdout) || job->profile == NULL ||
             job->program == NULL || strcmp(job->profile, hit->profile) ||
             strcmp(job->program, hit->program) ||
             job->updated < hit->time - hit->window_ms ||

@@ -41,7 +41,8 @@ batch_commit(struct connection *conn, struct request *req)
         rc = job_insert(conn, req, job, &inserted);
         if (rc == 0 && inserted)
             rc = report_count_add(conn, req, job->rule, job->template_name,
-                                  job->channel, "planned", job->created);
+                                  job->channel, job_plan_metric(job),
+                                  job->created);
         planned += rc == 0 && inserted;
     }
     /* Goals and engagements come after the jobs, so a goal can credit a

@@ -25,10 +25,14 @@ static const char stage_since_sql[] =
     "SELECT stage, since FROM stages WHERE profile = ?1 AND program = ?2";
 
 /* A sent job's `updated` is when it was sent: no later update changes a
- * sent job but an erase, which also clears its profile. */
+ * sent job but an erase, which also clears its profile. A holdout's job
+ * counts as sent when it was planned, so that the conversions of the
+ * holdout are measured the same way. */
 static const char goal_job_sql[] =
     "SELECT id, rule, template, channel FROM jobs"
-    " WHERE profile = ?1 AND program = ?2 AND state = 'sent'"
+    " WHERE profile = ?1 AND program = ?2"
+    " AND (state = 'sent' OR (state = 'suppressed'"
+    "  AND last_error = '" HOLDOUT_ERROR "'))"
     " AND updated >= ?3 AND updated <= ?4"
     " ORDER BY updated DESC, id DESC LIMIT 1";
 
