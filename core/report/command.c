@@ -186,9 +186,14 @@ report_command(int argc, char **argv)
                 opt.kind);
         return 2;
     }
-    if (rc != 0 || run.status != 0) {
+    if (rc != 0) {
+        fprintf(stderr, "crier: the store could not start: %s\n",
+                crier_strerror(rc));
+        return 2;
+    }
+    if (run.status != 0) {
         fprintf(stderr, "crier: the store failed to read the report: %s\n",
-                crier_strerror(rc != 0 ? rc : run.status));
+                crier_strerror(run.status));
         return 1;
     }
     table = report_table_build(&opt, run.result);

@@ -32,7 +32,10 @@ counter(const json_t *messages, const char *rule, const char *template_name,
 }
 
 
-/* A cell's residents: sent messages, or the holdout's recorded jobs. */
+/* A cell's residents: sent messages, or the holdout's recorded jobs.
+ * NOTE: the holdout also counts residents whom consent or a cap would
+ * have stopped, so its group is wider than a variant's (see "Reports" in
+ * docs/KNOWN_LIMITS.md). */
 static json_int_t
 cell_assigned(const json_t *messages, const char *rule, const char *cell)
 {

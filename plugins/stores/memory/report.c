@@ -149,7 +149,9 @@ report_goal_hit(struct memory_store *store, const struct goal_hit *hit)
     char *goal_key;
 
     /* The last sent job (or holdout job) wins; at the same time the
-     * higher id does, as the sqlite store orders them. */
+     * higher id does, as the sqlite store orders them. NOTE: a scan of
+     * every job per hit, which is fine only for tests (see "Reports" in
+     * docs/KNOWN_LIMITS.md). */
     for (guint i = 0; i < store->jobs->len; i++) {
         struct job *job = g_ptr_array_index(store->jobs, i);
 

@@ -38,7 +38,7 @@ static const char goal_job_sql[] =
 
 static const char conversion_insert_sql[] =
     "INSERT OR IGNORE INTO conversions"
-    " (goal, job, profile, event_seq, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+    " (goal, job, event_seq, time_ms) VALUES (?1, ?2, ?3, ?4)";
 
 static const char engagement_job_sql[] =
     "SELECT id, rule, template, channel FROM jobs WHERE key = ?1";
@@ -148,11 +148,8 @@ report_stage_move(struct connection *conn, struct request *req,
 }
 
 
-/*
- * Records a conversion for the job that `stmt` (already bound) finds, if
- * any: the insert of (goal, job) and, when it is new, the counter
- * "converted:<goal>".
- */
+/* Records the conversion of (goal, job) and, when it is new, adds one
+ * to the job's counter "converted:<goal>". */
 static int
 conversion_record(struct connection *conn, struct request *req,
                   const struct goal_hit *hit, int64_t job, const char *rule,
@@ -168,9 +165,8 @@ conversion_record(struct connection *conn, struct request *req,
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
     statement_bind_text(stmt, 1, hit->goal);
     sqlite3_bind_int64(stmt, 2, job);
-    statement_bind_text(stmt, 3, hit->profile);
-    sqlite3_bind_int64(stmt, 4, hit->event_seq);
-    sqlite3_bind_int64(stmt, 5, hit->time);
+    sqlite3_bind_int64(stmt, 3, hit->event_seq);
+    sqlite3_bind_int64(stmt, 4, hit->time);
     rc = statement_done(conn, req, stmt);
     if (rc < 0 || sqlite3_changes(conn->db) == 0)
         return rc;

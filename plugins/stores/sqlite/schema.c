@@ -180,7 +180,8 @@ static const char *const migrations[] = {
      * (program, day, from, to) with '' for no stage, and the time in a
      * stage per (program, stage, day left, whole days spent). A
      * conversion is kept once per (goal, job) and an engagement once per
-     * (job, metric), so a replayed batch counts nothing twice. The
+     * (job, metric), so a replayed batch counts nothing twice; neither
+     * names the profile, so an erase leaves nothing in them. The
      * counters start from the jobs and stage moves already stored. */
     "CREATE TABLE report_messages ("
     "  rule TEXT NOT NULL,"
@@ -207,7 +208,6 @@ static const char *const migrations[] = {
     "CREATE TABLE conversions ("
     "  goal TEXT NOT NULL,"
     "  job INTEGER NOT NULL,"
-    "  profile TEXT,"
     "  event_seq INTEGER NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (goal, job)) WITHOUT ROWID;"
