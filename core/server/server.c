@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "metrics/metrics.h"
 #include "net/transfer.h"
 #include "pipeline/engine.h"
 
@@ -155,5 +156,6 @@ server_release(void)
     }
     plugin_destroy(server.store);
     settings_clear(&server.settings);
+    metrics_reset();
     memset(&server, 0, sizeof(server));
 }

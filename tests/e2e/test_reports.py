@@ -264,3 +264,38 @@ def test_experiment_cells_and_conversions(tmp_path):
     rate = converted["welcome"] / cells["welcome"]
     base = converted["(holdout)"] / cells["(holdout)"]
     assert abs(welcome["difference_points"] - 100 * (rate - base)) < 1e-9
+
+
+def metric_lines(c):
+    r = c.get("/metrics")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = r.body.decode() if isinstance(r.body, bytes) else r.body
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return text, values
+
+
+def test_metrics_count_events_and_sends(tmp_path):
+    c = Crier(tmp_path, CONFIG).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    send(c, [event("page_view", e, url="https://example.gov/snap")
+             for e in RESIDENTS])
+    settle(c)
+    r = c.post("/v1/events", {"events": [{"type": ""}]})
+    assert r.status == 400
+    text, values = metric_lines(c)
+    assert values['crier_events_accepted_total{trigger="api"}'] == 4
+    assert values['crier_events_rejected_total{trigger="api"}'] == 1
+    assert values['crier_jobs{state="sent"}'] == 4
+    assert values['crier_send_seconds_count{channel="email"}'] == 4
+    assert values['crier_send_seconds_bucket{channel="email",le="+Inf"}'] \
+        == 4
+    assert values['crier_store_seconds_count{op="append"}'] >= 1
+    assert values['crier_store_seconds_count{op="commit"}'] >= 1
+    assert "# TYPE crier_send_seconds histogram" in text
+    assert "# TYPE crier_events_accepted_total counter" in text
+    assert c.stop() == 0
