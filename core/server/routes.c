@@ -5,6 +5,7 @@
 #include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "server/server.h"
@@ -160,6 +161,8 @@ routes_add_core(struct http_server *http)
         rc = admin_message_routes_add(http);
     if (rc == 0)
         rc = admin_report_routes_add(http);
+    if (rc == 0)
+        rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)
         rc = http_route_add(http, "POST", "/v1/test/clock", on_test_clock,
                             NULL);

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
@@ -157,5 +158,6 @@ server_release(void)
     plugin_destroy(server.store);
     settings_clear(&server.settings);
     metrics_reset();
+    dashboard_sessions_clear();
     memset(&server, 0, sizeof(server));
 }
