@@ -45,7 +45,7 @@ def fill_profiles(db, count):
 
 
 def fill_counters(db, count):
-    """The moves and times in stage that reaching those stages took: one
+    """Write the stage moves and times in stage of the residents: one
     move per stage reached, spread over the year."""
     rng = random.Random(7)
     moves = {}

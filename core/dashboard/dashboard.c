@@ -21,8 +21,8 @@
 #define SESSION_MAX_AGE_S 28800
 #define TOKEN_MAX 512
 
-/* No script runs and nothing loads from elsewhere; forms post only here
- * and the page cannot be framed. */
+/* No script runs and nothing loads from elsewhere. Forms post only to
+ * this server, and no other page can frame this one. */
 #define CONTENT_SECURITY_POLICY                                             \
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "   \
     "frame-ancestors 'none'; base-uri 'none'"

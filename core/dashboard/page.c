@@ -16,8 +16,9 @@
 #define DAY_MS INT64_C(86400000)
 #define WEEKS 12
 
-/* Line colors with at least 4.5:1 contrast on white, told apart also by
- * the legend's order and the table. */
+/* Line colors with at least 4.5:1 contrast on white. The legend's order
+ * and the table also distinguish the stages, for readers who cannot
+ * tell the colors apart. */
 static const char *const colors[] = {
     "#1f5fa8", "#a8321f", "#2e6b30", "#6a1b9a", "#7a5200"
 };

@@ -13,7 +13,8 @@
 
 /* A session lasts 8 hours from the login. */
 #define SESSION_LIFETIME_US (8 * G_TIME_SPAN_HOUR)
-/* At most this many sessions; a login beyond it drops the oldest. */
+/* The maximum number of sessions. A login beyond it drops the session
+ * that expires first. */
 #define SESSION_MAX 256
 
 /* Session id (64 hex digits) -> expiry, monotonic microseconds. */

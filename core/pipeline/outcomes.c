@@ -1,6 +1,6 @@
 /*
- * What reports count from events: goal hits, which the store credits to
- * the last message of the goal's program, and opens, clicks and
+ * Report outcomes taken from events: goal hits, which the store credits
+ * to the last message of the goal's program, and opens, clicks and
  * unsubscribes of a message named by its job key (docs/reports.md).
  */
 #include <string.h>

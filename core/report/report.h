@@ -65,8 +65,8 @@ struct rate_difference {
 
 /*
  * Compares the rate conversions / assigned with the baseline's rate
- * (stats.c). Returns 0, or -1 when a cell has nobody assigned, with only
- * `too_small` set then.
+ * (stats.c). Returns 0, or -1 when a cell has no one assigned, and then sets
+ * only `too_small`.
  */
 int report_rate_compare(int64_t conversions, int64_t assigned,
                         int64_t base_conversions, int64_t base_assigned,

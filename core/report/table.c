@@ -321,7 +321,8 @@ report_table_json(const struct report_table *table)
 }
 
 
-/* Writes a CSV field, quoted when it holds a comma, quote or newline. */
+/* Writes a CSV field, quoted when it contains a comma, quote or
+ * newline. */
 static void
 csv_field(FILE *out, const char *text)
 {

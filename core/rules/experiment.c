@@ -94,9 +94,9 @@ rule_experiment_load(struct config *cfg, const char *prefix, json_t *block,
 
 /*
  * Returns a number in [0, 1) fixed by the rule and the profile id: the
- * first 8 bytes of SHA-256("<rule>/<profile>"), so that a resident stays
- * in one cell across events, restarts and nodes, and the cells of two
- * rules are independent.
+ * first 8 bytes of SHA-256("<rule>/<profile>"). A resident therefore
+ * stays in one cell across events, restarts and nodes, and the cells of
+ * two rules are independent.
  */
 static double
 assignment_point(const char *rule, const char *profile_id)

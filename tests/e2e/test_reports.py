@@ -239,7 +239,8 @@ def test_experiment_cells_and_conversions(tmp_path):
         assert state == ("suppressed" if template == "(holdout)"
                          else "sent")
         cells[template] += 1
-    assert cells["(holdout)"] > 0 and cells["welcome"] > 0
+    assert cells["(holdout)"] > 0
+    assert cells["welcome"] > 0
     # Nothing of the holdout reached the outbox.
     outbox = os.path.join(c.workdir, "var", "outbox", "new")
     assert len(os.listdir(outbox)) == cells["welcome"]

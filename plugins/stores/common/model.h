@@ -639,9 +639,8 @@ int report_request_parse(const json_t *json, struct report_request *out);
 void report_request_clear(struct report_request *request);
 
 /*
- * Appends one row to the "messages", "residents", "moves" or "durations"
- * list of a report_read result; `first` and `second` are NULL where the
- * list has no such member. The builders keep the forms of
+ * Append one row to the "messages", "residents", "moves" or "durations"
+ * list of a report_read result. The builders keep the forms of
  * docs/internals/store.md in one place for both stores.
  */
 int report_message_add(json_t *result, const char *rule,

@@ -194,7 +194,7 @@ report_engagement(struct memory_store *store, const struct engagement *item)
 }
 
 
-/* What report_read collects: the request and the result under way. */
+/* The state of one report_read: the request and the result under way. */
 struct report_walk {
     const struct report_request *query;
     json_t *result;

@@ -180,8 +180,8 @@ static const char *const migrations[] = {
      * (program, day, from, to) with '' for no stage, and the time in a
      * stage per (program, stage, day left, whole days spent). A
      * conversion is kept once per (goal, job) and an engagement once per
-     * (job, metric), so a replayed batch counts nothing twice; neither
-     * names the profile, so an erase leaves nothing in them. The
+     * (job, metric), so a replayed batch counts nothing twice. Neither
+     * table names the profile, so an erase leaves nothing in them. The
      * counters start from the jobs and stage moves already stored. */
     "CREATE TABLE report_messages ("
     "  rule TEXT NOT NULL,"
