@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "admin/admin.h"
+#include "admin/admin_int.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "dashboard/dashboard.h"
@@ -158,6 +159,11 @@ on_page(void *arg, struct crier_http_req *req)
     }
     if (!request_authorized(req)) {
         respond_login(req, 200, NULL);
+        return;
+    }
+    if (!STORE_HAS_OP(report_read)) {
+        respond_login(req, 501, "The store plugin does not implement "
+                      "report_read, which the dashboard reads.");
         return;
     }
     call = g_new0(struct page_call, 1);
