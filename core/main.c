@@ -14,6 +14,7 @@
 #include "import/import.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "report/report.h"
 #include "segments/segments.h"
 #include "server/server.h"
 
@@ -34,6 +35,10 @@ static const char usage_text[] =
     "  segments [NAME]\n"
     "            list the segments with their member counts, or print the\n"
     "            profile ids of segment NAME, one a line; offline\n"
+    "  report [rules|messages|goals|funnel|experiments] [--since DATE]\n"
+    "         [--until DATE] [--program NAME] [--json|--csv]\n"
+    "            print the report counters; dates are YYYY-MM-DD in UTC,\n"
+    "            both inclusive; put -c before `report`; offline\n"
     "\n"
     "options:\n"
     "  -c, --config FILE   the config file (default: ./plugins.conf)\n"
@@ -185,6 +190,20 @@ command_segments(const char *path, const char *name)
 }
 
 
+static int
+command_report(const char *path, int argc, char **argv)
+{
+    struct config *cfg = NULL;
+    int rc = load_config(path, &cfg);
+
+    if (rc == 0)
+        rc = report_command(argc, argv);
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -204,9 +223,13 @@ main(int argc, char **argv)
         if (opt == -1) {
             /* A command may come before or after its options; only
              * `profiles` (two) and `segments` (one) take arguments. */
-            if (command == NULL)
+            if (command == NULL) {
                 command = argv[optind++];
-            else if (strcmp(command, "profiles") == 0 && nargs < 2)
+                /* `report` reads its own options, so -c goes first. */
+                if (strcmp(command, "report") == 0)
+                    return command_report(path, argc - optind,
+                                          argv + optind);
+            } else if (strcmp(command, "profiles") == 0 && nargs < 2)
                 args[nargs++] = argv[optind++];
             else if (strcmp(command, "segments") == 0 && nargs < 1)
                 args[nargs++] = argv[optind++];

@@ -60,6 +60,9 @@ int admin_update_routes_add(struct http_server *http);
  * /v1/segments/{name}/members (segments.c). */
 int admin_segment_routes_add(struct http_server *http);
 
+/* Adds GET /v1/reports/{kind} (reports.c). */
+int admin_report_routes_add(struct http_server *http);
+
 /* Adds POST /v1/imports, the CSV profile import (imports.c). */
 int admin_import_routes_add(struct http_server *http);
 

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "delivery/caps.h"
 #include "delivery/guard.h"
+#include "metrics/metrics.h"
 #include "pipeline/evaluate.h"
 #include "server/server.h"
 #include "template/link_rewrite.h"
@@ -30,6 +31,7 @@ struct delivery {
     struct plugin_instance *channel;
     int lane;                   /* 0 service, 1 outreach */
     int cap_reserved;           /* caps_check took a reservation */
+    uint64_t send_started;      /* metrics_now_ns() at the hand-over */
 };
 
 static struct {
@@ -193,6 +195,11 @@ on_sent(void *arg, const struct crier_send_result *r)
     struct delivery *d = arg;
     const char *rule = d->msg.rule;
 
+    metrics_observe("crier_send_seconds", "channel", d->channel->name,
+                    (double) (metrics_now_ns() - d->send_started) / 1e9);
+    if (r->outcome != CRIER_SEND_DONE)
+        metrics_count("crier_plugin_errors_total", "plugin",
+                      d->channel->name, 1);
     switch (r->outcome) {
     case CRIER_SEND_DONE:
         log_info("message sent", "job=%lld rule=%s message_id=%s",
@@ -235,7 +242,10 @@ static void
 hand_over(struct delivery *d)
 {
     const struct crier_channel_ops *ops = d->channel->desc->ops;
-    int rc = ops->send(d->channel->state, &d->msg, on_sent, d);
+    int rc;
+
+    d->send_started = metrics_now_ns();
+    rc = ops->send(d->channel->state, &d->msg, on_sent, d);
 
     if (rc != 0) {
         struct crier_send_result r = {

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "ingest/ingest.h"
+#include "metrics/metrics.h"
 #include "pipeline/engine.h"
 #include "server/server.h"
 
@@ -15,6 +16,8 @@ struct emit_batch {
     size_t count;
     struct crier_event_rec *recs;
     char **texts;               /* the JSON of each record, owned */
+    char *source;               /* the trigger instance, for metrics */
+    uint64_t started;           /* metrics_now_ns() at the append */
     json_t **events;            /* the normalised events; records point
                                    into them */
 };
@@ -31,6 +34,7 @@ batch_free(struct emit_batch *b)
         json_decref(b->events[i]);
     }
     free(b->texts);
+    free(b->source);
     free(b->events);
     free(b->recs);
     free(b);
@@ -43,9 +47,20 @@ on_appended(void *arg, int status, size_t accepted, size_t duplicates)
     struct emit_batch *b = arg;
 
     pending_batches--;
-    if (status != 0)
+    metrics_observe("crier_store_seconds", "op", "append",
+                    (double) (metrics_now_ns() - b->started) / 1e9);
+    if (status != 0) {
         log_error("events not stored", "count=%zu error=%s", b->count,
                   crier_errname(status));
+        metrics_count("crier_events_rejected_total", "trigger", b->source,
+                      b->count);
+        metrics_count("crier_plugin_errors_total", "plugin", "store", 1);
+    } else {
+        metrics_count("crier_events_accepted_total", "trigger", b->source,
+                      accepted);
+        metrics_count("crier_events_duplicate_total", "trigger", b->source,
+                      duplicates);
+    }
     b->done(b->arg, status, accepted, duplicates);
     batch_free(b);
     if (status == 0 && accepted > 0)
@@ -100,6 +115,7 @@ ingest_emit(const char *source, json_t *events, struct crier_input_error *err,
         snprintf(err->field, sizeof(err->field), "events");
         snprintf(err->message, sizeof(err->message),
                  "must hold 1 to %d events", INGEST_MAX_BATCH);
+        metrics_count("crier_events_rejected_total", "trigger", source, n);
         return CRIER_EINVAL;
     }
     if (server.store_ops == NULL || server.stopping > 1)
@@ -122,6 +138,8 @@ ingest_emit(const char *source, json_t *events, struct crier_input_error *err,
         b->count = i + 1;
         rc = batch_fill(b, i, source, in, now, err);
         if (rc != 0) {
+            metrics_count("crier_events_rejected_total", "trigger", source,
+                          n);
             if (json_is_array(events))
                 err->index = (long) i;
             batch_free(b);
@@ -130,6 +148,8 @@ ingest_emit(const char *source, json_t *events, struct crier_input_error *err,
     }
     b->done = done;
     b->arg = arg;
+    b->source = strdup(source);
+    b->started = metrics_now_ns();
     rc = server.store_ops->append(server.store->state, b->recs, n,
                                   on_appended, b);
     if (rc != 0) {

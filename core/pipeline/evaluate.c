@@ -27,6 +27,8 @@ evaluation_new(json_t *events)
     ev->jobs = json_array();
     ev->segments = json_array();
     ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
+    ev->goals = g_array_new(FALSE, FALSE, outcomes_pending_size());
+    ev->engagements = json_array();
     return ev;
 }
 
@@ -43,6 +45,8 @@ evaluation_free(struct evaluation *ev)
     json_decref(ev->jobs);
     json_decref(ev->segments);
     g_array_free(ev->links, TRUE);
+    g_array_free(ev->goals, TRUE);
+    json_decref(ev->engagements);
     json_decref(ev->history);
     free(ev);
 }
@@ -209,6 +213,8 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
                                                 : "email";
     const char *to = profile_identity(profile, kind);
     const char *id = json_string_value(json_object_get(profile, "id"));
+    const char *template_name;
+    json_t *job;
     char *key;
 
     if (to == NULL) {
@@ -219,17 +225,22 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
     }
     key = g_strdup_printf("rule:%s/%s/%lld", rule->name, id,
                           (long long) seq);
-    json_array_append_new(ev->jobs,
-        json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:i}",
-                  "key", key,
-                  "rule", rule->name,
-                  "program", rule->program ? rule->program->name : NULL,
-                  "profile", id, "event_seq", (json_int_t) seq,
-                  "channel", rule->channel,
-                  "template", rule->template_name, "to", to,
-                  "due", (json_int_t) job_due(rule, profile, event_ms),
-                  "lane", rule->service ? 0 : 1,
-                  "priority", rule->priority));
+    /* An experiment's holdout gets a job that the store keeps suppressed,
+     * so that its conversions are measured like those of a variant. */
+    template_name = rule_assign(rule, id);
+    job = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:i}",
+                    "key", key,
+                    "rule", rule->name,
+                    "program", rule->program ? rule->program->name : NULL,
+                    "profile", id, "event_seq", (json_int_t) seq,
+                    "channel", rule->channel,
+                    "template", template_name, "to", to,
+                    "due", (json_int_t) job_due(rule, profile, event_ms),
+                    "lane", rule->service ? 0 : 1,
+                    "priority", rule->priority);
+    if (strcmp(template_name, HOLDOUT_TEMPLATE) == 0)
+        json_object_set_new(job, "holdout", json_true());
+    json_array_append_new(ev->jobs, job);
     g_free(key);
 }
 
@@ -348,6 +359,8 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
                    rule->name);
     }
     g_ptr_array_free(moves, TRUE);
+    if (type != NULL)
+        outcomes_collect(ev, rules, type, ctx, profile, seq, when);
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
     segments_evaluate(server.segments, profile, history, now_ms, 0,
@@ -476,12 +489,15 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
 
     /* Each entry and exit is stored with its event in one transaction.
      * The arguments are built before json_pack takes `segments` over. */
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:o,s:O,s:O,s:o,s:o,s:o}",
+    return json_pack("{s:{s:s,s:I},s:o,s:o,s:o,s:O,s:O,s:o,s:o,s:o,s:o,"
+                     "s:O}",
                      "cursor", "name", cursor, "value",
                      (json_int_t) ev->last_seq, "merges",
                      merges_for_commit(ev), "schedules",
                      schedules_for_commit(profiles), "profiles", profiles,
                      "stages", ev->stages, "jobs", ev->jobs, "links",
                      final_links(ev), "segments", segments, "events",
-                     segments_events(segments));
+                     segments_events(segments), "goals",
+                     outcomes_goals_for_commit(ev), "engagements",
+                     ev->engagements);
 }

@@ -28,6 +28,8 @@ struct evaluation {
                                  * first; NULL when nothing uses count() */
     int unlinked;               /* set for an import, whose rows are
                                  * not stored events: no links */
+    GArray *goals;              /* goal hits (outcomes.c) */
+    json_t *engagements;        /* opens, clicks and unsubscribes */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -62,5 +64,20 @@ void evaluation_free(struct evaluation *ev);
 /* Builds what expressions and templates see for an event and a profile:
  * {"event": ..., "profile": ..., "case": ...}. New reference. */
 json_t *evaluation_context(const json_t *event, const json_t *profile);
+
+/* outcomes.c */
+
+/* Records the goal hits and the message engagement of one event, with
+ * `ctx` as the rules saw it. */
+void outcomes_collect(struct evaluation *ev, const struct ruleset *rules,
+                      const char *type, json_t *ctx, json_t *profile,
+                      int64_t seq, int64_t time);
+
+/* Returns the batch's goal hits as the commit takes them, each with its
+ * profile after the batch's merges. New reference. */
+json_t *outcomes_goals_for_commit(struct evaluation *ev);
+
+/* Returns the size of one entry of `goals`. */
+size_t outcomes_pending_size(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "ingest/ingest.h"
 #include "ingest/internal.h"
+#include "metrics/metrics.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/history.h"
 #include "server/server.h"
@@ -46,6 +47,7 @@ static struct {
     uv_timer_t timer;           /* retry after a store error; poll */
     uv_timer_t yield;           /* a batch put off while ingest is busy */
     uint64_t batch_started;     /* loop time of the last batch, in ms */
+    uint64_t commit_started;    /* metrics_now_ns() at the last commit */
     uint64_t batch_took;        /* how long the last batch took, in ms */
     int behind;                 /* the last read filled a whole batch */
     struct evaluation *batch;
@@ -138,7 +140,10 @@ on_committed(void *arg, int status, json_t *result)
     size_t i;
     json_t *merge;
 
+    metrics_observe("crier_store_seconds", "op", "commit",
+                    (double) (metrics_now_ns() - pl.commit_started) / 1e9);
     if (status != 0) {
+        metrics_count("crier_plugin_errors_total", "plugin", "store", 1);
         retry_later("commit", status);
         return;
     }
@@ -179,6 +184,7 @@ batch_commit(const json_t *loaded)
     int rc;
 
     commit = evaluation_run(pl.batch, loaded, pl.rules, CURSOR_NAME);
+    pl.commit_started = metrics_now_ns();
     rc = server.store_ops->commit(server.store->state, commit, on_committed,
                                   NULL);
     json_decref(commit);

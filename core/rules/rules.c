@@ -18,7 +18,7 @@ static const char *const program_keys[] = {
 };
 static const char *const rule_keys[] = {
     "name", "program", "on", "when", "send", "stage", "class", "priority",
-    NULL
+    "variants", "holdout", NULL
 };
 static const char *const send_keys[] = {
     "channel", "template", "delay", "at", NULL
@@ -49,6 +49,12 @@ rule_free(gpointer data)
     g_free(r->channel);
     g_free(r->template_name);
     g_free(r->stage);
+    if (r->variants != NULL) {
+        for (guint i = 0; i < r->variants->len; i++)
+            g_free(g_array_index(r->variants, struct variant,
+                                 i).template_name);
+        g_array_free(r->variants, TRUE);
+    }
     free(r);
 }
 
@@ -59,6 +65,7 @@ ruleset_free(struct ruleset *rs)
     if (rs == NULL)
         return;
     g_ptr_array_free(rs->rules, TRUE);
+    g_ptr_array_free(rs->goals, TRUE);
     g_ptr_array_free(rs->programs, TRUE);
     free(rs);
 }
@@ -139,8 +146,15 @@ program_move_allowed(const struct program *p, const char *from,
 int
 rule_reacts_to(const struct rule *rule, const char *type)
 {
-    for (guint i = 0; i < rule->on->len; i++) {
-        const char *pattern = g_ptr_array_index(rule->on, i);
+    return rules_type_matches(rule->on, type);
+}
+
+
+int
+rules_type_matches(const GPtrArray *on, const char *type)
+{
+    for (guint i = 0; i < on->len; i++) {
+        const char *pattern = g_ptr_array_index(on, i);
         size_t len = strlen(pattern);
 
         if (strcmp(pattern, type) == 0 || strcmp(pattern, "*") == 0)
@@ -349,21 +363,30 @@ rules_load_expr(struct config *cfg, const char *key, json_t *v,
 static int
 load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 {
+    return rules_load_on(cfg, prefix, on, &r->on);
+}
+
+
+int
+rules_load_on(struct config *cfg, const char *prefix, json_t *on,
+              GPtrArray **out)
+{
     char *key = g_strdup_printf("%s.on", prefix);
+    GPtrArray *types = g_ptr_array_new_with_free_func(g_free);
     size_t i;
     json_t *v;
 
-    r->on = g_ptr_array_new_with_free_func(g_free);
+    *out = types;
     if (json_is_string(on) && is_type_pattern(json_string_value(on)))
-        g_ptr_array_add(r->on, g_strdup(json_string_value(on)));
+        g_ptr_array_add(types, g_strdup(json_string_value(on)));
     else if (json_is_array(on) && json_array_size(on) > 0)
         json_array_foreach(on, i, v) {
             if (!json_is_string(v) || !is_type_pattern(json_string_value(v)))
                 break;
-            g_ptr_array_add(r->on, g_strdup(json_string_value(v)));
+            g_ptr_array_add(types, g_strdup(json_string_value(v)));
         }
-    if (r->on->len == 0 || (json_is_array(on) &&
-                            r->on->len != json_array_size(on)))
+    if (types->len == 0 || (json_is_array(on) &&
+                            types->len != json_array_size(on)))
         config_fail(cfg, key, "must name an event type, such as "
                     "\"page_view\" or \"case.*\", or a list of them; types "
                     "are letters, digits, '.', '_', ':' and '-'");
@@ -390,10 +413,13 @@ days_parse(const char *text, int64_t *days)
 }
 
 
+/* Reads `send`. Its template may be left out when the rule's variants
+ * name the templates (`template_required` 0). */
 static int
 load_send(struct config *cfg, const char *prefix, json_t *send,
           const struct template_set *templates,
-          int (*channel_exists)(const char *), struct rule *r)
+          int (*channel_exists)(const char *), int template_required,
+          struct rule *r)
 {
     char *key = g_strdup_printf("%s.send", prefix);
     const char *channel = NULL, *template_name = NULL, *delay = NULL;
@@ -405,15 +431,17 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
     else if (config_check_keys(cfg, send, key, send_keys) != 0)
         ;
     else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
-             config_get_string(cfg, send, key, "template", 1,
-                               &template_name) ||
+             config_get_string(cfg, send, key, "template",
+                               template_required, &template_name) ||
              config_get_string(cfg, send, key, "delay", 0, &delay) ||
              config_get_string(cfg, send, key, "at", 0, &at))
         ;
     else if (!channel_exists(channel))
         config_fail(cfg, key, "channel \"%s\" is not configured under "
                     "channels", channel);
-    else if (templates == NULL || !template_set_has(templates, template_name))
+    else if (template_name != NULL &&
+             (templates == NULL ||
+              !template_set_has(templates, template_name)))
         config_fail(cfg, key, "template \"%s\" not found in the templates "
                     "folder", template_name);
     else if (at == NULL && delay &&
@@ -497,10 +525,12 @@ load_rule(struct config *cfg, size_t index, json_t *block,
         return CRIER_ECONFIG;
     }
     g_free(key);
-    if (json_object_get(block, "send") != NULL)
-        return load_send(cfg, prefix, json_object_get(block, "send"),
-                         templates, channel_exists, r);
-    return 0;
+    if (json_object_get(block, "send") != NULL &&
+        load_send(cfg, prefix, json_object_get(block, "send"), templates,
+                  channel_exists, json_object_get(block, "variants") == NULL,
+                  r) != 0)
+        return CRIER_ECONFIG;
+    return rule_experiment_load(cfg, prefix, block, templates, r);
 }
 
 
@@ -535,17 +565,18 @@ ruleset_load(struct config *cfg, const struct template_set *templates,
 
     rs->programs = g_ptr_array_new_with_free_func(program_free);
     rs->rules = g_ptr_array_new_with_free_func(rule_free);
+    rs->goals = g_ptr_array_new_with_free_func(goal_free);
     *out = rs;
     if (load_programs(cfg, rs) != 0)
         return CRIER_ECONFIG;
-    if (rules == NULL)
-        return 0;
-    if (!json_is_array(rules)) {
+    if (rules != NULL && !json_is_array(rules)) {
         config_fail(cfg, "rules", "must be a list: ( { ... }, { ... } )");
         return CRIER_ECONFIG;
     }
     json_array_foreach(rules, i, block)
         if (load_rule(cfg, i, block, templates, channel_exists, rs) != 0)
             return CRIER_ECONFIG;
-    return check_unique_names(cfg, rs);
+    if (check_unique_names(cfg, rs) != 0)
+        return CRIER_ECONFIG;
+    return goals_load(cfg, rs);
 }

@@ -5,7 +5,9 @@
 #include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "dashboard/dashboard.h"
 #include "http/http.h"
+#include "metrics/metrics.h"
 #include "server/server.h"
 
 
@@ -101,11 +103,46 @@ on_test_clock(void *arg, struct crier_http_req *req)
 }
 
 
+/* Renders the metrics once the store has counted the jobs by state; a
+ * failed count leaves the gauge out rather than failing the scrape. */
+static void
+on_job_counts(void *arg, int status, json_t *result)
+{
+    struct crier_http_req *req = arg;
+    GString *body = g_string_new(NULL);
+
+    if (status != 0)
+        metrics_count("crier_plugin_errors_total", "plugin", "store", 1);
+    metrics_render(body, status == 0 ? json_object_get(result, "counts")
+                                     : NULL);
+    http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                 body->str, body->len);
+    g_string_free(body, TRUE);
+}
+
+
+/* GET /metrics, open like /healthz: counts and latencies only, nothing
+ * about a resident. */
+static void
+on_metrics(void *arg, struct crier_http_req *req)
+{
+    json_t *request = json_pack("{s:i}", "limit", 1);
+    int rc = server.store_ops->jobs_list(server.store->state, request,
+                                         on_job_counts, req);
+
+    json_decref(request);
+    if (rc != 0)
+        on_job_counts(req, rc, NULL);
+}
+
+
 int
 routes_add_core(struct http_server *http)
 {
     int rc = http_route_add(http, "GET", "/healthz", on_healthz, NULL);
 
+    if (rc == 0)
+        rc = http_route_add(http, "GET", "/metrics", on_metrics, NULL);
     if (rc == 0)
         rc = http_route_add(http, "GET", "/readyz", on_readyz, NULL);
     if (rc == 0)
@@ -122,6 +159,10 @@ routes_add_core(struct http_server *http)
         rc = admin_template_routes_add(http);
     if (rc == 0)
         rc = admin_message_routes_add(http);
+    if (rc == 0)
+        rc = admin_report_routes_add(http);
+    if (rc == 0)
+        rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)
         rc = http_route_add(http, "POST", "/v1/test/clock", on_test_clock,
                             NULL);

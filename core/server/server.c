@@ -6,8 +6,10 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "metrics/metrics.h"
 #include "net/transfer.h"
 #include "pipeline/engine.h"
 
@@ -155,5 +157,7 @@ server_release(void)
     }
     plugin_destroy(server.store);
     settings_clear(&server.settings);
+    metrics_reset();
+    dashboard_sessions_clear();
     memset(&server, 0, sizeof(server));
 }

@@ -194,6 +194,16 @@ struct crier_store_ops {
      * one transaction: {"advanced": N, "appended": E}. */
     int (*schedules_advance)(void *store, json_t *request,
                              crier_store_cb done, void *arg);
+
+    /*
+     * Reads the report counters that commit and job_update keep: {"since",
+     * "until", "program"} gives {"messages", "residents", "moves",
+     * "durations"}, each summed over the days that start in [since,
+     * until). Added after schedules_advance, so a plugin with a smaller
+     * `size` lacks it.
+     */
+    int (*report_read)(void *store, json_t *request, crier_store_cb done,
+                       void *arg);
 };
 
 #endif

@@ -209,7 +209,8 @@ def test_misspelt_rule_settings_refused(tmp_path):
     cases = [
         ('  { name = "r"; on = "x"; whn = "true"; }',
          "rules.conf:8: rules[0].whn: unknown setting; valid settings are "
-         "name, program, on, when, send, stage, class and priority"),
+         "name, program, on, when, send, stage, class, priority, variants "
+         "and holdout"),
         ('  { name = "r"; on = "x";\n'
          '    send = { chanel = "email"; template = "welcome"; }; }',
          "rules.conf:9: rules[0].send.chanel: unknown setting"),

@@ -216,7 +216,13 @@ consent_rejects_invalid(void **state)
 static void
 schema_downgrade_to_3(const char *path)
 {
-    sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+    sqlite_file_exec(path, "DROP TABLE report_messages;"
+                           "DROP TABLE report_moves;"
+                           "DROP TABLE report_durations;"
+                           "DROP TABLE conversions;"
+                           "DROP TABLE job_engagements;"
+                           "DROP INDEX stages_program;"
+                           "DROP INDEX jobs_lane_due;"
                            "DROP TABLE invalid_addresses;"
                            "ALTER TABLE jobs DROP COLUMN priority;"
                            "ALTER TABLE jobs DROP COLUMN lane;"
@@ -282,7 +288,7 @@ schema_version_3_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 10);
+                                                       0)), 11);
     json_decref(rows);
 }
 

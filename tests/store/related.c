@@ -201,7 +201,13 @@ schema_version_4_upgrades(void **state)
                               " \"identities\": []}]}")));
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
-    sqlite_file_exec(path, "DROP INDEX jobs_lane_due;"
+    sqlite_file_exec(path, "DROP TABLE report_messages;"
+                           "DROP TABLE report_moves;"
+                           "DROP TABLE report_durations;"
+                           "DROP TABLE conversions;"
+                           "DROP TABLE job_engagements;"
+                           "DROP INDEX stages_program;"
+                           "DROP INDEX jobs_lane_due;"
                            "DROP TABLE invalid_addresses;"
                            "ALTER TABLE jobs DROP COLUMN priority;"
                            "ALTER TABLE jobs DROP COLUMN lane;"
@@ -230,7 +236,7 @@ schema_version_4_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 10);
+                                                       0)), 11);
     json_decref(rows);
 }
 

@@ -55,6 +55,10 @@
  * into the jobs of an erased profile. */
 #define ERASED_ERROR "erased"
 
+/* The error, and the reason for suppression, of a job planned for an
+ * experiment's holdout: stored suppressed, never claimed. */
+#define HOLDOUT_ERROR "holdout"
+
 /* The claim lanes: every due job of a lower lane is claimed before any
  * job of a higher one. Service messages (statutory or transactional) use
  * lane 0, so a large outreach send never delays them. */
@@ -207,6 +211,37 @@ struct scan_request {
     size_t limit;
 };
 
+/*
+ * An event that reached a goal: the store credits it to the last job of
+ * `program` sent to `profile` within [time - window_ms, time], once per
+ * (goal, job), and to nothing when there is no such job.
+ */
+struct goal_hit {
+    char *goal;
+    char *profile;
+    char *program;
+    int64_t event_seq;
+    int64_t time;
+    int64_t window_ms;
+};
+
+/* An open, click or unsubscribe of the job whose key is `key`. `metric`
+ * is the counter it adds to: "opened", "opened_bot", "clicked",
+ * "clicked_bot" or "unsubscribed". */
+struct engagement {
+    char *key;
+    char *metric;
+    int64_t time;
+};
+
+/* A report_read request: counters of the days that start in [since,
+ * until), of one program or of all when `program` is NULL. */
+struct report_request {
+    int64_t since;
+    int64_t until;
+    char *program;
+};
+
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
 struct batch {
     char *cursor_name;
@@ -227,6 +262,10 @@ struct batch {
     size_t event_count;
     struct schedule_plan *schedules;
     size_t schedule_count;
+    struct goal_hit *goals;
+    size_t goal_count;
+    struct engagement *engagements;
+    size_t engagement_count;
 };
 
 struct claim_request {
@@ -653,5 +692,55 @@ void schedule_advance_clear(struct schedule_advance *advance);
 
 /* Builds one row of a schedules_claim result. */
 json_t *schedule_row_json(const struct schedule_row *row);
+
+/* Report counters (common/report.c). */
+
+/* The length of a report day in ms: counters are kept per UTC day. */
+#define REPORT_DAY_MS 86400000
+
+/* Returns the start of the UTC day that contains `ms`. */
+int64_t report_day(int64_t ms);
+
+/*
+ * Writes into `buf` the message counter that a job's move to its current
+ * state adds to: "sent", "failed", "dead" or "suppressed:<reason>".
+ * Returns NULL for a state that no counter follows (claimed, sending, a
+ * retry back to planned).
+ */
+const char *report_state_metric(const struct job *job, char *buf,
+                                size_t size);
+
+/* Returns the counter that a newly planned job adds to: "planned", or
+ * "suppressed:holdout" for a holdout's job. */
+const char *job_plan_metric(const struct job *job);
+
+/* Parse the optional "goals" and "engagements" members of a batch. */
+int goal_hits_parse(const json_t *json, struct goal_hit **hits,
+                    size_t *count);
+void goal_hits_clear(struct goal_hit *hits, size_t count);
+int engagements_parse(const json_t *json, struct engagement **items,
+                      size_t *count);
+void engagements_clear(struct engagement *items, size_t count);
+
+int report_request_parse(const json_t *json, struct report_request *out);
+void report_request_clear(struct report_request *request);
+
+/*
+ * Append one row to the "messages", "residents", "moves" or "durations"
+ * list of a report_read result. The builders keep the forms of
+ * docs/internals/store.md in one place for both stores.
+ */
+int report_message_add(json_t *result, const char *rule,
+                       const char *template_name, const char *channel,
+                       const char *metric, int64_t count);
+int report_resident_add(json_t *result, const char *program,
+                        const char *stage, int64_t count);
+int report_move_add(json_t *result, const char *program, int64_t day,
+                    const char *from, const char *to, int64_t count);
+int report_duration_add(json_t *result, const char *program,
+                        const char *stage, int64_t days, int64_t count);
+
+/* Returns a new, empty report_read result. */
+json_t *report_result_new(void);
 
 #endif

@@ -337,6 +337,28 @@ event_link_parse(const json_t *json, void *item)
 }
 
 
+/*
+ * Gives a planned job its first state: planned, or for a job with
+ * "holdout": true, suppressed with the error "holdout", because an
+ * experiment's holdout is recorded but never sent.
+ */
+static int
+job_holdout_parse(const json_t *json, struct job *out)
+{
+    json_t *holdout = json_object_get(json, "holdout");
+
+    job_plan(out);
+    if (holdout == NULL || json_is_null(holdout) || json_is_false(holdout))
+        return 0;
+    if (!json_is_true(holdout))
+        return CRIER_EINVAL;
+    out->state = JOB_SUPPRESSED;
+    out->error = strdup(HOLDOUT_ERROR);
+    out->last_error = strdup(HOLDOUT_ERROR);
+    return out->error == NULL || out->last_error == NULL ? CRIER_ENOMEM : 0;
+}
+
+
 /* Parses a planned job, whose `created` defaults to `due`. */
 static int
 job_parse(const json_t *json, void *item)
@@ -372,11 +394,12 @@ job_parse(const json_t *json, void *item)
         rc = CRIER_EINVAL;
     if (rc == 0)
         rc = member_integer(json, "priority", 0, 0, &out->priority);
+    if (rc == 0)
+        rc = job_holdout_parse(json, out);
     if (rc < 0) {
         job_clear(out);
         return rc;
     }
-    job_plan(out);
     return 0;
 }
 
@@ -473,6 +496,11 @@ batch_parse(const json_t *json, struct batch *out)
     if (rc == 0)
         rc = schedule_plans_parse(json, &out->schedules,
                                   &out->schedule_count);
+    if (rc == 0)
+        rc = goal_hits_parse(json, &out->goals, &out->goal_count);
+    if (rc == 0)
+        rc = engagements_parse(json, &out->engagements,
+                               &out->engagement_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -503,6 +531,8 @@ batch_clear(struct batch *batch)
     segment_changes_clear(batch->segments, batch->segment_count);
     batch_events_clear(batch->events, batch->event_count);
     schedule_plans_clear(batch->schedules, batch->schedule_count);
+    goal_hits_clear(batch->goals, batch->goal_count);
+    engagements_clear(batch->engagements, batch->engagement_count);
     memset(batch, 0, sizeof(*batch));
 }
 

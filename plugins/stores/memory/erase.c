@@ -91,6 +91,8 @@ jobs_blank(struct memory_store *store, const char *id, int64_t now,
             free(job->last_error);
             job->last_error = strdup(ERASED_ERROR);
             counts->suppressed++;
+            report_message_count(store, job, "suppressed:" ERASED_ERROR,
+                                 now);
         }
         error_blank(&job->error);
         error_blank(&job->last_error);

@@ -25,6 +25,7 @@ job_insert(struct memory_store *store, struct job *planned)
     job->id = (int64_t)store->jobs->len + 1;
     g_ptr_array_add(store->jobs, job);
     g_hash_table_insert(store->job_keys, job->key, job);
+    report_message_count(store, job, job_plan_metric(job), job->created);
 
     /* The stored job took over the planned job's strings. */
     memset(planned, 0, sizeof(*planned));
@@ -33,8 +34,10 @@ job_insert(struct memory_store *store, struct job *planned)
 
 
 /*
- * Applies merges, profiles, schedule plans, stages, segment changes, appended events,
- * jobs, links and then the cursor, as the sqlite store does. merges_check has accepted the merges.
+ * Applies merges, profiles, schedule plans, stages, segment changes,
+ * appended events, jobs, goal hits, engagements, links and then the
+ * cursor, with their report counters, as the sqlite store does.
+ * merges_check has accepted the merges.
  */
 static json_t *
 batch_apply(struct memory_store *store, struct batch *batch)
@@ -49,14 +52,20 @@ batch_apply(struct memory_store *store, struct batch *batch)
         profile_write(store, &batch->profiles[i]);
     for (i = 0; i < batch->schedule_count; i++)
         schedule_plan_apply(store, &batch->schedules[i]);
-    for (i = 0; i < batch->stage_count; i++)
+    for (i = 0; i < batch->stage_count; i++) {
+        report_stage_move(store, &batch->stages[i]);
         stage_move(store, &batch->stages[i]);
+    }
     for (i = 0; i < batch->segment_count; i++)
         segment_apply(store, &batch->segments[i]);
     for (i = 0; i < batch->event_count; i++)
         batch_event_store(store, &batch->events[i]);
     for (i = 0; i < batch->job_count; i++)
         planned += job_insert(store, &batch->jobs[i]);
+    for (i = 0; i < batch->goal_count; i++)
+        report_goal_hit(store, &batch->goals[i]);
+    for (i = 0; i < batch->engagement_count; i++)
+        report_engagement(store, &batch->engagements[i]);
     for (i = 0; i < batch->link_count; i++)
         link_apply(store, &batch->links[i]);
     if (batch->cursor_name != NULL)
@@ -204,8 +213,14 @@ memory_job_update(void *state, json_t *update, crier_store_cb done,
     if (change.id >= 1 && (uint64_t)change.id <= store->jobs->len)
         job = g_ptr_array_index(store->jobs, change.id - 1);
     rc = job == NULL ? CRIER_ENOTFOUND : job_change_apply(job, &change);
-    if (rc == 0)
+    if (rc == 0) {
+        char buf[256];
+        const char *metric = report_state_metric(job, buf, sizeof(buf));
+
+        if (metric != NULL)
+            report_message_count(store, job, metric, change.now);
         result = json_pack("{s:s}", "state", job_state_name(job->state));
+    }
     completion_queue(store, done, arg, rc, result);
     change_clear(&change);
     return 0;

@@ -159,6 +159,11 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->merges = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                           g_free);
     store->erasures = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    store->report_messages = report_tree_new();
+    store->report_moves = report_tree_new();
+    store->report_durations = report_tree_new();
+    store->report_once = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                               g_free, NULL);
     store->segments = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify)
                                             g_hash_table_unref);
@@ -207,6 +212,10 @@ memory_destroy(void *state)
     struct memory_store *store = state;
 
     g_array_unref(store->erasures);
+    g_tree_unref(store->report_messages);
+    g_tree_unref(store->report_moves);
+    g_tree_unref(store->report_durations);
+    g_hash_table_unref(store->report_once);
     g_hash_table_unref(store->merges);
     g_hash_table_unref(store->job_keys);
     g_hash_table_unref(store->invalid);
@@ -246,7 +255,8 @@ static const struct crier_store_ops memory_ops = {
     .job_retry = memory_job_retry,
     .address_invalidate = memory_address_invalidate,
     .schedules_claim = memory_schedules_claim,
-    .schedules_advance = memory_schedules_advance
+    .schedules_advance = memory_schedules_advance,
+    .report_read = memory_report_read
 };
 
 

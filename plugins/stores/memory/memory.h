@@ -85,6 +85,10 @@ struct memory_store {
     GArray *erasures;         /* int64_t: the time of each erase */
     GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
     GHashTable *schedules;    /* row key -> struct schedule_row * */
+    GTree *report_messages;   /* report counters (report.c) */
+    GTree *report_moves;
+    GTree *report_durations;
+    GHashTable *report_once;  /* conversions and engagements counted */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -190,4 +194,17 @@ int memory_jobs_list(void *state, json_t *request, crier_store_cb done,
                      void *arg);
 void job_free(void *job);
 
+/* report.c */
+GTree *report_tree_new(void);
+/* Adds one to the job's message counter `metric` on the day of `time`. */
+void report_message_count(struct memory_store *store, const struct job *job,
+                          const char *metric, int64_t time);
+/* Counts a stage move; call it before the move is stored. */
+void report_stage_move(struct memory_store *store,
+                       const struct stage_move *move);
+void report_goal_hit(struct memory_store *store, const struct goal_hit *hit);
+void report_engagement(struct memory_store *store,
+                       const struct engagement *item);
+int memory_report_read(void *state, json_t *request, crier_store_cb done,
+                       void *arg);
 #endif

@@ -3,10 +3,11 @@
 
 
 /*
- * Applies merges, profiles, schedule plans, stages, segment changes, appended events,
- * jobs, links and then the cursor. The writer's savepoint around the
- * request undoes all of it when one step fails, such as a merge into a
- * missing profile (CRIER_ENOTFOUND).
+ * Applies merges, profiles, schedule plans, stages, segment changes,
+ * appended events, jobs, goal hits, engagements, links and then the
+ * cursor, with the report counters that they change. The writer's
+ * savepoint around the request undoes all of it when one step fails,
+ * such as a merge into a missing profile (CRIER_ENOTFOUND).
  */
 int
 batch_commit(struct connection *conn, struct request *req)
@@ -26,17 +27,32 @@ batch_commit(struct connection *conn, struct request *req)
         rc = profile_write(conn, req, &batch->profiles[i]);
     for (i = 0; rc == 0 && i < batch->schedule_count; i++)
         rc = schedule_plan_apply(conn, req, &batch->schedules[i]);
-    for (i = 0; rc == 0 && i < batch->stage_count; i++)
-        rc = stage_move(conn, req, &batch->stages[i]);
+    for (i = 0; rc == 0 && i < batch->stage_count; i++) {
+        rc = report_stage_move(conn, req, &batch->stages[i]);
+        if (rc == 0)
+            rc = stage_move(conn, req, &batch->stages[i]);
+    }
     for (i = 0; rc == 0 && i < batch->segment_count; i++)
         rc = segment_apply(conn, req, &batch->segments[i]);
     if (rc == 0)
         rc = batch_events_append(conn, req, batch->events,
                                  batch->event_count);
     for (i = 0; rc == 0 && i < batch->job_count; i++) {
-        rc = job_insert(conn, req, &batch->jobs[i], &inserted);
+        const struct job *job = &batch->jobs[i];
+
+        rc = job_insert(conn, req, job, &inserted);
+        if (rc == 0 && inserted)
+            rc = report_count_add(conn, req, job->rule, job->template_name,
+                                  job->channel, job_plan_metric(job),
+                                  job->created);
         planned += rc == 0 && inserted;
     }
+    /* Goals and engagements come after the jobs, so a goal can credit a
+     * job sent before this batch and an open can find any stored job. */
+    for (i = 0; rc == 0 && i < batch->goal_count; i++)
+        rc = goal_hit_apply(conn, req, &batch->goals[i]);
+    for (i = 0; rc == 0 && i < batch->engagement_count; i++)
+        rc = engagement_apply(conn, req, &batch->engagements[i]);
     for (i = 0; rc == 0 && i < batch->link_count; i++)
         rc = link_apply(conn, req, &batch->links[i]);
     if (rc == 0 && batch->cursor_name != NULL)

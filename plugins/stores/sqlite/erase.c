@@ -32,6 +32,17 @@ static const char erase_jobs_suppress_sql[] =
     " last_error = '" ERASED_ERROR "', lease_until = NULL, updated = ?2"
     " WHERE profile = ?1 AND state IN ('planned', 'claimed', 'sending')";
 
+/* The jobs that the erase suppresses count as "suppressed:erased" in
+ * the report counters, on the day of the erase. */
+static const char erase_jobs_count_sql[] =
+    "INSERT INTO report_messages"
+    " (rule, template, channel, metric, day, count)"
+    " SELECT rule, template, channel, 'suppressed:" ERASED_ERROR "',"
+    " ?2 - (?2 % 86400000), count(*) FROM jobs"
+    " WHERE profile = ?1 AND state IN ('planned', 'claimed', 'sending')"
+    " GROUP BY rule, template, channel"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count";
+
 /* A provider's error text may quote the recipient, so it goes too. */
 static const char erase_jobs_blank_sql[] =
     "UPDATE jobs SET recipient = NULL, profile = NULL,"
@@ -147,6 +158,9 @@ erase_unlink(struct connection *conn, struct request *req,
 
     rc = erase_step(conn, req, STMT_ERASE_EVENTS, erase_events_sql,
                     &counts->events);
+    if (rc == 0)
+        rc = erase_step(conn, req, STMT_ERASE_JOBS_COUNT,
+                        erase_jobs_count_sql, NULL);
     if (rc == 0)
         rc = erase_step(conn, req, STMT_ERASE_JOBS_SUPPRESS,
                         erase_jobs_suppress_sql, &counts->suppressed);

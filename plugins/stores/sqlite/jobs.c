@@ -18,8 +18,9 @@
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
     " template, recipient, state, generation, attempts, due, created,"
-    " updated, lane, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-    " 0, 0, ?10, ?11, ?11, ?12, ?13) ON CONFLICT (key) DO NOTHING";
+    " updated, lane, priority, error, last_error) VALUES (?1, ?2, ?3, ?4,"
+    " ?5, ?6, ?7, ?8, ?9, 0, 0, ?10, ?11, ?11, ?12, ?13, ?14, ?14)"
+    " ON CONFLICT (key) DO NOTHING";
 
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -121,8 +122,8 @@ statement_bind_seq(sqlite3_stmt *stmt, int index, int64_t seq)
 }
 
 
-/* Inserts a planned job unless its key exists, and sets *inserted to 1
- * if it did. */
+/* Inserts a planned job (or a holdout's, already suppressed) unless its
+ * key exists, and sets *inserted to 1 if it did. */
 int
 job_insert(struct connection *conn, struct request *req,
            const struct job *job, int *inserted)
@@ -141,11 +142,12 @@ job_insert(struct connection *conn, struct request *req,
     statement_bind_text(stmt, 6, job->channel);
     statement_bind_text(stmt, 7, job->template_name);
     statement_bind_text(stmt, 8, job->to);
-    statement_bind_text(stmt, 9, job_state_name(JOB_PLANNED));
+    statement_bind_text(stmt, 9, job_state_name(job->state));
     sqlite3_bind_int64(stmt, 10, job->due);
     sqlite3_bind_int64(stmt, 11, job->created);
     sqlite3_bind_int64(stmt, 12, job->lane);
     sqlite3_bind_int64(stmt, 13, job->priority);
+    statement_bind_text(stmt, 14, job->error);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
@@ -342,6 +344,14 @@ job_update(struct connection *conn, struct request *req)
         rc = job_change_apply(&job, change);
     if (rc == 0)
         rc = job_write(conn, req, &job);
+    if (rc == 0) {
+        char buf[256];
+        const char *metric = report_state_metric(&job, buf, sizeof(buf));
+
+        if (metric != NULL)
+            rc = report_count_add(conn, req, job.rule, job.template_name,
+                                  job.channel, metric, change->now);
+    }
     if (rc == 0) {
         req->result = json_pack("{s:s}", "state", job_state_name(job.state));
         if (req->result == NULL)

@@ -30,7 +30,8 @@ static const char *const request_names[] = {
     [REQUEST_JOB_RETRY] = "job_retry",
     [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate",
     [REQUEST_SCHEDULES_CLAIM] = "schedules_claim",
-    [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance"
+    [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance",
+    [REQUEST_REPORT_READ] = "report_read"
 };
 
 
@@ -106,6 +107,9 @@ request_free(struct request *req)
         break;
     case REQUEST_SCHEDULES_ADVANCE:
         schedule_advance_clear(&req->input.schedule_advance);
+        break;
+    case REQUEST_REPORT_READ:
+        report_request_clear(&req->input.report);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -184,6 +188,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_SCHEDULES_ADVANCE:
         rc = schedules_advance(conn, req);
+        break;
+    case REQUEST_REPORT_READ:
+        rc = report_read(conn, req);
         break;
     }
     if (rc < 0)
@@ -401,6 +408,8 @@ JSON_OPERATION(store_schedules_claim, REQUEST_SCHEDULES_CLAIM,
                schedule_claim_parse, schedule_claim, 1)
 JSON_OPERATION(store_schedules_advance, REQUEST_SCHEDULES_ADVANCE,
                schedule_advance_parse, schedule_advance, 1)
+JSON_OPERATION(store_report_read, REQUEST_REPORT_READ, report_request_parse,
+               report, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -425,5 +434,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .job_retry = store_job_retry,
     .address_invalidate = store_address_invalidate,
     .schedules_claim = store_schedules_claim,
-    .schedules_advance = store_schedules_advance
+    .schedules_advance = store_schedules_advance,
+    .report_read = store_report_read
 };

@@ -195,7 +195,67 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS schedules_due"
     "  ON schedules (source, due, profile, schedule, record)"
     "  WHERE due IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS schedules_profile ON schedules (profile);"
+    "CREATE INDEX IF NOT EXISTS schedules_profile ON schedules (profile);",
+
+    /* 11: report counters, kept up to date by commit and job_update so
+     * that a report reads counters, not every event. Message counters go
+     * per (rule, template, channel, metric, UTC day), stage moves per
+     * (program, day, from, to) with '' for no stage, and the time in a
+     * stage per (program, stage, day left, whole days spent). A
+     * conversion is kept once per (goal, job) and an engagement once per
+     * (job, metric), so a replayed batch counts nothing twice. Neither
+     * table names the profile, so an erase leaves nothing in them. The
+     * counters start from the jobs and stage moves already stored. */
+    "CREATE TABLE report_messages ("
+    "  rule TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  day INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (rule, template, channel, metric, day)) WITHOUT ROWID;"
+    "CREATE TABLE report_moves ("
+    "  program TEXT NOT NULL,"
+    "  day INTEGER NOT NULL,"
+    "  from_stage TEXT NOT NULL,"
+    "  to_stage TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (program, day, from_stage, to_stage)) WITHOUT ROWID;"
+    "CREATE TABLE report_durations ("
+    "  program TEXT NOT NULL,"
+    "  stage TEXT NOT NULL,"
+    "  day INTEGER NOT NULL,"
+    "  days INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (program, stage, day, days)) WITHOUT ROWID;"
+    "CREATE TABLE conversions ("
+    "  goal TEXT NOT NULL,"
+    "  job INTEGER NOT NULL,"
+    "  event_seq INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (goal, job)) WITHOUT ROWID;"
+    "CREATE TABLE job_engagements ("
+    "  job INTEGER NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (job, metric)) WITHOUT ROWID;"
+    "CREATE INDEX stages_program ON stages (program, stage);"
+    "INSERT INTO report_messages"
+    "  SELECT rule, template, channel, 'planned',"
+    "   created - (created % 86400000), count(*) FROM jobs"
+    "  GROUP BY 1, 2, 3, 4, 5;"
+    "INSERT INTO report_messages"
+    "  SELECT rule, template, channel,"
+    "   CASE state WHEN 'suppressed'"
+    "    THEN 'suppressed:' || coalesce(last_error, 'unknown')"
+    "    ELSE state END,"
+    "   updated - (updated % 86400000), count(*) FROM jobs"
+    "  WHERE state IN ('sent', 'failed', 'dead', 'suppressed')"
+    "  GROUP BY 1, 2, 3, 4, 5;"
+    "INSERT INTO report_moves"
+    "  SELECT program, time_ms - (time_ms % 86400000),"
+    "   coalesce(from_stage, ''), to_stage, count(*) FROM stage_history"
+    "  GROUP BY 1, 2, 3, 4;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -42,7 +42,8 @@ enum request_kind {
     REQUEST_JOB_RETRY,
     REQUEST_ADDRESS_INVALIDATE,
     REQUEST_SCHEDULES_CLAIM,
-    REQUEST_SCHEDULES_ADVANCE
+    REQUEST_SCHEDULES_ADVANCE,
+    REQUEST_REPORT_READ
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -77,6 +78,7 @@ struct request {
         struct address_mark mark;
         struct schedule_claim schedule_claim;
         struct schedule_advance schedule_advance;
+        struct report_request report;
     } input;
 
     crier_append_cb append_done;
@@ -165,6 +167,15 @@ enum statement_id {
     STMT_SCHEDULES_DUE,
     STMT_SCHEDULE_LEASE,
     STMT_SCHEDULE_ADVANCE,
+    STMT_REPORT_COUNT_ADD,
+    STMT_MOVE_COUNT_ADD,
+    STMT_DURATION_COUNT_ADD,
+    STMT_STAGE_SINCE,
+    STMT_GOAL_JOB,
+    STMT_CONVERSION_INSERT,
+    STMT_ENGAGEMENT_JOB,
+    STMT_ENGAGEMENT_INSERT,
+    STMT_ERASE_JOBS_COUNT,
     STMT_COUNT
 };
 
@@ -331,6 +342,18 @@ int schedules_forget(struct connection *conn, struct request *req,
 int schedules_claim(struct connection *conn, struct request *req);
 int schedules_advance(struct connection *conn, struct request *req);
 
+
+/* report.c */
+int report_count_add(struct connection *conn, struct request *req,
+                     const char *rule, const char *template_name,
+                     const char *channel, const char *metric, int64_t time);
+int report_stage_move(struct connection *conn, struct request *req,
+                      const struct stage_move *stage);
+int goal_hit_apply(struct connection *conn, struct request *req,
+                   const struct goal_hit *hit);
+int engagement_apply(struct connection *conn, struct request *req,
+                     const struct engagement *item);
+int report_read(struct connection *conn, struct request *req);
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
 

@@ -1,0 +1,354 @@
+/*
+ * Report counters: the goal hits and engagements of a commit batch, the
+ * report_read request and its result, parsed and built alike by both
+ * stores (docs/internals/store.md, "Reports").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <crier/error.h>
+
+#include "model.h"
+
+
+int64_t
+report_day(int64_t ms)
+{
+    int64_t day = ms / REPORT_DAY_MS;
+
+    /* Division truncates toward zero, and a day before 1970 starts
+     * earlier, not later. */
+    if (ms < 0 && ms % REPORT_DAY_MS != 0)
+        day--;
+    return day * REPORT_DAY_MS;
+}
+
+
+const char *
+report_state_metric(const struct job *job, char *buf, size_t size)
+{
+    switch (job->state) {
+    case JOB_SENT:
+    case JOB_FAILED:
+    case JOB_DEAD:
+        snprintf(buf, size, "%s", job_state_name(job->state));
+        return buf;
+    case JOB_SUPPRESSED:
+        snprintf(buf, size, "suppressed:%s",
+                 job->last_error != NULL ? job->last_error : "unknown");
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+
+const char *
+job_plan_metric(const struct job *job)
+{
+    return job->state == JOB_SUPPRESSED ? "suppressed:" HOLDOUT_ERROR
+                                        : "planned";
+}
+
+
+/* Copies the non-empty string member `key`, or NULL when it is absent
+ * and not required. */
+static int
+text_member(const json_t *json, const char *key, int required, char **out)
+{
+    json_t *value = json_object_get(json, key);
+
+    *out = NULL;
+    if (value == NULL || json_is_null(value))
+        return required ? CRIER_EINVAL : 0;
+    if (!json_is_string(value) || json_string_length(value) == 0)
+        return CRIER_EINVAL;
+    *out = strdup(json_string_value(value));
+    return *out == NULL ? CRIER_ENOMEM : 0;
+}
+
+
+static int
+integer_member(const json_t *json, const char *key, int64_t *out)
+{
+    json_t *value = json_object_get(json, key);
+
+    if (!json_is_integer(value))
+        return CRIER_EINVAL;
+    *out = json_integer_value(value);
+    return 0;
+}
+
+
+static void
+goal_hit_clear(struct goal_hit *hit)
+{
+    free(hit->goal);
+    free(hit->profile);
+    free(hit->program);
+    memset(hit, 0, sizeof(*hit));
+}
+
+
+static int
+goal_hit_parse(const json_t *json, struct goal_hit *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = integer_member(json, "event_seq", &out->event_seq);
+    if (rc == 0)
+        rc = integer_member(json, "time", &out->time);
+    if (rc == 0)
+        rc = integer_member(json, "window_ms", &out->window_ms);
+    if (rc == 0 && (out->event_seq < 1 || out->window_ms < 0))
+        rc = CRIER_EINVAL;
+    if (rc == 0)
+        rc = text_member(json, "goal", 1, &out->goal);
+    if (rc == 0)
+        rc = text_member(json, "profile", 1, &out->profile);
+    if (rc == 0)
+        rc = text_member(json, "program", 1, &out->program);
+    if (rc < 0)
+        goal_hit_clear(out);
+    return rc;
+}
+
+
+/* The counter an engagement adds to; `bot` only matters for opens and
+ * clicks, because an unsubscribe is an act of the resident. */
+static const char *
+engagement_metric(const char *kind, int bot)
+{
+    if (strcmp(kind, "opened") == 0)
+        return bot ? "opened_bot" : "opened";
+    if (strcmp(kind, "clicked") == 0)
+        return bot ? "clicked_bot" : "clicked";
+    if (strcmp(kind, "unsubscribed") == 0)
+        return "unsubscribed";
+    return NULL;
+}
+
+
+static void
+engagement_clear(struct engagement *item)
+{
+    free(item->key);
+    free(item->metric);
+    memset(item, 0, sizeof(*item));
+}
+
+
+static int
+engagement_parse(const json_t *json, struct engagement *out)
+{
+    const char *kind = json_string_value(json_object_get(json, "kind"));
+    json_t *bot = json_object_get(json, "bot");
+    const char *metric;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json) || kind == NULL)
+        return CRIER_EINVAL;
+    if (bot != NULL && !json_is_null(bot) && !json_is_boolean(bot))
+        return CRIER_EINVAL;
+    metric = engagement_metric(kind, json_is_true(bot));
+    if (metric == NULL)
+        return CRIER_EINVAL;
+    rc = integer_member(json, "time", &out->time);
+    if (rc == 0)
+        rc = text_member(json, "key", 1, &out->key);
+    if (rc == 0) {
+        out->metric = strdup(metric);
+        rc = out->metric == NULL ? CRIER_ENOMEM : 0;
+    }
+    if (rc < 0)
+        engagement_clear(out);
+    return rc;
+}
+
+
+/*
+ * Parses the optional array member `key` into `*items`, `size` bytes
+ * each, with `parse`. Returns 0 with *count 0 when the member is absent.
+ */
+static int
+items_parse(const json_t *json, const char *key, size_t size,
+            int (*parse)(const json_t *, void *), void **items,
+            size_t *count)
+{
+    json_t *array = json_object_get(json, key);
+    json_t *value;
+    size_t i;
+    int rc;
+
+    *items = NULL;
+    *count = 0;
+    if (array == NULL || json_is_null(array))
+        return 0;
+    if (!json_is_array(array))
+        return CRIER_EINVAL;
+    if (json_array_size(array) == 0)
+        return 0;
+    *items = calloc(json_array_size(array), size);
+    if (*items == NULL)
+        return CRIER_ENOMEM;
+    json_array_foreach(array, i, value) {
+        rc = parse(value, (char *) *items + i * size);
+        if (rc < 0)
+            return rc;
+        (*count)++;
+    }
+    return 0;
+}
+
+
+static int
+goal_hit_parse_item(const json_t *json, void *item)
+{
+    return goal_hit_parse(json, item);
+}
+
+
+static int
+engagement_parse_item(const json_t *json, void *item)
+{
+    return engagement_parse(json, item);
+}
+
+
+int
+goal_hits_parse(const json_t *json, struct goal_hit **hits, size_t *count)
+{
+    void *items;
+    int rc = items_parse(json, "goals", sizeof(**hits), goal_hit_parse_item,
+                         &items, count);
+
+    *hits = items;
+    return rc;
+}
+
+
+void
+goal_hits_clear(struct goal_hit *hits, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        goal_hit_clear(&hits[i]);
+    free(hits);
+}
+
+
+int
+engagements_parse(const json_t *json, struct engagement **out,
+                  size_t *count)
+{
+    void *items;
+    int rc = items_parse(json, "engagements", sizeof(**out),
+                         engagement_parse_item, &items, count);
+
+    *out = items;
+    return rc;
+}
+
+
+void
+engagements_clear(struct engagement *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        engagement_clear(&items[i]);
+    free(items);
+}
+
+
+int
+report_request_parse(const json_t *json, struct report_request *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json))
+        return CRIER_EINVAL;
+    rc = integer_member(json, "since", &out->since);
+    if (rc == 0)
+        rc = integer_member(json, "until", &out->until);
+    if (rc == 0)
+        rc = text_member(json, "program", 0, &out->program);
+    return rc;
+}
+
+
+void
+report_request_clear(struct report_request *request)
+{
+    free(request->program);
+    memset(request, 0, sizeof(*request));
+}
+
+
+json_t *
+report_result_new(void)
+{
+    return json_pack("{s:[],s:[],s:[],s:[]}", "messages", "residents",
+                     "moves", "durations");
+}
+
+
+/* Appends `row`, taken over, to the list `name` of `result`. */
+static int
+row_append(json_t *result, const char *name, json_t *row)
+{
+    if (row == NULL)
+        return CRIER_ENOMEM;
+    return json_array_append_new(json_object_get(result, name), row) == 0
+           ? 0 : CRIER_ENOMEM;
+}
+
+
+int
+report_message_add(json_t *result, const char *rule,
+                   const char *template_name, const char *channel,
+                   const char *metric, int64_t count)
+{
+    return row_append(result, "messages",
+                      json_pack("{s:s,s:s,s:s,s:s,s:I}", "rule", rule,
+                                "template", template_name, "channel",
+                                channel, "metric", metric, "count",
+                                (json_int_t) count));
+}
+
+
+int
+report_resident_add(json_t *result, const char *program, const char *stage,
+                    int64_t count)
+{
+    return row_append(result, "residents",
+                      json_pack("{s:s,s:s,s:I}", "program", program,
+                                "stage", stage, "count",
+                                (json_int_t) count));
+}
+
+
+int
+report_move_add(json_t *result, const char *program, int64_t day,
+                const char *from, const char *to, int64_t count)
+{
+    return row_append(result, "moves",
+                      json_pack("{s:s,s:I,s:s?,s:s,s:I}", "program",
+                                program, "day", (json_int_t) day, "from",
+                                from, "to", to, "count",
+                                (json_int_t) count));
+}
+
+
+int
+report_duration_add(json_t *result, const char *program, const char *stage,
+                    int64_t days, int64_t count)
+{
+    return row_append(result, "durations",
+                      json_pack("{s:s,s:s,s:I,s:I}", "program", program,
+                                "stage", stage, "days", (json_int_t) days,
+                                "count", (json_int_t) count));
+}
