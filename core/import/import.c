@@ -13,6 +13,7 @@
 #include "import/csv.h"
 #include "ingest/identity.h"
 #include "ingest/ingest.h"
+#include "pipeline/profile.h"
 #include "profile/attributes.h"
 #include "server/server.h"
 
@@ -82,7 +83,8 @@ struct import {
     size_t ncolumns;
     int64_t now_ms;             /* the time of the rows of this run */
     json_t *batch;              /* import_row_new rows not yet queued */
-    GQueue parsed;              /* full batches (json_t *) to queue */
+    GQueue parsed;              /* full batches (json_t *) to queue, each
+                                 * followed by its profiles_load request */
     int eof;
     int parse_status;           /* the parser's first error, or 0 */
     char parse_error[256];
@@ -363,13 +365,15 @@ on_applied(void *arg, int status, size_t applied)
 }
 
 
-/* Moves the batch of valid rows to `parsed`, for parse_done to queue. */
+/* Moves the batch of valid rows and the request that loads their
+ * profiles to `parsed`, for parse_done to queue. */
 static void
 batch_emit(struct import *im)
 {
     if (json_array_size(im->batch) == 0)
         return;
     g_queue_push_tail(&im->parsed, im->batch);
+    g_queue_push_tail(&im->parsed, profile_identities_of(im->batch));
     im->batch = json_array();
 }
 
@@ -378,16 +382,18 @@ batch_emit(struct import *im)
 static void
 batches_queue(struct import *im)
 {
-    json_t *rows;
+    json_t *rows, *request;
     int rc;
 
     while ((rows = g_queue_pop_head(&im->parsed)) != NULL) {
+        request = g_queue_pop_head(&im->parsed);
         if (im->status != 0) {
             json_decref(rows);
+            json_decref(request);
             continue;
         }
         im->in_flight++;
-        rc = applier_push(im->applier, rows);
+        rc = applier_push(im->applier, rows, request);
         if (rc != 0) {
             im->in_flight--;
             import_fail(im, rc, NULL, "rows could not be applied: %s",
