@@ -34,7 +34,7 @@ struct applier *applier_new(const char *cursor, import_applied_cb done,
 
 /*
  * Queues a batch of import_row_new rows in file order, with the
- * profile_identities_of request for them (both stolen); the caller builds
+ * profile_identities_of request for them (both stolen). The caller builds
  * the request, so that it can do so off the loop thread. The applier
  * loads the profiles that own their identities, applies each row
  * as an event with no rules, and commits the changed profiles, the
