@@ -204,6 +204,7 @@ def test_command_rejects_across_chunks(tmp_path):
             f.write("%s,c-%d,Resident %d with a longer name,%s\n"
                     % (email, line, line, size))
     assert os.path.getsize(path) > 3 * 64 * 1024
+
     code, out, err = run_crier("-c", c.conf, "profiles", "import", path,
                                timeout=120)
     assert code == 0, err
@@ -213,10 +214,12 @@ def test_command_rejects_across_chunks(tmp_path):
     assert summary["rejected_total"] == 6
     assert summary["accepted"] == 3994
     assert sorted(rejected) == sorted(bad_email | bad_number)
+
     for line in bad_email:
         assert rejected[line]["field"] == "email"
     for line in bad_number:
         assert rejected[line]["field"] == "household_size"
+
     assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 3994
     assert c.store.query("SELECT count(*) FROM identities"
                          " WHERE kind = 'case_id' AND value = 'c-1001'"
