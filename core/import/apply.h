@@ -33,14 +33,16 @@ struct applier *applier_new(const char *cursor, import_applied_cb done,
                             void *arg);
 
 /*
- * Queues a batch of import_row_new rows in file order (stolen). The
- * applier loads the profiles that own their identities, applies each row
+ * Queues a batch of import_row_new rows in file order, with the
+ * profile_identities_of request for them (both stolen). The caller builds
+ * the request, so that it can do so off the loop thread. The applier
+ * loads the profiles that own their identities, applies each row
  * as an event with no rules, and commits the changed profiles, the
  * segment changes and the cursor together. `done` may run before this
  * returns. Returns 0, or CRIER_ECLOSED when the pipeline is stopping,
  * and then `done` is not called for the batch.
  */
-int applier_push(struct applier *ap, json_t *rows);
+int applier_push(struct applier *ap, json_t *rows, json_t *request);
 
 /* Frees the applier once every pushed batch has been reported; may be
  * called from its `done`. */

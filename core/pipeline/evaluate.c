@@ -79,16 +79,14 @@ evaluation_history_set(struct evaluation *ev, const json_t *history)
 
 /*
  * Adds the event to its profile's history, after moving the history of
- * the profiles this event merged, and sets the context's "history" and
- * "time" for count(). Returns the profile's history, borrowed, or NULL
- * when nothing uses count().
+ * the profiles this event merged. Returns the profile's history,
+ * borrowed, or NULL when nothing uses count().
  */
 static json_t *
-history_update(struct evaluation *ev, json_t *ctx, json_t *row,
-               const json_t *profile, size_t merges)
+history_update(struct evaluation *ev, json_t *row, const json_t *profile,
+               size_t merges)
 {
     const char *id = json_string_value(json_object_get(profile, "id"));
-    json_t *list;
 
     if (ev->history == NULL || id == NULL)
         return NULL;
@@ -99,10 +97,25 @@ history_update(struct evaluation *ev, json_t *ctx, json_t *row,
                       json_string_value(json_object_get(merge, "from")),
                       json_string_value(json_object_get(merge, "into")));
     }
-    list = history_add(ev->history, id, row);
-    json_object_set(ctx, "history", list);
-    json_object_set(ctx, "time", json_object_get(row, "time"));
-    return list;
+    return history_add(ev->history, id, row);
+}
+
+
+/* Builds what the rules' conditions see for one event: the
+ * evaluation_context, "now" for now() and age_months(), and the
+ * profile's "history" and the event's "time" for count(). */
+static json_t *
+rules_context(const json_t *event, const json_t *profile, const json_t *row,
+              json_t *history, int64_t now_ms)
+{
+    json_t *ctx = evaluation_context(event, profile);
+
+    json_object_set_new(ctx, "now", json_integer(now_ms));
+    if (history != NULL) {
+        json_object_set(ctx, "history", history);
+        json_object_set(ctx, "time", json_object_get(row, "time"));
+    }
+    return ctx;
 }
 
 
@@ -303,7 +316,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     int64_t now_ms = clock_now_ms();
     json_t *profile = profile_resolve(&ev->idx, event, now_ms);
     struct event_link link = { seq, profile };
-    json_t *ctx;
+    json_t *ctx = NULL;
     json_t *history;
     GPtrArray *moves;
 
@@ -325,16 +338,18 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
         return;
     }
     moves = g_ptr_array_new();
-    ctx = evaluation_context(event, profile);
-    /* now() and age_months() in conditions read the crier clock. */
-    json_object_set_new(ctx, "now", json_integer(now_ms));
-    history = history_update(ev, ctx, row, profile, merges);
+    history = history_update(ev, row, profile, merges);
 
     for (guint i = 0; i < rules->rules->len; i++) {
         const struct rule *rule = g_ptr_array_index(rules->rules, i);
 
         if (type == NULL || !rule_reacts_to(rule, type))
             continue;
+        /* Built for the first rule that reacts, so that events no rule
+         * reacts to, such as the segment.entered events of an import,
+         * cost no profile_flatten. */
+        if (ctx == NULL)
+            ctx = rules_context(event, profile, row, history, now_ms);
         enter_program(ev, ctx, profile, rule, seq, when);
         if (rule->when != NULL && !expr_test(rule->when, ctx))
             continue;
@@ -368,6 +383,30 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
 }
 
 
+/* Returns the members of profile `p` that a commit writes. It is built
+ * key by key because json_pack, which parses its format on each call,
+ * showed in perf profiles of an import, which writes every row's
+ * profile. */
+static json_t *
+profile_for_commit(const json_t *p)
+{
+    static const char *const keys[] = {
+        "id", "created", "updated", "attributes", "identities"
+    };
+    json_t *copy = json_object(), *consent = json_object_get(p, "consent");
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        json_object_set_nocheck(copy, keys[i], json_object_get(p, keys[i]));
+    json_object_set_nocheck(copy, "consent",
+                            consent != NULL ? consent : json_null());
+    /* Without related records the store keeps what it has. */
+    if (json_object_get(p, "related") != NULL)
+        json_object_set_nocheck(copy, "related",
+                                json_object_get(p, "related"));
+    return copy;
+}
+
+
 static json_t *
 dirty_profiles(struct evaluation *ev)
 {
@@ -376,22 +415,10 @@ dirty_profiles(struct evaluation *ev)
     json_t *p;
 
     json_array_foreach(ev->idx.profiles, i, p) {
-        json_t *copy;
-
         if (!json_is_true(json_object_get(p, "_dirty")) ||
             json_object_get(p, "_merged_into") != NULL)
             continue;
-        copy = json_pack("{s:O,s:O,s:O,s:O,s:O?,s:O}", "id",
-                         json_object_get(p, "id"), "created",
-                         json_object_get(p, "created"), "updated",
-                         json_object_get(p, "updated"), "attributes",
-                         json_object_get(p, "attributes"), "consent",
-                         json_object_get(p, "consent"), "identities",
-                         json_object_get(p, "identities"));
-        /* Without related records the store keeps what it has. */
-        if (json_object_get(p, "related") != NULL)
-            json_object_set(copy, "related", json_object_get(p, "related"));
-        json_array_append_new(out, copy);
+        json_array_append_new(out, profile_for_commit(p));
     }
     return out;
 }

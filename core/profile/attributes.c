@@ -27,10 +27,13 @@ static const json_type type_json_types[] = {
     JSON_STRING
 };
 
-/* Zone names already found valid. Only the loop thread uses it, and
- * only names of real zone files enter it, so its size is bounded by the
- * time zone database. */
+/* Zone names already found valid. Only names of real zone files enter
+ * it, so its size is bounded by the time zone database. The import's
+ * parser checks rows on a pool thread while the loop thread checks
+ * events, so zones_lock guards this table and the list zone_listed
+ * reads. */
 static GHashTable *valid_zones;
+G_LOCK_DEFINE_STATIC(zones_lock);
 
 
 int
@@ -268,7 +271,7 @@ listed_zones_read(void)
  * "right/" and "posix/" copies, "posixrules", "localtime" (a link to the
  * host's zone on Debian) and "Factory", a placeholder zone. When
  * tzdata.zi is readable, the name must also be listed in it. The list is
- * read once, on the loop thread.
+ * read once; the caller holds zones_lock.
  */
 static int
 zone_listed(const char *name)
@@ -294,8 +297,8 @@ zone_listed(const char *name)
  * prove an IANA name. The zone must also be a file of the database and a
  * name the database lists.
  */
-int
-attribute_timezone_valid(const char *text)
+static int
+zone_valid(const char *text)
 {
     GTimeZone *tz;
     int valid;
@@ -316,6 +319,18 @@ attribute_timezone_valid(const char *text)
                                                 g_free, NULL);
         g_hash_table_add(valid_zones, g_strdup(text));
     }
+    return valid;
+}
+
+
+int
+attribute_timezone_valid(const char *text)
+{
+    int valid;
+
+    G_LOCK(zones_lock);
+    valid = zone_valid(text);
+    G_UNLOCK(zones_lock);
     return valid;
 }
 

@@ -188,6 +188,47 @@ def test_command_imports_offline(tmp_path):
     assert c.stop() == 0
 
 
+def test_command_rejects_across_chunks(tmp_path):
+    """Bad rows in several 64 KiB reads and batches keep their lines."""
+    c = crier(tmp_path)
+    path = os.path.join(c.workdir, "people.csv")
+    bad_email = {2, 1001, 1502, 4001}
+    bad_number = {1002, 2999}
+    with open(path, "w") as f:
+        f.write("email,case_id,first_name,household_size\n")
+        for line in range(2, 4002):
+            email = "r%d@example.gov" % line
+            if line in bad_email:
+                email = "not-an-address-%d" % line
+            size = "x" if line in bad_number else str(line % 7 + 1)
+            f.write("%s,c-%d,Resident %d with a longer name,%s\n"
+                    % (email, line, line, size))
+    assert os.path.getsize(path) > 3 * 64 * 1024
+
+    code, out, err = run_crier("-c", c.conf, "profiles", "import", path,
+                               timeout=120)
+    assert code == 0, err
+    summary = json.loads(out)
+    rejected = rejected_by_line(summary)
+    assert summary["rows"] == 4000
+    assert summary["rejected_total"] == 6
+    assert summary["accepted"] == 3994
+    assert sorted(rejected) == sorted(bad_email | bad_number)
+
+    for line in bad_email:
+        assert rejected[line]["field"] == "email"
+    for line in bad_number:
+        assert rejected[line]["field"] == "household_size"
+
+    assert c.store.query("SELECT count(*) FROM profiles")[0][0] == 3994
+    assert c.store.query("SELECT count(*) FROM identities"
+                         " WHERE kind = 'case_id' AND value = 'c-1001'"
+                         )[0][0] == 0
+    assert c.store.query("SELECT count(*) FROM identities"
+                         " WHERE kind = 'case_id' AND value = 'c-4000'"
+                         )[0][0] == 1
+
+
 def test_command_rejects_busy_database(tmp_path):
     c = crier(tmp_path).start()
     path = os.path.join(c.workdir, "people.csv")
