@@ -374,8 +374,13 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
                    rule->name);
     }
     g_ptr_array_free(moves, TRUE);
-    if (type != NULL)
-        outcomes_collect(ev, rules, type, ctx, profile, seq, when);
+    /* A goal reads the context too, also for an event that no rule
+     * reacts to, such as the page view of a confirmation page. */
+    if (type != NULL) {
+        if (ctx == NULL && outcomes_goal_reacts(rules, type))
+            ctx = rules_context(event, profile, row, history, now_ms);
+        outcomes_collect(ev, rules, type, event, ctx, profile, seq, when);
+    }
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
     segments_evaluate(server.segments, profile, history, now_ms, 0,

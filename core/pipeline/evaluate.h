@@ -67,11 +67,15 @@ json_t *evaluation_context(const json_t *event, const json_t *profile);
 
 /* outcomes.c */
 
-/* Records the goal hits and the message engagement of one event, with
- * `ctx` as the rules saw it. */
+/* Returns 1 when a goal of `rules` reacts to events of `type`, so that
+ * the event needs the rules' context. */
+int outcomes_goal_reacts(const struct ruleset *rules, const char *type);
+
+/* Records the message engagement of `event` and its goal hits, with
+ * `ctx` as the rules saw it (NULL when no goal reacts to the type). */
 void outcomes_collect(struct evaluation *ev, const struct ruleset *rules,
-                      const char *type, json_t *ctx, json_t *profile,
-                      int64_t seq, int64_t time);
+                      const char *type, const json_t *event, json_t *ctx,
+                      json_t *profile, int64_t seq, int64_t time);
 
 /* Returns the batch's goal hits as the commit takes them, each with its
  * profile after the batch's merges. New reference. */

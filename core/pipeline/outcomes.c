@@ -61,14 +61,29 @@ engagement_collect(struct evaluation *ev, const char *type,
 }
 
 
+int
+outcomes_goal_reacts(const struct ruleset *rules, const char *type)
+{
+    for (guint i = 0; rules && i < rules->goals->len; i++) {
+        const struct goal *goal = g_ptr_array_index(rules->goals, i);
+
+        if (rules_type_matches(goal->on, type))
+            return 1;
+    }
+    return 0;
+}
+
+
 void
 outcomes_collect(struct evaluation *ev, const struct ruleset *rules,
-                 const char *type, json_t *ctx, json_t *profile,
-                 int64_t seq, int64_t time)
+                 const char *type, const json_t *event, json_t *ctx,
+                 json_t *profile, int64_t seq, int64_t time)
 {
     json_t *flat = json_object_get(ctx, "profile");
 
-    engagement_collect(ev, type, json_object_get(ctx, "event"), time);
+    engagement_collect(ev, type, event, time);
+    if (ctx == NULL)
+        return;
     for (guint i = 0; rules && i < rules->goals->len; i++) {
         const struct goal *goal = g_ptr_array_index(rules->goals, i);
         const char *stage = profile_stage(profile, goal->program->name);

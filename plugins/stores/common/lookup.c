@@ -60,33 +60,23 @@ batch_event_parse(const json_t *json, struct batch_event *out)
 }
 
 
+static int
+batch_event_parse_item(const json_t *json, void *item)
+{
+    return batch_event_parse(json, item);
+}
+
+
 int
 batch_events_parse(const json_t *json, struct batch_event **events,
                    size_t *count)
 {
-    json_t *array = json_object_get(json, "events");
-    json_t *value;
-    size_t i;
-    int rc;
+    void *items;
+    int rc = batch_array_parse(json, "events", sizeof(**events),
+                               batch_event_parse_item, &items, count);
 
-    *events = NULL;
-    *count = 0;
-    if (array == NULL)
-        return 0;
-    if (!json_is_array(array))
-        return CRIER_EINVAL;
-    if (json_array_size(array) == 0)
-        return 0;
-    *events = calloc(json_array_size(array), sizeof(**events));
-    if (*events == NULL)
-        return CRIER_ENOMEM;
-    json_array_foreach(array, i, value) {
-        rc = batch_event_parse(value, &(*events)[i]);
-        if (rc < 0)
-            return rc;
-        (*count)++;
-    }
-    return 0;
+    *events = items;
+    return rc;
 }
 
 

@@ -396,6 +396,18 @@ void identities_clear(struct identity_list *list);
 
 int batch_parse(const json_t *json, struct batch *out);
 
+/* Parses one element of a batch array into `item`. */
+typedef int (*element_parse_fn)(const json_t *json, void *item);
+
+/*
+ * Parses the optional array member `key` of `json` into a new array of
+ * `size`-byte items, counting in *count the ones parsed, so that the
+ * caller's clear function frees them after a failure too. A missing or
+ * null member gives no items.
+ */
+int batch_array_parse(const json_t *json, const char *key, size_t size,
+                      element_parse_fn parse, void **items, size_t *count);
+
 /* Parses the optional "events" member of a batch (common/lookup.c). */
 int batch_events_parse(const json_t *json, struct batch_event **events,
                        size_t *count);

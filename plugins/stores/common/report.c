@@ -171,41 +171,6 @@ engagement_parse(const json_t *json, struct engagement *out)
 }
 
 
-/*
- * Parses the optional array member `key` into `*items`, `size` bytes
- * each, with `parse`. Returns 0 with *count 0 when the member is absent.
- */
-static int
-items_parse(const json_t *json, const char *key, size_t size,
-            int (*parse)(const json_t *, void *), void **items,
-            size_t *count)
-{
-    json_t *array = json_object_get(json, key);
-    json_t *value;
-    size_t i;
-    int rc;
-
-    *items = NULL;
-    *count = 0;
-    if (array == NULL || json_is_null(array))
-        return 0;
-    if (!json_is_array(array))
-        return CRIER_EINVAL;
-    if (json_array_size(array) == 0)
-        return 0;
-    *items = calloc(json_array_size(array), size);
-    if (*items == NULL)
-        return CRIER_ENOMEM;
-    json_array_foreach(array, i, value) {
-        rc = parse(value, (char *) *items + i * size);
-        if (rc < 0)
-            return rc;
-        (*count)++;
-    }
-    return 0;
-}
-
-
 static int
 goal_hit_parse_item(const json_t *json, void *item)
 {
@@ -224,8 +189,8 @@ int
 goal_hits_parse(const json_t *json, struct goal_hit **hits, size_t *count)
 {
     void *items;
-    int rc = items_parse(json, "goals", sizeof(**hits), goal_hit_parse_item,
-                         &items, count);
+    int rc = batch_array_parse(json, "goals", sizeof(**hits),
+                               goal_hit_parse_item, &items, count);
 
     *hits = items;
     return rc;
@@ -246,8 +211,8 @@ engagements_parse(const json_t *json, struct engagement **out,
                   size_t *count)
 {
     void *items;
-    int rc = items_parse(json, "engagements", sizeof(**out),
-                         engagement_parse_item, &items, count);
+    int rc = batch_array_parse(json, "engagements", sizeof(**out),
+                               engagement_parse_item, &items, count);
 
     *out = items;
     return rc;

@@ -421,15 +421,7 @@ batch_cursor_parse(const json_t *json, struct batch *out)
 }
 
 
-/* Parses one element of a batch array into `item`. */
-typedef int (*element_parse_fn)(const json_t *json, void *item);
-
-
-/*
- * Parses the array member `key` of a batch into a new array of `size`-byte
- * items, counting in *count the ones parsed. A missing member is empty.
- */
-static int
+int
 batch_array_parse(const json_t *json, const char *key, size_t size,
                   element_parse_fn parse, void **items, size_t *count)
 {
@@ -438,6 +430,7 @@ batch_array_parse(const json_t *json, const char *key, size_t size,
     int rc = member_array(json, key, &array);
 
     *items = NULL;
+    *count = 0;
     if (rc == 0) {
         *items = array_alloc(array, size);
         rc = *items == NULL ? CRIER_ENOMEM : 0;

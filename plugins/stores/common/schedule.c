@@ -168,30 +168,22 @@ plan_parse(const json_t *json, struct schedule_plan *out)
 }
 
 
+static int
+plan_parse_item(const json_t *json, void *item)
+{
+    return plan_parse(json, item);
+}
+
+
 int
 schedule_plans_parse(const json_t *json, struct schedule_plan **plans,
                      size_t *count)
 {
-    json_t *array = json_object_get(json, "schedules");
-    json_t *item;
-    size_t i;
-    int rc = 0;
+    void *items;
+    int rc = batch_array_parse(json, "schedules", sizeof(**plans),
+                               plan_parse_item, &items, count);
 
-    *plans = NULL;
-    *count = 0;
-    if (array == NULL || (json_is_array(array) && json_array_size(array) == 0))
-        return 0;
-    if (!json_is_array(array))
-        return CRIER_EINVAL;
-    *plans = calloc(json_array_size(array), sizeof(**plans));
-    if (*plans == NULL)
-        return CRIER_ENOMEM;
-    json_array_foreach(array, i, item) {
-        rc = plan_parse(item, &(*plans)[i]);
-        if (rc < 0)
-            break;
-        (*count)++;
-    }
+    *plans = items;
     if (rc < 0) {
         schedule_plans_clear(*plans, *count);
         *plans = NULL;

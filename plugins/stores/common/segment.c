@@ -58,33 +58,23 @@ segment_change_parse(const json_t *json, struct segment_change *out)
 }
 
 
+static int
+segment_change_parse_item(const json_t *json, void *item)
+{
+    return segment_change_parse(json, item);
+}
+
+
 int
 segment_changes_parse(const json_t *json, struct segment_change **changes,
                       size_t *count)
 {
-    json_t *array = json_object_get(json, "segments");
-    json_t *value;
-    size_t i;
-    int rc;
+    void *items;
+    int rc = batch_array_parse(json, "segments", sizeof(**changes),
+                               segment_change_parse_item, &items, count);
 
-    *changes = NULL;
-    *count = 0;
-    if (array == NULL)
-        return 0;
-    if (!json_is_array(array))
-        return CRIER_EINVAL;
-    if (json_array_size(array) == 0)
-        return 0;
-    *changes = calloc(json_array_size(array), sizeof(**changes));
-    if (*changes == NULL)
-        return CRIER_ENOMEM;
-    json_array_foreach(array, i, value) {
-        rc = segment_change_parse(value, &(*changes)[i]);
-        if (rc < 0)
-            return rc;
-        (*count)++;
-    }
-    return 0;
+    *changes = items;
+    return rc;
 }
 
 
