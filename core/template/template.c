@@ -47,6 +47,7 @@ struct variant {
     char *language;                     /* canonical tag; NULL untagged */
     char *dir;                          /* its folder, for messages */
     struct mustache *part[PART_COUNT];  /* html may be NULL */
+    char version[TEMPLATE_VERSION_SIZE];    /* see load_parts */
 };
 
 struct template {
@@ -150,9 +151,11 @@ read_source(const char *path, int subject, size_t *len_out,
 }
 
 
-/* Reads and compiles one file. Returns NULL with `err` filled. */
+/* Reads and compiles one file, adding its source to `sum` when `sum` is
+ * not NULL. Returns NULL with `err` filled. */
 static struct mustache *
-compile_file(const char *path, int subject, struct template_error *err)
+compile_file(const char *path, int subject, GChecksum *sum,
+             struct template_error *err)
 {
     struct mustache_error merr;
     struct mustache *t;
@@ -162,6 +165,17 @@ compile_file(const char *path, int subject, struct template_error *err)
     src = read_source(path, subject, &len, err);
     if (src == NULL) {
         return NULL;
+    }
+    if (sum != NULL) {
+        const char *file = strrchr(path, '/');
+        char header[64];
+
+        /* The file's name and length go first, so that moving text from
+         * one part to the next changes the version. */
+        snprintf(header, sizeof(header), "%s %zu\n",
+                 file != NULL ? file + 1 : path, len);
+        g_checksum_update(sum, (const guchar *) header, strlen(header));
+        g_checksum_update(sum, (const guchar *) src, len);
     }
     t = mustache_compile(src, len, &merr);
     if (t == NULL) {
@@ -299,36 +313,53 @@ load_partials(struct template_set *set, struct template_error *err)
 }
 
 
+/* Loads part `i` of v->dir into v->part[i]; a missing HTML part is no
+ * error. */
+static int
+load_part(struct variant *v, int i, const char *name, GChecksum *sum,
+          struct template_error *err)
+{
+    char *path = g_build_filename(v->dir, part_files[i], NULL);
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        if (i != PART_HTML) {
+            set_error(err, path, 0, 0, "template '%.40s' has no %s "
+                      "(subject.mustache and text.mustache are "
+                      "required)", name, part_files[i]);
+            g_free(path);
+            return -1;
+        }
+        g_free(path);
+        return 0;
+    }
+    v->part[i] = compile_file(path, i == PART_SUBJECT, sum, err);
+    g_free(path);
+    return v->part[i] == NULL ? -1 : 0;
+}
+
+
 /*
  * Loads the parts in v->dir. Subject and text are required, in a language
- * folder too: a variant never borrows a part from another one.
+ * folder too: a variant never borrows a part from another one. The
+ * variant's version is the first TEMPLATE_VERSION_SIZE - 1 hex digits of
+ * the SHA-256 of its part files, so it changes when a part does.
+ * NOTE: partials are not part of the version, so a change to a partial
+ * alone keeps it (docs/KNOWN_LIMITS.md, "Templates").
  */
 static int
 load_parts(struct variant *v, const char *name, struct template_error *err)
 {
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    int rc = 0;
     int i;
 
-    for (i = 0; i < PART_COUNT; i++) {
-        char *path = g_build_filename(v->dir, part_files[i], NULL);
-
-        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-            if (i != PART_HTML) {
-                set_error(err, path, 0, 0, "template '%.40s' has no %s "
-                          "(subject.mustache and text.mustache are "
-                          "required)", name, part_files[i]);
-                g_free(path);
-                return -1;
-            }
-            g_free(path);
-            continue;
-        }
-        v->part[i] = compile_file(path, i == PART_SUBJECT, err);
-        g_free(path);
-        if (v->part[i] == NULL) {
-            return -1;
-        }
-    }
-    return 0;
+    for (i = 0; rc == 0 && i < PART_COUNT; i++)
+        rc = load_part(v, i, name, sum, err);
+    if (rc == 0)
+        g_strlcpy(v->version, g_checksum_get_string(sum),
+                  sizeof(v->version));
+    g_checksum_free(sum);
+    return rc;
 }
 
 
@@ -658,6 +689,9 @@ template_render_language(const struct template_set *set, const char *name,
     if (rc == 0 && v->part[PART_HTML] != NULL) {
         rc = render_part(set, v, PART_HTML, data, &out->html, &len, err);
     }
+    if (rc == 0) {
+        g_strlcpy(out->version, v->version, sizeof(out->version));
+    }
     if (rc == 0 && v->language != NULL) {
         out->language = strdup(v->language);
         rc = out->language == NULL ? CRIER_ENOMEM : 0;
@@ -692,6 +726,7 @@ rendered_message_clear(struct rendered_message *msg)
     msg->text = NULL;
     msg->html = NULL;
     msg->language = NULL;
+    msg->version[0] = '\0';
 }
 
 
