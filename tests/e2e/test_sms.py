@@ -407,3 +407,36 @@ def test_config_errors_name_the_key(tmp_path):
     code, out, err = run_crier("check", "-c", str(conf))
     assert code != 0
     assert "channels.sms.default_region" in err
+
+
+def preview(c, body):
+    return c.post("/v1/templates/sms-notice/preview", body, headers=AUTH)
+
+
+def test_preview_counts_segments(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        r = preview(c, {"data": {"event": {"properties": {
+            "text": "Your permit is ready."}}}, "channel": "sms"})
+        assert r.status == 200, r.body
+        assert r.json()["channel"] == "sms"
+        assert r.json()["sms"] == {"encoding": "GSM-7", "segments": 1,
+                                   "units": len(r.json()["text"])}
+
+        long_text = "\u00e1\u00e7\u0151" * 30
+        r = preview(c, {"data": {"event": {"properties": {
+            "text": long_text}}}, "channel": "sms"})
+        assert r.status == 200, r.body
+        assert r.json()["sms"]["encoding"] == "UCS-2"
+        assert r.json()["sms"]["segments"] == 2
+
+        r = preview(c, {"data": {"event": {"properties": {"text": "x"}}}})
+        assert r.status == 200
+        assert "sms" not in r.json()
+        r = preview(c, {"data": {}, "channel": "fax"})
+        assert r.status == 400
+        assert r.json()["field"] == "channel"
+    finally:
+        assert c.stop() == 0
+        fake.stop()

@@ -269,7 +269,7 @@ job_change_apply(struct job *job, const struct job_change *change)
     if (rc < 0)
         return rc;
 
-    /* Only an update of a job being sent ends a hand-over; the attempt
+    /* Only an update of a job being sent ends a hand-over. The attempt
      * takes the number that `sending` counted. */
     if (change->attempt.outcome != NULL && job->state == JOB_SENDING) {
         struct job_attempt attempt = change->attempt;
