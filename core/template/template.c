@@ -35,6 +35,7 @@
 #define TEMPLATE_MAX_SUBJECT    998
 #define PARTIALS_DIR            "partials"
 #define SUFFIX                  ".mustache"
+#define PATH_MAX_HEADER         320     /* a file name and a length */
 
 enum part { PART_SUBJECT, PART_TEXT, PART_HTML, PART_COUNT };
 
@@ -47,7 +48,8 @@ struct variant {
     char *language;                     /* canonical tag; NULL untagged */
     char *dir;                          /* its folder, for messages */
     struct mustache *part[PART_COUNT];  /* html may be NULL */
-    char version[TEMPLATE_VERSION_SIZE];    /* see load_parts */
+    char files_sum[65];                 /* SHA-256 of the parts, hex */
+    char version[TEMPLATE_VERSION_SIZE];    /* see versions_finish */
 };
 
 struct template {
@@ -63,6 +65,7 @@ struct template_set {
     char *default_language;             /* canonical tag, or NULL */
     GHashTable *templates;              /* name -> struct template */
     GHashTable *partials;               /* name -> NUL-terminated source */
+    char partials_sum[65];              /* SHA-256 of the partials, hex */
 };
 
 
@@ -151,6 +154,22 @@ read_source(const char *path, int subject, size_t *len_out,
 }
 
 
+/* Adds the file name and length of `path`, then its source, to `sum`.
+ * The name and length go first, so that moving text from one file to
+ * the next changes the sum. */
+static void
+checksum_add(GChecksum *sum, const char *path, const char *src, size_t len)
+{
+    const char *file = strrchr(path, '/');
+    char header[PATH_MAX_HEADER];
+
+    snprintf(header, sizeof(header), "%s %zu\n",
+             file != NULL ? file + 1 : path, len);
+    g_checksum_update(sum, (const guchar *) header, strlen(header));
+    g_checksum_update(sum, (const guchar *) src, len);
+}
+
+
 /* Reads and compiles one file, adding its source to `sum` when `sum` is
  * not NULL. Returns NULL with `err` filled. */
 static struct mustache *
@@ -167,15 +186,7 @@ compile_file(const char *path, int subject, GChecksum *sum,
         return NULL;
     }
     if (sum != NULL) {
-        const char *file = strrchr(path, '/');
-        char header[64];
-
-        /* The file's name and length go first, so that moving text from
-         * one part to the next changes the version. */
-        snprintf(header, sizeof(header), "%s %zu\n",
-                 file != NULL ? file + 1 : path, len);
-        g_checksum_update(sum, (const guchar *) header, strlen(header));
-        g_checksum_update(sum, (const guchar *) src, len);
+        checksum_add(sum, path, src, len);
     }
     t = mustache_compile(src, len, &merr);
     if (t == NULL) {
@@ -258,11 +269,13 @@ list_dir(const char *dir, struct template_error *err)
 }
 
 
-/* Loads dir/partials/<name>.mustache, if the folder exists. */
+/* Loads dir/partials/<name>.mustache, if the folder exists, and sums
+ * them in name order into set->partials_sum. */
 static int
 load_partials(struct template_set *set, struct template_error *err)
 {
     char *dir = g_build_filename(set->dir, PARTIALS_DIR, NULL);
+    GChecksum *sum;
     GPtrArray *names;
     guint i;
     int rc = 0;
@@ -277,6 +290,7 @@ load_partials(struct template_set *set, struct template_error *err)
         return -1;
     }
 
+    sum = g_checksum_new(G_CHECKSUM_SHA256);
     for (i = 0; i < names->len && rc == 0; i++) {
         const char *file = g_ptr_array_index(names, i);
         char *path;
@@ -301,12 +315,16 @@ load_partials(struct template_set *set, struct template_error *err)
             rc = -1;
         } else {
             mustache_free(t);
+            checksum_add(sum, path, src, len);
             g_hash_table_insert(set->partials,
                                 g_strndup(file, strlen(file)
                                           - strlen(SUFFIX)), src);
         }
         g_free(path);
     }
+    g_strlcpy(set->partials_sum, g_checksum_get_string(sum),
+              sizeof(set->partials_sum));
+    g_checksum_free(sum);
     g_ptr_array_unref(names);
     g_free(dir);
     return rc;
@@ -339,12 +357,9 @@ load_part(struct variant *v, int i, const char *name, GChecksum *sum,
 
 
 /*
- * Loads the parts in v->dir. Subject and text are required, in a language
- * folder too: a variant never borrows a part from another one. The
- * variant's version is the first TEMPLATE_VERSION_SIZE - 1 hex digits of
- * the SHA-256 of its part files, so it changes when a part does.
- * NOTE: partials are not part of the version, so a change to a partial
- * alone keeps it (docs/KNOWN_LIMITS.md, "Templates").
+ * Loads the parts in v->dir and sums them into v->files_sum. Subject and
+ * text are required, in a language folder too: a variant never borrows a
+ * part from another one.
  */
 static int
 load_parts(struct variant *v, const char *name, struct template_error *err)
@@ -356,8 +371,8 @@ load_parts(struct variant *v, const char *name, struct template_error *err)
     for (i = 0; rc == 0 && i < PART_COUNT; i++)
         rc = load_part(v, i, name, sum, err);
     if (rc == 0)
-        g_strlcpy(v->version, g_checksum_get_string(sum),
-                  sizeof(v->version));
+        g_strlcpy(v->files_sum, g_checksum_get_string(sum),
+                  sizeof(v->files_sum));
     g_checksum_free(sum);
     return rc;
 }
@@ -449,6 +464,44 @@ load_template(struct template_set *set, const char *name,
 }
 
 
+/*
+ * Sets each variant's version: the first TEMPLATE_VERSION_SIZE - 1 hex
+ * digits of the SHA-256 of its parts' sum and the partials' sum. A change
+ * to any part or any partial changes it, even to a partial that the
+ * variant does not include.
+ */
+static void
+variant_version_finish(struct variant *v, const char *partials_sum)
+{
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+    g_checksum_update(sum, (const guchar *) v->files_sum,
+                      strlen(v->files_sum));
+    g_checksum_update(sum, (const guchar *) partials_sum,
+                      strlen(partials_sum));
+    g_strlcpy(v->version, g_checksum_get_string(sum), sizeof(v->version));
+    g_checksum_free(sum);
+}
+
+
+static void
+versions_finish(struct template_set *set)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, set->templates);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        struct template *t = value;
+
+        variant_version_finish(&t->base, set->partials_sum);
+        for (guint i = 0; i < t->variants->len; i++)
+            variant_version_finish(g_ptr_array_index(t->variants, i),
+                                   set->partials_sum);
+    }
+}
+
+
 struct template_set *
 template_set_load(const char *dir, struct template_error *err)
 {
@@ -486,6 +539,7 @@ template_set_load(const char *dir, struct template_error *err)
         }
     }
     g_ptr_array_unref(names);
+    versions_finish(set);
     return set;
 
 fail:
