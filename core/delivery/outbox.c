@@ -540,6 +540,9 @@ deliver(json_t *job)
     d->lane = json_integer_value(json_object_get(job, "lane")) == 0 ? 0 : 1;
     outbox_message_id(key, ob.set.message_id_domain, d->message_id,
                       sizeof(d->message_id));
+    /* NOTE: the interrupted hand-over counts in `attempts` but has no
+     * entry in the attempt log, since no verdict came back for it
+     * (docs/KNOWN_LIMITS.md, "Delivery"). */
     if (g_strcmp0(json_string_value(json_object_get(job, "was")),
                   "sending") == 0)
         log_notice("resending after an interrupted hand-over", "job=%lld "
