@@ -95,6 +95,8 @@ static void
 present_message(json_t *m)
 {
     json_t *lane = json_object_get(m, "lane");
+    json_t *attempt;
+    size_t i;
 
     present_time(m, "due");
     present_time(m, "created");
@@ -106,6 +108,8 @@ present_message(json_t *m)
     json_object_del(m, "lane");
     json_object_del(m, "generation");
     json_object_del(m, "owner");
+    json_array_foreach(json_object_get(m, "attempt_log"), i, attempt)
+        present_time(attempt, "time");
 }
 
 
@@ -263,8 +267,8 @@ on_one(void *arg, int status, json_t *result)
 static void
 get_one(struct message_call *call)
 {
-    json_t *request = json_pack("{s:i,s:I}", "limit", 1, "before",
-                                (json_int_t) call->id + 1);
+    json_t *request = json_pack("{s:i,s:I,s:b}", "limit", 1, "before",
+                                (json_int_t) call->id + 1, "attempts", 1);
     int rc = server.store_ops->jobs_list(server.store->state, request,
                                          on_one, call);
 

@@ -24,6 +24,7 @@
 #include "pipeline/evaluate.h"
 #include "profile/attributes.h"
 #include "server/server.h"
+#include "template/sms_segments.h"
 #include "template/template.h"
 
 #define TEMPLATES_PREFIX "/v1/templates/"
@@ -135,6 +136,26 @@ test_members_parse(struct template_call *call, const json_t *body)
 }
 
 
+/* Reads the optional "channel" of a preview. Responds 400 and returns -1
+ * when it names no configured channel. */
+static int
+preview_channel_parse(struct template_call *call, const json_t *body)
+{
+    json_t *channel = json_object_get(body, "channel");
+
+    if (channel == NULL || json_is_null(channel))
+        return 0;
+    call->channel = json_is_string(channel)
+                    ? server_channel(json_string_value(channel)) : NULL;
+    if (call->channel == NULL) {
+        admin_respond_error(call->req, 400, "channel", "must be the name of "
+                            "a configured channel");
+        return -1;
+    }
+    return 0;
+}
+
+
 /*
  * Reads the body into `call`, except "data", which the caller takes
  * from `body`. Responds 400 naming the member and returns -1 when it is
@@ -184,23 +205,48 @@ body_parse(struct template_call *call, const json_t *body)
     }
     if (profile != NULL)
         call->profile_id = g_strdup(json_string_value(profile));
-    return call->test ? test_members_parse(call, body) : 0;
+    return call->test ? test_members_parse(call, body)
+                      : preview_channel_parse(call, body);
 }
 
 
+/* Returns {"encoding", "segments", "units"} for the text part as an SMS,
+ * or NULL when the text is not valid UTF-8. */
+static json_t *
+sms_json(const char *text)
+{
+    struct sms_segments count;
+
+    if (sms_segments_count(text, strlen(text), &count) != 0)
+        return NULL;
+    return json_pack("{s:s,s:I,s:I}", "encoding",
+                     count.encoding == SMS_ENCODING_GSM7 ? "GSM-7" : "UCS-2",
+                     "segments", (json_int_t) count.parts,
+                     "units", (json_int_t) count.units);
+}
+
+
+/* Responds with the rendered parts and, for a channel whose addresses are
+ * phone numbers, the SMS segment count of the text part. */
 static void
 respond_preview(struct template_call *call)
 {
     const struct rendered_message *r = &call->rendered;
+    const struct crier_channel_ops *ops;
+    json_t *body;
 
-    /* NOTE: no SMS segment count yet, because no SMS channel exists to
-     * say which channel a preview is for; see docs/KNOWN_LIMITS.md,
-     * "Templates". */
-    http_respond_json(call->req, 200,
-                      json_pack("{s:s,s:s?,s:s,s:s,s:s?}", "template",
-                                call->name, "language", r->language,
-                                "subject", r->subject, "text", r->text,
-                                "html", r->html));
+    body = json_pack("{s:s,s:s?,s:s,s:s,s:s?,s:s}", "template", call->name,
+                     "language", r->language, "subject", r->subject,
+                     "text", r->text, "html", r->html, "version",
+                     r->version);
+    if (call->channel != NULL) {
+        ops = call->channel->desc->ops;
+        json_object_set_new(body, "channel",
+                            json_string(call->channel->name));
+        if (g_strcmp0(ops->address_kind, "phone") == 0)
+            json_object_set_new(body, "sms", sms_json(r->text));
+    }
+    http_respond_json(call->req, 200, body);
 }
 
 

@@ -46,6 +46,12 @@ static struct {
     struct crier_timer *poll;
 } ob;
 
+/* The channel's verdict on one hand-over, as the store records it. */
+struct attempt_verdict {
+    const char *outcome;        /* "sent", "retry" or "failed" */
+    const char *reply;          /* the provider's reply, or NULL */
+};
+
 static void claim(void);
 
 
@@ -107,20 +113,25 @@ on_final(void *arg, int status, json_t *result)
 
 
 /*
- * Records the job's next state; `error` may be NULL.
- * NOTE: the store keeps the attempt count and the first and last error,
- * not each attempt's time and reply, nor a version of the template
- * (docs/KNOWN_LIMITS.md, "Delivery").
+ * Records the job's next state; `error` may be NULL. When `verdict` is
+ * not NULL, the update also records the attempt that the channel's
+ * verdict ends, in the same store transaction.
  */
 static void
-finish_job(struct delivery *d, const char *state, const char *error,
-           const char *provider_id, int64_t due)
+finish_attempt(struct delivery *d, const char *state, const char *error,
+               const char *provider_id, int64_t due,
+               const struct attempt_verdict *verdict)
 {
     json_t *u = json_pack("{s:I,s:I,s:s,s:I}", "id", (json_int_t) d->id,
                           "generation", (json_int_t) d->generation,
                           "state", state, "now",
                           (json_int_t) clock_now_ms());
     int rc;
+
+    if (verdict != NULL)
+        json_object_set_new(u, "attempt", json_pack(
+            "{s:I,s:s,s:s?}", "time", (json_int_t) clock_now_ms(),
+            "outcome", verdict->outcome, "reply", verdict->reply));
 
     if (error != NULL)
         json_object_set_new(u, "error", json_string(error));
@@ -132,6 +143,15 @@ finish_job(struct delivery *d, const char *state, const char *error,
     json_decref(u);
     if (rc != 0)
         on_final(d, rc, NULL);
+}
+
+
+/* Records the job's next state when no hand-over ends with it. */
+static void
+finish_job(struct delivery *d, const char *state, const char *error,
+           const char *provider_id, int64_t due)
+{
+    finish_attempt(d, state, error, provider_id, due, NULL);
 }
 
 
@@ -194,6 +214,8 @@ on_sent(void *arg, const struct crier_send_result *r)
 {
     struct delivery *d = arg;
     const char *rule = d->msg.rule;
+    const char *detail = r->detail ? r->detail : "";
+    struct attempt_verdict verdict = { .reply = r->detail };
 
     metrics_observe("crier_send_seconds", "channel", d->channel->name,
                     (double) (metrics_now_ns() - d->send_started) / 1e9);
@@ -204,25 +226,31 @@ on_sent(void *arg, const struct crier_send_result *r)
     case CRIER_SEND_DONE:
         log_info("message sent", "job=%lld rule=%s message_id=%s",
                  (long long) d->id, rule, d->message_id);
-        finish_job(d, "sent", NULL, r->provider_id, 0);
+        verdict.outcome = "sent";
+        if (verdict.reply == NULL)
+            verdict.reply = r->provider_id;
+        finish_attempt(d, "sent", NULL, r->provider_id, 0, &verdict);
         return;
     case CRIER_SEND_FAIL:
         log_warn("message failed", "job=%lld rule=%s detail=\"%s\"",
-                 (long long) d->id, rule, r->detail ? r->detail : "");
+                 (long long) d->id, rule, detail);
         if (result_address_invalid(d, r))
             address_invalidate(d, r->detail ? r->detail : "rejected");
-        finish_job(d, "failed", r->detail ? r->detail : "failed", NULL, 0);
+        verdict.outcome = "failed";
+        finish_attempt(d, "failed", r->detail ? r->detail : "failed", NULL,
+                       0, &verdict);
         return;
     case CRIER_SEND_RETRY:
     default:
         break;
     }
+    verdict.outcome = "retry";
     if (d->attempt >= ob.set.max_attempts) {
         log_warn("message dead: attempts exhausted", "job=%lld rule=%s "
                  "attempts=%d detail=\"%s\"", (long long) d->id, rule,
-                 d->attempt, r->detail ? r->detail : "");
-        finish_job(d, "dead", r->detail ? r->detail : "retries exhausted",
-                   NULL, 0);
+                 d->attempt, detail);
+        finish_attempt(d, "dead", r->detail ? r->detail
+                       : "retries exhausted", NULL, 0, &verdict);
     } else {
         int64_t wait = outbox_backoff_ms(&ob.set, d->attempt,
                                          g_random_double());
@@ -231,9 +259,9 @@ on_sent(void *arg, const struct crier_send_result *r)
             wait = r->retry_after_ms;
         log_info("message will be retried", "job=%lld rule=%s attempt=%d "
                  "wait_ms=%lld detail=\"%s\"", (long long) d->id, rule,
-                 d->attempt, (long long) wait, r->detail ? r->detail : "");
-        finish_job(d, "planned", r->detail ? r->detail : "retry", NULL,
-                   clock_now_ms() + wait);
+                 d->attempt, (long long) wait, detail);
+        finish_attempt(d, "planned", r->detail ? r->detail : "retry", NULL,
+                       clock_now_ms() + wait, &verdict);
     }
 }
 
@@ -285,10 +313,13 @@ mark_sending(struct delivery *d)
                           (json_int_t) ob.set.lease_ms);
     int rc;
 
-    /* The variant's tag, so the job shows the language it went out in. */
+    /* The variant's tag and version, so the job shows what went out. */
     if (d->rendered.language != NULL)
         json_object_set_new(u, "language",
                             json_string(d->rendered.language));
+    if (d->rendered.version[0] != '\0')
+        json_object_set_new(u, "template_version",
+                            json_string(d->rendered.version));
     rc = server.store_ops->job_update(server.store->state, u, on_sending, d);
     json_decref(u);
     if (rc != 0)
@@ -509,6 +540,9 @@ deliver(json_t *job)
     d->lane = json_integer_value(json_object_get(job, "lane")) == 0 ? 0 : 1;
     outbox_message_id(key, ob.set.message_id_domain, d->message_id,
                       sizeof(d->message_id));
+    /* NOTE: the interrupted hand-over counts in `attempts` but has no
+     * entry in the attempt log, since no verdict came back for it
+     * (docs/KNOWN_LIMITS.md, "Delivery"). */
     if (g_strcmp0(json_string_value(json_object_get(job, "was")),
                   "sending") == 0)
         log_notice("resending after an interrupted hand-over", "job=%lld "

@@ -35,6 +35,7 @@
 #define TEMPLATE_MAX_SUBJECT    998
 #define PARTIALS_DIR            "partials"
 #define SUFFIX                  ".mustache"
+#define PATH_MAX_HEADER         320     /* a file name and a length */
 
 enum part { PART_SUBJECT, PART_TEXT, PART_HTML, PART_COUNT };
 
@@ -47,6 +48,8 @@ struct variant {
     char *language;                     /* canonical tag; NULL untagged */
     char *dir;                          /* its folder, for messages */
     struct mustache *part[PART_COUNT];  /* html may be NULL */
+    char files_sum[65];                 /* SHA-256 of the parts, hex */
+    char version[TEMPLATE_VERSION_SIZE];    /* see versions_finish */
 };
 
 struct template {
@@ -62,6 +65,7 @@ struct template_set {
     char *default_language;             /* canonical tag, or NULL */
     GHashTable *templates;              /* name -> struct template */
     GHashTable *partials;               /* name -> NUL-terminated source */
+    char partials_sum[65];              /* SHA-256 of the partials, hex */
 };
 
 
@@ -150,9 +154,27 @@ read_source(const char *path, int subject, size_t *len_out,
 }
 
 
-/* Reads and compiles one file. Returns NULL with `err` filled. */
+/* Adds the file name and length of `path`, then its source, to `sum`.
+ * The name and length go first, so that moving text from one file to
+ * the next changes the sum. */
+static void
+checksum_add(GChecksum *sum, const char *path, const char *src, size_t len)
+{
+    const char *file = strrchr(path, '/');
+    char header[PATH_MAX_HEADER];
+
+    snprintf(header, sizeof(header), "%s %zu\n",
+             file != NULL ? file + 1 : path, len);
+    g_checksum_update(sum, (const guchar *) header, strlen(header));
+    g_checksum_update(sum, (const guchar *) src, len);
+}
+
+
+/* Reads and compiles one file, adding its source to `sum` when `sum` is
+ * not NULL. Returns NULL with `err` filled. */
 static struct mustache *
-compile_file(const char *path, int subject, struct template_error *err)
+compile_file(const char *path, int subject, GChecksum *sum,
+             struct template_error *err)
 {
     struct mustache_error merr;
     struct mustache *t;
@@ -162,6 +184,9 @@ compile_file(const char *path, int subject, struct template_error *err)
     src = read_source(path, subject, &len, err);
     if (src == NULL) {
         return NULL;
+    }
+    if (sum != NULL) {
+        checksum_add(sum, path, src, len);
     }
     t = mustache_compile(src, len, &merr);
     if (t == NULL) {
@@ -244,11 +269,13 @@ list_dir(const char *dir, struct template_error *err)
 }
 
 
-/* Loads dir/partials/<name>.mustache, if the folder exists. */
+/* Loads dir/partials/<name>.mustache, if the folder exists, and sums
+ * them in name order into set->partials_sum. */
 static int
 load_partials(struct template_set *set, struct template_error *err)
 {
     char *dir = g_build_filename(set->dir, PARTIALS_DIR, NULL);
+    GChecksum *sum;
     GPtrArray *names;
     guint i;
     int rc = 0;
@@ -263,6 +290,7 @@ load_partials(struct template_set *set, struct template_error *err)
         return -1;
     }
 
+    sum = g_checksum_new(G_CHECKSUM_SHA256);
     for (i = 0; i < names->len && rc == 0; i++) {
         const char *file = g_ptr_array_index(names, i);
         char *path;
@@ -287,48 +315,66 @@ load_partials(struct template_set *set, struct template_error *err)
             rc = -1;
         } else {
             mustache_free(t);
+            checksum_add(sum, path, src, len);
             g_hash_table_insert(set->partials,
                                 g_strndup(file, strlen(file)
                                           - strlen(SUFFIX)), src);
         }
         g_free(path);
     }
+    g_strlcpy(set->partials_sum, g_checksum_get_string(sum),
+              sizeof(set->partials_sum));
+    g_checksum_free(sum);
     g_ptr_array_unref(names);
     g_free(dir);
     return rc;
 }
 
 
+/* Loads part `i` of v->dir into v->part[i]; a missing HTML part is no
+ * error. */
+static int
+load_part(struct variant *v, int i, const char *name, GChecksum *sum,
+          struct template_error *err)
+{
+    char *path = g_build_filename(v->dir, part_files[i], NULL);
+
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        if (i != PART_HTML) {
+            set_error(err, path, 0, 0, "template '%.40s' has no %s "
+                      "(subject.mustache and text.mustache are "
+                      "required)", name, part_files[i]);
+            g_free(path);
+            return -1;
+        }
+        g_free(path);
+        return 0;
+    }
+    v->part[i] = compile_file(path, i == PART_SUBJECT, sum, err);
+    g_free(path);
+    return v->part[i] == NULL ? -1 : 0;
+}
+
+
 /*
- * Loads the parts in v->dir. Subject and text are required, in a language
- * folder too: a variant never borrows a part from another one.
+ * Loads the parts in v->dir and sums them into v->files_sum. Subject and
+ * text are required, in a language folder too: a variant never borrows a
+ * part from another one.
  */
 static int
 load_parts(struct variant *v, const char *name, struct template_error *err)
 {
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    int rc = 0;
     int i;
 
-    for (i = 0; i < PART_COUNT; i++) {
-        char *path = g_build_filename(v->dir, part_files[i], NULL);
-
-        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-            if (i != PART_HTML) {
-                set_error(err, path, 0, 0, "template '%.40s' has no %s "
-                          "(subject.mustache and text.mustache are "
-                          "required)", name, part_files[i]);
-                g_free(path);
-                return -1;
-            }
-            g_free(path);
-            continue;
-        }
-        v->part[i] = compile_file(path, i == PART_SUBJECT, err);
-        g_free(path);
-        if (v->part[i] == NULL) {
-            return -1;
-        }
-    }
-    return 0;
+    for (i = 0; rc == 0 && i < PART_COUNT; i++)
+        rc = load_part(v, i, name, sum, err);
+    if (rc == 0)
+        g_strlcpy(v->files_sum, g_checksum_get_string(sum),
+                  sizeof(v->files_sum));
+    g_checksum_free(sum);
+    return rc;
 }
 
 
@@ -418,6 +464,44 @@ load_template(struct template_set *set, const char *name,
 }
 
 
+/*
+ * Sets each variant's version: the first TEMPLATE_VERSION_SIZE - 1 hex
+ * digits of the SHA-256 of its parts' sum and the partials' sum. A change
+ * to any part or any partial changes it, even to a partial that the
+ * variant does not include.
+ */
+static void
+variant_version_finish(struct variant *v, const char *partials_sum)
+{
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+    g_checksum_update(sum, (const guchar *) v->files_sum,
+                      strlen(v->files_sum));
+    g_checksum_update(sum, (const guchar *) partials_sum,
+                      strlen(partials_sum));
+    g_strlcpy(v->version, g_checksum_get_string(sum), sizeof(v->version));
+    g_checksum_free(sum);
+}
+
+
+static void
+versions_finish(struct template_set *set)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, set->templates);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        struct template *t = value;
+
+        variant_version_finish(&t->base, set->partials_sum);
+        for (guint i = 0; i < t->variants->len; i++)
+            variant_version_finish(g_ptr_array_index(t->variants, i),
+                                   set->partials_sum);
+    }
+}
+
+
 struct template_set *
 template_set_load(const char *dir, struct template_error *err)
 {
@@ -455,6 +539,7 @@ template_set_load(const char *dir, struct template_error *err)
         }
     }
     g_ptr_array_unref(names);
+    versions_finish(set);
     return set;
 
 fail:
@@ -658,6 +743,9 @@ template_render_language(const struct template_set *set, const char *name,
     if (rc == 0 && v->part[PART_HTML] != NULL) {
         rc = render_part(set, v, PART_HTML, data, &out->html, &len, err);
     }
+    if (rc == 0) {
+        g_strlcpy(out->version, v->version, sizeof(out->version));
+    }
     if (rc == 0 && v->language != NULL) {
         out->language = strdup(v->language);
         rc = out->language == NULL ? CRIER_ENOMEM : 0;
@@ -692,6 +780,7 @@ rendered_message_clear(struct rendered_message *msg)
     msg->text = NULL;
     msg->html = NULL;
     msg->language = NULL;
+    msg->version[0] = '\0';
 }
 
 

@@ -38,11 +38,15 @@ struct template_error {
 /* The maximum length of a variant's language tag, with its NUL. */
 #define TEMPLATE_LANGUAGE_MAX 36
 
+/* The size of a template version: 12 hex digits of a SHA-256 and a NUL. */
+#define TEMPLATE_VERSION_SIZE 13
+
 struct rendered_message {
     char *subject;
     char *text;
     char *html;         /* NULL when the template has no HTML part */
     char *language;     /* the variant's tag; NULL for the untagged parts */
+    char version[TEMPLATE_VERSION_SIZE];    /* of the variant's files */
 };
 
 /*

@@ -80,13 +80,15 @@ struct crier_store_ops {
                       void *arg);
 
     /*
-     * Moves one claimed job to its next state. Refused with CRIER_ESTALE
-     * when the generation is not the job's current one.
+     * Moves one claimed job to its next state, and records the attempt
+     * that an "attempt" member ends in the same transaction. Refused with
+     * CRIER_ESTALE when the generation is not the job's current one.
      */
     int (*job_update)(void *store, json_t *update, crier_store_cb done,
                       void *arg);
 
-    /* Lists jobs, newest first, filtered by state. */
+    /* Lists jobs, newest first, filtered by state, with each job's
+     * attempts when the request has "attempts": true. */
     int (*jobs_list)(void *store, json_t *request, crier_store_cb done,
                      void *arg);
 

@@ -407,3 +407,81 @@ def test_service_messages_have_no_unsubscribe(tmp_path):
         assert by_to["ben@example.gov"]["List-Unsubscribe"] is not None
     finally:
         c.stop()
+
+
+def start_servers(tmp_path, urls):
+    settings = "urls = [ %s ];" % ", ".join('"%s"' % u for u in urls)
+    c = Crier(tmp_path, config(settings)).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    return c
+
+
+def attempt_log(c, job_id):
+    r = c.get("/v1/messages/%d" % job_id, headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json()["attempt_log"]
+
+
+def test_failover_when_first_refuses(tmp_path):
+    down = free_port()
+    (tmp_path / "b").mkdir()
+    smtp = SmtpServer(tmp_path / "b", scenario="accept")
+    second = "smtp://127.0.0.1:%d" % smtp.port
+    c = start_servers(tmp_path, ["smtp://127.0.0.1:%d" % down, second])
+    try:
+        notify(c, ["ana@example.gov", "bo@example.gov"])
+        wait_until(lambda: settled(c, 2), timeout=20)
+        jobs = c.store.jobs()
+        log = attempt_log(c, jobs[0]["id"])
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert [j["state"] for j in jobs] == ["sent", "sent"]
+    # The next server took each message on its first attempt.
+    assert [j["attempts"] for j in jobs] == [1, 1]
+    assert len(log) == 1
+    assert log[0]["outcome"] == "sent"
+    assert log[0]["reply"].endswith("(%s)" % second)
+    assert sorted(m["To"] for m in msgs) == ["ana@example.gov",
+                                              "bo@example.gov"]
+    assert "SMTP server down" in c.log_text()
+
+
+def test_failover_on_421(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    busy = SmtpServer(tmp_path / "a", scenario="busy")
+    smtp = SmtpServer(tmp_path / "b", scenario="accept")
+    c = start_servers(tmp_path, ["smtp://127.0.0.1:%d" % busy.port,
+                                 "smtp://127.0.0.1:%d" % smtp.port])
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: settled(c, 1), timeout=20)
+        [job] = c.store.jobs()
+        msgs = smtp.messages()
+        busy_msgs = busy.messages()
+    finally:
+        code = c.stop()
+        busy.stop()
+        smtp.stop()
+    assert code == 0
+    assert job["state"] == "sent"
+    assert job["attempts"] == 1
+    assert len(msgs) == 1
+    assert busy_msgs == []
+
+
+def test_all_servers_down_retries(tmp_path):
+    ports = [free_port(), free_port()]
+    c = start_servers(tmp_path, ["smtp://127.0.0.1:%d" % p for p in ports])
+    try:
+        notify(c, ["ana@example.gov"])
+        wait_until(lambda: c.store.jobs()[0]["attempts"] >= 2, timeout=20)
+        [job] = c.store.jobs()
+    finally:
+        code = c.stop()
+    assert code == 0
+    assert job["state"] != "sent"
+    assert "127.0.0.1:%d" % ports[1] in job["last_error"]

@@ -294,6 +294,15 @@ def test_retry_by_hand_through_api(tmp_path):
         assert r.json()["class"] == "outreach"
         assert r.json()["attempts"] == 1
         assert "554" in r.json()["error"]
+        log = r.json()["attempt_log"]
+        assert len(log) == 1
+        assert log[0]["number"] == 1
+        assert log[0]["outcome"] == "failed"
+        assert "554" in log[0]["reply"]
+        assert log[0]["time"].endswith("Z")
+        assert re.fullmatch(r"[0-9a-f]{12}", r.json()["template_version"])
+        r = c.get("/v1/messages/%d" % (failed_id + 1), headers=AUTH)
+        assert r.json()["attempt_log"][0]["outcome"] == "sent"
         assert c.get("/v1/messages/999", headers=AUTH).status == 404
         assert c.get("/v1/messages/9223372036854775807",
                      headers=AUTH).status == 404

@@ -21,7 +21,12 @@ HELP_TEXT = "City alerts: call 311. Reply STOP to unsubscribe."
 PHONE = "+13125550100"
 
 
-def config(providers):
+NOTICE_RULE = """
+  { name = "notice"; on = "permit.ready";
+    send = { channel = "sms"; template = "sms-notice"; }; }"""
+
+
+def config(providers, rules=NOTICE_RULE, delivery=""):
     return """
 clock = "test";
 templates = "%s";
@@ -31,12 +36,11 @@ channels: { sms: { plugin = "sms"; default_region = "US";
                    %s
                    inbound = { path = "/hooks/sms";
                                stop_text = "%s"; help_text = "%s"; }; }; };
-rules = (
-  { name = "notice"; on = "permit.ready";
-    send = { channel = "sms"; template = "sms-notice"; }; }
-);
+attributes: { timezone = "timezone"; };
+delivery: { %s };
+rules = ( %s );
 admin: { tokens = [ "sha256:%s" ]; };
-""" % (TEMPLATES, providers, STOP_TEXT, HELP_TEXT,
+""" % (TEMPLATES, providers, STOP_TEXT, HELP_TEXT, delivery, rules,
        hashlib.sha256(TOKEN.encode()).hexdigest())
 
 
@@ -46,8 +50,8 @@ def one_provider(url):
             % (url, SID))
 
 
-def start(tmp_path, providers):
-    c = Crier(tmp_path, config(providers),
+def start(tmp_path, providers, **kw):
+    c = Crier(tmp_path, config(providers, **kw),
               env={"SMS_AUTH_TOKEN": AUTH_TOKEN}).start()
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
     return c
@@ -407,3 +411,136 @@ def test_config_errors_name_the_key(tmp_path):
     code, out, err = run_crier("check", "-c", str(conf))
     assert code != 0
     assert "channels.sms.default_region" in err
+
+
+def preview(c, body):
+    return c.post("/v1/templates/sms-notice/preview", body, headers=AUTH)
+
+
+def test_preview_counts_segments(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        r = preview(c, {"data": {"event": {"properties": {
+            "text": "Your permit is ready."}}}, "channel": "sms"})
+        assert r.status == 200, r.body
+        assert r.json()["channel"] == "sms"
+        assert r.json()["sms"] == {"encoding": "GSM-7", "segments": 1,
+                                   "units": len(r.json()["text"])}
+
+        long_text = "\u00e1\u00e7\u0151" * 30
+        r = preview(c, {"data": {"event": {"properties": {
+            "text": long_text}}}, "channel": "sms"})
+        assert r.status == 200, r.body
+        assert r.json()["sms"]["encoding"] == "UCS-2"
+        assert r.json()["sms"]["segments"] == 2
+
+        r = preview(c, {"data": {"event": {"properties": {"text": "x"}}}})
+        assert r.status == 200
+        assert "sms" not in r.json()
+        r = preview(c, {"data": {}, "channel": "fax"})
+        assert r.status == 400
+        assert r.json()["field"] == "channel"
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+STOP_RULES = """
+  { name = "reminder"; on = "permit.ready";
+    send = { channel = "sms"; template = "sms-notice"; delay = "1d"; }; },
+  { name = "news"; on = "news.ready";
+    send = { channel = "sms"; template = "sms-notice"; }; },
+  { name = "alert"; on = "alert.due"; class = "service";
+    send = { channel = "sms"; template = "sms-notice"; }; }"""
+
+
+def jobs_of(c, rule):
+    return [j for j in c.store.jobs() if j["rule"] == rule]
+
+
+def event(c, kind, text):
+    r = c.post("/v1/events", {"type": kind, "profile": {"phone": PHONE},
+                              "properties": {"text": text}})
+    assert r.status == 202, r.body
+    wait_until(c.store.pipeline_done)
+
+
+def test_stop_suppresses_outbox_until_start(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url), rules=STOP_RULES)
+    try:
+        # The reminder is planned for tomorrow, before the STOP.
+        event(c, "permit.ready", "Permit 24-113: inspection tomorrow.")
+        [reminder] = jobs_of(c, "reminder")
+        assert reminder["state"] == "planned"
+
+        r = reply(c, PHONE, "STOP")
+        assert r.status == 200, r.body
+        assert r.body.decode().count("<Message>") == 1
+        assert STOP_TEXT in r.body.decode()
+        wait_until(lambda: c.store.pipeline_done() and
+                   sms_consent(c, PHONE) == "revoked")
+
+        event(c, "news.ready", "Library hours change.")
+        event(c, "alert.due", "Water main break on Elm St.")
+        for rule in ("news", "alert"):
+            wait_until(lambda: jobs_of(c, rule)[0]["state"] == "suppressed")
+            assert jobs_of(c, rule)[0]["error"] == "hard opt-out"
+
+        advance(c, "1d")
+        wait_until(lambda: jobs_of(c, "reminder")[0]["state"]
+                   == "suppressed")
+        assert jobs_of(c, "reminder")[0]["error"] == "hard opt-out"
+        # The only confirmation was the webhook's answer.
+        assert fake.count() == 0
+
+        assert reply(c, PHONE, "START").status == 200
+        wait_until(lambda: c.store.pipeline_done() and
+                   sms_consent(c, PHONE) == "granted")
+        event(c, "news.ready", "Pool opens Monday.")
+        event(c, "alert.due", "Boil water notice lifted.")
+        for rule in ("news", "alert"):
+            wait_until(lambda: len(jobs_of(c, rule)) == 2 and
+                       jobs_of(c, rule)[1]["state"] == "sent")
+        wait_until(lambda: fake.count() == 2)
+        bodies = sorted(q["form"]["Body"] for q in fake.requests)
+        assert bodies == ["Boil water notice lifted.", "Pool opens Monday."]
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_quiet_hours_hold_sms_across_midnight(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url),
+              delivery='quiet_hours = { sms = "21:00-08:00"; };')
+    try:
+        # 04:00 UTC is 22:00 the evening before in Chicago (UTC-6).
+        assert c.post("/v1/test/clock",
+                      {"now": "2026-01-02T04:00:00Z"}).status == 200
+        r = c.post("/v1/events", {"type": "permit.ready",
+                                  "profile": {"phone": PHONE},
+                                  "attributes": {
+                                      "timezone": "America/Chicago"},
+                                  "properties": {"text": "Permit ready."}})
+        assert r.status == 202, r.body
+        wait_until(c.store.pipeline_done)
+        wait_until(lambda: "held for quiet hours" in c.log_text())
+        assert job(c)["state"] == "planned"
+        assert job(c)["attempts"] == 0
+        due = c.store.query("SELECT due FROM jobs")[0][0]
+        # 08:00 in Chicago on 2 January is 14:00 UTC.
+        assert due == 1767225600000 + 38 * 3600 * 1000
+
+        advance(c, "599m")  # 13:59 UTC, 07:59 in Chicago
+        time.sleep(0.3)
+        assert job(c)["state"] == "planned"
+        assert fake.count() == 0
+        advance(c, "2m")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 1
+        assert job(c)["attempts"] == 1
+    finally:
+        assert c.stop() == 0
+        fake.stop()

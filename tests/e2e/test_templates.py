@@ -120,7 +120,11 @@ def test_preview_for_profile(tmp_path):
     r = c.post("/v1/templates/crib-safety/preview", {"profile": pid},
                headers=AUTH)
     assert r.status == 200, r.body
-    assert r.json() == {"template": "crib-safety", "language": "es",
+    body = r.json()
+    version = body.pop("version")
+    assert len(version) == 12
+    assert int(version, 16) >= 0
+    assert body == {"template": "crib-safety", "language": "es",
                         "subject": "Seguridad de cunas para Ana",
                         "text": "Hola Ana, revise su cuna.\n",
                         "html": None}
@@ -130,6 +134,7 @@ def test_preview_for_profile(tmp_path):
                {"profile": pid, "language": "en-GB"}, headers=AUTH)
     assert r.status == 200, r.body
     assert r.json()["language"] == "en"
+    assert r.json()["version"] != version
     assert r.json()["html"] == "<p>Hello Ana &amp; family.</p>\n"
     # A preview sends nothing and plans no job.
     assert c.store.query("SELECT count(*) FROM jobs") == [(0,)]

@@ -54,8 +54,8 @@ job_json(const char *key, const char *profile)
 
 /*
  * Stores profile p_1 with EMAIL, an event linked to it, a stage move and
- * two jobs: job 1 stays planned, job 2 fails with an error that quotes
- * the address. The pipeline cursor ends at the last event.
+ * two jobs: job 1 stays planned, job 2 fails after one attempt with an
+ * error and a reply that quote the address. The pipeline cursor ends at the last event.
  */
 static void
 profile_fill(struct fixture *f)
@@ -93,8 +93,19 @@ profile_fill(struct fixture *f)
                                   "id", (json_int_t)member_int(job, "id"),
                                   "generation",
                                   (json_int_t)member_int(job, "generation"),
+                                  "state", "sending", "now", (json_int_t)T0,
+                                  "message_id", "<m2@crier>")));
+    json_decref(json_ok(f, f->ops->job_update,
+                        json_pack("{s:I, s:I, s:s, s:I, s:s,"
+                                  " s:{s:I, s:s, s:s}}",
+                                  "id", (json_int_t)member_int(job, "id"),
+                                  "generation",
+                                  (json_int_t)member_int(job, "generation"),
                                   "state", "failed", "now", (json_int_t)T0,
-                                  "error", "550 " EMAIL " unknown")));
+                                  "error", "550 " EMAIL " unknown",
+                                  "attempt", "time", (json_int_t)T0,
+                                  "outcome", "failed",
+                                  "reply", "550 " EMAIL " unknown")));
     json_decref(jobs);
 }
 
@@ -239,6 +250,19 @@ erase_suppresses_and_blanks_jobs(void **state)
     assert_string_equal(member_str(job, "last_error"), "erased");
     assert_null(member_str(job, "to"));
     assert_null(member_str(job, "profile"));
+    json_decref(list);
+
+    /* The provider's reply of job 2's attempt goes like its errors. */
+    list = json_ok(f, f->ops->jobs_list,
+                   json_pack("{s:i, s:i, s:b}", "limit", 1, "before", 3,
+                             "attempts", 1));
+    job = job_listed(list, 2);
+    assert_int_equal(json_array_size(json_object_get(job, "attempt_log")),
+                     1);
+    assert_string_equal(member_str(json_array_get(json_object_get(
+                            job, "attempt_log"), 0), "reply"), "erased");
+    assert_string_equal(member_str(json_array_get(json_object_get(
+                            job, "attempt_log"), 0), "outcome"), "failed");
     json_decref(list);
 
     /* A suppressed job is final: no claim takes it again. */

@@ -547,6 +547,145 @@ job_update_records_language(void **state)
 }
 
 
+/* Moves claimed job `id` of generation `gen` to `sending` at `now`. */
+static void
+job_send_start(struct fixture *f, int64_t id, int gen, int64_t now,
+               const char *version)
+{
+    json_decref(json_ok(f, f->ops->job_update,
+                        json_pack("{s:I, s:i, s:s, s:I, s:s, s:s?}",
+                                  "id", (json_int_t)id, "generation", gen,
+                                  "state", "sending",
+                                  "now", (json_int_t)now,
+                                  "message_id", "<m1@crier>",
+                                  "template_version", version)));
+}
+
+
+/* Returns the jobs_list result for job `id` alone, with its attempts. */
+static json_t *
+job_list_attempts(struct fixture *f, int64_t id)
+{
+    return json_ok(f, f->ops->jobs_list,
+                   json_pack("{s:i, s:I, s:b}", "limit", 1,
+                             "before", (json_int_t)(id + 1),
+                             "attempts", 1));
+}
+
+
+/* Each update that ends a hand-over records its attempt: a retry, then
+ * the send; a hold in between records none. */
+static void
+job_update_records_attempts(void **state)
+{
+    struct fixture *f = *state;
+    json_t *job = job_claimed(f);
+    int64_t id = member_int(job, "id");
+    json_t *jobs;
+    json_t *list;
+    json_t *listed;
+    json_t *log;
+
+    job_send_start(f, id, 1, T0 + 1, "0123456789ab");
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:I, s:s, s:{s:I, s:s, s:s}}",
+        "id", (json_int_t)id, "generation", 1, "state", "planned",
+        "now", (json_int_t)(T0 + 2), "due", (json_int_t)(T0 + 100),
+        "error", "421 busy", "attempt", "time", (json_int_t)(T0 + 2),
+        "outcome", "retry", "reply", "421 busy")), 0);
+
+    /* A quiet-hours hold of a claimed job ends no hand-over. */
+    jobs = jobs_claim_at(f, T0 + 100, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    json_decref(jobs);
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:I, s:{s:I, s:s}}",
+        "id", (json_int_t)id, "generation", 2, "state", "planned",
+        "now", (json_int_t)(T0 + 101), "due", (json_int_t)(T0 + 200),
+        "attempt", "time", (json_int_t)(T0 + 101), "outcome", "retry")),
+        0);
+
+    jobs = jobs_claim_at(f, T0 + 200, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    json_decref(jobs);
+    job_send_start(f, id, 3, T0 + 201, "ba9876543210");
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:s, s:{s:I, s:s, s:s}}",
+        "id", (json_int_t)id, "generation", 3, "state", "sent",
+        "now", (json_int_t)(T0 + 202), "provider_id", "SM1",
+        "attempt", "time", (json_int_t)(T0 + 202), "outcome", "sent",
+        "reply", "250 queued as SM1")), 0);
+
+    list = job_list_attempts(f, id);
+    listed = listed_job(list, id);
+    assert_string_equal(member_str(listed, "template_version"),
+                        "ba9876543210");
+    assert_int_equal(member_int(listed, "attempts"), 2);
+    log = json_object_get(listed, "attempt_log");
+    assert_int_equal(json_array_size(log), 2);
+    assert_int_equal(member_int(json_array_get(log, 0), "number"), 1);
+    assert_int_equal(member_int(json_array_get(log, 0), "time"), T0 + 2);
+    assert_string_equal(member_str(json_array_get(log, 0), "outcome"),
+                        "retry");
+    assert_string_equal(member_str(json_array_get(log, 0), "reply"),
+                        "421 busy");
+    assert_int_equal(member_int(json_array_get(log, 1), "number"), 2);
+    assert_int_equal(member_int(json_array_get(log, 1), "time"), T0 + 202);
+    assert_string_equal(member_str(json_array_get(log, 1), "outcome"),
+                        "sent");
+    assert_string_equal(member_str(json_array_get(log, 1), "reply"),
+                        "250 queued as SM1");
+    json_decref(list);
+
+    /* A list that does not ask has no attempt_log. */
+    list = jobs_list_all(f);
+    assert_null(json_object_get(listed_job(list, id), "attempt_log"));
+    json_decref(list);
+    json_decref(job);
+}
+
+
+/* An attempt with an unknown outcome, or on `sending`, is rejected and
+ * changes nothing. */
+static void
+job_update_rejects_bad_attempt(void **state)
+{
+    struct fixture *f = *state;
+    json_t *job = job_claimed(f);
+    int64_t id = member_int(job, "id");
+    json_t *list;
+    json_t *listed;
+
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:s, s:{s:I, s:s}}",
+        "id", (json_int_t)id, "generation", 1, "state", "sending",
+        "now", (json_int_t)(T0 + 1), "message_id", "<m1@crier>",
+        "attempt", "time", (json_int_t)(T0 + 1), "outcome", "sent")),
+        CRIER_EINVAL);
+    job_send_start(f, id, 1, T0 + 1, NULL);
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:{s:I, s:s}}",
+        "id", (json_int_t)id, "generation", 1, "state", "sent",
+        "now", (json_int_t)(T0 + 2),
+        "attempt", "time", (json_int_t)(T0 + 2), "outcome", "maybe")),
+        CRIER_EINVAL);
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:{s:s}}",
+        "id", (json_int_t)id, "generation", 1, "state", "sent",
+        "now", (json_int_t)(T0 + 2), "attempt", "outcome", "sent")),
+        CRIER_EINVAL);
+
+    list = job_list_attempts(f, id);
+    listed = listed_job(list, id);
+    assert_string_equal(member_str(listed, "state"), "sending");
+    assert_null(json_object_get(listed, "template_version"));
+    assert_int_equal(json_array_size(json_object_get(listed,
+                                                     "attempt_log")), 0);
+    json_decref(list);
+    json_decref(job);
+}
+
+
 static void
 job_update_keeps_first_error(void **state)
 {
@@ -809,6 +948,8 @@ const struct CMUnitTest job_tests[] = {
     CASE(job_update_requires_claim),
     CASE(job_update_sending_then_sent),
     CASE(job_update_records_language),
+    CASE(job_update_records_attempts),
+    CASE(job_update_rejects_bad_attempt),
     CASE(job_update_keeps_first_error),
     CASE(job_update_retry_waits_for_due),
     CASE(job_update_suppressed),

@@ -220,7 +220,9 @@ schema_version_5_upgrades(void **state)
     profile_put(f, "p_1", "a@b.gov");
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
-    sqlite_file_exec(path, "DROP TABLE report_messages;"
+    sqlite_file_exec(path, "DROP TABLE job_attempts;"
+                           "ALTER TABLE jobs DROP COLUMN template_version;"
+                           "DROP TABLE report_messages;"
                            "DROP TABLE report_moves;"
                            "DROP TABLE report_durations;"
                            "DROP TABLE conversions;"
@@ -243,7 +245,7 @@ schema_version_5_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 11);
+                                                       0)), 12);
     json_decref(rows);
     rows = sqlite_file_rows(path, "SELECT id FROM profiles");
     assert_int_equal(json_array_size(rows), 1);

@@ -431,7 +431,7 @@ test_config_outbox_default(void **state)
                                 "City of Example <alerts@example.gov>\"}",
                                 &email), 0);
     assert_string_equal(email->outbox, expected);
-    assert_null(email->smtp.url);
+    assert_int_equal(email->smtp.server_count, 0);
     assert_string_equal(email->from.name, "City of Example");
     assert_string_equal(email->from.address, "alerts@example.gov");
     assert_null(email->reply_to.address);
@@ -453,10 +453,12 @@ test_config_smtp(void **state)
                                 "\"reply_to\": \"help@example.gov\"}",
                                 &email), 0);
     assert_null(email->outbox);
-    assert_string_equal(email->smtp.url, "smtps://mail.example.gov:465");
+    assert_int_equal(email->smtp.server_count, 1);
+    assert_string_equal(email->smtp.servers[0].url,
+                        "smtps://mail.example.gov:465");
     assert_string_equal(email->smtp.username, "crier");
     assert_string_equal(email->smtp.password, "secret");
-    assert_false(email->smtp.starttls);
+    assert_false(email->smtp.servers[0].starttls);
     assert_int_equal(email->smtp.timeout_ms, 5000);
     assert_int_equal(email->smtp.connect_timeout_ms, 10000);
     assert_string_equal(email->reply_to.address, "help@example.gov");
@@ -468,7 +470,7 @@ test_config_smtp(void **state)
                                 "\"username\": \"\", \"password\": \"\"}",
                                 &email), 0);
     assert_null(email->smtp.username);
-    assert_false(email->smtp.starttls);
+    assert_false(email->smtp.servers[0].starttls);
     assert_int_equal(email->smtp.timeout_ms, 30000);
     email_close(email);
 
@@ -476,13 +478,13 @@ test_config_smtp(void **state)
     assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
                                 "\"url\": \"smtp://mail.example.gov\"}",
                                 &email), 0);
-    assert_true(email->smtp.starttls);
+    assert_true(email->smtp.servers[0].starttls);
     email_close(email);
 
     assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
                                 "\"url\": \"smtp://mail.example.gov\", "
                                 "\"tls\": \"none\"}", &email), 0);
-    assert_false(email->smtp.starttls);
+    assert_false(email->smtp.servers[0].starttls);
     email_close(email);
 
     assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
@@ -490,8 +492,24 @@ test_config_smtp(void **state)
                                 "\"tls\": \"starttls\", "
                                 "\"ca_file\": \"/etc/crier/ca.pem\"}",
                                 &email), 0);
-    assert_true(email->smtp.starttls);
+    assert_true(email->smtp.servers[0].starttls);
     assert_string_equal(email->smtp.ca_file, "/etc/crier/ca.pem");
+    email_close(email);
+
+    /* `urls` lists servers in the order of failover, each with its own
+     * TLS default. */
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"urls\": [\"smtp://127.0.0.1:2525\", "
+                                "\"smtp://mail.example.gov\", "
+                                "\"smtps://backup.example.gov\"]}",
+                                &email), 0);
+    assert_int_equal(email->smtp.server_count, 3);
+    assert_string_equal(email->smtp.servers[0].url, "smtp://127.0.0.1:2525");
+    assert_false(email->smtp.servers[0].starttls);
+    assert_string_equal(email->smtp.servers[1].url,
+                        "smtp://mail.example.gov");
+    assert_true(email->smtp.servers[1].starttls);
+    assert_false(email->smtp.servers[2].starttls);
     email_close(email);
 }
 
@@ -512,6 +530,19 @@ test_config_errors(void **state)
         { "{\"from\": \"a@example.gov\", \"url\": \"ftp://example.gov\"}",
           "url" },
         { "{\"from\": \"a@example.gov\", \"url\": \"not a url\"}", "url" },
+        { "{\"from\": \"a@example.gov\", \"url\": \"smtp://a.gov\", "
+          "\"urls\": [\"smtp://b.gov\"]}", "urls" },
+        { "{\"from\": \"a@example.gov\", \"urls\": []}", "urls" },
+        { "{\"from\": \"a@example.gov\", \"urls\": \"smtp://a.gov\"}",
+          "urls" },
+        { "{\"from\": \"a@example.gov\", \"urls\": [\"smtp://a.gov\", 7]}",
+          "urls" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"urls\": [\"smtp://a.gov\", \"ftp://b.gov\"]}", "urls" },
+        { "{\"from\": \"a@example.gov\", \"tls\": \"none\", "
+          "\"urls\": [\"smtp://a.gov\", \"smtps://b.gov\"]}", "tls" },
+        { "{\"from\": \"a@example.gov\", \"outbox\": \"o\", "
+          "\"urls\": [\"smtp://a.gov\"]}", "urls" },
         { "{\"from\": \"a@example.gov\", "
           "\"url\": \"smtp://u:p@example.gov\"}", "url" },
         { "{\"from\": \"a@example.gov\", \"username\": \"u\"}",
@@ -561,7 +592,7 @@ test_config_unknown_setting(void **state)
     assert_string_equal(fixture.error_key, "pasword");
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
                         "from, reply_to, outbox, unsubscribe_secret, url, "
-                        "username, password, "
+                        "urls, username, password, "
                         "tls, ca_file, timeout_ms, connect_timeout_ms and "
                         "connections");
 }

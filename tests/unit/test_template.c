@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <glib.h>
+#include <glib/gstdio.h>
 #include <jansson.h>
 
 #include "crier/error.h"
@@ -460,6 +462,99 @@ test_inverted_section_fallback(void **state)
 }
 
 
+/* Writes `text` to dir/name, creating the folders on the way. */
+static void
+file_write(const char *dir, const char *name, const char *text)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    char *parent = g_path_get_dirname(path);
+
+    assert_int_equal(g_mkdir_with_parents(parent, 0755), 0);
+    assert_true(g_file_set_contents(path, text, -1, NULL));
+    g_free(parent);
+    g_free(path);
+}
+
+
+/* Loads the set in `dir`, renders template "notice" and copies its
+ * version into `out`. */
+static void
+version_of(const char *dir, const char *language, char *out)
+{
+    struct template_error err;
+    struct template_set *set = template_set_load(dir, &err);
+    struct rendered_message msg;
+    json_t *data = json_object();
+
+    if (set == NULL)
+        fail_msg("%s: %s", err.path, err.message);
+    assert_int_equal(template_render_language(set, "notice", language, data,
+                                              &msg, &err), 0);
+    assert_int_equal(strlen(msg.version), TEMPLATE_VERSION_SIZE - 1);
+    assert_true(strspn(msg.version, "0123456789abcdef")
+                == TEMPLATE_VERSION_SIZE - 1);
+    strcpy(out, msg.version);
+    rendered_message_clear(&msg);
+    json_decref(data);
+    template_set_free(set);
+}
+
+
+/* The version follows the variant's files and the partials, and nothing
+ * else. */
+static void
+test_version_follows_files(void **state)
+{
+    char *dir = g_dir_make_tmp("crier-template-XXXXXX", NULL);
+    char first[TEMPLATE_VERSION_SIZE];
+    char again[TEMPLATE_VERSION_SIZE];
+    char spanish[TEMPLATE_VERSION_SIZE];
+    char changed[TEMPLATE_VERSION_SIZE];
+    static const char *const files[] = {
+        "notice/es/subject.mustache", "notice/es/text.mustache",
+        "notice/es", "notice/subject.mustache", "notice/text.mustache",
+        "notice", "partials/footer.mustache", "partials", "",
+    };
+
+    assert_non_null(dir);
+    file_write(dir, "notice/subject.mustache", "Notice");
+    file_write(dir, "notice/text.mustache", "Hello.\n{{> footer}}");
+    file_write(dir, "notice/es/subject.mustache", "Aviso");
+    file_write(dir, "notice/es/text.mustache", "Hola.\n{{> footer}}");
+    file_write(dir, "partials/footer.mustache", "City of Example");
+
+    version_of(dir, NULL, first);
+    version_of(dir, NULL, again);
+    assert_string_equal(first, again);
+    version_of(dir, "es", spanish);
+    assert_string_not_equal(first, spanish);
+
+    file_write(dir, "notice/text.mustache", "Hello!\n{{> footer}}");
+    version_of(dir, NULL, changed);
+    assert_string_not_equal(changed, first);
+    strcpy(first, changed);
+
+    /* Text moved from the text part to the subject is a change too. */
+    file_write(dir, "notice/subject.mustache", "NoticeHello!");
+    file_write(dir, "notice/text.mustache", "\n{{> footer}}");
+    version_of(dir, NULL, changed);
+    assert_string_not_equal(changed, first);
+    strcpy(first, changed);
+
+    file_write(dir, "partials/footer.mustache", "City of Example, 311");
+    version_of(dir, NULL, changed);
+    assert_string_not_equal(changed, first);
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *path = g_build_filename(dir, files[i], NULL);
+
+        assert_int_equal(g_remove(path), 0);
+        g_free(path);
+    }
+    g_free(dir);
+}
+
+
 int
 main(void)
 {
@@ -473,6 +568,7 @@ main(void)
         cmocka_unit_test(test_missing_template),
     };
     const struct CMUnitTest broken[] = {
+        cmocka_unit_test(test_version_follows_files),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_subject),
         cmocka_unit_test(test_broken_partial),

@@ -18,7 +18,7 @@
 #define TIMEOUT_MAX_MS 3600000
 #define ERROR_LOG_INTERVAL_MS 60000
 
-/* Keys that only apply with `url`. */
+/* Keys that only apply with `url` or `urls`. */
 static const char *const smtp_keys[] = {
     "username", "password", "tls", "ca_file", "timeout_ms",
     "connect_timeout_ms", "connections",
@@ -97,8 +97,8 @@ config_keys_check(struct email *email, const json_t *config)
 {
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
-        "url", "username", "password", "tls", "ca_file", "timeout_ms",
-        "connect_timeout_ms", "connections",
+        "url", "urls", "username", "password", "tls", "ca_file",
+        "timeout_ms", "connect_timeout_ms", "connections",
     };
     const char *key;
     json_t *value;
@@ -112,7 +112,8 @@ config_keys_check(struct email *email, const json_t *config)
             email->host->config_error(email->ctx, key, "unknown setting; "
                                       "valid settings are from, reply_to, "
                                       "outbox, unsubscribe_secret, url, "
-                                      "username, password, tls, ca_file, "
+                                      "urls, username, password, tls, "
+                                      "ca_file, "
                                       "timeout_ms, connect_timeout_ms and "
                                       "connections");
             return CRIER_ECONFIG;
@@ -136,11 +137,11 @@ curl_has_protocol(const char *name)
 
 
 /*
- * Checks `text` as an SMTP URL and stores it. Credentials in the URL are
- * rejected, so the URL can be logged and the password stays in one key.
+ * Checks `text`, the value of `key`, as an SMTP URL and appends it to the
+ * servers. Credentials in the URL are rejected, so the URL can be logged and the password stays in one key.
  */
 static int
-config_url(struct email *email, const char *text)
+server_add(struct email *email, const char *key, const char *text)
 {
     CURLU *url = curl_url();
     char *scheme = NULL, *user = NULL, *password = NULL;
@@ -167,11 +168,58 @@ config_url(struct email *email, const char *text)
     curl_url_cleanup(url);
 
     if (problem != NULL) {
-        email->host->config_error(email->ctx, "url", "\"%s\" %s", text,
+        email->host->config_error(email->ctx, key, "\"%s\" %s", text,
                                   problem);
         return CRIER_ECONFIG;
     }
-    email->smtp.url = g_strdup(text);
+    email->smtp.servers[email->smtp.server_count++].url = g_strdup(text);
+    return 0;
+}
+
+
+/*
+ * Reads the SMTP servers: `url` names one, `urls` a list in the order of
+ * failover. Returns 0 with server_count 0 when neither is set.
+ */
+static int
+config_servers(struct email *email, const json_t *config)
+{
+    const json_t *urls = json_object_get(config, "urls");
+    const char *url;
+    size_t i;
+    json_t *v;
+    int rc = config_string(email, config, "url", &url);
+
+    if (rc != 0)
+        return rc;
+    if (url != NULL && urls != NULL) {
+        email->host->config_error(email->ctx, "urls", "set either url or "
+                                  "urls, not both");
+        return CRIER_ECONFIG;
+    }
+    if (url != NULL)
+        return server_add(email, "url", url);
+    if (urls == NULL)
+        return 0;
+    if (!json_is_array(urls) || json_array_size(urls) == 0 ||
+        json_array_size(urls) > SMTP_SERVERS_MAX) {
+        email->host->config_error(email->ctx, "urls", "must be a list of "
+                                  "1 to %d SMTP URLs, such as [ "
+                                  "\"smtp://a.example.gov\", "
+                                  "\"smtp://b.example.gov\" ]",
+                                  SMTP_SERVERS_MAX);
+        return CRIER_ECONFIG;
+    }
+    json_array_foreach(urls, i, v) {
+        if (!json_is_string(v)) {
+            email->host->config_error(email->ctx, "urls", "entry %zu must "
+                                      "be a string", i + 1);
+            return CRIER_ECONFIG;
+        }
+        rc = server_add(email, "urls", json_string_value(v));
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -216,39 +264,52 @@ url_host_is_loopback(const char *text)
 }
 
 
+/* Returns nonzero when `url` starts with smtps://. */
+static int
+url_is_smtps(const char *url)
+{
+    return g_ascii_strncasecmp(url, "smtps:", 6) == 0;
+}
+
+
 /*
  * Reads `tls`: "starttls" requires STARTTLS on smtp://, "none" sends in
  * the clear. An smtp:// URL defaults to "starttls" unless its host is a
  * loopback address, where a local relay seldom offers TLS and the traffic
- * never leaves the machine. smtps:// is TLS from the first byte, so "none"
- * is rejected there.
+ * never leaves the machine. smtps:// is TLS from the first byte, so `tls`
+ * is rejected when any server is smtps://.
  */
 static int
 config_tls(struct email *email, const json_t *config)
 {
     const json_t *tls = json_object_get(config, "tls");
-    int smtps = g_ascii_strncasecmp(email->smtp.url, "smtps:", 6) == 0;
-    const char *value;
+    struct smtp_settings *s = &email->smtp;
+    const char *value = json_string_value(tls);
+    size_t i;
 
-    if (tls == NULL) {
-        email->smtp.starttls = !smtps &&
-                               !url_host_is_loopback(email->smtp.url);
-        return 0;
-    }
-    value = json_string_value(tls);
-    if (value == NULL || (strcmp(value, "starttls") != 0 &&
-                          strcmp(value, "none") != 0)) {
+    if (tls != NULL && (value == NULL || (strcmp(value, "starttls") != 0 &&
+                                          strcmp(value, "none") != 0))) {
         email->host->config_error(email->ctx, "tls", "must be \"starttls\" "
                                   "or \"none\"");
         return CRIER_ECONFIG;
     }
-    if (smtps) {
-        email->host->config_error(email->ctx, "tls", "does not apply to "
-                                  "smtps://, which always uses TLS; remove "
-                                  "it, or use smtp:// for STARTTLS");
-        return CRIER_ECONFIG;
+    for (i = 0; i < s->server_count; i++) {
+        struct smtp_server *server = &s->servers[i];
+
+        if (tls == NULL) {
+            server->starttls = !url_is_smtps(server->url) &&
+                               !url_host_is_loopback(server->url);
+            continue;
+        }
+        if (url_is_smtps(server->url)) {
+            email->host->config_error(email->ctx, "tls", "does not apply "
+                                      "to smtps://, which always uses TLS; "
+                                      "remove it, or use smtp:// for "
+                                      "STARTTLS");
+            return CRIER_ECONFIG;
+        }
+        server->starttls = strcmp(value, "starttls") == 0;
     }
-    email->smtp.starttls = strcmp(value, "starttls") == 0;
     return 0;
 }
 
@@ -333,12 +394,12 @@ config_unsubscribe(struct email *email, const json_t *config)
 static int
 config_read(struct email *email, const json_t *config)
 {
-    const char *outbox, *url;
+    const char *outbox;
     int rc;
 
     if ((rc = config_keys_check(email, config)) != 0 ||
         (rc = config_string(email, config, "outbox", &outbox)) != 0 ||
-        (rc = config_string(email, config, "url", &url)) != 0 ||
+        (rc = config_servers(email, config)) != 0 ||
         (rc = config_address(email, config, "from", &email->from)) != 0 ||
         (rc = config_address(email, config, "reply_to",
                              &email->reply_to)) != 0)
@@ -350,22 +411,22 @@ config_read(struct email *email, const json_t *config)
                                   "from = \"Agency <alerts@example.gov>\"");
         return CRIER_ECONFIG;
     }
-    if (outbox != NULL && url != NULL) {
-        email->host->config_error(email->ctx, "url", "set either outbox or "
-                                  "url, not both");
+    if (outbox != NULL && email->smtp.server_count > 0) {
+        email->host->config_error(email->ctx, json_object_get(config, "url")
+                                  ? "url" : "urls", "set either outbox or "
+                                  "SMTP servers, not both");
         return CRIER_ECONFIG;
     }
 
-    if (url != NULL) {
-        if ((rc = config_url(email, url)) != 0 ||
-            (rc = config_smtp(email, config)) != 0)
+    if (email->smtp.server_count > 0) {
+        if ((rc = config_smtp(email, config)) != 0)
             return rc;
         return smtp_share_open(email);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(smtp_keys); i++) {
         if (json_object_get(config, smtp_keys[i]) != NULL) {
             email->host->config_error(email->ctx, smtp_keys[i], "applies "
-                                      "only with url");
+                                      "only with url or urls");
             return CRIER_ECONFIG;
         }
     }
@@ -395,7 +456,8 @@ email_destroy(void *state)
         memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
         g_free(email->unsubscribe_key);
     }
-    g_free(email->smtp.url);
+    for (size_t i = 0; i < email->smtp.server_count; i++)
+        g_free(email->smtp.servers[i].url);
     g_free(email->smtp.username);
     free(email->smtp.ca_file);
     if (email->smtp.password != NULL) {
@@ -452,16 +514,21 @@ email_start(void *state)
         return 0;
     }
 
-    email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by SMTP",
-                     "url=%s tls=%s login=%s", s->url,
-                     g_ascii_strncasecmp(s->url, "smtps:", 6) == 0
-                     ? "implicit" : s->starttls ? "starttls" : "none",
-                     s->username ? "yes" : "no");
-    if (s->username != NULL && !s->starttls &&
-        g_ascii_strncasecmp(s->url, "smtps:", 6) != 0)
-        email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP password "
-                         "may be sent unencrypted; use smtps:// or set "
-                         "tls = \"starttls\"", NULL);
+    for (size_t i = 0; i < s->server_count; i++) {
+        const struct smtp_server *server = &s->servers[i];
+        int smtps = url_is_smtps(server->url);
+
+        email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by "
+                         "SMTP", "url=%s order=%zu tls=%s login=%s",
+                         server->url, i + 1, smtps ? "implicit"
+                         : server->starttls ? "starttls" : "none",
+                         s->username ? "yes" : "no");
+        if (s->username != NULL && !server->starttls && !smtps)
+            email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP "
+                             "password may be sent unencrypted; use "
+                             "smtps:// or set tls = \"starttls\"",
+                             "url=%s", server->url);
+    }
     return 0;
 }
 

@@ -12,11 +12,22 @@
 
 #include "mime.h"
 
-struct smtp_settings {
+/* The maximum number of SMTP servers in `urls`. */
+#define SMTP_SERVERS_MAX 8
+
+/* One SMTP server of the channel. */
+struct smtp_server {
     char *url;                /* smtp:// or smtps://, without credentials */
+    int starttls;             /* require STARTTLS on smtp:// */
+};
+
+struct smtp_settings {
+    /* In the order of failover: a message goes to the next server when
+     * one is down (see smtp.c). */
+    struct smtp_server servers[SMTP_SERVERS_MAX];
+    size_t server_count;      /* 0 for a Maildir outbox */
     char *username;           /* NULL when the server needs no login */
     char *password;
-    int starttls;             /* require STARTTLS on smtp:// */
     char *ca_file;            /* PEM certificates to trust, or NULL */
     long timeout_ms;          /* for the whole transaction */
     long connect_timeout_ms;

@@ -5,6 +5,15 @@
  * The server's first error reply, or else its last reply, decides the
  * outcome and becomes the detail.
  *
+ * Failover: with several servers, a transfer tries them in order on its
+ * worker thread. It moves to the next one only while the message cannot
+ * have been accepted, which server_down decides. A timeout after DATA may hide an accepted
+ * message, so it is retried later like any failure, from the first
+ * server again.
+ * NOTE: failover remembers nothing, so while the first server is down
+ * each message waits for its connect timeout there
+ * (docs/KNOWN_LIMITS.md, "Email").
+ *
  * Why not the core's multi handle: libcurl 7.88 waits for the reply to the
  * end of the message with a blocking poll (smtp_done runs the state
  * machine in blocking mode), which would stall the whole event loop for as
@@ -35,6 +44,8 @@ struct smtp_transfer {
     char error[CURL_ERROR_SIZE];
     char detail[CURL_ERROR_SIZE + 320];
     char queue_id[64];              /* from the final reply, or "" */
+    size_t server;                  /* the index of the last server tried */
+    char skipped[CURL_ERROR_SIZE];  /* the error of the first server down */
 };
 
 
@@ -192,6 +203,21 @@ session_refused(CURLcode result, long code)
 }
 
 
+/* Appends the URL of the server tried last to the detail when the
+ * channel has several servers, and returns the detail. */
+static const char *
+transfer_detail_via(struct smtp_transfer *t)
+{
+    const struct smtp_settings *s = &t->delivery->email->smtp;
+    size_t len = strlen(t->detail);
+
+    if (s->server_count > 1 && len < sizeof(t->detail))
+        snprintf(t->detail + len, sizeof(t->detail) - len, " (%s)",
+                 s->servers[t->server].url);
+    return t->detail;
+}
+
+
 /*
  * Maps libcurl's result to an outcome. A 5xx reply to MAIL, RCPT or DATA
  * is permanent. A 5xx reply in the session part (greeting, EHLO, AUTH,
@@ -205,13 +231,17 @@ result_classify(struct smtp_transfer *t, CURLcode result,
     struct email *email = t->delivery->email;
     long code = t->code;
 
+    if (t->server > 0)
+        email_error_log(email, "SMTP server down; the message went to the "
+                        "next one", "url=%s detail=\"%s\"",
+                        email->smtp.servers[0].url, t->skipped);
     if (result == CURLE_OK) {
         r->outcome = CRIER_SEND_DONE;
         queue_id_parse(t->reply, t->queue_id, sizeof(t->queue_id));
         r->provider_id = t->queue_id[0] != '\0' ? t->queue_id
                                                 : t->delivery->message_id;
         snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
-        r->detail = t->detail;
+        r->detail = transfer_detail_via(t);
         return;
     }
 
@@ -224,7 +254,7 @@ result_classify(struct smtp_transfer *t, CURLcode result,
         snprintf(t->detail, sizeof(t->detail), "SMTP: %s%s%s",
                  curl_easy_strerror(result), t->error[0] ? ": " : "",
                  t->error);
-    r->detail = t->detail;
+    r->detail = transfer_detail_via(t);
 
     if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
         command_is_message(t->command)) {
@@ -254,13 +284,74 @@ result_classify(struct smtp_transfer *t, CURLcode result,
 static void smtp_start_waiting(struct email *email);
 
 
-/* Runs on a worker thread: it touches only the transfer. */
+/*
+ * Returns nonzero when the last try shows the server down before it could
+ * accept the message, so that the next server may take it without
+ * sending it twice: a refused connection or unknown host, a 421 reply
+ * (closing) at any step, or a timeout or broken connection before DATA.
+ */
+static int
+server_down(const struct smtp_transfer *t)
+{
+    int before_data = strcmp(t->command, "DATA") != 0;
+
+    switch (t->result) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return 1;
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        return before_data || t->code == 421;
+    default:
+        return t->code == 421;
+    }
+}
+
+
+/* Clears what one try leaves in the transfer and points it at server
+ * `i`. */
+static CURLcode
+transfer_target(struct smtp_transfer *t, size_t i)
+{
+    const struct smtp_server *server = &t->delivery->email->smtp.servers[i];
+    CURLcode rc;
+
+    t->server = i;
+    t->offset = 0;
+    t->command[0] = '\0';
+    t->reply[0] = '\0';
+    t->code = 0;
+    t->reply_is_error = 0;
+    t->error[0] = '\0';
+    rc = curl_easy_setopt(t->easy, CURLOPT_URL, server->url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(t->easy, CURLOPT_USE_SSL, server->starttls
+                              ? (long) CURLUSESSL_ALL
+                              : (long) CURLUSESSL_NONE);
+    return rc;
+}
+
+
+/* Runs on a worker thread: it touches only the transfer. It tries the
+ * servers in order while they are down. */
 static void
 smtp_work(uv_work_t *work)
 {
     struct smtp_transfer *t = work->data;
+    size_t count = t->delivery->email->smtp.server_count;
 
-    t->result = curl_easy_perform(t->easy);
+    for (size_t i = 0; i < count; i++) {
+        t->result = transfer_target(t, i);
+        if (t->result == CURLE_OK)
+            t->result = curl_easy_perform(t->easy);
+        if (t->result == CURLE_OK || !server_down(t) || i + 1 == count)
+            break;
+        if (t->skipped[0] == '\0')
+            snprintf(t->skipped, sizeof(t->skipped), "%s", t->code == 421
+                     ? t->reply : curl_easy_strerror(t->result));
+    }
 #ifdef CRIER_EMAIL_LIBCRYPTO
     /* OpenSSL 3 allocates error and other state for each thread that
      * uses it and frees it only when the thread ends. libuv's pool
@@ -347,7 +438,6 @@ transfer_setup(struct smtp_transfer *t)
         if (rc == CURLE_OK)                                                 \
             rc = curl_easy_setopt(easy, option, value);                     \
     } while (0)
-    SET(CURLOPT_URL, s->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #else
@@ -371,8 +461,6 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_DEBUGFUNCTION, on_debug);
     SET(CURLOPT_DEBUGDATA, t);
     SET(CURLOPT_VERBOSE, 1L);
-    if (s->starttls)
-        SET(CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
     if (s->ca_file != NULL)
         SET(CURLOPT_CAINFO, s->ca_file);
     if (s->username != NULL) {

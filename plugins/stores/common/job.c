@@ -43,6 +43,47 @@ job_state_parse(const char *name)
 }
 
 
+/* Frees the job's attempt_log. */
+static void
+job_attempts_clear(struct job *job)
+{
+    for (size_t i = 0; i < job->attempt_count; i++) {
+        free(job->attempt_log[i].outcome);
+        free(job->attempt_log[i].reply);
+    }
+    free(job->attempt_log);
+    job->attempt_log = NULL;
+    job->attempt_count = 0;
+}
+
+
+int
+job_attempt_append(struct job *job, const struct job_attempt *attempt)
+{
+    struct job_attempt *log;
+    struct job_attempt copy = {
+        .number = attempt->number,
+        .time = attempt->time,
+        .outcome = strdup(attempt->outcome),
+        .reply = attempt->reply != NULL ? strdup(attempt->reply) : NULL,
+    };
+
+    log = realloc(job->attempt_log,
+                  (job->attempt_count + 1) * sizeof(*log));
+    if (log == NULL || copy.outcome == NULL
+        || (attempt->reply != NULL && copy.reply == NULL)) {
+        if (log != NULL)
+            job->attempt_log = log;
+        free(copy.outcome);
+        free(copy.reply);
+        return CRIER_ENOMEM;
+    }
+    log[job->attempt_count++] = copy;
+    job->attempt_log = log;
+    return 0;
+}
+
+
 void
 job_clear(struct job *job)
 {
@@ -59,6 +100,8 @@ job_clear(struct job *job)
     free(job->error);
     free(job->last_error);
     free(job->language);
+    free(job->template_version);
+    job_attempts_clear(job);
     memset(job, 0, sizeof(*job));
 }
 
@@ -146,6 +189,7 @@ struct change_copies {
     char *error;
     char *last_error;
     char *language;
+    char *template_version;
 };
 
 
@@ -160,6 +204,8 @@ change_copies_make(const struct job *job, const struct job_change *change,
         out->provider_id = strdup(change->provider_id);
     if (change->language != NULL)
         out->language = strdup(change->language);
+    if (change->template_version != NULL)
+        out->template_version = strdup(change->template_version);
     if (change->error != NULL) {
         out->last_error = strdup(change->error);
         if (job->error == NULL)
@@ -168,6 +214,8 @@ change_copies_make(const struct job *job, const struct job_change *change,
     if ((change->message_id != NULL && out->message_id == NULL)
         || (change->provider_id != NULL && out->provider_id == NULL)
         || (change->language != NULL && out->language == NULL)
+        || (change->template_version != NULL
+            && out->template_version == NULL)
         || (change->error != NULL && out->last_error == NULL)
         || (change->error != NULL && job->error == NULL
             && out->error == NULL)) {
@@ -176,9 +224,22 @@ change_copies_make(const struct job *job, const struct job_change *change,
         free(out->error);
         free(out->last_error);
         free(out->language);
+        free(out->template_version);
         return CRIER_ENOMEM;
     }
     return 0;
+}
+
+
+static void
+change_copies_free(struct change_copies *copies)
+{
+    free(copies->message_id);
+    free(copies->provider_id);
+    free(copies->error);
+    free(copies->last_error);
+    free(copies->language);
+    free(copies->template_version);
 }
 
 
@@ -208,11 +269,25 @@ job_change_apply(struct job *job, const struct job_change *change)
     if (rc < 0)
         return rc;
 
+    /* Only an update of a job being sent ends a hand-over. The attempt
+     * takes the number that `sending` counted. */
+    if (change->attempt.outcome != NULL && job->state == JOB_SENDING) {
+        struct job_attempt attempt = change->attempt;
+
+        attempt.number = job->attempts;
+        rc = job_attempt_append(job, &attempt);
+        if (rc < 0) {
+            change_copies_free(&copies);
+            return rc;
+        }
+    }
+
     field_take(&job->message_id, copies.message_id);
     field_take(&job->provider_id, copies.provider_id);
     field_take(&job->error, copies.error);
     field_take(&job->last_error, copies.last_error);
     field_take(&job->language, copies.language);
+    field_take(&job->template_version, copies.template_version);
 
     /* Only a job being sent keeps a lease, because the others wait or are
      * done. */

@@ -132,6 +132,14 @@ struct event_link {
  * NULL when absent, `event_seq` is 0 when the job has no event, and
  * `lease_until` counts only while `leased` is nonzero.
  */
+/* One hand-over of a job to its channel and the channel's verdict. */
+struct job_attempt {
+    int64_t number;             /* from 1, the job's attempt count then */
+    int64_t time;               /* when the verdict came, ms since 1970 */
+    char *outcome;              /* "sent", "retry" or "failed" */
+    char *reply;                /* the provider's reply, or NULL */
+};
+
 struct job {
     int64_t id;
     char *key;
@@ -156,8 +164,13 @@ struct job {
     char *error;
     char *last_error;
     char *language;             /* the template variant's tag, or NULL */
+    char *template_version;     /* of the variant used, or NULL */
     int64_t created;
     int64_t updated;
+    /* The attempts, oldest first. The memory store keeps them all here;
+     * the SQLite store reads them only for a jobs_list that asks. */
+    struct job_attempt *attempt_log;
+    size_t attempt_count;
 };
 
 /* A profile entering (`member` nonzero) or leaving a segment. */
@@ -283,11 +296,15 @@ struct job_change {
     enum job_state state;
     char *message_id;
     char *language;             /* `sending` only; NULL keeps the old */
+    char *template_version;     /* `sending` only; NULL keeps the old */
     int has_lease_ms;
     int64_t lease_ms;
     char *provider_id;
     char *error;
     int64_t due;
+    /* The verdict of the hand-over that this update ends; `outcome` is
+     * NULL when the update ends none (a hold, a suppression). */
+    struct job_attempt attempt;
 };
 
 /* A jobs_list request. `state` is -1 and `rule` NULL for no filter, and
@@ -297,6 +314,7 @@ struct job_filter {
     char *rule;
     size_t limit;
     int64_t before;
+    int attempts;               /* nonzero: list each job's attempt_log */
 };
 
 /* A jobs_sent_count request: the jobs to `profile` on `channel` sending
@@ -488,6 +506,10 @@ int job_counts_as_sent(const struct job *job, const struct sent_query *query);
  */
 int job_retry(struct job *job, int64_t now);
 
+/* Appends a copy of `attempt` to the job's attempt_log. Returns 0, or
+ * CRIER_ENOMEM with the log unchanged. */
+int job_attempt_append(struct job *job, const struct job_attempt *attempt);
+
 /* Frees the strings of a job and zeroes it. */
 void job_clear(struct job *job);
 
@@ -526,6 +548,9 @@ json_t *event_json(int64_t seq, const char *source, const char *id,
                    size_t body_len);
 json_t *event_body_json(const char *body, size_t body_len);
 json_t *job_listed_json(const struct job *job);
+
+/* Returns the job's attempts as a JSON array, oldest first. */
+json_t *job_attempts_json(const struct job *job);
 json_t *job_claimed_json(const struct job *job, enum job_state was,
                          json_t *event, json_t *profile);
 

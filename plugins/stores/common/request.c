@@ -585,6 +585,9 @@ change_members_parse(const json_t *json, struct job_change *out)
             rc = member_string(json, "message_id", 0, &out->message_id);
         if (rc == 0)
             rc = member_string(json, "language", 0, &out->language);
+        if (rc == 0)
+            rc = member_string(json, "template_version", 0,
+                               &out->template_version);
         return rc;
     case JOB_SENT:
         return member_string(json, "provider_id", 0, &out->provider_id);
@@ -600,6 +603,36 @@ change_members_parse(const json_t *json, struct job_change *out)
     default:
         return CRIER_EINVAL;
     }
+}
+
+
+/*
+ * Parses the optional "attempt" member of an update that ends a
+ * hand-over: {"time": ms, "outcome": "sent"|"retry"|"failed",
+ * "reply": text or absent}. A `sending` update carries none.
+ */
+static int
+attempt_parse(const json_t *json, struct job_change *out)
+{
+    static const char *const outcomes[] = { "sent", "retry", "failed" };
+    json_t *attempt = json_object_get(json, "attempt");
+    int rc;
+
+    if (attempt == NULL || json_is_null(attempt))
+        return 0;
+    if (!json_is_object(attempt) || out->state == JOB_SENDING)
+        return CRIER_EINVAL;
+    rc = member_integer(attempt, "time", 1, 0, &out->attempt.time);
+    if (rc == 0)
+        rc = member_string(attempt, "outcome", 1, &out->attempt.outcome);
+    if (rc == 0)
+        rc = member_string(attempt, "reply", 0, &out->attempt.reply);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+        if (strcmp(out->attempt.outcome, outcomes[i]) == 0)
+            return 0;
+    return CRIER_EINVAL;
 }
 
 
@@ -626,6 +659,8 @@ change_parse(const json_t *json, struct job_change *out)
         rc = member_integer(json, "now", 1, 0, &out->now);
     if (rc == 0)
         rc = change_members_parse(json, out);
+    if (rc == 0)
+        rc = attempt_parse(json, out);
     if (rc < 0)
         change_clear(out);
     return rc;
@@ -639,6 +674,9 @@ change_clear(struct job_change *change)
     free(change->provider_id);
     free(change->error);
     free(change->language);
+    free(change->template_version);
+    free(change->attempt.outcome);
+    free(change->attempt.reply);
     memset(change, 0, sizeof(*change));
 }
 
@@ -669,6 +707,8 @@ filter_parse(const json_t *json, struct job_filter *out)
     rc = member_integer(json, "before", 0, INT64_MAX, &out->before);
     if (rc < 0)
         return rc;
+    if (json_is_true(json_object_get(json, "attempts")))
+        out->attempts = 1;
     return member_string(json, "rule", 0, &out->rule);
 }
 

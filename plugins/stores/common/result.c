@@ -88,6 +88,12 @@ job_listed_json(const struct job *job)
                        "created", (json_int_t)job->created,
                        "updated", (json_int_t)job->updated);
     object = job_nullable_add(object, job);
+    if (object != NULL && job->template_version != NULL
+        && json_object_set_new(object, "template_version",
+                               json_string(job->template_version)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
     if (object != NULL
         && json_object_set_new(object, "lease_until",
                                integer_or_null(job->leased,
@@ -96,6 +102,26 @@ job_listed_json(const struct job *job)
         return NULL;
     }
     return object;
+}
+
+
+json_t *
+job_attempts_json(const struct job *job)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list != NULL && i < job->attempt_count; i++) {
+        const struct job_attempt *a = &job->attempt_log[i];
+
+        if (json_array_append_new(list, json_pack(
+                "{s:I, s:I, s:s, s:s?}", "number", (json_int_t)a->number,
+                "time", (json_int_t)a->time, "outcome", a->outcome,
+                "reply", a->reply)) < 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 

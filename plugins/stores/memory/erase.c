@@ -70,7 +70,7 @@ error_blank(char **error)
 
 
 /* Suppresses the open jobs of profile `id` and blanks the recipient,
- * profile and errors of all of them. */
+ * profile, errors and attempt replies of all of them. */
 static void
 jobs_blank(struct memory_store *store, const char *id, int64_t now,
            struct erase_counts *counts)
@@ -96,6 +96,8 @@ jobs_blank(struct memory_store *store, const char *id, int64_t now,
         }
         error_blank(&job->error);
         error_blank(&job->last_error);
+        for (size_t k = 0; k < job->attempt_count; k++)
+            error_blank(&job->attempt_log[k].reply);
         free(job->to);
         job->to = NULL;
         free(job->profile);

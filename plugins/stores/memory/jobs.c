@@ -238,6 +238,23 @@ job_matches(const struct job *job, const struct job_filter *filter)
 }
 
 
+/* Returns the listed form of `job`, with its attempt_log when the filter
+ * asks for it. */
+static json_t *
+job_listed_build(const struct job *job, const struct job_filter *filter)
+{
+    json_t *listed = job_listed_json(job);
+
+    if (listed != NULL && filter->attempts
+        && json_object_set_new(listed, "attempt_log",
+                               job_attempts_json(job)) < 0) {
+        json_decref(listed);
+        return NULL;
+    }
+    return listed;
+}
+
+
 /* Lists matching jobs, newest first, and counts every job by state. */
 static json_t *
 jobs_list_build(struct memory_store *store, const struct job_filter *filter)
@@ -254,7 +271,8 @@ jobs_list_build(struct memory_store *store, const struct job_filter *filter)
 
         counts[job->state]++;
         if (json_array_size(list) < filter->limit && job_matches(job, filter)
-            && json_array_append_new(list, job_listed_json(job)) < 0)
+            && json_array_append_new(list, job_listed_build(job, filter))
+               < 0)
             rc = CRIER_ENOMEM;
     }
     for (i = 0; rc == 0 && i < JOB_STATE_COUNT; i++) {

@@ -43,6 +43,14 @@ static const char erase_jobs_count_sql[] =
     " GROUP BY rule, template, channel"
     " ON CONFLICT DO UPDATE SET count = count + excluded.count";
 
+/* A provider's reply may quote the recipient, so each attempt's reply
+ * goes like the errors below. It runs before the jobs lose their
+ * profile. */
+static const char erase_attempts_sql[] =
+    "UPDATE job_attempts SET reply = '" ERASED_ERROR "'"
+    " WHERE reply IS NOT NULL"
+    " AND job IN (SELECT id FROM jobs WHERE profile = ?1)";
+
 /* A provider's error text may quote the recipient, so it goes too. */
 static const char erase_jobs_blank_sql[] =
     "UPDATE jobs SET recipient = NULL, profile = NULL,"
@@ -164,6 +172,9 @@ erase_unlink(struct connection *conn, struct request *req,
     if (rc == 0)
         rc = erase_step(conn, req, STMT_ERASE_JOBS_SUPPRESS,
                         erase_jobs_suppress_sql, &counts->suppressed);
+    if (rc == 0)
+        rc = erase_step(conn, req, STMT_ERASE_ATTEMPTS, erase_attempts_sql,
+                        NULL);
     if (rc == 0)
         rc = erase_step(conn, req, STMT_ERASE_JOBS_BLANK,
                         erase_jobs_blank_sql, &counts->jobs);

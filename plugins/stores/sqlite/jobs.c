@@ -13,7 +13,7 @@
     "id, key, rule, program, profile, event_seq, channel, template,"        \
     " recipient, state, generation, attempts, due, lease_until, owner,"     \
     " message_id, provider_id, error, last_error, created, updated,"        \
-    " language, lane, priority"
+    " language, lane, priority, template_version"
 
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
@@ -28,8 +28,18 @@ static const char job_select_sql[] =
 static const char job_write_sql[] =
     "UPDATE jobs SET state = ?2, generation = ?3, attempts = ?4, due = ?5,"
     " lease_until = ?6, owner = ?7, message_id = ?8, provider_id = ?9,"
-    " error = ?10, last_error = ?11, updated = ?12, language = ?13"
-    " WHERE id = ?1";
+    " error = ?10, last_error = ?11, updated = ?12, language = ?13,"
+    " template_version = ?14 WHERE id = ?1";
+
+static const char attempt_insert_sql[] =
+    "INSERT INTO job_attempts (job, number, time_ms, outcome, reply)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (job, number) DO UPDATE SET time_ms = excluded.time_ms,"
+    " outcome = excluded.outcome, reply = excluded.reply";
+
+static const char attempts_select_sql[] =
+    "SELECT number, time_ms, outcome, reply FROM job_attempts"
+    " WHERE job = ?1 ORDER BY number";
 
 /* Each half reads its own index (jobs_lane_due, jobs_lease). The order,
  * lane then due then priority, is job_compare_due's. */
@@ -109,6 +119,7 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->language = column_text_copy(stmt, 21, &rc);
     job->lane = sqlite3_column_int64(stmt, 22);
     job->priority = sqlite3_column_int64(stmt, 23);
+    job->template_version = column_text_copy(stmt, 24, &rc);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -184,6 +195,7 @@ job_write(struct connection *conn, struct request *req,
     statement_bind_text(stmt, 11, job->last_error);
     sqlite3_bind_int64(stmt, 12, job->updated);
     statement_bind_text(stmt, 13, job->language);
+    statement_bind_text(stmt, 14, job->template_version);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
@@ -332,18 +344,75 @@ job_read(struct connection *conn, struct request *req, int64_t id,
 }
 
 
+/* Inserts the last entry of the job's attempt_log, which
+ * job_change_apply has just appended. */
+static int
+attempt_insert(struct connection *conn, struct request *req,
+               const struct job *job)
+{
+    const struct job_attempt *a = &job->attempt_log[job->attempt_count - 1];
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_ATTEMPT_INSERT,
+                                attempt_insert_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, job->id);
+    sqlite3_bind_int64(stmt, 2, a->number);
+    sqlite3_bind_int64(stmt, 3, a->time);
+    statement_bind_text(stmt, 4, a->outcome);
+    statement_bind_text(stmt, 5, a->reply);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+}
+
+
+/* Reads the stored attempts of `job` into its attempt_log. */
+static int
+attempts_read(struct connection *conn, struct request *req, struct job *job)
+{
+    struct job_attempt a;
+    sqlite3_stmt *stmt;
+    int rc = 0;
+    int step = SQLITE_DONE;
+
+    stmt = connection_statement(conn, STMT_ATTEMPTS_SELECT,
+                                attempts_select_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, job->id);
+    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        a.number = sqlite3_column_int64(stmt, 0);
+        a.time = sqlite3_column_int64(stmt, 1);
+        a.outcome = (char *)sqlite3_column_text(stmt, 2);
+        a.reply = (char *)sqlite3_column_text(stmt, 3);
+        rc = job_attempt_append(job, &a);
+    }
+    sqlite3_reset(stmt);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = connection_fail(conn, req, step);
+    return rc;
+}
+
+
 int
 job_update(struct connection *conn, struct request *req)
 {
+    size_t logged;
     const struct job_change *change = &req->input.change;
     struct job job;
     int rc;
 
     rc = job_read(conn, req, change->id, &job);
+    logged = job.attempt_count;
     if (rc == 0)
         rc = job_change_apply(&job, change);
     if (rc == 0)
         rc = job_write(conn, req, &job);
+    if (rc == 0 && job.attempt_count > logged)
+        rc = attempt_insert(conn, req, &job);
     if (rc == 0) {
         char buf[256];
         const char *metric = report_state_metric(&job, buf, sizeof(buf));
@@ -358,6 +427,31 @@ job_update(struct connection *conn, struct request *req)
             rc = CRIER_ENOMEM;
     }
     job_clear(&job);
+    return rc;
+}
+
+
+/* Adds each listed job's attempt_log, read from job_attempts. */
+static int
+jobs_list_attempts(struct connection *conn, struct request *req,
+                   json_t *list)
+{
+    struct job job;
+    size_t i;
+    json_t *listed;
+    int rc = 0;
+
+    json_array_foreach(list, i, listed) {
+        memset(&job, 0, sizeof(job));
+        job.id = json_integer_value(json_object_get(listed, "id"));
+        rc = attempts_read(conn, req, &job);
+        if (rc == 0 && json_object_set_new(listed, "attempt_log",
+                                           job_attempts_json(&job)) < 0)
+            rc = CRIER_ENOMEM;
+        job_clear(&job);
+        if (rc != 0)
+            break;
+    }
     return rc;
 }
 
@@ -392,6 +486,8 @@ jobs_list_rows(struct connection *conn, struct request *req, json_t *list)
     sqlite3_reset(stmt);
     if (rc == 0 && step != SQLITE_DONE)
         rc = connection_fail(conn, req, step);
+    if (rc == 0 && filter->attempts)
+        rc = jobs_list_attempts(conn, req, list);
     return rc;
 }
 

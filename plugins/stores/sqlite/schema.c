@@ -255,7 +255,21 @@ static const char *const migrations[] = {
     "INSERT INTO report_moves"
     "  SELECT program, time_ms - (time_ms % 86400000),"
     "   coalesce(from_stage, ''), to_stage, count(*) FROM stage_history"
-    "  GROUP BY 1, 2, 3, 4;"
+    "  GROUP BY 1, 2, 3, 4;",
+
+    /* 12: each job's attempts, one row per hand-over to the channel with
+     * the time of the channel's verdict, the outcome and the provider's
+     * reply, written in the transaction of the update that ends it; and
+     * the version of the template variant a job was rendered from,
+     * written with `sending`. Jobs stored before it have neither. */
+    "CREATE TABLE job_attempts ("
+    "  job INTEGER NOT NULL,"
+    "  number INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  reply TEXT,"
+    "  PRIMARY KEY (job, number)) WITHOUT ROWID;"
+    "ALTER TABLE jobs ADD COLUMN template_version TEXT;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

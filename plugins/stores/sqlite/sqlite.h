@@ -119,6 +119,9 @@ enum statement_id {
     STMT_JOB_INSERT,
     STMT_JOB_SELECT,
     STMT_JOB_WRITE,
+    STMT_ATTEMPT_INSERT,
+    STMT_ATTEMPTS_SELECT,
+    STMT_ERASE_ATTEMPTS,
     STMT_JOBS_CLAIMABLE,
     STMT_JOBS_LIST,           /* four variants, one per filter mix */
     STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + 3,
