@@ -255,7 +255,27 @@ static const char *const migrations[] = {
     "INSERT INTO report_moves"
     "  SELECT program, time_ms - (time_ms % 86400000),"
     "   coalesce(from_stage, ''), to_stage, count(*) FROM stage_history"
-    "  GROUP BY 1, 2, 3, 4;"
+    "  GROUP BY 1, 2, 3, 4;",
+
+    /* 12: journey places, one row per (journey, profile). An ended row
+     * stays, so that a journey without re-entry remembers who went
+     * through it. journeys_due serves the clock's reads in due order,
+     * journeys_profile merges and erasure. The tests that set an older
+     * version keep the table, hence IF NOT EXISTS. */
+    "CREATE TABLE IF NOT EXISTS journeys ("
+    "  journey TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  entry INTEGER NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  due INTEGER,"
+    "  since INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (journey, profile)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS journeys_due"
+    "  ON journeys (due, journey, profile)"
+    "  WHERE due IS NOT NULL AND state = 'active';"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
