@@ -88,4 +88,26 @@ const struct journey *journey_find(const GPtrArray *journeys,
 /* Returns the index of step `name` in `journey`, or -1. */
 int journey_step_index(const struct journey *journey, const char *name);
 
+/*
+ * Returns nonzero when `rules` has journeys and the store keeps journey
+ * places (wake.c). Without the store operations, journeys do not run and
+ * journeys_wake_start logs why.
+ */
+int journeys_running(const struct ruleset *rules);
+
+/*
+ * Starts the journey clock: on every JOURNEY_WAKE_MS of the crier clock
+ * it reads the due rows and, in one commit, clears their due time and
+ * appends a journey.due event for each, which the pipeline then runs.
+ * Stop waits for a commit under way to finish.
+ */
+void journeys_wake_start(const struct ruleset *rules);
+void journeys_wake_stop(void);
+
+/* How often the journey clock looks for due rows, in crier clock ms. */
+#define JOURNEY_WAKE_MS 1000
+
+/* The most rows one wake-up reads; more run at once in the next one. */
+#define JOURNEY_WAKE_LIMIT 500
+
 #endif
