@@ -12,7 +12,7 @@
 #include "template/template.h"
 
 static const char *const journey_keys[] = {
-    "name", "on", "when", "reentry", "exit", "steps", NULL
+    "name", "on", "stage_entered", "when", "reentry", "exit", "steps", NULL
 };
 static const char *const exit_keys[] = { "when", "left_segment", NULL };
 static const char *const step_keys[] = {
@@ -62,6 +62,7 @@ journey_free(gpointer data)
     g_free(j->name);
     if (j->on != NULL)
         g_ptr_array_free(j->on, TRUE);
+    g_free(j->entry_stage);
     expr_free(j->when);
     expr_free(j->exit_when);
     g_free(j->exit_segment);
@@ -352,6 +353,30 @@ load_steps(struct config *cfg, const char *prefix, json_t *steps,
 }
 
 
+/* Reads the entry: `on`, `stage_entered = { program; stage; }` or both. */
+static int
+load_entry(struct config *cfg, const char *prefix, json_t *block,
+           const struct ruleset *rs, struct journey *j)
+{
+    json_t *stage = json_object_get(block, "stage_entered");
+    char *key = g_strdup_printf("%s.stage_entered", prefix);
+    struct journey_step move = { 0 };
+
+    if (json_object_get(block, "on") == NULL && stage == NULL)
+        config_fail(cfg, prefix, "needs on, stage_entered or both: the "
+                    "events or the stage move that start the journey");
+    else if (json_object_get(block, "on") != NULL)
+        rules_load_on(cfg, prefix, json_object_get(block, "on"), &j->on);
+    if (cfg->error[0] == '\0' && stage != NULL) {
+        load_stage(cfg, key, stage, rs, &move);
+        j->entry_program = move.program;
+        j->entry_stage = move.stage;
+    }
+    g_free(key);
+    return cfg->error[0] ? CRIER_ECONFIG : 0;
+}
+
+
 /* Reads `exit`: { when; left_segment }. */
 static int
 load_exit(struct config *cfg, const char *prefix, json_t *v,
@@ -420,7 +445,7 @@ load_journey(struct config *cfg, size_t index, json_t *block,
     }
     if (config_check_keys(cfg, block, prefix, journey_keys) ||
         config_get_string(cfg, block, prefix, "name", 1, &name) ||
-        rules_load_on(cfg, prefix, json_object_get(block, "on"), &j->on) ||
+        load_entry(cfg, prefix, block, rs, j) ||
         load_reentry(cfg, prefix, block, j))
         return CRIER_ECONFIG;
     j->name = g_strdup(name);

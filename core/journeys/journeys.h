@@ -33,7 +33,8 @@ enum journey_step_kind {
     JOURNEY_EXIT
 };
 
-/* What a resident may do after a journey ended for it, or while inside. */
+/* The re-entry policy: whether a matching event starts a new entry for a
+ * resident who is or was in the journey. */
 enum journey_reentry {
     JOURNEY_REENTRY_NEVER,      /* one entry per resident, ever */
     JOURNEY_REENTRY_AFTER_EXIT, /* again once the previous entry ended */
@@ -60,7 +61,11 @@ struct journey_step {
 
 struct journey {
     char *name;
-    GPtrArray *on;              /* char *: entry event type patterns */
+    GPtrArray *on;              /* char *: entry event type patterns, or
+                                 * NULL for entry on a stage only */
+    const struct program *entry_program;  /* entry on a stage move to
+                                           * entry_stage, or NULL */
+    char *entry_stage;
     struct expr *when;          /* entry condition, NULL: always */
     enum journey_reentry reentry;
     struct expr *exit_when;     /* checked on each of the resident's

@@ -96,7 +96,10 @@ on_committed(void *arg, int status, json_t *result)
 }
 
 
-/* Builds the journey.due event of a due row. */
+/* Builds the journey.due event of a due row. NOTE: a row of a journey
+ * removed from the config is woken too, and the pipeline ignores its
+ * event, so the row stays active with no due time
+ * (docs/KNOWN_LIMITS.md, "Journeys"). */
 static json_t *
 due_event(const json_t *row)
 {

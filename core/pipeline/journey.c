@@ -20,11 +20,12 @@
 #include "rules/rules.h"
 #include "server/server.h"
 
-/* The most steps one event may run in one journey without a wait, so
- * that branches that loop back end instead of spinning. */
+/* The maximum number of steps one event runs in one journey without a
+ * wait, so that branches that loop back end instead of spinning. */
 #define JOURNEY_STEPS_MAX 64
 
-/* What one event runs against: the event, its resident and the time. */
+/* The context of one event in one journey: the event, its resident, the
+ * resident's row and the time. */
 struct journey_run {
     struct evaluation *ev;
     const struct journey *journey;
@@ -339,6 +340,30 @@ active_handle(struct journey_run *run, const char *type)
 }
 
 
+/* Returns nonzero when this event moved the resident to the journey's
+ * entry stage: a rule's move, or a stage step of a journey run before
+ * this one for the same event. */
+static int
+stage_entered(const struct journey_run *run)
+{
+    const char *id = row_text(run->profile, "id");
+    size_t i;
+    json_t *move;
+
+    if (run->journey->entry_program == NULL)
+        return 0;
+    json_array_foreach(run->ev->stages, i, move)
+        if (json_integer_value(json_object_get(move, "event_seq")) ==
+                run->seq &&
+            g_strcmp0(row_text(move, "profile"), id) == 0 &&
+            g_strcmp0(row_text(move, "program"),
+                      run->journey->entry_program->name) == 0 &&
+            g_strcmp0(row_text(move, "to"), run->journey->entry_stage) == 0)
+            return 1;
+    return 0;
+}
+
+
 /* Returns nonzero when the re-entry policy lets the event start a new
  * entry over `row` (NULL: never in the journey). */
 static int
@@ -383,7 +408,9 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
         }
         if (row_active(run.row) && active_handle(&run, type))
             continue;
-        if (!rules_type_matches(run.journey->on, type) ||
+        if (!((run.journey->on != NULL &&
+               rules_type_matches(run.journey->on, type)) ||
+              stage_entered(&run)) ||
             (run.journey->when != NULL &&
              !expr_test(run.journey->when, ctx)) ||
             !entry_allowed(run.journey, run.row))
@@ -405,7 +432,9 @@ journeys_for_commit(struct evaluation *ev)
         json_t *row;
         json_t *p = g_hash_table_lookup(ev->idx.by_id, id);
 
-        /* A profile merged away in the batch loses its rows. */
+        /* NOTE: a profile merged away in the batch loses its rows, and
+         * the store deletes those it had, so its pending steps stop
+         * (docs/KNOWN_LIMITS.md, "Journeys"). */
         if (p != NULL && json_object_get(p, "_merged_into") != NULL)
             continue;
         json_object_foreach(places, name, row) {

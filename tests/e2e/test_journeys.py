@@ -300,3 +300,112 @@ def test_journeys_route_unknown_profile(tmp_path):
                      headers=AUTH).status == 404
     finally:
         c.stop()
+
+
+STEPS = BASE + """
+attributes: { timezone = "timezone"; };
+programs: { lead: { stages = [ "new", "enrolled", "graduated" ]; }; };
+rules = (
+  { name = "enrol"; program = "lead"; on = "enrolled"; stage = "enrolled"; }
+);
+segments = ( { name = "lima"; when = "profile.city == 'Lima'"; } );
+journeys = (
+  { name = "onboard";
+    stage_entered = { program = "lead"; stage = "enrolled"; };
+    exit = { when = "event.type == 'quit'"; };
+    steps = (
+      { name = "office"; wait_window = "Sun-Thu 09:00-17:00"; },
+      { name = "hi"; send = %(send)s; },
+      { name = "check"; branch = { when = "profile.plan == 'gold'";
+                                   then = "gold"; }; },
+      { name = "basic"; send = %(send)s; },
+      { name = "morning"; wait_until = "09:00"; },
+      { name = "gold"; stage = { program = "lead"; stage = "graduated"; }; },
+      { name = "after"; wait = "30d"; },
+      { name = "later"; send = %(send)s; }
+    ); },
+  { name = "local"; on = "segment.entered";
+    when = "event.properties.segment == 'lima'";
+    exit = { left_segment = "lima"; };
+    steps = ( { name = "rest"; wait = "10d"; },
+              { name = "hola"; send = %(send)s; } ); }
+);
+""" % {"send": SEND}
+
+
+def enrol(c, email, plan):
+    r = c.post("/v1/events", {"type": "enrolled",
+                              "profile": {"email": email},
+                              "attributes": {"plan": plan,
+                                             "timezone": "Asia/Jerusalem"}})
+    assert r.status == 202, r.body
+
+
+def test_steps_branch_window_and_exit(tmp_path):
+    c = start(tmp_path, STEPS)
+    try:
+        # Thursday 10:00 in Jerusalem is inside the window: Bo gets "hi"
+        # and, not gold, "basic", then waits for 09:00 the next day.
+        set_clock(c, "2026-12-03T08:00:00Z")
+        enrol(c, "bo@example.gov", "basic")
+        wait_until(lambda: len(journey_jobs(c, "bo@example.gov")) == 2)
+        settle(c)
+        row = place(c, "bo@example.gov", "onboard")
+        assert row["waiting"] == "wait_until"
+        assert row["next"] == "gold"
+        assert row["next_at"] == "2026-12-04T07:00:00.000Z"
+
+        # Friday is outside Sun-Thu: Ana waits for Sunday 09:00 local.
+        set_clock(c, "2026-12-04T10:00:00Z")
+        enrol(c, "ana@example.gov", "gold")
+        settle(c)
+        row = place(c, "ana@example.gov", "onboard")
+        assert row["waiting"] == "wait_window"
+        assert row["next"] == "hi"
+        assert row["next_at"] == "2026-12-06T07:00:00.000Z"
+        assert journey_jobs(c, "ana@example.gov") == []
+        wait_until(lambda: c.store.stage_of("email", "bo@example.gov",
+                                            "lead") == "graduated")
+
+        # Sunday: "hi", then the branch skips "basic" for gold.
+        advance(c, "2026-12-06T07:00:00Z", 1, "ana@example.gov")
+        wait_until(lambda: c.store.stage_of("email", "ana@example.gov",
+                                            "lead") == "graduated")
+        assert place(c, "ana@example.gov", "onboard")["step"] == "after"
+
+        # Ana leaves through the exit condition; Bo gets "later".
+        send(c, "quit", "ana@example.gov")
+        settle(c)
+        assert place(c, "ana@example.gov", "onboard")["state"] == "ended"
+        advance(c, "2027-01-10T00:00:00Z", 3, "bo@example.gov")
+        assert journey_jobs(c, "ana@example.gov") == [
+            ("journey:onboard/hi", "ana@example.gov")]
+        assert journey_jobs(c, "bo@example.gov")[-1] == (
+            "journey:onboard/later", "bo@example.gov")
+    finally:
+        c.stop()
+
+
+def test_segment_entry_and_exit(tmp_path):
+    c = start(tmp_path, STEPS)
+    try:
+        set_clock(c, "2026-02-01T00:00:00Z")
+        for email in ("stays@example.gov", "moves@example.gov"):
+            r = c.post("/v1/events", {"type": "visit",
+                                      "profile": {"email": email},
+                                      "attributes": {"city": "Lima"}})
+            assert r.status == 202, r.body
+        settle(c)
+        assert place(c, "moves@example.gov", "local")["step"] == "rest"
+        r = c.post("/v1/events", {"type": "visit",
+                                  "profile": {"email": "moves@example.gov"},
+                                  "attributes": {"city": "Cusco"}})
+        assert r.status == 202, r.body
+        settle(c)
+        wait_until(lambda: place(c, "moves@example.gov", "local")["state"]
+                   == "ended")
+        advance(c, "2026-02-12T00:00:00Z", 1)
+        assert journey_jobs(c) == [("journey:local/hola",
+                                    "stays@example.gov")]
+    finally:
+        c.stop()

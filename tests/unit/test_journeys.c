@@ -249,6 +249,24 @@ journey_reentry_default_never(void **state)
 }
 
 
+static void
+journey_stage_entry(void **state)
+{
+    struct fixture *f = *state;
+    const struct journey *j;
+
+    load_ok(f, PROGRAMS
+            "journeys = ( { name = \"a\"; stage_entered = { program = "
+            "\"lead\"; stage = \"enrolled\"; }; steps = ( { name = "
+            "\"w\"; wait = \"1h\"; } ); } );\n");
+    j = journey_at(f, 0);
+    assert_null(j->on);
+    assert_non_null(j->entry_program);
+    assert_string_equal(j->entry_program->name, "lead");
+    assert_string_equal(j->entry_stage, "enrolled");
+}
+
+
 /* Each bad journey and the error after the file's path. */
 static void
 journey_errors(void **state)
@@ -310,6 +328,15 @@ journey_errors(void **state)
           "( { name = \"s\"; exit = true; } ); } );\n",
           ":1: journeys[1].name: journey name \"a\" is used twice; names "
           "key each resident's place" },
+        { "journeys = ( { name = \"a\"; steps = ( { name = \"s\"; exit "
+          "= true; } ); } );\n",
+          ":1: journeys[0]: needs on, stage_entered or both: the events "
+          "or the stage move that start the journey" },
+        { "journeys = ( { name = \"a\"; stage_entered = { program = "
+          "\"gone\"; stage = \"x\"; }; steps = ( { name = \"s\"; exit "
+          "= true; } ); } );\n",
+          ":1: journeys[0].stage_entered: program \"gone\" is not "
+          "configured under programs" },
         { "journeys = ( { name = \"a\"; on = \"x\"; colour = 1; steps = "
           "( { name = \"s\"; exit = true; } ); } );\n", NULL },
     };
@@ -336,6 +363,8 @@ main(void)
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(journey_reentry_default_never,
                                         fixture_make, fixture_remove),
+        cmocka_unit_test_setup_teardown(journey_stage_entry, fixture_make,
+                                        fixture_remove),
         cmocka_unit_test_setup_teardown(journey_errors, fixture_make,
                                         fixture_remove),
     };
