@@ -133,6 +133,8 @@ memory_journeys_read(void *state, json_t *request, crier_store_cb done,
 }
 
 
+/* NOTE: scans every row, once a second while journeys run; the SQLite
+ * store has an index (docs/KNOWN_LIMITS.md, "Journeys"). */
 int
 memory_journeys_due(void *state, json_t *request, crier_store_cb done,
                     void *arg)
