@@ -104,7 +104,8 @@ int journeys_running(const struct ruleset *rules);
  * Starts the journey clock: on every JOURNEY_WAKE_MS of the crier clock
  * it reads the due rows and, in one commit, clears their due time and
  * appends a journey.due event for each, which the pipeline then runs.
- * Stop waits for a commit under way to finish.
+ * Stop cancels the timer; a read or commit under way still finishes and
+ * then starts nothing more.
  */
 void journeys_wake_start(const struct ruleset *rules);
 void journeys_wake_stop(void);
