@@ -39,4 +39,8 @@ void admin_entries_present(json_t *entries);
 struct crier_http_req;
 void admin_on_profile_delete(void *arg, struct crier_http_req *req);
 
+/* Responds to GET /v1/profiles/{id}/journeys for profile `id`, whose
+ * places it reads from the store (journeys.c). */
+void admin_profile_journeys(struct crier_http_req *req, const char *id);
+
 #endif

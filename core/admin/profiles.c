@@ -3,6 +3,7 @@
  *   GET /v1/profiles?<kind>=<value>          lookup by identity
  *   GET /v1/profiles/{id}                    one profile
  *   GET /v1/profiles/{id}/timeline           its history, newest first
+ *   GET /v1/profiles/{id}/journeys           its journeys (journeys.c)
  *   DELETE /v1/profiles/{id}                 erase (erase.c)
  *   PATCH, PUT /v1/profiles/{id}             change (update.c)
  * Each responds once the store has called back. A request whose client
@@ -468,6 +469,16 @@ on_profile_path(void *arg, struct crier_http_req *req)
 
     if (!admin_authorize(req))
         return;
+    if (g_str_has_suffix(rest, "/journeys")) {
+        id = g_strndup(rest, strlen(rest) - strlen("/journeys"));
+        if (id[0] != '\0' && strlen(id) <= PROFILE_ID_MAX &&
+            strchr(id, '/') == NULL)
+            admin_profile_journeys(req, id);
+        else
+            admin_respond_error(req, 404, NULL, "not found");
+        g_free(id);
+        return;
+    }
     if (!split_profile_path(rest, &id, &timeline)) {
         admin_respond_error(req, 404, NULL, "not found");
         return;

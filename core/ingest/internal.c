@@ -30,5 +30,6 @@ internal_event_type(const char *type)
            strncmp(type, INTERNAL_DATE_PREFIX, strlen(INTERNAL_DATE_PREFIX))
                == 0 ||
            strcmp(type, INTERNAL_PROFILE_UPDATED) == 0 ||
-           strcmp(type, INTERNAL_PROFILE_MERGED) == 0;
+           strcmp(type, INTERNAL_PROFILE_MERGED) == 0 ||
+           strcmp(type, INTERNAL_JOURNEY_DUE) == 0;
 }

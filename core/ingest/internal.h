@@ -21,6 +21,7 @@
 #define INTERNAL_SEGMENT_LEFT "segment.left"
 #define INTERNAL_PROFILE_UPDATED "profile.updated"
 #define INTERNAL_PROFILE_MERGED "profile.merged"
+#define INTERNAL_JOURNEY_DUE "journey.due"
 
 /* The type prefix of the events that schedule triggers fire, such as
  * "date.infant-6-months". The core builds them, addressed by profile id,

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "delivery/outbox.h"
+#include "journeys/journeys.h"
 #include "pipeline/pipeline.h"
 #include "retention/retention.h"
 #include "rules/rules.h"
@@ -83,6 +84,7 @@ engine_start(void)
         retention_start();
         segments_refresh_start();
         schedule_replan_start();
+        journeys_wake_start(server.rules);
     }
     return rc;
 }
@@ -103,6 +105,7 @@ engine_stop(void (*done)(void *arg), void *arg)
     eng.stop_arg = arg;
     segments_refresh_stop();
     schedule_replan_stop();
+    journeys_wake_stop();
     pipeline_stop(after_pipeline, NULL);
 }
 

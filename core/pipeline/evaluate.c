@@ -48,6 +48,7 @@ evaluation_free(struct evaluation *ev)
     g_array_free(ev->goals, TRUE);
     json_decref(ev->engagements);
     json_decref(ev->history);
+    json_decref(ev->journeys);
     free(ev);
 }
 
@@ -132,10 +133,10 @@ evaluation_context(const json_t *event, const json_t *profile)
 }
 
 
-/* Records a stage move; `rule` is NULL for a profile entering a program. */
-static void
-stage_move(struct evaluation *ev, json_t *profile, const char *program,
-           const char *to, int64_t seq, int64_t when, const char *rule)
+void
+evaluation_stage_move(struct evaluation *ev, json_t *profile,
+                      const char *program, const char *to, int64_t seq,
+                      int64_t when, const char *rule)
 {
     const char *from = profile_stage(profile, program);
     json_t *stages = json_object_get(profile, "stages");
@@ -169,7 +170,8 @@ enter_program(struct evaluation *ev, json_t *ctx, json_t *profile,
     stage = profile_stage(profile, rule->program->name);
     if (stage == NULL) {
         stage = g_ptr_array_index(rule->program->stages, 0);
-        stage_move(ev, profile, rule->program->name, stage, seq, when, NULL);
+        evaluation_stage_move(ev, profile, rule->program->name, stage, seq,
+                              when, NULL);
         json_object_set_new(json_object_get(flat, "stages"),
                             rule->program->name, json_string(stage));
     }
@@ -370,16 +372,19 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
                       rule->program->name, now, rule->stage, (long long) seq);
             continue;
         }
-        stage_move(ev, profile, rule->program->name, rule->stage, seq, when,
-                   rule->name);
+        evaluation_stage_move(ev, profile, rule->program->name, rule->stage,
+                              seq, when, rule->name);
     }
     g_ptr_array_free(moves, TRUE);
-    /* A goal reads the context too, also for an event that no rule
-     * reacts to, such as the page view of a confirmation page. */
+    /* Goals and journeys read the context too, also for an event that no
+     * rule reacts to, such as the page view of a confirmation page. */
     if (type != NULL) {
-        if (ctx == NULL && outcomes_goal_reacts(rules, type))
+        if (ctx == NULL && (outcomes_goal_reacts(rules, type) ||
+                            rules->journeys->len > 0))
             ctx = rules_context(event, profile, row, history, now_ms);
         outcomes_collect(ev, rules, type, event, ctx, profile, seq, when);
+        if (ctx != NULL)
+            journeys_collect(ev, rules, type, ctx, profile, seq, when);
     }
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */
@@ -512,6 +517,7 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
     json_t *row;
     json_t *segments;
     json_t *profiles;
+    json_t *batch;
 
     profile_index_init(&ev->idx, loaded);
     json_array_foreach(ev->events, i, row)
@@ -521,15 +527,19 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
 
     /* Each entry and exit is stored with its event in one transaction.
      * The arguments are built before json_pack takes `segments` over. */
-    return json_pack("{s:{s:s,s:I},s:o,s:o,s:o,s:O,s:O,s:o,s:o,s:o,s:o,"
-                     "s:O}",
-                     "cursor", "name", cursor, "value",
-                     (json_int_t) ev->last_seq, "merges",
-                     merges_for_commit(ev), "schedules",
-                     schedules_for_commit(profiles), "profiles", profiles,
-                     "stages", ev->stages, "jobs", ev->jobs, "links",
-                     final_links(ev), "segments", segments, "events",
-                     segments_events(segments), "goals",
-                     outcomes_goals_for_commit(ev), "engagements",
-                     ev->engagements);
+    batch = json_pack("{s:{s:s,s:I},s:o,s:o,s:o,s:O,s:O,s:o,s:o,s:o,s:o,"
+                      "s:O}",
+                      "cursor", "name", cursor, "value",
+                      (json_int_t) ev->last_seq, "merges",
+                      merges_for_commit(ev), "schedules",
+                      schedules_for_commit(profiles), "profiles", profiles,
+                      "stages", ev->stages, "jobs", ev->jobs, "links",
+                      final_links(ev), "segments", segments, "events",
+                      segments_events(segments), "goals",
+                      outcomes_goals_for_commit(ev), "engagements",
+                      ev->engagements);
+    /* Journey places change in the same transaction as their jobs. */
+    if (batch != NULL && ev->journeys != NULL)
+        json_object_set_new(batch, "journeys", journeys_for_commit(ev));
+    return batch;
 }

@@ -30,6 +30,8 @@ struct evaluation {
                                  * not stored events: no links */
     GArray *goals;              /* goal hits (outcomes.c) */
     json_t *engagements;        /* opens, clicks and unsubscribes */
+    json_t *journeys;           /* profile id -> journey -> row, or NULL
+                                 * when no journey is configured */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -64,6 +66,31 @@ void evaluation_free(struct evaluation *ev);
 /* Builds what expressions and templates see for an event and a profile:
  * {"event": ..., "profile": ..., "case": ...}. New reference. */
 json_t *evaluation_context(const json_t *event, const json_t *profile);
+
+/* Records a stage move and sets it on `profile`. `rule` names what moved
+ * it, or is NULL for a profile entering a program. */
+void evaluation_stage_move(struct evaluation *ev, json_t *profile,
+                           const char *program, const char *to, int64_t seq,
+                           int64_t when, const char *rule);
+
+/* journey.c */
+
+/*
+ * Copies the stored journey places of the batch's profiles ({id: [row,
+ * ...]} from journeys_read) into the batch. Call it before
+ * evaluation_run when journeys are configured.
+ */
+void evaluation_journeys_set(struct evaluation *ev, const json_t *rows);
+
+/* Moves the profile's journeys on for one event: wake-ups, exits, waits
+ * for an event and entries, with `ctx` as the rules saw it. */
+void journeys_collect(struct evaluation *ev, const struct ruleset *rules,
+                      const char *type, json_t *ctx, json_t *profile,
+                      int64_t seq, int64_t when);
+
+/* Returns the rows the batch changed, as the commit takes them. New
+ * reference. */
+json_t *journeys_for_commit(struct evaluation *ev);
 
 /* outcomes.c */
 

@@ -8,6 +8,7 @@
 #include "ingest/ingest.h"
 #include "ingest/internal.h"
 #include "metrics/metrics.h"
+#include "journeys/journeys.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/history.h"
 #include "server/server.h"
@@ -178,7 +179,7 @@ on_committed(void *arg, int status, json_t *result)
 
 /* Evaluates the batch over its loaded profiles and commits it. */
 static void
-batch_commit(const json_t *loaded)
+batch_evaluate(const json_t *loaded)
 {
     json_t *commit;
     int rc;
@@ -190,6 +191,51 @@ batch_commit(const json_t *loaded)
     json_decref(commit);
     if (rc != 0)
         retry_later("commit", rc);
+}
+
+
+static void
+on_journeys(void *arg, int status, json_t *result)
+{
+    json_t *loaded = pl.loaded;
+
+    pl.loaded = NULL;
+    if (status != 0) {
+        json_decref(loaded);
+        retry_later("journeys_read", status);
+        return;
+    }
+    evaluation_journeys_set(pl.batch, json_object_get(result, "journeys"));
+    batch_evaluate(loaded);
+    json_decref(loaded);
+}
+
+
+static json_t *loaded_ids(const json_t *loaded);
+
+
+/* Loads the journey places of the batch's profiles when journeys are
+ * configured, then evaluates and commits the batch. */
+static void
+batch_commit(const json_t *loaded)
+{
+    json_t *request;
+    int rc;
+
+    if (!journeys_running(pl.rules)) {
+        batch_evaluate(loaded);
+        return;
+    }
+    request = json_pack("{s:o}", "profiles", loaded_ids(loaded));
+    pl.loaded = json_incref((json_t *) loaded);
+    rc = server.store_ops->journeys_read(server.store->state, request,
+                                         on_journeys, NULL);
+    json_decref(request);
+    if (rc != 0) {
+        json_decref(pl.loaded);
+        pl.loaded = NULL;
+        retry_later("journeys_read", rc);
+    }
 }
 
 

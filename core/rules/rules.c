@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "config/locate.h"
+#include "journeys/journeys.h"
 #include "template/template.h"
 
 const char *const default_stages[] = {
@@ -66,6 +67,7 @@ ruleset_free(struct ruleset *rs)
         return;
     g_ptr_array_free(rs->rules, TRUE);
     g_ptr_array_free(rs->goals, TRUE);
+    g_ptr_array_free(rs->journeys, TRUE);
     g_ptr_array_free(rs->programs, TRUE);
     free(rs);
 }
@@ -566,6 +568,7 @@ ruleset_load(struct config *cfg, const struct template_set *templates,
     rs->programs = g_ptr_array_new_with_free_func(program_free);
     rs->rules = g_ptr_array_new_with_free_func(rule_free);
     rs->goals = g_ptr_array_new_with_free_func(goal_free);
+    rs->journeys = g_ptr_array_new_with_free_func(journey_free);
     *out = rs;
     if (load_programs(cfg, rs) != 0)
         return CRIER_ECONFIG;
@@ -576,7 +579,7 @@ ruleset_load(struct config *cfg, const struct template_set *templates,
     json_array_foreach(rules, i, block)
         if (load_rule(cfg, i, block, templates, channel_exists, rs) != 0)
             return CRIER_ECONFIG;
-    if (check_unique_names(cfg, rs) != 0)
+    if (check_unique_names(cfg, rs) != 0 || goals_load(cfg, rs) != 0)
         return CRIER_ECONFIG;
-    return goals_load(cfg, rs);
+    return journeys_load(cfg, rs, templates, channel_exists);
 }

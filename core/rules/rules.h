@@ -87,6 +87,7 @@ struct ruleset {
     GPtrArray *programs;        /* struct program * */
     GPtrArray *rules;           /* struct rule *, in config order */
     GPtrArray *goals;           /* struct goal *, in config order */
+    GPtrArray *journeys;        /* struct journey *, in config order */
 };
 
 /* The stages a program has when its config lists none. */

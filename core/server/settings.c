@@ -16,7 +16,8 @@
 
 static const char *const top_level_keys[] = {
     "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
-    "programs", "rules", "goals", "templates", "clock", "clock_start",
+    "programs", "rules", "goals", "journeys", "templates", "clock",
+    "clock_start",
     "log_level", "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", "admin", "attributes", "retention", "segments",
     "segments_refresh", "time_zone", "default_language", NULL

@@ -131,4 +131,36 @@ GTimeZone *civil_zone_default(void);
  */
 GTimeZone *civil_zone_or_default(const char *name);
 
+/* Allowed days of the week and hours of those days, such as
+ * "Sun-Thu 09:00-17:00". */
+struct civil_window {
+    unsigned days;              /* bit 0 Monday to bit 6 Sunday */
+    struct civil_time from;     /* inclusive */
+    struct civil_time to;       /* exclusive, after `from` */
+};
+
+/*
+ * Parses "[DAYS ]HH:MM-HH:MM" into `window` (civil_window.c). DAYS is a
+ * comma list of three-letter English day names or ranges of them, such
+ * as "Mon-Fri" or "Fri-Mon,Wed"; without DAYS every day is allowed. The
+ * end time must be later than the start on the same day. Returns 0 or
+ * CRIER_EINVAL.
+ */
+int civil_window_parse(const char *text, struct civil_window *window);
+
+/*
+ * Finds the first instant at or after `from_ms` that falls inside
+ * `window` in `zone`: `from_ms` itself when it is inside. Returns 0, or
+ * CRIER_EINVAL past the valid years.
+ */
+int civil_window_next(const struct civil_window *window, GTimeZone *zone,
+                      int64_t from_ms, int64_t *result);
+
+/*
+ * Finds the first instant at or after `from_ms` whose wall time in `zone`
+ * is `time`: today when that time is still ahead, else tomorrow.
+ */
+int civil_time_next(const struct civil_time *time, GTimeZone *zone,
+                    int64_t from_ms, int64_t *result);
+
 #endif

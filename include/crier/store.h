@@ -206,6 +206,21 @@ struct crier_store_ops {
      */
     int (*report_read)(void *store, json_t *request, crier_store_cb done,
                        void *arg);
+
+    /*
+     * Reads the journey places of profiles: {"profiles": [id, ...]}
+     * gives {"journeys": {id: [row, ...]}}, each list in journey name
+     * order and empty for a profile in no journey. The commit batch's
+     * "journeys" member writes the rows. Added after report_read, as is
+     * journeys_due, so a plugin with a smaller `size` lacks both.
+     */
+    int (*journeys_read)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
+
+    /* Reads up to `limit` active journey rows due at or before `now`,
+     * oldest due first: {"now", "limit"} gives {"rows": [...]}. */
+    int (*journeys_due)(void *store, json_t *request, crier_store_cb done,
+                        void *arg);
 };
 
 #endif

@@ -638,7 +638,7 @@ schema_version_1_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 12);
+                                                       0)), 13);
     json_decref(rows);
     rows = sqlite_file_rows(path, "SELECT profile FROM events");
     assert_string_equal(json_string_value(json_array_get(json_array_get(

@@ -416,7 +416,7 @@ schema_newer_refused(void **state)
     assert_int_equal(json_array_size(rows), 1);
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 12);
+                                                       0)), 13);
     json_decref(rows);
 
     /* A database from a newer plugin is left alone. */

@@ -57,6 +57,8 @@ main(int argc, char **argv)
                                       scan_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/schedules", schedule_tests,
                                       schedule_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/journeys", journey_tests,
+                                      journey_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/reports", report_tests,
                                       report_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,

@@ -131,6 +131,8 @@ extern const struct CMUnitTest scan_tests[];
 extern const size_t scan_test_count;
 extern const struct CMUnitTest schedule_tests[];
 extern const size_t schedule_test_count;
+extern const struct CMUnitTest journey_tests[];
+extern const size_t journey_test_count;
 extern const struct CMUnitTest report_tests[];
 extern const size_t report_test_count;
 extern const struct CMUnitTest lifecycle_tests[];

@@ -561,6 +561,122 @@ process_zone_ignored(void **state)
 }
 
 
+/* Asserts that the next instant of `window` in `zone` from `from` is
+ * `expected`, all instants in ISO 8601. */
+static void
+assert_window_next(const char *window, const char *zone_name,
+                   const char *from, const char *expected)
+{
+    GTimeZone *zone = zone_of(zone_name);
+    struct civil_window w;
+    int64_t ms = 0;
+
+    if (civil_window_parse(window, &w) != 0)
+        fail_msg("window \"%s\" was rejected", window);
+    assert_int_equal(civil_window_next(&w, zone, instant(from), &ms), 0);
+    if (ms != instant(expected))
+        fail_msg("%s from %s in %s: %lld, expected %s", window, from,
+                 zone_name, (long long) ms, expected);
+    g_time_zone_unref(zone);
+}
+
+
+static void
+window_parse_cases(void **state)
+{
+    static const char *const invalid[] = {
+        "Sun-Thu 17:00-09:00", "Sun-Thu 09:00-09:00", "Xyz 09:00-10:00",
+        "Sun-Thu", "Sun-Thu 9:00-17:00", "Sun-Thu  09:00-17:00",
+        "Sun-Thu 09:00-24:00", "Sun- 09:00-17:00", "Sunday 09:00-17:00",
+        "Sun,,Mon 09:00-17:00", "", NULL
+    };
+    struct civil_window w;
+
+    (void) state;
+    assert_int_equal(civil_window_parse("Sun-Thu 09:00-17:00", &w), 0);
+    /* Bit 0 is Monday: Sun-Thu is Sunday and Monday to Thursday. */
+    assert_int_equal(w.days, 0x4f);
+    assert_int_equal(w.from.hour, 9);
+    assert_int_equal(w.to.hour, 17);
+    assert_int_equal(civil_window_parse("Fri-Mon 10:00-12:30", &w), 0);
+    assert_int_equal(w.days, 0x71);
+    assert_int_equal(w.to.minute, 30);
+    assert_int_equal(civil_window_parse("Mon,Wed,sat-sun 08:00-09:00", &w),
+                     0);
+    assert_int_equal(w.days, 0x65);
+    assert_int_equal(civil_window_parse("06:00-22:00", &w), 0);
+    assert_int_equal(w.days, 0x7f);
+    for (size_t i = 0; invalid[i] != NULL; i++)
+        if (civil_window_parse(invalid[i], &w) != CRIER_EINVAL)
+            fail_msg("\"%s\" was accepted", invalid[i]);
+    assert_int_equal(civil_window_parse(NULL, &w), CRIER_EINVAL);
+}
+
+
+/* Jerusalem's working week is Sunday to Thursday, at UTC+2 in
+ * December 2026; 2026-12-04 is a Friday. */
+static void
+window_next_sun_thu(void **state)
+{
+    const char *w = "Sun-Thu 09:00-17:00";
+
+    (void) state;
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-04T10:00:00Z",
+                       "2026-12-06T07:00:00Z");
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-03T08:00:00Z",
+                       "2026-12-03T08:00:00Z");
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-03T15:00:00Z",
+                       "2026-12-06T07:00:00Z");
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-03T14:59:00Z",
+                       "2026-12-03T14:59:00Z");
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-02T05:00:00Z",
+                       "2026-12-02T07:00:00Z");
+    assert_window_next(w, "Asia/Jerusalem", "2026-12-05T23:00:00Z",
+                       "2026-12-06T07:00:00Z");
+}
+
+
+static void
+window_next_wraps_and_changes(void **state)
+{
+    (void) state;
+    /* A range that wraps past Sunday, from a Tuesday. */
+    assert_window_next("Fri-Mon 10:00-12:00", "UTC", "2026-12-01T11:00:00Z",
+                       "2026-12-04T10:00:00Z");
+    /* A single day, after its hours: the same day next week. */
+    assert_window_next("Fri 10:00-12:00", "UTC", "2026-12-04T12:00:00Z",
+                       "2026-12-11T10:00:00Z");
+    /* New York moves to EDT on Sunday 2026-03-08, so Monday's 09:00 is
+     * 13:00 UTC where Friday's was 14:00. */
+    assert_window_next("Mon-Fri 09:00-17:00", "America/New_York",
+                       "2026-03-06T22:30:00Z", "2026-03-09T13:00:00Z");
+}
+
+
+static void
+time_next_today_or_tomorrow(void **state)
+{
+    GTimeZone *zone = zone_of("America/Chicago");
+    struct civil_time nine = { 9, 0 };
+    int64_t ms = 0;
+
+    (void) state;
+    assert_int_equal(civil_time_next(&nine, zone,
+                                     instant("2026-12-04T14:00:00Z"), &ms),
+                     0);
+    assert_int_equal(ms, instant("2026-12-04T15:00:00Z"));
+    assert_int_equal(civil_time_next(&nine, zone,
+                                     instant("2026-12-04T15:00:00Z"), &ms),
+                     0);
+    assert_int_equal(ms, instant("2026-12-04T15:00:00Z"));
+    assert_int_equal(civil_time_next(&nine, zone,
+                                     instant("2026-12-04T15:00:01Z"), &ms),
+                     0);
+    assert_int_equal(ms, instant("2026-12-05T15:00:00Z"));
+    g_time_zone_unref(zone);
+}
+
+
 int
 main(void)
 {
@@ -578,6 +694,10 @@ main(void)
         cmocka_unit_test(yearly_leap_day),
         cmocka_unit_test(zone_lookup_and_default),
         cmocka_unit_test(process_zone_ignored),
+        cmocka_unit_test(window_parse_cases),
+        cmocka_unit_test(window_next_sun_thu),
+        cmocka_unit_test(window_next_wraps_and_changes),
+        cmocka_unit_test(time_next_today_or_tomorrow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -275,6 +275,8 @@ struct batch {
     size_t event_count;
     struct schedule_plan *schedules;
     size_t schedule_count;
+    struct journey_row *journeys;
+    size_t journey_count;
     struct goal_hit *goals;
     size_t goal_count;
     struct engagement *engagements;
@@ -729,6 +731,65 @@ void schedule_advance_clear(struct schedule_advance *advance);
 
 /* Builds one row of a schedules_claim result. */
 json_t *schedule_row_json(const struct schedule_row *row);
+
+/*
+ * A resident's place in a journey: one row per (journey, profile). The
+ * resident entered at `since` with the event `entry` (its seq) and is on
+ * `step`, due to move on at `due` when `has_due`. `state` is "active" or
+ * "ended"; an ended row stays, so that a journey that allows no
+ * re-entry remembers who went through it. In a commit batch `wake` marks
+ * a wake-up: it clears `due` of the stored row only while that row is
+ * active on the same entry, step and due (common/journey.c).
+ */
+struct journey_row {
+    char *journey;
+    char *profile;
+    int64_t entry;
+    char *step;
+    char *state;
+    int has_due;
+    int64_t due;
+    int64_t since;
+    int64_t updated;
+    int wake;
+};
+
+/* A journeys_read request: the rows of these profiles. */
+struct journeys_read {
+    char **ids;
+    size_t count;
+};
+
+/* A journeys_due request: active rows due at or before `now`. */
+struct journeys_due {
+    int64_t now;
+    size_t limit;
+};
+
+/* The largest journeys_read and journeys_due requests. */
+#define JOURNEYS_READ_MAX 10000
+#define JOURNEYS_DUE_MAX 1000
+
+/* Parses the optional "journeys" member of a batch. */
+int journey_rows_parse(const json_t *json, struct journey_row **rows,
+                       size_t *count);
+void journey_rows_clear(struct journey_row *rows, size_t count);
+void journey_row_clear(struct journey_row *row);
+
+/* Copies `row` into *copy. Returns 0 or CRIER_ENOMEM. */
+int journey_row_copy(const struct journey_row *row,
+                     struct journey_row *copy);
+
+int journeys_read_parse(const json_t *json, struct journeys_read *out);
+void journeys_read_clear(struct journeys_read *read);
+int journeys_due_parse(const json_t *json, struct journeys_due *out);
+
+/* Builds one row of a journeys_read or journeys_due result. */
+json_t *journey_row_json(const struct journey_row *row);
+
+/* Returns nonzero when the batch's wake-up `wake` applies to `stored`. */
+int journey_row_wakes(const struct journey_row *stored,
+                      const struct journey_row *wake);
 
 /* Report counters (common/report.c). */
 

@@ -490,6 +490,8 @@ batch_parse(const json_t *json, struct batch *out)
         rc = schedule_plans_parse(json, &out->schedules,
                                   &out->schedule_count);
     if (rc == 0)
+        rc = journey_rows_parse(json, &out->journeys, &out->journey_count);
+    if (rc == 0)
         rc = goal_hits_parse(json, &out->goals, &out->goal_count);
     if (rc == 0)
         rc = engagements_parse(json, &out->engagements,
@@ -524,6 +526,7 @@ batch_clear(struct batch *batch)
     segment_changes_clear(batch->segments, batch->segment_count);
     batch_events_clear(batch->events, batch->event_count);
     schedule_plans_clear(batch->schedules, batch->schedule_count);
+    journey_rows_clear(batch->journeys, batch->journey_count);
     goal_hits_clear(batch->goals, batch->goal_count);
     engagements_clear(batch->engagements, batch->engagement_count);
     memset(batch, 0, sizeof(*batch));

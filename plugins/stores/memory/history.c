@@ -216,6 +216,7 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
      * merged profile again. */
     segments_forget(store, merge->from);
     schedules_forget(store, merge->from);
+    journeys_forget(store, merge->from);
     attributes_fill(into, from);
     consent_merge(into, from);
     related_merge(into, from);

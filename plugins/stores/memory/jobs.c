@@ -34,7 +34,8 @@ job_insert(struct memory_store *store, struct job *planned)
 
 
 /*
- * Applies merges, profiles, schedule plans, stages, segment changes,
+ * Applies merges, profiles, schedule plans, journey places, stages,
+ * segment changes,
  * appended events, jobs, goal hits, engagements, links and then the
  * cursor, with their report counters, as the sqlite store does.
  * merges_check has accepted the merges.
@@ -52,6 +53,8 @@ batch_apply(struct memory_store *store, struct batch *batch)
         profile_write(store, &batch->profiles[i]);
     for (i = 0; i < batch->schedule_count; i++)
         schedule_plan_apply(store, &batch->schedules[i]);
+    for (i = 0; i < batch->journey_count; i++)
+        journey_row_apply(store, &batch->journeys[i]);
     for (i = 0; i < batch->stage_count; i++) {
         report_stage_move(store, &batch->stages[i]);
         stage_move(store, &batch->stages[i]);

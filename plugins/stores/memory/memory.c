@@ -169,6 +169,8 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
                                             g_hash_table_unref);
     store->schedules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              schedule_row_free);
+    store->journeys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            journey_row_free);
     *state = store;
     return 0;
 }
@@ -224,6 +226,7 @@ memory_destroy(void *state)
     g_hash_table_unref(store->stages);
     g_hash_table_unref(store->segments);
     g_hash_table_unref(store->schedules);
+    g_hash_table_unref(store->journeys);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -256,7 +259,9 @@ static const struct crier_store_ops memory_ops = {
     .address_invalidate = memory_address_invalidate,
     .schedules_claim = memory_schedules_claim,
     .schedules_advance = memory_schedules_advance,
-    .report_read = memory_report_read
+    .report_read = memory_report_read,
+    .journeys_read = memory_journeys_read,
+    .journeys_due = memory_journeys_due
 };
 
 

@@ -85,6 +85,7 @@ struct memory_store {
     GArray *erasures;         /* int64_t: the time of each erase */
     GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
     GHashTable *schedules;    /* row key -> struct schedule_row * */
+    GHashTable *journeys;     /* journey, profile -> struct journey_row * */
     GTree *report_messages;   /* report counters (report.c) */
     GTree *report_moves;
     GTree *report_durations;
@@ -158,6 +159,16 @@ int memory_profile_get(void *state, json_t *request, crier_store_cb done,
 int memory_timeline(void *state, json_t *request, crier_store_cb done,
                     void *arg);
 const char *merge_chain_end(struct memory_store *store, const char *id);
+
+/* journeys.c */
+void journey_row_apply(struct memory_store *store,
+                       const struct journey_row *row);
+void journeys_forget(struct memory_store *store, const char *profile);
+void journey_row_free(void *row);
+int memory_journeys_read(void *state, json_t *request, crier_store_cb done,
+                         void *arg);
+int memory_journeys_due(void *state, json_t *request, crier_store_cb done,
+                        void *arg);
 
 /* schedules.c */
 void schedule_plan_apply(struct memory_store *store,

@@ -27,6 +27,8 @@ batch_commit(struct connection *conn, struct request *req)
         rc = profile_write(conn, req, &batch->profiles[i]);
     for (i = 0; rc == 0 && i < batch->schedule_count; i++)
         rc = schedule_plan_apply(conn, req, &batch->schedules[i]);
+    for (i = 0; rc == 0 && i < batch->journey_count; i++)
+        rc = journey_row_apply(conn, req, &batch->journeys[i]);
     for (i = 0; rc == 0 && i < batch->stage_count; i++) {
         rc = report_stage_move(conn, req, &batch->stages[i]);
         if (rc == 0)

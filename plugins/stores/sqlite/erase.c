@@ -208,6 +208,8 @@ erase_delete(struct connection *conn, struct request *req)
         rc = erase_step(conn, req, steps[i].id, steps[i].sql, NULL);
     if (rc == 0)
         rc = schedules_forget(conn, req, req->input.erase.id);
+    if (rc == 0)
+        rc = journeys_forget(conn, req, req->input.erase.id);
     return rc;
 }
 

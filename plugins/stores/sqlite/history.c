@@ -183,6 +183,8 @@ merge_rows(struct connection *conn, struct request *req,
                                 " WHERE profile = ?1", merge->from, NULL);
     if (rc == 0)
         rc = schedules_forget(conn, req, merge->from);
+    if (rc == 0)
+        rc = journeys_forget(conn, req, merge->from);
     return rc;
 }
 

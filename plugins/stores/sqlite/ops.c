@@ -31,7 +31,9 @@ static const char *const request_names[] = {
     [REQUEST_ADDRESS_INVALIDATE] = "address_invalidate",
     [REQUEST_SCHEDULES_CLAIM] = "schedules_claim",
     [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance",
-    [REQUEST_REPORT_READ] = "report_read"
+    [REQUEST_REPORT_READ] = "report_read",
+    [REQUEST_JOURNEYS_READ] = "journeys_read",
+    [REQUEST_JOURNEYS_DUE] = "journeys_due"
 };
 
 
@@ -111,8 +113,12 @@ request_free(struct request *req)
     case REQUEST_REPORT_READ:
         report_request_clear(&req->input.report);
         break;
+    case REQUEST_JOURNEYS_READ:
+        journeys_read_clear(&req->input.journeys_read);
+        break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
+    case REQUEST_JOURNEYS_DUE:
         break;
     }
     json_decref(req->result);
@@ -191,6 +197,12 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_REPORT_READ:
         rc = report_read(conn, req);
+        break;
+    case REQUEST_JOURNEYS_READ:
+        rc = journeys_read(conn, req);
+        break;
+    case REQUEST_JOURNEYS_DUE:
+        rc = journeys_due(conn, req);
         break;
     }
     if (rc < 0)
@@ -410,6 +422,10 @@ JSON_OPERATION(store_schedules_advance, REQUEST_SCHEDULES_ADVANCE,
                schedule_advance_parse, schedule_advance, 1)
 JSON_OPERATION(store_report_read, REQUEST_REPORT_READ, report_request_parse,
                report, 0)
+JSON_OPERATION(store_journeys_read, REQUEST_JOURNEYS_READ,
+               journeys_read_parse, journeys_read, 0)
+JSON_OPERATION(store_journeys_due, REQUEST_JOURNEYS_DUE, journeys_due_parse,
+               journeys_due, 0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -435,5 +451,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .address_invalidate = store_address_invalidate,
     .schedules_claim = store_schedules_claim,
     .schedules_advance = store_schedules_advance,
-    .report_read = store_report_read
+    .report_read = store_report_read,
+    .journeys_read = store_journeys_read,
+    .journeys_due = store_journeys_due
 };

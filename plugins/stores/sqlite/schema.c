@@ -269,7 +269,27 @@ static const char *const migrations[] = {
     "  outcome TEXT NOT NULL,"
     "  reply TEXT,"
     "  PRIMARY KEY (job, number)) WITHOUT ROWID;"
-    "ALTER TABLE jobs ADD COLUMN template_version TEXT;"
+    "ALTER TABLE jobs ADD COLUMN template_version TEXT;",
+
+    /* 13: journey places, one row per (journey, profile). An ended row
+     * stays, so that a journey without re-entry remembers who went
+     * through it. journeys_due serves the clock's reads in due order,
+     * journeys_profile merges and erasure. The tests that set an older
+     * version keep the table, hence IF NOT EXISTS. */
+    "CREATE TABLE IF NOT EXISTS journeys ("
+    "  journey TEXT NOT NULL,"
+    "  profile TEXT NOT NULL,"
+    "  entry INTEGER NOT NULL,"
+    "  step TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  due INTEGER,"
+    "  since INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (journey, profile)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS journeys_due"
+    "  ON journeys (due, journey, profile)"
+    "  WHERE due IS NOT NULL AND state = 'active';"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -43,7 +43,9 @@ enum request_kind {
     REQUEST_ADDRESS_INVALIDATE,
     REQUEST_SCHEDULES_CLAIM,
     REQUEST_SCHEDULES_ADVANCE,
-    REQUEST_REPORT_READ
+    REQUEST_REPORT_READ,
+    REQUEST_JOURNEYS_READ,
+    REQUEST_JOURNEYS_DUE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -79,6 +81,8 @@ struct request {
         struct schedule_claim schedule_claim;
         struct schedule_advance schedule_advance;
         struct report_request report;
+        struct journeys_read journeys_read;
+        struct journeys_due journeys_due;
     } input;
 
     crier_append_cb append_done;
@@ -179,6 +183,11 @@ enum statement_id {
     STMT_ENGAGEMENT_JOB,
     STMT_ENGAGEMENT_INSERT,
     STMT_ERASE_JOBS_COUNT,
+    STMT_JOURNEY_UPSERT,
+    STMT_JOURNEY_WAKE,
+    STMT_JOURNEYS_FORGET,
+    STMT_JOURNEYS_PROFILE,
+    STMT_JOURNEYS_DUE,
     STMT_COUNT
 };
 
@@ -336,6 +345,14 @@ int jobs_sent_count(struct connection *conn, struct request *req);
 int job_retry_run(struct connection *conn, struct request *req);
 int address_invalidate(struct connection *conn, struct request *req);
 int segment_members(struct connection *conn, struct request *req);
+
+/* journeys.c */
+int journey_row_apply(struct connection *conn, struct request *req,
+                      const struct journey_row *row);
+int journeys_forget(struct connection *conn, struct request *req,
+                    const char *profile);
+int journeys_read(struct connection *conn, struct request *req);
+int journeys_due(struct connection *conn, struct request *req);
 
 /* schedules.c */
 int schedule_plan_apply(struct connection *conn, struct request *req,

@@ -1,0 +1,200 @@
+/*
+ * The journey clock: turns due journey rows into journey.due events.
+ *
+ * A wake-up reads the active rows due by now (journeys_due) and commits,
+ * in one transaction, a wake-up for each row and a journey.due event
+ * naming its entry, step and due time. The store applies a wake-up only
+ * while the row is still on that entry, step and due time, and the
+ * pipeline ignores an event whose row has moved on, so a resident's
+ * event that moved the row in between wins. A crash before the commit
+ * leaves the rows due, and the next wake-up reads them again.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "ingest/internal.h"
+#include "journeys/journeys.h"
+#include "pipeline/pipeline.h"
+#include "rules/rules.h"
+#include "server/server.h"
+
+static struct {
+    struct crier_timer *timer;
+    int busy;                   /* a read or commit is under way */
+    int stopped;
+    int64_t read_at;            /* the crier clock at the last read */
+} wake;
+
+static void wake_run(void);
+
+
+static int
+store_has_journeys(void)
+{
+    const struct crier_store_ops *ops = server.store_ops;
+
+    return ops != NULL &&
+           ops->size >= offsetof(struct crier_store_ops, journeys_due) +
+                        sizeof(ops->journeys_due) &&
+           ops->journeys_read != NULL && ops->journeys_due != NULL;
+}
+
+
+int
+journeys_running(const struct ruleset *rules)
+{
+    return rules != NULL && rules->journeys != NULL &&
+           rules->journeys->len > 0 && store_has_journeys();
+}
+
+
+static void
+on_timer(void *arg)
+{
+    (void) arg;
+    wake.timer = NULL;
+    wake_run();
+}
+
+
+/* Waits for the next whole JOURNEY_WAKE_MS of the crier clock. It runs
+ * again at once when the last read was full, or when the clock passed a
+ * whole interval during the read (a test clock that jumps), because the
+ * timer for that interval would then never fire. */
+static void
+wake_later(int full)
+{
+    int64_t now = clock_now_ms();
+    int missed = now / JOURNEY_WAKE_MS > wake.read_at / JOURNEY_WAKE_MS;
+    int64_t delay = full || missed ? 0
+                                   : JOURNEY_WAKE_MS - now % JOURNEY_WAKE_MS;
+
+    if (wake.stopped)
+        return;
+    wake.timer = timer_start(delay, on_timer, NULL);
+    if (wake.timer == NULL)
+        log_error("journey clock timer failed; due journey steps wait "
+                  "for a restart", "delay_ms=%lld", (long long) delay);
+}
+
+
+static void
+on_committed(void *arg, int status, json_t *result)
+{
+    size_t woken = (size_t) (uintptr_t) arg;
+
+    (void) result;
+    wake.busy = 0;
+    if (status != 0)
+        log_error("journey wake-up failed; retrying on the next tick",
+                  "rows=%zu error=%s", woken, crier_errname(status));
+    else
+        pipeline_notify();
+    wake_later(status == 0 && woken == JOURNEY_WAKE_LIMIT);
+}
+
+
+/* Builds the journey.due event of a due row. NOTE: a row of a journey
+ * removed from the config is woken too, and the pipeline ignores its
+ * event, so the row stays active with no due time
+ * (docs/KNOWN_LIMITS.md, "Journeys"). */
+static json_t *
+due_event(const json_t *row)
+{
+    json_t *props = json_pack("{s:O,s:O,s:O,s:O}", "journey",
+                              json_object_get(row, "journey"), "entry",
+                              json_object_get(row, "entry"), "step",
+                              json_object_get(row, "step"), "due",
+                              json_object_get(row, "due"));
+
+    return internal_event(INTERNAL_JOURNEY_DUE,
+                          json_string_value(json_object_get(row, "profile")),
+                          json_integer_value(json_object_get(row, "due")),
+                          props);
+}
+
+
+static void
+on_due(void *arg, int status, json_t *result)
+{
+    json_t *rows = json_object_get(result, "rows");
+    json_t *wakes, *events, *batch;
+    size_t i;
+    json_t *row;
+    int rc;
+
+    (void) arg;
+    if (status != 0 || json_array_size(rows) == 0 || wake.stopped) {
+        if (status != 0)
+            log_error("journey due rows could not be read; retrying on "
+                      "the next tick", "error=%s", crier_errname(status));
+        wake.busy = 0;
+        wake_later(0);
+        return;
+    }
+    wakes = json_array();
+    events = json_array();
+    json_array_foreach(rows, i, row) {
+        json_t *copy = json_deep_copy(row);
+
+        json_object_set_new(copy, "wake", json_true());
+        json_array_append_new(wakes, copy);
+        json_array_append_new(events, due_event(row));
+    }
+    batch = json_pack("{s:o,s:o}", "journeys", wakes, "events", events);
+    rc = server.store_ops->commit(server.store->state, batch, on_committed,
+                                  (void *) (uintptr_t) json_array_size(rows));
+    json_decref(batch);
+    if (rc != 0)
+        on_committed((void *) (uintptr_t) 0, rc, NULL);
+}
+
+
+static void
+wake_run(void)
+{
+    json_t *request;
+    int rc;
+
+    if (wake.stopped || wake.busy || server.stopping)
+        return;
+    wake.busy = 1;
+    wake.read_at = clock_now_ms();
+    request = json_pack("{s:I,s:i}", "now", (json_int_t) wake.read_at,
+                        "limit", JOURNEY_WAKE_LIMIT);
+    rc = server.store_ops->journeys_due(server.store->state, request,
+                                        on_due, NULL);
+    json_decref(request);
+    if (rc != 0)
+        on_due(NULL, rc, NULL);
+}
+
+
+void
+journeys_wake_start(const struct ruleset *rules)
+{
+    if (rules == NULL || rules->journeys == NULL ||
+        rules->journeys->len == 0)
+        return;
+    if (!store_has_journeys()) {
+        log_error("journeys are configured, but the store plugin lacks "
+                  "journeys_read and journeys_due; journeys do not run",
+                  "journeys=%u", rules->journeys->len);
+        return;
+    }
+    wake.stopped = 0;
+    wake_run();
+}
+
+
+void
+journeys_wake_stop(void)
+{
+    wake.stopped = 1;
+    if (wake.timer != NULL) {
+        timer_stop(wake.timer);
+        wake.timer = NULL;
+    }
+}
