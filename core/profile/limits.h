@@ -1,0 +1,34 @@
+/*
+ * Limits on how large one profile may grow. Every event may carry up to
+ * 64 KiB of attributes, and without a limit they pile up on the profile:
+ * the pipeline then parses and writes a profile of megabytes for each
+ * event of that resident, which stalls the event loop for everyone.
+ * docs/profiles.md describes the limits.
+ */
+#ifndef CRIER_CORE_PROFILE_LIMITS_H
+#define CRIER_CORE_PROFILE_LIMITS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* The maximum number of attributes of one profile. */
+#define PROFILE_ATTRIBUTES_MAX 256
+
+/* The maximum size of a profile's attributes as compact JSON, in bytes. */
+#define PROFILE_ATTRIBUTES_BYTES_MAX (64 * 1024)
+
+/* The maximum number of dependents, and of cases, of one profile. */
+#define PROFILE_RELATED_MAX 256
+
+/*
+ * Checks the attributes `attrs` would have after `changes` ({name:
+ * value}, where null removes a name). Returns 0 when they stay within
+ * the limits, or when the changes do not make them larger in count or
+ * size. Otherwise returns -1 and writes the reason, naming the limit,
+ * to `reason`.
+ */
+int profile_attributes_check(const json_t *attrs, const json_t *changes,
+                             char *reason, size_t reason_size);
+
+#endif
