@@ -13,15 +13,39 @@ compact_size(const json_t *value)
 
 
 int
+profile_attributes_within(const json_t *before, const json_t *after,
+                          char *reason, size_t reason_size)
+{
+    size_t before_count = json_object_size(before);
+    size_t after_count = json_object_size(after);
+    size_t after_bytes;
+
+    if (after_count > PROFILE_ATTRIBUTES_MAX && after_count > before_count) {
+        snprintf(reason, reason_size, "the profile would have %zu "
+                 "attributes, more than the maximum of %d", after_count,
+                 PROFILE_ATTRIBUTES_MAX);
+        return -1;
+    }
+    after_bytes = compact_size(after);
+    if (after_bytes > PROFILE_ATTRIBUTES_BYTES_MAX &&
+        (!json_is_object(before) || after_bytes > compact_size(before))) {
+        snprintf(reason, reason_size, "the profile's attributes would be "
+                 "%zu bytes as compact JSON, more than the maximum of %d",
+                 after_bytes, PROFILE_ATTRIBUTES_BYTES_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+
+int
 profile_attributes_check(const json_t *attrs, const json_t *changes,
                          char *reason, size_t reason_size)
 {
     json_t *after;
-    size_t before_count = json_object_size(attrs);
-    size_t after_count, after_bytes;
     const char *name;
     json_t *value;
-    int rc = 0;
+    int rc;
 
     if (json_object_size(changes) == 0)
         return 0;
@@ -35,21 +59,7 @@ profile_attributes_check(const json_t *attrs, const json_t *changes,
         else
             json_object_set(after, name, value);
     }
-    after_count = json_object_size(after);
-    if (after_count > PROFILE_ATTRIBUTES_MAX && after_count > before_count) {
-        snprintf(reason, reason_size, "the profile would have %zu "
-                 "attributes, more than the maximum of %d", after_count,
-                 PROFILE_ATTRIBUTES_MAX);
-        rc = -1;
-    }
-    after_bytes = rc == 0 ? compact_size(after) : 0;
-    if (after_bytes > PROFILE_ATTRIBUTES_BYTES_MAX &&
-        (!json_is_object(attrs) || after_bytes > compact_size(attrs))) {
-        snprintf(reason, reason_size, "the profile's attributes would be "
-                 "%zu bytes as compact JSON, more than the maximum of %d",
-                 after_bytes, PROFILE_ATTRIBUTES_BYTES_MAX);
-        rc = -1;
-    }
+    rc = profile_attributes_within(attrs, after, reason, reason_size);
     json_decref(after);
     return rc;
 }

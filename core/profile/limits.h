@@ -22,11 +22,19 @@
 #define PROFILE_RELATED_MAX 256
 
 /*
+ * Checks a profile's attributes `after` a change from `before` (either
+ * may be NULL for none). Returns 0 when they stay within the limits, or
+ * when the change does not make them larger in count or size, so a
+ * profile stored before the limits existed may still shrink. Otherwise
+ * returns -1 and writes the reason, naming the limit, to `reason`.
+ */
+int profile_attributes_within(const json_t *before, const json_t *after,
+                              char *reason, size_t reason_size);
+
+/*
  * Checks the attributes `attrs` would have after `changes` ({name:
- * value}, where null removes a name). Returns 0 when they stay within
- * the limits, or when the changes do not make them larger in count or
- * size. Otherwise returns -1 and writes the reason, naming the limit,
- * to `reason`.
+ * value}, where null removes a name), as profile_attributes_within
+ * does.
  */
 int profile_attributes_check(const json_t *attrs, const json_t *changes,
                              char *reason, size_t reason_size);
