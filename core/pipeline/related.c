@@ -116,6 +116,9 @@ entry_apply(json_t *records, const json_t *entry, int is_case,
         record = record_new(is_case);
         json_object_set_new(records, id, record);
     }
+    /* NOTE: a record's own attributes have no limit, so each event may
+     * still add up to 64 KiB to one record (docs/KNOWN_LIMITS.md,
+     * "Profiles"). */
     if (json_is_object(json_object_get(entry, "attributes")))
         attributes_patch(record, json_object_get(entry, "attributes"));
     if (is_case) {

@@ -1,9 +1,9 @@
 /*
  * Limits on how large one profile may grow. Every event may carry up to
- * 64 KiB of attributes, and without a limit they pile up on the profile:
- * the pipeline then parses and writes a profile of megabytes for each
- * event of that resident, which stalls the event loop for everyone.
- * docs/profiles.md describes the limits.
+ * 64 KiB of attributes, and without a limit they pile up on the profile.
+ * The pipeline would then parse and write megabytes for each event of
+ * that resident while the event loop waits. docs/profiles.md describes
+ * the limits.
  */
 #ifndef CRIER_CORE_PROFILE_LIMITS_H
 #define CRIER_CORE_PROFILE_LIMITS_H
