@@ -12,13 +12,14 @@
 
 #include <crier/host.h>
 
+#include "admin/bearer.h"
 #include "config/config.h"
 
 struct http_server;
 struct settings;
 
 /* Hex digits in a SHA-256 digest. */
-#define ADMIN_DIGEST_HEX 64
+#define ADMIN_DIGEST_HEX BEARER_DIGEST_HEX
 
 /*
  * Reads admin.tokens into s->admin_tokens as lowercase hex digests.

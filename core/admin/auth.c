@@ -3,19 +3,16 @@
  * SHA-256 and compared with every configured digest. Rejected requests
  * are counted and logged in at most one line per 10 s.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <glib.h>
 
 #include "admin/admin.h"
+#include "admin/bearer.h"
 #include "base/log.h"
 #include "http/http.h"
 #include "server/server.h"
-
-#define DIGEST_PREFIX "sha256:"
 
 /* Rejected requests are counted and logged once per 10 s at most. */
 #define ADMIN_REJECT_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
@@ -29,22 +26,6 @@ static struct {
     gint64 logged_us;           /* monotonic time of the last line */
     int logged_once;
 } rejects;
-
-
-/* Returns 1 when `text` is "sha256:" and 64 hex digits. */
-static int
-digest_entry_valid(const char *text)
-{
-    size_t prefix_len = strlen(DIGEST_PREFIX);
-
-    if (strncmp(text, DIGEST_PREFIX, prefix_len) != 0 ||
-        strlen(text + prefix_len) != ADMIN_DIGEST_HEX)
-        return 0;
-    for (const char *p = text + prefix_len; *p != '\0'; p++)
-        if (!isxdigit((unsigned char) *p))
-            return 0;
-    return 1;
-}
 
 
 /* Returns 1 when digests[index] equals one of the digests before it. */
@@ -93,15 +74,16 @@ admin_settings_load(struct config *cfg, struct settings *s)
         json_t *v = json_array_get(tokens, i);
         char key[48];
 
-        if (!json_is_string(v) || !digest_entry_valid(json_string_value(v))) {
+        if (!json_is_string(v) || !bearer_digest_valid(json_string_value(v))) {
             snprintf(key, sizeof(key), "admin.tokens[%zu]", i);
             config_fail(cfg, key, "must be \"sha256:\" and the 64 hex digits "
                         "of the token's SHA-256, as printed by: printf %%s "
                         "\"$TOKEN\" | sha256sum");
             return CRIER_ECONFIG;
         }
-        s->admin_tokens[i] = g_ascii_strdown(json_string_value(v) +
-                                             strlen(DIGEST_PREFIX), -1);
+        s->admin_tokens[i] =
+            g_ascii_strdown(json_string_value(v) +
+                            strlen(BEARER_DIGEST_PREFIX), -1);
         if (digest_listed_before(s->admin_tokens, i)) {
             snprintf(key, sizeof(key), "admin.tokens[%zu]", i);
             config_fail(cfg, key, "lists the same digest as an earlier "
@@ -116,22 +98,7 @@ admin_settings_load(struct config *cfg, struct settings *s)
 int
 admin_token_matches(const char *token, const char *const *digests)
 {
-    gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-                                             (const guchar *) token,
-                                             strlen(token));
-    int matched = 0;
-
-    for (size_t i = 0; digests != NULL && digests[i] != NULL; i++) {
-        unsigned char diff = 0;
-
-        /* Both are 64 lowercase hex digits: the config check and GLib
-         * guarantee it, so no length check can end the loop early. */
-        for (size_t j = 0; j < ADMIN_DIGEST_HEX; j++)
-            diff |= (unsigned char) (hex[j] ^ digests[i][j]);
-        matched |= diff == 0;
-    }
-    g_free(hex);
-    return matched;
+    return bearer_token_matches(token, digests);
 }
 
 
@@ -164,23 +131,6 @@ log_rejection(struct crier_http_req *req, const char *reason)
     rejects.count = 0;
     rejects.logged_us = now;
     rejects.logged_once = 1;
-}
-
-
-/* Returns the token of "Bearer <token>", or NULL when `value` is not a
- * bearer credential. The scheme is case-insensitive (RFC 7235). */
-static const char *
-bearer_token(const char *value)
-{
-    size_t scheme = strlen("Bearer");
-
-    if (value == NULL || strncasecmp(value, "Bearer", scheme) != 0 ||
-        value[scheme] != ' ')
-        return NULL;
-    value += scheme;
-    while (*value == ' ')
-        value++;
-    return *value != '\0' ? value : NULL;
 }
 
 

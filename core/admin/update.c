@@ -17,6 +17,7 @@
 #include "http/http.h"
 #include "ingest/internal.h"
 #include "pipeline/pipeline.h"
+#include "profile/limits.h"
 #include "server/server.h"
 
 #define PROFILES_PREFIX "/v1/profiles/"
@@ -219,6 +220,15 @@ on_read(void *arg, int status, json_t *result)
     }
     changed = admin_change_apply(profile, call->change, call->replace,
                                  clock_now_ms());
+    if (profile_attributes_within(json_object_get(profile, "attributes"),
+                                  json_object_get(changed, "attributes"),
+                                  message, sizeof(message)) != 0) {
+        pipeline_exclusive_end();
+        json_decref(changed);
+        admin_respond_error(call->req, 413, "attributes", message);
+        update_call_free(call);
+        return;
+    }
     if (!note_changes(call, profile, changed)) {
         pipeline_exclusive_end();
         json_decref(changed);

@@ -15,6 +15,7 @@
 #include "ingest/ingest.h"
 #include "pipeline/profile.h"
 #include "profile/attributes.h"
+#include "profile/limits.h"
 #include "server/server.h"
 
 /* Bytes read from the input at a time. */
@@ -313,6 +314,7 @@ row_event(struct import *im, const struct csv_record *r)
 {
     json_t *profile = json_object(), *attributes = json_object();
     json_t *consent = json_object(), *group, *event;
+    char reason[160];
 
     for (size_t i = 0; i < im->ncolumns; i++) {
         const struct column *c = &im->columns[i];
@@ -332,6 +334,16 @@ row_event(struct import *im, const struct csv_record *r)
     if (json_object_size(profile) == 0) {
         reject_row(im, r->line, NULL, "the row has no identity: fill at "
                    "least one identity column");
+        goto fail;
+    }
+
+    /* NOTE: only the row's own attributes are checked here. A row that
+     * would take a stored profile past the limits is applied without its
+     * attributes, with a warning in the log (docs/KNOWN_LIMITS.md,
+     * "Profiles"). */
+    if (profile_attributes_within(NULL, attributes, reason,
+                                  sizeof(reason)) != 0) {
+        reject_row(im, r->line, NULL, reason);
         goto fail;
     }
     event = json_pack("{s:s,s:o}", "type", IMPORT_EVENT_TYPE, "profile",

@@ -316,7 +316,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     const char *source = json_string_value(json_object_get(row, "source"));
     size_t merges = json_array_size(ev->idx.merges);
     int64_t now_ms = clock_now_ms();
-    json_t *profile = profile_resolve(&ev->idx, event, now_ms);
+    json_t *profile = profile_resolve(&ev->idx, event, seq, now_ms);
     struct event_link link = { seq, profile };
     json_t *ctx = NULL;
     json_t *history;

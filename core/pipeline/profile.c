@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "base/log.h"
+#include "profile/limits.h"
+
 
 static char *
 identity_key(const char *kind, const char *value)
@@ -249,14 +252,28 @@ profile_create(struct profile_index *idx, int64_t now_ms)
 }
 
 
+/*
+ * Applies the event's attribute changes, or none of them when they would
+ * take the profile past the limits of profile/limits.h. The rest of the
+ * event (identities, consent, related records, rules) still applies.
+ */
 static void
-apply_attributes(json_t *profile, const json_t *event)
+apply_attributes(json_t *profile, const json_t *event, int64_t seq)
 {
     json_t *changes = json_object_get(event, "attributes");
     json_t *attrs = json_object_get(profile, "attributes");
+    char reason[160];
     const char *name;
     json_t *v;
 
+    if (profile_attributes_check(attrs, changes, reason,
+                                 sizeof(reason)) != 0) {
+        log_warn("event attributes ignored: profile too large",
+                 "profile=%s seq=%lld reason=\"%s\"",
+                 json_string_value(json_object_get(profile, "id")),
+                 (long long) seq, reason);
+        return;
+    }
     json_object_foreach(changes, name, v) {
         if (json_is_null(v))
             json_object_del(attrs, name);
@@ -355,7 +372,7 @@ profile_by_id(struct profile_index *idx, const char *id)
 
 json_t *
 profile_resolve(struct profile_index *idx, const json_t *event,
-                int64_t now_ms)
+                int64_t seq, int64_t now_ms)
 {
     struct resolution r = { idx, NULL, NULL };
     struct attach a = { idx, NULL };
@@ -366,7 +383,7 @@ profile_resolve(struct profile_index *idx, const json_t *event,
     event_identities(event, find_owner, &r);
     a.profile = pick_profile(idx, event, &r, now_ms);
     event_identities(event, attach_identity, &a);
-    apply_attributes(a.profile, event);
+    apply_attributes(a.profile, event, seq);
     if (json_is_true(json_object_get(a.profile, "_dirty")))
         json_object_set_new(a.profile, "updated", json_integer(now_ms));
     return a.profile;

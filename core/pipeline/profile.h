@@ -44,10 +44,12 @@ void profile_index_clear(struct profile_index *idx);
  * its attributes (a null value removes one). When the event carries a
  * visitor id of one profile and a known identity of another, merges the
  * anonymous one into the known one first (see profile_merge). Marks
- * changed profiles with "_dirty". The result is borrowed from the index.
+ * changed profiles with "_dirty". `seq` names the event in the warning
+ * logged when its attributes would pass the profile's limits and are
+ * ignored. The result is borrowed from the index.
  */
 json_t *profile_resolve(struct profile_index *idx, const json_t *event,
-                        int64_t now_ms);
+                        int64_t seq, int64_t now_ms);
 
 /*
  * Merges profile `from` into `into` in the index: identities move,

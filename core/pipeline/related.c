@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/log.h"
+#include "profile/limits.h"
 
 
 /* Returns the profile's records of `kind`, creating the maps on the way. */
@@ -91,8 +93,10 @@ record_new(int is_case)
 
 
 /* Upserts or removes one record from an event's entry, whose case
- * members use the event's names (opened_at, closed_at). */
-static void
+ * members use the event's names (opened_at, closed_at). Returns -1
+ * without a change when the entry would add a record past
+ * PROFILE_RELATED_MAX, else 0. */
+static int
 entry_apply(json_t *records, const json_t *entry, int is_case,
             int64_t now_ms)
 {
@@ -100,16 +104,21 @@ entry_apply(json_t *records, const json_t *entry, int is_case,
     json_t *record;
 
     if (id == NULL || id[0] == '\0')
-        return;
+        return 0;
     if (json_is_true(json_object_get(entry, "remove"))) {
         json_object_del(records, id);
-        return;
+        return 0;
     }
     record = json_object_get(records, id);
     if (!json_is_object(record)) {
+        if (json_object_size(records) >= PROFILE_RELATED_MAX)
+            return -1;
         record = record_new(is_case);
         json_object_set_new(records, id, record);
     }
+    /* NOTE: a record's own attributes have no limit, so each event may
+     * still add up to 64 KiB to one record (docs/KNOWN_LIMITS.md,
+     * "Profiles"). */
     if (json_is_object(json_object_get(entry, "attributes")))
         attributes_patch(record, json_object_get(entry, "attributes"));
     if (is_case) {
@@ -120,6 +129,7 @@ entry_apply(json_t *records, const json_t *entry, int is_case,
         time_set(record, "closed", json_object_get(entry, "closed_at"));
     }
     json_object_set_new(record, "updated", json_integer(now_ms));
+    return 0;
 }
 
 
@@ -176,20 +186,26 @@ profile_related_apply(json_t *profile, const json_t *event,
     json_t *cases = json_object_get(related, "cases");
     json_t *case_entry = case_event_entry(event, type);
     json_t *entry;
-    size_t i;
+    size_t i, skipped = 0;
 
     if (json_array_size(dependents) == 0 && json_array_size(cases) == 0 &&
         case_entry == NULL)
         return;
     json_array_foreach(dependents, i, entry)
-        entry_apply(related_records(profile, "dependents"), entry, 0,
-                    now_ms);
+        skipped += entry_apply(related_records(profile, "dependents"), entry,
+                               0, now_ms) != 0;
     if (case_entry != NULL)
-        entry_apply(related_records(profile, "cases"), case_entry, 1,
-                    now_ms);
+        skipped += entry_apply(related_records(profile, "cases"),
+                               case_entry, 1, now_ms) != 0;
     json_array_foreach(cases, i, entry)
-        entry_apply(related_records(profile, "cases"), entry, 1, now_ms);
+        skipped += entry_apply(related_records(profile, "cases"), entry, 1,
+                               now_ms) != 0;
     json_decref(case_entry);
+    if (skipped > 0)
+        log_warn("related records ignored: profile too large",
+                 "profile=%s type=%s ignored=%zu max=%d",
+                 json_string_value(json_object_get(profile, "id")), type,
+                 skipped, PROFILE_RELATED_MAX);
     json_object_set_new(profile, "_dirty", json_true());
     json_object_set_new(profile, "updated", json_integer(now_ms));
 }

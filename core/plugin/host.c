@@ -1,6 +1,9 @@
 /* The host table: the core's entries for plugins, one thin wrapper each. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -259,6 +262,33 @@ host_schedules_fire(struct crier_ctx *ctx, size_t limit, crier_fire_cb done,
 }
 
 
+/* Returns 1 when `listen` ("a.b.c.d:port" or "[v6]:port", as the
+ * settings check) names 127.0.0.0/8 or ::1. */
+static int
+host_listen_is_loopback(struct crier_ctx *ctx)
+{
+    const char *listen = server.settings.listen;
+    const char *colon = strrchr(listen, ':');
+    unsigned char bin[16];
+    char host[64];
+    size_t len = colon != NULL ? (size_t) (colon - listen) : 0;
+
+    if (len >= 2 && listen[0] == '[' && listen[len - 1] == ']') {
+        if (len - 2 >= sizeof(host))
+            return 0;
+        memcpy(host, listen + 1, len - 2);
+        host[len - 2] = '\0';
+        return inet_pton(AF_INET6, host, bin) == 1 &&
+               memcmp(bin, &in6addr_loopback, sizeof(bin)) == 0;
+    }
+    if (len == 0 || len >= sizeof(host))
+        return 0;
+    memcpy(host, listen, len);
+    host[len] = '\0';
+    return inet_pton(AF_INET, host, bin) == 1 && bin[0] == 127;
+}
+
+
 const struct crier_host host_table = {
     .size = sizeof(struct crier_host),
     .minor = CRIER_ABI_MINOR,
@@ -288,4 +318,5 @@ const struct crier_host host_table = {
     .cursor_set = host_cursor_set,
     .schedule_add = host_schedule_add,
     .schedules_fire = host_schedules_fire,
+    .listen_is_loopback = host_listen_is_loopback,
 };

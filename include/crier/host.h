@@ -252,6 +252,12 @@ struct crier_host {
      */
     int (*schedules_fire)(struct crier_ctx *ctx, size_t limit,
                           crier_fire_cb done, void *arg);
+
+    /* The listener. Added in minor 4. */
+
+    /* Returns 1 when crier listens on a loopback address (127.0.0.0/8 or
+     * ::1), so only this machine reaches its routes, else 0. */
+    int (*listen_is_loopback)(struct crier_ctx *ctx);
 };
 
 

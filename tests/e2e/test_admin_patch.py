@@ -171,3 +171,32 @@ def test_needs_token(tmp_path):
     r = c.request("PUT", "/v1/profiles/" + pid, {"attributes": {}})
     assert r.status == 401
     assert c.stop() == 0
+
+
+def test_patch_past_attribute_limit(tmp_path):
+    c = start(tmp_path)
+    try:
+        pid = signup(c)
+        many = {"n%d" % i: i for i in range(255)}
+        r = patch(c, pid, {"attributes": many})
+        assert r.status == 413, r.body
+        assert r.json()["field"] == "attributes"
+        assert "maximum of 256" in r.json()["error"]
+        r = c.get("/v1/profiles/" + pid, headers=AUTH)
+        assert "n0" not in r.json()["profile"]["attributes"]
+        r = patch(c, pid, {"attributes": {"n%d" % i: i for i in range(254)}})
+        assert r.status == 200, r.body
+    finally:
+        c.stop()
+
+
+def test_put_past_byte_limit(tmp_path):
+    c = start(tmp_path)
+    try:
+        pid = signup(c)
+        r = put(c, pid, {"attributes": {"notes": "x" * 70000}})
+        assert r.status == 413, r.body
+        assert r.json()["field"] == "attributes"
+        assert "bytes as compact JSON" in r.json()["error"]
+    finally:
+        c.stop()

@@ -391,3 +391,23 @@ def test_import_keeps_counted_memberships(tmp_path):
                          " ORDER BY segment")
     assert rows == [("limenos",), ("readers",)]
     assert c.stop() == 0
+
+
+def test_post_row_past_attribute_limit(tmp_path):
+    c = crier(tmp_path).start()
+    try:
+        names = ["a%d" % i for i in range(300)]
+        text = ("email," + ",".join(names) + "\r\n"
+                + "ana@example.gov," + ",".join("1" for _ in names) + "\r\n"
+                + "bob@example.gov," + "," * (len(names) - 1) + "\r\n")
+        r = post_import(c, text)
+        assert r.status == 200, r.body
+        summary = r.json()
+        assert summary["accepted"] == 1
+        assert summary["rejected_total"] == 1
+        bad = rejected_by_line(summary)
+        assert sorted(bad) == [2]
+        assert bad[2]["field"] is None
+        assert "maximum of 256" in bad[2]["error"]
+    finally:
+        c.stop()

@@ -100,7 +100,9 @@ abi_host_layout(void **state)
                      HEAD + 24 * PTR);
     assert_int_equal(offsetof(struct crier_host, schedules_fire),
                      HEAD + 25 * PTR);
-    assert_int_equal(sizeof(struct crier_host), HEAD + 26 * PTR);
+    assert_int_equal(offsetof(struct crier_host, listen_is_loopback),
+                     HEAD + 26 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 27 * PTR);
 }
 
 

@@ -255,7 +255,7 @@ resolve_creates_profile(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_non_null(p);
     assert_profile_id(string_at(p, "id"), NOW_MS);
     assert_int_equal(integer_at(p, "created"), NOW_MS);
@@ -272,7 +272,7 @@ resolve_creates_profile(void **state)
     /* The visitor id alone now finds the same profile. */
     json_decref(event);
     event = parse("{\"type\": \"page_view\", \"visitor\": \"v-bo\"}");
-    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS + 1), p);
+    assert_ptr_equal(profile_resolve(&idx, event, 1, NOW_MS + 1), p);
     assert_int_equal(json_array_size(idx.profiles), 1);
 
     profile_index_clear(&idx);
@@ -292,7 +292,7 @@ resolve_known_owner(void **state)
 
     profile_index_init(&idx, loaded);
     assert_int_equal(json_array_size(idx.profiles), 2);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_ptr_equal(p, json_array_get(idx.profiles, 0));
     assert_string_equal(string_at(p, "id"), "p-ana");
 
@@ -325,17 +325,17 @@ resolve_by_profile_id(void **state)
     json_object_set_new(loaded, "moved",
                         json_pack("{s:s}", "p-old", "p-anon"));
     profile_index_init(&idx, loaded);
-    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS),
+    assert_ptr_equal(profile_resolve(&idx, event, 1, NOW_MS),
                      json_array_get(idx.profiles, 0));
     assert_null(json_object_get(json_array_get(idx.profiles, 0),
                                 "_dirty"));
 
     json_object_set_new(event, "profile_id", json_string("p-old"));
-    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS),
+    assert_ptr_equal(profile_resolve(&idx, event, 1, NOW_MS),
                      json_array_get(idx.profiles, 1));
 
     json_object_set_new(event, "profile_id", json_string("p-erased"));
-    assert_null(profile_resolve(&idx, event, NOW_MS));
+    assert_null(profile_resolve(&idx, event, 1, NOW_MS));
     assert_int_equal(json_array_size(idx.profiles), 2);
 
     profile_index_clear(&idx);
@@ -356,7 +356,7 @@ resolve_attaches_identities(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-ana");
     assert_true(json_is_true(json_object_get(p, "_dirty")));
     assert_int_equal(integer_at(p, "updated"), NOW_MS);
@@ -371,7 +371,7 @@ resolve_attaches_identities(void **state)
     json_decref(event);
     event = parse("{\"type\": \"x\","
                   " \"profile\": {\"phone\": \"+13125550100\"}}");
-    assert_ptr_equal(profile_resolve(&idx, event, NOW_MS), p);
+    assert_ptr_equal(profile_resolve(&idx, event, 1, NOW_MS), p);
     assert_int_equal(json_array_size(idx.profiles), 2);
 
     profile_index_clear(&idx);
@@ -396,7 +396,7 @@ resolve_merges_anonymous_into_known(void **state)
 
     profile_index_init(&idx, loaded);
     anon = json_array_get(idx.profiles, 1);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-ana");
     assert_int_equal(json_array_size(json_object_get(p, "identities")), 3);
     assert_true(json_is_true(json_object_get(p, "_dirty")));
@@ -410,7 +410,7 @@ resolve_merges_anonymous_into_known(void **state)
 
     json_decref(event);
     event = parse("{\"type\": \"page_view\", \"visitor\": \"v-anon\"}");
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-ana");
     assert_int_equal(json_array_size(idx.merges), 1);
 
@@ -432,12 +432,12 @@ resolve_new_known_merges_into_stored(void **state)
     json_t *fresh, *p;
 
     profile_index_init(&idx, loaded);
-    fresh = profile_resolve(&idx, event, NOW_MS);
+    fresh = profile_resolve(&idx, event, 1, NOW_MS);
     json_decref(event);
     event = parse("{\"type\": \"signup\","
                   " \"profile\": {\"email\": \"cy@example.gov\"},"
                   " \"visitor\": \"v-anon\"}");
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-anon");
     assert_string_equal(string_at(fresh, "_merged_into"), "p-anon");
     assert_ptr_equal(profile_final(&idx, fresh), p);
@@ -461,7 +461,7 @@ resolve_attributes(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-ana");
     assert_true(json_is_true(json_object_get(p, "_dirty")));
     assert_int_equal(integer_at(p, "updated"), NOW_MS);
@@ -708,7 +708,7 @@ merge_consent_restrictive(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-known");
     assert_json(json_object_get(p, "consent"),
                 "{\"sms\": {\"state\": \"revoked\", \"source\": \"api:a\","
@@ -770,7 +770,7 @@ related_upsert_remove(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     profile_related_apply(p, event, "update", NOW_MS);
     assert_true(json_is_true(json_object_get(p, "_dirty")));
     assert_int_equal(integer_at(p, "updated"), NOW_MS);
@@ -833,7 +833,7 @@ related_merge_fills(void **state)
     json_t *p;
 
     profile_index_init(&idx, loaded);
-    p = profile_resolve(&idx, event, NOW_MS);
+    p = profile_resolve(&idx, event, 1, NOW_MS);
     assert_string_equal(string_at(p, "id"), "p-known");
     dependents = json_object_get(json_object_get(p, "related"),
                                  "dependents");

@@ -1,16 +1,23 @@
 /*
  * The api trigger: POST /v1/events takes one event or {"events": [...]}
  * and responds 202 {"accepted": N, "duplicates": M} once they are on disk.
+ * With `tokens` set, a request must carry a bearer token whose SHA-256
+ * is one of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include <crier/crier.h>
+
+#include "bearer.h"
 
 struct api {
     struct crier_ctx *ctx;
     const struct crier_host *host;
+    char **tokens;              /* lowercase hex digests, or NULL: open */
 };
 
 /* The host table is one per process; the emit callback, which gets only
@@ -88,6 +95,39 @@ batch_events(const struct crier_host *host, struct crier_http_req *req,
 }
 
 
+/*
+ * Returns 1 when the request may send events: no tokens are configured,
+ * or its bearer token matches one. Otherwise responds 401 naming the
+ * Authorization field and returns 0. The token itself is never logged.
+ */
+static int
+authorized(struct api *api, struct crier_http_req *req)
+{
+    const struct crier_host *host = api->host;
+    const char *header, *token, *message;
+
+    if (api->tokens == NULL)
+        return 1;
+    header = host->req_header(req, "Authorization");
+    token = bearer_token(header);
+    if (token != NULL &&
+        bearer_token_matches(token, (const char *const *) api->tokens))
+        return 1;
+    if (header == NULL)
+        message = "missing Authorization header: send Authorization: "
+                  "Bearer <token>";
+    else if (token == NULL)
+        message = "the Authorization header must be Bearer <token>";
+    else
+        message = "invalid bearer token";
+    CRIER_LOG(host, api->ctx, CRIER_LOG_INFO, "events request rejected",
+              "peer=%s reason=\"%s\"", host->req_peer(req), message);
+    host->resp_header(req, "WWW-Authenticate", "Bearer");
+    answer_error(host, req, 401, message, "Authorization", -1);
+    return 0;
+}
+
+
 static void
 on_events(void *arg, struct crier_http_req *req)
 {
@@ -101,6 +141,8 @@ on_events(void *arg, struct crier_http_req *req)
     size_t len;
     int rc;
 
+    if (!authorized(api, req))
+        return;
     text = host->req_body(req, &len);
     body = json_loadb(text, len, 0, &jerr);
     if (body == NULL) {
@@ -130,6 +172,53 @@ on_events(void *arg, struct crier_http_req *req)
 }
 
 
+/*
+ * Reads `tokens`, a non-empty list of "sha256:<64 hex digits>", into
+ * api->tokens as lowercase hex. Returns 0 or CRIER_ECONFIG.
+ */
+static int
+tokens_load(struct api *api, const json_t *tokens)
+{
+    const struct crier_host *host = api->host;
+    size_t n = json_array_size(tokens);
+
+    if (!json_is_array(tokens) || n == 0) {
+        host->config_error(api->ctx, "tokens", "must be a non-empty list of "
+                           "token digests such as [ \"sha256:<64 hex "
+                           "digits>\" ]; remove it to accept events "
+                           "without a token");
+        return CRIER_ECONFIG;
+    }
+    api->tokens = g_new0(char *, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(tokens, i);
+        char key[32];
+
+        if (!json_is_string(v) || !bearer_digest_valid(json_string_value(v))) {
+            snprintf(key, sizeof(key), "tokens[%zu]", i);
+            host->config_error(api->ctx, key, "must be \"sha256:\" and the "
+                               "64 hex digits of the token's SHA-256, as "
+                               "printed by: printf %%s \"$TOKEN\" | "
+                               "sha256sum");
+            return CRIER_ECONFIG;
+        }
+        api->tokens[i] = g_ascii_strdown(json_string_value(v) +
+                                         strlen(BEARER_DIGEST_PREFIX), -1);
+    }
+    return 0;
+}
+
+
+static void
+api_destroy(void *state)
+{
+    struct api *api = state;
+
+    g_strfreev(api->tokens);
+    free(api);
+}
+
+
 static int
 api_init(struct crier_ctx *ctx, const struct crier_host *host,
          const json_t *config, void **state)
@@ -144,13 +233,30 @@ api_init(struct crier_ctx *ctx, const struct crier_host *host,
     api->host = host;
     api_host = host;
     json_object_foreach((json_t *) config, key, value) {
-        if (strcmp(key, "plugin") != 0) {
+        int rc = 0;
+
+        if (strcmp(key, "tokens") == 0)
+            rc = tokens_load(api, value);
+        else if (strcmp(key, "plugin") != 0) {
             host->config_error(ctx, key, "unknown setting; the api trigger "
-                               "has no settings");
-            free(api);
-            return CRIER_ECONFIG;
+                               "has only tokens");
+            rc = CRIER_ECONFIG;
+        }
+        if (rc != 0) {
+            api_destroy(api);
+            return rc;
         }
     }
+
+    /* NOTE: without tokens the route stays open, so that the shipped
+     * config and local senders work unchanged; the warning is the only
+     * guard (docs/KNOWN_LIMITS.md, "Triggers"). */
+    if (api->tokens == NULL && host->minor >= 4 &&
+        !host->listen_is_loopback(api->ctx))
+        CRIER_LOG(host, api->ctx, CRIER_LOG_WARN, "event API open "
+                  "to anyone", "route=\"POST /v1/events\" hint=\"set tokens "
+                  "in this trigger's config so that only holders of a "
+                  "token can send events\"");
     *state = api;
     return 0;
 }
@@ -170,13 +276,6 @@ static void
 api_stop(void *state, crier_stop_cb done, void *arg)
 {
     done(arg);
-}
-
-
-static void
-api_destroy(void *state)
-{
-    free(state);
 }
 
 
