@@ -246,7 +246,9 @@ is_rfc3339(const char *s)
 /*
  * Parses `s` as is_rfc3339 checks it. Second 60 is a leap second, which
  * RFC 3339 allows and GDateTime cannot hold, so it becomes the last
- * millisecond of its minute and stays after every earlier time. Seconds
+ * millisecond of its minute and stays after every earlier time.
+ * NOTE: second 60 passes in any minute, with no table of real leap
+ * seconds (docs/KNOWN_LIMITS.md, "Time"). Seconds
  * 61 and above are rejected. An instant outside the years 0001 to 9999
  * in UTC is rejected too, because RFC 3339 has no other years and
  * clock_format_ms could not write it back.

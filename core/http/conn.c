@@ -264,6 +264,8 @@ http_conn_drain(struct http_conn *conn)
  * request line and headers have not all arrived within the header
  * timeout. That timeout holds however often bytes trickle in, so a
  * client cannot keep a connection by sending a header a byte at a time.
+ * NOTE: such a connection gets no 408 response (docs/KNOWN_LIMITS.md,
+ * "HTTP").
  */
 void
 http_conn_sweep(struct http_conn *conn, uint64_t now)

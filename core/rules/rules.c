@@ -370,9 +370,10 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 
 /*
  * Returns 1 unless `p` is in a namespace crier reserves for the events it
- * records and names none of them, as "segment.entred" does. Any "date."
- * name passes, because schedule triggers, which name date events, are
- * read after the rules.
+ * records and names none of them, as "segment.entred" does.
+ * NOTE: any "date." name passes, because schedule triggers, which name
+ * date events, are read after the rules (docs/KNOWN_LIMITS.md, "Rules
+ * and expressions").
  */
 static int
 is_recorded_type(const char *p)
