@@ -262,7 +262,7 @@ http_conn_drain(struct http_conn *conn)
 /*
  * Closes a connection idle or lingering for too long, or one whose
  * request line and headers have not all arrived within the header
- * timeout. That timeout holds however often bytes trickle in, so a
+ * timeout. That timeout applies however often bytes trickle in, so a
  * client cannot keep a connection by sending a header a byte at a time.
  * NOTE: such a connection gets no 408 response (docs/KNOWN_LIMITS.md,
  * "HTTP").

@@ -360,7 +360,7 @@ on_headers_complete(http_parser *parser)
     req->keep_alive = http_should_keep_alive(parser) && !parser->upgrade;
     conn->head_started = 0;
 
-    /* RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1
+    /* RFC 9112, section 3.2 requires a 400 response to an HTTP/1.1
      * request without a Host header. */
     if ((req->http_major > 1 || (req->http_major == 1 &&
                                  req->http_minor >= 1)) &&

@@ -21,7 +21,7 @@
 /*
  * Fills `err` with "<field> <message>". The message is kept whole: when
  * both do not fit, the field (which can hold a sender's attribute name)
- * is shortened instead. Every fixed message fits in err->message.
+ * is shortened instead. Only a message longer than err->message is cut.
  */
 static int
 reject(struct crier_input_error *err, const char *field, const char *message)

@@ -1544,7 +1544,8 @@ slow_headers_closed(void **state)
     assert_true(client_eof(c));
     assert_true((uv_hrtime() - start) / 1000000 >= 100);
 
-    /* A request that arrives in time is answered on the same server. */
+    /* A request that arrives in time gets its response from the same
+     * server. */
     r = exchange(quick, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 200);
     client_free(quick);
