@@ -143,9 +143,11 @@ identity_value(struct crier_http_req *req, const char *kind,
 {
     json_t *norm;
 
-    if (value[0] == '\0' || strlen(value) > IDENTITY_MAX) {
-        admin_respond_error(req, 400, kind, "must be 1 to 320 bytes, such "
-                            "as ?email=ana@example.gov");
+    /* Counted in characters, as ingest counts them. */
+    if (value[0] == '\0' || !g_utf8_validate(value, -1, NULL) ||
+        g_utf8_strlen(value, -1) > IDENTITY_MAX) {
+        admin_respond_error(req, 400, kind, "must be 1 to 320 characters "
+                            "of UTF-8, such as ?email=ana@example.gov");
         return NULL;
     }
     if (strcmp(kind, "email") == 0)

@@ -348,9 +348,10 @@ on_segments(void *arg, struct crier_http_req *req)
 
 
 /* Finds the segment of "{name}" or "{name}/members", the path after
- * SEGMENTS_PATH "/". Returns NULL for an unknown one. */
+ * SEGMENTS_PATH "/", and sets `name_len` to the length of the name in
+ * `rest` (all of it for another path). Returns NULL for an unknown one. */
 static const struct segment *
-segment_of_path(const char *rest, int *members)
+segment_of_path(const char *rest, int *members, size_t *name_len)
 {
     const char *slash = strchr(rest, '/');
     size_t len = slash != NULL ? (size_t) (slash - rest) : strlen(rest);
@@ -358,8 +359,10 @@ segment_of_path(const char *rest, int *members)
     char *name;
 
     *members = slash != NULL;
+    *name_len = strlen(rest);
     if (slash != NULL && strcmp(slash, MEMBERS_SUFFIX) != 0)
         return NULL;
+    *name_len = len;
     name = g_strndup(rest, len);
     s = segment_set_find(server.segments, name);
     g_free(name);
@@ -374,14 +377,16 @@ on_segment_path(void *arg, struct crier_http_req *req)
     const struct segment *s;
     struct segment_call *call;
     int members;
+    size_t name_len;
     char message[200];
 
     if (!admin_authorize(req))
         return;
-    s = segment_of_path(rest, &members);
+    s = segment_of_path(rest, &members, &name_len);
     if (s == NULL) {
-        snprintf(message, sizeof(message), "segment not found: %.120s; GET "
-                 SEGMENTS_PATH " lists the configured segments", rest);
+        snprintf(message, sizeof(message), "segment not found: %.*s; GET "
+                 SEGMENTS_PATH " lists the configured segments",
+                 (int) (name_len < 120 ? name_len : 120), rest);
         admin_respond_error(req, 404, NULL, message);
         return;
     }

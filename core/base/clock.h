@@ -39,9 +39,16 @@ void timer_stop(struct crier_timer *timer);
 /* Formats `ms` as RFC 3339 UTC with milliseconds; buf needs 25 bytes. */
 void clock_format_ms(int64_t ms, char *buf, size_t size);
 
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in milliseconds
+ * since the epoch: the instants that RFC 3339 can write in UTC. */
+#define CLOCK_MIN_MS INT64_C(-62135596800000)
+#define CLOCK_MAX_MS INT64_C(253402300799999)
+
 /*
  * Parses an RFC 3339 timestamp (an offset or Z is required) into
- * milliseconds since the epoch. Returns 0 or CRIER_EINVAL.
+ * milliseconds since the epoch. Second 60 (a leap second) is read as
+ * second 59.999. Returns 0, or CRIER_EINVAL for text that is not RFC 3339,
+ * a second above 60 or an instant outside CLOCK_MIN_MS..CLOCK_MAX_MS.
  */
 int clock_parse_rfc3339(const char *s, int64_t *ms);
 

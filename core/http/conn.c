@@ -259,7 +259,14 @@ http_conn_drain(struct http_conn *conn)
 }
 
 
-/* Closes a connection idle or lingering for too long. */
+/*
+ * Closes a connection idle or lingering for too long, or one whose
+ * request line and headers have not all arrived within the header
+ * timeout. That timeout applies however often bytes trickle in, so a
+ * client cannot keep a connection by sending a header a byte at a time.
+ * NOTE: such a connection gets no 408 response (docs/KNOWN_LIMITS.md,
+ * "HTTP").
+ */
 void
 http_conn_sweep(struct http_conn *conn, uint64_t now)
 {
@@ -267,6 +274,11 @@ http_conn_sweep(struct http_conn *conn, uint64_t now)
 
     if (conn->closing)
         return;
+    if (conn->head_started != 0 && !conn->lingering &&
+        now - conn->head_started >= conn->srv->limits.header_timeout_ms) {
+        http_conn_close(conn);
+        return;
+    }
     idle = now - conn->last_active;
     if (conn->lingering) {
         if (idle >= HTTP_LINGER_MS)

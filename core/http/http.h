@@ -34,6 +34,8 @@ struct http_limits {
     size_t max_body_bytes;      /* default 10 MiB */
     unsigned max_pending;       /* unanswered requests per connection; 64 */
     unsigned idle_timeout_ms;   /* close idle keep-alive connections; 60 s */
+    unsigned header_timeout_ms; /* close a connection whose request line
+                                   and headers take longer; 30 s */
 };
 
 /* Creates a server on `loop`; NULL limits take the defaults. */

@@ -114,6 +114,9 @@ struct http_conn {
     uv_write_t continue_req;
     uv_shutdown_t shutdown_req;
     uint64_t last_active;           /* loop time of the last progress */
+    uint64_t head_started;          /* loop time of the first byte of the
+                                       request whose line and headers are
+                                       being read, or 0 */
 
     unsigned char peer[16];         /* IPv4 peers in IPv4-mapped form */
 

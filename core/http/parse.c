@@ -87,6 +87,7 @@ on_message_begin(http_parser *parser)
     conn->current = http_conn_take_req(conn);
     if (conn->current == NULL)
         return error_set(conn, 500);
+    conn->head_started = uv_now(conn->srv->loop);
     return 0;
 }
 
@@ -357,6 +358,14 @@ on_headers_complete(http_parser *parser)
     req->http_major = parser->http_major;
     req->http_minor = parser->http_minor;
     req->keep_alive = http_should_keep_alive(parser) && !parser->upgrade;
+    conn->head_started = 0;
+
+    /* RFC 9112, section 3.2 requires a 400 response to an HTTP/1.1
+     * request without a Host header. */
+    if ((req->http_major > 1 || (req->http_major == 1 &&
+                                 req->http_minor >= 1)) &&
+        http_req_header(req, "Host") == NULL)
+        return request_reject(conn, "the Host header is missing");
     line_extra = strlen(req->method) + REQUEST_LINE_EXTRA;
     if (head_bytes_add(conn, req, line_extra) < 0)
         return -1;

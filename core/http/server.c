@@ -23,6 +23,7 @@ limits_set(struct http_limits *out, const struct http_limits *in)
         .max_body_bytes = 10 * 1024 * 1024,
         .max_pending = 64,
         .idle_timeout_ms = 60 * 1000,
+        .header_timeout_ms = 30 * 1000,
     };
 
     /* A zero field takes its default, like a NULL `in`. */
@@ -37,6 +38,8 @@ limits_set(struct http_limits *out, const struct http_limits *in)
         out->max_pending = in->max_pending;
     if (in->idle_timeout_ms > 0)
         out->idle_timeout_ms = in->idle_timeout_ms;
+    if (in->header_timeout_ms > 0)
+        out->header_timeout_ms = in->header_timeout_ms;
 }
 
 
@@ -177,6 +180,8 @@ http_server_listen(struct http_server *srv, const char *address)
 
     /* The sweep closes idle connections at most one interval late. */
     interval = srv->limits.idle_timeout_ms / 2;
+    if (interval > srv->limits.header_timeout_ms / 2)
+        interval = srv->limits.header_timeout_ms / 2;
     if (interval > 1000)
         interval = 1000;
     if (interval < 10)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "base/clock.h"
 #include "ingest/email_address.h"
 #include "ingest/identity.h"
@@ -13,18 +15,29 @@
 
 #define TYPE_MAX 128
 #define ID_MAX 256
+#define VISITOR_MAX 128
 
 
+/*
+ * Fills `err` with "<field> <message>". The message is kept whole: when
+ * both do not fit, the field (which can hold a sender's attribute name)
+ * is shortened instead. Only a message longer than err->message is cut.
+ */
 static int
 reject(struct crier_input_error *err, const char *field, const char *message)
 {
+    size_t size = sizeof(err->message);
+    size_t message_len = strlen(message);
+    size_t field_room = 0;
+
     snprintf(err->field, sizeof(err->field), "%s", field);
-    /* A field name is short; a message cut at the buffer's end is fine. */
+    if (message_len + 2 < size)
+        field_room = size - 2 - message_len;
     if (field[0] != '\0')
-        snprintf(err->message, sizeof(err->message), "%.95s %.90s", field,
+        snprintf(err->message, size, "%.*s %s", (int) field_room, field,
                  message);
     else
-        snprintf(err->message, sizeof(err->message), "%s", message);
+        snprintf(err->message, size, "%s", message);
     return CRIER_EINVAL;
 }
 
@@ -34,6 +47,19 @@ event_reject(struct crier_input_error *err, const char *field,
              const char *message)
 {
     return reject(err, field, message);
+}
+
+
+int
+event_string_length_valid(const json_t *v, size_t min, size_t max)
+{
+    glong count;
+
+    if (!json_is_string(v))
+        return 0;
+    count = g_utf8_strlen(json_string_value(v),
+                          (gssize) json_string_length(v));
+    return count >= 0 && (size_t) count >= min && (size_t) count <= max;
 }
 
 
@@ -56,19 +82,21 @@ check_type(const json_t *v, struct crier_input_error *err)
         return reject(err, "type", "must be a string");
     s = json_string_value(v);
     len = json_string_length(v);
-    if (len == 0 || len > TYPE_MAX)
-        return reject(err, "type", "must be 1 to 128 characters long");
+    /* The characters are checked first: they are all ASCII, so the
+     * length in bytes below is the length in characters. */
     for (size_t i = 0; i < len; i++)
         if (!is_type_char((unsigned char) s[i]))
             return reject(err, "type", "may hold only letters, digits, "
                           "'.', '_', ':' and '-'");
-    /* Only crier records segment entries and exits and admin changes,
-     * so that a sender cannot make a rule on them run for a profile of
-     * its choice. */
+    if (len == 0 || len > TYPE_MAX)
+        return reject(err, "type", "must be 1 to 128 characters long");
+    /* Only crier records segment entries and exits, admin changes and
+     * date events, so that a sender cannot make a rule on them run for a
+     * profile of its choice. */
     if (internal_event_type(s))
         return reject(err, "type", "is reserved for the events crier "
-                      "records itself: segment.*, profile.updated and "
-                      "profile.merged");
+                      "records itself: segment.*, profile.updated, "
+                      "profile.merged, journey.due and date.*");
     return 0;
 }
 
@@ -151,8 +179,7 @@ check_profile(const json_t *v, json_t **out, struct crier_input_error *err)
         if (!identity_kind_valid(kind))
             return reject(err, field, "is not an identity kind: use "
                           "lowercase letters, digits and '_'");
-        if (!json_is_string(value) || json_string_length(value) == 0 ||
-            json_string_length(value) > IDENTITY_MAX)
+        if (!event_string_length_valid(value, 1, IDENTITY_MAX))
             return reject(err, field, "must be a string of 1 to 320 "
                           "characters");
         if (strcmp(kind, "email") == 0)
@@ -182,7 +209,8 @@ check_time(const json_t *v, int64_t now_ms, int64_t *ms,
     if (!json_is_string(v) ||
         clock_parse_rfc3339(json_string_value(v), ms) != 0)
         return reject(err, "time", "must be an RFC 3339 timestamp with an "
-                      "offset, such as 2026-03-01T09:30:00Z");
+                      "offset from 0001-01-01T00:00:00Z to "
+                      "9999-12-31T23:59:59Z, such as 2026-03-01T09:30:00Z");
     return 0;
 }
 
@@ -197,8 +225,7 @@ check_id(const json_t *v, json_t **out, struct crier_input_error *err)
         *out = json_string(buf);
         return 0;
     }
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
-        json_string_length(v) > ID_MAX)
+    if (!event_string_length_valid(v, 1, ID_MAX))
         return reject(err, "id", "must be a string of 1 to 256 characters");
     *out = json_string(json_string_value(v));
     return 0;
@@ -356,8 +383,7 @@ event_normalize(const json_t *in, int64_t now_ms, struct normalized_event *out,
     }
     visitor = json_object_get(in, "visitor");
     if (visitor != NULL) {
-        if (!json_is_string(visitor) || json_string_length(visitor) == 0 ||
-            json_string_length(visitor) > TYPE_MAX) {
+        if (!event_string_length_valid(visitor, 1, VISITOR_MAX)) {
             rc = reject(err, "visitor", "must be a string of 1 to 128 "
                         "characters");
             goto fail;

@@ -35,6 +35,13 @@ int event_normalize(const json_t *in, int64_t now_ms,
 
 /* Validates and appends; see crier_host.emit. */
 /*
+ * Returns 1 when the JSON string `v` has `min` to `max` characters. Limits
+ * count Unicode code points, not bytes, as the error messages state them.
+ * jansson has already checked that the string is valid UTF-8.
+ */
+int event_string_length_valid(const json_t *v, size_t min, size_t max);
+
+/*
  * Fills `err` for `field` with `message`, which follows the field's name.
  * Returns CRIER_EINVAL.
  */

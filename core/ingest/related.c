@@ -72,8 +72,7 @@ check_entry(const json_t *entry, int is_case, const char *prefix,
     if (id == NULL)
         return event_reject(err, field, "is missing: give each record an "
                             "id");
-    if (!json_is_string(id) || json_string_length(id) == 0 ||
-        json_string_length(id) > RELATED_ID_MAX)
+    if (!event_string_length_valid(id, 1, RELATED_ID_MAX))
         return event_reject(err, field, "must be a string of 1 to 256 "
                             "characters");
 

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "config/locate.h"
+#include "ingest/internal.h"
 #include "journeys/journeys.h"
 #include "template/template.h"
 
@@ -369,6 +370,49 @@ load_on(struct config *cfg, const char *prefix, json_t *on, struct rule *r)
 }
 
 
+/*
+ * Returns 1 unless `p` is in a namespace crier reserves for the events it
+ * records and names none of them, as "segment.entred" does.
+ * NOTE: any "date." name passes, because schedule triggers, which name
+ * date events, are read after the rules (docs/KNOWN_LIMITS.md, "Rules
+ * and expressions").
+ */
+static int
+is_recorded_type(const char *p)
+{
+    static const char *const recorded[] = {
+        "segment.*", INTERNAL_SEGMENT_ENTERED, INTERNAL_SEGMENT_LEFT,
+        INTERNAL_PROFILE_UPDATED, INTERNAL_PROFILE_MERGED, NULL
+    };
+
+    if (!internal_event_type(p) ||
+        strncmp(p, INTERNAL_DATE_PREFIX, strlen(INTERNAL_DATE_PREFIX)) == 0)
+        return 1;
+    for (size_t i = 0; recorded[i] != NULL; i++)
+        if (strcmp(p, recorded[i]) == 0)
+            return 1;
+    return 0;
+}
+
+
+/* Fails `key` when a type in `types` is reserved but never recorded. */
+static void
+check_recorded_types(struct config *cfg, const char *key,
+                     const GPtrArray *types)
+{
+    for (guint i = 0; i < types->len; i++) {
+        const char *type = g_ptr_array_index(types, i);
+
+        if (is_recorded_type(type))
+            continue;
+        config_fail(cfg, key, "names \"%s\", which crier never records: "
+                    "use segment.entered, segment.left, profile.updated "
+                    "or profile.merged", type);
+        return;
+    }
+}
+
+
 int
 rules_load_on(struct config *cfg, const char *prefix, json_t *on,
               GPtrArray **out)
@@ -392,6 +436,8 @@ rules_load_on(struct config *cfg, const char *prefix, json_t *on,
         config_fail(cfg, key, "must name an event type, such as "
                     "\"page_view\" or \"case.*\", or a list of them; types "
                     "are letters, digits, '.', '_', ':' and '-'");
+    else
+        check_recorded_types(cfg, key, types);
     g_free(key);
     return cfg->error[0] ? CRIER_ECONFIG : 0;
 }

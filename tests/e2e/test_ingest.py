@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 
@@ -217,3 +218,55 @@ def test_sigusr1_reopens_log_file(tmp_path):
         text = f.read()
     assert "log file reopened" in text
     assert "stopped" in text
+
+
+def test_lengths_count_characters(crier):
+    emoji = "\U0001F600"
+    cases = [("visitor", 128, "visitor must be a string of 1 to 128 "
+              "characters"),
+             ("id", 256, "id must be a string of 1 to 256 characters")]
+    for field, limit, message in cases:
+        ev = {"type": "signup", "visitor": "v-1", field: emoji * limit}
+        r = crier.post("/v1/events", ev)
+        assert r.status == 202, (field, r.body)
+        ev[field] = emoji * (limit + 1)
+        r = crier.post("/v1/events", ev)
+        assert r.status == 400, field
+        assert r.json()["error"] == message
+    ev = {"type": "signup", "profile": {"case_id": emoji * 320}}
+    assert crier.post("/v1/events", ev).status == 202
+    ev["profile"]["case_id"] = emoji * 321
+    r = crier.post("/v1/events", ev)
+    assert r.status == 400
+    assert r.json()["field"] == "profile.case_id"
+
+
+def test_impossible_times_rejected(crier):
+    for when in ["9999-12-31T23:59:59-14:00", "2016-06-15T10:00:61Z",
+                 "0001-01-01T00:00:00+14:00"]:
+        r = crier.post("/v1/events", {"type": "signup", "visitor": "v-1",
+                                      "time": when})
+        assert r.status == 400, when
+        assert r.json()["field"] == "time"
+        assert "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z" in \
+            r.json()["error"]
+    r = crier.post("/v1/events", {"type": "signup", "visitor": "v-1",
+                                  "time": "2016-12-31T23:59:60Z"})
+    assert r.status == 202, r.body
+    assert stored_events(crier)[-1]["time"] == "2016-12-31T23:59:59.999Z"
+
+
+def test_reserved_types_named_in_full(crier):
+    r = crier.post("/v1/events", {"type": "date.x", "visitor": "v-1"})
+    assert r.status == 400
+    assert r.json()["error"] == (
+        "type is reserved for the events crier records itself: "
+        "segment.*, profile.updated, profile.merged, journey.due and date.*")
+
+
+def test_http11_without_host_rejected(crier):
+    with socket.create_connection(("127.0.0.1", crier.port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+        head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert b"the Host header is missing" in head

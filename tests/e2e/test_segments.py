@@ -123,6 +123,10 @@ def test_segment_routes_errors(tmp_path):
     assert "segment not found" in r.json()["error"]
     r = c.get("/v1/segments/unknown/members", headers=AUTH)
     assert r.status == 404, r.body
+    assert r.json()["error"].startswith("segment not found: unknown;")
+    r = c.get("/v1/segments/unknown/other", headers=AUTH)
+    assert r.status == 404, r.body
+    assert r.json()["error"].startswith("segment not found: unknown/other;")
     r = c.get("/v1/segments/lima/members?limit=0", headers=AUTH)
     assert r.status == 400, r.body
     assert r.json()["field"] == "limit"

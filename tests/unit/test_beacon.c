@@ -457,6 +457,37 @@ test_query_event_errors(void **state)
 }
 
 
+/* The visitor limit counts characters: 128 four-byte emoji pass and 129
+ * do not. */
+static void
+test_query_visitor_counts_characters(void **state)
+{
+    GString *query = g_string_new("v=");
+    struct crier_input_error err;
+    json_t *event = NULL;
+
+    for (int i = 0; i < 128; i++)
+        g_string_append(query, "%F0%9F%98%80");
+    assert_int_equal(beacon_event_build_query(query->str, UA, &event, &err),
+                     0);
+    json_decref(event);
+    event = NULL;
+
+    g_string_append(query, "%F0%9F%98%80");
+    assert_int_equal(beacon_event_build_query(query->str, UA, &event, &err),
+                     CRIER_EINVAL);
+    assert_string_equal(err.field, "v");
+    assert_non_null(strstr(err.message, "at most 128 characters"));
+    assert_null(event);
+
+    assert_int_equal(beacon_event_build_query("v=%FF%FE", UA, &event, &err),
+                     CRIER_EINVAL);
+    assert_string_equal(err.field, "v");
+    assert_non_null(strstr(err.message, "not valid UTF-8"));
+    g_string_free(query, TRUE);
+}
+
+
 /* Every parameter the event uses follows one rule: a value that does not
  * decode makes the whole hit invalid. */
 static void
@@ -1264,6 +1295,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_percent_and_plus),
         cmocka_unit_test(test_decode_utf8),
+        cmocka_unit_test(test_query_visitor_counts_characters),
         cmocka_unit_test(test_decode_bad_escape),
         cmocka_unit_test(test_decode_invalid_bytes),
         cmocka_unit_test(test_param_get),

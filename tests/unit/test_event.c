@@ -310,7 +310,8 @@ static void
 reject_time_and_id(void **state)
 {
     static const char time_message[] =
-        "time must be an RFC 3339 timestamp with an offset, such as "
+        "time must be an RFC 3339 timestamp with an offset from "
+        "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, such as "
         "2026-03-01T09:30:00Z";
     static const char id_message[] =
         "id must be a string of 1 to 256 characters";
@@ -323,6 +324,10 @@ reject_time_and_id(void **state)
          "time", time_message},
         {"{\"type\": \"t\", \"visitor\": \"v\", \"time\": \"yesterday\"}",
          "time", time_message},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"time\": \"9999-12-31T23:59:59-14:00\"}", "time", time_message},
+        {"{\"type\": \"t\", \"visitor\": \"v\","
+         " \"time\": \"2016-06-15T10:00:61Z\"}", "time", time_message},
         {"{\"type\": \"t\", \"visitor\": \"v\", \"id\": \"\"}", "id",
          id_message},
         {"{\"type\": \"t\", \"visitor\": \"v\", \"id\": 1.5}", "id",
@@ -365,6 +370,114 @@ reject_long_id(void **state)
     snprintf(text, sizeof(text),
              "{\"type\": \"t\", \"visitor\": \"v\", \"id\": \"%s\"}", id);
     expect_bad(&c);
+}
+
+
+/* Writes `count` copies of U+1F600, four bytes each in UTF-8. */
+static char *
+emoji_text(size_t count)
+{
+    char *text = malloc(count * 4 + 1);
+
+    for (size_t i = 0; i < count; i++)
+        memcpy(text + i * 4, "\xF0\x9F\x98\x80", 4);
+    text[count * 4] = '\0';
+    return text;
+}
+
+
+/* Runs event_normalize on a visitor event with `member` set to `count`
+ * emoji and returns its result code. */
+static int
+normalize_emoji_member(const char *member, size_t count,
+                       struct crier_input_error *err)
+{
+    struct normalized_event out;
+    char *emoji = emoji_text(count);
+    json_t *in = json_pack("{s:s,s:s}", "type", "t", "visitor", "v");
+    int rc;
+
+    if (strcmp(member, "profile.case_id") == 0)
+        json_object_set_new(in, "profile",
+                            json_pack("{s:s}", "case_id", emoji));
+    else
+        json_object_set_new(in, member, json_string(emoji));
+    rc = event_normalize(in, NOW_MS, &out, err);
+    if (rc == 0)
+        json_decref(out.event);
+    json_decref(in);
+    free(emoji);
+    return rc;
+}
+
+
+/* Length limits count characters: four-byte emoji up to the limit pass. */
+static void
+length_counts_characters(void **state)
+{
+    static const struct {
+        const char *member;
+        size_t max;
+        const char *message;
+    } cases[] = {
+        {"visitor", 128, "visitor must be a string of 1 to 128 characters"},
+        {"id", 256, "id must be a string of 1 to 256 characters"},
+        {"profile.case_id", 320,
+         "profile.case_id must be a string of 1 to 320 characters"},
+    };
+
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        struct crier_input_error err;
+
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(normalize_emoji_member(cases[i].member,
+                                                cases[i].max, &err), 0);
+        assert_int_equal(normalize_emoji_member(cases[i].member,
+                                                cases[i].max + 1, &err),
+                         CRIER_EINVAL);
+        assert_string_equal(err.field, cases[i].member);
+        assert_string_equal(err.message, cases[i].message);
+    }
+}
+
+
+/* A type of emoji is rejected for its characters, not its byte count. */
+static void
+reject_type_emoji(void **state)
+{
+    char *emoji = emoji_text(33);
+    char text[256];
+    struct bad_case c = {
+        text, "type", "type may hold only letters, digits, '.', '_', ':' "
+        "and '-'",
+    };
+
+    snprintf(text, sizeof(text), "{\"type\": \"%s\", \"visitor\": \"v\"}",
+             emoji);
+    expect_bad(&c);
+    free(emoji);
+}
+
+
+/* Every reserved namespace is named, and the message is not cut. */
+static void
+reject_reserved_type(void **state)
+{
+    static const char message[] =
+        "type is reserved for the events crier records itself: "
+        "segment.*, profile.updated, profile.merged, journey.due and date.*";
+    static const struct bad_case cases[] = {
+        {"{\"type\": \"date.x\", \"visitor\": \"v\"}", "type", message},
+        {"{\"type\": \"segment.entered\", \"visitor\": \"v\"}", "type",
+         message},
+        {"{\"type\": \"profile.updated\", \"visitor\": \"v\"}", "type",
+         message},
+        {"{\"type\": \"profile.merged\", \"visitor\": \"v\"}", "type",
+         message},
+    };
+
+    for (size_t i = 0; i < COUNT(cases); i++)
+        expect_bad(&cases[i]);
 }
 
 
@@ -521,6 +634,9 @@ main(void)
         cmocka_unit_test(reject_type),
         cmocka_unit_test(reject_time_and_id),
         cmocka_unit_test(reject_long_id),
+        cmocka_unit_test(length_counts_characters),
+        cmocka_unit_test(reject_type_emoji),
+        cmocka_unit_test(reject_reserved_type),
         cmocka_unit_test(reject_profile),
         cmocka_unit_test(reject_no_identity),
         cmocka_unit_test(event_consent),

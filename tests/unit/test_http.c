@@ -408,6 +408,15 @@ setup_idle(void **state)
 }
 
 
+static int
+setup_header_timeout(void **state)
+{
+    struct http_limits limits = { .header_timeout_ms = 100 };
+
+    return fixture_start(state, &limits);
+}
+
+
 /* Drains the server, stops the loop and checks that nothing is left. */
 static int
 teardown(void **state)
@@ -680,7 +689,7 @@ get_route_responds(void **state)
     assert_string_equal(header_get(r, "Connection"), "");
 
     /* The connection stays open for the next request. */
-    r = exchange(c, "GET /hello HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "hello");
     client_free(c);
@@ -694,12 +703,13 @@ header_lookup(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /probe HTTP/1.1\r\nX-Other: 1\r\n"
+    r = exchange(c, "GET /probe HTTP/1.1\r\nHost: t\r\nX-Other: 1\r\n"
                     "X-PROBE: abc\r\n\r\n");
     assert_string_equal(r->body, "GET abc");
-    r = exchange(c, "GET /probe HTTP/1.1\r\nX-Probe:\r\nX-After: 2\r\n\r\n");
+    r = exchange(c, "GET /probe HTTP/1.1\r\nHost: t\r\n"
+                    "X-Probe:\r\nX-After: 2\r\n\r\n");
     assert_string_equal(r->body, "GET ");
-    r = exchange(c, "GET /probe HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /probe HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_string_equal(r->body, "GET (none)");
     client_free(c);
 }
@@ -735,7 +745,8 @@ post_chunked_body(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Transfer-Encoding: chunked\r\n"
                    "\r\n5\r\nhello\r\n");
     sleep_ms(5);
     client_send(c, "6\r\n world\r\n0\r\n\r\n");
@@ -753,7 +764,7 @@ expect_continue_sent(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                    "Expect: 100-continue\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 100);
@@ -772,13 +783,13 @@ unknown_path_404(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /nope HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 404);
     assert_string_equal(r->body, "{\"error\":\"not found\"}");
     assert_string_equal(header_get(r, "Content-Type"), "application/json");
 
     /* "/files/" and "*" do not match "/files" without its slash. */
-    r = exchange(c, "GET /files HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /files HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 404);
     client_free(c);
 }
@@ -791,14 +802,15 @@ wrong_method_405(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "POST /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    r = exchange(c, "POST /hello HTTP/1.1\r\nHost: t\r\n"
+                    "Content-Length: 0\r\n\r\n");
     assert_int_equal(r->status, 405);
     assert_string_equal(header_get(r, "Allow"), "GET, HEAD");
     assert_string_equal(header_get(r, "Content-Type"), "application/json");
     assert_string_equal(r->body, "{\"error\":\"method not allowed\"}");
 
     /* The connection survives a 405. */
-    r = exchange(c, "GET /hello HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 200);
     client_free(c);
 }
@@ -811,7 +823,8 @@ head_has_no_body(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "HEAD /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    client_send(c, "HEAD /hello HTTP/1.1\r\nHost: t\r\n"
+                   "\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(response_read_as(c, &r, 1), 0);
     assert_int_equal(r.status, 200);
     assert_string_equal(header_get(&r, "Content-Length"), "5");
@@ -829,7 +842,7 @@ json_response(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /json HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /json HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 201);
     assert_string_equal(r->body, "{\"ok\":true}");
     assert_string_equal(header_get(r, "Content-Type"), "application/json");
@@ -845,7 +858,8 @@ content_length_413(void **state)
     struct response r;
 
     /* The response comes before any of the body is sent. */
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 1000\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 413);
     assert_string_equal(header_get(&r, "Connection"), "close");
@@ -862,7 +876,8 @@ chunked_body_413(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"
                    "28\r\n0123456789012345678901234567890123456789\r\n");
     client_send(c, "28\r\n0123456789012345678901234567890123456789\r\n");
     assert_int_equal(response_read(c, &r), 0);
@@ -884,7 +899,8 @@ body_at_limit_accepted(void **state)
     memset(body, 'a', 64);
     body[64] = '\0';
     snprintf(request, sizeof(request),
-             "POST /echo HTTP/1.1\r\nContent-Length: 64\r\n\r\n%s", body);
+             "POST /echo HTTP/1.1\r\nHost: t\r\n"
+             "Content-Length: 64\r\n\r\n%s", body);
     r = exchange(c, request);
     assert_int_equal(r->status, 200);
     assert_int_equal(r->body_len, 64);
@@ -904,7 +920,7 @@ large_header_431(void **state)
     memset(value, 'v', 1000);
     value[1000] = '\0';
     snprintf(request, sizeof(request),
-             "GET /hello HTTP/1.1\r\nX-Big: %s\r\n\r\n", value);
+             "GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", value);
     client_send(c, request);
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 431);
@@ -926,7 +942,8 @@ long_url_431(void **state)
     memset(path, 'p', 1000);
     path[0] = '/';
     path[1000] = '\0';
-    snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\n\r\n", path);
+    snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+             path);
     client_send(c, request);
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 431);
@@ -983,11 +1000,13 @@ space_before_colon_400(void **state)
 {
     struct fixture *fx = *state;
 
-    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length : 5\r\n\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length : 5\r\n\r\n"
                    "hello", "whitespace before the colon in a header");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length\t: 5\r\n\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length\t: 5\r\n\r\n"
                    "hello", "whitespace before the colon in a header");
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A b: 1\r\n\r\n",
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\nX-A b: 1\r\n\r\n",
                "whitespace before the colon in a header");
 }
 
@@ -1004,22 +1023,26 @@ obs_fold_400(void **state)
 
     snprintf(body, sizeof(body), "{\"error\":\"invalid HTTP request: %s\"}",
              fold);
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n 2\r\n\r\n", fold);
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n\t2\r\n\r\n", fold);
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A: 1\r\n \r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n"
+                   "X-A: 1\r\n 2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n"
+                   "X-A: 1\r\n\t2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n"
+                   "X-A: 1\r\n \r\n\r\n", fold);
 
     /* http-parser itself skips a folded line after an empty value. */
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A:\r\n 2\r\n\r\n", fold);
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A:\r\n \r\nX-B: 1\r\n"
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n"
+                   "X-A:\r\n 2\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\nX-A:\r\n \r\nX-B: 1\r\n"
                    "\r\n", fold);
 
     /* The first header line. */
-    expect_400(fx, "GET /hello HTTP/1.1\r\n X-A: 1\r\n\r\n", fold);
-    expect_400(fx, "GET /hello HTTP/1.1\r\n\tX-A: 1\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n X-A: 1\r\n\r\n", fold);
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\n\tX-A: 1\r\n\r\n", fold);
 
     /* A fold that starts in a later read. */
     c = client_new(fx);
-    client_send(c, "GET /hello HTTP/1.1\r\nX-A: 1\r\n");
+    client_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n");
     sleep_ms(5);
     client_send(c, " 2\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
@@ -1029,7 +1052,7 @@ obs_fold_400(void **state)
     client_free(c);
 
     c = client_new(fx);
-    client_send(c, "GET /hello HTTP/1.1\r\nX-A:\r\n");
+    client_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\nX-A:\r\n");
     sleep_ms(5);
     client_send(c, " ");
     sleep_ms(5);
@@ -1050,7 +1073,7 @@ split_header_value_accepted(void **state)
     struct response r;
 
     /* A value split between reads is not a fold, even at a space. */
-    client_send(c, "GET /probe HTTP/1.1\r\nX-Probe: a");
+    client_send(c, "GET /probe HTTP/1.1\r\nHost: t\r\nX-Probe: a");
     sleep_ms(5);
     client_send(c, " b\r");
     sleep_ms(5);
@@ -1060,7 +1083,7 @@ split_header_value_accepted(void **state)
     assert_string_equal(r.body, "GET a b");
 
     /* Whitespace after the colon is allowed, in any read. */
-    client_send(c, "GET /probe HTTP/1.1\r\nX-Probe:");
+    client_send(c, "GET /probe HTTP/1.1\r\nHost: t\r\nX-Probe:");
     sleep_ms(5);
     client_send(c, " \t");
     sleep_ms(5);
@@ -1077,27 +1100,33 @@ error_reasons_400(void **state)
 {
     struct fixture *fx = *state;
 
-    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5x\r\n\r\n",
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 5x\r\n\r\n",
                "invalid Content-Length");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                    "Content-Length: 6\r\n\r\nhello!",
                "more than one Content-Length");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                "Content-Length together with Transfer-Encoding");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Transfer-Encoding: chunked\r\n"
                    "Content-Length: 5\r\n\r\n0\r\n\r\n",
                "Content-Length together with Transfer-Encoding");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Transfer-Encoding: gzip\r\n"
                    "\r\n", "Transfer-Encoding does not end with chunked");
-    expect_400(fx, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    expect_400(fx, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Transfer-Encoding: chunked\r\n"
                    "\r\nzz\r\n", "invalid chunk size");
-    expect_400(fx, "BREW /hello HTTP/1.1\r\n\r\n", "unknown method");
-    expect_400(fx, "GET /hello HTTP/1.1\r\nX-A\x01: 1\r\n\r\n",
+    expect_400(fx, "BREW /hello HTTP/1.1\r\nHost: t\r\n\r\n",
+               "unknown method");
+    expect_400(fx, "GET /hello HTTP/1.1\r\nHost: t\r\nX-A\x01: 1\r\n\r\n",
                "invalid character in a header");
     expect_400(fx, "GET /hello HTTP/1.x\r\n\r\n", "invalid HTTP version");
-    expect_400(fx, "GET /a b HTTP/1.1\r\n\r\n", "invalid request line");
-    expect_400(fx, "GET /files/a%zz HTTP/1.1\r\n\r\n",
+    expect_400(fx, "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+               "invalid request line");
+    expect_400(fx, "GET /files/a%zz HTTP/1.1\r\nHost: t\r\n\r\n",
                "invalid percent-encoding in the path");
 }
 
@@ -1109,13 +1138,13 @@ bad_escape_400(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "GET /files/a%zz HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /files/a%zz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 400);
     client_free(c);
 
     c = client_new(fx);
-    client_send(c, "GET /files/a%00 HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /files/a%00 HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 400);
     client_free(c);
@@ -1131,7 +1160,8 @@ pipeline_keeps_order(void **state)
     struct response r;
     int i;
 
-    client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n"
+                   "\r\nGET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(held_wait(fx, 1), 1);
     for (i = 0; i < WAIT_STEPS; i++) {
         snap = snapshot_take(fx);
@@ -1159,8 +1189,9 @@ pending_limit_pauses(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /slow HTTP/1.1\r\n\r\n"
-                   "GET /slow HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n"
+                   "\r\nGET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(held_wait(fx, 2), 2);
     sleep_ms(20);
     assert_int_equal(snapshot_take(fx).held_count, 2);
@@ -1187,7 +1218,8 @@ connection_close_honoured(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    r = exchange(c, "GET /hello HTTP/1.1\r\nHost: t\r\n"
+                    "Connection: close\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_string_equal(header_get(r, "Connection"), "close");
     assert_true(client_eof(c));
@@ -1223,7 +1255,8 @@ client_gone_before_response(void **state)
     struct fixture *fx = *state;
     struct client *c = client_new(fx);
 
-    client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n"
+                   "\r\nGET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(held_wait(fx, 1), 1);
     client_reset(c);
     client_free(c);
@@ -1242,7 +1275,8 @@ half_close_gets_response(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 5\r\n\r\nhello");
     client_shutdown(c);
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 200);
@@ -1259,7 +1293,7 @@ half_close_waits_for_handler(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "GET /slow HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     client_shutdown(c);
     assert_int_equal(held_wait(fx, 1), 1);
 
@@ -1285,8 +1319,9 @@ half_close_pipelined(void **state)
     struct client *c = client_new(fx);
     struct response r;
 
-    client_send(c, "GET /hello HTTP/1.1\r\n\r\n"
-                   "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    client_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 3\r\n\r\nabc");
     client_shutdown(c);
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 200);
@@ -1299,7 +1334,8 @@ half_close_pipelined(void **state)
 
     /* A slow first request still comes before the fast second one. */
     c = client_new(fx);
-    client_send(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow HTTP/1.1\r\nHost: t\r\n"
+                   "\r\nGET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
     client_shutdown(c);
     assert_int_equal(held_wait(fx, 1), 1);
     held_respond(fx, 0, "slow");
@@ -1321,8 +1357,9 @@ half_close_partial_dropped(void **state)
     struct response r;
 
     /* The second request is cut off, so only the first gets a response. */
-    client_send(c, "GET /hello HTTP/1.1\r\n\r\n"
-                   "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    client_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 10\r\n\r\nabc");
     client_shutdown(c);
     assert_int_equal(response_read(c, &r), 0);
     assert_int_equal(r.status, 200);
@@ -1347,7 +1384,8 @@ untrusted_peer_ignored(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /peer HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
+                    "X-Forwarded-For: 1.2.3.4\r\n\r\n");
     assert_string_equal(r->body, "127.0.0.1");
     client_free(c);
 }
@@ -1363,21 +1401,22 @@ trusted_proxy_forwarded(void **state)
 
     loop_call(fx, trust_set, &result);
     assert_int_equal(result, 0);
-    r = exchange(c, "GET /peer HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_string_equal(r->body, "127.0.0.1");
-    r = exchange(c, "GET /peer HTTP/1.1\r\n"
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
                     "X-Forwarded-For: 1.2.3.4, 10.1.1.1\r\n\r\n");
     assert_string_equal(r->body, "1.2.3.4");
-    r = exchange(c, "GET /peer HTTP/1.1\r\n"
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
                     "X-Forwarded-For: 1.2.3.4, 5.6.7.8\r\n\r\n");
     assert_string_equal(r->body, "5.6.7.8");
-    r = exchange(c, "GET /peer HTTP/1.1\r\n"
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
                     "X-Forwarded-For: 2001:db8::1, fd00::5\r\n\r\n");
     assert_string_equal(r->body, "2001:db8::1");
-    r = exchange(c, "GET /peer HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n"
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
+                    "X-Forwarded-For: 1.2.3.4\r\n"
                     "X-Forwarded-For: 10.0.0.2\r\n\r\n");
     assert_string_equal(r->body, "1.2.3.4");
-    r = exchange(c, "GET /peer HTTP/1.1\r\n"
+    r = exchange(c, "GET /peer HTTP/1.1\r\nHost: t\r\n"
                     "X-Forwarded-For: junk, 10.0.0.3\r\n\r\n");
     assert_string_equal(r->body, "10.0.0.3");
     client_free(c);
@@ -1391,12 +1430,14 @@ path_percent_decoded(void **state)
     struct client *c = client_new(fx);
     struct response *r;
 
-    r = exchange(c, "GET /files/a%20b%2Fc+d?x=%20&y=1 HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /files/a%20b%2Fc+d?x=%20&y=1 HTTP/1.1\r\n"
+                    "Host: t\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "/files/a b/c+d|x=%20&y=1");
-    r = exchange(c, "GET /files/deep/x HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /files/deep/x HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_string_equal(r->body, "deep:/files/deep/x|");
-    r = exchange(c, "GET http://example.org/files/q%41?z HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET http://example.org/files/q%41?z HTTP/1.1\r\n"
+                    "Host: t\r\n\r\n");
     assert_string_equal(r->body, "/files/qA|z");
     client_free(c);
 }
@@ -1413,7 +1454,7 @@ drain_waits_for_response(void **state)
     struct snapshot snap;
     int i;
 
-    client_send(busy, "GET /slow HTTP/1.1\r\n\r\n");
+    client_send(busy, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(held_wait(fx, 1), 1);
     assert_int_equal(conns_wait(fx, 2), 2);
     loop_call(fx, drain_start, NULL);
@@ -1450,13 +1491,64 @@ idle_connection_closed(void **state)
     uint64_t start;
     uint64_t elapsed;
 
-    r = exchange(c, "GET /hello HTTP/1.1\r\n\r\n");
+    r = exchange(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(r->status, 200);
     start = uv_hrtime();
     assert_true(client_eof(c));
     elapsed = (uv_hrtime() - start) / 1000000;
     assert_true(elapsed >= 40);
     assert_true(elapsed < 1000);
+    client_free(c);
+}
+
+
+/* RFC 9112 requires Host in HTTP/1.1; HTTP/1.0 has no such rule. */
+static void
+missing_host_400(void **state)
+{
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct response *r;
+
+    expect_400(fx, "GET /hello HTTP/1.1\r\n\r\n",
+               "the Host header is missing");
+    expect_400(fx, "GET /hello HTTP/1.1\r\nX-Host: t\r\n\r\n",
+               "the Host header is missing");
+    r = exchange(c, "GET /hello HTTP/1.0\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "hello");
+    client_free(c);
+}
+
+
+/* A client that sends its headers a byte at a time is closed at the
+ * header timeout, although each byte counts as activity. */
+static void
+slow_headers_closed(void **state)
+{
+    static const char head[] = "GET /hello HTTP/1.1\r\nX-Slow: aaaaaaaaaa";
+    struct fixture *fx = *state;
+    struct client *c = client_new(fx);
+    struct client *quick = client_new(fx);
+    struct response *r;
+    uint64_t start = uv_hrtime();
+    char byte[2] = "";
+    int closed = 0;
+
+    for (size_t i = 0; i < sizeof(head) - 1 && !closed; i++) {
+        byte[0] = head[i];
+        if (send(c->fd, byte, 1, MSG_NOSIGNAL) != 1)
+            closed = 1;
+        sleep_ms(20);
+    }
+    assert_true(client_eof(c));
+    assert_true((uv_hrtime() - start) / 1000000 >= 100);
+
+    /* A request that arrives in time gets its response from the same
+     * server. */
+    r = exchange(quick, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    client_free(quick);
     client_free(c);
 }
 
@@ -1571,6 +1663,10 @@ main(void)
         cmocka_unit_test_setup_teardown(drain_waits_for_response,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(idle_connection_closed, setup_idle,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(slow_headers_closed,
+                                        setup_header_timeout, teardown),
+        cmocka_unit_test_setup_teardown(missing_host_400, setup_default,
                                         teardown),
         cmocka_unit_test(server_setup_checks),
     };

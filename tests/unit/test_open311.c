@@ -320,6 +320,50 @@ test_open311_number_ids(void **state)
 }
 
 
+/* A time outside 0001..9999 in UTC or with second 61 names its field. */
+static void
+test_open311_time_out_of_range(void **state)
+{
+    static const char *const times[] = {
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "2016-06-15T10:00:61Z",
+    };
+
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        struct crier_input_error err;
+        json_t *event = NULL;
+        json_t *request = json_pack("{s:s,s:s,s:s,s:s}",
+                                    "service_request_id", "638344",
+                                    "status", "open", "service_code", "6",
+                                    "requested_datetime", times[i]);
+        int rc = open311_event_build(request, &event, &err);
+
+        assert_int_equal(rc, CRIER_EINVAL);
+        assert_null(event);
+        assert_string_equal(err.field, "requested_datetime");
+        json_decref(request);
+    }
+}
+
+
+/* A leap second is accepted. */
+static void
+test_open311_leap_second(void **state)
+{
+    json_t *request = json_pack("{s:s,s:s,s:s,s:s}",
+                                "service_request_id", "638344",
+                                "status", "open", "service_code", "6",
+                                "requested_datetime",
+                                "2016-12-31T23:59:60Z");
+    json_t *event = build(request);
+
+    assert_string_equal(string_at(event, "type", NULL), "case.opened");
+    json_decref(event);
+    json_decref(request);
+}
+
+
 /* The whole file, as GET /requests.json returns it, in one body. */
 static void
 test_open311_array(void **state)
@@ -654,6 +698,8 @@ main(void)
         cmocka_unit_test(test_open311_requester),
         cmocka_unit_test(test_open311_local_phone),
         cmocka_unit_test(test_open311_number_ids),
+        cmocka_unit_test(test_open311_time_out_of_range),
+        cmocka_unit_test(test_open311_leap_second),
         cmocka_unit_test(test_open311_array),
         cmocka_unit_test(test_open311_missing_id),
         cmocka_unit_test(test_open311_missing_id_index),

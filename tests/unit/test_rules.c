@@ -418,6 +418,35 @@ rule_on_list_empty_type(void **state)
 }
 
 
+/* A type in a namespace crier reserves must be one crier records, so a
+ * typo such as "segment.entred" fails at load and not silently. */
+static void
+rule_on_reserved_type(void **state)
+{
+    struct fixture *f = *state;
+
+    load_ok(f, "rules = (\n"
+               "  { name = \"a\";\n"
+               "    on = [ \"segment.entered\", \"segment.left\",\n"
+               "    \"segment.*\", \"profile.updated\", \"profile.merged\",\n"
+               "    \"date.birthday\", \"date.*\", \"profile.viewed\" ]; }\n"
+               ");\n");
+    expect_error(f, "rules = (\n"
+                    "  { name = \"a\"; on = \"segment.entred\"; }\n"
+                    ");\n",
+                 ":2: rules[0].on: names \"segment.entred\", which crier "
+                 "never records: use segment.entered, segment.left, "
+                 "profile.updated or profile.merged");
+    expect_error(f, "rules = (\n"
+                    "  { name = \"a\";\n"
+                    "    on = [ \"page_view\", \"segment.left.*\" ]; }\n"
+                    ");\n",
+                 ":3: rules[0].on: names \"segment.left.*\", which "
+                 "crier never records: use segment.entered, segment.left, "
+                 "profile.updated or profile.merged");
+}
+
+
 static void
 when_error_one_line(void **state)
 {
@@ -692,6 +721,8 @@ main(void)
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(rule_errors, fixture_make,
                                         fixture_remove),
+        cmocka_unit_test_setup_teardown(rule_on_reserved_type,
+                                        fixture_make, fixture_remove),
         cmocka_unit_test_setup_teardown(rule_on_list_empty_type,
                                         fixture_make, fixture_remove),
         cmocka_unit_test_setup_teardown(when_error_one_line, fixture_make,

@@ -134,12 +134,14 @@ type_check(const char *type, const char *field, struct crier_input_error *err)
 {
     size_t len = strlen(type);
 
-    if (len == 0 || len > HIT_TYPE_MAX)
-        return reject(err, field, "must be 1 to 64 characters long");
+    /* The characters are checked first: they are all ASCII, so the
+     * length in bytes below is the length in characters. */
     for (size_t i = 0; i < len; i++)
         if (!g_ascii_isalnum(type[i]) && type[i] != '_' && type[i] != '-')
             return reject(err, field, "may hold only letters, digits, '_' "
                           "and '-'");
+    if (len == 0 || len > HIT_TYPE_MAX)
+        return reject(err, field, "must be 1 to 64 characters long");
     return 0;
 }
 
@@ -151,13 +153,17 @@ visitor_check(const char *visitor, const char *field,
 {
     size_t len = visitor != NULL ? strlen(visitor) : 0;
 
+    /* A query string can carry any bytes, and the limit counts
+     * characters. */
     if (visitor == NULL)
         return reject(err, field, "is required: the visitor id that "
                       "crier.js keeps in localStorage");
     if (len == 0)
         return reject(err, field, "is empty; send the visitor id that "
                       "crier.js keeps in localStorage");
-    if (len > HIT_VISITOR_MAX)
+    if (!g_utf8_validate(visitor, (gssize) len, NULL))
+        return reject(err, field, "is not valid UTF-8");
+    if (g_utf8_strlen(visitor, (gssize) len) > HIT_VISITOR_MAX)
         return reject(err, field, "must be at most 128 characters long");
     return 0;
 }

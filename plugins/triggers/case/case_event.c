@@ -53,6 +53,25 @@ case_id_read(const json_t *value, const char *field, const char *purpose,
 }
 
 
+/* Seconds since the epoch of 0001-01-01T00:00:00Z and
+ * 9999-12-31T23:59:59Z, the instants RFC 3339 can write in UTC. */
+#define CASE_TIME_MIN_S INT64_C(-62135596800)
+#define CASE_TIME_MAX_S INT64_C(253402300799)
+
+
+/* Returns 1 when `when`, parsed from `text`, is a time the core stores:
+ * second 60 at most (a leap second) and years 0001 to 9999 in UTC. */
+static int
+case_time_in_range(const char *text, GDateTime *when)
+{
+    int second = (text[17] - '0') * 10 + (text[18] - '0');
+    int64_t unix_s = g_date_time_to_unix(when);
+
+    return second <= 60 && unix_s >= CASE_TIME_MIN_S &&
+           unix_s <= CASE_TIME_MAX_S;
+}
+
+
 int
 case_time_parse(const json_t *value, const char *field, GDateTime **when,
                 struct crier_input_error *err)
@@ -70,10 +89,16 @@ case_time_parse(const json_t *value, const char *field, GDateTime **when,
         text = json_string_value(value);
         if (strlen(text) >= 20 && (text[10] == 'T' || text[10] == 't'))
             *when = g_date_time_new_from_iso8601(text, NULL);
+        if (*when != NULL && !case_time_in_range(text, *when)) {
+            g_date_time_unref(*when);
+            *when = NULL;
+        }
     }
     if (*when == NULL)
         return case_reject(err, field, "must be an RFC 3339 time with an "
-                           "offset, such as 2014-05-09T19:02:21-05:00");
+                           "offset from 0001-01-01T00:00:00Z to "
+                           "9999-12-31T23:59:59Z, such as "
+                           "2014-05-09T19:02:21-05:00");
     return 0;
 }
 
