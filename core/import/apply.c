@@ -209,8 +209,7 @@ on_committed(void *arg, int status, json_t *result)
  *
  * NOTE: the rows are parsed and validated on the thread pool
  * (import.c), but evaluating, parsing the commit and freeing each batch's
- * JSON stay on the loop thread, and the pipeline processes the stored
- * segment events after the import. Both keep the import below the 50,000
+ * JSON stay on the loop thread, which holds the import near the 50,000
  * rows a second it aims for (docs/KNOWN_LIMITS.md, "Profiles").
  */
 static void

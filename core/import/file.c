@@ -57,13 +57,6 @@ file_digest(struct file_import *fi)
 
 
 static void
-on_idle(void *arg)
-{
-    server_stop_offline();
-}
-
-
-static void
 on_done(void *arg, int status, const json_t *summary, const char *error,
         const char *field)
 {
@@ -75,9 +68,11 @@ on_done(void *arg, int status, const json_t *summary, const char *error,
     else
         fi->error = field ? g_strdup_printf("%s: %s", field, error)
                           : g_strdup(error);
-    /* The import's batches are committed; stopping waits until the
-     * pipeline is idle, so no batch of it is cut short. */
-    pipeline_when_idle(on_idle, NULL);
+    /* The import's batches are committed. The segment.entered and
+     * segment.left events they stored wait in the event log for the
+     * server's pipeline, as events from any trigger do; a stop lets
+     * the pipeline's batch under way finish. */
+    server_stop_offline();
 }
 
 
