@@ -411,3 +411,33 @@ def test_post_row_past_attribute_limit(tmp_path):
         assert "maximum of 256" in bad[2]["error"]
     finally:
         c.stop()
+
+
+# Rules on segment.entered run in the server, for the events that an
+# offline import left in the event log.
+SEGMENT_RULE = CONFIG + """
+segments = ( { name = "large"; when = "profile.household_size >= 5"; } );
+programs: { outreach: { stages = [ "invited" ]; }; };
+rules = ( { name = "invite"; program = "outreach"; on = "segment.entered";
+            when = "event.properties.segment == 'large'"; } );
+"""
+
+
+def test_command_leaves_segment_events_to_server(tmp_path):
+    c = Crier(tmp_path, SEGMENT_RULE)
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    path = os.path.join(c.workdir, "people.csv")
+    write_rows(path, 70)
+    code, out, err = run_crier("-c", c.conf, "profiles", "import", path,
+                               timeout=120)
+    assert code == 0, err
+    # household_size is i % 7 + 1, so 30 of the 70 rows are 5 or more.
+    entered = c.store.query("SELECT count(*) FROM events"
+                            " WHERE type = 'segment.entered'")[0][0]
+    assert entered == 30
+    c.start()
+    wait_until(c.store.pipeline_done)
+    stages = c.store.query("SELECT count(*) FROM stages"
+                           " WHERE program = 'outreach'")[0][0]
+    assert stages == 30
+    assert c.stop() == 0
