@@ -210,32 +210,6 @@ consent_rejects_invalid(void **state)
 }
 
 
-/* Turns the current database back into a version 3 one: the segment
- * table and the related and consent columns go and the version is 3
- * again. */
-static void
-schema_downgrade_to_3(const char *path)
-{
-    sqlite_file_exec(path, "DROP TABLE job_attempts;"
-                           "ALTER TABLE jobs DROP COLUMN template_version;"
-                           "DROP TABLE report_messages;"
-                           "DROP TABLE report_moves;"
-                           "DROP TABLE report_durations;"
-                           "DROP TABLE conversions;"
-                           "DROP TABLE job_engagements;"
-                           "DROP INDEX stages_program;"
-                           "DROP INDEX jobs_lane_due;"
-                           "DROP TABLE invalid_addresses;"
-                           "ALTER TABLE jobs DROP COLUMN priority;"
-                           "ALTER TABLE jobs DROP COLUMN lane;"
-                           "ALTER TABLE jobs DROP COLUMN language;"
-                           "DROP TABLE segment_members;"
-                           "ALTER TABLE profiles DROP COLUMN related;"
-                           "ALTER TABLE profiles DROP COLUMN consent;"
-                           "UPDATE schema_version SET version = 3;");
-}
-
-
 static void
 schema_version_3_upgrades(void **state)
 {
@@ -258,7 +232,7 @@ schema_version_3_upgrades(void **state)
                               " \"time\": 30}]}")));
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
-    schema_downgrade_to_3(path);
+    sqlite_file_downgrade(path, 3);
     rows = sqlite_file_rows(path, "SELECT count(*) FROM pragma_table_info"
                                   "('profiles') WHERE name = 'consent'");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
@@ -290,7 +264,8 @@ schema_version_3_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 13);
+                                                       0)),
+                     SQLITE_SCHEMA_LATEST);
     json_decref(rows);
 }
 

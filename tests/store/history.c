@@ -638,7 +638,8 @@ schema_version_1_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 13);
+                                                       0)),
+                     SQLITE_SCHEMA_LATEST);
     json_decref(rows);
     rows = sqlite_file_rows(path, "SELECT profile FROM events");
     assert_string_equal(json_string_value(json_array_get(json_array_get(

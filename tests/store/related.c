@@ -201,22 +201,7 @@ schema_version_4_upgrades(void **state)
                               " \"identities\": []}]}")));
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
-    sqlite_file_exec(path, "DROP TABLE job_attempts;"
-                           "ALTER TABLE jobs DROP COLUMN template_version;"
-                           "DROP TABLE report_messages;"
-                           "DROP TABLE report_moves;"
-                           "DROP TABLE report_durations;"
-                           "DROP TABLE conversions;"
-                           "DROP TABLE job_engagements;"
-                           "DROP INDEX stages_program;"
-                           "DROP INDEX jobs_lane_due;"
-                           "DROP TABLE invalid_addresses;"
-                           "ALTER TABLE jobs DROP COLUMN priority;"
-                           "ALTER TABLE jobs DROP COLUMN lane;"
-                           "ALTER TABLE jobs DROP COLUMN language;"
-                           "DROP TABLE segment_members;"
-                           "ALTER TABLE profiles DROP COLUMN related;"
-                           "UPDATE schema_version SET version = 4;");
+    sqlite_file_downgrade(path, 4);
 
     assert_int_equal(store_open(f, store_config()), 0);
 
@@ -238,7 +223,8 @@ schema_version_4_upgrades(void **state)
     rows = sqlite_file_rows(path, "SELECT version FROM schema_version");
     assert_int_equal(json_integer_value(json_array_get(json_array_get(rows,
                                                                       0),
-                                                       0)), 13);
+                                                       0)),
+                     SQLITE_SCHEMA_LATEST);
     json_decref(rows);
 }
 

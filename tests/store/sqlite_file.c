@@ -6,6 +6,8 @@
  * in the libsqlite3 that the sqlite plugin already loaded, through the
  * plugin's handle.
  */
+#include <stdio.h>
+
 #include <sqlite3.h>
 
 #include "store_test.h"
@@ -97,6 +99,46 @@ sqlite_file_exec(const char *path, const char *sql)
     db = file_open(&api, path);
     assert_int_equal(api.exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     api.close(db);
+}
+
+
+/*
+ * The SQL that undoes each schema migration, by the version it brought.
+ * Migrations 7, 10 and 13 create their objects with IF NOT EXISTS, so
+ * they are kept and simply run again.
+ */
+static const char *const migration_undo[] = {
+    [4] = "ALTER TABLE profiles DROP COLUMN consent;",
+    [5] = "ALTER TABLE profiles DROP COLUMN related;",
+    [6] = "DROP TABLE segment_members;",
+    [8] = "ALTER TABLE jobs DROP COLUMN language;",
+    [9] = "DROP INDEX jobs_lane_due;"
+          "DROP TABLE invalid_addresses;"
+          "ALTER TABLE jobs DROP COLUMN priority;"
+          "ALTER TABLE jobs DROP COLUMN lane;",
+    [11] = "DROP TABLE report_messages;"
+           "DROP TABLE report_moves;"
+           "DROP TABLE report_durations;"
+           "DROP TABLE conversions;"
+           "DROP TABLE job_engagements;"
+           "DROP INDEX stages_program;",
+    [12] = "DROP TABLE job_attempts;"
+           "ALTER TABLE jobs DROP COLUMN template_version;",
+};
+
+
+void
+sqlite_file_downgrade(const char *path, int version)
+{
+    int top = (int) (sizeof(migration_undo) / sizeof(migration_undo[0]));
+    char sql[64];
+
+    for (int v = top - 1; v > version; v--)
+        if (migration_undo[v] != NULL)
+            sqlite_file_exec(path, migration_undo[v]);
+    snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d;",
+             version);
+    sqlite_file_exec(path, sql);
 }
 
 

@@ -4,8 +4,15 @@
 
 #include <jansson.h>
 
+/* The schema version that the sqlite plugin migrates a database to. */
+#define SQLITE_SCHEMA_LATEST 13
+
 /* Runs SQL on the database at `path`, failing the case on error. */
 void sqlite_file_exec(const char *path, const char *sql);
+
+/* Turns the current database at `path` back into one of schema
+ * `version`, for the tests that upgrade an older database. */
+void sqlite_file_downgrade(const char *path, int version);
 
 /* Creates the database at `path` and runs SQL on it. */
 void sqlite_file_create(const char *path, const char *sql);
