@@ -1,7 +1,7 @@
 /*
  * Bearer tokens checked against SHA-256 digests. The admin API and the
- * api trigger plugin both use this code; the plugin compiles bearer.c
- * itself, since a plugin sees no core symbols.
+ * api trigger plugin both use this code. The plugin compiles bearer.c
+ * itself, because a plugin cannot link the core's symbols.
  */
 #ifndef CRIER_CORE_BEARER_H
 #define CRIER_CORE_BEARER_H

@@ -207,10 +207,10 @@ on_committed(void *arg, int status, json_t *result)
 /*
  * Applies the loaded batch and keeps its commit `ready`.
  *
- * NOTE: the rows are parsed and validated on the thread pool
- * (import.c), but evaluating, parsing the commit and freeing each batch's
- * JSON stay on the loop thread, which holds the import near the 50,000
- * rows a second it aims for (docs/KNOWN_LIMITS.md, "Profiles").
+ * NOTE: the rows are parsed and validated on the thread pool (import.c).
+ * Evaluating, parsing the commit and freeing each batch's JSON stay on
+ * the loop thread, which limits the import to about the 50,000 rows a
+ * second it aims for (docs/KNOWN_LIMITS.md, "Profiles").
  */
 static void
 on_loaded(void *arg, int status, json_t *result)
@@ -330,10 +330,10 @@ on_turn(void *arg)
 
 
 /*
- * Moves the applier on during its turn: commits the ready batch once the
- * store is free, loads the next batch when none waits to commit, fails
- * what waits after a failure, and gives the turn back, forgetting
- * `last`, when nothing is left.
+ * Moves the applier on during its turn. It commits the ready batch once
+ * the store is free and loads the next batch when none waits to commit.
+ * After a failure it fails what waits. When nothing is left, it gives the
+ * turn back and forgets `last`.
  */
 static void
 kick(struct applier *ap)

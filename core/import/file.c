@@ -68,10 +68,10 @@ on_done(void *arg, int status, const json_t *summary, const char *error,
     else
         fi->error = field ? g_strdup_printf("%s: %s", field, error)
                           : g_strdup(error);
-    /* The import's batches are committed. The segment.entered and
-     * segment.left events they stored wait in the event log for the
-     * server's pipeline, as events from any trigger do; a stop lets
-     * the pipeline's batch under way finish. */
+    /* The import's batches are committed. The segment events they
+     * stored wait in the event log for the server's pipeline, as events
+     * from any trigger do. Stopping lets a pipeline batch under way
+     * finish. */
     server_stop_offline();
 }
 

@@ -23,9 +23,9 @@
 
 /* Rows applied in one store commit. A larger batch spreads the commit's
  * fsync and round trips over more rows, but the rows, profiles and commit
- * of a few batches stay in memory: with 1,000 bench/profiles peaks near
- * 47 MB since rows are parsed on the thread pool (40 MB before), and with
- * 4,000 it measured 88 MB before that change. */
+ * of a few batches stay in memory. With 1,000, bench/profiles peaks near
+ * 47 MB; with 4,000 it measured 88 MB before rows were parsed on the
+ * thread pool. */
 #define IMPORT_BATCH 1000
 
 /* Batches queued and not yet committed before reading pauses. Three let
@@ -569,8 +569,8 @@ parse_done(uv_work_t *work, int status)
 }
 
 
-/* Starts the next parse_work run while few batches are in flight; ends
- * the import when the input is done, or failed, and nothing is in flight
+/* Starts the next parse_work run while few batches are in flight. Ends
+ * the import once the input is done or failed and nothing is in flight
  * or being parsed. */
 static void
 pump(struct import *im)

@@ -113,7 +113,8 @@ void journeys_wake_stop(void);
 /* How often the journey clock looks for due rows, in crier clock ms. */
 #define JOURNEY_WAKE_MS 1000
 
-/* The most rows one wake-up reads; more run at once in the next one. */
+/* The maximum number of rows one wake-up reads; the rest wait for the
+ * next wake-up. */
 #define JOURNEY_WAKE_LIMIT 500
 
 #endif

@@ -22,7 +22,7 @@
 
 #include "time/civil.h"
 
-/* Where a schedule reads its date. */
+/* The source of a schedule's date. */
 enum schedule_field {
     SCHEDULE_PROFILE_ATTRIBUTE,   /* profile.<name> */
     SCHEDULE_PROFILE_CREATED,     /* profile.created, an instant */

@@ -240,7 +240,7 @@ def test_count_window_lapses_on_the_clock(tmp_path):
     assert count(c, "recall-readers") == 1
 
     # Past 30 days from the first view only one is left in the window:
-    # Ana leaves with no event of her own, and the timeline says so.
+    # Ana leaves with no event of her own, and the timeline shows it.
     c.post("/v1/test/clock", {"now": "2026-02-10T00:00:00Z"})
     wait_until(lambda: count(c, "recall-readers") == 0)
     settle(c)

@@ -492,7 +492,7 @@ def test_stop_suppresses_outbox_until_start(tmp_path):
         wait_until(lambda: jobs_of(c, "reminder")[0]["state"]
                    == "suppressed")
         assert jobs_of(c, "reminder")[0]["error"] == "hard opt-out"
-        # The only confirmation was the webhook's answer.
+        # The only confirmation was the webhook's response.
         assert fake.count() == 0
 
         assert reply(c, PHONE, "START").status == 200

@@ -603,7 +603,7 @@ email_error_log(struct email *email, const char *msg, const char *fields_fmt,
 }
 
 
-/* Returns 1 when the core says `msg` is a service message. */
+/* Returns 1 when the core marks `msg` as a service message. */
 static int
 message_is_service(const struct crier_message *msg)
 {

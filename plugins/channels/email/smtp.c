@@ -260,8 +260,8 @@ result_classify(struct smtp_transfer *t, CURLcode result,
         command_is_message(t->command)) {
         r->outcome = CRIER_SEND_FAIL;
         /* A 550, 551 or 553 with an enhanced status 5.1.x (RFC 3463:
-         * addressing status) rejects the address itself: the outbox marks
-         * it, and the detail says why. */
+         * addressing status) rejects the address itself. The outbox marks
+         * it, and the detail gives the reply. */
         r->address_invalid = reply_is_invalid_address(t->reply);
         if (r->address_invalid)
             snprintf(t->detail, sizeof(t->detail), "invalid address: "

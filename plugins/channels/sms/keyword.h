@@ -18,9 +18,10 @@ enum sms_keyword {
 
 /*
  * Returns the keyword that the whole of `body` is, after trimming white
- * space and ignoring case: STOP, STOP ALL, STOPALL, UNSUBSCRIBE, CANCEL,
- * END, QUIT opt out; START, UNSTOP, YES opt in; HELP requests help. Text
- * that merely contains a keyword ("Please stop the noise") is none.
+ * space and ignoring case. STOP, STOP ALL, STOPALL, UNSUBSCRIBE, CANCEL,
+ * END and QUIT opt out, START, UNSTOP and YES opt in, and HELP requests
+ * help. Text that only contains a keyword ("Please stop the noise")
+ * gives SMS_KEYWORD_NONE.
  */
 enum sms_keyword sms_keyword_parse(const char *body);
 

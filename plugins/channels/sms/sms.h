@@ -1,7 +1,8 @@
 /*
  * The SMS channel's shared state. config.c reads the block, sms.c checks
- * each message and twilio.c sends it through the configured providers in
- * turn; inbound.c responds to replies (STOP, START, HELP and other text).
+ * each message, and twilio.c sends it through the configured providers
+ * in turn. inbound.c responds to replies (STOP, START, HELP and other
+ * text).
  */
 #ifndef CRIER_SMS_H
 #define CRIER_SMS_H

@@ -168,7 +168,8 @@ struct job {
     int64_t created;
     int64_t updated;
     /* The attempts, oldest first. The memory store keeps them all here;
-     * the SQLite store reads them only for a jobs_list that asks. */
+     * the SQLite store reads them only for a jobs_list request that sets
+     * "attempts". */
     struct job_attempt *attempt_log;
     size_t attempt_count;
 };

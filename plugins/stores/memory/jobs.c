@@ -242,7 +242,7 @@ job_matches(const struct job *job, const struct job_filter *filter)
 
 
 /* Returns the listed form of `job`, with its attempt_log when the filter
- * asks for it. */
+ * requests it. */
 static json_t *
 job_listed_build(const struct job *job, const struct job_filter *filter)
 {

@@ -389,7 +389,7 @@ records_emit(struct case_poll *poll, const json_t *records)
 /*
  * Parses the body of a finished fetch and emits its records.
  * NOTE: one response is read per window and pages are not followed, so a
- * server that caps its answer loses the rest of a busy window (see
+ * server that caps its response loses the rest of a busy window (see
  * docs/KNOWN_LIMITS.md, Triggers).
  */
 static void
