@@ -221,6 +221,50 @@ struct crier_store_ops {
      * oldest due first: {"now", "limit"} gives {"rows": [...]}. */
     int (*journeys_due)(void *store, json_t *request, crier_store_cb done,
                         void *arg);
+
+    /*
+     * Pauses or resumes sending for a scope: {"scope": "all", "channel"
+     * or "program", "name" (not for "all"), "paused": true or false,
+     * "time", "by"} gives {"changed": true or false}. While a scope is
+     * paused, jobs_claim takes no job that it covers, so planned jobs
+     * wait. Added after journeys_due, as are pauses_read, audit_append,
+     * audit_list and backup, so a plugin with a smaller `size` lacks
+     * all five.
+     */
+    int (*pause_set)(void *store, json_t *request, crier_store_cb done,
+                     void *arg);
+
+    /* Reads the paused scopes: {} gives {"pauses": [{"scope", "name",
+     * "since", "by"}]}, ordered by scope and name. */
+    int (*pauses_read)(void *store, json_t *request, crier_store_cb done,
+                       void *arg);
+
+    /*
+     * Appends one admin action to the audit log: {"time", "token",
+     * "action", "target", "result"} gives {"id": N}. The log is kept
+     * apart from residents' data: profile_erase never changes it.
+     */
+    int (*audit_append)(void *store, json_t *request, crier_store_cb done,
+                        void *arg);
+
+    /*
+     * Lists audit entries newest first: {"limit", "before" (an id),
+     * "token", "action", "since", "until"}, every filter optional, gives
+     * {"entries": [{"id", "time", "token", "action", "target",
+     * "result"}], "next": id or null}.
+     */
+    int (*audit_list)(void *store, json_t *request, crier_store_cb done,
+                      void *arg);
+
+    /*
+     * Copies the whole store into a new file: {"path"} gives {"path",
+     * "pages"}. May be called on a store that was initialized but not
+     * started, while another process serves from it. Fails with
+     * CRIER_EEXIST when the file exists and CRIER_ENOTSUP for a store
+     * that has no file to copy.
+     */
+    int (*backup)(void *store, json_t *request, crier_store_cb done,
+                  void *arg);
 };
 
 #endif

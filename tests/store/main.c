@@ -63,5 +63,7 @@ main(int argc, char **argv)
                                       report_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,
                                       lifecycle_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/control", control_tests,
+                                      control_test_count, NULL, NULL);
     return failed == 0 ? 0 : 1;
 }

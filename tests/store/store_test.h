@@ -137,5 +137,7 @@ extern const struct CMUnitTest report_tests[];
 extern const size_t report_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
+extern const struct CMUnitTest control_tests[];
+extern const size_t control_test_count;
 
 #endif

@@ -842,4 +842,52 @@ int report_duration_add(json_t *result, const char *program,
 /* Returns a new, empty report_read result. */
 json_t *report_result_new(void);
 
+/* A pause_set request. `name` is "" for the scope "all". */
+struct pause_change {
+    char *scope;                /* "all", "channel" or "program" */
+    char *name;
+    int paused;                 /* 1 pause, 0 resume */
+    int64_t time;
+    char *by;                   /* who paused, or NULL */
+};
+
+/* One audit log entry, or an audit_append request (`id` 0). */
+struct audit_entry {
+    int64_t id;
+    int64_t time;
+    char *token;
+    char *action;
+    char *target;               /* NULL when the action has none */
+    int64_t result;             /* the HTTP status of the answer */
+};
+
+/* An audit_list request. Absent filters are NULL or the widest value. */
+struct audit_filter {
+    size_t limit;
+    int64_t before;             /* ids below this one */
+    int64_t since;              /* time at or after */
+    int64_t until;              /* time before */
+    char *token;
+    char *action;
+};
+
+/* control.c: pauses and the audit log. */
+int pause_change_parse(const json_t *json, struct pause_change *out);
+void pause_change_clear(struct pause_change *change);
+
+/* Returns 1 when the paused scope (scope, name) covers a job on
+ * `channel` of `program` (either may be NULL). */
+int pause_covers(const char *scope, const char *name, const char *channel,
+                 const char *program);
+
+int audit_entry_parse(const json_t *json, struct audit_entry *out);
+void audit_entry_clear(struct audit_entry *entry);
+json_t *audit_entry_json(const struct audit_entry *entry);
+int audit_filter_parse(const json_t *json, struct audit_filter *out);
+void audit_filter_clear(struct audit_filter *filter);
+
+/* Returns 1 when `entry` passes every filter of `filter`. */
+int audit_filter_matches(const struct audit_filter *filter,
+                         const struct audit_entry *entry);
+
 #endif

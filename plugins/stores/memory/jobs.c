@@ -157,7 +157,7 @@ jobs_claim_apply(struct memory_store *store,
     for (i = 0; i < store->jobs->len; i++) {
         struct job *job = g_ptr_array_index(store->jobs, i);
 
-        if (job_claimable(job, claim->now))
+        if (job_claimable(job, claim->now) && !memory_job_paused(store, job))
             g_ptr_array_add(claimable, job);
     }
     g_ptr_array_sort(claimable, job_order);

@@ -171,6 +171,7 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
                                              schedule_row_free);
     store->journeys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             journey_row_free);
+    memory_control_init(store);
     *state = store;
     return 0;
 }
@@ -213,6 +214,7 @@ memory_destroy(void *state)
 {
     struct memory_store *store = state;
 
+    memory_control_destroy(store);
     g_array_unref(store->erasures);
     g_tree_unref(store->report_messages);
     g_tree_unref(store->report_moves);
@@ -261,7 +263,12 @@ static const struct crier_store_ops memory_ops = {
     .schedules_advance = memory_schedules_advance,
     .report_read = memory_report_read,
     .journeys_read = memory_journeys_read,
-    .journeys_due = memory_journeys_due
+    .journeys_due = memory_journeys_due,
+    .pause_set = memory_pause_set,
+    .pauses_read = memory_pauses_read,
+    .audit_append = memory_audit_append,
+    .audit_list = memory_audit_list,
+    .backup = memory_backup
 };
 
 

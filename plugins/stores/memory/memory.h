@@ -90,6 +90,8 @@ struct memory_store {
     GTree *report_moves;
     GTree *report_durations;
     GHashTable *report_once;  /* conversions and engagements counted */
+    GPtrArray *pauses;        /* struct pause_change *, unordered */
+    GPtrArray *audit;         /* struct audit_entry *, id = index + 1 */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -106,6 +108,22 @@ void completion_queue_append(struct memory_store *store,
                             crier_append_cb done, void *arg, int status,
                             size_t accepted, size_t duplicates);
 char *pair_key(const char *first, const char *second);
+
+/* control.c: pauses and the audit log. */
+void memory_control_init(struct memory_store *store);
+void memory_control_destroy(struct memory_store *store);
+/* Returns 1 when a paused scope covers `job`. */
+int memory_job_paused(struct memory_store *store, const struct job *job);
+int memory_pause_set(void *state, json_t *request, crier_store_cb done,
+                     void *arg);
+int memory_pauses_read(void *state, json_t *request, crier_store_cb done,
+                       void *arg);
+int memory_audit_append(void *state, json_t *request, crier_store_cb done,
+                        void *arg);
+int memory_audit_list(void *state, json_t *request, crier_store_cb done,
+                      void *arg);
+int memory_backup(void *state, json_t *request, crier_store_cb done,
+                  void *arg);
 
 /* events.c */
 int memory_append(void *state, const struct crier_event_rec *events,

@@ -45,14 +45,21 @@ static const char attempts_select_sql[] =
  * lane then due then priority, is job_compare_due's. */
 #define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
 
+/* A job that a paused scope covers is left where it is until a resume. */
+#define JOB_NOT_PAUSED                                                      \
+    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'all'"         \
+    "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
+    "  OR (p.scope = 'program' AND p.name = jobs.program))"
+
 static const char jobs_claimable_sql[] =
     "SELECT * FROM ("
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state = 'planned' AND due <= ?1" JOB_CLAIM_ORDER " LIMIT ?2)"
+    "    WHERE state = 'planned' AND due <= ?1" JOB_NOT_PAUSED
+    JOB_CLAIM_ORDER " LIMIT ?2)"
     "  UNION ALL"
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
     "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
-    JOB_CLAIM_ORDER " LIMIT ?2))"
+    JOB_NOT_PAUSED JOB_CLAIM_ORDER " LIMIT ?2))"
     JOB_CLAIM_ORDER " LIMIT ?2";
 
 /* Indexed by filter mix: 1 when the state is filtered, 2 for the rule. */

@@ -33,7 +33,11 @@ static const char *const request_names[] = {
     [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance",
     [REQUEST_REPORT_READ] = "report_read",
     [REQUEST_JOURNEYS_READ] = "journeys_read",
-    [REQUEST_JOURNEYS_DUE] = "journeys_due"
+    [REQUEST_JOURNEYS_DUE] = "journeys_due",
+    [REQUEST_PAUSE_SET] = "pause_set",
+    [REQUEST_PAUSES_READ] = "pauses_read",
+    [REQUEST_AUDIT_APPEND] = "audit_append",
+    [REQUEST_AUDIT_LIST] = "audit_list"
 };
 
 
@@ -116,6 +120,16 @@ request_free(struct request *req)
     case REQUEST_JOURNEYS_READ:
         journeys_read_clear(&req->input.journeys_read);
         break;
+    case REQUEST_PAUSE_SET:
+        pause_change_clear(&req->input.pause);
+        break;
+    case REQUEST_AUDIT_APPEND:
+        audit_entry_clear(&req->input.audit);
+        break;
+    case REQUEST_AUDIT_LIST:
+        audit_filter_clear(&req->input.audit_filter);
+        break;
+    case REQUEST_PAUSES_READ:
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
     case REQUEST_JOURNEYS_DUE:
@@ -203,6 +217,18 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOURNEYS_DUE:
         rc = journeys_due(conn, req);
+        break;
+    case REQUEST_PAUSE_SET:
+        rc = pause_set_run(conn, req);
+        break;
+    case REQUEST_PAUSES_READ:
+        rc = pauses_read_run(conn, req);
+        break;
+    case REQUEST_AUDIT_APPEND:
+        rc = audit_append_run(conn, req);
+        break;
+    case REQUEST_AUDIT_LIST:
+        rc = audit_list_run(conn, req);
         break;
     }
     if (rc < 0)
@@ -426,6 +452,24 @@ JSON_OPERATION(store_journeys_read, REQUEST_JOURNEYS_READ,
                journeys_read_parse, journeys_read, 0)
 JSON_OPERATION(store_journeys_due, REQUEST_JOURNEYS_DUE, journeys_due_parse,
                journeys_due, 0)
+JSON_OPERATION(store_pause_set, REQUEST_PAUSE_SET, pause_change_parse, pause,
+               1)
+JSON_OPERATION(store_audit_append, REQUEST_AUDIT_APPEND, audit_entry_parse,
+               audit, 1)
+JSON_OPERATION(store_audit_list, REQUEST_AUDIT_LIST, audit_filter_parse,
+               audit_filter, 0)
+
+
+/* Queues a pauses_read, whose request carries nothing to parse. */
+static int
+store_pauses_read(void *state, json_t *json, crier_store_cb done, void *arg)
+{
+    struct request *req = request_new(REQUEST_PAUSES_READ, done, arg);
+
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    return request_queue(state, req, 0);
+}
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -453,5 +497,10 @@ const struct crier_store_ops sqlite_store_ops = {
     .schedules_advance = store_schedules_advance,
     .report_read = store_report_read,
     .journeys_read = store_journeys_read,
-    .journeys_due = store_journeys_due
+    .journeys_due = store_journeys_due,
+    .pause_set = store_pause_set,
+    .pauses_read = store_pauses_read,
+    .audit_append = store_audit_append,
+    .audit_list = store_audit_list,
+    .backup = store_backup
 };

@@ -289,7 +289,25 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_due"
     "  ON journeys (due, journey, profile)"
     "  WHERE due IS NOT NULL AND state = 'active';"
-    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);",
+
+    /* 14: the operator's pauses, which jobs_claim reads, and the audit
+     * log of admin actions. The scope "all" has the name ''. The audit
+     * log is apart from residents' data, so erasure never touches it. */
+    "CREATE TABLE pauses ("
+    "  scope TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  since INTEGER NOT NULL,"
+    "  by TEXT,"
+    "  PRIMARY KEY (scope, name)) WITHOUT ROWID;"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  time_ms INTEGER NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT,"
+    "  result INTEGER NOT NULL);"
+    "CREATE INDEX audit_log_time ON audit_log (time_ms);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -45,7 +45,11 @@ enum request_kind {
     REQUEST_SCHEDULES_ADVANCE,
     REQUEST_REPORT_READ,
     REQUEST_JOURNEYS_READ,
-    REQUEST_JOURNEYS_DUE
+    REQUEST_JOURNEYS_DUE,
+    REQUEST_PAUSE_SET,
+    REQUEST_PAUSES_READ,
+    REQUEST_AUDIT_APPEND,
+    REQUEST_AUDIT_LIST
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -83,6 +87,9 @@ struct request {
         struct report_request report;
         struct journeys_read journeys_read;
         struct journeys_due journeys_due;
+        struct pause_change pause;
+        struct audit_entry audit;
+        struct audit_filter audit_filter;
     } input;
 
     crier_append_cb append_done;
@@ -188,6 +195,11 @@ enum statement_id {
     STMT_JOURNEYS_FORGET,
     STMT_JOURNEYS_PROFILE,
     STMT_JOURNEYS_DUE,
+    STMT_PAUSE_INSERT,
+    STMT_PAUSE_DELETE,
+    STMT_PAUSES_SELECT,
+    STMT_AUDIT_INSERT,
+    STMT_AUDIT_SELECT,
     STMT_COUNT
 };
 
@@ -262,6 +274,16 @@ int connection_run(struct connection *conn, struct request *req,
 int statement_bind_text(sqlite3_stmt *stmt, int index, const char *text);
 char *column_text_copy(sqlite3_stmt *stmt, int column, int *rc);
 int store_error(int rc);
+
+/* control.c: pauses and the audit log. */
+int pause_set_run(struct connection *conn, struct request *req);
+int pauses_read_run(struct connection *conn, struct request *req);
+int audit_append_run(struct connection *conn, struct request *req);
+int audit_list_run(struct connection *conn, struct request *req);
+
+/* backup.c */
+int store_backup(void *state, json_t *request, crier_store_cb done,
+                 void *arg);
 
 /* schema.c */
 int schema_migrate(struct connection *conn, char *message, size_t size);
