@@ -1,5 +1,6 @@
 /* crier: the command line. */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static const char usage_text[] =
     "  segments [NAME]\n"
     "            list the segments with their member counts, or print the\n"
     "            profile ids of segment NAME, one a line; offline\n"
+    "  backup FILE\n"
+    "            copy the store into the new file FILE while crier serves\n"
+    "            (SQLite store; docs/operations.md)\n"
     "  report [rules|messages|goals|funnel|experiments] [--since DATE]\n"
     "         [--until DATE] [--program NAME] [--json|--csv]\n"
     "            print the report counters; dates are YYYY-MM-DD in UTC,\n"
@@ -204,6 +208,89 @@ command_report(const char *path, int argc, char **argv)
 }
 
 
+/* The outcome of `crier backup`, filled in by on_backup_done. */
+struct backup_outcome {
+    const char *file;
+    int status;
+};
+
+
+static void
+on_backup_done(void *arg, int status, json_t *result)
+{
+    struct backup_outcome *out = arg;
+
+    out->status = status;
+    if (status == 0)
+        printf("backup written: %s (%lld pages)\n", out->file,
+               (long long) json_integer_value(json_object_get(result,
+                                                              "pages")));
+}
+
+
+/* Prints why a backup failed and what to do about it. */
+static void
+backup_explain(const char *file, int status)
+{
+    const char *store = server.store->desc->name;
+
+    if (status == CRIER_EEXIST)
+        fprintf(stderr, "crier: backup: %s exists; give a new file name\n",
+                file);
+    else if (status == CRIER_ENOTSUP)
+        fprintf(stderr, "crier: backup: the %s store has no file to copy; "
+                "back up its database with its own tools (for PostgreSQL, "
+                "pg_dump; see docs/operations.md)\n", store);
+    else
+        fprintf(stderr, "crier: backup to %s failed: %s\n", file,
+                crier_strerror(status));
+}
+
+
+/*
+ * crier backup FILE: asks the store plugin to copy itself into FILE. The
+ * store is only initialized, not started, so this works while a serving
+ * crier holds the store's lock.
+ */
+static int
+command_backup(const char *path, const char *file)
+{
+    struct backup_outcome out = { .file = file, .status = 0 };
+    struct config *cfg = NULL;
+    json_t *request;
+    int rc;
+
+    if (file == NULL) {
+        fprintf(stderr, "usage: crier [-c FILE] backup FILE\n");
+        return EXIT_USAGE;
+    }
+    if ((rc = load_config(path, &cfg)) != 0) {
+        server_release();
+        config_free(cfg);
+        return rc;
+    }
+    server.loop = uv_default_loop();
+    if (server.store_ops->size <= offsetof(struct crier_store_ops, backup))
+        rc = CRIER_ENOTSUP;
+    else {
+        request = json_pack("{s:s}", "path", file);
+        rc = server.store_ops->backup(server.store->state, request,
+                                      on_backup_done, &out);
+        json_decref(request);
+    }
+    if (rc == 0) {
+        uv_run(server.loop, UV_RUN_DEFAULT);
+        rc = out.status;
+    }
+    if (rc != 0)
+        backup_explain(file, rc);
+    uv_loop_close(server.loop);
+    server_release();
+    config_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -222,7 +309,8 @@ main(int argc, char **argv)
            optind < argc) {
         if (opt == -1) {
             /* A command may come before or after its options; only
-             * `profiles` (two) and `segments` (one) take arguments. */
+             * `profiles` (two), `segments` and `backup` (one) take
+             * arguments. */
             if (command == NULL) {
                 command = argv[optind++];
                 /* `report` reads its own options, so -c goes first. */
@@ -232,6 +320,8 @@ main(int argc, char **argv)
             } else if (strcmp(command, "profiles") == 0 && nargs < 2)
                 args[nargs++] = argv[optind++];
             else if (strcmp(command, "segments") == 0 && nargs < 1)
+                args[nargs++] = argv[optind++];
+            else if (strcmp(command, "backup") == 0 && nargs < 1)
                 args[nargs++] = argv[optind++];
             else {
                 fprintf(stderr, "crier: unexpected argument \"%s\"\n%s",
@@ -266,6 +356,8 @@ main(int argc, char **argv)
         return command_profiles(path, args[0], args[1]);
     if (strcmp(command, "segments") == 0)
         return command_segments(path, args[0]);
+    if (strcmp(command, "backup") == 0)
+        return command_backup(path, args[0]);
     fprintf(stderr, "crier: unknown command \"%s\"\n%s", command, usage_text);
     return EXIT_USAGE;
 }

@@ -42,6 +42,29 @@ int admin_token_matches(const char *token, const char *const *digests);
  */
 int admin_authorize(struct crier_http_req *req);
 
+/*
+ * Starts the audit entry of an authorized request that may change
+ * something (not GET or HEAD); the entry is written with the status the
+ * request is answered with. `token` is named by the first 12 hex digits
+ * of its SHA-256, never by the token itself (audit.c).
+ */
+void admin_audit_begin(struct crier_http_req *req, const char *token);
+
+/* Sets the target of the request's audit entry, for routes whose target
+ * is in the body rather than the path. */
+void admin_audit_target(struct crier_http_req *req, const char *target);
+
+/* Returns the audit name of the request's token ("sha256:" and 12 hex
+ * digits), or NULL when the request is not audited. */
+const char *admin_audit_token(struct crier_http_req *req);
+
+/* Adds GET /v1/admin/audit (audit.c). */
+int admin_audit_routes_add(struct http_server *http);
+
+/* Adds GET and POST /v1/admin/pause and POST /v1/admin/resume
+ * (pause.c). */
+int admin_pause_routes_add(struct http_server *http);
+
 /* Responds with {"error": message} and, unless NULL, "field". */
 void admin_respond_error(struct crier_http_req *req, int status,
                          const char *field, const char *message);

@@ -172,5 +172,6 @@ admin_authorize(struct crier_http_req *req)
         reject_unauthorized(req, "invalid", "invalid bearer token");
         return 0;
     }
+    admin_audit_begin(req, token);
     return 1;
 }

@@ -1,3 +1,6 @@
+/* dup3(2) */
+#define _GNU_SOURCE
+
 #include "base/log.h"
 
 #include <errno.h>
@@ -44,20 +47,27 @@ log_open(const char *path)
 }
 
 
+/*
+ * Opens the log path again and puts the new file in place of the old one
+ * with dup2(2), which is atomic: a record that a plugin thread writes at
+ * the same moment goes whole to the old file or whole to the new one, and
+ * never to a closed or reused descriptor.
+ */
 int
 log_reopen(void)
 {
-    int fd, old;
+    int fd, rc;
 
     if (log_path == NULL)
         return 0;
     fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return CRIER_EIO;
-    old = log_fd;
-    log_fd = fd;
-    close(old);
-    return 0;
+    do
+        rc = dup3(fd, log_fd, O_CLOEXEC);
+    while (rc < 0 && errno == EINTR);
+    close(fd);
+    return rc < 0 ? CRIER_EIO : 0;
 }
 
 

@@ -84,6 +84,9 @@ struct crier_http_req {
                                        final CRLF */
 
     char peer[HTTP_PEER_TEXT_SIZE]; /* req_peer's result, or "" */
+
+    http_respond_hook on_respond;   /* http_req_on_respond, or NULL */
+    void *on_respond_arg;
 };
 
 struct http_conn {
@@ -215,6 +218,9 @@ void http_route_dispatch(struct http_server *srv, struct crier_http_req *req);
 /* request.c */
 void http_req_reset(struct crier_http_req *req);
 void http_req_free(struct crier_http_req *req);
+
+/* Runs the request's respond hook, if any, once (response.c). */
+void http_respond_hook_run(struct crier_http_req *req, int status);
 void http_req_detach(struct crier_http_req *req);
 int http_req_decode_path(struct crier_http_req *req, const char *path,
                          size_t len);

@@ -157,6 +157,7 @@ http_req_reset(struct crier_http_req *req)
 void
 http_req_free(struct crier_http_req *req)
 {
+    http_respond_hook_run(req, 0);
     http_buf_free(&req->head);
     http_buf_free(&req->body);
     http_buf_free(&req->extra);

@@ -137,10 +137,43 @@ http_resp_header(struct crier_http_req *req, const char *name,
 
 
 void
+http_req_on_respond(struct crier_http_req *req, http_respond_hook hook,
+                    void *arg)
+{
+    req->on_respond = hook;
+    req->on_respond_arg = arg;
+}
+
+
+void *
+http_req_respond_arg(struct crier_http_req *req, http_respond_hook hook)
+{
+    return req->on_respond == hook ? req->on_respond_arg : NULL;
+}
+
+
+/* Runs the request's hook once, with the status of its answer. */
+void
+http_respond_hook_run(struct crier_http_req *req, int status)
+{
+    http_respond_hook hook = req->on_respond;
+
+    if (hook == NULL)
+        return;
+    req->on_respond = NULL;
+    hook(req->on_respond_arg, req, status);
+}
+
+
+void
 http_respond(struct crier_http_req *req, int status,
              const char *content_type, const void *body, size_t len)
 {
     struct http_conn *conn = req->conn;
+
+    if (req->state == HTTP_REQ_WAITING)
+        http_respond_hook_run(req, status < 100 || status > 999 ? 500
+                                                                : status);
 
     /* The client has gone, so the response is dropped. */
     if (conn == NULL) {

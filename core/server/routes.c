@@ -33,12 +33,7 @@ on_healthz(void *arg, struct crier_http_req *req)
 static void
 on_readyz(void *arg, struct crier_http_req *req)
 {
-    int ready = server.store != NULL && server.store->started &&
-                !server.stopping;
-
-    http_respond_json(req, ready ? 200 : 503,
-                      json_pack("{s:s}", "status",
-                                ready ? "ready" : "not ready"));
+    ready_respond(req);
 }
 
 
@@ -161,6 +156,10 @@ routes_add_core(struct http_server *http)
         rc = admin_message_routes_add(http);
     if (rc == 0)
         rc = admin_report_routes_add(http);
+    if (rc == 0)
+        rc = admin_pause_routes_add(http);
+    if (rc == 0)
+        rc = admin_audit_routes_add(http);
     if (rc == 0)
         rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)

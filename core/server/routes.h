@@ -4,6 +4,11 @@
 
 struct http_server;
 
+struct crier_http_req;
+
 int routes_add_core(struct http_server *http);
+
+/* Answers GET /readyz once the store's readiness read ends (ready.c). */
+void ready_respond(struct crier_http_req *req);
 
 #endif
