@@ -248,7 +248,7 @@ backup_explain(const char *file, int status)
 
 
 /*
- * crier backup FILE: asks the store plugin to copy itself into FILE. The
+ * crier backup FILE: calls the store plugin's backup operation. The
  * store is only initialized, not started, so this works while a serving
  * crier holds the store's lock.
  */

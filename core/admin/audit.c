@@ -1,8 +1,8 @@
 /*
  * The audit log: each admin request that may change something (any
  * method but GET and HEAD) is recorded with the token that made it, the
- * action, its target, the time and the HTTP status it was answered with.
- * The entry is written when the answer is known, through the request's
+ * action, its target, the time and the HTTP status of the response.
+ * The entry is written when the response is known, through the request's
  * respond hook. GET /v1/admin/audit lists the entries.
  */
 #include <stddef.h>
@@ -21,7 +21,7 @@
 /* Hex digits of the token's SHA-256 that name it in the log. */
 #define AUDIT_TOKEN_HEX 12
 
-/* One admin action waiting for its answer. */
+/* One admin action waiting for its response. */
 struct audit_record {
     char token[sizeof("sha256:") + AUDIT_TOKEN_HEX];
     int64_t time;               /* Unix ms when the request was read */
@@ -80,7 +80,11 @@ on_audit_stored(void *arg, int status, json_t *result)
 }
 
 
-/* Writes the entry once the request is answered with `status`. */
+/*
+ * Writes the entry once the request gets its response, of `status`.
+ * NOTE: the write follows the response, so a crash in between loses the
+ * entry (docs/KNOWN_LIMITS.md, "Operations").
+ */
 static void
 on_answered(void *arg, struct crier_http_req *req, int status)
 {

@@ -87,10 +87,17 @@ scope_read(struct crier_http_req *req, const char **scope,
                             "and \"program\", and nothing else");
         return -1;
     }
-    *scope = channel ? "channel" : program ? "program" : "all";
+    if (channel != NULL)
+        *scope = "channel";
+    else if (program != NULL)
+        *scope = "program";
+    else
+        *scope = "all";
     *name = NULL;
     if (channel == NULL && program == NULL)
         return 0;
+    /* NOTE: a program name is not checked against the configuration
+     * (docs/KNOWN_LIMITS.md, "Operations"). */
     *name = json_string_value(channel ? channel : program);
     if (*name == NULL || (*name)[0] == '\0') {
         admin_respond_error(req, 400, *scope, "must be a non-empty string");

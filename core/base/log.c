@@ -49,9 +49,9 @@ log_open(const char *path)
 
 /*
  * Opens the log path again and puts the new file in place of the old one
- * with dup2(2), which is atomic: a record that a plugin thread writes at
- * the same moment goes whole to the old file or whole to the new one, and
- * never to a closed or reused descriptor.
+ * with dup3(2), which is atomic. A record that a plugin thread writes at
+ * that moment goes whole to one file or the other, and never to a closed
+ * or reused descriptor.
  */
 int
 log_reopen(void)

@@ -27,6 +27,9 @@ struct pauses_call {
     int changed;                /* pause_set changed the store */
 };
 
+/* NOTE: the copy is read at start and after each change made through
+ * this node, not when another node changes the store's pauses
+ * (docs/KNOWN_LIMITS.md, "Operations"). */
 static GPtrArray *paused;       /* struct pause * */
 
 

@@ -89,14 +89,14 @@ void http_respond(struct crier_http_req *req, int status,
                   const char *content_type, const void *body, size_t len);
 void http_respond_json(struct crier_http_req *req, int status, json_t *body);
 
-/* Runs once with the status a request was answered with; status 0 when
- * the request is freed without an answer. */
+/* Runs once with the status of a request's response, or with 0 when the
+ * request is freed without one. */
 typedef void (*http_respond_hook)(void *arg, struct crier_http_req *req,
                                   int status);
 
 /*
- * Sets the hook that the request's answer runs, before the response is
- * written and even when the client has gone. The audit log uses it to
+ * Sets the hook that http_respond runs, before the response is written
+ * and even when the client has gone. The audit log uses it to
  * record each admin action with its result. One hook per request.
  */
 void http_req_on_respond(struct crier_http_req *req, http_respond_hook hook,

@@ -152,7 +152,7 @@ http_req_respond_arg(struct crier_http_req *req, http_respond_hook hook)
 }
 
 
-/* Runs the request's hook once, with the status of its answer. */
+/* Runs the request's hook once, with the status of its response. */
 void
 http_respond_hook_run(struct crier_http_req *req, int status)
 {

@@ -1,8 +1,9 @@
 /*
- * GET /readyz: 200 when every plugin has started and the store answers a
- * cheap read (the pipeline's cursor) within READY_STORE_TIMEOUT_MS, 503
- * otherwise, with {"status": "not ready", "reasons": [...]} naming each
- * part that is not ready. /healthz only says that the process is up.
+ * GET /readyz: 200 when every plugin has started and the store completes
+ * a cheap read (the pipeline's cursor) within READY_STORE_TIMEOUT_MS.
+ * Otherwise 503 with {"status": "not ready", "reasons": [...]}, one
+ * reason for each part that is not ready. /healthz reports only that the
+ * process is up.
  */
 #include <stdlib.h>
 
@@ -13,7 +14,7 @@
 #include "server/routes.h"
 #include "server/server.h"
 
-/* How long the store may take to answer the readiness read, in ms. */
+/* The time the store may take for the readiness read, in ms. */
 #define READY_STORE_TIMEOUT_MS 2000
 
 /* One /readyz check, freed when both the store and the timer are done. */

@@ -107,7 +107,8 @@ def test_pause_all_then_resume(tmp_path):
     assert c.post("/v1/admin/pause", {}, headers=AUTH).status == 200
     notice(c, "ben@example.gov")
     time.sleep(0.5)
-    assert mails(c) == [] and mails(c, "letters") == []
+    assert mails(c) == []
+    assert mails(c, "letters") == []
 
     # Resuming a channel does not lift the pause of everything.
     r = c.post("/v1/admin/resume", {"channel": "letters"}, headers=AUTH)
@@ -224,7 +225,7 @@ def test_audit_log_records_admin_actions(tmp_path):
                     headers=AUTH).json()["profile"]["id"]
     assert c.request("DELETE", "/v1/profiles/" + profile,
                      headers=AUTH).status == 200
-    # The entry is written as the answer goes out, so it may trail it.
+    # The entry is written as the response goes out, so it may trail it.
     after = wait_until(lambda: [e for e in [c.get(
         "/v1/admin/audit", headers=AUTH).json()["entries"]]
         if len(e) == 4])[0]
@@ -242,8 +243,8 @@ def test_log_file_reopen_loses_nothing(tmp_path):
     def actions():
         for i in range(total):
             body = {"channel": "letters"}
-            what = "/v1/admin/pause" if i % 2 == 0 else "/v1/admin/resume"
-            assert c.post(what, body, headers=AUTH).status == 200
+            route = "/v1/admin/pause" if i % 2 == 0 else "/v1/admin/resume"
+            assert c.post(route, body, headers=AUTH).status == 200
 
     worker = threading.Thread(target=actions)
     worker.start()
@@ -323,9 +324,9 @@ def test_backup_during_load_restores(tmp_path):
 
 def test_backup_refuses_existing_file_and_memory_store(tmp_path):
     c = Crier(tmp_path, CONFIG % (TEMPLATES, DIGEST, ""))
-    taken = os.path.join(str(tmp_path), "taken.db")
-    open(taken, "w").close()
-    code, out, err = run_crier("-c", c.conf, "backup", taken)
+    existing = os.path.join(str(tmp_path), "taken.db")
+    open(existing, "w").close()
+    code, out, err = run_crier("-c", c.conf, "backup", existing)
     assert code == 1
     assert "taken.db exists; give a new file name" in err
 

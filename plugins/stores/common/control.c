@@ -10,7 +10,7 @@
 
 #include "model.h"
 
-/* The longest audit page a request may ask for. */
+/* The maximum entries in one audit_list page. */
 #define AUDIT_LIMIT_MAX 1000
 
 

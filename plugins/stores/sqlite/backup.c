@@ -3,8 +3,8 @@
  * into a new file while other connections, in this process or in a
  * serving crier, keep writing. It needs neither the store's lock nor its
  * workers, so `crier backup` runs it on a store that was only
- * initialized. The copy is one consistent snapshot: the read transaction
- * of a single sqlite3_backup_step(-1) sees the database as of one commit.
+ * initialized. The copy is one consistent snapshot, because a single
+ * sqlite3_backup_step(-1) reads in one read transaction.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -147,7 +147,7 @@ audit_list_run(struct connection *conn, struct request *req)
     sqlite3_bind_int64(stmt, 3, filter->until);
     statement_bind_text(stmt, 4, filter->token);
     statement_bind_text(stmt, 5, filter->action);
-    /* One row more than the page tells whether another page follows. */
+    /* One row more than the page shows whether another page follows. */
     sqlite3_bind_int64(stmt, 6, (sqlite3_int64) filter->limit + 1);
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW &&
            json_array_size(list) < filter->limit) {
