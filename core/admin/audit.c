@@ -196,15 +196,17 @@ list_request(struct crier_http_req *req)
         } else
             bad = p->name;
     }
+    /* `bad` may point into `params`, so the error goes out first. */
+    if (bad != NULL) {
+        json_decref(request);
+        request = NULL;
+        admin_respond_error(req, 400, bad, "invalid query parameter: use "
+                            "token, action, since and until (RFC 3339), "
+                            "limit (1 to 1000) and before (an entry id)");
+    }
     if (params != NULL)
         g_ptr_array_free(params, TRUE);
-    if (bad == NULL)
-        return request;
-    json_decref(request);
-    admin_respond_error(req, 400, bad, "invalid query parameter: use "
-                        "token, action, since and until (RFC 3339), limit "
-                        "(1 to 1000) and before (an entry id)");
-    return NULL;
+    return request;
 }
 
 

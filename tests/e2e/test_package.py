@@ -94,6 +94,20 @@ def test_deb_contents(package):
     assert any(n.endswith("/pkgconfig/crier-plugin.pc") for n in names)
 
 
+def test_pkg_config_names_sdk(package):
+    pcdir = [d for d, _, fs in os.walk(package["root"])
+             if "crier-plugin.pc" in fs][0]
+    env = dict(os.environ, PKG_CONFIG_PATH=pcdir)
+    r = run("pkg-config", "--variable=plugindir", "crier-plugin", env=env)
+    assert r.returncode == 0, r.stderr
+    plugindir = r.stdout.strip()
+    assert plugindir.startswith("/usr/lib/")
+    # The folder that the binary searches is the one the package fills.
+    assert os.path.exists(package["root"] + plugindir + "/sqlite.so")
+    r = run("pkg-config", "--print-requires", "crier-plugin", env=env)
+    assert r.stdout.split() == ["jansson", "libuv", "libcurl"]
+
+
 def test_lintian_no_errors(package):
     if shutil.which("lintian") is None:
         pytest.fail("lintian is missing: run scripts/install-deps")
