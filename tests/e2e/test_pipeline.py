@@ -1,4 +1,5 @@
 """Rules, templates and the outbox: events in, emails in a Maildir out."""
+import datetime
 import os
 
 from crierlib import (PLUGINS, ROOT, Crier, Store, body_of, free_port,
@@ -143,17 +144,37 @@ def test_retries_on_test_clock_then_dead(tmp_path):
     job = c.store.jobs()[0]
     assert job["state"] == "planned"
     assert job["last_error"]
-    # The first retry waits 1 minute on the test clock, the second 2.
-    assert c.post("/v1/test/clock", {"advance": "59s"}).status == 200
+    # The first retry waits up to 1 minute on the test clock, the second
+    # up to 2; jitter takes up to a quarter off each wait.
+    first = retry_wait_ms(c)
+    assert 45000 <= first <= 60000
+    set_clock(c, due_ms(c) - 1000)
     assert c.store.jobs()[0]["attempts"] == 1
-    assert c.post("/v1/test/clock", {"advance": "2s"}).status == 200
+    set_clock(c, due_ms(c) + 1000)
     wait_until(attempts(2))
-    assert c.post("/v1/test/clock", {"advance": "121s"}).status == 200
+    assert 90000 <= retry_wait_ms(c) <= 120000
+    set_clock(c, due_ms(c) + 1000)
     wait_until(attempts(3))
     job = c.store.jobs()[0]
     assert job["state"] == "dead"
     assert job["error"]
     c.stop()
+
+
+def due_ms(c):
+    return c.store.query("SELECT due FROM jobs")[0][0]
+
+
+def retry_wait_ms(c):
+    """The wait before the job's next try: its due time less the time of
+    its last attempt, both in milliseconds on the test clock."""
+    return due_ms(c) - c.store.query("SELECT updated FROM jobs")[0][0]
+
+
+def set_clock(c, ms):
+    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    now = when.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+    assert c.post("/v1/test/clock", {"now": now}).status == 200
 
 
 def test_test_clock_refuses_going_back(tmp_path):
