@@ -124,6 +124,9 @@ static const char *const migration_undo[] = {
            "DROP INDEX stages_program;",
     [12] = "DROP TABLE job_attempts;"
            "ALTER TABLE jobs DROP COLUMN template_version;",
+    [14] = "DROP TABLE subscriptions;"
+           "DROP TABLE objects;"
+           "DROP INDEX jobs_rule;",
 };
 
 

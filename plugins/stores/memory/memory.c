@@ -171,6 +171,11 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
                                              schedule_row_free);
     store->journeys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             journey_row_free);
+    store->subscriptions = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                 g_free,
+                                                 memory_subscription_free);
+    store->objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           g_free);
     *state = store;
     return 0;
 }
@@ -227,6 +232,8 @@ memory_destroy(void *state)
     g_hash_table_unref(store->segments);
     g_hash_table_unref(store->schedules);
     g_hash_table_unref(store->journeys);
+    g_hash_table_unref(store->subscriptions);
+    g_hash_table_unref(store->objects);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -261,7 +268,12 @@ static const struct crier_store_ops memory_ops = {
     .schedules_advance = memory_schedules_advance,
     .report_read = memory_report_read,
     .journeys_read = memory_journeys_read,
-    .journeys_due = memory_journeys_due
+    .journeys_due = memory_journeys_due,
+    .subscription_set = memory_subscription_set,
+    .subscriptions_read = memory_subscriptions_read,
+    .object_put = memory_object_put,
+    .objects_read = memory_objects_read,
+    .jobs_tally = memory_jobs_tally
 };
 
 

@@ -13,6 +13,7 @@ int
 batch_commit(struct connection *conn, struct request *req)
 {
     const struct batch *batch = &req->input.batch;
+    char metric[128];
     size_t planned = 0;
     size_t merged = 0;
     size_t i;
@@ -45,7 +46,9 @@ batch_commit(struct connection *conn, struct request *req)
         rc = job_insert(conn, req, job, &inserted);
         if (rc == 0 && inserted)
             rc = report_count_add(conn, req, job->rule, job->template_name,
-                                  job->channel, job_plan_metric(job),
+                                  job->channel,
+                                  job_plan_metric(job, metric,
+                                                  sizeof(metric)),
                                   job->created);
         planned += rc == 0 && inserted;
     }

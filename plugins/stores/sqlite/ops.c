@@ -33,7 +33,12 @@ static const char *const request_names[] = {
     [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance",
     [REQUEST_REPORT_READ] = "report_read",
     [REQUEST_JOURNEYS_READ] = "journeys_read",
-    [REQUEST_JOURNEYS_DUE] = "journeys_due"
+    [REQUEST_JOURNEYS_DUE] = "journeys_due",
+    [REQUEST_SUBSCRIPTION_SET] = "subscription_set",
+    [REQUEST_SUBSCRIPTIONS_READ] = "subscriptions_read",
+    [REQUEST_OBJECT_PUT] = "object_put",
+    [REQUEST_OBJECTS_READ] = "objects_read",
+    [REQUEST_JOBS_TALLY] = "jobs_tally"
 };
 
 
@@ -115,6 +120,13 @@ request_free(struct request *req)
         break;
     case REQUEST_JOURNEYS_READ:
         journeys_read_clear(&req->input.journeys_read);
+        break;
+    case REQUEST_SUBSCRIPTION_SET:
+    case REQUEST_SUBSCRIPTIONS_READ:
+    case REQUEST_OBJECT_PUT:
+    case REQUEST_OBJECTS_READ:
+    case REQUEST_JOBS_TALLY:
+        topic_request_clear(&req->input.topic);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -203,6 +215,21 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOURNEYS_DUE:
         rc = journeys_due(conn, req);
+        break;
+    case REQUEST_SUBSCRIPTION_SET:
+        rc = subscription_set(conn, req);
+        break;
+    case REQUEST_SUBSCRIPTIONS_READ:
+        rc = subscriptions_read(conn, req);
+        break;
+    case REQUEST_OBJECT_PUT:
+        rc = object_put(conn, req);
+        break;
+    case REQUEST_OBJECTS_READ:
+        rc = objects_read(conn, req);
+        break;
+    case REQUEST_JOBS_TALLY:
+        rc = jobs_tally(conn, req);
         break;
     }
     if (rc < 0)
@@ -426,6 +453,16 @@ JSON_OPERATION(store_journeys_read, REQUEST_JOURNEYS_READ,
                journeys_read_parse, journeys_read, 0)
 JSON_OPERATION(store_journeys_due, REQUEST_JOURNEYS_DUE, journeys_due_parse,
                journeys_due, 0)
+JSON_OPERATION(store_subscription_set, REQUEST_SUBSCRIPTION_SET,
+               subscription_set_parse, topic, 1)
+JSON_OPERATION(store_subscriptions_read, REQUEST_SUBSCRIPTIONS_READ,
+               subscriptions_read_parse, topic, 0)
+JSON_OPERATION(store_object_put, REQUEST_OBJECT_PUT, object_put_parse, topic,
+               1)
+JSON_OPERATION(store_objects_read, REQUEST_OBJECTS_READ, objects_read_parse,
+               topic, 0)
+JSON_OPERATION(store_jobs_tally, REQUEST_JOBS_TALLY, jobs_tally_parse, topic,
+               0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -453,5 +490,10 @@ const struct crier_store_ops sqlite_store_ops = {
     .schedules_advance = store_schedules_advance,
     .report_read = store_report_read,
     .journeys_read = store_journeys_read,
-    .journeys_due = store_journeys_due
+    .journeys_due = store_journeys_due,
+    .subscription_set = store_subscription_set,
+    .subscriptions_read = store_subscriptions_read,
+    .object_put = store_object_put,
+    .objects_read = store_objects_read,
+    .jobs_tally = store_jobs_tally
 };

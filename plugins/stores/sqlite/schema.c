@@ -289,7 +289,29 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_due"
     "  ON journeys (due, journey, profile)"
     "  WHERE due IS NOT NULL AND state = 'active';"
-    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);",
+
+    /* 14: topic subscriptions, one row per (profile, topic, channel);
+     * stored objects (bulletins, topics made by the admin API); and jobs
+     * by rule, so that a bulletin's progress is counted from its jobs
+     * without a scan of every job. */
+    "CREATE TABLE subscriptions ("
+    "  profile TEXT NOT NULL,"
+    "  topic TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  origin TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (profile, topic, channel)) WITHOUT ROWID;"
+    "CREATE INDEX subscriptions_topic"
+    "  ON subscriptions (topic, channel, profile);"
+    "CREATE TABLE objects ("
+    "  kind TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX jobs_rule ON jobs (rule, state);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

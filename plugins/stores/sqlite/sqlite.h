@@ -45,7 +45,12 @@ enum request_kind {
     REQUEST_SCHEDULES_ADVANCE,
     REQUEST_REPORT_READ,
     REQUEST_JOURNEYS_READ,
-    REQUEST_JOURNEYS_DUE
+    REQUEST_JOURNEYS_DUE,
+    REQUEST_SUBSCRIPTION_SET,
+    REQUEST_SUBSCRIPTIONS_READ,
+    REQUEST_OBJECT_PUT,
+    REQUEST_OBJECTS_READ,
+    REQUEST_JOBS_TALLY
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -83,6 +88,7 @@ struct request {
         struct report_request report;
         struct journeys_read journeys_read;
         struct journeys_due journeys_due;
+        struct topic_request topic;
     } input;
 
     crier_append_cb append_done;
@@ -188,6 +194,15 @@ enum statement_id {
     STMT_JOURNEYS_FORGET,
     STMT_JOURNEYS_PROFILE,
     STMT_JOURNEYS_DUE,
+    STMT_SUBSCRIPTION_SET,
+    STMT_SUBSCRIPTION_GET,
+    STMT_SUBSCRIPTIONS_PROFILE,
+    STMT_SUBSCRIBERS_PAGE,
+    STMT_OBJECT_PUT,
+    STMT_OBJECTS_ALL,
+    STMT_OBJECT_ONE,
+    STMT_JOBS_TALLY,
+    STMT_ERASE_SUBSCRIPTIONS,
     STMT_COUNT
 };
 
@@ -353,6 +368,13 @@ int journeys_forget(struct connection *conn, struct request *req,
                     const char *profile);
 int journeys_read(struct connection *conn, struct request *req);
 int journeys_due(struct connection *conn, struct request *req);
+
+/* topics.c */
+int subscription_set(struct connection *conn, struct request *req);
+int subscriptions_read(struct connection *conn, struct request *req);
+int object_put(struct connection *conn, struct request *req);
+int objects_read(struct connection *conn, struct request *req);
+int jobs_tally(struct connection *conn, struct request *req);
 
 /* schedules.c */
 int schedule_plan_apply(struct connection *conn, struct request *req,
