@@ -5,10 +5,12 @@
 #include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "bulletins/bulletins.h"
 #include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "server/server.h"
+#include "topics/topics.h"
 
 
 static void
@@ -161,6 +163,10 @@ routes_add_core(struct http_server *http)
         rc = admin_message_routes_add(http);
     if (rc == 0)
         rc = admin_report_routes_add(http);
+    if (rc == 0)
+        rc = topic_routes_add(http);
+    if (rc == 0)
+        rc = bulletin_routes_add(http);
     if (rc == 0)
         rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)

@@ -251,7 +251,8 @@ struct crier_store_ops {
                         void *arg);
 
     /* Counts the jobs of a rule by state, and the suppressed ones by
-     * reason: {"rule"} gives {"states": {...}, "reasons": {...}}. */
+     * reason, and finds the highest profile id among them: {"rule"}
+     * gives {"states": {...}, "reasons": {...}, "last_profile"}. */
     int (*jobs_tally)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
 };

@@ -212,10 +212,13 @@ static void
 tally_plan(struct fixture *f, const char *key, const char *rule,
            const char *reason)
 {
+    const char *profile = strchr(key, '/') + 1;
+
     json_decref(json_ok(f, f->ops->commit,
-        json_pack("{s:[{s:s,s:s,s:s,s:s,s:I,s:i,s:s?}]}", "jobs", "key", key,
-                  "rule", rule, "channel", "email", "template", "t", "due",
-                  (json_int_t) T0, "lane", 2, "suppressed", reason)));
+        json_pack("{s:[{s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:s?}]}", "jobs", "key",
+                  key, "rule", rule, "profile", profile, "channel", "email",
+                  "template", "t", "due", (json_int_t) T0, "lane", 2,
+                  "suppressed", reason)));
 }
 
 
@@ -246,10 +249,12 @@ jobs_tally_counts(void **state)
                                 "planned") +
                      json_integer_value(json_object_get(
                          json_object_get(result, "states"), "claimed")), 2);
+    assert_string_equal(member_str(result, "last_profile"), "p_4");
     json_decref(result);
     result = json_ok(f, f->ops->jobs_tally,
                      json_pack("{s:s}", "rule", "bulletin:none"));
     assert_int_equal(json_object_size(json_object_get(result, "states")), 0);
+    assert_null(member_str(result, "last_profile"));
     json_decref(result);
 }
 

@@ -208,8 +208,19 @@ stored_object_json(const char *id, const char *body)
 json_t *
 jobs_tally_new(void)
 {
-    return json_pack("{s:o,s:o}", "states", json_object(), "reasons",
-                     json_object());
+    return json_pack("{s:o,s:o,s:n}", "states", json_object(), "reasons",
+                     json_object(), "last_profile");
+}
+
+
+void
+jobs_tally_last(json_t *result, const char *profile)
+{
+    const char *had = json_string_value(json_object_get(result,
+                                                        "last_profile"));
+
+    if (profile != NULL && (had == NULL || strcmp(profile, had) > 0))
+        json_object_set_new(result, "last_profile", json_string(profile));
 }
 
 

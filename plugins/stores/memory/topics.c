@@ -268,8 +268,10 @@ memory_jobs_tally(void *state, json_t *request, crier_store_cb done,
     for (guint i = 0; i < store->jobs->len; i++) {
         const struct job *job = g_ptr_array_index(store->jobs, i);
 
-        if (job->rule != NULL && strcmp(job->rule, in.rule) == 0)
-            jobs_tally_add(tally, job_state_name(job->state), job->error, 1);
+        if (job->rule == NULL || strcmp(job->rule, in.rule) != 0)
+            continue;
+        jobs_tally_add(tally, job_state_name(job->state), job->error, 1);
+        jobs_tally_last(tally, job->profile);
     }
     topic_request_clear(&in);
     completion_queue(store, done, arg, 0, tally);

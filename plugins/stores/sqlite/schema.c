@@ -293,8 +293,8 @@ static const char *const migrations[] = {
 
     /* 14: topic subscriptions, one row per (profile, topic, channel);
      * stored objects (bulletins, topics made by the admin API); and jobs
-     * by rule, so that a bulletin's progress is counted from its jobs
-     * without a scan of every job. */
+     * by rule and profile, so that a bulletin's progress and its last
+     * planned recipient are read from its own jobs, not from all. */
     "CREATE TABLE subscriptions ("
     "  profile TEXT NOT NULL,"
     "  topic TEXT NOT NULL,"
@@ -311,7 +311,7 @@ static const char *const migrations[] = {
     "  id TEXT NOT NULL,"
     "  body TEXT NOT NULL,"
     "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
-    "CREATE INDEX jobs_rule ON jobs (rule, state);"
+    "CREATE INDEX jobs_rule ON jobs (rule, profile);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -39,6 +39,9 @@ static const char jobs_tally_sql[] =
     "SELECT state, CASE WHEN state = 'suppressed' THEN error END,"
     " count(*) FROM jobs WHERE rule = ?1 GROUP BY 1, 2";
 
+static const char jobs_last_profile_sql[] =
+    "SELECT max(profile) FROM jobs WHERE rule = ?1";
+
 
 static const char *
 column_text(sqlite3_stmt *stmt, int column)
@@ -250,6 +253,21 @@ jobs_tally(struct connection *conn, struct request *req)
                        sqlite3_column_int64(stmt, 2));
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) {
+        json_decref(tally);
+        return connection_fail(conn, req, rc);
+    }
+    stmt = connection_statement(conn, STMT_JOBS_LAST_PROFILE,
+                                jobs_last_profile_sql);
+    if (stmt == NULL) {
+        json_decref(tally);
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    }
+    statement_bind_text(stmt, 1, req->input.topic.rule);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        jobs_tally_last(tally, column_text(stmt, 0));
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_ROW) {
         json_decref(tally);
         return connection_fail(conn, req, rc);
     }
