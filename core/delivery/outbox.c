@@ -18,6 +18,7 @@
 #include "server/server.h"
 #include "template/link_rewrite.h"
 #include "template/template.h"
+#include "topics/pages.h"
 
 /* One job on its way through render, `sending`, the channel and the
  * final update. */
@@ -374,6 +375,7 @@ render(struct delivery *d, char *error, size_t size)
                                   json_object_get(job, "rule")));
     json_object_set_new(data, "public_url",
                         json_string(server.settings.public_url));
+    pages_links_add(data, job);
     language = json_string_value(json_object_get(
         json_object_get(data, "profile"), "language"));
     rc = template_render_language(ob.templates,

@@ -16,6 +16,7 @@
 #include "segments/segments.h"
 #include "server/server.h"
 #include "template/template.h"
+#include "topics/pages.h"
 #include "topics/topics.h"
 
 static struct {
@@ -69,7 +70,8 @@ engine_prepare(struct config *cfg)
                      &server.rules) != 0 ||
         segment_set_load(cfg, &server.segments) != 0 ||
         outbox_settings_load(cfg, &eng.outbox) != 0 ||
-        retention_load(cfg) != 0 || topics_load(cfg) != 0)
+        retention_load(cfg) != 0 || topics_load(cfg) != 0 ||
+        pages_load(cfg) != 0)
         return CRIER_ECONFIG;
     return 0;
 }
@@ -135,6 +137,7 @@ engine_release(void)
     schedule_defs_clear();
     bulletins_release();
     topics_release();
+    pages_release();
 }
 
 

@@ -10,6 +10,7 @@
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "server/server.h"
+#include "topics/pages.h"
 #include "topics/topics.h"
 
 
@@ -167,6 +168,8 @@ routes_add_core(struct http_server *http)
         rc = topic_routes_add(http);
     if (rc == 0)
         rc = bulletin_routes_add(http);
+    if (rc == 0)
+        rc = page_routes_add(http);
     if (rc == 0)
         rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)
