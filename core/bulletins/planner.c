@@ -282,13 +282,15 @@ page_read(struct turn *t, const struct bulletin *b)
 
 
 /* Starts the planner after the highest profile that has a job of the
- * bulletin: every recipient up to it was considered, because pages go
- * in profile id order. */
+ * bulletin, read from the highest job key "bulletin:<id>/<profile>":
+ * every recipient up to it was considered, because pages go in profile
+ * id order. */
 static void
 on_tally(void *arg, int status, json_t *result)
 {
     struct turn *t = arg;
     struct bulletin *b = bulletin_find(t->id);
+    const char *last;
 
     if (status < 0 || b == NULL) {
         if (b == NULL)
@@ -297,9 +299,9 @@ on_tally(void *arg, int status, json_t *result)
             turn_fail(t, "jobs_tally", status);
         return;
     }
+    last = json_string_value(json_object_get(result, "last_key"));
     g_free(b->after);
-    b->after = g_strdup(json_string_value(json_object_get(result,
-                                                          "last_profile")));
+    b->after = last != NULL ? g_strdup(strchr(last, '/') + 1) : NULL;
     b->positioned = 1;
     page_read(t, b);
 }

@@ -251,8 +251,8 @@ struct crier_store_ops {
                         void *arg);
 
     /* Counts the jobs of a rule by state, and the suppressed ones by
-     * reason, and finds the highest profile id among them: {"rule"}
-     * gives {"states": {...}, "reasons": {...}, "last_profile"}. */
+     * reason, and finds the highest key of the form "<rule>/...":
+     * {"rule"} gives {"states": {...}, "reasons": {...}, "last_key"}. */
     int (*jobs_tally)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
 };

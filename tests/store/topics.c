@@ -249,12 +249,12 @@ jobs_tally_counts(void **state)
                                 "planned") +
                      json_integer_value(json_object_get(
                          json_object_get(result, "states"), "claimed")), 2);
-    assert_string_equal(member_str(result, "last_profile"), "p_4");
+    assert_string_equal(member_str(result, "last_key"), "bulletin:b1/p_4");
     json_decref(result);
     result = json_ok(f, f->ops->jobs_tally,
                      json_pack("{s:s}", "rule", "bulletin:none"));
     assert_int_equal(json_object_size(json_object_get(result, "states")), 0);
-    assert_null(member_str(result, "last_profile"));
+    assert_null(member_str(result, "last_key"));
     json_decref(result);
 }
 

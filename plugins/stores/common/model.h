@@ -894,8 +894,8 @@ void jobs_tally_add(json_t *result, const char *state, const char *error,
 /* Returns an empty jobs_tally result. */
 json_t *jobs_tally_new(void);
 
-/* Sets "last_profile" of a jobs_tally result to `profile` when it sorts
- * after the one set (NULL changes nothing). */
-void jobs_tally_last(json_t *result, const char *profile);
+/* Sets "last_key" of a jobs_tally result to `key` when `key` starts with
+ * "<rule>/" and sorts after the one set (NULL changes nothing). */
+void jobs_tally_last(json_t *result, const char *rule, const char *key);
 
 #endif

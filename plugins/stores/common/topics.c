@@ -209,18 +209,21 @@ json_t *
 jobs_tally_new(void)
 {
     return json_pack("{s:o,s:o,s:n}", "states", json_object(), "reasons",
-                     json_object(), "last_profile");
+                     json_object(), "last_key");
 }
 
 
 void
-jobs_tally_last(json_t *result, const char *profile)
+jobs_tally_last(json_t *result, const char *rule, const char *key)
 {
     const char *had = json_string_value(json_object_get(result,
-                                                        "last_profile"));
+                                                        "last_key"));
+    size_t len = strlen(rule);
 
-    if (profile != NULL && (had == NULL || strcmp(profile, had) > 0))
-        json_object_set_new(result, "last_profile", json_string(profile));
+    if (key == NULL || strncmp(key, rule, len) != 0 || key[len] != '/')
+        return;
+    if (had == NULL || strcmp(key, had) > 0)
+        json_object_set_new(result, "last_key", json_string(key));
 }
 
 

@@ -271,7 +271,7 @@ memory_jobs_tally(void *state, json_t *request, crier_store_cb done,
         if (job->rule == NULL || strcmp(job->rule, in.rule) != 0)
             continue;
         jobs_tally_add(tally, job_state_name(job->state), job->error, 1);
-        jobs_tally_last(tally, job->profile);
+        jobs_tally_last(tally, in.rule, job->key);
     }
     topic_request_clear(&in);
     completion_queue(store, done, arg, 0, tally);

@@ -293,8 +293,8 @@ static const char *const migrations[] = {
 
     /* 14: topic subscriptions, one row per (profile, topic, channel);
      * stored objects (bulletins, topics made by the admin API); and jobs
-     * by rule and profile, so that a bulletin's progress and its last
-     * planned recipient are read from its own jobs, not from all. */
+     * by rule with their state and reason, so that jobs_tally reads a
+     * bulletin's progress from the index alone. */
     "CREATE TABLE subscriptions ("
     "  profile TEXT NOT NULL,"
     "  topic TEXT NOT NULL,"
@@ -311,7 +311,7 @@ static const char *const migrations[] = {
     "  id TEXT NOT NULL,"
     "  body TEXT NOT NULL,"
     "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
-    "CREATE INDEX jobs_rule ON jobs (rule, profile);"
+    "CREATE INDEX jobs_rule ON jobs (rule, state, error);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

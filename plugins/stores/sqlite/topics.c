@@ -39,8 +39,10 @@ static const char jobs_tally_sql[] =
     "SELECT state, CASE WHEN state = 'suppressed' THEN error END,"
     " count(*) FROM jobs WHERE rule = ?1 GROUP BY 1, 2";
 
-static const char jobs_last_profile_sql[] =
-    "SELECT max(profile) FROM jobs WHERE rule = ?1";
+/* The highest key of the form "<rule>/...", read from the unique index
+ * on key: '0' is the character after '/'. */
+static const char jobs_last_key_sql[] =
+    "SELECT max(key) FROM jobs WHERE key > ?1 || '/' AND key < ?1 || '0'";
 
 
 static const char *
@@ -256,8 +258,8 @@ jobs_tally(struct connection *conn, struct request *req)
         json_decref(tally);
         return connection_fail(conn, req, rc);
     }
-    stmt = connection_statement(conn, STMT_JOBS_LAST_PROFILE,
-                                jobs_last_profile_sql);
+    stmt = connection_statement(conn, STMT_JOBS_LAST_KEY,
+                                jobs_last_key_sql);
     if (stmt == NULL) {
         json_decref(tally);
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
@@ -265,7 +267,7 @@ jobs_tally(struct connection *conn, struct request *req)
     statement_bind_text(stmt, 1, req->input.topic.rule);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
-        jobs_tally_last(tally, column_text(stmt, 0));
+        jobs_tally_last(tally, req->input.topic.rule, column_text(stmt, 0));
     sqlite3_reset(stmt);
     if (rc != SQLITE_ROW) {
         json_decref(tally);
