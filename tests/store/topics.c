@@ -169,6 +169,49 @@ subscription_erase_removes(void **state)
 
 
 static void
+commit_confirms_pending(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result, *rows;
+
+    json_decref(json_ok(f, f->ops->subscription_set,
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "profile", "p_1", "topic",
+                  "recalls", "channel", "sms", "status", "pending", "origin",
+                  "api", "time", (json_int_t) T0)));
+    json_decref(json_ok(f, f->ops->subscription_set,
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "profile", "p_1", "topic",
+                  "closures", "channel", "sms", "status", "unsubscribed",
+                  "origin", "api", "time", (json_int_t) T0)));
+    json_decref(subscribe(f, "p_1", "heat", "pending", "page", T0));
+    json_decref(json_ok(f, f->ops->commit,
+        json_pack("{s:[{s:s,s:s,s:s,s:I}]}", "confirmations", "profile",
+                  "p_1", "channel", "sms", "origin", "sms", "time",
+                  (json_int_t) T0 + 9)));
+    result = json_ok(f, f->ops->subscriptions_read,
+                     json_pack("{s:s}", "profile", "p_1"));
+    rows = json_object_get(result, "subscriptions");
+    assert_int_equal(json_array_size(rows), 3);
+    /* closures/sms stays unsubscribed, heat/email stays pending. */
+    assert_string_equal(member_str(json_array_get(rows, 0), "status"),
+                        "unsubscribed");
+    assert_string_equal(member_str(json_array_get(rows, 1), "status"),
+                        "pending");
+    assert_string_equal(member_str(json_array_get(rows, 2), "status"),
+                        "confirmed");
+    assert_string_equal(member_str(json_array_get(rows, 2), "origin"),
+                        "sms");
+    assert_int_equal(member_int(json_array_get(rows, 2), "updated"), T0 + 9);
+    json_decref(result);
+    result = json_pack("{s:[{s:s,s:s,s:s,s:I}]}", "confirmations",
+                       "profile", "p_1", "channel", "sms", "origin", "fax",
+                       "time", (json_int_t) T0);
+    assert_int_equal(f->ops->commit(f->store, result, NULL, NULL),
+                     CRIER_EINVAL);
+    json_decref(result);
+}
+
+
+static void
 objects_put_and_read(void **state)
 {
     struct fixture *f = *state;
@@ -305,6 +348,7 @@ const struct CMUnitTest topic_tests[] = {
     CASE(subscribers_pages),
     CASE(subscription_requests_invalid),
     CASE(subscription_erase_removes),
+    CASE(commit_confirms_pending),
     CASE(objects_put_and_read),
     CASE(jobs_tally_counts),
     CASE(job_suppressed_never_claimed),

@@ -257,6 +257,8 @@ struct report_request {
 };
 
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
+struct topic_request;
+
 struct batch {
     char *cursor_name;
     int64_t cursor_value;
@@ -282,6 +284,9 @@ struct batch {
     size_t goal_count;
     struct engagement *engagements;
     size_t engagement_count;
+    struct topic_request *confirmations;   /* profile, channel, origin,
+                                            * time */
+    size_t confirmation_count;
 };
 
 struct claim_request {
@@ -871,6 +876,12 @@ struct topic_request {
 #define SUBSCRIBERS_MAX 1000
 
 int subscription_set_parse(const json_t *json, struct topic_request *out);
+
+/* Parses the optional "confirmations" member of a batch: each entry
+ * confirms every pending subscription of its profile on its channel. */
+int confirmations_parse(const json_t *json, struct topic_request **items,
+                        size_t *count);
+void confirmations_clear(struct topic_request *items, size_t count);
 int subscriptions_read_parse(const json_t *json, struct topic_request *out);
 int object_put_parse(const json_t *json, struct topic_request *out);
 int objects_read_parse(const json_t *json, struct topic_request *out);

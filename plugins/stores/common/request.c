@@ -506,6 +506,9 @@ batch_parse(const json_t *json, struct batch *out)
     if (rc == 0)
         rc = engagements_parse(json, &out->engagements,
                                &out->engagement_count);
+    if (rc == 0)
+        rc = confirmations_parse(json, &out->confirmations,
+                                 &out->confirmation_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -538,6 +541,7 @@ batch_clear(struct batch *batch)
     schedule_plans_clear(batch->schedules, batch->schedule_count);
     journey_rows_clear(batch->journeys, batch->journey_count);
     goal_hits_clear(batch->goals, batch->goal_count);
+    confirmations_clear(batch->confirmations, batch->confirmation_count);
     engagements_clear(batch->engagements, batch->engagement_count);
     memset(batch, 0, sizeof(*batch));
 }

@@ -81,6 +81,50 @@ subscription_set_parse(const json_t *json, struct topic_request *out)
 }
 
 
+static int
+confirmation_parse(const json_t *json, void *item)
+{
+    struct topic_request *out = item;
+    json_t *time = json_object_get(json, "time");
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(json) || !json_is_integer(time))
+        return CRIER_EINVAL;
+    out->time = json_integer_value(time);
+    rc = text_member(json, "profile", 1, &out->profile);
+    if (rc == 0)
+        rc = text_member(json, "channel", 1, &out->channel);
+    if (rc == 0)
+        rc = text_member(json, "origin", 1, &out->origin);
+    if (rc == 0 && !name_known(out->origin, origins))
+        rc = CRIER_EINVAL;
+    return rc < 0 ? parse_fail(out, rc) : 0;
+}
+
+
+int
+confirmations_parse(const json_t *json, struct topic_request **items,
+                    size_t *count)
+{
+    void *parsed;
+    int rc = batch_array_parse(json, "confirmations", sizeof(**items),
+                               confirmation_parse, &parsed, count);
+
+    *items = parsed;
+    return rc;
+}
+
+
+void
+confirmations_clear(struct topic_request *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        topic_request_clear(&items[i]);
+    free(items);
+}
+
+
 /* A request names either a profile, or a topic and a channel with an
  * optional page position. */
 int

@@ -64,6 +64,8 @@ batch_apply(struct memory_store *store, struct batch *batch)
     }
     for (i = 0; i < batch->segment_count; i++)
         segment_apply(store, &batch->segments[i]);
+    for (i = 0; i < batch->confirmation_count; i++)
+        subscriptions_confirm(store, &batch->confirmations[i]);
     for (i = 0; i < batch->event_count; i++)
         batch_event_store(store, &batch->events[i]);
     for (i = 0; i < batch->job_count; i++)

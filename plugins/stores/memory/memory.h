@@ -186,6 +186,8 @@ struct memory_subscription {
 
 void memory_subscription_free(void *subscription);
 void subscriptions_forget(struct memory_store *store, const char *profile);
+void subscriptions_confirm(struct memory_store *store,
+                           const struct topic_request *confirm);
 int memory_subscription_set(void *state, json_t *request,
                             crier_store_cb done, void *arg);
 int memory_subscriptions_read(void *state, json_t *request,

@@ -188,6 +188,32 @@ id_order(gconstpointer a, gconstpointer b)
 }
 
 
+/* Confirms every pending subscription of a profile on a channel, for a
+ * commit batch's "confirmations". */
+void
+subscriptions_confirm(struct memory_store *store,
+                      const struct topic_request *confirm)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, store->subscriptions);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        struct memory_subscription *sub = value;
+
+        if (strcmp(sub->profile, confirm->profile) != 0 ||
+            strcmp(sub->channel, confirm->channel) != 0 ||
+            strcmp(sub->status, "pending") != 0)
+            continue;
+        g_free(sub->status);
+        g_free(sub->origin);
+        sub->status = g_strdup("confirmed");
+        sub->origin = g_strdup(confirm->origin);
+        sub->updated = confirm->time;
+    }
+}
+
+
 int
 memory_object_put(void *state, json_t *request, crier_store_cb done,
                   void *arg)

@@ -37,6 +37,8 @@ batch_commit(struct connection *conn, struct request *req)
     }
     for (i = 0; rc == 0 && i < batch->segment_count; i++)
         rc = segment_apply(conn, req, &batch->segments[i]);
+    for (i = 0; rc == 0 && i < batch->confirmation_count; i++)
+        rc = subscriptions_confirm(conn, req, &batch->confirmations[i]);
     if (rc == 0)
         rc = batch_events_append(conn, req, batch->events,
                                  batch->event_count);

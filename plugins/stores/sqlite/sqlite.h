@@ -204,6 +204,7 @@ enum statement_id {
     STMT_JOBS_TALLY,
     STMT_JOBS_LAST_KEY,
     STMT_ERASE_SUBSCRIPTIONS,
+    STMT_SUBSCRIPTIONS_CONFIRM,
     STMT_COUNT
 };
 
@@ -376,6 +377,8 @@ int subscriptions_read(struct connection *conn, struct request *req);
 int object_put(struct connection *conn, struct request *req);
 int objects_read(struct connection *conn, struct request *req);
 int jobs_tally(struct connection *conn, struct request *req);
+int subscriptions_confirm(struct connection *conn, struct request *req,
+                          const struct topic_request *confirm);
 
 /* schedules.c */
 int schedule_plan_apply(struct connection *conn, struct request *req,

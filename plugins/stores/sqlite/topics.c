@@ -25,6 +25,11 @@ static const char subscribers_page_sql[] =
     " FROM subscriptions WHERE topic = ?1 AND channel = ?2 AND profile > ?3"
     " ORDER BY profile LIMIT ?4";
 
+static const char subscriptions_confirm_sql[] =
+    "UPDATE subscriptions SET status = 'confirmed', origin = ?3,"
+    " updated = ?4 WHERE profile = ?1 AND channel = ?2"
+    " AND status = 'pending'";
+
 static const char object_put_sql[] =
     "INSERT INTO objects (kind, id, body) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body";
@@ -178,6 +183,29 @@ subscriptions_read(struct connection *conn, struct request *req)
     }
     req->result = json_pack("{s:o,s:n}", "subscriptions", rows, "next");
     return req->result == NULL ? CRIER_ENOMEM : 0;
+}
+
+
+/* Confirms every pending subscription of a profile on a channel, for a
+ * commit batch's "confirmations". */
+int
+subscriptions_confirm(struct connection *conn, struct request *req,
+                      const struct topic_request *confirm)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_SUBSCRIPTIONS_CONFIRM,
+                                subscriptions_confirm_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, confirm->profile);
+    statement_bind_text(stmt, 2, confirm->channel);
+    statement_bind_text(stmt, 3, confirm->origin);
+    sqlite3_bind_int64(stmt, 4, confirm->time);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
 }
 
 
