@@ -96,7 +96,7 @@ int bulletin_routes_add(struct http_server *http);
  * The claim-time check of a bulletin's job, beside the channel consent:
  * the bulletin must be sending, and for a topic the recipient's
  * subscription on the job's channel must be confirmed. `done` gets NULL
- * to go on, or a reason to suppress; `hold_ms` > 0 asks to plan the job
+ * to go on, or a reason to suppress. A `hold_ms` above 0 plans the job
  * again at that instant (a paused bulletin).
  */
 typedef void (*bulletin_check_cb)(void *arg, const char *reason,

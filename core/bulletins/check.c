@@ -13,7 +13,9 @@
 #include "bulletins/bulletins.h"
 #include "server/server.h"
 
-/* How long a paused bulletin's job waits before it is claimed again. */
+/* How long a paused bulletin's job waits before it is claimed again.
+ * NOTE: the job is claimed again every minute for as long as the pause
+ * lasts (docs/KNOWN_LIMITS.md, "Topics and bulletins"). */
 #define PAUSED_HOLD_MS (60 * 1000)
 
 struct check_call {

@@ -1,9 +1,9 @@
 /*
- * The bulletin planner. Every PLAN_TICK_MS on the crier clock, and at
- * once when woken, it gives each sending bulletin one turn: read a page of
- * up to BULLETIN_BATCH recipients after the last one considered, load
- * their profiles, and commit one job per recipient in one store batch. A
- * turn plans no more sendable jobs than the bulletin's rate allows since
+ * The bulletin planner. It gives each sending bulletin one turn every
+ * PLAN_TICK_MS on the crier clock, and at once when woken. A turn reads a
+ * page of up to BULLETIN_BATCH recipients after the last one considered,
+ * loads their profiles and commits one job per recipient in one store
+ * batch. A turn plans no more sendable jobs than the bulletin's rate allows since
  * the last turn, so the pace follows the rate even though each job is due
  * when planned. Only one page is in memory at a time.
  */
@@ -68,14 +68,14 @@ turn_free(struct turn *t)
 static void
 turn_fail(struct turn *t, const char *op, int status)
 {
-    log_error("bulletin turn failed; it is tried again", "bulletin=%s "
+    log_error("bulletin turn failed; retrying at the next tick", "bulletin=%s "
               "op=%s error=%s", t->id, op, crier_errname(status));
     turn_free(t);
 }
 
 
 /* Returns the reason to record for a recipient whose job is planned
- * suppressed, or NULL for one to send to; sets *skip for a recipient
+ * suppressed, or NULL for one to send to. Sets *skip for a recipient
  * that gets no job at all. */
 static const char *
 recipient_verdict(const struct bulletin *b, const json_t *entry,
@@ -308,7 +308,9 @@ on_tally(void *arg, int status, json_t *result)
 
 
 /* Raises the bulletin's allowance for the time since its last turn and
- * returns the sendable jobs this turn may plan. */
+ * returns the sendable jobs this turn may plan.
+ * NOTE: the rate is the bulletin's own; two bulletins on one channel add
+ * up (docs/KNOWN_LIMITS.md, "Topics and bulletins"). */
 static int64_t
 budget_take(struct bulletin *b, int64_t now)
 {

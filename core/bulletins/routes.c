@@ -29,7 +29,7 @@
  * other, starting with ids[next]. */
 struct bulletin_call {
     struct crier_http_req *req;
-    int status;                 /* the HTTP status of the answer */
+    int status;                 /* the HTTP status of the response */
     GPtrArray *ids;             /* bulletin ids still to present */
     guint next;
     json_t *list;               /* NULL for a single bulletin */
@@ -84,7 +84,7 @@ tally_count(const json_t *states, const char *state)
 
 
 /*
- * Adds "progress" and the state the admin sees: "scheduled" before
+ * Adds "progress" and the state that the API shows: "scheduled" before
  * send_at, and "complete" once every recipient was considered and no job
  * waits to be sent.
  */
@@ -207,7 +207,7 @@ on_list(void *arg, struct crier_http_req *req)
 }
 
 
-/* A request whose answer waits for the bulletin to be stored. */
+/* A request whose response waits for the bulletin to be stored. */
 struct save_wait {
     struct crier_http_req *req;
     int status;
@@ -298,7 +298,7 @@ path_split(const char *path, const char **action)
 }
 
 
-/* Moves the bulletin to the state `action` asks for, or responds 409. */
+/* Moves the bulletin to the state that `action` names, or responds 409. */
 static int
 state_change(struct crier_http_req *req, struct bulletin *b,
              const char *action)

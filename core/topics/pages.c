@@ -255,9 +255,10 @@ on_profile_created(void *arg, int status, json_t *result)
 /*
  * Uses the profile that owns the address, or stores a new one with only
  * that identity.
- * NOTE: a new profile is written here, not by the pipeline, so an event
- * with the same address that the pipeline handles at the same moment may
- * create a second profile; the identity stays with the first one stored.
+ * NOTE: a new profile is written here, not by the pipeline. An event with
+ * the same address that the pipeline handles at the same moment may
+ * create a second profile, and the identity stays with the first one
+ * stored.
  */
 static void
 on_owner(void *arg, int status, json_t *result)

@@ -46,7 +46,7 @@ static const char *const origins[] = {
 };
 
 
-/* Fails the parse: frees what `out` holds and returns `rc`. */
+/* Fails the parse: frees the members of `out` and returns `rc`. */
 static int
 parse_fail(struct topic_request *out, int rc)
 {

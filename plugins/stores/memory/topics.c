@@ -112,7 +112,7 @@ profile_order(gconstpointer a, gconstpointer b)
 }
 
 
-/* Returns nonzero when `sub` belongs in the answer to `in`. */
+/* Returns nonzero when `sub` belongs in the result of `in`. */
 static int
 subscription_matches(const struct memory_subscription *sub,
                      const struct topic_request *in)

@@ -312,6 +312,12 @@ static const char *const migrations[] = {
     "  body TEXT NOT NULL,"
     "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
     "CREATE INDEX jobs_rule ON jobs (rule, state, error);"
+    /* A claim reads each lane's due jobs in (due, priority DESC, id)
+     * order straight from this index. jobs_lane_due had priority
+     * ascending, so each claim sorted every due job of the lane, which
+     * a bulletin's backlog makes slow. */
+    "DROP INDEX jobs_lane_due;"
+    "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
