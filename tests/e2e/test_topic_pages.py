@@ -13,7 +13,8 @@ import urllib.parse
 
 import pytest
 
-from crierlib import ROOT, Crier, Store, body_of, maildir_messages, wait_until
+from crierlib import (ROOT, Crier, Store, body_of, maildir_messages,
+                      run_crier, wait_until)
 from test_beacon_browser import CHROMIUM
 from test_dashboard import node_tools
 
@@ -58,14 +59,19 @@ TEMPLATES = {
 }
 
 
-def start(workdir):
-    templates = os.path.join(str(workdir), "templates")
+def start_templates(templates):
+    """Writes the test's templates under `templates`."""
     for name, parts in TEMPLATES.items():
         os.makedirs(os.path.join(templates, name), exist_ok=True)
         for part, text in parts.items():
             with open(os.path.join(templates, name, part + ".mustache"),
                       "w") as f:
                 f.write(text)
+
+
+def start(workdir):
+    templates = os.path.join(str(workdir), "templates")
+    start_templates(templates)
     text = CONFIG % {"templates": templates, "secret": SECRET,
                      "digest": hashlib.sha256(TOKEN.encode()).hexdigest()}
     c = Crier(workdir, text).start()
@@ -305,3 +311,37 @@ def test_pages_in_chromium_with_axe(tmp_path):
         height = int.from_bytes(head[20:24], "big")
         assert 0 < width <= 320 and height > 40, name
         assert sizes[name]["inked"] > 0.01, name
+
+
+def test_config_errors_name_key(tmp_path):
+    templates = os.path.join(str(tmp_path), "templates")
+    cases = [
+        ('{ name = "Crib Recalls"; title = "X"; category = "Y"; '
+         'channels = [ "email" ]; }', "topics[0]", "lowercase"),
+        ('{ name = "crib"; title = "X"; category = "Y"; '
+         'channels = [ "fax" ]; }', "topics[0]", "not configured"),
+        ('{ name = "crib"; title = "X"; category = "Y"; '
+         'channels = [ "email" ]; colour = "red"; }', "colour", "unknown"),
+    ]
+    for n, (topic, key, words) in enumerate(cases):
+        text = CONFIG % {"templates": templates, "secret": SECRET,
+                         "digest": "0" * 64}
+        text = re.sub(r"topics = \(.*?\n\);", "topics = ( %s );" % topic,
+                      text, flags=re.S)
+        workdir = os.path.join(str(tmp_path), "case%d" % n)
+        os.makedirs(workdir)
+        start_templates(templates)
+        c = Crier(workdir, text)
+        code, out, err = run_crier("check", "-c", c.conf)
+        assert code != 0, topic
+        assert key in out + err, (topic, out + err)
+        assert words in out + err, (topic, out + err)
+
+    text = CONFIG % {"templates": templates, "secret": "short",
+                     "digest": "0" * 64}
+    workdir = os.path.join(str(tmp_path), "secret")
+    os.makedirs(workdir)
+    code, out, err = run_crier("check", "-c", Crier(workdir, text).conf)
+    assert code != 0
+    assert "pages.secret" in out + err
+    assert "openssl rand" in out + err
