@@ -309,7 +309,8 @@ def test_pages_in_chromium_with_axe(tmp_path):
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width = int.from_bytes(head[16:20], "big")
         height = int.from_bytes(head[20:24], "big")
-        assert 0 < width <= 320 and height > 40, name
+        assert 0 < width <= 320, name
+        assert height > 40, name
         assert sizes[name]["inked"] > 0.01, name
 
 
