@@ -294,12 +294,12 @@ on_subscribe(void *arg, struct crier_http_req *req)
     }
     identities = json_array();
     json_array_foreach(entries, i, entry) {
-        const char *field;
-        const char *error = json_is_object(entry)
-                            ? entry_check(entry, &field)
-                            : (field = "subscriptions",
-                               "each entry must be an object");
+        const char *field = "subscriptions";
+        const char *error = "each entry must be an object";
         char message[200];
+
+        if (json_is_object(entry))
+            error = entry_check(entry, &field);
 
         if (error != NULL) {
             snprintf(message, sizeof(message), "entry %zu: %s", i, error);
