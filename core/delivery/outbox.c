@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "bulletins/bulletins.h"
 #include "delivery/caps.h"
 #include "delivery/guard.h"
 #include "delivery/pauses.h"
@@ -18,6 +19,7 @@
 #include "server/server.h"
 #include "template/link_rewrite.h"
 #include "template/template.h"
+#include "topics/pages.h"
 
 /* One job on its way through render, `sending`, the channel and the
  * final update. */
@@ -30,7 +32,7 @@ struct delivery {
     struct rendered_message rendered;
     struct crier_message msg;
     struct plugin_instance *channel;
-    int lane;                   /* 0 service, 1 outreach */
+    int lane;                   /* 0 service, 1 outreach, 2 bulk */
     int cap_reserved;           /* caps_check took a reservation */
     uint64_t send_started;      /* metrics_now_ns() at the hand-over */
 };
@@ -401,6 +403,7 @@ render(struct delivery *d, char *error, size_t size)
                                   json_object_get(job, "rule")));
     json_object_set_new(data, "public_url",
                         json_string(server.settings.public_url));
+    pages_links_add(data, job);
     language = json_string_value(json_object_get(
         json_object_get(data, "profile"), "language"));
     rc = template_render_language(ob.templates,
@@ -515,19 +518,62 @@ quiet_hold(struct delivery *d)
 }
 
 
+/* Checks quiet hours, then the frequency caps, and goes on to deliver the
+ * job when both pass. */
+static void
+guard_pace(struct delivery *d)
+{
+    const char *channel = json_string_value(json_object_get(d->job,
+                                                            "channel"));
+    int rc;
+
+    if (quiet_hold(d))
+        return;
+    /* A bulletin goes to residents who subscribed to its topic, so the
+     * frequency caps of service and outreach do not count it. */
+    if (d->lane == BULLETIN_LANE || !caps_apply(&ob.set, channel, d->lane)) {
+        deliver_checked(d);
+        return;
+    }
+    rc = caps_check(&ob.set,
+                    json_string_value(json_object_get(d->job, "profile_id")),
+                    channel, d->lane, clock_now_ms(), on_caps_checked, d);
+    if (rc != 0)
+        on_caps_checked(d, rc, 0);
+}
+
+
+static void
+on_bulletin_checked(void *arg, const char *reason, int64_t hold_ms)
+{
+    struct delivery *d = arg;
+
+    if (reason != NULL) {
+        suppress(d, reason);
+        return;
+    }
+    if (hold_ms > 0) {
+        log_info("bulletin message held", "job=%lld until=%lld",
+                 (long long) d->id, (long long) hold_ms);
+        finish_job(d, "planned", NULL, NULL, hold_ms);
+        return;
+    }
+    guard_pace(d);
+}
+
+
 /*
  * Checks the job against the profile as it is now: consent for the
- * channel, quiet hours, then the frequency caps, and goes on to deliver
- * it when all pass.
+ * channel, for a bulletin's job its bulletin and topic subscription, then
+ * quiet hours and the frequency caps, and goes on to deliver it when all
+ * pass.
  */
 static void
 guard(struct delivery *d)
 {
     json_t *job = d->job;
     const char *kind = d->channel->desc->name;
-    const char *channel = json_string_value(json_object_get(job, "channel"));
     const char *reason;
-    int rc;
 
     if (json_is_string(json_object_get(job, "address_invalid"))) {
         suppress(d, GUARD_REASON_INVALID);
@@ -539,17 +585,11 @@ guard(struct delivery *d)
         suppress(d, reason);
         return;
     }
-    if (quiet_hold(d))
-        return;
-    if (!caps_apply(&ob.set, channel, d->lane)) {
-        deliver_checked(d);
+    if (bulletin_job(job)) {
+        bulletin_job_check(job, on_bulletin_checked, d);
         return;
     }
-    rc = caps_check(&ob.set,
-                    json_string_value(json_object_get(job, "profile_id")),
-                    channel, d->lane, clock_now_ms(), on_caps_checked, d);
-    if (rc != 0)
-        on_caps_checked(d, rc, 0);
+    guard_pace(d);
 }
 
 
@@ -567,7 +607,9 @@ deliver(json_t *job)
     d->generation = json_integer_value(json_object_get(job, "generation"));
     d->attempt = (int) json_integer_value(json_object_get(job, "attempts"))
                  + 1;
-    d->lane = json_integer_value(json_object_get(job, "lane")) == 0 ? 0 : 1;
+    d->lane = (int) json_integer_value(json_object_get(job, "lane"));
+    if (d->lane < 0 || d->lane > BULLETIN_LANE)
+        d->lane = 1;
     outbox_message_id(key, ob.set.message_id_domain, d->message_id,
                       sizeof(d->message_id));
     /* NOTE: the interrupted hand-over counts in `attempts` but has no

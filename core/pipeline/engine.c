@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "base/log.h"
+#include "bulletins/bulletins.h"
 #include "delivery/outbox.h"
 #include "journeys/journeys.h"
 #include "pipeline/pipeline.h"
@@ -15,6 +16,8 @@
 #include "segments/segments.h"
 #include "server/server.h"
 #include "template/template.h"
+#include "topics/pages.h"
+#include "topics/topics.h"
 
 static struct {
     struct outbox_settings outbox;
@@ -67,7 +70,8 @@ engine_prepare(struct config *cfg)
                      &server.rules) != 0 ||
         segment_set_load(cfg, &server.segments) != 0 ||
         outbox_settings_load(cfg, &eng.outbox) != 0 ||
-        retention_load(cfg) != 0)
+        retention_load(cfg) != 0 || topics_load(cfg) != 0 ||
+        pages_load(cfg) != 0)
         return CRIER_ECONFIG;
     return 0;
 }
@@ -85,6 +89,8 @@ engine_start(void)
         segments_refresh_start();
         schedule_replan_start();
         journeys_wake_start(server.rules);
+        topics_restore();
+        bulletins_start();
     }
     return rc;
 }
@@ -104,6 +110,7 @@ engine_stop(void (*done)(void *arg), void *arg)
     eng.stop_done = done;
     eng.stop_arg = arg;
     segments_refresh_stop();
+    bulletins_stop();
     schedule_replan_stop();
     journeys_wake_stop();
     pipeline_stop(after_pipeline, NULL);
@@ -128,6 +135,9 @@ engine_release(void)
     server.templates = NULL;
     retention_release();
     schedule_defs_clear();
+    bulletins_release();
+    topics_release();
+    pages_release();
 }
 
 

@@ -29,6 +29,7 @@ evaluation_new(json_t *events)
     ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
     ev->goals = g_array_new(FALSE, FALSE, outcomes_pending_size());
     ev->engagements = json_array();
+    ev->confirmations = json_array();
     return ev;
 }
 
@@ -47,6 +48,7 @@ evaluation_free(struct evaluation *ev)
     g_array_free(ev->links, TRUE);
     g_array_free(ev->goals, TRUE);
     json_decref(ev->engagements);
+    json_decref(ev->confirmations);
     json_decref(ev->history);
     json_decref(ev->journeys);
     free(ev);
@@ -306,6 +308,24 @@ follow_merge(struct evaluation *ev, const json_t *merge)
 
 /* Runs every rule over one event. Rules see the stages as they were when
  * the event arrived, so one event never chains through several moves. */
+/*
+ * Confirms the profile's pending subscriptions on an SMS channel when the
+ * resident replied YES or START to it: the channel instance that received
+ * the reply is the event's source.
+ */
+static void
+subscriptions_confirm_on(struct evaluation *ev, const json_t *profile,
+                         const char *source, const char *type,
+                         int64_t now_ms)
+{
+    if (g_strcmp0(type, "sms.start") != 0 || source == NULL)
+        return;
+    json_array_append_new(ev->confirmations, json_pack(
+        "{s:O,s:s,s:s,s:I}", "profile", json_object_get(profile, "id"),
+        "channel", source, "origin", "sms", "time", (json_int_t) now_ms));
+}
+
+
 static void
 run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
 {
@@ -330,6 +350,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     }
     profile_consent_apply(profile, event, source, type, when, now_ms);
     profile_related_apply(profile, event, type, now_ms);
+    subscriptions_confirm_on(ev, profile, source, type, now_ms);
     if (!ev->unlinked)
         g_array_append_val(ev->links, link);
     for (size_t i = merges; i < json_array_size(ev->idx.merges); i++)
@@ -541,5 +562,9 @@ evaluation_run(struct evaluation *ev, const json_t *loaded,
     /* Journey places change in the same transaction as their jobs. */
     if (batch != NULL && ev->journeys != NULL)
         json_object_set_new(batch, "journeys", journeys_for_commit(ev));
+    /* SMS keyword replies confirm pending subscriptions in the same
+     * transaction as the event's consent change. */
+    if (batch != NULL && json_array_size(ev->confirmations) > 0)
+        json_object_set(batch, "confirmations", ev->confirmations);
     return batch;
 }

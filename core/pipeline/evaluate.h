@@ -32,6 +32,8 @@ struct evaluation {
     json_t *engagements;        /* opens, clicks and unsubscribes */
     json_t *journeys;           /* profile id -> journey -> row, or NULL
                                  * when no journey is configured */
+    json_t *confirmations;      /* pending subscriptions an SMS YES
+                                 * confirms */
 };
 
 /* The profile an event was resolved to, before later merges. */

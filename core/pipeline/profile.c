@@ -205,7 +205,7 @@ hex_put(char *out, uint64_t value, int digits)
  * The digits are written by hand because an import makes one id per new
  * row, and snprintf showed in perf profiles of bench/profiles.
  */
-static void
+void
 profile_id_new(int64_t now_ms, char buf[37])
 {
     uint64_t ms = (uint64_t) now_ms & 0xffffffffffffULL;

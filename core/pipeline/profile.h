@@ -124,6 +124,9 @@ void profile_related_view(const json_t *stored, json_t *flat);
 /* Returns the profile's stage in `program`, or NULL. */
 const char *profile_stage(const json_t *stored, const char *program);
 
+/* Writes a new profile id (UUID version 7 layout, sorting by time). */
+void profile_id_new(int64_t now_ms, char buf[37]);
+
 /* Returns the value of the profile's first identity of `kind`, or NULL. */
 const char *profile_identity(const json_t *stored, const char *kind);
 

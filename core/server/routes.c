@@ -5,10 +5,13 @@
 #include "admin/admin.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "bulletins/bulletins.h"
 #include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "server/server.h"
+#include "topics/pages.h"
+#include "topics/topics.h"
 
 
 static void
@@ -160,6 +163,12 @@ routes_add_core(struct http_server *http)
         rc = admin_pause_routes_add(http);
     if (rc == 0)
         rc = admin_audit_routes_add(http);
+    if (rc == 0)
+        rc = topic_routes_add(http);
+    if (rc == 0)
+        rc = bulletin_routes_add(http);
+    if (rc == 0)
+        rc = page_routes_add(http);
     if (rc == 0)
         rc = dashboard_routes_add(http);
     if (rc == 0 && server.settings.test_clock)

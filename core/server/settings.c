@@ -20,7 +20,7 @@ static const char *const top_level_keys[] = {
     "clock_start",
     "log_level", "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "node", "delivery", "admin", "attributes", "retention", "segments",
-    "segments_refresh", "time_zone", "default_language", NULL
+    "segments_refresh", "time_zone", "default_language", "topics", "pages", NULL
 };
 
 

@@ -265,6 +265,40 @@ struct crier_store_ops {
      */
     int (*backup)(void *store, json_t *request, crier_store_cb done,
                   void *arg);
+
+    /*
+     * Writes one topic subscription, keyed by (profile, topic, channel):
+     * {"profile", "topic", "channel", "status", "origin", "time"} gives
+     * {"subscription": row}. A new row gets `created` = time, and every
+     * write sets status, origin and `updated` = time. Added after
+     * backup, as are the four operations below, so a plugin with a
+     * smaller `size` lacks them all.
+     */
+    int (*subscription_set)(void *store, json_t *request,
+                            crier_store_cb done, void *arg);
+
+    /* Reads a profile's subscriptions ({"profile"}), or a page of a
+     * topic's subscribers on one channel in profile id order ({"topic",
+     * "channel", "after", "limit"}): {"subscriptions": [...], "next"}. */
+    int (*subscriptions_read)(void *store, json_t *request,
+                              crier_store_cb done, void *arg);
+
+    /* Stores a JSON object under (kind, id), replacing any stored one:
+     * {"kind", "id", "body"} gives {}. Bulletins and topics made by the
+     * admin API are kept this way. */
+    int (*object_put)(void *store, json_t *request, crier_store_cb done,
+                      void *arg);
+
+    /* Reads the objects of a kind in id order, or the one named by
+     * "id": {"kind", "id"} gives {"objects": [{"id", "body"}]}. */
+    int (*objects_read)(void *store, json_t *request, crier_store_cb done,
+                        void *arg);
+
+    /* Counts the jobs of a rule by state, and the suppressed ones by
+     * reason, and finds the highest key of the form "<rule>/...":
+     * {"rule"} gives {"states": {...}, "reasons": {...}, "last_key"}. */
+    int (*jobs_tally)(void *store, json_t *request, crier_store_cb done,
+                      void *arg);
 };
 
 #endif

@@ -51,6 +51,8 @@ main(int argc, char **argv)
                                       expire_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/segments", segment_tests,
                                       segment_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/topics", topic_tests,
+                                      topic_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/recent", recent_tests,
                                       recent_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/scan", scan_tests,

@@ -82,6 +82,37 @@ claim_orders_lane_due_priority(void **state)
 }
 
 
+/* A bulletin's backlog in lane 2 waits behind every due job of lanes 0
+ * and 1, however early it is due; within a lane, ties go in id order. */
+static void
+claim_bulk_lane_last(void **state)
+{
+    struct fixture *f = *state;
+    char key[32];
+    json_t *jobs;
+
+    for (int i = 0; i < 50; i++) {
+        snprintf(key, sizeof(key), "bulk-%02d", i);
+        plan(f, key, T0 - 100, 2, 0);
+    }
+    plan(f, "outreach", T0, 1, 0);
+    plan(f, "service-future", T0 + 10, 0, 9);
+    plan(f, "service", T0, 0, 0);
+    jobs = jobs_claim_at(f, T0, 4, LEASE);
+    assert_int_equal(json_array_size(jobs), 4);
+    assert_string_equal(member_str(json_array_get(jobs, 0), "key"),
+                        "service");
+    assert_string_equal(member_str(json_array_get(jobs, 1), "key"),
+                        "outreach");
+    assert_string_equal(member_str(json_array_get(jobs, 2), "key"),
+                        "bulk-00");
+    assert_string_equal(member_str(json_array_get(jobs, 3), "key"),
+                        "bulk-01");
+    assert_int_equal(member_int(json_array_get(jobs, 3), "lane"), 2);
+    json_decref(jobs);
+}
+
+
 static void
 plan_defaults_to_outreach(void **state)
 {
@@ -293,6 +324,7 @@ invalid_address_marks_claims(void **state)
 const struct CMUnitTest outbox_tests[] = {
     CASE(invalid_address_marks_claims),
     CASE(claim_orders_lane_due_priority),
+    CASE(claim_bulk_lane_last),
     CASE(plan_defaults_to_outreach),
     CASE(sent_count_by_window_channel_lane),
     CASE(sent_count_rejects_invalid),

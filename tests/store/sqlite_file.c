@@ -126,6 +126,11 @@ static const char *const migration_undo[] = {
            "ALTER TABLE jobs DROP COLUMN template_version;",
     [14] = "DROP TABLE pauses;"
            "DROP TABLE audit_log;",
+    [15] = "DROP TABLE subscriptions;"
+           "DROP TABLE objects;"
+           "DROP INDEX jobs_rule;"
+           "DROP INDEX jobs_claim;"
+           "CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);",
 };
 
 

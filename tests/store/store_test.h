@@ -125,6 +125,8 @@ extern const struct CMUnitTest expire_tests[];
 extern const size_t expire_test_count;
 extern const struct CMUnitTest segment_tests[];
 extern const size_t segment_test_count;
+extern const struct CMUnitTest topic_tests[];
+extern const size_t topic_test_count;
 extern const struct CMUnitTest recent_tests[];
 extern const size_t recent_test_count;
 extern const struct CMUnitTest scan_tests[];

@@ -257,6 +257,8 @@ struct report_request {
 };
 
 /* A pipeline batch. `cursor_name` is NULL when it moves no cursor. */
+struct topic_request;
+
 struct batch {
     char *cursor_name;
     int64_t cursor_value;
@@ -282,6 +284,9 @@ struct batch {
     size_t goal_count;
     struct engagement *engagements;
     size_t engagement_count;
+    struct topic_request *confirmations;   /* profile, channel, origin,
+                                            * time */
+    size_t confirmation_count;
 };
 
 struct claim_request {
@@ -810,8 +815,9 @@ const char *report_state_metric(const struct job *job, char *buf,
                                 size_t size);
 
 /* Returns the counter that a newly planned job adds to: "planned", or
- * "suppressed:holdout" for a holdout's job. */
-const char *job_plan_metric(const struct job *job);
+ * "suppressed:<reason>" for a job planned suppressed (a holdout's job, a
+ * bulletin's unconfirmed recipient), written into `buf`. */
+const char *job_plan_metric(const struct job *job, char *buf, size_t size);
 
 /* Parse the optional "goals" and "engagements" members of a batch. */
 int goal_hits_parse(const json_t *json, struct goal_hit **hits,
@@ -889,5 +895,65 @@ void audit_filter_clear(struct audit_filter *filter);
 /* Returns 1 when `entry` passes every filter of `filter`. */
 int audit_filter_matches(const struct audit_filter *filter,
                          const struct audit_entry *entry);
+
+/* Topics and bulletins (common/topics.c). */
+
+/*
+ * A request of subscription_set, subscriptions_read, object_put,
+ * objects_read or jobs_tally, parsed. Each operation sets only the members
+ * it reads, and the others stay NULL or 0.
+ */
+struct topic_request {
+    char *profile;
+    char *topic;
+    char *channel;
+    char *status;               /* "pending", "confirmed", "unsubscribed" */
+    char *origin;               /* "page", "api", "import", "sms" */
+    int64_t time;
+    char *after;                /* a subscriptions_read page starts after */
+    size_t limit;
+    char *kind;                 /* an object's kind, such as "bulletin" */
+    char *id;
+    char *body;                 /* an object's compact JSON text */
+    char *rule;                 /* the jobs that jobs_tally counts */
+};
+
+/* The default and largest page of subscriptions_read by topic. */
+#define SUBSCRIBERS_DEFAULT 100
+#define SUBSCRIBERS_MAX 1000
+
+int subscription_set_parse(const json_t *json, struct topic_request *out);
+
+/* Parses the optional "confirmations" member of a batch: each entry
+ * confirms every pending subscription of its profile on its channel. */
+int confirmations_parse(const json_t *json, struct topic_request **items,
+                        size_t *count);
+void confirmations_clear(struct topic_request *items, size_t count);
+int subscriptions_read_parse(const json_t *json, struct topic_request *out);
+int object_put_parse(const json_t *json, struct topic_request *out);
+int objects_read_parse(const json_t *json, struct topic_request *out);
+int jobs_tally_parse(const json_t *json, struct topic_request *out);
+void topic_request_clear(struct topic_request *req);
+
+/* Builds one subscription of a subscriptions_read result. */
+json_t *subscription_json(const char *profile, const char *topic,
+                          const char *channel, const char *status,
+                          const char *origin, int64_t created,
+                          int64_t updated);
+
+/* Builds one object of an objects_read result; NULL when `body` is not
+ * JSON. */
+json_t *stored_object_json(const char *id, const char *body);
+
+/* Adds `count` jobs in `state` with `error` to a jobs_tally result. */
+void jobs_tally_add(json_t *result, const char *state, const char *error,
+                    int64_t count);
+
+/* Returns an empty jobs_tally result. */
+json_t *jobs_tally_new(void);
+
+/* Sets "last_key" of a jobs_tally result to `key` when `key` starts with
+ * "<rule>/" and sorts after the one set (NULL changes nothing). */
+void jobs_tally_last(json_t *result, const char *rule, const char *key);
 
 #endif

@@ -45,10 +45,11 @@ report_state_metric(const struct job *job, char *buf, size_t size)
 
 
 const char *
-job_plan_metric(const struct job *job)
+job_plan_metric(const struct job *job, char *buf, size_t size)
 {
-    return job->state == JOB_SUPPRESSED ? "suppressed:" HOLDOUT_ERROR
-                                        : "planned";
+    if (job->state == JOB_SUPPRESSED)
+        return report_state_metric(job, buf, size);
+    return "planned";
 }
 
 

@@ -338,23 +338,33 @@ event_link_parse(const json_t *json, void *item)
 
 
 /*
- * Gives a planned job its first state: planned, or for a job with
- * "holdout": true, suppressed with the error "holdout", because an
- * experiment's holdout is recorded but never sent.
+ * Gives a planned job its first state: planned, or suppressed with the
+ * error "holdout" for a job with "holdout": true (an experiment's holdout
+ * is recorded but never sent), or with the reason in "suppressed" (a
+ * bulletin's recipient whose opt-in is unconfirmed).
  */
 static int
 job_holdout_parse(const json_t *json, struct job *out)
 {
     json_t *holdout = json_object_get(json, "holdout");
+    json_t *suppressed = json_object_get(json, "suppressed");
+    const char *reason = HOLDOUT_ERROR;
 
     job_plan(out);
-    if (holdout == NULL || json_is_null(holdout) || json_is_false(holdout))
+    if (suppressed != NULL && !json_is_null(suppressed)) {
+        if (!json_is_string(suppressed) ||
+            json_string_length(suppressed) == 0)
+            return CRIER_EINVAL;
+        reason = json_string_value(suppressed);
+    } else if (holdout == NULL || json_is_null(holdout) ||
+               json_is_false(holdout)) {
         return 0;
-    if (!json_is_true(holdout))
+    } else if (!json_is_true(holdout)) {
         return CRIER_EINVAL;
+    }
     out->state = JOB_SUPPRESSED;
-    out->error = strdup(HOLDOUT_ERROR);
-    out->last_error = strdup(HOLDOUT_ERROR);
+    out->error = strdup(reason);
+    out->last_error = strdup(reason);
     return out->error == NULL || out->last_error == NULL ? CRIER_ENOMEM : 0;
 }
 
@@ -496,6 +506,9 @@ batch_parse(const json_t *json, struct batch *out)
     if (rc == 0)
         rc = engagements_parse(json, &out->engagements,
                                &out->engagement_count);
+    if (rc == 0)
+        rc = confirmations_parse(json, &out->confirmations,
+                                 &out->confirmation_count);
     if (rc < 0)
         batch_clear(out);
     return rc;
@@ -528,6 +541,7 @@ batch_clear(struct batch *batch)
     schedule_plans_clear(batch->schedules, batch->schedule_count);
     journey_rows_clear(batch->journeys, batch->journey_count);
     goal_hits_clear(batch->goals, batch->goal_count);
+    confirmations_clear(batch->confirmations, batch->confirmation_count);
     engagements_clear(batch->engagements, batch->engagement_count);
     memset(batch, 0, sizeof(*batch));
 }

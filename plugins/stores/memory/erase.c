@@ -170,6 +170,7 @@ profile_delete(struct memory_store *store, struct memory_profile *profile)
     segments_forget(store, profile->id);
     schedules_forget(store, profile->id);
     journeys_forget(store, profile->id);
+    subscriptions_forget(store, profile->id);
     g_hash_table_remove(store->profiles, profile->id);
 }
 

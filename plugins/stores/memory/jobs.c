@@ -16,6 +16,7 @@ job_free(void *data)
 static int
 job_insert(struct memory_store *store, struct job *planned)
 {
+    char metric[128];
     struct job *job;
 
     if (g_hash_table_contains(store->job_keys, planned->key))
@@ -25,7 +26,9 @@ job_insert(struct memory_store *store, struct job *planned)
     job->id = (int64_t)store->jobs->len + 1;
     g_ptr_array_add(store->jobs, job);
     g_hash_table_insert(store->job_keys, job->key, job);
-    report_message_count(store, job, job_plan_metric(job), job->created);
+    report_message_count(store, job,
+                         job_plan_metric(job, metric, sizeof(metric)),
+                         job->created);
 
     /* The stored job took over the planned job's strings. */
     memset(planned, 0, sizeof(*planned));
@@ -61,6 +64,8 @@ batch_apply(struct memory_store *store, struct batch *batch)
     }
     for (i = 0; i < batch->segment_count; i++)
         segment_apply(store, &batch->segments[i]);
+    for (i = 0; i < batch->confirmation_count; i++)
+        subscriptions_confirm(store, &batch->confirmations[i]);
     for (i = 0; i < batch->event_count; i++)
         batch_event_store(store, &batch->events[i]);
     for (i = 0; i < batch->job_count; i++)

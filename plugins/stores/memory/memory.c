@@ -172,6 +172,11 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->journeys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             journey_row_free);
     memory_control_init(store);
+    store->subscriptions = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                 g_free,
+                                                 memory_subscription_free);
+    store->objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                           g_free);
     *state = store;
     return 0;
 }
@@ -229,6 +234,8 @@ memory_destroy(void *state)
     g_hash_table_unref(store->segments);
     g_hash_table_unref(store->schedules);
     g_hash_table_unref(store->journeys);
+    g_hash_table_unref(store->subscriptions);
+    g_hash_table_unref(store->objects);
     g_hash_table_unref(store->owners);
     g_hash_table_unref(store->profiles);
     g_hash_table_unref(store->cursors);
@@ -268,7 +275,12 @@ static const struct crier_store_ops memory_ops = {
     .pauses_read = memory_pauses_read,
     .audit_append = memory_audit_append,
     .audit_list = memory_audit_list,
-    .backup = memory_backup
+    .backup = memory_backup,
+    .subscription_set = memory_subscription_set,
+    .subscriptions_read = memory_subscriptions_read,
+    .object_put = memory_object_put,
+    .objects_read = memory_objects_read,
+    .jobs_tally = memory_jobs_tally
 };
 
 

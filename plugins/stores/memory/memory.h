@@ -86,6 +86,9 @@ struct memory_store {
     GHashTable *segments;     /* segment -> (profile id -> int64_t since) */
     GHashTable *schedules;    /* row key -> struct schedule_row * */
     GHashTable *journeys;     /* journey, profile -> struct journey_row * */
+    GHashTable *subscriptions; /* profile, topic, channel ->
+                                * struct memory_subscription * */
+    GHashTable *objects;      /* kind, id -> compact JSON text */
     GTree *report_messages;   /* report counters (report.c) */
     GTree *report_moves;
     GTree *report_durations;
@@ -187,6 +190,32 @@ int memory_journeys_read(void *state, json_t *request, crier_store_cb done,
                          void *arg);
 int memory_journeys_due(void *state, json_t *request, crier_store_cb done,
                         void *arg);
+
+/* topics.c */
+struct memory_subscription {
+    char *profile;
+    char *topic;
+    char *channel;
+    char *status;
+    char *origin;
+    int64_t created;
+    int64_t updated;
+};
+
+void memory_subscription_free(void *subscription);
+void subscriptions_forget(struct memory_store *store, const char *profile);
+void subscriptions_confirm(struct memory_store *store,
+                           const struct topic_request *confirm);
+int memory_subscription_set(void *state, json_t *request,
+                            crier_store_cb done, void *arg);
+int memory_subscriptions_read(void *state, json_t *request,
+                              crier_store_cb done, void *arg);
+int memory_object_put(void *state, json_t *request, crier_store_cb done,
+                      void *arg);
+int memory_objects_read(void *state, json_t *request, crier_store_cb done,
+                        void *arg);
+int memory_jobs_tally(void *state, json_t *request, crier_store_cb done,
+                      void *arg);
 
 /* schedules.c */
 void schedule_plan_apply(struct memory_store *store,

@@ -13,6 +13,7 @@ int
 batch_commit(struct connection *conn, struct request *req)
 {
     const struct batch *batch = &req->input.batch;
+    char metric[128];
     size_t planned = 0;
     size_t merged = 0;
     size_t i;
@@ -36,6 +37,8 @@ batch_commit(struct connection *conn, struct request *req)
     }
     for (i = 0; rc == 0 && i < batch->segment_count; i++)
         rc = segment_apply(conn, req, &batch->segments[i]);
+    for (i = 0; rc == 0 && i < batch->confirmation_count; i++)
+        rc = subscriptions_confirm(conn, req, &batch->confirmations[i]);
     if (rc == 0)
         rc = batch_events_append(conn, req, batch->events,
                                  batch->event_count);
@@ -45,7 +48,9 @@ batch_commit(struct connection *conn, struct request *req)
         rc = job_insert(conn, req, job, &inserted);
         if (rc == 0 && inserted)
             rc = report_count_add(conn, req, job->rule, job->template_name,
-                                  job->channel, job_plan_metric(job),
+                                  job->channel,
+                                  job_plan_metric(job, metric,
+                                                  sizeof(metric)),
                                   job->created);
         planned += rc == 0 && inserted;
     }

@@ -92,6 +92,10 @@ static const char stages_delete_sql[] =
  * the statement has it, to the request's time. Sets *changes to the rows
  * it changed unless `changes` is NULL.
  */
+static const char erase_subscriptions_sql[] =
+    "DELETE FROM subscriptions WHERE profile = ?1";
+
+
 static int
 erase_step(struct connection *conn, struct request *req,
            enum statement_id id, const char *sql, int64_t *changes)
@@ -185,8 +189,8 @@ erase_unlink(struct connection *conn, struct request *req,
 }
 
 
-/* Deletes the profile, its identities, stages, merges and schedule rows,
- * and records the erasure. */
+/* Deletes the profile, its identities, stages, subscriptions, merges and
+ * schedule rows, and records the erasure. */
 static int
 erase_delete(struct connection *conn, struct request *req)
 {
@@ -196,6 +200,7 @@ erase_delete(struct connection *conn, struct request *req)
     } steps[] = {
         { STMT_STAGES_DELETE, stages_delete_sql },
         { STMT_ERASE_SEGMENTS, erase_segments_sql },
+        { STMT_ERASE_SUBSCRIPTIONS, erase_subscriptions_sql },
         { STMT_ERASE_IDENTITIES, erase_identities_sql },
         { STMT_PROFILE_DELETE, profile_delete_sql },
         { STMT_ERASE_MERGES, erase_merges_sql },

@@ -291,6 +291,8 @@ merge_finish(struct connection *conn, struct request *req,
  * Merges `from` into `into` inside the commit's savepoint, and sets
  * *applied. A missing `from` skips the merge (a batch run again after a
  * crash), and a missing `into` fails it with CRIER_ENOTFOUND.
+ * NOTE: topic subscriptions of `from` are not moved and stay under its
+ * id (docs/KNOWN_LIMITS.md, "Topics and bulletins").
  */
 int
 merge_apply(struct connection *conn, struct request *req,

@@ -41,8 +41,7 @@ static const char attempts_select_sql[] =
     "SELECT number, time_ms, outcome, reply FROM job_attempts"
     " WHERE job = ?1 ORDER BY number";
 
-/* Each half reads its own index (jobs_lane_due, jobs_lease). The order,
- * lane then due then priority, is job_compare_due's. */
+/* The order, lane then due then priority, is job_compare_due's. */
 #define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
 
 /* A job that a paused scope covers is left where it is until a resume. */
@@ -51,12 +50,22 @@ static const char attempts_select_sql[] =
     "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
     "  OR (p.scope = 'program' AND p.name = jobs.program))"
 
+/* The due jobs of one lane, in claim order, read from jobs_claim (state,
+ * lane, due, priority DESC) without a sort, so that a claim stays quick
+ * behind a bulletin's backlog of planned jobs. */
+#define JOB_LANE_DUE(lane)                                                  \
+    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"                     \
+    "    WHERE state = 'planned' AND lane = " lane " AND due <= ?1"         \
+    JOB_NOT_PAUSED " ORDER BY due, priority DESC, id LIMIT ?2)"
+
+/* One part per lane (0 to JOB_LANE_MAX) and one for ended leases
+ * (jobs_lease). */
+_Static_assert(JOB_LANE_MAX == 2, "jobs_claimable_sql reads lanes 0 to 2");
 static const char jobs_claimable_sql[] =
     "SELECT * FROM ("
-    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state = 'planned' AND due <= ?1" JOB_NOT_PAUSED
-    JOB_CLAIM_ORDER " LIMIT ?2)"
-    "  UNION ALL"
+    JOB_LANE_DUE("0") "  UNION ALL"
+    JOB_LANE_DUE("1") "  UNION ALL"
+    JOB_LANE_DUE("2") "  UNION ALL"
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
     "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
     JOB_NOT_PAUSED JOB_CLAIM_ORDER " LIMIT ?2))"

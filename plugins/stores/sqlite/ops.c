@@ -37,7 +37,12 @@ static const char *const request_names[] = {
     [REQUEST_PAUSE_SET] = "pause_set",
     [REQUEST_PAUSES_READ] = "pauses_read",
     [REQUEST_AUDIT_APPEND] = "audit_append",
-    [REQUEST_AUDIT_LIST] = "audit_list"
+    [REQUEST_AUDIT_LIST] = "audit_list",
+    [REQUEST_SUBSCRIPTION_SET] = "subscription_set",
+    [REQUEST_SUBSCRIPTIONS_READ] = "subscriptions_read",
+    [REQUEST_OBJECT_PUT] = "object_put",
+    [REQUEST_OBJECTS_READ] = "objects_read",
+    [REQUEST_JOBS_TALLY] = "jobs_tally"
 };
 
 
@@ -129,10 +134,17 @@ request_free(struct request *req)
     case REQUEST_AUDIT_LIST:
         audit_filter_clear(&req->input.audit_filter);
         break;
-    case REQUEST_PAUSES_READ:
+    case REQUEST_SUBSCRIPTION_SET:
+    case REQUEST_SUBSCRIPTIONS_READ:
+    case REQUEST_OBJECT_PUT:
+    case REQUEST_OBJECTS_READ:
+    case REQUEST_JOBS_TALLY:
+        topic_request_clear(&req->input.topic);
+        break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
     case REQUEST_JOURNEYS_DUE:
+    case REQUEST_PAUSES_READ:
         break;
     }
     json_decref(req->result);
@@ -229,6 +241,21 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_AUDIT_LIST:
         rc = audit_list_run(conn, req);
+        break;
+    case REQUEST_SUBSCRIPTION_SET:
+        rc = subscription_set(conn, req);
+        break;
+    case REQUEST_SUBSCRIPTIONS_READ:
+        rc = subscriptions_read(conn, req);
+        break;
+    case REQUEST_OBJECT_PUT:
+        rc = object_put(conn, req);
+        break;
+    case REQUEST_OBJECTS_READ:
+        rc = objects_read(conn, req);
+        break;
+    case REQUEST_JOBS_TALLY:
+        rc = jobs_tally(conn, req);
         break;
     }
     if (rc < 0)
@@ -470,6 +497,16 @@ store_pauses_read(void *state, json_t *json, crier_store_cb done, void *arg)
         return CRIER_ENOMEM;
     return request_queue(state, req, 0);
 }
+JSON_OPERATION(store_subscription_set, REQUEST_SUBSCRIPTION_SET,
+               subscription_set_parse, topic, 1)
+JSON_OPERATION(store_subscriptions_read, REQUEST_SUBSCRIPTIONS_READ,
+               subscriptions_read_parse, topic, 0)
+JSON_OPERATION(store_object_put, REQUEST_OBJECT_PUT, object_put_parse, topic,
+               1)
+JSON_OPERATION(store_objects_read, REQUEST_OBJECTS_READ, objects_read_parse,
+               topic, 0)
+JSON_OPERATION(store_jobs_tally, REQUEST_JOBS_TALLY, jobs_tally_parse, topic,
+               0)
 
 
 const struct crier_store_ops sqlite_store_ops = {
@@ -502,5 +539,10 @@ const struct crier_store_ops sqlite_store_ops = {
     .pauses_read = store_pauses_read,
     .audit_append = store_audit_append,
     .audit_list = store_audit_list,
-    .backup = store_backup
+    .backup = store_backup,
+    .subscription_set = store_subscription_set,
+    .subscriptions_read = store_subscriptions_read,
+    .object_put = store_object_put,
+    .objects_read = store_objects_read,
+    .jobs_tally = store_jobs_tally
 };

@@ -307,7 +307,35 @@ static const char *const migrations[] = {
     "  action TEXT NOT NULL,"
     "  target TEXT,"
     "  result INTEGER NOT NULL);"
-    "CREATE INDEX audit_log_time ON audit_log (time_ms);"
+    "CREATE INDEX audit_log_time ON audit_log (time_ms);",
+
+    /* 15: topic subscriptions, one row per (profile, topic, channel);
+     * stored objects (bulletins, topics made by the admin API); and jobs
+     * by rule with their state and reason, so that jobs_tally reads a
+     * bulletin's progress from the index alone. */
+    "CREATE TABLE subscriptions ("
+    "  profile TEXT NOT NULL,"
+    "  topic TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  origin TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (profile, topic, channel)) WITHOUT ROWID;"
+    "CREATE INDEX subscriptions_topic"
+    "  ON subscriptions (topic, channel, profile);"
+    "CREATE TABLE objects ("
+    "  kind TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  PRIMARY KEY (kind, id)) WITHOUT ROWID;"
+    "CREATE INDEX jobs_rule ON jobs (rule, state, error);"
+    /* A claim reads each lane's due jobs in (due, priority DESC, id)
+     * order straight from this index. jobs_lane_due had priority
+     * ascending, so each claim sorted every due job of the lane, which
+     * a bulletin's backlog makes slow. */
+    "DROP INDEX jobs_lane_due;"
+    "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

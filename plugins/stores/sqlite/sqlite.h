@@ -49,7 +49,12 @@ enum request_kind {
     REQUEST_PAUSE_SET,
     REQUEST_PAUSES_READ,
     REQUEST_AUDIT_APPEND,
-    REQUEST_AUDIT_LIST
+    REQUEST_AUDIT_LIST,
+    REQUEST_SUBSCRIPTION_SET,
+    REQUEST_SUBSCRIPTIONS_READ,
+    REQUEST_OBJECT_PUT,
+    REQUEST_OBJECTS_READ,
+    REQUEST_JOBS_TALLY
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -90,6 +95,7 @@ struct request {
         struct pause_change pause;
         struct audit_entry audit;
         struct audit_filter audit_filter;
+        struct topic_request topic;
     } input;
 
     crier_append_cb append_done;
@@ -200,6 +206,17 @@ enum statement_id {
     STMT_PAUSES_SELECT,
     STMT_AUDIT_INSERT,
     STMT_AUDIT_SELECT,
+    STMT_SUBSCRIPTION_SET,
+    STMT_SUBSCRIPTION_GET,
+    STMT_SUBSCRIPTIONS_PROFILE,
+    STMT_SUBSCRIBERS_PAGE,
+    STMT_OBJECT_PUT,
+    STMT_OBJECTS_ALL,
+    STMT_OBJECT_ONE,
+    STMT_JOBS_TALLY,
+    STMT_JOBS_LAST_KEY,
+    STMT_ERASE_SUBSCRIPTIONS,
+    STMT_SUBSCRIPTIONS_CONFIRM,
     STMT_COUNT
 };
 
@@ -375,6 +392,15 @@ int journeys_forget(struct connection *conn, struct request *req,
                     const char *profile);
 int journeys_read(struct connection *conn, struct request *req);
 int journeys_due(struct connection *conn, struct request *req);
+
+/* topics.c */
+int subscription_set(struct connection *conn, struct request *req);
+int subscriptions_read(struct connection *conn, struct request *req);
+int object_put(struct connection *conn, struct request *req);
+int objects_read(struct connection *conn, struct request *req);
+int jobs_tally(struct connection *conn, struct request *req);
+int subscriptions_confirm(struct connection *conn, struct request *req,
+                          const struct topic_request *confirm);
 
 /* schedules.c */
 int schedule_plan_apply(struct connection *conn, struct request *req,

@@ -1,0 +1,413 @@
+/*
+ * The bulletin planner. It gives each sending bulletin one turn every
+ * PLAN_TICK_MS on the crier clock, and at once when woken. A turn reads a
+ * page of up to BULLETIN_BATCH recipients after the last one considered,
+ * loads their profiles and commits one job per recipient in one store
+ * batch. A turn plans no more sendable jobs than the bulletin's rate allows since
+ * the last turn, so the pace follows the rate even though each job is due
+ * when planned. Only one page is in memory at a time.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "admin/admin_int.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "bulletins/bulletins.h"
+#include "delivery/outbox.h"
+#include "pipeline/profile.h"
+#include "server/server.h"
+
+#define PLAN_TICK_MS 1000
+#define HOUR_MS 3600000.0
+
+/* The reasons recorded on a recipient's job that is planned suppressed. */
+#define REASON_UNCONFIRMED "unconfirmed"
+#define REASON_NO_ADDRESS "no address"
+
+static struct {
+    struct crier_timer *tick;
+    int running;
+} pl;
+
+/* One turn of one bulletin, from the page read to the commit. */
+struct turn {
+    char *id;                   /* the bulletin's id */
+    int64_t budget;             /* sendable jobs this turn may plan */
+    json_t *page;               /* [{"profile", "status"}] in id order */
+    int last_page;              /* no recipient follows the page */
+    json_t *jobs;
+    char *after;                /* the last recipient this turn considered */
+    int64_t sendable;
+    int64_t suppressed;
+};
+
+static void tick_arm(int64_t delay_ms);
+
+
+static void
+turn_free(struct turn *t)
+{
+    struct bulletin *b = bulletin_find(t->id);
+
+    if (b != NULL)
+        b->busy = 0;
+    json_decref(t->page);
+    json_decref(t->jobs);
+    g_free(t->after);
+    g_free(t->id);
+    g_free(t);
+}
+
+
+/* Ends a turn that failed in the store; the next tick tries again. */
+static void
+turn_fail(struct turn *t, const char *op, int status)
+{
+    log_error("bulletin turn failed; retrying at the next tick", "bulletin=%s "
+              "op=%s error=%s", t->id, op, crier_errname(status));
+    turn_free(t);
+}
+
+
+/* Returns the reason to record for a recipient whose job is planned
+ * suppressed, or NULL for one to send to. Sets *skip for a recipient
+ * that gets no job at all. */
+static const char *
+recipient_verdict(const struct bulletin *b, const json_t *entry,
+                  const json_t *profile, const char *to, int *skip)
+{
+    const char *status = json_string_value(json_object_get(entry,
+                                                           "status"));
+    json_t *segments = json_object_get(profile, "segments");
+    size_t i;
+    json_t *name;
+    int member = 0;
+
+    *skip = profile == NULL || g_strcmp0(status, "unsubscribed") == 0;
+    if (*skip)
+        return NULL;
+    if (b->topic != NULL && b->segment != NULL) {
+        json_array_foreach(segments, i, name)
+            member |= g_strcmp0(json_string_value(name), b->segment) == 0;
+        *skip = !member;
+        if (*skip)
+            return NULL;
+    }
+    if (g_strcmp0(status, "pending") == 0)
+        return REASON_UNCONFIRMED;
+    return to == NULL ? REASON_NO_ADDRESS : NULL;
+}
+
+
+static void
+job_add(struct turn *t, const struct bulletin *b, const char *profile,
+        const char *to, const char *reason)
+{
+    char *key = g_strdup_printf(BULLETIN_RULE_PREFIX "%s/%s", b->id,
+                                profile);
+    char *rule = g_strdup_printf(BULLETIN_RULE_PREFIX "%s", b->id);
+
+    json_array_append_new(t->jobs, json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s?,s:I,s:i,s:s?}", "key", key, "rule", rule,
+        "profile", profile, "channel", b->channel, "template",
+        b->template_name, "to", to, "due", (json_int_t) clock_now_ms(),
+        "lane", BULLETIN_LANE, "suppressed", reason));
+    g_free(key);
+    g_free(rule);
+}
+
+
+static void
+on_committed(void *arg, int status, json_t *result)
+{
+    struct turn *t = arg;
+    struct bulletin *b = bulletin_find(t->id);
+
+    if (status < 0) {
+        turn_fail(t, "commit", status);
+        return;
+    }
+    if (b == NULL) {
+        turn_free(t);
+        return;
+    }
+    g_free(b->after);
+    b->after = g_strdup(t->after);
+    b->allowance -= (double) t->sendable;
+    log_info("bulletin batch planned", "bulletin=%s planned=%lld "
+             "suppressed=%lld existing=%lld after=%s", b->id,
+             (long long) t->sendable, (long long) t->suppressed,
+             (long long) json_integer_value(json_object_get(result,
+                                                            "existing")),
+             t->after ? t->after : "");
+    if (t->sendable > 0)
+        outbox_kick();
+    if (t->last_page) {
+        b->scanned = 1;
+        log_notice("bulletin fully planned", "bulletin=%s", b->id);
+        bulletin_save(b, NULL, NULL);
+    } else if (pl.running && (b->rate == 0 || b->allowance >= 1.0)) {
+        tick_arm(0);
+    }
+    turn_free(t);
+}
+
+
+/* Decides each recipient of the page against the loaded profiles and
+ * commits the jobs. Stops early once the budget of sendable jobs is
+ * spent, and then the page counts as not done. */
+static void
+on_profiles(void *arg, int status, json_t *result)
+{
+    struct turn *t = arg;
+    struct bulletin *b = bulletin_find(t->id);
+    GHashTable *byid;
+    const struct plugin_instance *ch;
+    const struct crier_channel_ops *ops;
+    const char *kind;
+    size_t i;
+    json_t *entry, *profile, *batch;
+    int rc;
+
+    if (status < 0 || b == NULL) {
+        if (b == NULL)
+            turn_free(t);
+        else
+            turn_fail(t, "profiles_load", status);
+        return;
+    }
+    ch = server_channel(b->channel);
+    ops = ch != NULL ? ch->desc->ops : NULL;
+    kind = ops != NULL && ops->address_kind ? ops->address_kind : "email";
+    byid = g_hash_table_new(g_str_hash, g_str_equal);
+    json_array_foreach(json_object_get(result, "profiles"), i, profile)
+        g_hash_table_insert(byid, (gpointer) json_string_value(
+            json_object_get(profile, "id")), profile);
+    t->jobs = json_array();
+    json_array_foreach(t->page, i, entry) {
+        const char *id = json_string_value(json_object_get(entry,
+                                                           "profile"));
+        const char *to, *reason;
+        int skip;
+
+        if (t->sendable >= t->budget) {
+            t->last_page = 0;
+            break;
+        }
+        profile = g_hash_table_lookup(byid, id);
+        to = profile ? profile_identity(profile, kind) : NULL;
+        reason = recipient_verdict(b, entry, profile, to, &skip);
+        g_free(t->after);
+        t->after = g_strdup(id);
+        if (skip)
+            continue;
+        job_add(t, b, id, to, reason);
+        if (reason != NULL)
+            t->suppressed++;
+        else
+            t->sendable++;
+    }
+    g_hash_table_destroy(byid);
+    batch = json_pack("{s:O}", "jobs", t->jobs);
+    rc = server.store_ops->commit(server.store->state, batch, on_committed,
+                                  t);
+    json_decref(batch);
+    if (rc < 0)
+        turn_fail(t, "commit", rc);
+}
+
+
+/* Keeps the page as [{"profile", "status"}] and loads its profiles. */
+static void
+on_page(void *arg, int status, json_t *result)
+{
+    struct turn *t = arg;
+    json_t *rows = json_object_get(result, "subscriptions");
+    json_t *ids = json_array();
+    json_t *request;
+    size_t i;
+    json_t *row;
+    int rc;
+
+    if (status < 0) {
+        json_decref(ids);
+        turn_fail(t, "page", status);
+        return;
+    }
+    if (rows == NULL)
+        rows = json_object_get(result, "members");
+    t->page = json_incref(rows);
+    t->last_page = json_is_null(json_object_get(result, "next")) ||
+                   json_object_get(result, "next") == NULL;
+    json_array_foreach(rows, i, row)
+        json_array_append(ids, json_object_get(row, "profile"));
+    request = json_pack("{s:[],s:o}", "identities", "ids", ids);
+    rc = server.store_ops->profiles_load(server.store->state, request,
+                                         on_profiles, t);
+    json_decref(request);
+    if (rc < 0)
+        turn_fail(t, "profiles_load", rc);
+}
+
+
+/* Reads the next page of recipients: a topic's subscribers on the
+ * bulletin's channel, or else a segment's members. */
+static void
+page_read(struct turn *t, const struct bulletin *b)
+{
+    json_t *request;
+    int rc;
+
+    if (b->topic != NULL) {
+        request = json_pack("{s:s,s:s,s:i,s:s?}", "topic", b->topic,
+                            "channel", b->channel, "limit", BULLETIN_BATCH,
+                            "after", b->after);
+        rc = server.store_ops->subscriptions_read(server.store->state,
+                                                  request, on_page, t);
+    } else {
+        request = json_pack("{s:s,s:i,s:s?}", "segment", b->segment,
+                            "limit", BULLETIN_BATCH, "after", b->after);
+        rc = server.store_ops->segment_members(server.store->state,
+                                               request, on_page, t);
+    }
+    json_decref(request);
+    if (rc < 0)
+        turn_fail(t, "page", rc);
+}
+
+
+/* Starts the planner after the highest profile that has a job of the
+ * bulletin, read from the highest job key "bulletin:<id>/<profile>":
+ * every recipient up to it was considered, because pages go in profile
+ * id order. */
+static void
+on_tally(void *arg, int status, json_t *result)
+{
+    struct turn *t = arg;
+    struct bulletin *b = bulletin_find(t->id);
+    const char *last;
+
+    if (status < 0 || b == NULL) {
+        if (b == NULL)
+            turn_free(t);
+        else
+            turn_fail(t, "jobs_tally", status);
+        return;
+    }
+    last = json_string_value(json_object_get(result, "last_key"));
+    g_free(b->after);
+    b->after = last != NULL ? g_strdup(strchr(last, '/') + 1) : NULL;
+    b->positioned = 1;
+    page_read(t, b);
+}
+
+
+/* Raises the bulletin's allowance for the time since its last turn and
+ * returns the sendable jobs this turn may plan.
+ * NOTE: the rate is the bulletin's own; two bulletins on one channel add
+ * up (docs/KNOWN_LIMITS.md, "Topics and bulletins"). */
+static int64_t
+budget_take(struct bulletin *b, int64_t now)
+{
+    if (b->rate == 0)
+        return BULLETIN_BATCH;
+    if (b->accrued_at == 0) {
+        b->allowance = 1.0;
+    } else {
+        b->allowance += (double) (now - b->accrued_at) * (double) b->rate /
+                        HOUR_MS;
+        if (b->allowance > BULLETIN_BATCH)
+            b->allowance = BULLETIN_BATCH;
+    }
+    b->accrued_at = now;
+    return (int64_t) b->allowance;
+}
+
+
+static void
+turn_start(struct bulletin *b, void *arg)
+{
+    int64_t now = clock_now_ms();
+    int64_t budget;
+    struct turn *t;
+    json_t *request;
+    int rc;
+
+    if (b->scanned || !b->stored || strcmp(b->state, "sending") != 0 ||
+        b->send_at > now)
+        return;
+    /* The allowance grows during a turn too, and the turn's end wakes
+     * the planner again while some is left. */
+    budget = budget_take(b, now);
+    if (b->busy || budget < 1)
+        return;
+    t = g_new0(struct turn, 1);
+    t->budget = budget;
+    b->busy = 1;
+    t->id = g_strdup(b->id);
+    if (b->positioned) {
+        page_read(t, b);
+        return;
+    }
+    request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX, b->id);
+    rc = server.store_ops->jobs_tally(server.store->state, request,
+                                      on_tally, t);
+    json_decref(request);
+    if (rc < 0)
+        turn_fail(t, "jobs_tally", rc);
+}
+
+
+static void
+on_tick(void *arg)
+{
+    pl.tick = NULL;
+    if (!pl.running)
+        return;
+    tick_arm(PLAN_TICK_MS);
+    bulletins_each(turn_start, NULL);
+}
+
+
+static void
+tick_arm(int64_t delay_ms)
+{
+    timer_stop(pl.tick);
+    pl.tick = timer_start(delay_ms, on_tick, NULL);
+}
+
+
+void
+bulletins_kick(void)
+{
+    if (pl.running)
+        tick_arm(0);
+}
+
+
+void
+bulletins_start(void)
+{
+    if (!STORE_HAS_OP(jobs_tally) || !STORE_HAS_OP(subscriptions_read)) {
+        log_warn("bulletins are off: the store plugin lacks their "
+                 "operations", "store=%s", server.store->desc->name);
+        return;
+    }
+    pl.running = 1;
+    bulletins_restore();
+    tick_arm(PLAN_TICK_MS);
+}
+
+
+void
+bulletins_stop(void)
+{
+    pl.running = 0;
+    timer_stop(pl.tick);
+    pl.tick = NULL;
+}
