@@ -65,6 +65,18 @@ int http_server_port(struct http_server *srv);
 int http_route_add(struct http_server *srv, const char *method,
                    const char *path, crier_http_handler handler, void *arg);
 
+/* Adds a route that http_routes_remove can take away with its `owner`. */
+int http_route_add_owned(struct http_server *srv, const void *owner,
+                         const char *method, const char *path,
+                         crier_http_handler handler, void *arg);
+
+/*
+ * Removes every route of `owner`, so that a reloaded plugin instance can
+ * add the same paths. Requests already dispatched keep their handler.
+ * Returns how many routes were removed.
+ */
+size_t http_routes_remove(struct http_server *srv, const void *owner);
+
 /*
  * Stops accepting connections, answers `Connection: close` from now on,
  * and calls `done` once every request already read has been answered and

@@ -104,4 +104,15 @@ void schedule_replan_stop(void);
 /* Frees every definition, at shutdown. */
 void schedule_defs_clear(void);
 
+/*
+ * For a reload, which runs the new instances' init while the old
+ * definitions stay: the count before it, the undo of a failed reload
+ * (drop what was added after `count`), and the removal of an old
+ * instance's definitions (those of `source` before `count`). Removed
+ * definitions stay allocated until schedule_defs_clear.
+ */
+guint schedule_defs_count(void);
+void schedule_defs_truncate(guint count);
+void schedule_defs_remove_before(const char *source, guint count);
+
 #endif

@@ -8,6 +8,7 @@
 #include "net/transfer.h"
 #include "ingest/ingest.h"
 #include "pipeline/engine.h"
+#include "server/reload.h"
 #include "server/routes.h"
 #include "server/server.h"
 
@@ -117,9 +118,23 @@ shutdown_begin(void)
 {
     if (server.stopping)
         return;
+    if (reload_running()) {
+        /* The reload ends first, so that its stopped instances and the
+         * pipeline are in a known state. */
+        reload_then(shutdown_begin);
+        return;
+    }
     server.stopping = 1;
     log_notice("stopping", "pending_batches=%u", ingest_pending());
     http_server_drain(server.http, after_http, NULL);
+}
+
+
+/* A reload that SIGHUP started has logged its outcome already. */
+static void
+on_signal_reload_done(void *arg, int status, const char *error,
+                      json_t *summary)
+{
 }
 
 
@@ -140,10 +155,9 @@ on_signal(uv_signal_t *h, int signum)
                        server.settings.log_file);
         break;
     case SIGHUP:
-        /* NOTE: a configuration reload in process is not built yet; see
-         * docs/KNOWN_LIMITS.md, "Configuration". */
-        log_warn("SIGHUP ignored: reloading the config needs a restart",
-                 NULL);
+        if (reload_begin(on_signal_reload_done, NULL) != 0)
+            log_warn("SIGHUP ignored: a reload is running or crier is "
+                     "stopping", NULL);
         break;
     }
 }
