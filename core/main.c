@@ -18,6 +18,7 @@
 #include "report/report.h"
 #include "segments/segments.h"
 #include "server/server.h"
+#include "server/upgrade.h"
 
 #define EXIT_CONFIG 2
 #define EXIT_USAGE 64
@@ -102,6 +103,7 @@ command_serve(const char *path)
     int rc = load_config(path, &cfg);
 
     if (rc == 0) {
+        upgrade_take_over();
         log_notice("starting", "version=%s config=%s", CRIER_VERSION, path);
         rc = server_run() == 0 ? 0 : 1;
     }
@@ -183,6 +185,7 @@ main(int argc, char **argv)
     size_t nargs = 0;
     int opt;
 
+    upgrade_init();
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1 ||
            optind < argc) {
         if (opt == -1) {

@@ -56,6 +56,16 @@ int http_server_trust_proxies(struct http_server *srv,
 int http_server_listen(struct http_server *srv, const char *address);
 
 /*
+ * Listens on a socket that is already bound and listening, such as one
+ * inherited from the process that re-executed crier. Returns 0 or a
+ * negative libuv error code.
+ */
+int http_server_listen_fd(struct http_server *srv, int fd);
+
+/* Returns the listening socket's descriptor, or -1 when not listening. */
+int http_server_fileno(struct http_server *srv);
+
+/*
  * Returns the port the listener is bound to (useful after listening on
  * port 0), or a negative libuv error code when it is not listening.
  */

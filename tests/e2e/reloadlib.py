@@ -6,6 +6,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import threading
 import time
 
@@ -28,7 +29,7 @@ def write_templates(root, subjects):
 
 class Receiver:
     """A threaded HTTP server that answers 200 to every POST after `hold`
-    seconds and records the path, the message id and the body."""
+    seconds and records the path, the body and two headers."""
 
     def __init__(self, hold=0.0):
         self.hold = hold
@@ -43,7 +44,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({
                         "path": self.path, "time": time.monotonic(),
-                        "body": json.loads(body)})
+                        "body": json.loads(body),
+                        "message_id": self.headers["X-Crier-Message-Id"],
+                        "agent": self.headers["User-Agent"]})
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -80,7 +83,8 @@ class Load:
 
     def event(self, n):
         return {"type": "visit", "id": "visit-%d" % n,
-                "profile": {"url": "https://example.org/r/%d" % n},
+                "profile": {"url": "https://example.org/r/%d" % n,
+                            "email": "r%d@example.org" % n},
                 "attributes": {"first_name": "R%d" % n}}
 
     def _post(self, n):
@@ -114,3 +118,20 @@ class Load:
     def posted(self):
         with self.lock:
             return len(self.results) + len(self.errors)
+
+
+def stop_pid(pid, timeout=20):
+    """Stops a crier that an upgrade started, which is no child of the
+    test, with SIGTERM, and waits until it has exited."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().split()[2] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("crier %d did not stop within %ds" % (pid, timeout))

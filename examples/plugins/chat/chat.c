@@ -20,7 +20,13 @@
 
 #include <crier/crier.h>
 
-/* The most of a reply body kept for the job record. */
+/* The plugin's version, also sent in the User-Agent header. A build may
+ * set its own with -DCHAT_VERSION='"1.0.1"'. */
+#ifndef CHAT_VERSION
+#define CHAT_VERSION "1.0.0"
+#endif
+
+/* The maximum of a reply body kept for the job record. */
 #define CHAT_REPLY_MAX 200
 
 struct chat {
@@ -250,6 +256,7 @@ chat_send(void *state, const struct crier_message *msg, crier_send_cb done,
     curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_reply);
     curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
+    curl_easy_setopt(p->easy, CURLOPT_USERAGENT, "crier-chat/" CHAT_VERSION);
     curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
 
     rc = c->host->transfer_start(c->ctx, p->easy, on_posted, p);
@@ -299,7 +306,7 @@ CRIER_PLUGIN_EXPORT = {
     .abi_minor = CRIER_ABI_MINOR,
     .kind = CRIER_PLUGIN_CHANNEL,
     .name = "chat",
-    .version = "1.0.0",
+    .version = CHAT_VERSION,
     .summary = "posts each message to a chat room's incoming webhook",
     .init = chat_init,
     .stop = chat_stop,
