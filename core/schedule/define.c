@@ -310,18 +310,40 @@ schedule_defs_truncate(guint count)
 
 
 void
-schedule_defs_remove_before(const char *source, guint count)
+schedule_defs_detach(const char *source, GPtrArray *into)
 {
     guint i = 0;
 
-    while (defs != NULL && i < count && i < defs->len) {
+    while (defs != NULL && i < defs->len) {
         const struct schedule_def *def = g_ptr_array_index(defs, i);
 
-        if (strcmp(def->source, source) == 0) {
-            retire_at(i);
-            count--;
-        } else {
+        if (strcmp(def->source, source) == 0)
+            g_ptr_array_add(into, g_ptr_array_steal_index(defs, i));
+        else
             i++;
-        }
     }
+}
+
+
+void
+schedule_defs_attach(GPtrArray *detached)
+{
+    for (guint i = 0; i < detached->len; i++) {
+        if (defs == NULL)
+            defs = g_ptr_array_new_with_free_func(def_free);
+        g_ptr_array_add(defs, g_ptr_array_index(detached, i));
+    }
+    g_ptr_array_set_size(detached, 0);
+}
+
+
+void
+schedule_defs_retire(GPtrArray *detached)
+{
+    for (guint i = 0; i < detached->len; i++) {
+        if (retired == NULL)
+            retired = g_ptr_array_new_with_free_func(def_free);
+        g_ptr_array_add(retired, g_ptr_array_index(detached, i));
+    }
+    g_ptr_array_set_size(detached, 0);
 }

@@ -49,6 +49,8 @@ struct reload {
                                     or changed, triggers first */
     guint next_stop;             /* the next of `retiring` to stop */
     guint defs_before;           /* schedule definitions before init */
+    GPtrArray *detached;         /* the schedule definitions of `retiring`
+                                    triggers, while the new ones init */
     int status;
     char error[1024];
     json_t *summary;
@@ -250,6 +252,12 @@ prepare(struct reload *r)
     /* Plugins read the settings (public_url) and rules look up channels
      * in server.*, so the new ones go in before init. */
     swap_in(r);
+    for (guint i = 0; i < r->retiring->len; i++) {
+        struct plugin_instance *p = g_ptr_array_index(r->retiring, i);
+
+        if (p->desc->kind == CRIER_PLUGIN_TRIGGER)
+            schedule_defs_detach(p->name, r->detached);
+    }
     r->defs_before = schedule_defs_count();
     if (init_fresh(r) != 0 || engine_reload(r->cfg, r->old_cfg) != 0)
         return CRIER_ECONFIG;
@@ -263,6 +271,7 @@ undo(struct reload *r)
 {
     if (r->swapped) {
         schedule_defs_truncate(r->defs_before);
+        schedule_defs_attach(r->detached);
         r->settings = server.settings;
         server.settings = r->old_settings;
         server.channels = r->old_channels;
@@ -290,6 +299,8 @@ reload_free(struct reload *r)
         g_ptr_array_free(r->fresh, TRUE);
     if (r->retiring != NULL)
         g_ptr_array_free(r->retiring, TRUE);
+    if (r->detached != NULL)
+        g_ptr_array_free(r->detached, TRUE);
     json_decref(r->summary);
     free(r);
 }
@@ -408,15 +419,14 @@ static void
 commit(struct reload *r)
 {
     server.cfg = r->cfg;
+    schedule_defs_retire(r->detached);
     http_server_trust_proxies(server.http, server.settings.trusted_proxies);
     retire_old(r);
     for (guint i = 0; i < r->retiring->len; i++) {
         struct plugin_instance *p = g_ptr_array_index(r->retiring, i);
 
-        if (p->desc->kind == CRIER_PLUGIN_TRIGGER) {
-            schedule_defs_remove_before(p->name, r->defs_before);
+        if (p->desc->kind == CRIER_PLUGIN_TRIGGER)
             http_routes_remove(server.http, p);
-        }
     }
     for (guint i = 0; i < r->fresh->len; i++) {
         struct plugin_instance *p = g_ptr_array_index(r->fresh, i);
@@ -472,6 +482,7 @@ reload_begin(reload_done_cb done, void *arg)
     r->old_cfg = server.cfg;
     r->fresh = g_ptr_array_new();
     r->retiring = g_ptr_array_new();
+    r->detached = g_ptr_array_new();
     r->summary = json_pack("{s:[],s:[],s:[]}", "started", "stopped",
                            "unchanged");
     r->done = done;

@@ -159,3 +159,38 @@ def test_reload_rejects_fixed_settings(tmp_path):
         code = c.stop()
         receiver.stop()
     assert code == 0
+
+
+def test_reload_replaces_schedule_trigger(tmp_path):
+    receiver = Receiver()
+    c = start(tmp_path, receiver)
+    try:
+        rewrite(c, 'triggers: { api: { plugin = "api"; }; };',
+                'triggers: { api: { plugin = "api"; };\n'
+                '  dates: { plugin = "schedule"; schedules = (\n'
+                '    { name = "day-3"; date = "profile.created";\n'
+                '      offset = "3 days"; at = "10:00"; } ); }; };')
+        r = c.post("/v1/admin/reload", headers=AUTH)
+        assert r.status == 200, r.body
+        assert r.json()["started"] == ["triggers.dates"]
+
+        # The same schedule name in the new block of the same instance.
+        rewrite(c, 'at = "10:00"', 'at = "11:00"')
+        r = c.post("/v1/admin/reload", headers=AUTH)
+        assert r.status == 200, r.body
+        assert r.json()["started"] == ["triggers.dates"]
+        assert r.json()["stopped"] == ["triggers.dates"]
+
+        # A bad schedule leaves the running one, which can be replaced
+        # again afterwards.
+        rewrite(c, 'at = "11:00"', 'at = "25:00"')
+        r = c.post("/v1/admin/reload", headers=AUTH)
+        assert r.status == 400
+        assert "triggers.dates.schedules" in r.json()["error"]
+        rewrite(c, 'at = "25:00"', 'at = "12:00"')
+        r = c.post("/v1/admin/reload", headers=AUTH)
+        assert r.status == 200, r.body
+    finally:
+        code = c.stop()
+        receiver.stop()
+    assert code == 0
