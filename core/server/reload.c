@@ -39,7 +39,7 @@ struct reload {
     struct config *old_cfg;
     struct settings settings;    /* the new settings until swapped in */
     struct settings old_settings;
-    int swapped;                 /* server.* holds the new settings */
+    int swapped;                 /* server.* contains the new settings */
     GPtrArray *channels;         /* the new lists: kept and new instances */
     GPtrArray *triggers;
     GPtrArray *old_channels;
@@ -306,7 +306,7 @@ reload_free(struct reload *r)
 }
 
 
-/* Step 5: the engine starts again and the caller hears the outcome. */
+/* Step 5: the engine starts again and the caller gets the outcome. */
 static void
 on_hop(uv_timer_t *timer)
 {
@@ -391,8 +391,11 @@ stop_next(void *arg)
 }
 
 
-/* Retires the old config and settings; both stay allocated until exit
- * because running instances and settings point into them. */
+/*
+ * Retires the old config and settings. NOTE: both stay allocated until
+ * exit, because running instances and settings point into them, so each
+ * reload keeps one more config in memory (docs/KNOWN_LIMITS.md).
+ */
 static void
 retire_old(struct reload *r)
 {
@@ -468,6 +471,12 @@ on_engine_stopped(void *arg)
 }
 
 
+/*
+ * NOTE: while the pipeline is stopped, admin merges and profile changes
+ * get a 503 response, and a segment refresh or replan pass already in
+ * flight runs on beside the new one (docs/KNOWN_LIMITS.md,
+ * "Configuration").
+ */
 int
 reload_begin(reload_done_cb done, void *arg)
 {

@@ -263,7 +263,9 @@ upgrade_take_over(void)
     log_notice("upgrade: waiting for the old process to close the store",
                "pid=%d", (int) getppid());
 
-    /* "go", or the end of file when the old process has exited. */
+    /* "go", or the end of file when the old process has exited. NOTE:
+     * there is no time-out, so a stuck old process blocks this one
+     * (docs/KNOWN_LIMITS.md, "Configuration"). */
     do {
         n = read(fd, buf, sizeof(buf));
     } while (n > 0 ? memchr(buf, '\n', (size_t) n) == NULL

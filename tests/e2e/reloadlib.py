@@ -1,6 +1,7 @@
 """Helpers for the reload and upgrade tests: a webhook receiver that
 records every request, and a bounded load of events on fresh
 connections that counts refused connections and failed requests."""
+import ctypes
 import hashlib
 import http.client
 import http.server
@@ -13,6 +14,7 @@ import time
 TOKEN = "reload-test-token"
 DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
 AUTH = {"Authorization": "Bearer " + TOKEN}
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def write_templates(root, subjects):
@@ -28,7 +30,7 @@ def write_templates(root, subjects):
 
 
 class Receiver:
-    """A threaded HTTP server that answers 200 to every POST after `hold`
+    """A threaded HTTP server that responds 200 to every POST after `hold`
     seconds and records the path, the body and two headers."""
 
     def __init__(self, hold=0.0):
@@ -69,13 +71,13 @@ class Receiver:
 class Load:
     """Posts `count` events from `threads` threads, each on a new
     connection, at most `rate` a second in all. Records the time and
-    status of every answer, and every connection error."""
+    status of every response, and every connection error."""
 
     def __init__(self, port, count, threads=2, rate=100):
         self.port = port
         self.count = count
         self.gap = threads / float(rate)
-        self.results = {}         # event number -> (answered, status)
+        self.results = {}         # event number -> (responded, status)
         self.errors = []          # (event number, repr of the error)
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._run, args=(i, threads))
@@ -120,18 +122,26 @@ class Load:
             return len(self.results) + len(self.errors)
 
 
+def become_subreaper():
+    """Makes this process the parent of every crier that an upgrade
+    starts, once the crier that started it exits, so that stop_pid can
+    reap it (PR_SET_CHILD_SUBREAPER, Linux 3.4 and later)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
 def stop_pid(pid, timeout=20):
-    """Stops a crier that an upgrade started, which is no child of the
-    test, with SIGTERM, and waits until it has exited."""
+    """Stops a crier that an upgrade started with SIGTERM, and reaps it
+    (become_subreaper made it a child of the test). Returns its exit
+    status."""
     os.kill(pid, signal.SIGTERM)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if f.read().split()[2] == "Z":
-                    return
-        except FileNotFoundError:
-            return
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return os.waitstatus_to_exitcode(status)
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
     raise AssertionError("crier %d did not stop within %ds" % (pid, timeout))

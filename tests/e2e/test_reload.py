@@ -59,7 +59,7 @@ def test_reload_under_load(tmp_path):
         load = Load(c.port, count, threads=2, rate=100).start()
         wait_until(lambda: load.posted() >= count // 3, timeout=60)
 
-        # A bad config first: the route answers with the file, line and
+        # A bad config first: the route responds with the file, line and
         # key, and the running config stays.
         rewrite(c, "max_in_flight = 8;", "max_in_flight = 0;")
         r = c.post("/v1/admin/reload", headers=AUTH)

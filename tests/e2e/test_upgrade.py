@@ -11,7 +11,8 @@ import subprocess
 import time
 
 from crierlib import PLUGINS, ROOT, Crier, Store, wait_until
-from reloadlib import DIGEST, Load, Receiver, stop_pid, write_templates
+from reloadlib import (DIGEST, Load, Receiver, become_subreaper, stop_pid,
+                       write_templates)
 
 CHAT = os.path.join(ROOT, "examples", "plugins", "chat", "chat.c")
 
@@ -54,6 +55,7 @@ def new_pid(c):
 
 def test_upgrade_to_rebuilt_plugin(tmp_path):
     count = 300
+    become_subreaper()
     plugin_dir = tmp_path / "plugins"
     plugin_dir.mkdir()
     for so in glob.glob(os.path.join(PLUGINS, "*.so")):
@@ -83,11 +85,12 @@ def test_upgrade_to_rebuilt_plugin(tmp_path):
                              " WHERE type = 'visit'")[0][0]
         assert c.get("/readyz").status == 200
     finally:
-        if pid is not None:
-            stop_pid(pid)
+        pid = pid or new_pid(c)
+        code = stop_pid(pid) if pid is not None else None
         c.stop()
         receiver.stop()
     c.check_sanitizers()
+    assert code == 0
 
     print("old process gone %.3fs after SIGUSR2" % (old_gone - began))
     assert load.errors == []

@@ -142,9 +142,9 @@ on_reply(char *data, size_t size, size_t n, void *arg)
 
 
 /*
- * Maps the transfer to an outcome: 2xx is delivered; a network error,
- * 408, 429 and 5xx are worth another try; any other status means the
- * room or the hook is gone, which no retry fixes.
+ * Maps the transfer to an outcome. A 2xx status means delivered. A
+ * network error, 408, 429 and 5xx are worth another try. Any other status
+ * means the room or the hook is gone, which no retry fixes.
  */
 static void
 on_posted(void *arg, CURL *easy, CURLcode result)
