@@ -147,6 +147,8 @@ def test_examples_store_and_deliver(prefix, tmp_path):
               plugin_dir=pc_variable(prefix, "pluginsdir"))
     spool = tmp_path / "spool"
     spool.mkdir()
+
+    # Two files, written under another name and renamed once complete.
     rows = [{"type": "export.row", "id": "row-%d" % i,
              "profile": {"email": "resident%d@example.org" % i},
              "attributes": {"first_name": "Resident %d" % i},
@@ -156,6 +158,7 @@ def test_examples_store_and_deliver(prefix, tmp_path):
         "\n".join(json.dumps(r) for r in rows) + "\n")
     (spool / "broken.tmp").write_text('{"type": "export.row"}\n{oops\n')
     c.start()
+
     try:
         store = Store(os.path.join(c.workdir, "var", "crier.db"))
         os.rename(spool / "batch.tmp", spool / "batch.ndjson")
@@ -169,10 +172,14 @@ def test_examples_store_and_deliver(prefix, tmp_path):
         code = c.stop()
         chat.stop()
     assert code == 0
+
+    # The spool trigger stored the good file and rejected the other.
     assert events == [("exports", "export.row")] * 3
     assert (spool / "batch.ndjson.done").exists()
     assert not (spool / "batch.ndjson").exists()
     assert "line=2" in c.log_text()
+
+    # The chat channel posted one message per event to the fake room.
     assert [j["state"] for j in jobs] == ["sent"] * 3
     texts = sorted(p["body"]["text"] for p in chat.posts)
     assert texts[0].startswith("Welcome, Resident 0!\n\nHello Resident 0,")
