@@ -254,7 +254,9 @@ upgrade_take_over(void)
     if (fd < 0)
         return;
     unsetenv(UPGRADE_CHANNEL_FD_ENV);
-    if (write(fd, "ready\n", 6) != 6) {
+    /* send, not write: no signal handler is installed yet, and SIGPIPE
+     * from a closed pair would end this process. */
+    if (send(fd, "ready\n", 6, MSG_NOSIGNAL) != 6) {
         log_warn("upgrade: the old process is gone", "error=\"%s\"",
                  strerror(errno));
         close(fd);
