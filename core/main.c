@@ -13,11 +13,13 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "import/import.h"
+#include "plugin/command.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
 #include "report/report.h"
 #include "segments/segments.h"
 #include "server/server.h"
+#include "server/upgrade.h"
 
 #define EXIT_CONFIG 2
 #define EXIT_USAGE 64
@@ -28,7 +30,8 @@ static const char usage_text[] =
     "commands:\n"
     "  serve     run the server\n"
     "  check     validate the config and every plugin's block\n"
-    "  plugins   list the plugins found in plugin_dir\n"
+    "  plugins   list the plugins found in plugin_dir: kind, version, ABI,\n"
+    "            the config blocks that use each, file and summary\n"
     "  version   print the version and the plugin ABI version\n"
     "  profiles import FILE.csv\n"
     "            import profiles from a CSV file into the store, without\n"
@@ -104,49 +107,13 @@ command_serve(const char *path)
     int rc = load_config(path, &cfg);
 
     if (rc == 0) {
+        upgrade_take_over();
         log_notice("starting", "version=%s config=%s", CRIER_VERSION, path);
         rc = server_run() == 0 ? 0 : 1;
     }
     server_release();
     config_free(cfg);
     return rc;
-}
-
-
-static void
-print_plugin(void *arg, const char *file, const struct crier_plugin *d,
-             const char *why)
-{
-    if (d == NULL)
-        printf("%-10s %-8s %-8s %s (%s)\n", "?", "-", "-", file, why);
-    else if (d->abi_version != CRIER_ABI_VERSION)
-        printf("%-10s %-8s %-8s %s (ABI %u; this crier needs %u)\n",
-               "?", "-", "-", file, (unsigned) d->abi_version,
-               CRIER_ABI_VERSION);
-    else
-        printf("%-10s %-8s %-8s %s\n", d->name, plugin_kind_name(d->kind),
-               d->version ? d->version : "-",
-               d->summary ? d->summary : "");
-}
-
-
-static int
-command_plugins(const char *path)
-{
-    struct config *cfg = NULL;
-    const char *dirs[3] = { NULL, CRIER_PLUGIN_INSTALL_DIR, NULL };
-    const char *dir = "build/plugins";
-    char *resolved;
-
-    if (config_load(path, &cfg) == 0)
-        config_get_string(cfg, cfg->root, "", "plugin_dir", 0, &dir);
-    resolved = cfg ? config_resolve(cfg, dir) : strdup(dir);
-    dirs[0] = resolved;
-    printf("%-10s %-8s %-8s %s\n", "NAME", "KIND", "VERSION", "SUMMARY");
-    plugin_list(dirs, print_plugin, NULL);
-    free(resolved);
-    config_free(cfg);
-    return 0;
 }
 
 
@@ -305,6 +272,7 @@ main(int argc, char **argv)
     size_t nargs = 0;
     int opt;
 
+    upgrade_init();
     while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1 ||
            optind < argc) {
         if (opt == -1) {
@@ -349,7 +317,7 @@ main(int argc, char **argv)
     if (strcmp(command, "check") == 0)
         return command_check(path);
     if (strcmp(command, "plugins") == 0)
-        return command_plugins(path);
+        return plugins_command(path);
     if (strcmp(command, "version") == 0)
         return command_version();
     if (strcmp(command, "profiles") == 0)

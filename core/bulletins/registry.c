@@ -336,7 +336,12 @@ on_bulletins_read(void *arg, int status, json_t *result)
                      json_string_value(json_object_get(object, "id")));
             continue;
         }
-        g_tree_replace(registry(), b->id, b);
+        /* After a reload the registry already holds the bulletin, and
+         * the planner may hold a pointer to it: keep that one. */
+        if (g_tree_lookup(registry(), b->id) != NULL)
+            bulletin_free(b);
+        else
+            g_tree_insert(registry(), b->id, b);
     }
     bulletins_kick();
 }

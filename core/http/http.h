@@ -56,6 +56,16 @@ int http_server_trust_proxies(struct http_server *srv,
 int http_server_listen(struct http_server *srv, const char *address);
 
 /*
+ * Listens on a socket that is already bound and listening, such as one
+ * inherited from the process that re-executed crier. Returns 0 or a
+ * negative libuv error code.
+ */
+int http_server_listen_fd(struct http_server *srv, int fd);
+
+/* Returns the listening socket's descriptor, or -1 when not listening. */
+int http_server_fileno(struct http_server *srv);
+
+/*
  * Returns the port the listener is bound to (useful after listening on
  * port 0), or a negative libuv error code when it is not listening.
  */
@@ -64,6 +74,18 @@ int http_server_port(struct http_server *srv);
 /* Adds a route; see crier_host.route_add. */
 int http_route_add(struct http_server *srv, const char *method,
                    const char *path, crier_http_handler handler, void *arg);
+
+/* Adds a route that http_routes_remove can take away with its `owner`. */
+int http_route_add_owned(struct http_server *srv, const void *owner,
+                         const char *method, const char *path,
+                         crier_http_handler handler, void *arg);
+
+/*
+ * Removes every route of `owner`, so that a reloaded plugin instance can
+ * add the same paths. Requests already dispatched keep their handler.
+ * Returns how many routes were removed.
+ */
+size_t http_routes_remove(struct http_server *srv, const void *owner);
 
 /*
  * Stops accepting connections, answers `Connection: close` from now on,

@@ -146,6 +146,7 @@ struct http_route {
     size_t prefix_len;              /* length before the '*', or 0 */
     crier_http_handler handler;
     void *arg;
+    const void *owner;              /* the plugin instance, or NULL */
 };
 
 struct http_server {

@@ -52,6 +52,15 @@ int
 http_route_add(struct http_server *srv, const char *method,
                const char *path, crier_http_handler handler, void *arg)
 {
+    return http_route_add_owned(srv, NULL, method, path, handler, arg);
+}
+
+
+int
+http_route_add_owned(struct http_server *srv, const void *owner,
+                     const char *method, const char *path,
+                     crier_http_handler handler, void *arg)
+{
     struct http_route *routes;
     struct http_route *route;
     size_t i;
@@ -81,8 +90,31 @@ http_route_add(struct http_server *srv, const char *method,
     route->prefix_len = path[len - 1] == '*' ? len - 1 : 0;
     route->handler = handler;
     route->arg = arg;
+    route->owner = owner;
     srv->route_count++;
     return 0;
+}
+
+
+size_t
+http_routes_remove(struct http_server *srv, const void *owner)
+{
+    size_t kept = 0;
+    size_t removed = 0;
+
+    for (size_t i = 0; i < srv->route_count; i++) {
+        struct http_route *route = &srv->routes[i];
+
+        if (owner != NULL && route->owner == owner) {
+            free(route->method);
+            free(route->path);
+            removed++;
+        } else {
+            srv->routes[kept++] = *route;
+        }
+    }
+    srv->route_count = kept;
+    return removed;
 }
 
 

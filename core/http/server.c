@@ -152,12 +152,28 @@ on_sweep(uv_timer_t *timer)
 }
 
 
+/* Starts the sweep that closes idle connections at most one interval
+ * late. */
+static void
+sweep_start(struct http_server *srv)
+{
+    uint64_t interval = srv->limits.idle_timeout_ms / 2;
+
+    if (interval > srv->limits.header_timeout_ms / 2)
+        interval = srv->limits.header_timeout_ms / 2;
+    if (interval > 1000)
+        interval = 1000;
+    if (interval < 10)
+        interval = 10;
+    uv_timer_start(&srv->sweep, on_sweep, interval, interval);
+}
+
+
 /* A server listens once: after a failure, it can only drain and be freed. */
 int
 http_server_listen(struct http_server *srv, const char *address)
 {
     struct sockaddr_storage addr;
-    uint64_t interval;
     int err;
 
     if (srv->listener_open || srv->draining)
@@ -177,17 +193,43 @@ http_server_listen(struct http_server *srv, const char *address)
                         on_connection);
     if (err < 0)
         return err;
-
-    /* The sweep closes idle connections at most one interval late. */
-    interval = srv->limits.idle_timeout_ms / 2;
-    if (interval > srv->limits.header_timeout_ms / 2)
-        interval = srv->limits.header_timeout_ms / 2;
-    if (interval > 1000)
-        interval = 1000;
-    if (interval < 10)
-        interval = 10;
-    uv_timer_start(&srv->sweep, on_sweep, interval, interval);
+    sweep_start(srv);
     return 0;
+}
+
+
+int
+http_server_listen_fd(struct http_server *srv, int fd)
+{
+    int err;
+
+    if (srv->listener_open || srv->draining)
+        return UV_EBUSY;
+    err = uv_tcp_init(srv->loop, &srv->listener);
+    if (err < 0)
+        return err;
+    srv->listener_open = 1;
+    srv->listener.data = srv;
+    err = uv_tcp_open(&srv->listener, fd);
+    if (err == 0)
+        err = uv_listen((uv_stream_t *)&srv->listener, HTTP_BACKLOG,
+                        on_connection);
+    if (err < 0)
+        return err;
+    sweep_start(srv);
+    return 0;
+}
+
+
+int
+http_server_fileno(struct http_server *srv)
+{
+    uv_os_fd_t fd;
+
+    if (!srv->listener_open || srv->draining ||
+        uv_fileno((uv_handle_t *)&srv->listener, &fd) != 0)
+        return -1;
+    return fd;
 }
 
 

@@ -19,10 +19,19 @@
 #include "topics/pages.h"
 #include "topics/topics.h"
 
+/* The objects one config gives the engine, kept after a reload replaced
+ * them because an admin request in flight may still read them. */
+struct engine_generation {
+    struct template_set *templates;
+    struct ruleset *rules;
+    struct segment_set *segments;
+};
+
 static struct {
     struct outbox_settings outbox;
     void (*stop_done)(void *arg);
     void *stop_arg;
+    GPtrArray *retired;         /* struct engine_generation * */
 } eng;
 
 
@@ -30,6 +39,18 @@ static int
 channel_exists(const char *name)
 {
     return server_channel(name) != NULL;
+}
+
+
+static void
+generation_free(gpointer data)
+{
+    struct engine_generation *g = data;
+
+    ruleset_free(g->rules);
+    segment_set_free(g->segments);
+    template_set_free(g->templates);
+    free(g);
 }
 
 
@@ -74,6 +95,45 @@ engine_prepare(struct config *cfg)
         pages_load(cfg) != 0)
         return CRIER_ECONFIG;
     return 0;
+}
+
+
+int
+engine_reload(struct config *cfg, struct config *old_cfg)
+{
+    struct engine_generation *old = calloc(1, sizeof(*old));
+    struct outbox_settings old_outbox = eng.outbox;
+
+    if (old == NULL)
+        return CRIER_ENOMEM;
+    old->templates = server.templates;
+    old->rules = server.rules;
+    old->segments = server.segments;
+    server.templates = NULL;
+    server.rules = NULL;
+    server.segments = NULL;
+    if (engine_prepare(cfg) == 0) {
+        if (eng.retired == NULL)
+            eng.retired = g_ptr_array_new_with_free_func(generation_free);
+        g_ptr_array_add(eng.retired, old);
+        return 0;
+    }
+
+    /* Undo: free what the new config built and put the old objects
+     * back. retention_load, topics_load and pages_load succeeded on the
+     * old config before; engine_start reads the API's topics again. */
+    ruleset_free(server.rules);
+    segment_set_free(server.segments);
+    template_set_free(server.templates);
+    server.templates = old->templates;
+    server.rules = old->rules;
+    server.segments = old->segments;
+    eng.outbox = old_outbox;
+    retention_load(old_cfg);
+    topics_load(old_cfg);
+    pages_load(old_cfg);
+    free(old);
+    return CRIER_ECONFIG;
 }
 
 
@@ -138,6 +198,9 @@ engine_release(void)
     bulletins_release();
     topics_release();
     pages_release();
+    if (eng.retired != NULL)
+        g_ptr_array_free(eng.retired, TRUE);
+    eng.retired = NULL;
 }
 
 

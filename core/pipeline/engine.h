@@ -12,6 +12,16 @@
 /* Loads templates, programs and rules; 0 or CRIER_ECONFIG. */
 int engine_prepare(struct config *cfg);
 
+/*
+ * Builds templates, programs, rules, segments and delivery settings from
+ * `cfg` while the engine is stopped, and keeps the old ones allocated
+ * until engine_release. On an error puts the old objects back (and
+ * retention from `old_cfg`) and returns CRIER_ECONFIG with the error in
+ * cfg->error. server.settings and server.channels must already be those
+ * of `cfg`, because templates and rules read them.
+ */
+int engine_reload(struct config *cfg, struct config *old_cfg);
+
 /* Starts the pipeline, the outbox and retention; the store must be
  * started. */
 int engine_start(void);

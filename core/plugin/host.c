@@ -109,7 +109,8 @@ host_route_add(struct crier_ctx *ctx, const char *method, const char *path,
 
     if (server.http == NULL)
         return CRIER_ENOTSUP;
-    rc = http_route_add(server.http, method, path, handler, arg);
+    rc = http_route_add_owned(server.http, ctx->instance, method, path,
+                              handler, arg);
     if (rc == 0)
         log_debug("route added", "instance=%s method=%s path=%s",
                   ctx->instance->key, method, path);

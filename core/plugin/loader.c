@@ -223,6 +223,13 @@ plugin_destroy(struct plugin_instance *p)
 }
 
 
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
 void
 plugin_list(const char *const *dirs, plugin_found_fn fn, void *arg)
 {
@@ -230,25 +237,27 @@ plugin_list(const char *const *dirs, plugin_found_fn fn, void *arg)
         return;
     for (size_t i = 0; dirs[i] != NULL; i++) {
         GDir *dir = g_dir_open(dirs[i], 0, NULL);
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
         const char *entry;
 
-        if (dir == NULL)
-            continue;
-        while ((entry = g_dir_read_name(dir)) != NULL) {
-            char *file;
-            lt_dlhandle h;
+        while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+            if (g_str_has_suffix(entry, ".so"))
+                g_ptr_array_add(names, g_strdup(entry));
+        }
+        if (dir != NULL)
+            g_dir_close(dir);
+        g_ptr_array_sort(names, compare_names);
+        for (guint n = 0; n < names->len; n++) {
+            char *file = g_build_filename(dirs[i], names->pdata[n], NULL);
+            lt_dlhandle h = lt_dlopen(file);
             const struct crier_plugin *desc = NULL;
 
-            if (!g_str_has_suffix(entry, ".so"))
-                continue;
-            file = g_build_filename(dirs[i], entry, NULL);
-            h = lt_dlopen(file);
             if (h != NULL)
                 desc = lt_dlsym(h, CRIER_PLUGIN_SYMBOL);
             fn(arg, file, desc, h == NULL ? lt_dlerror()
                                           : "no crier_plugin symbol");
             g_free(file);
         }
-        g_dir_close(dir);
+        g_ptr_array_free(names, TRUE);
     }
 }

@@ -15,6 +15,10 @@
 /* Every registered schedule, struct schedule_def *, in order. */
 static GPtrArray *defs;
 
+/* Definitions a reload took out, kept until exit because a replan pass
+ * or a firing in flight may still point at them. */
+static GPtrArray *retired;
+
 static const struct {
     const char *name;
     enum civil_unit unit;
@@ -274,4 +278,72 @@ schedule_defs_clear(void)
     if (defs != NULL)
         g_ptr_array_unref(defs);
     defs = NULL;
+    if (retired != NULL)
+        g_ptr_array_unref(retired);
+    retired = NULL;
+}
+
+
+guint
+schedule_defs_count(void)
+{
+    return defs != NULL ? defs->len : 0;
+}
+
+
+/* Moves the definition at `i` out of `defs` into `retired`. */
+static void
+retire_at(guint i)
+{
+    if (retired == NULL)
+        retired = g_ptr_array_new_with_free_func(def_free);
+    g_ptr_array_add(retired, g_ptr_array_steal_index(defs, i));
+}
+
+
+void
+schedule_defs_truncate(guint count)
+{
+    while (defs != NULL && defs->len > count)
+        retire_at(defs->len - 1);
+}
+
+
+void
+schedule_defs_detach(const char *source, GPtrArray *into)
+{
+    guint i = 0;
+
+    while (defs != NULL && i < defs->len) {
+        const struct schedule_def *def = g_ptr_array_index(defs, i);
+
+        if (strcmp(def->source, source) == 0)
+            g_ptr_array_add(into, g_ptr_array_steal_index(defs, i));
+        else
+            i++;
+    }
+}
+
+
+void
+schedule_defs_attach(GPtrArray *detached)
+{
+    for (guint i = 0; i < detached->len; i++) {
+        if (defs == NULL)
+            defs = g_ptr_array_new_with_free_func(def_free);
+        g_ptr_array_add(defs, g_ptr_array_index(detached, i));
+    }
+    g_ptr_array_set_size(detached, 0);
+}
+
+
+void
+schedule_defs_retire(GPtrArray *detached)
+{
+    for (guint i = 0; i < detached->len; i++) {
+        if (retired == NULL)
+            retired = g_ptr_array_new_with_free_func(def_free);
+        g_ptr_array_add(retired, g_ptr_array_index(detached, i));
+    }
+    g_ptr_array_set_size(detached, 0);
 }

@@ -104,4 +104,19 @@ void schedule_replan_stop(void);
 /* Frees every definition, at shutdown. */
 void schedule_defs_clear(void);
 
+/*
+ * For a reload, which runs the new instances' init while the old ones
+ * still run. A replaced instance's definitions are detached first, so
+ * that the new instance may define the same names, and then either
+ * attached again (the reload failed) or retired. Retired definitions
+ * stay allocated until schedule_defs_clear, because a replan pass or a
+ * firing in flight may still point at them. A failed reload also drops
+ * what was defined after the count it took before init.
+ */
+guint schedule_defs_count(void);
+void schedule_defs_truncate(guint count);
+void schedule_defs_detach(const char *source, GPtrArray *into);
+void schedule_defs_attach(GPtrArray *detached);
+void schedule_defs_retire(GPtrArray *detached);
+
 #endif

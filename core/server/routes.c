@@ -9,6 +9,7 @@
 #include "dashboard/dashboard.h"
 #include "http/http.h"
 #include "metrics/metrics.h"
+#include "server/reload.h"
 #include "server/server.h"
 #include "topics/pages.h"
 #include "topics/topics.h"
@@ -171,6 +172,8 @@ routes_add_core(struct http_server *http)
         rc = page_routes_add(http);
     if (rc == 0)
         rc = dashboard_routes_add(http);
+    if (rc == 0)
+        rc = reload_route_add(http);
     if (rc == 0 && server.settings.test_clock)
         rc = http_route_add(http, "POST", "/v1/test/clock", on_test_clock,
                             NULL);

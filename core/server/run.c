@@ -1,6 +1,7 @@
 /* Starting, running and stopping the server in order. */
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -8,10 +9,12 @@
 #include "net/transfer.h"
 #include "ingest/ingest.h"
 #include "pipeline/engine.h"
+#include "server/reload.h"
 #include "server/routes.h"
+#include "server/upgrade.h"
 #include "server/server.h"
 
-static uv_signal_t sig_term, sig_int, sig_usr1, sig_hup;
+static uv_signal_t sig_term, sig_int, sig_usr1, sig_usr2, sig_hup;
 
 /* Stops a list of instances one after the other, then calls `then`. */
 struct stop_chain {
@@ -62,6 +65,7 @@ static void
 on_store_stopped(void *arg)
 {
     log_notice("stopped", NULL);
+    upgrade_store_closed();
     clock_close();
     uv_walk(server.loop, close_any_handle, NULL);
 }
@@ -117,9 +121,24 @@ shutdown_begin(void)
 {
     if (server.stopping)
         return;
+    if (reload_running()) {
+        /* The reload ends first, so that its stopped instances and the
+         * pipeline are in a known state. */
+        reload_then(shutdown_begin);
+        return;
+    }
+    upgrade_cancel();
     server.stopping = 1;
     log_notice("stopping", "pending_batches=%u", ingest_pending());
     http_server_drain(server.http, after_http, NULL);
+}
+
+
+/* A reload that SIGHUP started has logged its outcome already. */
+static void
+on_signal_reload_done(void *arg, int status, const char *error,
+                      json_t *summary)
+{
 }
 
 
@@ -139,11 +158,15 @@ on_signal(uv_signal_t *h, int signum)
             log_notice("log file reopened", "path=%s",
                        server.settings.log_file);
         break;
+    case SIGUSR2:
+        if (reload_running() || upgrade_begin(shutdown_begin) != 0)
+            log_warn("SIGUSR2 ignored: an upgrade or reload is running, "
+                     "or crier is stopping", NULL);
+        break;
     case SIGHUP:
-        /* NOTE: a configuration reload in process is not built yet; see
-         * docs/KNOWN_LIMITS.md, "Configuration". */
-        log_warn("SIGHUP ignored: reloading the config needs a restart",
-                 NULL);
+        if (reload_begin(on_signal_reload_done, NULL) != 0)
+            log_warn("SIGHUP ignored: a reload is running or crier is "
+                     "stopping", NULL);
         break;
     }
 }
@@ -152,11 +175,12 @@ on_signal(uv_signal_t *h, int signum)
 static void
 signals_start(void)
 {
-    uv_signal_t *handles[] = { &sig_term, &sig_int, &sig_usr1, &sig_hup };
-    int nums[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+    uv_signal_t *handles[] = { &sig_term, &sig_int, &sig_usr1, &sig_usr2,
+                               &sig_hup };
+    int nums[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP };
 
     signal(SIGPIPE, SIG_IGN);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(nums); i++) {
         uv_signal_init(server.loop, handles[i]);
         uv_signal_start(handles[i], on_signal, nums[i]);
         uv_unref((uv_handle_t *) handles[i]);
@@ -200,6 +224,7 @@ server_run(void)
 {
     const struct settings *s = &server.settings;
     char tzdata[32];
+    int inherited;
     int rc;
 
     server.loop = uv_default_loop();
@@ -224,7 +249,11 @@ server_run(void)
         (rc = engine_start()) != 0)
         return rc;
 
-    rc = http_server_listen(server.http, s->listen);
+    inherited = upgrade_listen_fd();
+    if (inherited >= 0)
+        rc = http_server_listen_fd(server.http, inherited);
+    else
+        rc = http_server_listen(server.http, s->listen);
     if (rc != 0) {
         log_error("cannot listen", "addr=%s error=\"%s\"", s->listen,
                   uv_strerror(rc));
@@ -232,8 +261,9 @@ server_run(void)
     }
     clock_tzdata_version(tzdata, sizeof(tzdata));
     log_notice("listening", "addr=%s clock=%s tzdata=%s time_zone=%s "
-               "node=%s", s->listen, s->test_clock ? "test" : "host", tzdata,
-               s->time_zone, s->node);
+               "node=%s pid=%d inherited=%s", s->listen,
+               s->test_clock ? "test" : "host", tzdata, s->time_zone,
+               s->node, (int) getpid(), inherited >= 0 ? "yes" : "no");
 
     /* Signal handles are unreferenced, so the loop ends when the stop
      * sequence has closed everything else. */

@@ -12,6 +12,7 @@
 #include "metrics/metrics.h"
 #include "net/transfer.h"
 #include "pipeline/engine.h"
+#include "server/reload.h"
 
 struct server server;
 
@@ -28,9 +29,10 @@ plugin_dirs(void)
 }
 
 
-static int
-load_one(struct config *cfg, const char *key, const json_t *block,
-         enum crier_plugin_kind kind, struct plugin_instance **out)
+int
+server_instance_load(struct config *cfg, const char *key,
+                     const json_t *block, enum crier_plugin_kind kind,
+                     struct plugin_instance **out)
 {
     const char *name = NULL;
 
@@ -62,7 +64,7 @@ load_section(struct config *cfg, const char *section,
     json_object_foreach(group, name, block) {
         struct plugin_instance *p;
         char *key = g_strdup_printf("%s.%s", section, name);
-        int rc = load_one(cfg, key, block, kind, &p);
+        int rc = server_instance_load(cfg, key, block, kind, &p);
 
         g_free(key);
         if (rc != 0)
@@ -105,7 +107,8 @@ server_prepare(struct config *cfg)
                     "store: { plugin = \"sqlite\"; path = \"var/crier.db\"; }");
         return CRIER_ECONFIG;
     }
-    rc = load_one(cfg, "store", store, CRIER_PLUGIN_STORE, &server.store);
+    rc = server_instance_load(cfg, "store", store, CRIER_PLUGIN_STORE,
+                              &server.store);
     if (rc == 0)
         rc = load_section(cfg, "channels", CRIER_PLUGIN_CHANNEL,
                           server.channels);
@@ -157,6 +160,7 @@ server_release(void)
     }
     plugin_destroy(server.store);
     settings_clear(&server.settings);
+    reload_release();
     metrics_reset();
     dashboard_sessions_clear();
     memset(&server, 0, sizeof(server));

@@ -95,6 +95,12 @@ int server_run_offline(void (*work)(void *arg), void *arg);
  * that server_run_offline runs. */
 void server_stop_offline(void);
 
+/* Loads the plugin that the block at `key` names and returns a new
+ * instance, not yet initialised; 0 or an error recorded in cfg. */
+int server_instance_load(struct config *cfg, const char *key,
+                         const json_t *block, enum crier_plugin_kind kind,
+                         struct plugin_instance **out);
+
 /* Returns the channel instance called `name`, or NULL. */
 struct plugin_instance *server_channel(const char *name);
 

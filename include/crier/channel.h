@@ -19,7 +19,7 @@
  */
 struct crier_message {
     uint32_t size;            /* sizeof(struct crier_message) in the core */
-    int64_t job_id;
+    int64_t job_id;           /* the job's id in the store */
     int attempt;              /* 1 for the first hand-over */
     const char *key;          /* the job's idempotency key */
     const char *message_id;   /* "<hex@domain>", derived from `key` */
@@ -35,12 +35,14 @@ struct crier_message {
     const char *message_class;
 };
 
+/* What a channel reports for one send. */
 enum crier_send_outcome {
     CRIER_SEND_DONE = 0,      /* handed over; the job becomes `sent` */
     CRIER_SEND_RETRY = 1,     /* a temporary failure; try again later */
     CRIER_SEND_FAIL = 2       /* a permanent error: the job is `failed` */
 };
 
+/* The outcome of one send, filled in by the channel. */
 struct crier_send_result {
     enum crier_send_outcome outcome;
     const char *provider_id;  /* the provider's reference, or NULL */
@@ -62,6 +64,7 @@ struct crier_send_result {
 /* Reports the outcome of one send; the core copies the strings. */
 typedef void (*crier_send_cb)(void *arg, const struct crier_send_result *r);
 
+/* The operation table of a channel plugin (`ops` of its descriptor). */
 struct crier_channel_ops {
     uint32_t size;            /* sizeof(struct crier_channel_ops) */
 

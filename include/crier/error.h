@@ -23,6 +23,8 @@
     X(ENOTSUP,  -12, "operation not supported")                             \
     X(ETIMEDOUT, -13, "timed out")
 
+/* CRIER_EINVAL, CRIER_ENOMEM, ...: the codes of the table above, and
+ * CRIER_OK for success. */
 enum crier_errno {
 #define CRIER_ERRNO_ENUM_(name, value, message) CRIER_##name = (value),
     CRIER_ERRNO_MAP(CRIER_ERRNO_ENUM_)

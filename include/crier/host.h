@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+/* Lets the compiler check printf-style arguments of the host's entries. */
 #if defined(__GNUC__)
 #define CRIER_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
@@ -36,6 +37,8 @@ struct crier_http_req;
 /* A one-shot timer on the crier clock. */
 struct crier_timer;
 
+/* Log levels, most severe first; `log_level` in plugins.conf picks the
+ * least severe one written. */
 enum crier_log_level {
     CRIER_LOG_ERROR = 0,
     CRIER_LOG_WARN = 1,
@@ -55,7 +58,10 @@ struct crier_input_error {
     long index;
 };
 
+/* Called once when a timer fires, with the `arg` given to timer_start. */
 typedef void (*crier_timer_cb)(void *arg);
+
+/* Handles one request to a route, with the `arg` given to route_add. */
 typedef void (*crier_http_handler)(void *arg, struct crier_http_req *req);
 
 /*
@@ -154,6 +160,8 @@ struct crier_host {
     int (*route_add)(struct crier_ctx *ctx, const char *method,
                      const char *path, crier_http_handler handler, void *arg);
 
+    /* Return the request's method, its decoded path and its raw query
+     * string ("" when none). */
     const char *(*req_method)(struct crier_http_req *req);
     const char *(*req_path)(struct crier_http_req *req);    /* decoded */
     const char *(*req_query)(struct crier_http_req *req);   /* raw, or "" */

@@ -24,14 +24,18 @@
 #include "abi.h"
 #include "host.h"
 
+/* What a plugin is: the section of plugins.conf it goes in, and the
+ * operation table that `ops` points to. */
 enum crier_plugin_kind {
     CRIER_PLUGIN_TRIGGER = 1,
     CRIER_PLUGIN_CHANNEL = 2,
     CRIER_PLUGIN_STORE = 3
 };
 
+/* Reports that a plugin's stop has finished, with the core's `arg`. */
 typedef void (*crier_stop_cb)(void *arg);
 
+/* The descriptor. The core reads it and never writes into it. */
 struct crier_plugin {
     uint32_t abi_version;     /* CRIER_ABI_VERSION; always the first field */
     uint32_t abi_minor;       /* CRIER_ABI_MINOR the plugin was built with */
@@ -50,8 +54,14 @@ struct crier_plugin {
     int (*init)(struct crier_ctx *ctx, const struct crier_host *host,
                 const json_t *config, void **state);
 
+    /* Registers routes and timers; 0 or a negative code. May be NULL. */
     int (*start)(void *state);
+
+    /* Finishes or hands back work in flight, closes handles and calls
+     * `done` once, at once or later. May be NULL. */
     void (*stop)(void *state, crier_stop_cb done, void *arg);
+
+    /* Frees the state that init allocated. May be NULL. */
     void (*destroy)(void *state);
 
     /* The kind's operation table: struct crier_trigger_ops, ...; or NULL
@@ -59,8 +69,10 @@ struct crier_plugin {
     const void *ops;
 };
 
+/* The name of the one symbol the core looks up in a plugin. */
 #define CRIER_PLUGIN_SYMBOL "crier_plugin"
 
+/* Declares the exported descriptor: `CRIER_PLUGIN_EXPORT = { ... };`. */
 #define CRIER_PLUGIN_EXPORT                                                  \
     __attribute__((visibility("default"))) const struct crier_plugin        \
         crier_plugin

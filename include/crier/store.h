@@ -42,6 +42,7 @@ typedef void (*crier_append_cb)(void *arg, int status, size_t accepted,
 /* Reports a JSON operation: its status and result (NULL on error). */
 typedef void (*crier_store_cb)(void *arg, int status, json_t *result);
 
+/* The operation table of a store plugin (`ops` of its descriptor). */
 struct crier_store_ops {
     uint32_t size;            /* sizeof(struct crier_store_ops) */
 

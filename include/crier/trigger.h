@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+/* The operation table of a trigger plugin; it has no entries yet. */
 struct crier_trigger_ops {
     uint32_t size;   /* sizeof(struct crier_trigger_ops) in the plugin */
 };

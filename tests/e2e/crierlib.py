@@ -49,11 +49,14 @@ class Crier:
     """One crier process with a config of the test's own.
 
     `config` is the text of plugins.conf without `listen`, `public_url` and
-    `plugin_dir`, which are set here; state goes under `workdir`.
+    `plugin_dir`, which are set here; state goes under `workdir`. `binary`
+    and `plugin_dir` default to the build under test.
     """
 
-    def __init__(self, workdir, config, env=None):
+    def __init__(self, workdir, config, env=None, binary=BINARY,
+                 plugin_dir=PLUGINS):
         self.workdir = str(workdir)
+        self.binary = binary
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.conf = os.path.join(self.workdir, "plugins.conf")
@@ -63,12 +66,12 @@ class Crier:
         with open(self.conf, "w") as f:
             f.write('listen = "127.0.0.1:%d";\n' % self.port)
             f.write('public_url = "%s";\n' % self.url)
-            f.write('plugin_dir = "%s";\n' % PLUGINS)
+            f.write('plugin_dir = "%s";\n' % plugin_dir)
             f.write(config)
 
     def start(self, timeout=10):
         logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([BINARY, "serve", "-c", self.conf],
+        self.proc = subprocess.Popen([self.binary, "serve", "-c", self.conf],
                                      stdout=logf, stderr=logf, env=self.env)
         _STARTED.append(self.proc)
         logf.close()

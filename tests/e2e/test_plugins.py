@@ -45,3 +45,19 @@ def test_plugins_command_lists_abi_mismatch(tmp_path):
     code, out, err = run_crier("plugins", "-c", str(conf))
     assert code == 0
     assert "future_abi.so (ABI 999; this crier needs 1)" in out
+
+
+def test_plugins_command_names_users(tmp_path):
+    conf = tmp_path / "plugins.conf"
+    conf.write_text('plugin_dir = "%s";\nstore: { plugin = "sqlite"; '
+                    'path = "x.db"; };\nchannels: { ops: { plugin = '
+                    '"webhook"; }; alerts: { plugin = "webhook"; };\n'
+                    '  pager: { plugin = "nosuch"; }; };\n' % PLUGINS)
+    code, out, err = run_crier("plugins", "-c", str(conf))
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert rows["sqlite"][1:5] == ["store", "0.1.0", "1.4", "store"]
+    assert rows["webhook"][4] == "channels.ops,channels.alerts"
+    assert rows["webhook"][5] == os.path.join(PLUGINS, "webhook.so")
+    assert rows["memory"][4] == "-"
+    assert rows["nosuch"][4:] == ["channels.pager", "(not", "found)"]
