@@ -124,6 +124,11 @@ static const char *const migration_undo[] = {
            "DROP INDEX stages_program;",
     [12] = "DROP TABLE job_attempts;"
            "ALTER TABLE jobs DROP COLUMN template_version;",
+    [14] = "DROP INDEX jobs_message_id;"
+           "ALTER TABLE jobs DROP COLUMN delivery_status;"
+           "ALTER TABLE jobs DROP COLUMN delivery_code;"
+           "ALTER TABLE jobs DROP COLUMN delivery_text;"
+           "ALTER TABLE jobs DROP COLUMN delivery_time;",
 };
 
 

@@ -289,7 +289,18 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_due"
     "  ON journeys (due, journey, profile)"
     "  WHERE due IS NOT NULL AND state = 'active';"
-    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);",
+
+    /* 14: each job's delivery status, the last one a provider reported
+     * after `sent` (delivered, bounced, complained, undelivered, failed),
+     * with its code, text and time. A bounce or a receipt names its job
+     * by Message-ID, hence the index. */
+    "ALTER TABLE jobs ADD COLUMN delivery_status TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_code TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_text TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_time INTEGER;"
+    "CREATE INDEX jobs_message_id ON jobs (message_id)"
+    "  WHERE message_id IS NOT NULL;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
