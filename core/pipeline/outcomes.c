@@ -58,7 +58,7 @@ property_copy(json_t *item, const json_t *props, const char *name)
  * provider's properties.code and properties.text, and counts it.
  */
 static void
-delivery_collect(struct evaluation *ev, const char *status,
+delivery_collect(struct evaluation *ev, const char *type, const char *status,
                  const json_t *event, int64_t time)
 {
     json_t *props = json_object_get(event, "properties");
@@ -74,6 +74,12 @@ delivery_collect(struct evaluation *ev, const char *status,
         json_object_set(item, "key", json_object_get(props, "message"));
     property_copy(item, props, "code");
     property_copy(item, props, "text");
+    /* A permanent failure (a hard bounce, an unknown number) marks the
+     * job's recipient invalid in the same commit. */
+    if (json_is_true(json_object_get(props, "permanent")))
+        json_object_set_new(item, "invalidate",
+                            json_string(strncmp(type, "sms.", 4) == 0
+                                        ? "phone" : "email"));
     json_array_append_new(ev->engagements, item);
     metrics_count("crier_delivery_statuses_total", "status", status, 1);
 }
@@ -93,7 +99,7 @@ engagement_collect(struct evaluation *ev, const char *type,
     json_t *bot = json_object_get(props, "bot");
 
     if (status != NULL) {
-        delivery_collect(ev, status, event, time);
+        delivery_collect(ev, type, status, event, time);
         return;
     }
     if (kind == NULL || key == NULL || key[0] == '\0')

@@ -644,3 +644,28 @@ def test_sender_cannot_forge_receipts(tmp_path):
     finally:
         assert c.stop() == 0
         fake.stop()
+
+
+def test_landline_receipt_marks_number_invalid(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        j = job(c)
+        form = {"MessageSid": j["provider_id"], "MessageStatus": "failed",
+                "ErrorCode": "30006", "To": PHONE, "AccountSid": SID}
+        r = status_post(c, {"message_id": j["message_id"]}, form)
+        assert r.status == 204, r.body
+        wait_until(c.store.pipeline_done)
+        assert c.store.query("SELECT value, kind, reason FROM"
+                             " invalid_addresses") == [(PHONE, "phone",
+                                                        "30006")]
+        # The next message to that number is not handed to Twilio.
+        plan(c, text="Second notice.")
+        wait_until(lambda: c.store.query(
+            "SELECT count(*) FROM jobs WHERE state = 'suppressed'")[0][0] == 1)
+        assert fake.count() == 1
+    finally:
+        assert c.stop() == 0
+        fake.stop()

@@ -271,6 +271,30 @@ report_keeps_delivery_status(void **state)
 
 
 static void
+report_delivery_invalidates_address(void **state)
+{
+    struct fixture *f = *state;
+    json_t *jobs;
+
+    jobs_claimed(f, 1);
+    job_to(f, 1, "sent", NULL, T0 + 1000);
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:s, s:s, s:I}]}",
+                                  "engagements", "key", "k-1", "kind",
+                                  "bounced", "code", "5.1.1", "invalidate",
+                                  "email", "time", (json_int_t)(T0 + 2000))));
+
+    /* The next job to the same recipient is claimed with the reason. */
+    job_plan_commit(f, "k-2", "crib-recall", T0);
+    jobs = jobs_claim_at(f, T0 + LEASE + 1, 1, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0),
+                                   "address_invalid"), "5.1.1");
+    json_decref(jobs);
+}
+
+
+static void
 stage_commit(struct fixture *f, const char *profile, const char *from,
              const char *to, int64_t time)
 {
@@ -414,6 +438,7 @@ const struct CMUnitTest report_tests[] = {
     CASE(report_credits_last_sent_job),
     CASE(report_counts_engagements_once),
     CASE(report_keeps_delivery_status),
+    CASE(report_delivery_invalidates_address),
     CASE(report_counts_stage_moves),
     CASE(report_counts_erased_jobs),
     CASE(report_records_holdout_unsent),

@@ -345,6 +345,12 @@ receipt_event_build(const char *type, const char *to, const char *message_id,
     }
     if (code != NULL && code[0] != '\0')
         json_object_set_new(properties, "code", json_string(code));
+    /* Twilio's 30005 (unknown handset) and 30006 (landline or
+     * unreachable carrier) mean the number cannot take SMS, so the
+     * pipeline marks it invalid. */
+    if (code != NULL && (strcmp(code, "30005") == 0 ||
+                         strcmp(code, "30006") == 0))
+        json_object_set_new(properties, "permanent", json_true());
     if (text != NULL && text[0] != '\0')
         json_object_set_new(properties, "text", json_string(text));
     return event;

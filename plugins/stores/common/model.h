@@ -261,6 +261,9 @@ struct engagement {
     int64_t time;
     int delivery;               /* a delivery status, kept on the job */
     char *status;               /* the delivery status, or NULL */
+    /* For a permanent failure: the address kind ("email", "phone") under
+     * which the job's recipient is marked invalid, else NULL. */
+    char *invalidate;
     char *code;                 /* the provider's code, or NULL */
     char *text;                 /* the provider's text, or NULL */
 };

@@ -158,6 +158,7 @@ engagement_clear(struct engagement *item)
     free(item->code);
     free(item->text);
     free(item->status);
+    free(item->invalidate);
     memset(item, 0, sizeof(*item));
 }
 
@@ -198,6 +199,8 @@ engagement_parse(const json_t *json, struct engagement *out)
         rc = text_member(json, "code", 0, &out->code);
     if (rc == 0 && out->delivery)
         rc = text_member(json, "text", 0, &out->text);
+    if (rc == 0 && out->delivery)
+        rc = text_member(json, "invalidate", 0, &out->invalidate);
     if (rc == 0) {
         out->metric = strdup(metric);
         rc = out->metric == NULL ? CRIER_ENOMEM : 0;

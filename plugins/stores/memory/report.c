@@ -224,6 +224,10 @@ report_engagement(struct memory_store *store, const struct engagement *item)
         return;
     if (item->delivery)
         delivery_set(job, item);
+    if (item->invalidate != NULL && job->to != NULL)
+        g_hash_table_replace(store->invalid, g_strdup(job->to),
+                             g_strdup(item->code != NULL ? item->code
+                                                         : item->status));
     metric_key = g_strdup_printf("engagement:%s", item->metric);
     if (once(store, metric_key, job->id))
         report_message_count(store, job, item->metric, item->time);

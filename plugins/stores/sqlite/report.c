@@ -55,6 +55,15 @@ static const char delivery_set_sql[] =
     " delivery_text = ?4, delivery_time = ?5"
     " WHERE id = ?1 AND (delivery_time IS NULL OR delivery_time <= ?5)";
 
+/* Marks the recipient of a job invalid after a permanent failure, as
+ * address_invalidate does. */
+static const char delivery_invalidate_sql[] =
+    "INSERT INTO invalid_addresses (value, kind, reason, time_ms)"
+    " SELECT recipient, ?2, ?3, ?4 FROM jobs"
+    " WHERE id = ?1 AND recipient IS NOT NULL"
+    " ON CONFLICT (value, kind) DO UPDATE SET"
+    " reason = excluded.reason, time_ms = excluded.time_ms";
+
 static const char engagement_insert_sql[] =
     "INSERT OR IGNORE INTO job_engagements (job, metric, time_ms)"
     " VALUES (?1, ?2, ?3)";
@@ -295,6 +304,20 @@ delivery_job_found(struct connection *conn, struct request *req,
     rc = statement_done(conn, req, stmt);
     if (rc < 0)
         return rc;
+    if (item->invalidate != NULL) {
+        stmt = connection_statement(conn, STMT_DELIVERY_INVALIDATE,
+                                    delivery_invalidate_sql);
+        if (stmt == NULL)
+            return connection_fail(conn, req, sqlite3_errcode(conn->db));
+        sqlite3_bind_int64(stmt, 1, job);
+        statement_bind_text(stmt, 2, item->invalidate);
+        statement_bind_text(stmt, 3, item->code != NULL ? item->code
+                                                        : item->status);
+        sqlite3_bind_int64(stmt, 4, item->time);
+        rc = statement_done(conn, req, stmt);
+        if (rc < 0)
+            return rc;
+    }
     return engagement_job_found(conn, req, arg, job, rule, template_name,
                                 channel);
 }
