@@ -9,6 +9,8 @@
 #include "../../plugins/channels/email/mime.c"
 #include "../../plugins/channels/email/smtp.c"
 #include "../../plugins/channels/email/unsubscribe.c"
+#include "../../plugins/channels/email/bounces.c"
+#include "../../plugins/channels/email/provider_events.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -565,6 +567,20 @@ test_config_errors(void **state)
           "\"timeout_ms\": 0}", "timeout_ms" },
         { "{\"from\": \"a@example.gov\", \"outbox\": \"\"}", "outbox" },
         { "{\"from\": \"a@example.gov\", \"form\": \"typo\"}", "form" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": 1}", "bounces" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"b@example.gov\"}}", "bounces.secret" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"b@example.gov\", \"secret\": \"short\"}}",
+          "bounces.secret" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"nobody\", "
+          "\"secret\": \"0123456789abcdef0123\"}}", "bounces.address" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"adress\": \"b@example.gov\"}}", "bounces.adress" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"webhook\": {\"path\": \"/hooks/email\"}}}",
+          "bounces.webhook.password" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -593,8 +609,65 @@ test_config_unknown_setting(void **state)
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
                         "from, reply_to, outbox, unsubscribe_secret, url, "
                         "urls, username, password, "
-                        "tls, ca_file, timeout_ms, connect_timeout_ms and "
-                        "connections");
+                        "tls, ca_file, timeout_ms, connect_timeout_ms, "
+                        "connections, bounces and dkim");
+}
+
+
+/* A VERP address names its message only with a valid MAC, in any case
+ * and with or without angle brackets. */
+static void
+test_verp_round_trip(void **state)
+{
+    static const char message_id[] =
+        "<0123456789abcdef0123456789abcdef@crier.example.gov>";
+    struct email *email = NULL;
+    char *address, *found, *forged;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"bounces\": {\"address\": "
+                                "\"Bounces@Mail.Example.gov\", "
+                                "\"secret\": \"0123456789abcdef0123\", "
+                                "\"message_id_domain\": "
+                                "\"crier.example.gov\"}}", &email), 0);
+    address = verp_address(email, message_id);
+    assert_non_null(address);
+    assert_int_equal(strncmp(address, "bounces+0123456789abcdef0123456789"
+                             "abcdef.", 41), 0);
+    assert_non_null(strstr(address, "@mail.example.gov"));
+    assert_true(strlen(address) - strlen("@mail.example.gov") <= 64);
+
+    found = verp_message_id(email, address);
+    assert_non_null(found);
+    assert_string_equal(found, message_id);
+    g_free(found);
+    {
+        char *upper = g_ascii_strup(address, -1);
+        char *bracketed = g_strdup_printf("<%s>", upper);
+
+        found = verp_message_id(email, bracketed);
+        assert_non_null(found);
+        assert_string_equal(found, message_id);
+        g_free(found);
+        g_free(bracketed);
+        g_free(upper);
+    }
+
+    /* Another id with the same MAC, a changed MAC and a plain address
+     * name nothing. */
+    forged = g_strdup(address);
+    forged[8] = forged[8] == '0' ? '1' : '0';
+    assert_null(verp_message_id(email, forged));
+    g_free(forged);
+    forged = g_strdup(address);
+    forged[41] = forged[41] == 'a' ? 'b' : 'a';
+    assert_null(verp_message_id(email, forged));
+    g_free(forged);
+    assert_null(verp_message_id(email, "bounces@mail.example.gov"));
+    /* A Message-ID that crier did not make gets no VERP address. */
+    assert_null(verp_address(email, "<other@example.net>"));
+    g_free(address);
+    email_destroy(email);
 }
 
 
@@ -1028,6 +1101,7 @@ main(void)
         cmocka_unit_test(test_smtp_send),
         cmocka_unit_test(test_smtp_replies),
         cmocka_unit_test(test_queue_id_parse),
+        cmocka_unit_test(test_verp_round_trip),
         cmocka_unit_test(test_unsubscribe_token),
         cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),

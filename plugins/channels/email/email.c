@@ -98,7 +98,8 @@ config_keys_check(struct email *email, const json_t *config)
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
         "url", "urls", "username", "password", "tls", "ca_file",
-        "timeout_ms", "connect_timeout_ms", "connections",
+        "timeout_ms", "connect_timeout_ms", "connections", "bounces",
+        "dkim",
     };
     const char *key;
     json_t *value;
@@ -114,8 +115,8 @@ config_keys_check(struct email *email, const json_t *config)
                                       "outbox, unsubscribe_secret, url, "
                                       "urls, username, password, tls, "
                                       "ca_file, "
-                                      "timeout_ms, connect_timeout_ms and "
-                                      "connections");
+                                      "timeout_ms, connect_timeout_ms, "
+                                      "connections, bounces and dkim");
             return CRIER_ECONFIG;
         }
     }
@@ -404,7 +405,8 @@ config_read(struct email *email, const json_t *config)
         (rc = config_address(email, config, "reply_to",
                              &email->reply_to)) != 0)
         return rc;
-    if ((rc = config_unsubscribe(email, config)) != 0)
+    if ((rc = config_unsubscribe(email, config)) != 0 ||
+        (rc = bounces_config_read(email, config)) != 0)
         return rc;
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
@@ -451,6 +453,7 @@ email_destroy(void *state)
     smtp_share_close(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
+    bounces_clear(&email->bounces);
     free(email->outbox);
     if (email->unsubscribe_key != NULL) {
         memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
@@ -500,6 +503,9 @@ email_start(void *state)
                          "so that readers can unsubscribe in one click",
                          NULL);
     else if ((rc = unsubscribe_routes_add(email)) != 0)
+        return rc;
+
+    if ((rc = bounce_webhook_route_add(email)) != 0)
         return rc;
 
     if (email->outbox != NULL) {
@@ -570,6 +576,13 @@ email_delivery_finish(struct email_delivery *d,
 
     d->done(d->arg, result);
     delivery_free(d);
+    email_work_done(email);
+}
+
+
+void
+email_work_done(struct email *email)
+{
     email->in_flight--;
     if (email->in_flight == 0 && email->stop_done != NULL) {
         crier_stop_cb done = email->stop_done;

@@ -1,0 +1,215 @@
+"""Bounces and complaints of the email channel: the VERP envelope sender
+on a real SMTP server, and the provider event webhook with SendGrid,
+Amazon SES (through SNS) and Mailgun bodies."""
+import base64
+import json
+import os
+
+from crierlib import SmtpServer, Store, Crier, wait_until
+from test_email_smtp import AUTH, config, notify, settled
+
+BOUNCE_SECRET = "bounce-secret-for-tests-0123"
+WEBHOOK_PASSWORD = "webhook-password-for-tests"
+BOUNCES = ('bounces = { address = "bounces@mail.example.gov"; '
+           'secret = "%s"; message_id_domain = "crier.example.gov"; '
+           'webhook = { path = "/hooks/email/events"; password = "%s"; }; };'
+           % (BOUNCE_SECRET, WEBHOOK_PASSWORD))
+
+
+def start(tmp_path, port, extra=BOUNCES):
+    settings = 'url = "smtp://127.0.0.1:%d"; %s' % (port, extra)
+    c = Crier(tmp_path, config(settings)).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    return c
+
+
+def sent_to(c, smtp, addresses):
+    """Sends one notice to each address; returns {address: job}."""
+    notify(c, addresses)
+    wait_until(lambda: settled(c, len(addresses)), timeout=20)
+    rows = c.store.query("SELECT id, recipient, message_id FROM jobs")
+    return {to: {"id": i, "message_id": m} for i, to, m in rows}
+
+
+def webhook(c, body, password=WEBHOOK_PASSWORD):
+    token = base64.b64encode(("provider:" + password).encode()).decode()
+    return c.post("/hooks/email/events", json.dumps(body),
+                  headers={"Content-Type": "application/json",
+                           "Authorization": "Basic " + token})
+
+
+def delivery(c, job_id):
+    r = c.get("/v1/messages/%d" % job_id, headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json().get("delivery")
+
+
+def counts(c):
+    return dict(c.store.query("SELECT metric, sum(count) FROM"
+                              " report_messages GROUP BY metric"))
+
+
+def consent(c, address):
+    r = c.get("/v1/profiles?email=" + address.replace("@", "%40"),
+              headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json()["profile"].get("consent", {}).get("email", {}).get(
+        "state")
+
+
+def test_verp_envelope_sender(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        jobs = sent_to(c, smtp, ["ana@example.gov", "ben@example.gov"])
+        senders = smtp.envelope_senders()
+        messages = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert len(senders) == 2
+    by_id = {m["Message-ID"]: s for m, s in zip(messages, senders)}
+    for job in jobs.values():
+        sender = by_id[job["message_id"]]
+        hex_id = job["message_id"][1:33]
+        local, domain = sender.split("@")
+        assert domain == "mail.example.gov"
+        assert local.startswith("bounces+" + hex_id + ".")
+        assert len(local) <= 64
+    # The From header stays the agency's address.
+    assert all(str(m["From"]).endswith("<works@example.gov>")
+               for m in messages)
+    assert senders[0] != senders[1]
+
+
+def test_without_bounces_sender_is_from(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port, extra="")
+    try:
+        sent_to(c, smtp, ["ana@example.gov"])
+        senders = smtp.envelope_senders()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert senders == ["works@example.gov"]
+
+
+def test_sendgrid_bounce_and_spam_report(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        jobs = sent_to(c, smtp, ["ana@example.gov", "ben@example.gov",
+                                 "cy@example.gov"])
+        ana, ben, cy = (jobs[a] for a in ("ana@example.gov",
+                                          "ben@example.gov",
+                                          "cy@example.gov"))
+        body = [
+            {"event": "processed", "email": "ana@example.gov",
+             "smtp-id": ana["message_id"], "sg_event_id": "e0"},
+            {"event": "bounce", "type": "bounce", "status": "5.1.1",
+             "reason": "550 5.1.1 no such user", "email": "ana@example.gov",
+             "smtp-id": ana["message_id"], "sg_event_id": "e1"},
+            {"event": "spamreport", "email": "ben@example.gov",
+             "smtp-id": ben["message_id"], "sg_event_id": "e2"},
+            {"event": "delivered", "email": "cy@example.gov",
+             "smtp-id": cy["message_id"], "sg_event_id": "e3"},
+        ]
+        r = webhook(c, body)
+        assert r.status == 200, r.body
+        assert r.json() == {"accepted": 3, "duplicates": 0}
+        # A provider's retry of the same events stores nothing new.
+        assert webhook(c, body).json() == {"accepted": 0, "duplicates": 3}
+        wait_until(c.store.pipeline_done)
+
+        bounced = delivery(c, ana["id"])
+        assert bounced["status"] == "bounced"
+        assert bounced["code"] == "5.1.1"
+        assert bounced["text"] == "550 5.1.1 no such user"
+        assert delivery(c, ben["id"])["status"] == "complained"
+        assert delivery(c, cy["id"])["status"] == "delivered"
+        n = counts(c)
+        assert (n["bounced"], n["complained"], n["delivered"]) == (1, 1, 1)
+        # A hard bounce marks the address invalid, a complaint stops
+        # outreach to the resident.
+        assert c.store.query("SELECT value, kind FROM invalid_addresses") \
+            == [("ana@example.gov", "email")]
+        assert consent(c, "ben@example.gov") == "revoked"
+        assert consent(c, "cy@example.gov") is None
+        # The report's rules table has the new columns.
+        rules = c.get("/v1/reports/rules", headers=AUTH)
+        assert rules.status == 200, rules.body
+        table = rules.json()
+        row = table["rows"][0]
+        assert (row["delivered"], row["bounced"], row["complained"]) == \
+            (1, 1, 1)
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+
+
+def test_ses_and_mailgun_events(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        jobs = sent_to(c, smtp, ["ana@example.gov", "ben@example.gov"])
+        ana, ben = jobs["ana@example.gov"], jobs["ben@example.gov"]
+        ses = {"Type": "Notification", "MessageId": "sns-1",
+               "Message": json.dumps({
+                   "notificationType": "Bounce",
+                   "bounce": {"bounceType": "Transient",
+                              "feedbackId": "fb-1",
+                              "bouncedRecipients": [
+                                  {"emailAddress": "ana@example.gov",
+                                   "status": "4.2.2",
+                                   "diagnosticCode": "mailbox full"}]},
+                   "mail": {"messageId": "ses-1",
+                            "commonHeaders": {
+                                "messageId": ana["message_id"]}}})}
+        assert webhook(c, ses).status == 200
+        mailgun = {"signature": {},
+                   "event-data": {
+                       "event": "failed", "severity": "permanent",
+                       "id": "mg-1", "recipient": "ben@example.gov",
+                       "delivery-status": {"code": 550,
+                                           "description": "no mailbox"},
+                       "message": {"headers": {
+                           "message-id": ben["message_id"][1:-1]}}}}
+        assert webhook(c, mailgun).status == 200
+        wait_until(c.store.pipeline_done)
+        soft = delivery(c, ana["id"])
+        assert (soft["status"], soft["code"]) == ("bounced", "4.2.2")
+        hard = delivery(c, ben["id"])
+        assert (hard["status"], hard["code"]) == ("bounced", "550")
+        # Only the permanent one marks the address invalid.
+        assert c.store.query("SELECT value FROM invalid_addresses") == \
+            [("ben@example.gov",)]
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+
+
+def test_webhook_needs_password(tmp_path):
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        body = [{"event": "spamreport", "email": "ana@example.gov",
+                 "smtp-id": "<x@crier.example.gov>", "sg_event_id": "e"}]
+        r = webhook(c, body, password="wrong-password-000000")
+        assert r.status == 401
+        r = c.post("/hooks/email/events", json.dumps(body),
+                   headers={"Content-Type": "application/json"})
+        assert r.status == 401
+        r = c.post("/hooks/email/events", "{",
+                   headers={"Authorization": "Basic " + base64.b64encode(
+                       b"u:" + WEBHOOK_PASSWORD.encode()).decode()})
+        assert r.status == 400
+        assert c.store.query("SELECT count(*) FROM events"
+                             " WHERE type LIKE 'email.%'") == [(0,)]
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
