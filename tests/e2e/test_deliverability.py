@@ -4,8 +4,10 @@ Amazon SES (through SNS) and Mailgun bodies."""
 import base64
 import json
 import os
+import subprocess
 
-from crierlib import SmtpServer, Store, Crier, wait_until
+from crierlib import (PLUGINS, Crier, SmtpServer, Store, run_crier,
+                      wait_until)
 from test_email_smtp import AUTH, config, notify, settled
 
 BOUNCE_SECRET = "bounce-secret-for-tests-0123"
@@ -213,3 +215,85 @@ def test_webhook_needs_password(tmp_path):
         code = c.stop()
         smtp.stop()
     assert code == 0
+
+
+def dkim_key(tmp_path):
+    """Makes an RSA key; returns its path and the DNS TXT record of its
+    public key."""
+    key = os.path.join(str(tmp_path), "dkim.key")
+    subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True,
+                   capture_output=True)
+    der = subprocess.run(["openssl", "rsa", "-in", key, "-pubout",
+                          "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    return key, b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+
+def test_dkim_signature_verifies(tmp_path):
+    import dkim
+    key, record = dkim_key(tmp_path)
+    lookups = []
+
+    def dnsfunc(name, timeout=5):
+        lookups.append(name)
+        return record if name == b"crier2026._domainkey.example.gov." \
+            else None
+
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port,
+              'unsubscribe_secret = "unsubscribe-secret-for-tests"; '
+              'dkim = { domain = "example.gov"; selector = "crier2026"; '
+              'key_file = "%s"; };' % key)
+    try:
+        sent_to(c, smtp, ["ana@example.gov"])
+        folder = os.path.join(smtp.maildir, "new")
+        [name] = os.listdir(folder)
+        with open(os.path.join(folder, name), "rb") as f:
+            raw = f.read()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert raw.startswith(b"DKIM-Signature: ")
+    header = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"d=example.gov" in header
+    assert b"s=crier2026" in header
+    assert b"a=rsa-sha256" in header
+    assert b"c=relaxed/relaxed" in header
+    assert dkim.verify(raw, dnsfunc=dnsfunc)
+    assert lookups == [b"crier2026._domainkey.example.gov."]
+    # The signature covers the headers a resident reads and the body.
+    field = header.split(b"\r\n\r\n")[0].split(b"\r\nFrom:")[0]
+    tags = dkim.util.parse_tag_value(
+        field[len(b"DKIM-Signature: "):].replace(b"\r\n", b""))
+    names = [h.strip().lower() for h in tags[b"h"].split(b":")]
+    for name in (b"from", b"to", b"subject", b"date", b"message-id",
+                 b"list-unsubscribe"):
+        assert name in names, name
+    tampered = raw.replace(b"Expect delays.", b"Expect nothing.")
+    assert tampered != raw
+    assert not dkim.verify(tampered, dnsfunc=dnsfunc)
+
+
+def test_dkim_config_errors(tmp_path):
+    key = os.path.join(str(tmp_path), "not-a-key")
+    with open(key, "w") as f:
+        f.write("hello\n")
+    for settings, field in (
+            ('dkim = { domain = "example.gov"; selector = "s"; '
+             'key_file = "/nonexistent/dkim.key"; };', "dkim.key_file"),
+            ('dkim = { domain = "example.gov"; selector = "s"; '
+             'key_file = "%s"; };' % key, "dkim.key_file"),
+            ('dkim = { selector = "s"; key_file = "%s"; };' % key,
+             "dkim.domain"),
+            ('dkim = { domain = "example.gov"; selector = "s"; '
+             'key_file = "%s"; headers = ["Subject"]; };'
+             % dkim_key(tmp_path)[0], "dkim.headers")):
+        text = 'plugin_dir = "%s";\n' % PLUGINS + config(
+            'url = "smtp://127.0.0.1:1"; ' + settings)
+        path = os.path.join(str(tmp_path), "crier.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        code, out, err = run_crier("check", "-c", path)
+        assert code != 0, settings
+        assert "email." + field in err, (settings, err)

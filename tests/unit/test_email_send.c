@@ -11,6 +11,7 @@
 #include "../../plugins/channels/email/unsubscribe.c"
 #include "../../plugins/channels/email/bounces.c"
 #include "../../plugins/channels/email/provider_events.c"
+#include "../../plugins/channels/email/dkim.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>

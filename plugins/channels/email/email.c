@@ -406,7 +406,8 @@ config_read(struct email *email, const json_t *config)
                              &email->reply_to)) != 0)
         return rc;
     if ((rc = config_unsubscribe(email, config)) != 0 ||
-        (rc = bounces_config_read(email, config)) != 0)
+        (rc = bounces_config_read(email, config)) != 0 ||
+        (rc = dkim_config_read(email, config, &email->dkim)) != 0)
         return rc;
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
@@ -454,6 +455,7 @@ email_destroy(void *state)
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     bounces_clear(&email->bounces);
+    dkim_signer_free(email->dkim);
     free(email->outbox);
     if (email->unsubscribe_key != NULL) {
         memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
@@ -662,7 +664,10 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
         envelope.unsubscribe_url = unsubscribe_url;
     }
     if (reason != NULL ||
-        mime_message_build(d->message, msg, &envelope, &reason) != 0) {
+        mime_message_build(d->message, msg, &envelope, &reason) != 0 ||
+        (email->dkim != NULL &&
+         dkim_message_sign(email->dkim, msg->key, d->message,
+                           &reason) != 0)) {
         struct crier_send_result r = {
             .outcome = CRIER_SEND_FAIL,
             .detail = reason,

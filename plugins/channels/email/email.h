@@ -11,6 +11,7 @@
 #include <crier/crier.h>
 
 #include "bounces.h"
+#include "dkim.h"
 #include "mime.h"
 
 /* The maximum number of SMTP servers in `urls`. */
@@ -44,6 +45,7 @@ struct email {
     char *unsubscribe_key;          /* HMAC key of unsubscribe tokens */
     struct smtp_settings smtp;
     struct bounce_settings bounces; /* VERP and provider events */
+    struct dkim_signer *dkim;       /* NULL when crier does not sign */
     CURLSH *smtp_share;             /* connections kept for reuse */
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
     unsigned smtp_running;          /* transfers on worker threads */
