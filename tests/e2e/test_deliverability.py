@@ -297,3 +297,170 @@ def test_dkim_config_errors(tmp_path):
         code, out, err = run_crier("check", "-c", path)
         assert code != 0, settings
         assert "email." + field in err, (settings, err)
+
+
+def dsn(verp, original, recipient, action, status, diagnostic, report_id):
+    """Returns a delivery status notification (RFC 3464) as an MTA writes
+    it: sent to the VERP address, quoting the original's header."""
+    header = original.split(b"\r\n\r\n", 1)[0]
+    return (
+        "Return-Path: <>\r\n"
+        "Delivered-To: %(verp)s\r\n"
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
+        "To: %(verp)s\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <%(report_id)s@mx.example.net>\r\n"
+        "Date: Mon, 05 Jan 2026 10:00:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        "\tboundary=\"BOUNDARY-1\"\r\n"
+        "\r\n"
+        "--BOUNDARY-1\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "Your message could not be delivered.\r\n"
+        "\r\n"
+        "--BOUNDARY-1\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n"
+        "Arrival-Date: Mon, 05 Jan 2026 09:59:58 +0000\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; %(recipient)s\r\n"
+        "Original-Recipient: rfc822;%(recipient)s\r\n"
+        "Action: %(action)s\r\n"
+        "Status: %(status)s\r\n"
+        "Remote-MTA: dns; mail.example.gov\r\n"
+        "Diagnostic-Code: smtp; %(diagnostic)s\r\n"
+        "\r\n"
+        "--BOUNDARY-1\r\n"
+        "Content-Type: text/rfc822-headers\r\n"
+        "\r\n" % locals()).encode() + header + (
+        "\r\n\r\n--BOUNDARY-1--\r\n").encode()
+
+
+def arf(original, recipient, report_id):
+    """Returns an abuse feedback report (RFC 5965) as a mailbox
+    provider's feedback loop sends it, quoting the whole original."""
+    return (
+        "From: Feedback Loop <fbl@isp.example.net>\r\n"
+        "To: abuse@example.gov\r\n"
+        "Subject: Complaint\r\n"
+        "Message-ID: <%(report_id)s@isp.example.net>\r\n"
+        "Date: Mon, 05 Jan 2026 11:00:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=feedback-report;\r\n"
+        "\tboundary=\"BOUNDARY-2\"\r\n"
+        "\r\n"
+        "--BOUNDARY-2\r\n"
+        "Content-Type: text/plain\r\n"
+        "\r\n"
+        "This is an email abuse report.\r\n"
+        "\r\n"
+        "--BOUNDARY-2\r\n"
+        "Content-Type: message/feedback-report\r\n"
+        "\r\n"
+        "Feedback-Type: abuse\r\n"
+        "User-Agent: ExampleFBL/1.0\r\n"
+        "Version: 1\r\n"
+        "Original-Rcpt-To: <%(recipient)s>\r\n"
+        "Arrival-Date: Mon, 05 Jan 2026 10:58:00 +0000\r\n"
+        "\r\n"
+        "--BOUNDARY-2\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "\r\n" % locals()).encode() + original + (
+        "\r\n--BOUNDARY-2--\r\n").encode()
+
+
+def raw_messages(smtp):
+    """Returns {To: (envelope sender, raw bytes)} of what crier sent."""
+    folder = os.path.join(smtp.maildir, "new")
+    senders = {}
+    with open(smtp.maildir + ".senders") as f:
+        for line in f:
+            key, sender = line.split(" ", 1)
+            senders[key] = sender.strip()
+    out = {}
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), "rb") as f:
+            raw = f.read()
+        to = [line for line in raw.split(b"\r\n")
+              if line.startswith(b"To: ")][0][4:].decode()
+        out[to] = (senders[name.split(":")[0]], raw)
+    return out
+
+
+def test_imap_bounce_mailbox(tmp_path):
+    from dovecot import Dovecot
+    smtp = SmtpServer(tmp_path, scenario="accept")
+    c = start(tmp_path, smtp.port)
+    try:
+        jobs = sent_to(c, smtp, ["ana@example.gov", "ben@example.gov",
+                                 "cy@example.gov"])
+    finally:
+        assert c.stop() == 0
+    sent = raw_messages(smtp)
+    mailbox = [
+        dsn(sent["ana@example.gov"][0], sent["ana@example.gov"][1],
+            "ana@example.gov", "failed", "5.1.1",
+            "550 5.1.1 <ana@example.gov>: Recipient address rejected",
+            "r1"),
+        arf(sent["ben@example.gov"][1], "ben@example.gov", "r2"),
+        # A delay says nothing final, and a person's mail is no report.
+        dsn(sent["cy@example.gov"][0], sent["cy@example.gov"][1],
+            "cy@example.gov", "delayed", "4.4.1", "connection timed out",
+            "r3"),
+        b"From: ana@example.gov\r\nTo: bounces@mail.example.gov\r\n"
+        b"Subject: why?\r\nMessage-ID: <r4@example.gov>\r\n\r\nHi\r\n",
+        # A forged VERP address names nothing.
+        dsn("bounces+" + "0" * 32 + ".000000000000@mail.example.gov",
+            b"From: x@example.net\r\n", "cy@example.gov", "failed", "5.1.1",
+            "550 no such user", "r5"),
+    ]
+    imap = Dovecot(mailbox)
+    extra = BOUNCES.replace(
+        "webhook =", 'imap = { url = "%s"; username = "crier"; '
+        'password = "%s"; poll_ms = 200; }; webhook =' % (imap.url,
+                                                         imap.password))
+    c = Crier(tmp_path, config('url = "smtp://127.0.0.1:%d"; %s'
+                               % (smtp.port, extra))).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        wait_until(lambda: imap.search("UNKEYWORD CrierProcessed") == [],
+                   timeout=20)
+        wait_until(c.store.pipeline_done)
+        ana, ben, cy = (jobs[a] for a in ("ana@example.gov",
+                                          "ben@example.gov",
+                                          "cy@example.gov"))
+        bounced = delivery(c, ana["id"])
+        assert bounced["status"] == "bounced"
+        assert bounced["code"] == "5.1.1"
+        assert "Recipient address rejected" in bounced["text"]
+        assert delivery(c, ben["id"])["status"] == "complained"
+        assert delivery(c, cy["id"]) is None
+        assert c.store.query("SELECT value FROM invalid_addresses") == \
+            [("ana@example.gov",)]
+        assert consent(c, "ben@example.gov") == "revoked"
+        events = c.store.query("SELECT type FROM events WHERE type IN"
+                               " ('email.bounced', 'email.complained')"
+                               " ORDER BY type")
+        assert events == [("email.bounced",), ("email.complained",)]
+        # Every message is marked, the person's mail too.
+        assert len(imap.search("KEYWORD CrierProcessed")) == 5
+        assert len(imap.search("SEEN")) == 5
+
+        # A crash before the mark reads a report again: a duplicate.
+        uid = imap.search("ALL")[0]
+        imap.store(uid, "-FLAGS (CrierProcessed)")
+        wait_until(lambda: imap.search("UNKEYWORD CrierProcessed") == [],
+                   timeout=20)
+        wait_until(c.store.pipeline_done)
+        assert c.store.query("SELECT count(*) FROM events WHERE type IN"
+                             " ('email.bounced', 'email.complained')") == \
+            [(2,)]
+        assert counts(c)["bounced"] == 1
+    finally:
+        code = c.stop()
+        imap.stop()
+        smtp.stop()
+    assert code == 0

@@ -12,6 +12,8 @@
 #include "../../plugins/channels/email/bounces.c"
 #include "../../plugins/channels/email/provider_events.c"
 #include "../../plugins/channels/email/dkim.c"
+#include "../../plugins/channels/email/dsn.c"
+#include "../../plugins/channels/email/imap.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>

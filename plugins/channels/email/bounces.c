@@ -193,6 +193,62 @@ webhook_config_read(struct email *email, const json_t *group)
 }
 
 
+/* The default time between two reads of the bounce mailbox. */
+#define IMAP_POLL_DEFAULT_MS 60000
+
+static int
+imap_config_read(struct email *email, const json_t *group)
+{
+    static const char *const known[] = {
+        "url", "username", "password", "poll_ms", NULL
+    };
+    struct bounce_settings *b = &email->bounces;
+    const json_t *imap = json_object_get(group, "imap");
+    const json_t *poll;
+    int rc;
+
+    if (imap == NULL)
+        return 0;
+    if (!json_is_object(imap)) {
+        email->host->config_error(email->ctx, "bounces.imap", "must be a "
+                                  "group: { url = \"imaps://...\"; "
+                                  "username = \"...\"; password = "
+                                  "\"...\"; }");
+        return CRIER_ECONFIG;
+    }
+    if ((rc = group_keys_check(email, imap, "bounces.imap", known,
+                               "url, username, password and poll_ms")) != 0 ||
+        (rc = group_string(email, imap, "bounces.imap", "url",
+                           &b->imap_url)) != 0 ||
+        (rc = group_string(email, imap, "bounces.imap", "username",
+                           &b->imap_username)) != 0 ||
+        (rc = group_string(email, imap, "bounces.imap", "password",
+                           &b->imap_password)) != 0)
+        return rc;
+    if (b->imap_url == NULL ||
+        (g_ascii_strncasecmp(b->imap_url, "imap://", 7) != 0 &&
+         g_ascii_strncasecmp(b->imap_url, "imaps://", 8) != 0)) {
+        email->host->config_error(email->ctx, "bounces.imap.url", "must be "
+                                  "an imap:// or imaps:// URL that names "
+                                  "the mailbox, such as imaps://mail."
+                                  "example.gov/INBOX");
+        return CRIER_ECONFIG;
+    }
+    poll = json_object_get(imap, "poll_ms");
+    b->imap_poll_ms = IMAP_POLL_DEFAULT_MS;
+    if (poll != NULL && (!json_is_integer(poll) ||
+                         json_integer_value(poll) < 100 ||
+                         json_integer_value(poll) > 86400000)) {
+        email->host->config_error(email->ctx, "bounces.imap.poll_ms", "must "
+                                  "be milliseconds from 100 to 86400000");
+        return CRIER_ECONFIG;
+    }
+    if (poll != NULL)
+        b->imap_poll_ms = (long) json_integer_value(poll);
+    return 0;
+}
+
+
 int
 bounces_config_read(struct email *email, const json_t *config)
 {
@@ -215,6 +271,7 @@ bounces_config_read(struct email *email, const json_t *config)
                                "webhook and imap")) != 0 ||
         (rc = verp_config_read(email, group)) != 0 ||
         (rc = webhook_config_read(email, group)) != 0 ||
+        (rc = imap_config_read(email, group)) != 0 ||
         (rc = group_string(email, group, "bounces", "message_id_domain",
                            &email->bounces.message_id_domain)) != 0)
         return rc;
@@ -247,6 +304,9 @@ bounces_clear(struct bounce_settings *b)
     g_free(b->message_id_domain);
     g_free(b->webhook_path);
     secret_free(b->webhook_password);
+    g_free(b->imap_url);
+    g_free(b->imap_username);
+    secret_free(b->imap_password);
     memset(b, 0, sizeof(*b));
 }
 

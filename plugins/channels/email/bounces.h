@@ -26,6 +26,10 @@ struct bounce_settings {
     char *message_id_domain;  /* right of the @ in crier's Message-IDs */
     char *webhook_path;       /* provider events route, or NULL */
     char *webhook_password;   /* HTTP basic auth password of that route */
+    char *imap_url;           /* the bounce mailbox, or NULL */
+    char *imap_username;
+    char *imap_password;
+    long imap_poll_ms;        /* between two reads of the mailbox */
 };
 
 /* Reads the `bounces` group of the channel's config. Returns 0 or

@@ -409,6 +409,8 @@ config_read(struct email *email, const json_t *config)
         (rc = bounces_config_read(email, config)) != 0 ||
         (rc = dkim_config_read(email, config, &email->dkim)) != 0)
         return rc;
+    if (email->bounces.imap_url != NULL)
+        dsn_library_open();
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
                                   "from = \"Agency <alerts@example.gov>\"");
@@ -454,6 +456,9 @@ email_destroy(void *state)
     smtp_share_close(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
+    imap_poll_free(email->imap);
+    if (email->bounces.imap_url != NULL)
+        dsn_library_close();
     bounces_clear(&email->bounces);
     dkim_signer_free(email->dkim);
     free(email->outbox);
@@ -507,7 +512,8 @@ email_start(void *state)
     else if ((rc = unsubscribe_routes_add(email)) != 0)
         return rc;
 
-    if ((rc = bounce_webhook_route_add(email)) != 0)
+    if ((rc = bounce_webhook_route_add(email)) != 0 ||
+        (rc = imap_poll_start(email)) != 0)
         return rc;
 
     if (email->outbox != NULL) {
@@ -549,6 +555,7 @@ email_stop(void *state, crier_stop_cb done, void *arg)
     email->stopping = 1;
     email->stop_done = done;
     email->stop_arg = arg;
+    imap_poll_stop(email->imap);
     /* Messages not yet handed to a server go back to the outbox now;
      * transactions already under way are let finish. */
     if (email->outbox == NULL)

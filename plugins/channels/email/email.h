@@ -12,6 +12,8 @@
 
 #include "bounces.h"
 #include "dkim.h"
+#include "dsn.h"
+#include "imap.h"
 #include "mime.h"
 
 /* The maximum number of SMTP servers in `urls`. */
@@ -46,6 +48,7 @@ struct email {
     struct smtp_settings smtp;
     struct bounce_settings bounces; /* VERP and provider events */
     struct dkim_signer *dkim;       /* NULL when crier does not sign */
+    struct imap_poll *imap;         /* the bounce mailbox, or NULL */
     CURLSH *smtp_share;             /* connections kept for reuse */
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
     unsigned smtp_running;          /* transfers on worker threads */
