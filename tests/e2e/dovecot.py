@@ -64,12 +64,14 @@ class Dovecot:
         # and the server runs as another user.
         self.dir = tempfile.mkdtemp(prefix="crier-dovecot-")
         os.chmod(self.dir, 0o755)
+
         if os.getuid() == 0:
             self.user, self.group = "nobody", grp.getgrgid(
                 pwd.getpwnam("nobody").pw_gid).gr_name
         else:
             self.user = pwd.getpwuid(os.getuid()).pw_name
             self.group = grp.getgrgid(os.getgid()).gr_name
+
         for sub in ("run", "state", "home", "Maildir/new", "Maildir/cur",
                     "Maildir/tmp"):
             os.makedirs(os.path.join(self.dir, sub))
@@ -77,17 +79,20 @@ class Dovecot:
             with open(os.path.join(self.dir, "Maildir", "new",
                                    "%d.test" % i), "wb") as f:
                 f.write(data)
+
         self.config = os.path.join(self.dir, "dovecot.conf")
         with open(self.config, "w") as f:
             f.write(CONFIG.format(dir=self.dir, user=self.user,
                                   group=self.group, port=self.port,
                                   password=self.password))
+
         command = [DOVECOT, "-F", "-c", self.config]
         if os.getuid() == 0:
             subprocess.run(["chown", "-R", "%s:%s" % (self.user, self.group),
                             self.dir], check=True)
             command = ["setpriv", "--reuid", self.user, "--regid",
                        self.group, "--clear-groups"] + command
+
         self.log = open(os.path.join(self.dir, "stdout.log"), "ab")
         self.proc = subprocess.Popen(command, stdout=self.log,
                                      stderr=self.log)

@@ -406,7 +406,7 @@ def test_imap_bounce_mailbox(tmp_path):
             "550 5.1.1 <ana@example.gov>: Recipient address rejected",
             "r1"),
         arf(sent["ben@example.gov"][1], "ben@example.gov", "r2"),
-        # A delay says nothing final, and a person's mail is no report.
+        # A delay is not final, and a person's mail is no report.
         dsn(sent["cy@example.gov"][0], sent["cy@example.gov"][1],
             "cy@example.gov", "delayed", "4.4.1", "connection timed out",
             "r3"),

@@ -20,12 +20,14 @@
 int
 secret_equal(const char *a, const char *b)
 {
-    size_t len = strlen(a);
-    unsigned char diff = len != strlen(b);
+    size_t len_a = strlen(a);
+    size_t len_b = strlen(b);
+    unsigned char diff = len_a != len_b;
 
-    for (size_t i = 0; i < len; i++)
-        diff |= (unsigned char) a[i] ^ (unsigned char) (b[i] != '\0'
-                                                        ? b[i] : 0);
+    /* A shorter `b` is read at its first byte again, never past its
+     * end. */
+    for (size_t i = 0; i < len_a; i++)
+        diff |= (unsigned char) a[i] ^ (unsigned char) b[i < len_b ? i : 0];
     return diff == 0;
 }
 
@@ -94,10 +96,13 @@ secret_check(struct email *email, const char *key, const char *secret)
 static char *
 url_host(const char *url)
 {
-    const char *p = url != NULL ? strstr(url, "://") : NULL;
+    const char *p;
     size_t n;
 
-    p = p != NULL ? p + 3 : url != NULL ? url : "";
+    if (url == NULL)
+        return g_strdup("crier.invalid");
+    p = strstr(url, "://");
+    p = p != NULL ? p + 3 : url;
     n = strcspn(p, ":/");
     return n > 0 ? g_strndup(p, n) : g_strdup("crier.invalid");
 }

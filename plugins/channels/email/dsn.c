@@ -22,7 +22,7 @@
 
 static unsigned library_users;
 
-/* What a report's parts hold, gathered in one walk. */
+/* The parts of one report, gathered in one walk. */
 struct report {
     char *status_fields;      /* message/delivery-status text */
     char *feedback_fields;    /* message/feedback-report text */
@@ -260,7 +260,7 @@ status_events_add(GMimeMessage *message, const struct report *r,
                  (g_ascii_strcasecmp(action, "delivered") == 0 ||
                   g_ascii_strcasecmp(action, "relayed") == 0))
             type = "email.delivered";
-        /* "delayed" and "expanded" say nothing final. */
+        /* "delayed" and "expanded" are not final. */
         if (type != NULL && to != NULL) {
             char *lower = g_ascii_strdown(to, -1);
 

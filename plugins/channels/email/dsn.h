@@ -19,10 +19,10 @@ void dsn_library_close(void);
 /*
  * Parses one message of the bounce mailbox and appends an event for each
  * recipient it reports on (email.bounced, email.delivered or
- * email.complained), named by the VERP address it was sent to or, when
- * it has none, by the Message-ID of the original message it quotes. A
- * message that is no report, or names no message, adds nothing. Returns
- * the number of events added.
+ * email.complained). The event names crier's message by the VERP address
+ * the report was sent to. Without one, it names the Message-ID of the
+ * original message that the report quotes. A message that is no report,
+ * or names no message, adds nothing. Returns the number of events added.
  */
 size_t dsn_events_add(const struct email *email, const char *data,
                       size_t len, json_t *events);

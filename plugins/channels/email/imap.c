@@ -151,7 +151,8 @@ on_stored(void *arg, CURL *easy, CURLcode rc)
 }
 
 
-/* Marks the current message \Seen, then goes on with the next. */
+/* Marks the current message \Seen and CrierProcessed, then goes on
+ * with the next. */
 static void
 seen_mark(struct imap_poll *poll)
 {
@@ -212,7 +213,8 @@ on_fetched(void *arg, CURL *easy, CURLcode rc)
     json_decref(events);
     if (emitted != 0) {
         /* An invalid report (an address the core rejects) would fail
-         * again, so it is marked \Seen; anything else waits. */
+         * again, so it is marked processed. Any other error waits for the
+         * next poll. */
         email->host->log(email->ctx, CRIER_LOG_WARN, "bounce report "
                          "rejected", "error=\"%s\" field=%s",
                          err.message, err.field);

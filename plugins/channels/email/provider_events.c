@@ -3,8 +3,8 @@
  * auth (any user name, the configured password) takes the delivery
  * events of an email provider and emits them as email.delivered,
  * email.bounced, email.complained and email.failed events, each naming
- * its message by the Message-ID crier gave it. The body's form tells the
- * provider (docs/deliverability.md, "Provider webhooks"):
+ * its message by the Message-ID crier gave it. The form of the body
+ * identifies the provider (docs/deliverability.md, "Provider webhooks"):
  *
  * - a JSON array: SendGrid's event webhook (event, email, smtp-id);
  * - an object with "Type": Amazon SES notifications through SNS;

@@ -394,8 +394,9 @@ query_value(const char *query, const char *name)
 /*
  * Takes a Twilio status callback. A final status (delivered, undelivered,
  * failed) becomes an sms.* event that the pipeline keeps on the message
- * as its delivery status. A receipt that names no message crier sent is
- * answered 204 and logged, never left for Twilio to retry.
+ * as its delivery status. A receipt without a message id or a valid To
+ * gets a 204 response and a warning. One for a message crier does not
+ * know is stored and changes no message. Twilio retries neither.
  */
 static void
 on_status(void *arg, struct crier_http_req *req)
