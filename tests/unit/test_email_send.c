@@ -674,6 +674,74 @@ test_verp_round_trip(void **state)
 }
 
 
+/* A DSN gives one event per final recipient block, with the quoted
+ * Message-ID, a folded Diagnostic-Code joined and a delay skipped. */
+static void
+test_dsn_recipient_blocks(void **state)
+{
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.example.net\r\n"
+        "To: bounces@mail.example.gov\r\n"
+        "Message-ID: <report-7@mx.example.net>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;"
+        " boundary=\"B\"\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        "Final-Recipient: rfc822; Ana@Example.gov\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 mailbox\r\n"
+        "  unavailable\r\n\r\n"
+        "Final-Recipient: rfc822;ben@example.gov\r\n"
+        "Action: delivered\r\nStatus: 2.0.0\r\n\r\n"
+        "Final-Recipient: rfc822;cy@example.gov\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: works@example.gov\r\nTo: ana@example.gov\r\n"
+        "Message-ID: <abc@crier.example.gov>\r\n\r\n"
+        "--B--\r\n";
+    struct email *email = NULL;
+    json_t *events = json_array();
+    json_t *first, *second;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\"}", &email),
+                     0);
+    dsn_library_open();
+    assert_int_equal(dsn_events_add(email, dsn, strlen(dsn), events), 2);
+    first = json_array_get(events, 0);
+    second = json_array_get(events, 1);
+    assert_string_equal(json_string_value(json_object_get(first, "type")),
+                        "email.bounced");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "profile"), "email")), "ana@example.gov");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "message_id")),
+        "<abc@crier.example.gov>");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "code")), "5.1.1");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "text")),
+        "550 5.1.1 mailbox  unavailable");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(first, "properties"), "permanent")));
+    assert_string_equal(json_string_value(json_object_get(first, "id")),
+                        "report/report-7@mx.example.net/ana@example.gov");
+    assert_string_equal(json_string_value(json_object_get(second, "type")),
+                        "email.delivered");
+    assert_null(json_object_get(json_object_get(second, "properties"),
+                                "permanent"));
+
+    /* A message that is no report adds nothing. */
+    json_array_clear(events);
+    assert_int_equal(dsn_events_add(email, "From: a@b\r\n\r\nHi\r\n", 19,
+                                    events), 0);
+    dsn_library_close();
+    json_decref(events);
+    email_destroy(email);
+}
+
+
 /* The queue id comes from the forms Postfix, Sendmail and Exim write. */
 static void
 test_queue_id_parse(void **state)
@@ -1105,6 +1173,7 @@ main(void)
         cmocka_unit_test(test_smtp_replies),
         cmocka_unit_test(test_queue_id_parse),
         cmocka_unit_test(test_verp_round_trip),
+        cmocka_unit_test(test_dsn_recipient_blocks),
         cmocka_unit_test(test_unsubscribe_token),
         cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),
