@@ -701,6 +701,7 @@ test_dsn_recipient_blocks(void **state)
         "From: works@example.gov\r\nTo: ana@example.gov\r\n"
         "Message-ID: <abc@crier.example.gov>\r\n\r\n"
         "--B--\r\n";
+    static const char plain[] = "From: a@b\r\n\r\nHi\r\n";
     struct email *email = NULL;
     json_t *events = json_array();
     json_t *first, *second;
@@ -734,8 +735,7 @@ test_dsn_recipient_blocks(void **state)
 
     /* A message that is no report adds nothing. */
     json_array_clear(events);
-    assert_int_equal(dsn_events_add(email, "From: a@b\r\n\r\nHi\r\n", 19,
-                                    events), 0);
+    assert_int_equal(dsn_events_add(email, plain, strlen(plain), events), 0);
     dsn_library_close();
     json_decref(events);
     email_destroy(email);
