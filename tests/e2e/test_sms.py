@@ -615,7 +615,7 @@ def test_status_callback_for_unknown_message(tmp_path):
     try:
         form = {"MessageSid": "SMunknown", "MessageStatus": "delivered",
                 "To": PHONE, "AccountSid": SID}
-        # Answered 2xx so Twilio does not retry; the receipt names no
+        # A 2xx response, so Twilio does not retry. The receipt names no
         # stored message, so nothing is kept or counted.
         r = status_post(c, {"message_id": "<nobody@crier.test>"}, form)
         assert r.status == 204, r.body
