@@ -422,8 +422,13 @@ def test_imap_bounce_mailbox(tmp_path):
         "webhook =", 'imap = { url = "%s"; username = "crier"; '
         'password = "%s"; poll_ms = 200; }; webhook =' % (imap.url,
                                                          imap.password))
-    c = Crier(tmp_path, config('url = "smtp://127.0.0.1:%d"; %s'
-                               % (smtp.port, extra))).start()
+    try:
+        c = Crier(tmp_path, config('url = "smtp://127.0.0.1:%d"; %s'
+                                   % (smtp.port, extra))).start()
+    except Exception:
+        imap.stop()
+        smtp.stop()
+        raise
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
     try:
         wait_until(lambda: imap.search("UNKEYWORD CrierProcessed") == [],
