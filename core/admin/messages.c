@@ -110,6 +110,7 @@ present_message(json_t *m)
     json_object_del(m, "owner");
     json_array_foreach(json_object_get(m, "attempt_log"), i, attempt)
         present_time(attempt, "time");
+    present_time(json_object_get(m, "delivery"), "time");
 }
 
 

@@ -282,8 +282,8 @@ static void
 rules_render(GString *out, const json_t *rules)
 {
     static const char *const columns[] = {
-        "planned", "sent", "failed", "suppressed", "opened", "clicked",
-        "unsubscribed", "converted", NULL
+        "planned", "sent", "failed", "suppressed", "delivered", "bounced",
+        "opened", "clicked", "unsubscribed", "converted", NULL
     };
     size_t i;
     json_t *row;

@@ -33,3 +33,19 @@ internal_event_type(const char *type)
            strcmp(type, INTERNAL_PROFILE_MERGED) == 0 ||
            strcmp(type, INTERNAL_JOURNEY_DUE) == 0;
 }
+
+
+const char *
+delivery_event_status(const char *type)
+{
+    static const char *const types[] = {
+        "email.delivered", "email.bounced", "email.complained",
+        "email.failed", "sms.delivered", "sms.undelivered", "sms.failed",
+        NULL
+    };
+
+    for (size_t i = 0; types[i] != NULL; i++)
+        if (strcmp(type, types[i]) == 0)
+            return strchr(types[i], '.') + 1;
+    return NULL;
+}

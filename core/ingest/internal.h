@@ -40,4 +40,12 @@ json_t *internal_event(const char *type, const char *profile,
  * rejects it from a sender. */
 int internal_event_type(const char *type);
 
+/*
+ * Returns the delivery status that an event of `type` reports, such as
+ * "bounced" for "email.bounced", or NULL for any other type. Only a
+ * channel plugin may emit these types (docs/deliverability.md), so that
+ * a trigger cannot mark a message bounced or an address invalid.
+ */
+const char *delivery_event_status(const char *type);
+
 #endif

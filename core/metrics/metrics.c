@@ -32,6 +32,9 @@ static const struct {
       "Time from a channel's send call to its result, by channel." },
     { "crier_store_seconds", "histogram",
       "Time from a store call to its callback, by operation." },
+    { "crier_delivery_statuses_total", "counter",
+      "Delivery statuses that channels reported after a send (delivered, "
+      "bounced, complained, undelivered, failed), by status." },
     { "crier_plugin_errors_total", "counter",
       "Failures reported by plugins: a channel send that failed or will "
       "be retried, a store call that failed, by plugin instance." },

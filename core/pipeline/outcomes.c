@@ -5,6 +5,8 @@
  */
 #include <string.h>
 
+#include "ingest/internal.h"
+#include "metrics/metrics.h"
 #include "pipeline/evaluate.h"
 #include "pipeline/profile.h"
 #include "rules/rules.h"
@@ -38,6 +40,51 @@ engagement_kind(const char *type)
 }
 
 
+/* Adds a property of the event to an engagement when it is a string. */
+static void
+property_copy(json_t *item, const json_t *props, const char *name)
+{
+    json_t *value = json_object_get(props, name);
+
+    if (json_is_string(value) && json_string_length(value) > 0)
+        json_object_set(item, name, value);
+}
+
+
+/*
+ * Records a delivery status that a channel reported (only a channel may
+ * emit these types): the store keeps it on the job that
+ * properties.message (its key) or properties.message_id names, with the
+ * provider's properties.code and properties.text, and counts it.
+ */
+static void
+delivery_collect(struct evaluation *ev, const char *type, const char *status,
+                 const json_t *event, int64_t time)
+{
+    json_t *props = json_object_get(event, "properties");
+    json_t *item;
+
+    if (!json_is_string(json_object_get(props, "message")) &&
+        !json_is_string(json_object_get(props, "message_id")))
+        return;
+    item = json_pack("{s:s,s:I}", "kind", status, "time", (json_int_t) time);
+    json_object_set_new(item, "key", json_null());
+    property_copy(item, props, "message_id");
+    if (json_is_string(json_object_get(props, "message")))
+        json_object_set(item, "key", json_object_get(props, "message"));
+    property_copy(item, props, "code");
+    property_copy(item, props, "text");
+    /* A permanent failure (a hard bounce, an unknown number) marks the
+     * job's recipient invalid in the same commit. */
+    if (json_is_true(json_object_get(props, "permanent")))
+        json_object_set_new(item, "invalidate",
+                            json_string(strncmp(type, "sms.", 4) == 0
+                                        ? "phone" : "email"));
+    json_array_append_new(ev->engagements, item);
+    metrics_count("crier_delivery_statuses_total", "status", status, 1);
+}
+
+
 /* Records an engagement when the event names a message by its job key
  * in properties.message. A bot or privacy proxy (properties.bot set)
  * counts apart. */
@@ -48,8 +95,13 @@ engagement_collect(struct evaluation *ev, const char *type,
     json_t *props = json_object_get(event, "properties");
     const char *key = json_string_value(json_object_get(props, "message"));
     const char *kind = engagement_kind(type);
+    const char *status = delivery_event_status(type);
     json_t *bot = json_object_get(props, "bot");
 
+    if (status != NULL) {
+        delivery_collect(ev, type, status, event, time);
+        return;
+    }
     if (kind == NULL || key == NULL || key[0] == '\0')
         return;
     json_array_append_new(ev->engagements,

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "ingest/internal.h"
 #include "net/transfer.h"
 #include "plugin/plugin.h"
 #include "schedule/schedule.h"
@@ -118,10 +119,36 @@ host_route_add(struct crier_ctx *ctx, const char *method, const char *path,
 }
 
 
+/* Returns nonzero when `event` reports a delivery status, which only a
+ * channel plugin may emit. */
+static int
+event_is_delivery(const json_t *event)
+{
+    const char *type = json_string_value(json_object_get(event, "type"));
+
+    return type != NULL && delivery_event_status(type) != NULL;
+}
+
+
 static int
 host_emit(struct crier_ctx *ctx, json_t *events,
           struct crier_input_error *err, crier_emit_cb done, void *arg)
 {
+    size_t n = json_is_array(events) ? json_array_size(events) : 1;
+
+    for (size_t i = 0; ctx->instance->desc->kind != CRIER_PLUGIN_CHANNEL
+                       && i < n; i++) {
+        const json_t *event = json_is_array(events)
+                              ? json_array_get(events, i) : events;
+
+        if (!event_is_delivery(event))
+            continue;
+        err->index = json_is_array(events) ? (long) i : -1;
+        snprintf(err->field, sizeof(err->field), "type");
+        snprintf(err->message, sizeof(err->message), "is reserved for the "
+                 "delivery statuses that channel plugins report");
+        return CRIER_EINVAL;
+    }
     return ingest_emit(ctx->instance->name, events, err, done, arg);
 }
 

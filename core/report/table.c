@@ -11,7 +11,7 @@
 static const char *const rule_metrics[] = {
     "planned", "sent", "failed", "dead", "suppressed", "opened",
     "opened_bot", "clicked", "clicked_bot", "unsubscribed", "converted",
-    NULL
+    "delivered", "bounced", "complained", NULL
 };
 
 
@@ -247,7 +247,7 @@ report_table_build(const struct report_options *opt, const json_t *result)
     static const char *const rules_columns[] = {
         "rule", "planned", "sent", "failed", "dead", "suppressed", "opened",
         "opened_bot", "clicked", "clicked_bot", "unsubscribed", "converted",
-        NULL
+        "delivered", "bounced", "complained", NULL
     };
     static const char *const messages_columns[] = {
         "rule", "template", "channel", "metric", "count", NULL

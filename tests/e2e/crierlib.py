@@ -263,6 +263,15 @@ class SmtpServer:
     def messages(self):
         return maildir_messages(self.maildir)
 
+    def envelope_senders(self):
+        """Returns the MAIL FROM of each message, in arrival order (the
+        scenario server records them)."""
+        try:
+            with open(self.maildir + ".senders") as f:
+                return [line.split(" ", 1)[1].strip() for line in f]
+        except FileNotFoundError:
+            return []
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)

@@ -73,7 +73,11 @@ class Scenario:
         return None
 
     async def handle_DATA(self, server, session, envelope):
-        self.box.add(envelope.original_content)
+        key = self.box.add(envelope.original_content)
+        # The envelope sender of each message, for the VERP tests: one
+        # "<maildir key> <MAIL FROM>" line per message.
+        with open(self.box._path + ".senders", "a") as f:
+            f.write("%s %s\n" % (key, envelope.mail_from))
         return "250 2.0.0 Ok: queued as Q%s" % os.urandom(5).hex().upper()
 
 

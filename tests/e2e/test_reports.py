@@ -111,7 +111,7 @@ def test_report_counts_known_outcomes(tmp_path):
         "rule": "snap-invite", "planned": 4, "sent": 4, "failed": 0,
         "dead": 0, "suppressed": 0, "opened": 1, "opened_bot": 1,
         "clicked": 1, "clicked_bot": 0, "unsubscribed": 0,
-        "converted": 1}]
+        "converted": 1, "delivered": 0, "bounced": 0, "complained": 0}]
 
     goals = json.loads(report(c, "goals", "--json"))
     assert len(goals) == 1

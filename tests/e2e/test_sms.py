@@ -544,3 +544,128 @@ def test_quiet_hours_hold_sms_across_midnight(tmp_path):
     finally:
         assert c.stop() == 0
         fake.stop()
+
+
+def status_post(c, query, form, token=AUTH_TOKEN):
+    """Posts a Twilio status callback, signed over the URL with its
+    query as Twilio signs it."""
+    path = "/hooks/sms/status"
+    if query:
+        path += "?" + urllib.parse.urlencode(query)
+    data = c.url + path + "".join(k + form[k] for k in sorted(form))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1)
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature":
+                   base64.b64encode(digest.digest()).decode()}
+    return c.post(path, urllib.parse.urlencode(form), headers=headers)
+
+
+def message_delivery(c, job_id):
+    r = c.get("/v1/messages/%d" % job_id, headers=AUTH)
+    assert r.status == 200, r.body
+    return r.json().get("delivery")
+
+
+def test_status_callback_sets_delivery(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        j = job(c)
+        job_id = c.store.query("SELECT id FROM jobs")[0][0]
+        form = {"MessageSid": j["provider_id"], "MessageStatus": "sent",
+                "To": PHONE, "AccountSid": SID}
+        # A status on the way changes nothing.
+        r = status_post(c, {"message_id": j["message_id"]}, form)
+        assert r.status == 204, r.body
+        form["MessageStatus"] = "undelivered"
+        form["ErrorCode"] = "30003"
+        r = status_post(c, {"message_id": j["message_id"]}, form)
+        assert r.status == 204, r.body
+        # Twilio repeats a callback that timed out: a duplicate.
+        assert status_post(c, {"message_id": j["message_id"]},
+                           form).status == 204
+        wait_until(c.store.pipeline_done)
+        delivery = message_delivery(c, job_id)
+        assert delivery["status"] == "undelivered"
+        assert delivery["code"] == "30003"
+        assert delivery["time"].endswith("Z")
+        # The job state stays as it was, and the status is on the
+        # resident's timeline as an event.
+        assert job(c)["state"] == "sent"
+        events = c.store.query("SELECT type FROM events"
+                               " WHERE type LIKE 'sms.%'")
+        assert events == [("sms.undelivered",)]
+        counts = dict(c.store.query(
+            "SELECT metric, sum(count) FROM report_messages"
+            " GROUP BY metric"))
+        assert counts["undelivered"] == 1
+        metrics = c.get("/metrics").body.decode()
+        assert 'crier_delivery_statuses_total{status="undelivered"} 1' \
+            in metrics
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_status_callback_for_unknown_message(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        form = {"MessageSid": "SMunknown", "MessageStatus": "delivered",
+                "To": PHONE, "AccountSid": SID}
+        # A 2xx response, so Twilio does not retry. The receipt names no
+        # stored message, so nothing is kept or counted.
+        r = status_post(c, {"message_id": "<nobody@crier.test>"}, form)
+        assert r.status == 204, r.body
+        assert status_post(c, {}, form).status == 204
+        wait_until(c.store.pipeline_done)
+        assert c.store.query("SELECT count(*) FROM report_messages"
+                             " WHERE metric = 'delivered'") == [(0,)]
+        # A bad signature is rejected.
+        assert status_post(c, {"message_id": "<x@y>"}, form,
+                           token="wrong").status == 403
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_sender_cannot_forge_receipts(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        for kind in ("sms.delivered", "email.bounced", "email.complained"):
+            r = c.post("/v1/events", {"type": kind,
+                                      "profile": {"phone": PHONE},
+                                      "properties": {"message_id": "<x@y>"}})
+            assert r.status == 400, (kind, r.body)
+            assert "reserved" in r.body.decode()
+    finally:
+        assert c.stop() == 0
+        fake.stop()
+
+
+def test_landline_receipt_marks_number_invalid(tmp_path):
+    fake = FakeTwilio()
+    c = start(tmp_path, one_provider(fake.url))
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["state"] == "sent")
+        j = job(c)
+        form = {"MessageSid": j["provider_id"], "MessageStatus": "failed",
+                "ErrorCode": "30006", "To": PHONE, "AccountSid": SID}
+        r = status_post(c, {"message_id": j["message_id"]}, form)
+        assert r.status == 204, r.body
+        wait_until(c.store.pipeline_done)
+        assert c.store.query("SELECT value, kind, reason FROM"
+                             " invalid_addresses") == [(PHONE, "phone",
+                                                        "30006")]
+        # The next message to that number is not handed to Twilio.
+        plan(c, text="Second notice.")
+        wait_until(lambda: c.store.query(
+            "SELECT count(*) FROM jobs WHERE state = 'suppressed'")[0][0] == 1)
+        assert fake.count() == 1
+    finally:
+        assert c.stop() == 0
+        fake.stop()

@@ -190,6 +190,110 @@ report_counts_engagements_once(void **state)
 }
 
 
+/* Commits a delivery status of the job that `key` or `message_id`
+ * names, at T0 + `offset`. */
+static void
+delivery_commit(struct fixture *f, const char *key, const char *message_id,
+                const char *kind, const char *code, int64_t offset)
+{
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s?, s:s?, s:s, s:s?, s:s, s:I}]}",
+                                  "engagements", "key", key, "message_id",
+                                  message_id, "kind", kind, "code", code,
+                                  "text", "provider text", "time",
+                                  (json_int_t)(T0 + offset))));
+}
+
+
+/* Returns the "delivery" member of the only listed job, or NULL. */
+static json_t *
+job_delivery(struct fixture *f)
+{
+    json_t *listed = jobs_list_all(f);
+    json_t *jobs = json_object_get(listed, "jobs");
+    json_t *delivery;
+
+    assert_int_equal(json_array_size(jobs), 1);
+    delivery = json_object_get(json_array_get(jobs, 0), "delivery");
+    json_incref(delivery);
+    json_decref(listed);
+    return delivery;
+}
+
+
+static void
+report_keeps_delivery_status(void **state)
+{
+    struct fixture *f = *state;
+    json_t *report;
+    json_t *delivery;
+    json_t *result;
+
+    jobs_claimed(f, 1);
+    assert_null(job_delivery(f));
+    json_decref(json_ok(f, f->ops->job_update,
+                        json_pack("{s:i, s:i, s:s, s:I, s:s}", "id", 1,
+                                  "generation", 1, "state", "sending", "now",
+                                  (json_int_t)T0, "message_id",
+                                  "<m1@crier.test>")));
+    job_to(f, 1, "sent", NULL, T0 + 1000);
+
+    /* Named by Message-ID, then by key; a repeat counts once, and a
+     * status reported earlier than the stored one does not replace it. */
+    delivery_commit(f, NULL, "<m1@crier.test>", "delivered", NULL, 2000);
+    delivery_commit(f, NULL, "<m1@crier.test>", "delivered", NULL, 2000);
+    delivery_commit(f, "k-1", NULL, "bounced", "5.1.1", 5000);
+    delivery_commit(f, "k-1", NULL, "failed", "30003", 4000);
+    delivery_commit(f, NULL, "<no-such@crier.test>", "bounced", NULL, 6000);
+
+    delivery = job_delivery(f);
+    assert_non_null(delivery);
+    assert_string_equal(member_str(delivery, "status"), "bounced");
+    assert_string_equal(member_str(delivery, "code"), "5.1.1");
+    assert_string_equal(member_str(delivery, "text"), "provider text");
+    assert_int_equal(member_int(delivery, "time"), T0 + 5000);
+    json_decref(delivery);
+
+    report = report_at(f, T0, T0 + DAY, NULL);
+    assert_int_equal(message_count(report, "delivered"), 1);
+    assert_int_equal(message_count(report, "bounced"), 1);
+    assert_int_equal(message_count(report, "delivery_failed"), 1);
+    assert_int_equal(message_count(report, "failed"), 0);
+    json_decref(report);
+
+    /* A delivery status needs a key or a Message-ID. */
+    assert_int_equal(json_wait(f, f->ops->commit,
+                               json_pack("{s:[{s:s, s:I}]}", "engagements",
+                                         "kind", "delivered", "time",
+                                         (json_int_t)T0), &result),
+                     CRIER_EINVAL);
+}
+
+
+static void
+report_delivery_invalidates_address(void **state)
+{
+    struct fixture *f = *state;
+    json_t *jobs;
+
+    jobs_claimed(f, 1);
+    job_to(f, 1, "sent", NULL, T0 + 1000);
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:s, s:s, s:I}]}",
+                                  "engagements", "key", "k-1", "kind",
+                                  "bounced", "code", "5.1.1", "invalidate",
+                                  "email", "time", (json_int_t)(T0 + 2000))));
+
+    /* The next job to the same recipient is claimed with the reason. */
+    job_plan_commit(f, "k-2", "crib-recall", T0);
+    jobs = jobs_claim_at(f, T0 + LEASE + 1, 1, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0),
+                                   "address_invalid"), "5.1.1");
+    json_decref(jobs);
+}
+
+
 static void
 stage_commit(struct fixture *f, const char *profile, const char *from,
              const char *to, int64_t time)
@@ -333,6 +437,8 @@ const struct CMUnitTest report_tests[] = {
     CASE(report_counts_job_states),
     CASE(report_credits_last_sent_job),
     CASE(report_counts_engagements_once),
+    CASE(report_keeps_delivery_status),
+    CASE(report_delivery_invalidates_address),
     CASE(report_counts_stage_moves),
     CASE(report_counts_erased_jobs),
     CASE(report_records_holdout_unsent),

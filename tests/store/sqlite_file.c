@@ -131,6 +131,11 @@ static const char *const migration_undo[] = {
            "DROP INDEX jobs_rule;"
            "DROP INDEX jobs_claim;"
            "CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);",
+    [16] = "DROP INDEX jobs_message_id;"
+           "ALTER TABLE jobs DROP COLUMN delivery_status;"
+           "ALTER TABLE jobs DROP COLUMN delivery_code;"
+           "ALTER TABLE jobs DROP COLUMN delivery_text;"
+           "ALTER TABLE jobs DROP COLUMN delivery_time;",
 };
 
 

@@ -9,6 +9,11 @@
 #include "../../plugins/channels/email/mime.c"
 #include "../../plugins/channels/email/smtp.c"
 #include "../../plugins/channels/email/unsubscribe.c"
+#include "../../plugins/channels/email/bounces.c"
+#include "../../plugins/channels/email/provider_events.c"
+#include "../../plugins/channels/email/dkim.c"
+#include "../../plugins/channels/email/dsn.c"
+#include "../../plugins/channels/email/imap.c"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -565,6 +570,20 @@ test_config_errors(void **state)
           "\"timeout_ms\": 0}", "timeout_ms" },
         { "{\"from\": \"a@example.gov\", \"outbox\": \"\"}", "outbox" },
         { "{\"from\": \"a@example.gov\", \"form\": \"typo\"}", "form" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": 1}", "bounces" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"b@example.gov\"}}", "bounces.secret" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"b@example.gov\", \"secret\": \"short\"}}",
+          "bounces.secret" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"address\": \"nobody\", "
+          "\"secret\": \"0123456789abcdef0123\"}}", "bounces.address" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"adress\": \"b@example.gov\"}}", "bounces.adress" },
+        { "{\"from\": \"a@example.gov\", \"bounces\": "
+          "{\"webhook\": {\"path\": \"/hooks/email\"}}}",
+          "bounces.webhook.password" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -593,8 +612,133 @@ test_config_unknown_setting(void **state)
     assert_string_equal(fixture.error, "unknown setting; valid settings are "
                         "from, reply_to, outbox, unsubscribe_secret, url, "
                         "urls, username, password, "
-                        "tls, ca_file, timeout_ms, connect_timeout_ms and "
-                        "connections");
+                        "tls, ca_file, timeout_ms, connect_timeout_ms, "
+                        "connections, bounces and dkim");
+}
+
+
+/* A VERP address names its message only with a valid MAC, in any case
+ * and with or without angle brackets. */
+static void
+test_verp_round_trip(void **state)
+{
+    static const char message_id[] =
+        "<0123456789abcdef0123456789abcdef@crier.example.gov>";
+    struct email *email = NULL;
+    char *address, *found, *forged;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\", "
+                                "\"bounces\": {\"address\": "
+                                "\"Bounces@Mail.Example.gov\", "
+                                "\"secret\": \"0123456789abcdef0123\", "
+                                "\"message_id_domain\": "
+                                "\"crier.example.gov\"}}", &email), 0);
+    address = verp_address(email, message_id);
+    assert_non_null(address);
+    assert_int_equal(strncmp(address, "bounces+0123456789abcdef0123456789"
+                             "abcdef.", 41), 0);
+    assert_non_null(strstr(address, "@mail.example.gov"));
+    assert_true(strlen(address) - strlen("@mail.example.gov") <= 64);
+
+    found = verp_message_id(email, address);
+    assert_non_null(found);
+    assert_string_equal(found, message_id);
+    g_free(found);
+    {
+        char *upper = g_ascii_strup(address, -1);
+        char *bracketed = g_strdup_printf("<%s>", upper);
+
+        found = verp_message_id(email, bracketed);
+        assert_non_null(found);
+        assert_string_equal(found, message_id);
+        g_free(found);
+        g_free(bracketed);
+        g_free(upper);
+    }
+
+    /* Another id with the same MAC, a changed MAC and a plain address
+     * name nothing. */
+    forged = g_strdup(address);
+    forged[8] = forged[8] == '0' ? '1' : '0';
+    assert_null(verp_message_id(email, forged));
+    g_free(forged);
+    forged = g_strdup(address);
+    forged[41] = forged[41] == 'a' ? 'b' : 'a';
+    assert_null(verp_message_id(email, forged));
+    g_free(forged);
+    assert_null(verp_message_id(email, "bounces@mail.example.gov"));
+    /* A Message-ID that crier did not make gets no VERP address. */
+    assert_null(verp_address(email, "<other@example.net>"));
+    g_free(address);
+    email_destroy(email);
+}
+
+
+/* A DSN gives one event per final recipient block, with the quoted
+ * Message-ID, a folded Diagnostic-Code joined and a delay skipped. */
+static void
+test_dsn_recipient_blocks(void **state)
+{
+    static const char dsn[] =
+        "From: MAILER-DAEMON@mx.example.net\r\n"
+        "To: bounces@mail.example.gov\r\n"
+        "Message-ID: <report-7@mx.example.net>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;"
+        " boundary=\"B\"\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        "Final-Recipient: rfc822; Ana@Example.gov\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 mailbox\r\n"
+        "  unavailable\r\n\r\n"
+        "Final-Recipient: rfc822;ben@example.gov\r\n"
+        "Action: delivered\r\nStatus: 2.0.0\r\n\r\n"
+        "Final-Recipient: rfc822;cy@example.gov\r\n"
+        "Action: delayed\r\nStatus: 4.4.1\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: works@example.gov\r\nTo: ana@example.gov\r\n"
+        "Message-ID: <abc@crier.example.gov>\r\n\r\n"
+        "--B--\r\n";
+    static const char plain[] = "From: a@b\r\n\r\nHi\r\n";
+    struct email *email = NULL;
+    json_t *events = json_array();
+    json_t *first, *second;
+
+    assert_int_equal(email_open("{\"from\": \"a@example.gov\"}", &email),
+                     0);
+    dsn_library_open();
+    assert_int_equal(dsn_events_add(email, dsn, strlen(dsn), events), 2);
+    first = json_array_get(events, 0);
+    second = json_array_get(events, 1);
+    assert_string_equal(json_string_value(json_object_get(first, "type")),
+                        "email.bounced");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "profile"), "email")), "ana@example.gov");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "message_id")),
+        "<abc@crier.example.gov>");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "code")), "5.1.1");
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(first, "properties"), "text")),
+        "550 5.1.1 mailbox  unavailable");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(first, "properties"), "permanent")));
+    assert_string_equal(json_string_value(json_object_get(first, "id")),
+                        "report/report-7@mx.example.net/ana@example.gov");
+    assert_string_equal(json_string_value(json_object_get(second, "type")),
+                        "email.delivered");
+    assert_null(json_object_get(json_object_get(second, "properties"),
+                                "permanent"));
+
+    /* A message that is no report adds nothing. */
+    json_array_clear(events);
+    assert_int_equal(dsn_events_add(email, plain, strlen(plain), events), 0);
+    dsn_library_close();
+    json_decref(events);
+    email_destroy(email);
 }
 
 
@@ -1028,6 +1172,8 @@ main(void)
         cmocka_unit_test(test_smtp_send),
         cmocka_unit_test(test_smtp_replies),
         cmocka_unit_test(test_queue_id_parse),
+        cmocka_unit_test(test_verp_round_trip),
+        cmocka_unit_test(test_dsn_recipient_blocks),
         cmocka_unit_test(test_unsubscribe_token),
         cmocka_unit_test(test_reply_invalid_address),
         cmocka_unit_test(test_smtp_many_in_flight),

@@ -98,7 +98,8 @@ config_keys_check(struct email *email, const json_t *config)
     static const char *const known[] = {
         "plugin", "from", "reply_to", "outbox", "unsubscribe_secret",
         "url", "urls", "username", "password", "tls", "ca_file",
-        "timeout_ms", "connect_timeout_ms", "connections",
+        "timeout_ms", "connect_timeout_ms", "connections", "bounces",
+        "dkim",
     };
     const char *key;
     json_t *value;
@@ -114,8 +115,8 @@ config_keys_check(struct email *email, const json_t *config)
                                       "outbox, unsubscribe_secret, url, "
                                       "urls, username, password, tls, "
                                       "ca_file, "
-                                      "timeout_ms, connect_timeout_ms and "
-                                      "connections");
+                                      "timeout_ms, connect_timeout_ms, "
+                                      "connections, bounces and dkim");
             return CRIER_ECONFIG;
         }
     }
@@ -404,8 +405,12 @@ config_read(struct email *email, const json_t *config)
         (rc = config_address(email, config, "reply_to",
                              &email->reply_to)) != 0)
         return rc;
-    if ((rc = config_unsubscribe(email, config)) != 0)
+    if ((rc = config_unsubscribe(email, config)) != 0 ||
+        (rc = bounces_config_read(email, config)) != 0 ||
+        (rc = dkim_config_read(email, config, &email->dkim)) != 0)
         return rc;
+    if (email->bounces.imap_url != NULL)
+        dsn_library_open();
     if (email->from.address == NULL) {
         email->host->config_error(email->ctx, "from", "is missing; write "
                                   "from = \"Agency <alerts@example.gov>\"");
@@ -451,6 +456,11 @@ email_destroy(void *state)
     smtp_share_close(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
+    imap_poll_free(email->imap);
+    if (email->bounces.imap_url != NULL)
+        dsn_library_close();
+    bounces_clear(&email->bounces);
+    dkim_signer_free(email->dkim);
     free(email->outbox);
     if (email->unsubscribe_key != NULL) {
         memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
@@ -502,6 +512,10 @@ email_start(void *state)
     else if ((rc = unsubscribe_routes_add(email)) != 0)
         return rc;
 
+    if ((rc = bounce_webhook_route_add(email)) != 0 ||
+        (rc = imap_poll_start(email)) != 0)
+        return rc;
+
     if (email->outbox != NULL) {
         if (maildir_prepare(email->outbox) != 0) {
             email->host->log(email->ctx, CRIER_LOG_ERROR, "outbox could not "
@@ -541,6 +555,7 @@ email_stop(void *state, crier_stop_cb done, void *arg)
     email->stopping = 1;
     email->stop_done = done;
     email->stop_arg = arg;
+    imap_poll_stop(email->imap);
     /* Messages not yet handed to a server go back to the outbox now;
      * transactions already under way are let finish. */
     if (email->outbox == NULL)
@@ -570,6 +585,13 @@ email_delivery_finish(struct email_delivery *d,
 
     d->done(d->arg, result);
     delivery_free(d);
+    email_work_done(email);
+}
+
+
+void
+email_work_done(struct email *email)
+{
     email->in_flight--;
     if (email->in_flight == 0 && email->stop_done != NULL) {
         crier_stop_cb done = email->stop_done;
@@ -649,7 +671,10 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
         envelope.unsubscribe_url = unsubscribe_url;
     }
     if (reason != NULL ||
-        mime_message_build(d->message, msg, &envelope, &reason) != 0) {
+        mime_message_build(d->message, msg, &envelope, &reason) != 0 ||
+        (email->dkim != NULL &&
+         dkim_message_sign(email->dkim, msg->key, d->message,
+                           &reason) != 0)) {
         struct crier_send_result r = {
             .outcome = CRIER_SEND_FAIL,
             .detail = reason,

@@ -10,6 +10,10 @@
 
 #include <crier/crier.h>
 
+#include "bounces.h"
+#include "dkim.h"
+#include "dsn.h"
+#include "imap.h"
 #include "mime.h"
 
 /* The maximum number of SMTP servers in `urls`. */
@@ -42,6 +46,9 @@ struct email {
     char *outbox;                   /* absolute path, or NULL for SMTP */
     char *unsubscribe_key;          /* HMAC key of unsubscribe tokens */
     struct smtp_settings smtp;
+    struct bounce_settings bounces; /* VERP and provider events */
+    struct dkim_signer *dkim;       /* NULL when crier does not sign */
+    struct imap_poll *imap;         /* the bounce mailbox, or NULL */
     CURLSH *smtp_share;             /* connections kept for reuse */
     uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
     unsigned smtp_running;          /* transfers on worker threads */
@@ -72,6 +79,10 @@ struct email_delivery {
  */
 void email_delivery_finish(struct email_delivery *delivery,
                            const struct crier_send_result *result);
+
+/* Ends one piece of work counted in `in_flight` (a delivery, a webhook
+ * request), and completes a stop that waited for it. */
+void email_work_done(struct email *email);
 
 /*
  * Logs a delivery error at most once a minute, with the number of errors

@@ -421,10 +421,13 @@ transfer_setup(struct smtp_transfer *t)
     struct email *email = t->delivery->email;
     const struct smtp_settings *s = &email->smtp;
     char *rcpt = g_strdup_printf("<%s>", t->delivery->to);
-    char *from = g_strdup_printf("<%s>", email->from.address);
+    char *verp = verp_address(email, t->delivery->message_id);
+    char *from = g_strdup_printf("<%s>", verp != NULL ? verp
+                                                     : email->from.address);
     CURL *easy = t->easy;
     CURLcode rc = CURLE_OK;
 
+    g_free(verp);
     t->recipients = curl_slist_append(NULL, rcpt);
     g_free(rcpt);
     if (t->recipients == NULL) {

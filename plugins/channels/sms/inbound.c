@@ -12,9 +12,9 @@
  * profile's consent from the committed event. The type `sms.stop` makes
  * the revoke hard, so the outbox suppresses service messages too.
  *
- * The status route takes Twilio's delivery status callbacks. NOTE: they
- * are verified and logged but not yet recorded on the message
- * (docs/KNOWN_LIMITS.md, "SMS").
+ * The status route takes Twilio's delivery status callbacks and emits
+ * each final status as an sms.delivered, sms.undelivered or sms.failed
+ * event, which the pipeline keeps on the message (docs/deliverability.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -302,23 +302,156 @@ on_inbound(void *arg, struct crier_http_req *req)
 }
 
 
+/* Returns the event type for a final Twilio MessageStatus, or NULL for
+ * a status on the way (queued, sending, sent) that changes nothing. */
+static const char *
+receipt_event_type(const char *status)
+{
+    if (strcmp(status, "delivered") == 0)
+        return "sms.delivered";
+    if (strcmp(status, "undelivered") == 0)
+        return "sms.undelivered";
+    if (strcmp(status, "failed") == 0)
+        return "sms.failed";
+    return NULL;
+}
+
+
+/*
+ * Builds the event for one delivery receipt. The message is named by
+ * the Message-ID that the send put in the StatusCallback URL's query,
+ * which Twilio signs with the rest of the URL. The id (MessageSid and
+ * status) makes a repeat of the same callback a duplicate.
+ */
+static json_t *
+receipt_event_build(const char *type, const char *to, const char *message_id,
+                    GPtrArray *fields)
+{
+    const char *sid = form_get(fields, "MessageSid");
+    const char *code = form_get(fields, "ErrorCode");
+    const char *text = form_get(fields, "ErrorMessage");
+    json_t *event = json_pack("{s:s,s:{s:s},s:{s:s,s:s}}", "type", type,
+                              "profile", "phone", to, "properties",
+                              "message_id", message_id, "status",
+                              strchr(type, '.') + 1);
+    json_t *properties = json_object_get(event, "properties");
+
+    if (sid != NULL && sid[0] != '\0') {
+        char *id = g_strdup_printf("%s/%s", sid, strchr(type, '.') + 1);
+
+        json_object_set_new(event, "id", json_string(id));
+        json_object_set_new(properties, "provider_id", json_string(sid));
+        g_free(id);
+    }
+    if (code != NULL && code[0] != '\0')
+        json_object_set_new(properties, "code", json_string(code));
+    /* Twilio's 30005 (unknown handset) and 30006 (landline or
+     * unreachable carrier) mean the number cannot take SMS, so the
+     * pipeline marks it invalid. */
+    if (code != NULL && (strcmp(code, "30005") == 0 ||
+                         strcmp(code, "30006") == 0))
+        json_object_set_new(properties, "permanent", json_true());
+    if (text != NULL && text[0] != '\0')
+        json_object_set_new(properties, "text", json_string(text));
+    return event;
+}
+
+
+/* Responds 204 once the receipt is stored, or 503 so Twilio retries. */
+static void
+on_receipt_emitted(void *arg, int status, size_t accepted, size_t duplicates)
+{
+    struct inbound_reply *r = arg;
+    struct sms *sms = r->sms;
+
+    if (status != 0) {
+        sms->host->log(sms->ctx, CRIER_LOG_ERROR, "SMS delivery receipt "
+                       "not stored; answering 503 so the sender tries again",
+                       "error=%s", crier_errname(status));
+        error_respond(sms, r->req, 503, "the receipt could not be stored");
+    } else {
+        sms->host->respond(r->req, 204, "text/plain", "", 0);
+    }
+    g_free(r);
+    sms_work_done(sms);
+}
+
+
+/* Reads `name` from the query string into a new string, or NULL. */
+static char *
+query_value(const char *query, const char *name)
+{
+    GPtrArray *params = form_parse(query, strlen(query));
+    const char *value = params != NULL ? form_get(params, name) : NULL;
+    char *copy = value != NULL && value[0] != '\0' ? g_strdup(value) : NULL;
+
+    if (params != NULL)
+        g_ptr_array_unref(params);
+    return copy;
+}
+
+
+/*
+ * Takes a Twilio status callback. A final status (delivered, undelivered,
+ * failed) becomes an sms.* event that the pipeline keeps on the message
+ * as its delivery status. A receipt without a message id or a valid To
+ * gets a 204 response and a warning. One for a message crier does not
+ * know is stored and changes no message. Twilio retries neither.
+ */
 static void
 on_status(void *arg, struct crier_http_req *req)
 {
     struct sms *sms = arg;
+    struct crier_input_error err = { .index = -1 };
     GPtrArray *fields = request_read(sms, req, sms->status_url);
-    const char *query = sms->host->req_query(req);
+    const char *status, *type, *to;
+    char e164[PHONE_E164_MAX + 1];
+    char *message_id;
+    struct inbound_reply *r;
+    json_t *event;
+    int rc;
 
     if (fields == NULL)
         return;
+    status = form_get(fields, "MessageStatus");
+    to = form_get(fields, "To");
+    message_id = query_value(sms->host->req_query(req), "message_id");
+    type = status != NULL ? receipt_event_type(status) : NULL;
     CRIER_LOG(sms->host, sms->ctx, CRIER_LOG_DEBUG, "SMS delivery status",
-              "query=\"%s\" sid=%s status=%s", query,
+              "message_id=%s sid=%s status=%s",
+              message_id ? message_id : "-",
               form_get(fields, "MessageSid") ? form_get(fields, "MessageSid")
-                                             : "-",
-              form_get(fields, "MessageStatus")
-                  ? form_get(fields, "MessageStatus") : "-");
+                                             : "-", status ? status : "-");
+    if (type == NULL || message_id == NULL || to == NULL ||
+        phone_to_e164(to, sms->region, e164) != PHONE_OK) {
+        if (type != NULL)
+            sms->host->log(sms->ctx, CRIER_LOG_WARN, "SMS delivery receipt "
+                           "ignored: it names no message or no valid To",
+                           "status=%s", status);
+        g_free(message_id);
+        g_ptr_array_unref(fields);
+        sms->host->respond(req, 204, "text/plain", "", 0);
+        return;
+    }
+
+    r = g_new0(struct inbound_reply, 1);
+    r->sms = sms;
+    r->req = req;
+    event = receipt_event_build(type, e164, message_id, fields);
+    g_free(message_id);
     g_ptr_array_unref(fields);
-    sms->host->respond(req, 204, "text/plain", "", 0);
+    rc = sms->host->emit(sms->ctx, event, &err, on_receipt_emitted, r);
+    json_decref(event);
+    if (rc != 0) {
+        sms->host->log(sms->ctx, CRIER_LOG_WARN, "SMS delivery receipt "
+                       "rejected", "error=\"%s\" field=%s", err.message,
+                       err.field);
+        error_respond(sms, req, rc == CRIER_EINVAL ? 400 : 503,
+                      rc == CRIER_EINVAL ? err.message : crier_strerror(rc));
+        g_free(r);
+        return;
+    }
+    sms->in_flight++;
 }
 
 

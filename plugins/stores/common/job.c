@@ -98,6 +98,9 @@ job_clear(struct job *job)
     free(job->message_id);
     free(job->provider_id);
     free(job->error);
+    free(job->delivery_status);
+    free(job->delivery_code);
+    free(job->delivery_text);
     free(job->last_error);
     free(job->language);
     free(job->template_version);

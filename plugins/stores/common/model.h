@@ -165,6 +165,12 @@ struct job {
     char *last_error;
     char *language;             /* the template variant's tag, or NULL */
     char *template_version;     /* of the variant used, or NULL */
+    /* The last delivery status a provider reported after `sent`, with
+     * its code, text and time; NULL members when none came. */
+    char *delivery_status;
+    char *delivery_code;
+    char *delivery_text;
+    int64_t delivery_time;
     int64_t created;
     int64_t updated;
     /* The attempts, oldest first. The memory store keeps them all here;
@@ -239,13 +245,27 @@ struct goal_hit {
     int64_t window_ms;
 };
 
-/* An open, click or unsubscribe of the job whose key is `key`. `metric`
- * is the counter it adds to: "opened", "opened_bot", "clicked",
- * "clicked_bot" or "unsubscribed". */
+/*
+ * An open, click or unsubscribe of the job whose key is `key`, or a
+ * delivery status that a provider reported for the job whose key or
+ * Message-ID (`message_id`) it names. `metric` is the counter it adds
+ * to: "opened", "opened_bot", "clicked", "clicked_bot", "unsubscribed",
+ * or for a delivery status "delivered", "bounced", "complained",
+ * "undelivered" or "delivery_failed" (apart from the job state's
+ * "failed").
+ */
 struct engagement {
-    char *key;
+    char *key;                  /* NULL when `message_id` names the job */
+    char *message_id;
     char *metric;
     int64_t time;
+    int delivery;               /* a delivery status, kept on the job */
+    char *status;               /* the delivery status, or NULL */
+    /* For a permanent failure: the address kind ("email", "phone") under
+     * which the job's recipient is marked invalid, else NULL. */
+    char *invalidate;
+    char *code;                 /* the provider's code, or NULL */
+    char *text;                 /* the provider's text, or NULL */
 };
 
 /* A report_read request: counters of the days that start in [since,
@@ -823,6 +843,7 @@ const char *job_plan_metric(const struct job *job, char *buf, size_t size);
 int goal_hits_parse(const json_t *json, struct goal_hit **hits,
                     size_t *count);
 void goal_hits_clear(struct goal_hit *hits, size_t count);
+int delivery_status_valid(const char *kind);
 int engagements_parse(const json_t *json, struct engagement **items,
                       size_t *count);
 void engagements_clear(struct engagement *items, size_t count);

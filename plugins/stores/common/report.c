@@ -134,11 +134,32 @@ engagement_metric(const char *kind, int bot)
 }
 
 
+/* Returns nonzero for a kind that is a delivery status reported by a
+ * provider after `sent` (docs/deliverability.md). */
+int
+delivery_status_valid(const char *kind)
+{
+    static const char *const statuses[] = {
+        "delivered", "bounced", "complained", "undelivered", "failed", NULL
+    };
+
+    for (int i = 0; statuses[i] != NULL; i++)
+        if (strcmp(kind, statuses[i]) == 0)
+            return 1;
+    return 0;
+}
+
+
 static void
 engagement_clear(struct engagement *item)
 {
     free(item->key);
+    free(item->message_id);
     free(item->metric);
+    free(item->code);
+    free(item->text);
+    free(item->status);
+    free(item->invalidate);
     memset(item, 0, sizeof(*item));
 }
 
@@ -156,12 +177,31 @@ engagement_parse(const json_t *json, struct engagement *out)
         return CRIER_EINVAL;
     if (bot != NULL && !json_is_null(bot) && !json_is_boolean(bot))
         return CRIER_EINVAL;
-    metric = engagement_metric(kind, json_is_true(bot));
+    out->delivery = delivery_status_valid(kind);
+    if (out->delivery)
+        metric = strcmp(kind, "failed") == 0 ? "delivery_failed" : kind;
+    else
+        metric = engagement_metric(kind, json_is_true(bot));
     if (metric == NULL)
         return CRIER_EINVAL;
     rc = integer_member(json, "time", &out->time);
+    if (rc == 0 && out->delivery) {
+        out->status = strdup(kind);
+        rc = out->status == NULL ? CRIER_ENOMEM : 0;
+    }
+    /* A delivery status may name its job by Message-ID alone, because a
+     * bounce or a provider's receipt carries that and not the key. */
     if (rc == 0)
-        rc = text_member(json, "key", 1, &out->key);
+        rc = text_member(json, "key", !out->delivery, &out->key);
+    if (rc == 0 && out->delivery)
+        rc = text_member(json, "message_id", out->key == NULL,
+                         &out->message_id);
+    if (rc == 0 && out->delivery)
+        rc = text_member(json, "code", 0, &out->code);
+    if (rc == 0 && out->delivery)
+        rc = text_member(json, "text", 0, &out->text);
+    if (rc == 0 && out->delivery)
+        rc = text_member(json, "invalidate", 0, &out->invalidate);
     if (rc == 0) {
         out->metric = strdup(metric);
         rc = out->metric == NULL ? CRIER_ENOMEM : 0;

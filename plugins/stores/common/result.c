@@ -94,6 +94,17 @@ job_listed_json(const struct job *job)
         json_decref(object);
         return NULL;
     }
+    if (object != NULL && job->delivery_status != NULL
+        && json_object_set_new(object, "delivery",
+                               json_pack("{s:s, s:s?, s:s?, s:I}",
+                                         "status", job->delivery_status,
+                                         "code", job->delivery_code,
+                                         "text", job->delivery_text, "time",
+                                         (json_int_t)job->delivery_time))
+           < 0) {
+        json_decref(object);
+        return NULL;
+    }
     if (object != NULL
         && json_object_set_new(object, "lease_until",
                                integer_or_null(job->leased,

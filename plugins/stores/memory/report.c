@@ -179,14 +179,55 @@ report_goal_hit(struct memory_store *store, const struct goal_hit *hit)
 }
 
 
+/* Finds the job that a delivery status names by Message-ID, the oldest
+ * first, as the SQLite store does. A linear scan is enough for a store
+ * that tests use. */
+static struct job *
+job_by_message_id(struct memory_store *store, const char *message_id)
+{
+    for (guint i = 0; i < store->jobs->len; i++) {
+        struct job *job = g_ptr_array_index(store->jobs, i);
+
+        if (job->message_id != NULL
+            && strcmp(job->message_id, message_id) == 0)
+            return job;
+    }
+    return NULL;
+}
+
+
+/* Keeps a delivery status on its job unless a later one is stored. */
+static void
+delivery_set(struct job *job, const struct engagement *item)
+{
+    if (job->delivery_status != NULL && job->delivery_time > item->time)
+        return;
+    free(job->delivery_status);
+    free(job->delivery_code);
+    free(job->delivery_text);
+    job->delivery_status = g_strdup(item->status);
+    job->delivery_code = g_strdup(item->code);
+    job->delivery_text = g_strdup(item->text);
+    job->delivery_time = item->time;
+}
+
+
 void
 report_engagement(struct memory_store *store, const struct engagement *item)
 {
-    struct job *job = g_hash_table_lookup(store->job_keys, item->key);
+    struct job *job = item->key != NULL
+                      ? g_hash_table_lookup(store->job_keys, item->key)
+                      : job_by_message_id(store, item->message_id);
     char *metric_key;
 
     if (job == NULL)
         return;
+    if (item->delivery)
+        delivery_set(job, item);
+    if (item->invalidate != NULL && job->to != NULL)
+        g_hash_table_replace(store->invalid, g_strdup(job->to),
+                             g_strdup(item->code != NULL ? item->code
+                                                         : item->status));
     metric_key = g_strdup_printf("engagement:%s", item->metric);
     if (once(store, metric_key, job->id))
         report_message_count(store, job, item->metric, item->time);

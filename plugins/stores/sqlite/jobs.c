@@ -13,7 +13,8 @@
     "id, key, rule, program, profile, event_seq, channel, template,"        \
     " recipient, state, generation, attempts, due, lease_until, owner,"     \
     " message_id, provider_id, error, last_error, created, updated,"        \
-    " language, lane, priority, template_version"
+    " language, lane, priority, template_version, delivery_status,"        \
+    " delivery_code, delivery_text, delivery_time"
 
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
@@ -136,6 +137,10 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->lane = sqlite3_column_int64(stmt, 22);
     job->priority = sqlite3_column_int64(stmt, 23);
     job->template_version = column_text_copy(stmt, 24, &rc);
+    job->delivery_status = column_text_copy(stmt, 25, &rc);
+    job->delivery_code = column_text_copy(stmt, 26, &rc);
+    job->delivery_text = column_text_copy(stmt, 27, &rc);
+    job->delivery_time = sqlite3_column_int64(stmt, 28);
     return state < 0 ? CRIER_EIO : rc;
 }
 

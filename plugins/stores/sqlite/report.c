@@ -43,6 +43,27 @@ static const char conversion_insert_sql[] =
 static const char engagement_job_sql[] =
     "SELECT id, rule, template, channel FROM jobs WHERE key = ?1";
 
+static const char delivery_job_sql[] =
+    "SELECT id, rule, template, channel FROM jobs"
+    " WHERE key = ?1 OR (?1 IS NULL AND message_id = ?2)"
+    " ORDER BY id LIMIT 1";
+
+/* A status never replaces one reported later: receipts may arrive out
+ * of order. */
+static const char delivery_set_sql[] =
+    "UPDATE jobs SET delivery_status = ?2, delivery_code = ?3,"
+    " delivery_text = ?4, delivery_time = ?5"
+    " WHERE id = ?1 AND (delivery_time IS NULL OR delivery_time <= ?5)";
+
+/* Marks the recipient of a job invalid after a permanent failure, as
+ * address_invalidate does. */
+static const char delivery_invalidate_sql[] =
+    "INSERT INTO invalid_addresses (value, kind, reason, time_ms)"
+    " SELECT recipient, ?2, ?3, ?4 FROM jobs"
+    " WHERE id = ?1 AND recipient IS NOT NULL"
+    " ON CONFLICT (value, kind) DO UPDATE SET"
+    " reason = excluded.reason, time_ms = excluded.time_ms";
+
 static const char engagement_insert_sql[] =
     "INSERT OR IGNORE INTO job_engagements (job, metric, time_ms)"
     " VALUES (?1, ?2, ?3)";
@@ -261,6 +282,47 @@ engagement_job_found(struct connection *conn, struct request *req,
 }
 
 
+/* Keeps a delivery status on its job, then counts it as an engagement
+ * is counted: once per (job, status). */
+static int
+delivery_job_found(struct connection *conn, struct request *req,
+                   const void *arg, int64_t job, const char *rule,
+                   const char *template_name, const char *channel)
+{
+    const struct engagement *item = arg;
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_DELIVERY_SET, delivery_set_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, job);
+    statement_bind_text(stmt, 2, item->status);
+    statement_bind_text(stmt, 3, item->code);
+    statement_bind_text(stmt, 4, item->text);
+    sqlite3_bind_int64(stmt, 5, item->time);
+    rc = statement_done(conn, req, stmt);
+    if (rc < 0)
+        return rc;
+    if (item->invalidate != NULL) {
+        stmt = connection_statement(conn, STMT_DELIVERY_INVALIDATE,
+                                    delivery_invalidate_sql);
+        if (stmt == NULL)
+            return connection_fail(conn, req, sqlite3_errcode(conn->db));
+        sqlite3_bind_int64(stmt, 1, job);
+        statement_bind_text(stmt, 2, item->invalidate);
+        statement_bind_text(stmt, 3, item->code != NULL ? item->code
+                                                        : item->status);
+        sqlite3_bind_int64(stmt, 4, item->time);
+        rc = statement_done(conn, req, stmt);
+        if (rc < 0)
+            return rc;
+    }
+    return engagement_job_found(conn, req, arg, job, rule, template_name,
+                                channel);
+}
+
+
 /* Counts the first engagement of each metric per job; a key that names
  * no stored job (an erased or forged reference) counts nothing. */
 int
@@ -269,6 +331,15 @@ engagement_apply(struct connection *conn, struct request *req,
 {
     sqlite3_stmt *stmt;
 
+    if (item->delivery) {
+        stmt = connection_statement(conn, STMT_DELIVERY_JOB,
+                                    delivery_job_sql);
+        if (stmt == NULL)
+            return connection_fail(conn, req, sqlite3_errcode(conn->db));
+        statement_bind_text(stmt, 1, item->key);
+        statement_bind_text(stmt, 2, item->message_id);
+        return job_row_apply(conn, req, stmt, delivery_job_found, item);
+    }
     stmt = connection_statement(conn, STMT_ENGAGEMENT_JOB,
                                 engagement_job_sql);
     if (stmt == NULL)

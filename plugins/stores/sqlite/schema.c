@@ -335,7 +335,18 @@ static const char *const migrations[] = {
      * ascending, so each claim sorted every due job of the lane, which
      * a bulletin's backlog makes slow. */
     "DROP INDEX jobs_lane_due;"
-    "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);"
+    "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);",
+
+    /* 16: each job's delivery status, the last one a provider reported
+     * after `sent` (delivered, bounced, complained, undelivered, failed),
+     * with its code, text and time. A bounce or a receipt names its job
+     * by Message-ID, hence the index. */
+    "ALTER TABLE jobs ADD COLUMN delivery_status TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_code TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_text TEXT;"
+    "ALTER TABLE jobs ADD COLUMN delivery_time INTEGER;"
+    "CREATE INDEX jobs_message_id ON jobs (message_id)"
+    "  WHERE message_id IS NOT NULL;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
