@@ -22,8 +22,9 @@ struct settings;
 #define ADMIN_DIGEST_HEX BEARER_DIGEST_HEX
 
 /*
- * Reads admin.tokens into s->admin_tokens as lowercase hex digests.
- * Each entry must be "sha256:" and 64 hex digits. Returns 0 or
+ * Reads admin.tokens into s->admin_tokens and admin.report_tokens into
+ * s->report_tokens as lowercase hex digests. Each entry must be
+ * "sha256:" and 64 hex digits, and no digest may be in both lists. Returns 0 or
  * CRIER_ECONFIG with the error recorded at the entry's key path.
  */
 int admin_settings_load(struct config *cfg, struct settings *s);
@@ -41,6 +42,10 @@ int admin_token_matches(const char *token, const char *const *digests);
  * are configured) or 401 and returns 0.
  */
 int admin_authorize(struct crier_http_req *req);
+
+/* Checks like admin_authorize, but a token of admin.report_tokens is
+ * accepted too; for routes that only read reports. */
+int admin_authorize_reports(struct crier_http_req *req);
 
 /* Responds with {"error": message} and, unless NULL, "field". */
 void admin_respond_error(struct crier_http_req *req, int status,
