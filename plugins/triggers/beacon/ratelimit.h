@@ -6,6 +6,9 @@
  *
  * IPv6 clients are counted per /64, because one host is commonly given a
  * whole /64 and could otherwise step past the limit by changing address.
+ *
+ * NOTE: counts live in this process only, so a restart clears them and
+ * the nodes of a cluster count apart (docs/KNOWN_LIMITS.md, "Security").
  */
 #ifndef CRIER_BEACON_RATELIMIT_H
 #define CRIER_BEACON_RATELIMIT_H
