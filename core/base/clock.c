@@ -27,6 +27,12 @@ static struct {
 } clk;
 
 
+/*
+ * Reads the host's wall clock. NOTE: a job, journey wait or schedule
+ * made while the clock ran ahead keeps a due time that far ahead, so
+ * after the clock steps back it waits until the wall clock reaches that
+ * time again (docs/KNOWN_LIMITS.md, "Time").
+ */
 static int64_t
 host_now_ms(void)
 {
