@@ -149,5 +149,6 @@ def test_disk_full_during_delivery(tmp_path):
     assert set(recipients) == {"resident-%d@example.gov" % i
                                for i in accepted}
     assert repeats <= sending_at_fault
-    print("accepted=%d rejected=%d stored=%d messages=%d repeats=%d"
-          % (len(accepted), len(rejected), len(ids), len(messages), repeats))
+    print("accepted=%d rejected=%d stored=%d messages=%d repeats=%d "
+          "sending_at_fault=%d" % (len(accepted), len(rejected), len(ids),
+                                   len(messages), repeats, sending_at_fault))
