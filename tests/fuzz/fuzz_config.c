@@ -14,20 +14,30 @@
 #include "config/config.h"
 #include "fuzz.h"
 
+static char conf_dir[64];
 static char conf_path[256];
+
+
+/* Removes the file and its folder when the fuzzer exits. */
+static void
+conf_remove(void)
+{
+    unlink(conf_path);
+    rmdir(conf_dir);
+}
 
 
 /* Creates the folder on first use; relative @include paths end there. */
 static const char *
 conf_path_get(void)
 {
-    char dir[] = "/tmp/crier-fuzz-config-XXXXXX";
-
     if (conf_path[0] != '\0')
         return conf_path;
-    if (mkdtemp(dir) == NULL)
+    snprintf(conf_dir, sizeof(conf_dir), "/tmp/crier-fuzz-config-XXXXXX");
+    if (mkdtemp(conf_dir) == NULL)
         abort();
-    snprintf(conf_path, sizeof(conf_path), "%s/plugins.conf", dir);
+    snprintf(conf_path, sizeof(conf_path), "%s/plugins.conf", conf_dir);
+    atexit(conf_remove);
     setenv("CRIER_FUZZ_SET", "value", 1);
     unsetenv("CRIER_FUZZ_UNSET");
     return conf_path;
