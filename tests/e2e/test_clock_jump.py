@@ -1,6 +1,8 @@
 """The host's wall clock jumps back an hour, forward a day and back
 again, moved by the LD_PRELOAD shim tests/faults/clock.c: every event
-accepted is stored once and gets one message.
+accepted is stored once and gets one message. The events posted after
+the clock steps back are sent at once, which failed while crier's
+timers ran on the wall clock.
 
 A job planned while the clock was a day ahead is due a day ahead, so
 after the clock steps back it waits until the wall clock reaches that
