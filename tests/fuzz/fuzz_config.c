@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg == NULL)
         __builtin_trap();           /* *out is set in every case */
     if (rc != 0 && cfg->error[0] == '\0')
-        __builtin_trap();           /* a failure must say why */
+        __builtin_trap();           /* a failure must have a message */
     if (rc == 0 && json_is_object(cfg->root)) {
         json_object_foreach(cfg->root, key, value) {
             (void)config_line(cfg, key);

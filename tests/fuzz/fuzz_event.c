@@ -23,7 +23,7 @@ event_check(const json_t *in)
 
     if (event_normalize(in, FUZZ_NOW_MS, &out, &err) != 0) {
         if (err.message[0] == '\0')
-            __builtin_trap();       /* a rejection must say why */
+            __builtin_trap();       /* a rejection must have a message */
         return;
     }
     if (out.event == NULL || out.type == NULL)

@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e = expr_parse(src, &err);
     if (e == NULL) {
         if (err.message[0] == '\0')
-            __builtin_trap();       /* a syntax error must say why */
+            __builtin_trap();       /* a syntax error must have a message */
         free(src);
         return 0;
     }

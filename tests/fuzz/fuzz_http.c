@@ -4,7 +4,7 @@
  * process, and the client reads until the server closes.
  *
  * The first byte sets the size of the pieces the rest is sent in (0: all
- * at once), and the loop runs between pieces, so the parser sees a
+ * at once), and the loop runs between pieces, so the parser receives a
  * request split across reads at any point. The server has small limits
  * (431, 413 and pausing are reached with small inputs), trusts 127.0.0.1
  * as a proxy so X-Forwarded-For is read, and has routes that respond at

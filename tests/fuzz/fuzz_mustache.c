@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t = mustache_compile(src, size, &err);
     if (t == NULL) {
         if (err.message[0] == '\0')
-            __builtin_trap();       /* a syntax error must say why */
+            __builtin_trap();       /* a syntax error must have a message */
         free(src);
         return 0;
     }

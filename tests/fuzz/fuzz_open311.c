@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (case_events_build(body, &events, &err) != 0) {
         if (err.message[0] == '\0' || events != NULL)
-            __builtin_trap();       /* a rejection must say why */
+            __builtin_trap();       /* a rejection must have a message */
         json_decref(body);
         return 0;
     }

@@ -1,8 +1,8 @@
 /*
- * Fuzzes the SMS inbound route's parsers (plugins/channels/sms), in the
- * order the route runs them on Twilio's form body: form decoding, the
- * request signature over the fields, the sender's number to E.164 (US
- * region) and the reply keyword of the Body field.
+ * Fuzzes the SMS inbound route's parsers (plugins/channels/sms) in the
+ * order the route runs them on Twilio's form body. They are form
+ * decoding, the request signature over the fields, the sender's number
+ * to E.164 (US region) and the reply keyword of the Body field.
  */
 #include <stdlib.h>
 #include <string.h>
