@@ -4,6 +4,7 @@
 BUILD  ?= build
 CONFIG ?= plugins.conf
 JOBS   ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test unit e2e bench fuzz clean
 
@@ -33,8 +34,9 @@ e2e: build
 bench: build
 	@./bench/run $(BUILD)
 
-fuzz:
-	@echo "make fuzz: no fuzz targets yet; see docs/KNOWN_LIMITS.md" >&2
+# Each fuzz target runs FUZZ_SECONDS (default 60) in BUILD-fuzz.
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

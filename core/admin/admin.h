@@ -22,8 +22,9 @@ struct settings;
 #define ADMIN_DIGEST_HEX BEARER_DIGEST_HEX
 
 /*
- * Reads admin.tokens into s->admin_tokens as lowercase hex digests.
- * Each entry must be "sha256:" and 64 hex digits. Returns 0 or
+ * Reads admin.tokens into s->admin_tokens and admin.report_tokens into
+ * s->report_tokens as lowercase hex digests. Each entry must be
+ * "sha256:" and 64 hex digits, and no digest may be in both lists. Returns 0 or
  * CRIER_ECONFIG with the error recorded at the entry's key path.
  */
 int admin_settings_load(struct config *cfg, struct settings *s);
@@ -64,6 +65,10 @@ int admin_audit_routes_add(struct http_server *http);
 /* Adds GET and POST /v1/admin/pause and POST /v1/admin/resume
  * (pause.c). */
 int admin_pause_routes_add(struct http_server *http);
+
+/* Checks like admin_authorize, but a token of admin.report_tokens is
+ * accepted too; for routes that only read reports. */
+int admin_authorize_reports(struct crier_http_req *req);
 
 /* Responds with {"error": message} and, unless NULL, "field". */
 void admin_respond_error(struct crier_http_req *req, int status,

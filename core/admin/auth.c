@@ -18,7 +18,7 @@
 #define ADMIN_REJECT_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 static const char *const admin_keys[] = {
-    "tokens", "test_recipients", NULL
+    "tokens", "report_tokens", "test_recipients", NULL
 };
 
 static struct {
@@ -39,12 +39,65 @@ digest_listed_before(char *const *digests, size_t index)
 }
 
 
+/*
+ * Reads the list of token digests at admin.<name> into *out as lowercase
+ * hex digests. `others` contains digests read before, which may not repeat.
+ */
+static int
+digests_load(struct config *cfg, const json_t *list, const char *name,
+             char *const *others, char ***out)
+{
+    char key[48];
+    size_t i, n;
+
+    snprintf(key, sizeof(key), "admin.%s", name);
+    if (list == NULL)
+        return 0;
+    if (!json_is_array(list)) {
+        config_fail(cfg, key, "must be a list of token digests such as "
+                    "[ \"sha256:<64 hex digits>\" ]");
+        return CRIER_ECONFIG;
+    }
+    if (json_array_size(list) == 0) {
+        config_fail(cfg, key, "is empty: remove %s, or add a token digest",
+                    others == NULL ? "the admin group to turn the admin "
+                                     "API off" : "it");
+        return CRIER_ECONFIG;
+    }
+    n = json_array_size(list);
+    *out = g_new0(char *, n + 1);
+    for (i = 0; i < n; i++) {
+        json_t *v = json_array_get(list, i);
+
+        snprintf(key, sizeof(key), "admin.%s[%zu]", name, i);
+        if (!json_is_string(v) || !bearer_digest_valid(json_string_value(v))) {
+            config_fail(cfg, key, "must be \"sha256:\" and the 64 hex digits "
+                        "of the token's SHA-256, as printed by: printf %%s "
+                        "\"$TOKEN\" | sha256sum");
+            return CRIER_ECONFIG;
+        }
+        (*out)[i] = g_ascii_strdown(json_string_value(v) +
+                                    strlen(BEARER_DIGEST_PREFIX), -1);
+        if (digest_listed_before(*out, i)) {
+            config_fail(cfg, key, "lists the same digest as an earlier "
+                        "entry: remove one of them");
+            return CRIER_ECONFIG;
+        }
+        for (size_t j = 0; others != NULL && others[j] != NULL; j++)
+            if (strcmp(others[j], (*out)[i]) == 0) {
+                config_fail(cfg, key, "is also in admin.tokens: a token "
+                            "has one scope, so remove one of them");
+                return CRIER_ECONFIG;
+            }
+    }
+    return 0;
+}
+
+
 int
 admin_settings_load(struct config *cfg, struct settings *s)
 {
     json_t *admin = json_object_get(cfg->root, "admin");
-    json_t *tokens = json_object_get(admin, "tokens");
-    size_t i, n;
 
     if (admin == NULL)
         return 0;
@@ -58,39 +111,14 @@ admin_settings_load(struct config *cfg, struct settings *s)
                                                         "test_recipients"),
                                    s) != 0)
         return CRIER_ECONFIG;
-    if (tokens != NULL && !json_is_array(tokens)) {
-        config_fail(cfg, "admin.tokens", "must be a list of token digests "
-                    "such as [ \"sha256:<64 hex digits>\" ]");
+    if (digests_load(cfg, json_object_get(admin, "tokens"), "tokens", NULL,
+                     &s->admin_tokens) != 0 ||
+        digests_load(cfg, json_object_get(admin, "report_tokens"),
+                     "report_tokens", s->admin_tokens,
+                     &s->report_tokens) != 0)
         return CRIER_ECONFIG;
-    }
-    if (tokens != NULL && json_array_size(tokens) == 0) {
-        config_fail(cfg, "admin.tokens", "is empty: remove the admin group "
-                    "to turn the admin API off, or add a token digest");
-        return CRIER_ECONFIG;
-    }
-    n = json_array_size(tokens);
-    s->admin_tokens = g_new0(char *, n + 1);
-    for (i = 0; i < n; i++) {
-        json_t *v = json_array_get(tokens, i);
-        char key[48];
-
-        if (!json_is_string(v) || !bearer_digest_valid(json_string_value(v))) {
-            snprintf(key, sizeof(key), "admin.tokens[%zu]", i);
-            config_fail(cfg, key, "must be \"sha256:\" and the 64 hex digits "
-                        "of the token's SHA-256, as printed by: printf %%s "
-                        "\"$TOKEN\" | sha256sum");
-            return CRIER_ECONFIG;
-        }
-        s->admin_tokens[i] =
-            g_ascii_strdown(json_string_value(v) +
-                            strlen(BEARER_DIGEST_PREFIX), -1);
-        if (digest_listed_before(s->admin_tokens, i)) {
-            snprintf(key, sizeof(key), "admin.tokens[%zu]", i);
-            config_fail(cfg, key, "lists the same digest as an earlier "
-                        "entry: remove one of them");
-            return CRIER_ECONFIG;
-        }
-    }
+    if (s->admin_tokens == NULL)
+        s->admin_tokens = g_new0(char *, 1);
     return 0;
 }
 
@@ -144,15 +172,28 @@ reject_unauthorized(struct crier_http_req *req, const char *reason,
 }
 
 
-int
-admin_authorize(struct crier_http_req *req)
+/* Returns 1 when `list` (NULL-terminated, or NULL) has no digest. */
+static int
+digests_empty(char *const *list)
 {
-    const char *const *digests =
-        (const char *const *) server.settings.admin_tokens;
+    return list == NULL || list[0] == NULL;
+}
+
+
+/*
+ * Checks the request's bearer token. A token of admin.tokens may use
+ * every admin route, and one of admin.report_tokens only those that
+ * call this with `reports_ok` set.
+ */
+static int
+authorize(struct crier_http_req *req, int reports_ok)
+{
+    const struct settings *s = &server.settings;
     const char *header = http_req_header(req, "Authorization");
     const char *token;
+    int admin, reports;
 
-    if (digests == NULL || digests[0] == NULL) {
+    if (digests_empty(s->admin_tokens) && digests_empty(s->report_tokens)) {
         admin_respond_error(req, 403, NULL, "the admin API is off: set "
                             "admin.tokens in plugins.conf");
         return 0;
@@ -168,10 +209,38 @@ admin_authorize(struct crier_http_req *req)
                             "must be Bearer <token>");
         return 0;
     }
-    if (!admin_token_matches(token, digests)) {
-        reject_unauthorized(req, "invalid", "invalid bearer token");
+
+    /* Both lists are always compared, so the time taken does not tell
+     * which list a token is in. */
+    admin = admin_token_matches(token, (const char *const *) s->admin_tokens);
+    reports = admin_token_matches(token,
+                                  (const char *const *) s->report_tokens);
+
+    if (admin || (reports && reports_ok)) {
+        admin_audit_begin(req, token);
+        return 1;
+    }
+    if (reports) {
+        log_rejection(req, "scope");
+        admin_respond_error(req, 403, "Authorization", "this token may only "
+                            "read reports (admin.report_tokens); use a token "
+                            "of admin.tokens");
         return 0;
     }
-    admin_audit_begin(req, token);
-    return 1;
+    reject_unauthorized(req, "invalid", "invalid bearer token");
+    return 0;
+}
+
+
+int
+admin_authorize(struct crier_http_req *req)
+{
+    return authorize(req, 0);
+}
+
+
+int
+admin_authorize_reports(struct crier_http_req *req)
+{
+    return authorize(req, 1);
 }

@@ -109,7 +109,7 @@ on_report_path(void *arg, struct crier_http_req *req)
     json_t *request;
     int rc;
 
-    if (!admin_authorize(req))
+    if (!admin_authorize_reports(req))
         return;
     if (!report_kind_valid(kind)) {
         admin_respond_error(req, 404, NULL, "report not found; use rules, "

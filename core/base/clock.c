@@ -10,7 +10,7 @@
 #include <glib.h>
 
 struct crier_timer {
-    int64_t due_ms;
+    int64_t due_ms;             /* on timer_now_ms's clock */
     uint64_t order;             /* breaks ties: earlier start runs first */
     crier_timer_cb cb;
     void *arg;
@@ -27,6 +27,12 @@ static struct {
 } clk;
 
 
+/*
+ * Reads the host's wall clock. NOTE: a job, journey wait or schedule
+ * made while the clock ran ahead keeps a due time that far ahead, so
+ * after the clock steps back it waits until the wall clock reaches that
+ * time again (docs/KNOWN_LIMITS.md, "Time").
+ */
 static int64_t
 host_now_ms(void)
 {
@@ -41,6 +47,21 @@ int64_t
 clock_now_ms(void)
 {
     return clk.test_mode ? clk.test_now_ms : host_now_ms();
+}
+
+
+/*
+ * Returns the time that timers run on: the test clock, or else the
+ * host's monotonic clock. A timer waits for a delay, so a step of the
+ * wall clock (an NTP correction) must neither hold it back nor fire it
+ * early: armed on the wall clock, a 1 s poll would wait an hour after
+ * the clock stepped back an hour.
+ */
+static int64_t
+timer_now_ms(void)
+{
+    return clk.test_mode ? clk.test_now_ms
+                         : (int64_t) (uv_hrtime() / 1000000);
 }
 
 
@@ -81,7 +102,7 @@ wakeup_arm(void)
         return;
     }
     t = g_sequence_get(first);
-    wait = t->due_ms - clock_now_ms();
+    wait = t->due_ms - timer_now_ms();
     if (wait < 0)
         wait = 0;
     /* The test clock does not move by itself, so only timers already due
@@ -99,7 +120,7 @@ wakeup_arm(void)
 static void
 timers_run_due(void)
 {
-    int64_t now = clock_now_ms();
+    int64_t now = timer_now_ms();
 
     for (int ran = 0; ran < 10000; ran++) {
         GSequenceIter *first = g_sequence_get_begin_iter(clk.timers);
@@ -173,7 +194,7 @@ timer_start(int64_t delay_ms, crier_timer_cb cb, void *arg)
 
     if (t == NULL)
         return NULL;
-    t->due_ms = clock_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+    t->due_ms = timer_now_ms() + (delay_ms > 0 ? delay_ms : 0);
     t->order = clk.next_order++;
     t->cb = cb;
     t->arg = arg;

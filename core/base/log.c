@@ -174,6 +174,7 @@ log_vwrite(enum crier_log_level level, const char *source, const char *msg,
         n += 3;
     }
     flatten_lines(buf, n);
+    log_mask_personal(buf, n);
     buf[n++] = '\n';
     write_record(buf, n);
 }

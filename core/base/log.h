@@ -9,6 +9,7 @@
 #define CRIER_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <crier/host.h>
 
@@ -31,6 +32,14 @@ void log_vwrite(enum crier_log_level level, const char *source,
 void log_write(enum crier_log_level level, const char *source,
                const char *msg, const char *fields_fmt, ...)
     CRIER_PRINTF(4, 5);
+
+/*
+ * Masks email addresses and E.164 phone numbers in `len` bytes of `s`,
+ * in place; every record passes through it before it is written.
+ * NOTE: a phone number written in another form, such as
+ * "(312) 555-0100", is not recognised (docs/KNOWN_LIMITS.md, "Security").
+ */
+void log_mask_personal(char *s, size_t len);
 
 #define LOG_AT_(level, msg, ...)                                             \
     do {                                                                    \

@@ -84,6 +84,9 @@ admin_on(void)
 }
 
 
+/* NOTE: only tokens of admin.tokens log in; a report token cannot,
+ * although the dashboard only shows reports (docs/KNOWN_LIMITS.md,
+ * "Security"). */
 static int
 token_valid(const char *token)
 {

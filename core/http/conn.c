@@ -10,6 +10,7 @@
 
 #include <crier/error.h>
 
+#include "base/log.h"
 #include "http/http_int.h"
 
 /* Reset requests a connection keeps for reuse. */
@@ -196,6 +197,48 @@ http_conn_unblock(struct http_conn *conn)
 }
 
 
+/*
+ * Returns 1 when `conn`'s peer already has max_conns_per_peer other
+ * connections open. Trusted proxies carry many clients, so they are not
+ * limited. NOTE: the count walks the connection list, so each accept
+ * costs O(connections) (docs/KNOWN_LIMITS.md, "HTTP").
+ */
+static int
+peer_over_limit(struct http_server *srv, const struct http_conn *conn)
+{
+    unsigned limit = srv->limits.max_conns_per_peer;
+    unsigned count = 0;
+
+    if (limit == 0 || http_peer_trusted(srv, conn->peer))
+        return 0;
+    for (const struct http_conn *c = srv->conns; c != NULL; c = c->next)
+        if (c != conn && !c->closing &&
+            memcmp(c->peer, conn->peer, sizeof(c->peer)) == 0)
+            count++;
+    return count >= limit;
+}
+
+
+/* Logs a connection closed by the per-peer limit, at most once in 10 s
+ * with the count since the last line. */
+static void
+peer_reject_log(struct http_server *srv, struct http_conn *conn)
+{
+    uint64_t now = uv_now(srv->loop);
+    char peer[HTTP_PEER_TEXT_SIZE];
+
+    srv->peer_rejects++;
+    if (srv->peer_logged != 0 && now - srv->peer_logged < 10000)
+        return;
+    http_peer_format(conn->peer, peer);
+    log_notice("connection closed: too many from one address", "peer=%s "
+               "limit=%u closed=%u", peer, srv->limits.max_conns_per_peer,
+               srv->peer_rejects);
+    srv->peer_rejects = 0;
+    srv->peer_logged = now;
+}
+
+
 int
 http_conn_start(struct http_server *srv, uv_stream_t *listener)
 {
@@ -231,6 +274,11 @@ http_conn_start(struct http_server *srv, uv_stream_t *listener)
         return err;
     }
     http_peer_store(conn->peer, &addr);
+    if (peer_over_limit(srv, conn)) {
+        peer_reject_log(srv, conn);
+        http_conn_close(conn);
+        return CRIER_EBUSY;
+    }
 
     /* Responses go out whole in one write, so Nagle only adds delay. */
     uv_tcp_nodelay(&conn->tcp, 1);
@@ -262,8 +310,9 @@ http_conn_drain(struct http_conn *conn)
 /*
  * Closes a connection idle or lingering for too long, or one whose
  * request line and headers have not all arrived within the header
- * timeout. That timeout applies however often bytes trickle in, so a
- * client cannot keep a connection by sending a header a byte at a time.
+ * timeout, or whose body has not all arrived within the body timeout
+ * after the headers. Both time-outs apply however often bytes trickle in,
+ * so a client cannot keep a connection by sending a byte at a time.
  * NOTE: such a connection gets no 408 response (docs/KNOWN_LIMITS.md,
  * "HTTP").
  */
@@ -276,6 +325,11 @@ http_conn_sweep(struct http_conn *conn, uint64_t now)
         return;
     if (conn->head_started != 0 && !conn->lingering &&
         now - conn->head_started >= conn->srv->limits.header_timeout_ms) {
+        http_conn_close(conn);
+        return;
+    }
+    if (conn->body_started != 0 && !conn->lingering &&
+        now - conn->body_started >= conn->srv->limits.body_timeout_ms) {
         http_conn_close(conn);
         return;
     }

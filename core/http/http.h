@@ -36,6 +36,10 @@ struct http_limits {
     unsigned idle_timeout_ms;   /* close idle keep-alive connections; 60 s */
     unsigned header_timeout_ms; /* close a connection whose request line
                                    and headers take longer; 30 s */
+    unsigned body_timeout_ms;   /* close a connection whose request body
+                                   takes longer after its headers; 60 s */
+    unsigned max_conns_per_peer; /* connections from one address, trusted
+                                    proxies exempt; 0 for no limit */
 };
 
 /* Creates a server on `loop`; NULL limits take the defaults. */

@@ -120,6 +120,9 @@ struct http_conn {
     uint64_t head_started;          /* loop time of the first byte of the
                                        request whose line and headers are
                                        being read, or 0 */
+    uint64_t body_started;          /* loop time the headers of a request
+                                       with a body were complete, until
+                                       the body is, or 0 */
 
     unsigned char peer[16];         /* IPv4 peers in IPv4-mapped form */
 
@@ -168,6 +171,9 @@ struct http_server {
 
     struct http_conn *conns;
     size_t conn_count;
+    unsigned peer_rejects;          /* over max_conns_per_peer, not yet
+                                       logged */
+    uint64_t peer_logged;           /* loop time of that log line, or 0 */
     struct http_conn *resume_list;
     char *slab;                     /* shared read buffer, see alloc */
 
@@ -233,6 +239,11 @@ void http_respond_allow(struct crier_http_req *req, const char *allow);
 
 /* proxy.c */
 int http_cidr_parse(const char *text, struct http_cidr *cidr);
+int http_peer_trusted(const struct http_server *srv,
+                      const unsigned char peer[16]);
+/* Writes `addr` as text, IPv4-mapped addresses as IPv4; `text` has
+ * HTTP_PEER_TEXT_SIZE bytes. */
+void http_peer_format(const unsigned char addr[16], char *text);
 void http_peer_store(unsigned char peer[16],
                      const struct sockaddr_storage *addr);
 const char *http_peer_resolve(struct crier_http_req *req,

@@ -380,6 +380,11 @@ on_headers_complete(http_parser *parser)
         if (http_buf_reserve(&req->body, parser->content_length) < 0)
             return error_set(conn, 500);
     }
+
+    /* The body time-out runs from here however its bytes trickle in. */
+    if ((parser->flags & F_CHUNKED) ||
+        (parser->content_length > 0 && parser->content_length != UINT64_MAX))
+        conn->body_started = uv_now(conn->srv->loop);
     continue_send(conn, req);
     return 0;
 }
@@ -406,6 +411,7 @@ on_message_complete(http_parser *parser)
     struct crier_http_req *req = conn->current;
 
     conn->current = NULL;
+    conn->body_started = 0;
     http_conn_enqueue(conn, req);
     if (!req->keep_alive)
         conn->read_done = 1;

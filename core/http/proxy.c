@@ -42,8 +42,8 @@ addr_parse(const char *text, size_t len, unsigned char addr[16])
 }
 
 
-static void
-addr_format(const unsigned char addr[16], char *text)
+void
+http_peer_format(const unsigned char addr[16], char *text)
 {
     if (memcmp(addr, mapped_prefix, sizeof(mapped_prefix)) == 0)
         inet_ntop(AF_INET, addr + 12, text, HTTP_PEER_TEXT_SIZE);
@@ -108,6 +108,14 @@ addr_trusted(const struct http_server *srv, const unsigned char addr[16])
             return 1;
     }
     return 0;
+}
+
+
+/* Returns 1 when `peer` matches one of the server's trusted proxies. */
+int
+http_peer_trusted(const struct http_server *srv, const unsigned char peer[16])
+{
+    return addr_trusted(srv, peer);
 }
 
 
@@ -189,6 +197,6 @@ http_peer_resolve(struct crier_http_req *req, const struct http_server *srv)
                 break;
         }
     }
-    addr_format(addr, req->peer);
+    http_peer_format(addr, req->peer);
     return req->peer;
 }

@@ -24,6 +24,7 @@ limits_set(struct http_limits *out, const struct http_limits *in)
         .max_pending = 64,
         .idle_timeout_ms = 60 * 1000,
         .header_timeout_ms = 30 * 1000,
+        .body_timeout_ms = 60 * 1000,
     };
 
     /* A zero field takes its default, like a NULL `in`. */
@@ -40,6 +41,9 @@ limits_set(struct http_limits *out, const struct http_limits *in)
         out->idle_timeout_ms = in->idle_timeout_ms;
     if (in->header_timeout_ms > 0)
         out->header_timeout_ms = in->header_timeout_ms;
+    if (in->body_timeout_ms > 0)
+        out->body_timeout_ms = in->body_timeout_ms;
+    out->max_conns_per_peer = in->max_conns_per_peer;
 }
 
 
@@ -161,6 +165,8 @@ sweep_start(struct http_server *srv)
 
     if (interval > srv->limits.header_timeout_ms / 2)
         interval = srv->limits.header_timeout_ms / 2;
+    if (interval > srv->limits.body_timeout_ms / 2)
+        interval = srv->limits.body_timeout_ms / 2;
     if (interval > 1000)
         interval = 1000;
     if (interval < 10)

@@ -196,6 +196,10 @@ start_http(void)
         .max_body_bytes = (size_t) server.settings.max_body_bytes,
         .max_pending = 64,
         .idle_timeout_ms = 60000,
+        .header_timeout_ms = (unsigned) server.settings.header_timeout_ms,
+        .body_timeout_ms = (unsigned) server.settings.body_timeout_ms,
+        .max_conns_per_peer =
+            (unsigned) server.settings.max_connections_per_ip,
     };
 
     server.http = http_server_new(server.loop, &limits);

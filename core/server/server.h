@@ -37,9 +37,14 @@ struct settings {
     char *log_file;              /* resolved, or NULL for stderr */
     long long max_body_bytes;
     long long max_header_bytes;
+    long long header_timeout_ms;    /* request line and headers; 30 s */
+    long long body_timeout_ms;      /* body after the headers; 60 s */
+    long long max_connections_per_ip; /* 0 for no limit */
     const char **trusted_proxies;  /* NULL-terminated */
     char **admin_tokens;         /* SHA-256 hex digests, NULL-terminated;
                                     NULL or empty: the admin API is off */
+    char **report_tokens;        /* digests of tokens that may only read
+                                    reports, NULL-terminated, or NULL */
     char **test_recipients;      /* addresses and "@domain" entries that
                                     test sends may go to; NULL-terminated,
                                     NULL when none is allowed */

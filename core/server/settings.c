@@ -19,6 +19,7 @@ static const char *const top_level_keys[] = {
     "programs", "rules", "goals", "journeys", "templates", "clock",
     "clock_start",
     "log_level", "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
+    "header_timeout_ms", "body_timeout_ms", "max_connections_per_ip",
     "node", "delivery", "admin", "attributes", "retention", "segments",
     "segments_refresh", "time_zone", "default_language", "topics", "pages", NULL
 };
@@ -221,6 +222,9 @@ settings_load(struct config *cfg, struct settings *s)
     s->listen = "127.0.0.1:8080";
     s->max_body_bytes = 10 * 1024 * 1024;
     s->max_header_bytes = 16 * 1024;
+    s->header_timeout_ms = 30 * 1000;
+    s->body_timeout_ms = 60 * 1000;
+    s->max_connections_per_ip = 0;
     if (gethostname(hostname, sizeof(hostname) - 1) != 0)
         strcpy(hostname, "crier");
     s->node = hostname;
@@ -237,6 +241,12 @@ settings_load(struct config *cfg, struct settings *s)
                        1LL << 30, &s->max_body_bytes) ||
         config_get_int(cfg, cfg->root, "", "max_header_bytes", 1024,
                        1 << 20, &s->max_header_bytes) ||
+        config_get_int(cfg, cfg->root, "", "header_timeout_ms", 100,
+                       3600 * 1000, &s->header_timeout_ms) ||
+        config_get_int(cfg, cfg->root, "", "body_timeout_ms", 100,
+                       3600 * 1000, &s->body_timeout_ms) ||
+        config_get_int(cfg, cfg->root, "", "max_connections_per_ip", 0,
+                       1000000, &s->max_connections_per_ip) ||
         load_public_url(cfg, s) || load_clock(cfg, s) ||
         load_time_zone(cfg, s) || load_default_language(cfg, s) ||
         load_proxies(cfg, s) || admin_settings_load(cfg, s) ||
@@ -271,6 +281,7 @@ settings_clear(struct settings *s)
     g_free(s->default_language);
     g_strfreev(s->test_recipients);
     g_strfreev(s->admin_tokens);
+    g_strfreev(s->report_tokens);
     if (s->attribute_types != NULL)
         g_hash_table_unref(s->attribute_types);
     memset(s, 0, sizeof(*s));

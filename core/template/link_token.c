@@ -119,7 +119,11 @@ link_url_valid(const char *url)
     for (const char *p = url; *p != '\0'; p++)
         if ((unsigned char) *p <= 0x20 || *p == 0x7f || *p == '\\')
             return 0;
-    return 1;
+
+    /* The payload is JSON, which holds only UTF-8: a URL in another
+     * encoding would be dropped from it, and the click link would sign
+     * as an open pixel. */
+    return g_utf8_validate(url, -1, NULL);
 }
 
 
@@ -152,8 +156,12 @@ link_token_sign(const char *secret, const char *message,
         return NULL;
 
     payload = json_pack("{s:s,s:O}", "m", message, "p", identity);
-    if (url != NULL)
-        json_object_set_new(payload, "u", json_string(url));
+    if (payload == NULL || (url != NULL &&
+                            json_object_set_new(payload, "u",
+                                                json_string(url)) != 0)) {
+        json_decref(payload);
+        return NULL;
+    }
     json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(payload);
     if (json == NULL)

@@ -230,14 +230,16 @@ static const json_t *
 lookup(const struct render *r, const struct mustache *t,
        const struct mustache_node *n)
 {
-    const char *part = t->pool + n->str;
+    const char *part;
     const json_t *v = NULL;
     size_t i;
     unsigned k;
 
+    /* A template whose only names are "." has no string pool at all. */
     if (n->nparts == 0) {
         return r->nctx > 0 ? r->ctx[r->nctx - 1] : NULL;
     }
+    part = t->pool + n->str;
     for (i = r->nctx; i-- > 0;) {
         if (json_is_object(r->ctx[i])) {
             v = json_object_get(r->ctx[i], part);

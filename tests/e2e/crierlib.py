@@ -13,6 +13,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("CRIER_BUILD", os.path.join(ROOT, "build"))
 BINARY = os.path.join(BUILD, "crier")
 PLUGINS = os.path.join(BUILD, "plugins")
+
+# CRIER_VALGRIND=1 runs each crier under valgrind's leak check. A definite
+# leak or a memory error makes crier exit with VALGRIND_STATUS, which
+# stop() reports; scripts/run-tests uses it for one scenario.
+VALGRIND = os.environ.get("CRIER_VALGRIND") == "1"
+VALGRIND_STATUS = 99
+VALGRIND_COMMAND = ["valgrind", "--quiet", "--leak-check=full",
+                    "--show-leak-kinds=definite",
+                    "--errors-for-leak-kinds=definite",
+                    "--error-exitcode=%d" % VALGRIND_STATUS]
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 
@@ -71,7 +81,11 @@ class Crier:
 
     def start(self, timeout=10):
         logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([self.binary, "serve", "-c", self.conf],
+        command = [self.binary, "serve", "-c", self.conf]
+        if VALGRIND:
+            command = VALGRIND_COMMAND + command
+            timeout *= 10
+        self.proc = subprocess.Popen(command,
                                      stdout=logf, stderr=logf, env=self.env)
         _STARTED.append(self.proc)
         logf.close()
@@ -114,7 +128,7 @@ class Crier:
     def post(self, path, body=None, **kw):
         return self.request("POST", path, body, **kw)
 
-    def stop(self, sig=signal.SIGTERM, timeout=20):
+    def stop(self, sig=signal.SIGTERM, timeout=20 * (10 if VALGRIND else 1)):
         """Stops crier with `sig`; returns its exit code. Fails the test
         when a sanitizer build of crier reported an error."""
         if self.proc is None or self.proc.poll() is not None:
@@ -133,8 +147,11 @@ class Crier:
     def check_sanitizers(self):
         text = self.log_text() if os.path.exists(self.log) else ""
         for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                     "runtime error:"):
+                     "runtime error:", "definitely lost in"):
             assert mark not in text, "sanitizer report in " + self.log
+        if VALGRIND and self.proc is not None:
+            assert self.proc.returncode != VALGRIND_STATUS, \
+                "valgrind found errors; see " + self.log
 
     def kill(self):
         self.stop(signal.SIGKILL)

@@ -23,6 +23,7 @@
 #include "../../plugins/triggers/beacon/hit.c"
 #include "../../plugins/triggers/beacon/links.c"
 #include "../../plugins/triggers/beacon/pages.c"
+#include "../../plugins/triggers/beacon/ratelimit.c"
 #include "../../plugins/triggers/beacon/snippet.c"
 
 #include "ingest/ingest.h"
@@ -885,7 +886,34 @@ test_config_unknown_setting(void **state)
     assert_null(beacon);
     assert_string_equal(config_report, "allowed_origin: unknown setting; "
                         "valid settings are allowed_origins, pages, "
-                        "consent, honour_dnt and link_secret");
+                        "consent, honour_dnt, link_secret and "
+                        "max_requests_per_minute");
+}
+
+
+/* max_requests_per_minute is 600 by default, and 0 turns it off. */
+static void
+test_config_rate_limit(void **state)
+{
+    struct beacon *beacon = NULL;
+
+    assert_int_equal(config_init("{\"plugin\": \"beacon\"}", &beacon), 0);
+    assert_non_null(beacon->limit);
+    assert_int_equal(beacon->limit->per_minute, 600);
+    beacon_destroy(beacon);
+
+    beacon = NULL;
+    assert_int_equal(config_init("{\"max_requests_per_minute\": 0}",
+                                 &beacon), 0);
+    assert_null(beacon->limit);
+    beacon_destroy(beacon);
+
+    beacon = NULL;
+    assert_int_equal(config_init("{\"max_requests_per_minute\": -1}",
+                                 &beacon), CRIER_ECONFIG);
+    assert_null(beacon);
+    assert_string_equal(config_report, "max_requests_per_minute: must be a "
+                        "whole number from 0 (no limit) to 1000000");
 }
 
 
@@ -1289,6 +1317,46 @@ test_pages_folder_link(void **state)
 }
 
 
+/* The limit counts per address within one minute of the crier clock. */
+static void
+test_rate_limit_window(void **state)
+{
+    struct rate_limit *limit = rate_limit_new(2);
+    int64_t minute = 60000 * 1000LL;
+
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute), 0);
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute + 10), 0);
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute + 1500), 59);
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.2", minute + 1500), 0);
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute + 59999), 1);
+
+    /* The next minute starts a new count. */
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute + 60000), 0);
+
+    /* A clock that moves back starts a new count too. */
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute + 60001), 0);
+    assert_int_not_equal(rate_limit_hit(limit, "192.0.2.1", minute + 60002),
+                         0);
+    assert_int_equal(rate_limit_hit(limit, "192.0.2.1", minute - 60000), 0);
+    rate_limit_free(limit);
+}
+
+
+/* IPv6 addresses of one /64 share a count. */
+static void
+test_rate_limit_ipv6_prefix(void **state)
+{
+    struct rate_limit *limit = rate_limit_new(1);
+
+    assert_int_equal(rate_limit_hit(limit, "2001:db8:1:2::1", 0), 0);
+    assert_int_not_equal(rate_limit_hit(limit, "2001:db8:1:2:ffff::9", 0),
+                         0);
+    assert_int_equal(rate_limit_hit(limit, "2001:db8:1:3::1", 0), 0);
+    assert_int_equal(rate_limit_hit(limit, "not an address", 0), 0);
+    rate_limit_free(limit);
+}
+
+
 int
 main(void)
 {
@@ -1329,6 +1397,9 @@ main(void)
         cmocka_unit_test_setup(test_gif_open_pixel, reset),
         cmocka_unit_test(test_pages_symlinks),
         cmocka_unit_test(test_pages_folder_link),
+        cmocka_unit_test(test_rate_limit_window),
+        cmocka_unit_test(test_config_rate_limit),
+        cmocka_unit_test(test_rate_limit_ipv6_prefix),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -184,6 +184,11 @@ test_sign_rejects_bad_input(void **state)
     assert_null(link_token_sign(SECRET, "", identity, URL));
     assert_null(link_token_sign("", "m-1", identity, URL));
     assert_null(link_token_sign(SECRET, "m-1", empty, URL));
+
+    /* Found by fuzz_link_token: a URL that is not UTF-8 was dropped from
+     * the JSON payload, so the click link was signed as an open pixel. */
+    assert_null(link_token_sign(SECRET, "m-1", identity,
+                                "https://city.exam\xff\xffpage"));
     json_decref(empty);
     json_decref(identity);
 }
@@ -199,6 +204,8 @@ test_url_valid(void **state)
     assert_false(link_url_valid("https://a.gov/\r\nX: y"));
     assert_false(link_url_valid("https://a.gov\\@evil.example/"));
     assert_false(link_url_valid(NULL));
+    assert_false(link_url_valid("https://a.gov/caf\xe9"));
+    assert_true(link_url_valid("https://a.gov/caf\xc3\xa9"));
 }
 
 

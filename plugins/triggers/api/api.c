@@ -24,6 +24,9 @@ struct api {
  * the request, finds it here. */
 static const struct crier_host *api_host;
 
+/* The Retry-After of a 503, in seconds. */
+#define RETRY_AFTER_SECONDS "5"
+
 
 static void
 answer_error(const struct crier_host *host, struct crier_http_req *req,
@@ -49,6 +52,8 @@ on_emitted(void *arg, int status, size_t accepted, size_t duplicates)
     int n;
 
     if (status != 0) {
+        /* A full disk or a busy store is usually over within seconds. */
+        host->resp_header(req, "Retry-After", RETRY_AFTER_SECONDS);
         answer_error(host, req, 503, "the store could not commit the "
                      "events; nothing was stored, retry later", NULL, -1);
         return;

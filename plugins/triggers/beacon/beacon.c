@@ -27,6 +27,7 @@
 #include "hit.h"
 #include "links.h"
 #include "pages.h"
+#include "ratelimit.h"
 #include "snippet.h"
 
 /* The seconds for which a browser may cache a preflight response.
@@ -36,6 +37,13 @@
 /* The value that the example config falls back to without
  * CRIER_LINK_SECRET. */
 #define EXAMPLE_LINK_SECRET "change-me"
+
+/* Hits, clicks and opens per client address per minute, unless the
+ * config sets max_requests_per_minute. */
+#define DEFAULT_REQUESTS_PER_MINUTE 600
+
+/* Rate-limited requests are logged once per this many ms at most. */
+#define LIMITED_LOG_INTERVAL_MS 10000
 
 struct beacon {
     struct crier_ctx *ctx;
@@ -47,6 +55,9 @@ struct beacon {
     char *link_secret;          /* signs click and open links, or NULL */
     char *snippet;              /* crier.js for this instance */
     struct bot_classifier *bots;
+    struct rate_limit *limit;   /* per client address, or NULL for none */
+    unsigned limited;           /* requests refused, not yet logged */
+    int64_t limited_logged_ms;  /* crier clock of that line, or 0 */
 };
 
 /* A click waiting for its event's commit before the redirect. */
@@ -72,7 +83,7 @@ static const unsigned char gif[] = {
 
 static const char *const config_keys[] = {
     "plugin", "allowed_origins", "pages", "consent", "honour_dnt",
-    "link_secret", NULL
+    "link_secret", "max_requests_per_minute", NULL
 };
 
 
@@ -208,6 +219,47 @@ open_event_build(const struct beacon *beacon, struct crier_http_req *req,
 }
 
 
+/*
+ * Counts a request against its client's limit. Over the limit, responds
+ * 429 with Retry-After (the GIF for an image request, so a page shows
+ * nothing) and returns 1. The client address is the TCP peer, or
+ * X-Forwarded-For when the peer is one of trusted_proxies.
+ */
+static int
+rate_limited(struct beacon *beacon, struct crier_http_req *req, int gif_body)
+{
+    const struct crier_host *host = beacon->host;
+    const char *client;
+    int64_t now;
+    unsigned retry;
+    char seconds[16];
+
+    if (beacon->limit == NULL)
+        return 0;
+    client = host->req_peer(req);
+    now = host->now_ms(beacon->ctx);
+    retry = rate_limit_hit(beacon->limit, client, now);
+    if (retry == 0)
+        return 0;
+    beacon->limited++;
+    if (beacon->limited_logged_ms == 0 ||
+        now - beacon->limited_logged_ms >= LIMITED_LOG_INTERVAL_MS) {
+        host->log(beacon->ctx, CRIER_LOG_NOTICE, "beacon requests rate "
+                  "limited", "peer=%s limited=%u", client, beacon->limited);
+        beacon->limited = 0;
+        beacon->limited_logged_ms = now;
+    }
+    snprintf(seconds, sizeof(seconds), "%u", retry);
+    host->resp_header(req, "Retry-After", seconds);
+    if (gif_body)
+        gif_send(host, req, 429);
+    else
+        error_send(host, req, 429, "too many requests from this address; "
+                   "retry after the seconds in Retry-After", NULL);
+    return 1;
+}
+
+
 static void
 on_gif(void *arg, struct crier_http_req *req)
 {
@@ -223,6 +275,8 @@ on_gif(void *arg, struct crier_http_req *req)
         gif_send(host, req, 200);
         return;
     }
+    if (rate_limited(beacon, req, 1))
+        return;
     if (dnt_signalled(beacon, req)) {
         gif_send(host, req, 200);
         return;
@@ -301,6 +355,8 @@ on_preflight(void *arg, struct crier_http_req *req)
                    "add it to allowed_origins", "Origin");
         return;
     }
+    if (rate_limited(beacon, req, 0))
+        return;
     host->resp_header(req, "Access-Control-Allow-Methods", "POST");
     host->resp_header(req, "Access-Control-Allow-Headers", "Content-Type");
     host->resp_header(req, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
@@ -370,6 +426,8 @@ on_post(void *arg, struct crier_http_req *req)
                    "add it to allowed_origins", "Origin");
         return;
     }
+    if (rate_limited(beacon, req, 0))
+        return;
     if (!content_type_accepted(host->req_header(req, "Content-Type"))) {
         hit_reject(beacon, req, 415, "send the hit as application/json or "
                    "text/plain", "Content-Type");
@@ -456,6 +514,8 @@ on_click(void *arg, struct crier_http_req *req)
     json_t *payload, *url;
     int rc;
 
+    if (rate_limited(beacon, req, 0))
+        return;
     if (link_token_verify(beacon->link_secret, token, &payload, &reason)
         != 0 || (url = json_object_get(payload, "u")) == NULL) {
         if (payload != NULL)
@@ -581,6 +641,28 @@ config_read_link_secret(struct beacon *beacon, const json_t *secret)
 }
 
 
+/* Reads max_requests_per_minute: 0 turns the limit off. */
+static int
+config_read_limit(struct beacon *beacon, const json_t *value)
+{
+    json_int_t per_minute = DEFAULT_REQUESTS_PER_MINUTE;
+
+    if (value != NULL) {
+        if (!json_is_integer(value) || json_integer_value(value) < 0 ||
+            json_integer_value(value) > 1000000) {
+            beacon->host->config_error(beacon->ctx, "max_requests_per_minute",
+                                       "must be a whole number from 0 "
+                                       "(no limit) to 1000000");
+            return CRIER_ECONFIG;
+        }
+        per_minute = json_integer_value(value);
+    }
+    if (per_minute > 0)
+        beacon->limit = rate_limit_new((unsigned) per_minute);
+    return 0;
+}
+
+
 static int
 config_read(struct beacon *beacon, const json_t *config)
 {
@@ -599,14 +681,18 @@ config_read(struct beacon *beacon, const json_t *config)
         if (config_keys[i] == NULL) {
             host->config_error(beacon->ctx, key, "unknown setting; valid "
                                "settings are allowed_origins, pages, "
-                               "consent, honour_dnt and link_secret");
+                               "consent, honour_dnt, link_secret and "
+                               "max_requests_per_minute");
             return CRIER_ECONFIG;
         }
     }
     if (config_read_pages(beacon, json_object_get(config, "pages")) != 0 ||
         config_read_privacy(beacon, config) != 0 ||
         config_read_link_secret(beacon,
-                                json_object_get(config, "link_secret")) != 0)
+                                json_object_get(config, "link_secret")) != 0 ||
+        config_read_limit(beacon,
+                          json_object_get(config, "max_requests_per_minute"))
+            != 0)
         return CRIER_ECONFIG;
     if (origins == NULL)
         return 0;
@@ -643,6 +729,7 @@ beacon_destroy(void *state)
     g_free(beacon->link_secret);
     g_free(beacon->snippet);
     bot_classifier_free(beacon->bots);
+    rate_limit_free(beacon->limit);
     g_free(beacon);
 }
 
