@@ -98,7 +98,7 @@ def test_pkg_config_names_sdk(package):
     pcdir = [d for d, _, fs in os.walk(package["root"])
              if "crier-plugin.pc" in fs][0]
     env = dict(os.environ, PKG_CONFIG_PATH=pcdir)
-    r = run("pkg-config", "--variable=plugindir", "crier-plugin", env=env)
+    r = run("pkg-config", "--variable=pluginsdir", "crier-plugin", env=env)
     assert r.returncode == 0, r.stderr
     plugindir = r.stdout.strip()
     assert plugindir.startswith("/usr/lib/")

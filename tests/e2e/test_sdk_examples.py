@@ -122,7 +122,9 @@ def test_installed_crier_lists_examples(prefix, tmp_path):
     rows = {line.split()[0]: line for line in out.stdout.splitlines()}
     assert "chat" in rows
     assert "spool" in rows
-    assert rows["chat"].split()[1:4] == ["channel", "1.0.0", "1.4"]
+    abi = "%s.%s" % (pc_variable(prefix, "abi_version"),
+                     pc_variable(prefix, "abi_minor"))
+    assert rows["chat"].split()[1:4] == ["channel", "1.0.0", abi]
     assert "channels.staff" in rows["chat"]
     assert "chat.so" in rows["chat"]
 
