@@ -124,6 +124,7 @@ static const char *const migration_undo[] = {
            "DROP INDEX stages_program;",
     [12] = "DROP TABLE job_attempts;"
            "ALTER TABLE jobs DROP COLUMN template_version;",
+    [14] = "ALTER TABLE journeys DROP COLUMN items;",
 };
 
 

@@ -289,7 +289,12 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS journeys_due"
     "  ON journeys (due, journey, profile)"
     "  WHERE due IS NOT NULL AND state = 'active';"
-    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);"
+    "CREATE INDEX IF NOT EXISTS journeys_profile ON journeys (profile);",
+
+    /* 14: the items a digest window collected, as a JSON array, on the
+     * window's row in journeys (docs/digests.md). Journey rows have
+     * none. */
+    "ALTER TABLE journeys ADD COLUMN items TEXT;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
