@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "digests/digests.h"
 #include "journeys/journeys.h"
 #include "rules/rules.h"
 #include "template/template.h"
@@ -20,7 +21,7 @@ static const char *const step_keys[] = {
     "branch", "stage", "exit", NULL
 };
 static const char *const send_keys[] = {
-    "channel", "template", "class", NULL
+    "channel", "template", "class", "digest", NULL
 };
 static const char *const wait_event_keys[] = {
     "on", "within", "timeout", NULL
@@ -97,10 +98,10 @@ journey_step_index(const struct journey *journey, const char *name)
 }
 
 
-/* Reads a send step: { channel; template; class }. */
+/* Reads a send step: { channel; template; class }, or { digest }. */
 static void
 load_send(struct config *cfg, const char *key, json_t *v,
-          const struct template_set *templates,
+          const struct ruleset *rs, const struct template_set *templates,
           int (*channel_exists)(const char *), struct journey_step *s)
 {
     const char *channel = NULL, *template_name = NULL, *message_class = NULL;
@@ -110,7 +111,16 @@ load_send(struct config *cfg, const char *key, json_t *v,
                     "template = \"...\"; }");
         return;
     }
-    if (config_check_keys(cfg, v, key, send_keys) ||
+    if (config_check_keys(cfg, v, key, send_keys) == 0 &&
+        json_object_get(v, "digest") != NULL) {
+        if (json_object_get(v, "class") != NULL)
+            config_fail(cfg, key, "sets digest and class: the digest names "
+                        "its own class");
+        else
+            digest_send_load(cfg, key, v, rs, &s->digest);
+        return;
+    }
+    if (cfg->error[0] != '\0' ||
         config_get_string(cfg, v, key, "channel", 1, &channel) ||
         config_get_string(cfg, v, key, "template", 1, &template_name) ||
         config_get_string(cfg, v, key, "class", 0, &message_class))
@@ -239,7 +249,7 @@ load_step_kind(struct config *cfg, const char *prefix, json_t *block,
     key = g_strdup_printf("%s.%s", prefix, found);
     switch (s->kind) {
     case JOURNEY_SEND:
-        load_send(cfg, key, v, templates, channel_exists, s);
+        load_send(cfg, key, v, rs, templates, channel_exists, s);
         break;
     case JOURNEY_WAIT:
         if (!json_is_string(v) ||
@@ -453,6 +463,9 @@ load_journey(struct config *cfg, size_t index, json_t *block,
     if (journey_find(rs->journeys, name) != j)
         config_fail(cfg, key, "journey name \"%s\" is used twice; names "
                     "key each resident's place", name);
+    else if (g_str_has_prefix(name, DIGEST_ROW_PREFIX))
+        config_fail(cfg, key, "must not start with \"%s\", which names "
+                    "the rows of digest windows", DIGEST_ROW_PREFIX);
     g_free(key);
     key = g_strdup_printf("%s.when", prefix);
     if (cfg->error[0] == '\0' && json_object_get(block, "when") != NULL)

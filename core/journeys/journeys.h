@@ -21,6 +21,7 @@
 struct template_set;
 struct ruleset;
 struct program;
+struct digest;
 
 enum journey_step_kind {
     JOURNEY_SEND,
@@ -57,6 +58,8 @@ struct journey_step {
     char *else_step;            /* branch: NULL goes to the next step */
     const struct program *program;  /* stage */
     char *stage;                /* stage */
+    const struct digest *digest;    /* send = { digest }: the event goes
+                                     * to this digest instead */
 };
 
 struct journey {

@@ -5,6 +5,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
+#include "ingest/internal.h"
 #include "pipeline/history.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
@@ -357,6 +359,9 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
             continue;
         if (rule->channel != NULL)
             plan_job(ev, rule, profile, seq, when);
+        else if (rule->digest != NULL)
+            digest_collect(ev, rule->digest, ctx, profile, event, seq,
+                           when);
         if (rule->stage != NULL)
             g_ptr_array_add(moves, (gpointer) rule);
     }
@@ -385,6 +390,9 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
         outcomes_collect(ev, rules, type, event, ctx, profile, seq, when);
         if (ctx != NULL)
             journeys_collect(ev, rules, type, ctx, profile, seq, when);
+        if (strcmp(type, INTERNAL_DIGEST_DUE) == 0)
+            digest_fire(ev, rules, json_object_get(event, "properties"),
+                        profile, seq);
     }
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */

@@ -92,6 +92,10 @@ void journeys_collect(struct evaluation *ev, const struct ruleset *rules,
  * reference. */
 json_t *journeys_for_commit(struct evaluation *ev);
 
+/* Returns the journey rows of profile `id` (journey name -> row),
+ * borrowed; digest windows are rows too. */
+json_t *evaluation_places(struct evaluation *ev, const char *id);
+
 /* outcomes.c */
 
 /* Returns 1 when a goal of `rules` reacts to events of `type`, so that

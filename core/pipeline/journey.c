@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
 #include "ingest/internal.h"
 #include "journeys/journeys.h"
 #include "pipeline/evaluate.h"
@@ -62,9 +63,8 @@ evaluation_journeys_set(struct evaluation *ev, const json_t *rows)
 }
 
 
-/* Returns the places of profile `id`, journey name -> row, borrowed. */
-static json_t *
-places_of(struct evaluation *ev, const char *id)
+json_t *
+evaluation_places(struct evaluation *ev, const char *id)
 {
     json_t *places = json_object_get(ev->journeys, id);
 
@@ -127,6 +127,12 @@ send_plan(struct journey_run *run, const struct journey_step *step)
     int64_t entry = json_integer_value(json_object_get(run->row, "entry"));
     char *key, *rule;
 
+    if (step->digest != NULL) {
+        digest_collect(run->ev, step->digest, run->ctx, run->profile,
+                       json_object_get(run->ctx, "event"), run->seq,
+                       run->when);
+        return;
+    }
     if (to == NULL) {
         log_debug("journey send step skipped: the profile has no address",
                   "journey=%s step=%s profile=%s kind=%s",
@@ -390,7 +396,7 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
 
     if (ev->journeys == NULL || rules->journeys->len == 0 || id == NULL)
         return;
-    places = places_of(ev, id);
+    places = evaluation_places(ev, id);
     for (guint i = 0; i < rules->journeys->len; i++) {
         struct journey_run run = {
             ev, g_ptr_array_index(rules->journeys, i), NULL, ctx, profile,
