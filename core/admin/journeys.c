@@ -24,7 +24,8 @@ static const char *const step_kind_names[] = {
     [JOURNEY_WAIT_EVENT] = "wait_event",
     [JOURNEY_BRANCH] = "branch",
     [JOURNEY_STAGE] = "stage",
-    [JOURNEY_EXIT] = "exit"
+    [JOURNEY_EXIT] = "exit",
+    [JOURNEY_WAIT_DATE] = "wait_date"
 };
 
 

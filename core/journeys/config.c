@@ -10,6 +10,7 @@
 #include "digests/digests.h"
 #include "journeys/journeys.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "template/template.h"
 
 static const char *const journey_keys[] = {
@@ -18,7 +19,7 @@ static const char *const journey_keys[] = {
 static const char *const exit_keys[] = { "when", "left_segment", NULL };
 static const char *const step_keys[] = {
     "name", "send", "wait", "wait_until", "wait_window", "wait_event",
-    "branch", "stage", "exit", NULL
+    "branch", "stage", "exit", "wait_date", NULL
 };
 static const char *const send_keys[] = {
     "channel", "template", "class", "digest", NULL
@@ -32,7 +33,11 @@ static const char *const stage_keys[] = { "program", "stage", NULL };
 /* The step kinds in the order of step_keys after "name". */
 static const enum journey_step_kind step_kinds[] = {
     JOURNEY_SEND, JOURNEY_WAIT, JOURNEY_WAIT_UNTIL, JOURNEY_WAIT_WINDOW,
-    JOURNEY_WAIT_EVENT, JOURNEY_BRANCH, JOURNEY_STAGE, JOURNEY_EXIT
+    JOURNEY_WAIT_EVENT, JOURNEY_BRANCH, JOURNEY_STAGE, JOURNEY_EXIT,
+    JOURNEY_WAIT_DATE
+};
+static const char *const wait_date_keys[] = {
+    "date", "offset", "at", NULL
 };
 
 
@@ -51,6 +56,10 @@ step_free(gpointer data)
     g_free(s->then_step);
     g_free(s->else_step);
     g_free(s->stage);
+    if (s->date != NULL) {
+        g_free(s->date->attribute);
+        g_free(s->date);
+    }
     free(s);
 }
 
@@ -165,6 +174,40 @@ load_wait_event(struct config *cfg, const char *key, json_t *v,
 }
 
 
+/* Reads a wait for a date: { date; offset; at }, with the rules of a
+ * date schedule (docs/time.md) on a field of the resident's own
+ * profile. */
+static void
+load_wait_date(struct config *cfg, const char *key, json_t *v,
+               struct journey_step *s)
+{
+    struct crier_input_error err = { 0 };
+    char *field_key;
+
+    if (!json_is_object(v)) {
+        config_fail(cfg, key, "must be a group: { date = "
+                    "\"profile.birth_date\"; offset = \"6 months\"; at = "
+                    "\"09:00\"; }");
+        return;
+    }
+    if (config_check_keys(cfg, v, key, wait_date_keys))
+        return;
+    s->date = g_new0(struct schedule_def, 1);
+    if (schedule_date_parse(v, s->date, &err) != 0) {
+        field_key = g_strdup_printf("%s.%s", key, err.field);
+        config_fail(cfg, field_key, "%s", err.message);
+        g_free(field_key);
+    } else if (s->date->field != SCHEDULE_PROFILE_ATTRIBUTE &&
+               s->date->field != SCHEDULE_PROFILE_CREATED) {
+        field_key = g_strdup_printf("%s.date", key);
+        config_fail(cfg, field_key, "must be profile.<attribute> or "
+                    "profile.created: a journey waits for a date of the "
+                    "resident; a date schedule covers dependents and cases");
+        g_free(field_key);
+    }
+}
+
+
 /* Reads a branch: { when; then; else }. */
 static void
 load_branch(struct config *cfg, const char *key, json_t *v,
@@ -243,7 +286,8 @@ load_step_kind(struct config *cfg, const char *prefix, json_t *block,
     }
     if (found == NULL) {
         config_fail(cfg, prefix, "needs one of send, wait, wait_until, "
-                    "wait_window, wait_event, branch, stage or exit");
+                    "wait_window, wait_date, wait_event, branch, stage or "
+                    "exit");
         return;
     }
     key = g_strdup_printf("%s.%s", prefix, found);
@@ -281,6 +325,9 @@ load_step_kind(struct config *cfg, const char *prefix, json_t *block,
     case JOURNEY_EXIT:
         if (!json_is_true(v))
             config_fail(cfg, key, "must be true");
+        break;
+    case JOURNEY_WAIT_DATE:
+        load_wait_date(cfg, key, v, s);
         break;
     }
     g_free(key);

@@ -22,6 +22,7 @@ struct template_set;
 struct ruleset;
 struct program;
 struct digest;
+struct schedule_def;
 
 enum journey_step_kind {
     JOURNEY_SEND,
@@ -31,7 +32,9 @@ enum journey_step_kind {
     JOURNEY_WAIT_EVENT,         /* an event, or a timeout */
     JOURNEY_BRANCH,
     JOURNEY_STAGE,
-    JOURNEY_EXIT
+    JOURNEY_EXIT,
+    JOURNEY_WAIT_DATE           /* a date field of the profile +/- an
+                                 * offset */
 };
 
 /* The re-entry policy: whether a matching event starts a new entry for a
@@ -60,6 +63,8 @@ struct journey_step {
     char *stage;                /* stage */
     const struct digest *digest;    /* send = { digest }: the event goes
                                      * to this digest instead */
+    struct schedule_def *date;  /* wait_date: profile.<attribute> or
+                                 * profile.created, offset and at */
 };
 
 struct journey {

@@ -19,6 +19,7 @@
 #include "pipeline/evaluate.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "server/server.h"
 
 /* The maximum number of steps one event runs in one journey without a
@@ -178,6 +179,35 @@ stage_apply(struct journey_run *run, const struct journey_step *step)
 }
 
 
+/* Returns when a wait_date step ends: the profile's date plus the
+ * offset, at the wall time in `zone`. Returns -1, so that the journey
+ * goes straight on, when that time has passed or the profile has no
+ * valid date in the field. */
+static int64_t
+date_due(struct journey_run *run, const struct journey_step *step,
+         GTimeZone *zone)
+{
+    const json_t *value = step->date->field == SCHEDULE_PROFILE_CREATED
+        ? json_object_get(run->profile, "created")
+        : json_object_get(json_object_get(run->profile, "attributes"),
+                          step->date->attribute);
+    char *text = json_is_integer(value)
+        ? g_strdup_printf("%lld", (long long) json_integer_value(value))
+        : g_strdup(json_string_value(value));
+    int64_t due = -1;
+
+    if (text == NULL || schedule_next_due(step->date, text, zone,
+                                          run->base, &due) != 0) {
+        log_debug("journey wait_date has no valid date; going on",
+                  "journey=%s step=%s profile=%s", run->journey->name,
+                  step->name, row_text(run->row, "profile"));
+        due = -1;
+    }
+    g_free(text);
+    return due > run->base ? due : -1;
+}
+
+
 /* Returns the due time of a wait step, or -1 when a window is open now
  * and the journey goes straight on. */
 static int64_t
@@ -195,8 +225,11 @@ wait_due(struct journey_run *run, const struct journey_step *step)
         return run->base + step->wait_ms;
     case JOURNEY_WAIT_UNTIL:
     case JOURNEY_WAIT_WINDOW:
+    case JOURNEY_WAIT_DATE:
         zone = civil_zone_or_default(json_string_value(name));
-        if (step->kind == JOURNEY_WAIT_UNTIL)
+        if (step->kind == JOURNEY_WAIT_DATE)
+            due = date_due(run, step, zone);
+        else if (step->kind == JOURNEY_WAIT_UNTIL)
             civil_time_next(&step->until, zone, run->base, &due);
         else if (civil_window_next(&step->window, zone, run->base,
                                    &due) == 0 && due == run->base)
