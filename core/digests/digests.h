@@ -2,13 +2,13 @@
  * Digests: items collected per resident over a window and sent as one
  * message that lists them in event-time order.
  *
- * A digest is named in plugins.conf under `digests`; a rule's or a
+ * A digest is named in plugins.conf under `digests`, and a rule's or a
  * journey step's `send = { digest = "name"; }` adds the event to it. A
  * resident's open window is a row of the journey places, named
- * "digest:<name>", written in the pipeline's commit; the journey clock
- * turns a due window into a digest.due event, and the pipeline plans the
- * window's one job when it reaches that event. docs/digests.md states
- * every rule.
+ * "digest:<name>", which the pipeline writes in its commit. The journey
+ * clock turns a due window into a digest.due event, and the pipeline
+ * plans the window's one job when it reaches that event.
+ * docs/digests.md states every rule.
  */
 #ifndef CRIER_CORE_DIGESTS_H
 #define CRIER_CORE_DIGESTS_H
@@ -29,7 +29,7 @@ struct evaluation;
 /* The prefix of a digest window's journey name: "digest:<name>". */
 #define DIGEST_ROW_PREFIX "digest:"
 
-/* The maximum number of items in one window; a further item with a new
+/* The maximum number of items in one window. A further item with a new
  * key is dropped and logged. */
 #define DIGEST_ITEMS_MAX 200
 
@@ -91,8 +91,8 @@ void digest_collect(struct evaluation *ev, const struct digest *digest,
 
 /*
  * Handles a digest.due event: plans the window's job and closes the
- * window, when the resident's row still holds the window and items the
- * event names.
+ * window, when the resident's row is still on the window and the item
+ * version that the event names.
  */
 void digest_fire(struct evaluation *ev, const struct ruleset *rules,
                  const json_t *props, json_t *profile, int64_t seq);

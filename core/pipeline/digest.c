@@ -6,9 +6,9 @@
  * The window is a journey row named "digest:<name>" whose `entry` is the
  * window's start, `due` its end and `items` the items in event-time
  * order. Its `step` is a version, "v1", "v2", ..., raised by every change
- * to the items: the journey clock's wake-up only applies to the version
- * it read, and a digest.due event only fires the version it carries, so
- * an item that lands between the read and the event is never lost.
+ * to the items. The journey clock's wake-up applies only to the version
+ * it read, and a digest.due event fires only the version it carries, so
+ * an item that lands between the read and the event is not lost.
  * docs/digests.md states every rule.
  */
 #include <stdlib.h>
@@ -103,7 +103,7 @@ window_end(const struct digest *digest, const json_t *profile, int64_t first)
 
 /* Opens a window for an item at `when`. A window that started at the
  * same ms as the previous one would repeat its job key, so it starts
- * 1 ms after it instead; its end still counts from `when`. */
+ * 1 ms after it instead. Its end still counts from `when`. */
 static json_t *
 window_open(const struct digest *digest, const char *name, json_t *profile,
             const json_t *old, int64_t when)

@@ -1,8 +1,9 @@
-"""Digests against the real binary and the test clock: items that arrive
-at once open one window, the message lists them in event-time order, a
-later item opens a new window, a duplicate key shows its latest state, a
-resident with no items gets nothing, and a restart mid-window loses
-nothing."""
+"""Digests against the real binary and the test clock.
+
+Items that arrive at once open one window, and the message lists them in
+event-time order. A later item opens a new window, and a duplicate key
+shows its latest state. A resident with no items gets nothing, and a
+restart mid-window loses nothing."""
 import hashlib
 import os
 import threading
@@ -137,7 +138,7 @@ def test_duplicate_key_latest_state(tmp_path):
     c = start(tmp_path)
     try:
         set_clock(c, "2026-04-08T16:00:10Z")
-        # The urgent note matches both rules but is listed once; n-1 is
+        # The urgent note matches both rules but is listed once. n-1 is
         # sent again later with new text, and only that text is listed.
         note(c, "bo@example.gov", "2026-04-08T16:00:00Z", "n-1", "draft")
         note(c, "bo@example.gov", "2026-04-08T16:00:05Z", "n-2", "urgent",

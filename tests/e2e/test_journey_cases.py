@@ -1,7 +1,8 @@
-"""Journey cases against the real binary and the test clock: a wait for
-a date field and a window, ticked minute by minute; a five-email series
-across a restart and a crash; and the worked product-safety journey of
-docs/journeys.md, checked and run."""
+"""Journey cases against the real binary and the test clock.
+
+A wait for a date field and a window is ticked minute by minute. A
+five-email series runs across a restart and a crash. The worked
+product-safety journey of docs/journeys.md is checked and run."""
 import hashlib
 import os
 import re
