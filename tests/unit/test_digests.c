@@ -138,8 +138,6 @@ expect_error(struct fixture *f, const char *text, const char *rest)
 }
 
 
-
-
 #define DIGESTS \
     "digests = (\n" \
     "  { name = \"notes\"; window = \"5m\"; channel = \"email\";\n" \
