@@ -16,7 +16,9 @@
 static const char *const journey_keys[] = {
     "name", "on", "stage_entered", "when", "reentry", "exit", "steps", NULL
 };
-static const char *const exit_keys[] = { "when", "left_segment", NULL };
+static const char *const exit_keys[] = {
+    "when", "left_segment", "goal", NULL
+};
 static const char *const step_keys[] = {
     "name", "send", "wait", "wait_until", "wait_window", "wait_event",
     "branch", "stage", "exit", "wait_date", NULL
@@ -434,24 +436,43 @@ load_entry(struct config *cfg, const char *prefix, json_t *block,
 }
 
 
-/* Reads `exit`: { when; left_segment }. */
+/* Returns the goal `name` of `rs`, or NULL. */
+static const struct goal *
+goal_find(const struct ruleset *rs, const char *name)
+{
+    for (guint i = 0; i < rs->goals->len; i++) {
+        const struct goal *g = g_ptr_array_index(rs->goals, i);
+
+        if (strcmp(g->name, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+
+/* Reads `exit`: { when; left_segment; goal }. */
 static int
 load_exit(struct config *cfg, const char *prefix, json_t *v,
-          struct journey *j)
+          const struct ruleset *rs, struct journey *j)
 {
     char *key = g_strdup_printf("%s.exit", prefix);
     char *when_key = g_strdup_printf("%s.exit.when", prefix);
-    const char *segment = NULL;
+    const char *segment = NULL, *goal = NULL;
 
     if (!json_is_object(v))
         config_fail(cfg, key, "must be a group: { when = \"...\"; "
-                    "left_segment = \"...\"; }");
+                    "left_segment = \"...\"; goal = \"...\"; }");
     else if (config_check_keys(cfg, v, key, exit_keys) == 0 &&
              config_get_string(cfg, v, key, "left_segment", 0,
                                &segment) == 0 &&
+             config_get_string(cfg, v, key, "goal", 0, &goal) == 0 &&
              json_object_get(v, "when") != NULL)
         rules_load_expr(cfg, when_key, json_object_get(v, "when"),
                         &j->exit_when);
+    if (cfg->error[0] == '\0' && goal != NULL &&
+        (j->exit_goal = goal_find(rs, goal)) == NULL)
+        config_fail(cfg, key, "goal \"%s\" is not configured under goals",
+                    goal);
     j->exit_segment = g_strdup(segment);
     g_free(when_key);
     g_free(key);
@@ -519,7 +540,7 @@ load_journey(struct config *cfg, size_t index, json_t *block,
         rules_load_expr(cfg, key, json_object_get(block, "when"), &j->when);
     g_free(key);
     if (cfg->error[0] == '\0' && json_object_get(block, "exit") != NULL)
-        load_exit(cfg, prefix, json_object_get(block, "exit"), j);
+        load_exit(cfg, prefix, json_object_get(block, "exit"), rs, j);
     if (cfg->error[0] != '\0')
         return CRIER_ECONFIG;
     return load_steps(cfg, prefix, json_object_get(block, "steps"), rs,

@@ -22,6 +22,7 @@ struct template_set;
 struct ruleset;
 struct program;
 struct digest;
+struct goal;
 struct schedule_def;
 
 enum journey_step_kind {
@@ -79,6 +80,8 @@ struct journey {
     struct expr *exit_when;     /* checked on each of the resident's
                                  * events, NULL: never */
     char *exit_segment;         /* leaving it ends the journey, or NULL */
+    const struct goal *exit_goal;   /* an event that meets it ends the
+                                     * journey, or NULL */
     GPtrArray *steps;           /* struct journey_step *, in order */
 };
 

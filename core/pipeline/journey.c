@@ -359,6 +359,12 @@ active_handle(struct journey_run *run, const char *type)
         row_end(run, "exit condition");
         return 1;
     }
+    if (j->exit_goal != NULL && rules_type_matches(j->exit_goal->on, type) &&
+        (j->exit_goal->when == NULL ||
+         expr_test(j->exit_goal->when, run->ctx))) {
+        row_end(run, "goal met");
+        return 1;
+    }
     if (j->exit_segment != NULL &&
         strcmp(type, INTERNAL_SEGMENT_LEFT) == 0 &&
         g_strcmp0(json_string_value(json_object_get(props, "segment")),

@@ -239,3 +239,50 @@ def test_worked_product_safety_journey(tmp_path):
         assert body.count("stroller:") == 1
     finally:
         c.stop()
+
+
+GOAL_EXIT = BASE + """
+programs: { apply: { }; };
+goals = ( { name = "submitted"; program = "apply";
+            on = "application.submitted";
+            when = "event.properties.complete == true";
+            window = "30 days"; } );
+journeys = (
+  { name = "remind"; on = "application.started";
+    exit = { goal = "submitted"; };
+    steps = ( { name = "pause"; wait = "3d"; },
+              { name = "nudge"; send = { channel = "email";
+                                         template = "reminder"; }; } ); }
+);
+"""
+
+
+def test_goal_ends_journey(tmp_path):
+    c = start(tmp_path, GOAL_EXIT)
+    try:
+        set_clock(c, "2026-05-04T14:00:00Z")
+        for email in ("done@example.gov", "half@example.gov",
+                      "late@example.gov"):
+            r = c.post("/v1/events", {"type": "application.started",
+                                      "profile": {"email": email}})
+            assert r.status == 202, r.body
+        for email, complete in (("done@example.gov", True),
+                                ("half@example.gov", False)):
+            r = c.post("/v1/events", {"type": "application.submitted",
+                                      "profile": {"email": email},
+                                      "properties": {"complete": complete}})
+            assert r.status == 202, r.body
+        settle(c)
+        states = dict(c.store.query(
+            "SELECT i.value, j.state FROM journeys j JOIN identities i"
+            " ON i.profile = j.profile"))
+        assert states == {"done@example.gov": "ended",
+                          "half@example.gov": "active",
+                          "late@example.gov": "active"}
+        set_clock(c, "2026-05-08T00:00:00Z")
+        wait_until(lambda: len(jobs(c)) == 2)
+        settle(c)
+        assert sorted(c.store.query("SELECT recipient FROM jobs")) == [
+            ("half@example.gov",), ("late@example.gov",)]
+    finally:
+        c.stop()

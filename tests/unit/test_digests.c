@@ -1,8 +1,8 @@
 /*
- * Tests of core/digests/config.c and of a journey's wait_date: digests
- * read from a config file written into a temporary folder, the rules and
- * steps that send to them, and when a window ends. Errors are checked
- * whole, with the file, line and key.
+ * Tests of core/digests/config.c and of a journey's wait_date and exit
+ * goal: digests read from a config file written into a temporary folder,
+ * the rules and steps that send to them, and when a window ends. Errors
+ * are checked whole, with the file, line and key.
  * Templates come from the fixture set tests/data/templates/ok, which has
  * "welcome" and "receipt".
  */
@@ -263,6 +263,11 @@ digests_errors(void **state)
                  "\"profile.birth_date\"; } ; } ); } );\n",
                  ":1: journeys[0].steps[0].wait_date.at: missing at: a "
                  "date needs a wall time such as \"09:00\"");
+    expect_error(f, "journeys = ( { name = \"j\"; on = \"x\"; exit = { "
+                 "goal = \"nope\"; }; steps = ( { name = \"w\"; wait = "
+                 "\"1d\"; } ); } );\n",
+                 ":1: journeys[0].exit: goal \"nope\" is not configured "
+                 "under goals");
     expect_error(f, "journeys = ( { name = \"digest:x\"; on = \"x\"; "
                  "steps = ( { name = \"w\"; wait = \"1d\"; } ); } );\n",
                  ":1: journeys[0].name: must not start with \"digest:\", "
