@@ -73,11 +73,11 @@ on_timer(void *arg)
 
 
 /* Waits for the next whole JOURNEY_WAKE_MS of the crier clock, or for
- * `next`, the earliest due the last read saw after its time, when that
- * comes first (a digest window that ends at 12:05:00.1; -1 for none). It
- * runs again at once when the last read was full, or when the clock
- * passed a whole interval during the read (a test clock that jumps),
- * because the timer for that interval would then never fire. */
+ * `next` when that comes first. `next` is the earliest due after the
+ * last read, such as a digest window that ends at 12:05:00.1, or -1 for
+ * none. It runs again at once when the last read was full, or when the
+ * clock passed a whole interval during the read (a test clock that
+ * jumps), because the timer for that interval would then never fire. */
 static void
 wake_later(int full, int64_t next)
 {

@@ -172,6 +172,9 @@ digest_collect(struct evaluation *ev, const struct digest *digest,
         return;
     }
     places = evaluation_places(ev, id);
+    /* NOTE: one open window per digest and resident, so an item after
+     * the window's end joins it while the clock has not yet sent it
+     * (docs/KNOWN_LIMITS.md, "Digests"). */
     row = json_object_get(places, name);
     if (row == NULL ||
         g_strcmp0(row_text(row, "state"), "active") != 0) {
