@@ -433,7 +433,10 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
     int due_event = strcmp(type, INTERNAL_JOURNEY_DUE) == 0;
     json_t *places;
 
-    if (ev->journeys == NULL || rules->journeys->len == 0 || id == NULL)
+    /* A digest's wake-up is bookkeeping of digest.c: no journey enters,
+     * exits or waits on it. */
+    if (ev->journeys == NULL || rules->journeys->len == 0 || id == NULL ||
+        strcmp(type, INTERNAL_DIGEST_DUE) == 0)
         return;
     places = evaluation_places(ev, id);
     for (guint i = 0; i < rules->journeys->len; i++) {
