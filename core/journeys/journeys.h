@@ -121,6 +121,12 @@ int journeys_running(const struct ruleset *rules);
 void journeys_wake_start(const struct ruleset *rules);
 void journeys_wake_stop(void);
 
+/*
+ * Tells the journey clock that a commit wrote a row due at `due` (-1 for
+ * none), so that it reads then when that is sooner than its next read.
+ */
+void journeys_wake_due(int64_t due);
+
 /* How often the journey clock looks for due rows, in crier clock ms. */
 #define JOURNEY_WAKE_MS 1000
 

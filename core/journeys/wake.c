@@ -24,11 +24,15 @@
 static struct {
     struct crier_timer *timer;
     int busy;                   /* a read or commit is under way */
+    int started;                /* journeys_wake_start ran the clock */
     int stopped;
     int64_t read_at;            /* the crier clock at the last read */
     int64_t next;               /* the earliest due after the last read,
                                  * or -1 */
-} wake;
+    int64_t poked;              /* the earliest due that a commit wrote
+                                 * during a read, or -1 */
+    int64_t timer_at;           /* when the pending timer fires */
+} wake = { .next = -1, .poked = -1 };
 
 static void wake_run(void);
 
@@ -86,12 +90,16 @@ wake_later(int full, int64_t next)
     int64_t delay = full || missed ? 0
                                    : JOURNEY_WAKE_MS - now % JOURNEY_WAKE_MS;
 
+    if (wake.poked >= 0 && (next < 0 || wake.poked < next))
+        next = wake.poked;
+    wake.poked = -1;
     if (next >= 0 && next - now < delay)
         delay = next > now ? next - now : 0;
 
     if (wake.stopped)
         return;
     wake.timer = timer_start(delay, on_timer, NULL);
+    wake.timer_at = now + delay;
     if (wake.timer == NULL)
         log_error("journey clock timer failed; due journey steps wait "
                   "for a restart", "delay_ms=%lld", (long long) delay);
@@ -212,6 +220,7 @@ journeys_wake_start(const struct ruleset *rules)
         return;
     }
     wake.stopped = 0;
+    wake.started = 1;
     wake_run();
 }
 
@@ -224,4 +233,30 @@ journeys_wake_stop(void)
         timer_stop(wake.timer);
         wake.timer = NULL;
     }
+}
+
+
+void
+journeys_wake_due(int64_t due)
+{
+    int64_t now = clock_now_ms();
+
+    if (due < 0 || !wake.started || wake.stopped)
+        return;
+    /* A read under way may have missed the row, so the wait after it
+     * counts the due too. */
+    if (wake.busy) {
+        if (wake.poked < 0 || due < wake.poked)
+            wake.poked = due;
+        return;
+    }
+    if (wake.timer != NULL && wake.timer_at <= due)
+        return;
+    if (wake.timer != NULL)
+        timer_stop(wake.timer);
+    wake.timer = timer_start(due > now ? due - now : 0, on_timer, NULL);
+    wake.timer_at = due > now ? due : now;
+    if (wake.timer == NULL)
+        log_error("journey clock timer failed; due journey steps wait "
+                  "for a restart", "due=%lld", (long long) due);
 }

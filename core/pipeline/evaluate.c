@@ -31,6 +31,7 @@ evaluation_new(json_t *events)
     ev->links = g_array_new(FALSE, FALSE, sizeof(struct event_link));
     ev->goals = g_array_new(FALSE, FALSE, outcomes_pending_size());
     ev->engagements = json_array();
+    ev->journeys_due_min = -1;
     return ev;
 }
 

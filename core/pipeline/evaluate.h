@@ -32,6 +32,8 @@ struct evaluation {
     json_t *engagements;        /* opens, clicks and unsubscribes */
     json_t *journeys;           /* profile id -> journey -> row, or NULL
                                  * when no journey is configured */
+    int64_t journeys_due_min;   /* the earliest due of the rows the
+                                 * batch writes, or -1 */
 };
 
 /* The profile an event was resolved to, before later merges. */

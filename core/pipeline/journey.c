@@ -468,6 +468,18 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
 }
 
 
+/* Keeps the earliest due of the rows the batch writes, for the journey
+ * clock (journeys_wake_due). */
+static void
+due_note(struct evaluation *ev, const json_t *due)
+{
+    if (json_is_integer(due) &&
+        (ev->journeys_due_min < 0 ||
+         json_integer_value(due) < ev->journeys_due_min))
+        ev->journeys_due_min = json_integer_value(due);
+}
+
+
 json_t *
 journeys_for_commit(struct evaluation *ev)
 {
@@ -493,6 +505,7 @@ journeys_for_commit(struct evaluation *ev)
             copy = json_deep_copy(row);
             json_object_del(copy, "_dirty");
             json_array_append_new(out, copy);
+            due_note(ev, json_object_get(copy, "due"));
         }
     }
     return out;

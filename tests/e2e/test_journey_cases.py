@@ -231,9 +231,10 @@ def test_worked_product_safety_journey(tmp_path):
             assert r.status == 202, r.body
         settle(c)
         advance(c, ms("2027-01-15T22:00:00Z"), 7)
-        mail = maildir_messages(os.path.join(c.workdir, "var", "outbox"))
-        digests = [m for m in mail
-                   if m["Subject"] == "Product recalls this week"]
+        outbox = os.path.join(c.workdir, "var", "outbox")
+        digests = wait_until(lambda: [
+            m for m in maildir_messages(outbox)
+            if m["Subject"] == "Product recalls this week"])
         assert len(digests) == 1
         body = digests[0].get_body(("plain",)).get_content()
         assert body.count("crib:") == 1
