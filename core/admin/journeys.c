@@ -10,6 +10,7 @@
 #include "admin/admin_int.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
 #include "http/http.h"
 #include "journeys/journeys.h"
 #include "rules/rules.h"
@@ -23,7 +24,8 @@ static const char *const step_kind_names[] = {
     [JOURNEY_WAIT_EVENT] = "wait_event",
     [JOURNEY_BRANCH] = "branch",
     [JOURNEY_STAGE] = "stage",
-    [JOURNEY_EXIT] = "exit"
+    [JOURNEY_EXIT] = "exit",
+    [JOURNEY_WAIT_DATE] = "wait_date"
 };
 
 
@@ -94,6 +96,28 @@ next_describe(const json_t *row, json_t *out)
 }
 
 
+/* Describes a digest window: its item count and when it is sent, or
+ * when it was sent. */
+static void
+digest_describe(const json_t *row, json_t *out)
+{
+    const char *name = json_string_value(json_object_get(row, "journey"));
+
+    json_object_set_new(out, "digest",
+                        json_string(name + strlen(DIGEST_ROW_PREFIX)));
+    if (g_strcmp0(json_string_value(json_object_get(row, "state")),
+                  "active") != 0) {
+        json_object_set_new(out, "ended_at",
+                            time_json(json_object_get(row, "updated")));
+        return;
+    }
+    json_object_set_new(out, "items", json_integer((json_int_t)
+                            json_array_size(json_object_get(row, "items"))));
+    json_object_set_new(out, "next_at",
+                        time_json(json_object_get(row, "due")));
+}
+
+
 static json_t *
 row_present(const json_t *row)
 {
@@ -105,7 +129,11 @@ row_present(const json_t *row)
                             "since", time_json(json_object_get(row,
                                                                "since")));
 
-    if (g_strcmp0(state, "active") == 0)
+    if (g_str_has_prefix(json_string_value(json_object_get(row,
+                                                           "journey")),
+                         DIGEST_ROW_PREFIX))
+        digest_describe(row, out);
+    else if (g_strcmp0(state, "active") == 0)
         next_describe(row, out);
     else
         json_object_set_new(out, "ended_at",

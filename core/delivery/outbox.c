@@ -396,6 +396,7 @@ render(struct delivery *d, char *error, size_t size)
                                       json_object_get(job, "profile"));
     struct template_error err;
     const char *language;
+    json_t *items;
     int rc;
 
     json_object_set_new(data, "message",
@@ -404,6 +405,12 @@ render(struct delivery *d, char *error, size_t size)
     json_object_set_new(data, "public_url",
                         json_string(server.settings.public_url));
     pages_links_add(data, job);
+    /* A digest's job renders its digest.due event, whose items the
+     * template lists as `items`. */
+    items = json_object_get(json_object_get(json_object_get(job, "event"),
+                                            "properties"), "items");
+    if (json_is_array(items))
+        json_object_set(data, "items", items);
     language = json_string_value(json_object_get(
         json_object_get(data, "profile"), "language"));
     rc = template_render_language(ob.templates,

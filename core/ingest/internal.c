@@ -31,7 +31,8 @@ internal_event_type(const char *type)
                == 0 ||
            strcmp(type, INTERNAL_PROFILE_UPDATED) == 0 ||
            strcmp(type, INTERNAL_PROFILE_MERGED) == 0 ||
-           strcmp(type, INTERNAL_JOURNEY_DUE) == 0;
+           strcmp(type, INTERNAL_JOURNEY_DUE) == 0 ||
+           strcmp(type, INTERNAL_DIGEST_DUE) == 0;
 }
 
 

@@ -7,20 +7,24 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "digests/digests.h"
 #include "journeys/journeys.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "template/template.h"
 
 static const char *const journey_keys[] = {
     "name", "on", "stage_entered", "when", "reentry", "exit", "steps", NULL
 };
-static const char *const exit_keys[] = { "when", "left_segment", NULL };
+static const char *const exit_keys[] = {
+    "when", "left_segment", "goal", NULL
+};
 static const char *const step_keys[] = {
     "name", "send", "wait", "wait_until", "wait_window", "wait_event",
-    "branch", "stage", "exit", NULL
+    "branch", "stage", "exit", "wait_date", NULL
 };
 static const char *const send_keys[] = {
-    "channel", "template", "class", NULL
+    "channel", "template", "class", "digest", NULL
 };
 static const char *const wait_event_keys[] = {
     "on", "within", "timeout", NULL
@@ -31,7 +35,11 @@ static const char *const stage_keys[] = { "program", "stage", NULL };
 /* The step kinds in the order of step_keys after "name". */
 static const enum journey_step_kind step_kinds[] = {
     JOURNEY_SEND, JOURNEY_WAIT, JOURNEY_WAIT_UNTIL, JOURNEY_WAIT_WINDOW,
-    JOURNEY_WAIT_EVENT, JOURNEY_BRANCH, JOURNEY_STAGE, JOURNEY_EXIT
+    JOURNEY_WAIT_EVENT, JOURNEY_BRANCH, JOURNEY_STAGE, JOURNEY_EXIT,
+    JOURNEY_WAIT_DATE
+};
+static const char *const wait_date_keys[] = {
+    "date", "offset", "at", NULL
 };
 
 
@@ -50,6 +58,10 @@ step_free(gpointer data)
     g_free(s->then_step);
     g_free(s->else_step);
     g_free(s->stage);
+    if (s->date != NULL) {
+        g_free(s->date->attribute);
+        g_free(s->date);
+    }
     free(s);
 }
 
@@ -97,10 +109,10 @@ journey_step_index(const struct journey *journey, const char *name)
 }
 
 
-/* Reads a send step: { channel; template; class }. */
+/* Reads a send step: { channel; template; class }, or { digest }. */
 static void
 load_send(struct config *cfg, const char *key, json_t *v,
-          const struct template_set *templates,
+          const struct ruleset *rs, const struct template_set *templates,
           int (*channel_exists)(const char *), struct journey_step *s)
 {
     const char *channel = NULL, *template_name = NULL, *message_class = NULL;
@@ -110,7 +122,16 @@ load_send(struct config *cfg, const char *key, json_t *v,
                     "template = \"...\"; }");
         return;
     }
-    if (config_check_keys(cfg, v, key, send_keys) ||
+    if (config_check_keys(cfg, v, key, send_keys) == 0 &&
+        json_object_get(v, "digest") != NULL) {
+        if (json_object_get(v, "class") != NULL)
+            config_fail(cfg, key, "sets digest and class: the digest names "
+                        "its own class");
+        else
+            digest_send_load(cfg, key, v, rs, &s->digest);
+        return;
+    }
+    if (cfg->error[0] != '\0' ||
         config_get_string(cfg, v, key, "channel", 1, &channel) ||
         config_get_string(cfg, v, key, "template", 1, &template_name) ||
         config_get_string(cfg, v, key, "class", 0, &message_class))
@@ -152,6 +173,40 @@ load_wait_event(struct config *cfg, const char *key, json_t *v,
     if (clock_parse_duration(within, &s->wait_ms) != 0 || s->wait_ms <= 0)
         config_fail(cfg, key, "within must be a duration such as \"14d\"");
     s->timeout_step = g_strdup(timeout);
+}
+
+
+/* Reads a wait for a date: { date; offset; at }, with the rules of a
+ * date schedule (docs/time.md) on a field of the resident's own
+ * profile. */
+static void
+load_wait_date(struct config *cfg, const char *key, json_t *v,
+               struct journey_step *s)
+{
+    struct crier_input_error err = { 0 };
+    char *field_key;
+
+    if (!json_is_object(v)) {
+        config_fail(cfg, key, "must be a group: { date = "
+                    "\"profile.birth_date\"; offset = \"6 months\"; at = "
+                    "\"09:00\"; }");
+        return;
+    }
+    if (config_check_keys(cfg, v, key, wait_date_keys))
+        return;
+    s->date = g_new0(struct schedule_def, 1);
+    if (schedule_date_parse(v, s->date, &err) != 0) {
+        field_key = g_strdup_printf("%s.%s", key, err.field);
+        config_fail(cfg, field_key, "%s", err.message);
+        g_free(field_key);
+    } else if (s->date->field != SCHEDULE_PROFILE_ATTRIBUTE &&
+               s->date->field != SCHEDULE_PROFILE_CREATED) {
+        field_key = g_strdup_printf("%s.date", key);
+        config_fail(cfg, field_key, "must be profile.<attribute> or "
+                    "profile.created: a journey waits for a date of the "
+                    "resident; a date schedule covers dependents and cases");
+        g_free(field_key);
+    }
 }
 
 
@@ -233,13 +288,14 @@ load_step_kind(struct config *cfg, const char *prefix, json_t *block,
     }
     if (found == NULL) {
         config_fail(cfg, prefix, "needs one of send, wait, wait_until, "
-                    "wait_window, wait_event, branch, stage or exit");
+                    "wait_window, wait_date, wait_event, branch, stage or "
+                    "exit");
         return;
     }
     key = g_strdup_printf("%s.%s", prefix, found);
     switch (s->kind) {
     case JOURNEY_SEND:
-        load_send(cfg, key, v, templates, channel_exists, s);
+        load_send(cfg, key, v, rs, templates, channel_exists, s);
         break;
     case JOURNEY_WAIT:
         if (!json_is_string(v) ||
@@ -271,6 +327,9 @@ load_step_kind(struct config *cfg, const char *prefix, json_t *block,
     case JOURNEY_EXIT:
         if (!json_is_true(v))
             config_fail(cfg, key, "must be true");
+        break;
+    case JOURNEY_WAIT_DATE:
+        load_wait_date(cfg, key, v, s);
         break;
     }
     g_free(key);
@@ -377,24 +436,43 @@ load_entry(struct config *cfg, const char *prefix, json_t *block,
 }
 
 
-/* Reads `exit`: { when; left_segment }. */
+/* Returns the goal `name` of `rs`, or NULL. */
+static const struct goal *
+goal_find(const struct ruleset *rs, const char *name)
+{
+    for (guint i = 0; i < rs->goals->len; i++) {
+        const struct goal *g = g_ptr_array_index(rs->goals, i);
+
+        if (strcmp(g->name, name) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+
+/* Reads `exit`: { when; left_segment; goal }. */
 static int
 load_exit(struct config *cfg, const char *prefix, json_t *v,
-          struct journey *j)
+          const struct ruleset *rs, struct journey *j)
 {
     char *key = g_strdup_printf("%s.exit", prefix);
     char *when_key = g_strdup_printf("%s.exit.when", prefix);
-    const char *segment = NULL;
+    const char *segment = NULL, *goal = NULL;
 
     if (!json_is_object(v))
         config_fail(cfg, key, "must be a group: { when = \"...\"; "
-                    "left_segment = \"...\"; }");
+                    "left_segment = \"...\"; goal = \"...\"; }");
     else if (config_check_keys(cfg, v, key, exit_keys) == 0 &&
              config_get_string(cfg, v, key, "left_segment", 0,
                                &segment) == 0 &&
+             config_get_string(cfg, v, key, "goal", 0, &goal) == 0 &&
              json_object_get(v, "when") != NULL)
         rules_load_expr(cfg, when_key, json_object_get(v, "when"),
                         &j->exit_when);
+    if (cfg->error[0] == '\0' && goal != NULL &&
+        (j->exit_goal = goal_find(rs, goal)) == NULL)
+        config_fail(cfg, key, "goal \"%s\" is not configured under goals",
+                    goal);
     j->exit_segment = g_strdup(segment);
     g_free(when_key);
     g_free(key);
@@ -453,13 +531,16 @@ load_journey(struct config *cfg, size_t index, json_t *block,
     if (journey_find(rs->journeys, name) != j)
         config_fail(cfg, key, "journey name \"%s\" is used twice; names "
                     "key each resident's place", name);
+    else if (g_str_has_prefix(name, DIGEST_ROW_PREFIX))
+        config_fail(cfg, key, "must not start with \"%s\", which names "
+                    "the rows of digest windows", DIGEST_ROW_PREFIX);
     g_free(key);
     key = g_strdup_printf("%s.when", prefix);
     if (cfg->error[0] == '\0' && json_object_get(block, "when") != NULL)
         rules_load_expr(cfg, key, json_object_get(block, "when"), &j->when);
     g_free(key);
     if (cfg->error[0] == '\0' && json_object_get(block, "exit") != NULL)
-        load_exit(cfg, prefix, json_object_get(block, "exit"), j);
+        load_exit(cfg, prefix, json_object_get(block, "exit"), rs, j);
     if (cfg->error[0] != '\0')
         return CRIER_ECONFIG;
     return load_steps(cfg, prefix, json_object_get(block, "steps"), rs,

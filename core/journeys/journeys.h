@@ -21,6 +21,9 @@
 struct template_set;
 struct ruleset;
 struct program;
+struct digest;
+struct goal;
+struct schedule_def;
 
 enum journey_step_kind {
     JOURNEY_SEND,
@@ -30,7 +33,9 @@ enum journey_step_kind {
     JOURNEY_WAIT_EVENT,         /* an event, or a timeout */
     JOURNEY_BRANCH,
     JOURNEY_STAGE,
-    JOURNEY_EXIT
+    JOURNEY_EXIT,
+    JOURNEY_WAIT_DATE           /* a date field of the profile +/- an
+                                 * offset */
 };
 
 /* The re-entry policy: whether a matching event starts a new entry for a
@@ -57,6 +62,10 @@ struct journey_step {
     char *else_step;            /* branch: NULL goes to the next step */
     const struct program *program;  /* stage */
     char *stage;                /* stage */
+    const struct digest *digest;    /* send = { digest }: the event goes
+                                     * to this digest instead */
+    struct schedule_def *date;  /* wait_date: profile.<attribute> or
+                                 * profile.created, offset and at */
 };
 
 struct journey {
@@ -71,6 +80,8 @@ struct journey {
     struct expr *exit_when;     /* checked on each of the resident's
                                  * events, NULL: never */
     char *exit_segment;         /* leaving it ends the journey, or NULL */
+    const struct goal *exit_goal;   /* an event that meets it ends the
+                                     * journey, or NULL */
     GPtrArray *steps;           /* struct journey_step *, in order */
 };
 
@@ -109,6 +120,12 @@ int journeys_running(const struct ruleset *rules);
  */
 void journeys_wake_start(const struct ruleset *rules);
 void journeys_wake_stop(void);
+
+/*
+ * Tells the journey clock that a commit wrote a row due at `due` (-1 for
+ * none), so that it reads then when that is sooner than its next read.
+ */
+void journeys_wake_due(int64_t due);
 
 /* How often the journey clock looks for due rows, in crier clock ms. */
 #define JOURNEY_WAKE_MS 1000

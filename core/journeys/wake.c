@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
 #include "ingest/internal.h"
 #include "journeys/journeys.h"
 #include "pipeline/pipeline.h"
@@ -23,9 +24,15 @@
 static struct {
     struct crier_timer *timer;
     int busy;                   /* a read or commit is under way */
+    int started;                /* journeys_wake_start ran the clock */
     int stopped;
     int64_t read_at;            /* the crier clock at the last read */
-} wake;
+    int64_t next;               /* the earliest due after the last read,
+                                 * or -1 */
+    int64_t poked;              /* the earliest due that a commit wrote
+                                 * during a read, or -1 */
+    int64_t timer_at;           /* when the pending timer fires */
+} wake = { .next = -1, .poked = -1 };
 
 static void wake_run(void);
 
@@ -42,11 +49,21 @@ store_has_journeys(void)
 }
 
 
+/* Returns nonzero when `rules` has journeys or digests, whose rows the
+ * clock wakes. */
+static int
+rows_configured(const struct ruleset *rules)
+{
+    return rules != NULL &&
+           ((rules->journeys != NULL && rules->journeys->len > 0) ||
+            (rules->digests != NULL && rules->digests->len > 0));
+}
+
+
 int
 journeys_running(const struct ruleset *rules)
 {
-    return rules != NULL && rules->journeys != NULL &&
-           rules->journeys->len > 0 && store_has_journeys();
+    return rows_configured(rules) && store_has_journeys();
 }
 
 
@@ -59,21 +76,30 @@ on_timer(void *arg)
 }
 
 
-/* Waits for the next whole JOURNEY_WAKE_MS of the crier clock. It runs
- * again at once when the last read was full, or when the clock passed a
- * whole interval during the read (a test clock that jumps), because the
- * timer for that interval would then never fire. */
+/* Waits for the next whole JOURNEY_WAKE_MS of the crier clock, or for
+ * `next` when that comes first. `next` is the earliest due after the
+ * last read, such as a digest window that ends at 12:05:00.1, or -1 for
+ * none. It runs again at once when the last read was full, or when the
+ * clock passed a whole interval during the read (a test clock that
+ * jumps), because the timer for that interval would then never fire. */
 static void
-wake_later(int full)
+wake_later(int full, int64_t next)
 {
     int64_t now = clock_now_ms();
     int missed = now / JOURNEY_WAKE_MS > wake.read_at / JOURNEY_WAKE_MS;
     int64_t delay = full || missed ? 0
                                    : JOURNEY_WAKE_MS - now % JOURNEY_WAKE_MS;
 
+    if (wake.poked >= 0 && (next < 0 || wake.poked < next))
+        next = wake.poked;
+    wake.poked = -1;
+    if (next >= 0 && next - now < delay)
+        delay = next > now ? next - now : 0;
+
     if (wake.stopped)
         return;
     wake.timer = timer_start(delay, on_timer, NULL);
+    wake.timer_at = now + delay;
     if (wake.timer == NULL)
         log_error("journey clock timer failed; due journey steps wait "
                   "for a restart", "delay_ms=%lld", (long long) delay);
@@ -92,7 +118,7 @@ on_committed(void *arg, int status, json_t *result)
                   "rows=%zu error=%s", woken, crier_errname(status));
     else
         pipeline_notify();
-    wake_later(status == 0 && woken == JOURNEY_WAKE_LIMIT);
+    wake_later(status == 0 && woken == JOURNEY_WAKE_LIMIT, wake.next);
 }
 
 
@@ -103,13 +129,19 @@ on_committed(void *arg, int status, json_t *result)
 static json_t *
 due_event(const json_t *row)
 {
+    const char *name = json_string_value(json_object_get(row, "journey"));
     json_t *props = json_pack("{s:O,s:O,s:O,s:O}", "journey",
                               json_object_get(row, "journey"), "entry",
                               json_object_get(row, "entry"), "step",
                               json_object_get(row, "step"), "due",
                               json_object_get(row, "due"));
+    int digest = g_str_has_prefix(name, DIGEST_ROW_PREFIX);
 
-    return internal_event(INTERNAL_JOURNEY_DUE,
+    /* A digest's event carries the items it lists, for the template. */
+    if (digest)
+        json_object_set(props, "items", json_object_get(row, "items"));
+    return internal_event(digest ? INTERNAL_DIGEST_DUE
+                                 : INTERNAL_JOURNEY_DUE,
                           json_string_value(json_object_get(row, "profile")),
                           json_integer_value(json_object_get(row, "due")),
                           props);
@@ -126,12 +158,15 @@ on_due(void *arg, int status, json_t *result)
     int rc;
 
     (void) arg;
+    wake.next = status == 0 && json_is_integer(json_object_get(result,
+                                                               "next"))
+        ? json_integer_value(json_object_get(result, "next")) : -1;
     if (status != 0 || json_array_size(rows) == 0 || wake.stopped) {
         if (status != 0)
             log_error("journey due rows could not be read; retrying on "
                       "the next tick", "error=%s", crier_errname(status));
         wake.busy = 0;
-        wake_later(0);
+        wake_later(0, wake.next);
         return;
     }
     wakes = json_array();
@@ -175,16 +210,17 @@ wake_run(void)
 void
 journeys_wake_start(const struct ruleset *rules)
 {
-    if (rules == NULL || rules->journeys == NULL ||
-        rules->journeys->len == 0)
+    if (!rows_configured(rules))
         return;
     if (!store_has_journeys()) {
-        log_error("journeys are configured, but the store plugin lacks "
-                  "journeys_read and journeys_due; journeys do not run",
-                  "journeys=%u", rules->journeys->len);
+        log_error("journeys or digests are configured, but the store "
+                  "plugin lacks journeys_read and journeys_due; they do "
+                  "not run", "journeys=%u digests=%u", rules->journeys->len,
+                  rules->digests->len);
         return;
     }
     wake.stopped = 0;
+    wake.started = 1;
     wake_run();
 }
 
@@ -197,4 +233,30 @@ journeys_wake_stop(void)
         timer_stop(wake.timer);
         wake.timer = NULL;
     }
+}
+
+
+void
+journeys_wake_due(int64_t due)
+{
+    int64_t now = clock_now_ms();
+
+    if (due < 0 || !wake.started || wake.stopped)
+        return;
+    /* A read under way may have missed the row, so the wait after it
+     * counts the due too. */
+    if (wake.busy) {
+        if (wake.poked < 0 || due < wake.poked)
+            wake.poked = due;
+        return;
+    }
+    if (wake.timer != NULL && wake.timer_at <= due)
+        return;
+    if (wake.timer != NULL)
+        timer_stop(wake.timer);
+    wake.timer = timer_start(due > now ? due - now : 0, on_timer, NULL);
+    wake.timer_at = due > now ? due : now;
+    if (wake.timer == NULL)
+        log_error("journey clock timer failed; due journey steps wait "
+                  "for a restart", "due=%lld", (long long) due);
 }

@@ -5,6 +5,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
+#include "ingest/internal.h"
 #include "pipeline/history.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
@@ -30,6 +32,7 @@ evaluation_new(json_t *events)
     ev->goals = g_array_new(FALSE, FALSE, outcomes_pending_size());
     ev->engagements = json_array();
     ev->confirmations = json_array();
+    ev->journeys_due_min = -1;
     return ev;
 }
 
@@ -378,6 +381,9 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
             continue;
         if (rule->channel != NULL)
             plan_job(ev, rule, profile, seq, when);
+        else if (rule->digest != NULL)
+            digest_collect(ev, rule->digest, ctx, profile, event, seq,
+                           when);
         if (rule->stage != NULL)
             g_ptr_array_add(moves, (gpointer) rule);
     }
@@ -406,6 +412,9 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
         outcomes_collect(ev, rules, type, event, ctx, profile, seq, when);
         if (ctx != NULL)
             journeys_collect(ev, rules, type, ctx, profile, seq, when);
+        if (strcmp(type, INTERNAL_DIGEST_DUE) == 0)
+            digest_fire(ev, rules, json_object_get(event, "properties"),
+                        profile, seq);
     }
     json_decref(ctx);
     /* Segments see the stages that this event's rules moved. */

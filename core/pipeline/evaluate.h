@@ -34,6 +34,8 @@ struct evaluation {
                                  * when no journey is configured */
     json_t *confirmations;      /* pending subscriptions an SMS YES
                                  * confirms */
+    int64_t journeys_due_min;   /* the earliest due of the rows the
+                                 * batch writes, or -1 */
 };
 
 /* The profile an event was resolved to, before later merges. */
@@ -93,6 +95,10 @@ void journeys_collect(struct evaluation *ev, const struct ruleset *rules,
 /* Returns the rows the batch changed, as the commit takes them. New
  * reference. */
 json_t *journeys_for_commit(struct evaluation *ev);
+
+/* Returns the journey rows of profile `id` (journey name -> row),
+ * borrowed; digest windows are rows too. */
+json_t *evaluation_places(struct evaluation *ev, const char *id);
 
 /* outcomes.c */
 

@@ -13,11 +13,13 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "digests/digests.h"
 #include "ingest/internal.h"
 #include "journeys/journeys.h"
 #include "pipeline/evaluate.h"
 #include "plugin/plugin.h"
 #include "rules/rules.h"
+#include "schedule/schedule.h"
 #include "server/server.h"
 
 /* The maximum number of steps one event runs in one journey without a
@@ -62,9 +64,8 @@ evaluation_journeys_set(struct evaluation *ev, const json_t *rows)
 }
 
 
-/* Returns the places of profile `id`, journey name -> row, borrowed. */
-static json_t *
-places_of(struct evaluation *ev, const char *id)
+json_t *
+evaluation_places(struct evaluation *ev, const char *id)
 {
     json_t *places = json_object_get(ev->journeys, id);
 
@@ -127,6 +128,12 @@ send_plan(struct journey_run *run, const struct journey_step *step)
     int64_t entry = json_integer_value(json_object_get(run->row, "entry"));
     char *key, *rule;
 
+    if (step->digest != NULL) {
+        digest_collect(run->ev, step->digest, run->ctx, run->profile,
+                       json_object_get(run->ctx, "event"), run->seq,
+                       run->when);
+        return;
+    }
     if (to == NULL) {
         log_debug("journey send step skipped: the profile has no address",
                   "journey=%s step=%s profile=%s kind=%s",
@@ -172,6 +179,35 @@ stage_apply(struct journey_run *run, const struct journey_step *step)
 }
 
 
+/* Returns when a wait_date step ends: the profile's date plus the
+ * offset, at the wall time in `zone`. Returns -1, so that the journey
+ * goes straight on, when that time has passed or the profile has no
+ * valid date in the field. */
+static int64_t
+date_due(struct journey_run *run, const struct journey_step *step,
+         GTimeZone *zone)
+{
+    const json_t *value = step->date->field == SCHEDULE_PROFILE_CREATED
+        ? json_object_get(run->profile, "created")
+        : json_object_get(json_object_get(run->profile, "attributes"),
+                          step->date->attribute);
+    char *text = json_is_integer(value)
+        ? g_strdup_printf("%lld", (long long) json_integer_value(value))
+        : g_strdup(json_string_value(value));
+    int64_t due = -1;
+
+    if (text == NULL || schedule_next_due(step->date, text, zone,
+                                          run->base, &due) != 0) {
+        log_debug("journey wait_date has no valid date; going on",
+                  "journey=%s step=%s profile=%s", run->journey->name,
+                  step->name, row_text(run->row, "profile"));
+        due = -1;
+    }
+    g_free(text);
+    return due > run->base ? due : -1;
+}
+
+
 /* Returns the due time of a wait step, or -1 when a window is open now
  * and the journey goes straight on. */
 static int64_t
@@ -189,8 +225,11 @@ wait_due(struct journey_run *run, const struct journey_step *step)
         return run->base + step->wait_ms;
     case JOURNEY_WAIT_UNTIL:
     case JOURNEY_WAIT_WINDOW:
+    case JOURNEY_WAIT_DATE:
         zone = civil_zone_or_default(json_string_value(name));
-        if (step->kind == JOURNEY_WAIT_UNTIL)
+        if (step->kind == JOURNEY_WAIT_DATE)
+            due = date_due(run, step, zone);
+        else if (step->kind == JOURNEY_WAIT_UNTIL)
             civil_time_next(&step->until, zone, run->base, &due);
         else if (civil_window_next(&step->window, zone, run->base,
                                    &due) == 0 && due == run->base)
@@ -320,6 +359,12 @@ active_handle(struct journey_run *run, const char *type)
         row_end(run, "exit condition");
         return 1;
     }
+    if (j->exit_goal != NULL && rules_type_matches(j->exit_goal->on, type) &&
+        (j->exit_goal->when == NULL ||
+         expr_test(j->exit_goal->when, run->ctx))) {
+        row_end(run, "goal met");
+        return 1;
+    }
     if (j->exit_segment != NULL &&
         strcmp(type, INTERNAL_SEGMENT_LEFT) == 0 &&
         g_strcmp0(json_string_value(json_object_get(props, "segment")),
@@ -388,9 +433,12 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
     int due_event = strcmp(type, INTERNAL_JOURNEY_DUE) == 0;
     json_t *places;
 
-    if (ev->journeys == NULL || rules->journeys->len == 0 || id == NULL)
+    /* A digest's wake-up is bookkeeping of digest.c: no journey enters,
+     * exits or waits on it. */
+    if (ev->journeys == NULL || rules->journeys->len == 0 || id == NULL ||
+        strcmp(type, INTERNAL_DIGEST_DUE) == 0)
         return;
-    places = places_of(ev, id);
+    places = evaluation_places(ev, id);
     for (guint i = 0; i < rules->journeys->len; i++) {
         struct journey_run run = {
             ev, g_ptr_array_index(rules->journeys, i), NULL, ctx, profile,
@@ -420,6 +468,18 @@ journeys_collect(struct evaluation *ev, const struct ruleset *rules,
 }
 
 
+/* Keeps the earliest due of the rows the batch writes, for the journey
+ * clock (journeys_wake_due). */
+static void
+due_note(struct evaluation *ev, const json_t *due)
+{
+    if (json_is_integer(due) &&
+        (ev->journeys_due_min < 0 ||
+         json_integer_value(due) < ev->journeys_due_min))
+        ev->journeys_due_min = json_integer_value(due);
+}
+
+
 json_t *
 journeys_for_commit(struct evaluation *ev)
 {
@@ -445,6 +505,7 @@ journeys_for_commit(struct evaluation *ev)
             copy = json_deep_copy(row);
             json_object_del(copy, "_dirty");
             json_array_append_new(out, copy);
+            due_note(ev, json_object_get(copy, "due"));
         }
     }
     return out;

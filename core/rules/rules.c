@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "config/locate.h"
+#include "digests/digests.h"
 #include "ingest/internal.h"
 #include "journeys/journeys.h"
 #include "template/template.h"
@@ -23,7 +24,7 @@ static const char *const rule_keys[] = {
     "variants", "holdout", NULL
 };
 static const char *const send_keys[] = {
-    "channel", "template", "delay", "at", NULL
+    "channel", "template", "delay", "at", "digest", NULL
 };
 
 
@@ -69,6 +70,7 @@ ruleset_free(struct ruleset *rs)
     g_ptr_array_free(rs->rules, TRUE);
     g_ptr_array_free(rs->goals, TRUE);
     g_ptr_array_free(rs->journeys, TRUE);
+    g_ptr_array_free(rs->digests, TRUE);
     g_ptr_array_free(rs->programs, TRUE);
     free(rs);
 }
@@ -461,13 +463,28 @@ days_parse(const char *text, int64_t *days)
 }
 
 
+/* Reads `send = { digest = "name"; }`: the rule adds its events to a
+ * digest, which names the channel and template. */
+static void
+load_send_digest(struct config *cfg, const char *key, json_t *send,
+                 const struct ruleset *rs, struct rule *r)
+{
+    if (json_object_get(send, "delay") != NULL ||
+        json_object_get(send, "at") != NULL)
+        config_fail(cfg, key, "sets digest and a delay or at: the digest's "
+                    "window decides when it is sent");
+    else
+        digest_send_load(cfg, key, send, rs, &r->digest);
+}
+
+
 /* Reads `send`. Its template may be left out when the rule's variants
  * name the templates (`template_required` 0). */
 static int
 load_send(struct config *cfg, const char *prefix, json_t *send,
           const struct template_set *templates,
           int (*channel_exists)(const char *), int template_required,
-          struct rule *r)
+          const struct ruleset *rs, struct rule *r)
 {
     char *key = g_strdup_printf("%s.send", prefix);
     const char *channel = NULL, *template_name = NULL, *delay = NULL;
@@ -478,6 +495,11 @@ load_send(struct config *cfg, const char *prefix, json_t *send,
                     "template = \"...\"; }");
     else if (config_check_keys(cfg, send, key, send_keys) != 0)
         ;
+    else if (json_object_get(send, "digest") != NULL) {
+        load_send_digest(cfg, key, send, rs, r);
+        g_free(key);
+        return cfg->error[0] ? CRIER_ECONFIG : 0;
+    }
     else if (config_get_string(cfg, send, key, "channel", 1, &channel) ||
              config_get_string(cfg, send, key, "template",
                                template_required, &template_name) ||
@@ -576,8 +598,15 @@ load_rule(struct config *cfg, size_t index, json_t *block,
     if (json_object_get(block, "send") != NULL &&
         load_send(cfg, prefix, json_object_get(block, "send"), templates,
                   channel_exists, json_object_get(block, "variants") == NULL,
-                  r) != 0)
+                  rs, r) != 0)
         return CRIER_ECONFIG;
+    if (r->digest != NULL && json_object_get(block, "variants") != NULL) {
+        key = g_strdup_printf("%s.variants", prefix);
+        config_fail(cfg, key, "a rule that sends to a digest has no "
+                    "variants; the digest names the template");
+        g_free(key);
+        return CRIER_ECONFIG;
+    }
     return rule_experiment_load(cfg, prefix, block, templates, r);
 }
 
@@ -615,8 +644,10 @@ ruleset_load(struct config *cfg, const struct template_set *templates,
     rs->rules = g_ptr_array_new_with_free_func(rule_free);
     rs->goals = g_ptr_array_new_with_free_func(goal_free);
     rs->journeys = g_ptr_array_new_with_free_func(journey_free);
+    rs->digests = g_ptr_array_new_with_free_func(digest_free);
     *out = rs;
-    if (load_programs(cfg, rs) != 0)
+    if (load_programs(cfg, rs) != 0 ||
+        digests_load(cfg, rs, templates, channel_exists) != 0)
         return CRIER_ECONFIG;
     if (rules != NULL && !json_is_array(rules)) {
         config_fail(cfg, "rules", "must be a list: ( { ... }, { ... } )");

@@ -50,6 +50,8 @@ struct rule {
                                    date in the profile's zone */
     GArray *variants;           /* struct variant, or NULL: no experiment */
     int holdout;                /* percent of residents sent nothing */
+    const struct digest *digest;    /* send = { digest }: the event goes
+                                     * to this digest, or NULL */
 };
 
 /* The template a holdout's job carries; no template file has this name,
@@ -88,6 +90,7 @@ struct ruleset {
     GPtrArray *rules;           /* struct rule *, in config order */
     GPtrArray *goals;           /* struct goal *, in config order */
     GPtrArray *journeys;        /* struct journey *, in config order */
+    GPtrArray *digests;         /* struct digest *, in config order */
 };
 
 /* The stages a program has when its config lists none. */

@@ -202,6 +202,36 @@ def_parse(struct schedule_def *def, const json_t *config,
 }
 
 
+int
+schedule_date_parse(const json_t *config, struct schedule_def *def,
+                    struct crier_input_error *err)
+{
+    const char *offset = text_get(config, "offset");
+    const char *at = text_get(config, "at");
+    int rc = field_parse(def, text_get(config, "date"), err);
+
+    if (rc == 0 && offset != NULL &&
+        amount_parse(offset, &def->offset, &def->offset_unit) != 0)
+        rc = fail(err, "offset", "invalid offset \"%s\": use a whole "
+                  "number and a unit, such as \"6 months\" or \"-30 days\"",
+                  offset);
+    if (rc == 0 && at != NULL) {
+        def->has_at = civil_time_parse(at, &def->at) == 0;
+        if (!def->has_at)
+            rc = fail(err, "at", "invalid at \"%s\": use a wall time "
+                      "HH:MM such as \"09:00\"", at);
+    }
+    if (rc == 0 && !def->has_at && def->field != SCHEDULE_PROFILE_CREATED)
+        rc = fail(err, "at", "missing at: a date needs a wall time such "
+                  "as \"09:00\"%s", "");
+    if (rc == 0 && def->has_at && offset != NULL &&
+        def->offset_unit <= CIVIL_HOURS)
+        rc = fail(err, "offset", "invalid offset \"%s\" with at: move a "
+                  "date by days, weeks, months or years", offset);
+    return rc;
+}
+
+
 static void
 def_free(void *data)
 {

@@ -52,6 +52,14 @@ struct schedule_def {
 int schedule_define(const char *source, const json_t *config,
                     struct crier_input_error *err);
 
+/*
+ * Parses the `date`, `offset` and `at` of `config` into `def` with the
+ * rules of a schedule, for a one-shot date that is not registered, such
+ * as a journey's wait_date. Returns 0, or CRIER_EINVAL and fills `err`.
+ */
+int schedule_date_parse(const json_t *config, struct schedule_def *def,
+                        struct crier_input_error *err);
+
 /* Returns 1 when any schedule is defined. */
 int schedule_any(void);
 

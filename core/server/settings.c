@@ -16,7 +16,7 @@
 
 static const char *const top_level_keys[] = {
     "listen", "public_url", "plugin_dir", "store", "triggers", "channels",
-    "programs", "rules", "goals", "journeys", "templates", "clock",
+    "programs", "rules", "goals", "journeys", "digests", "templates", "clock",
     "clock_start",
     "log_level", "log_file", "max_body_bytes", "max_header_bytes", "trusted_proxies",
     "header_timeout_ms", "body_timeout_ms", "max_connections_per_ip",

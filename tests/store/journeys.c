@@ -238,6 +238,74 @@ journeys_go_with_merge_and_erase(void **state)
 }
 
 
+/* A digest window keeps its items through a write, a wake-up and a
+ * reopen; a row without items has none. */
+static void
+journeys_keep_items(void **state)
+{
+    struct fixture *f = *state;
+    json_t *window = row_make("digest:notes", "p_1", T0, "v2", "active",
+                              T0 + DAY);
+    json_t *wake = row_make("digest:notes", "p_1", T0, "v2", "active",
+                            T0 + DAY);
+    json_t *rows, *items;
+
+    json_object_set_new(window, "items",
+                        json_pack("[{s:s,s:I},{s:s,s:I}]", "key", "n-1",
+                                  "time", (json_int_t) T0, "key", "n-2",
+                                  "time", (json_int_t) T0 + 5));
+    rows_commit(f, json_pack("[o,o]", window,
+                             row_make("welcome", "p_1", 1, "w", "active",
+                                      -1)));
+    json_object_set_new(wake, "wake", json_true());
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[o]}", "journeys", wake)));
+    if (store_durable()) {
+        store_close(f);
+        assert_int_equal(store_open(f, store_config()), 0);
+    }
+    rows = read_rows(f, "p_1");
+    assert_int_equal(json_array_size(rows), 2);
+    items = json_object_get(json_array_get(rows, 0), "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_string_equal(member_str(json_array_get(items, 1), "key"), "n-2");
+    assert_int_equal(member_int(json_array_get(items, 1), "time"), T0 + 5);
+    assert_true(json_is_null(json_object_get(json_array_get(rows, 0),
+                                             "due")));
+    assert_null(json_object_get(json_array_get(rows, 1), "items"));
+    json_decref(rows);
+}
+
+
+/* A read of due rows also returns the earliest due after `now`. */
+static void
+journeys_due_gives_next(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result;
+
+    result = json_ok(f, f->ops->journeys_due,
+                     json_pack("{s:I,s:i}", "now", (json_int_t) T0,
+                               "limit", 10));
+    assert_true(json_is_null(json_object_get(result, "next")));
+    json_decref(result);
+    rows_commit(f, json_pack("[o,o,o,o]",
+                             row_make("a", "p_1", 1, "w", "active", T0),
+                             row_make("b", "p_1", 1, "w", "active",
+                                      T0 + 300100),
+                             row_make("c", "p_1", 1, "w", "active",
+                                      T0 + DAY),
+                             row_make("d", "p_1", 1, "w", "ended",
+                                      T0 + 10)));
+    result = json_ok(f, f->ops->journeys_due,
+                     json_pack("{s:I,s:i}", "now", (json_int_t) T0,
+                               "limit", 10));
+    assert_int_equal(json_array_size(json_object_get(result, "rows")), 1);
+    assert_int_equal(member_int(result, "next"), T0 + 300100);
+    json_decref(result);
+}
+
+
 static void
 journeys_reject_invalid(void **state)
 {
@@ -262,6 +330,14 @@ journeys_reject_invalid(void **state)
     assert_int_equal(json_wait(f, f->ops->journeys_due,
                                json_pack("{s:i}", "limit", 5), &result),
                      CRIER_EINVAL);
+    assert_int_equal(json_wait(f, f->ops->commit,
+                               json_pack("{s:[{s:s,s:s,s:i,s:s,s:s,s:i,s:i,"
+                                         "s:s}]}", "journeys", "journey",
+                                         "a", "profile", "p", "entry", 1,
+                                         "step", "w", "state", "active",
+                                         "since", 0, "updated", 0, "items",
+                                         "not a list"), &result),
+                     CRIER_EINVAL);
 }
 
 
@@ -272,6 +348,8 @@ const struct CMUnitTest journey_tests[] = {
     CASE(journeys_survive_reopen),
     CASE(journeys_go_with_merge_and_erase),
     CASE(journeys_reject_invalid),
+    CASE(journeys_keep_items),
+    CASE(journeys_due_gives_next),
 };
 const size_t journey_test_count =
     sizeof(journey_tests) / sizeof(journey_tests[0]);

@@ -136,6 +136,7 @@ static const char *const migration_undo[] = {
            "ALTER TABLE jobs DROP COLUMN delivery_code;"
            "ALTER TABLE jobs DROP COLUMN delivery_text;"
            "ALTER TABLE jobs DROP COLUMN delivery_time;",
+    [17] = "ALTER TABLE journeys DROP COLUMN items;",
 };
 
 

@@ -288,7 +288,7 @@ journey_errors(void **state)
         { "journeys = ( { name = \"a\"; on = \"x\"; steps = ( { name = "
           "\"s\"; } ); } );\n",
           ":1: journeys[0].steps[0]: needs one of send, wait, wait_until, "
-          "wait_window, wait_event, branch, stage or exit" },
+          "wait_window, wait_date, wait_event, branch, stage or exit" },
         { "journeys = ( { name = \"a\"; on = \"x\"; steps = ( { name = "
           "\"s\"; wait_window = \"Fri-Sat 18:00-02:00\"; } ); } );\n",
           ":1: journeys[0].steps[0].wait_window: must be days and hours "

@@ -31,6 +31,7 @@ journey_row_clear(struct journey_row *row)
     free(row->profile);
     free(row->step);
     free(row->state);
+    free(row->items);
     memset(row, 0, sizeof(*row));
 }
 
@@ -43,12 +44,30 @@ journey_row_copy(const struct journey_row *row, struct journey_row *copy)
     copy->profile = strdup(row->profile);
     copy->step = strdup(row->step);
     copy->state = strdup(row->state);
+    copy->items = row->items != NULL ? strdup(row->items) : NULL;
     if (copy->journey == NULL || copy->profile == NULL ||
-        copy->step == NULL || copy->state == NULL) {
+        copy->step == NULL || copy->state == NULL ||
+        (row->items != NULL && copy->items == NULL)) {
         journey_row_clear(copy);
         return CRIER_ENOMEM;
     }
     return 0;
+}
+
+
+/* Keeps the optional "items" array of a row as compact JSON text. */
+static int
+items_member(const json_t *json, char **out)
+{
+    json_t *items = json_object_get(json, "items");
+
+    *out = NULL;
+    if (items == NULL || json_is_null(items))
+        return 0;
+    if (!json_is_array(items))
+        return CRIER_EINVAL;
+    *out = json_dumps(items, JSON_COMPACT);
+    return *out == NULL ? CRIER_ENOMEM : 0;
 }
 
 
@@ -74,6 +93,8 @@ row_parse(const json_t *json, struct journey_row *out)
         rc = text_member(json, "step", &out->step);
     if (rc == 0)
         rc = text_member(json, "state", &out->state);
+    if (rc == 0)
+        rc = items_member(json, &out->items);
     if (rc == 0 && strcmp(out->state, "active") != 0 &&
         strcmp(out->state, "ended") != 0)
         rc = CRIER_EINVAL;
@@ -202,6 +223,8 @@ journey_row_json(const struct journey_row *row)
     if (json != NULL)
         json_object_set_new(json, "due", row->has_due
                             ? json_integer(row->due) : json_null());
+    if (json != NULL && row->items != NULL)
+        json_object_set_new(json, "items", json_loads(row->items, 0, NULL));
     return json;
 }
 

@@ -778,6 +778,9 @@ struct journey_row {
     int64_t since;
     int64_t updated;
     int wake;
+    char *items;                /* the optional "items" array as compact
+                                 * JSON text, or NULL: a digest window's
+                                 * collected items */
 };
 
 /* A journeys_read request: the rows of these profiles. */
@@ -786,7 +789,8 @@ struct journeys_read {
     size_t count;
 };
 
-/* A journeys_due request: active rows due at or before `now`. */
+/* A journeys_due request: active rows due at or before `now`. Its result
+ * also carries "next", the earliest due after `now` or null. */
 struct journeys_due {
     int64_t now;
     size_t limit;

@@ -145,6 +145,8 @@ memory_journeys_due(void *state, json_t *request, crier_store_cb done,
     json_t *rows;
     GHashTableIter iter;
     gpointer value;
+    int64_t next = 0;
+    int has_next = 0;
     int rc = journeys_due_parse(request, &query);
 
     if (rc == 0 && store->state != MEMORY_RUNNING)
@@ -157,15 +159,20 @@ memory_journeys_due(void *state, json_t *request, crier_store_cb done,
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         struct journey_row *row = value;
 
-        if (row->has_due && row->due <= query.now &&
-            strcmp(row->state, "active") == 0)
+        if (!row->has_due || strcmp(row->state, "active") != 0)
+            continue;
+        if (row->due <= query.now)
             g_ptr_array_add(due, row);
+        else if (!has_next || row->due < next)
+            next = row->due, has_next = 1;
     }
     g_ptr_array_sort(due, due_order);
     for (guint i = 0; i < due->len && i < query.limit; i++)
         json_array_append_new(rows, journey_row_json(g_ptr_array_index(due,
                                                                        i)));
     g_ptr_array_unref(due);
-    completion_queue(store, done, arg, 0, json_pack("{s:o}", "rows", rows));
+    completion_queue(store, done, arg, 0,
+                     json_pack("{s:o,s:o}", "rows", rows, "next",
+                               has_next ? json_integer(next) : json_null()));
     return 0;
 }

@@ -9,10 +9,11 @@
 
 static const char journey_upsert_sql[] =
     "INSERT INTO journeys (journey, profile, entry, step, state, due,"
-    " since, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " since, updated, items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     " ON CONFLICT (journey, profile) DO UPDATE SET entry = excluded.entry,"
     " step = excluded.step, state = excluded.state, due = excluded.due,"
-    " since = excluded.since, updated = excluded.updated";
+    " since = excluded.since, updated = excluded.updated,"
+    " items = excluded.items";
 
 /* A wake-up clears the due of a row that has not moved since it was
  * read as due. */
@@ -24,13 +25,19 @@ static const char journeys_forget_sql[] =
     "DELETE FROM journeys WHERE profile = ?1";
 
 static const char journeys_profile_sql[] =
-    "SELECT journey, profile, entry, step, state, due, since, updated"
-    " FROM journeys WHERE profile = ?1 ORDER BY journey";
+    "SELECT journey, profile, entry, step, state, due, since, updated,"
+    " items FROM journeys WHERE profile = ?1 ORDER BY journey";
 
 static const char journeys_due_sql[] =
-    "SELECT journey, profile, entry, step, state, due, since, updated"
-    " FROM journeys WHERE due IS NOT NULL AND due <= ?1"
+    "SELECT journey, profile, entry, step, state, due, since, updated,"
+    " items FROM journeys WHERE due IS NOT NULL AND due <= ?1"
     " AND state = 'active' ORDER BY due, journey, profile LIMIT ?2";
+
+/* The earliest due after the read, so that the clock can wake for it
+ * between its whole-second reads. */
+static const char journeys_next_sql[] =
+    "SELECT min(due) FROM journeys WHERE due IS NOT NULL AND due > ?1"
+    " AND state = 'active'";
 
 
 static int
@@ -63,6 +70,10 @@ journey_row_apply(struct connection *conn, struct request *req,
         statement_bind_text(stmt, 5, row->state);
         sqlite3_bind_int64(stmt, 7, row->since);
         sqlite3_bind_int64(stmt, 8, row->updated);
+        if (row->items != NULL)
+            statement_bind_text(stmt, 9, row->items);
+        else
+            sqlite3_bind_null(stmt, 9);
     }
     if (row->has_due)
         sqlite3_bind_int64(stmt, 6, row->due);
@@ -104,6 +115,8 @@ row_json(sqlite3_stmt *stmt, int *rc)
     row.due = sqlite3_column_int64(stmt, 5);
     row.since = sqlite3_column_int64(stmt, 6);
     row.updated = sqlite3_column_int64(stmt, 7);
+    if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
+        row.items = column_text_copy(stmt, 8, rc);
     json = *rc == 0 ? journey_row_json(&row) : NULL;
     if (*rc == 0 && json == NULL)
         *rc = CRIER_ENOMEM;
@@ -161,13 +174,35 @@ journeys_read(struct connection *conn, struct request *req)
 }
 
 
+/* Sets *next to the earliest active due after `now`, or JSON null. */
+static int
+next_due(struct connection *conn, struct request *req, int64_t now,
+         json_t **next)
+{
+    sqlite3_stmt *stmt = connection_statement(conn, STMT_JOURNEYS_NEXT,
+                                              journeys_next_sql);
+    int step;
+
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, now);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+        *next = json_integer(sqlite3_column_int64(stmt, 0));
+    else if (step == SQLITE_ROW)
+        *next = json_null();
+    sqlite3_reset(stmt);
+    return step == SQLITE_ROW ? 0 : connection_fail(conn, req, step);
+}
+
+
 int
 journeys_due(struct connection *conn, struct request *req)
 {
     const struct journeys_due *query = &req->input.journeys_due;
     sqlite3_stmt *stmt = connection_statement(conn, STMT_JOURNEYS_DUE,
                                               journeys_due_sql);
-    json_t *rows;
+    json_t *rows, *next = NULL;
     int rc;
 
     if (stmt == NULL)
@@ -176,10 +211,12 @@ journeys_due(struct connection *conn, struct request *req)
     sqlite3_bind_int64(stmt, 1, query->now);
     sqlite3_bind_int64(stmt, 2, (sqlite3_int64) query->limit);
     rc = rows_collect(conn, req, stmt, rows);
+    if (rc == 0)
+        rc = next_due(conn, req, query->now, &next);
     if (rc < 0) {
         json_decref(rows);
         return rc;
     }
-    req->result = json_pack("{s:o}", "rows", rows);
+    req->result = json_pack("{s:o,s:o}", "rows", rows, "next", next);
     return req->result == NULL ? CRIER_ENOMEM : 0;
 }

@@ -346,7 +346,12 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN delivery_text TEXT;"
     "ALTER TABLE jobs ADD COLUMN delivery_time INTEGER;"
     "CREATE INDEX jobs_message_id ON jobs (message_id)"
-    "  WHERE message_id IS NOT NULL;"
+    "  WHERE message_id IS NOT NULL;",
+
+    /* 17: the items a digest window collected, as a JSON array, on the
+     * window's row in journeys (docs/digests.md). Journey rows have
+     * none. */
+    "ALTER TABLE journeys ADD COLUMN items TEXT;"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
