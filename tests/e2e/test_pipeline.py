@@ -143,10 +143,11 @@ def test_retries_on_test_clock_then_dead(tmp_path):
     job = c.store.jobs()[0]
     assert job["state"] == "planned"
     assert job["last_error"]
-    # The first retry waits 1 minute on the test clock, the second 2.
-    assert c.post("/v1/test/clock", {"advance": "59s"}).status == 200
+    # The first retry waits 1 minute on the test clock, the second 2, each
+    # less up to a quarter of jitter: 45 to 60 s, then 90 to 120 s.
+    assert c.post("/v1/test/clock", {"advance": "44s"}).status == 200
     assert c.store.jobs()[0]["attempts"] == 1
-    assert c.post("/v1/test/clock", {"advance": "2s"}).status == 200
+    assert c.post("/v1/test/clock", {"advance": "17s"}).status == 200
     wait_until(attempts(2))
     assert c.post("/v1/test/clock", {"advance": "121s"}).status == 200
     wait_until(attempts(3))
