@@ -35,13 +35,15 @@ struct delivery {
     int lane;                   /* 0 service, 1 outreach, 2 bulk */
     int cap_reserved;           /* caps_check took a reservation */
     uint64_t send_started;      /* metrics_now_ns() at the hand-over */
+    int holds_slot;             /* counts in ob.handing */
 };
 
 static struct {
     struct outbox_settings set;
     const struct template_set *templates;
     int claiming;
-    int in_flight;
+    int in_flight;              /* claimed, final update not stored yet */
+    int handing;                /* claimed, no verdict from the channel */
     int again;
     int stopping;
     void (*stop_done)(void *arg);
@@ -85,9 +87,27 @@ cap_release(struct delivery *d)
 }
 
 
+/*
+ * Frees the job's place under `max_in_flight`. A place is held from the
+ * claim until the channel's verdict, not until the final update is
+ * stored. The store runs that update ahead of any later claim, so claims
+ * cannot outrun the updates. Meanwhile the next jobs are rendered and
+ * marked while the store commits the last outcomes.
+ */
+static void
+slot_release(struct delivery *d)
+{
+    if (!d->holds_slot)
+        return;
+    d->holds_slot = 0;
+    ob.handing--;
+}
+
+
 static void
 delivery_free(struct delivery *d)
 {
+    slot_release(d);
     cap_release(d);
     json_decref(d->job);
     rendered_message_clear(&d->rendered);
@@ -234,10 +254,11 @@ result_address_invalid(const struct delivery *d,
 }
 
 
+/* Records the channel's verdict on the job: sent, failed, a retry or
+ * dead. */
 static void
-on_sent(void *arg, const struct crier_send_result *r)
+verdict_record(struct delivery *d, const struct crier_send_result *r)
 {
-    struct delivery *d = arg;
     const char *rule = d->msg.rule;
     const char *detail = r->detail ? r->detail : "";
     struct attempt_verdict verdict = { .reply = r->detail };
@@ -292,6 +313,19 @@ on_sent(void *arg, const struct crier_send_result *r)
 
 
 static void
+on_sent(void *arg, const struct crier_send_result *r)
+{
+    struct delivery *d = arg;
+
+    slot_release(d);
+    verdict_record(d, r);
+    /* After the final update, so that the store queues it first. */
+    if (!ob.stopping && ob.again)
+        claim();
+}
+
+
+static void
 hand_over(struct delivery *d)
 {
     const struct crier_channel_ops *ops = d->channel->desc->ops;
@@ -332,6 +366,12 @@ on_sending(void *arg, int status, json_t *result)
 }
 
 
+/*
+ * Stores the `sending` mark; the hand-over waits for its commit.
+ * NOTE: with the claim before it, each message waits for two store
+ * commits in turn, which bounds the send rate more than the channel
+ * does (docs/KNOWN_LIMITS.md, "Email").
+ */
 static void
 mark_sending(struct delivery *d)
 {
@@ -609,6 +649,8 @@ deliver(json_t *job)
     char error[256];
 
     ob.in_flight++;
+    ob.handing++;
+    d->holds_slot = 1;
     d->job = json_incref(job);
     d->id = json_integer_value(json_object_get(job, "id"));
     d->generation = json_integer_value(json_object_get(job, "generation"));
@@ -677,7 +719,7 @@ on_claimed(void *arg, int status, json_t *result)
 static void
 claim(void)
 {
-    int room = ob.set.max_in_flight - ob.in_flight;
+    int room = ob.set.max_in_flight - ob.handing;
     json_t *req;
     int rc;
 

@@ -41,7 +41,8 @@ struct outbox_settings {
     int64_t backoff_ms;         /* wait before the first retry; 30 s */
     int64_t max_backoff_ms;     /* the maximum wait between tries; 1 h */
     int64_t poll_ms;            /* how often due jobs are looked for; 1 s */
-    int max_in_flight;          /* jobs being delivered at once; 64 */
+    int max_in_flight;          /* jobs claimed and not yet answered by
+                                 * their channel; 64 */
     const char *message_id_domain;  /* right of the @ in Message-IDs */
     const char *link_secret;    /* signs tracked links, or NULL for none */
     struct outbox_cap caps[OUTBOX_CAPS_MAX];

@@ -252,12 +252,17 @@ email_open(const char *json, struct email **email)
 }
 
 
+/* Stops the channel, runs the loop until the stop is reported (the SMTP
+ * sender threads report it a loop turn later) and destroys it. */
 static void
 email_close(struct email *email)
 {
     unsigned stops = fixture.stops;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 
     crier_plugin.stop(email, on_stopped, NULL);
+    while (fixture.stops == stops && g_get_monotonic_time() < deadline)
+        uv_run(&fixture.loop, UV_RUN_ONCE);
     assert_int_equal(fixture.stops, stops + 1);
     crier_plugin.destroy(email);
 }
@@ -965,7 +970,7 @@ test_invalid_address_fails(void **state)
     struct outcome sent = { 0 };
 
     assert_int_equal(message_send(email, &msg, &sent), 0);
-    assert_int_equal(sent.reported, 1);
+    outcomes_wait(&sent, 1);
     assert_int_equal(sent.outcome, CRIER_SEND_FAIL);
     assert_string_equal(sent.detail, "invalid address");
     assert_int_equal(email->in_flight, 0);
@@ -1153,6 +1158,65 @@ test_smtp_timeout_retries(void **state)
 }
 
 
+/*
+ * stop reports the messages still waiting for a sender thread as retries
+ * at once, lets the running transaction end, and reports itself last.
+ */
+static void
+test_smtp_stop_abandons_waiting(void **state)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    socklen_t len = sizeof(addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct outcome sent[3] = { 0 };
+    unsigned stops = fixture.stops;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    struct email *email;
+    char ids[3][64];
+    char *json;
+    int abandoned = 0;
+
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *) &addr, sizeof(addr)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *) &addr, &len), 0);
+    json = g_strdup_printf("{\"from\": \"%s\", \"url\": "
+                           "\"smtp://127.0.0.1:%d\", \"timeout_ms\": 300, "
+                           "\"connections\": 1}", FROM,
+                           ntohs(addr.sin_port));
+    assert_int_equal(email_open(json, &email), 0);
+    g_free(json);
+    assert_int_equal(crier_plugin.start(email), 0);
+
+    for (int i = 0; i < 3; i++) {
+        struct crier_message msg;
+
+        snprintf(ids[i], sizeof(ids[i]), "<%02x66@notify.example.gov>", i);
+        msg = message_make(ids[i], "resident@example.org");
+        assert_int_equal(message_send(email, &msg, &sent[i]), 0);
+    }
+    crier_plugin.stop(email, on_stopped, NULL);
+    for (int i = 0; i < 3; i++)
+        abandoned += sent[i].reported == 1 &&
+                     strcmp(sent[i].detail,
+                            "SMTP: not sent before shutdown") == 0;
+    /* One thread: at most one message was taken before the stop. */
+    assert_true(abandoned >= 2);
+    assert_int_equal(fixture.stops, stops);
+
+    while (fixture.stops == stops && g_get_monotonic_time() < deadline)
+        uv_run(&fixture.loop, UV_RUN_ONCE);
+    assert_int_equal(fixture.stops, stops + 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sent[i].reported, 1);
+        assert_int_equal(sent[i].outcome, CRIER_SEND_RETRY);
+    }
+    assert_int_equal(email->in_flight, 0);
+    crier_plugin.destroy(email);
+    close(fd);
+}
+
+
 int
 main(void)
 {
@@ -1179,6 +1243,7 @@ main(void)
         cmocka_unit_test(test_smtp_many_in_flight),
         cmocka_unit_test(test_smtp_refused_retries),
         cmocka_unit_test(test_smtp_timeout_retries),
+        cmocka_unit_test(test_smtp_stop_abandons_waiting),
     };
     int failed;
 

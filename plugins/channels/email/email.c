@@ -24,11 +24,8 @@ static const char *const smtp_keys[] = {
     "connect_timeout_ms", "connections",
 };
 
-/* SMTP transactions at once. Each holds a thread of libuv's pool (4 by
- * default, UV_THREADPOOL_SIZE) for its whole length, so the default leaves
- * threads for the Maildir writes and other work of the pool. */
+/* SMTP transactions at once, each on its own sender thread (smtp.c). */
 #define CONNECTIONS_DEFAULT 2
-#define CONNECTIONS_MAX 16
 
 /* The shortest unsubscribe secret, so that it cannot be guessed. */
 #define UNSUBSCRIBE_SECRET_MIN 16
@@ -234,10 +231,10 @@ config_connections(struct email *email, const json_t *config)
     if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-        json_integer_value(v) > CONNECTIONS_MAX) {
+        json_integer_value(v) > SMTP_CONNECTIONS_MAX) {
         email->host->config_error(email->ctx, "connections", "must be a "
                                   "whole number from 1 to %d",
-                                  CONNECTIONS_MAX);
+                                  SMTP_CONNECTIONS_MAX);
         return CRIER_ECONFIG;
     }
     email->smtp.connections = (unsigned) json_integer_value(v);
@@ -424,9 +421,7 @@ config_read(struct email *email, const json_t *config)
     }
 
     if (email->smtp.server_count > 0) {
-        if ((rc = config_smtp(email, config)) != 0)
-            return rc;
-        return smtp_share_open(email);
+        return config_smtp(email, config);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(smtp_keys); i++) {
         if (json_object_get(config, smtp_keys[i]) != NULL) {
@@ -453,7 +448,7 @@ email_destroy(void *state)
 
     if (email == NULL)
         return;
-    smtp_share_close(email);
+    smtp_senders_join(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     imap_poll_free(email->imap);
@@ -533,17 +528,33 @@ email_start(void *state)
         int smtps = url_is_smtps(server->url);
 
         email->host->log(email->ctx, CRIER_LOG_INFO, "sending email by "
-                         "SMTP", "url=%s order=%zu tls=%s login=%s",
-                         server->url, i + 1, smtps ? "implicit"
-                         : server->starttls ? "starttls" : "none",
-                         s->username ? "yes" : "no");
+                         "SMTP", "url=%s order=%zu tls=%s login=%s "
+                         "connections=%u", server->url, i + 1, smtps
+                         ? "implicit" : server->starttls ? "starttls"
+                         : "none", s->username ? "yes" : "no",
+                         s->connections);
         if (s->username != NULL && !server->starttls && !smtps)
             email->host->log(email->ctx, CRIER_LOG_WARN, "the SMTP "
                              "password may be sent unencrypted; use "
                              "smtps:// or set tls = \"starttls\"",
                              "url=%s", server->url);
     }
-    return 0;
+    return smtp_senders_start(email);
+}
+
+
+/* Reports the stop once nothing is in flight: at once for the outbox,
+ * after the sender threads have ended for SMTP. */
+static void
+email_stopped(struct email *email)
+{
+    crier_stop_cb done = email->stop_done;
+
+    email->stop_done = NULL;
+    if (email->outbox == NULL)
+        smtp_senders_stop(email, done, email->stop_arg);
+    else
+        done(email->stop_arg);
 }
 
 
@@ -560,20 +571,52 @@ email_stop(void *state, crier_stop_cb done, void *arg)
      * transactions already under way are let finish. */
     if (email->outbox == NULL)
         smtp_abandon_waiting(email);
-    if (email->in_flight == 0 && email->stop_done != NULL) {
-        email->stop_done = NULL;
-        done(arg);
-    }
+    if (email->in_flight == 0 && email->stop_done != NULL)
+        email_stopped(email);
 }
 
 
 static void
 delivery_free(struct email_delivery *d)
 {
-    g_string_free(d->message, TRUE);
-    g_free(d->message_id);
-    g_free(d->to);
+    if (d->message != NULL)
+        g_string_free(d->message, TRUE);
+    g_free((char *) d->msg.key);
+    g_free((char *) d->msg.to);
+    g_free((char *) d->msg.message_id);
+    g_free((char *) d->msg.rule);
+    g_free((char *) d->msg.subject);
+    g_free((char *) d->msg.text);
+    g_free((char *) d->msg.html);
+    g_free(d->unsubscribe_url);
     g_free(d);
+}
+
+
+int
+email_delivery_build(struct email_delivery *d)
+{
+    struct email *email = d->email;
+    struct mime_envelope envelope = {
+        .from = &email->from,
+        .reply_to = email->reply_to.address ? &email->reply_to : NULL,
+        .date_ms = d->date_ms,
+        .unsubscribe_url = d->unsubscribe_url,
+    };
+    size_t guess = 1024 + (d->msg.text ? 2 * strlen(d->msg.text) : 0) +
+                   (d->msg.html ? 2 * strlen(d->msg.html) : 0);
+
+    d->message = g_string_sized_new(guess);
+    if (mime_message_build(d->message, &d->msg, &envelope,
+                           &d->build_error) != 0)
+        return CRIER_EINVAL;
+    /* The signer is read only and libopendkim keeps each signature's
+     * state in its own handle, so sender threads sign side by side. */
+    if (email->dkim != NULL &&
+        dkim_message_sign(email->dkim, d->msg.key, d->message,
+                          &d->build_error) != 0)
+        return CRIER_EINVAL;
+    return 0;
 }
 
 
@@ -593,12 +636,8 @@ void
 email_work_done(struct email *email)
 {
     email->in_flight--;
-    if (email->in_flight == 0 && email->stop_done != NULL) {
-        crier_stop_cb done = email->stop_done;
-
-        email->stop_done = NULL;
-        done(email->stop_arg);
-    }
+    if (email->in_flight == 0 && email->stop_done != NULL)
+        email_stopped(email);
 }
 
 
@@ -636,19 +675,38 @@ message_is_service(const struct crier_message *msg)
 }
 
 
+/*
+ * Copies what the MIME builder reads out of `msg`, which is valid only
+ * until `done` runs, so that the message can be built off the loop.
+ */
+static void
+delivery_copy(struct email_delivery *d, const struct crier_message *msg)
+{
+    d->msg.size = sizeof(d->msg);
+    d->msg.job_id = msg->job_id;
+    d->msg.attempt = msg->attempt;
+    d->msg.key = g_strdup(msg->key);
+    d->msg.to = g_strdup(msg->to);
+    d->msg.message_id = g_strdup(msg->message_id);
+    d->msg.rule = g_strdup(msg->rule);
+    d->msg.subject = g_strdup(msg->subject);
+    d->msg.text = g_strdup(msg->text);
+    d->msg.html = g_strdup(msg->html);
+}
+
+
+/*
+ * Queues the message for a Maildir worker or an SMTP sender thread. The
+ * MIME text is built there, so a header value that cannot be encoded
+ * fails the job on a later loop turn. Only the unsubscribe link is
+ * signed here, because it needs the job key.
+ */
 static int
 email_send(void *state, const struct crier_message *msg, crier_send_cb done,
            void *arg)
 {
     struct email *email = state;
     struct email_delivery *d;
-    struct mime_envelope envelope = {
-        .from = &email->from,
-        .reply_to = email->reply_to.address ? &email->reply_to : NULL,
-        .date_ms = email->host->now_ms(email->ctx),
-    };
-    const char *reason = NULL;
-    char *unsubscribe_url = NULL;
     int rc;
 
     if (email->stopping)
@@ -656,37 +714,28 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
 
     d = g_new0(struct email_delivery, 1);
     d->email = email;
-    d->message = g_string_sized_new(4096);
     d->done = done;
     d->arg = arg;
+    d->date_ms = email->host->now_ms(email->ctx);
     email->in_flight++;
     /* Outreach carries the one-click unsubscribe link; a service message
      * (a statutory notice) does not, since the resident cannot opt out
      * of it. A core that predates the member sends outreach only. */
     if (email->unsubscribe_key != NULL && !message_is_service(msg)) {
-        unsubscribe_url = unsubscribe_url_build(email, msg->key, msg->to);
-        if (unsubscribe_url == NULL)
-            reason = "unsubscribe link not signed: the job key or the "
-                     "address is too long";
-        envelope.unsubscribe_url = unsubscribe_url;
-    }
-    if (reason != NULL ||
-        mime_message_build(d->message, msg, &envelope, &reason) != 0 ||
-        (email->dkim != NULL &&
-         dkim_message_sign(email->dkim, msg->key, d->message,
-                           &reason) != 0)) {
-        struct crier_send_result r = {
-            .outcome = CRIER_SEND_FAIL,
-            .detail = reason,
-        };
+        d->unsubscribe_url = unsubscribe_url_build(email, msg->key,
+                                                   msg->to);
+        if (d->unsubscribe_url == NULL) {
+            struct crier_send_result r = {
+                .outcome = CRIER_SEND_FAIL,
+                .detail = "unsubscribe link not signed: the job key or "
+                          "the address is too long",
+            };
 
-        g_free(unsubscribe_url);
-        email_delivery_finish(d, &r);
-        return 0;
+            email_delivery_finish(d, &r);
+            return 0;
+        }
     }
-    g_free(unsubscribe_url);
-    d->message_id = g_strdup(msg->message_id);
-    d->to = g_strdup(msg->to);
+    delivery_copy(d, msg);
 
     rc = email->outbox ? maildir_deliver(d) : smtp_deliver(d);
     if (rc != 0) {

@@ -19,6 +19,9 @@
 /* The maximum number of SMTP servers in `urls`. */
 #define SMTP_SERVERS_MAX 8
 
+/* The maximum of `connections`: one sender thread each. */
+#define SMTP_CONNECTIONS_MAX 16
+
 /* One SMTP server of the channel. */
 struct smtp_server {
     char *url;                /* smtp:// or smtps://, without credentials */
@@ -38,6 +41,25 @@ struct smtp_settings {
     unsigned connections;     /* SMTP transactions at once */
 };
 
+/*
+ * The SMTP sender threads (smtp.c): the loop queues transfers, each thread
+ * runs one transaction at a time, and finished transfers come back to the
+ * loop in batches through one uv_async_t.
+ */
+struct smtp_senders {
+    uv_mutex_t lock;                /* guards the queues and `exiting` */
+    uv_cond_t wake;                 /* a transfer was queued, or exiting */
+    GQueue waiting;                 /* struct smtp_transfer *, in order */
+    GQueue finished;                /* transfers for the loop to report */
+    int exiting;                    /* the threads leave when set */
+    uv_async_t *finished_async;     /* wakes the loop for `finished` */
+    uv_thread_t threads[SMTP_CONNECTIONS_MAX];
+    unsigned thread_count;          /* threads started, not yet joined */
+    int started;                    /* the lock, cond and async are set up */
+    crier_stop_cb closed;           /* called once the async is closed */
+    void *closed_arg;
+};
+
 struct email {
     struct crier_ctx *ctx;
     const struct crier_host *host;
@@ -49,11 +71,7 @@ struct email {
     struct bounce_settings bounces; /* VERP and provider events */
     struct dkim_signer *dkim;       /* NULL when crier does not sign */
     struct imap_poll *imap;         /* the bounce mailbox, or NULL */
-    CURLSH *smtp_share;             /* connections kept for reuse */
-    uv_mutex_t smtp_share_locks[CURL_LOCK_DATA_LAST];
-    unsigned smtp_running;          /* transfers on worker threads */
-    GQueue smtp_waiting;            /* struct smtp_transfer *, in order */
-    GQueue smtp_idle;               /* CURL * kept for the next message */
+    struct smtp_senders senders;
     unsigned in_flight;             /* deliveries started, not finished */
     uint64_t error_logged_ms;       /* loop time of the last error log */
     unsigned errors_unlogged;       /* errors since, not logged */
@@ -62,16 +80,30 @@ struct email {
     void *stop_arg;
 };
 
-/* One message on its way out. Nothing in it points into the core's
- * struct crier_message, which is only valid until `done` runs. */
+/*
+ * One message on its way out. Nothing in it points into the core's
+ * struct crier_message, which is only valid until `done` runs: `msg`
+ * contains copies of the fields that the MIME builder reads, so that a
+ * worker or sender thread can build the message off the loop.
+ */
 struct email_delivery {
     struct email *email;
-    GString *message;         /* the whole message, CRLF line ends */
-    char *message_id;         /* "<hex@domain>" */
-    char *to;
+    struct crier_message msg;       /* its strings are owned copies */
+    int64_t date_ms;                /* the crier clock at `send` */
+    char *unsubscribe_url;          /* one-click URL, or NULL */
+    GString *message;               /* built by email_delivery_build */
+    const char *build_error;        /* why the build failed, or NULL */
     crier_send_cb done;
     void *arg;
 };
+
+/*
+ * Builds the whole message into delivery->message, CRLF line ends.
+ * Returns 0, or CRIER_EINVAL with delivery->build_error set when a header
+ * value is unusable. It reads only the delivery and the channel's
+ * settings, so any thread may call it.
+ */
+int email_delivery_build(struct email_delivery *delivery);
 
 /*
  * Reports the outcome of `delivery` to the core and frees it. Called once
@@ -99,21 +131,32 @@ void email_error_log(struct email *email, const char *msg,
 int maildir_prepare(const char *outbox);
 
 /*
- * Writes the message into the outbox on a libuv worker thread. Returns 0,
- * or a negative code when it could not start (nothing is then reported).
+ * Builds the message and writes it into the outbox on a libuv worker
+ * thread. Returns 0, or a negative code when it could not start (nothing
+ * is then reported).
  */
 int maildir_deliver(struct email_delivery *delivery);
 
-/* Sends the message with libcurl on the core's multi handle. Returns as
- * maildir_deliver does. */
+/* Queues the message for a sender thread, which builds and sends it.
+ * Returns 0; the outcome is reported on a later loop turn. */
 int smtp_deliver(struct email_delivery *delivery);
 
-/* Reports every transfer that waits for a connection as a retry. */
+/* Reports every transfer that waits for a sender thread as a retry. */
 void smtp_abandon_waiting(struct email *email);
 
-/* Prepares and frees the SMTP side: the share handle and its locks. */
-int smtp_share_open(struct email *email);
-void smtp_share_close(struct email *email);
+/* Starts `connections` sender threads and the handle that brings their
+ * results to the loop. Returns 0 or a negative code. */
+int smtp_senders_start(struct email *email);
+
+/*
+ * Ends the idle sender threads and closes the loop handle, then calls
+ * `done` on a later loop turn. Call it once no delivery is in flight.
+ */
+void smtp_senders_stop(struct email *email, crier_stop_cb done, void *arg);
+
+/* Joins threads that smtp_senders_stop did not, for destroy after a
+ * failed start. */
+void smtp_senders_join(struct email *email);
 
 /* Returns the HMAC key of unsubscribe tokens for the configured secret;
  * free with g_free. */

@@ -122,15 +122,20 @@ folder_sync(struct maildir_write *w, const char *folder)
 }
 
 
-/* Runs on a worker thread: it may block, and must not call the host. */
+/* Runs on a worker thread: it may block, and must not call the host. It
+ * builds the message, then writes it. */
 static void
 on_work(uv_work_t *req)
 {
     struct maildir_write *w = req->data;
     const char *outbox = w->delivery->email->outbox;
-    const GString *message = w->delivery->message;
+    const GString *message;
     char tmp[4096], final[4096], folder[4096];
     int fd;
+
+    if (email_delivery_build(w->delivery) != 0)
+        return;
+    message = w->delivery->message;
 
     snprintf(tmp, sizeof(tmp), "%s/tmp/%s", outbox, w->name);
     snprintf(final, sizeof(final), "%s/new/%s", outbox, w->name);
@@ -181,8 +186,15 @@ on_written(uv_work_t *req, int status)
     struct email *email = d->email;
     struct crier_send_result r = { .outcome = CRIER_SEND_DONE };
 
+    if (d->build_error != NULL) {
+        r.outcome = CRIER_SEND_FAIL;
+        r.detail = d->build_error;
+        email_delivery_finish(d, &r);
+        g_free(w);
+        return;
+    }
     if (w->step == NULL) {
-        r.provider_id = d->message_id;
+        r.provider_id = d->msg.message_id;
         email_delivery_finish(d, &r);
         g_free(w);
         return;
@@ -211,7 +223,8 @@ maildir_deliver(struct email_delivery *d)
     struct maildir_write *w = g_new0(struct maildir_write, 1);
     int rc;
 
-    if (file_name_format(d->message_id, w->name, sizeof(w->name)) != 0) {
+    if (d->msg.message_id == NULL ||
+        file_name_format(d->msg.message_id, w->name, sizeof(w->name)) != 0) {
         struct crier_send_result r = {
             .outcome = CRIER_SEND_FAIL,
             .detail = "Message-ID too long for a file name",

@@ -1,24 +1,34 @@
 /*
- * Delivery over SMTP: one libcurl easy handle per message, run with
- * curl_easy_perform on libuv's thread pool, at most `connections` at a
- * time; a share handle keeps the connections open for reuse across them.
+ * Delivery over SMTP on the channel's own sender threads: `connections`
+ * threads, each running one transaction at a time with
+ * curl_easy_perform on its own easy handle, which keeps that thread's
+ * connection open for the next message. The loop queues transfers under
+ * a mutex. A thread takes the next one, builds the MIME text, sends it
+ * and puts the transfer on the finished list. One uv_async_t brings
+ * every finished transfer back to the loop in one turn. The loop thus
+ * pays a few memory copies and a list append per message, and wakes once
+ * per batch rather than once per message.
  * The server's first error reply, or else its last reply, decides the
  * outcome and becomes the detail.
  *
+ * Why not the core's multi handle, or one multi handle per thread:
+ * libcurl 7.88.1 sends the end of the message in smtp_done and then waits
+ * for the reply with a blocking poll, even on a multi handle. The poll is
+ * smtp_block_statemach in curl's lib/smtp.c, and it waits for up to the
+ * server response timeout. On the loop that wait would stall every HTTP request and every
+ * other channel, and on a thread driving a multi handle it would stall
+ * every other transaction of that thread. With one transaction per
+ * thread only that connection waits, which is what a slow relay should
+ * cost.
+ *
  * Failover: with several servers, a transfer tries them in order on its
- * worker thread. It moves to the next one only while the message cannot
- * have been accepted, which server_down decides. A timeout after DATA may hide an accepted
- * message, so it is retried later like any failure, from the first
- * server again.
+ * sender thread. It moves to the next one only while the message cannot
+ * have been accepted, which server_down decides. A timeout after DATA
+ * may hide an accepted message, so it is retried later like any failure,
+ * from the first server again.
  * NOTE: failover remembers nothing, so while the first server is down
  * each message waits for its connect timeout there
  * (docs/KNOWN_LIMITS.md, "Email").
- *
- * Why not the core's multi handle: libcurl 7.88 waits for the reply to the
- * end of the message with a blocking poll (smtp_done runs the state
- * machine in blocking mode), which would stall the whole event loop for as
- * long as the server takes to answer. On a worker thread only that worker
- * waits.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +36,13 @@
 
 #include "email.h"
 
-#ifdef CRIER_EMAIL_LIBCRYPTO
-#include <openssl/crypto.h>
-#endif
-
+/* A transfer lives from smtp_deliver until the loop reports it. The
+ * sender thread that took it owns it until it is on the finished list. */
 struct smtp_transfer {
-    uv_work_t work;
     struct email_delivery *delivery;
-    CURL *easy;
-    CURLcode result;                /* set on the worker thread */
+    CURL *easy;                     /* the sender thread's handle */
+    CURLcode result;
+    int abandoned;                  /* never sent: stop came first */
     struct curl_slist *recipients;
     size_t offset;                  /* bytes of the message read so far */
     char command[8];                /* the last command sent: "RCPT" */
@@ -172,27 +180,6 @@ command_is_message(const char *command)
 }
 
 
-/*
- * Frees the transfer and keeps its easy handle, reset, for the next
- * message. curl_easy_perform builds a multi handle (with a socket pair)
- * inside each easy handle on first use, so a reused handle saves that
- * work for every message.
- */
-static void
-transfer_free(struct email *email, struct smtp_transfer *t)
-{
-    if (t->easy != NULL && email->smtp_idle.length <
-                           email->smtp.connections) {
-        curl_easy_reset(t->easy);
-        g_queue_push_tail(&email->smtp_idle, t->easy);
-    } else if (t->easy != NULL) {
-        curl_easy_cleanup(t->easy);
-    }
-    curl_slist_free_all(t->recipients);
-    g_free(t);
-}
-
-
 /* Returns nonzero when `result` or `code` points at the settings or the
  * server rather than at this message. */
 static int
@@ -239,7 +226,7 @@ result_classify(struct smtp_transfer *t, CURLcode result,
         r->outcome = CRIER_SEND_DONE;
         queue_id_parse(t->reply, t->queue_id, sizeof(t->queue_id));
         r->provider_id = t->queue_id[0] != '\0' ? t->queue_id
-                                                : t->delivery->message_id;
+                                                : t->delivery->msg.message_id;
         snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
         r->detail = transfer_detail_via(t);
         return;
@@ -279,9 +266,6 @@ result_classify(struct smtp_transfer *t, CURLcode result,
                     ? " hint=\"check url, username, password, tls and "
                       "ca_file\"" : "");
 }
-
-
-static void smtp_start_waiting(struct email *email);
 
 
 /*
@@ -334,94 +318,15 @@ transfer_target(struct smtp_transfer *t, size_t i)
 }
 
 
-/* Runs on a worker thread: it touches only the transfer. It tries the
- * servers in order while they are down. */
-static void
-smtp_work(uv_work_t *work)
-{
-    struct smtp_transfer *t = work->data;
-    size_t count = t->delivery->email->smtp.server_count;
 
-    for (size_t i = 0; i < count; i++) {
-        t->result = transfer_target(t, i);
-        if (t->result == CURLE_OK)
-            t->result = curl_easy_perform(t->easy);
-        if (t->result == CURLE_OK || !server_down(t) || i + 1 == count)
-            break;
-        if (t->skipped[0] == '\0')
-            snprintf(t->skipped, sizeof(t->skipped), "%s", t->code == 421
-                     ? t->reply : curl_easy_strerror(t->result));
-    }
-#ifdef CRIER_EMAIL_LIBCRYPTO
-    /* OpenSSL 3 allocates error and other state for each thread that
-     * uses it and frees it only when the thread ends. libuv's pool
-     * threads outlive the plugin, so the state is freed here; OpenSSL
-     * makes it again on the next use. */
-    OPENSSL_thread_stop();
-#endif
-}
-
-
-static void
-smtp_work_done(uv_work_t *work, int status)
-{
-    struct smtp_transfer *t = work->data;
-    struct email *email = t->delivery->email;
-    struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
-
-    email->smtp_running--;
-    result_classify(t, status == 0 ? t->result : CURLE_ABORTED_BY_CALLBACK,
-                    &r);
-    email_delivery_finish(t->delivery, &r);
-    transfer_free(email, t);
-    smtp_start_waiting(email);
-}
-
-
-static int
-transfer_run(struct smtp_transfer *t)
-{
-    struct email *email = t->delivery->email;
-    int rc;
-
-    t->work.data = t;
-    rc = uv_queue_work(email->host->loop(email->ctx), &t->work, smtp_work,
-                       smtp_work_done);
-    if (rc != 0)
-        return CRIER_EIO;
-    email->smtp_running++;
-    return 0;
-}
-
-
-/* Starts waiting transfers while fewer than `connections` run. */
-static void
-smtp_start_waiting(struct email *email)
-{
-    while (email->smtp_running < email->smtp.connections &&
-           !g_queue_is_empty(&email->smtp_waiting)) {
-        struct smtp_transfer *t = g_queue_pop_head(&email->smtp_waiting);
-
-        if (transfer_run(t) != 0) {
-            struct crier_send_result r = {
-                .outcome = CRIER_SEND_RETRY,
-                .detail = "SMTP: no worker thread could be started",
-            };
-
-            email_delivery_finish(t->delivery, &r);
-            transfer_free(email, t);
-        }
-    }
-}
-
-
-static int
+/* Sets the options of one transaction on the sender thread's handle. */
+static CURLcode
 transfer_setup(struct smtp_transfer *t)
 {
     struct email *email = t->delivery->email;
     const struct smtp_settings *s = &email->smtp;
-    char *rcpt = g_strdup_printf("<%s>", t->delivery->to);
-    char *verp = verp_address(email, t->delivery->message_id);
+    char *rcpt = g_strdup_printf("<%s>", t->delivery->msg.to);
+    char *verp = verp_address(email, t->delivery->msg.message_id);
     char *from = g_strdup_printf("<%s>", verp != NULL ? verp
                                                      : email->from.address);
     CURL *easy = t->easy;
@@ -432,7 +337,7 @@ transfer_setup(struct smtp_transfer *t)
     g_free(rcpt);
     if (t->recipients == NULL) {
         g_free(from);
-        return CRIER_ENOMEM;
+        return CURLE_OUT_OF_MEMORY;
     }
 
     /* libcurl copies every string option. */
@@ -455,11 +360,6 @@ transfer_setup(struct smtp_transfer *t)
     SET(CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_SHARE, email->smtp_share);
-    /* curl_easy_perform's own multi handle keeps at most this many idle
-     * connections in the shared cache (libcurl's default is 4 per easy
-     * handle), so more running transactions would close and reopen them. */
-    SET(CURLOPT_MAXCONNECTS, (long) s->connections);
     SET(CURLOPT_ERRORBUFFER, t->error);
     SET(CURLOPT_DEBUGFUNCTION, on_debug);
     SET(CURLOPT_DEBUGDATA, t);
@@ -472,32 +372,157 @@ transfer_setup(struct smtp_transfer *t)
     }
 #undef SET
     g_free(from);
-    return rc == CURLE_OK ? 0 : CRIER_EINVAL;
+    return rc;
+}
+
+
+/* Sends the message to the servers in order while they are down. */
+static void
+servers_try(struct smtp_transfer *t)
+{
+    size_t count = t->delivery->email->smtp.server_count;
+
+    for (size_t i = 0; i < count; i++) {
+        t->result = transfer_target(t, i);
+        if (t->result == CURLE_OK)
+            t->result = curl_easy_perform(t->easy);
+        if (t->result == CURLE_OK || !server_down(t) || i + 1 == count)
+            break;
+        if (t->skipped[0] == '\0')
+            snprintf(t->skipped, sizeof(t->skipped), "%s", t->code == 421
+                     ? t->reply : curl_easy_strerror(t->result));
+    }
+}
+
+
+/*
+ * Runs on a sender thread: builds the message and sends it. It touches
+ * only the transfer, its delivery and the channel's read-only settings.
+ */
+static void
+transfer_perform(struct smtp_transfer *t)
+{
+    if (email_delivery_build(t->delivery) != 0)
+        return;
+    if (t->easy == NULL) {
+        t->result = CURLE_OUT_OF_MEMORY;
+        return;
+    }
+    /* A reset keeps the handle's open connections and DNS cache. */
+    curl_easy_reset(t->easy);
+    t->result = transfer_setup(t);
+    if (t->result == CURLE_OK)
+        servers_try(t);
+    /* The options point at the recipient list, which is freed with the
+     * transfer on the loop. */
+    curl_easy_setopt(t->easy, CURLOPT_MAIL_RCPT, NULL);
+    t->easy = NULL;
+}
+
+
+/* Waits for the next transfer. Returns NULL once the threads are to
+ * exit. */
+static struct smtp_transfer *
+sender_take(struct smtp_senders *senders)
+{
+    struct smtp_transfer *t;
+
+    uv_mutex_lock(&senders->lock);
+    while (g_queue_is_empty(&senders->waiting) && !senders->exiting)
+        uv_cond_wait(&senders->wake, &senders->lock);
+    t = g_queue_pop_head(&senders->waiting);
+    uv_mutex_unlock(&senders->lock);
+    return t;
+}
+
+
+/* Hands a transfer back to the loop. uv_async_send wakes the loop once
+ * for all the transfers that finish before it runs. */
+static void
+sender_finish(struct smtp_senders *senders, struct smtp_transfer *t)
+{
+    uv_mutex_lock(&senders->lock);
+    g_queue_push_tail(&senders->finished, t);
+    uv_mutex_unlock(&senders->lock);
+    uv_async_send(senders->finished_async);
+}
+
+
+static void
+sender_main(void *arg)
+{
+    struct email *email = arg;
+    CURL *easy = curl_easy_init();
+    struct smtp_transfer *t;
+
+    while ((t = sender_take(&email->senders)) != NULL) {
+        t->easy = easy;
+        transfer_perform(t);
+        sender_finish(&email->senders, t);
+    }
+    if (easy != NULL)
+        curl_easy_cleanup(easy);
+}
+
+
+static void
+transfer_free(struct smtp_transfer *t)
+{
+    curl_slist_free_all(t->recipients);
+    g_free(t);
+}
+
+
+/* Reports one finished transfer on the loop. */
+static void
+transfer_report(struct smtp_transfer *t)
+{
+    struct email_delivery *d = t->delivery;
+    struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
+
+    if (t->abandoned) {
+        r.detail = "SMTP: not sent before shutdown";
+    } else if (d->build_error != NULL) {
+        r.outcome = CRIER_SEND_FAIL;
+        r.detail = d->build_error;
+    } else {
+        result_classify(t, t->result, &r);
+    }
+    email_delivery_finish(d, &r);
+    transfer_free(t);
+}
+
+
+/* Runs on the loop when sender threads have finished transfers: reports
+ * all of them, in the order they finished. */
+static void
+on_finished(uv_async_t *handle)
+{
+    struct email *email = handle->data;
+    GQueue batch = G_QUEUE_INIT;
+    struct smtp_transfer *t;
+
+    uv_mutex_lock(&email->senders.lock);
+    batch = email->senders.finished;
+    g_queue_init(&email->senders.finished);
+    uv_mutex_unlock(&email->senders.lock);
+
+    while ((t = g_queue_pop_head(&batch)) != NULL)
+        transfer_report(t);
 }
 
 
 int
 smtp_deliver(struct email_delivery *d)
 {
-    struct email *email = d->email;
+    struct smtp_senders *senders = &d->email->senders;
     struct smtp_transfer *t = g_new0(struct smtp_transfer, 1);
-    int rc;
 
     t->delivery = d;
-    t->easy = g_queue_pop_head(&email->smtp_idle);
-    if (t->easy == NULL)
-        t->easy = curl_easy_init();
-    if (t->easy == NULL) {
-        transfer_free(email, t);
-        return CRIER_ENOMEM;
-    }
-    rc = transfer_setup(t);
-    if (rc != 0) {
-        transfer_free(email, t);
-        return rc;
-    }
-    g_queue_push_tail(&email->smtp_waiting, t);
-    smtp_start_waiting(email);
+    uv_mutex_lock(&senders->lock);
+    g_queue_push_tail(&senders->waiting, t);
+    uv_cond_signal(&senders->wake);
+    uv_mutex_unlock(&senders->lock);
     return 0;
 }
 
@@ -505,74 +530,131 @@ smtp_deliver(struct email_delivery *d)
 void
 smtp_abandon_waiting(struct email *email)
 {
+    struct smtp_senders *senders = &email->senders;
+    GQueue waiting = G_QUEUE_INIT;
     struct smtp_transfer *t;
 
-    while ((t = g_queue_pop_head(&email->smtp_waiting)) != NULL) {
-        struct crier_send_result r = {
-            .outcome = CRIER_SEND_RETRY,
-            .detail = "SMTP: not sent before shutdown",
-        };
+    if (!senders->started)
+        return;
+    uv_mutex_lock(&senders->lock);
+    waiting = senders->waiting;
+    g_queue_init(&senders->waiting);
+    uv_mutex_unlock(&senders->lock);
 
-        email_delivery_finish(t->delivery, &r);
-        transfer_free(email, t);
+    while ((t = g_queue_pop_head(&waiting)) != NULL) {
+        t->abandoned = 1;
+        transfer_report(t);
     }
 }
 
 
+/* Frees the handle once libuv has closed it, and reports the stop. */
 static void
-on_share_lock(CURL *easy, curl_lock_data data, curl_lock_access access,
-              void *arg)
+on_async_closed(uv_handle_t *handle)
 {
-    struct email *email = arg;
+    struct email *email = handle->data;
+    crier_stop_cb done = email->senders.closed;
 
-    uv_mutex_lock(&email->smtp_share_locks[data]);
+    g_free(handle);
+    email->senders.closed = NULL;
+    done(email->senders.closed_arg);
 }
 
 
 static void
-on_share_unlock(CURL *easy, curl_lock_data data, void *arg)
+on_async_freed(uv_handle_t *handle)
 {
-    struct email *email = arg;
+    g_free(handle);
+}
 
-    uv_mutex_unlock(&email->smtp_share_locks[data]);
+
+/* Undoes a start that failed part way: ends the threads started so far
+ * and closes the handle, which then reports nothing. */
+static void
+senders_abort(struct email *email)
+{
+    struct smtp_senders *senders = &email->senders;
+
+    smtp_senders_join(email);
+    uv_close((uv_handle_t *) senders->finished_async, on_async_freed);
+    senders->finished_async = NULL;
+    uv_cond_destroy(&senders->wake);
+    uv_mutex_destroy(&senders->lock);
+    senders->started = 0;
 }
 
 
 int
-smtp_share_open(struct email *email)
+smtp_senders_start(struct email *email)
 {
-    g_queue_init(&email->smtp_waiting);
-    g_queue_init(&email->smtp_idle);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        if (uv_mutex_init(&email->smtp_share_locks[i]) != 0)
-            return CRIER_ENOMEM;
-    email->smtp_share = curl_share_init();
-    if (email->smtp_share == NULL)
+    struct smtp_senders *senders = &email->senders;
+    uv_loop_t *loop = email->host->loop(email->ctx);
+
+    g_queue_init(&senders->waiting);
+    g_queue_init(&senders->finished);
+    if (uv_mutex_init(&senders->lock) != 0)
         return CRIER_ENOMEM;
-    curl_share_setopt(email->smtp_share, CURLSHOPT_LOCKFUNC, on_share_lock);
-    curl_share_setopt(email->smtp_share, CURLSHOPT_UNLOCKFUNC,
-                      on_share_unlock);
-    curl_share_setopt(email->smtp_share, CURLSHOPT_USERDATA, email);
-    curl_share_setopt(email->smtp_share, CURLSHOPT_SHARE,
-                      CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(email->smtp_share, CURLSHOPT_SHARE,
-                      CURL_LOCK_DATA_DNS);
+    if (uv_cond_init(&senders->wake) != 0) {
+        uv_mutex_destroy(&senders->lock);
+        return CRIER_ENOMEM;
+    }
+    senders->finished_async = g_new0(uv_async_t, 1);
+    if (uv_async_init(loop, senders->finished_async, on_finished) != 0) {
+        g_free(senders->finished_async);
+        senders->finished_async = NULL;
+        uv_cond_destroy(&senders->wake);
+        uv_mutex_destroy(&senders->lock);
+        return CRIER_EIO;
+    }
+    senders->finished_async->data = email;
+    senders->started = 1;
+
+    for (unsigned i = 0; i < email->smtp.connections; i++) {
+        if (uv_thread_create(&senders->threads[i], sender_main,
+                             email) != 0) {
+            senders_abort(email);
+            return CRIER_ENOMEM;
+        }
+        senders->thread_count++;
+    }
     return 0;
 }
 
 
 void
-smtp_share_close(struct email *email)
+smtp_senders_join(struct email *email)
 {
-    CURL *easy;
+    struct smtp_senders *senders = &email->senders;
 
-    if (email->smtp_share == NULL)
+    if (!senders->started)
         return;
-    /* A share handle in use by an easy handle cannot be cleaned up. */
-    while ((easy = g_queue_pop_head(&email->smtp_idle)) != NULL)
-        curl_easy_cleanup(easy);
-    curl_share_cleanup(email->smtp_share);
-    email->smtp_share = NULL;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        uv_mutex_destroy(&email->smtp_share_locks[i]);
+    uv_mutex_lock(&senders->lock);
+    senders->exiting = 1;
+    uv_cond_broadcast(&senders->wake);
+    uv_mutex_unlock(&senders->lock);
+    for (unsigned i = 0; i < senders->thread_count; i++)
+        uv_thread_join(&senders->threads[i]);
+    senders->thread_count = 0;
+}
+
+
+void
+smtp_senders_stop(struct email *email, crier_stop_cb done, void *arg)
+{
+    struct smtp_senders *senders = &email->senders;
+
+    if (!senders->started) {
+        done(arg);
+        return;
+    }
+    /* No transfer is in flight, so each thread is waiting in sender_take
+     * or about to, and leaves at once. */
+    smtp_senders_join(email);
+    senders->closed = done;
+    senders->closed_arg = arg;
+    uv_close((uv_handle_t *) senders->finished_async, on_async_closed);
+    senders->finished_async = NULL;
+    uv_cond_destroy(&senders->wake);
+    uv_mutex_destroy(&senders->lock);
+    senders->started = 0;
 }
