@@ -14,38 +14,6 @@
 #define AUDIT_LIMIT_MAX 1000
 
 
-static int
-text_member(const json_t *object, const char *key, int required,
-            char **out)
-{
-    json_t *value = json_object_get(object, key);
-
-    *out = NULL;
-    if (value == NULL || json_is_null(value))
-        return required ? CRIER_EINVAL : 0;
-    if (!json_is_string(value) || (required && json_string_length(value) == 0))
-        return CRIER_EINVAL;
-    *out = strdup(json_string_value(value));
-    return *out == NULL ? CRIER_ENOMEM : 0;
-}
-
-
-static int
-integer_member(const json_t *object, const char *key, int required,
-               int64_t fallback, int64_t *out)
-{
-    json_t *value = json_object_get(object, key);
-
-    *out = fallback;
-    if (value == NULL || json_is_null(value))
-        return required ? CRIER_EINVAL : 0;
-    if (!json_is_integer(value))
-        return CRIER_EINVAL;
-    *out = json_integer_value(value);
-    return 0;
-}
-
-
 /* Returns 1 for the scopes a pause may name: all, channel and program. */
 static int
 pause_scope_valid(const char *scope)
@@ -66,22 +34,22 @@ pause_change_parse(const json_t *json, struct pause_change *out)
     if (!json_is_object(json) || !json_is_boolean(paused))
         return CRIER_EINVAL;
     out->paused = json_is_true(paused);
-    rc = text_member(json, "scope", 1, &out->scope);
+    rc = member_string(json, "scope", 1, &out->scope);
     if (rc == 0 && !pause_scope_valid(out->scope))
         rc = CRIER_EINVAL;
     all = rc == 0 && strcmp(out->scope, "all") == 0;
     /* The scope "all" has no name, and the stores keep it as "". */
     if (rc == 0)
-        rc = all ? 0 : text_member(json, "name", 1, &out->name);
+        rc = all ? 0 : member_string(json, "name", 1, &out->name);
     if (rc == 0 && all && json_object_get(json, "name") != NULL &&
         !json_is_null(json_object_get(json, "name")))
         rc = CRIER_EINVAL;
     if (rc == 0 && all && (out->name = strdup("")) == NULL)
         rc = CRIER_ENOMEM;
     if (rc == 0)
-        rc = integer_member(json, "time", 1, 0, &out->time);
+        rc = member_integer(json, "time", 1, 0, &out->time);
     if (rc == 0)
-        rc = text_member(json, "by", 0, &out->by);
+        rc = member_string(json, "by", 0, &out->by);
     if (rc < 0)
         pause_change_clear(out);
     return rc;
@@ -118,15 +86,15 @@ audit_entry_parse(const json_t *json, struct audit_entry *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json))
         return CRIER_EINVAL;
-    rc = integer_member(json, "time", 1, 0, &out->time);
+    rc = member_integer(json, "time", 1, 0, &out->time);
     if (rc == 0)
-        rc = text_member(json, "token", 1, &out->token);
+        rc = member_string(json, "token", 1, &out->token);
     if (rc == 0)
-        rc = text_member(json, "action", 1, &out->action);
+        rc = member_string(json, "action", 1, &out->action);
     if (rc == 0)
-        rc = text_member(json, "target", 0, &out->target);
+        rc = member_string(json, "target", 0, &out->target);
     if (rc == 0)
-        rc = integer_member(json, "result", 1, 0, &out->result);
+        rc = member_integer(json, "result", 1, 0, &out->result);
     if (rc < 0)
         audit_entry_clear(out);
     return rc;
@@ -163,20 +131,20 @@ audit_filter_parse(const json_t *json, struct audit_filter *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json))
         return CRIER_EINVAL;
-    rc = integer_member(json, "limit", 0, 100, &limit);
+    rc = member_integer(json, "limit", 0, 100, &limit);
     if (rc == 0 && (limit < 1 || limit > AUDIT_LIMIT_MAX))
         rc = CRIER_EINVAL;
     out->limit = (size_t) limit;
     if (rc == 0)
-        rc = integer_member(json, "before", 0, INT64_MAX, &out->before);
+        rc = member_integer(json, "before", 0, INT64_MAX, &out->before);
     if (rc == 0)
-        rc = integer_member(json, "since", 0, INT64_MIN, &out->since);
+        rc = member_integer(json, "since", 0, INT64_MIN, &out->since);
     if (rc == 0)
-        rc = integer_member(json, "until", 0, INT64_MAX, &out->until);
+        rc = member_integer(json, "until", 0, INT64_MAX, &out->until);
     if (rc == 0)
-        rc = text_member(json, "token", 0, &out->token);
+        rc = member_string(json, "token", 0, &out->token);
     if (rc == 0)
-        rc = text_member(json, "action", 0, &out->action);
+        rc = member_string(json, "action", 0, &out->action);
     if (rc < 0)
         audit_filter_clear(out);
     return rc;

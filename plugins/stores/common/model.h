@@ -870,6 +870,20 @@ int report_move_add(json_t *result, const char *program, int64_t day,
 int report_duration_add(json_t *result, const char *program,
                         const char *stage, int64_t days, int64_t count);
 
+/*
+ * Copies the string member `key` of `object` into *out (NULL when absent
+ * or null). A required member must be there and not empty. Returns 0,
+ * CRIER_EINVAL or CRIER_ENOMEM.
+ */
+int member_string(const json_t *object, const char *key, int required,
+                  char **out);
+
+/* Reads the integer member `key` of `object`, or `fallback` when it is
+ * absent or null. A required member must be there. Returns 0 or
+ * CRIER_EINVAL. */
+int member_integer(const json_t *object, const char *key, int required,
+                   int64_t fallback, int64_t *out);
+
 /* Returns a new, empty report_read result. */
 json_t *report_result_new(void);
 

@@ -23,8 +23,7 @@ string_copy(const char *text, char **out)
 }
 
 
-/* Copies the string member `key` into *out, or NULL when it is absent. */
-static int
+int
 member_string(const json_t *object, const char *key, int required,
               char **out)
 {
@@ -41,8 +40,7 @@ member_string(const json_t *object, const char *key, int required,
 }
 
 
-/* Reads the integer member `key`, or `fallback` when it is absent. */
-static int
+int
 member_integer(const json_t *object, const char *key, int required,
                int64_t fallback, int64_t *out)
 {

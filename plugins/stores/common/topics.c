@@ -11,18 +11,19 @@
 #include "model.h"
 
 
+/* Copies the string member `key` like member_string, and rejects an empty
+ * string even where the member is optional. */
 static int
 text_member(const json_t *json, const char *key, int required, char **out)
 {
-    json_t *value = json_object_get(json, key);
+    int rc = member_string(json, key, required, out);
 
-    *out = NULL;
-    if (value == NULL || json_is_null(value))
-        return required ? CRIER_EINVAL : 0;
-    if (!json_is_string(value) || json_string_length(value) == 0)
+    if (rc == 0 && *out != NULL && **out == '\0') {
+        free(*out);
+        *out = NULL;
         return CRIER_EINVAL;
-    *out = strdup(json_string_value(value));
-    return *out == NULL ? CRIER_ENOMEM : 0;
+    }
+    return rc;
 }
 
 
