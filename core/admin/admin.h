@@ -74,6 +74,11 @@ int admin_authorize_reports(struct crier_http_req *req);
 void admin_respond_error(struct crier_http_req *req, int status,
                          const char *field, const char *message);
 
+/* Responds to a failed store call `op`: 503 while the server shuts down
+ * (CRIER_ECLOSED), else 500 after logging the error. */
+void admin_respond_store_failure(struct crier_http_req *req, const char *op,
+                                 int rc);
+
 /* Adds the admin routes: GET /v1/profiles, GET /v1/profiles/... and
  * DELETE /v1/profiles/{id}. */
 int admin_routes_add(struct http_server *http);

@@ -142,6 +142,22 @@ admin_respond_error(struct crier_http_req *req, int status,
 }
 
 
+void
+admin_respond_store_failure(struct crier_http_req *req, const char *op,
+                            int rc)
+{
+    if (rc == CRIER_ECLOSED) {
+        admin_respond_error(req, 503, NULL, "the server is shutting down; "
+                            "try again once it has restarted");
+        return;
+    }
+    log_error("admin store call failed", "op=%s error=%s", op,
+              crier_strerror(rc));
+    admin_respond_error(req, 500, NULL, "the store failed; see the server "
+                        "log");
+}
+
+
 /* Logs a rejection, or counts it when a line went out in the last 10 s.
  * The token itself is never logged. */
 static void

@@ -45,21 +45,6 @@ message_call_free(struct message_call *call)
 }
 
 
-static void
-respond_store_failure(struct crier_http_req *req, const char *op, int rc)
-{
-    if (rc == CRIER_ECLOSED) {
-        admin_respond_error(req, 503, NULL, "the server is shutting down; "
-                            "try again once it has restarted");
-        return;
-    }
-    log_error("admin store call failed", "op=%s error=%s", op,
-              crier_strerror(rc));
-    admin_respond_error(req, 500, NULL, "the store failed; see the server "
-                        "log");
-}
-
-
 /* Responds 501 and returns 0 when the store lacks job_retry. */
 static int
 store_supports_retry(struct crier_http_req *req)
@@ -201,7 +186,7 @@ on_list(void *arg, int status, json_t *result)
     json_t *m;
 
     if (status < 0) {
-        respond_store_failure(call->req, "jobs_list", status);
+        admin_respond_store_failure(call->req, "jobs_list", status);
         message_call_free(call);
         return;
     }
@@ -234,7 +219,7 @@ on_messages(void *arg, struct crier_http_req *req)
                                      call);
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(req, "jobs_list", rc);
+        admin_respond_store_failure(req, "jobs_list", rc);
         message_call_free(call);
     }
 }
@@ -248,7 +233,7 @@ on_one(void *arg, int status, json_t *result)
     char message[96];
 
     if (status < 0) {
-        respond_store_failure(call->req, "jobs_list", status);
+        admin_respond_store_failure(call->req, "jobs_list", status);
     } else if (m == NULL || json_integer_value(json_object_get(m, "id"))
                             != call->id) {
         snprintf(message, sizeof(message), "message not found: %lld",
@@ -275,7 +260,7 @@ get_one(struct message_call *call)
 
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(call->req, "jobs_list", rc);
+        admin_respond_store_failure(call->req, "jobs_list", rc);
         message_call_free(call);
     }
 }
@@ -296,7 +281,7 @@ on_retried(void *arg, int status, json_t *result)
                             "message can be retried; GET the message to "
                             "see its state");
     } else if (status < 0) {
-        respond_store_failure(call->req, "job_retry", status);
+        admin_respond_store_failure(call->req, "job_retry", status);
     } else {
         log_notice("message retried by hand", "job=%lld",
                    (long long) call->id);
@@ -379,7 +364,7 @@ on_bulk_retried(void *arg, int status, json_t *result)
 
     /* A job that moved on since it was listed (ESTALE) is skipped. */
     if (status < 0 && status != CRIER_ESTALE && status != CRIER_ENOTFOUND) {
-        respond_store_failure(call->req, "job_retry", status);
+        admin_respond_store_failure(call->req, "job_retry", status);
         message_call_free(call);
         return;
     }
@@ -423,7 +408,7 @@ on_bulk_list(void *arg, int status, json_t *result)
     json_t *job;
 
     if (status < 0) {
-        respond_store_failure(call->req, "jobs_list", status);
+        admin_respond_store_failure(call->req, "jobs_list", status);
         message_call_free(call);
         return;
     }
@@ -463,7 +448,7 @@ on_bulk_retry(void *arg, struct crier_http_req *req)
                                      on_bulk_list, call);
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(req, "jobs_list", rc);
+        admin_respond_store_failure(req, "jobs_list", rc);
         message_call_free(call);
     }
 }

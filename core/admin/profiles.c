@@ -82,23 +82,6 @@ respond_if_unsupported(struct crier_http_req *req, int supported,
 }
 
 
-/* Responds to a failed store call: the call's own return code, or the
- * status its callback reported. */
-static void
-respond_store_failure(struct crier_http_req *req, const char *op, int rc)
-{
-    if (rc == CRIER_ECLOSED) {
-        admin_respond_error(req, 503, NULL, "the server is shutting down; "
-                            "try again once it has restarted");
-        return;
-    }
-    log_error("admin store call failed", "op=%s error=%s", op,
-              crier_strerror(rc));
-    admin_respond_error(req, 500, NULL, "the store failed to read; see the "
-                        "server log");
-}
-
-
 /* ---- GET /v1/profiles?<kind>=<value> ---- */
 
 static void
@@ -109,7 +92,7 @@ on_lookup_loaded(void *arg, int status, json_t *result)
     char *message;
 
     if (status != 0) {
-        respond_store_failure(call->req, "profiles_load", status);
+        admin_respond_store_failure(call->req, "profiles_load", status);
         call_free(call);
         return;
     }
@@ -214,7 +197,7 @@ start_lookup(struct crier_http_req *req, const struct admin_param *param)
                                          on_lookup_loaded, call);
     json_decref(request);
     if (rc != 0) {
-        respond_store_failure(req, "profiles_load", rc);
+        admin_respond_store_failure(req, "profiles_load", rc);
         call_free(call);
     }
 }
@@ -289,7 +272,7 @@ on_timeline_read(void *arg, int status, json_t *result)
         return;
     }
     if (status != 0) {
-        respond_store_failure(call->req, "timeline", status);
+        admin_respond_store_failure(call->req, "timeline", status);
         call_free(call);
         return;
     }
@@ -317,7 +300,7 @@ start_timeline(struct admin_call *call)
         respond_bad_cursor(call->req);
         call_free(call);
     } else if (rc != 0) {
-        respond_store_failure(call->req, "timeline", rc);
+        admin_respond_store_failure(call->req, "timeline", rc);
         call_free(call);
     }
 }
@@ -332,7 +315,7 @@ on_profile_read(void *arg, int status, json_t *result)
                                                          "merged_into"));
 
     if (status != 0) {
-        respond_store_failure(call->req, "profile_get", status);
+        admin_respond_store_failure(call->req, "profile_get", status);
     } else if (json_is_object(profile) && call->timeline != NULL) {
         start_timeline(call);
         return;
@@ -361,7 +344,7 @@ start_profile_read(struct admin_call *call)
 
     json_decref(request);
     if (rc != 0) {
-        respond_store_failure(call->req, "profile_get", rc);
+        admin_respond_store_failure(call->req, "profile_get", rc);
         call_free(call);
     }
 }

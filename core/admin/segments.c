@@ -62,21 +62,6 @@ store_supports_segments(struct crier_http_req *req)
 }
 
 
-static void
-respond_store_failure(struct crier_http_req *req, const char *op, int rc)
-{
-    if (rc == CRIER_ECLOSED) {
-        admin_respond_error(req, 503, NULL, "the server is shutting down; "
-                            "try again once it has restarted");
-        return;
-    }
-    log_error("admin store call failed", "op=%s error=%s", op,
-              crier_strerror(rc));
-    admin_respond_error(req, 500, NULL, "the store failed to read; see the "
-                        "server log");
-}
-
-
 static json_t *
 segment_json(const struct segment *s, const json_t *count)
 {
@@ -95,7 +80,7 @@ on_count(void *arg, int status, json_t *result)
     json_t *count = json_object_get(result, "count");
 
     if (status < 0) {
-        respond_store_failure(call->req, "segment_count", status);
+        admin_respond_store_failure(call->req, "segment_count", status);
         segment_call_free(call);
         return;
     }
@@ -132,7 +117,7 @@ count_next(struct segment_call *call)
                                          on_count, call);
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(call->req, "segment_count", rc);
+        admin_respond_store_failure(call->req, "segment_count", rc);
         segment_call_free(call);
     }
     return rc;
@@ -212,7 +197,7 @@ on_members(void *arg, int status, json_t *result)
     char text[32];
 
     if (status < 0) {
-        respond_store_failure(call->req, "segment_members", status);
+        admin_respond_store_failure(call->req, "segment_members", status);
         segment_call_free(call);
         return;
     }
@@ -327,7 +312,7 @@ start_members(struct segment_call *call)
                                            on_members, call);
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(call->req, "segment_members", rc);
+        admin_respond_store_failure(call->req, "segment_members", rc);
         segment_call_free(call);
     }
 }

@@ -61,21 +61,6 @@ store_supports_bulletins(struct crier_http_req *req)
 }
 
 
-static void
-respond_store_failure(struct crier_http_req *req, const char *op, int rc)
-{
-    if (rc == CRIER_ECLOSED) {
-        admin_respond_error(req, 503, NULL, "the server is shutting down; "
-                            "try again once it has restarted");
-        return;
-    }
-    log_error("admin store call failed", "op=%s error=%s", op,
-              crier_strerror(rc));
-    admin_respond_error(req, 500, NULL, "the store failed; see the server "
-                        "log");
-}
-
-
 static json_int_t
 tally_count(const json_t *states, const char *state)
 {
@@ -127,7 +112,7 @@ on_tally(void *arg, int status, json_t *result)
         call->ids, call->next - 1));
 
     if (status < 0) {
-        respond_store_failure(call->req, "jobs_tally", status);
+        admin_respond_store_failure(call->req, "jobs_tally", status);
         call_free(call);
         return;
     }
@@ -163,7 +148,7 @@ present_next(struct bulletin_call *call)
                                       on_tally, call);
     json_decref(request);
     if (rc < 0) {
-        respond_store_failure(call->req, "jobs_tally", rc);
+        admin_respond_store_failure(call->req, "jobs_tally", rc);
         call_free(call);
     }
 }
@@ -222,7 +207,7 @@ on_saved(void *arg, int status)
     const struct bulletin *b = bulletin_find(wait->id);
 
     if (status < 0)
-        respond_store_failure(wait->req, "object_put", status);
+        admin_respond_store_failure(wait->req, "object_put", status);
     else if (b == NULL)
         admin_respond_error(wait->req, 404, NULL, "no such bulletin");
     else
