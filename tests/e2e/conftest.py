@@ -7,6 +7,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from crierlib import Crier  # noqa: E402
 
+
+def pytest_configure(config):
+    # The sanitizer suite deselects these: they build or run their own
+    # programs (a package, several nodes) whose time the sanitizers only
+    # multiply, and the ordinary suite runs them once.
+    config.addinivalue_line(
+        "markers", "whole_build: runs against the ordinary build only")
+
 SQLITE_API = """
 store: { plugin = "sqlite"; path = "var/crier.db"; };
 triggers: { api: { plugin = "api"; }; };

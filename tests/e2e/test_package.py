@@ -10,6 +10,8 @@ import pytest
 
 from crierlib import BUILD, ROOT
 
+pytestmark = pytest.mark.whole_build
+
 UNIT = "lib/systemd/system/crier.service"
 
 
