@@ -334,3 +334,35 @@ def test_subscriptions_by_identity(tmp_path):
         assert bad["field"] == "status"
     finally:
         c.stop()
+
+
+def test_merge_moves_subscriptions(tmp_path):
+    """A merge moves the merged-away profile's subscriptions to the
+    surviving one; a (topic, channel) both have keeps the surviving row
+    with the more confirmed status, and bulletins reach the survivor."""
+    c = start(tmp_path)
+    try:
+        into, source = residents(c, 2)
+        subscribe(c, [source], "crib-recalls")
+        subscribe(c, [into], "crib-recalls", status="pending")
+        subscribe(c, [source], "road-closures")
+        call(c, "POST", "/v1/profiles/%s/merge" % into, {"from": source})
+
+        rows = call(c, "GET", "/v1/subscriptions?profile=" + into)
+        subs = {s["topic"]: s for s in rows["subscriptions"]}
+        assert sorted(subs) == ["crib-recalls", "road-closures"]
+        assert subs["crib-recalls"]["status"] == "confirmed"
+        assert subs["road-closures"]["status"] == "confirmed"
+        assert call(c, "GET", "/v1/subscriptions?profile=" + source) == {
+            "subscriptions": []}
+
+        b = call(c, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "road-closures"}, 201)
+        wait_until(lambda: bulletin(c, b["id"])["state"] == "complete",
+                   timeout=20)
+        assert bulletin(c, b["id"])["progress"]["sent"] == 1
+        rows = c.store.query("SELECT profile FROM jobs WHERE rule = ?",
+                             "bulletin:" + b["id"])
+        assert [r[0] for r in rows] == [into]
+    finally:
+        c.stop()
