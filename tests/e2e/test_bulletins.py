@@ -6,7 +6,8 @@ import hashlib
 import os
 import re
 
-from crierlib import ROOT, Crier, Store, maildir_messages, wait_until
+from crierlib import (ROOT, Crier, Store, maildir_messages, run_crier,
+                      wait_until)
 
 TOKEN = "admin-token-for-bulletin-tests"
 AUTH = {"Authorization": "Bearer " + TOKEN}
@@ -36,10 +37,10 @@ admin: { tokens = [ "sha256:%(digest)s" ]; };
 """
 
 
-def start(workdir):
+def start(workdir, extra=""):
     text = CONFIG % {"templates": TEMPLATES,
                      "digest": hashlib.sha256(TOKEN.encode()).hexdigest()}
-    c = Crier(workdir, text).start()
+    c = Crier(workdir, text + extra).start()
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
     c.outbox = os.path.join(c.workdir, "var", "outbox")
     return c
@@ -366,3 +367,54 @@ def test_merge_moves_subscriptions(tmp_path):
         assert [r[0] for r in rows] == [into]
     finally:
         c.stop()
+
+
+def test_channel_rate_shared_by_bulletins(tmp_path):
+    """Two bulletins on one channel share its bulletin rate, 60 an hour:
+    together they go at that pace, the older one first."""
+    c = start(tmp_path, "delivery: { bulletin_rates = { email = 60; }; };")
+    try:
+        ids = residents(c, 20)
+        subscribe(c, ids, "crib-recalls")
+        subscribe(c, ids, "road-closures")
+        first = call(c, "POST", "/v1/bulletins",
+                     {"template": "welcome", "topic": "crib-recalls"}, 201)
+        second = call(c, "POST", "/v1/bulletins",
+                      {"template": "welcome", "topic": "road-closures"}, 201)
+
+        def sent():
+            return [bulletin(c, b["id"])["progress"]["sent"]
+                    for b in (first, second)]
+        wait_until(lambda: sum(sent()) == 1)
+        set_clock(c, "2026-01-01T00:05:00Z")
+        wait_until(lambda: sum(sent()) == 6)
+        # Five minutes at 60 an hour allow five more, for both together.
+        set_clock(c, "2026-01-01T00:05:30Z")
+        assert sum(bulletin(c, b["id"])["progress"]["planned"]
+                   for b in (first, second)) == 6
+        assert sent() == [6, 0]
+        # 34 minutes later: the first one's last 14, then 20 of the
+        # second, which gets what the first one left of the allowance.
+        set_clock(c, "2026-01-01T00:39:00Z")
+        wait_until(lambda: sent() == [20, 20])
+        for b in (first, second):
+            wait_until(lambda: bulletin(c, b["id"])["state"] == "complete")
+        assert set(recipients(c).values()) == {2}
+    finally:
+        c.stop()
+
+
+def test_channel_rate_config_checked(tmp_path):
+    text = CONFIG % {"templates": TEMPLATES, "digest": "0" * 64}
+    for n, (rates, words) in enumerate([
+            ("{ fax = 60; }", 'delivery.bulletin_rates.fax: channel "fax" '
+             "is not configured under channels"),
+            ("{ email = 0; }", "delivery.bulletin_rates.email"),
+            ("60", "delivery.bulletin_rates: must be a group")]):
+        workdir = os.path.join(str(tmp_path), "case%d" % n)
+        os.makedirs(workdir)
+        conf = Crier(workdir, text + "delivery: { bulletin_rates = %s; };"
+                     % rates).conf
+        code, out, err = run_crier("check", "-c", conf)
+        assert code != 0, rates
+        assert words in out + err, (rates, out + err)
