@@ -418,3 +418,42 @@ def test_channel_rate_config_checked(tmp_path):
         code, out, err = run_crier("check", "-c", conf)
         assert code != 0, rates
         assert words in out + err, (rates, out + err)
+
+
+def test_service_message_before_bulletin_backlog(tmp_path):
+    """A service message planned while a large bulletin is sending goes
+    out before the bulletin's remaining jobs: claims take the service
+    lane first. One delivery at a time makes the order of the "message
+    sent" log lines the order of the claims."""
+    c = start(tmp_path, "delivery: { max_in_flight = 1; };")
+    try:
+        ids = residents(c, 600)
+        subscribe(c, ids, "crib-recalls")
+        b = call(c, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "crib-recalls"}, 201)
+        wait_until(lambda: bulletin(c, b["id"])["progress"]["sent"] >= 50,
+                   timeout=30)
+        call(c, "POST", "/v1/admin/pause", {"channel": "email"})
+        wait_until(lambda: bulletin(c, b["id"])["progress"]["planned"]
+                   == 600, timeout=30)
+
+        r = c.post("/v1/events", {"type": "permit.paid",
+                                  "profile": {"email": "r0599@example.gov"}})
+        assert r.status == 202, r.body
+        wait_until(c.store.pipeline_done)
+        receipt = c.store.query("SELECT state FROM jobs"
+                                " WHERE rule = 'receipt'")
+        assert receipt == [("planned",)]
+        sent_before = bulletin(c, b["id"])["progress"]["sent"]
+        assert 600 - sent_before > 400
+        call(c, "POST", "/v1/admin/resume", {"channel": "email"})
+        wait_until(lambda: bulletin(c, b["id"])["state"] == "complete",
+                   timeout=60, interval=0.2)
+
+        order = re.findall(r"message sent .*?rule=(\S+)", c.log_text())
+        assert len(order) == 601
+        at = order.index("receipt")
+        assert at == sent_before
+        assert all(rule.startswith("bulletin:") for rule in order[at + 1:])
+    finally:
+        c.stop()
