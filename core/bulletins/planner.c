@@ -64,7 +64,9 @@ static void tick_arm(int64_t delay_ms);
 /*
  * Raises the allowance of `channel` for the time since it was last raised
  * and returns it, or NULL when the channel has no shared rate. It starts
- * at one message and holds at most a batch, as a bulletin's does.
+ * at one message and is capped at one batch, as a bulletin's is.
+ * NOTE: the allowance is in memory only and starts again at one message
+ * after a restart or reload (docs/KNOWN_LIMITS.md).
  */
 static struct channel_pace *
 channel_pace(const char *channel, int64_t now)
@@ -186,6 +188,9 @@ recipient_verdict(const struct bulletin *b, const json_t *entry,
 }
 
 
+/* Adds the recipient's job, keyed by bulletin and profile id.
+ * NOTE: a merge while the bulletin plans can give the resident a job
+ * under each id, or none (docs/KNOWN_LIMITS.md). */
 static void
 job_add(struct turn *t, const struct bulletin *b, const char *profile,
         const char *to, const char *reason)

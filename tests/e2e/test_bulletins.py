@@ -339,8 +339,8 @@ def test_subscriptions_by_identity(tmp_path):
 
 def test_merge_moves_subscriptions(tmp_path):
     """A merge moves the merged-away profile's subscriptions to the
-    surviving one; a (topic, channel) both have keeps the surviving row
-    with the more confirmed status, and bulletins reach the survivor."""
+    surviving one, and bulletins reach the survivor. Where both have a
+    row, the surviving row stays with the more confirmed status."""
     c = start(tmp_path)
     try:
         into, source = residents(c, 2)
