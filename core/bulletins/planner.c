@@ -3,9 +3,11 @@
  * PLAN_TICK_MS on the crier clock, and at once when woken. A turn reads a
  * page of up to BULLETIN_BATCH recipients after the last one considered,
  * loads their profiles and commits one job per recipient in one store
- * batch. A turn plans no more sendable jobs than the bulletin's rate allows since
- * the last turn, so the pace follows the rate even though each job is due
- * when planned. Only one page is in memory at a time.
+ * batch. A turn plans no more sendable jobs than the bulletin's rate allows
+ * since the last turn, and no more than its channel's shared rate
+ * (`delivery.bulletin_rates`) allows, so the pace follows both even
+ * though each job is due when planned. Only one page is in memory at a
+ * time.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -29,9 +31,16 @@
 #define REASON_UNCONFIRMED "unconfirmed"
 #define REASON_NO_ADDRESS "no address"
 
+/* The allowance of one channel that all its bulletins share. */
+struct channel_pace {
+    double allowance;           /* messages the channel's rate allows now */
+    int64_t accrued_at;         /* when `allowance` was last raised */
+};
+
 static struct {
     struct crier_timer *tick;
     int running;
+    GHashTable *paces;          /* channel name -> struct channel_pace */
 } pl;
 
 /* One turn of one bulletin, from the page read to the commit. */
@@ -44,21 +53,96 @@ struct turn {
     char *after;                /* the last recipient this turn considered */
     int64_t sendable;
     int64_t suppressed;
+    char *channel;              /* the bulletin's channel */
+    int64_t reserved;           /* taken from the channel's allowance; what
+                                 * is left at the end goes back */
 };
 
 static void tick_arm(int64_t delay_ms);
+
+
+/*
+ * Raises the allowance of `channel` for the time since it was last raised
+ * and returns it, or NULL when the channel has no shared rate. It starts
+ * at one message and is capped at one batch, as a bulletin's is.
+ * NOTE: the allowance is in memory only and starts again at one message
+ * after a restart or reload (docs/KNOWN_LIMITS.md).
+ */
+static struct channel_pace *
+channel_pace(const char *channel, int64_t now)
+{
+    int64_t rate = outbox_bulletin_rate(channel);
+    struct channel_pace *pace;
+
+    if (rate == 0)
+        return NULL;
+    if (pl.paces == NULL)
+        pl.paces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         g_free);
+    pace = g_hash_table_lookup(pl.paces, channel);
+    if (pace == NULL) {
+        pace = g_new0(struct channel_pace, 1);
+        pace->allowance = 1.0;
+        pace->accrued_at = now;
+        g_hash_table_insert(pl.paces, g_strdup(channel), pace);
+    }
+    pace->allowance += (double) (now - pace->accrued_at) * (double) rate /
+                       HOUR_MS;
+    if (pace->allowance > BULLETIN_BATCH)
+        pace->allowance = BULLETIN_BATCH;
+    pace->accrued_at = now;
+    return pace;
+}
+
+
+/* Takes up to `budget` messages from the channel's allowance for one
+ * turn and returns how many the turn may plan. A turn reserves them at
+ * its start, so that two bulletins in one tick never share one
+ * allowance twice. */
+static int64_t
+channel_take(struct turn *t, int64_t budget, int64_t now)
+{
+    struct channel_pace *pace = channel_pace(t->channel, now);
+
+    if (pace == NULL)
+        return budget;
+    if ((double) budget > pace->allowance)
+        budget = (int64_t) pace->allowance;
+    pace->allowance -= (double) budget;
+    t->reserved = budget;
+    return budget;
+}
+
+
+/* Returns nonzero when the channel's shared rate allows another message
+ * now, or it has none. */
+static int
+channel_ready(const char *channel)
+{
+    struct channel_pace *pace = pl.paces && outbox_bulletin_rate(channel)
+                                ? g_hash_table_lookup(pl.paces, channel)
+                                : NULL;
+
+    return pace == NULL || pace->allowance >= 1.0;
+}
 
 
 static void
 turn_free(struct turn *t)
 {
     struct bulletin *b = bulletin_find(t->id);
+    struct channel_pace *pace = pl.paces && t->reserved > 0
+                                ? g_hash_table_lookup(pl.paces, t->channel)
+                                : NULL;
 
+    if (pace != NULL)
+        pace->allowance += (double) t->reserved;
     if (b != NULL)
         b->busy = 0;
     json_decref(t->page);
     json_decref(t->jobs);
     g_free(t->after);
+    g_free(t->channel);
     g_free(t->id);
     g_free(t);
 }
@@ -104,6 +188,9 @@ recipient_verdict(const struct bulletin *b, const json_t *entry,
 }
 
 
+/* Adds the recipient's job, keyed by bulletin and profile id.
+ * NOTE: a merge while the bulletin plans can give the resident a job
+ * under each id, or none (docs/KNOWN_LIMITS.md). */
 static void
 job_add(struct turn *t, const struct bulletin *b, const char *profile,
         const char *to, const char *reason)
@@ -127,6 +214,7 @@ on_committed(void *arg, int status, json_t *result)
 {
     struct turn *t = arg;
     struct bulletin *b = bulletin_find(t->id);
+    int more;
 
     if (status < 0) {
         turn_fail(t, "commit", status);
@@ -139,6 +227,7 @@ on_committed(void *arg, int status, json_t *result)
     g_free(b->after);
     b->after = g_strdup(t->after);
     b->allowance -= (double) t->sendable;
+    t->reserved = t->reserved > t->sendable ? t->reserved - t->sendable : 0;
     log_info("bulletin batch planned", "bulletin=%s planned=%lld "
              "suppressed=%lld existing=%lld after=%s", b->id,
              (long long) t->sendable, (long long) t->suppressed,
@@ -151,10 +240,13 @@ on_committed(void *arg, int status, json_t *result)
         b->scanned = 1;
         log_notice("bulletin fully planned", "bulletin=%s", b->id);
         bulletin_save(b, NULL, NULL);
-    } else if (pl.running && (b->rate == 0 || b->allowance >= 1.0)) {
-        tick_arm(0);
     }
+    more = t->last_page || b->rate == 0 || b->allowance >= 1.0;
     turn_free(t);
+    /* Another turn now, when this bulletin or another on the channel may
+     * plan more: turn_free gave back the unused part of the reserve. */
+    if (pl.running && more && channel_ready(b->channel))
+        tick_arm(0);
 }
 
 
@@ -308,9 +400,7 @@ on_tally(void *arg, int status, json_t *result)
 
 
 /* Raises the bulletin's allowance for the time since its last turn and
- * returns the sendable jobs this turn may plan.
- * NOTE: the rate is the bulletin's own; two bulletins on one channel add
- * up (docs/KNOWN_LIMITS.md, "Topics and bulletins"). */
+ * returns the sendable jobs its own rate lets this turn plan. */
 static int64_t
 budget_take(struct bulletin *b, int64_t now)
 {
@@ -347,9 +437,16 @@ turn_start(struct bulletin *b, void *arg)
     if (b->busy || budget < 1)
         return;
     t = g_new0(struct turn, 1);
-    t->budget = budget;
-    b->busy = 1;
     t->id = g_strdup(b->id);
+    t->channel = g_strdup(b->channel);
+    /* Bulletins take turns in id order, so on a channel whose shared rate
+     * is spent the older bulletin goes first. */
+    t->budget = channel_take(t, budget, now);
+    if (t->budget < 1) {
+        turn_free(t);
+        return;
+    }
+    b->busy = 1;
     if (b->positioned) {
         page_read(t, b);
         return;
@@ -410,4 +507,7 @@ bulletins_stop(void)
     pl.running = 0;
     timer_stop(pl.tick);
     pl.tick = NULL;
+    if (pl.paces != NULL)
+        g_hash_table_destroy(pl.paces);
+    pl.paces = NULL;
 }

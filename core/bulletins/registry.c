@@ -96,12 +96,19 @@ bulletins_each(void (*fn)(struct bulletin *b, void *arg), void *arg)
 
 
 /* Returns a new id: the creation time in hex, so ids sort by age, and
- * random digits. */
+ * random digits. A second bulletin in the same millisecond takes the
+ * next one, so that the planner's id order is creation order within a
+ * run (the test clock stands still between requests). */
 static char *
 bulletin_id_new(void)
 {
-    return g_strdup_printf("b-%012llx%08x",
-                           (unsigned long long) clock_now_ms(),
+    static int64_t last_ms;
+    int64_t ms = clock_now_ms();
+
+    if (ms <= last_ms)
+        ms = last_ms + 1;
+    last_ms = ms;
+    return g_strdup_printf("b-%012llx%08x", (unsigned long long) ms,
                            (unsigned) g_random_int());
 }
 

@@ -794,6 +794,16 @@ outbox_message_id_domain(void)
 }
 
 
+int64_t
+outbox_bulletin_rate(const char *channel)
+{
+    for (int i = 0; i < ob.set.bulletin_rate_count; i++)
+        if (strcmp(ob.set.bulletin_rates[i].channel, channel) == 0)
+            return ob.set.bulletin_rates[i].per_hour;
+    return 0;
+}
+
+
 void
 outbox_kick(void)
 {

@@ -35,6 +35,12 @@ struct outbox_quiet {
     struct quiet_window window;
 };
 
+/* The pace of every bulletin on one channel together (planner.c). */
+struct outbox_bulletin_rate {
+    char channel[64];
+    int64_t per_hour;
+};
+
 struct outbox_settings {
     int max_attempts;           /* attempts before a job is dead; 8 */
     int64_t lease_ms;           /* how long a claim holds; 5 min */
@@ -49,6 +55,8 @@ struct outbox_settings {
     int cap_count;
     struct outbox_quiet quiet[OUTBOX_QUIET_MAX];
     int quiet_count;
+    struct outbox_bulletin_rate bulletin_rates[OUTBOX_CAPS_MAX];
+    int bulletin_rate_count;
 };
 
 /* Reads the `delivery` group; 0 or CRIER_ECONFIG. */
@@ -77,6 +85,11 @@ void outbox_message_id(const char *key, const char *domain, char *buf,
 /* Returns the domain of Message-IDs, from the running outbox's
  * settings. */
 const char *outbox_message_id_domain(void);
+
+/* Returns the messages per hour that all bulletins on `channel` share,
+ * from the running outbox's settings (`delivery.bulletin_rates`), or 0
+ * when the channel has no such limit. */
+int64_t outbox_bulletin_rate(const char *channel);
 
 /*
  * Returns the wait before retry number `attempt` (1 for the first):

@@ -10,7 +10,8 @@
 
 static const char *const delivery_keys[] = {
     "max_attempts", "max_in_flight", "lease", "backoff", "max_backoff",
-    "poll", "message_id_domain", "link_secret", "caps", "quiet_hours", NULL
+    "poll", "message_id_domain", "link_secret", "caps", "quiet_hours",
+    "bulletin_rates", NULL
 };
 
 static const char *const cap_keys[] = {
@@ -149,6 +150,53 @@ load_caps(struct config *cfg, const json_t *group, struct outbox_settings *s)
 }
 
 
+/*
+ * Reads `delivery.bulletin_rates`, a group of channel instance names to
+ * messages per hour: the pace that every bulletin on that channel shares.
+ * A name must be a channel of the config's `channels` group.
+ */
+static int
+load_bulletin_rates(struct config *cfg, const json_t *group,
+                    struct outbox_settings *s)
+{
+    const char *prefix = "delivery.bulletin_rates";
+    json_t *rates = json_object_get(group, "bulletin_rates");
+    json_t *channels = json_object_get(cfg->root, "channels");
+    const char *name;
+    json_t *value;
+    char key[128];
+    long long rate;
+
+    if (rates == NULL)
+        return 0;
+    if (!json_is_object(rates) ||
+        json_object_size(rates) > OUTBOX_CAPS_MAX) {
+        config_fail(cfg, prefix, "must be a group of at most %d channels "
+                    "and messages per hour: { email = 3600; }",
+                    OUTBOX_CAPS_MAX);
+        return CRIER_ECONFIG;
+    }
+    json_object_foreach(rates, name, value) {
+        struct outbox_bulletin_rate *r =
+            &s->bulletin_rates[s->bulletin_rate_count];
+
+        snprintf(key, sizeof(key), "%s.%s", prefix, name);
+        if (json_object_get(channels, name) == NULL ||
+            strlen(name) >= sizeof(r->channel)) {
+            config_fail(cfg, key, "channel \"%s\" is not configured "
+                        "under channels", name);
+            return CRIER_ECONFIG;
+        }
+        if (config_get_int(cfg, rates, prefix, name, 1, 100000000, &rate))
+            return CRIER_ECONFIG;
+        snprintf(r->channel, sizeof(r->channel), "%s", name);
+        r->per_hour = rate;
+        s->bulletin_rate_count++;
+    }
+    return 0;
+}
+
+
 /* The host of public_url, without a port, for Message-IDs. */
 static const char *
 domain_of(const char *url)
@@ -180,6 +228,7 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
     s->link_secret = NULL;
     s->cap_count = 0;
     s->quiet_count = 0;
+    s->bulletin_rate_count = 0;
     s->message_id_domain = domain_of(server.settings.public_url);
     if (group == NULL)
         goto done;
@@ -201,7 +250,8 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
                           &s->message_id_domain) ||
         config_get_string(cfg, group, "delivery", "link_secret", 0,
                           &s->link_secret) ||
-        load_quiet_hours(cfg, group, s) || load_caps(cfg, group, s))
+        load_quiet_hours(cfg, group, s) || load_caps(cfg, group, s) ||
+        load_bulletin_rates(cfg, group, s))
         return CRIER_ECONFIG;
     if (s->link_secret != NULL && s->link_secret[0] == '\0') {
         config_fail(cfg, "delivery.link_secret", "must not be empty; set "

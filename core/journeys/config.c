@@ -14,7 +14,8 @@
 #include "template/template.h"
 
 static const char *const journey_keys[] = {
-    "name", "on", "stage_entered", "when", "reentry", "exit", "steps", NULL
+    "name", "program", "on", "stage_entered", "when", "reentry", "exit",
+    "steps", NULL
 };
 static const char *const exit_keys[] = {
     "when", "left_segment", "goal", NULL
@@ -510,7 +511,7 @@ load_journey(struct config *cfg, size_t index, json_t *block,
 {
     char prefix[32];
     struct journey *j = calloc(1, sizeof(*j));
-    const char *name = NULL;
+    const char *name = NULL, *program = NULL;
     char *key;
 
     snprintf(prefix, sizeof(prefix), "journeys[%zu]", index);
@@ -523,6 +524,7 @@ load_journey(struct config *cfg, size_t index, json_t *block,
     }
     if (config_check_keys(cfg, block, prefix, journey_keys) ||
         config_get_string(cfg, block, prefix, "name", 1, &name) ||
+        config_get_string(cfg, block, prefix, "program", 0, &program) ||
         load_entry(cfg, prefix, block, rs, j) ||
         load_reentry(cfg, prefix, block, j))
         return CRIER_ECONFIG;
@@ -534,6 +536,14 @@ load_journey(struct config *cfg, size_t index, json_t *block,
     else if (g_str_has_prefix(name, DIGEST_ROW_PREFIX))
         config_fail(cfg, key, "must not start with \"%s\", which names "
                     "the rows of digest windows", DIGEST_ROW_PREFIX);
+    g_free(key);
+    /* The program lets goals of that program credit the send steps'
+     * messages (docs/journeys.md, "Goals"). */
+    key = g_strdup_printf("%s.program", prefix);
+    if (cfg->error[0] == '\0' && program != NULL &&
+        (j->program = ruleset_program(rs, program)) == NULL)
+        config_fail(cfg, key, "program \"%s\" is not configured under "
+                    "programs", program);
     g_free(key);
     key = g_strdup_printf("%s.when", prefix);
     if (cfg->error[0] == '\0' && json_object_get(block, "when") != NULL)

@@ -70,6 +70,8 @@ struct journey_step {
 
 struct journey {
     char *name;
+    const struct program *program;  /* the send steps' jobs carry it, so
+                                     * goals of it credit them; or NULL */
     GPtrArray *on;              /* char *: entry event type patterns, or
                                  * NULL for entry on a stage only */
     const struct program *entry_program;  /* entry on a stage move to

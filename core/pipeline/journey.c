@@ -126,6 +126,8 @@ send_plan(struct journey_run *run, const struct journey_step *step)
     const char *to = profile_identity(run->profile, kind);
     const char *id = row_text(run->row, "profile");
     int64_t entry = json_integer_value(json_object_get(run->row, "entry"));
+    const char *program = run->journey->program
+                          ? run->journey->program->name : NULL;
     char *key, *rule;
 
     if (step->digest != NULL) {
@@ -144,9 +146,10 @@ send_plan(struct journey_run *run, const struct journey_step *step)
                           step->name, id, (long long) entry);
     rule = g_strdup_printf("journey:%s/%s", run->journey->name, step->name);
     json_array_append_new(run->ev->jobs,
-                          json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:i,"
-                                    "s:i}", "key", key, "rule", rule,
-                                    "profile", id, "event_seq",
+                          json_pack("{s:s,s:s,s:s?,s:s,s:I,s:s,s:s,s:s,s:I,"
+                                    "s:i,s:i}", "key", key, "rule", rule,
+                                    "program", program, "profile", id,
+                                    "event_seq",
                                     (json_int_t) run->seq, "channel",
                                     step->channel, "template",
                                     step->template_name, "to", to, "due",

@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "journeys/journeys.h"
 #include "rules/rules.h"
 #include "server/server.h"
 
@@ -67,10 +68,34 @@ report_date_parse(const char *text, int64_t *ms)
 }
 
 
-/* Returns the program of rule `name`, or NULL. */
+/* Returns the program of journey `j` or NULL. */
+static const char *
+journey_program(const struct journey *j)
+{
+    return j != NULL && j->program != NULL ? j->program->name : NULL;
+}
+
+
+/*
+ * Returns the program of rule `name`, or NULL. A journey's send steps
+ * count under the rule name "journey:<journey>/<step>" and have the
+ * journey's program.
+ */
 static const char *
 rule_program(const char *name)
 {
+    if (g_str_has_prefix(name, "journey:") && server.rules != NULL) {
+        const char *start = name + strlen("journey:");
+        const char *slash = strchr(start, '/');
+        char *journey = slash ? g_strndup(start, (gsize) (slash - start))
+                              : NULL;
+        const char *program = journey
+            ? journey_program(journey_find(server.rules->journeys, journey))
+            : NULL;
+
+        g_free(journey);
+        return program;
+    }
     for (guint i = 0; server.rules && i < server.rules->rules->len; i++) {
         const struct rule *r = g_ptr_array_index(server.rules->rules, i);
 

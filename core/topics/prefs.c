@@ -5,7 +5,7 @@
  *                           that unsubscribes from all
  *   POST /p/prefs/{token}   saves the boxes, or with action=all
  *                           unsubscribes from every topic and revokes
- *                           email consent
+ *                           consent on every channel the page lists
  * A box ticked here is confirmed at once: the signed link reached the
  * resident's own inbox, which is what a confirmation proves.
  */
@@ -295,21 +295,62 @@ subscription_write(struct prefs_call *call, const char *topic,
 }
 
 
-/* Records the revoke of email consent as an event of the profile's
- * address, which the pipeline applies like an unsubscribe link. */
+/*
+ * Collects what "unsubscribe from all" revokes: into `consent`, each
+ * channel kind (the channel plugin's name, as consent is keyed) of the
+ * channels the page lists, and into *identity one address of the profile
+ * for those channels, with its kind in *kind. The outbox checks consent
+ * by the same kind, so no outreach of those channels reaches the
+ * resident afterwards, whatever the address.
+ */
+static void
+consent_kinds(const json_t *profile, json_t *consent, const char **kind,
+              const char **identity)
+{
+    json_t *topics = topics_json();
+    json_t *topic, *channel;
+    size_t i, j;
+
+    json_array_foreach(topics, i, topic)
+        json_array_foreach(json_object_get(topic, "channels"), j, channel) {
+            struct plugin_instance *ch =
+                server_channel(json_string_value(channel));
+            const struct crier_channel_ops *ops = ch ? ch->desc->ops : NULL;
+            const char *address = ops && ops->address_kind
+                                  ? ops->address_kind : "email";
+
+            if (ch == NULL)
+                continue;
+            json_object_set_new(consent, ch->desc->name,
+                                json_string("revoked"));
+            if (*identity == NULL &&
+                (*identity = profile_identity(profile, address)) != NULL)
+                *kind = address;
+        }
+    json_decref(topics);
+}
+
+
+/* Records the revoke of consent on every channel kind the page lists as
+ * one event of the profile, which the pipeline applies like an
+ * unsubscribe link. */
 static void
 consent_revoke(struct prefs_call *call, const json_t *profile)
 {
-    const char *email = profile_identity(profile, "email");
+    json_t *consent = json_object();
+    const char *kind = NULL, *identity = NULL;
     struct crier_input_error err;
     json_t *events;
     int rc;
 
-    if (email == NULL)
+    consent_kinds(profile, consent, &kind, &identity);
+    if (identity == NULL || json_object_size(consent) == 0) {
+        json_decref(consent);
         return;
-    events = json_pack("[{s:s,s:{s:s},s:{s:s}}]", "type",
-                       "preferences.unsubscribed", "profile", "email", email,
-                       "consent", "email", "revoked");
+    }
+    events = json_pack("[{s:s,s:{s:s},s:o}]", "type",
+                       "preferences.unsubscribed", "profile", kind,
+                       identity, "consent", consent);
     call->waiting++;
     rc = ingest_emit(PAGES_EVENT_SOURCE, events, &err, on_emitted, call);
     json_decref(events);

@@ -6,7 +6,8 @@ import hashlib
 import os
 import re
 
-from crierlib import ROOT, Crier, Store, maildir_messages, wait_until
+from crierlib import (ROOT, Crier, Store, maildir_messages, run_crier,
+                      wait_until)
 
 TOKEN = "admin-token-for-bulletin-tests"
 AUTH = {"Authorization": "Bearer " + TOKEN}
@@ -36,10 +37,10 @@ admin: { tokens = [ "sha256:%(digest)s" ]; };
 """
 
 
-def start(workdir):
+def start(workdir, extra=""):
     text = CONFIG % {"templates": TEMPLATES,
                      "digest": hashlib.sha256(TOKEN.encode()).hexdigest()}
-    c = Crier(workdir, text).start()
+    c = Crier(workdir, text + extra).start()
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
     c.outbox = os.path.join(c.workdir, "var", "outbox")
     return c
@@ -332,5 +333,127 @@ def test_subscriptions_by_identity(tmp_path):
             {"email": "r0001@example.gov", "topic": "crib-recalls",
              "channel": "email", "status": "maybe"}]}, 400)
         assert bad["field"] == "status"
+    finally:
+        c.stop()
+
+
+def test_merge_moves_subscriptions(tmp_path):
+    """A merge moves the merged-away profile's subscriptions to the
+    surviving one, and bulletins reach the survivor. Where both have a
+    row, the surviving row stays with the more confirmed status."""
+    c = start(tmp_path)
+    try:
+        into, source = residents(c, 2)
+        subscribe(c, [source], "crib-recalls")
+        subscribe(c, [into], "crib-recalls", status="pending")
+        subscribe(c, [source], "road-closures")
+        call(c, "POST", "/v1/profiles/%s/merge" % into, {"from": source})
+
+        rows = call(c, "GET", "/v1/subscriptions?profile=" + into)
+        subs = {s["topic"]: s for s in rows["subscriptions"]}
+        assert sorted(subs) == ["crib-recalls", "road-closures"]
+        assert subs["crib-recalls"]["status"] == "confirmed"
+        assert subs["road-closures"]["status"] == "confirmed"
+        assert call(c, "GET", "/v1/subscriptions?profile=" + source) == {
+            "subscriptions": []}
+
+        b = call(c, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "road-closures"}, 201)
+        wait_until(lambda: bulletin(c, b["id"])["state"] == "complete",
+                   timeout=20)
+        assert bulletin(c, b["id"])["progress"]["sent"] == 1
+        rows = c.store.query("SELECT profile FROM jobs WHERE rule = ?",
+                             "bulletin:" + b["id"])
+        assert [r[0] for r in rows] == [into]
+    finally:
+        c.stop()
+
+
+def test_channel_rate_shared_by_bulletins(tmp_path):
+    """Two bulletins on one channel share its bulletin rate, 60 an hour:
+    together they go at that pace, the older one first."""
+    c = start(tmp_path, "delivery: { bulletin_rates = { email = 60; }; };")
+    try:
+        ids = residents(c, 20)
+        subscribe(c, ids, "crib-recalls")
+        subscribe(c, ids, "road-closures")
+        first = call(c, "POST", "/v1/bulletins",
+                     {"template": "welcome", "topic": "crib-recalls"}, 201)
+        second = call(c, "POST", "/v1/bulletins",
+                      {"template": "welcome", "topic": "road-closures"}, 201)
+
+        def sent():
+            return [bulletin(c, b["id"])["progress"]["sent"]
+                    for b in (first, second)]
+        wait_until(lambda: sum(sent()) == 1)
+        set_clock(c, "2026-01-01T00:05:00Z")
+        wait_until(lambda: sum(sent()) == 6)
+        # Five minutes at 60 an hour allow five more, for both together.
+        set_clock(c, "2026-01-01T00:05:30Z")
+        assert sum(bulletin(c, b["id"])["progress"]["planned"]
+                   for b in (first, second)) == 6
+        assert sent() == [6, 0]
+        # 34 minutes later: the first one's last 14, then 20 of the
+        # second, which gets what the first one left of the allowance.
+        set_clock(c, "2026-01-01T00:39:00Z")
+        wait_until(lambda: sent() == [20, 20])
+        for b in (first, second):
+            wait_until(lambda: bulletin(c, b["id"])["state"] == "complete")
+        assert set(recipients(c).values()) == {2}
+    finally:
+        c.stop()
+
+
+def test_channel_rate_config_checked(tmp_path):
+    text = CONFIG % {"templates": TEMPLATES, "digest": "0" * 64}
+    for n, (rates, words) in enumerate([
+            ("{ fax = 60; }", 'delivery.bulletin_rates.fax: channel "fax" '
+             "is not configured under channels"),
+            ("{ email = 0; }", "delivery.bulletin_rates.email"),
+            ("60", "delivery.bulletin_rates: must be a group")]):
+        workdir = os.path.join(str(tmp_path), "case%d" % n)
+        os.makedirs(workdir)
+        conf = Crier(workdir, text + "delivery: { bulletin_rates = %s; };"
+                     % rates).conf
+        code, out, err = run_crier("check", "-c", conf)
+        assert code != 0, rates
+        assert words in out + err, (rates, out + err)
+
+
+def test_service_message_before_bulletin_backlog(tmp_path):
+    """A service message planned while a large bulletin is sending goes
+    out before the bulletin's remaining jobs: claims take the service
+    lane first. One delivery at a time makes the order of the "message
+    sent" log lines the order of the claims."""
+    c = start(tmp_path, "delivery: { max_in_flight = 1; };")
+    try:
+        ids = residents(c, 600)
+        subscribe(c, ids, "crib-recalls")
+        b = call(c, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "crib-recalls"}, 201)
+        wait_until(lambda: bulletin(c, b["id"])["progress"]["sent"] >= 50,
+                   timeout=30)
+        call(c, "POST", "/v1/admin/pause", {"channel": "email"})
+        wait_until(lambda: bulletin(c, b["id"])["progress"]["planned"]
+                   == 600, timeout=30)
+
+        r = c.post("/v1/events", {"type": "permit.paid",
+                                  "profile": {"email": "r0599@example.gov"}})
+        assert r.status == 202, r.body
+        wait_until(c.store.pipeline_done)
+        receipt = c.store.query("SELECT state FROM jobs"
+                                " WHERE rule = 'receipt'")
+        assert receipt == [("planned",)]
+        sent_before = bulletin(c, b["id"])["progress"]["sent"]
+        assert 600 - sent_before > 400
+        call(c, "POST", "/v1/admin/resume", {"channel": "email"})
+        wait_until(lambda: bulletin(c, b["id"])["state"] == "complete",
+                   timeout=60, interval=0.2)
+
+        order = re.findall(r"message sent .*?rule=(\S+)", c.log_text())
+        assert len(order) == 601
+        at = order.index("receipt")
+        assert at == sent_before
+        assert all(rule.startswith("bulletin:") for rule in order[at + 1:])
     finally:
         c.stop()

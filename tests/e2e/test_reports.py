@@ -300,3 +300,50 @@ def test_metrics_count_events_and_sends(tmp_path):
     assert "# TYPE crier_send_seconds histogram" in text
     assert "# TYPE crier_events_accepted_total counter" in text
     assert c.stop() == 0
+
+
+JOURNEY_CONFIG = CONFIG.replace("rules = (", """journeys = (
+  { name = "onboard"; program = "snap-benefits"; on = "signup";
+    steps = (
+      { name = "hello"; send = { channel = "email"; template = "welcome"; }; },
+      { name = "rest"; wait = "2d"; },
+      { name = "remind"; send = { channel = "email"; template = "welcome"; }; }
+    ); }
+);
+rules = (""")
+
+
+def test_goal_credits_last_journey_message(tmp_path):
+    """A goal of the journey's program credits the journey's last message
+    within the window, under the rule name journey:<journey>/<step>."""
+    c = Crier(tmp_path, JOURNEY_CONFIG).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    send(c, [event("signup", e) for e in RESIDENTS[:2]])
+    settle(c)
+    assert c.post("/v1/test/clock", {"advance": "49h"}).status == 200
+    wait_until(lambda: len(c.store.jobs()) == 4)
+    settle(c)
+    jobs = c.store.jobs()
+    assert sorted(j["rule"] for j in jobs) == [
+        "journey:onboard/hello", "journey:onboard/hello",
+        "journey:onboard/remind", "journey:onboard/remind"]
+    assert {r[0] for r in c.store.query("SELECT program FROM jobs")} == {
+        "snap-benefits"}
+    # Ana enrols after both messages: the reminder gets the conversion.
+    send(c, [event("benefit.decided", RESIDENTS[0], outcome="enrolled")])
+    assert c.stop() == 0
+
+    goals = json.loads(report(c, "goals", "--json"))
+    by_rule = {g["rule"]: g for g in goals}
+    assert by_rule["journey:onboard/remind"]["conversions"] == 1
+    assert by_rule["journey:onboard/remind"]["sent"] == 2
+    assert by_rule["journey:onboard/remind"]["rate_percent"] == 50.0
+    assert by_rule.get("journey:onboard/hello", {"conversions": 0})[
+        "conversions"] == 0
+    rules = json.loads(report(c, "rules", "--program", "snap-benefits",
+                              "--json"))
+    by_rule = {r["rule"]: r for r in rules}
+    assert by_rule["journey:onboard/remind"]["converted"] == 1
+    assert by_rule["journey:onboard/hello"]["converted"] == 0
+    assert json.loads(report(c, "rules", "--program", "housing",
+                             "--json")) == []

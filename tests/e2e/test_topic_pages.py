@@ -231,6 +231,55 @@ def test_preference_page_changes_and_all(tmp_path):
         c.stop()
 
 
+def test_unsubscribe_all_revokes_every_channel(tmp_path):
+    """"Unsubscribe from all" revokes consent on email and SMS, the
+    channels the page lists, not email only."""
+    from fake_twilio import FakeTwilio
+    from test_sms import AUTH_TOKEN, one_provider
+
+    fake = FakeTwilio()
+    templates = os.path.join(str(tmp_path), "templates")
+    start_templates(templates)
+    text = CONFIG % {"templates": templates, "secret": SECRET,
+                     "digest": hashlib.sha256(TOKEN.encode()).hexdigest()}
+    text = text.replace("channels: {", "channels: {\n  sms: { plugin = "
+                        "\"sms\"; default_region = \"US\"; %s };"
+                        % one_provider(fake.url))
+    text = text.replace('channels = [ "email" ]; },\n  { name = "road',
+                        'channels = [ "email", "sms" ]; },\n  { name = "road')
+    c = Crier(tmp_path, text, env={"SMS_AUTH_TOKEN": AUTH_TOKEN}).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    c.outbox = os.path.join(c.workdir, "var", "outbox")
+    try:
+        subscribe_and_confirm(c, "fay@example.gov")
+        r = c.post("/v1/events", {"type": "phone.added", "profile": {
+            "email": "fay@example.gov", "phone": "+13125550142"}})
+        assert r.status == 202, r.body
+        wait_until(c.store.pipeline_done)
+        r = c.request("POST", "/v1/subscriptions", {"subscriptions": [
+            {"email": "fay@example.gov", "topic": "crib-recalls",
+             "channel": "sms", "status": "confirmed"}]}, headers=AUTH)
+        assert r.json() == {"written": 1, "missing": []}
+        prefs = urllib.parse.urlparse(
+            links_in(c, "fay@example.gov", "prefs")[0]).path
+        assert 'value="crib-recalls:sms" checked' in c.get(prefs).body.decode()
+
+        assert form_post(c, prefs, {"action": "all"}).status == 200
+        subs = subscriptions(c, "fay@example.gov")
+        assert subs[("crib-recalls", "sms")]["status"] == "unsubscribed"
+        assert {s["status"] for s in subs.values()} == {"unsubscribed"}
+        wait_until(c.store.pipeline_done)
+        r = c.get("/v1/profiles?email=fay@example.gov", headers=AUTH)
+        consent = r.json()["profile"]["consent"]
+        assert consent["email"]["state"] == "revoked"
+        assert consent["sms"]["state"] == "revoked"
+        assert consent["sms"]["source"] == "pages:preferences.unsubscribed"
+        assert fake.count() == 0
+    finally:
+        c.stop()
+        fake.stop()
+
+
 def test_bulletin_links_preferences(tmp_path):
     c = start(tmp_path)
     try:

@@ -168,6 +168,95 @@ subscription_erase_removes(void **state)
 }
 
 
+/* Stores an empty profile `id`, so that a merge can name it. */
+static void
+profile_put(struct fixture *f, const char *id)
+{
+    json_decref(json_ok(f, f->ops->commit,
+        json_pack("{s:[{s:s,s:I,s:I,s:{}}]}", "profiles", "id", id,
+                  "created", (json_int_t) T0, "updated", (json_int_t) T0,
+                  "attributes")));
+}
+
+
+/* Returns the status of the row for `topic` in `rows`, or NULL. */
+static const char *
+status_of(const json_t *rows, const char *topic)
+{
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(rows, i, row)
+        if (strcmp(member_str(row, "topic"), topic) == 0)
+            return member_str(row, "status");
+    return NULL;
+}
+
+
+/*
+ * A merge moves the subscriptions of the merged-away profile to the
+ * surviving one in its commit. Where both have a row for one (topic,
+ * channel), the surviving row stays and takes the more confirmed status.
+ */
+static void
+merge_moves_subscriptions(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result, *rows;
+
+    profile_put(f, "p_from");
+    profile_put(f, "p_into");
+    json_decref(subscribe(f, "p_from", "only-from", "confirmed", "page",
+                          T0));
+    json_decref(subscribe(f, "p_from", "up", "confirmed", "page", T0 + 1));
+    json_decref(subscribe(f, "p_into", "up", "pending", "api", T0 + 2));
+    json_decref(subscribe(f, "p_from", "down", "unsubscribed", "page",
+                          T0 + 3));
+    json_decref(subscribe(f, "p_into", "down", "confirmed", "api", T0 + 4));
+    json_decref(subscribe(f, "p_into", "only-into", "pending", "api",
+                          T0 + 5));
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:I}]}", "merges",
+                                  "from", "p_from", "into", "p_into",
+                                  "time", (json_int_t)(T0 + 9))));
+
+    result = json_ok(f, f->ops->subscriptions_read,
+                     json_pack("{s:s}", "profile", "p_from"));
+    assert_int_equal(json_array_size(json_object_get(result,
+                                                     "subscriptions")), 0);
+    json_decref(result);
+    result = json_ok(f, f->ops->subscriptions_read,
+                     json_pack("{s:s}", "profile", "p_into"));
+    rows = json_object_get(result, "subscriptions");
+    assert_int_equal(json_array_size(rows), 4);
+    assert_string_equal(status_of(rows, "only-from"), "confirmed");
+    assert_string_equal(status_of(rows, "up"), "confirmed");
+    assert_string_equal(status_of(rows, "down"), "confirmed");
+    assert_string_equal(status_of(rows, "only-into"), "pending");
+    /* "up" took the origin of the confirmed row; created stays. */
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
+
+        assert_string_equal(member_str(row, "profile"), "p_into");
+        if (strcmp(member_str(row, "topic"), "up") == 0) {
+            assert_string_equal(member_str(row, "origin"), "page");
+            assert_int_equal(member_int(row, "created"), T0 + 2);
+        }
+    }
+    json_decref(result);
+
+    /* A topic's subscriber list names the surviving profile. */
+    result = json_ok(f, f->ops->subscriptions_read,
+                     json_pack("{s:s,s:s}", "topic", "only-from", "channel",
+                               "email"));
+    rows = json_object_get(result, "subscriptions");
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(member_str(json_array_get(rows, 0), "profile"),
+                        "p_into");
+    json_decref(result);
+}
+
+
 static void
 commit_confirms_pending(void **state)
 {
@@ -348,6 +437,7 @@ const struct CMUnitTest topic_tests[] = {
     CASE(subscribers_pages),
     CASE(subscription_requests_invalid),
     CASE(subscription_erase_removes),
+    CASE(merge_moves_subscriptions),
     CASE(commit_confirms_pending),
     CASE(objects_put_and_read),
     CASE(jobs_tally_counts),

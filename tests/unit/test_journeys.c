@@ -170,6 +170,22 @@ journey_stage_entry(void **state)
     assert_non_null(j->entry_program);
     assert_string_equal(j->entry_program->name, "lead");
     assert_string_equal(j->entry_stage, "enrolled");
+    assert_null(j->program);
+}
+
+
+/* A journey's program is kept, so goals of it credit its sends. */
+static void
+journey_program(void **state)
+{
+    struct fixture *f = *state;
+
+    load_ok(f, PROGRAMS
+            "journeys = ( { name = \"a\"; program = \"lead\"; on = "
+            "\"signup\"; steps = ( { name = \"w\"; wait = \"1h\"; } "
+            "); } );\n");
+    assert_non_null(journey_at(f, 0)->program);
+    assert_string_equal(journey_at(f, 0)->program->name, "lead");
 }
 
 
@@ -180,6 +196,10 @@ journey_errors(void **state)
     static const char *const cases[][2] = {
         { "journeys = { a = 1; };\n",
           ":1: journeys: must be a list: ( { ... }, { ... } )" },
+        { "journeys = ( { name = \"a\"; program = \"gone\"; on = \"x\"; "
+          "steps = ( { name = \"s\"; exit = true; } ); } );\n" PROGRAMS,
+          ":1: journeys[0].program: program \"gone\" is not configured "
+          "under programs" },
         { "journeys = ( { name = \"a\"; on = \"x\"; steps = (); } );\n",
           ":1: journeys[0].steps: must be a non-empty list: ( { name = "
           "...; send = ...; }, ... )" },
@@ -269,6 +289,8 @@ main(void)
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(journey_reentry_default_never,
                                         fixture_make, fixture_remove),
+        cmocka_unit_test_setup_teardown(journey_program, fixture_make,
+                                        fixture_remove),
         cmocka_unit_test_setup_teardown(journey_stage_entry, fixture_make,
                                         fixture_remove),
         cmocka_unit_test_setup_teardown(journey_errors, fixture_make,

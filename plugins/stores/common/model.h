@@ -974,6 +974,14 @@ int objects_read_parse(const json_t *json, struct topic_request *out);
 int jobs_tally_parse(const json_t *json, struct topic_request *out);
 void topic_request_clear(struct topic_request *req);
 
+/*
+ * Orders subscription statuses for a profile merge: "confirmed" 2,
+ * "pending" 1, anything else ("unsubscribed") 0. Where both profiles
+ * have a row for one (topic, channel), the surviving row takes the
+ * higher status. The SQLite store's merge states the same order in SQL.
+ */
+int subscription_status_rank(const char *status);
+
 /* Builds one subscription of a subscriptions_read result. */
 json_t *subscription_json(const char *profile, const char *topic,
                           const char *channel, const char *status,

@@ -290,3 +290,12 @@ jobs_tally_add(json_t *result, const char *state, const char *error,
     had = json_integer_value(json_object_get(reasons, error));
     json_object_set_new(reasons, error, json_integer(had + count));
 }
+
+
+int
+subscription_status_rank(const char *status)
+{
+    if (strcmp(status, "confirmed") == 0)
+        return 2;
+    return strcmp(status, "pending") == 0 ? 1 : 0;
+}

@@ -212,6 +212,7 @@ merge_apply(struct memory_store *store, const struct profile_merge *merge)
     identities_move(store, from, into);
     rows_move(store, merge->from, merge->into);
     stages_move(store, merge->from, merge->into);
+    subscriptions_move(store, merge->from, merge->into);
     /* `into` keeps its own memberships, and the pipeline evaluates the
      * merged profile again. */
     segments_forget(store, merge->from);

@@ -204,6 +204,8 @@ struct memory_subscription {
 
 void memory_subscription_free(void *subscription);
 void subscriptions_forget(struct memory_store *store, const char *profile);
+void subscriptions_move(struct memory_store *store, const char *from,
+                        const char *into);
 void subscriptions_confirm(struct memory_store *store,
                            const struct topic_request *confirm);
 int memory_subscription_set(void *state, json_t *request,

@@ -181,6 +181,63 @@ subscriptions_forget(struct memory_store *store, const char *profile)
 }
 
 
+/* Replaces the status, origin and update time of `into` with those of
+ * `from`. */
+static void
+subscription_take(struct memory_subscription *into,
+                  const struct memory_subscription *from)
+{
+    g_free(into->status);
+    g_free(into->origin);
+    into->status = g_strdup(from->status);
+    into->origin = g_strdup(from->origin);
+    into->updated = from->updated;
+}
+
+
+/*
+ * Moves the subscriptions of merged-away `from` to `into`. Where `into`
+ * has a row for the same (topic, channel), that row stays and takes the
+ * status of `from` only when it ranks higher (subscription_status_rank).
+ */
+void
+subscriptions_move(struct memory_store *store, const char *from,
+                   const char *into)
+{
+    GPtrArray *moved = g_ptr_array_new();
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&iter, store->subscriptions);
+    while (g_hash_table_iter_next(&iter, &key, &value))
+        if (strcmp(((struct memory_subscription *) value)->profile,
+                   from) == 0) {
+            g_ptr_array_add(moved, value);
+            g_hash_table_iter_steal(&iter);
+            g_free(key);
+        }
+    for (guint i = 0; i < moved->len; i++) {
+        struct memory_subscription *sub = g_ptr_array_index(moved, i);
+        char *k = subscription_key(into, sub->topic, sub->channel);
+        struct memory_subscription *kept =
+            g_hash_table_lookup(store->subscriptions, k);
+
+        if (kept == NULL) {
+            g_free(sub->profile);
+            sub->profile = g_strdup(into);
+            g_hash_table_insert(store->subscriptions, k, sub);
+            continue;
+        }
+        if (subscription_status_rank(sub->status) >
+            subscription_status_rank(kept->status))
+            subscription_take(kept, sub);
+        memory_subscription_free(sub);
+        g_free(k);
+    }
+    g_ptr_array_free(moved, TRUE);
+}
+
+
 static gint
 id_order(gconstpointer a, gconstpointer b)
 {

@@ -46,6 +46,27 @@ static const char merge_stages_sql[] =
     "INSERT OR IGNORE INTO stages (profile, program, stage, since)"
     " SELECT ?2, program, stage, since FROM stages WHERE profile = ?1";
 
+/* The subscriptions of `from` go to `into`. Where `into` has a row for
+ * the same (topic, channel), it stays and takes the status, origin and
+ * update time of `from` only when that status ranks higher: confirmed,
+ * then pending, then unsubscribed (subscription_status_rank). The
+ * WHERE of the SELECT keeps the upsert's ON clause unambiguous. */
+#define SUBSCRIPTION_RANK(s) \
+    "(CASE " s " WHEN 'confirmed' THEN 2 WHEN 'pending' THEN 1 ELSE 0 END)"
+static const char merge_subscriptions_sql[] =
+    "INSERT INTO subscriptions"
+    " (profile, topic, channel, status, origin, created, updated)"
+    " SELECT ?2, topic, channel, status, origin, created, updated"
+    " FROM subscriptions WHERE profile = ?1"
+    " ON CONFLICT (profile, topic, channel) DO UPDATE SET"
+    " status = excluded.status, origin = excluded.origin,"
+    " updated = excluded.updated"
+    " WHERE " SUBSCRIPTION_RANK("excluded.status") " > "
+    SUBSCRIPTION_RANK("subscriptions.status");
+
+static const char subscriptions_delete_sql[] =
+    "DELETE FROM subscriptions WHERE profile = ?1";
+
 static const char stages_delete_sql[] =
     "DELETE FROM stages WHERE profile = ?1";
 
@@ -164,7 +185,8 @@ merge_rows(struct connection *conn, struct request *req,
         { STMT_MERGE_EVENTS, merge_events_sql },
         { STMT_MERGE_HISTORY, merge_history_sql },
         { STMT_MERGE_JOBS, merge_jobs_sql },
-        { STMT_MERGE_STAGES, merge_stages_sql }
+        { STMT_MERGE_STAGES, merge_stages_sql },
+        { STMT_MERGE_SUBSCRIPTIONS, merge_subscriptions_sql }
     };
     size_t i;
     int rc = 0;
@@ -175,6 +197,9 @@ merge_rows(struct connection *conn, struct request *req,
     if (rc == 0)
         rc = statement_run_pair(conn, req, STMT_STAGES_DELETE,
                                 stages_delete_sql, merge->from, NULL);
+    if (rc == 0)
+        rc = statement_run_pair(conn, req, STMT_SUBSCRIPTIONS_DELETE,
+                                subscriptions_delete_sql, merge->from, NULL);
     /* `into` keeps its own memberships, and the pipeline evaluates the
      * merged profile again. */
     if (rc == 0)
@@ -291,8 +316,6 @@ merge_finish(struct connection *conn, struct request *req,
  * Merges `from` into `into` inside the commit's savepoint, and sets
  * *applied. A missing `from` skips the merge (a batch run again after a
  * crash), and a missing `into` fails it with CRIER_ENOTFOUND.
- * NOTE: topic subscriptions of `from` are not moved and stay under its
- * id (docs/KNOWN_LIMITS.md, "Topics and bulletins").
  */
 int
 merge_apply(struct connection *conn, struct request *req,
