@@ -58,6 +58,9 @@ void bulletins_start(void);
  * (registry.c). */
 void bulletins_restore(void);
 
+/* Returns 1 once bulletins_restore has read the stored bulletins. */
+int bulletins_ready(void);
+
 /* Stops the planner; a turn under way finishes in the store. */
 void bulletins_stop(void);
 

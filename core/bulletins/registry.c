@@ -323,6 +323,17 @@ bulletin_save(struct bulletin *b, void (*done)(void *arg, int status),
 }
 
 
+/* 1 once the stored bulletins are in the registry. */
+static int bulletins_loaded;
+
+
+int
+bulletins_ready(void)
+{
+    return bulletins_loaded;
+}
+
+
 static void
 on_bulletins_read(void *arg, int status, json_t *result)
 {
@@ -334,6 +345,7 @@ on_bulletins_read(void *arg, int status, json_t *result)
                   "a restart", "error=%s", crier_errname(status));
         return;
     }
+    bulletins_loaded = 1;
     json_array_foreach(json_object_get(result, "objects"), i, object) {
         struct bulletin *b = bulletin_restore(json_object_get(object,
                                                               "body"));
@@ -361,8 +373,10 @@ bulletins_restore(void)
     json_t *request;
     int rc;
 
-    if (!STORE_HAS_OP(objects_read))
+    if (!STORE_HAS_OP(objects_read)) {
+        bulletins_loaded = 1;
         return;
+    }
     request = json_pack("{s:s}", "kind", "bulletin");
     rc = server.store_ops->objects_read(server.store->state, request,
                                         on_bulletins_read, NULL);

@@ -104,6 +104,20 @@ bulletin_present(const struct bulletin *b, const json_t *tally)
 static void present_next(struct bulletin_call *call);
 
 
+/* Responds 503 and returns 0 until the stored bulletins are read back after a
+ * start, so that no answer misses them. */
+static int
+bulletins_loaded(struct crier_http_req *req)
+{
+    if (bulletins_ready())
+        return 1;
+    http_resp_header(req, "Retry-After", "1");
+    admin_respond_error(req, 503, NULL, "the stored bulletins are still being "
+                        "read; retry in a moment");
+    return 0;
+}
+
+
 static void
 on_tally(void *arg, int status, json_t *result)
 {
@@ -181,7 +195,8 @@ on_list(void *arg, struct crier_http_req *req)
 {
     struct bulletin_call *call;
 
-    if (!admin_authorize(req) || !store_supports_bulletins(req))
+    if (!admin_authorize(req) || !bulletins_loaded(req) ||
+        !store_supports_bulletins(req))
         return;
     call = g_new0(struct bulletin_call, 1);
     call->req = req;
@@ -241,7 +256,8 @@ on_create(void *arg, struct crier_http_req *req)
     char error[200];
     struct bulletin *b;
 
-    if (!admin_authorize(req) || !store_supports_bulletins(req))
+    if (!admin_authorize(req) || !bulletins_loaded(req) ||
+        !store_supports_bulletins(req))
         return;
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
@@ -323,7 +339,8 @@ on_action(void *arg, struct crier_http_req *req)
     char *id;
     struct bulletin *b;
 
-    if (!admin_authorize(req) || !store_supports_bulletins(req))
+    if (!admin_authorize(req) || !bulletins_loaded(req) ||
+        !store_supports_bulletins(req))
         return;
     id = path_split(http_req_path(req), &action);
     b = bulletin_find(id);
@@ -344,7 +361,8 @@ on_get(void *arg, struct crier_http_req *req)
     char *id;
     struct bulletin *b;
 
-    if (!admin_authorize(req) || !store_supports_bulletins(req))
+    if (!admin_authorize(req) || !bulletins_loaded(req) ||
+        !store_supports_bulletins(req))
         return;
     id = path_split(http_req_path(req), &action);
     b = bulletin_find(id);
@@ -368,7 +386,8 @@ on_patch(void *arg, struct crier_http_req *req)
     char *id;
     struct bulletin *b;
 
-    if (!admin_authorize(req) || !store_supports_bulletins(req))
+    if (!admin_authorize(req) || !bulletins_loaded(req) ||
+        !store_supports_bulletins(req))
         return;
     id = path_split(http_req_path(req), &action);
     b = bulletin_find(id);

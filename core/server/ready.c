@@ -1,6 +1,7 @@
 /*
- * GET /readyz: 200 when every plugin has started and the store completes
- * a cheap read (the pipeline's cursor) within READY_STORE_TIMEOUT_MS.
+ * GET /readyz: 200 when every plugin has started, the stored topics and
+ * bulletins are read back, and the store completes a cheap read (the
+ * pipeline's cursor) within READY_STORE_TIMEOUT_MS.
  * Otherwise 503 with {"status": "not ready", "reasons": [...]}, one
  * reason for each part that is not ready. /healthz reports only that the
  * process is up.
@@ -10,9 +11,11 @@
 #include <glib.h>
 
 #include "base/log.h"
+#include "bulletins/bulletins.h"
 #include "http/http.h"
 #include "server/routes.h"
 #include "server/server.h"
+#include "topics/topics.h"
 
 /* The time the store may take for the readiness read, in ms. */
 #define READY_STORE_TIMEOUT_MS 2000
@@ -131,6 +134,12 @@ ready_respond(struct crier_http_req *req)
     }
     reasons_add_unstarted(c->reasons, server.channels, "channel");
     reasons_add_unstarted(c->reasons, server.triggers, "trigger");
+    if (!topics_ready())
+        json_array_append_new(c->reasons, json_string(
+            "topics: the stored topics are not read yet"));
+    if (!bulletins_ready())
+        json_array_append_new(c->reasons, json_string(
+            "bulletins: the stored bulletins are not read yet"));
 
     c->pending = 2;
     uv_timer_init(server.loop, &c->timer);

@@ -48,10 +48,24 @@ store_supports_topics(struct crier_http_req *req)
 }
 
 
+/* Responds 503 and returns 0 until the stored topics are read back after a
+ * start, so that no answer misses them. */
+static int
+topics_loaded(struct crier_http_req *req)
+{
+    if (topics_ready())
+        return 1;
+    http_resp_header(req, "Retry-After", "1");
+    admin_respond_error(req, 503, NULL, "the stored topics are still being "
+                        "read; retry in a moment");
+    return 0;
+}
+
+
 static void
 on_topics(void *arg, struct crier_http_req *req)
 {
-    if (!admin_authorize(req))
+    if (!admin_authorize(req) || !topics_loaded(req))
         return;
     http_respond_json(req, 200, json_pack("{s:o}", "topics", topics_json()));
 }
@@ -94,7 +108,8 @@ on_topic_create(void *arg, struct crier_http_req *req)
     struct topic_wait *wait;
     int rc;
 
-    if (!admin_authorize(req) || !store_supports_topics(req))
+    if (!admin_authorize(req) || !topics_loaded(req) ||
+        !store_supports_topics(req))
         return;
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
@@ -279,7 +294,8 @@ on_subscribe(void *arg, struct crier_http_req *req)
     struct subscribe_call *call;
     int rc;
 
-    if (!admin_authorize(req) || !store_supports_topics(req))
+    if (!admin_authorize(req) || !topics_loaded(req) ||
+        !store_supports_topics(req))
         return;
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
@@ -355,7 +371,8 @@ on_subscriptions_get(void *arg, struct crier_http_req *req)
     json_t *request;
     int rc;
 
-    if (!admin_authorize(req) || !store_supports_topics(req))
+    if (!admin_authorize(req) || !topics_loaded(req) ||
+        !store_supports_topics(req))
         return;
     params = admin_query_parse(http_req_query(req) ? http_req_query(req)
                                                    : "");

@@ -219,6 +219,18 @@ topics_json(void)
 }
 
 
+/* 1 once the stored topics are in the registry, so that the admin routes
+ * do not answer from a registry that lacks them. */
+static int topics_loaded;
+
+
+int
+topics_ready(void)
+{
+    return topics_loaded;
+}
+
+
 static void
 on_topics_read(void *arg, int status, json_t *result)
 {
@@ -230,6 +242,7 @@ on_topics_read(void *arg, int status, json_t *result)
                   crier_errname(status));
         return;
     }
+    topics_loaded = 1;
     json_array_foreach(json_object_get(result, "objects"), i, object) {
         const char *error = topic_add_json(json_object_get(object, "body"),
                                            0);
@@ -248,8 +261,10 @@ topics_restore(void)
     json_t *request;
     int rc;
 
-    if (!STORE_HAS_OP(objects_read))
+    if (!STORE_HAS_OP(objects_read)) {
+        topics_loaded = 1;
         return;
+    }
     request = json_pack("{s:s}", "kind", "topic");
     rc = server.store_ops->objects_read(server.store->state, request,
                                         on_topics_read, NULL);

@@ -49,6 +49,10 @@ json_t *topic_json(const struct topic *topic);
  * failure is logged, and those topics stay unknown until a restart. */
 void topics_restore(void);
 
+/* Returns 1 once topics_restore has read the stored topics, 0 before or
+ * when the read failed. */
+int topics_ready(void);
+
 /* Adds /v1/topics and /v1/subscriptions (routes.c). */
 struct http_server;
 int topic_routes_add(struct http_server *http);

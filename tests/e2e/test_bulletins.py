@@ -43,6 +43,8 @@ def start(workdir, extra=""):
     c = Crier(workdir, text + extra).start()
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
     c.outbox = os.path.join(c.workdir, "var", "outbox")
+    # Ready once the stored topics and bulletins are read back.
+    wait_until(lambda: c.get("/readyz").status == 200)
     return c
 
 
