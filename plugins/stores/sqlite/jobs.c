@@ -52,7 +52,7 @@ static const char attempts_select_sql[] =
     "  OR (p.scope = 'program' AND p.name = jobs.program))"
 
 /* The due jobs of one lane, in claim order, read without a sort from
- * jobs_claim (lane, due, priority DESC), which holds planned jobs only,
+ * jobs_claim (lane, due, priority DESC), which contains planned jobs only,
  * so that a claim stays quick behind a bulletin's backlog. */
 #define JOB_LANE_DUE(lane)                                                  \
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"                     \

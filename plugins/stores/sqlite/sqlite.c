@@ -7,7 +7,7 @@
  * folders are created. `busy_timeout_ms` (default 5000) bounds the wait for
  * a lock that another process holds. `max_batch` (default 256) is the
  * maximum number of mutations that share one transaction. `cache_mb`
- * (default 32) sets each connection's page cache. Start fails with
+ * (default 2) sets each connection's page cache. Start fails with
  * CRIER_EBUSY while another process has the same database open (lock.c).
  * docs/stores/sqlite.md has the details.
  */
@@ -22,7 +22,7 @@
 #define BUSY_TIMEOUT_MAX 600000
 #define MAX_BATCH_DEFAULT 256
 #define MAX_BATCH_MAX 65536
-#define CACHE_MB_DEFAULT 32
+#define CACHE_MB_DEFAULT 2
 #define CACHE_MB_MAX 65536
 
 /* Reads are short, and taking a few at once only saves wake-ups. */
