@@ -97,11 +97,12 @@ static void
 config_cache_mb_applies(void **state)
 {
     struct fixture *f = *state;
-    json_t *config = store_config();
+    json_t *config;
     json_t *claimed;
 
     if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
         skip();
+    config = store_config();
     json_object_set_new(config, "cache_mb", json_integer(1));
     assert_int_equal(store_open(f, config), 0);
     job_plan_commit(f, "k-1", "r", T0);
