@@ -87,7 +87,28 @@ config_rejects_unknown_setting(void **state)
                            "max_bach: unknown setting; "));
     if (strcmp(store_plugin.plugin->name, "sqlite") == 0)
         assert_non_null(strstr(f->th.config_errors, "valid settings are "
-                               "path, busy_timeout_ms and max_batch"));
+                               "path, busy_timeout_ms, max_batch and "
+                               "cache_mb"));
+}
+
+
+/* A store opened with the smallest page cache still plans and claims. */
+static void
+config_cache_mb_applies(void **state)
+{
+    struct fixture *f = *state;
+    json_t *config;
+    json_t *claimed;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    config = store_config();
+    json_object_set_new(config, "cache_mb", json_integer(1));
+    assert_int_equal(store_open(f, config), 0);
+    job_plan_commit(f, "k-1", "r", T0);
+    claimed = jobs_claim_at(f, T0, 10, 30000);
+    assert_int_equal(json_array_size(claimed), 1);
+    json_decref(claimed);
 }
 
 
@@ -112,19 +133,21 @@ config_rejects_bad_values(void **state)
 
     if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
         skip();
-    assert_int_equal(store_open(f, json_pack("{s:s, s:i, s:i, s:s}",
+    assert_int_equal(store_open(f, json_pack("{s:s, s:i, s:i, s:i, s:s}",
                                              "path", "a.db",
                                              "max_batch", 0,
                                              "busy_timeout_ms", -1,
+                                             "cache_mb", 0,
                                              "plugin", "sqlite")),
                      CRIER_ECONFIG);
-    assert_int_equal(f->th.config_error_count, 2);
+    assert_int_equal(f->th.config_error_count, 3);
     assert_non_null(strstr(f->th.config_errors, "max_batch: "));
     assert_non_null(strstr(f->th.config_errors, "busy_timeout_ms: "));
+    assert_non_null(strstr(f->th.config_errors, "cache_mb: "));
 
     assert_int_equal(store_open(f, json_pack("{s:i}", "path", 5)),
                      CRIER_ECONFIG);
-    assert_int_equal(f->th.config_error_count, 3);
+    assert_int_equal(f->th.config_error_count, 4);
 }
 
 
@@ -593,6 +616,7 @@ second_process_rejected(void **state)
 const struct CMUnitTest lifecycle_tests[] = {
     BARE_CASE(config_rejects_unknown_setting),
     BARE_CASE(config_requires_path),
+    BARE_CASE(config_cache_mb_applies),
     BARE_CASE(config_rejects_bad_values),
     CASE(start_creates_parent_folders),
     CASE(operations_after_stop_closed),

@@ -137,6 +137,9 @@ static const char *const migration_undo[] = {
            "ALTER TABLE jobs DROP COLUMN delivery_text;"
            "ALTER TABLE jobs DROP COLUMN delivery_time;",
     [17] = "ALTER TABLE journeys DROP COLUMN items;",
+    [18] = "DROP INDEX jobs_claim;"
+           "CREATE INDEX jobs_due ON jobs (state, due);"
+           "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);",
 };
 
 

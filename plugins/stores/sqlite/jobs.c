@@ -51,9 +51,9 @@ static const char attempts_select_sql[] =
     "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
     "  OR (p.scope = 'program' AND p.name = jobs.program))"
 
-/* The due jobs of one lane, in claim order, read from jobs_claim (state,
- * lane, due, priority DESC) without a sort, so that a claim stays quick
- * behind a bulletin's backlog of planned jobs. */
+/* The due jobs of one lane, in claim order, read without a sort from
+ * jobs_claim (lane, due, priority DESC), which contains planned jobs only,
+ * so that a claim stays quick behind a bulletin's backlog. */
 #define JOB_LANE_DUE(lane)                                                  \
     "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"                     \
     "    WHERE state = 'planned' AND lane = " lane " AND due <= ?1"         \

@@ -6,7 +6,8 @@
  * `path` is resolved against the config file's folder, and missing parent
  * folders are created. `busy_timeout_ms` (default 5000) bounds the wait for
  * a lock that another process holds. `max_batch` (default 256) is the
- * maximum number of mutations that share one transaction. Start fails with
+ * maximum number of mutations that share one transaction. `cache_mb`
+ * (default 2) sets each connection's page cache. Start fails with
  * CRIER_EBUSY while another process has the same database open (lock.c).
  * docs/stores/sqlite.md has the details.
  */
@@ -21,6 +22,8 @@
 #define BUSY_TIMEOUT_MAX 600000
 #define MAX_BATCH_DEFAULT 256
 #define MAX_BATCH_MAX 65536
+#define CACHE_MB_DEFAULT 2
+#define CACHE_MB_MAX 65536
 
 /* Reads are short, and taking a few at once only saves wake-ups. */
 #define READER_TAKE_MAX 32
@@ -80,9 +83,14 @@ config_setting(struct sqlite_store *store, const char *key,
         store->max_batch = (size_t)number;
         return rc;
     }
+    if (strcmp(key, "cache_mb") == 0) {
+        rc = config_integer(store, key, value, 1, CACHE_MB_MAX, &number);
+        store->cache_mb = (int)number;
+        return rc;
+    }
     store->host->config_error(store->ctx, key, "unknown setting; valid "
-                              "settings are path, busy_timeout_ms and "
-                              "max_batch");
+                              "settings are path, busy_timeout_ms, "
+                              "max_batch and cache_mb");
     return CRIER_ECONFIG;
 }
 
@@ -130,6 +138,7 @@ sqlite_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->lock_fd = -1;
     store->busy_timeout_ms = BUSY_TIMEOUT_DEFAULT;
     store->max_batch = MAX_BATCH_DEFAULT;
+    store->cache_mb = CACHE_MB_DEFAULT;
     rc = config_read(store, config);
     if (rc < 0) {
         free(store->path);
@@ -179,11 +188,17 @@ connections_open(struct sqlite_store *store)
     rc = connection_open(&store->writer.conn, store->path, 1,
                          store->busy_timeout_ms, message, sizeof(message));
     if (rc == 0)
+        rc = connection_cache_set(&store->writer.conn, store->cache_mb,
+                                  message, sizeof(message));
+    if (rc == 0)
         rc = schema_migrate(&store->writer.conn, message, sizeof(message));
     if (rc == 0)
         rc = connection_open(&store->reader.conn, store->path, 0,
                              store->busy_timeout_ms, message,
                              sizeof(message));
+    if (rc == 0)
+        rc = connection_cache_set(&store->reader.conn, store->cache_mb,
+                                  message, sizeof(message));
     if (rc < 0)
         store->host->log(store->ctx, CRIER_LOG_ERROR,
                          "cannot open the database",
@@ -235,7 +250,8 @@ sqlite_start(void *state)
     }
     store->state = STORE_RUNNING;
     CRIER_LOG(store->host, store->ctx, CRIER_LOG_INFO, "store opened",
-              "path=%s max_batch=%zu", store->path, store->max_batch);
+              "path=%s max_batch=%zu cache_mb=%d", store->path,
+              store->max_batch, store->cache_mb);
     return 0;
 }
 

@@ -264,6 +264,7 @@ struct sqlite_store {
     int lock_fd;              /* "<path>.lock", flocked; -1 when not held */
     int busy_timeout_ms;
     size_t max_batch;
+    int cache_mb;             /* page cache of each connection, in MiB */
     enum store_state state;
 
     struct worker writer;
@@ -286,6 +287,8 @@ int store_lock_take(struct sqlite_store *store);
 void store_lock_release(struct sqlite_store *store);
 
 /* connection.c */
+int connection_cache_set(struct connection *conn, int cache_mb,
+                         char *message, size_t size);
 int connection_open(struct connection *conn, const char *path, int writable,
                     int busy_timeout_ms, char *message, size_t size);
 void connection_close(struct connection *conn);
