@@ -1,0 +1,444 @@
+/*
+ * The connection pool: libpq's asynchronous API driven by the loop.
+ *
+ * A connection sends one request at a time with PQsendQueryPrepared and
+ * waits on its socket with a uv_poll_t: writable while libpq has unsent
+ * bytes, readable until the whole reply is in. Then the loop thread parses
+ * the reply and calls the request's callback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgres.h"
+
+static void connection_dispatch(struct pg_conn *conn);
+static void poll_cb(uv_poll_t *handle, int status, int events);
+
+
+static void
+queue_push(struct pg_queue *queue, struct pg_request *req)
+{
+    req->next = NULL;
+    if (queue->tail != NULL)
+        queue->tail->next = req;
+    else
+        queue->head = req;
+    queue->tail = req;
+}
+
+
+static struct pg_request *
+queue_pop(struct pg_queue *queue)
+{
+    struct pg_request *req = queue->head;
+
+    if (req != NULL) {
+        queue->head = req->next;
+        if (queue->head == NULL)
+            queue->tail = NULL;
+        req->next = NULL;
+    }
+    return req;
+}
+
+
+/* Returns the queue that connection `conn` takes requests from. */
+static struct pg_queue *
+connection_queue(struct pg_conn *conn)
+{
+    struct pg_store *store = conn->store;
+
+    return conn == &store->conns[0] ? &store->writes : &store->reads;
+}
+
+
+/*
+ * Maps a failed reply to a crier code. The functions in sql/ raise the
+ * SQLSTATEs CR400, CR404, CR409, CR501 and CR503 for the store
+ * contract's errors; anything else is an I/O error that is logged.
+ */
+static int
+result_error(const PGresult *result)
+{
+    const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+
+    if (state == NULL)
+        return CRIER_EIO;
+    if (strcmp(state, "CR400") == 0)
+        return CRIER_EINVAL;
+    if (strcmp(state, "CR404") == 0)
+        return CRIER_ENOTFOUND;
+    if (strcmp(state, "CR409") == 0)
+        return CRIER_ESTALE;
+    if (strcmp(state, "CR501") == 0)
+        return CRIER_ENOTSUP;
+    if (strcmp(state, "CR503") == 0)
+        return CRIER_EBUSY;
+    return CRIER_EIO;
+}
+
+
+static void
+request_free(struct pg_request *req)
+{
+    free(req->param);
+    free(req);
+}
+
+
+/* Calls the request's callback with `status` and `result` (taken over). */
+static void
+request_finish(struct pg_request *req, int status, json_t *result)
+{
+    if (req->append_done != NULL) {
+        json_int_t accepted = json_integer_value(
+            json_object_get(result, "accepted"));
+        json_int_t duplicates = json_integer_value(
+            json_object_get(result, "duplicates"));
+
+        req->append_done(req->arg, status, status == 0 ? accepted : 0,
+                         status == 0 ? duplicates : 0);
+    } else {
+        req->done(req->arg, status, status == 0 ? result : NULL);
+    }
+    json_decref(result);
+    request_free(req);
+}
+
+
+/* Turns the reply of the current request into its callback. */
+static void
+connection_complete(struct pg_conn *conn)
+{
+    struct pg_store *store = conn->store;
+    struct pg_request *req = conn->current;
+    PGresult *result = conn->result;
+    json_t *json = NULL;
+    int status = CRIER_EIO;
+
+    conn->current = NULL;
+    conn->result = NULL;
+    if (result != NULL && PQresultStatus(result) == PGRES_TUPLES_OK
+        && PQntuples(result) == 1) {
+        json = json_loads(PQgetvalue(result, 0, 0), 0, NULL);
+        status = json != NULL ? 0 : CRIER_EIO;
+    } else if (result != NULL) {
+        status = result_error(result);
+    }
+    if (status == CRIER_EIO)
+        store->host->log(store->ctx, CRIER_LOG_ERROR, "store request failed",
+                         "op=%s error=\"%s\"", req->name,
+                         result != NULL ? PQresultErrorMessage(result)
+                                        : PQerrorMessage(conn->pg));
+    PQclear(result);
+    request_finish(req, status, json);
+}
+
+
+/* Marks the connection broken and fails its request and, when no other
+ * connection can take them, the requests waiting for it. */
+static void
+connection_break(struct pg_conn *conn)
+{
+    struct pg_store *store = conn->store;
+    struct pg_request *req;
+
+    store->host->log(store->ctx, CRIER_LOG_ERROR,
+                     "lost the connection to PostgreSQL",
+                     "connection=%td error=\"%s\"", conn - store->conns,
+                     PQerrorMessage(conn->pg));
+    conn->broken = 1;
+    if (conn->current != NULL) {
+        PQclear(conn->result);
+        conn->result = NULL;
+        req = conn->current;
+        conn->current = NULL;
+        request_finish(req, CRIER_EIO, NULL);
+    }
+    uv_poll_stop(conn->poll);
+    if (conn == &store->conns[0] || store->connection_count == 2) {
+        while ((req = queue_pop(connection_queue(conn))) != NULL)
+            request_finish(req, CRIER_EIO, NULL);
+    }
+}
+
+
+static void
+poll_set(struct pg_conn *conn, int events)
+{
+    if (conn->events == events)
+        return;
+    conn->events = events;
+    if (events == 0)
+        uv_poll_stop(conn->poll);
+    else
+        uv_poll_start(conn->poll, events, poll_cb);
+}
+
+
+/* Reads what has arrived, and completes the request once its reply is
+ * whole. Only the first result counts, because each request is one
+ * statement. */
+static void
+connection_read(struct pg_conn *conn)
+{
+    PGresult *result;
+
+    if (!PQconsumeInput(conn->pg)) {
+        connection_break(conn);
+        return;
+    }
+    while (conn->current != NULL && !PQisBusy(conn->pg)) {
+        result = PQgetResult(conn->pg);
+        if (result == NULL) {
+            connection_complete(conn);
+            break;
+        }
+        if (conn->result == NULL)
+            conn->result = result;
+        else
+            PQclear(result);
+    }
+}
+
+
+static void
+poll_cb(uv_poll_t *handle, int status, int events)
+{
+    struct pg_conn *conn = handle->data;
+    int flushed;
+
+    if (status < 0) {
+        connection_break(conn);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        flushed = PQflush(conn->pg);
+        if (flushed < 0) {
+            connection_break(conn);
+            return;
+        }
+        if (flushed == 0)
+            poll_set(conn, UV_READABLE);
+    }
+    if (events & UV_READABLE)
+        connection_read(conn);
+    if (!conn->broken && conn->current == NULL)
+        connection_dispatch(conn);
+}
+
+
+/* Sends the next waiting request, if the connection is free. */
+static void
+connection_dispatch(struct pg_conn *conn)
+{
+    struct pg_store *store = conn->store;
+    const char *values[1];
+    int flushed;
+
+    if (conn->broken || conn->current != NULL)
+        return;
+    conn->current = queue_pop(connection_queue(conn));
+    if (conn->current == NULL) {
+        poll_set(conn, 0);
+        if (store->state == PG_STOPPING && pool_idle(store))
+            pool_close(store);
+        return;
+    }
+    values[0] = conn->current->param;
+    if (!PQsendQueryPrepared(conn->pg, conn->current->name, 1, values,
+                             NULL, NULL, 0)) {
+        connection_break(conn);
+        return;
+    }
+    flushed = PQflush(conn->pg);
+    if (flushed < 0) {
+        connection_break(conn);
+        return;
+    }
+    poll_set(conn, flushed == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+
+void
+pool_submit(struct pg_store *store, struct pg_request *req)
+{
+    size_t i;
+
+    if (req->write || store->connection_count == 1) {
+        queue_push(&store->writes, req);
+        connection_dispatch(&store->conns[0]);
+        return;
+    }
+    queue_push(&store->reads, req);
+    for (i = 1; i < store->connection_count; i++) {
+        if (!store->conns[i].broken && store->conns[i].current == NULL) {
+            connection_dispatch(&store->conns[i]);
+            break;
+        }
+    }
+}
+
+
+int
+pool_idle(const struct pg_store *store)
+{
+    size_t i;
+
+    if (store->writes.head != NULL || store->reads.head != NULL)
+        return 0;
+    for (i = 0; i < store->connection_count; i++)
+        if (store->conns[i].current != NULL)
+            return 0;
+    return 1;
+}
+
+
+/*
+ * Opens a blocking connection to the configured server and selects the
+ * configured schema. Returns NULL with a message when that fails.
+ */
+PGconn *
+connection_open(const struct pg_store *store, char *message, size_t size)
+{
+    PGconn *pg = PQconnectdb(store->url);
+    PGresult *result;
+    char *quoted;
+    char sql[512];
+
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        snprintf(message, size, "%s",
+                 pg != NULL ? PQerrorMessage(pg) : "out of memory");
+        PQfinish(pg);
+        return NULL;
+    }
+    /* The schema's IF NOT EXISTS statements report what they skip as
+     * notices, which libpq would print on stderr. */
+    result = PQexec(pg, "SET client_min_messages TO warning");
+    PQclear(result);
+    if (store->schema == NULL)
+        return pg;
+    quoted = PQescapeIdentifier(pg, store->schema, strlen(store->schema));
+    if (quoted == NULL) {
+        snprintf(message, size, "%s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s;"
+             " SET search_path TO %s", quoted, quoted);
+    PQfreemem(quoted);
+    result = PQexec(pg, sql);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        snprintf(message, size, "%s", PQerrorMessage(pg));
+        PQclear(result);
+        PQfinish(pg);
+        return NULL;
+    }
+    PQclear(result);
+    return pg;
+}
+
+
+/* Connects pooled connection `i`; the first one also migrates. */
+static int
+pool_connect(struct pg_store *store, size_t i, char *message, size_t size)
+{
+    struct pg_conn *conn = &store->conns[i];
+    uv_loop_t *loop = store->host->loop(store->ctx);
+
+    conn->store = store;
+    conn->pg = connection_open(store, message, size);
+    if (conn->pg == NULL)
+        return CRIER_EIO;
+    if (i == 0 && schema_migrate(conn->pg, store->schema, message, size) < 0)
+        return CRIER_EIO;
+    if (schema_prepare(conn->pg, message, size) < 0)
+        return CRIER_EIO;
+    if (PQsetnonblocking(conn->pg, 1) != 0) {
+        snprintf(message, size, "%s", PQerrorMessage(conn->pg));
+        return CRIER_EIO;
+    }
+    conn->poll = malloc(sizeof(*conn->poll));
+    if (conn->poll == NULL)
+        return CRIER_ENOMEM;
+    if (uv_poll_init_socket(loop, conn->poll, PQsocket(conn->pg)) != 0) {
+        free(conn->poll);
+        conn->poll = NULL;
+        snprintf(message, size, "cannot watch the connection's socket");
+        return CRIER_EIO;
+    }
+    conn->poll->data = conn;
+    store->open_polls++;
+    return 0;
+}
+
+
+static void
+poll_closed(uv_handle_t *handle)
+{
+    struct pg_conn *conn = handle->data;
+    struct pg_store *store = conn != NULL ? conn->store : NULL;
+
+    free(handle);
+    if (store != NULL && --store->open_polls == 0 && store->state == PG_STOPPING) {
+        store->state = PG_STOPPED;
+        if (store->stop_done != NULL)
+            store->stop_done(store->stop_arg);
+    }
+}
+
+
+/* Closes every handle and connection. With no handle open, a stop
+ * finishes here. */
+void
+pool_close(struct pg_store *store)
+{
+    size_t i;
+    size_t open = store->open_polls;
+
+    /* A failed start hands the store back before the handles close, so
+     * their close callbacks must not reach it. */
+    if (store->state != PG_STOPPING) {
+        store->open_polls = 0;
+        open = 0;
+    }
+    for (i = 0; i < store->connection_count; i++) {
+        struct pg_conn *conn = &store->conns[i];
+
+        if (conn->poll != NULL && store->state != PG_STOPPING)
+            conn->poll->data = NULL;
+        if (conn->poll != NULL)
+            uv_close((uv_handle_t *)conn->poll, poll_closed);
+        conn->poll = NULL;
+        PQfinish(conn->pg);
+        conn->pg = NULL;
+    }
+    if (open == 0 && store->state == PG_STOPPING) {
+        store->state = PG_STOPPED;
+        if (store->stop_done != NULL)
+            store->stop_done(store->stop_arg);
+    }
+}
+
+
+int
+pool_open(struct pg_store *store)
+{
+    char message[512] = "";
+    size_t i;
+    int rc = 0;
+
+    store->conns = calloc(store->connection_count, sizeof(*store->conns));
+    if (store->conns == NULL)
+        return CRIER_ENOMEM;
+    for (i = 0; rc == 0 && i < store->connection_count; i++)
+        rc = pool_connect(store, i, message, sizeof(message));
+    if (rc < 0) {
+        store->host->log(store->ctx, CRIER_LOG_ERROR,
+                         "cannot open the PostgreSQL store",
+                         "error=\"%s\"", message);
+        pool_close(store);
+    }
+    return rc;
+}
