@@ -23,9 +23,7 @@ static int
 group_supported(const char *name)
 {
     static const char *const postgres_missing[] = {
-        "store/history", "store/consent", "store/related", "store/erase",
-        "store/expire", "store/segments", "store/recent", "store/scan",
-        "store/schedules", "store/journeys", "store/reports", NULL
+        NULL
     };
 
     if (strcmp(store_plugin.plugin->name, "postgres") != 0)

@@ -145,8 +145,16 @@ id_clear(char **id)
     free(*id);
 }
 
+/* The parsed forms of these requests own no memory. */
 static void
 retry_clear(struct retry_request *request)
+{
+    (void)request;
+}
+
+
+static void
+journeys_due_clear(struct journeys_due *request)
 {
     (void)request;
 }
@@ -158,26 +166,34 @@ JSON_OPERATION(jobs_claim, struct claim_request, claim_parse, claim_clear, 1)
 JSON_OPERATION(job_update, struct job_change, change_parse, change_clear, 1)
 JSON_OPERATION(jobs_list, struct job_filter, filter_parse, filter_clear, 0)
 JSON_OPERATION(profile_get, char *, profile_id_parse, id_clear, 0)
+JSON_OPERATION(timeline, struct timeline_request, timeline_parse,
+               timeline_clear, 0)
+JSON_OPERATION(profile_erase, struct erase_request, erase_parse, erase_clear,
+               1)
+JSON_OPERATION(events_expire, struct expire_request, expire_parse,
+               expire_clear, 1)
+JSON_OPERATION(segment_count, struct segment_query, segment_query_parse,
+               segment_query_clear, 0)
+JSON_OPERATION(segment_members, struct segment_query, segment_query_parse,
+               segment_query_clear, 0)
+JSON_OPERATION(events_recent, struct recent_request, recent_parse,
+               recent_clear, 0)
+JSON_OPERATION(profiles_scan, struct scan_request, scan_parse, scan_clear, 0)
 JSON_OPERATION(jobs_sent_count, struct sent_query, sent_query_parse,
                sent_query_clear, 0)
 JSON_OPERATION(job_retry, struct retry_request, retry_parse, retry_clear, 1)
 JSON_OPERATION(address_invalidate, struct address_mark, address_mark_parse,
                address_mark_clear, 1)
-
-
-/*
- * NOTE: the operations below have no SQL function yet and fail with
- * CRIER_ENOTSUP; docs/KNOWN_LIMITS.md ("PostgreSQL store") lists them.
- */
-static int
-store_unsupported(void *state, json_t *json, crier_store_cb done, void *arg)
-{
-    (void)state;
-    (void)json;
-    (void)done;
-    (void)arg;
-    return CRIER_ENOTSUP;
-}
+JSON_OPERATION(schedules_claim, struct schedule_claim, schedule_claim_parse,
+               schedule_claim_clear, 1)
+JSON_OPERATION(schedules_advance, struct schedule_advance,
+               schedule_advance_parse, schedule_advance_clear, 1)
+JSON_OPERATION(report_read, struct report_request, report_request_parse,
+               report_request_clear, 0)
+JSON_OPERATION(journeys_read, struct journeys_read, journeys_read_parse,
+               journeys_read_clear, 0)
+JSON_OPERATION(journeys_due, struct journeys_due, journeys_due_parse,
+               journeys_due_clear, 0)
 
 
 const struct crier_store_ops postgres_store_ops = {
@@ -191,19 +207,19 @@ const struct crier_store_ops postgres_store_ops = {
     .job_update = store_job_update,
     .jobs_list = store_jobs_list,
     .profile_get = store_profile_get,
-    .timeline = store_unsupported,
-    .profile_erase = store_unsupported,
-    .events_expire = store_unsupported,
-    .segment_count = store_unsupported,
-    .segment_members = store_unsupported,
-    .events_recent = store_unsupported,
-    .profiles_scan = store_unsupported,
+    .timeline = store_timeline,
+    .profile_erase = store_profile_erase,
+    .events_expire = store_events_expire,
+    .segment_count = store_segment_count,
+    .segment_members = store_segment_members,
+    .events_recent = store_events_recent,
+    .profiles_scan = store_profiles_scan,
     .jobs_sent_count = store_jobs_sent_count,
     .job_retry = store_job_retry,
     .address_invalidate = store_address_invalidate,
-    .schedules_claim = store_unsupported,
-    .schedules_advance = store_unsupported,
-    .report_read = store_unsupported,
-    .journeys_read = store_unsupported,
-    .journeys_due = store_unsupported
+    .schedules_claim = store_schedules_claim,
+    .schedules_advance = store_schedules_advance,
+    .report_read = store_report_read,
+    .journeys_read = store_journeys_read,
+    .journeys_due = store_journeys_due
 };

@@ -18,7 +18,7 @@ CREATE OR REPLACE FUNCTION crier_job_insert(j json) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
   holdout boolean := coalesce((j->>'holdout')::boolean, false);
-  due bigint := (j->>'due')::bigint;
+  due_ms bigint := (j->>'due')::bigint;
   stored jobs;
 BEGIN
   INSERT INTO jobs (key, rule, program, profile, event_seq, channel,
@@ -27,8 +27,8 @@ BEGIN
     VALUES (j->>'key', j->>'rule', j->>'program', j->>'profile',
             (j->>'event_seq')::bigint, j->>'channel', j->>'template',
             j->>'to', CASE WHEN holdout THEN 'suppressed' ELSE 'planned' END,
-            0, 0, due, coalesce((j->>'created')::bigint, due),
-            coalesce((j->>'created')::bigint, due),
+            0, 0, due_ms, coalesce((j->>'created')::bigint, due_ms),
+            coalesce((j->>'created')::bigint, due_ms),
             coalesce((j->>'lane')::integer, 1),
             coalesce((j->>'priority')::bigint, 0),
             CASE WHEN holdout THEN 'holdout' END,

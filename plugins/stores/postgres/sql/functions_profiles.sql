@@ -18,7 +18,8 @@ BEGIN
     'id', p.id,
     'attributes', p.attributes::jsonb,
     'consent', p.consent::jsonb,
-    'related', p.related::jsonb,
+    'related', '{"dependents": {}, "cases": {}}'::jsonb
+               || p.related::jsonb,
     'identities', coalesce((SELECT jsonb_agg(jsonb_build_object(
                               'kind', kind, 'value', value) ORDER BY added)
                             FROM identities WHERE profile = profile_id),

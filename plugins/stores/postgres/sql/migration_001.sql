@@ -2,16 +2,17 @@
 -- are milliseconds since 1970 (bigint), as in the sqlite store. JSON
 -- members that are read and written whole (event bodies, attributes,
 -- consent, related records) are text, so that they read back as they
--- were written.
+-- were written. Text compares byte by byte (COLLATE "C"), as in SQLite,
+-- so pages in id order are the same on every server locale.
 CREATE TABLE events (
   seq bigserial PRIMARY KEY,
-  source text NOT NULL,
-  ext_id text,
-  type text NOT NULL,
+  source text COLLATE "C" NOT NULL,
+  ext_id text COLLATE "C",
+  type text COLLATE "C" NOT NULL,
   time_ms bigint NOT NULL,
   received_ms bigint NOT NULL,
-  body text NOT NULL,
-  profile text);
+  body text COLLATE "C" NOT NULL,
+  profile text COLLATE "C");
 -- Only events with an id can repeat.
 CREATE UNIQUE INDEX events_source_id ON events (source, ext_id)
   WHERE ext_id IS NOT NULL;
@@ -19,48 +20,48 @@ CREATE INDEX events_profile_time ON events (profile, time_ms, seq)
   WHERE profile IS NOT NULL;
 
 CREATE TABLE cursors (
-  name text PRIMARY KEY,
+  name text COLLATE "C" PRIMARY KEY,
   value bigint NOT NULL);
 
 CREATE TABLE profiles (
-  id text PRIMARY KEY,
+  id text COLLATE "C" PRIMARY KEY,
   created bigint NOT NULL,
   updated bigint NOT NULL,
-  attributes text NOT NULL,
-  consent text NOT NULL DEFAULT '{}',
-  related text NOT NULL DEFAULT '{}');
+  attributes text COLLATE "C" NOT NULL,
+  consent text COLLATE "C" NOT NULL DEFAULT '{}',
+  related text COLLATE "C" NOT NULL DEFAULT '{}');
 
 -- `added` keeps the order in which a profile's identities were added.
 CREATE TABLE identities (
-  kind text NOT NULL,
-  value text NOT NULL,
-  profile text NOT NULL,
+  kind text COLLATE "C" NOT NULL,
+  value text COLLATE "C" NOT NULL,
+  profile text COLLATE "C" NOT NULL,
   added bigserial NOT NULL,
   PRIMARY KEY (kind, value));
 CREATE INDEX identities_profile ON identities (profile, added);
 
 CREATE TABLE stages (
-  profile text NOT NULL,
-  program text NOT NULL,
-  stage text NOT NULL,
+  profile text COLLATE "C" NOT NULL,
+  program text COLLATE "C" NOT NULL,
+  stage text COLLATE "C" NOT NULL,
   since bigint NOT NULL,
   PRIMARY KEY (profile, program));
 CREATE INDEX stages_program ON stages (program, stage);
 
 CREATE TABLE stage_history (
   id bigserial PRIMARY KEY,
-  profile text,
-  program text NOT NULL,
-  from_stage text,
-  to_stage text NOT NULL,
+  profile text COLLATE "C",
+  program text COLLATE "C" NOT NULL,
+  from_stage text COLLATE "C",
+  to_stage text COLLATE "C" NOT NULL,
   time_ms bigint NOT NULL,
   event_seq bigint,
-  rule text);
+  rule text COLLATE "C");
 CREATE INDEX stage_history_profile ON stage_history (profile, program, id);
 
 CREATE TABLE merges (
-  from_id text PRIMARY KEY,
-  into_id text NOT NULL,
+  from_id text COLLATE "C" PRIMARY KEY,
+  into_id text COLLATE "C" NOT NULL,
   time_ms bigint NOT NULL);
 
 CREATE TABLE erasures (
@@ -69,26 +70,26 @@ CREATE TABLE erasures (
 
 CREATE TABLE jobs (
   id bigserial PRIMARY KEY,
-  key text NOT NULL UNIQUE,
-  rule text NOT NULL,
-  program text,
-  profile text,
+  key text COLLATE "C" NOT NULL UNIQUE,
+  rule text COLLATE "C" NOT NULL,
+  program text COLLATE "C",
+  profile text COLLATE "C",
   event_seq bigint,
-  channel text NOT NULL,
-  template text NOT NULL,
-  recipient text,
-  state text NOT NULL,
+  channel text COLLATE "C" NOT NULL,
+  template text COLLATE "C" NOT NULL,
+  recipient text COLLATE "C",
+  state text COLLATE "C" NOT NULL,
   generation bigint NOT NULL,
   attempts bigint NOT NULL,
   due bigint NOT NULL,
   lease_until bigint,
-  owner text,
-  message_id text,
-  provider_id text,
-  error text,
-  last_error text,
-  language text,
-  template_version text,
+  owner text COLLATE "C",
+  message_id text COLLATE "C",
+  provider_id text COLLATE "C",
+  error text COLLATE "C",
+  last_error text COLLATE "C",
+  language text COLLATE "C",
+  template_version text COLLATE "C",
   lane integer NOT NULL DEFAULT 1,
   priority bigint NOT NULL DEFAULT 0,
   created bigint NOT NULL,
@@ -105,33 +106,33 @@ CREATE TABLE job_attempts (
   job bigint NOT NULL,
   number bigint NOT NULL,
   time_ms bigint NOT NULL,
-  outcome text NOT NULL,
-  reply text,
+  outcome text COLLATE "C" NOT NULL,
+  reply text COLLATE "C",
   PRIMARY KEY (job, number));
 
 CREATE TABLE invalid_addresses (
-  value text NOT NULL,
-  kind text NOT NULL,
-  reason text NOT NULL,
+  value text COLLATE "C" NOT NULL,
+  kind text COLLATE "C" NOT NULL,
+  reason text COLLATE "C" NOT NULL,
   time_ms bigint NOT NULL,
   PRIMARY KEY (value, kind));
 
 CREATE TABLE segment_members (
-  segment text NOT NULL,
-  profile text NOT NULL,
+  segment text COLLATE "C" NOT NULL,
+  profile text COLLATE "C" NOT NULL,
   since bigint NOT NULL,
   PRIMARY KEY (segment, profile));
 CREATE INDEX segment_members_profile ON segment_members (profile);
 
 CREATE TABLE schedules (
-  source text NOT NULL,
-  profile text NOT NULL,
-  schedule text NOT NULL,
-  record text NOT NULL,
-  basis text NOT NULL,
-  date text NOT NULL,
-  zone text NOT NULL,
-  occurrence text NOT NULL,
+  source text COLLATE "C" NOT NULL,
+  profile text COLLATE "C" NOT NULL,
+  schedule text COLLATE "C" NOT NULL,
+  record text COLLATE "C" NOT NULL,
+  basis text COLLATE "C" NOT NULL,
+  date text COLLATE "C" NOT NULL,
+  zone text COLLATE "C" NOT NULL,
+  occurrence text COLLATE "C" NOT NULL,
   due bigint,
   lease_until bigint,
   PRIMARY KEY (source, profile, schedule, record));
@@ -140,11 +141,11 @@ CREATE INDEX schedules_due ON schedules (source, due, profile, schedule,
 CREATE INDEX schedules_profile ON schedules (profile);
 
 CREATE TABLE journeys (
-  journey text NOT NULL,
-  profile text NOT NULL,
+  journey text COLLATE "C" NOT NULL,
+  profile text COLLATE "C" NOT NULL,
   entry bigint NOT NULL,
-  step text NOT NULL,
-  state text NOT NULL,
+  step text COLLATE "C" NOT NULL,
+  state text COLLATE "C" NOT NULL,
   due bigint,
   since bigint NOT NULL,
   updated bigint NOT NULL,
@@ -154,35 +155,35 @@ CREATE INDEX journeys_due ON journeys (due, journey, profile)
 CREATE INDEX journeys_profile ON journeys (profile);
 
 CREATE TABLE report_messages (
-  rule text NOT NULL,
-  template text NOT NULL,
-  channel text NOT NULL,
-  metric text NOT NULL,
+  rule text COLLATE "C" NOT NULL,
+  template text COLLATE "C" NOT NULL,
+  channel text COLLATE "C" NOT NULL,
+  metric text COLLATE "C" NOT NULL,
   day bigint NOT NULL,
   count bigint NOT NULL,
   PRIMARY KEY (rule, template, channel, metric, day));
 CREATE TABLE report_moves (
-  program text NOT NULL,
+  program text COLLATE "C" NOT NULL,
   day bigint NOT NULL,
-  from_stage text NOT NULL,
-  to_stage text NOT NULL,
+  from_stage text COLLATE "C" NOT NULL,
+  to_stage text COLLATE "C" NOT NULL,
   count bigint NOT NULL,
   PRIMARY KEY (program, day, from_stage, to_stage));
 CREATE TABLE report_durations (
-  program text NOT NULL,
-  stage text NOT NULL,
+  program text COLLATE "C" NOT NULL,
+  stage text COLLATE "C" NOT NULL,
   day bigint NOT NULL,
   days bigint NOT NULL,
   count bigint NOT NULL,
   PRIMARY KEY (program, stage, day, days));
 CREATE TABLE conversions (
-  goal text NOT NULL,
+  goal text COLLATE "C" NOT NULL,
   job bigint NOT NULL,
   event_seq bigint NOT NULL,
   time_ms bigint NOT NULL,
   PRIMARY KEY (goal, job));
 CREATE TABLE job_engagements (
   job bigint NOT NULL,
-  metric text NOT NULL,
+  metric text COLLATE "C" NOT NULL,
   time_ms bigint NOT NULL,
   PRIMARY KEY (job, metric));
