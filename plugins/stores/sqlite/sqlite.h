@@ -297,6 +297,9 @@ int events_recent(struct connection *conn, struct request *req);
 int batch_events_append(struct connection *conn, struct request *req,
                         const struct batch_event *events, size_t count);
 int cursor_get(struct connection *conn, struct request *req);
+/* Reads cursor `name` into *value, 0 when never written. */
+int cursor_value(struct connection *conn, struct request *req,
+                 const char *name, int64_t *value);
 int cursor_set(struct connection *conn, struct request *req,
                const char *name, int64_t value);
 json_t *event_load(struct connection *conn, struct request *req,

@@ -34,7 +34,22 @@ DECLARE
   total bigint := 0;
   merged bigint := 0;
   appended bigint;
+  stored bigint;
 BEGIN
+  -- A batch read at another cursor value than the stored one was
+  -- committed by another node already (CR409). The row lock on the
+  -- cursor, taken first, makes the pipelines of several nodes commit one
+  -- at a time.
+  IF json_typeof(batch->'cursor'->'from') = 'number' THEN
+    INSERT INTO cursors (name, value) VALUES (batch->'cursor'->>'name', 0)
+      ON CONFLICT DO NOTHING;
+    SELECT value INTO stored FROM cursors
+      WHERE name = batch->'cursor'->>'name' FOR UPDATE;
+    IF stored <> (batch->'cursor'->>'from')::bigint THEN
+      RAISE EXCEPTION 'cursor % is at %, not %', batch->'cursor'->>'name',
+        stored, batch->'cursor'->>'from' USING ERRCODE = 'CR409';
+    END IF;
+  END IF;
   FOR item IN SELECT * FROM json_array_elements(
                 coalesce(batch->'merges', '[]')) LOOP
     IF crier_merge_apply(item) THEN
