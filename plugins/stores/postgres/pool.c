@@ -1,16 +1,24 @@
 /*
  * The connection pool: libpq's asynchronous API driven by the loop.
  *
- * A connection sends one request at a time with PQsendQueryPrepared and
+ * A connection sends one call at a time with PQsendQueryPrepared and
  * waits on its socket with a uv_poll_t: writable while libpq has unsent
  * bytes, readable until the whole reply is in. Then the loop thread parses
- * the reply and calls the request's callback.
+ * the reply and calls the callbacks.
+ *
+ * Group commit: when several mutations wait, connection 0 sends up to
+ * GROUP_MAX of them as one call of crier_group (sql/functions_group.sql),
+ * which runs each in a subtransaction of one transaction, so they share
+ * one round trip and one WAL flush, and a failed one undoes only itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "postgres.h"
+
+/* The maximum number of mutations that share one transaction. */
+#define GROUP_MAX 64
 
 static void connection_dispatch(struct pg_conn *conn);
 static void poll_cb(uv_poll_t *handle, int status, int events);
@@ -59,10 +67,8 @@ connection_queue(struct pg_conn *conn)
  * contract's errors; anything else is an I/O error that is logged.
  */
 static int
-result_error(const PGresult *result)
+state_error(const char *state)
 {
-    const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-
     if (state == NULL)
         return CRIER_EIO;
     if (strcmp(state, "CR400") == 0)
@@ -76,6 +82,13 @@ result_error(const PGresult *result)
     if (strcmp(state, "CR503") == 0)
         return CRIER_EBUSY;
     return CRIER_EIO;
+}
+
+
+static int
+result_error(const PGresult *result)
+{
+    return state_error(PQresultErrorField(result, PG_DIAG_SQLSTATE));
 }
 
 
@@ -107,7 +120,51 @@ request_finish(struct pg_request *req, int status, json_t *result)
 }
 
 
-/* Turns the reply of the current request into its callback. */
+static void
+request_log_failure(struct pg_store *store, const struct pg_request *req,
+                    const char *message)
+{
+    store->host->log(store->ctx, CRIER_LOG_ERROR, "store request failed",
+                     "op=%s error=\"%s\"", req->name, message);
+}
+
+
+/*
+ * Finishes the requests of a group from its reply, an array with one
+ * {"result": ...} or {"error": SQLSTATE, "message": text} per request, in
+ * order. A reply that does not parse fails them all.
+ */
+static void
+group_finish(struct pg_store *store, struct pg_request *list,
+             json_t *replies)
+{
+    size_t i = 0;
+
+    while (list != NULL) {
+        struct pg_request *req = list;
+        json_t *reply = json_array_get(replies, i++);
+        json_t *result = json_object_get(reply, "result");
+        const char *state = json_string_value(json_object_get(reply,
+                                                              "error"));
+        int status = CRIER_EIO;
+
+        list = list->next;
+        if (result != NULL) {
+            status = 0;
+        } else if (state != NULL) {
+            status = state_error(state);
+        }
+        if (status == CRIER_EIO)
+            request_log_failure(store, req, reply != NULL
+                ? json_string_value(json_object_get(reply, "message"))
+                : "no reply in the group");
+        request_finish(req, status, json_incref(result));
+    }
+}
+
+
+/* Turns the reply of the current call into the callbacks of its
+ * requests. */
 static void
 connection_complete(struct pg_conn *conn)
 {
@@ -126,13 +183,24 @@ connection_complete(struct pg_conn *conn)
     } else if (result != NULL) {
         status = result_error(result);
     }
-    if (status == CRIER_EIO)
-        store->host->log(store->ctx, CRIER_LOG_ERROR, "store request failed",
-                         "op=%s error=\"%s\"", req->name,
-                         result != NULL ? PQresultErrorMessage(result)
-                                        : PQerrorMessage(conn->pg));
+    if (req->next != NULL && status == 0) {
+        group_finish(store, req, json);
+        json_decref(json);
+        PQclear(result);
+        return;
+    }
+    while (req != NULL) {
+        struct pg_request *next = req->next;
+
+        if (status == CRIER_EIO)
+            request_log_failure(store, req, result != NULL
+                                ? PQresultErrorMessage(result)
+                                : PQerrorMessage(conn->pg));
+        request_finish(req, status, json_incref(json));
+        req = next;
+    }
+    json_decref(json);
     PQclear(result);
-    request_finish(req, status, json);
 }
 
 
@@ -149,11 +217,11 @@ connection_break(struct pg_conn *conn)
                      "connection=%td error=\"%s\"", conn - store->conns,
                      PQerrorMessage(conn->pg));
     conn->broken = 1;
-    if (conn->current != NULL) {
-        PQclear(conn->result);
-        conn->result = NULL;
+    PQclear(conn->result);
+    conn->result = NULL;
+    while (conn->current != NULL) {
         req = conn->current;
-        conn->current = NULL;
+        conn->current = req->next;
         request_finish(req, CRIER_EIO, NULL);
     }
     uv_poll_stop(conn->poll);
@@ -229,26 +297,73 @@ poll_cb(uv_poll_t *handle, int status, int events)
 }
 
 
-/* Sends the next waiting request, if the connection is free. */
+/*
+ * Moves the mutations that wait behind `first` (up to GROUP_MAX in all)
+ * into its list and returns the parameter of crier_group:
+ * [{"op": NAME, "request": REQUEST}, ...]. Returns NULL, and moves
+ * nothing, when out of memory; `first` then goes alone.
+ */
+static char *
+group_take(struct pg_request *first, struct pg_queue *queue)
+{
+    struct pg_request *last = first;
+    size_t count = 1;
+    size_t size = 3;
+    char *text;
+    char *end;
+
+    size += strlen(first->name) + strlen(first->param) + 32;
+    for (struct pg_request *r = queue->head;
+         r != NULL && r->write && count < GROUP_MAX; r = r->next, count++)
+        size += strlen(r->name) + strlen(r->param) + 32;
+    text = malloc(size);
+    if (text == NULL)
+        return NULL;
+    while (count-- > 1) {
+        last->next = queue_pop(queue);
+        last = last->next;
+    }
+    end = text;
+    *end++ = '[';
+    for (struct pg_request *r = first; r != NULL; r = r->next)
+        end += sprintf(end, "%s{\"op\":\"%s\",\"request\":%s}",
+                       r == first ? "" : ",", r->name, r->param);
+    *end++ = ']';
+    *end = '\0';
+    return text;
+}
+
+
+/* Sends the next waiting request, or group of mutations, if the
+ * connection is free. */
 static void
 connection_dispatch(struct pg_conn *conn)
 {
     struct pg_store *store = conn->store;
+    struct pg_queue *queue = connection_queue(conn);
     const char *values[1];
+    char *group = NULL;
+    int sent;
     int flushed;
 
     if (conn->broken || conn->current != NULL)
         return;
-    conn->current = queue_pop(connection_queue(conn));
+    conn->current = queue_pop(queue);
     if (conn->current == NULL) {
         poll_set(conn, 0);
         if (store->state == PG_STOPPING && pool_idle(store))
             pool_close(store);
         return;
     }
-    values[0] = conn->current->param;
-    if (!PQsendQueryPrepared(conn->pg, conn->current->name, 1, values,
-                             NULL, NULL, 0)) {
+    if (conn->current->write && queue->head != NULL
+        && queue->head->write)
+        group = group_take(conn->current, queue);
+    values[0] = group != NULL ? group : conn->current->param;
+    sent = PQsendQueryPrepared(conn->pg, group != NULL
+                               ? "group" : conn->current->name, 1, values,
+                               NULL, NULL, 0);
+    free(group);
+    if (!sent) {
         connection_break(conn);
         return;
     }

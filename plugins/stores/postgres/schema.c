@@ -27,14 +27,15 @@
 #define SCHEMA_LOCK_KEY "637269657200"
 
 /* The operations, each a prepared statement of the same name that calls
- * the function crier_NAME(json) and returns its JSON result as text. */
+ * the function crier_NAME(json) and returns its JSON result as text, and
+ * "group", which runs several mutations in one transaction. */
 const char *const pg_operations[] = {
     "append", "events_read", "cursor_get", "profiles_load", "commit",
     "jobs_claim", "job_update", "jobs_list", "profile_get", "timeline",
     "profile_erase", "events_expire", "segment_count", "segment_members",
     "events_recent", "profiles_scan", "jobs_sent_count", "job_retry",
     "address_invalidate", "schedules_claim", "schedules_advance",
-    "report_read", "journeys_read", "journeys_due",
+    "report_read", "journeys_read", "journeys_due", "group",
     NULL
 };
 

@@ -1,0 +1,26 @@
+-- Group commit: several mutations in one transaction.
+
+-- Runs [{"op", "request"}, ...] in order, each in a subtransaction, and
+-- returns one {"result": ...} or {"error": SQLSTATE, "message": text}
+-- per entry, so a failed mutation undoes only itself. `op` names one of
+-- the crier_ functions; the plugin sends only names from its own list.
+CREATE OR REPLACE FUNCTION crier_group(requests json) RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+  entry json;
+  result json;
+  replies json[] := '{}';
+BEGIN
+  FOR entry IN SELECT * FROM json_array_elements(requests) LOOP
+    BEGIN
+      EXECUTE format('SELECT %I($1)', 'crier_' || (entry->>'op'))
+        INTO result USING entry->'request';
+      replies := replies || json_build_object('result', result);
+    EXCEPTION WHEN OTHERS THEN
+      replies := replies || json_build_object('error', SQLSTATE,
+                                              'message', SQLERRM);
+    END;
+  END LOOP;
+  RETURN to_json(replies);
+END
+$$;
