@@ -35,6 +35,10 @@ static const char usage_text[] =
     "  segments [NAME]\n"
     "            list the segments with their member counts, or print the\n"
     "            profile ids of segment NAME, one a line; offline\n"
+    "  migrate [--status]\n"
+    "            apply the store's missing schema migrations, as serve does\n"
+    "            at start, and print the schema version found and now;\n"
+    "            offline\n"
     "  report [rules|messages|goals|funnel|experiments] [--since DATE]\n"
     "         [--until DATE] [--program NAME] [--json|--csv]\n"
     "            print the report counters; dates are YYYY-MM-DD in UTC,\n"
@@ -191,6 +195,25 @@ command_segments(const char *path, const char *name)
 
 
 static int
+command_migrate(const char *path, int argc, char **argv)
+{
+    struct config *cfg = NULL;
+    int rc;
+
+    if (argc > 1 || (argc == 1 && strcmp(argv[0], "--status") != 0)) {
+        fprintf(stderr, "usage: crier [-c FILE] migrate [--status]\n");
+        return EXIT_USAGE;
+    }
+    rc = load_config(path, &cfg);
+    if (rc == 0)
+        rc = migrate_command();
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
+static int
 command_report(const char *path, int argc, char **argv)
 {
     struct config *cfg = NULL;
@@ -225,10 +248,14 @@ main(int argc, char **argv)
              * `profiles` (two) and `segments` (one) take arguments. */
             if (command == NULL) {
                 command = argv[optind++];
-                /* `report` reads its own options, so -c goes first. */
+                /* `report` and `migrate` read their own options, so -c
+                 * goes first. */
                 if (strcmp(command, "report") == 0)
                     return command_report(path, argc - optind,
                                           argv + optind);
+                if (strcmp(command, "migrate") == 0)
+                    return command_migrate(path, argc - optind,
+                                           argv + optind);
             } else if (strcmp(command, "profiles") == 0 && nargs < 2)
                 args[nargs++] = argv[optind++];
             else if (strcmp(command, "segments") == 0 && nargs < 1)

@@ -101,4 +101,11 @@ struct plugin_instance *server_channel(const char *name);
 /* Frees what server_prepare built. */
 void server_release(void);
 
+/*
+ * Opens the store offline, which applies its missing schema migrations,
+ * and prints the version found and the version now. Returns the exit
+ * code of `crier migrate`.
+ */
+int migrate_command(void);
+
 #endif

@@ -221,6 +221,17 @@ struct crier_store_ops {
      * oldest due first: {"now", "limit"} gives {"rows": [...]}. */
     int (*journeys_due)(void *store, json_t *request, crier_store_cb done,
                         void *arg);
+
+    /*
+     * Reports the schema: {} gives {"store": plugin name, "version": the
+     * schema version now, "latest": the newest this plugin knows,
+     * "found": the version that start found before it applied the
+     * missing migrations}. A store without a schema reports 0 for all
+     * three. Added in ABI minor 5, so a plugin with a smaller `size`
+     * lacks it.
+     */
+    int (*schema_status)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

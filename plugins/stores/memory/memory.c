@@ -236,7 +236,24 @@ memory_destroy(void *state)
 }
 
 
-static const struct crier_store_ops memory_ops = {
+/* The memory store keeps no schema, so every version is 0. */
+static int
+memory_schema_status(void *state, json_t *request, crier_store_cb done,
+                     void *arg)
+{
+    struct memory_store *store = state;
+
+    (void)request;
+    if (store->state != MEMORY_RUNNING)
+        return CRIER_ECLOSED;
+    completion_queue(store, done, arg, 0,
+                     json_pack("{s:s, s:i, s:i, s:i}", "store", "memory",
+                               "version", 0, "latest", 0, "found", 0));
+    return 0;
+}
+
+
+const struct crier_store_ops memory_ops = {
     .size = sizeof(struct crier_store_ops),
     .append = memory_append,
     .events_read = memory_events_read,
@@ -261,7 +278,8 @@ static const struct crier_store_ops memory_ops = {
     .schedules_advance = memory_schedules_advance,
     .report_read = memory_report_read,
     .journeys_read = memory_journeys_read,
-    .journeys_due = memory_journeys_due
+    .journeys_due = memory_journeys_due,
+    .schema_status = memory_schema_status
 };
 
 

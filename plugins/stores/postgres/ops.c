@@ -18,6 +18,7 @@ request_queue(struct pg_store *store, const char *name, char *param,
               void *arg)
 {
     struct pg_request *req;
+    int rc;
 
     if (param == NULL)
         return CRIER_ENOMEM;
@@ -36,8 +37,12 @@ request_queue(struct pg_store *store, const char *name, char *param,
     req->done = done;
     req->append_done = append_done;
     req->arg = arg;
-    pool_submit(store, req);
-    return 0;
+    rc = pool_submit(store, req);
+    if (rc < 0) {
+        free(req->param);
+        free(req);
+    }
+    return rc;
 }
 
 
@@ -196,6 +201,22 @@ JSON_OPERATION(journeys_due, struct journeys_due, journeys_due_parse,
                journeys_due_clear, 0)
 
 
+/* The server reads the version; the plugin adds what it alone knows. */
+static int
+store_schema_status(void *state, json_t *json, crier_store_cb done,
+                    void *arg)
+{
+    struct pg_store *store = state;
+    json_t *request = json_pack("{s:i, s:i}", "found", store->schema_found,
+                                "latest", schema_latest());
+    char *param = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
+
+    (void)json;
+    json_decref(request);
+    return request_queue(store, "schema_status", param, 0, done, NULL, arg);
+}
+
+
 const struct crier_store_ops postgres_store_ops = {
     .size = sizeof(struct crier_store_ops),
     .append = store_append,
@@ -221,5 +242,6 @@ const struct crier_store_ops postgres_store_ops = {
     .schedules_advance = store_schedules_advance,
     .report_read = store_report_read,
     .journeys_read = store_journeys_read,
-    .journeys_due = store_journeys_due
+    .journeys_due = store_journeys_due,
+    .schema_status = store_schema_status
 };

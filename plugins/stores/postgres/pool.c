@@ -7,7 +7,7 @@
  * the reply and calls the callbacks.
  *
  * Group commit: when several mutations wait, connection 0 sends up to
- * GROUP_MAX of them as one call of crier_group (sql/functions_group.sql),
+ * GROUP_MAX of them as one call of crier_group (sql/functions_plugin.sql),
  * which runs each in a subtransaction of one transaction, so they share
  * one round trip and one WAL flush, and a failed one undoes only itself.
  */
@@ -217,6 +217,8 @@ connection_break(struct pg_conn *conn)
                      "connection=%td error=\"%s\"", conn - store->conns,
                      PQerrorMessage(conn->pg));
     conn->broken = 1;
+    uv_poll_stop(conn->poll);
+    conn->events = 0;
     PQclear(conn->result);
     conn->result = NULL;
     while (conn->current != NULL) {
@@ -224,7 +226,7 @@ connection_break(struct pg_conn *conn)
         conn->current = req->next;
         request_finish(req, CRIER_EIO, NULL);
     }
-    uv_poll_stop(conn->poll);
+    /* The reads wait for the other read connections, if any is left. */
     if (conn == &store->conns[0] || store->connection_count == 2) {
         while ((req = queue_pop(connection_queue(conn))) != NULL)
             request_finish(req, CRIER_EIO, NULL);
@@ -292,7 +294,8 @@ poll_cb(uv_poll_t *handle, int status, int events)
     }
     if (events & UV_READABLE)
         connection_read(conn);
-    if (!conn->broken && conn->current == NULL)
+    /* A callback may have stopped the store, which closed the pool. */
+    if (conn->pg != NULL && !conn->broken && conn->current == NULL)
         connection_dispatch(conn);
 }
 
@@ -346,7 +349,7 @@ connection_dispatch(struct pg_conn *conn)
     int sent;
     int flushed;
 
-    if (conn->broken || conn->current != NULL)
+    if (conn->pg == NULL || conn->broken || conn->current != NULL)
         return;
     conn->current = queue_pop(queue);
     if (conn->current == NULL) {
@@ -376,16 +379,28 @@ connection_dispatch(struct pg_conn *conn)
 }
 
 
-void
+/*
+ * NOTE: a connection that failed stays failed until crier restarts: the
+ * pool does not reconnect (docs/KNOWN_LIMITS.md, "PostgreSQL store").
+ * Requests for it then fail at once with CRIER_EIO.
+ */
+int
 pool_submit(struct pg_store *store, struct pg_request *req)
 {
     size_t i;
+    size_t usable = 0;
 
     if (req->write || store->connection_count == 1) {
+        if (store->conns[0].broken)
+            return CRIER_EIO;
         queue_push(&store->writes, req);
         connection_dispatch(&store->conns[0]);
-        return;
+        return 0;
     }
+    for (i = 1; i < store->connection_count; i++)
+        usable += !store->conns[i].broken;
+    if (usable == 0)
+        return CRIER_EIO;
     queue_push(&store->reads, req);
     for (i = 1; i < store->connection_count; i++) {
         if (!store->conns[i].broken && store->conns[i].current == NULL) {
@@ -393,6 +408,7 @@ pool_submit(struct pg_store *store, struct pg_request *req)
             break;
         }
     }
+    return 0;
 }
 
 
@@ -466,7 +482,8 @@ pool_connect(struct pg_store *store, size_t i, char *message, size_t size)
     conn->pg = connection_open(store, message, size);
     if (conn->pg == NULL)
         return CRIER_EIO;
-    if (i == 0 && schema_migrate(conn->pg, store->schema, message, size) < 0)
+    if (i == 0 && schema_migrate(conn->pg, &store->schema_found, message,
+                                 size) < 0)
         return CRIER_EIO;
     if (schema_prepare(conn->pg, message, size) < 0)
         return CRIER_EIO;

@@ -77,21 +77,22 @@ struct pg_store {
 
     crier_stop_cb stop_done;
     void *stop_arg;
+
+    int schema_found;         /* the schema version that start found */
 };
 
 /* pool.c */
 int pool_open(struct pg_store *store);
-void pool_submit(struct pg_store *store, struct pg_request *req);
+int pool_submit(struct pg_store *store, struct pg_request *req);
 void pool_close(struct pg_store *store);
 int pool_idle(const struct pg_store *store);
 PGconn *connection_open(const struct pg_store *store, char *message,
                         size_t size);
 
 /* schema.c */
-int schema_migrate(PGconn *pg, const char *schema, char *message,
-                   size_t size);
+int schema_migrate(PGconn *pg, int *found, char *message, size_t size);
+int schema_latest(void);
 int schema_prepare(PGconn *pg, char *message, size_t size);
-int schema_status(PGconn *pg, json_t **status, char *message, size_t size);
 extern const char *const pg_operations[];
 
 /* ops.c */

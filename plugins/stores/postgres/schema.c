@@ -35,7 +35,8 @@ const char *const pg_operations[] = {
     "profile_erase", "events_expire", "segment_count", "segment_members",
     "events_recent", "profiles_scan", "jobs_sent_count", "job_retry",
     "address_invalidate", "schedules_claim", "schedules_advance",
-    "report_read", "journeys_read", "journeys_due", "group",
+    "report_read", "journeys_read", "journeys_due", "schema_status",
+    "group",
     NULL
 };
 
@@ -79,7 +80,7 @@ version_read(PGconn *pg, int *version, char *message, size_t size)
 /* Applies the migrations after the stored version and replaces the
  * functions, inside the caller's transaction. */
 static int
-schema_update(PGconn *pg, char *message, size_t size)
+schema_update(PGconn *pg, int *found, char *message, size_t size)
 {
     char sql[128];
     int version;
@@ -91,6 +92,7 @@ schema_update(PGconn *pg, char *message, size_t size)
         rc = version_read(pg, &version, message, size);
     if (rc < 0)
         return rc;
+    *found = version;
     if (version > MIGRATION_COUNT) {
         snprintf(message, size, "the database has schema version %d, but "
                  "this plugin knows versions up to %d; use a newer plugin",
@@ -117,16 +119,22 @@ schema_update(PGconn *pg, char *message, size_t size)
 
 
 int
-schema_migrate(PGconn *pg, const char *schema, char *message, size_t size)
+schema_latest(void)
+{
+    return MIGRATION_COUNT;
+}
+
+
+int
+schema_migrate(PGconn *pg, int *found, char *message, size_t size)
 {
     int rc;
 
-    (void)schema;
     rc = exec_checked(pg, "BEGIN; SELECT pg_advisory_xact_lock("
                       "x'" SCHEMA_LOCK_KEY "'::bigint)", message, size);
     if (rc < 0)
         return rc;
-    rc = schema_update(pg, message, size);
+    rc = schema_update(pg, found, message, size);
     if (rc == 0)
         return exec_checked(pg, "COMMIT", message, size);
     exec_checked(pg, "ROLLBACK", message + strlen(message),
@@ -155,19 +163,4 @@ schema_prepare(PGconn *pg, char *message, size_t size)
         PQclear(result);
     }
     return 0;
-}
-
-
-int
-schema_status(PGconn *pg, json_t **status, char *message, size_t size)
-{
-    int version;
-    int rc = version_read(pg, &version, message, size);
-
-    /* A database that no crier has opened has no version table. */
-    if (rc < 0)
-        version = 0;
-    *status = json_pack("{s:s, s:i, s:i}", "store", "postgres",
-                        "version", version, "latest", MIGRATION_COUNT);
-    return *status == NULL ? CRIER_ENOMEM : 0;
 }

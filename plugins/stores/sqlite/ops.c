@@ -33,7 +33,8 @@ static const char *const request_names[] = {
     [REQUEST_SCHEDULES_ADVANCE] = "schedules_advance",
     [REQUEST_REPORT_READ] = "report_read",
     [REQUEST_JOURNEYS_READ] = "journeys_read",
-    [REQUEST_JOURNEYS_DUE] = "journeys_due"
+    [REQUEST_JOURNEYS_DUE] = "journeys_due",
+    [REQUEST_SCHEMA_STATUS] = "schema_status"
 };
 
 
@@ -119,10 +120,24 @@ request_free(struct request *req)
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
     case REQUEST_JOURNEYS_DUE:
+    case REQUEST_SCHEMA_STATUS:
         break;
     }
     json_decref(req->result);
     free(req);
+}
+
+
+/* Builds the result from the versions that start recorded, which the
+ * loop thread copied into the request. */
+static int
+schema_status(struct request *req)
+{
+    req->result = json_pack("{s:s, s:i, s:i, s:i}", "store", "sqlite",
+                            "version", req->input.schema.version,
+                            "latest", schema_latest(),
+                            "found", req->input.schema.found);
+    return req->result == NULL ? CRIER_ENOMEM : 0;
 }
 
 
@@ -203,6 +218,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOURNEYS_DUE:
         rc = journeys_due(conn, req);
+        break;
+    case REQUEST_SCHEMA_STATUS:
+        rc = schema_status(req);
         break;
     }
     if (rc < 0)
@@ -428,6 +446,23 @@ JSON_OPERATION(store_journeys_due, REQUEST_JOURNEYS_DUE, journeys_due_parse,
                journeys_due, 0)
 
 
+static int
+store_schema_status(void *state, json_t *json, crier_store_cb done,
+                    void *arg)
+{
+    struct sqlite_store *store = state;
+    struct request *req;
+
+    (void)json;
+    req = request_new(REQUEST_SCHEMA_STATUS, done, arg);
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    req->input.schema.found = store->schema_found;
+    req->input.schema.version = store->schema_version;
+    return request_queue(store, req, 0);
+}
+
+
 const struct crier_store_ops sqlite_store_ops = {
     .size = sizeof(struct crier_store_ops),
     .append = store_append,
@@ -453,5 +488,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .schedules_advance = store_schedules_advance,
     .report_read = store_report_read,
     .journeys_read = store_journeys_read,
-    .journeys_due = store_journeys_due
+    .journeys_due = store_journeys_due,
+    .schema_status = store_schema_status
 };

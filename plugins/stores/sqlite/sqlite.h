@@ -45,7 +45,8 @@ enum request_kind {
     REQUEST_SCHEDULES_ADVANCE,
     REQUEST_REPORT_READ,
     REQUEST_JOURNEYS_READ,
-    REQUEST_JOURNEYS_DUE
+    REQUEST_JOURNEYS_DUE,
+    REQUEST_SCHEMA_STATUS
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -83,6 +84,10 @@ struct request {
         struct report_request report;
         struct journeys_read journeys_read;
         struct journeys_due journeys_due;
+        struct {
+            int found;
+            int version;
+        } schema;
     } input;
 
     crier_append_cb append_done;
@@ -244,6 +249,10 @@ struct sqlite_store {
 
     crier_stop_cb stop_done;
     void *stop_arg;
+
+    /* The schema version that start found, and the one it left. */
+    int schema_found;
+    int schema_version;
 };
 
 /* lock.c */
@@ -264,7 +273,9 @@ char *column_text_copy(sqlite3_stmt *stmt, int column, int *rc);
 int store_error(int rc);
 
 /* schema.c */
-int schema_migrate(struct connection *conn, char *message, size_t size);
+int schema_migrate(struct connection *conn, int *found, int *version,
+                   char *message, size_t size);
+int schema_latest(void);
 
 /* worker.c */
 int worker_start(struct worker *worker);

@@ -1,4 +1,4 @@
--- Group commit: several mutations in one transaction.
+-- Calls that the plugin itself makes: group commit and the schema status.
 
 -- Runs [{"op", "request"}, ...] in order, each in a subtransaction, and
 -- returns one {"result": ...} or {"error": SQLSTATE, "message": text}
@@ -23,4 +23,14 @@ BEGIN
   END LOOP;
   RETURN to_json(replies);
 END
+$$;
+
+-- {"found", "latest"} from the plugin gives the schema_status result.
+CREATE OR REPLACE FUNCTION crier_schema_status(request json) RETURNS json
+LANGUAGE sql STABLE AS $$
+  SELECT json_build_object('store', 'postgres',
+                           'version', (SELECT version
+                                       FROM crier_schema_version),
+                           'latest', request->'latest',
+                           'found', request->'found')
 $$;
