@@ -41,6 +41,9 @@ BEGIN
   -- cursor, taken first, makes the pipelines of several nodes commit one
   -- at a time.
   IF json_typeof(batch->'cursor'->'from') = 'number' THEN
+    -- The events lock comes before the cursor's row lock, in every
+    -- transaction, so that two nodes never deadlock on the pair.
+    PERFORM crier_events_lock();
     INSERT INTO cursors (name, value) VALUES (batch->'cursor'->>'name', 0)
       ON CONFLICT DO NOTHING;
     SELECT value INTO stored FROM cursors

@@ -3,7 +3,9 @@
 -- Serializes the transactions that insert events, so that seq values
 -- commit in increasing order: a reader that has seen seq N never later
 -- finds a new event below N, even with several nodes appending at once.
--- The lock ends with the transaction.
+-- The lock ends with the transaction. A transaction takes it before any
+-- row lock (see crier_group and crier_commit), so it never closes a
+-- cycle of waits.
 CREATE OR REPLACE FUNCTION crier_events_lock() RETURNS void
 LANGUAGE sql AS $$
   SELECT pg_advisory_xact_lock(x'637269657201'::bigint)

@@ -11,6 +11,14 @@ DECLARE
   result json;
   replies json[] := '{}';
 BEGIN
+  -- A group that may write events takes the events lock before any row
+  -- lock, as every single call does, so groups on two nodes never wait
+  -- for each other in a cycle.
+  IF EXISTS (SELECT 1 FROM json_array_elements(requests) AS r
+             WHERE r->>'op' IN ('append', 'commit', 'schedules_advance'))
+  THEN
+    PERFORM crier_events_lock();
+  END IF;
   FOR entry IN SELECT * FROM json_array_elements(requests) LOOP
     BEGIN
       EXECUTE format('SELECT %I($1)', 'crier_' || (entry->>'op'))
