@@ -121,7 +121,7 @@ static void
 shared_claims_disjoint(void **state)
 {
     struct fixture *f = *state;
-    json_t *seen = json_object();
+    json_t *seen;
     void *stores[2];
     char key[32];
     size_t total = 0;
@@ -129,6 +129,7 @@ shared_claims_disjoint(void **state)
 
     if (!store_shared())
         skip();
+    seen = json_object();
     for (int i = 0; i < JOB_COUNT; i++) {
         snprintf(key, sizeof(key), "job-%02d", i);
         job_plan_commit(f, key, "welcome", T0 - 1000);
