@@ -1,9 +1,10 @@
 /*
  * crier migrate [--status]: opens the configured store, which applies
  * the schema migrations it lacks under the store's own lock (as serve
- * does at start), and prints what the store reports through
- * schema_status: the version it found and the version it left. Which migrations exist, and how they are locked, stays
- * inside each store plugin.
+ * does at start). Then it prints what the store reports through
+ * schema_status: the version it found and the version it left. Which
+ * migrations exist, and how they are locked, stays inside each store
+ * plugin.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -68,14 +69,14 @@ migrate_command(void)
         return 1;
     }
     rc = server_run_offline(on_started, &run);
-    if (rc == 0)
-        rc = run.status;
     if (rc != 0) {
-        fprintf(stderr, "crier: the store could not %s: %s\n",
-                run.result == NULL && rc != run.status ? "start"
-                                                       : "report its schema",
+        fprintf(stderr, "crier: the store could not start: %s\n",
                 crier_strerror(rc));
-        json_decref(run.result);
+        return 1;
+    }
+    if (run.status != 0) {
+        fprintf(stderr, "crier: schema_status failed: %s\n",
+                crier_strerror(run.status));
         return 1;
     }
     found = json_integer_value(json_object_get(run.result, "found"));

@@ -37,7 +37,8 @@ def test_migrate_status_sqlite(tmp_path):
     config = SQLITE % (PLUGINS, os.path.join(str(tmp_path), "crier.db"))
     first = migrate(tmp_path, config)
     assert first.startswith("store sqlite: schema version ")
-    assert "applied" in first and "(found version 0)" in first
+    assert "applied" in first
+    assert first.endswith("(found version 0)")
     version = first.split()[4]
     assert migrate(tmp_path, config) == (
         "store sqlite: schema version %s of %s; nothing to apply"

@@ -1,8 +1,8 @@
 /*
- * The store operations. Each runs on the loop thread: it checks its input
- * with the parsers that the other stores use, so that a bad request fails
- * at once with the same code, and queues the request as JSON text for the
- * function of the same name in sql/.
+ * The store operations. Each runs on the loop thread and checks its input
+ * with the parsers that the other stores use, so a bad request fails at
+ * once with the same code. Then it queues the request as JSON text for
+ * the SQL function of the same name (the files in sql/).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +201,8 @@ JSON_OPERATION(journeys_due, struct journeys_due, journeys_due_parse,
                journeys_due_clear, 0)
 
 
-/* The server reads the version; the plugin adds what it alone knows. */
+/* The server reads the version, and the plugin adds the version that
+ * start found and the latest one it has. */
 static int
 store_schema_status(void *state, json_t *json, crier_store_cb done,
                     void *arg)

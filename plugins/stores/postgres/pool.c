@@ -7,9 +7,10 @@
  * the reply and calls the callbacks.
  *
  * Group commit: when several mutations wait, connection 0 sends up to
- * GROUP_MAX of them as one call of crier_group (sql/functions_plugin.sql),
- * which runs each in a subtransaction of one transaction, so they share
- * one round trip and one WAL flush, and a failed one undoes only itself.
+ * GROUP_MAX of them as one call of crier_group (functions_plugin.sql).
+ * That function runs each in a subtransaction of one transaction, so they
+ * share one round trip and one WAL flush, and a failed one undoes only
+ * itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,22 +64,18 @@ connection_queue(struct pg_conn *conn)
 
 /*
  * Maps a failed reply to a crier code. The functions in sql/ raise the
- * SQLSTATEs CR400, CR404, CR409, CR501 and CR503 for the store
- * contract's errors; anything else is an I/O error that is logged.
+ * SQLSTATEs CR404, CR409 and CR503 for the store contract's errors. Any
+ * other state is an I/O error, which is logged.
  */
 static int
 state_error(const char *state)
 {
     if (state == NULL)
         return CRIER_EIO;
-    if (strcmp(state, "CR400") == 0)
-        return CRIER_EINVAL;
     if (strcmp(state, "CR404") == 0)
         return CRIER_ENOTFOUND;
     if (strcmp(state, "CR409") == 0)
         return CRIER_ESTALE;
-    if (strcmp(state, "CR501") == 0)
-        return CRIER_ENOTSUP;
     if (strcmp(state, "CR503") == 0)
         return CRIER_EBUSY;
     return CRIER_EIO;
@@ -513,7 +510,8 @@ poll_closed(uv_handle_t *handle)
     struct pg_store *store = conn != NULL ? conn->store : NULL;
 
     free(handle);
-    if (store != NULL && --store->open_polls == 0 && store->state == PG_STOPPING) {
+    if (store != NULL && --store->open_polls == 0
+        && store->state == PG_STOPPING) {
         store->state = PG_STOPPED;
         if (store->stop_done != NULL)
             store->stop_done(store->stop_arg);

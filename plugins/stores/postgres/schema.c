@@ -20,7 +20,8 @@
 #include "postgres.h"
 #include "schema_sql.h"
 
-#define MIGRATION_COUNT ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
+#define MIGRATION_COUNT                                                     \
+    ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
 
 /* The advisory lock's key: "crier" as ASCII, so that other applications
  * on the same database are unlikely to pick it. */
