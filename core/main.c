@@ -39,6 +39,9 @@ static const char usage_text[] =
     "            apply the store's missing schema migrations, as serve does\n"
     "            at start, and print the schema version found and now;\n"
     "            offline\n"
+    "  migrate --from sqlite:PATH --to postgres:URL [--schema NAME]\n"
+    "            copy a sqlite store into a postgres store and verify the\n"
+    "            copy; stop crier first (docs/stores/postgres.md)\n"
     "  report [rules|messages|goals|funnel|experiments] [--since DATE]\n"
     "         [--until DATE] [--program NAME] [--json|--csv]\n"
     "            print the report counters; dates are YYYY-MM-DD in UTC,\n"
@@ -194,14 +197,22 @@ command_segments(const char *path, const char *name)
 }
 
 
+static const char migrate_usage[] =
+    "usage: crier [-c FILE] migrate [--status]\n"
+    "       crier migrate --from sqlite:PATH --to postgres:URL"
+    " [--schema NAME]\n";
+
+
 static int
 command_migrate(const char *path, int argc, char **argv)
 {
     struct config *cfg = NULL;
     int rc;
 
+    if (argc >= 1 && strcmp(argv[0], "--from") == 0)
+        return migrate_copy_command(argc, argv);
     if (argc > 1 || (argc == 1 && strcmp(argv[0], "--status") != 0)) {
-        fprintf(stderr, "usage: crier [-c FILE] migrate [--status]\n");
+        fputs(migrate_usage, stderr);
         return EXIT_USAGE;
     }
     rc = load_config(path, &cfg);

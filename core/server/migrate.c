@@ -6,8 +6,12 @@
  * migrations exist, and how they are locked, stays inside each store
  * plugin.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "server/server.h"
 
@@ -93,4 +97,67 @@ migrate_command(void)
     printf("\n");
     json_decref(run.result);
     return 0;
+}
+
+
+/*
+ * Runs the copy program crier-migrate-FROM-TO, from the folder of the
+ * crier binary or else from PATH, with the two locations and the schema.
+ * Each pair of stores ships its own program, so the core knows no store's
+ * tables.
+ */
+int
+migrate_copy_command(int argc, char **argv)
+{
+    const char *from = NULL;
+    const char *to = NULL;
+    const char *schema = NULL;
+    char program[64];
+    char self[PATH_MAX];
+    char path[PATH_MAX + 80];
+    char kind_from[16];
+    char kind_to[16];
+    char *args[5];
+    ssize_t len;
+    int unknown = 0;
+    int n = 0;
+
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--from") == 0)
+            from = argv[i + 1];
+        else if (strcmp(argv[i], "--to") == 0)
+            to = argv[i + 1];
+        else if (strcmp(argv[i], "--schema") == 0)
+            schema = argv[i + 1];
+        else
+            unknown = 1;
+    }
+    if (unknown || argc % 2 != 0 || from == NULL || to == NULL
+        || sscanf(from, "%15[a-z]:", kind_from) != 1
+        || sscanf(to, "%15[a-z]:", kind_to) != 1) {
+        fprintf(stderr, "usage: crier migrate --from sqlite:PATH --to "
+                "postgres:URL [--schema NAME]\n");
+        return 64;
+    }
+    snprintf(program, sizeof(program), "crier-migrate-%s-%s", kind_from,
+             kind_to);
+    args[n++] = program;
+    args[n++] = (char *)from + strlen(kind_from) + 1;
+    args[n++] = (char *)to + strlen(kind_to) + 1;
+    if (schema != NULL)
+        args[n++] = (char *)schema;
+    args[n] = NULL;
+
+    len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        *strrchr(self, '/') = '\0';
+        snprintf(path, sizeof(path), "%s/%s", self, program);
+        execv(path, args);
+    }
+    execvp(program, args);
+    fprintf(stderr, "crier: cannot run %s: %s; crier copies only from sqlite "
+            "to postgres, with the program built beside the postgres "
+            "plugin\n", program, strerror(errno));
+    return 1;
 }

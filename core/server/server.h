@@ -108,4 +108,8 @@ void server_release(void);
  */
 int migrate_command(void);
 
+/* Runs `crier migrate --from KIND:WHERE --to KIND:WHERE`; returns only
+ * when the copy program could not start, with the exit code. */
+int migrate_copy_command(int argc, char **argv);
+
 #endif
