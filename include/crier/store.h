@@ -300,6 +300,17 @@ struct crier_store_ops {
      * {"rule"} gives {"states": {...}, "reasons": {...}, "last_key"}. */
     int (*jobs_tally)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
+
+    /*
+     * Reports the schema: {} gives {"store": plugin name, "version": the
+     * schema version now, "latest": the newest this plugin knows,
+     * "found": the version that start found before it applied the
+     * missing migrations}. A store without a schema reports 0 for all
+     * three. Added after jobs_tally, so a plugin with a smaller `size`
+     * lacks it.
+     */
+    int (*schema_status)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

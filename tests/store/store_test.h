@@ -137,6 +137,8 @@ extern const struct CMUnitTest journey_tests[];
 extern const size_t journey_test_count;
 extern const struct CMUnitTest report_tests[];
 extern const size_t report_test_count;
+extern const struct CMUnitTest shared_tests[];
+extern const size_t shared_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 extern const struct CMUnitTest control_tests[];
