@@ -60,6 +60,13 @@ store_durable(void)
 }
 
 
+int
+store_has_file(void)
+{
+    return strcmp(store_plugin.plugin->name, "sqlite") == 0;
+}
+
+
 json_t *
 store_config(void)
 {

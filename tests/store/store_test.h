@@ -44,6 +44,9 @@ int fixture_teardown(void **state);
 /* Returns nonzero when the store keeps data across restarts. */
 int store_durable(void);
 
+/* Returns nonzero when the store is one file that backup can copy. */
+int store_has_file(void);
+
 /* Returns the config block of the plugin under test, for init. */
 json_t *store_config(void);
 

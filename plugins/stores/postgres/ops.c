@@ -164,6 +164,22 @@ journeys_due_clear(struct journeys_due *request)
     (void)request;
 }
 
+
+/* The requests of pauses_read and backup have no members to check. */
+static int
+empty_parse(const json_t *json, int *out)
+{
+    *out = 0;
+    return json == NULL || json_is_object(json) ? 0 : CRIER_EINVAL;
+}
+
+
+static void
+empty_clear(int *parsed)
+{
+    (void)parsed;
+}
+
 JSON_OPERATION(profiles_load, struct profile_lookup, profile_lookup_parse,
                profile_lookup_clear, 0)
 JSON_OPERATION(commit, struct batch, batch_parse, batch_clear, 1)
@@ -199,6 +215,36 @@ JSON_OPERATION(journeys_read, struct journeys_read, journeys_read_parse,
                journeys_read_clear, 0)
 JSON_OPERATION(journeys_due, struct journeys_due, journeys_due_parse,
                journeys_due_clear, 0)
+JSON_OPERATION(pause_set, struct pause_change, pause_change_parse,
+               pause_change_clear, 1)
+JSON_OPERATION(pauses_read, int, empty_parse, empty_clear, 0)
+JSON_OPERATION(audit_append, struct audit_entry, audit_entry_parse,
+               audit_entry_clear, 1)
+JSON_OPERATION(audit_list, struct audit_filter, audit_filter_parse,
+               audit_filter_clear, 0)
+JSON_OPERATION(subscription_set, struct topic_request,
+               subscription_set_parse, topic_request_clear, 1)
+JSON_OPERATION(subscriptions_read, struct topic_request,
+               subscriptions_read_parse, topic_request_clear, 0)
+JSON_OPERATION(object_put, struct topic_request, object_put_parse,
+               topic_request_clear, 1)
+JSON_OPERATION(objects_read, struct topic_request, objects_read_parse,
+               topic_request_clear, 0)
+JSON_OPERATION(jobs_tally, struct topic_request, jobs_tally_parse,
+               topic_request_clear, 0)
+
+
+/* A PostgreSQL database has no file to copy: pg_dump, or the server's
+ * own backups, copy it. */
+static int
+store_backup(void *state, json_t *json, crier_store_cb done, void *arg)
+{
+    (void)state;
+    (void)json;
+    (void)done;
+    (void)arg;
+    return CRIER_ENOTSUP;
+}
 
 
 /* The server reads the version, and the plugin adds the version that
@@ -244,5 +290,15 @@ const struct crier_store_ops postgres_store_ops = {
     .report_read = store_report_read,
     .journeys_read = store_journeys_read,
     .journeys_due = store_journeys_due,
+    .pause_set = store_pause_set,
+    .pauses_read = store_pauses_read,
+    .audit_append = store_audit_append,
+    .audit_list = store_audit_list,
+    .backup = store_backup,
+    .subscription_set = store_subscription_set,
+    .subscriptions_read = store_subscriptions_read,
+    .object_put = store_object_put,
+    .objects_read = store_objects_read,
+    .jobs_tally = store_jobs_tally,
     .schema_status = store_schema_status
 };

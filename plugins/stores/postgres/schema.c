@@ -36,8 +36,10 @@ const char *const pg_operations[] = {
     "profile_erase", "events_expire", "segment_count", "segment_members",
     "events_recent", "profiles_scan", "jobs_sent_count", "job_retry",
     "address_invalidate", "schedules_claim", "schedules_advance",
-    "report_read", "journeys_read", "journeys_due", "schema_status",
-    "group",
+    "report_read", "journeys_read", "journeys_due", "pause_set",
+    "pauses_read", "audit_append", "audit_list", "subscription_set",
+    "subscriptions_read", "object_put", "objects_read", "jobs_tally",
+    "schema_status", "group",
     NULL
 };
 

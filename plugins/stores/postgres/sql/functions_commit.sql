@@ -22,8 +22,9 @@ END
 $$;
 
 -- Applies one pipeline batch in the transaction of the call, in the
--- order merges, profiles, schedules, journeys, stages, segments, events,
--- jobs, goals, engagements, links, cursor (docs/internals/store.md). A
+-- order merges, profiles, schedules, journeys, stages, segments,
+-- confirmations, events, jobs, goals, engagements, links, cursor
+-- (docs/internals/store.md). A
 -- failed part, such as a merge into a missing profile (CR404), undoes
 -- the whole batch.
 CREATE OR REPLACE FUNCTION crier_commit(batch json) RETURNS json
@@ -79,6 +80,10 @@ BEGIN
   FOR item IN SELECT * FROM json_array_elements(
                 coalesce(batch->'segments', '[]')) LOOP
     PERFORM crier_segment_apply(item);
+  END LOOP;
+  FOR item IN SELECT * FROM json_array_elements(
+                coalesce(batch->'confirmations', '[]')) LOOP
+    PERFORM crier_confirmation_apply(item);
   END LOOP;
   appended := crier_batch_events_append(batch->'events');
   FOR item IN SELECT * FROM json_array_elements(

@@ -175,6 +175,7 @@ BEGIN
 
   DELETE FROM stages WHERE profile = who;
   DELETE FROM segment_members WHERE profile = who;
+  DELETE FROM subscriptions WHERE profile = who;
   DELETE FROM identities WHERE profile = who;
   DELETE FROM profiles WHERE id = who;
   DELETE FROM merges WHERE from_id IN (

@@ -12,12 +12,15 @@ LANGUAGE sql AS $$
 $$;
 
 -- Inserts one planned job of a commit batch; a job whose key exists is
--- skipped. A holdout job is stored suppressed with the error "holdout".
--- Returns whether the job was new.
+-- skipped. A holdout job is stored suppressed with the error "holdout",
+-- and a job with "suppressed" (a bulletin's unconfirmed recipient) is
+-- stored suppressed with that reason. Returns whether the job was new.
 CREATE OR REPLACE FUNCTION crier_job_insert(j json) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-  holdout boolean := coalesce((j->>'holdout')::boolean, false);
+  reason text := coalesce(j->>'suppressed',
+    CASE WHEN coalesce((j->>'holdout')::boolean, false)
+         THEN 'holdout' END);
   due_ms bigint := (j->>'due')::bigint;
   stored jobs;
 BEGIN
@@ -26,20 +29,20 @@ BEGIN
                     created, updated, lane, priority, error, last_error)
     VALUES (j->>'key', j->>'rule', j->>'program', j->>'profile',
             (j->>'event_seq')::bigint, j->>'channel', j->>'template',
-            j->>'to', CASE WHEN holdout THEN 'suppressed' ELSE 'planned' END,
+            j->>'to',
+            CASE WHEN reason IS NOT NULL THEN 'suppressed' ELSE 'planned' END,
             0, 0, due_ms, coalesce((j->>'created')::bigint, due_ms),
             coalesce((j->>'created')::bigint, due_ms),
             coalesce((j->>'lane')::integer, 1),
-            coalesce((j->>'priority')::bigint, 0),
-            CASE WHEN holdout THEN 'holdout' END,
-            CASE WHEN holdout THEN 'holdout' END)
+            coalesce((j->>'priority')::bigint, 0), reason, reason)
     ON CONFLICT (key) DO NOTHING
     RETURNING * INTO stored;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
   PERFORM crier_report_count(stored,
-    CASE WHEN holdout THEN 'suppressed:holdout' ELSE 'planned' END,
+    CASE WHEN reason IS NOT NULL THEN 'suppressed:' || reason
+         ELSE 'planned' END,
     stored.created);
   RETURN true;
 END
@@ -49,7 +52,12 @@ $$;
 CREATE OR REPLACE FUNCTION crier_job_listed(j jobs) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object(
-           'template_version', j.template_version))
+           'template_version', j.template_version,
+           'delivery', CASE WHEN j.delivery_status IS NOT NULL THEN
+             jsonb_build_object('status', j.delivery_status,
+                                'code', j.delivery_code,
+                                'text', j.delivery_text,
+                                'time', j.delivery_time) END))
     || jsonb_build_object(
          'id', j.id, 'key', j.key, 'rule', j.rule, 'program', j.program,
          'channel', j.channel, 'template', j.template, 'to', j.recipient,
@@ -65,7 +73,9 @@ $$;
 
 -- {"now", "limit", "lease_ms", "owner"} claims up to `limit` due jobs:
 -- planned ones due by `now` and claimed or sending ones whose lease has
--- ended, in the order lane, due, priority (highest first), id. Rows that
+-- ended, in the order lane, due, priority (highest first), id, so every
+-- due job of a lower lane goes before any of a higher one. A job that a
+-- paused scope covers stays where it is until a resume. Rows that
 -- another node is claiming at the same moment are skipped (SKIP LOCKED),
 -- so two nodes never claim one job in one generation.
 CREATE OR REPLACE FUNCTION crier_jobs_claim(request json) RETURNS json
@@ -81,8 +91,13 @@ DECLARE
 BEGIN
   FOR j IN
     SELECT * FROM jobs
-    WHERE (state = 'planned' AND due <= now_ms)
-       OR (state IN ('claimed', 'sending') AND lease_until <= now_ms)
+    WHERE ((state = 'planned' AND due <= now_ms)
+           OR (state IN ('claimed', 'sending') AND lease_until <= now_ms))
+      AND NOT EXISTS (SELECT 1 FROM pauses p
+                      WHERE p.scope = 'all'
+                         OR (p.scope = 'channel' AND p.name = jobs.channel)
+                         OR (p.scope = 'program'
+                             AND p.name = jobs.program))
     ORDER BY lane, due, priority DESC, id
     LIMIT (request->>'limit')::bigint
     FOR UPDATE SKIP LOCKED

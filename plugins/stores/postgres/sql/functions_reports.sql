@@ -57,29 +57,58 @@ END
 $$;
 
 -- Counts the first engagement of each metric per job; a key that names
--- no stored job counts nothing.
+-- no stored job (an erased or forged reference) counts nothing. A
+-- delivery status ("delivered", "bounced", "complained", "undelivered",
+-- "failed") may name its job by Message-ID alone. It is kept on the job
+-- unless a later one is kept already (receipts may arrive out of
+-- order), and with "invalidate" it marks the job's recipient invalid.
 CREATE OR REPLACE FUNCTION crier_engagement_apply(e json) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  metric text := CASE e->>'kind'
-    WHEN 'opened' THEN CASE WHEN (e->>'bot')::boolean THEN 'opened_bot'
-                            ELSE 'opened' END
-    WHEN 'clicked' THEN CASE WHEN (e->>'bot')::boolean THEN 'clicked_bot'
-                             ELSE 'clicked' END
-    ELSE 'unsubscribed' END;
+  reported text := e->>'kind';
+  delivery boolean := reported IN ('delivered', 'bounced', 'complained',
+                               'undelivered', 'failed');
+  bot boolean := coalesce((e->>'bot')::boolean, false);
+  at_ms bigint := (e->>'time')::bigint;
+  metric text := CASE
+    WHEN reported = 'failed' THEN 'delivery_failed'
+    WHEN delivery THEN reported
+    WHEN reported = 'opened' AND bot THEN 'opened_bot'
+    WHEN reported = 'clicked' AND bot THEN 'clicked_bot'
+    ELSE reported END;
   j jobs;
   inserted integer;
 BEGIN
-  SELECT * INTO j FROM jobs WHERE key = e->>'key';
+  IF delivery THEN
+    SELECT * INTO j FROM jobs
+      WHERE key = e->>'key'
+         OR (e->>'key' IS NULL AND message_id = e->>'message_id')
+      ORDER BY id LIMIT 1;
+  ELSE
+    SELECT * INTO j FROM jobs WHERE key = e->>'key';
+  END IF;
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  IF delivery THEN
+    UPDATE jobs SET delivery_status = reported, delivery_code = e->>'code',
+                    delivery_text = e->>'text', delivery_time = at_ms
+      WHERE id = j.id
+        AND (delivery_time IS NULL OR delivery_time <= at_ms);
+    IF e->>'invalidate' IS NOT NULL AND j.recipient IS NOT NULL THEN
+      INSERT INTO invalid_addresses (value, kind, reason, time_ms)
+        VALUES (j.recipient, e->>'invalidate',
+                coalesce(e->>'code', reported), at_ms)
+        ON CONFLICT (value, kind) DO UPDATE SET reason = excluded.reason,
+          time_ms = excluded.time_ms;
+    END IF;
+  END IF;
   INSERT INTO job_engagements (job, metric, time_ms)
-    VALUES (j.id, metric, (e->>'time')::bigint)
+    VALUES (j.id, metric, at_ms)
     ON CONFLICT DO NOTHING;
   GET DIAGNOSTICS inserted = ROW_COUNT;
   IF inserted > 0 THEN
-    PERFORM crier_report_count(j, metric, (e->>'time')::bigint);
+    PERFORM crier_report_count(j, metric, at_ms);
   END IF;
 END
 $$;

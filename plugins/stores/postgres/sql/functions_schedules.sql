@@ -82,8 +82,9 @@ BEGIN
 END
 $$;
 
--- Writes one journey place of a commit batch. A "wake" row only clears
--- the due time of an active row that is still at that step and due.
+-- Writes one journey place of a commit batch, with the items of a digest
+-- window. A "wake" row only clears the due time of an active row that is
+-- still at that step and due.
 CREATE OR REPLACE FUNCTION crier_journey_row_apply(j json) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -95,13 +96,16 @@ BEGIN
     RETURN;
   END IF;
   INSERT INTO journeys (journey, profile, entry, step, state, due, since,
-                        updated)
+                        updated, items)
     VALUES (j->>'journey', j->>'profile', (j->>'entry')::bigint,
             j->>'step', j->>'state', (j->>'due')::bigint,
-            (j->>'since')::bigint, (j->>'updated')::bigint)
+            (j->>'since')::bigint, (j->>'updated')::bigint,
+            CASE WHEN json_typeof(j->'items') = 'array'
+                 THEN (j->'items')::text END)
     ON CONFLICT (journey, profile) DO UPDATE SET entry = excluded.entry,
       step = excluded.step, state = excluded.state, due = excluded.due,
-      since = excluded.since, updated = excluded.updated;
+      since = excluded.since, updated = excluded.updated,
+      items = excluded.items;
 END
 $$;
 
@@ -111,6 +115,9 @@ LANGUAGE sql IMMUTABLE AS $$
                             'entry', j.entry, 'step', j.step,
                             'state', j.state, 'since', j.since,
                             'updated', j.updated, 'due', j.due)
+    || CASE WHEN j.items IS NOT NULL
+            THEN jsonb_build_object('items', j.items::jsonb)
+            ELSE '{}' END
 $$;
 
 -- {"profiles": [...]} gives each profile's journey rows in journey order.
@@ -123,11 +130,17 @@ LANGUAGE sql STABLE AS $$
         FROM json_array_elements_text(request->'profiles')) p
 $$;
 
--- {"now", "limit"} reads the active rows due by `now`, oldest first.
+-- {"now", "limit"} reads the active rows due by `now`, oldest first, and
+-- "next", the earliest due after `now` (or null), so that the clock can
+-- wake for it between its whole-second reads.
 CREATE OR REPLACE FUNCTION crier_journeys_due(request json) RETURNS json
 LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('rows', coalesce(jsonb_agg(crier_journey_json(j)
-                             ORDER BY j.due, j.journey, j.profile), '[]'))
+  SELECT json_build_object(
+    'rows', coalesce(jsonb_agg(crier_journey_json(j)
+                               ORDER BY j.due, j.journey, j.profile), '[]'),
+    'next', (SELECT min(due) FROM journeys
+             WHERE due IS NOT NULL AND due > (request->>'now')::bigint
+               AND state = 'active'))
   FROM (SELECT * FROM journeys
         WHERE due IS NOT NULL AND due <= (request->>'now')::bigint
           AND state = 'active'
