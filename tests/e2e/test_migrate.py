@@ -56,12 +56,12 @@ def test_migrate_status_sqlite(tmp_path):
 def test_migrate_status_postgres(tmp_path, postgres):
     config = POSTGRES % (PLUGINS, postgres.url)
     assert migrate(tmp_path, config) == (
-        "store postgres: schema version 1 of 1; applied 1 migration "
+        "store postgres: schema version 2 of 2; applied 2 migrations "
         "(found version 0)")
     assert migrate(tmp_path, config) == (
-        "store postgres: schema version 1 of 1; nothing to apply")
+        "store postgres: schema version 2 of 2; nothing to apply")
     assert postgres.scalar("SELECT version FROM crier_schema_version",
-                           "migrate_test") == "1"
+                           "migrate_test") == "2"
 
 
 def test_migrate_rejects_unknown_option(tmp_path):
@@ -81,6 +81,22 @@ rules = ( { name = "hello"; on = "signup";
 """ % os.path.join(ROOT, "tests", "data", "e2e-templates")
 
 
+# Rows of the tables that the sqlite schema gained after the first
+# postgres migration, with the newer columns of jobs and journeys set.
+NEWER_ROWS = """
+INSERT INTO pauses VALUES ('channel', 'email', 1000, 'ops');
+INSERT INTO audit_log (time_ms, token, action, target, result)
+  VALUES (1000, 'ops', 'pause', 'email', 200);
+INSERT INTO subscriptions VALUES ('p1', 'roads', 'email', 'confirmed',
+  'page', 1000, 2000);
+INSERT INTO objects VALUES ('bulletin', 'b1', '{"title":"Roads"}');
+UPDATE jobs SET delivery_status = 'bounced', delivery_code = '5.1.1',
+  delivery_text = 'no such user', delivery_time = 3000 WHERE id = 1;
+INSERT INTO journeys VALUES ('digest', 'p1', 1, 'window', 'active', 5000,
+  1000, 1000, '[{"seq":1}]');
+"""
+
+
 def sqlite_count(path, table):
     out = subprocess.run(["sqlite3", path, "SELECT count(*) FROM " + table],
                          check=True, capture_output=True, text=True).stdout
@@ -98,6 +114,7 @@ def test_migrate_copies_sqlite_to_postgres(tmp_path, postgres):
     store = Store(db)
     wait_until(store.pipeline_done, timeout=20)
     assert c.stop() == 0
+    subprocess.run(["sqlite3", db, NEWER_ROWS], check=True)
 
     args = ["migrate", "--from", "sqlite:" + db, "--to",
             "postgres:" + postgres.url, "--schema", "copied"]
@@ -106,10 +123,16 @@ def test_migrate_copies_sqlite_to_postgres(tmp_path, postgres):
         assert code == 0, err
         assert out.strip().endswith("copied and verified every table")
         for table in ("events", "profiles", "identities", "jobs",
-                      "cursors", "stage_history"):
+                      "cursors", "stage_history", "pauses", "audit_log",
+                      "subscriptions", "objects", "journeys"):
             assert postgres.scalar("SELECT count(*) FROM " + table,
                                    "copied") == sqlite_count(db, table)
     assert "events: 50 rows, checksum " in out
+    assert "audit_log: 1 rows, checksum " in out
+    assert postgres.scalar("SELECT delivery_code FROM jobs WHERE id = 1",
+                           "copied") == "5.1.1"
+    assert postgres.scalar("SELECT items FROM journeys", "copied") == (
+        '[{"seq":1}]')
 
     # A node on the copy carries on where the sqlite store stopped.
     (tmp_path / "pg").mkdir()

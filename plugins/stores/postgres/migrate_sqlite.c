@@ -20,8 +20,9 @@
 
 #include "postgres.h"
 
-/* The sqlite schema version whose tables migration_001.sql mirrors. */
-#define SQLITE_VERSION_COPIED 13
+/* The sqlite schema version whose tables the postgres migrations
+ * mirror. */
+#define SQLITE_VERSION_COPIED 17
 
 /* A table to copy: its columns in both stores, and the order in which
  * both stores list the rows for the checksum. */
@@ -49,7 +50,9 @@ static const struct table tables[] = {
     { "jobs", "id, key, rule, program, profile, event_seq, channel,"
       " template, recipient, state, generation, attempts, due, lease_until,"
       " owner, message_id, provider_id, error, last_error, language,"
-      " template_version, lane, priority, created, updated", NULL, "id" },
+      " template_version, lane, priority, created, updated,"
+      " delivery_status, delivery_code, delivery_text, delivery_time", NULL,
+      "id" },
     { "job_attempts", "job, number, time_ms, outcome, reply", NULL,
       "job, number" },
     { "invalid_addresses", "value, kind, reason, time_ms", NULL,
@@ -60,7 +63,7 @@ static const struct table tables[] = {
       " occurrence, due, lease_until", NULL,
       "source, profile, schedule, record" },
     { "journeys", "journey, profile, entry, step, state, due, since,"
-      " updated", NULL, "journey, profile" },
+      " updated, items", NULL, "journey, profile" },
     { "report_messages", "rule, template, channel, metric, day, count",
       NULL, "rule, template, channel, metric, day" },
     { "report_moves", "program, day, from_stage, to_stage, count", NULL,
@@ -68,7 +71,13 @@ static const struct table tables[] = {
     { "report_durations", "program, stage, day, days, count", NULL,
       "program, stage, day, days" },
     { "conversions", "goal, job, event_seq, time_ms", NULL, "goal, job" },
-    { "job_engagements", "job, metric, time_ms", NULL, "job, metric" }
+    { "job_engagements", "job, metric, time_ms", NULL, "job, metric" },
+    { "pauses", "scope, name, since, by", NULL, "scope, name" },
+    { "audit_log", "id, time_ms, token, action, target, result", NULL,
+      "id" },
+    { "subscriptions", "profile, topic, channel, status, origin, created,"
+      " updated", NULL, "profile, topic, channel" },
+    { "objects", "kind, id, body", NULL, "kind, id" }
 };
 
 #define TABLE_COUNT (sizeof(tables) / sizeof(tables[0]))
@@ -76,7 +85,8 @@ static const struct table tables[] = {
 /* The serial columns, whose sequences continue after the copied ids. */
 static const char *const serials[][2] = {
     { "events", "seq" }, { "identities", "added" },
-    { "stage_history", "id" }, { "erasures", "id" }, { "jobs", "id" }
+    { "stage_history", "id" }, { "erasures", "id" }, { "jobs", "id" },
+    { "audit_log", "id" }
 };
 
 /* A row count and a 64-bit FNV-1a checksum of COPY's text lines. */
