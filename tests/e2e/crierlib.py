@@ -340,6 +340,16 @@ class PostgresServer:
     def scalar(self, sql, schema="public"):
         return self.query(sql, schema)[0][0]
 
+    def halt(self):
+        """Stops the server with pg_ctl stop -m fast and keeps its data."""
+        subprocess.run([self.SCRIPT, "halt", self.state], check=True,
+                       timeout=120)
+
+    def resume(self):
+        """Starts a halted server again on the same port."""
+        subprocess.run([self.SCRIPT, "resume", self.state], check=True,
+                       timeout=120)
+
     def stop(self):
         subprocess.run([self.SCRIPT, "stop", self.state], check=True,
                        timeout=120)

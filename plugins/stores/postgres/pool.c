@@ -21,8 +21,8 @@
 /* The maximum number of mutations that share one transaction. */
 #define GROUP_MAX 64
 
-static void connection_dispatch(struct pg_conn *conn);
 static void poll_cb(uv_poll_t *handle, int status, int events);
+static void poll_closed(uv_handle_t *handle);
 
 
 static void
@@ -201,33 +201,90 @@ connection_complete(struct pg_conn *conn)
 }
 
 
-/* Marks the connection broken and fails its request and, when no other
- * connection can take them, the requests waiting for it. */
+/* Returns nonzero when a connection that takes reads is open. */
+static int
+reads_usable(const struct pg_store *store)
+{
+    if (store->connection_count == 1)
+        return !store->conns[0].broken;
+    for (size_t i = 1; i < store->connection_count; i++)
+        if (!store->conns[i].broken)
+            return 1;
+    return 0;
+}
+
+
+/* Copies libpq's last error of `pg` into `out` on one line. libpq
+ * reports a server that ended the session in the result it was reading,
+ * so the connection's own message may be empty. */
+static const char *
+connection_error(PGconn *pg, char *out, size_t size)
+{
+    const char *message = PQerrorMessage(pg);
+    size_t n = 0;
+
+    for (const char *p = message; *p != '\0' && n + 1 < size; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r') {
+            if (n > 0 && out[n - 1] != ' ')
+                out[n++] = ' ';
+            continue;
+        }
+        out[n++] = *p;
+    }
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, size, "the server closed the connection");
+    return out;
+}
+
+
+/*
+ * Closes a connection that failed, fails its request and, when no other
+ * connection can take them, the requests waiting for it, and schedules a
+ * reconnect. A mutation that was in flight fails with CRIER_EIO although
+ * the server may have committed it before the connection went.
+ */
 static void
 connection_break(struct pg_conn *conn)
 {
     struct pg_store *store = conn->store;
     struct pg_request *req;
+    struct pg_request *lost = conn->current;
+    char message[256];
 
     store->host->log(store->ctx, CRIER_LOG_ERROR,
                      "lost the connection to PostgreSQL",
                      "connection=%td error=\"%s\"", conn - store->conns,
-                     PQerrorMessage(conn->pg));
+                     connection_error(conn->pg, message, sizeof(message)));
     conn->broken = 1;
-    uv_poll_stop(conn->poll);
+    conn->current = NULL;
     conn->events = 0;
+    uv_close((uv_handle_t *)conn->poll, poll_closed);
+    conn->poll = NULL;
     PQclear(conn->result);
     conn->result = NULL;
-    while (conn->current != NULL) {
-        req = conn->current;
-        conn->current = req->next;
+    PQfinish(conn->pg);
+    conn->pg = NULL;
+    reconnect_schedule(store);
+    /* A callback may submit again: the broken flag sends its request to
+     * the failed queue. */
+    while (lost != NULL) {
+        req = lost;
+        lost = req->next;
         request_finish(req, CRIER_EIO, NULL);
     }
-    /* The reads wait for the other read connections, if any is left. */
-    if (conn == &store->conns[0] || store->connection_count == 2) {
-        while ((req = queue_pop(connection_queue(conn))) != NULL)
+    if (conn == &store->conns[0]) {
+        while ((req = queue_pop(&store->writes)) != NULL)
             request_finish(req, CRIER_EIO, NULL);
     }
+    if (!reads_usable(store)) {
+        while ((req = queue_pop(&store->reads)) != NULL)
+            request_finish(req, CRIER_EIO, NULL);
+    }
+    if (store->state == PG_STOPPING && pool_idle(store))
+        pool_close(store);
 }
 
 
@@ -267,6 +324,11 @@ connection_read(struct pg_conn *conn)
         else
             PQclear(result);
     }
+    /* An idle connection is watched too, so that one the server ended
+     * (a restart, an idle timeout) is noticed before it is used. */
+    if (conn->pg != NULL && !conn->broken && conn->current == NULL
+        && PQstatus(conn->pg) == CONNECTION_BAD)
+        connection_break(conn);
 }
 
 
@@ -336,7 +398,7 @@ group_take(struct pg_request *first, struct pg_queue *queue)
 
 /* Sends the next waiting request, or group of mutations, if the
  * connection is free. */
-static void
+void
 connection_dispatch(struct pg_conn *conn)
 {
     struct pg_store *store = conn->store;
@@ -348,9 +410,13 @@ connection_dispatch(struct pg_conn *conn)
 
     if (conn->pg == NULL || conn->broken || conn->current != NULL)
         return;
+    if (PQstatus(conn->pg) != CONNECTION_OK) {
+        connection_break(conn);
+        return;
+    }
     conn->current = queue_pop(queue);
     if (conn->current == NULL) {
-        poll_set(conn, 0);
+        poll_set(conn, UV_READABLE);
         if (store->state == PG_STOPPING && pool_idle(store))
             pool_close(store);
         return;
@@ -376,28 +442,52 @@ connection_dispatch(struct pg_conn *conn)
 }
 
 
-/*
- * NOTE: a connection that failed stays failed until crier restarts: the
- * pool does not reconnect (docs/KNOWN_LIMITS.md, "PostgreSQL store").
- * Requests for it then fail at once with CRIER_EIO.
- */
+/* Fails the requests of the failed queue, which pool_submit filled while
+ * their connection was lost. */
+static void
+fail_cb(uv_timer_t *timer)
+{
+    struct pg_store *store = timer->data;
+    struct pg_queue failed = store->failed;
+    struct pg_request *req;
+
+    store->failed.head = NULL;
+    store->failed.tail = NULL;
+    while ((req = queue_pop(&failed)) != NULL)
+        request_finish(req, CRIER_EIO, NULL);
+    if (store->state == PG_STOPPING && pool_idle(store))
+        pool_close(store);
+}
+
+
+/* Fails `req` on the next turn of the loop: a store calls no callback
+ * before the operation returns. */
+static int
+fail_later(struct pg_store *store, struct pg_request *req)
+{
+    queue_push(&store->failed, req);
+    uv_timer_start(store->fail_timer, fail_cb, 0, 0);
+    return 0;
+}
+
+
+/* Queues `req` for its connection. While that connection is lost, the
+ * request fails with CRIER_EIO, so a caller learns at once that the
+ * store is unavailable. */
 int
 pool_submit(struct pg_store *store, struct pg_request *req)
 {
     size_t i;
-    size_t usable = 0;
 
     if (req->write || store->connection_count == 1) {
         if (store->conns[0].broken)
-            return CRIER_EIO;
+            return fail_later(store, req);
         queue_push(&store->writes, req);
         connection_dispatch(&store->conns[0]);
         return 0;
     }
-    for (i = 1; i < store->connection_count; i++)
-        usable += !store->conns[i].broken;
-    if (usable == 0)
-        return CRIER_EIO;
+    if (!reads_usable(store))
+        return fail_later(store, req);
     queue_push(&store->reads, req);
     for (i = 1; i < store->connection_count; i++) {
         if (!store->conns[i].broken && store->conns[i].current == NULL) {
@@ -414,7 +504,8 @@ pool_idle(const struct pg_store *store)
 {
     size_t i;
 
-    if (store->writes.head != NULL || store->reads.head != NULL)
+    if (store->writes.head != NULL || store->reads.head != NULL
+        || store->failed.head != NULL)
         return 0;
     for (i = 0; i < store->connection_count; i++)
         if (store->conns[i].current != NULL)
@@ -468,22 +559,14 @@ connection_open(const struct pg_store *store, char *message, size_t size)
 }
 
 
-/* Connects pooled connection `i`; the first one also migrates. */
-static int
-pool_connect(struct pg_store *store, size_t i, char *message, size_t size)
+/* Switches an open connection to nonblocking mode and watches its
+ * socket, readable while idle. */
+int
+connection_watch(struct pg_conn *conn, char *message, size_t size)
 {
-    struct pg_conn *conn = &store->conns[i];
+    struct pg_store *store = conn->store;
     uv_loop_t *loop = store->host->loop(store->ctx);
 
-    conn->store = store;
-    conn->pg = connection_open(store, message, size);
-    if (conn->pg == NULL)
-        return CRIER_EIO;
-    if (i == 0 && schema_migrate(conn->pg, &store->schema_found, message,
-                                 size) < 0)
-        return CRIER_EIO;
-    if (schema_prepare(conn->pg, message, size) < 0)
-        return CRIER_EIO;
     if (PQsetnonblocking(conn->pg, 1) != 0) {
         snprintf(message, size, "%s", PQerrorMessage(conn->pg));
         return CRIER_EIO;
@@ -498,8 +581,42 @@ pool_connect(struct pg_store *store, size_t i, char *message, size_t size)
         return CRIER_EIO;
     }
     conn->poll->data = conn;
-    store->open_polls++;
+    store->open_handles++;
+    conn->events = 0;
+    poll_set(conn, UV_READABLE);
     return 0;
+}
+
+
+/* Connects pooled connection `i`; the first one also migrates. */
+static int
+pool_connect(struct pg_store *store, size_t i, char *message, size_t size)
+{
+    struct pg_conn *conn = &store->conns[i];
+
+    conn->store = store;
+    conn->pg = connection_open(store, message, size);
+    if (conn->pg == NULL)
+        return CRIER_EIO;
+    if (i == 0 && schema_migrate(conn->pg, &store->schema_found, message,
+                                 size) < 0)
+        return CRIER_EIO;
+    if (schema_prepare(conn->pg, message, size) < 0)
+        return CRIER_EIO;
+    return connection_watch(conn, message, size);
+}
+
+
+/* Counts one closed handle; the last one of a stop ends the stop. */
+void
+handle_released(struct pg_store *store)
+{
+    if (store != NULL && --store->open_handles == 0
+        && store->state == PG_STOPPING) {
+        store->state = PG_STOPPED;
+        if (store->stop_done != NULL)
+            store->stop_done(store->stop_arg);
+    }
 }
 
 
@@ -507,15 +624,19 @@ static void
 poll_closed(uv_handle_t *handle)
 {
     struct pg_conn *conn = handle->data;
-    struct pg_store *store = conn != NULL ? conn->store : NULL;
 
     free(handle);
-    if (store != NULL && --store->open_polls == 0
-        && store->state == PG_STOPPING) {
-        store->state = PG_STOPPED;
-        if (store->stop_done != NULL)
-            store->stop_done(store->stop_arg);
-    }
+    handle_released(conn != NULL ? conn->store : NULL);
+}
+
+
+static void
+timer_closed(uv_handle_t *handle)
+{
+    struct pg_store *store = handle->data;
+
+    free(handle);
+    handle_released(store);
 }
 
 
@@ -525,12 +646,12 @@ void
 pool_close(struct pg_store *store)
 {
     size_t i;
-    size_t open = store->open_polls;
+    size_t open = store->open_handles;
 
     /* A failed start hands the store back before the handles close, so
      * their close callbacks must not reach it. */
     if (store->state != PG_STOPPING) {
-        store->open_polls = 0;
+        store->open_handles = 0;
         open = 0;
     }
     for (i = 0; i < store->connection_count; i++) {
@@ -544,6 +665,16 @@ pool_close(struct pg_store *store)
         PQfinish(conn->pg);
         conn->pg = NULL;
     }
+    if (store->fail_timer != NULL && store->state != PG_STOPPING) {
+        store->fail_timer->data = NULL;
+        store->reconnect_timer->data = NULL;
+    }
+    if (store->fail_timer != NULL)
+        uv_close((uv_handle_t *)store->fail_timer, timer_closed);
+    if (store->reconnect_timer != NULL)
+        uv_close((uv_handle_t *)store->reconnect_timer, timer_closed);
+    store->fail_timer = NULL;
+    store->reconnect_timer = NULL;
     if (open == 0 && store->state == PG_STOPPING) {
         store->state = PG_STOPPED;
         if (store->stop_done != NULL)
@@ -564,6 +695,8 @@ pool_open(struct pg_store *store)
         return CRIER_ENOMEM;
     for (i = 0; rc == 0 && i < store->connection_count; i++)
         rc = pool_connect(store, i, message, sizeof(message));
+    if (rc == 0)
+        rc = reconnect_init(store);
     if (rc < 0) {
         store->host->log(store->ctx, CRIER_LOG_ERROR,
                          "cannot open the PostgreSQL store",

@@ -11,6 +11,10 @@
  * Mutations go, in call order, to connection 0 only, so they take effect
  * in the order they were called. Reads go to the other connections, or to
  * connection 0 when the pool has one connection.
+ *
+ * A connection that fails is closed and reopened later (reconnect.c).
+ * Until then the requests that need it fail with CRIER_EIO on the next
+ * turn of the loop.
  */
 #ifndef CRIER_POSTGRES_STORE_H
 #define CRIER_POSTGRES_STORE_H
@@ -50,7 +54,8 @@ struct pg_conn {
     PGconn *pg;
     uv_poll_t *poll;          /* allocated apart: uv_close frees it */
     int events;               /* what `poll` waits for now */
-    int broken;               /* the connection failed for good */
+    int broken;               /* lost: `pg` and `poll` are NULL until a
+                               * reconnect opens them again */
     struct pg_request *current;
     PGresult *result;         /* the current request's first result */
 };
@@ -73,7 +78,14 @@ struct pg_store {
     struct pg_conn *conns;
     struct pg_queue writes;   /* for conns[0] */
     struct pg_queue reads;    /* for the others */
-    size_t open_polls;        /* handles not yet closed */
+    struct pg_queue failed;   /* to fail with CRIER_EIO from fail_timer */
+    size_t open_handles;      /* polls and timers not yet closed */
+
+    uv_timer_t *fail_timer;   /* allocated apart, as the polls are */
+    uv_timer_t *reconnect_timer;
+    uint64_t reconnect_delay_ms;  /* the wait before the next attempt */
+    unsigned reconnect_attempts;  /* since the first connection was lost */
+    uint64_t lost_at;         /* loop time of that loss, 0 when none */
 
     crier_stop_cb stop_done;
     void *stop_arg;
@@ -88,6 +100,13 @@ void pool_close(struct pg_store *store);
 int pool_idle(const struct pg_store *store);
 PGconn *connection_open(const struct pg_store *store, char *message,
                         size_t size);
+int connection_watch(struct pg_conn *conn, char *message, size_t size);
+void connection_dispatch(struct pg_conn *conn);
+void handle_released(struct pg_store *store);
+
+/* reconnect.c */
+int reconnect_init(struct pg_store *store);
+void reconnect_schedule(struct pg_store *store);
 
 /* schema.c */
 int schema_migrate(PGconn *pg, int *found, char *message, size_t size);
