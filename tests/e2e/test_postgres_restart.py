@@ -1,6 +1,6 @@
 """PostgreSQL stopped (pg_ctl stop -m fast) and started again on the same
-port under a running crier: while it is down, POST /v1/events answers 503
-with Retry-After and /readyz 503; afterwards the pool reconnects by
+port under a running crier. While it is down, POST /v1/events returns 503
+with Retry-After and /readyz returns 503. Afterwards the pool reconnects by
 itself, events are accepted again, and every event acknowledged with 202
 before, during or after the outage is stored and gets its message. A job
 that was being sent when the connection went keeps its lease, is sent

@@ -243,8 +243,10 @@ connection_error(PGconn *pg, char *out, size_t size)
 /*
  * Closes a connection that failed, fails its request and, when no other
  * connection can take them, the requests waiting for it, and schedules a
- * reconnect. A mutation that was in flight fails with CRIER_EIO although
- * the server may have committed it before the connection went.
+ * reconnect.
+ *
+ * NOTE: a mutation that was in flight fails with CRIER_EIO although the
+ * server may have committed it before the connection went.
  */
 static void
 connection_break(struct pg_conn *conn)

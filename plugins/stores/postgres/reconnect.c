@@ -11,7 +11,7 @@
  *
  * NOTE: an attempt connects and prepares the statements with libpq's
  * blocking calls, as start does, so it holds the loop until the server
- * answers. A refused connection returns at once; an unreachable host
+ * replies. A refused connection returns at once; an unreachable host
  * holds the loop until libpq's connect_timeout (set it in `url`).
  */
 #include <stdio.h>
