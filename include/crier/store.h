@@ -218,8 +218,14 @@ struct crier_store_ops {
     int (*journeys_read)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
 
-    /* Reads up to `limit` active journey rows due at or before `now`,
-     * oldest due first: {"now", "limit"} gives {"rows": [...]}. */
+    /*
+     * Reads up to `limit` active journey rows due at or before `now`,
+     * oldest due first: {"now", "limit", "lease_ms"} gives {"rows":
+     * [...]}. With "lease_ms", a store that several nodes share leases
+     * the rows it returns until now + lease_ms and leaves out rows that
+     * another read leased, so that two nodes never wake one row. A
+     * single-node store may ignore it.
+     */
     int (*journeys_due)(void *store, json_t *request, crier_store_cb done,
                         void *arg);
 

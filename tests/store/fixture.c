@@ -61,6 +61,13 @@ store_durable(void)
 
 
 int
+store_shared(void)
+{
+    return strcmp(store_plugin.plugin->name, "postgres") == 0;
+}
+
+
+int
 store_has_file(void)
 {
     return strcmp(store_plugin.plugin->name, "sqlite") == 0;

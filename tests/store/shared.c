@@ -33,13 +33,6 @@ slot_done(void *arg, int status, json_t *result)
 }
 
 
-static int
-store_shared(void)
-{
-    return strcmp(store_plugin.plugin->name, "postgres") == 0;
-}
-
-
 static void *
 second_open(struct fixture *f)
 {

@@ -47,6 +47,10 @@ int store_durable(void);
 /* Returns nonzero when the store is one file that backup can copy. */
 int store_has_file(void);
 
+/* Returns nonzero when several nodes share the store, which then honors
+ * leases on journey rows. */
+int store_shared(void);
+
 /* Returns the config block of the plugin under test, for init. */
 json_t *store_config(void);
 

@@ -804,6 +804,7 @@ struct journeys_read {
 struct journeys_due {
     int64_t now;
     size_t limit;
+    int64_t lease_ms;           /* 0 when the request leases nothing */
 };
 
 /* The largest journeys_read and journeys_due requests. */

@@ -89,7 +89,7 @@ CREATE OR REPLACE FUNCTION crier_journey_row_apply(j json) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   IF coalesce((j->>'wake')::boolean, false) THEN
-    UPDATE journeys SET due = NULL
+    UPDATE journeys SET due = NULL, lease_until = NULL
       WHERE journey = j->>'journey' AND profile = j->>'profile'
         AND entry = (j->>'entry')::bigint AND step = j->>'step'
         AND due = (j->>'due')::bigint AND state = 'active';
@@ -105,7 +105,7 @@ BEGIN
     ON CONFLICT (journey, profile) DO UPDATE SET entry = excluded.entry,
       step = excluded.step, state = excluded.state, due = excluded.due,
       since = excluded.since, updated = excluded.updated,
-      items = excluded.items;
+      items = excluded.items, lease_until = NULL;
 END
 $$;
 
@@ -130,20 +130,47 @@ LANGUAGE sql STABLE AS $$
         FROM json_array_elements_text(request->'profiles')) p
 $$;
 
--- {"now", "limit"} reads the active rows due by `now`, oldest first, and
--- "next", the earliest due after `now` (or null), so that the clock can
--- wake for it between its whole-second reads.
+-- {"now", "limit", "lease_ms"} reads the active rows due by `now`, oldest
+-- first, and "next", the earliest due after `now` (or null), so that the
+-- clock can wake for it between its whole-second reads. With "lease_ms"
+-- the rows are claimed: each one read is leased until now + lease_ms,
+-- and rows leased by another read, or locked by a claim at the same
+-- moment (SKIP LOCKED), are left out, so two nodes never wake one row.
 CREATE OR REPLACE FUNCTION crier_journeys_due(request json) RETURNS json
-LANGUAGE sql STABLE AS $$
-  SELECT json_build_object(
-    'rows', coalesce(jsonb_agg(crier_journey_json(j)
-                               ORDER BY j.due, j.journey, j.profile), '[]'),
-    'next', (SELECT min(due) FROM journeys
-             WHERE due IS NOT NULL AND due > (request->>'now')::bigint
-               AND state = 'active'))
-  FROM (SELECT * FROM journeys
-        WHERE due IS NOT NULL AND due <= (request->>'now')::bigint
-          AND state = 'active'
-        ORDER BY due, journey, profile
-        LIMIT (request->>'limit')::bigint) j
+LANGUAGE plpgsql AS $$
+DECLARE
+  now_ms bigint := (request->>'now')::bigint;
+  lease bigint := (request->>'lease_ms')::bigint;
+  rows jsonb;
+BEGIN
+  IF lease IS NULL THEN
+    SELECT coalesce(jsonb_agg(crier_journey_json(j)
+                              ORDER BY j.due, j.journey, j.profile), '[]')
+      INTO rows
+      FROM (SELECT * FROM journeys
+            WHERE due IS NOT NULL AND due <= now_ms AND state = 'active'
+            ORDER BY due, journey, profile
+            LIMIT (request->>'limit')::bigint) j;
+  ELSE
+    WITH claimed AS (
+      SELECT journey, profile FROM journeys
+      WHERE due IS NOT NULL AND due <= now_ms AND state = 'active'
+        AND (lease_until IS NULL OR lease_until <= now_ms)
+      ORDER BY due, journey, profile
+      LIMIT (request->>'limit')::bigint
+      FOR UPDATE SKIP LOCKED),
+    leased AS (
+      UPDATE journeys j SET lease_until = now_ms + lease
+        FROM claimed c
+        WHERE j.journey = c.journey AND j.profile = c.profile
+        RETURNING j AS place)
+    SELECT coalesce(jsonb_agg(crier_journey_json(place)
+                              ORDER BY (place).due, (place).journey,
+                                       (place).profile), '[]')
+      INTO rows FROM leased;
+  END IF;
+  RETURN json_build_object('rows', rows, 'next',
+    (SELECT min(due) FROM journeys
+     WHERE due IS NOT NULL AND due > now_ms AND state = 'active'));
+END
 $$;

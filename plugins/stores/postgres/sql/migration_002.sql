@@ -52,5 +52,7 @@ ALTER TABLE jobs ADD COLUMN delivery_time bigint;
 CREATE INDEX jobs_message_id ON jobs (message_id)
   WHERE message_id IS NOT NULL;
 
--- The items a digest window collected, as a JSON array text.
+-- The items a digest window collected, as a JSON array text, and the end
+-- of the lease that a node's wake-up read took on the row.
 ALTER TABLE journeys ADD COLUMN items text COLLATE "C";
+ALTER TABLE journeys ADD COLUMN lease_until bigint;
