@@ -201,6 +201,46 @@ connection_complete(struct pg_conn *conn)
 }
 
 
+/* Fails the requests of the failed queue, which pool_submit filled while
+ * their connection was lost. */
+static void
+fail_cb(uv_timer_t *timer)
+{
+    struct pg_store *store = timer->data;
+    struct pg_queue failed = store->failed;
+    struct pg_request *req;
+
+    store->failed.head = NULL;
+    store->failed.tail = NULL;
+    while ((req = queue_pop(&failed)) != NULL)
+        request_finish(req, CRIER_EIO, NULL);
+    if (store->state == PG_STOPPING && pool_idle(store))
+        pool_close(store);
+}
+
+
+/* Fails `req` on the next turn of the loop: a store calls no callback
+ * before the operation returns. */
+static int
+fail_later(struct pg_store *store, struct pg_request *req)
+{
+    queue_push(&store->failed, req);
+    uv_timer_start(store->fail_timer, fail_cb, 0, 0);
+    return 0;
+}
+
+
+/* Moves every request of `queue` to the failed queue. */
+static void
+queue_fail_later(struct pg_store *store, struct pg_queue *queue)
+{
+    struct pg_request *req;
+
+    while ((req = queue_pop(queue)) != NULL)
+        fail_later(store, req);
+}
+
+
 /* Returns nonzero when a connection that takes reads is open. */
 static int
 reads_usable(const struct pg_store *store)
@@ -270,23 +310,17 @@ connection_break(struct pg_conn *conn)
     PQfinish(conn->pg);
     conn->pg = NULL;
     reconnect_schedule(store);
-    /* A callback may submit again: the broken flag sends its request to
-     * the failed queue. */
+    /* The requests fail from the timer, because a break can come from
+     * pool_submit, whose caller expects no callback before it returns. */
     while (lost != NULL) {
         req = lost;
         lost = req->next;
-        request_finish(req, CRIER_EIO, NULL);
+        fail_later(store, req);
     }
-    if (conn == &store->conns[0]) {
-        while ((req = queue_pop(&store->writes)) != NULL)
-            request_finish(req, CRIER_EIO, NULL);
-    }
-    if (!reads_usable(store)) {
-        while ((req = queue_pop(&store->reads)) != NULL)
-            request_finish(req, CRIER_EIO, NULL);
-    }
-    if (store->state == PG_STOPPING && pool_idle(store))
-        pool_close(store);
+    if (conn == &store->conns[0])
+        queue_fail_later(store, &store->writes);
+    if (!reads_usable(store))
+        queue_fail_later(store, &store->reads);
 }
 
 
@@ -441,35 +475,6 @@ connection_dispatch(struct pg_conn *conn)
         return;
     }
     poll_set(conn, flushed == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
-}
-
-
-/* Fails the requests of the failed queue, which pool_submit filled while
- * their connection was lost. */
-static void
-fail_cb(uv_timer_t *timer)
-{
-    struct pg_store *store = timer->data;
-    struct pg_queue failed = store->failed;
-    struct pg_request *req;
-
-    store->failed.head = NULL;
-    store->failed.tail = NULL;
-    while ((req = queue_pop(&failed)) != NULL)
-        request_finish(req, CRIER_EIO, NULL);
-    if (store->state == PG_STOPPING && pool_idle(store))
-        pool_close(store);
-}
-
-
-/* Fails `req` on the next turn of the loop: a store calls no callback
- * before the operation returns. */
-static int
-fail_later(struct pg_store *store, struct pg_request *req)
-{
-    queue_push(&store->failed, req);
-    uv_timer_start(store->fail_timer, fail_cb, 0, 0);
-    return 0;
 }
 
 
