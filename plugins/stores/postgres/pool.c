@@ -201,8 +201,8 @@ connection_complete(struct pg_conn *conn)
 }
 
 
-/* Fails the requests of the failed queue, which pool_submit filled while
- * their connection was lost. */
+/* Fails the requests of the failed queue: those submitted while their
+ * connection was lost, and those that a lost connection had taken. */
 static void
 fail_cb(uv_timer_t *timer)
 {
