@@ -42,6 +42,13 @@ static const char usage_text[] =
     "  backup FILE\n"
     "            copy the store into the new file FILE while crier serves\n"
     "            (SQLite store; docs/operations.md)\n"
+    "  migrate [--status]\n"
+    "            apply the store's missing schema migrations, as serve does\n"
+    "            at start, and print the schema version found and now;\n"
+    "            offline\n"
+    "  migrate --from sqlite:PATH --to postgres:URL [--schema NAME]\n"
+    "            copy a sqlite store into a postgres store and verify the\n"
+    "            copy; stop crier first (docs/stores/postgres.md)\n"
     "  report [rules|messages|goals|funnel|experiments] [--since DATE]\n"
     "         [--until DATE] [--program NAME] [--json|--csv]\n"
     "            print the report counters; dates are YYYY-MM-DD in UTC,\n"
@@ -155,6 +162,33 @@ command_segments(const char *path, const char *name)
 
     if (rc == 0)
         rc = segments_command(name);
+    server_release();
+    config_free(cfg);
+    return rc;
+}
+
+
+static const char migrate_usage[] =
+    "usage: crier [-c FILE] migrate [--status]\n"
+    "       crier migrate --from sqlite:PATH --to postgres:URL"
+    " [--schema NAME]\n";
+
+
+static int
+command_migrate(const char *path, int argc, char **argv)
+{
+    struct config *cfg = NULL;
+    int rc;
+
+    if (argc >= 1 && strcmp(argv[0], "--from") == 0)
+        return migrate_copy_command(argc, argv);
+    if (argc > 1 || (argc == 1 && strcmp(argv[0], "--status") != 0)) {
+        fputs(migrate_usage, stderr);
+        return EXIT_USAGE;
+    }
+    rc = load_config(path, &cfg);
+    if (rc == 0)
+        rc = migrate_command();
     server_release();
     config_free(cfg);
     return rc;
@@ -281,10 +315,14 @@ main(int argc, char **argv)
              * arguments. */
             if (command == NULL) {
                 command = argv[optind++];
-                /* `report` reads its own options, so -c goes first. */
+                /* `report` and `migrate` read their own options, so -c
+                 * goes first. */
                 if (strcmp(command, "report") == 0)
                     return command_report(path, argc - optind,
                                           argv + optind);
+                if (strcmp(command, "migrate") == 0)
+                    return command_migrate(path, argc - optind,
+                                           argv + optind);
             } else if (strcmp(command, "profiles") == 0 && nargs < 2)
                 args[nargs++] = argv[optind++];
             else if (strcmp(command, "segments") == 0 && nargs < 1)

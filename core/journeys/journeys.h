@@ -136,4 +136,9 @@ void journeys_wake_due(int64_t due);
  * next wake-up. */
 #define JOURNEY_WAKE_LIMIT 500
 
+/* How long a shared store keeps the rows that one wake-up read from the
+ * wake-ups of other nodes, in ms. A wake-up whose commit fails leaves
+ * its rows to be read again after this. */
+#define JOURNEY_WAKE_LEASE_MS 30000
+
 #endif

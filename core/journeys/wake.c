@@ -197,8 +197,9 @@ wake_run(void)
         return;
     wake.busy = 1;
     wake.read_at = clock_now_ms();
-    request = json_pack("{s:I,s:i}", "now", (json_int_t) wake.read_at,
-                        "limit", JOURNEY_WAKE_LIMIT);
+    request = json_pack("{s:I,s:i,s:i}", "now", (json_int_t) wake.read_at,
+                        "limit", JOURNEY_WAKE_LIMIT, "lease_ms",
+                        JOURNEY_WAKE_LEASE_MS);
     rc = server.store_ops->journeys_due(server.store->state, request,
                                         on_due, NULL);
     json_decref(request);

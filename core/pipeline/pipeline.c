@@ -135,6 +135,41 @@ retry_later(const char *what, int status)
 
 
 static void
+on_cursor_reread(void *arg, int status, json_t *result)
+{
+    if (status != 0) {
+        retry_later("cursor_get", status);
+        return;
+    }
+    pl.cursor = json_integer_value(json_object_get(result, "value"));
+    pl.again = 1;
+    finish();
+}
+
+
+/*
+ * Drops a batch that the store refused because the cursor had moved on
+ * since the batch was read: another crier node on the same store
+ * committed those events first. The pipeline continues from the stored
+ * cursor.
+ */
+static void
+cursor_reread(void)
+{
+    int rc;
+
+    log_info("pipeline batch committed by another node; reading the "
+             "cursor again", "cursor=%lld", (long long) pl.cursor);
+    evaluation_free(pl.batch);
+    pl.batch = NULL;
+    rc = server.store_ops->cursor_get(server.store->state, CURSOR_NAME,
+                                      on_cursor_reread, NULL);
+    if (rc != 0)
+        retry_later("cursor_get", rc);
+}
+
+
+static void
 on_committed(void *arg, int status, json_t *result)
 {
     long long planned, merged;
@@ -143,6 +178,10 @@ on_committed(void *arg, int status, json_t *result)
 
     metrics_observe("crier_store_seconds", "op", "commit",
                     (double) (metrics_now_ns() - pl.commit_started) / 1e9);
+    if (status == CRIER_ESTALE && !pl.stopping) {
+        cursor_reread();
+        return;
+    }
     if (status != 0) {
         metrics_count("crier_plugin_errors_total", "plugin", "store", 1);
         retry_later("commit", status);
@@ -189,6 +228,12 @@ batch_evaluate(const json_t *loaded)
     int rc;
 
     commit = evaluation_run(pl.batch, loaded, pl.rules, CURSOR_NAME);
+    /* The store applies the batch only while the cursor still has the
+     * value it was read at, so with several nodes on one store each
+     * event is processed once. */
+    if (commit != NULL)
+        json_object_set_new(json_object_get(commit, "cursor"), "from",
+                            json_integer(pl.cursor));
     pl.commit_started = metrics_now_ns();
     rc = server.store_ops->commit(server.store->state, commit, on_committed,
                                   NULL);

@@ -112,4 +112,15 @@ struct plugin_instance *server_channel(const char *name);
 /* Frees what server_prepare built. */
 void server_release(void);
 
+/*
+ * Opens the store offline, which applies its missing schema migrations,
+ * and prints the version found and the version now. Returns the exit
+ * code of `crier migrate`.
+ */
+int migrate_command(void);
+
+/* Runs `crier migrate --from KIND:WHERE --to KIND:WHERE`; returns only
+ * when the copy program could not start, with the exit code. */
+int migrate_copy_command(int argc, char **argv);
+
 #endif

@@ -218,8 +218,14 @@ struct crier_store_ops {
     int (*journeys_read)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
 
-    /* Reads up to `limit` active journey rows due at or before `now`,
-     * oldest due first: {"now", "limit"} gives {"rows": [...]}. */
+    /*
+     * Reads up to `limit` active journey rows due at or before `now`,
+     * oldest due first: {"now", "limit", "lease_ms"} gives {"rows":
+     * [...]}. With "lease_ms", a store that several nodes share leases
+     * the rows it returns until now + lease_ms and leaves out rows that
+     * another read leased, so that two nodes never wake one row. A
+     * single-node store may ignore it.
+     */
     int (*journeys_due)(void *store, json_t *request, crier_store_cb done,
                         void *arg);
 
@@ -300,6 +306,17 @@ struct crier_store_ops {
      * {"rule"} gives {"states": {...}, "reasons": {...}, "last_key"}. */
     int (*jobs_tally)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
+
+    /*
+     * Reports the schema: {} gives {"store": plugin name, "version": the
+     * schema version now, "latest": the newest this plugin knows,
+     * "found": the version that start found before it applied the
+     * missing migrations}. A store without a schema reports 0 for all
+     * three. Added after jobs_tally, so a plugin with a smaller `size`
+     * lacks it.
+     */
+    int (*schema_status)(void *store, json_t *request, crier_store_cb done,
+                         void *arg);
 };
 
 #endif

@@ -312,3 +312,44 @@ def shipped_config(smtp_port=None, workdir=None):
         text = re.sub(r'outbox\s*=\s*"[^"]*";',
                       'url = "smtp://127.0.0.1:%d";' % smtp_port, text)
     return text
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on a loopback port, started by
+    scripts/pg-test-server in a folder of its own and stopped by stop().
+    Queries go through psql, since the tests run under Debian's
+    /usr/bin/python3, which has no PostgreSQL driver."""
+
+    SCRIPT = os.path.join(ROOT, "scripts", "pg-test-server")
+
+    def __init__(self, workdir):
+        self.state = os.path.join(str(workdir), "pg-state")
+        subprocess.run([self.SCRIPT, "start", self.state], check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
+        with open(os.path.join(self.state, "url")) as f:
+            self.url = f.read().strip()
+
+    def query(self, sql, schema="public"):
+        """Runs `sql` in `schema` and returns the rows as lists of text."""
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+             "-c", "SET search_path TO %s" % schema, "-c", sql, self.url],
+            check=True, capture_output=True, text=True, timeout=60).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
+    def scalar(self, sql, schema="public"):
+        return self.query(sql, schema)[0][0]
+
+    def halt(self):
+        """Stops the server with pg_ctl stop -m fast and keeps its data."""
+        subprocess.run([self.SCRIPT, "halt", self.state], check=True,
+                       timeout=120)
+
+    def resume(self):
+        """Starts a halted server again on the same port."""
+        subprocess.run([self.SCRIPT, "resume", self.state], check=True,
+                       timeout=120)
+
+    def stop(self):
+        subprocess.run([self.SCRIPT, "stop", self.state], check=True,
+                       timeout=120)

@@ -284,7 +284,7 @@ backup_copies_the_store(void **state)
     json_t *result, *rows;
 
     snprintf(path, sizeof(path), "%s/copy.db", f->folder);
-    if (!store_durable()) {
+    if (!store_has_file()) {
         assert_int_equal(json_wait(f, f->ops->backup,
                                    json_pack("{s:s}", "path", path),
                                    &result), CRIER_ENOTSUP);

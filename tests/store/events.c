@@ -317,6 +317,79 @@ cursor_get_rejects_empty_name(void **state)
 }
 
 
+/* Commits a batch that moves "pipeline" from `from` to `value` and plans
+ * one job with key `key`; returns the status. */
+static int
+fenced_commit(struct fixture *f, int64_t from, int64_t value,
+              const char *key)
+{
+    json_t *result = NULL;
+    int rc;
+
+    rc = json_wait(f, f->ops->commit,
+                   json_pack("{s:{s:s, s:I, s:I}, s:[{s:s, s:s, s:s, s:s,"
+                             " s:I}]}",
+                             "cursor", "name", "pipeline",
+                             "value", (json_int_t)value,
+                             "from", (json_int_t)from,
+                             "jobs", "key", key, "rule", "welcome",
+                             "channel", "email", "template", "hello",
+                             "due", (json_int_t)1000),
+                   &result);
+    json_decref(result);
+    return rc;
+}
+
+
+static void
+commit_cursor_from_fences(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result;
+    json_t *jobs;
+
+    assert_int_equal(fenced_commit(f, 0, 5, "first"), 0);
+
+    /* A second node read the same events at 0: its batch is refused
+     * whole, job included. */
+    assert_int_equal(fenced_commit(f, 0, 5, "second"), CRIER_ESTALE);
+    assert_int_equal(fenced_commit(f, 3, 7, "second"), CRIER_ESTALE);
+    assert_int_equal(cursor_get_wait(f, "pipeline", &result), 0);
+    assert_int_equal(member_int(result, "value"), 5);
+    json_decref(result);
+    result = jobs_list_all(f);
+    jobs = json_object_get(result, "jobs");
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0), "key"),
+                        "first");
+    json_decref(result);
+
+    assert_int_equal(fenced_commit(f, 5, 9, "third"), 0);
+    assert_int_equal(cursor_get_wait(f, "pipeline", &result), 0);
+    assert_int_equal(member_int(result, "value"), 9);
+    json_decref(result);
+}
+
+
+static void
+commit_cursor_from_invalid(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result = NULL;
+
+    assert_int_equal(json_wait(f, f->ops->commit,
+                               json_pack("{s:{s:s, s:i, s:i}}", "cursor",
+                                         "name", "pipeline", "value", 3,
+                                         "from", -1), &result),
+                     CRIER_EINVAL);
+    assert_int_equal(json_wait(f, f->ops->commit,
+                               json_pack("{s:{s:s, s:i, s:s}}", "cursor",
+                                         "name", "pipeline", "value", 3,
+                                         "from", "0"), &result),
+                     CRIER_EINVAL);
+}
+
+
 const struct CMUnitTest event_tests[] = {
     CASE(append_reads_back_in_order),
     CASE(append_counts_duplicate_in_batch),
@@ -328,7 +401,9 @@ const struct CMUnitTest event_tests[] = {
     CASE(events_read_after_and_limit),
     CASE(cursor_get_default_zero),
     CASE(cursor_get_after_commit),
-    CASE(cursor_get_rejects_empty_name)
+    CASE(cursor_get_rejects_empty_name),
+    CASE(commit_cursor_from_fences),
+    CASE(commit_cursor_from_invalid)
 };
 
 const size_t event_test_count = sizeof(event_tests) / sizeof(event_tests[0]);

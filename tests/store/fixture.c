@@ -19,10 +19,58 @@ struct wait {
 };
 
 
+/* The PostgreSQL schema of the current case, named after its folder, so
+ * that every case starts on empty tables and a reopened store finds its
+ * own data. */
+static char case_schema[64];
+
+
+/*
+ * Returns the URL of the test server: $CRIER_TEST_PG_URL, or the url
+ * file that scripts/pg-test-server wrote in $CRIER_TEST_PG_STATE.
+ */
+static const char *
+postgres_url(void)
+{
+    static char url[256];
+    const char *state = getenv("CRIER_TEST_PG_STATE");
+    char path[PATH_MAX];
+    FILE *file;
+
+    if (getenv("CRIER_TEST_PG_URL") != NULL)
+        return getenv("CRIER_TEST_PG_URL");
+    if (state == NULL)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/url", state);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return NULL;
+    if (fgets(url, sizeof(url), file) == NULL)
+        url[0] = '\0';
+    fclose(file);
+    url[strcspn(url, "\n")] = '\0';
+    return url[0] != '\0' ? url : NULL;
+}
+
+
 int
 store_durable(void)
 {
     return strcmp(store_plugin.plugin->name, "memory") != 0;
+}
+
+
+int
+store_shared(void)
+{
+    return strcmp(store_plugin.plugin->name, "postgres") == 0;
+}
+
+
+int
+store_has_file(void)
+{
+    return strcmp(store_plugin.plugin->name, "sqlite") == 0;
 }
 
 
@@ -32,6 +80,10 @@ store_config(void)
     if (strcmp(store_plugin.plugin->name, "sqlite") == 0)
         return json_pack("{s:s, s:s}", "plugin", "sqlite",
                          "path", "data/nested/crier.db");
+    if (strcmp(store_plugin.plugin->name, "postgres") == 0)
+        return json_pack("{s:s, s:s?, s:s, s:i}", "plugin", "postgres",
+                         "url", postgres_url(), "schema", case_schema,
+                         "connections", 2);
     return json_pack("{s:s}", "plugin", store_plugin.plugin->name);
 }
 
@@ -62,6 +114,8 @@ fixture_setup_bare(void **state)
 
     assert_non_null(f);
     assert_int_equal(folder_make(f->folder, sizeof(f->folder)), 0);
+    snprintf(case_schema, sizeof(case_schema), "case_%s",
+             strrchr(f->folder, '-') + 1);
     assert_int_equal(testhost_init(&f->th, "store", f->folder), 0);
     f->ops = store_plugin.plugin->ops;
     *state = f;

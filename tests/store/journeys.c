@@ -306,6 +306,65 @@ journeys_due_gives_next(void **state)
 }
 
 
+static json_t *
+leased_rows(struct fixture *f, int64_t now, int limit, int64_t lease_ms)
+{
+    json_t *result = json_ok(f, f->ops->journeys_due,
+                             json_pack("{s:I,s:i,s:I}", "now",
+                                       (json_int_t) now, "limit", limit,
+                                       "lease_ms", (json_int_t) lease_ms));
+    json_t *rows = json_incref(json_object_get(result, "rows"));
+
+    json_decref(result);
+    assert_non_null(rows);
+    return rows;
+}
+
+
+/* A read with "lease_ms" claims its rows on a shared store: a second
+ * such read leaves them out until the lease ends or a commit writes the
+ * row again. A plain read still returns them. Other stores ignore the
+ * lease. */
+static void
+journeys_due_lease_claims(void **state)
+{
+    struct fixture *f = *state;
+    size_t again = store_shared() ? 0 : 2;
+    json_t *rows, *moved;
+
+    rows_commit(f, json_pack("[o,o]",
+                             row_make("a", "p_1", 1, "w", "active", T0),
+                             row_make("b", "p_1", 1, "w", "active",
+                                      T0 + 10)));
+    rows = leased_rows(f, T0 + 100, 10, 1000);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(member_str(json_array_get(rows, 0), "journey"), "a");
+    json_decref(rows);
+
+    rows = leased_rows(f, T0 + 200, 10, 1000);
+    assert_int_equal(json_array_size(rows), again);
+    json_decref(rows);
+    rows = due_rows(f, T0 + 200, 10);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+
+    /* A commit that moves the row ends its lease. */
+    rows_commit(f, json_pack("[o]", row_make("a", "p_1", 1, "x", "active",
+                                             T0 + 50)));
+    rows = leased_rows(f, T0 + 300, 10, 1000);
+    assert_int_equal(json_array_size(rows), store_shared() ? 1 : 2);
+    moved = json_array_get(rows, json_array_size(rows) - 1);
+    assert_string_equal(member_str(moved, "journey"), "a");
+    assert_string_equal(member_str(moved, "step"), "x");
+    json_decref(rows);
+
+    /* Ended leases free the rows for the next read. */
+    rows = leased_rows(f, T0 + 1400, 10, 1000);
+    assert_int_equal(json_array_size(rows), 2);
+    json_decref(rows);
+}
+
+
 static void
 journeys_reject_invalid(void **state)
 {
@@ -330,6 +389,14 @@ journeys_reject_invalid(void **state)
     assert_int_equal(json_wait(f, f->ops->journeys_due,
                                json_pack("{s:i}", "limit", 5), &result),
                      CRIER_EINVAL);
+    assert_int_equal(json_wait(f, f->ops->journeys_due,
+                               json_pack("{s:i,s:i,s:i}", "now", 0, "limit",
+                                         5, "lease_ms", 0), &result),
+                     CRIER_EINVAL);
+    assert_int_equal(json_wait(f, f->ops->journeys_due,
+                               json_pack("{s:i,s:i,s:s}", "now", 0, "limit",
+                                         5, "lease_ms", "1s"), &result),
+                     CRIER_EINVAL);
     assert_int_equal(json_wait(f, f->ops->commit,
                                json_pack("{s:[{s:s,s:s,s:i,s:s,s:s,s:i,s:i,"
                                          "s:s}]}", "journeys", "journey",
@@ -350,6 +417,7 @@ const struct CMUnitTest journey_tests[] = {
     CASE(journeys_reject_invalid),
     CASE(journeys_keep_items),
     CASE(journeys_due_gives_next),
+    CASE(journeys_due_lease_claims),
 };
 const size_t journey_test_count =
     sizeof(journey_tests) / sizeof(journey_tests[0]);

@@ -613,6 +613,34 @@ second_process_rejected(void **state)
 }
 
 
+/* A fresh store was found at version 0 and migrated to the latest; a
+ * reopened one finds the latest and applies nothing. */
+static void
+schema_status_reports_versions(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result = json_ok(f, f->ops->schema_status, json_object());
+    int64_t latest = member_int(result, "latest");
+
+    assert_string_equal(member_str(result, "store"),
+                        store_plugin.plugin->name);
+    assert_int_equal(member_int(result, "found"), 0);
+    assert_int_equal(member_int(result, "version"), latest);
+    if (store_durable())
+        assert_true(latest > 0);
+    json_decref(result);
+
+    if (!store_durable())
+        return;
+    store_close(f);
+    assert_int_equal(store_open(f, store_config()), 0);
+    result = json_ok(f, f->ops->schema_status, json_object());
+    assert_int_equal(member_int(result, "found"), latest);
+    assert_int_equal(member_int(result, "version"), latest);
+    json_decref(result);
+}
+
+
 const struct CMUnitTest lifecycle_tests[] = {
     BARE_CASE(config_rejects_unknown_setting),
     BARE_CASE(config_requires_path),
@@ -628,7 +656,8 @@ const struct CMUnitTest lifecycle_tests[] = {
     CASE(schema_newer_refused),
     CASE(stop_truncates_wal),
     BARE_CASE(append_fails_while_locked),
-    CASE(second_process_rejected)
+    CASE(second_process_rejected),
+    CASE(schema_status_reports_versions)
 };
 
 const size_t lifecycle_test_count =

@@ -44,6 +44,13 @@ int fixture_teardown(void **state);
 /* Returns nonzero when the store keeps data across restarts. */
 int store_durable(void);
 
+/* Returns nonzero when the store is one file that backup can copy. */
+int store_has_file(void);
+
+/* Returns nonzero when several nodes share the store, which then honors
+ * leases on journey rows. */
+int store_shared(void);
+
 /* Returns the config block of the plugin under test, for init. */
 json_t *store_config(void);
 
@@ -137,6 +144,8 @@ extern const struct CMUnitTest journey_tests[];
 extern const size_t journey_test_count;
 extern const struct CMUnitTest report_tests[];
 extern const size_t report_test_count;
+extern const struct CMUnitTest shared_tests[];
+extern const size_t shared_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 extern const struct CMUnitTest control_tests[];

@@ -197,6 +197,7 @@ journeys_due_parse(const json_t *json, struct journeys_due *out)
 {
     json_t *now = json_object_get(json, "now");
     json_t *limit = json_object_get(json, "limit");
+    json_t *lease = json_object_get(json, "lease_ms");
 
     memset(out, 0, sizeof(*out));
     if (!json_is_integer(now) || !json_is_integer(limit) ||
@@ -205,6 +206,11 @@ journeys_due_parse(const json_t *json, struct journeys_due *out)
         return CRIER_EINVAL;
     out->now = json_integer_value(now);
     out->limit = (size_t) json_integer_value(limit);
+    if (lease != NULL && !json_is_null(lease)) {
+        if (!json_is_integer(lease) || json_integer_value(lease) < 1)
+            return CRIER_EINVAL;
+        out->lease_ms = json_integer_value(lease);
+    }
     return 0;
 }
 

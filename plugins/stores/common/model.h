@@ -307,6 +307,12 @@ struct batch {
     struct topic_request *confirmations;   /* profile, channel, origin,
                                             * time */
     size_t confirmation_count;
+    /* The cursor's value when the batch was read ("cursor"."from"):
+     * the store applies the batch only while the cursor still has it,
+     * and fails it with CRIER_ESTALE otherwise, so that of two nodes
+     * processing the same events only one commits them. */
+    int has_cursor_from;
+    int64_t cursor_from;
 };
 
 struct claim_request {
@@ -441,6 +447,10 @@ int identities_parse(const json_t *request, struct identity_list *out);
 void identities_clear(struct identity_list *list);
 
 int batch_parse(const json_t *json, struct batch *out);
+
+/* Returns CRIER_ESTALE when the batch names the cursor's value it was
+ * read at and `stored` (0 for a cursor never written) differs. */
+int batch_cursor_check(const struct batch *batch, int64_t stored);
 
 /* Parses one element of a batch array into `item`. */
 typedef int (*element_parse_fn)(const json_t *json, void *item);
@@ -794,6 +804,7 @@ struct journeys_read {
 struct journeys_due {
     int64_t now;
     size_t limit;
+    int64_t lease_ms;           /* 0 when the request leases nothing */
 };
 
 /* The largest journeys_read and journeys_due requests. */

@@ -425,6 +425,12 @@ batch_cursor_parse(const json_t *json, struct batch *out)
     rc = member_integer(cursor, "value", 1, 0, &out->cursor_value);
     if (rc < 0 || out->cursor_value < 0)
         return CRIER_EINVAL;
+    rc = member_integer(cursor, "from", 0, -1, &out->cursor_from);
+    if (rc < 0 || (json_object_get(cursor, "from") != NULL
+                   && !json_is_null(json_object_get(cursor, "from"))
+                   && out->cursor_from < 0))
+        return CRIER_EINVAL;
+    out->has_cursor_from = out->cursor_from >= 0;
     return member_string(cursor, "name", 1, &out->cursor_name);
 }
 
@@ -510,6 +516,15 @@ batch_parse(const json_t *json, struct batch *out)
     if (rc < 0)
         batch_clear(out);
     return rc;
+}
+
+
+int
+batch_cursor_check(const struct batch *batch, int64_t stored)
+{
+    if (batch->cursor_name == NULL || !batch->has_cursor_from)
+        return 0;
+    return stored == batch->cursor_from ? 0 : CRIER_ESTALE;
 }
 
 

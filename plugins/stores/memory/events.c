@@ -157,6 +157,16 @@ memory_cursor_get(void *state, const char *name, crier_store_cb done,
 }
 
 
+int64_t
+cursor_value(struct memory_store *store, const char *name)
+{
+    int64_t *value = name != NULL
+                     ? g_hash_table_lookup(store->cursors, name) : NULL;
+
+    return value != NULL ? *value : 0;
+}
+
+
 void
 cursor_set(struct memory_store *store, const char *name, int64_t value)
 {

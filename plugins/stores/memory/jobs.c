@@ -99,9 +99,12 @@ memory_commit(void *state, json_t *json, crier_store_cb done, void *arg)
         return CRIER_ECLOSED;
     }
 
-    /* A merge into a missing profile fails the whole batch, which then
-     * stores nothing, as the sqlite store's rollback does. */
-    rc = merges_check(store, &batch);
+    /* A batch read at another cursor value, or a merge into a missing
+     * profile, fails the whole batch, which then stores nothing, as the
+     * sqlite store's rollback does. */
+    rc = batch_cursor_check(&batch, cursor_value(store, batch.cursor_name));
+    if (rc == 0)
+        rc = merges_check(store, &batch);
     if (rc < 0)
         completion_queue(store, done, arg, rc, NULL);
     else

@@ -245,7 +245,24 @@ memory_destroy(void *state)
 }
 
 
-static const struct crier_store_ops memory_ops = {
+/* The memory store keeps no schema, so every version is 0. */
+static int
+memory_schema_status(void *state, json_t *request, crier_store_cb done,
+                     void *arg)
+{
+    struct memory_store *store = state;
+
+    (void)request;
+    if (store->state != MEMORY_RUNNING)
+        return CRIER_ECLOSED;
+    completion_queue(store, done, arg, 0,
+                     json_pack("{s:s, s:i, s:i, s:i}", "store", "memory",
+                               "version", 0, "latest", 0, "found", 0));
+    return 0;
+}
+
+
+const struct crier_store_ops memory_ops = {
     .size = sizeof(struct crier_store_ops),
     .append = memory_append,
     .events_read = memory_events_read,
@@ -280,7 +297,8 @@ static const struct crier_store_ops memory_ops = {
     .subscriptions_read = memory_subscriptions_read,
     .object_put = memory_object_put,
     .objects_read = memory_objects_read,
-    .jobs_tally = memory_jobs_tally
+    .jobs_tally = memory_jobs_tally,
+    .schema_status = memory_schema_status
 };
 
 

@@ -137,6 +137,8 @@ int memory_cursor_get(void *state, const char *name, crier_store_cb done,
                       void *arg);
 void cursor_set(struct memory_store *store, const char *name,
                 int64_t value);
+/* Returns the value of cursor `name`, 0 when never written or NULL. */
+int64_t cursor_value(struct memory_store *store, const char *name);
 void batch_event_store(struct memory_store *store,
                        const struct batch_event *event);
 json_t *event_find_json(struct memory_store *store, int64_t seq);

@@ -2,6 +2,19 @@
 #include "sqlite.h"
 
 
+/* Fails with CRIER_ESTALE when the batch's cursor no longer has the
+ * value the batch was read at. */
+static int
+cursor_check(struct connection *conn, struct request *req,
+             const struct batch *batch)
+{
+    int64_t stored;
+    int rc = cursor_value(conn, req, batch->cursor_name, &stored);
+
+    return rc < 0 ? rc : batch_cursor_check(batch, stored);
+}
+
+
 /*
  * Applies merges, profiles, schedule plans, stages, segment changes,
  * appended events, jobs, goal hits, engagements, links and then the
@@ -20,6 +33,8 @@ batch_commit(struct connection *conn, struct request *req)
     int inserted;
     int rc = 0;
 
+    if (batch->cursor_name != NULL && batch->has_cursor_from)
+        rc = cursor_check(conn, req, batch);
     for (i = 0; rc == 0 && i < batch->merge_count; i++) {
         rc = merge_apply(conn, req, &batch->merges[i], &inserted);
         merged += rc == 0 && inserted;

@@ -235,22 +235,35 @@ event_load(struct connection *conn, struct request *req, int64_t seq,
 
 
 int
-cursor_get(struct connection *conn, struct request *req)
+cursor_value(struct connection *conn, struct request *req, const char *name,
+             int64_t *value)
 {
     sqlite3_stmt *stmt;
-    int64_t value = 0;
     int rc;
 
+    *value = 0;
     stmt = connection_statement(conn, STMT_CURSOR_SELECT, cursor_select_sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
-    statement_bind_text(stmt, 1, req->input.cursor_name);
+    statement_bind_text(stmt, 1, name);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
-        value = sqlite3_column_int64(stmt, 0);
+        *value = sqlite3_column_int64(stmt, 0);
     sqlite3_reset(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return connection_fail(conn, req, rc);
+    return 0;
+}
+
+
+int
+cursor_get(struct connection *conn, struct request *req)
+{
+    int64_t value;
+    int rc = cursor_value(conn, req, req->input.cursor_name, &value);
+
+    if (rc < 0)
+        return rc;
     req->result = json_pack("{s:I}", "value", (json_int_t)value);
     return req->result == NULL ? CRIER_ENOMEM : 0;
 }

@@ -42,7 +42,8 @@ static const char *const request_names[] = {
     [REQUEST_SUBSCRIPTIONS_READ] = "subscriptions_read",
     [REQUEST_OBJECT_PUT] = "object_put",
     [REQUEST_OBJECTS_READ] = "objects_read",
-    [REQUEST_JOBS_TALLY] = "jobs_tally"
+    [REQUEST_JOBS_TALLY] = "jobs_tally",
+    [REQUEST_SCHEMA_STATUS] = "schema_status"
 };
 
 
@@ -145,10 +146,24 @@ request_free(struct request *req)
     case REQUEST_JOB_RETRY:
     case REQUEST_JOURNEYS_DUE:
     case REQUEST_PAUSES_READ:
+    case REQUEST_SCHEMA_STATUS:
         break;
     }
     json_decref(req->result);
     free(req);
+}
+
+
+/* Builds the result from the versions that start recorded, which the
+ * loop thread copied into the request. */
+static int
+schema_status(struct request *req)
+{
+    req->result = json_pack("{s:s, s:i, s:i, s:i}", "store", "sqlite",
+                            "version", req->input.schema.version,
+                            "latest", schema_latest(),
+                            "found", req->input.schema.found);
+    return req->result == NULL ? CRIER_ENOMEM : 0;
 }
 
 
@@ -256,6 +271,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOBS_TALLY:
         rc = jobs_tally(conn, req);
+        break;
+    case REQUEST_SCHEMA_STATUS:
+        rc = schema_status(req);
         break;
     }
     if (rc < 0)
@@ -509,6 +527,23 @@ JSON_OPERATION(store_jobs_tally, REQUEST_JOBS_TALLY, jobs_tally_parse, topic,
                0)
 
 
+static int
+store_schema_status(void *state, json_t *json, crier_store_cb done,
+                    void *arg)
+{
+    struct sqlite_store *store = state;
+    struct request *req;
+
+    (void)json;
+    req = request_new(REQUEST_SCHEMA_STATUS, done, arg);
+    if (req == NULL)
+        return CRIER_ENOMEM;
+    req->input.schema.found = store->schema_found;
+    req->input.schema.version = store->schema_version;
+    return request_queue(store, req, 0);
+}
+
+
 const struct crier_store_ops sqlite_store_ops = {
     .size = sizeof(struct crier_store_ops),
     .append = store_append,
@@ -544,5 +579,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .subscriptions_read = store_subscriptions_read,
     .object_put = store_object_put,
     .objects_read = store_objects_read,
-    .jobs_tally = store_jobs_tally
+    .jobs_tally = store_jobs_tally,
+    .schema_status = store_schema_status
 };

@@ -453,7 +453,15 @@ migration_next(sqlite3 *db, int *done, char *message, size_t size)
  * newer plugin is rejected.
  */
 int
-schema_migrate(struct connection *conn, char *message, size_t size)
+schema_latest(void)
+{
+    return MIGRATION_COUNT;
+}
+
+
+int
+schema_migrate(struct connection *conn, int *found, int *version,
+               char *message, size_t size)
 {
     int done = 0;
     int rc;
@@ -463,6 +471,8 @@ schema_migrate(struct connection *conn, char *message, size_t size)
                       "  id INTEGER PRIMARY KEY CHECK (id = 1),"
                       "  version INTEGER NOT NULL)",
                       message, size);
+    if (rc == SQLITE_OK)
+        rc = version_read(conn->db, found, message, size);
     while (rc == SQLITE_OK && !done) {
         rc = exec_checked(conn->db, "BEGIN IMMEDIATE", message, size);
         if (rc != SQLITE_OK)
@@ -473,5 +483,7 @@ schema_migrate(struct connection *conn, char *message, size_t size)
         if (rc != SQLITE_OK)
             sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK)
+        rc = version_read(conn->db, version, message, size);
     return rc == SQLITE_OK ? 0 : store_error(rc);
 }

@@ -191,7 +191,9 @@ connections_open(struct sqlite_store *store)
         rc = connection_cache_set(&store->writer.conn, store->cache_mb,
                                   message, sizeof(message));
     if (rc == 0)
-        rc = schema_migrate(&store->writer.conn, message, sizeof(message));
+        rc = schema_migrate(&store->writer.conn, &store->schema_found,
+                            &store->schema_version, message,
+                            sizeof(message));
     if (rc == 0)
         rc = connection_open(&store->reader.conn, store->path, 0,
                              store->busy_timeout_ms, message,

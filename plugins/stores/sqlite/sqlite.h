@@ -54,7 +54,8 @@ enum request_kind {
     REQUEST_SUBSCRIPTIONS_READ,
     REQUEST_OBJECT_PUT,
     REQUEST_OBJECTS_READ,
-    REQUEST_JOBS_TALLY
+    REQUEST_JOBS_TALLY,
+    REQUEST_SCHEMA_STATUS
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -96,6 +97,10 @@ struct request {
         struct audit_entry audit;
         struct audit_filter audit_filter;
         struct topic_request topic;
+        struct {
+            int found;
+            int version;
+        } schema;
     } input;
 
     crier_append_cb append_done;
@@ -280,6 +285,10 @@ struct sqlite_store {
 
     crier_stop_cb stop_done;
     void *stop_arg;
+
+    /* The schema version that start found, and the one it left. */
+    int schema_found;
+    int schema_version;
 };
 
 /* lock.c */
@@ -312,7 +321,9 @@ int store_backup(void *state, json_t *request, crier_store_cb done,
                  void *arg);
 
 /* schema.c */
-int schema_migrate(struct connection *conn, char *message, size_t size);
+int schema_migrate(struct connection *conn, int *found, int *version,
+                   char *message, size_t size);
+int schema_latest(void);
 
 /* worker.c */
 int worker_start(struct worker *worker);
@@ -345,6 +356,9 @@ int events_recent(struct connection *conn, struct request *req);
 int batch_events_append(struct connection *conn, struct request *req,
                         const struct batch_event *events, size_t count);
 int cursor_get(struct connection *conn, struct request *req);
+/* Reads cursor `name` into *value, 0 when never written. */
+int cursor_value(struct connection *conn, struct request *req,
+                 const char *name, int64_t *value);
 int cursor_set(struct connection *conn, struct request *req,
                const char *name, int64_t value);
 json_t *event_load(struct connection *conn, struct request *req,
