@@ -21,8 +21,9 @@
 #include "postgres.h"
 
 /* The sqlite schema version whose tables the postgres migrations
- * mirror. */
-#define SQLITE_VERSION_COPIED 17
+ * mirror. Version 18 changed only indexes of jobs, so the tables are
+ * those of 17. */
+#define SQLITE_VERSION_COPIED 18
 
 /* A table to copy: its columns in both stores, and the order in which
  * both stores list the rows for the checksum. */
