@@ -28,6 +28,12 @@ struct admin_param {
  */
 GPtrArray *admin_query_parse(const char *query);
 
+/* Returns the first member of the object `body` that is not in the
+ * NULL-ended list `known`, or NULL when there is none or `body` is not
+ * an object. The name points into `body` (body.c). */
+const char *admin_member_unknown(const json_t *body,
+                                 const char *const *known);
+
 /* Replaces the integer times of a stored profile (created, updated,
  * stages.*.since) with RFC 3339 strings. */
 void admin_profile_present(json_t *profile);

@@ -5,6 +5,7 @@
  * The entry is written when the response is known, through the request's
  * respond hook. GET /v1/admin/audit lists the entries.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,16 +151,37 @@ admin_audit_token(struct crier_http_req *req)
 }
 
 
-/* Reads a time filter: RFC 3339 or Unix milliseconds. */
+/* Reads a time filter: RFC 3339 or Unix milliseconds, not negative and
+ * within a 64-bit integer. */
 static int
 time_param(const char *value, int64_t *out)
 {
     char *end;
 
     if (clock_parse_rfc3339(value, out) == 0)
-        return 0;
+        return *out >= 0 ? 0 : CRIER_EINVAL;
+    errno = 0;
     *out = g_ascii_strtoll(value, &end, 10);
-    return *end == '\0' && end != value ? 0 : CRIER_EINVAL;
+    if (*end != '\0' || end == value || errno == ERANGE || *out < 0)
+        return CRIER_EINVAL;
+    return 0;
+}
+
+
+/* Returns 1 for a token filter in the form the log names tokens:
+ * "sha256:" and AUDIT_TOKEN_HEX lowercase hex digits. */
+static int
+token_param_valid(const char *value)
+{
+    size_t prefix = strlen("sha256:");
+
+    if (strncmp(value, "sha256:", prefix) != 0 ||
+        strlen(value) != prefix + AUDIT_TOKEN_HEX)
+        return 0;
+    for (const char *c = value + prefix; *c != '\0'; c++)
+        if (!g_ascii_isdigit(*c) && (*c < 'a' || *c > 'f'))
+            return 0;
+    return 1;
 }
 
 
@@ -177,7 +199,15 @@ list_request(struct crier_http_req *req)
         char *end;
         int64_t n;
 
-        if (strcmp(p->name, "token") == 0 || strcmp(p->name, "action") == 0)
+        if (json_object_get(request, p->name) != NULL)
+            bad = p->name;
+        else if (strcmp(p->name, "token") == 0 &&
+                 !token_param_valid(p->value))
+            bad = p->name;
+        else if (strcmp(p->name, "action") == 0 && p->value[0] == '\0')
+            bad = p->name;
+        else if (strcmp(p->name, "token") == 0 ||
+                 strcmp(p->name, "action") == 0)
             json_object_set_new(request, p->name, json_string(p->value));
         else if (strcmp(p->name, "since") == 0 ||
                  strcmp(p->name, "until") == 0) {
@@ -187,8 +217,9 @@ list_request(struct crier_http_req *req)
                 json_object_set_new(request, p->name, json_integer(n));
         } else if (strcmp(p->name, "limit") == 0 ||
                    strcmp(p->name, "before") == 0) {
+            errno = 0;
             n = g_ascii_strtoll(p->value, &end, 10);
-            if (*end != '\0' || end == p->value || n < 1 ||
+            if (*end != '\0' || end == p->value || errno == ERANGE || n < 1 ||
                 (strcmp(p->name, "limit") == 0 && n > 1000))
                 bad = p->name;
             else
@@ -200,9 +231,11 @@ list_request(struct crier_http_req *req)
     if (bad != NULL) {
         json_decref(request);
         request = NULL;
-        admin_respond_error(req, 400, bad, "invalid query parameter: use "
-                            "token, action, since and until (RFC 3339), "
-                            "limit (1 to 1000) and before (an entry id)");
+        admin_respond_error(req, 400, bad, "invalid, repeated or unknown "
+                            "query parameter: use each of token "
+                            "(sha256: and 12 hex digits), action, since "
+                            "and until (RFC 3339 or Unix ms), limit (1 to "
+                            "1000) and before (an entry id) at most once");
     }
     if (params != NULL)
         g_ptr_array_free(params, TRUE);

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "admin/admin.h"
+#include "admin/admin_int.h"
 #include "base/log.h"
 #include "delivery/pauses.h"
 #include "http/http.h"
@@ -68,8 +69,10 @@ static int
 scope_read(struct crier_http_req *req, const char **scope,
            const char **name, json_t **body)
 {
+    static const char *const members[] = { "channel", "program", NULL };
     size_t len;
     const char *text = http_req_body(req, &len);
+    const char *unknown;
     json_t *channel, *program;
 
     *body = len == 0 ? json_object() : json_loadb(text, len, 0, NULL);
@@ -81,10 +84,11 @@ scope_read(struct crier_http_req *req, const char **scope,
     }
     channel = json_object_get(*body, "channel");
     program = json_object_get(*body, "program");
-    if (json_object_size(*body) > 1 ||
-        (json_object_size(*body) == 1 && channel == NULL && program == NULL)) {
-        admin_respond_error(req, 400, NULL, "give at most one of \"channel\" "
-                            "and \"program\", and nothing else");
+    unknown = admin_member_unknown(*body, members);
+    if (unknown != NULL || (channel != NULL && program != NULL)) {
+        admin_respond_error(req, 400, unknown != NULL ? unknown : "program",
+                            "give at most one of \"channel\" and "
+                            "\"program\", and nothing else");
         return -1;
     }
     if (channel != NULL)

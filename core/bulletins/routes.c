@@ -68,19 +68,41 @@ tally_count(const json_t *states, const char *state)
 }
 
 
+/* Returns the number of the bulletin's jobs in `tally` not yet sent. */
+static json_int_t
+tally_pending(const json_t *tally)
+{
+    const json_t *states = json_object_get(tally, "states");
+
+    return tally_count(states, "planned") + tally_count(states, "claimed") +
+           tally_count(states, "sending");
+}
+
+
 /*
- * Adds "progress" and the state that the API shows: "scheduled" before
- * send_at, and "complete" once every recipient was considered and no job
- * waits to be sent.
+ * Returns the state that the API shows: the stored one, but "scheduled"
+ * before send_at, and "complete" once every recipient was considered and
+ * no job waits to be sent.
  */
+static const char *
+shown_state(const struct bulletin *b, const json_t *tally)
+{
+    if (strcmp(b->state, "sending") == 0 && b->send_at > clock_now_ms())
+        return "scheduled";
+    if (strcmp(b->state, "sending") == 0 && b->scanned &&
+        tally_pending(tally) == 0)
+        return "complete";
+    return b->state;
+}
+
+
+/* Adds "progress" and the state that the API shows. */
 static json_t *
 bulletin_present(const struct bulletin *b, const json_t *tally)
 {
     json_t *out = bulletin_json(b);
     json_t *states = json_object_get(tally, "states");
-    json_int_t pending = tally_count(states, "planned") +
-                         tally_count(states, "claimed") +
-                         tally_count(states, "sending");
+    json_int_t pending = tally_pending(tally);
     json_int_t total = 0;
     const char *key;
     json_t *value;
@@ -93,10 +115,7 @@ bulletin_present(const struct bulletin *b, const json_t *tally)
         tally_count(states, "failed") + tally_count(states, "dead"),
         "suppressed", tally_count(states, "suppressed"), "suppressed_by",
         json_object_get(tally, "reasons")));
-    if (strcmp(b->state, "sending") == 0 && b->send_at > clock_now_ms())
-        json_object_set_new(out, "state", json_string("scheduled"));
-    else if (strcmp(b->state, "sending") == 0 && b->scanned && pending == 0)
-        json_object_set_new(out, "state", json_string("complete"));
+    json_object_set_new(out, "state", json_string(shown_state(b, tally)));
     return out;
 }
 
@@ -249,6 +268,9 @@ save_then_respond(struct crier_http_req *req, int status, struct bulletin *b)
 static void
 on_create(void *arg, struct crier_http_req *req)
 {
+    static const char *const members[] = {
+        "template", "topic", "segment", "channel", "send_at", "rate", NULL
+    };
     size_t len;
     const char *text;
     json_t *body;
@@ -266,6 +288,15 @@ on_create(void *arg, struct crier_http_req *req)
         admin_respond_error(req, 400, NULL, "the body must be a JSON object: "
                             "{\"template\", \"topic\", \"segment\", "
                             "\"channel\", \"send_at\", \"rate\"}");
+        return;
+    }
+    field = admin_member_unknown(body, members);
+    if (field != NULL) {
+        snprintf(error, sizeof(error), "%.64s is not a member of a "
+                 "bulletin: use template, topic, segment, channel, send_at "
+                 "and rate", field);
+        admin_respond_error(req, 400, field, error);
+        json_decref(body);
         return;
     }
     b = bulletin_create(body, &field, error, sizeof(error));
@@ -299,36 +330,103 @@ path_split(const char *path, const char **action)
 }
 
 
-/* Moves the bulletin to the state that `action` names, or responds 409. */
-static int
-state_change(struct crier_http_req *req, struct bulletin *b,
-             const char *action)
-{
-    const char *to = strcmp(action, "pause") == 0    ? "paused"
-                   : strcmp(action, "resume") == 0   ? "sending"
-                   : strcmp(action, "cancel") == 0   ? "cancelled"
-                                                     : NULL;
+/* A pause, resume, cancel or rate change waiting for the bulletin's
+ * tally, from which its completeness is worked out. */
+struct change_call {
+    struct crier_http_req *req;
+    char *id;
+    const char *to;             /* the new state, or NULL for a rate */
+    int64_t rate;
+};
 
-    if (to == NULL) {
-        admin_respond_error(req, 404, NULL, "not found: use pause, resume "
-                            "or cancel");
-        return 0;
+
+/* Returns the state that `action` moves a bulletin to, or NULL. */
+static const char *
+action_state(const char *action)
+{
+    if (strcmp(action, "pause") == 0)
+        return "paused";
+    if (strcmp(action, "resume") == 0)
+        return "sending";
+    if (strcmp(action, "cancel") == 0)
+        return "cancelled";
+    return NULL;
+}
+
+
+static void
+change_apply(struct change_call *call, struct bulletin *b)
+{
+    if (call->to == NULL) {
+        log_notice("bulletin rate changed", "bulletin=%s from=%lld to=%lld",
+                   b->id, (long long) b->rate, (long long) call->rate);
+        b->rate = call->rate;
+        b->accrued_at = 0;
+        return;
     }
-    if (strcmp(b->state, "cancelled") == 0) {
-        admin_respond_error(req, 409, "state", "the bulletin is cancelled");
-        return 0;
-    }
-    if (strcmp(to, "sending") == 0) {
+    if (strcmp(call->to, "sending") == 0) {
         /* The rate counts from the resume, and the planner finds its
          * place again from the jobs. */
         b->accrued_at = 0;
         b->positioned = 0;
     }
     log_notice("bulletin state changed", "bulletin=%s from=%s to=%s",
-               b->id, b->state, to);
+               b->id, b->state, call->to);
     g_free(b->state);
-    b->state = g_strdup(to);
-    return 1;
+    b->state = g_strdup(call->to);
+}
+
+
+/* Applies the change unless the bulletin is complete or cancelled, which
+ * no change may leave: then responds 409. */
+static void
+on_change_tally(void *arg, int status, json_t *result)
+{
+    struct change_call *call = arg;
+    struct bulletin *b = bulletin_find(call->id);
+    const char *state;
+    char message[120];
+
+    if (status < 0) {
+        admin_respond_store_failure(call->req, "jobs_tally", status);
+    } else if (b == NULL) {
+        admin_respond_error(call->req, 404, NULL, "no such bulletin");
+    } else {
+        state = shown_state(b, result);
+        if (strcmp(state, "cancelled") == 0 ||
+            strcmp(state, "complete") == 0) {
+            snprintf(message, sizeof(message), "the bulletin is %s and "
+                     "cannot change", state);
+            admin_respond_error(call->req, 409, "state", message);
+        } else {
+            change_apply(call, b);
+            save_then_respond(call->req, 200, b);
+        }
+    }
+    g_free(call->id);
+    g_free(call);
+}
+
+
+/* Reads the bulletin's tally, then changes it (on_change_tally). */
+static void
+change_start(struct crier_http_req *req, const struct bulletin *b,
+             const char *to, int64_t rate)
+{
+    struct change_call *call = g_new0(struct change_call, 1);
+    json_t *request;
+    int rc;
+
+    call->req = req;
+    call->id = g_strdup(b->id);
+    call->to = to;
+    call->rate = rate;
+    request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX, b->id);
+    rc = server.store_ops->jobs_tally(server.store->state, request,
+                                      on_change_tally, call);
+    json_decref(request);
+    if (rc < 0)
+        on_change_tally(call, rc, NULL);
 }
 
 
@@ -336,6 +434,7 @@ static void
 on_action(void *arg, struct crier_http_req *req)
 {
     const char *action;
+    const char *to;
     char *id;
     struct bulletin *b;
 
@@ -349,8 +448,13 @@ on_action(void *arg, struct crier_http_req *req)
         admin_respond_error(req, 404, NULL, "no such bulletin");
         return;
     }
-    if (state_change(req, b, action))
-        save_then_respond(req, 200, b);
+    to = action_state(action);
+    if (to == NULL) {
+        admin_respond_error(req, 404, NULL, "not found: use pause, resume "
+                            "or cancel");
+        return;
+    }
+    change_start(req, b, to, 0);
 }
 
 
@@ -379,7 +483,8 @@ on_get(void *arg, struct crier_http_req *req)
 static void
 on_patch(void *arg, struct crier_http_req *req)
 {
-    const char *action;
+    static const char *const members[] = { "rate", NULL };
+    const char *action, *unknown;
     size_t len;
     const char *text;
     json_t *body, *rate;
@@ -399,21 +504,23 @@ on_patch(void *arg, struct crier_http_req *req)
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
     rate = json_object_get(body, "rate");
+    unknown = admin_member_unknown(body, members);
+    if (unknown != NULL) {
+        admin_respond_error(req, 400, unknown, "the body must be "
+                            "{\"rate\": N} and nothing else");
+        json_decref(body);
+        return;
+    }
     if (!json_is_integer(rate) || json_integer_value(rate) < 0 ||
-        json_integer_value(rate) > 1000000 || json_object_size(body) != 1) {
+        json_integer_value(rate) > 1000000) {
         json_decref(body);
         admin_respond_error(req, 400, "rate", "the body must be {\"rate\": "
                             "N}, messages per hour from 0 (no limit) to "
                             "1000000");
         return;
     }
-    log_notice("bulletin rate changed", "bulletin=%s from=%lld to=%lld",
-               b->id, (long long) b->rate,
-               (long long) json_integer_value(rate));
-    b->rate = json_integer_value(rate);
-    b->accrued_at = 0;
+    change_start(req, b, NULL, json_integer_value(rate));
     json_decref(body);
-    save_then_respond(req, 200, b);
 }
 
 

@@ -32,7 +32,8 @@ internal_event_type(const char *type)
            strcmp(type, INTERNAL_PROFILE_UPDATED) == 0 ||
            strcmp(type, INTERNAL_PROFILE_MERGED) == 0 ||
            strcmp(type, INTERNAL_JOURNEY_DUE) == 0 ||
-           strcmp(type, INTERNAL_DIGEST_DUE) == 0;
+           strcmp(type, INTERNAL_DIGEST_DUE) == 0 ||
+           strcmp(type, INTERNAL_SUBSCRIPTION_CONFIRMED) == 0;
 }
 
 

@@ -23,6 +23,7 @@
 #define INTERNAL_PROFILE_MERGED "profile.merged"
 #define INTERNAL_JOURNEY_DUE "journey.due"
 #define INTERNAL_DIGEST_DUE "digest.due"
+#define INTERNAL_SUBSCRIPTION_CONFIRMED "subscription.confirmed"
 
 /* The type prefix of the events that schedule triggers fire, such as
  * "date.infant-6-months". The core builds them, addressed by profile id,

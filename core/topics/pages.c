@@ -1,11 +1,9 @@
 /*
- * The subscribe page of a topic and the confirmation of a subscription:
+ * The subscribe page of a topic:
  *   GET  /p/topics/{topic}    the form: an email address and a button
  *   POST /p/topics/{topic}    records a pending subscription and plans
  *                             the confirmation message (double opt-in)
- *   GET  /p/confirm/{token}   a button that confirms; changes nothing,
- *                             because mail scanners follow every GET
- *   POST /p/confirm/{token}   confirms the subscription
+ * The confirmation link of that message is served by confirm.c.
  * The answer to a POST on the subscribe form is the same whether or not
  * the address was known or subscribed, so the form tells nobody who is.
  */
@@ -25,14 +23,13 @@
 #include "http/http.h"
 #include "ingest/email_address.h"
 #include "ingest/identity.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/profile.h"
 #include "server/server.h"
 #include "topics/page_html.h"
 #include "topics/page_int.h"
 #include "topics/topics.h"
 
-#define TOPIC_PAGE_PREFIX "/p/topics/"
-#define CONFIRM_PAGE_PREFIX "/p/confirm/"
 
 /* A subscribe form on its way through the store. */
 struct subscribe_page {
@@ -124,8 +121,8 @@ check_email_respond(struct subscribe_page *s)
 }
 
 
-static void
-fail_respond(struct crier_http_req *req, const char *op, int status)
+void
+page_fail_respond(struct crier_http_req *req, const char *op, int status)
 {
     log_error("page store call failed", "op=%s error=%s", op,
               crier_errname(status));
@@ -140,7 +137,7 @@ on_confirm_planned(void *arg, int status, json_t *result)
     struct subscribe_page *s = arg;
 
     if (status < 0) {
-        fail_respond(s->req, "commit", status);
+        page_fail_respond(s->req, "commit", status);
         subscribe_page_free(s);
         return;
     }
@@ -180,7 +177,7 @@ on_pending_written(void *arg, int status, json_t *result)
     struct subscribe_page *s = arg;
 
     if (status < 0) {
-        fail_respond(s->req, "subscription_set", status);
+        page_fail_respond(s->req, "subscription_set", status);
         subscribe_page_free(s);
         return;
     }
@@ -199,7 +196,7 @@ on_current(void *arg, int status, json_t *result)
     int rc;
 
     if (status < 0) {
-        fail_respond(s->req, "subscriptions_read", status);
+        page_fail_respond(s->req, "subscriptions_read", status);
         subscribe_page_free(s);
         return;
     }
@@ -243,8 +240,9 @@ on_profile_created(void *arg, int status, json_t *result)
 {
     struct subscribe_page *s = arg;
 
+    pipeline_exclusive_end();
     if (status < 0) {
-        fail_respond(s->req, "commit", status);
+        page_fail_respond(s->req, "commit", status);
         subscribe_page_free(s);
         return;
     }
@@ -254,11 +252,10 @@ on_profile_created(void *arg, int status, json_t *result)
 
 /*
  * Uses the profile that owns the address, or stores a new one with only
- * that identity.
- * NOTE: a new profile is written here, not by the pipeline. An event with
- * the same address that the pipeline handles at the same moment may
- * create a second profile, and the identity stays with the first one
- * stored.
+ * that identity. The lookup and the write run in one turn between two
+ * pipeline batches (pipeline_exclusive), and such turns run one at a
+ * time. So two forms for one new address, or a form and an event with
+ * it, never store a second profile without the identity.
  */
 static void
 on_owner(void *arg, int status, json_t *result)
@@ -270,8 +267,10 @@ on_owner(void *arg, int status, json_t *result)
     char id[37];
     int rc;
 
+    if (status < 0 || found != NULL)
+        pipeline_exclusive_end();
     if (status < 0) {
-        fail_respond(s->req, "profiles_load", status);
+        page_fail_respond(s->req, "profiles_load", status);
         subscribe_page_free(s);
         return;
     }
@@ -295,12 +294,28 @@ on_owner(void *arg, int status, json_t *result)
 }
 
 
+/* Looks up the address's owner; runs between two pipeline batches. */
+static void
+on_owner_turn(void *arg)
+{
+    struct subscribe_page *s = arg;
+    json_t *request = json_pack("{s:[{s:s,s:s}]}", "identities", "kind",
+                                "email", "value", s->email);
+    int rc = server.store_ops->profiles_load(server.store->state, request,
+                                             on_owner, s);
+
+    json_decref(request);
+    if (rc < 0)
+        on_owner(s, rc, NULL);
+}
+
+
 static void
 on_topic_post(void *arg, struct crier_http_req *req)
 {
     const struct topic *t = path_topic(req);
     char *text;
-    json_t *email, *request;
+    json_t *email;
     struct subscribe_page *s;
     int rc;
 
@@ -320,156 +335,12 @@ on_topic_post(void *arg, struct crier_http_req *req)
     s->req = req;
     s->topic = g_strdup(t->name);
     s->email = g_strdup(json_string_value(email));
-    request = json_pack("{s:[{s:s,s:o}]}", "identities", "kind", "email",
-                        "value", email);
-    rc = server.store_ops->profiles_load(server.store->state, request,
-                                         on_owner, s);
-    json_decref(request);
-    if (rc < 0)
-        on_owner(s, rc, NULL);
-}
-
-
-/* The parts of a confirmation token's purpose. */
-struct confirm_link {
-    char *profile;
-    const struct topic *topic;
-    char *channel;
-    int64_t expires;
-};
-
-
-static void
-confirm_link_clear(struct confirm_link *link)
-{
-    g_free(link->profile);
-    g_free(link->channel);
-}
-
-
-/* Reads the token of a /p/confirm/ path. Responds 404 or 410 and returns
- * 0 when it is not a valid, current confirmation link. */
-static int
-confirm_link_read(struct crier_http_req *req, struct confirm_link *link)
-{
-    char *message = NULL;
-    char **parts = NULL;
-    int ok = 0;
-
-    memset(link, 0, sizeof(*link));
-    link->profile = page_token_verify(http_req_path(req) +
-                                      strlen(CONFIRM_PAGE_PREFIX), &message);
-    if (link->profile != NULL && g_str_has_prefix(message, "confirm/")) {
-        parts = g_strsplit(message + strlen("confirm/"), "/", 3);
-        if (g_strv_length(parts) == 3) {
-            link->topic = topic_find(parts[0]);
-            link->channel = g_strdup(parts[1]);
-            link->expires = g_ascii_strtoll(parts[2], NULL, 10);
-            ok = link->topic != NULL;
-        }
+    json_decref(email);
+    rc = pipeline_exclusive(on_owner_turn, s);
+    if (rc < 0) {
+        page_fail_respond(req, "pipeline_exclusive", rc);
+        subscribe_page_free(s);
     }
-    g_strfreev(parts);
-    g_free(message);
-    if (!ok) {
-        page_respond(req, 404, "Link not valid", "<p>This confirmation link "
-                     "is not valid. Use the link in the newest message you "
-                     "received, or subscribe again.</p>");
-    } else if (link->expires < clock_now_ms()) {
-        GString *out = g_string_new("<p>This confirmation link has "
-                                    "expired. <a href=\""
-                                    TOPIC_PAGE_PREFIX);
-
-        page_text(out, link->topic->name);
-        g_string_append(out, "\">Subscribe again</a> to get a new "
-                        "one.</p>");
-        page_respond(req, 410, "Link expired", out->str);
-        g_string_free(out, TRUE);
-        ok = 0;
-    }
-    if (!ok)
-        confirm_link_clear(link);
-    return ok;
-}
-
-
-static void
-on_confirm_page(void *arg, struct crier_http_req *req)
-{
-    struct confirm_link link;
-    GString *out;
-
-    if (!confirm_link_read(req, &link))
-        return;
-    out = g_string_new("<p>Confirm that you want email about <strong>");
-    page_text(out, link.topic->title);
-    g_string_append(out, "</strong>.</p>\n<form method=\"post\">"
-                    "<button type=\"submit\">Confirm subscription</button>"
-                    "</form>");
-    page_respond(req, 200, "Confirm your subscription", out->str);
-    g_string_free(out, TRUE);
-    confirm_link_clear(&link);
-}
-
-
-struct confirm_write {
-    struct crier_http_req *req;
-    char *profile;
-    char *title;
-};
-
-
-static void
-on_confirmed(void *arg, int status, json_t *result)
-{
-    struct confirm_write *w = arg;
-    GString *out;
-    char *token;
-
-    if (status < 0) {
-        fail_respond(w->req, "subscription_set", status);
-    } else {
-        log_info("subscription confirmed", "profile=%s", w->profile);
-        out = g_string_new("<p role=\"status\">You will get email about "
-                           "<strong>");
-        page_text(out, w->title);
-        token = page_token_sign(w->profile, "prefs");
-        g_string_append_printf(out, "</strong>.</p>\n<p><a href=\"/p/prefs/"
-                               "%s\">Manage your subscriptions</a></p>",
-                               token);
-        page_respond(w->req, 200, "Subscribed", out->str);
-        g_string_free(out, TRUE);
-        g_free(token);
-    }
-    g_free(w->profile);
-    g_free(w->title);
-    g_free(w);
-}
-
-
-static void
-on_confirm_post(void *arg, struct crier_http_req *req)
-{
-    struct confirm_link link;
-    struct confirm_write *w;
-    json_t *request;
-    int rc;
-
-    if (!confirm_link_read(req, &link))
-        return;
-    w = g_new0(struct confirm_write, 1);
-    w->req = req;
-    w->profile = g_strdup(link.profile);
-    w->title = g_strdup(link.topic->title);
-    request = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "profile",
-                        link.profile, "topic", link.topic->name, "channel",
-                        link.channel, "status", "confirmed", "origin",
-                        "page", "time", (json_int_t) clock_now_ms());
-    rc = server.store_ops->subscription_set(server.store->state, request,
-                                            on_confirmed, w);
-    json_decref(request);
-    confirm_link_clear(&link);
-    if (rc < 0)
-        on_confirmed(w, rc, NULL);
 }
 
 
@@ -478,7 +349,8 @@ page_routes_add(struct http_server *http)
 {
     int rc = 0;
 
-    if (pages.key == NULL || !STORE_HAS_OP(subscription_set))
+    if (pages.key == NULL || !STORE_HAS_OP(subscription_set) ||
+        !STORE_HAS_OP(profile_get))
         return 0;
     rc = http_route_add(http, "GET", TOPIC_PAGE_PREFIX "*", on_topic_page,
                         NULL);
@@ -486,11 +358,7 @@ page_routes_add(struct http_server *http)
         rc = http_route_add(http, "POST", TOPIC_PAGE_PREFIX "*",
                             on_topic_post, NULL);
     if (rc == 0)
-        rc = http_route_add(http, "GET", CONFIRM_PAGE_PREFIX "*",
-                            on_confirm_page, NULL);
-    if (rc == 0)
-        rc = http_route_add(http, "POST", CONFIRM_PAGE_PREFIX "*",
-                            on_confirm_post, NULL);
+        rc = confirm_routes_add(http);
     if (rc == 0)
         rc = prefs_routes_add(http);
     return rc;

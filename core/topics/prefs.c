@@ -401,6 +401,9 @@ on_rows_to_change(void *arg, int status, json_t *result)
                                          value);
 
             g_free(value);
+            /* NOTE: a ticked box does not grant the channel's consent
+             * again, as a confirmation link does (docs/KNOWN_LIMITS.md,
+             * "Topics and bulletins"). */
             if (ticked && g_strcmp0(had, "confirmed") != 0)
                 subscription_write(call, name, ch, "confirmed");
             else if (!ticked && had != NULL &&
@@ -431,6 +434,16 @@ on_prefs_post(void *arg, struct crier_http_req *req)
     if (call == NULL)
         return;
     action = page_form_value(req, "action");
+    if (g_strcmp0(action, "save") != 0 && g_strcmp0(action, "all") != 0) {
+        log_info("preference form rejected: action is not save or all",
+                 "profile=%s", call->profile);
+        page_respond(req, 400, "Form not valid", "<p>The form was not "
+                     "sent as the page built it. Open the link in your "
+                     "message again and choose there.</p>");
+        g_free(action);
+        prefs_call_free(call);
+        return;
+    }
     call->all = g_strcmp0(action, "all") == 0;
     call->ticked = page_form_values(req, "sub");
     g_free(action);

@@ -96,6 +96,36 @@ on_topic_stored(void *arg, int status, json_t *result)
 }
 
 
+/* Checks a POST /v1/topics body and adds the topic. On an error
+ * responds 400 with the member at fault and returns 0. */
+static int
+topic_body_valid(struct crier_http_req *req, const json_t *body)
+{
+    static const char *const members[] = {
+        "name", "title", "category", "channels", NULL
+    };
+    const char *unknown = admin_member_unknown(body, members);
+    const char *field, *error;
+    char message[240];
+
+    if (unknown != NULL) {
+        snprintf(message, sizeof(message), "%.64s is not a member of a "
+                 "topic: use name, title, category and channels", unknown);
+        admin_respond_error(req, 400, unknown, message);
+        return 0;
+    }
+    error = topic_add_json(body, 0, &field);
+    if (error == NULL)
+        return 1;
+    if (field != NULL)
+        snprintf(message, sizeof(message), "%s: %s", field, error);
+    else
+        snprintf(message, sizeof(message), "the body %s", error);
+    admin_respond_error(req, 400, field, message);
+    return 0;
+}
+
+
 /* POST /v1/topics: the topic takes effect at once and is stored, so it
  * stays after a restart. */
 static void
@@ -103,7 +133,6 @@ on_topic_create(void *arg, struct crier_http_req *req)
 {
     size_t len;
     const char *text;
-    const char *error;
     json_t *body, *request;
     struct topic_wait *wait;
     int rc;
@@ -113,10 +142,8 @@ on_topic_create(void *arg, struct crier_http_req *req)
         return;
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
-    error = topic_add_json(body, 0);
-    if (error != NULL) {
+    if (!topic_body_valid(req, body)) {
         json_decref(body);
-        admin_respond_error(req, 400, NULL, error);
         return;
     }
     wait = g_new0(struct topic_wait, 1);
@@ -248,11 +275,43 @@ on_loaded(void *arg, int status, json_t *result)
 }
 
 
+/* Checks that an entry names the resident once: by profile, email or
+ * phone. Returns NULL or the error, with the member in `field`. */
+static const char *
+entry_resident_check(const json_t *entry, const char **field)
+{
+    static const char *const kinds[] = { "profile", "email", "phone" };
+    const char *first = NULL;
+
+    for (size_t k = 0; k < 3; k++) {
+        json_t *value = json_object_get(entry, kinds[k]);
+
+        if (value == NULL)
+            continue;
+        *field = kinds[k];
+        if (!json_is_string(value) || json_string_length(value) == 0)
+            return "must be a non-empty string";
+        if (first != NULL)
+            return first[0] == 'p'
+                   ? "give profile, email or phone, not two of them"
+                   : "give email or phone, not both";
+        first = kinds[k];
+    }
+    *field = "profile";
+    return first == NULL ? "each entry names a profile, an email or a "
+                           "phone" : NULL;
+}
+
+
 /* Checks one entry and fills in its origin. Returns NULL or the error,
  * with the member in `field`. */
 static const char *
 entry_check(json_t *entry, const char **field)
 {
+    static const char *const members[] = {
+        "profile", "email", "phone", "topic", "channel", "status", "origin",
+        NULL
+    };
     const char *topic = json_string_value(json_object_get(entry, "topic"));
     const char *channel = json_string_value(json_object_get(entry,
                                                             "channel"));
@@ -260,6 +319,10 @@ entry_check(json_t *entry, const char **field)
     const char *origin = json_string_value(json_object_get(entry, "origin"));
     const struct topic *t = topic_find(topic);
 
+    *field = admin_member_unknown(entry, members);
+    if (*field != NULL)
+        return "is not a member of a subscription: use profile, email or "
+               "phone, topic, channel, status and origin";
     *field = "topic";
     if (t == NULL)
         return "no such topic; GET /v1/topics lists them";
@@ -276,20 +339,16 @@ entry_check(json_t *entry, const char **field)
         json_object_set_new(entry, "origin", json_string("api"));
     else if (strcmp(origin, "api") != 0 && strcmp(origin, "import") != 0)
         return "must be api or import";
-    *field = "profile";
-    if (!json_is_string(json_object_get(entry, "profile")) &&
-        !json_is_string(json_object_get(entry, "email")) &&
-        !json_is_string(json_object_get(entry, "phone")))
-        return "each entry names a profile, an email or a phone";
-    return NULL;
+    return entry_resident_check(entry, field);
 }
 
 
 static void
 on_subscribe(void *arg, struct crier_http_req *req)
 {
+    static const char *const body_members[] = { "subscriptions", NULL };
     size_t len, i;
-    const char *text = NULL;
+    const char *text = NULL, *unknown;
     json_t *body, *entries, *entry, *identities, *request;
     struct subscribe_call *call;
     int rc;
@@ -299,6 +358,13 @@ on_subscribe(void *arg, struct crier_http_req *req)
         return;
     text = http_req_body(req, &len);
     body = json_loadb(text, len, 0, NULL);
+    unknown = admin_member_unknown(body, body_members);
+    if (unknown != NULL) {
+        admin_respond_error(req, 400, unknown, "the body has only the "
+                            "member \"subscriptions\"");
+        json_decref(body);
+        return;
+    }
     entries = json_object_get(body, "subscriptions");
     if (!json_is_array(entries) || json_array_size(entries) == 0 ||
         json_array_size(entries) > SUBSCRIPTIONS_MAX) {
@@ -310,15 +376,22 @@ on_subscribe(void *arg, struct crier_http_req *req)
     }
     identities = json_array();
     json_array_foreach(entries, i, entry) {
-        const char *field = "subscriptions";
+        const char *member = NULL;
         const char *error = "each entry must be an object";
-        char message[200];
+        char field[128], message[240];
 
         if (json_is_object(entry))
-            error = entry_check(entry, &field);
+            error = entry_check(entry, &member);
 
         if (error != NULL) {
+            snprintf(field, sizeof(field), "subscriptions[%zu]", i);
             snprintf(message, sizeof(message), "entry %zu: %s", i, error);
+            if (member != NULL) {
+                snprintf(field, sizeof(field), "subscriptions[%zu].%.64s", i,
+                         member);
+                snprintf(message, sizeof(message), "entry %zu: %.64s: %s", i,
+                         member, error);
+            }
             admin_respond_error(req, 400, field, message);
             json_decref(identities);
             json_decref(body);

@@ -100,8 +100,23 @@ text_member(const json_t *json, const char *key)
 }
 
 
+/* Returns nonzero when `channels` names one channel instance twice. */
+static int
+channels_repeat(const json_t *channels)
+{
+    size_t i, j;
+
+    for (i = 0; i < json_array_size(channels); i++)
+        for (j = i + 1; j < json_array_size(channels); j++)
+            if (json_equal(json_array_get(channels, i),
+                           json_array_get(channels, j)))
+                return 1;
+    return 0;
+}
+
+
 const char *
-topic_add_json(const json_t *json, int from_config)
+topic_add_json(const json_t *json, int from_config, const char **field)
 {
     json_t *channels = json_object_get(json, "channels");
     const struct topic *had;
@@ -109,24 +124,34 @@ topic_add_json(const json_t *json, int from_config)
     size_t i;
     json_t *channel;
 
+    *field = NULL;
     if (!json_is_object(json))
         return "must be an object with name, title, category and channels";
+    *field = "name";
     if (!topic_name_valid(json_string_value(json_object_get(json, "name"))))
-        return "name: use up to 64 lowercase letters, digits, '-' and '_'";
+        return "use up to 64 lowercase letters, digits, '-' and '_'";
+    *field = "title";
     if (text_member(json, "title") == NULL)
-        return "title: must be text of 1 to 200 bytes";
+        return "must be text of 1 to 200 bytes";
+    *field = "category";
     if (text_member(json, "category") == NULL)
-        return "category: must be text of 1 to 200 bytes";
-    if (!json_is_array(channels) || json_array_size(channels) == 0)
-        return "channels: must list at least one channel instance";
+        return "must be text of 1 to 200 bytes";
+    *field = "channels";
+    if (!json_is_array(channels))
+        return "must be a list of channel instances, such as [\"email\"]";
+    if (json_array_size(channels) == 0)
+        return "must list at least one channel instance";
     json_array_foreach(channels, i, channel)
         if (!json_is_string(channel) ||
             server_channel(json_string_value(channel)) == NULL)
-            return "channels: names a channel instance that is not "
-                   "configured";
+            return "names a channel instance that is not configured";
+    if (channels_repeat(channels))
+        return "names a channel instance more than once";
+    *field = "name";
     had = topic_find(json_string_value(json_object_get(json, "name")));
     if (had != NULL && (had->from_config || from_config))
-        return "name: a topic of that name is set in plugins.conf";
+        return "a topic of that name is set in plugins.conf";
+    *field = NULL;
 
     t = g_new0(struct topic, 1);
     t->name = g_strdup(json_string_value(json_object_get(json, "name")));
@@ -158,7 +183,7 @@ topics_load(struct config *cfg)
         return CRIER_ECONFIG;
     }
     json_array_foreach(list, i, block) {
-        const char *error;
+        const char *error, *field;
 
         snprintf(prefix, sizeof(prefix), "topics[%zu]", i);
         if (!json_is_object(block) ||
@@ -167,9 +192,10 @@ topics_load(struct config *cfg)
                 config_fail(cfg, prefix, "must be a group: { name = ...; }");
             return CRIER_ECONFIG;
         }
-        error = topic_add_json(block, 1);
+        error = topic_add_json(block, 1, &field);
         if (error != NULL) {
-            config_fail(cfg, prefix, "%s", error);
+            config_fail(cfg, prefix, "%s%s%s", field ? field : "",
+                        field ? ": " : "", error);
             return CRIER_ECONFIG;
         }
     }
@@ -244,13 +270,15 @@ on_topics_read(void *arg, int status, json_t *result)
     }
     topics_loaded = 1;
     json_array_foreach(json_object_get(result, "objects"), i, object) {
+        const char *field;
         const char *error = topic_add_json(json_object_get(object, "body"),
-                                           0);
+                                           0, &field);
 
         if (error != NULL)
-            log_warn("stored topic skipped", "topic=%s error=\"%s\"",
+            log_warn("stored topic skipped", "topic=%s field=%s "
+                     "error=\"%s\"",
                      json_string_value(json_object_get(object, "id")),
-                     error);
+                     field ? field : "", error);
     }
 }
 

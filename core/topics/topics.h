@@ -35,9 +35,11 @@ int topic_allows(const struct topic *topic, const char *channel);
 /*
  * Checks a topic given as JSON ({"name", "title", "category",
  * "channels"}) and adds it, replacing a topic of the admin API with the
- * same name. Returns NULL, or a message naming the invalid member.
+ * same name. Returns NULL, or the error with the invalid member in
+ * *field (NULL when the whole value is at fault).
  */
-const char *topic_add_json(const json_t *json, int from_config);
+const char *topic_add_json(const json_t *json, int from_config,
+                           const char **field);
 
 /* Returns every topic as a JSON list, in name order (a new reference). */
 json_t *topics_json(void);

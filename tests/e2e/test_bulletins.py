@@ -334,7 +334,7 @@ def test_subscriptions_by_identity(tmp_path):
         bad = call(c, "POST", "/v1/subscriptions", {"subscriptions": [
             {"email": "r0001@example.gov", "topic": "crib-recalls",
              "channel": "email", "status": "maybe"}]}, 400)
-        assert bad["field"] == "status"
+        assert bad["field"] == "subscriptions[0].status"
     finally:
         c.stop()
 
@@ -457,5 +457,97 @@ def test_service_message_before_bulletin_backlog(tmp_path):
         at = order.index("receipt")
         assert at == sent_before
         assert all(rule.startswith("bulletin:") for rule in order[at + 1:])
+    finally:
+        c.stop()
+
+
+def test_admin_bodies_name_unknown_members(tmp_path):
+    c = start(tmp_path)
+    try:
+        residents(c, 1)
+        entry = {"email": "r0000@example.gov", "topic": "crib-recalls",
+                 "channel": "email", "status": "confirmed"}
+        out = call(c, "POST", "/v1/subscriptions", {"subscriptions": [
+            entry, dict(entry, profile="p_other")]}, 400)
+        assert out["field"] == "subscriptions[1].email"
+        assert "entry 1" in out["error"]
+        out = call(c, "POST", "/v1/subscriptions", {"subscriptions": [
+            dict(entry, colour="red")]}, 400)
+        assert out["field"] == "subscriptions[0].colour"
+        out = call(c, "POST", "/v1/subscriptions",
+                   {"subscriptions": [entry], "dry_run": True}, 400)
+        assert out["field"] == "dry_run"
+        # Nothing of the rejected bodies was written.
+        assert c.store.query("SELECT count(*) FROM subscriptions") == [(0,)]
+
+        out = call(c, "POST", "/v1/topics",
+                   {"name": "heat", "title": "Heat", "category": "Weather",
+                    "channels": ["email"], "colour": "red"}, 400)
+        assert out["field"] == "colour"
+        out = call(c, "POST", "/v1/bulletins",
+                   {"template": "welcome", "topic": "crib-recalls",
+                    "sendat": "2026-01-01T00:00:00Z"}, 400)
+        assert out["field"] == "sendat"
+        assert call(c, "GET", "/v1/bulletins") == {"bulletins": []}
+    finally:
+        c.stop()
+
+
+def test_topic_channels_checked(tmp_path):
+    c = start(tmp_path)
+    try:
+        topic = {"name": "heat", "title": "Heat", "category": "Weather"}
+        out = call(c, "POST", "/v1/topics",
+                   dict(topic, channels=["email", "email"]), 400)
+        assert out["field"] == "channels"
+        assert "more than once" in out["error"]
+        out = call(c, "POST", "/v1/topics", dict(topic, channels="email"),
+                   400)
+        assert out["field"] == "channels"
+        assert "must be a list" in out["error"]
+        out = call(c, "POST", "/v1/topics", dict(topic, title=""), 400)
+        assert out["field"] == "title"
+        out = call(c, "POST", "/v1/topics",
+                   dict(topic, name="crib-recalls", channels=["email"]), 400)
+        assert out["field"] == "name"
+        names = [t["name"] for t in call(c, "GET", "/v1/topics")["topics"]]
+        assert names == ["crib-recalls", "road-closures"]
+    finally:
+        c.stop()
+
+
+def test_finished_bulletin_cannot_change(tmp_path):
+    c = start(tmp_path)
+    try:
+        ids = residents(c, 2)
+        subscribe(c, ids, "crib-recalls")
+        done = call(c, "POST", "/v1/bulletins",
+                    {"template": "welcome", "topic": "crib-recalls"}, 201)
+        wait_until(lambda: bulletin(c, done["id"])["state"] == "complete")
+        for action in ("pause", "resume", "cancel"):
+            out = call(c, "POST", "/v1/bulletins/%s/%s" % (done["id"],
+                                                           action),
+                       status=409)
+            assert out["field"] == "state"
+            assert "complete" in out["error"]
+        out = call(c, "PATCH", "/v1/bulletins/" + done["id"], {"rate": 5},
+                   409)
+        assert "complete" in out["error"]
+        assert bulletin(c, done["id"])["state"] == "complete"
+        assert bulletin(c, done["id"])["rate"] == 0
+
+        held = call(c, "POST", "/v1/bulletins",
+                    {"template": "welcome", "topic": "crib-recalls",
+                     "send_at": "2030-01-01T00:00:00Z"}, 201)
+        call(c, "POST", "/v1/bulletins/%s/cancel" % held["id"])
+        out = call(c, "PATCH", "/v1/bulletins/" + held["id"], {"rate": 5},
+                   409)
+        assert "cancelled" in out["error"]
+        assert bulletin(c, held["id"])["rate"] == 0
+        call(c, "POST", "/v1/bulletins/%s/pause" % held["id"], status=409)
+        assert bulletin(c, held["id"])["state"] == "cancelled"
+        out = call(c, "PATCH", "/v1/bulletins/" + held["id"],
+                   {"rate": 5, "pace": 1}, 400)
+        assert out["field"] == "pace"
     finally:
         c.stop()

@@ -125,8 +125,9 @@ def test_pause_rejects_bad_bodies(tmp_path):
     c = start(tmp_path)
     cases = [
         ({"channel": "fax"}, "channel"),
-        ({"channel": "email", "program": "cases"}, None),
-        ({"rule": "low"}, None),
+        ({"channel": "email", "program": "cases"}, "program"),
+        ({"rule": "low"}, "rule"),
+        ({"channel": "email", "rule": "low"}, "rule"),
         ({"program": ""}, "program"),
         ("[1]", None),
     ]
@@ -232,6 +233,36 @@ def test_audit_log_records_admin_actions(tmp_path):
     assert after[0]["target"] == profile
     assert after[1:] == entries
     assert c.stop() == 0
+
+
+def test_audit_filters_checked(tmp_path):
+    c = start(tmp_path)
+    try:
+        assert c.post("/v1/admin/pause", {"channel": "letters"},
+                      headers=AUTH).status == 200
+        wait_until(lambda: len(c.get("/v1/admin/audit",
+                                     headers=AUTH).json()["entries"]) == 1)
+        cases = [
+            ("token=" + TOKEN_NAME[len("sha256:"):], "token"),
+            ("token=sha256:xyz", "token"),
+            ("token=%s&token=%s" % (TOKEN_NAME, TOKEN_NAME), "token"),
+            ("limit=1&limit=2", "limit"),
+            ("since=1&since=2", "since"),
+            ("since=99999999999999999999", "since"),
+            ("since=-5", "since"),
+            ("until=1970-01-01T00:00:00Z&until=1", "until"),
+            ("before=99999999999999999999", "before"),
+            ("action=", "action"),
+        ]
+        for query, field in cases:
+            r = c.get("/v1/admin/audit?" + query, headers=AUTH)
+            assert r.status == 400, query
+            assert r.json()["field"] == field, query
+        r = c.get("/v1/admin/audit?token=" + TOKEN_NAME, headers=AUTH)
+        assert r.status == 200
+        assert len(r.json()["entries"]) == 1
+    finally:
+        c.stop()
 
 
 def test_log_file_reopen_loses_nothing(tmp_path):

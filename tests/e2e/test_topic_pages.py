@@ -305,6 +305,122 @@ def test_bulletin_links_preferences(tmp_path):
         c.stop()
 
 
+def test_confirm_grants_consent_again(tmp_path):
+    """A resident who unsubscribed from all, then subscribes and confirms
+    again, gets bulletins: the confirmation grants the channel's consent
+    that "Unsubscribe from all" revoked."""
+    c = start(tmp_path)
+    try:
+        subscribe_and_confirm(c, "gil@example.gov")
+        prefs = urllib.parse.urlparse(
+            links_in(c, "gil@example.gov", "prefs")[0]).path
+        assert form_post(c, prefs, {"action": "all"}).status == 200
+        wait_until(c.store.pipeline_done)
+        r = c.get("/v1/profiles?email=gil@example.gov", headers=AUTH)
+        assert r.json()["profile"]["consent"]["email"]["state"] == "revoked"
+
+        # A confirmation message is keyed by its time, and the test
+        # clock does not advance by itself.
+        r = c.post("/v1/test/clock", {"now": "2026-01-01T00:10:00Z"})
+        assert r.status == 200, r.body
+        r = form_post(c, "/p/topics/crib-recalls",
+                      {"email": "gil@example.gov"})
+        assert r.status == 200, r.body
+        wait_until(lambda: len(links_in(c, "gil@example.gov",
+                                        "confirm")) == 2)
+        path = urllib.parse.urlparse(
+            links_in(c, "gil@example.gov", "confirm")[-1]).path
+        r = c.post(path, b"")
+        assert r.status == 200, r.body
+        # Status and consent are stored before the page responds.
+        assert subscriptions(c, "gil@example.gov")[
+            ("crib-recalls", "email")]["status"] == "confirmed"
+        r = c.get("/v1/profiles?email=gil@example.gov", headers=AUTH)
+        consent = r.json()["profile"]["consent"]["email"]
+        assert consent["state"] == "granted"
+        assert consent["source"] == "pages:subscription.confirmed"
+
+        r = c.request("POST", "/v1/bulletins",
+                      {"template": "news", "topic": "crib-recalls"},
+                      headers=AUTH)
+        assert r.status == 201, r.body
+        bid = r.json()["id"]
+        wait_until(lambda: c.request("GET", "/v1/bulletins/" + bid,
+                                     headers=AUTH).json()["state"]
+                   == "complete")
+        progress = c.request("GET", "/v1/bulletins/" + bid,
+                             headers=AUTH).json()["progress"]
+        assert progress["sent"] == 1, progress
+        assert progress["suppressed"] == 0, progress
+    finally:
+        c.stop()
+
+
+def test_confirm_after_erase_does_nothing(tmp_path):
+    c = start(tmp_path)
+    try:
+        r = form_post(c, "/p/topics/crib-recalls",
+                      {"email": "hal@example.gov"})
+        assert r.status == 200, r.body
+        wait_until(lambda: links_in(c, "hal@example.gov", "confirm"))
+        path = urllib.parse.urlparse(
+            links_in(c, "hal@example.gov", "confirm")[0]).path
+        r = c.get("/v1/profiles?email=hal@example.gov", headers=AUTH)
+        pid = r.json()["profile"]["id"]
+        r = c.request("DELETE", "/v1/profiles/" + pid, headers=AUTH)
+        assert r.status == 200, r.body
+
+        r = c.post(path, b"")
+        assert r.status in (404, 410), r.body
+        assert "no longer valid" in r.body.decode()
+        assert c.store.query("SELECT count(*) FROM subscriptions "
+                             "WHERE profile = ?", pid) == [(0,)]
+        assert c.store.query("SELECT count(*) FROM profiles "
+                             "WHERE id = ?", pid) == [(0,)]
+    finally:
+        c.stop()
+
+
+def test_preference_form_needs_action(tmp_path):
+    c = start(tmp_path)
+    try:
+        subscribe_and_confirm(c, "ida@example.gov")
+        prefs = urllib.parse.urlparse(
+            links_in(c, "ida@example.gov", "prefs")[0]).path
+        for fields in ({"action": "everything"}, {},
+                       {"sub": ["snow-days:email"]}):
+            r = form_post(c, prefs, fields)
+            assert r.status == 400, fields
+        subs = subscriptions(c, "ida@example.gov")
+        assert subs[("crib-recalls", "email")]["status"] == "confirmed"
+        assert ("snow-days", "email") not in subs
+        wait_until(c.store.pipeline_done)
+        r = c.get("/v1/profiles?email=ida@example.gov", headers=AUTH)
+        assert r.json()["profile"]["consent"]["email"]["state"] \
+            == "granted"
+    finally:
+        c.stop()
+
+
+def test_concurrent_forms_make_one_profile(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = start(tmp_path)
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(
+                lambda i: form_post(c, "/p/topics/crib-recalls",
+                                    {"email": "jo@example.gov"}).status,
+                range(20)))
+        assert statuses == [200] * 20
+        assert c.store.query("SELECT count(*) FROM profiles") == [(1,)]
+        assert c.store.query(
+            "SELECT count(*) FROM profiles WHERE id NOT IN "
+            "(SELECT profile FROM identities)") == [(0,)]
+    finally:
+        c.stop()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_pages_in_chromium_with_axe(tmp_path):
     reason = node_tools()

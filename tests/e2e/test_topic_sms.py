@@ -47,12 +47,21 @@ def test_yes_confirms_pending_sms(tmp_path):
         pid = c.get("/v1/profiles?phone=%2B" + PHONE[1:],
                     headers=AUTH).json()["profile"]["id"]
         assert subscriptions(c, pid)["road-closures"]["status"] == "pending"
+        # As "Unsubscribe from all" would, before the resident confirms.
+        r = c.request("PATCH", "/v1/profiles/" + pid,
+                      {"consent": {"sms": "revoked"}}, headers=AUTH)
+        assert r.status == 200, r.body
 
         assert reply(c, PHONE, "YES").status == 200
         wait_until(c.store.pipeline_done)
         subs = subscriptions(c, pid)
         assert subs["road-closures"]["status"] == "confirmed"
         assert subs["road-closures"]["origin"] == "sms"
+        # The YES is fresh consent: it grants SMS consent again.
+        consent = c.get("/v1/profiles/" + pid,
+                        headers=AUTH).json()["profile"]["consent"]["sms"]
+        assert consent["state"] == "granted"
+        assert consent["source"].endswith(":sms.start")
         # An unsubscribed topic stays so: YES confirms, it never
         # subscribes.
         assert subs["snow-days"]["status"] == "unsubscribed"

@@ -300,6 +300,45 @@ commit_confirms_pending(void **state)
 }
 
 
+/* A confirmation that names a topic confirms that one subscription,
+ * from any status, and creates it when missing. */
+static void
+commit_confirms_topic(void **state)
+{
+    struct fixture *f = *state;
+    json_t *result, *rows;
+
+    json_decref(subscribe(f, "p_1", "heat", "unsubscribed", "page", T0));
+    json_decref(subscribe(f, "p_1", "snow", "pending", "page", T0));
+    json_decref(json_ok(f, f->ops->commit,
+        json_pack("{s:[{s:s,s:s,s:s,s:s,s:I},{s:s,s:s,s:s,s:s,s:I}]}",
+                  "confirmations", "profile", "p_1", "topic", "heat",
+                  "channel", "email", "origin", "page", "time",
+                  (json_int_t) T0 + 5, "profile", "p_1", "topic", "roads",
+                  "channel", "email", "origin", "page", "time",
+                  (json_int_t) T0 + 6)));
+    result = json_ok(f, f->ops->subscriptions_read,
+                     json_pack("{s:s}", "profile", "p_1"));
+    rows = json_object_get(result, "subscriptions");
+    assert_int_equal(json_array_size(rows), 3);
+    assert_string_equal(member_str(json_array_get(rows, 0), "topic"), "heat");
+    assert_string_equal(member_str(json_array_get(rows, 0), "status"),
+                        "confirmed");
+    assert_int_equal(member_int(json_array_get(rows, 0), "created"), T0);
+    assert_int_equal(member_int(json_array_get(rows, 0), "updated"), T0 + 5);
+    assert_string_equal(member_str(json_array_get(rows, 1), "topic"),
+                        "roads");
+    assert_string_equal(member_str(json_array_get(rows, 1), "status"),
+                        "confirmed");
+    assert_int_equal(member_int(json_array_get(rows, 1), "created"), T0 + 6);
+    /* Only the named topics change: snow stays pending. */
+    assert_string_equal(member_str(json_array_get(rows, 2), "topic"), "snow");
+    assert_string_equal(member_str(json_array_get(rows, 2), "status"),
+                        "pending");
+    json_decref(result);
+}
+
+
 static void
 objects_put_and_read(void **state)
 {
@@ -439,6 +478,7 @@ const struct CMUnitTest topic_tests[] = {
     CASE(subscription_erase_removes),
     CASE(merge_moves_subscriptions),
     CASE(commit_confirms_pending),
+    CASE(commit_confirms_topic),
     CASE(objects_put_and_read),
     CASE(jobs_tally_counts),
     CASE(job_suppressed_never_claimed),

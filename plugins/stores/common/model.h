@@ -975,7 +975,8 @@ struct topic_request {
 int subscription_set_parse(const json_t *json, struct topic_request *out);
 
 /* Parses the optional "confirmations" member of a batch: each entry
- * confirms every pending subscription of its profile on its channel. */
+ * confirms every pending subscription of its profile on its channel, or
+ * with a "topic" only that subscription, whatever its status. */
 int confirmations_parse(const json_t *json, struct topic_request **items,
                         size_t *count);
 void confirmations_clear(struct topic_request *items, size_t count);

@@ -98,6 +98,8 @@ confirmation_parse(const json_t *json, void *item)
         rc = text_member(json, "channel", 1, &out->channel);
     if (rc == 0)
         rc = text_member(json, "origin", 1, &out->origin);
+    if (rc == 0)
+        rc = text_member(json, "topic", 0, &out->topic);
     if (rc == 0 && !name_known(out->origin, origins))
         rc = CRIER_EINVAL;
     return rc < 0 ? parse_fail(out, rc) : 0;

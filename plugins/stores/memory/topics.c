@@ -53,6 +53,36 @@ running(struct memory_store *store, struct topic_request *in, int rc)
 }
 
 
+/* Writes the subscription (profile, topic, channel) with `status`,
+ * `origin` and `time`, creating it when missing, and returns it. */
+static struct memory_subscription *
+subscription_write(struct memory_store *store, const char *profile,
+                   const char *topic, const char *channel,
+                   const char *status, const char *origin, int64_t time)
+{
+    char *key = subscription_key(profile, topic, channel);
+    struct memory_subscription *sub = g_hash_table_lookup(
+        store->subscriptions, key);
+
+    if (sub == NULL) {
+        sub = g_new0(struct memory_subscription, 1);
+        sub->profile = g_strdup(profile);
+        sub->topic = g_strdup(topic);
+        sub->channel = g_strdup(channel);
+        sub->created = time;
+        g_hash_table_insert(store->subscriptions, key, sub);
+    } else {
+        g_free(key);
+        g_free(sub->status);
+        g_free(sub->origin);
+    }
+    sub->status = g_strdup(status);
+    sub->origin = g_strdup(origin);
+    sub->updated = time;
+    return sub;
+}
+
+
 int
 memory_subscription_set(void *state, json_t *request, crier_store_cb done,
                         void *arg)
@@ -60,28 +90,12 @@ memory_subscription_set(void *state, json_t *request, crier_store_cb done,
     struct memory_store *store = state;
     struct memory_subscription *sub;
     struct topic_request in;
-    char *key;
     int rc = running(store, &in, subscription_set_parse(request, &in));
 
     if (rc < 0)
         return rc;
-    key = subscription_key(in.profile, in.topic, in.channel);
-    sub = g_hash_table_lookup(store->subscriptions, key);
-    if (sub == NULL) {
-        sub = g_new0(struct memory_subscription, 1);
-        sub->profile = g_strdup(in.profile);
-        sub->topic = g_strdup(in.topic);
-        sub->channel = g_strdup(in.channel);
-        sub->created = in.time;
-        g_hash_table_insert(store->subscriptions, key, sub);
-    } else {
-        g_free(key);
-        g_free(sub->status);
-        g_free(sub->origin);
-    }
-    sub->status = g_strdup(in.status);
-    sub->origin = g_strdup(in.origin);
-    sub->updated = in.time;
+    sub = subscription_write(store, in.profile, in.topic, in.channel,
+                             in.status, in.origin, in.time);
     topic_request_clear(&in);
     completion_queue(store, done, arg, 0,
                      json_pack("{s:o}", "subscription",
@@ -245,8 +259,9 @@ id_order(gconstpointer a, gconstpointer b)
 }
 
 
-/* Confirms every pending subscription of a profile on a channel, for a
- * commit batch's "confirmations". */
+/* Confirms every pending subscription of a profile on a channel, or
+ * the one subscription of `topic` whatever its status, for a commit
+ * batch's "confirmations". */
 void
 subscriptions_confirm(struct memory_store *store,
                       const struct topic_request *confirm)
@@ -254,6 +269,12 @@ subscriptions_confirm(struct memory_store *store,
     GHashTableIter iter;
     gpointer value;
 
+    if (confirm->topic != NULL) {
+        subscription_write(store, confirm->profile, confirm->topic,
+                           confirm->channel, "confirmed", confirm->origin,
+                           confirm->time);
+        return;
+    }
     g_hash_table_iter_init(&iter, store->subscriptions);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         struct memory_subscription *sub = value;

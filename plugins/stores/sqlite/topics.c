@@ -186,8 +186,33 @@ subscriptions_read(struct connection *conn, struct request *req)
 }
 
 
-/* Confirms every pending subscription of a profile on a channel, for a
- * commit batch's "confirmations". */
+/* Confirms the one subscription of `confirm->topic` whatever its
+ * status, creating it when missing. */
+static int
+subscription_confirm_one(struct connection *conn, struct request *req,
+                         const struct topic_request *confirm)
+{
+    sqlite3_stmt *stmt;
+    int rc;
+
+    stmt = connection_statement(conn, STMT_SUBSCRIPTION_SET,
+                                subscription_set_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, confirm->profile);
+    statement_bind_text(stmt, 2, confirm->topic);
+    statement_bind_text(stmt, 3, confirm->channel);
+    statement_bind_text(stmt, 4, "confirmed");
+    statement_bind_text(stmt, 5, confirm->origin);
+    sqlite3_bind_int64(stmt, 6, confirm->time);
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+}
+
+
+/* Confirms every pending subscription of a profile on a channel, or
+ * the one of the entry's topic, for a commit batch's "confirmations". */
 int
 subscriptions_confirm(struct connection *conn, struct request *req,
                       const struct topic_request *confirm)
@@ -195,6 +220,8 @@ subscriptions_confirm(struct connection *conn, struct request *req,
     sqlite3_stmt *stmt;
     int rc;
 
+    if (confirm->topic != NULL)
+        return subscription_confirm_one(conn, req, confirm);
     stmt = connection_statement(conn, STMT_SUBSCRIPTIONS_CONFIRM,
                                 subscriptions_confirm_sql);
     if (stmt == NULL)
