@@ -249,18 +249,14 @@ save_then_respond(struct crier_http_req *req, int status, struct bulletin *b)
 static void
 on_create(void *arg, struct crier_http_req *req)
 {
-    size_t len;
-    const char *text;
     json_t *body;
     const char *field = NULL;
     char error[200];
     struct bulletin *b;
 
     if (!admin_authorize(req) || !bulletins_loaded(req) ||
-        !store_supports_bulletins(req))
+        !store_supports_bulletins(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     if (!json_is_object(body)) {
         json_decref(body);
         admin_respond_error(req, 400, NULL, "the body must be a JSON object: "
@@ -380,8 +376,6 @@ static void
 on_patch(void *arg, struct crier_http_req *req)
 {
     const char *action;
-    size_t len;
-    const char *text;
     json_t *body, *rate;
     char *id;
     struct bulletin *b;
@@ -396,8 +390,8 @@ on_patch(void *arg, struct crier_http_req *req)
         admin_respond_error(req, 404, NULL, "no such bulletin");
         return;
     }
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
+    if (admin_body_load(req, 0, &body) != 0)
+        return;
     rate = json_object_get(body, "rate");
     if (!json_is_integer(rate) || json_integer_value(rate) < 0 ||
         json_integer_value(rate) > 1000000 || json_object_size(body) != 1) {

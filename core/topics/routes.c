@@ -101,18 +101,14 @@ on_topic_stored(void *arg, int status, json_t *result)
 static void
 on_topic_create(void *arg, struct crier_http_req *req)
 {
-    size_t len;
-    const char *text;
     const char *error;
     json_t *body, *request;
     struct topic_wait *wait;
     int rc;
 
     if (!admin_authorize(req) || !topics_loaded(req) ||
-        !store_supports_topics(req))
+        !store_supports_topics(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     error = topic_add_json(body, 0);
     if (error != NULL) {
         json_decref(body);
@@ -288,17 +284,14 @@ entry_check(json_t *entry, const char **field)
 static void
 on_subscribe(void *arg, struct crier_http_req *req)
 {
-    size_t len, i;
-    const char *text = NULL;
+    size_t i;
     json_t *body, *entries, *entry, *identities, *request;
     struct subscribe_call *call;
     int rc;
 
     if (!admin_authorize(req) || !topics_loaded(req) ||
-        !store_supports_topics(req))
+        !store_supports_topics(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     entries = json_object_get(body, "subscriptions");
     if (!json_is_array(entries) || json_array_size(entries) == 0 ||
         json_array_size(entries) > SUBSCRIPTIONS_MAX) {
