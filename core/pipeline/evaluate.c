@@ -134,16 +134,18 @@ rules_context(const json_t *event, const json_t *profile, const json_t *row,
               json_t *history, int64_t now_ms)
 {
     const char *source = json_string_value(json_object_get(row, "source"));
-    json_t *seen = json_is_object(event) ? json_copy((json_t *) event)
-                                         : json_object();
+    json_t *with_source = json_is_object(event)
+                              ? json_copy((json_t *) event)
+                              : json_object();
     json_t *ctx;
 
     /* A shallow copy, so that the stored event itself stays as sent. */
-    json_object_set_new(seen, "source", json_string(source ? source : ""));
-    json_object_set_new(seen, "trusted",
+    json_object_set_new(with_source, "source",
+                        json_string(source ? source : ""));
+    json_object_set_new(with_source, "trusted",
                         json_boolean(source != NULL && event_trusted(source)));
-    ctx = evaluation_context(seen, profile);
-    json_decref(seen);
+    ctx = evaluation_context(with_source, profile);
+    json_decref(with_source);
     json_object_set_new(ctx, "now", json_integer(now_ms));
     if (history != NULL) {
         json_object_set(ctx, "history", history);
