@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <glib.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <uv.h>
@@ -213,6 +214,7 @@ command_report(const char *path, int argc, char **argv)
 struct backup_outcome {
     const char *file;
     int status;
+    char *cause;                /* the store's message on failure, or NULL */
 };
 
 
@@ -226,12 +228,15 @@ on_backup_done(void *arg, int status, json_t *result)
         printf("backup written: %s (%lld pages)\n", out->file,
                (long long) json_integer_value(json_object_get(result,
                                                               "pages")));
+    else
+        out->cause = g_strdup(json_string_value(json_object_get(result,
+                                                                "error")));
 }
 
 
 /* Prints why a backup failed and what to do about it. */
 static void
-backup_explain(const char *file, int status)
+backup_explain(const char *file, int status, const char *cause)
 {
     const char *store = server.store->desc->name;
 
@@ -242,6 +247,9 @@ backup_explain(const char *file, int status)
         fprintf(stderr, "crier: backup: the %s store has no file to copy; "
                 "back up its database with its own tools (for PostgreSQL, "
                 "pg_dump; see docs/operations.md)\n", store);
+    else if (cause != NULL)
+        fprintf(stderr, "crier: backup to %s failed: %s (%s)\n", file,
+                cause, crier_strerror(status));
     else
         fprintf(stderr, "crier: backup to %s failed: %s\n", file,
                 crier_strerror(status));
@@ -284,7 +292,8 @@ command_backup(const char *path, const char *file)
         rc = out.status;
     }
     if (rc != 0)
-        backup_explain(file, rc);
+        backup_explain(file, rc, out.cause);
+    g_free(out.cause);
     uv_loop_close(server.loop);
     server_release();
     config_free(cfg);

@@ -74,6 +74,14 @@ int admin_authorize_reports(struct crier_http_req *req);
 void admin_respond_error(struct crier_http_req *req, int status,
                          const char *field, const char *message);
 
+/*
+ * Parses the request's body as JSON with jansson's `flags` into *body,
+ * which is NULL when the body is not JSON, and returns 0. Returns -1 after
+ * responding 400 when an object in the body gives a key twice.
+ */
+int admin_body_load(struct crier_http_req *req, size_t flags,
+                    json_t **body);
+
 /* Responds to a failed store call `op`: 503 while the server shuts down
  * (CRIER_ECLOSED), else 500 after logging the error. */
 void admin_respond_store_failure(struct crier_http_req *req, const char *op,

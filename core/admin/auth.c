@@ -10,6 +10,7 @@
 
 #include "admin/admin.h"
 #include "admin/bearer.h"
+#include "base/json_body.h"
 #include "base/log.h"
 #include "http/http.h"
 #include "server/server.h"
@@ -139,6 +140,22 @@ admin_respond_error(struct crier_http_req *req, int status,
     if (field != NULL)
         json_object_set_new(body, "field", json_string(field));
     http_respond_json(req, status, body);
+}
+
+
+int
+admin_body_load(struct crier_http_req *req, size_t flags, json_t **body)
+{
+    size_t len;
+    const char *text = http_req_body(req, &len);
+    json_error_t error;
+
+    *body = json_body_load(text, len, flags, &error);
+    if (*body == NULL && json_body_duplicate(&error)) {
+        admin_respond_error(req, 400, NULL, error.text);
+        return -1;
+    }
+    return 0;
 }
 
 

@@ -88,12 +88,12 @@ merge_target(const char *path)
 static char *
 merge_source(struct crier_http_req *req, const char *into)
 {
-    size_t len;
-    const char *text = http_req_body(req, &len);
-    json_t *body = json_loadb(text, len, 0, NULL);
-    json_t *from = json_object_get(body, "from");
+    json_t *body, *from;
     char *id = NULL;
 
+    if (admin_body_load(req, 0, &body) != 0)
+        return NULL;
+    from = json_object_get(body, "from");
     if (!json_is_string(from) || json_string_length(from) == 0 ||
         json_string_length(from) > PROFILE_ID_MAX)
         admin_respond_error(req, 400, "from", "the body must be {\"from\": "

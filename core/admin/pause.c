@@ -71,11 +71,14 @@ scope_read(struct crier_http_req *req, const char **scope,
 {
     static const char *const members[] = { "channel", "program", NULL };
     size_t len;
-    const char *text = http_req_body(req, &len);
     const char *unknown;
     json_t *channel, *program;
 
-    *body = len == 0 ? json_object() : json_loadb(text, len, 0, NULL);
+    http_req_body(req, &len);
+    if (len == 0)
+        *body = json_object();
+    else if (admin_body_load(req, 0, body) != 0)
+        return -1;
     if (!json_is_object(*body)) {
         admin_respond_error(req, 400, NULL, "the body must be a JSON object: "
                             "{} for everything, {\"channel\": name} or "

@@ -387,9 +387,7 @@ static void
 on_template_post(void *arg, struct crier_http_req *req)
 {
     struct template_call *call;
-    const char *text;
     json_t *body;
-    size_t len;
     int test = 0;
     char *name;
     int rc;
@@ -414,8 +412,10 @@ on_template_post(void *arg, struct crier_http_req *req)
     call->req = req;
     call->name = name;
     call->test = test;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
+    if (admin_body_load(req, 0, &body) != 0) {
+        call_free(call);
+        return;
+    }
     if (body_parse(call, body) != 0) {
         json_decref(body);
         call_free(call);

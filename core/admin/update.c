@@ -274,13 +274,12 @@ profile_id(const char *path)
 static json_t *
 body_change(struct crier_http_req *req, int replace)
 {
-    size_t len;
-    const char *text = http_req_body(req, &len);
-    json_t *body = json_loadb(text, len, JSON_DECODE_ANY, NULL);
     struct admin_change_error err;
-    json_t *change;
+    json_t *body, *change;
     char *message;
 
+    if (admin_body_load(req, JSON_DECODE_ANY, &body) != 0)
+        return NULL;
     if (body == NULL) {
         admin_respond_error(req, 400, NULL, "the body is not valid JSON: "
                             "send a JSON object");

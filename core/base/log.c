@@ -111,6 +111,25 @@ format_time(char *buf, size_t size)
 }
 
 
+const char *
+log_escape(const char *value, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (; value != NULL && *value != '\0' && n + 1 < size; value++) {
+        if (*value == '"' || *value == '\\') {
+            if (n + 2 >= size)
+                break;
+            out[n++] = '\\';
+        }
+        out[n++] = *value;
+    }
+    if (size > 0)
+        out[n] = '\0';
+    return out;
+}
+
+
 /* Replaces CR and LF so that a value can never start a new record. */
 static void
 flatten_lines(char *s, size_t len)

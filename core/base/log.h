@@ -34,6 +34,13 @@ void log_write(enum crier_log_level level, const char *source,
     CRIER_PRINTF(4, 5);
 
 /*
+ * Copies `value` into `out` (of `size` bytes) with a backslash before each
+ * `"` and `\`, so that the value can be logged as key="..." and read back
+ * unambiguously. Cuts what does not fit and returns `out`.
+ */
+const char *log_escape(const char *value, char *out, size_t size);
+
+/*
  * Masks email addresses and E.164 phone numbers in `len` bytes of `s`,
  * in place; every record passes through it before it is written.
  * NOTE: a phone number written in another form, such as

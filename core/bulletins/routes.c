@@ -271,18 +271,14 @@ on_create(void *arg, struct crier_http_req *req)
     static const char *const members[] = {
         "template", "topic", "segment", "channel", "send_at", "rate", NULL
     };
-    size_t len;
-    const char *text;
     json_t *body;
     const char *field = NULL;
     char error[200];
     struct bulletin *b;
 
     if (!admin_authorize(req) || !bulletins_loaded(req) ||
-        !store_supports_bulletins(req))
+        !store_supports_bulletins(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     if (!json_is_object(body)) {
         json_decref(body);
         admin_respond_error(req, 400, NULL, "the body must be a JSON object: "
@@ -485,8 +481,6 @@ on_patch(void *arg, struct crier_http_req *req)
 {
     static const char *const members[] = { "rate", NULL };
     const char *action, *unknown;
-    size_t len;
-    const char *text;
     json_t *body, *rate;
     char *id;
     struct bulletin *b;
@@ -501,8 +495,8 @@ on_patch(void *arg, struct crier_http_req *req)
         admin_respond_error(req, 404, NULL, "no such bulletin");
         return;
     }
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
+    if (admin_body_load(req, 0, &body) != 0)
+        return;
     rate = json_object_get(body, "rate");
     unknown = admin_member_unknown(body, members);
     if (unknown != NULL) {

@@ -287,21 +287,31 @@ http_conn_start(struct http_server *srv, uv_stream_t *listener)
 }
 
 
-/* Stops reading, so the last request read gets "Connection: close". */
+/*
+ * Ends the connection once the requests it sent are answered, the last
+ * with "Connection: close". A request still arriving is read whole first
+ * (on_message_complete stops reading after it). An idle connection stays
+ * open for HTTP_DRAIN_GRACE_MS, because its client may have sent the
+ * next request already, and closing would reset that request unanswered.
+ * NOTE: a request sent just as the grace ends still gets no response
+ * (docs/KNOWN_LIMITS.md, "HTTP").
+ */
 void
 http_conn_drain(struct http_conn *conn)
 {
-    if (conn->closing || conn->lingering)
+    if (conn->closing || conn->lingering || conn->read_done)
         return;
+    if (conn->current != NULL)
+        return;
+    if (conn->queue_len == 0 && !conn->writing) {
+        conn->drain_grace = 1;
+        return;
+    }
     conn->read_done = 1;
 
     /* Inside a handler of this connection the read path finishes up. */
     if (conn->in_read)
         return;
-    if (conn->queue_len == 0 && !conn->writing) {
-        http_conn_close(conn);
-        return;
-    }
     reading_update(conn);
     http_conn_flush(conn);
 }
@@ -330,6 +340,12 @@ http_conn_sweep(struct http_conn *conn, uint64_t now)
     }
     if (conn->body_started != 0 && !conn->lingering &&
         now - conn->body_started >= conn->srv->limits.body_timeout_ms) {
+        http_conn_close(conn);
+        return;
+    }
+    /* No request came within the grace: nothing is unread, so close. */
+    if (conn->drain_grace && !conn->read_done && conn->current == NULL &&
+        now - conn->srv->drain_started >= HTTP_DRAIN_GRACE_MS) {
         http_conn_close(conn);
         return;
     }

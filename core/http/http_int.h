@@ -22,6 +22,16 @@
 #define HTTP_READ_SLAB_SIZE (64 * 1024)
 #define HTTP_LINGER_MS 2000
 
+/*
+ * How long a connection that is idle when the server drains stays open
+ * for one more request, which gets "Connection: close". A keep-alive
+ * client may have sent that request before it could see the drain.
+ */
+#define HTTP_DRAIN_GRACE_MS 250
+
+/* The sweep's interval while draining, so the grace ends on time. */
+#define HTTP_DRAIN_SWEEP_MS 25
+
 /* A growable byte buffer. Capacity doubles, so appends cost O(1) each. */
 struct http_buf {
     char *data;
@@ -136,6 +146,8 @@ struct http_conn {
     unsigned close_after_write : 1;
     unsigned resume_queued : 1;
     unsigned lingering : 1;         /* responses sent, waiting for EOF */
+    unsigned drain_grace : 1;       /* idle at drain: closes once
+                                       HTTP_DRAIN_GRACE_MS pass */
     unsigned eof : 1;               /* the client has shut down its
                                        sending side */
     unsigned line_break : 1;        /* the checked header bytes end with
@@ -163,6 +175,7 @@ struct http_server {
     unsigned handles_closed : 1;    /* sweep and resume closed */
     unsigned done_called : 1;
     unsigned closing_handles;
+    uint64_t drain_started;         /* loop time of http_server_drain */
 
     struct http_route *routes;
     size_t route_count;

@@ -413,7 +413,8 @@ on_message_complete(http_parser *parser)
     conn->current = NULL;
     conn->body_started = 0;
     http_conn_enqueue(conn, req);
-    if (!req->keep_alive)
+    /* While the server drains, each request read is a connection's last. */
+    if (!req->keep_alive || conn->srv->draining)
         conn->read_done = 1;
 
     http_route_dispatch(conn->srv, req);

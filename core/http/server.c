@@ -349,6 +349,7 @@ http_server_drain(struct http_server *srv, void (*done)(void *arg),
     srv->draining = 1;
     srv->drain_done = done;
     srv->drain_arg = arg;
+    srv->drain_started = uv_now(srv->loop);
 
     if (srv->listener_open) {
         srv->closing_handles++;
@@ -360,6 +361,9 @@ http_server_drain(struct http_server *srv, void (*done)(void *arg),
     }
     if (srv->conn_count == 0)
         handles_close(srv);
+    else
+        uv_timer_start(&srv->sweep, on_sweep, HTTP_DRAIN_SWEEP_MS,
+                       HTTP_DRAIN_SWEEP_MS);
 }
 
 

@@ -96,7 +96,7 @@ check_type(const json_t *v, struct crier_input_error *err)
     if (internal_event_type(s))
         return reject(err, "type", "is reserved for the events crier "
                       "records itself: segment.*, profile.updated, "
-                      "profile.merged, journey.due and date.*");
+                      "profile.merged, journey.due, digest.due and date.*");
     return 0;
 }
 
@@ -226,7 +226,8 @@ check_id(const json_t *v, json_t **out, struct crier_input_error *err)
         return 0;
     }
     if (!event_string_length_valid(v, 1, ID_MAX))
-        return reject(err, "id", "must be a string of 1 to 256 characters");
+        return reject(err, "id", "must be a string of 1 to 256 characters "
+                      "or a whole number");
     *out = json_string(json_string_value(v));
     return 0;
 }

@@ -107,15 +107,45 @@ history_update(struct evaluation *ev, json_t *row, const json_t *profile,
 }
 
 
+/*
+ * Returns whether rules may trust who an event names. Anyone can send a
+ * beacon hit, and an identify hit claims an email without proving it,
+ * so every event that a beacon trigger stored is untrusted.
+ *
+ * NOTE: the source is looked up in the running configuration, so an
+ * event of a beacon instance that a reload removed or renamed before the
+ * pipeline reached it counts as trusted (docs/KNOWN_LIMITS.md, "Triggers").
+ */
+static int
+event_trusted(const char *source)
+{
+    struct plugin_instance *trigger = server_trigger(source);
+
+    return trigger == NULL || strcmp(trigger->desc->name, "beacon") != 0;
+}
+
+
 /* Builds what the rules' conditions see for one event: the
- * evaluation_context, "now" for now() and age_months(), and the
- * profile's "history" and the event's "time" for count(). */
+ * evaluation_context, with the event's "source" and "trusted" added,
+ * "now" for now() and age_months(), and the profile's "history" and the
+ * event's "time" for count(). */
 static json_t *
 rules_context(const json_t *event, const json_t *profile, const json_t *row,
               json_t *history, int64_t now_ms)
 {
-    json_t *ctx = evaluation_context(event, profile);
+    const char *source = json_string_value(json_object_get(row, "source"));
+    json_t *with_source = json_is_object(event)
+                              ? json_copy((json_t *) event)
+                              : json_object();
+    json_t *ctx;
 
+    /* A shallow copy, so that the stored event itself stays as sent. */
+    json_object_set_new(with_source, "source",
+                        json_string(source ? source : ""));
+    json_object_set_new(with_source, "trusted",
+                        json_boolean(source != NULL && event_trusted(source)));
+    ctx = evaluation_context(with_source, profile);
+    json_decref(with_source);
     json_object_set_new(ctx, "now", json_integer(now_ms));
     if (history != NULL) {
         json_object_set(ctx, "history", history);

@@ -145,8 +145,10 @@ host_emit(struct crier_ctx *ctx, json_t *events,
             continue;
         err->index = json_is_array(events) ? (long) i : -1;
         snprintf(err->field, sizeof(err->field), "type");
-        snprintf(err->message, sizeof(err->message), "is reserved for the "
-                 "delivery statuses that channel plugins report");
+        snprintf(err->message, sizeof(err->message), "type %s is reserved "
+                 "for the delivery statuses that channel plugins report; "
+                 "use another type",
+                 json_string_value(json_object_get(event, "type")));
         return CRIER_EINVAL;
     }
     return ingest_emit(ctx->instance->name, events, err, done, arg);

@@ -192,8 +192,11 @@ fixed_settings_check(struct reload *r)
         key = "store";
     if (key == NULL)
         return 0;
-    config_fail(r->cfg, key, "cannot change by reload; restart crier or "
-                "upgrade it in place (SIGUSR2)");
+    config_fail(r->cfg, key, strcmp(key, "listen") == 0
+                ? "cannot change by reload or upgrade (SIGUSR2), which keeps "
+                  "the listening socket; restart crier"
+                : "cannot change by reload; restart crier or upgrade it in "
+                  "place (SIGUSR2)");
     return CRIER_ECONFIG;
 }
 
@@ -448,6 +451,7 @@ static void
 on_drained(void *arg)
 {
     struct reload *r = arg;
+    char quoted[2 * sizeof(r->error)];
 
     if (prepare(r) == 0) {
         commit(r);
@@ -458,7 +462,7 @@ on_drained(void *arg)
              r->cfg != NULL && r->cfg->error[0] != '\0'
                  ? r->cfg->error : "the config could not be read");
     log_error("reload failed; the running config stays",
-              "error=\"%s\"", r->error);
+              "error=\"%s\"", log_escape(r->error, quoted, sizeof(quoted)));
     undo(r);
     engine_restart_later();
 }

@@ -72,13 +72,13 @@ clock_target(json_t *body, int64_t *target, const char **field)
 static void
 on_test_clock(void *arg, struct crier_http_req *req)
 {
-    size_t len;
-    const char *text = http_req_body(req, &len);
-    json_t *body = json_loadb(text, len, 0, NULL);
+    json_t *body;
     const char *field = "now";
     int64_t target;
     char when[32];
 
+    if (admin_body_load(req, 0, &body) != 0)
+        return;
     if (!json_is_object(body)) {
         json_decref(body);
         answer_error(req, 400, NULL, "the body must be a JSON object");

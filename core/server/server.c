@@ -139,6 +139,19 @@ server_channel(const char *name)
 }
 
 
+struct plugin_instance *
+server_trigger(const char *name)
+{
+    for (guint i = 0; server.triggers && i < server.triggers->len; i++) {
+        struct plugin_instance *p = g_ptr_array_index(server.triggers, i);
+
+        if (strcmp(p->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+
 static void
 destroy_instance(gpointer p, gpointer unused)
 {

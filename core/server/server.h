@@ -109,6 +109,9 @@ int server_instance_load(struct config *cfg, const char *key,
 /* Returns the channel instance called `name`, or NULL. */
 struct plugin_instance *server_channel(const char *name);
 
+/* Returns the trigger instance called `name`, or NULL. */
+struct plugin_instance *server_trigger(const char *name);
+
 /* Frees what server_prepare built. */
 void server_release(void);
 

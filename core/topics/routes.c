@@ -131,17 +131,13 @@ topic_body_valid(struct crier_http_req *req, const json_t *body)
 static void
 on_topic_create(void *arg, struct crier_http_req *req)
 {
-    size_t len;
-    const char *text;
     json_t *body, *request;
     struct topic_wait *wait;
     int rc;
 
     if (!admin_authorize(req) || !topics_loaded(req) ||
-        !store_supports_topics(req))
+        !store_supports_topics(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     if (!topic_body_valid(req, body)) {
         json_decref(body);
         return;
@@ -347,17 +343,15 @@ static void
 on_subscribe(void *arg, struct crier_http_req *req)
 {
     static const char *const body_members[] = { "subscriptions", NULL };
-    size_t len, i;
-    const char *text = NULL, *unknown;
+    size_t i;
+    const char *unknown;
     json_t *body, *entries, *entry, *identities, *request;
     struct subscribe_call *call;
     int rc;
 
     if (!admin_authorize(req) || !topics_loaded(req) ||
-        !store_supports_topics(req))
+        !store_supports_topics(req) || admin_body_load(req, 0, &body) != 0)
         return;
-    text = http_req_body(req, &len);
-    body = json_loadb(text, len, 0, NULL);
     unknown = admin_member_unknown(body, body_members);
     if (unknown != NULL) {
         admin_respond_error(req, 400, unknown, "the body has only the "

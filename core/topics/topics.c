@@ -149,6 +149,9 @@ topic_add_json(const json_t *json, int from_config, const char **field)
         return "names a channel instance more than once";
     *field = "name";
     had = topic_find(json_string_value(json_object_get(json, "name")));
+    if (had != NULL && had->from_config && from_config)
+        return "name: the topic is listed twice in plugins.conf; "
+               "remove one";
     if (had != NULL && (had->from_config || from_config))
         return "a topic of that name is set in plugins.conf";
     *field = NULL;

@@ -39,7 +39,8 @@ struct crier_event_rec {
 typedef void (*crier_append_cb)(void *arg, int status, size_t accepted,
                                 size_t duplicates);
 
-/* Reports a JSON operation: its status and result (NULL on error). */
+/* Reports a JSON operation: its status and result. The result is NULL
+ * on error, except for `backup`, which may give {"error": "..."}. */
 typedef void (*crier_store_cb)(void *arg, int status, json_t *result);
 
 /* The operation table of a store plugin (`ops` of its descriptor). */

@@ -224,7 +224,8 @@ def test_lengths_count_characters(crier):
     emoji = "\U0001F600"
     cases = [("visitor", 128, "visitor must be a string of 1 to 128 "
               "characters"),
-             ("id", 256, "id must be a string of 1 to 256 characters")]
+             ("id", 256, "id must be a string of 1 to 256 characters "
+              "or a whole number")]
     for field, limit, message in cases:
         ev = {"type": "signup", "visitor": "v-1", field: emoji * limit}
         r = crier.post("/v1/events", ev)
@@ -261,7 +262,8 @@ def test_reserved_types_named_in_full(crier):
     assert r.status == 400
     assert r.json()["error"] == (
         "type is reserved for the events crier records itself: "
-        "segment.*, profile.updated, profile.merged, journey.due and date.*")
+        "segment.*, profile.updated, profile.merged, journey.due, "
+        "digest.due and date.*")
 
 
 def test_http11_without_host_rejected(crier):

@@ -314,7 +314,7 @@ reject_time_and_id(void **state)
         "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, such as "
         "2026-03-01T09:30:00Z";
     static const char id_message[] =
-        "id must be a string of 1 to 256 characters";
+        "id must be a string of 1 to 256 characters or a whole number";
     static const struct bad_case cases[] = {
         {"{\"type\": \"t\", \"visitor\": \"v\","
          " \"time\": \"2026-03-01T09:30:00\"}", "time", time_message},
@@ -349,7 +349,8 @@ reject_long_id(void **state)
     char text[512];
     char id[258];
     struct bad_case c = {
-        text, "id", "id must be a string of 1 to 256 characters",
+        text, "id",
+        "id must be a string of 1 to 256 characters or a whole number",
     };
     struct good_case ok = {text, NULL, NOW_MS};
     char expected[512];
@@ -421,7 +422,8 @@ length_counts_characters(void **state)
         const char *message;
     } cases[] = {
         {"visitor", 128, "visitor must be a string of 1 to 128 characters"},
-        {"id", 256, "id must be a string of 1 to 256 characters"},
+        {"id", 256,
+         "id must be a string of 1 to 256 characters or a whole number"},
         {"profile.case_id", 320,
          "profile.case_id must be a string of 1 to 320 characters"},
     };
@@ -465,7 +467,8 @@ reject_reserved_type(void **state)
 {
     static const char message[] =
         "type is reserved for the events crier records itself: "
-        "segment.*, profile.updated, profile.merged, journey.due and date.*";
+        "segment.*, profile.updated, profile.merged, journey.due, "
+        "digest.due and date.*";
     static const struct bad_case cases[] = {
         {"{\"type\": \"date.x\", \"visitor\": \"v\"}", "type", message},
         {"{\"type\": \"segment.entered\", \"visitor\": \"v\"}", "type",

@@ -18,6 +18,7 @@
 
 #include "bounces.h"
 #include "email.h"
+#include "json_body.h"
 
 /* One webhook request waiting for its events to commit. */
 struct webhook_call {
@@ -256,6 +257,7 @@ on_webhook(void *arg, struct crier_http_req *req)
     size_t len;
     const char *text = email->host->req_body(req, &len);
     json_t *body, *events;
+    json_error_t json_err;
     struct webhook_call *call;
     int rc;
 
@@ -267,10 +269,11 @@ on_webhook(void *arg, struct crier_http_req *req)
                         "required"));
         return;
     }
-    body = json_loadb(text, len, 0, NULL);
+    body = json_body_load(text, len, 0, &json_err);
     if (body == NULL) {
         webhook_respond(email, req, 400, json_pack("{s:s}", "error",
-                        "the body is not JSON"));
+                        json_body_duplicate(&json_err)
+                        ? json_err.text : "the body is not JSON"));
         return;
     }
     events = json_array();

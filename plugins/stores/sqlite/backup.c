@@ -109,13 +109,17 @@ backup_after(uv_work_t *work, int status)
     struct backup_job *job = work->data;
     json_t *result = NULL;
 
-    if (job->status == 0)
+    if (job->status == 0) {
         result = json_pack("{s:s,s:i}", "path", job->path, "pages",
                            job->pages);
-    else
+    } else {
         job->store->host->log(job->store->ctx, CRIER_LOG_ERROR,
                               "backup failed", "path=%s error=\"%s\"",
                               job->path, job->message);
+        /* The status alone, such as CRIER_EIO, hides the cause. */
+        if (job->message[0] != '\0')
+            result = json_pack("{s:s}", "error", job->message);
+    }
     job->done(job->arg, job->status, result);
     json_decref(result);
     free(job->path);

@@ -13,6 +13,7 @@
 #include <crier/crier.h>
 
 #include "bearer.h"
+#include "json_body.h"
 
 struct api {
     struct crier_ctx *ctx;
@@ -149,7 +150,7 @@ on_events(void *arg, struct crier_http_req *req)
     if (!authorized(api, req))
         return;
     text = host->req_body(req, &len);
-    body = json_loadb(text, len, 0, &jerr);
+    body = json_body_load(text, len, 0, &jerr);
     if (body == NULL) {
         snprintf(message, sizeof(message), "invalid JSON at line %d, "
                  "column %d: %s", jerr.line, jerr.column, jerr.text);

@@ -25,6 +25,7 @@
 
 #include "bots.h"
 #include "hit.h"
+#include "json_body.h"
 #include "links.h"
 #include "pages.h"
 #include "ratelimit.h"
@@ -417,6 +418,7 @@ on_post(void *arg, struct crier_http_req *req)
     const struct crier_host *host = beacon->host;
     struct crier_input_error err;
     json_t *body, *event;
+    json_error_t json_err;
     const char *text;
     size_t len;
     int rc;
@@ -438,9 +440,10 @@ on_post(void *arg, struct crier_http_req *req)
         return;
     }
     text = host->req_body(req, &len);
-    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    body = json_body_load(text, len, 0, &json_err);
     if (body == NULL) {
-        hit_reject(beacon, req, 400, "the body is not valid JSON", NULL);
+        hit_reject(beacon, req, 400, json_body_duplicate(&json_err)
+                   ? json_err.text : "the body is not valid JSON", NULL);
         return;
     }
     rc = beacon_event_build_json(body, host->req_header(req, "User-Agent"),

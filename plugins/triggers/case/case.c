@@ -12,6 +12,7 @@
 #include <crier/crier.h>
 
 #include "case_event.h"
+#include "json_body.h"
 #include "mapping.h"
 #include "open311.h"
 #include "poll.h"
@@ -230,7 +231,7 @@ on_case(void *arg, struct crier_http_req *req)
         return;
 
     text = host->req_body(req, &len);
-    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_err);
+    body = json_body_load(text, len, 0, &json_err);
     if (body == NULL) {
         /* jansson's message can quote the body, so it goes into the
          * response but not into the log. */
