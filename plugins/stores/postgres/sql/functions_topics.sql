@@ -59,13 +59,26 @@ END
 $$;
 
 -- Confirms every pending subscription of a profile on a channel, for a
--- commit batch's "confirmations".
+-- commit batch's "confirmations". An entry with a "topic" confirms that
+-- one subscription whatever its status, and makes it when missing.
 CREATE OR REPLACE FUNCTION crier_confirmation_apply(c json) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF c->>'topic' IS NOT NULL THEN
+    INSERT INTO subscriptions (profile, topic, channel, status, origin,
+                               created, updated)
+      VALUES (c->>'profile', c->>'topic', c->>'channel', 'confirmed',
+              c->>'origin', (c->>'time')::bigint, (c->>'time')::bigint)
+      ON CONFLICT (profile, topic, channel) DO UPDATE SET
+        status = excluded.status, origin = excluded.origin,
+        updated = excluded.updated;
+    RETURN;
+  END IF;
   UPDATE subscriptions SET status = 'confirmed', origin = c->>'origin',
                            updated = (c->>'time')::bigint
     WHERE profile = c->>'profile' AND channel = c->>'channel'
-      AND status = 'pending'
+      AND status = 'pending';
+END
 $$;
 
 -- {"kind", "id", "body"} stores the body, replacing a stored one.
