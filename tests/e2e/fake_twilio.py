@@ -10,7 +10,7 @@ import urllib.parse
 
 
 class FakeTwilio:
-    def __init__(self):
+    def __init__(self, port=0):
         self.requests = []
         self.answers = []
         self.lock = threading.Lock()
@@ -45,7 +45,7 @@ class FakeTwilio:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
                                                       Handler)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port

@@ -198,6 +198,31 @@ def test_failover_to_second_provider(tmp_path):
         fake.stop()
 
 
+def test_provider_down_then_up_sends_once(tmp_path):
+    """The only provider refuses connections: the message waits for its
+    retry, with the error recorded, and goes out once the provider is up."""
+    port = free_port()
+    c = start(tmp_path, one_provider("http://127.0.0.1:%d" % port))
+    fake = None
+    try:
+        plan(c)
+        wait_until(lambda: job(c)["attempts"] == 1
+                   and job(c)["state"] == "planned")
+        assert job(c)["last_error"]
+        assert job(c)["provider_id"] is None
+        fake = FakeTwilio(port)
+        # The default backoff is 30 s, less up to a quarter of jitter.
+        advance(c, "31s")
+        wait_until(lambda: job(c)["state"] == "sent")
+        assert fake.count() == 1
+        assert job(c)["attempts"] == 2
+        assert job(c)["provider_id"].startswith("SM")
+    finally:
+        assert c.stop() == 0
+        if fake is not None:
+            fake.stop()
+
+
 def test_503_retried_after_retry_after(tmp_path):
     fake = FakeTwilio()
     fake.answer(503, {"code": 20503, "message": "Service Unavailable"},
