@@ -289,6 +289,20 @@ class SmtpServer:
         except FileNotFoundError:
             return []
 
+    def senders_by_message_id(self):
+        """Returns {Message-ID: MAIL FROM} of the received messages."""
+        import mailbox
+        box = mailbox.Maildir(self.maildir, create=False)
+        out = {}
+        try:
+            with open(self.maildir + ".senders") as f:
+                for line in f:
+                    key, sender = line.split(" ", 1)
+                    out[box[key]["Message-ID"]] = sender.strip()
+        except FileNotFoundError:
+            pass
+        return out
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)

@@ -65,13 +65,14 @@ def test_verp_envelope_sender(tmp_path):
     try:
         jobs = sent_to(c, smtp, ["ana@example.gov", "ben@example.gov"])
         senders = smtp.envelope_senders()
+        by_id = smtp.senders_by_message_id()
         messages = smtp.messages()
     finally:
         code = c.stop()
         smtp.stop()
     assert code == 0
     assert len(senders) == 2
-    by_id = {m["Message-ID"]: s for m, s in zip(messages, senders)}
+    assert len(by_id) == 2
     for job in jobs.values():
         sender = by_id[job["message_id"]]
         hex_id = job["message_id"][1:33]
