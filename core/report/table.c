@@ -211,11 +211,39 @@ sum_where(const json_t *list, const char *program, const char *key,
 }
 
 
-/* One row per stage of each configured program, in lifecycle order. */
+/* Sums the moves of `program` from stage `from` to stage `to`. */
+static json_int_t
+moves_between(const json_t *moves, const char *program, const char *from,
+              const char *to)
+{
+    json_int_t sum = 0;
+    size_t i;
+    json_t *row;
+
+    json_array_foreach(moves, i, row)
+        if (!strcmp(json_string_value(json_object_get(row, "program")),
+                    program) &&
+            g_strcmp0(json_string_value(json_object_get(row, "from")),
+                      from) == 0 &&
+            g_strcmp0(json_string_value(json_object_get(row, "to")),
+                      to) == 0)
+            sum += json_integer_value(json_object_get(row, "count"));
+    return sum;
+}
+
+
+/*
+ * One row per stage of each configured program, in lifecycle order.
+ * `moved_next` counts the moves from the stage to the next one in the
+ * range, and `next_percent` relates them to the moves into the stage in
+ * the same range (null when none entered, and for the last stage).
+ */
 static void
 funnel_build(struct report_table *t, const struct report_options *opt,
              const json_t *result)
 {
+    const json_t *moves = json_object_get(result, "moves");
+
     for (guint i = 0; server.rules && i < server.rules->programs->len; i++) {
         const struct program *p = g_ptr_array_index(server.rules->programs,
                                                     i);
@@ -224,16 +252,27 @@ funnel_build(struct report_table *t, const struct report_options *opt,
             continue;
         for (guint s = 0; s < p->stages->len; s++) {
             const char *stage = g_ptr_array_index(p->stages, s);
+            const char *next = s + 1 < p->stages->len
+                               ? g_ptr_array_index(p->stages, s + 1) : NULL;
             json_int_t median = median_days(json_object_get(result,
                                                             "durations"),
                                             p->name, stage);
+            json_int_t entered = sum_where(moves, p->name, "to", stage);
+            json_int_t moved_next = next != NULL
+                                    ? moves_between(moves, p->name, stage,
+                                                    next)
+                                    : 0;
 
             json_array_append_new(t->rows,
-                json_pack("[s,s,I,I,o]", p->name, stage,
+                json_pack("[s,s,I,I,o,o,o]", p->name, stage,
                           sum_where(json_object_get(result, "residents"),
                                     p->name, "stage", stage),
-                          sum_where(json_object_get(result, "moves"),
-                                    p->name, "to", stage),
+                          entered,
+                          next != NULL ? json_integer(moved_next)
+                                       : json_null(),
+                          next != NULL && entered > 0
+                              ? json_real(100.0 * moved_next / entered)
+                              : json_null(),
                           median >= 0 ? json_integer(median)
                                       : json_null()));
         }
@@ -256,7 +295,8 @@ report_table_build(const struct report_options *opt, const json_t *result)
         "goal", "rule", "conversions", "sent", "rate_percent", NULL
     };
     static const char *const funnel_columns[] = {
-        "program", "stage", "residents", "entered", "median_days", NULL
+        "program", "stage", "residents", "entered", "moved_next",
+        "next_percent", "median_days", NULL
     };
     static const char *const experiments_columns[] = {
         "rule", "goal", "cell", "assigned", "conversions", "rate_percent",

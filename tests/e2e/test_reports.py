@@ -129,9 +129,15 @@ def test_report_counts_known_outcomes(tmp_path):
     assert by_stage["awareness"]["residents"] == 0
     assert by_stage["awareness"]["entered"] == 4
     assert by_stage["awareness"]["median_days"] == 0
+    assert by_stage["awareness"]["moved_next"] == 4
+    assert by_stage["awareness"]["next_percent"] == 100.0
     assert by_stage["consideration"]["residents"] == 4
     assert by_stage["consideration"]["entered"] == 4
+    assert by_stage["consideration"]["moved_next"] == 0
+    assert by_stage["consideration"]["next_percent"] == 0.0
     assert by_stage["consideration"]["median_days"] is None
+    assert by_stage["adoption"]["next_percent"] is None
+    assert by_stage["advocacy"]["moved_next"] is None
 
 
 def test_report_formats_and_ranges(tmp_path):
