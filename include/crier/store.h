@@ -1,8 +1,10 @@
 /*
  * Store plugins keep everything durable: events, profiles, stages, jobs.
  *
- * UNSTABLE: this table may change until the PostgreSQL store exists. It is
- * versioned with the rest of the SDK from then on.
+ * The table is frozen as of ABI 1.5, with three stores (memory, SQLite,
+ * PostgreSQL) behind it: no entry moves or changes its signature. A new
+ * operation goes at the end, says "Added in ABI minor N", and the core
+ * checks `size` before calling it (docs/sdk.md, "ABI rules").
  *
  * A store offers domain operations, not SQL. Each operation is
  * asynchronous: it returns 0 once queued (or a negative code, and `done` is

@@ -134,6 +134,57 @@ abi_channel_layout(void **state)
 }
 
 
+/* The store table is frozen: every operation keeps its place, so that a
+ * plugin built against an older table lines up with the core's. */
+static void
+abi_store_layout(void **state)
+{
+    static const size_t offsets[] = {
+        offsetof(struct crier_store_ops, append),
+        offsetof(struct crier_store_ops, events_read),
+        offsetof(struct crier_store_ops, cursor_get),
+        offsetof(struct crier_store_ops, profiles_load),
+        offsetof(struct crier_store_ops, commit),
+        offsetof(struct crier_store_ops, jobs_claim),
+        offsetof(struct crier_store_ops, job_update),
+        offsetof(struct crier_store_ops, jobs_list),
+        offsetof(struct crier_store_ops, profile_get),
+        offsetof(struct crier_store_ops, timeline),
+        offsetof(struct crier_store_ops, profile_erase),
+        offsetof(struct crier_store_ops, events_expire),
+        offsetof(struct crier_store_ops, segment_count),
+        offsetof(struct crier_store_ops, segment_members),
+        offsetof(struct crier_store_ops, events_recent),
+        offsetof(struct crier_store_ops, profiles_scan),
+        offsetof(struct crier_store_ops, jobs_sent_count),
+        offsetof(struct crier_store_ops, job_retry),
+        offsetof(struct crier_store_ops, address_invalidate),
+        offsetof(struct crier_store_ops, schedules_claim),
+        offsetof(struct crier_store_ops, schedules_advance),
+        offsetof(struct crier_store_ops, report_read),
+        offsetof(struct crier_store_ops, journeys_read),
+        offsetof(struct crier_store_ops, journeys_due),
+        offsetof(struct crier_store_ops, pause_set),
+        offsetof(struct crier_store_ops, pauses_read),
+        offsetof(struct crier_store_ops, audit_append),
+        offsetof(struct crier_store_ops, audit_list),
+        offsetof(struct crier_store_ops, backup),
+        offsetof(struct crier_store_ops, subscription_set),
+        offsetof(struct crier_store_ops, subscriptions_read),
+        offsetof(struct crier_store_ops, object_put),
+        offsetof(struct crier_store_ops, objects_read),
+        offsetof(struct crier_store_ops, jobs_tally),
+        offsetof(struct crier_store_ops, schema_status),
+    };
+
+    assert_int_equal(offsetof(struct crier_store_ops, size), 0);
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+        assert_int_equal(offsets[i], (i + 1) * PTR);
+    assert_int_equal(sizeof(struct crier_store_ops),
+                     (sizeof(offsets) / sizeof(offsets[0]) + 1) * PTR);
+}
+
+
 static void
 abi_input_error_layout(void **state)
 {
@@ -151,6 +202,7 @@ main(void)
         cmocka_unit_test(abi_descriptor_layout),
         cmocka_unit_test(abi_host_layout),
         cmocka_unit_test(abi_channel_layout),
+        cmocka_unit_test(abi_store_layout),
         cmocka_unit_test(abi_input_error_layout),
     };
 
