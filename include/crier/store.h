@@ -4,7 +4,8 @@
  * The table is frozen as of ABI 1.5, with three stores (memory, SQLite,
  * PostgreSQL) behind it: no entry moves or changes its signature. A new
  * operation goes at the end with the comment "Added in ABI minor N", and
- * the core checks `size` before it calls one (docs/sdk.md, "ABI rules").
+ * the core checks `size` before it calls one (docs/sdk.md, "Versions and
+ * the ABI rules").
  *
  * A store offers domain operations, not SQL. Each operation is
  * asynchronous: it returns 0 once queued (or a negative code, and `done` is
