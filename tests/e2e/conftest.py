@@ -9,9 +9,9 @@ from crierlib import Crier  # noqa: E402
 
 
 def pytest_configure(config):
-    # The sanitizer suite deselects these: they build or run their own
-    # programs (a package, several nodes) whose time the sanitizers only
-    # multiply, and the ordinary suite runs them once.
+    # The sanitizer suite deselects these: they build programs of their
+    # own (the Debian package), whose time the sanitizers only multiply,
+    # and the ordinary suite runs them once.
     config.addinivalue_line(
         "markers", "whole_build: runs against the ordinary build only")
 
