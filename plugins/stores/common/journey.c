@@ -11,19 +11,6 @@
 #include "model.h"
 
 
-static int
-text_member(const json_t *json, const char *key, char **out)
-{
-    json_t *value = json_object_get(json, key);
-
-    *out = NULL;
-    if (!json_is_string(value) || json_string_length(value) == 0)
-        return CRIER_EINVAL;
-    *out = strdup(json_string_value(value));
-    return *out == NULL ? CRIER_ENOMEM : 0;
-}
-
-
 void
 journey_row_clear(struct journey_row *row)
 {
@@ -86,13 +73,13 @@ row_parse(const json_t *json, struct journey_row *out)
         !json_is_integer(since) || !json_is_integer(updated) ||
         (due != NULL && !json_is_null(due) && !json_is_integer(due)))
         return CRIER_EINVAL;
-    rc = text_member(json, "journey", &out->journey);
+    rc = member_text(json, "journey", 1, &out->journey);
     if (rc == 0)
-        rc = text_member(json, "profile", &out->profile);
+        rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "step", &out->step);
+        rc = member_text(json, "step", 1, &out->step);
     if (rc == 0)
-        rc = text_member(json, "state", &out->state);
+        rc = member_text(json, "state", 1, &out->state);
     if (rc == 0)
         rc = items_member(json, &out->items);
     if (rc == 0 && strcmp(out->state, "active") != 0 &&

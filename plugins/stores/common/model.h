@@ -889,6 +889,11 @@ int report_duration_add(json_t *result, const char *program,
 int member_string(const json_t *object, const char *key, int required,
                   char **out);
 
+/* Copies the string member `key` like member_string, and rejects an empty
+ * string even where the member is optional. */
+int member_text(const json_t *object, const char *key, int required,
+                char **out);
+
 /* Reads the integer member `key` of `object`, or `fallback` when it is
  * absent or null. A required member must be there. Returns 0 or
  * CRIER_EINVAL. */

@@ -53,23 +53,6 @@ job_plan_metric(const struct job *job, char *buf, size_t size)
 }
 
 
-/* Copies the non-empty string member `key`, or NULL when it is absent
- * and not required. */
-static int
-text_member(const json_t *json, const char *key, int required, char **out)
-{
-    json_t *value = json_object_get(json, key);
-
-    *out = NULL;
-    if (value == NULL || json_is_null(value))
-        return required ? CRIER_EINVAL : 0;
-    if (!json_is_string(value) || json_string_length(value) == 0)
-        return CRIER_EINVAL;
-    *out = strdup(json_string_value(value));
-    return *out == NULL ? CRIER_ENOMEM : 0;
-}
-
-
 static int
 integer_member(const json_t *json, const char *key, int64_t *out)
 {
@@ -108,11 +91,11 @@ goal_hit_parse(const json_t *json, struct goal_hit *out)
     if (rc == 0 && (out->event_seq < 1 || out->window_ms < 0))
         rc = CRIER_EINVAL;
     if (rc == 0)
-        rc = text_member(json, "goal", 1, &out->goal);
+        rc = member_text(json, "goal", 1, &out->goal);
     if (rc == 0)
-        rc = text_member(json, "profile", 1, &out->profile);
+        rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "program", 1, &out->program);
+        rc = member_text(json, "program", 1, &out->program);
     if (rc < 0)
         goal_hit_clear(out);
     return rc;
@@ -192,16 +175,16 @@ engagement_parse(const json_t *json, struct engagement *out)
     /* A delivery status may name its job by Message-ID alone, because a
      * bounce or a provider's receipt carries that and not the key. */
     if (rc == 0)
-        rc = text_member(json, "key", !out->delivery, &out->key);
+        rc = member_text(json, "key", !out->delivery, &out->key);
     if (rc == 0 && out->delivery)
-        rc = text_member(json, "message_id", out->key == NULL,
+        rc = member_text(json, "message_id", out->key == NULL,
                          &out->message_id);
     if (rc == 0 && out->delivery)
-        rc = text_member(json, "code", 0, &out->code);
+        rc = member_text(json, "code", 0, &out->code);
     if (rc == 0 && out->delivery)
-        rc = text_member(json, "text", 0, &out->text);
+        rc = member_text(json, "text", 0, &out->text);
     if (rc == 0 && out->delivery)
-        rc = text_member(json, "invalidate", 0, &out->invalidate);
+        rc = member_text(json, "invalidate", 0, &out->invalidate);
     if (rc == 0) {
         out->metric = strdup(metric);
         rc = out->metric == NULL ? CRIER_ENOMEM : 0;
@@ -281,7 +264,7 @@ report_request_parse(const json_t *json, struct report_request *out)
     if (rc == 0)
         rc = integer_member(json, "until", &out->until);
     if (rc == 0)
-        rc = text_member(json, "program", 0, &out->program);
+        rc = member_text(json, "program", 0, &out->program);
     return rc;
 }
 

@@ -41,6 +41,21 @@ member_string(const json_t *object, const char *key, int required,
 
 
 int
+member_text(const json_t *object, const char *key, int required,
+            char **out)
+{
+    int rc = member_string(object, key, required, out);
+
+    if (rc == 0 && *out != NULL && **out == '\0') {
+        free(*out);
+        *out = NULL;
+        return CRIER_EINVAL;
+    }
+    return rc;
+}
+
+
+int
 member_integer(const json_t *object, const char *key, int required,
                int64_t fallback, int64_t *out)
 {

@@ -11,21 +11,6 @@
 #include "model.h"
 
 
-static int
-text_member(const json_t *json, const char *key, int required, char **out)
-{
-    json_t *value = json_object_get(json, key);
-
-    *out = NULL;
-    if (value == NULL || json_is_null(value))
-        return required ? CRIER_EINVAL : 0;
-    if (!json_is_string(value) || json_string_length(value) == 0)
-        return CRIER_EINVAL;
-    *out = strdup(json_string_value(value));
-    return *out == NULL ? CRIER_ENOMEM : 0;
-}
-
-
 /* Reads `due`: an integer, or null for a row that has fired for good. */
 static int
 due_member(const json_t *json, int *has_due, int64_t *due)
@@ -103,17 +88,17 @@ row_parse(const json_t *json, const char *source, const char *profile,
         return CRIER_EINVAL;
     rc = due_member(json, &out->has_due, &out->due);
     if (rc == 0)
-        rc = text_member(json, "schedule", 1, &out->schedule);
+        rc = member_text(json, "schedule", 1, &out->schedule);
     if (rc == 0)
-        rc = text_member(json, "record", 1, &out->record);
+        rc = member_text(json, "record", 1, &out->record);
     if (rc == 0)
-        rc = text_member(json, "basis", 1, &out->basis);
+        rc = member_text(json, "basis", 1, &out->basis);
     if (rc == 0)
-        rc = text_member(json, "date", 1, &out->date);
+        rc = member_text(json, "date", 1, &out->date);
     if (rc == 0)
-        rc = text_member(json, "zone", 1, &out->zone);
+        rc = member_text(json, "zone", 1, &out->zone);
     if (rc == 0)
-        rc = text_member(json, "occurrence", 1, &out->occurrence);
+        rc = member_text(json, "occurrence", 1, &out->occurrence);
     if (rc == 0)
         rc = text_copy(source, &out->source);
     if (rc == 0)
@@ -147,9 +132,9 @@ plan_parse(const json_t *json, struct schedule_plan *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json) || !json_is_array(rows))
         return CRIER_EINVAL;
-    rc = text_member(json, "source", 1, &out->source);
+    rc = member_text(json, "source", 1, &out->source);
     if (rc == 0)
-        rc = text_member(json, "profile", 1, &out->profile);
+        rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0 && json_array_size(rows) > 0) {
         out->rows = calloc(json_array_size(rows), sizeof(*out->rows));
         if (out->rows == NULL)
@@ -220,7 +205,7 @@ schedule_claim_parse(const json_t *json, struct schedule_claim *out)
     out->now = json_integer_value(now);
     out->limit = (size_t) json_integer_value(limit);
     out->lease_ms = json_integer_value(lease);
-    return text_member(json, "source", 1, &out->source);
+    return member_text(json, "source", 1, &out->source);
 }
 
 
@@ -255,15 +240,15 @@ step_parse(const json_t *json, struct schedule_step *out)
         return CRIER_EINVAL;
     rc = due_member(json, &out->has_due, &out->due);
     if (rc == 0)
-        rc = text_member(json, "schedule", 1, &out->schedule);
+        rc = member_text(json, "schedule", 1, &out->schedule);
     if (rc == 0)
-        rc = text_member(json, "profile", 1, &out->profile);
+        rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "record", 1, &out->record);
+        rc = member_text(json, "record", 1, &out->record);
     if (rc == 0)
-        rc = text_member(json, "occurrence", 1, &out->occurrence);
+        rc = member_text(json, "occurrence", 1, &out->occurrence);
     if (rc == 0)
-        rc = text_member(json, "next", out->has_due, &out->next);
+        rc = member_text(json, "next", out->has_due, &out->next);
     if (rc < 0)
         step_clear(out);
     return rc;
@@ -281,7 +266,7 @@ schedule_advance_parse(const json_t *json, struct schedule_advance *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json) || !json_is_array(rows))
         return CRIER_EINVAL;
-    rc = text_member(json, "source", 1, &out->source);
+    rc = member_text(json, "source", 1, &out->source);
     if (rc == 0 && json_array_size(rows) > 0) {
         out->steps = calloc(json_array_size(rows), sizeof(*out->steps));
         if (out->steps == NULL)

@@ -11,22 +11,6 @@
 #include "model.h"
 
 
-/* Copies the string member `key` like member_string, and rejects an empty
- * string even where the member is optional. */
-static int
-text_member(const json_t *json, const char *key, int required, char **out)
-{
-    int rc = member_string(json, key, required, out);
-
-    if (rc == 0 && *out != NULL && **out == '\0') {
-        free(*out);
-        *out = NULL;
-        return CRIER_EINVAL;
-    }
-    return rc;
-}
-
-
 /* Returns nonzero when `value` is one of the NULL-ended `names`. */
 static int
 name_known(const char *value, const char *const *names)
@@ -66,15 +50,15 @@ subscription_set_parse(const json_t *json, struct topic_request *out)
     if (!json_is_object(json) || !json_is_integer(time))
         return CRIER_EINVAL;
     out->time = json_integer_value(time);
-    rc = text_member(json, "profile", 1, &out->profile);
+    rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "topic", 1, &out->topic);
+        rc = member_text(json, "topic", 1, &out->topic);
     if (rc == 0)
-        rc = text_member(json, "channel", 1, &out->channel);
+        rc = member_text(json, "channel", 1, &out->channel);
     if (rc == 0)
-        rc = text_member(json, "status", 1, &out->status);
+        rc = member_text(json, "status", 1, &out->status);
     if (rc == 0)
-        rc = text_member(json, "origin", 1, &out->origin);
+        rc = member_text(json, "origin", 1, &out->origin);
     if (rc == 0 && (!name_known(out->status, statuses) ||
                     !name_known(out->origin, origins)))
         rc = CRIER_EINVAL;
@@ -93,13 +77,13 @@ confirmation_parse(const json_t *json, void *item)
     if (!json_is_object(json) || !json_is_integer(time))
         return CRIER_EINVAL;
     out->time = json_integer_value(time);
-    rc = text_member(json, "profile", 1, &out->profile);
+    rc = member_text(json, "profile", 1, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "channel", 1, &out->channel);
+        rc = member_text(json, "channel", 1, &out->channel);
     if (rc == 0)
-        rc = text_member(json, "origin", 1, &out->origin);
+        rc = member_text(json, "origin", 1, &out->origin);
     if (rc == 0)
-        rc = text_member(json, "topic", 0, &out->topic);
+        rc = member_text(json, "topic", 0, &out->topic);
     if (rc == 0 && !name_known(out->origin, origins))
         rc = CRIER_EINVAL;
     return rc < 0 ? parse_fail(out, rc) : 0;
@@ -146,13 +130,13 @@ subscriptions_read_parse(const json_t *json, struct topic_request *out)
             return CRIER_EINVAL;
         out->limit = (size_t) json_integer_value(limit);
     }
-    rc = text_member(json, "profile", 0, &out->profile);
+    rc = member_text(json, "profile", 0, &out->profile);
     if (rc == 0)
-        rc = text_member(json, "topic", 0, &out->topic);
+        rc = member_text(json, "topic", 0, &out->topic);
     if (rc == 0)
-        rc = text_member(json, "channel", 0, &out->channel);
+        rc = member_text(json, "channel", 0, &out->channel);
     if (rc == 0)
-        rc = text_member(json, "after", 0, &out->after);
+        rc = member_text(json, "after", 0, &out->after);
     if (rc == 0 && (out->profile == NULL) ==
                    (out->topic == NULL || out->channel == NULL))
         rc = CRIER_EINVAL;
@@ -172,9 +156,9 @@ object_put_parse(const json_t *json, struct topic_request *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json) || !json_is_object(body))
         return CRIER_EINVAL;
-    rc = text_member(json, "kind", 1, &out->kind);
+    rc = member_text(json, "kind", 1, &out->kind);
     if (rc == 0)
-        rc = text_member(json, "id", 1, &out->id);
+        rc = member_text(json, "id", 1, &out->id);
     if (rc == 0) {
         out->body = json_dumps(body, JSON_COMPACT);
         if (out->body == NULL)
@@ -192,9 +176,9 @@ objects_read_parse(const json_t *json, struct topic_request *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json))
         return CRIER_EINVAL;
-    rc = text_member(json, "kind", 1, &out->kind);
+    rc = member_text(json, "kind", 1, &out->kind);
     if (rc == 0)
-        rc = text_member(json, "id", 0, &out->id);
+        rc = member_text(json, "id", 0, &out->id);
     return rc < 0 ? parse_fail(out, rc) : 0;
 }
 
@@ -207,7 +191,7 @@ jobs_tally_parse(const json_t *json, struct topic_request *out)
     memset(out, 0, sizeof(*out));
     if (!json_is_object(json))
         return CRIER_EINVAL;
-    rc = text_member(json, "rule", 1, &out->rule);
+    rc = member_text(json, "rule", 1, &out->rule);
     return rc < 0 ? parse_fail(out, rc) : 0;
 }
 
