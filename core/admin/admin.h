@@ -24,8 +24,9 @@ struct settings;
 /*
  * Reads admin.tokens into s->admin_tokens and admin.report_tokens into
  * s->report_tokens as lowercase hex digests. Each entry must be
- * "sha256:" and 64 hex digits, and no digest may be in both lists. Returns 0 or
- * CRIER_ECONFIG with the error recorded at the entry's key path.
+ * "sha256:" and 64 hex digits, and no digest may be in both lists.
+ * Returns 0, or CRIER_ECONFIG with the error recorded at the entry's key
+ * path.
  */
 int admin_settings_load(struct config *cfg, struct settings *s);
 
@@ -45,8 +46,8 @@ int admin_authorize(struct crier_http_req *req);
 
 /*
  * Starts the audit entry of an authorized request that may change
- * something (not GET or HEAD); the entry is written with the status the
- * request is answered with. `token` is named by the first 12 hex digits
+ * something (not GET or HEAD); the entry is written with the status of
+ * its response. `token` is named by the first 12 hex digits
  * of its SHA-256, never by the token itself (audit.c).
  */
 void admin_audit_begin(struct crier_http_req *req, const char *token);

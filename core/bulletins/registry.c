@@ -98,7 +98,7 @@ bulletins_each(void (*fn)(struct bulletin *b, void *arg), void *arg)
 /* Returns a new id: the creation time in hex, so ids sort by age, and
  * random digits. A second bulletin in the same millisecond takes the
  * next one, so that the planner's id order is creation order within a
- * run (the test clock stands still between requests). */
+ * run (the test clock does not move between requests). */
 static char *
 bulletin_id_new(void)
 {
@@ -355,8 +355,8 @@ on_bulletins_read(void *arg, int status, json_t *result)
                      json_string_value(json_object_get(object, "id")));
             continue;
         }
-        /* After a reload the registry already holds the bulletin, and
-         * the planner may hold a pointer to it: keep that one. */
+        /* After a reload the registry already contains the bulletin, and
+         * the planner may keep a pointer to it, so keep that one. */
         if (g_tree_lookup(registry(), b->id) != NULL)
             bulletin_free(b);
         else

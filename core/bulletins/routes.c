@@ -124,7 +124,7 @@ static void present_next(struct bulletin_call *call);
 
 
 /* Responds 503 and returns 0 until the stored bulletins are read back after a
- * start, so that no answer misses them. */
+ * start, so that no response leaves them out. */
 static int
 bulletins_loaded(struct crier_http_req *req)
 {

@@ -103,8 +103,8 @@ migrate_command(void)
 /*
  * Runs the copy program crier-migrate-FROM-TO, from the folder of the
  * crier binary or else from PATH, with the two locations and the schema.
- * Each pair of stores ships its own program, so the core knows no store's
- * tables.
+ * Each pair of stores ships its own program, so the core depends on no
+ * store's tables.
  */
 int
 migrate_copy_command(int argc, char **argv)

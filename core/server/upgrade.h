@@ -18,7 +18,7 @@ void upgrade_init(void);
 /*
  * Starts the new process. Once it has read and checked the config and
  * initialised its plugins, it reports ready and `drain` runs here: the
- * old process stops as on SIGTERM, and upgrade_store_closed tells the
+ * old process stops as on SIGTERM, and upgrade_store_closed signals the
  * new one to open the store. If the new process fails before it is
  * ready, this one goes on serving. Returns 0, or CRIER_EBUSY while an
  * upgrade runs.

@@ -49,7 +49,7 @@ store_supports_topics(struct crier_http_req *req)
 
 
 /* Responds 503 and returns 0 until the stored topics are read back after a
- * start, so that no answer misses them. */
+ * start, so that no response leaves them out. */
 static int
 topics_loaded(struct crier_http_req *req)
 {

@@ -249,7 +249,7 @@ topics_json(void)
 
 
 /* 1 once the stored topics are in the registry, so that the admin routes
- * do not answer from a registry that lacks them. */
+ * do not respond from a registry that lacks them. */
 static int topics_loaded;
 
 

@@ -313,7 +313,7 @@ struct crier_store_ops {
 
     /*
      * Reports the schema: {} gives {"store": plugin name, "version": the
-     * schema version now, "latest": the newest this plugin knows,
+     * schema version now, "latest": the newest this plugin can migrate to,
      * "found": the version that start found before it applied the
      * missing migrations}. A store without a schema reports 0 for all
      * three. Added after jobs_tally, so a plugin with a smaller `size`

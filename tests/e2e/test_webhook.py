@@ -178,13 +178,13 @@ def test_webhook_each_message_once_signed_and_paced(tmp_path):
     assert body["key"].startswith("rule:case-note/")
 
     # Pacing: no window of WINDOW_S contains more than the rate, give or
-    # take one. The window is a little shorter than a second, and one
-    # request of slack is allowed, because crier paces when it hands a
-    # request to libcurl and a loaded machine delays some requests more
-    # than others on their way to the receiver; without pacing all of them
-    # would arrive at once. The first `rate` requests may go at once and
-    # the rest arrive at the rate. The receiver never saw more open
-    # requests than max_in_flight.
+    # take one. crier paces when it hands a request to libcurl, and a
+    # loaded machine delays some requests more than others on their way
+    # to the receiver. So the window is a little shorter than a second and
+    # one request of slack is allowed. Without pacing, all of them would
+    # arrive at once. The first `rate` requests may go at once and the
+    # rest arrive at the rate. The receiver never saw more open requests
+    # than max_in_flight.
     times = sorted(r["arrived"] for r in reqs)
     busiest = max(sum(1 for t in times if start_t <= t < start_t + WINDOW_S)
                   for start_t in times)

@@ -919,7 +919,7 @@ struct audit_entry {
     char *token;
     char *action;
     char *target;               /* NULL when the action has none */
-    int64_t result;             /* the HTTP status of the answer */
+    int64_t result;             /* the HTTP status of the response */
 };
 
 /* An audit_list request. Absent filters are NULL or the widest value. */

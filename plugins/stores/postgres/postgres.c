@@ -129,7 +129,7 @@ postgres_init(struct crier_ctx *ctx, const struct crier_host *host,
  * Connects the pool and brings the schema up to date.
  *
  * NOTE: the connections and the migration are made with libpq's blocking
- * calls, so start holds the loop until the server answers or libpq's
+ * calls, so start blocks the loop until the server responds or libpq's
  * connect_timeout (set it in `url`) passes. Start runs before the
  * listeners open, so no request waits on it.
  */

@@ -10,7 +10,7 @@
  * fail alike.
  *
  * NOTE: an attempt connects and prepares the statements with libpq's
- * blocking calls, as start does, so it holds the loop until the server
+ * blocking calls, as start does, so it blocks the loop until the server
  * replies. A refused connection returns at once; an unreachable host
  * holds the loop until libpq's connect_timeout (set it in `url`).
  */

@@ -356,9 +356,10 @@ static const char *const migrations[] = {
     /* 18: fewer index entries to rewrite when a job changes state. A job
      * goes planned, claimed, sending, sent, and every index that starts
      * with `state` moves its entry at each step. Only claims read
-     * jobs_claim, and only for planned jobs, so it now holds planned jobs
-     * alone and the later steps leave it untouched. jobs_due served the
-     * claims before jobs_claim existed and no query reads it now. */
+     * jobs_claim, and only for planned jobs, so it now contains only
+     * planned jobs and the later steps leave it untouched. jobs_due
+     * served the claims before jobs_claim existed, and no query reads it
+     * now. */
     "DROP INDEX jobs_due;"
     "DROP INDEX jobs_claim;"
     "CREATE INDEX jobs_claim ON jobs (lane, due, priority DESC)"

@@ -249,7 +249,9 @@ $$;
 
 -- {"profile", "channel", "since", "lane"} counts the jobs being sent or
 -- sent at or after `since`, for frequency caps. The count reads the
--- shared table, so a cap holds across every node.
+-- shared table, so each node counts the messages of the others.
+-- NOTE: two nodes racing for a cap's last slot can both send, because
+-- each reserves the slot only in its own memory (docs/KNOWN_LIMITS.md).
 CREATE OR REPLACE FUNCTION crier_jobs_sent_count(request json) RETURNS json
 LANGUAGE sql STABLE AS $$
   SELECT json_build_object('count', count(*)) FROM jobs
