@@ -12,14 +12,14 @@
 #include "server/server.h"
 
 /*
- * Messages that passed a cap check and whose `sending` mark the store has
- * not yet run, by "profile\x1fchannel", one count per lane. Store requests
- * run in the order they were made, so a count requested after a mark
- * includes that job, and a count requested before it does not. The
- * reservation covers the second case, and is released when the mark's
- * callback runs.
- * NOTE: reservations are per node, so two nodes sharing a store can both
- * fill a cap's last slot (docs/KNOWN_LIMITS.md, "Delivery").
+ * For a store without job_sending_capped: messages that passed a cap
+ * check and whose `sending` mark the store has not yet run, by
+ * "profile\x1fchannel", one count per lane. Store requests run in the
+ * order they were made, so a count requested after a mark includes that
+ * job, and a count requested before it does not. The reservation covers
+ * the second case, and is released when the mark's callback runs. The
+ * reservations are this node's only, so such a store keeps a cap exact
+ * only while one node uses it.
  */
 static GHashTable *reserved;
 
@@ -59,6 +59,36 @@ caps_apply(const struct outbox_settings *s, const char *channel, int lane)
         if (cap_applies(&s->caps[i], channel, lane))
             return 1;
     return 0;
+}
+
+
+int
+caps_in_store(void)
+{
+    return server.store_ops->size >
+           offsetof(struct crier_store_ops, job_sending_capped);
+}
+
+
+json_t *
+caps_request(const struct outbox_settings *s, const char *channel, int lane,
+             int64_t now)
+{
+    json_t *caps = json_array();
+
+    for (int i = 0; i < s->cap_count; i++) {
+        const struct outbox_cap *cap = &s->caps[i];
+        json_t *entry;
+
+        if (!cap_applies(cap, channel, lane))
+            continue;
+        entry = json_pack("{s:I,s:i}", "since",
+                          (json_int_t) (now - cap->per_ms), "max", cap->max);
+        if (cap->lane >= 0)
+            json_object_set_new(entry, "lane", json_integer(cap->lane));
+        json_array_append_new(caps, entry);
+    }
+    return caps;
 }
 
 

@@ -34,6 +34,7 @@ struct delivery {
     struct plugin_instance *channel;
     int lane;                   /* 0 service, 1 outreach, 2 bulk */
     int cap_reserved;           /* caps_check took a reservation */
+    int capped;                 /* the store checks caps at the mark */
     uint64_t send_started;      /* metrics_now_ns() at the hand-over */
     int holds_slot;             /* counts in ob.handing */
 };
@@ -58,6 +59,7 @@ struct attempt_verdict {
 };
 
 static void claim(void);
+static void suppressed_log(const struct delivery *d, const char *reason);
 
 
 static void
@@ -357,12 +359,38 @@ on_sending(void *arg, int status, json_t *result)
         on_final(d, status, NULL);
         return;
     }
+    /* The store found a cap full and suppressed the job instead. */
+    if (d->capped && g_strcmp0(json_string_value(json_object_get(
+            result, "state")), "suppressed") == 0) {
+        suppressed_log(d, GUARD_REASON_CAP);
+        delivery_free(d);
+        return;
+    }
     /* NOTE: a job held here keeps the attempt that its `sending` mark
      * counted, with no verdict in its attempt log (docs/KNOWN_LIMITS.md,
      * "Operations"). */
     if (pause_hold(d))
         return;
     hand_over(d);
+}
+
+
+/* Queues the `sending` update `u`, with the caps of the job when the
+ * store checks them, so that a full cap suppresses the job instead. */
+static int
+sending_store(struct delivery *d, json_t *u, int64_t now)
+{
+    const char *channel = json_string_value(json_object_get(d->job,
+                                                            "channel"));
+
+    if (!d->capped)
+        return server.store_ops->job_update(server.store->state, u,
+                                            on_sending, d);
+    json_object_set_new(u, "caps", caps_request(&ob.set, channel, d->lane,
+                                                now));
+    json_object_set_new(u, "cap_error", json_string(GUARD_REASON_CAP));
+    return server.store_ops->job_sending_capped(server.store->state, u,
+                                                on_sending, d);
 }
 
 
@@ -377,10 +405,11 @@ on_sending(void *arg, int status, json_t *result)
 static void
 mark_sending(struct delivery *d)
 {
+    int64_t now = clock_now_ms();
     json_t *u = json_pack("{s:I,s:I,s:s,s:I,s:s,s:I}", "id",
                           (json_int_t) d->id, "generation",
                           (json_int_t) d->generation, "state", "sending",
-                          "now", (json_int_t) clock_now_ms(), "message_id",
+                          "now", (json_int_t) now, "message_id",
                           d->message_id, "lease_ms",
                           (json_int_t) ob.set.lease_ms);
     int rc;
@@ -392,7 +421,7 @@ mark_sending(struct delivery *d)
     if (d->rendered.version[0] != '\0')
         json_object_set_new(u, "template_version",
                             json_string(d->rendered.version));
-    rc = server.store_ops->job_update(server.store->state, u, on_sending, d);
+    rc = sending_store(d, u, now);
     json_decref(u);
     if (rc != 0)
         on_final(d, rc, NULL);
@@ -506,13 +535,20 @@ deliver_checked(struct delivery *d)
 
 
 static void
-suppress(struct delivery *d, const char *reason)
+suppressed_log(const struct delivery *d, const char *reason)
 {
     log_info("message suppressed", "job=%lld rule=%s profile=%s reason=\"%s\"",
              (long long) d->id,
              json_string_value(json_object_get(d->job, "rule")),
              json_string_value(json_object_get(d->job, "profile_id")),
              reason);
+}
+
+
+static void
+suppress(struct delivery *d, const char *reason)
+{
+    suppressed_log(d, reason);
     finish_job(d, "suppressed", reason, NULL, 0);
 }
 
@@ -568,7 +604,8 @@ quiet_hold(struct delivery *d)
 
 
 /* Checks quiet hours, then the frequency caps, and goes on to deliver the
- * job when both pass. */
+ * job when both pass. A store with job_sending_capped checks the caps
+ * when it stores the `sending` mark instead. */
 static void
 guard_pace(struct delivery *d)
 {
@@ -581,6 +618,13 @@ guard_pace(struct delivery *d)
     /* A bulletin goes to residents who subscribed to its topic, so the
      * frequency caps of service and outreach do not count it. */
     if (d->lane == BULLETIN_LANE || !caps_apply(&ob.set, channel, d->lane)) {
+        deliver_checked(d);
+        return;
+    }
+    /* The store counts the caps in the transaction of the `sending` mark,
+     * so that nodes sharing it cannot both take a cap's last slot. */
+    if (caps_in_store()) {
+        d->capped = 1;
         deliver_checked(d);
         return;
     }

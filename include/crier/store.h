@@ -321,6 +321,23 @@ struct crier_store_ops {
      */
     int (*schema_status)(void *store, json_t *request, crier_store_cb done,
                          void *arg);
+
+    /*
+     * Marks a claimed job `sending` as job_update does, unless one of the
+     * request's frequency caps is full, and then marks it `suppressed`
+     * with the request's "cap_error" instead. The request is job_update's
+     * `sending` request plus {"caps": [{"since", "max", "lane"}, ...],
+     * "cap_error": text}, and gives {"state": "sending"} or {"state":
+     * "suppressed"}. A cap is full when `max` or more other jobs count
+     * for it as jobs_sent_count counts them, with the job's profile and
+     * channel ("lane" absent: every lane). The count and the mark are one
+     * transaction, and a store that several nodes share runs those of one
+     * profile and channel one at a time, so that no node sends past a
+     * cap. Added in ABI minor 6, so a plugin with a smaller `size` lacks
+     * it.
+     */
+    int (*job_sending_capped)(void *store, json_t *request,
+                              crier_store_cb done, void *arg);
 };
 
 #endif

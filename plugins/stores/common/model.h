@@ -360,6 +360,27 @@ struct sent_query {
     int64_t lane;
 };
 
+/* The most caps one job_sending_capped request may carry. */
+#define CAPPED_CAPS_MAX 64
+
+/* One frequency cap of a job_sending_capped request: the job fits while
+ * fewer than `max` jobs count for it, as for jobs_sent_count. */
+struct cap_limit {
+    int64_t since;
+    int64_t max;
+    int64_t lane;               /* -1 for every lane */
+};
+
+/* A job_sending_capped request: a `sending` change, and the caps that
+ * decide whether the job is marked `sending` or suppressed with
+ * `cap_error`. */
+struct capped_sending {
+    struct job_change change;
+    struct cap_limit *caps;
+    size_t cap_count;
+    char *cap_error;
+};
+
 /* An address_invalidate request. */
 struct address_mark {
     char *kind;
@@ -533,6 +554,20 @@ void sent_query_clear(struct sent_query *query);
 int retry_parse(const json_t *json, struct retry_request *out);
 int address_mark_parse(const json_t *json, struct address_mark *out);
 void address_mark_clear(struct address_mark *mark);
+
+/* Parse a job_sending_capped request: job_update's `sending` request
+ * with a non-empty "caps" array and a "cap_error". */
+int capped_parse(const json_t *json, struct capped_sending *out);
+void capped_clear(struct capped_sending *capped);
+
+/* Returns the jobs_sent_count query of `cap` for the profile and channel
+ * of `job`, whose strings it borrows. */
+struct sent_query cap_sent_query(const struct cap_limit *cap,
+                                 const struct job *job);
+
+/* Returns the change that suppresses the job of `capped` because a cap
+ * is full. Its `error` is borrowed from `capped`. */
+struct job_change capped_suppression(const struct capped_sending *capped);
 
 /* Returns nonzero when `job` (being sent or sent) counts for `query`. */
 int job_counts_as_sent(const struct job *job, const struct sent_query *query);

@@ -205,14 +205,44 @@ memory_jobs_claim(void *state, json_t *request, crier_store_cb done,
 }
 
 
+/* Returns the job with `id`, or NULL when there is none. */
+static struct job *
+job_find(struct memory_store *store, int64_t id)
+{
+    if (id < 1 || (uint64_t)id > store->jobs->len)
+        return NULL;
+    return g_ptr_array_index(store->jobs, id - 1);
+}
+
+
+/* Applies `change` to `job` (NULL: no such job), counts it in the report
+ * and queues the callback with the job's new state. */
+static void
+job_change_complete(struct memory_store *store, struct job *job,
+                    const struct job_change *change, crier_store_cb done,
+                    void *arg)
+{
+    json_t *result = NULL;
+    int rc = job == NULL ? CRIER_ENOTFOUND : job_change_apply(job, change);
+
+    if (rc == 0) {
+        char buf[256];
+        const char *metric = report_state_metric(job, buf, sizeof(buf));
+
+        if (metric != NULL)
+            report_message_count(store, job, metric, change->now);
+        result = json_pack("{s:s}", "state", job_state_name(job->state));
+    }
+    completion_queue(store, done, arg, rc, result);
+}
+
+
 int
 memory_job_update(void *state, json_t *update, crier_store_cb done,
                   void *arg)
 {
     struct memory_store *store = state;
     struct job_change change;
-    struct job *job = NULL;
-    json_t *result = NULL;
     int rc = change_parse(update, &change);
 
     if (rc < 0)
@@ -221,19 +251,57 @@ memory_job_update(void *state, json_t *update, crier_store_cb done,
         change_clear(&change);
         return CRIER_ECLOSED;
     }
-    if (change.id >= 1 && (uint64_t)change.id <= store->jobs->len)
-        job = g_ptr_array_index(store->jobs, change.id - 1);
-    rc = job == NULL ? CRIER_ENOTFOUND : job_change_apply(job, &change);
-    if (rc == 0) {
-        char buf[256];
-        const char *metric = report_state_metric(job, buf, sizeof(buf));
-
-        if (metric != NULL)
-            report_message_count(store, job, metric, change.now);
-        result = json_pack("{s:s}", "state", job_state_name(job->state));
-    }
-    completion_queue(store, done, arg, rc, result);
+    job_change_complete(store, job_find(store, change.id), &change, done,
+                        arg);
     change_clear(&change);
+    return 0;
+}
+
+
+/* Returns nonzero when `cap` has no room left for `job`. The store runs
+ * one operation at a time, so the count cannot change before the mark. */
+static int
+cap_full(struct memory_store *store, const struct cap_limit *cap,
+         const struct job *job)
+{
+    struct sent_query query = cap_sent_query(cap, job);
+    int64_t count = 0;
+
+    for (guint i = 0; i < store->jobs->len; i++) {
+        const struct job *other = g_ptr_array_index(store->jobs, i);
+
+        if (other != job && job_counts_as_sent(other, &query))
+            count++;
+    }
+    return count >= cap->max;
+}
+
+
+int
+memory_job_sending_capped(void *state, json_t *request, crier_store_cb done,
+                          void *arg)
+{
+    struct memory_store *store = state;
+    struct capped_sending capped;
+    struct job_change suppression;
+    struct job *job;
+    int full = 0;
+    int rc = capped_parse(request, &capped);
+
+    if (rc < 0)
+        return rc;
+    if (store->state != MEMORY_RUNNING) {
+        capped_clear(&capped);
+        return CRIER_ECLOSED;
+    }
+    job = job_find(store, capped.change.id);
+    for (size_t i = 0; job != NULL && job->profile != NULL && !full
+         && i < capped.cap_count; i++)
+        full = cap_full(store, &capped.caps[i], job);
+    suppression = capped_suppression(&capped);
+    job_change_complete(store, job, full ? &suppression : &capped.change,
+                        done, arg);
+    capped_clear(&capped);
     return 0;
 }
 

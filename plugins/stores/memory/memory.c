@@ -298,7 +298,8 @@ const struct crier_store_ops memory_ops = {
     .object_put = memory_object_put,
     .objects_read = memory_objects_read,
     .jobs_tally = memory_jobs_tally,
-    .schema_status = memory_schema_status
+    .schema_status = memory_schema_status,
+    .job_sending_capped = memory_job_sending_capped
 };
 
 

@@ -248,6 +248,8 @@ int memory_job_update(void *state, json_t *update, crier_store_cb done,
                       void *arg);
 int memory_jobs_sent_count(void *state, json_t *request, crier_store_cb done,
                            void *arg);
+int memory_job_sending_capped(void *state, json_t *request,
+                              crier_store_cb done, void *arg);
 int memory_address_invalidate(void *state, json_t *request,
                               crier_store_cb done, void *arg);
 int memory_job_retry(void *state, json_t *request, crier_store_cb done,

@@ -232,6 +232,8 @@ JSON_OPERATION(objects_read, struct topic_request, objects_read_parse,
                topic_request_clear, 0)
 JSON_OPERATION(jobs_tally, struct topic_request, jobs_tally_parse,
                topic_request_clear, 0)
+JSON_OPERATION(job_sending_capped, struct capped_sending, capped_parse,
+               capped_clear, 1)
 
 
 /* A PostgreSQL database has no file to copy: pg_dump, or the server's
@@ -300,5 +302,6 @@ const struct crier_store_ops postgres_store_ops = {
     .object_put = store_object_put,
     .objects_read = store_objects_read,
     .jobs_tally = store_jobs_tally,
-    .schema_status = store_schema_status
+    .schema_status = store_schema_status,
+    .job_sending_capped = store_job_sending_capped
 };

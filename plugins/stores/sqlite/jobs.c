@@ -90,6 +90,12 @@ static const char jobs_sent_count_sql[] =
     " AND state IN ('sending', 'sent') AND updated >= ?3"
     " AND (?4 < 0 OR lane = ?4)";
 
+/* jobs_sent_count's count for one cap, without the job being marked. */
+static const char cap_count_sql[] =
+    "SELECT count(*) FROM jobs WHERE profile = ?1 AND channel = ?2"
+    " AND state IN ('sending', 'sent') AND updated >= ?3"
+    " AND (?4 < 0 OR lane = ?4) AND id <> ?5";
+
 static const char address_invalid_sql[] =
     "SELECT reason FROM invalid_addresses WHERE value = ?1 LIMIT 1";
 
@@ -418,35 +424,98 @@ attempts_read(struct connection *conn, struct request *req, struct job *job)
 }
 
 
+/* Applies `change` to the read `job` and stores it, with the attempt it
+ * ends and its report count, and sets the result to its new state. */
+static int
+job_change_store(struct connection *conn, struct request *req,
+                 struct job *job, const struct job_change *change)
+{
+    size_t logged = job->attempt_count;
+    int rc = job_change_apply(job, change);
+
+    if (rc == 0)
+        rc = job_write(conn, req, job);
+    if (rc == 0 && job->attempt_count > logged)
+        rc = attempt_insert(conn, req, job);
+    if (rc == 0) {
+        char buf[256];
+        const char *metric = report_state_metric(job, buf, sizeof(buf));
+
+        if (metric != NULL)
+            rc = report_count_add(conn, req, job->rule, job->template_name,
+                                  job->channel, metric, change->now);
+    }
+    if (rc == 0) {
+        req->result = json_pack("{s:s}", "state",
+                                job_state_name(job->state));
+        if (req->result == NULL)
+            rc = CRIER_ENOMEM;
+    }
+    return rc;
+}
+
+
 int
 job_update(struct connection *conn, struct request *req)
 {
-    size_t logged;
     const struct job_change *change = &req->input.change;
     struct job job;
     int rc;
 
     rc = job_read(conn, req, change->id, &job);
-    logged = job.attempt_count;
     if (rc == 0)
-        rc = job_change_apply(&job, change);
-    if (rc == 0)
-        rc = job_write(conn, req, &job);
-    if (rc == 0 && job.attempt_count > logged)
-        rc = attempt_insert(conn, req, &job);
-    if (rc == 0) {
-        char buf[256];
-        const char *metric = report_state_metric(&job, buf, sizeof(buf));
+        rc = job_change_store(conn, req, &job, change);
+    job_clear(&job);
+    return rc;
+}
 
-        if (metric != NULL)
-            rc = report_count_add(conn, req, job.rule, job.template_name,
-                                  job.channel, metric, change->now);
-    }
-    if (rc == 0) {
-        req->result = json_pack("{s:s}", "state", job_state_name(job.state));
-        if (req->result == NULL)
-            rc = CRIER_ENOMEM;
-    }
+
+/* Sets *full when `cap` has no room left for `job`. */
+static int
+cap_full(struct connection *conn, struct request *req,
+         const struct cap_limit *cap, const struct job *job, int *full)
+{
+    struct sent_query query = cap_sent_query(cap, job);
+    sqlite3_stmt *stmt;
+    int step;
+
+    stmt = connection_statement(conn, STMT_CAP_COUNT, cap_count_sql);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    statement_bind_text(stmt, 1, query.profile);
+    statement_bind_text(stmt, 2, query.channel);
+    sqlite3_bind_int64(stmt, 3, query.since);
+    sqlite3_bind_int64(stmt, 4, query.lane);
+    sqlite3_bind_int64(stmt, 5, job->id);
+    step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        *full = sqlite3_column_int64(stmt, 0) >= cap->max;
+    sqlite3_reset(stmt);
+    return step == SQLITE_ROW ? 0 : connection_fail(conn, req, step);
+}
+
+
+/*
+ * Counts the caps and marks the job in the writer's transaction. The
+ * writer is the only connection that writes, so no other mark can come
+ * between the count and this one.
+ */
+int
+job_sending_capped(struct connection *conn, struct request *req)
+{
+    const struct capped_sending *capped = &req->input.capped;
+    struct job_change suppression = capped_suppression(capped);
+    struct job job;
+    int full = 0;
+    int rc;
+
+    rc = job_read(conn, req, capped->change.id, &job);
+    for (size_t i = 0; rc == 0 && job.profile != NULL && !full
+         && i < capped->cap_count; i++)
+        rc = cap_full(conn, req, &capped->caps[i], &job, &full);
+    if (rc == 0)
+        rc = job_change_store(conn, req, &job,
+                              full ? &suppression : &capped->change);
     job_clear(&job);
     return rc;
 }

@@ -43,7 +43,8 @@ static const char *const request_names[] = {
     [REQUEST_OBJECT_PUT] = "object_put",
     [REQUEST_OBJECTS_READ] = "objects_read",
     [REQUEST_JOBS_TALLY] = "jobs_tally",
-    [REQUEST_SCHEMA_STATUS] = "schema_status"
+    [REQUEST_SCHEMA_STATUS] = "schema_status",
+    [REQUEST_JOB_SENDING_CAPPED] = "job_sending_capped"
 };
 
 
@@ -82,6 +83,9 @@ request_free(struct request *req)
         break;
     case REQUEST_JOB_UPDATE:
         change_clear(&req->input.change);
+        break;
+    case REQUEST_JOB_SENDING_CAPPED:
+        capped_clear(&req->input.capped);
         break;
     case REQUEST_JOBS_LIST:
         filter_clear(&req->input.filter);
@@ -193,6 +197,9 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_JOB_UPDATE:
         rc = job_update(conn, req);
+        break;
+    case REQUEST_JOB_SENDING_CAPPED:
+        rc = job_sending_capped(conn, req);
         break;
     case REQUEST_JOBS_LIST:
         rc = jobs_list(conn, req);
@@ -525,6 +532,8 @@ JSON_OPERATION(store_objects_read, REQUEST_OBJECTS_READ, objects_read_parse,
                topic, 0)
 JSON_OPERATION(store_jobs_tally, REQUEST_JOBS_TALLY, jobs_tally_parse, topic,
                0)
+JSON_OPERATION(store_job_sending_capped, REQUEST_JOB_SENDING_CAPPED,
+               capped_parse, capped, 1)
 
 
 static int
@@ -580,5 +589,6 @@ const struct crier_store_ops sqlite_store_ops = {
     .object_put = store_object_put,
     .objects_read = store_objects_read,
     .jobs_tally = store_jobs_tally,
-    .schema_status = store_schema_status
+    .schema_status = store_schema_status,
+    .job_sending_capped = store_job_sending_capped
 };

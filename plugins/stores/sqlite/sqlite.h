@@ -55,7 +55,8 @@ enum request_kind {
     REQUEST_OBJECT_PUT,
     REQUEST_OBJECTS_READ,
     REQUEST_JOBS_TALLY,
-    REQUEST_SCHEMA_STATUS
+    REQUEST_SCHEMA_STATUS,
+    REQUEST_JOB_SENDING_CAPPED
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -77,6 +78,7 @@ struct request {
         struct batch batch;
         struct claim_request claim;
         struct job_change change;
+        struct capped_sending capped;
         struct job_filter filter;
         char *profile_id;
         struct timeline_request timeline;
@@ -228,6 +230,7 @@ enum statement_id {
     STMT_ERASE_SUBSCRIPTIONS,
     STMT_SUBSCRIPTIONS_CONFIRM,
     STMT_JOURNEYS_NEXT,
+    STMT_CAP_COUNT,
     STMT_COUNT
 };
 
@@ -379,6 +382,7 @@ int job_insert(struct connection *conn, struct request *req,
                const struct job *job, int *inserted);
 int jobs_claim(struct connection *conn, struct request *req);
 int job_update(struct connection *conn, struct request *req);
+int job_sending_capped(struct connection *conn, struct request *req);
 int jobs_list(struct connection *conn, struct request *req);
 
 /* history.c */

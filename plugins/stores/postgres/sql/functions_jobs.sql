@@ -250,8 +250,6 @@ $$;
 -- {"profile", "channel", "since", "lane"} counts the jobs being sent or
 -- sent at or after `since`, for frequency caps. The count reads the
 -- shared table, so each node counts the messages of the others.
--- NOTE: two nodes racing for a cap's last slot can both send, because
--- each reserves the slot only in its own memory (docs/KNOWN_LIMITS.md).
 CREATE OR REPLACE FUNCTION crier_jobs_sent_count(request json) RETURNS json
 LANGUAGE sql STABLE AS $$
   SELECT json_build_object('count', count(*)) FROM jobs
@@ -292,4 +290,71 @@ RETURNS json LANGUAGE sql AS $$
     ON CONFLICT (value, kind) DO UPDATE SET reason = excluded.reason,
       time_ms = excluded.time_ms;
   SELECT '{}'::json
+$$;
+
+-- Takes the transaction's lock on the frequency caps of one profile on one
+-- channel. The two-key form keeps these locks apart from the one-key
+-- schema and events locks; two pairs whose hashes collide only wait for
+-- each other.
+CREATE OR REPLACE FUNCTION crier_cap_lock(profile text, channel text)
+RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(x'63617073'::int,
+                               hashtext(profile || chr(31) || channel))
+$$;
+
+-- Takes the cap locks of the jobs that the job_sending_capped entries of
+-- a group mark, in one order, before the group takes any row lock, so
+-- that groups on two nodes never wait for each other in a cycle.
+CREATE OR REPLACE FUNCTION crier_cap_locks(requests json) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  k record;
+BEGIN
+  FOR k IN SELECT DISTINCT j.profile, j.channel,
+                  hashtext(j.profile || chr(31) || j.channel) AS key
+           FROM json_array_elements(requests) AS r
+           JOIN jobs j ON j.id = (r->'request'->>'id')::bigint
+           WHERE r->>'op' = 'job_sending_capped' AND j.profile IS NOT NULL
+           ORDER BY key LOOP
+    PERFORM crier_cap_lock(k.profile, k.channel);
+  END LOOP;
+END
+$$;
+
+-- Marks a claimed job `sending` unless one of the request's caps
+-- ({"caps": [{"since", "max", "lane"}], "cap_error"}) is full, and then
+-- suppresses it with `cap_error`. The cap lock makes marks of one profile
+-- and channel wait for each other, and each statement of a function reads
+-- the rows committed before it started, so the count after the lock sees
+-- every mark that another node committed.
+CREATE OR REPLACE FUNCTION crier_job_sending_capped(request json)
+RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+  j jobs;
+  cap json;
+  counted bigint;
+BEGIN
+  SELECT * INTO j FROM jobs WHERE id = (request->>'id')::bigint;
+  IF NOT FOUND OR j.profile IS NULL THEN
+    RETURN crier_job_update(request);
+  END IF;
+  PERFORM crier_cap_lock(j.profile, j.channel);
+  FOR cap IN SELECT * FROM json_array_elements(request->'caps') LOOP
+    SELECT count(*) INTO counted FROM jobs
+      WHERE profile = j.profile AND channel = j.channel AND id <> j.id
+        AND state IN ('sending', 'sent')
+        AND updated >= (cap->>'since')::bigint
+        AND (coalesce((cap->>'lane')::bigint, -1) < 0
+             OR lane = (cap->>'lane')::bigint);
+    IF counted >= (cap->>'max')::bigint THEN
+      RETURN crier_job_update(json_build_object(
+        'id', j.id, 'generation', request->'generation',
+        'state', 'suppressed', 'now', request->'now',
+        'error', request->>'cap_error'));
+    END IF;
+  END LOOP;
+  RETURN crier_job_update(request);
+END
 $$;

@@ -12,13 +12,15 @@ DECLARE
   replies json[] := '{}';
 BEGIN
   -- A group that may write events takes the events lock before any row
-  -- lock, as every single call does, so groups on two nodes never wait
-  -- for each other in a cycle.
+  -- lock, as every single call does, and then the cap locks of its
+  -- capped marks in key order, so groups on two nodes never wait for each
+  -- other in a cycle.
   IF EXISTS (SELECT 1 FROM json_array_elements(requests) AS r
              WHERE r->>'op' IN ('append', 'commit', 'schedules_advance'))
   THEN
     PERFORM crier_events_lock();
   END IF;
+  PERFORM crier_cap_locks(requests);
   FOR entry IN SELECT * FROM json_array_elements(requests) LOOP
     BEGIN
       EXECUTE format('SELECT %I($1)', 'crier_' || (entry->>'op'))
