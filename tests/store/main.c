@@ -63,6 +63,8 @@ main(int argc, char **argv)
                                       journey_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/reports", report_tests,
                                       report_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/caps", cap_tests,
+                                      cap_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/shared", shared_tests,
                                       shared_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/lifecycle", lifecycle_tests,

@@ -33,8 +33,8 @@ slot_done(void *arg, int status, json_t *result)
 }
 
 
-static void *
-second_open(struct fixture *f)
+void *
+store_second_open(struct fixture *f)
 {
     const struct crier_plugin *plugin = store_plugin.plugin;
     json_t *config = store_config();
@@ -55,8 +55,8 @@ stopped_flag(void *arg)
 }
 
 
-static void
-second_close(struct fixture *f, void *store)
+void
+store_second_close(struct fixture *f, void *store)
 {
     int stopped = 0;
 
@@ -128,14 +128,14 @@ shared_claims_disjoint(void **state)
         job_plan_commit(f, key, "welcome", T0 - 1000);
     }
     stores[0] = f->store;
-    stores[1] = second_open(f);
+    stores[1] = store_second_open(f);
     do {
         claimed = claim_round(f, stores, seen);
         total += claimed;
     } while (claimed > 0);
     assert_int_equal(total, JOB_COUNT);
     assert_int_equal(json_object_size(seen), JOB_COUNT);
-    second_close(f, stores[1]);
+    store_second_close(f, stores[1]);
     json_decref(seen);
 }
 
@@ -153,7 +153,7 @@ shared_batch_commits_once(void **state)
     if (!store_shared())
         skip();
     stores[0] = f->store;
-    stores[1] = second_open(f);
+    stores[1] = store_second_open(f);
 
     /* Both nodes read the events after 0 and commit them at once, each
      * with the same stage move. */
@@ -180,7 +180,7 @@ shared_batch_commits_once(void **state)
                      json_pack("{s:s}", "profile", "p_1"));
     assert_int_equal(json_array_size(json_object_get(result, "entries")), 1);
     json_decref(result);
-    second_close(f, stores[1]);
+    store_second_close(f, stores[1]);
 }
 
 

@@ -51,6 +51,11 @@ int store_has_file(void);
  * leases on journey rows. */
 int store_shared(void);
 
+/* Opens a second instance of the plugin under test on the same data, as
+ * another node would, and closes it. Only for a store_shared() store. */
+void *store_second_open(struct fixture *f);
+void store_second_close(struct fixture *f, void *store);
+
 /* Returns the config block of the plugin under test, for init. */
 json_t *store_config(void);
 
@@ -144,6 +149,8 @@ extern const struct CMUnitTest journey_tests[];
 extern const size_t journey_test_count;
 extern const struct CMUnitTest report_tests[];
 extern const size_t report_test_count;
+extern const struct CMUnitTest cap_tests[];
+extern const size_t cap_test_count;
 extern const struct CMUnitTest shared_tests[];
 extern const size_t shared_test_count;
 extern const struct CMUnitTest lifecycle_tests[];
