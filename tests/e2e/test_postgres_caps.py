@@ -1,5 +1,5 @@
-"""Two crier nodes on one PostgreSQL share a frequency cap: the store
-counts the cap in the transaction that marks a message `sending`, so
+"""Two crier nodes on one PostgreSQL share a frequency cap. The store
+counts the cap in the transaction that marks a message `sending`. So
 when both nodes claim messages to the same residents at once, each
 resident still gets exactly the cap's number of messages at the SMTP
 server, and the others are suppressed with the reason `cap`."""
@@ -76,8 +76,8 @@ def test_cap_exact_across_two_nodes(tmp_path, postgres):
     q = lambda sql: postgres.query(sql, SCHEMA)  # noqa: E731
     total = RESIDENTS * EVENTS_EACH
     try:
-        # The pause holds every job until all are planned, so that the
-        # resume lets both nodes claim them at once.
+        # The pause keeps every job waiting until all are planned, so
+        # that the resume lets both nodes claim them at once.
         r = nodes[0].post("/v1/admin/pause", {"channel": "email"},
                           headers=AUTH)
         assert r.status == 200, r.body

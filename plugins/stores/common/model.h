@@ -360,7 +360,7 @@ struct sent_query {
     int64_t lane;
 };
 
-/* The most caps one job_sending_capped request may carry. */
+/* The maximum number of caps in one job_sending_capped request. */
 #define CAPPED_CAPS_MAX 64
 
 /* One frequency cap of a job_sending_capped request: the job fits while

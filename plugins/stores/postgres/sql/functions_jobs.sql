@@ -326,8 +326,8 @@ $$;
 -- ({"caps": [{"since", "max", "lane"}], "cap_error"}) is full, and then
 -- suppresses it with `cap_error`. The cap lock makes marks of one profile
 -- and channel wait for each other, and each statement of a function reads
--- the rows committed before it started, so the count after the lock sees
--- every mark that another node committed.
+-- the rows committed before it started, so the count after the lock
+-- includes every mark that another node committed.
 CREATE OR REPLACE FUNCTION crier_job_sending_capped(request json)
 RETURNS json
 LANGUAGE plpgsql AS $$
