@@ -2,9 +2,9 @@
  * Frequency caps. The count comes from the store: the jobs being sent or
  * sent in the cap's window. A store with job_sending_capped (ABI minor 6)
  * counts them in the transaction that marks the job `sending`, so the
- * count is exact for every node sharing the store. For an older store, caps_check
- * counts when the job is claimed and adds the jobs this node let through
- * whose `sending` mark is not stored yet.
+ * count is exact for every node sharing the store. For an older store,
+ * caps_check counts when the job is claimed and adds the jobs this node
+ * let through whose `sending` mark is not stored yet.
  */
 #ifndef CRIER_CORE_CAPS_H
 #define CRIER_CORE_CAPS_H
