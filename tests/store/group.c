@@ -1,6 +1,6 @@
 /*
  * Job updates queued together, as the outbox queues them during a send:
- * each gets its own answer, and on SQLite, where they share one
+ * each gets its own callback, and on SQLite, where they share one
  * transaction, a request that fails after writing is undone alone.
  */
 #include <limits.h>
@@ -15,17 +15,17 @@
 #define LEASE 30000
 #define JOBS 6
 
-/* The answer of one queued request. */
-struct answer {
+/* The callback status of one queued request. */
+struct outcome {
     int done;
     int status;
 };
 
 
 static void
-answered(void *arg, int status, json_t *result)
+recorded(void *arg, int status, json_t *result)
 {
-    struct answer *a = arg;
+    struct outcome *a = arg;
 
     a->done = 1;
     a->status = status;
@@ -34,10 +34,10 @@ answered(void *arg, int status, json_t *result)
 
 /* Queues a job_update without waiting for it. */
 static void
-update_queue(struct fixture *f, json_t *update, struct answer *a)
+update_queue(struct fixture *f, json_t *update, struct outcome *a)
 {
     assert_non_null(update);
-    assert_int_equal(f->ops->job_update(f->store, update, answered, a), 0);
+    assert_int_equal(f->ops->job_update(f->store, update, recorded, a), 0);
     json_decref(update);
 }
 
@@ -62,12 +62,12 @@ sent(int64_t id)
 }
 
 
-/* Runs the loop until every answer of `answers` has come. */
+/* Runs the loop until every request of `outcomes` has called back. */
 static void
-answers_wait(struct fixture *f, struct answer *answers, size_t n)
+outcomes_wait(struct fixture *f, struct outcome *outcomes, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(testhost_run_until(&f->th, &answers[i].done,
+        assert_int_equal(testhost_run_until(&f->th, &outcomes[i].done,
                                             WAIT_TIMEOUT_MS), 0);
 }
 
@@ -122,19 +122,19 @@ static void
 updates_queued_together(void **state)
 {
     struct fixture *f = *state;
-    struct answer answers[JOBS] = { { 0 } };
+    struct outcome outcomes[JOBS] = { { 0 } };
     int64_t ids[JOBS];
 
     jobs_claimed(f, ids);
     for (int i = 0; i < JOBS; i++)
-        update_queue(f, sending(ids[i]), &answers[i]);
-    answers_wait(f, answers, JOBS);
-    memset(answers, 0, sizeof(answers));
+        update_queue(f, sending(ids[i]), &outcomes[i]);
+    outcomes_wait(f, outcomes, JOBS);
+    memset(outcomes, 0, sizeof(outcomes));
     for (int i = 0; i < JOBS; i++)
-        update_queue(f, sent(ids[i]), &answers[i]);
-    answers_wait(f, answers, JOBS);
+        update_queue(f, sent(ids[i]), &outcomes[i]);
+    outcomes_wait(f, outcomes, JOBS);
     for (int i = 0; i < JOBS; i++) {
-        assert_int_equal(answers[i].status, 0);
+        assert_int_equal(outcomes[i].status, 0);
         state_check(f, ids[i], "sent");
     }
 }
@@ -149,7 +149,7 @@ static void
 failed_update_undone_alone(void **state)
 {
     struct fixture *f = *state;
-    struct answer answers[JOBS] = { { 0 } };
+    struct outcome outcomes[JOBS] = { { 0 } };
     char path[PATH_MAX + 64];
     char sql[256];
     int64_t ids[JOBS];
@@ -159,10 +159,10 @@ failed_update_undone_alone(void **state)
         skip();
     jobs_claimed(f, ids);
     for (int i = 0; i < JOBS; i++) {
-        update_queue(f, sending(ids[i]), &answers[i]);
-        answers_wait(f, &answers[i], 1);
+        update_queue(f, sending(ids[i]), &outcomes[i]);
+        outcomes_wait(f, &outcomes[i], 1);
     }
-    memset(answers, 0, sizeof(answers));
+    memset(outcomes, 0, sizeof(outcomes));
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
     snprintf(sql, sizeof(sql), "CREATE TRIGGER attempt_refused BEFORE"
              " INSERT ON job_attempts WHEN NEW.job = %lld BEGIN"
@@ -171,19 +171,19 @@ failed_update_undone_alone(void **state)
     sqlite_file_exec(path, sql);
 
     lock = sqlite_file_lock(path);
-    update_queue(f, sent(ids[0]), &answers[0]);
+    update_queue(f, sent(ids[0]), &outcomes[0]);
     usleep(200 * 1000);         /* the writer takes it and waits */
     for (int i = 1; i < JOBS; i++)
-        update_queue(f, sent(ids[i]), &answers[i]);
+        update_queue(f, sent(ids[i]), &outcomes[i]);
     sqlite_file_unlock(lock);
-    answers_wait(f, answers, JOBS);
+    outcomes_wait(f, outcomes, JOBS);
 
     for (int i = 0; i < JOBS; i++) {
         if (i == 3) {
-            assert_true(answers[i].status < 0);
+            assert_true(outcomes[i].status < 0);
             state_check(f, ids[i], "sending");
         } else {
-            assert_int_equal(answers[i].status, 0);
+            assert_int_equal(outcomes[i].status, 0);
             state_check(f, ids[i], "sent");
         }
     }

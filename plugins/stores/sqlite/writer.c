@@ -7,8 +7,9 @@
  * Undoing one request alone takes a savepoint around it, and SQLite
  * copies each page that a savepoint changes into a statement journal
  * first. The delivery requests (claims and job updates) are most of a
- * send's traffic and almost never fail once they have written, so a run
- * of them shares one savepoint, and its pages are copied once for all.
+ * send's traffic, and they fail after writing only on an I/O error or a
+ * full disk. So a run of them shares one savepoint, and each page is
+ * copied once for the run.
  * When one of them does fail after writing, the run is undone and run
  * again with a savepoint for each request. That is safe because these
  * requests read their input only, and nothing of the run is visible
