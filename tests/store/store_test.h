@@ -157,5 +157,7 @@ extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 extern const struct CMUnitTest control_tests[];
 extern const size_t control_test_count;
+extern const struct CMUnitTest group_tests[];
+extern const size_t group_test_count;
 
 #endif

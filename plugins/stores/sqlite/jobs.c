@@ -26,11 +26,29 @@ static const char job_insert_sql[] =
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
 
-static const char job_write_sql[] =
-    "UPDATE jobs SET state = ?2, generation = ?3, attempts = ?4, due = ?5,"
-    " lease_until = ?6, owner = ?7, message_id = ?8, provider_id = ?9,"
-    " error = ?10, last_error = ?11, updated = ?12, language = ?13,"
-    " template_version = ?14 WHERE id = ?1";
+/*
+ * The narrower writes of a claim and of an update. SQLite rewrites every
+ * index that holds a column named in SET, whether or not its value
+ * changed, so each write names only what its step can change. An
+ * update names message_id (jobs_message_id, whose entries land at random
+ * pages) and error (jobs_rule) only when they change: the variant index
+ * has 1 for message_id and 2 for error.
+ */
+static const char job_claim_write_sql[] =
+    "UPDATE jobs SET state = ?2, generation = ?3, lease_until = ?4,"
+    " owner = ?5, updated = ?6 WHERE id = ?1";
+
+#define JOB_CHANGE_SET                                                      \
+    "UPDATE jobs SET state = ?2, attempts = ?3, due = ?4,"                  \
+    " lease_until = ?5, provider_id = ?6, last_error = ?7, updated = ?8,"   \
+    " language = ?9, template_version = ?10"
+
+static const char *const job_change_write_sql[4] = {
+    JOB_CHANGE_SET " WHERE id = ?1",
+    JOB_CHANGE_SET ", message_id = ?11 WHERE id = ?1",
+    JOB_CHANGE_SET ", error = ?12 WHERE id = ?1",
+    JOB_CHANGE_SET ", message_id = ?11, error = ?12 WHERE id = ?1"
+};
 
 static const char attempt_insert_sql[] =
     "INSERT INTO job_attempts (job, number, time_ms, outcome, reply)"
@@ -195,37 +213,92 @@ job_insert(struct connection *conn, struct request *req,
 }
 
 
-/* Writes the mutable columns of `job` back to its row. */
+static void
+statement_bind_lease(sqlite3_stmt *stmt, int index, const struct job *job)
+{
+    if (job->leased)
+        sqlite3_bind_int64(stmt, index, job->lease_until);
+    else
+        sqlite3_bind_null(stmt, index);
+}
+
+
 static int
-job_write(struct connection *conn, struct request *req,
-          const struct job *job)
+statement_finish(struct connection *conn, struct request *req,
+                 sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt);
+
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+}
+
+
+/* Writes what job_claim changed. */
+static int
+job_claim_write(struct connection *conn, struct request *req,
+                const struct job *job)
 {
     sqlite3_stmt *stmt;
-    int rc;
 
-    stmt = connection_statement(conn, STMT_JOB_WRITE, job_write_sql);
+    stmt = connection_statement(conn, STMT_JOB_CLAIM_WRITE,
+                                job_claim_write_sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
     sqlite3_bind_int64(stmt, 1, job->id);
     statement_bind_text(stmt, 2, job_state_name(job->state));
     sqlite3_bind_int64(stmt, 3, job->generation);
-    sqlite3_bind_int64(stmt, 4, job->attempts);
-    sqlite3_bind_int64(stmt, 5, job->due);
-    if (job->leased)
-        sqlite3_bind_int64(stmt, 6, job->lease_until);
-    else
-        sqlite3_bind_null(stmt, 6);
-    statement_bind_text(stmt, 7, job->owner);
-    statement_bind_text(stmt, 8, job->message_id);
-    statement_bind_text(stmt, 9, job->provider_id);
-    statement_bind_text(stmt, 10, job->error);
-    statement_bind_text(stmt, 11, job->last_error);
-    sqlite3_bind_int64(stmt, 12, job->updated);
-    statement_bind_text(stmt, 13, job->language);
-    statement_bind_text(stmt, 14, job->template_version);
-    rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? 0 : connection_fail(conn, req, rc);
+    statement_bind_lease(stmt, 4, job);
+    statement_bind_text(stmt, 5, job->owner);
+    sqlite3_bind_int64(stmt, 6, job->updated);
+    return statement_finish(conn, req, stmt);
+}
+
+
+/* Writes what job_change_apply or job_retry changed; `variant` says
+ * whether that includes message_id (1) and error (2). */
+static int
+job_change_write(struct connection *conn, struct request *req,
+                 const struct job *job, int variant)
+{
+    sqlite3_stmt *stmt;
+
+    stmt = connection_statement(conn, STMT_JOB_CHANGE_WRITE + variant,
+                                job_change_write_sql[variant]);
+    if (stmt == NULL)
+        return connection_fail(conn, req, sqlite3_errcode(conn->db));
+    sqlite3_bind_int64(stmt, 1, job->id);
+    statement_bind_text(stmt, 2, job_state_name(job->state));
+    sqlite3_bind_int64(stmt, 3, job->attempts);
+    sqlite3_bind_int64(stmt, 4, job->due);
+    statement_bind_lease(stmt, 5, job);
+    statement_bind_text(stmt, 6, job->provider_id);
+    statement_bind_text(stmt, 7, job->last_error);
+    sqlite3_bind_int64(stmt, 8, job->updated);
+    statement_bind_text(stmt, 9, job->language);
+    statement_bind_text(stmt, 10, job->template_version);
+    if (variant & 1)
+        statement_bind_text(stmt, 11, job->message_id);
+    if (variant & 2)
+        statement_bind_text(stmt, 12, job->error);
+    return statement_finish(conn, req, stmt);
+}
+
+
+/* Returns the job_change_write variant for applying `change` to `job`,
+ * before it is applied. */
+static int
+job_change_variant(const struct job *job, const struct job_change *change)
+{
+    int variant = 0;
+
+    if (change->message_id != NULL
+        && (job->message_id == NULL
+            || strcmp(job->message_id, change->message_id) != 0))
+        variant |= 1;
+    if (change->error != NULL && job->error == NULL)
+        variant |= 2;
+    return variant;
 }
 
 
@@ -301,7 +374,7 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
 
     rc = job_claim(job, &req->input.claim);
     if (rc == 0)
-        rc = job_write(conn, req, job);
+        rc = job_claim_write(conn, req, job);
     if (rc < 0)
         return rc;
     if (job->event_seq > 0)
@@ -431,10 +504,11 @@ job_change_store(struct connection *conn, struct request *req,
                  struct job *job, const struct job_change *change)
 {
     size_t logged = job->attempt_count;
+    int variant = job_change_variant(job, change);
     int rc = job_change_apply(job, change);
 
     if (rc == 0)
-        rc = job_write(conn, req, job);
+        rc = job_change_write(conn, req, job, variant);
     if (rc == 0 && job->attempt_count > logged)
         rc = attempt_insert(conn, req, job);
     if (rc == 0) {
@@ -663,7 +737,7 @@ job_retry_run(struct connection *conn, struct request *req)
     if (rc == 0)
         rc = job_retry(&job, retry->now);
     if (rc == 0)
-        rc = job_write(conn, req, &job);
+        rc = job_change_write(conn, req, &job, 0);
     if (rc == 0) {
         req->result = json_pack("{s:s}", "state", job_state_name(job.state));
         if (req->result == NULL)

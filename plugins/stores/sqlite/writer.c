@@ -1,8 +1,18 @@
 /*
  * Group commit: the writer runs every mutation it took from its queue in
- * one transaction, so many requests share one fsync of the WAL. Each runs
- * inside its own savepoint, so a request that fails is undone alone and
- * the others still commit. No callback runs before COMMIT has returned.
+ * one transaction, so many requests share one fsync of the WAL. A request
+ * that fails is undone alone and the others still commit. No callback
+ * runs before COMMIT has returned.
+ *
+ * Undoing one request alone takes a savepoint around it, and SQLite
+ * copies each page that a savepoint changes into a statement journal
+ * first. The delivery requests (claims, job updates and capped sending
+ * marks) are most of a send's traffic, and they fail after writing only
+ * on an I/O error or a full disk. So a run of them shares one savepoint,
+ * and each page is copied once for the run. When one of them does fail
+ * after writing, the run is undone and run again with a savepoint for
+ * each request. That is safe because these requests read their input
+ * only, and nothing of the run is visible before COMMIT.
  */
 #include <string.h>
 
@@ -28,6 +38,16 @@ static int
 request_is_one_statement(const struct request *req)
 {
     return req->kind == REQUEST_APPEND && req->input.append.count == 1;
+}
+
+
+/* Returns nonzero for a request that may share a savepoint with the
+ * requests around it: one that can run again from its input. */
+static int
+request_shares_savepoint(const struct request *req)
+{
+    return req->kind == REQUEST_JOBS_CLAIM || req->kind == REQUEST_JOB_UPDATE
+           || req->kind == REQUEST_JOB_SENDING_CAPPED;
 }
 
 
@@ -66,19 +86,97 @@ request_isolate(struct connection *conn, struct request *req)
 }
 
 
+/*
+ * Runs the requests from `first` up to, not including, `end` in one
+ * savepoint. Sets *undo when one of them failed after writing, and then
+ * leaves nothing of the run in the transaction. Returns 0, or a negative
+ * code when the transaction was lost.
+ */
+static int
+run_shared(struct connection *conn, struct request *first,
+           struct request *end, int *undo)
+{
+    struct request *req;
+    int rc;
+
+    *undo = 0;
+    rc = connection_run(conn, first, STMT_SAVEPOINT_RUN, "SAVEPOINT run");
+    for (req = first; rc == 0 && req != end; req = req->next) {
+        sqlite3_int64 changes = sqlite3_total_changes64(conn->db);
+
+        if (request_execute(conn, req) == 0)
+            continue;
+        if (sqlite3_get_autocommit(conn->db))
+            return req->status;
+        if (sqlite3_total_changes64(conn->db) != changes) {
+            *undo = 1;
+            rc = connection_run(conn, req, STMT_ROLLBACK_TO_RUN,
+                                "ROLLBACK TO run");
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = connection_run(conn, first, STMT_RELEASE_RUN, "RELEASE run");
+    return rc;
+}
+
+
+/* Runs the requests from `first` up to `end`, sharing a savepoint, and
+ * each in a savepoint of its own if that failed. */
+static int
+run_delivery(struct connection *conn, struct request *first,
+             struct request *end)
+{
+    struct request *req;
+    int undo;
+    int rc;
+
+    rc = run_shared(conn, first, end, &undo);
+    for (req = first; rc == 0 && undo && req != end; req = req->next) {
+        request_discard(req, 0);
+        rc = request_isolate(conn, req);
+    }
+    return rc;
+}
+
+
+/* Runs the list's requests in order and sets *failed to the request that
+ * lost the transaction, if one did. */
+static int
+list_run(struct connection *conn, struct request *list,
+         struct request **failed)
+{
+    struct request *req = list;
+    int rc = 0;
+
+    while (rc == 0 && req != NULL) {
+        struct request *end = req;
+
+        *failed = req;
+        while (end != NULL && request_shares_savepoint(end))
+            end = end->next;
+        if (end != req) {
+            rc = run_delivery(conn, req, end);
+            req = end;
+        } else {
+            rc = request_isolate(conn, req);
+            req = req->next;
+        }
+    }
+    return rc;
+}
+
+
 void
 writer_run(struct worker *worker, struct request *list)
 {
     struct connection *conn = &worker->conn;
     struct request *failed = list;
-    struct request *req;
     int rc;
 
     rc = connection_run(conn, list, STMT_BEGIN, "BEGIN IMMEDIATE");
-    for (req = list; rc == 0 && req != NULL; req = req->next) {
-        rc = request_isolate(conn, req);
-        failed = req;
-    }
+    if (rc == 0)
+        rc = list_run(conn, list, &failed);
     if (rc == 0) {
         failed = list;
         rc = connection_run(conn, list, STMT_COMMIT, "COMMIT");

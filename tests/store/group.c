@@ -1,0 +1,198 @@
+/*
+ * Job updates queued together, as the outbox queues them during a send:
+ * each gets its own callback, and on SQLite, where they share one
+ * transaction, a request that fails after writing is undone alone.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlite_file.h"
+#include "store_test.h"
+
+#define T0 TESTHOST_EPOCH_MS
+#define LEASE 30000
+#define JOBS 6
+
+/* The callback status of one queued request. */
+struct outcome {
+    int done;
+    int status;
+};
+
+
+static void
+recorded(void *arg, int status, json_t *result)
+{
+    struct outcome *a = arg;
+
+    a->done = 1;
+    a->status = status;
+}
+
+
+/* Queues a job_update without waiting for it. */
+static void
+update_queue(struct fixture *f, json_t *update, struct outcome *a)
+{
+    assert_non_null(update);
+    assert_int_equal(f->ops->job_update(f->store, update, recorded, a), 0);
+    json_decref(update);
+}
+
+
+static json_t *
+sending(int64_t id)
+{
+    return json_pack("{s:I, s:i, s:s, s:I, s:s}", "id", (json_int_t)id,
+                     "generation", 1, "state", "sending", "now",
+                     (json_int_t)(T0 + 1), "message_id", "<m@crier>");
+}
+
+
+static json_t *
+sent(int64_t id)
+{
+    return json_pack("{s:I, s:i, s:s, s:I, s:s, s:{s:I, s:s, s:s}}",
+                     "id", (json_int_t)id, "generation", 1, "state", "sent",
+                     "now", (json_int_t)(T0 + 2), "provider_id", "Q1",
+                     "attempt", "time", (json_int_t)(T0 + 2),
+                     "outcome", "sent", "reply", "250 ok");
+}
+
+
+/* Runs the loop until every request of `outcomes` has called back. */
+static void
+outcomes_wait(struct fixture *f, struct outcome *outcomes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(testhost_run_until(&f->th, &outcomes[i].done,
+                                            WAIT_TIMEOUT_MS), 0);
+}
+
+
+/* Plans and claims JOBS jobs, and stores their ids in `ids`. */
+static void
+jobs_claimed(struct fixture *f, int64_t *ids)
+{
+    char key[16];
+    json_t *jobs;
+
+    for (int i = 0; i < JOBS; i++) {
+        snprintf(key, sizeof(key), "job-%d", i);
+        job_plan_commit(f, key, "notice", T0);
+    }
+    jobs = jobs_claim_at(f, T0, JOBS, LEASE);
+    assert_int_equal(json_array_size(jobs), JOBS);
+    for (int i = 0; i < JOBS; i++)
+        ids[i] = member_int(json_array_get(jobs, i), "id");
+    json_decref(jobs);
+}
+
+
+/* Returns the state of job `id` as jobs_list gives it. */
+static char *
+state_of(struct fixture *f, int64_t id)
+{
+    json_t *list = jobs_list_all(f);
+    json_t *jobs = json_object_get(list, "jobs");
+    char *state = NULL;
+
+    for (size_t i = 0; i < json_array_size(jobs); i++)
+        if (member_int(json_array_get(jobs, i), "id") == id)
+            state = strdup(member_str(json_array_get(jobs, i), "state"));
+    json_decref(list);
+    assert_non_null(state);
+    return state;
+}
+
+
+static void
+state_check(struct fixture *f, int64_t id, const char *expected)
+{
+    char *state = state_of(f, id);
+
+    assert_string_equal(state, expected);
+    free(state);
+}
+
+
+static void
+updates_queued_together(void **state)
+{
+    struct fixture *f = *state;
+    struct outcome outcomes[JOBS] = { { 0 } };
+    int64_t ids[JOBS];
+
+    jobs_claimed(f, ids);
+    for (int i = 0; i < JOBS; i++)
+        update_queue(f, sending(ids[i]), &outcomes[i]);
+    outcomes_wait(f, outcomes, JOBS);
+    memset(outcomes, 0, sizeof(outcomes));
+    for (int i = 0; i < JOBS; i++)
+        update_queue(f, sent(ids[i]), &outcomes[i]);
+    outcomes_wait(f, outcomes, JOBS);
+    for (int i = 0; i < JOBS; i++) {
+        assert_int_equal(outcomes[i].status, 0);
+        state_check(f, ids[i], "sent");
+    }
+}
+
+
+/*
+ * Holds the database's write lock while one update waits for it, queues
+ * the others behind it so that the writer takes them as one group, and
+ * makes the attempt of job 3 fail after its row was written.
+ */
+static void
+failed_update_undone_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct outcome outcomes[JOBS] = { { 0 } };
+    char path[PATH_MAX + 64];
+    char sql[256];
+    int64_t ids[JOBS];
+    void *lock;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    jobs_claimed(f, ids);
+    for (int i = 0; i < JOBS; i++) {
+        update_queue(f, sending(ids[i]), &outcomes[i]);
+        outcomes_wait(f, &outcomes[i], 1);
+    }
+    memset(outcomes, 0, sizeof(outcomes));
+    snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
+    snprintf(sql, sizeof(sql), "CREATE TRIGGER attempt_refused BEFORE"
+             " INSERT ON job_attempts WHEN NEW.job = %lld BEGIN"
+             " SELECT RAISE(ABORT, 'refused by the test'); END",
+             (long long)ids[3]);
+    sqlite_file_exec(path, sql);
+
+    lock = sqlite_file_lock(path);
+    update_queue(f, sent(ids[0]), &outcomes[0]);
+    usleep(200 * 1000);         /* the writer takes it and waits */
+    for (int i = 1; i < JOBS; i++)
+        update_queue(f, sent(ids[i]), &outcomes[i]);
+    sqlite_file_unlock(lock);
+    outcomes_wait(f, outcomes, JOBS);
+
+    for (int i = 0; i < JOBS; i++) {
+        if (i == 3) {
+            assert_true(outcomes[i].status < 0);
+            state_check(f, ids[i], "sending");
+        } else {
+            assert_int_equal(outcomes[i].status, 0);
+            state_check(f, ids[i], "sent");
+        }
+    }
+}
+
+
+const struct CMUnitTest group_tests[] = {
+    CASE(updates_queued_together),
+    CASE(failed_update_undone_alone)
+};
+
+const size_t group_test_count = sizeof(group_tests) / sizeof(group_tests[0]);
