@@ -28,7 +28,7 @@ static const char job_select_sql[] =
 
 /*
  * The narrower writes of a claim and of an update. SQLite rewrites every
- * index that holds a column named in SET, whether or not its value
+ * index that contains a column named in SET, whether or not its value
  * changed, so each write names only what its step can change. An
  * update names message_id (jobs_message_id, whose entries land at random
  * pages) and error (jobs_rule) only when they change: the variant index
@@ -255,8 +255,8 @@ job_claim_write(struct connection *conn, struct request *req,
 }
 
 
-/* Writes what job_change_apply or job_retry changed; `variant` says
- * whether that includes message_id (1) and error (2). */
+/* Writes what job_change_apply or job_retry changed. Bit 1 of `variant`
+ * adds message_id, and bit 2 adds error. */
 static int
 job_change_write(struct connection *conn, struct request *req,
                  const struct job *job, int variant)
@@ -334,19 +334,20 @@ jobs_claimable_read(struct connection *conn, struct request *req,
 /* Sets "address_invalid" on a claim whose recipient was marked invalid. */
 static int
 claim_address_check(struct connection *conn, struct request *req,
-                    const struct job *job, json_t *claimed)
+                    json_t *claimed)
 {
+    const char *to = json_string_value(json_object_get(claimed, "to"));
     sqlite3_stmt *stmt;
     int step;
     int rc = 0;
 
-    if (job->to == NULL)
+    if (to == NULL)
         return 0;
     stmt = connection_statement(conn, STMT_ADDRESS_INVALID,
                                 address_invalid_sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
-    statement_bind_text(stmt, 1, job->to);
+    statement_bind_text(stmt, 1, to);
     step = sqlite3_step(stmt);
     if (step == SQLITE_ROW
         && json_object_set_new(claimed, "address_invalid",
@@ -361,14 +362,69 @@ claim_address_check(struct connection *conn, struct request *req,
 }
 
 
+/* Adds the event, the profile and the address check to one claim. */
+static int
+claim_finish_one(struct connection *conn, struct request *req,
+                 json_t *claimed, int64_t seq)
+{
+    const char *profile_id = json_string_value(json_object_get(claimed,
+                                                               "profile_id"));
+    json_t *event = NULL;
+    json_t *profile = NULL;
+    int rc = 0;
+
+    if (seq > 0)
+        event = event_load(conn, req, seq, &rc);
+    if (rc == 0 && profile_id != NULL)
+        profile = profile_load(conn, req, profile_id, 0, &rc);
+    if (rc < 0) {
+        json_decref(event);
+        return rc;
+    }
+    if (event != NULL && json_object_set_new(claimed, "event", event) < 0)
+        rc = CRIER_ENOMEM;
+    if (profile != NULL
+        && json_object_set_new(claimed, "profile", profile) < 0)
+        rc = CRIER_ENOMEM;
+    if (rc == 0)
+        rc = claim_address_check(conn, req, claimed);
+    return rc;
+}
+
+
+/*
+ * Finishes the claims that jobs_claim committed, in a read transaction
+ * after that commit. It usually runs on the reader's connection, so the
+ * writer spends no time on these reads.
+ */
+int
+jobs_claim_finish(struct connection *conn, struct request *req)
+{
+    json_t *list = json_object_get(req->result, "jobs");
+    json_t *claimed;
+    size_t i;
+    int rc;
+
+    rc = connection_run(conn, req, STMT_BEGIN_READ, "BEGIN");
+    json_array_foreach(list, i, claimed) {
+        if (rc == 0)
+            rc = claim_finish_one(conn, req, claimed,
+                                  req->claimed_seqs[i]);
+    }
+    if (connection_run(conn, req, STMT_COMMIT, "COMMIT") < 0 && rc == 0)
+        rc = CRIER_EIO;
+    free(req->claimed_seqs);
+    req->claimed_seqs = NULL;
+    return rc;
+}
+
+
 /* Claims one job and appends its claim to the result list. */
 static int
 job_claim_one(struct connection *conn, struct request *req, struct job *job,
               json_t *list)
 {
     enum job_state was = job->state;
-    json_t *event = NULL;
-    json_t *profile = NULL;
     json_t *claimed;
     int rc;
 
@@ -377,21 +433,18 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
         rc = job_claim_write(conn, req, job);
     if (rc < 0)
         return rc;
-    if (job->event_seq > 0)
-        event = event_load(conn, req, job->event_seq, &rc);
-    if (rc == 0 && job->profile != NULL)
-        profile = profile_load(conn, req, job->profile, 0, &rc);
-    if (rc < 0) {
-        json_decref(event);
-        return rc;
-    }
-    claimed = job_claimed_json(job, was, event, profile);
+    claimed = job_claimed_json(job, was, NULL, NULL);
     if (claimed == NULL || json_array_append_new(list, claimed) < 0)
         return CRIER_ENOMEM;
-    return claim_address_check(conn, req, job, claimed);
+    req->claimed_seqs[json_array_size(list) - 1] = job->event_seq;
+    return 0;
 }
 
 
+/*
+ * Claims the due jobs. The result lacks each job's event and profile
+ * until jobs_claim_finish adds them, after the commit (worker.c).
+ */
 int
 jobs_claim(struct connection *conn, struct request *req)
 {
@@ -403,7 +456,10 @@ jobs_claim(struct connection *conn, struct request *req)
 
     req->result = json_pack("{s:[]}", "jobs");
     jobs = calloc(req->input.claim.limit, sizeof(*jobs));
-    if (req->result == NULL || jobs == NULL) {
+    free(req->claimed_seqs);
+    req->claimed_seqs = calloc(req->input.claim.limit + 1,
+                               sizeof(*req->claimed_seqs));
+    if (req->result == NULL || jobs == NULL || req->claimed_seqs == NULL) {
         free(jobs);
         return CRIER_ENOMEM;
     }

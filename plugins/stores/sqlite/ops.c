@@ -80,6 +80,7 @@ request_free(struct request *req)
         break;
     case REQUEST_JOBS_CLAIM:
         claim_clear(&req->input.claim);
+        free(req->claimed_seqs);
         break;
     case REQUEST_JOB_UPDATE:
         change_clear(&req->input.change);
@@ -193,7 +194,8 @@ request_execute(struct connection *conn, struct request *req)
         rc = batch_commit(conn, req);
         break;
     case REQUEST_JOBS_CLAIM:
-        rc = jobs_claim(conn, req);
+        rc = req->claimed_seqs != NULL ? jobs_claim_finish(conn, req)
+                                       : jobs_claim(conn, req);
         break;
     case REQUEST_JOB_UPDATE:
         rc = job_update(conn, req);
@@ -297,6 +299,10 @@ request_discard(struct request *req, int status)
 {
     json_decref(req->result);
     req->result = NULL;
+    if (req->kind == REQUEST_JOBS_CLAIM) {
+        free(req->claimed_seqs);
+        req->claimed_seqs = NULL;
+    }
     req->accepted = 0;
     req->duplicates = 0;
     req->status = status;

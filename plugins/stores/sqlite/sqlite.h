@@ -114,6 +114,11 @@ struct request {
     size_t accepted;
     size_t duplicates;
 
+    /* For a claim that the writer has committed and the reader is to
+     * finish (jobs.c): the event seq of each claimed job, in the order of
+     * the result's "jobs", with 0 for none. */
+    int64_t *claimed_seqs;
+
     /* SQLite's message for a failure, which the loop thread logs. */
     char message[160];
 };
@@ -386,6 +391,7 @@ json_t *profile_load(struct connection *conn, struct request *req,
 int job_insert(struct connection *conn, struct request *req,
                const struct job *job, int *inserted);
 int jobs_claim(struct connection *conn, struct request *req);
+int jobs_claim_finish(struct connection *conn, struct request *req);
 int job_update(struct connection *conn, struct request *req);
 int job_sending_capped(struct connection *conn, struct request *req);
 int jobs_list(struct connection *conn, struct request *req);

@@ -57,6 +57,65 @@ worker_take(struct worker *worker)
 }
 
 
+/* Appends `req` to the worker's queue and wakes it. The caller holds
+ * the worker's lock. */
+static void
+queue_append(struct worker *worker, struct request *req)
+{
+    req->next = NULL;
+    if (worker->tail != NULL)
+        worker->tail->next = req;
+    else
+        worker->head = req;
+    worker->tail = req;
+    uv_cond_signal(&worker->wake);
+}
+
+
+/* Queues `req` on a running worker and returns 1, or returns 0 when the
+ * worker is stopping, since it may have exited. */
+static int
+worker_push_running(struct worker *worker, struct request *req)
+{
+    int queued = 0;
+
+    uv_mutex_lock(&worker->lock);
+    if (!worker->stopping) {
+        queue_append(worker, req);
+        queued = 1;
+    }
+    uv_mutex_unlock(&worker->lock);
+    return queued;
+}
+
+
+/*
+ * Passes each committed claim of the writer's `list` to the reader,
+ * which adds the events and profiles, and returns the rest of the list.
+ * A claim runs on the writer's connection when the reader is stopping.
+ */
+static struct request *
+claims_pass(struct sqlite_store *store, struct request *list)
+{
+    struct request *rest = NULL;
+    struct request **tail = &rest;
+    struct request *next;
+
+    for (struct request *req = list; req != NULL; req = next) {
+        next = req->next;
+        if (req->claimed_seqs != NULL && req->status == 0) {
+            if (worker_push_running(&store->reader, req))
+                continue;
+            request_execute(&store->writer.conn, req);
+        }
+        req->next = NULL;
+        *tail = req;
+        tail = &req->next;
+    }
+    return rest;
+}
+
+
 static void
 worker_main(void *arg)
 {
@@ -66,7 +125,10 @@ worker_main(void *arg)
 
     while ((list = worker_take(worker)) != NULL) {
         worker->run(worker, list);
-        completions_push(store, list);
+        if (worker == &store->writer)
+            list = claims_pass(store, list);
+        if (list != NULL)
+            completions_push(store, list);
     }
     uv_mutex_lock(&store->completion_lock);
     store->workers_running--;
@@ -106,14 +168,8 @@ worker_start(struct worker *worker)
 void
 worker_push(struct worker *worker, struct request *req)
 {
-    req->next = NULL;
     uv_mutex_lock(&worker->lock);
-    if (worker->tail != NULL)
-        worker->tail->next = req;
-    else
-        worker->head = req;
-    worker->tail = req;
-    uv_cond_signal(&worker->wake);
+    queue_append(worker, req);
     uv_mutex_unlock(&worker->lock);
 }
 
