@@ -69,5 +69,7 @@ main(int argc, char **argv)
                                       lifecycle_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/control", control_tests,
                                       control_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/pace", pace_tests,
+                                      pace_test_count, NULL, NULL);
     return failed == 0 ? 0 : 1;
 }

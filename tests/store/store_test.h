@@ -150,5 +150,7 @@ extern const struct CMUnitTest lifecycle_tests[];
 extern const size_t lifecycle_test_count;
 extern const struct CMUnitTest control_tests[];
 extern const size_t control_test_count;
+extern const struct CMUnitTest pace_tests[];
+extern const size_t pace_test_count;
 
 #endif

@@ -175,6 +175,8 @@ abi_store_layout(void **state)
         offsetof(struct crier_store_ops, objects_read),
         offsetof(struct crier_store_ops, jobs_tally),
         offsetof(struct crier_store_ops, schema_status),
+        offsetof(struct crier_store_ops, pace_acquire),
+        offsetof(struct crier_store_ops, pace_release),
     };
 
     assert_int_equal(offsetof(struct crier_store_ops, size), 0);

@@ -43,11 +43,13 @@ static const char *const request_names[] = {
     [REQUEST_OBJECT_PUT] = "object_put",
     [REQUEST_OBJECTS_READ] = "objects_read",
     [REQUEST_JOBS_TALLY] = "jobs_tally",
-    [REQUEST_SCHEMA_STATUS] = "schema_status"
+    [REQUEST_SCHEMA_STATUS] = "schema_status",
+    [REQUEST_PACE_ACQUIRE] = "pace_acquire",
+    [REQUEST_PACE_RELEASE] = "pace_release"
 };
 
 
-static struct request *
+struct request *
 request_new(enum request_kind kind, crier_store_cb done, void *arg)
 {
     struct request *req = calloc(1, sizeof(*req));
@@ -141,6 +143,10 @@ request_free(struct request *req)
     case REQUEST_OBJECTS_READ:
     case REQUEST_JOBS_TALLY:
         topic_request_clear(&req->input.topic);
+        break;
+    case REQUEST_PACE_ACQUIRE:
+    case REQUEST_PACE_RELEASE:
+        pace_request_clear(&req->input.pace);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -274,6 +280,10 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_SCHEMA_STATUS:
         rc = schema_status(req);
+        break;
+    case REQUEST_PACE_ACQUIRE:
+    case REQUEST_PACE_RELEASE:
+        /* The loop thread answers these; they never reach a worker. */
         break;
     }
     if (rc < 0)
@@ -580,5 +590,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .object_put = store_object_put,
     .objects_read = store_objects_read,
     .jobs_tally = store_jobs_tally,
-    .schema_status = store_schema_status
+    .schema_status = store_schema_status,
+    .pace_acquire = store_pace_acquire,
+    .pace_release = store_pace_release
 };
