@@ -102,7 +102,11 @@ abi_host_layout(void **state)
                      HEAD + 25 * PTR);
     assert_int_equal(offsetof(struct crier_host, listen_is_loopback),
                      HEAD + 26 * PTR);
-    assert_int_equal(sizeof(struct crier_host), HEAD + 27 * PTR);
+    assert_int_equal(offsetof(struct crier_host, pace_acquire),
+                     HEAD + 27 * PTR);
+    assert_int_equal(offsetof(struct crier_host, pace_release),
+                     HEAD + 28 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 29 * PTR);
 }
 
 

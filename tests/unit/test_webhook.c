@@ -9,6 +9,7 @@
 #include "../../plugins/channels/webhook/config.c"
 #include "../../plugins/channels/webhook/pace.c"
 #include "../../plugins/channels/webhook/request.c"
+#include "../../plugins/channels/webhook/slot.c"
 #include "../../plugins/channels/webhook/webhook.c"
 
 #include <setjmp.h>
