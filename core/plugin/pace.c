@@ -43,7 +43,9 @@ store_has_pace(void)
 }
 
 
-/* Returns the system's real time in milliseconds since the Unix epoch. */
+/* Returns the system's real time in milliseconds since the Unix epoch.
+ * NOTE: each node reads its own clock, so the rate window across nodes
+ * is as exact as their clocks agree (docs/KNOWN_LIMITS.md, "Webhook"). */
 static int64_t
 real_now_ms(void)
 {

@@ -338,7 +338,7 @@ struct crier_store_ops {
     int (*pace_acquire)(void *store, json_t *request, crier_store_cb done,
                         void *arg);
 
-    /* Ends the hold of a slot; its start still counts toward the rate:
+    /* Ends the hold of a slot, whose start still counts toward the rate:
      * {"key", "slot"} gives {"released": true}, or false when the slot
      * was released already or dropped after its lease ended. */
     int (*pace_release)(void *store, json_t *request, crier_store_cb done,

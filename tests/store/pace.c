@@ -1,8 +1,8 @@
 /*
- * Pacing slots: pace_acquire grants a slot while fewer than max_in_flight
- * are held and fewer than max_per_second started in the last 1000 ms,
- * a lease gives back the slot of a holder that never releases it, and on
- * a store that several nodes share the limits hold for all of them.
+ * Pacing slots. pace_acquire grants a slot while fewer than max_in_flight
+ * are held and fewer than max_per_second started in the last 1000 ms. A
+ * lease gives back the slot of a holder that never releases it. On a
+ * store that several nodes share, the limits hold for all of them.
  */
 #include <stdio.h>
 
@@ -224,7 +224,7 @@ pending_acquire_done(void *arg, int status, json_t *result)
 
 /*
  * Sends `count` acquires at `now` to the two stores in turn, all queued
- * before any answer, and returns how many were granted.
+ * before any callback runs, and returns how many were granted.
  */
 static int
 acquire_burst(struct fixture *f, void *stores[2], int count, int64_t now,

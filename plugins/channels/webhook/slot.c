@@ -2,9 +2,13 @@
  * Shared pacing: before a request starts, the store grants it a slot of
  * the instance's destination, counted over every node on the store, and
  * the slot goes back when the request ends. On a store that one process
- * owns the answer is the same as the local pacer's, but asking keeps one
- * code path. One acquire is under way at a time, for the first queued
+ * owns, the store grants what the local pacer grants, but asking keeps
+ * one code path. One acquire is under way at a time, for the first queued
  * message, so messages keep their order.
+ *
+ * NOTE: one acquire at a time caps a node at one start per store round
+ * trip, and a node blocked by other nodes' in-flight slots polls every
+ * WEBHOOK_SLOT_POLL_MS (docs/KNOWN_LIMITS.md, "Webhook").
  */
 #include <stddef.h>
 
@@ -51,7 +55,7 @@ on_slot_acquired(void *arg, int status, int64_t slot, int64_t wait_ms)
         webhook_timer_set(webhook, wait_ms > 0 ? (uint64_t) wait_ms
                                                : WEBHOOK_SLOT_POLL_MS);
     } else if (webhook->stopping || g_queue_is_empty(&webhook->waiting)) {
-        /* Stop handed the queue back while the store answered. */
+        /* Stop handed the queue back while the acquire was under way. */
         webhook_slot_release(webhook, slot);
     } else {
         webhook->slot_failures = 0;

@@ -109,7 +109,8 @@ webhook_delivery_start(struct webhook *webhook, int64_t slot)
  * Starts queued messages in order while pacing allows, and otherwise sets
  * the timer for when the rate allows the next one. A full set of
  * requests in flight needs no timer: the next one to finish runs this.
- * While a shared slot is asked for, its answer runs this again.
+ * While a shared slot is requested, the acquire's callback runs this
+ * again.
  */
 void
 webhook_queue_run(struct webhook *webhook)

@@ -34,7 +34,7 @@
  * slot: their releases do not wake this node. */
 #define WEBHOOK_SLOT_POLL_MS 50
 
-/* The wait before asking again after the store failed to answer. */
+/* The wait before asking again after a store call failed. */
 #define WEBHOOK_SLOT_RETRY_MS 1000
 
 struct webhook {
@@ -142,8 +142,8 @@ void webhook_stop_check(struct webhook *webhook);
 
 /*
  * Asks the store for a shared slot for the first queued message
- * (slot.c). Returns 1 when the queue must wait for the answer or for a
- * retry, and 0 when pacing is this node's alone (no shared pacing in the
+ * (slot.c). Returns 1 when the queue must wait for the store's callback
+ * or for a retry, and 0 when pacing is this node's alone (no shared pacing in the
  * store), so the message may start now.
  */
 int webhook_slot_acquire(struct webhook *webhook);

@@ -1060,8 +1060,8 @@ struct pace_key {
 
 /*
  * The slots of every key, for a store that one process owns (memory,
- * SQLite): there the process is the only node, so its memory holds the
- * whole truth, and a slot never outlives the process that took it.
+ * SQLite). That process is the only node, so its memory contains every
+ * slot, and a slot never outlives the process that took it.
  */
 struct pace_table {
     struct pace_key *keys;

@@ -1,17 +1,18 @@
 /*
- * Pacing slots. They live in the store's memory, not in the database:
- * only one process uses a database (start takes its lock), so that
- * process sees every slot, and a slot lasts no longer than a request, so
- * a write per slot would buy nothing. The loop thread answers at once
- * and hands the request to the completions like a worker would, so the
- * callback runs on a later turn and never waits behind a long read.
+ * Pacing slots. They live in the store's memory, not in the database,
+ * because only one process uses a database (start takes its lock), so
+ * that process has every slot. A slot also lasts no longer than a
+ * request, so a write per slot would buy nothing. The loop thread
+ * applies each request at once and hands it to the completions as a
+ * worker would, so the callback runs on a later turn and never waits
+ * behind a long read.
  */
 #include <stdlib.h>
 
 #include "sqlite.h"
 
 
-/* Answers a pacing request and queues its callback. */
+/* Applies a pacing request to the slots and queues its callback. */
 static int
 pace_answer(struct sqlite_store *store, struct request *req)
 {
