@@ -286,6 +286,24 @@ send_report(crier_send_cb done, void *arg, enum crier_send_outcome outcome,
 
 
 /*
+ * Returns 1 when a new message would have to wait and max_waiting
+ * messages already do. The message whose shared slot is being requested
+ * is not counted, so that max_waiting = 0 still lets one message through
+ * at a time.
+ */
+static int
+queue_full(struct webhook *webhook)
+{
+    unsigned queued = g_queue_get_length(&webhook->waiting);
+    unsigned waiting = queued - (queued > 0 && webhook->acquiring);
+
+    if (waiting < webhook->max_waiting)
+        return 0;
+    return queued > 0 || pace_delay(&webhook->pace, loop_now(webhook)) != 0;
+}
+
+
+/*
  * Queues `msg` for its destination: the instance's `url` when set, and
  * otherwise the recipient's address, which must then be an http(s) URL.
  * NOTE: a recipient URL is not checked against private or loopback
@@ -310,8 +328,7 @@ webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
                                      : "is missing");
         return send_report(done, arg, CRIER_SEND_FAIL, detail, 0);
     }
-    if (g_queue_get_length(&webhook->waiting) >= webhook->max_waiting &&
-        pace_delay(&webhook->pace, loop_now(webhook)) != 0) {
+    if (queue_full(webhook)) {
         snprintf(detail, sizeof(detail), "pacing: %u messages already "
                  "wait for this webhook (max_waiting)",
                  g_queue_get_length(&webhook->waiting));
