@@ -143,8 +143,8 @@ void webhook_stop_check(struct webhook *webhook);
 /*
  * Asks the store for a shared slot for the first queued message
  * (slot.c). Returns 1 when the queue must wait for the store's callback
- * or for a retry, and 0 when pacing is this node's alone (no shared pacing in the
- * store), so the message may start now.
+ * or for a retry, and 0 when pacing is this node's alone (the store has
+ * no shared pacing), so the message may start now.
  */
 int webhook_slot_acquire(struct webhook *webhook);
 
