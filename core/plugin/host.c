@@ -349,4 +349,6 @@ const struct crier_host host_table = {
     .schedule_add = host_schedule_add,
     .schedules_fire = host_schedules_fire,
     .listen_is_loopback = host_listen_is_loopback,
+    .pace_acquire = plugin_pace_acquire,
+    .pace_release = plugin_pace_release,
 };

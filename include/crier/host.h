@@ -83,6 +83,17 @@ typedef void (*crier_fire_cb)(void *arg, int status, size_t fired);
  * negative code (and value 0) when the store failed. */
 typedef void (*crier_cursor_cb)(void *arg, int status, int64_t value);
 
+/*
+ * Reports a pacing call. For pace_acquire, status 0 and `slot` above 0
+ * mean a slot was granted. Status 0 and `slot` 0 mean it was refused:
+ * `wait_ms` is then the wait until the rate allows the next slot, or 0
+ * when max_in_flight slots are held and only a release frees one. A
+ * negative status (with `slot` and `wait_ms` 0) means the store failed.
+ * For pace_release: the status, the slot, and `wait_ms` 0.
+ */
+typedef void (*crier_pace_cb)(void *arg, int status, int64_t slot,
+                              int64_t wait_ms);
+
 struct crier_host {
     uint32_t size;   /* sizeof(struct crier_host) in the running core */
     uint32_t minor;  /* CRIER_ABI_MINOR of the running core */
@@ -266,6 +277,35 @@ struct crier_host {
     /* Returns 1 when crier listens on a loopback address (127.0.0.0/8 or
      * ::1), so only this machine reaches its routes, else 0. */
     int (*listen_is_loopback)(struct crier_ctx *ctx);
+
+    /* Pacing shared by every node on the store. Added in minor 6. */
+
+    /*
+     * Takes a slot of the instance's destination `name` when fewer than
+     * `max_per_second` slots of it were taken in the last 1000 ms and
+     * fewer than `max_in_flight` are held, counting the slots of every
+     * node on the store, and calls `done`. A slot is held until
+     * pace_release, or for `lease_ms` at most, so that a node that dies
+     * holding one gives it back. Set `lease_ms` above the longest a
+     * request can take. Times are the system's real-time clock, also
+     * under `clock = "test"`, because pacing protects a real receiver.
+     * Returns CRIER_EINVAL for an empty name or a limit out of range
+     * (max_per_second 1 to 100000, max_in_flight 1 to 10000, lease_ms 1
+     * to 86400000). Returns CRIER_ENOTSUP for a store without pacing and
+     * CRIER_ECLOSED while shutting down. `done` is then not called.
+     */
+    int (*pace_acquire)(struct crier_ctx *ctx, const char *name,
+                        unsigned max_per_second, unsigned max_in_flight,
+                        int64_t lease_ms, crier_pace_cb done, void *arg);
+
+    /*
+     * Ends the hold of a slot that pace_acquire granted for `name`. Its
+     * start still counts toward the rate for 1000 ms. `done` may be NULL,
+     * and the core then logs a failure itself. Returns as pace_acquire,
+     * and CRIER_EINVAL for a slot below 1.
+     */
+    int (*pace_release)(struct crier_ctx *ctx, const char *name,
+                        int64_t slot, crier_pace_cb done, void *arg);
 };
 
 

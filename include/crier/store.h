@@ -338,6 +338,28 @@ struct crier_store_ops {
      */
     int (*job_sending_capped)(void *store, json_t *request,
                               crier_store_cb done, void *arg);
+
+    /*
+     * Takes a pacing slot for a destination that every node shares:
+     * {"key", "now", "max_per_second", "max_in_flight", "lease_ms"} gives
+     * {"slot": id, "wait_ms": 0} when fewer than max_in_flight slots of
+     * the key are held and fewer than max_per_second were taken in the
+     * 1000 ms up to `now`. Otherwise it gives {"slot": null, "wait_ms":
+     * N}, where N is the wait until the rate allows the next slot, or 0
+     * when max_in_flight slots are held. A slot is held until
+     * pace_release or until now + lease_ms, so a dead node's slots come
+     * back. Neither pacing operation is ordered with other mutations.
+     * Added in ABI minor 6, as is pace_release, so a plugin with a
+     * smaller `size` lacks both.
+     */
+    int (*pace_acquire)(void *store, json_t *request, crier_store_cb done,
+                        void *arg);
+
+    /* Ends the hold of a slot, whose start still counts toward the rate:
+     * {"key", "slot"} gives {"released": true}, or false when the slot
+     * was released already or dropped after its lease ended. */
+    int (*pace_release)(void *store, json_t *request, crier_store_cb done,
+                        void *arg);
 };
 
 #endif

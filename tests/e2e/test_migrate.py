@@ -56,12 +56,12 @@ def test_migrate_status_sqlite(tmp_path):
 def test_migrate_status_postgres(tmp_path, postgres):
     config = POSTGRES % (PLUGINS, postgres.url)
     assert migrate(tmp_path, config) == (
-        "store postgres: schema version 2 of 2; applied 2 migrations "
+        "store postgres: schema version 3 of 3; applied 3 migrations "
         "(found version 0)")
     assert migrate(tmp_path, config) == (
-        "store postgres: schema version 2 of 2; nothing to apply")
+        "store postgres: schema version 3 of 3; nothing to apply")
     assert postgres.scalar("SELECT version FROM crier_schema_version",
-                           "migrate_test") == "2"
+                           "migrate_test") == "3"
 
 
 def test_migrate_rejects_unknown_option(tmp_path):

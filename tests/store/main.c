@@ -73,5 +73,7 @@ main(int argc, char **argv)
                                       control_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/group", group_tests,
                                       group_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/pace", pace_tests,
+                                      pace_test_count, NULL, NULL);
     return failed == 0 ? 0 : 1;
 }

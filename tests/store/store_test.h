@@ -159,5 +159,7 @@ extern const struct CMUnitTest control_tests[];
 extern const size_t control_test_count;
 extern const struct CMUnitTest group_tests[];
 extern const size_t group_test_count;
+extern const struct CMUnitTest pace_tests[];
+extern const size_t pace_test_count;
 
 #endif

@@ -102,7 +102,11 @@ abi_host_layout(void **state)
                      HEAD + 25 * PTR);
     assert_int_equal(offsetof(struct crier_host, listen_is_loopback),
                      HEAD + 26 * PTR);
-    assert_int_equal(sizeof(struct crier_host), HEAD + 27 * PTR);
+    assert_int_equal(offsetof(struct crier_host, pace_acquire),
+                     HEAD + 27 * PTR);
+    assert_int_equal(offsetof(struct crier_host, pace_release),
+                     HEAD + 28 * PTR);
+    assert_int_equal(sizeof(struct crier_host), HEAD + 29 * PTR);
 }
 
 
@@ -176,6 +180,8 @@ abi_store_layout(void **state)
         offsetof(struct crier_store_ops, jobs_tally),
         offsetof(struct crier_store_ops, schema_status),
         offsetof(struct crier_store_ops, job_sending_capped),
+        offsetof(struct crier_store_ops, pace_acquire),
+        offsetof(struct crier_store_ops, pace_release),
     };
 
     assert_int_equal(offsetof(struct crier_store_ops, size), 0);

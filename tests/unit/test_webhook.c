@@ -9,6 +9,7 @@
 #include "../../plugins/channels/webhook/config.c"
 #include "../../plugins/channels/webhook/pace.c"
 #include "../../plugins/channels/webhook/request.c"
+#include "../../plugins/channels/webhook/slot.c"
 #include "../../plugins/channels/webhook/webhook.c"
 
 #include <setjmp.h>
@@ -502,6 +503,117 @@ test_send_bad_recipient_fails(void **state)
 }
 
 
+/* A store's pacing slots, faked: each call is recorded, and the test
+ * runs its callback later, as the host would on a later loop turn. */
+static struct {
+    int acquires;
+    int releases;
+    char name[64];
+    unsigned max_per_second;
+    unsigned max_in_flight;
+    int64_t lease_ms;
+    int64_t released_slot;
+    crier_pace_cb acquire_done;
+    void *acquire_arg;
+    crier_pace_cb release_done;
+    void *release_arg;
+} fake_pace;
+
+
+static int
+fake_pace_acquire(struct crier_ctx *ctx, const char *name,
+                  unsigned max_per_second, unsigned max_in_flight,
+                  int64_t lease_ms, crier_pace_cb done, void *arg)
+{
+    fake_pace.acquires++;
+    snprintf(fake_pace.name, sizeof(fake_pace.name), "%s", name);
+    fake_pace.max_per_second = max_per_second;
+    fake_pace.max_in_flight = max_in_flight;
+    fake_pace.lease_ms = lease_ms;
+    fake_pace.acquire_done = done;
+    fake_pace.acquire_arg = arg;
+    return 0;
+}
+
+
+static int
+fake_pace_release(struct crier_ctx *ctx, const char *name, int64_t slot,
+                  crier_pace_cb done, void *arg)
+{
+    fake_pace.releases++;
+    fake_pace.released_slot = slot;
+    fake_pace.release_done = done;
+    fake_pace.release_arg = arg;
+    return 0;
+}
+
+
+/*
+ * With shared pacing, a message waits for the store's slot, one request
+ * at a time, and max_waiting counts the messages behind it. Stop waits for
+ * the acquire under way and gives back the slot it brings.
+ */
+static void
+test_send_waits_for_shared_slot(void **state)
+{
+    struct testhost th;
+    struct webhook *webhook;
+    struct crier_message msg = {
+        .size = sizeof(struct crier_message),
+        .key = "k", .message_id = "<m@x>", .rule = "r",
+        .to = "https://cases.example.gov/r/1", .subject = "", .text = "t",
+    };
+    int stopped = 0;
+
+    memset(&fake_pace, 0, sizeof(fake_pace));
+    assert_int_equal(testhost_init(&th, "cases", "/tmp"), 0);
+    th.host.pace_acquire = fake_pace_acquire;
+    th.host.pace_release = fake_pace_release;
+    assert_int_equal(webhook_open(&th, "{\"secret\": \"s\", "
+                                  "\"max_per_second\": 7, "
+                                  "\"max_in_flight\": 3, "
+                                  "\"max_waiting\": 1, "
+                                  "\"timeout_ms\": 2000}", &webhook), 0);
+    assert_int_equal(webhook_start(webhook), 0);
+
+    report_count = 0;
+    assert_int_equal(webhook_send(webhook, &msg, on_report, NULL), 0);
+    assert_int_equal(fake_pace.acquires, 1);
+    assert_string_equal(fake_pace.name, WEBHOOK_PACE_NAME);
+    assert_int_equal(fake_pace.max_per_second, 7);
+    assert_int_equal(fake_pace.max_in_flight, 3);
+    assert_int_equal(fake_pace.lease_ms, 2000 + WEBHOOK_LEASE_MARGIN_MS);
+
+    /* One message may wait behind the one whose slot is requested, and
+     * the next is handed back. No second acquire starts meanwhile. */
+    assert_int_equal(webhook_send(webhook, &msg, on_report, NULL), 0);
+    assert_int_equal(report_count, 0);
+    assert_int_equal(webhook_send(webhook, &msg, on_report, NULL), 0);
+    assert_int_equal(report_count, 1);
+    assert_int_equal(report_last.outcome, CRIER_SEND_RETRY);
+    assert_non_null(strstr(report_detail, "max_waiting"));
+    assert_int_equal(fake_pace.acquires, 1);
+
+    /* Stop hands back both queued messages but waits for the acquire. */
+    webhook_stop(webhook, on_stopped, &stopped);
+    assert_int_equal(report_count, 3);
+    assert_int_equal(testhost_run_until(&th, &stopped, 100),
+                     CRIER_ETIMEDOUT);
+
+    /* The slot that arrives after stop goes back at once, and stop ends
+     * when the store has it. */
+    fake_pace.acquire_done(fake_pace.acquire_arg, 0, 42, 0);
+    assert_int_equal(fake_pace.releases, 1);
+    assert_int_equal(fake_pace.released_slot, 42);
+    assert_int_equal(stopped, 0);
+    fake_pace.release_done(fake_pace.release_arg, 0, 42, 0);
+    assert_int_equal(testhost_run_until(&th, &stopped, 5000), 0);
+    assert_int_equal(fake_pace.acquires, 1);
+    webhook_destroy(webhook);
+    assert_int_equal(testhost_close(&th), 0);
+}
+
+
 int
 main(void)
 {
@@ -520,6 +632,7 @@ main(void)
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_send_bad_recipient_fails),
+        cmocka_unit_test(test_send_waits_for_shared_slot),
     };
 
     return cmocka_run_group_tests_name("webhook_channel", tests, NULL, NULL);

@@ -1,10 +1,13 @@
 /*
  * The webhook channel: POSTs each message as signed JSON to a URL, paced
  * so that a fragile receiver gets at most `max_per_second` requests a
- * second and `max_in_flight` at once. Messages that must wait are queued
- * here, up to `max_waiting`; beyond that they go back to the outbox as a
- * retry. The config reference is docs/channels/webhook.md.
+ * second and `max_in_flight` at once. This node's pacer is the first
+ * gate, and a slot from the store (slot.c) the second, so that the limits
+ * hold for every node on the store together. Messages that must wait are
+ * queued here, up to `max_waiting`; beyond that they go back to the
+ * outbox as a retry. The config reference is docs/channels/webhook.md.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +31,13 @@ webhook_delivery_free(struct webhook_delivery *d)
 }
 
 
-/* Calls the stop callback once nothing is queued, running or open. */
-static void
-stop_maybe_done(struct webhook *webhook)
+void
+webhook_stop_check(struct webhook *webhook)
 {
     crier_stop_cb done = webhook->stop_done;
 
-    if (done == NULL || webhook->deliveries > 0 || webhook->pace_timer_open)
+    if (done == NULL || webhook->deliveries > 0 || webhook->pace_timer_open
+        || webhook->acquiring || webhook->releases > 0)
         return;
     webhook->stop_done = NULL;
     done(webhook->stop_arg);
@@ -66,22 +69,29 @@ loop_now(struct webhook *webhook)
 }
 
 
-static void queue_run(struct webhook *webhook);
-
-
 static void
 on_pace_timer(uv_timer_t *timer)
 {
-    queue_run(timer->data);
+    webhook_queue_run(timer->data);
 }
 
 
-/* Starts one queued message; a request that cannot start is retried. */
-static void
-delivery_start(struct webhook *webhook, struct webhook_delivery *d)
+void
+webhook_timer_set(struct webhook *webhook, uint64_t delay_ms)
 {
+    if (webhook->pace_timer_open && !webhook->stopping)
+        uv_timer_start(&webhook->pace_timer, on_pace_timer, delay_ms, 0);
+}
+
+
+/* A request that cannot start is retried. */
+void
+webhook_delivery_start(struct webhook *webhook, int64_t slot)
+{
+    struct webhook_delivery *d = g_queue_pop_head(&webhook->waiting);
     int rc;
 
+    d->slot = slot;
     pace_started(&webhook->pace, loop_now(webhook));
     rc = webhook_request_start(d);
     if (rc != 0) {
@@ -99,36 +109,44 @@ delivery_start(struct webhook *webhook, struct webhook_delivery *d)
  * Starts queued messages in order while pacing allows, and otherwise sets
  * the timer for when the rate allows the next one. A full set of
  * requests in flight needs no timer: the next one to finish runs this.
+ * While a shared slot is requested, the acquire's callback runs this
+ * again.
  */
-static void
-queue_run(struct webhook *webhook)
+void
+webhook_queue_run(struct webhook *webhook)
 {
-    while (!g_queue_is_empty(&webhook->waiting)) {
+    while (!g_queue_is_empty(&webhook->waiting) && !webhook->acquiring) {
         int64_t delay = pace_delay(&webhook->pace, loop_now(webhook));
 
         if (delay == PACE_BLOCKED)
             return;
         if (delay > 0) {
-            if (webhook->pace_timer_open && !webhook->stopping)
-                uv_timer_start(&webhook->pace_timer, on_pace_timer,
-                               (uint64_t) delay, 0);
+            webhook_timer_set(webhook, (uint64_t) delay);
             return;
         }
-        delivery_start(webhook, g_queue_pop_head(&webhook->waiting));
+        if (webhook_slot_acquire(webhook))
+            return;
+        webhook_delivery_start(webhook, 0);
     }
 }
 
 
+/* A shared slot is released before the queue runs again, so that the
+ * next acquire does not find this node's own finished request held. */
 void
 webhook_delivery_finish(struct webhook_delivery *d,
                         const struct crier_send_result *result)
 {
     struct webhook *webhook = d->webhook;
+    int64_t slot = d->slot;
 
     pace_finished(&webhook->pace);
+    if (slot > 0)
+        webhook_slot_release(webhook, slot);
     delivery_report(d, result);
-    queue_run(webhook);
-    stop_maybe_done(webhook);
+    if (slot == 0)
+        webhook_queue_run(webhook);
+    webhook_stop_check(webhook);
 }
 
 
@@ -185,6 +203,17 @@ webhook_init(struct crier_ctx *ctx, const struct crier_host *host,
 }
 
 
+/* Returns 1 when the running core has the pacing entries of minor 6. */
+static int
+host_has_pace(const struct crier_host *host)
+{
+    return host->minor >= 6 &&
+           host->size >= offsetof(struct crier_host, pace_release) +
+                         sizeof(host->pace_release) &&
+           host->pace_acquire != NULL && host->pace_release != NULL;
+}
+
+
 static int
 webhook_start(void *state)
 {
@@ -196,13 +225,15 @@ webhook_start(void *state)
         return CRIER_EIO;
     webhook->pace_timer.data = webhook;
     webhook->pace_timer_open = 1;
+    webhook->shared_pace = host_has_pace(webhook->host);
     webhook->host->log(webhook->ctx, CRIER_LOG_INFO, "sending webhooks",
                        "url=%s max_per_second=%u max_in_flight=%u "
-                       "max_waiting=%u timeout_ms=%ld",
+                       "max_waiting=%u timeout_ms=%ld pacing=%s",
                        webhook->url ? webhook->url : "(recipient's)",
                        webhook->pace.max_per_second,
                        webhook->pace.max_in_flight, webhook->max_waiting,
-                       webhook->timeout_ms);
+                       webhook->timeout_ms,
+                       webhook->shared_pace ? "store" : "node");
     return 0;
 }
 
@@ -213,7 +244,7 @@ on_pace_timer_closed(uv_handle_t *handle)
     struct webhook *webhook = handle->data;
 
     webhook->pace_timer_open = 0;
-    stop_maybe_done(webhook);
+    webhook_stop_check(webhook);
 }
 
 
@@ -234,7 +265,7 @@ webhook_stop(void *state, crier_stop_cb done, void *arg)
                  on_pace_timer_closed);
         return;
     }
-    stop_maybe_done(webhook);
+    webhook_stop_check(webhook);
 }
 
 
@@ -251,6 +282,24 @@ send_report(crier_send_cb done, void *arg, enum crier_send_outcome outcome,
 
     done(arg, &r);
     return 0;
+}
+
+
+/*
+ * Returns 1 when a new message would have to wait and max_waiting
+ * messages already do. The message whose shared slot is being requested
+ * is not counted, so that max_waiting = 0 still lets one message through
+ * at a time.
+ */
+static int
+queue_full(struct webhook *webhook)
+{
+    unsigned queued = g_queue_get_length(&webhook->waiting);
+    unsigned waiting = queued - (queued > 0 && webhook->acquiring);
+
+    if (waiting < webhook->max_waiting)
+        return 0;
+    return queued > 0 || pace_delay(&webhook->pace, loop_now(webhook)) != 0;
 }
 
 
@@ -279,8 +328,7 @@ webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
                                      : "is missing");
         return send_report(done, arg, CRIER_SEND_FAIL, detail, 0);
     }
-    if (g_queue_get_length(&webhook->waiting) >= webhook->max_waiting &&
-        pace_delay(&webhook->pace, loop_now(webhook)) != 0) {
+    if (queue_full(webhook)) {
         snprintf(detail, sizeof(detail), "pacing: %u messages already "
                  "wait for this webhook (max_waiting)",
                  g_queue_get_length(&webhook->waiting));
@@ -304,7 +352,7 @@ webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
     d->body_len = strlen(d->body);
     webhook->deliveries++;
     g_queue_push_tail(&webhook->waiting, d);
-    queue_run(webhook);
+    webhook_queue_run(webhook);
     return 0;
 }
 

@@ -22,6 +22,21 @@
 /* The wait asked for when a message finds the queue full. */
 #define WEBHOOK_QUEUE_FULL_RETRY_MS 1000
 
+/* The name of the instance's destination among the store's pacing slots.
+ * Every recipient of an instance shares it, as they share `pace`. */
+#define WEBHOOK_PACE_NAME "destination"
+
+/* How long a shared slot outlives the request's timeout_ms, so that only
+ * a node that died, never a slow request, loses its slot. */
+#define WEBHOOK_LEASE_MARGIN_MS 5000
+
+/* The wait before asking again when other nodes hold every in-flight
+ * slot: their releases do not wake this node. */
+#define WEBHOOK_SLOT_POLL_MS 50
+
+/* The wait before asking again after a store call failed. */
+#define WEBHOOK_SLOT_RETRY_MS 1000
+
 struct webhook {
     struct crier_ctx *ctx;
     const struct crier_host *host;
@@ -30,10 +45,14 @@ struct webhook {
     char *id_header;            /* response header with the provider id */
     long timeout_ms;            /* for each whole request */
     unsigned max_waiting;       /* messages queued for pacing, at most */
-    struct pace pace;
+    struct pace pace;           /* this node's share, the first gate */
     GQueue waiting;             /* struct webhook_delivery *, in order */
     uv_timer_t pace_timer;      /* wakes the queue when the rate allows */
     int pace_timer_open;
+    int shared_pace;            /* nonzero: a slot from the store, too */
+    int acquiring;              /* a pace_acquire is under way */
+    unsigned releases;          /* pace_release calls under way */
+    unsigned slot_failures;     /* store failures in a row, for the log */
     unsigned deliveries;        /* accepted, not yet reported */
     int stopping;
     crier_stop_cb stop_done;
@@ -54,6 +73,7 @@ struct webhook_delivery {
     char *retry_after;          /* the Retry-After header, or NULL */
     char *provider_id;          /* the id_header value, or NULL */
     char error[CURL_ERROR_SIZE];
+    int64_t slot;               /* the store's pacing slot, or 0 */
     crier_send_cb done;
     void *arg;
 };
@@ -106,6 +126,31 @@ int webhook_request_start(struct webhook_delivery *d);
  * queued message go. */
 void webhook_delivery_finish(struct webhook_delivery *d,
                              const struct crier_send_result *result);
+
+/* Starts the first queued message, which holds the shared `slot` (0 when
+ * pacing is local). */
+void webhook_delivery_start(struct webhook *webhook, int64_t slot);
+
+/* Starts queued messages in order while pacing allows. */
+void webhook_queue_run(struct webhook *webhook);
+
+/* Wakes the queue after `delay_ms`, unless the instance is stopping. */
+void webhook_timer_set(struct webhook *webhook, uint64_t delay_ms);
+
+/* Calls the stop callback once nothing is queued, running or open. */
+void webhook_stop_check(struct webhook *webhook);
+
+/*
+ * Asks the store for a shared slot for the first queued message
+ * (slot.c). Returns 1 when the queue must wait for the store's callback
+ * or for a retry, and 0 when pacing is this node's alone (the store has
+ * no shared pacing), so the message may start now.
+ */
+int webhook_slot_acquire(struct webhook *webhook);
+
+/* Gives a shared slot back to the store, and runs the queue once the
+ * store has it. */
+void webhook_slot_release(struct webhook *webhook, int64_t slot);
 
 void webhook_delivery_free(struct webhook_delivery *d);
 

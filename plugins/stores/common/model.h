@@ -1055,4 +1055,68 @@ json_t *jobs_tally_new(void);
  * "<rule>/" and sorts after the one set (NULL changes nothing). */
 void jobs_tally_last(json_t *result, const char *rule, const char *key);
 
+/* Shared pacing of destinations (common/pace.c). */
+
+/* The window that max_per_second counts starts in, in milliseconds. */
+#define PACE_WINDOW_MS 1000
+
+/* The bounds that pace_acquire accepts for its limits and lease. */
+#define PACE_PER_SECOND_MAX 100000
+#define PACE_IN_FLIGHT_MAX 10000
+#define PACE_LEASE_MAX_MS INT64_C(86400000)
+
+/* A pace_acquire request, or a pace_release one (`slot` set, the limits
+ * 0). */
+struct pace_request {
+    char *key;
+    int64_t now;
+    int64_t max_per_second;
+    int64_t max_in_flight;
+    int64_t lease_ms;
+    int64_t slot;
+};
+
+/* One slot: taken at `started`, held until `lease_until` unless
+ * released. */
+struct pace_slot {
+    int64_t id;
+    int64_t started;
+    int64_t lease_until;
+    int released;
+};
+
+/* The slots of one key that still count toward a limit. */
+struct pace_key {
+    char *key;
+    struct pace_slot *slots;    /* in the order taken */
+    size_t count;
+    size_t capacity;
+};
+
+/*
+ * The slots of every key, for a store that one process owns (memory,
+ * SQLite). That process is the only node, so its memory contains every
+ * slot, and a slot never outlives the process that took it.
+ */
+struct pace_table {
+    struct pace_key *keys;
+    size_t count;
+    size_t capacity;
+    int64_t next_id;
+};
+
+int pace_acquire_parse(const json_t *json, struct pace_request *out);
+int pace_release_parse(const json_t *json, struct pace_request *out);
+void pace_request_clear(struct pace_request *request);
+
+void pace_table_init(struct pace_table *table);
+void pace_table_free(struct pace_table *table);
+
+/* Apply a parsed request to `table` and return its result, or NULL when
+ * out of memory. */
+json_t *pace_table_acquire(struct pace_table *table,
+                           const struct pace_request *request);
+json_t *pace_table_release(struct pace_table *table,
+                           const struct pace_request *request);
+
 #endif

@@ -172,6 +172,7 @@ memory_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->journeys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                             journey_row_free);
     memory_control_init(store);
+    pace_table_init(&store->pace);
     store->subscriptions = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                  g_free,
                                                  memory_subscription_free);
@@ -220,6 +221,7 @@ memory_destroy(void *state)
     struct memory_store *store = state;
 
     memory_control_destroy(store);
+    pace_table_free(&store->pace);
     g_array_unref(store->erasures);
     g_tree_unref(store->report_messages);
     g_tree_unref(store->report_moves);
@@ -299,7 +301,9 @@ const struct crier_store_ops memory_ops = {
     .objects_read = memory_objects_read,
     .jobs_tally = memory_jobs_tally,
     .schema_status = memory_schema_status,
-    .job_sending_capped = memory_job_sending_capped
+    .job_sending_capped = memory_job_sending_capped,
+    .pace_acquire = memory_pace_acquire,
+    .pace_release = memory_pace_release
 };
 
 

@@ -95,6 +95,7 @@ struct memory_store {
     GHashTable *report_once;  /* conversions and engagements counted */
     GPtrArray *pauses;        /* struct pause_change *, unordered */
     GPtrArray *audit;         /* struct audit_entry *, id = index + 1 */
+    struct pace_table pace;   /* pacing slots (pace.c) */
 
     uv_idle_t idle;           /* runs queued callbacks on the next turn */
     struct completion *head;
@@ -127,6 +128,12 @@ int memory_audit_list(void *state, json_t *request, crier_store_cb done,
                       void *arg);
 int memory_backup(void *state, json_t *request, crier_store_cb done,
                   void *arg);
+
+/* pace.c */
+int memory_pace_acquire(void *state, json_t *request, crier_store_cb done,
+                        void *arg);
+int memory_pace_release(void *state, json_t *request, crier_store_cb done,
+                        void *arg);
 
 /* events.c */
 int memory_append(void *state, const struct crier_event_rec *events,

@@ -235,6 +235,15 @@ JSON_OPERATION(jobs_tally, struct topic_request, jobs_tally_parse,
 JSON_OPERATION(job_sending_capped, struct capped_sending, capped_parse,
                capped_clear, 1)
 
+/* The pacing operations write, but they go with the reads: a slot is
+ * wanted before a request can start, so it must not wait behind a
+ * pipeline commit on connection 0, and no other mutation depends on its
+ * order. Their row lock keeps the nodes' acquires on one key in turn. */
+JSON_OPERATION(pace_acquire, struct pace_request, pace_acquire_parse,
+               pace_request_clear, 0)
+JSON_OPERATION(pace_release, struct pace_request, pace_release_parse,
+               pace_request_clear, 0)
+
 
 /* A PostgreSQL database has no file to copy: pg_dump, or the server's
  * own backups, copy it. */
@@ -303,5 +312,7 @@ const struct crier_store_ops postgres_store_ops = {
     .objects_read = store_objects_read,
     .jobs_tally = store_jobs_tally,
     .schema_status = store_schema_status,
-    .job_sending_capped = store_job_sending_capped
+    .job_sending_capped = store_job_sending_capped,
+    .pace_acquire = store_pace_acquire,
+    .pace_release = store_pace_release
 };

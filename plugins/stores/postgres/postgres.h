@@ -10,7 +10,8 @@
  *
  * Mutations go, in call order, to connection 0 only, so they take effect
  * in the order they were called. Reads go to the other connections, or to
- * connection 0 when the pool has one connection.
+ * connection 0 when the pool has one connection, and so do the pacing
+ * operations, whose order does not matter (ops.c).
  *
  * A connection that fails is closed and reopened later (reconnect.c).
  * Until then the requests that need it fail with CRIER_EIO on the next

@@ -39,7 +39,8 @@ const char *const pg_operations[] = {
     "report_read", "journeys_read", "journeys_due", "pause_set",
     "pauses_read", "audit_append", "audit_list", "subscription_set",
     "subscriptions_read", "object_put", "objects_read", "jobs_tally",
-    "schema_status", "job_sending_capped", "group",
+    "schema_status", "job_sending_capped", "pace_acquire", "pace_release",
+    "group",
     NULL
 };
 

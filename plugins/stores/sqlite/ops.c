@@ -44,11 +44,13 @@ static const char *const request_names[] = {
     [REQUEST_OBJECTS_READ] = "objects_read",
     [REQUEST_JOBS_TALLY] = "jobs_tally",
     [REQUEST_SCHEMA_STATUS] = "schema_status",
-    [REQUEST_JOB_SENDING_CAPPED] = "job_sending_capped"
+    [REQUEST_JOB_SENDING_CAPPED] = "job_sending_capped",
+    [REQUEST_PACE_ACQUIRE] = "pace_acquire",
+    [REQUEST_PACE_RELEASE] = "pace_release"
 };
 
 
-static struct request *
+struct request *
 request_new(enum request_kind kind, crier_store_cb done, void *arg)
 {
     struct request *req = calloc(1, sizeof(*req));
@@ -146,6 +148,10 @@ request_free(struct request *req)
     case REQUEST_OBJECTS_READ:
     case REQUEST_JOBS_TALLY:
         topic_request_clear(&req->input.topic);
+        break;
+    case REQUEST_PACE_ACQUIRE:
+    case REQUEST_PACE_RELEASE:
+        pace_request_clear(&req->input.pace);
         break;
     case REQUEST_EVENTS_READ:
     case REQUEST_JOB_RETRY:
@@ -283,6 +289,10 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_SCHEMA_STATUS:
         rc = schema_status(req);
+        break;
+    case REQUEST_PACE_ACQUIRE:
+    case REQUEST_PACE_RELEASE:
+        /* The loop thread answers these; they never reach a worker. */
         break;
     }
     if (rc < 0)
@@ -596,5 +606,7 @@ const struct crier_store_ops sqlite_store_ops = {
     .objects_read = store_objects_read,
     .jobs_tally = store_jobs_tally,
     .schema_status = store_schema_status,
-    .job_sending_capped = store_job_sending_capped
+    .job_sending_capped = store_job_sending_capped,
+    .pace_acquire = store_pace_acquire,
+    .pace_release = store_pace_release
 };

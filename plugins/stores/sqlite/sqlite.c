@@ -139,6 +139,7 @@ sqlite_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->busy_timeout_ms = BUSY_TIMEOUT_DEFAULT;
     store->max_batch = MAX_BATCH_DEFAULT;
     store->cache_mb = CACHE_MB_DEFAULT;
+    pace_table_init(&store->pace);
     rc = config_read(store, config);
     if (rc < 0) {
         free(store->path);
@@ -285,6 +286,7 @@ sqlite_destroy(void *state)
     struct sqlite_store *store = state;
 
     store_lock_release(store);
+    pace_table_free(&store->pace);
     free(store->path);
     free(store);
 }

@@ -56,7 +56,9 @@ enum request_kind {
     REQUEST_OBJECTS_READ,
     REQUEST_JOBS_TALLY,
     REQUEST_SCHEMA_STATUS,
-    REQUEST_JOB_SENDING_CAPPED
+    REQUEST_JOB_SENDING_CAPPED,
+    REQUEST_PACE_ACQUIRE,     /* answered on the loop thread (pace.c) */
+    REQUEST_PACE_RELEASE
 };
 
 /* One queued operation, its input and, once run, its outcome. */
@@ -99,6 +101,7 @@ struct request {
         struct audit_entry audit;
         struct audit_filter audit_filter;
         struct topic_request topic;
+        struct pace_request pace;
         struct {
             int found;
             int version;
@@ -302,6 +305,10 @@ struct sqlite_store {
     /* The schema version that start found, and the one it left. */
     int schema_found;
     int schema_version;
+
+    /* Pacing slots, used on the loop thread only. One process owns the
+     * database, so they need not be shared or durable. */
+    struct pace_table pace;
 };
 
 /* lock.c */
@@ -345,13 +352,22 @@ void worker_stop(struct worker *worker);
 void worker_join(struct worker *worker);
 void reader_run(struct worker *worker, struct request *list);
 int completions_start(struct sqlite_store *store);
+void completions_push(struct sqlite_store *store, struct request *list);
 void completions_abandon(struct sqlite_store *store);
 
 /* writer.c */
 void writer_run(struct worker *worker, struct request *list);
 
+/* pace.c */
+int store_pace_acquire(void *state, json_t *json, crier_store_cb done,
+                       void *arg);
+int store_pace_release(void *state, json_t *json, crier_store_cb done,
+                       void *arg);
+
 /* ops.c */
 extern const struct crier_store_ops sqlite_store_ops;
+struct request *request_new(enum request_kind kind, crier_store_cb done,
+                            void *arg);
 void request_free(struct request *req);
 void request_discard(struct request *req, int status);
 void request_complete(struct sqlite_store *store, struct request *req);

@@ -7,8 +7,9 @@
 #include "sqlite.h"
 
 
-/* Adds a list of finished requests to the loop's queue and wakes it. */
-static void
+/* Adds a list of finished requests to the loop's queue and wakes it. Any
+ * thread may call it. */
+void
 completions_push(struct sqlite_store *store, struct request *list)
 {
     struct request *last = list;
