@@ -318,6 +318,13 @@ struct crier_store_ops {
      * missing migrations}. A store without a schema reports 0 for all
      * three. Added after jobs_tally, so a plugin with a smaller `size`
      * lacks it.
+     *
+     * On a store that was initialized but not started, it changes
+     * nothing: it reads the stored version without creating the
+     * database, and "version" and "found" are both that version. The
+     * result also has "pending": [{"version", "title"}], the migrations
+     * that start would apply, in order. A store that cannot read its
+     * schema before start returns CRIER_ECLOSED.
      */
     int (*schema_status)(void *store, json_t *request, crier_store_cb done,
                          void *arg);

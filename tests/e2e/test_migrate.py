@@ -1,6 +1,7 @@
 """crier migrate: each store applies its missing schema migrations when
-it opens, and `crier migrate --status` prints the version it found and
-the version it left, on SQLite and on PostgreSQL. `crier migrate --from
+it opens, and `crier migrate` prints the version it found and the
+version it left, on SQLite and on PostgreSQL. `crier migrate --status`
+lists the pending migrations and changes nothing. `crier migrate --from
 sqlite:PATH --to postgres:URL` copies a SQLite store into PostgreSQL and
 can run again."""
 import os
@@ -32,16 +33,61 @@ def postgres(tmp_path):
     pg.stop()
 
 
-def migrate(tmp_path, config):
+def write_config(tmp_path, config):
     conf = os.path.join(str(tmp_path), "plugins.conf")
     with open(conf, "w") as f:
         f.write(config)
-    code, out, err = run_crier("-c", conf, "migrate", "--status")
+    return conf
+
+
+def migrate(tmp_path, config):
+    """Runs `crier migrate`, which applies; returns its output line."""
+    code, out, err = run_crier("-c", write_config(tmp_path, config),
+                               "migrate")
     assert code == 0, err
     return out.strip()
 
 
-def test_migrate_status_sqlite(tmp_path):
+def status(tmp_path, config):
+    """Runs `crier migrate --status`; returns (exit code, output lines)."""
+    code, out, err = run_crier("-c", write_config(tmp_path, config),
+                               "migrate", "--status")
+    assert code in (0, 3), err
+    return code, out.strip().splitlines()
+
+
+def sqlite_version(path):
+    out = subprocess.run(["sqlite3", path,
+                          "SELECT version FROM schema_version"],
+                         check=True, capture_output=True, text=True).stdout
+    return int(out)
+
+
+# Undoes sqlite migrations 18 and 17, as a crier from before them left
+# the database.
+SQLITE_UNDO_17_18 = """
+DROP INDEX jobs_claim;
+CREATE INDEX jobs_due ON jobs (state, due);
+CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);
+ALTER TABLE journeys DROP COLUMN items;
+UPDATE schema_version SET version = 16;
+"""
+
+# Undoes postgres migration 2, as a crier from before it left the schema.
+# CASCADE drops the functions that use the tables' row types, which
+# every start replaces.
+POSTGRES_UNDO_2 = """
+DROP TABLE pauses, audit_log, subscriptions, objects CASCADE;
+DROP INDEX jobs_rule, jobs_claim, jobs_message_id;
+CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);
+ALTER TABLE jobs DROP COLUMN delivery_status, DROP COLUMN delivery_code,
+  DROP COLUMN delivery_text, DROP COLUMN delivery_time;
+ALTER TABLE journeys DROP COLUMN items, DROP COLUMN lease_until;
+UPDATE crier_schema_version SET version = 1;
+"""
+
+
+def test_migrate_applies_sqlite(tmp_path):
     config = SQLITE % (PLUGINS, os.path.join(str(tmp_path), "crier.db"))
     first = migrate(tmp_path, config)
     assert first.startswith("store sqlite: schema version ")
@@ -53,7 +99,44 @@ def test_migrate_status_sqlite(tmp_path):
         % (version, version))
 
 
-def test_migrate_status_postgres(tmp_path, postgres):
+def test_status_new_sqlite_creates_nothing(tmp_path):
+    db = os.path.join(str(tmp_path), "data", "crier.db")
+    code, lines = status(tmp_path, SQLITE % (PLUGINS, db))
+    assert code == 3
+    assert lines[0].startswith("store sqlite: schema version 0 of ")
+    assert lines[1] == "  1  the first schema"
+    assert not os.path.exists(os.path.dirname(db))
+
+
+def test_status_old_sqlite_changes_nothing(tmp_path):
+    db = os.path.join(str(tmp_path), "crier.db")
+    config = SQLITE % (PLUGINS, db)
+    latest = int(migrate(tmp_path, config).split()[4])
+    subprocess.run(["sqlite3", db, SQLITE_UNDO_17_18], check=True)
+    with open(db, "rb") as f:
+        before = f.read()
+
+    code, lines = status(tmp_path, config)
+    assert code == 3
+    assert lines == [
+        "store sqlite: schema version 16 of %d; 2 migrations pending:"
+        % latest,
+        "  17  the items of digest windows",
+        "  18  a smaller claim index"]
+    with open(db, "rb") as f:
+        assert f.read() == before
+    assert sqlite_version(db) == 16
+
+    assert migrate(tmp_path, config) == (
+        "store sqlite: schema version %d of %d; applied 2 migrations "
+        "(found version 16)" % (latest, latest))
+    assert sqlite_version(db) == latest
+    assert status(tmp_path, config) == (0, [
+        "store sqlite: schema version %d of %d; up to date"
+        % (latest, latest)])
+
+
+def test_migrate_applies_postgres(tmp_path, postgres):
     config = POSTGRES % (PLUGINS, postgres.url)
     assert migrate(tmp_path, config) == (
         "store postgres: schema version 2 of 2; applied 2 migrations "
@@ -62,6 +145,46 @@ def test_migrate_status_postgres(tmp_path, postgres):
         "store postgres: schema version 2 of 2; nothing to apply")
     assert postgres.scalar("SELECT version FROM crier_schema_version",
                            "migrate_test") == "2"
+
+
+def test_status_old_postgres_changes_nothing(tmp_path, postgres):
+    config = POSTGRES % (PLUGINS, postgres.url)
+    schemas = "SELECT count(*) FROM pg_namespace WHERE nspname = " \
+              "'migrate_test'"
+    assert status(tmp_path, config) == (3, [
+        "store postgres: schema version 0 of 2; 2 migrations pending:",
+        "  1  the first schema, with the tables of every store operation",
+        "  2  what the sqlite store's migrations 14 to 17 added"])
+    assert postgres.scalar(schemas) == "0"
+
+    migrate(tmp_path, config)
+    postgres.query(POSTGRES_UNDO_2, "migrate_test")
+    tables = "SELECT count(*) FROM pg_tables WHERE schemaname = " \
+             "'migrate_test'"
+    functions = "SELECT count(*) FROM pg_proc p JOIN pg_namespace n " \
+                "ON n.oid = p.pronamespace WHERE nspname = 'migrate_test'"
+    tables_before = postgres.scalar(tables)
+    functions_before = postgres.scalar(functions)
+    assert status(tmp_path, config) == (3, [
+        "store postgres: schema version 1 of 2; 1 migration pending:",
+        "  2  what the sqlite store's migrations 14 to 17 added"])
+    assert postgres.scalar("SELECT version FROM crier_schema_version",
+                           "migrate_test") == "1"
+    assert postgres.scalar(tables) == tables_before
+    assert postgres.scalar(functions) == functions_before
+    assert postgres.scalar("SELECT to_regclass('pauses') IS NULL",
+                           "migrate_test") == "t"
+
+    # A node that starts applies the pending migration.
+    (tmp_path / "node").mkdir()
+    node = Crier(tmp_path / "node", POSTGRES_NODE.replace(
+        "copied", "migrate_test") % postgres.url)
+    node.start()
+    assert node.stop() == 0
+    assert postgres.scalar("SELECT version FROM crier_schema_version",
+                           "migrate_test") == "2"
+    assert status(tmp_path, config) == (0, [
+        "store postgres: schema version 2 of 2; up to date"])
 
 
 def test_migrate_rejects_unknown_option(tmp_path):

@@ -1055,4 +1055,10 @@ json_t *jobs_tally_new(void);
  * "<rule>/" and sorts after the one set (NULL changes nothing). */
 void jobs_tally_last(json_t *result, const char *rule, const char *key);
 
+/* Builds the schema_status result of a store that was not started:
+ * "version" and "found" are both the stored `version`, and "pending"
+ * lists each migration after it up to `latest` with its title. */
+json_t *schema_status_result(const char *store, int version, int latest,
+                             const char *(*title)(int version));
+
 #endif

@@ -128,6 +128,72 @@ schema_latest(void)
 }
 
 
+/*
+ * Returns the title of migration `version`: the first sentence of the
+ * comment that opens its file ("-- N: title. ..."), cut at the end of
+ * that line. Runs on the loop thread only, because it fills a static
+ * table.
+ */
+const char *
+schema_title(int version)
+{
+    static char titles[MIGRATION_COUNT][128];
+    const char *sql;
+    const char *start;
+    size_t length;
+
+    if (version < 1 || version > MIGRATION_COUNT)
+        return NULL;
+    if (titles[version - 1][0] != '\0')
+        return titles[version - 1];
+    sql = pg_migrations[version - 1];
+    start = strstr(sql, ": ");
+    start = start != NULL ? start + 2 : sql;
+    length = strcspn(start, "\n");
+    for (const char *stop = start; stop < start + length; stop++)
+        if (stop[0] == '.' && (stop[1] == ' ' || stop[1] == '\n')) {
+            length = (size_t)(stop - start);
+            break;
+        }
+    if (length >= sizeof(titles[0]))
+        length = sizeof(titles[0]) - 1;
+    memcpy(titles[version - 1], start, length);
+    return titles[version - 1];
+}
+
+
+/*
+ * Reads the stored version without changing anything, inside a read-only
+ * transaction. A schema without crier_schema_version reads as version 0.
+ */
+int
+schema_peek(PGconn *pg, int *version, char *message, size_t size)
+{
+    PGresult *result;
+    int exists;
+    int rc;
+
+    *version = 0;
+    rc = exec_checked(pg, "BEGIN READ ONLY", message, size);
+    if (rc < 0)
+        return rc;
+    result = PQexec(pg, "SELECT to_regclass('crier_schema_version')"
+                    " IS NOT NULL");
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        snprintf(message, size, "%s", PQresultErrorMessage(result));
+        rc = CRIER_EIO;
+    }
+    exists = rc == 0 && PQntuples(result) == 1
+             && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    if (exists)
+        rc = version_read(pg, version, message, size);
+    exec_checked(pg, rc == 0 ? "COMMIT" : "ROLLBACK",
+                 message + strlen(message), size - strlen(message));
+    return rc;
+}
+
+
 int
 schema_migrate(PGconn *pg, int *found, char *message, size_t size)
 {
