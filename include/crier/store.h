@@ -198,7 +198,8 @@ struct crier_store_ops {
 
     /* Moves fired rows to their next occurrence, or marks them done, ends
      * their lease and appends the events that record the firing, all in
-     * one transaction: {"advanced": N, "appended": E}. */
+     * one transaction: {"advanced": N, "appended": E}. A row's own
+     * "event" is appended only when that row moves. */
     int (*schedules_advance)(void *store, json_t *request,
                              crier_store_cb done, void *arg);
 

@@ -759,7 +759,9 @@ struct schedule_claim {
 };
 
 /* One step of a schedules_advance request: the row that fired
- * `occurrence` moves to `next` at `due`, or is done without `has_due`. */
+ * `occurrence` moves to `next` at `due`, or is done without `has_due`.
+ * `events` (0 or 1 of them) records this row's firing and is appended
+ * only when the row moves. */
 struct schedule_step {
     char *schedule;
     char *profile;
@@ -768,6 +770,8 @@ struct schedule_step {
     char *next;
     int has_due;
     int64_t due;
+    struct batch_event *events;
+    size_t event_count;
 };
 
 /* A schedules_advance request, with the events that the fired rows

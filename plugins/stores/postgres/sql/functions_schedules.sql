@@ -57,15 +57,22 @@ END
 $$;
 
 -- Moves fired rows to their next occurrence, or marks them done, when
--- they still have the occurrence that fired, and appends the events of
--- the firing.
+-- they are still due with the occurrence that fired, and appends the
+-- events of the firing. A row's own "event" is appended only when the row
+-- moved: when two nodes fired one row (a claim whose lease ended during
+-- the firing), the second advance waits for the first's row lock, finds
+-- the row moved on and records nothing. The events stay json, not jsonb,
+-- so each body is stored as the core wrote it. They are appended after
+-- every row is updated, because a commit locks schedule rows before the
+-- events lock, and taking them in the other order could deadlock.
 CREATE OR REPLACE FUNCTION crier_schedules_advance(request json)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
   r json;
   changed bigint;
   advanced bigint := 0;
-  appended bigint := 0;
+  moved_events json[] := '{}';
+  appended bigint;
 BEGIN
   FOR r IN SELECT * FROM json_array_elements(request->'rows') LOOP
     UPDATE schedules SET due = (r->>'due')::bigint,
@@ -73,11 +80,15 @@ BEGIN
                          lease_until = NULL
       WHERE source = request->>'source' AND profile = r->>'profile'
         AND schedule = r->>'schedule' AND record = r->>'record'
-        AND occurrence = r->>'occurrence';
+        AND occurrence = r->>'occurrence' AND due IS NOT NULL;
     GET DIAGNOSTICS changed = ROW_COUNT;
     advanced := advanced + changed;
+    IF changed > 0 AND json_typeof(r->'event') = 'object' THEN
+      moved_events := moved_events || (r->'event');
+    END IF;
   END LOOP;
-  appended := crier_batch_events_append(request->'events');
+  appended := crier_batch_events_append(array_to_json(moved_events))
+              + crier_batch_events_append(request->'events');
   RETURN json_build_object('advanced', advanced, 'appended', appended);
 END
 $$;

@@ -1,0 +1,372 @@
+"""Two crier nodes on one PostgreSQL, each with its own test clock, share
+date-relative schedules, journey waits, digest windows and bulletins.
+Every occurrence is planned once across the two nodes and every message
+is sent once. Where a node is killed with SIGKILL, the other finishes its
+work after the leases end, and a message repeats only when its job was
+claimed or sending on the killed node."""
+import collections
+import hashlib
+import os
+
+import pytest
+
+from crierlib import (ROOT, Crier, PostgresServer, maildir_messages,
+                      wait_until)
+
+TOKEN = "admin-token-for-claim-tests"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+DATA = os.path.join(ROOT, "tests", "data")
+
+BASE = """
+node = "%(node)s";
+clock = "test";
+time_zone = "America/Chicago";
+templates = "%(templates)s";
+store: { plugin = "postgres"; url = "%(url)s"; schema = "%(schema)s";
+         connections = 3; };
+channels: { email: { plugin = "email"; outbox = "var/outbox";
+                     from = "Agency <agency@example.gov>"; }; };
+delivery: { lease = "5s"; poll = "100ms"; };
+admin: { tokens = [ "sha256:%(digest)s" ]; };
+"""
+
+SCHEDULES = """
+attributes: { enrolled_on = "date"; };
+triggers: {
+  api: { plugin = "api"; };
+  dates: { plugin = "schedule";
+    schedules = (
+      { name = "anniversary"; date = "profile.enrolled_on";
+        repeat = "yearly"; at = "10:00"; }
+    ); };
+};
+rules = (
+  { name = "anniversary"; on = "date.anniversary";
+    send = { channel = "email"; template = "reminder"; }; }
+);
+"""
+
+SEND = '{ channel = "email"; template = "reminder"; }'
+JOURNEY = """
+triggers: { api: { plugin = "api"; }; };
+journeys = (
+  { name = "welcome"; on = "signup";
+    steps = (
+      { name = "hello"; send = %(send)s; },
+      { name = "pause-1"; wait = "3d"; },
+      { name = "tips"; send = %(send)s; },
+      { name = "pause-2"; wait = "7d"; },
+      { name = "last"; send = %(send)s; }
+    ); }
+);
+""" % {"send": SEND}
+
+DIGESTS = """
+triggers: { api: { plugin = "api"; }; };
+digests = (
+  { name = "notes"; window = "5m"; channel = "email";
+    template = "case-notes"; key = "event.properties.note_id"; }
+);
+rules = (
+  { name = "note"; on = "case.note"; send = { digest = "notes"; }; }
+);
+"""
+
+BULLETINS = """
+triggers: { api: { plugin = "api"; }; };
+topics = (
+  { name = "road-closures"; title = "Road closures";
+    category = "Streets"; channels = [ "email" ]; }
+);
+"""
+
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    pg = PostgresServer(tmp_path_factory.mktemp("pg"))
+    yield pg
+    pg.stop()
+
+
+class Nodes:
+    """Nodes a and b on one schema, each in a folder of its own."""
+
+    def __init__(self, tmp_path, pg, schema, templates, extra):
+        self.pg = pg
+        self.schema = schema
+        self.nodes = {}
+        for name in ("a", "b"):
+            folder = tmp_path / name
+            folder.mkdir()
+            config = BASE % {
+                "node": name, "templates": os.path.join(DATA, templates),
+                "url": pg.url, "schema": schema,
+                "digest": hashlib.sha256(TOKEN.encode()).hexdigest()}
+            self.nodes[name] = Crier(folder, config + extra)
+        for node in self.nodes.values():
+            node.start()
+        self.a = self.nodes["a"]
+        self.b = self.nodes["b"]
+
+    def q(self, sql):
+        return self.pg.scalar(sql, self.schema)
+
+    def rows(self, sql):
+        return self.pg.query(sql, self.schema)
+
+    def set_clock(self, now, names=("a", "b")):
+        for name in names:
+            r = self.nodes[name].post("/v1/test/clock", {"now": now})
+            assert r.status == 200, r.body
+
+    def settle(self, timeout=60):
+        """Waits until the shared pipeline cursor reaches the last event."""
+        def done():
+            last, cursor = self.rows(
+                "SELECT (SELECT max(seq) FROM events),"
+                " (SELECT value FROM cursors WHERE name = 'pipeline')")[0]
+            return last != "" and last == cursor
+        wait_until(done, timeout=timeout, interval=0.2)
+
+    def messages(self):
+        """Returns the messages in both outboxes."""
+        found = []
+        for node in self.nodes.values():
+            found += maildir_messages(os.path.join(node.workdir, "var",
+                                                   "outbox"))
+        return found
+
+    def stop(self):
+        codes = [node.stop() for node in self.nodes.values()]
+        return codes
+
+
+def sent_by_recipient(nodes, subject=None):
+    """Counts the messages by recipient, only those with `subject` when
+    given."""
+    return collections.Counter(
+        m["To"] for m in nodes.messages()
+        if subject is None or m["Subject"] == subject)
+
+
+def post_split(nodes, events):
+    """Posts alternate events to a and b, in batches of 100."""
+    halves = (events[0::2], events[1::2])
+    for node, half in zip((nodes.a, nodes.b), halves):
+        for first in range(0, len(half), 100):
+            r = node.post("/v1/events", {"events": half[first:first + 100]})
+            assert r.status == 202, r.body
+
+
+def test_schedules_fire_once_across_nodes(tmp_path, postgres):
+    residents = 200
+    nodes = Nodes(tmp_path, postgres, "claims_schedules",
+                  "schedule-templates", SCHEDULES)
+    try:
+        nodes.set_clock("2026-01-01T00:00:00Z")
+        # Anniversaries spread over January 2 to February 20.
+        post_split(nodes, [
+            {"type": "signup", "id": "signup-%03d" % i,
+             "profile": {"email": "r%03d@example.gov" % i},
+             "attributes": {"enrolled_on": "2024-%02d-%02d" % (
+                 1 + (i % 50 + 1) // 31, (i % 50 + 1) % 31 + 1),
+                 "first_name": "R%d" % i}}
+            for i in range(residents)])
+        nodes.settle()
+        wait_until(lambda: nodes.q("SELECT count(*) FROM schedules")
+                   == str(residents), timeout=30)
+
+        # Both clocks walk through the dates a week at a time, so both
+        # nodes claim rows of the same due times.
+        for day in ("01-08", "01-15", "01-22", "01-29", "02-05", "02-12",
+                    "02-19", "02-26"):
+            nodes.set_clock("2026-%sT23:00:00Z" % day)
+        wait_until(lambda: nodes.q(
+            "SELECT count(*) FROM schedules WHERE occurrence >= '2027'")
+            == str(residents), timeout=60, interval=0.2)
+        nodes.settle()
+
+        fired = nodes.rows("SELECT profile, count(*) FROM events"
+                           " WHERE type = 'date.anniversary'"
+                           " GROUP BY profile")
+        assert len(fired) == residents
+        assert {count for _, count in fired} == {"1"}
+        assert nodes.q("SELECT count(*) FROM jobs"
+                       " WHERE rule = 'anniversary'") == str(residents)
+        assert nodes.q("SELECT count(DISTINCT recipient) FROM jobs"
+                       " WHERE rule = 'anniversary'") == str(residents)
+
+        wait_until(lambda: nodes.q(
+            "SELECT count(*) FROM jobs WHERE rule = 'anniversary'"
+            " AND state = 'sent'") == str(residents), timeout=60,
+            interval=0.2)
+        sent = sent_by_recipient(nodes)
+        assert len(sent) == residents
+        assert set(sent.values()) == {1}
+    finally:
+        codes = nodes.stop()
+    assert codes == [0, 0]
+
+
+JOURNEY_JOBS = ("SELECT count(*) FROM jobs"
+                " WHERE rule LIKE 'journey:welcome/%'")
+
+
+def test_journey_steps_once_after_sigkill(tmp_path, postgres):
+    residents = 150
+    nodes = Nodes(tmp_path, postgres, "claims_journeys",
+                  "schedule-templates", JOURNEY)
+    a_killed = False
+    try:
+        nodes.set_clock("2026-03-02T15:00:00Z")
+        post_split(nodes, [
+            {"type": "signup", "id": "signup-%03d" % i,
+             "profile": {"email": "r%03d@example.gov" % i},
+             "attributes": {"first_name": "R%d" % i}}
+            for i in range(residents)])
+        nodes.settle()
+        wait_until(lambda: nodes.q(JOURNEY_JOBS)
+            == str(residents), timeout=30, interval=0.2)
+
+        # The first wait ends on both nodes at once.
+        nodes.set_clock("2026-03-05T15:00:01Z")
+        wait_until(lambda: nodes.q(JOURNEY_JOBS)
+            == str(2 * residents), timeout=60, interval=0.2)
+
+        # The second wait ends on node a only, and a dies while it wakes
+        # the residents: the rows it leased stay leased for 30 s of
+        # node b's clock.
+        nodes.set_clock("2026-03-12T15:00:02Z", names=("a",))
+        wait_until(lambda: nodes.q(JOURNEY_JOBS)
+            != str(2 * residents), timeout=60, interval=0.01)
+        nodes.a.kill()
+        a_killed = True
+        in_flight = int(nodes.q("SELECT count(*) FROM jobs WHERE owner = 'a'"
+                                " AND state IN ('claimed', 'sending')"))
+        planned_at_kill = int(nodes.q(JOURNEY_JOBS))
+        assert planned_at_kill < 3 * residents
+
+        # Node b's clock passes the wait, then the lease of a's rows and
+        # of a's jobs.
+        nodes.set_clock("2026-03-12T15:00:02Z", names=("b",))
+        nodes.set_clock("2026-03-12T15:01:00Z", names=("b",))
+        wait_until(lambda: nodes.q(
+            JOURNEY_JOBS + " AND state = 'sent'") == str(3 * residents), timeout=90,
+            interval=0.2)
+
+        keys = nodes.rows("SELECT recipient, count(*) FROM jobs"
+                          " WHERE rule LIKE 'journey:welcome/%'"
+                          " GROUP BY recipient")
+        assert len(keys) == residents
+        assert {count for _, count in keys} == {"3"}
+        assert nodes.q("SELECT count(DISTINCT key) FROM jobs"
+                       " WHERE rule LIKE 'journey:welcome/%'") == str(3 * residents)
+        assert nodes.q("SELECT count(*) FROM journeys"
+                       " WHERE journey = 'welcome' AND state = 'active'") \
+            == "0"
+
+        sent = sent_by_recipient(nodes)
+        total = sum(sent.values())
+        print("planned_at_kill=%d in_flight_at_kill=%d messages=%d"
+              % (planned_at_kill, in_flight, total))
+        assert len(sent) == residents
+        assert min(sent.values()) == 3
+        assert total - 3 * residents <= in_flight
+    finally:
+        codes = nodes.stop()
+    assert codes[1] == 0
+    assert a_killed
+
+
+def test_digest_one_email_per_window(tmp_path, postgres):
+    residents = 60
+    notes_each = 4
+    nodes = Nodes(tmp_path, postgres, "claims_digests", "journey-templates",
+                  DIGESTS)
+    try:
+        nodes.set_clock("2026-04-08T16:00:00Z")
+        # Each resident's notes go to both nodes in turn.
+        post_split(nodes, [
+            {"type": "case.note", "id": "note-%03d-%d" % (i, n),
+             "time": "2026-04-08T16:00:0%dZ" % n,
+             "profile": {"email": "r%03d@example.gov" % i},
+             "properties": {"note_id": "n-%d" % n,
+                            "note": "note %d of r%03d" % (n, i)}}
+            for n in range(notes_each) for i in range(residents)])
+        nodes.settle()
+        assert nodes.q("SELECT count(*) FROM journeys"
+                       " WHERE journey = 'digest:notes'"
+                       " AND state = 'active'") == str(residents)
+
+        nodes.set_clock("2026-04-08T16:05:00Z")
+        wait_until(lambda: nodes.q(
+            "SELECT count(*) FROM jobs WHERE rule LIKE 'digest:%'"
+            " AND state = 'sent'") == str(residents), timeout=60,
+            interval=0.2)
+        assert nodes.q("SELECT count(*) FROM jobs"
+                       " WHERE rule LIKE 'digest:%'") == str(residents)
+
+        sent = collections.defaultdict(list)
+        for m in nodes.messages():
+            sent[m["To"]].append(m.get_payload(decode=True).decode())
+        assert len(sent) == residents
+        for i in range(residents):
+            bodies = sent["r%03d@example.gov" % i]
+            assert len(bodies) == 1
+            for n in range(notes_each):
+                assert "note %d of r%03d" % (n, i) in bodies[0]
+    finally:
+        codes = nodes.stop()
+    assert codes == [0, 0]
+
+
+def call(node, method, path, body=None, status=200):
+    r = node.request(method, path, body, headers=AUTH)
+    assert r.status == status, r.body
+    return r.json()
+
+
+def test_bulletin_once_per_subscriber(tmp_path, postgres):
+    subscribers = 1200
+    nodes = Nodes(tmp_path, postgres, "claims_bulletins", "e2e-templates",
+                  BULLETINS)
+    try:
+        nodes.set_clock("2026-05-01T12:00:00Z")
+        post_split(nodes, [
+            {"type": "signed_up", "id": "signup-%04d" % i,
+             "profile": {"email": "r%04d@example.gov" % i},
+             "attributes": {"first_name": "R%d" % i}}
+            for i in range(subscribers)])
+        nodes.settle()
+        ids = [row[0] for row in nodes.rows("SELECT id FROM profiles")]
+        assert len(ids) == subscribers
+        for first in range(0, subscribers, 600):
+            out = call(nodes.b, "POST", "/v1/subscriptions", {
+                "subscriptions": [
+                    {"profile": p, "topic": "road-closures",
+                     "channel": "email", "status": "confirmed"}
+                    for p in ids[first:first + 600]]})
+            assert out["written"] == len(ids[first:first + 600])
+
+        b = call(nodes.a, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "road-closures"}, 201)
+        wait_until(lambda: call(nodes.a, "GET", "/v1/bulletins/" + b["id"])
+                   ["state"] == "complete", timeout=120, interval=0.5)
+        done = call(nodes.a, "GET", "/v1/bulletins/" + b["id"])
+        assert done["progress"]["planned"] == subscribers
+        assert done["progress"]["sent"] == subscribers
+        assert nodes.q("SELECT count(*) FROM jobs WHERE rule = 'bulletin:%s'"
+                       % b["id"]) == str(subscribers)
+
+        sent = sent_by_recipient(nodes)
+        assert len(sent) == subscribers
+        assert set(sent.values()) == {1}
+        owners = dict(nodes.rows("SELECT owner, count(*) FROM jobs"
+                                 " WHERE rule = 'bulletin:%s'"
+                                 " GROUP BY owner" % b["id"]))
+        print("sent by node: %s" % owners)
+    finally:
+        codes = nodes.stop()
+    assert codes == [0, 0]
