@@ -4,6 +4,7 @@ version it left, on SQLite and on PostgreSQL. `crier migrate --status`
 lists the pending migrations and changes nothing. `crier migrate --from
 sqlite:PATH --to postgres:URL` copies a SQLite store into PostgreSQL and
 can run again."""
+import glob
 import os
 import subprocess
 
@@ -73,18 +74,20 @@ ALTER TABLE journeys DROP COLUMN items;
 UPDATE schema_version SET version = 16;
 """
 
-# Undoes postgres migration 2, as a crier from before it left the schema.
-# CASCADE drops the functions that use the tables' row types, which
-# every start replaces.
-POSTGRES_UNDO_2 = """
-DROP TABLE pauses, audit_log, subscriptions, objects CASCADE;
-DROP INDEX jobs_rule, jobs_claim, jobs_message_id;
-CREATE INDEX jobs_lane_due ON jobs (state, lane, due, priority);
-ALTER TABLE jobs DROP COLUMN delivery_status, DROP COLUMN delivery_code,
-  DROP COLUMN delivery_text, DROP COLUMN delivery_time;
-ALTER TABLE journeys DROP COLUMN items, DROP COLUMN lease_until;
-UPDATE crier_schema_version SET version = 1;
-"""
+PG_MIGRATIONS = sorted(glob.glob(os.path.join(
+    ROOT, "plugins", "stores", "postgres", "sql", "migration_*.sql")))
+
+
+def postgres_old_schema(postgres, schema, version):
+    """Builds `schema` as a crier with only the first `version` postgres
+    migrations left it, by running those files."""
+    postgres.query("CREATE SCHEMA %s" % schema)
+    sql = ["CREATE TABLE crier_schema_version (version integer NOT NULL);"
+           "INSERT INTO crier_schema_version VALUES (%d);" % version]
+    for path in PG_MIGRATIONS[:version]:
+        with open(path) as f:
+            sql.append(f.read())
+    postgres.query("\n".join(sql), schema)
 
 
 def test_migrate_applies_sqlite(tmp_path):
@@ -149,31 +152,37 @@ def test_migrate_applies_postgres(tmp_path, postgres):
 
 def test_status_old_postgres_changes_nothing(tmp_path, postgres):
     config = POSTGRES % (PLUGINS, postgres.url)
+    latest = len(PG_MIGRATIONS)
     schemas = "SELECT count(*) FROM pg_namespace WHERE nspname = " \
               "'migrate_test'"
-    assert status(tmp_path, config) == (3, [
-        "store postgres: schema version 0 of 2; 2 migrations pending:",
-        "  1  the first schema, with the tables of every store operation",
-        "  2  what the sqlite store's migrations 14 to 17 added"])
+    code, lines = status(tmp_path, config)
+    assert code == 3
+    assert lines[0] == ("store postgres: schema version 0 of %d; %d "
+                        "migrations pending:" % (latest, latest))
+    assert lines[1] == ("  1  the first schema, with the tables of every "
+                        "store operation")
+    assert lines[2] == "  2  what the sqlite store's migrations 14 to 17 added"
+    assert len(lines) == latest + 1
     assert postgres.scalar(schemas) == "0"
 
-    migrate(tmp_path, config)
-    postgres.query(POSTGRES_UNDO_2, "migrate_test")
+    # A schema that a crier with one migration fewer left.
+    postgres_old_schema(postgres, "migrate_test", latest - 1)
     tables = "SELECT count(*) FROM pg_tables WHERE schemaname = " \
              "'migrate_test'"
     functions = "SELECT count(*) FROM pg_proc p JOIN pg_namespace n " \
                 "ON n.oid = p.pronamespace WHERE nspname = 'migrate_test'"
     tables_before = postgres.scalar(tables)
-    functions_before = postgres.scalar(functions)
-    assert status(tmp_path, config) == (3, [
-        "store postgres: schema version 1 of 2; 1 migration pending:",
-        "  2  what the sqlite store's migrations 14 to 17 added"])
+    code, lines = status(tmp_path, config)
+    assert code == 3
+    assert lines[0] == ("store postgres: schema version %d of %d; 1 "
+                        "migration pending:" % (latest - 1, latest))
+    assert lines[1].startswith("  %d  " % latest)
+    assert len(lines[1]) > len("  %d  " % latest)
+    assert len(lines) == 2
     assert postgres.scalar("SELECT version FROM crier_schema_version",
-                           "migrate_test") == "1"
+                           "migrate_test") == str(latest - 1)
     assert postgres.scalar(tables) == tables_before
-    assert postgres.scalar(functions) == functions_before
-    assert postgres.scalar("SELECT to_regclass('pauses') IS NULL",
-                           "migrate_test") == "t"
+    assert postgres.scalar(functions) == "0"
 
     # A node that starts applies the pending migration.
     (tmp_path / "node").mkdir()
@@ -182,9 +191,10 @@ def test_status_old_postgres_changes_nothing(tmp_path, postgres):
     node.start()
     assert node.stop() == 0
     assert postgres.scalar("SELECT version FROM crier_schema_version",
-                           "migrate_test") == "2"
+                           "migrate_test") == str(latest)
     assert status(tmp_path, config) == (0, [
-        "store postgres: schema version 2 of 2; up to date"])
+        "store postgres: schema version %d of %d; up to date"
+        % (latest, latest)])
 
 
 def test_migrate_rejects_unknown_option(tmp_path):

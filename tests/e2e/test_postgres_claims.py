@@ -212,13 +212,23 @@ def test_schedules_fire_once_across_nodes(tmp_path, postgres):
 
 JOURNEY_JOBS = ("SELECT count(*) FROM jobs"
                 " WHERE rule LIKE 'journey:welcome/%'")
+LEASED_ROWS = ("SELECT count(*) FROM journeys WHERE due IS NOT NULL"
+               " AND lease_until IS NOT NULL")
 
 
 def test_journey_steps_once_after_sigkill(tmp_path, postgres):
-    residents = 150
+    residents = 400
     nodes = Nodes(tmp_path, postgres, "claims_journeys",
                   "schedule-templates", JOURNEY)
     a_killed = False
+
+    # A clock move past the 5 s delivery lease lets a node claim again the
+    # jobs it is still sending, so each move waits until every job is sent.
+    def all_sent(count):
+        wait_until(lambda: nodes.q(JOURNEY_JOBS + " AND state = 'sent'")
+                   == str(count), timeout=120, interval=0.2)
+        assert nodes.q(JOURNEY_JOBS) == str(count)
+
     try:
         nodes.set_clock("2026-03-02T15:00:00Z")
         post_split(nodes, [
@@ -227,34 +237,30 @@ def test_journey_steps_once_after_sigkill(tmp_path, postgres):
              "attributes": {"first_name": "R%d" % i}}
             for i in range(residents)])
         nodes.settle()
-        wait_until(lambda: nodes.q(JOURNEY_JOBS)
-            == str(residents), timeout=30, interval=0.2)
+        all_sent(residents)
 
         # The first wait ends on both nodes at once.
         nodes.set_clock("2026-03-05T15:00:01Z")
-        wait_until(lambda: nodes.q(JOURNEY_JOBS)
-            == str(2 * residents), timeout=60, interval=0.2)
+        all_sent(2 * residents)
 
-        # The second wait ends on node a only, and a dies while it wakes
-        # the residents: the rows it leased stay leased for 30 s of
-        # node b's clock.
+        # The second wait ends on node a only, and a dies at once, while
+        # it reads the due rows under a 30 s lease, commits their wake-ups
+        # or plans the last step. Rows that it leased and did not wake
+        # wait for that lease on node b's clock.
         nodes.set_clock("2026-03-12T15:00:02Z", names=("a",))
-        wait_until(lambda: nodes.q(JOURNEY_JOBS)
-            != str(2 * residents), timeout=60, interval=0.01)
+        wait_until(lambda: nodes.q(LEASED_ROWS) != "0" or int(nodes.q(
+            JOURNEY_JOBS)) > 2 * residents, timeout=30, interval=0.001)
         nodes.a.kill()
         a_killed = True
         in_flight = int(nodes.q("SELECT count(*) FROM jobs WHERE owner = 'a'"
                                 " AND state IN ('claimed', 'sending')"))
+        leased = nodes.q(LEASED_ROWS)
         planned_at_kill = int(nodes.q(JOURNEY_JOBS))
-        assert planned_at_kill < 3 * residents
 
-        # Node b's clock passes the wait, then the lease of a's rows and
-        # of a's jobs.
-        nodes.set_clock("2026-03-12T15:00:02Z", names=("b",))
+        # Node b's clock passes the wait, the lease of a's rows and the
+        # delivery lease of a's jobs in one move.
         nodes.set_clock("2026-03-12T15:01:00Z", names=("b",))
-        wait_until(lambda: nodes.q(
-            JOURNEY_JOBS + " AND state = 'sent'") == str(3 * residents), timeout=90,
-            interval=0.2)
+        all_sent(3 * residents)
 
         keys = nodes.rows("SELECT recipient, count(*) FROM jobs"
                           " WHERE rule LIKE 'journey:welcome/%'"
@@ -269,8 +275,8 @@ def test_journey_steps_once_after_sigkill(tmp_path, postgres):
 
         sent = sent_by_recipient(nodes)
         total = sum(sent.values())
-        print("planned_at_kill=%d in_flight_at_kill=%d messages=%d"
-              % (planned_at_kill, in_flight, total))
+        print("planned_at_kill=%d leased_at_kill=%s in_flight_at_kill=%d "
+              "messages=%d" % (planned_at_kill, leased, in_flight, total))
         assert len(sent) == residents
         assert min(sent.values()) == 3
         assert total - 3 * residents <= in_flight

@@ -130,35 +130,40 @@ schema_latest(void)
 
 /*
  * Returns the title of migration `version`: the first sentence of the
- * comment that opens its file ("-- N: title. ..."), cut at the end of
- * that line. Runs on the loop thread only, because it fills a static
- * table.
+ * comment that opens its file ("-- N: title. ..."), which may run over
+ * several comment lines. Runs on the loop thread only, because it fills
+ * a static table.
  */
 const char *
 schema_title(int version)
 {
-    static char titles[MIGRATION_COUNT][128];
-    const char *sql;
-    const char *start;
-    size_t length;
+    static char titles[MIGRATION_COUNT][160];
+    const char *at;
+    char *title;
+    size_t length = 0;
 
     if (version < 1 || version > MIGRATION_COUNT)
         return NULL;
-    if (titles[version - 1][0] != '\0')
-        return titles[version - 1];
-    sql = pg_migrations[version - 1];
-    start = strstr(sql, ": ");
-    start = start != NULL ? start + 2 : sql;
-    length = strcspn(start, "\n");
-    for (const char *stop = start; stop < start + length; stop++)
-        if (stop[0] == '.' && (stop[1] == ' ' || stop[1] == '\n')) {
-            length = (size_t)(stop - start);
+    title = titles[version - 1];
+    if (title[0] != '\0')
+        return title;
+    at = strstr(pg_migrations[version - 1], ": ");
+    at = at != NULL ? at + 2 : pg_migrations[version - 1];
+    while (*at != '\0' && length + 1 < sizeof(titles[0])) {
+        if (at[0] == '.' && (at[1] == ' ' || at[1] == '\n' || at[1] == '\0'))
             break;
+        if (at[0] == '\n') {
+            /* The sentence goes on only on a comment line with text. */
+            if (strncmp(at + 1, "-- ", 3) != 0)
+                break;
+            title[length++] = ' ';
+            at += 4;
+            continue;
         }
-    if (length >= sizeof(titles[0]))
-        length = sizeof(titles[0]) - 1;
-    memcpy(titles[version - 1], start, length);
-    return titles[version - 1];
+        title[length++] = *at++;
+    }
+    title[length] = '\0';
+    return title;
 }
 
 
