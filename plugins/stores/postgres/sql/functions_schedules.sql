@@ -60,11 +60,10 @@ $$;
 -- they are still due with the occurrence that fired, and appends the
 -- events of the firing. A row's own "event" is appended only when the row
 -- moved: when two nodes fired one row (a claim whose lease ended during
--- the firing), the second advance waits for the first's row lock, finds
--- the row moved on and records nothing. The events stay json, not jsonb,
--- so each body is stored as the core wrote it. They are appended after
--- every row is updated, because a commit locks schedule rows before the
--- events lock, and taking them in the other order could deadlock.
+-- the firing), the second advance waits for the first's events lock,
+-- finds the row moved on and records nothing. That lock comes before any
+-- row lock, as in every transaction that appends events. The events stay
+-- json, not jsonb, so each body is stored as the core wrote it.
 CREATE OR REPLACE FUNCTION crier_schedules_advance(request json)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -74,6 +73,7 @@ DECLARE
   moved_events json[] := '{}';
   appended bigint;
 BEGIN
+  PERFORM crier_events_lock();
   FOR r IN SELECT * FROM json_array_elements(request->'rows') LOOP
     UPDATE schedules SET due = (r->>'due')::bigint,
                          occurrence = coalesce(r->>'next', occurrence),
