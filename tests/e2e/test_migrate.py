@@ -139,6 +139,29 @@ def test_status_old_sqlite_changes_nothing(tmp_path):
         % (latest, latest)])
 
 
+def test_status_newer_sqlite_fails(tmp_path):
+    db = os.path.join(str(tmp_path), "crier.db")
+    config = SQLITE % (PLUGINS, db)
+    latest = int(migrate(tmp_path, config).split()[4])
+    subprocess.run(["sqlite3", db, "UPDATE schema_version SET version = %d"
+                    % (latest + 1)], check=True)
+    code, out, err = run_crier("-c", write_config(tmp_path, config),
+                               "migrate", "--status")
+    assert code == 1
+    assert out == ""
+    assert err == ("crier: store sqlite: schema version %d is newer than "
+                   "the latest this crier knows (%d); use a newer crier\n"
+                   % (latest + 1, latest))
+
+
+def test_status_memory_store_fails(tmp_path):
+    config = 'plugin_dir = "%s";\nstore: { plugin = "memory"; };\n' % PLUGINS
+    code, out, err = run_crier("-c", write_config(tmp_path, config),
+                               "migrate", "--status")
+    assert code == 1
+    assert "the memory store reports its schema only once started" in err
+
+
 def test_migrate_applies_postgres(tmp_path, postgres):
     config = POSTGRES % (PLUGINS, postgres.url)
     assert migrate(tmp_path, config) == (
