@@ -46,7 +46,9 @@ static const char usage_text[] =
     "  migrate [--status]\n"
     "            apply the store's missing schema migrations, as serve does\n"
     "            at start, and print the schema version found and now;\n"
-    "            offline\n"
+    "            offline. --status changes nothing: it prints the version\n"
+    "            and each pending migration, and exits 3 when any is\n"
+    "            pending\n"
     "  migrate --from sqlite:PATH --to postgres:URL [--schema NAME]\n"
     "            copy a sqlite store into a postgres store and verify the\n"
     "            copy; stop crier first (docs/stores/postgres.md)\n"
@@ -188,7 +190,9 @@ command_migrate(const char *path, int argc, char **argv)
         return EXIT_USAGE;
     }
     rc = load_config(path, &cfg);
-    if (rc == 0)
+    if (rc == 0 && argc == 1)
+        rc = migrate_status_command();
+    else if (rc == 0)
         rc = migrate_command();
     server_release();
     config_free(cfg);

@@ -54,9 +54,19 @@ struct bulletin {
 /* Reads the stored bulletins and starts the planner. */
 void bulletins_start(void);
 
-/* Reads every stored bulletin into memory, then wakes the planner
- * (registry.c). */
+/*
+ * Reads every stored bulletin into memory, then wakes the planner
+ * (registry.c). A bulletin already in memory keeps its planner state and
+ * takes the state, pace and send time of a newer stored copy, which
+ * another node on a shared store wrote. A read already under way makes
+ * this call do nothing.
+ */
 void bulletins_restore(void);
+
+/* How often the planner reads the stored bulletins again, in crier clock
+ * ms, so that a node sends and plans the bulletins that another node on a
+ * shared store created or changed. */
+#define BULLETIN_REFRESH_MS 5000
 
 /* Returns 1 once bulletins_restore has read the stored bulletins. */
 int bulletins_ready(void);

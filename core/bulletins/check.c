@@ -74,8 +74,11 @@ bulletin_job_check(const json_t *job, bulletin_check_cb done, void *arg)
     int rc;
 
     if (b == NULL) {
-        /* Bulletins are read at start; until then a job waits. */
-        done(arg, NULL, clock_now_ms() + PAUSED_HOLD_MS);
+        /* The bulletin is not read yet: this node is starting, or another
+         * node on a shared store created it. The job waits for the read
+         * that this starts. */
+        bulletins_restore();
+        done(arg, NULL, clock_now_ms() + BULLETIN_REFRESH_MS);
         return;
     }
     if (strcmp(b->state, "cancelled") == 0) {

@@ -40,6 +40,7 @@ struct channel_pace {
 static struct {
     struct crier_timer *tick;
     int running;
+    int64_t refreshed_at;       /* when the stored bulletins were last read */
     GHashTable *paces;          /* channel name -> struct channel_pace */
 } pl;
 
@@ -400,7 +401,10 @@ on_tally(void *arg, int status, json_t *result)
 
 
 /* Raises the bulletin's allowance for the time since its last turn and
- * returns the sendable jobs its own rate lets this turn plan. */
+ * returns the sendable jobs its own rate lets this turn plan.
+ * NOTE: the allowance is per node, and every node on a shared store plans
+ * the bulletins it has read, so N nodes may plan up to N times the rate
+ * ("PostgreSQL store" in docs/KNOWN_LIMITS.md). */
 static int64_t
 budget_take(struct bulletin *b, int64_t now)
 {
@@ -463,10 +467,18 @@ turn_start(struct bulletin *b, void *arg)
 static void
 on_tick(void *arg)
 {
+    int64_t now = clock_now_ms();
+
     pl.tick = NULL;
     if (!pl.running)
         return;
     tick_arm(PLAN_TICK_MS);
+    /* A clock stepped back also starts a read. */
+    if (now - pl.refreshed_at >= BULLETIN_REFRESH_MS ||
+        now < pl.refreshed_at) {
+        pl.refreshed_at = now;
+        bulletins_restore();
+    }
     bulletins_each(turn_start, NULL);
 }
 
@@ -496,6 +508,7 @@ bulletins_start(void)
         return;
     }
     pl.running = 1;
+    pl.refreshed_at = clock_now_ms();
     bulletins_restore();
     tick_arm(PLAN_TICK_MS);
 }

@@ -326,11 +326,35 @@ bulletin_save(struct bulletin *b, void (*done)(void *arg, int status),
 /* 1 once the stored bulletins are in the registry. */
 static int bulletins_loaded;
 
+/* 1 while a read of the stored bulletins is under way. */
+static int bulletins_reading;
+
 
 int
 bulletins_ready(void)
 {
     return bulletins_loaded;
+}
+
+
+/*
+ * Takes into `b` what another node changed in the stored copy `stored`:
+ * its state, pace and send time, and whether every recipient was
+ * considered. A copy that is not newer than the one in memory is left,
+ * so a change this node made and has not stored yet is kept.
+ */
+static void
+bulletin_take_newer(struct bulletin *b, const struct bulletin *stored)
+{
+    if (stored->updated <= b->updated)
+        return;
+    g_free(b->state);
+    b->state = g_strdup(stored->state);
+    b->rate = stored->rate;
+    b->send_at = stored->send_at;
+    b->scanned = stored->scanned;
+    b->updated = stored->updated;
+    b->stored = 1;
 }
 
 
@@ -340,27 +364,38 @@ on_bulletins_read(void *arg, int status, json_t *result)
     size_t i;
     json_t *object;
 
+    bulletins_reading = 0;
+    if (status < 0 && bulletins_loaded) {
+        log_error("stored bulletins could not be read; retrying at the "
+                  "next refresh", "error=%s", crier_errname(status));
+        return;
+    }
     if (status < 0) {
         log_error("stored bulletins could not be read; none is sent until "
-                  "a restart", "error=%s", crier_errname(status));
+                  "a refresh reads them", "error=%s", crier_errname(status));
         return;
     }
     bulletins_loaded = 1;
     json_array_foreach(json_object_get(result, "objects"), i, object) {
         struct bulletin *b = bulletin_restore(json_object_get(object,
                                                               "body"));
+        struct bulletin *known;
 
         if (b == NULL) {
             log_warn("stored bulletin skipped: invalid", "bulletin=%s",
                      json_string_value(json_object_get(object, "id")));
             continue;
         }
-        /* After a reload the registry already contains the bulletin, and
-         * the planner may keep a pointer to it, so keep that one. */
-        if (g_tree_lookup(registry(), b->id) != NULL)
+        /* After a reload or a refresh the registry already contains the
+         * bulletin, and the planner may keep a pointer to it, so keep
+         * that one and take only what another node changed. */
+        known = g_tree_lookup(registry(), b->id);
+        if (known != NULL) {
+            bulletin_take_newer(known, b);
             bulletin_free(b);
-        else
+        } else {
             g_tree_insert(registry(), b->id, b);
+        }
     }
     bulletins_kick();
 }
@@ -377,6 +412,9 @@ bulletins_restore(void)
         bulletins_loaded = 1;
         return;
     }
+    if (bulletins_reading)
+        return;
+    bulletins_reading = 1;
     request = json_pack("{s:s}", "kind", "bulletin");
     rc = server.store_ops->objects_read(server.store->state, request,
                                         on_bulletins_read, NULL);

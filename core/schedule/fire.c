@@ -5,8 +5,10 @@
  * The claim leases the rows (a write of its own), so another node, or
  * this one after a crash, does not fire them while the firing is under
  * way. Nothing of a firing is stored until the advance commits, so a
- * crash in between leaves the rows due again once their lease ends, and
- * each occurrence still fires exactly once.
+ * crash in between leaves the rows due again once their lease ends. A
+ * firing that outlasts its lease can meet a second firing of the same
+ * rows. The store then appends a row's event only with the advance that
+ * moves the row, so each occurrence is still recorded once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +153,7 @@ on_claimed(void *arg, int status, json_t *result)
 {
     struct firing *f = arg;
     json_t *rows = json_object_get(result, "rows");
-    json_t *steps, *events, *request;
+    json_t *steps, *request;
     int64_t now = clock_now_ms();
     size_t i;
     json_t *row;
@@ -162,15 +164,15 @@ on_claimed(void *arg, int status, json_t *result)
         return;
     }
     steps = json_array();
-    events = json_array();
     json_array_foreach(rows, i, row) {
         const char *name = json_string_value(json_object_get(row,
                                                              "schedule"));
         const struct schedule_def *def = schedule_find(f->source, name);
+        json_t *step = row_step(def, row, now);
         char *type;
         json_t *event;
 
-        json_array_append_new(steps, row_step(def, row, now));
+        json_array_append_new(steps, step);
         if (def == NULL)
             continue;
         type = g_strdup_printf("%s%s", INTERNAL_DATE_PREFIX, name);
@@ -180,12 +182,14 @@ on_claimed(void *arg, int status, json_t *result)
                                                                   "due")),
                                event_properties(row));
         json_object_set_new(event, "source", json_string(f->source));
-        json_array_append_new(events, event);
+        /* The store appends the event only if this firing moves the
+         * row, so a row that another node fired after this claim's lease
+         * ended is not recorded twice. */
+        json_object_set_new(step, "event", event);
+        f->fired++;
         g_free(type);
     }
-    f->fired = json_array_size(events);
-    request = json_pack("{s:s,s:o,s:o}", "source", f->source, "rows",
-                        steps, "events", events);
+    request = json_pack("{s:s,s:o}", "source", f->source, "rows", steps);
     rc = server.store_ops->schedules_advance(server.store->state, request,
                                              on_advanced, f);
     json_decref(request);

@@ -1,10 +1,13 @@
 /*
- * crier migrate [--status]: opens the configured store, which applies
- * the schema migrations it lacks under the store's own lock (as serve
- * does at start). Then it prints what the store reports through
- * schema_status: the version it found and the version it left. Which
- * migrations exist, and how they are locked, stays inside each store
- * plugin.
+ * crier migrate opens the configured store, which applies the schema
+ * migrations it lacks under the store's own lock (as serve does at
+ * start). Then it prints what the store reports through schema_status:
+ * the version it found and the version it left.
+ *
+ * crier migrate --status only initializes the store, so schema_status
+ * reads the stored version without changing anything and lists the
+ * migrations that start would apply. Which migrations exist, and how
+ * they are locked, stays inside each store plugin.
  */
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +59,104 @@ store_has_schema_status(void)
     return ops->size >= offsetof(struct crier_store_ops, schema_status) +
                         sizeof(ops->schema_status) &&
            ops->schema_status != NULL;
+}
+
+
+static void
+on_status_read(void *arg, int status, json_t *result)
+{
+    struct migrate_run *run = arg;
+
+    run->status = status;
+    run->result = json_incref(result);
+}
+
+
+/* Prints the report of a store that was not started; returns the exit
+ * status (MIGRATE_EXIT_PENDING when migrations are pending). */
+static int
+status_print(json_t *result)
+{
+    const char *store = json_string_value(json_object_get(result, "store"));
+    json_int_t version = json_integer_value(json_object_get(result,
+                                                            "version"));
+    json_int_t latest = json_integer_value(json_object_get(result,
+                                                           "latest"));
+    json_t *pending = json_object_get(result, "pending");
+    size_t i;
+    json_t *step;
+
+    if (!json_is_array(pending)) {
+        fprintf(stderr, "crier: the store plugin \"%s\" returned no list "
+                "of pending migrations, so it cannot report without "
+                "applying them; run crier migrate to apply and report\n",
+                server.store->desc->name);
+        return 1;
+    }
+    if (version > latest) {
+        fprintf(stderr, "crier: store %s: schema version %" JSON_INTEGER_FORMAT
+                " is newer than the latest this crier knows (%"
+                JSON_INTEGER_FORMAT "); use a newer crier\n", store, version,
+                latest);
+        return 1;
+    }
+    if (json_array_size(pending) == 0) {
+        printf("store %s: schema version %" JSON_INTEGER_FORMAT
+               " of %" JSON_INTEGER_FORMAT "; up to date\n", store, version,
+               latest);
+        return 0;
+    }
+    printf("store %s: schema version %" JSON_INTEGER_FORMAT " of %"
+           JSON_INTEGER_FORMAT "; %zu migration%s pending:\n", store,
+           version, latest, json_array_size(pending),
+           json_array_size(pending) == 1 ? "" : "s");
+    json_array_foreach(pending, i, step)
+        printf("  %" JSON_INTEGER_FORMAT "  %s\n",
+               json_integer_value(json_object_get(step, "version")),
+               json_string_value(json_object_get(step, "title")));
+    return MIGRATE_EXIT_PENDING;
+}
+
+
+int
+migrate_status_command(void)
+{
+    struct migrate_run run = { 0, NULL };
+    json_t *request = json_object();
+    const char *cause;
+    int rc;
+
+    if (!store_has_schema_status()) {
+        fprintf(stderr, "crier: the store plugin \"%s\" does not implement "
+                "schema_status\n", server.store->desc->name);
+        return 1;
+    }
+    server.loop = uv_default_loop();
+    rc = server.store_ops->schema_status(server.store->state, request,
+                                         on_status_read, &run);
+    json_decref(request);
+    if (rc == 0) {
+        uv_run(server.loop, UV_RUN_DEFAULT);
+        rc = run.status;
+    }
+    uv_loop_close(server.loop);
+    if (rc == CRIER_ECLOSED) {
+        fprintf(stderr, "crier: the %s store reports its schema only once "
+                "started; run crier migrate, which applies the pending "
+                "migrations and reports them\n", server.store->desc->name);
+        return 1;
+    }
+    if (rc != 0) {
+        cause = json_string_value(json_object_get(run.result, "error"));
+        fprintf(stderr, "crier: cannot read the schema version: %s%s%s\n",
+                crier_strerror(rc), cause != NULL ? ": " : "",
+                cause != NULL ? cause : "");
+        json_decref(run.result);
+        return 1;
+    }
+    rc = status_print(run.result);
+    json_decref(run.result);
+    return rc;
 }
 
 

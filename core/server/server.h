@@ -122,6 +122,17 @@ void server_release(void);
  */
 int migrate_command(void);
 
+/* The exit status of `crier migrate --status` when migrations are
+ * pending; 0 means up to date and 1 an error. */
+#define MIGRATE_EXIT_PENDING 3
+
+/*
+ * Prints the store's schema version, the latest one and each pending
+ * migration without changing the store: the store is initialized but
+ * not started. Returns the exit code of `crier migrate --status`.
+ */
+int migrate_status_command(void);
+
 /* Runs `crier migrate --from KIND:WHERE --to KIND:WHERE`; returns only
  * when the copy program could not start, with the exit code. */
 int migrate_copy_command(int argc, char **argv);

@@ -198,7 +198,8 @@ struct crier_store_ops {
 
     /* Moves fired rows to their next occurrence, or marks them done, ends
      * their lease and appends the events that record the firing, all in
-     * one transaction: {"advanced": N, "appended": E}. */
+     * one transaction: {"advanced": N, "appended": E}. A row's own
+     * "event" is appended only when that row moves. */
     int (*schedules_advance)(void *store, json_t *request,
                              crier_store_cb done, void *arg);
 
@@ -318,6 +319,13 @@ struct crier_store_ops {
      * missing migrations}. A store without a schema reports 0 for all
      * three. Added after jobs_tally, so a plugin with a smaller `size`
      * lacks it.
+     *
+     * On a store that was initialized but not started, it changes
+     * nothing: it reads the stored version without creating the
+     * database, and "version" and "found" are both that version. The
+     * result also has "pending": [{"version", "title"}], the migrations
+     * that start would apply, in order. A store that cannot read its
+     * schema before start returns CRIER_ECLOSED.
      */
     int (*schema_status)(void *store, json_t *request, crier_store_cb done,
                          void *arg);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_test.h"
 #include "sqlite_file.h"
@@ -641,6 +642,70 @@ schema_status_reports_versions(void **state)
 }
 
 
+/* Initializes a store without starting it, as `crier migrate --status`
+ * does, and returns its state. */
+static void *
+store_init_only(struct fixture *f)
+{
+    void *store = NULL;
+    json_t *config = store_config();
+
+    assert_int_equal(store_plugin.plugin->init(testhost_ctx(&f->th),
+                                               &f->th.host, config, &store),
+                     0);
+    json_decref(config);
+    return store;
+}
+
+
+/* Before start, schema_status reads the stored version and lists the
+ * pending migrations without creating or changing the database. */
+static void
+schema_status_before_start(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX + 64];
+    json_t *result;
+    int64_t latest;
+    int rc;
+
+    f->store = store_init_only(f);
+    rc = json_wait(f, f->ops->schema_status, json_object(), &result);
+    store_plugin.plugin->destroy(f->store);
+    f->store = NULL;
+    if (!store_durable()) {
+        assert_int_equal(rc, CRIER_ECLOSED);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    latest = member_int(result, "latest");
+    assert_true(latest > 0);
+    assert_int_equal(member_int(result, "version"), 0);
+    assert_int_equal(member_int(result, "found"), 0);
+    assert_int_equal(json_array_size(json_object_get(result, "pending")),
+                     latest);
+    assert_int_equal(member_int(json_array_get(json_object_get(
+        result, "pending"), 0), "version"), 1);
+    assert_non_null(member_str(json_array_get(json_object_get(
+        result, "pending"), latest - 1), "title"));
+    json_decref(result);
+    snprintf(path, sizeof(path), "%s/data", f->folder);
+    if (store_has_file())
+        assert_int_equal(access(path, F_OK), -1);
+
+    /* Once a start has migrated, nothing is pending. */
+    assert_int_equal(store_open(f, store_config()), 0);
+    store_close(f);
+    f->store = store_init_only(f);
+    result = json_ok(f, f->ops->schema_status, json_object());
+    store_plugin.plugin->destroy(f->store);
+    f->store = NULL;
+    assert_int_equal(member_int(result, "version"), latest);
+    assert_int_equal(json_array_size(json_object_get(result, "pending")), 0);
+    json_decref(result);
+}
+
+
 const struct CMUnitTest lifecycle_tests[] = {
     BARE_CASE(config_rejects_unknown_setting),
     BARE_CASE(config_requires_path),
@@ -657,7 +722,8 @@ const struct CMUnitTest lifecycle_tests[] = {
     CASE(stop_truncates_wal),
     BARE_CASE(append_fails_while_locked),
     CASE(second_process_rejected),
-    CASE(schema_status_reports_versions)
+    CASE(schema_status_reports_versions),
+    BARE_CASE(schema_status_before_start)
 };
 
 const size_t lifecycle_test_count =

@@ -185,6 +185,73 @@ schedules_advance_moves_rows(void **state)
 }
 
 
+/* Advances one row with its own event, as the core fires; returns the
+ * result. */
+static json_t *
+advance_with_event(struct fixture *f, const char *occurrence,
+                   const char *next, int64_t due)
+{
+    json_t *step = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:I,s:{s:s}}}",
+                             "schedule", "birthday", "profile", "p_1",
+                             "record", "dependents/a", "occurrence",
+                             occurrence, "event", "source", "dates", "type",
+                             "date.birthday", "time", (json_int_t) T0,
+                             "event", "type", "date.birthday");
+
+    json_object_set_new(step, "due", next ? json_integer(due) : json_null());
+    if (next != NULL)
+        json_object_set_new(step, "next", json_string(next));
+    return json_ok(f, f->ops->schedules_advance,
+                   json_pack("{s:s,s:[o]}", "source", "dates", "rows",
+                             step));
+}
+
+
+/* Two firings of one row, the second after the first's lease ended:
+ * only the advance that moves the row appends the row's event, for a
+ * yearly row and for a row that is done. */
+static void
+schedules_refire_appends_once(void **state)
+{
+    struct fixture *f = *state;
+    char *a = row_text("birthday", "dependents/a", "b1", T0 + DAY,
+                       "2026-01-02");
+    char *rows = text_format("[%s]", a);
+    json_t *first, *second, *result, *events;
+
+    plan_commit(f, "p_1", rows);
+    first = claim(f, T0 + DAY, 10);
+    second = claim(f, T0 + DAY + 60000, 10);
+    assert_int_equal(json_array_size(first), 1);
+    assert_int_equal(json_array_size(second), 1);
+    json_decref(first);
+    json_decref(second);
+
+    for (int round = 0; round < 2; round++) {
+        result = advance_with_event(f, "2026-01-02", "2027-01-02",
+                                    T0 + 366 * DAY);
+        assert_int_equal(member_int(result, "advanced"), round == 0);
+        assert_int_equal(member_int(result, "appended"), round == 0);
+        json_decref(result);
+    }
+
+    /* The done row, fired twice, records one event too. */
+    json_decref(claim(f, T0 + 366 * DAY, 10));
+    for (int round = 0; round < 2; round++) {
+        result = advance_with_event(f, "2027-01-02", NULL, 0);
+        assert_int_equal(member_int(result, "advanced"), round == 0);
+        assert_int_equal(member_int(result, "appended"), round == 0);
+        json_decref(result);
+    }
+
+    assert_int_equal(events_read_wait(f, 0, 10, &events), 0);
+    assert_int_equal(json_array_size(json_object_get(events, "events")), 2);
+    json_decref(events);
+    free(a);
+    free(rows);
+}
+
+
 static void
 schedules_plan_keeps_same_basis(void **state)
 {
@@ -286,6 +353,7 @@ schedules_reject_invalid(void **state)
 const struct CMUnitTest schedule_tests[] = {
     CASE(schedules_claim_due_rows),
     CASE(schedules_advance_moves_rows),
+    CASE(schedules_refire_appends_once),
     CASE(schedules_plan_keeps_same_basis),
     CASE(schedules_go_with_merge_and_erase),
     CASE(schedules_reject_invalid),

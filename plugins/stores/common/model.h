@@ -759,7 +759,9 @@ struct schedule_claim {
 };
 
 /* One step of a schedules_advance request: the row that fired
- * `occurrence` moves to `next` at `due`, or is done without `has_due`. */
+ * `occurrence` moves to `next` at `due`, or is done without `has_due`.
+ * `events` (0 or 1 of them) records this row's firing and is appended
+ * only when the row moves. */
 struct schedule_step {
     char *schedule;
     char *profile;
@@ -768,6 +770,8 @@ struct schedule_step {
     char *next;
     int has_due;
     int64_t due;
+    struct batch_event *events;
+    size_t event_count;
 };
 
 /* A schedules_advance request, with the events that the fired rows
@@ -1118,5 +1122,11 @@ json_t *pace_table_acquire(struct pace_table *table,
                            const struct pace_request *request);
 json_t *pace_table_release(struct pace_table *table,
                            const struct pace_request *request);
+
+/* Builds the schema_status result of a store that was not started:
+ * "version" and "found" are both the stored `version`, and "pending"
+ * lists each migration after it up to `latest` with its title. */
+json_t *schema_status_result(const char *store, int version, int latest,
+                             const char *(*title)(int version));
 
 #endif

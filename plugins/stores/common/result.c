@@ -318,3 +318,23 @@ erase_result(const struct erase_counts *counts, const char *merged_into)
                          merged_into);
     return json_pack("{s:b}", "erased", 0);
 }
+
+
+json_t *
+schema_status_result(const char *store, int version, int latest,
+                     const char *(*title)(int version))
+{
+    json_t *pending = json_array();
+
+    for (int next = version + 1; pending != NULL && next <= latest; next++)
+        if (json_array_append_new(pending, json_pack(
+                "{s:i, s:s}", "version", next, "title", title(next))) != 0) {
+            json_decref(pending);
+            pending = NULL;
+        }
+    if (pending == NULL)
+        return NULL;
+    return json_pack("{s:s, s:i, s:i, s:i, s:o}", "store", store,
+                     "version", version, "latest", latest, "found", version,
+                     "pending", pending);
+}

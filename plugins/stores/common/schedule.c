@@ -225,7 +225,28 @@ step_clear(struct schedule_step *step)
     free(step->record);
     free(step->occurrence);
     free(step->next);
+    batch_events_clear(step->events, step->event_count);
     memset(step, 0, sizeof(*step));
+}
+
+
+/* Parses the optional "event" of a step, in the form of a commit batch's
+ * events, by handing it to that parser as a list of one. */
+static int
+step_event_parse(const json_t *json, struct schedule_step *out)
+{
+    json_t *event = json_object_get(json, "event");
+    json_t *list;
+    int rc;
+
+    if (event == NULL || json_is_null(event))
+        return 0;
+    list = json_pack("{s:[O]}", "events", event);
+    if (list == NULL)
+        return CRIER_ENOMEM;
+    rc = batch_events_parse(list, &out->events, &out->event_count);
+    json_decref(list);
+    return rc;
 }
 
 
@@ -249,6 +270,8 @@ step_parse(const json_t *json, struct schedule_step *out)
         rc = member_text(json, "occurrence", 1, &out->occurrence);
     if (rc == 0)
         rc = member_text(json, "next", out->has_due, &out->next);
+    if (rc == 0)
+        rc = step_event_parse(json, out);
     if (rc < 0)
         step_clear(out);
     return rc;

@@ -160,7 +160,7 @@ memory_schedules_advance(void *state, json_t *request, crier_store_cb done,
     struct memory_store *store = state;
     struct schedule_advance advance;
     int64_t advanced = 0;
-    int64_t appended;
+    int64_t appended = 0;
     int rc = schedule_advance_parse(request, &advance);
 
     if (rc == 0 && store->state != MEMORY_RUNNING) {
@@ -177,7 +177,8 @@ memory_schedules_advance(void *state, json_t *request, crier_store_cb done,
                                                        key);
 
         g_free(key);
-        if (row == NULL || strcmp(row->occurrence, step->occurrence) != 0)
+        if (row == NULL || !row->has_due ||
+            strcmp(row->occurrence, step->occurrence) != 0)
             continue;
         row->leased = 0;
         row->has_due = step->has_due;
@@ -187,10 +188,14 @@ memory_schedules_advance(void *state, json_t *request, crier_store_cb done,
             row->occurrence = strdup(step->next);
         }
         advanced++;
+        /* A row's own event records only the firing that moved it. */
+        for (size_t e = 0; e < step->event_count; e++)
+            batch_event_store(store, &step->events[e]);
+        appended += (int64_t) step->event_count;
     }
     for (size_t i = 0; i < advance.event_count; i++)
         batch_event_store(store, &advance.events[i]);
-    appended = (int64_t) advance.event_count;
+    appended += (int64_t) advance.event_count;
     schedule_advance_clear(&advance);
     completion_queue(store, done, arg, 0,
                      json_pack("{s:I,s:I}", "advanced", (json_int_t) advanced,

@@ -258,18 +258,104 @@ store_backup(void *state, json_t *json, crier_store_cb done, void *arg)
 }
 
 
-/* The server reads the version, and the plugin adds the version that
- * start found and the latest one it has. */
+/* The read-only schema_status of a store that was not started. */
+struct status_job {
+    uv_work_t work;
+    struct pg_store *store;
+    crier_store_cb done;
+    void *arg;
+    int status;
+    int version;
+    char message[256];
+};
+
+
+/* Connects on a worker thread, because libpq's blocking calls would
+ * hold the loop. The connection creates no schema. */
+static void
+status_read(uv_work_t *work)
+{
+    struct status_job *job = work->data;
+    PGconn *pg;
+
+    pg = connection_open_schema(job->store, 0, job->message,
+                                sizeof(job->message));
+    if (pg == NULL) {
+        job->status = CRIER_EIO;
+        return;
+    }
+    job->status = schema_peek(pg, &job->version, job->message,
+                              sizeof(job->message));
+    PQfinish(pg);
+}
+
+
+static void
+status_after(uv_work_t *work, int status)
+{
+    struct status_job *job = work->data;
+    json_t *result = NULL;
+
+    (void)status;
+    if (job->status == 0) {
+        result = schema_status_result("postgres", job->version,
+                                      schema_latest(), schema_title);
+        if (result == NULL)
+            job->status = CRIER_ENOMEM;
+    } else {
+        CRIER_LOG(job->store->host, job->store->ctx, CRIER_LOG_ERROR,
+                  "cannot read the schema version", "error=\"%s\"",
+                  job->message);
+        result = json_pack("{s:s}", "error", job->message);
+    }
+    job->done(job->arg, job->status, result);
+    json_decref(result);
+    free(job);
+}
+
+
+/*
+ * Reports the schema without changing it when the store was only
+ * initialized, as `crier migrate --status` calls it: the stored version
+ * and each migration that start would apply.
+ */
+static int
+schema_status_offline(struct pg_store *store, crier_store_cb done,
+                      void *arg)
+{
+    struct status_job *job = calloc(1, sizeof(*job));
+
+    if (job == NULL)
+        return CRIER_ENOMEM;
+    job->work.data = job;
+    job->store = store;
+    job->done = done;
+    job->arg = arg;
+    if (uv_queue_work(store->host->loop(store->ctx), &job->work,
+                      status_read, status_after) != 0) {
+        free(job);
+        return CRIER_EIO;
+    }
+    return 0;
+}
+
+
+/* On a started store, the server reads the version, and the plugin adds
+ * the version that start found and the latest one it has. */
 static int
 store_schema_status(void *state, json_t *json, crier_store_cb done,
                     void *arg)
 {
     struct pg_store *store = state;
-    json_t *request = json_pack("{s:i, s:i}", "found", store->schema_found,
-                                "latest", schema_latest());
-    char *param = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
+    json_t *request;
+    char *param;
 
     (void)json;
+    if (store->state == PG_IDLE)
+        return schema_status_offline(store, done, arg);
+    request = json_pack("{s:i, s:i}", "found", store->schema_found,
+                                "latest", schema_latest());
+    param = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     return request_queue(store, "schema_status", param, 0, done, NULL, arg);
 }

@@ -523,10 +523,12 @@ pool_idle(const struct pg_store *store)
 
 /*
  * Opens a blocking connection to the configured server and selects the
- * configured schema. Returns NULL with a message when that fails.
+ * configured schema, which it creates first when `create_schema` is set.
+ * Returns NULL with a message when that fails.
  */
 PGconn *
-connection_open(const struct pg_store *store, char *message, size_t size)
+connection_open_schema(const struct pg_store *store, int create_schema,
+                       char *message, size_t size)
 {
     PGconn *pg = PQconnectdb(store->url);
     PGresult *result;
@@ -551,8 +553,11 @@ connection_open(const struct pg_store *store, char *message, size_t size)
         PQfinish(pg);
         return NULL;
     }
-    snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s;"
-             " SET search_path TO %s", quoted, quoted);
+    if (create_schema)
+        snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s;"
+                 " SET search_path TO %s", quoted, quoted);
+    else
+        snprintf(sql, sizeof(sql), "SET search_path TO %s", quoted);
     PQfreemem(quoted);
     result = PQexec(pg, sql);
     if (PQresultStatus(result) != PGRES_COMMAND_OK) {
@@ -563,6 +568,13 @@ connection_open(const struct pg_store *store, char *message, size_t size)
     }
     PQclear(result);
     return pg;
+}
+
+
+PGconn *
+connection_open(const struct pg_store *store, char *message, size_t size)
+{
+    return connection_open_schema(store, 1, message, size);
 }
 
 

@@ -101,6 +101,9 @@ void pool_close(struct pg_store *store);
 int pool_idle(const struct pg_store *store);
 PGconn *connection_open(const struct pg_store *store, char *message,
                         size_t size);
+PGconn *connection_open_schema(const struct pg_store *store,
+                               int create_schema, char *message,
+                               size_t size);
 int connection_watch(struct pg_conn *conn, char *message, size_t size);
 void connection_dispatch(struct pg_conn *conn);
 void handle_released(struct pg_store *store);
@@ -112,6 +115,8 @@ void reconnect_schedule(struct pg_store *store);
 /* schema.c */
 int schema_migrate(PGconn *pg, int *found, char *message, size_t size);
 int schema_latest(void);
+const char *schema_title(int version);
+int schema_peek(PGconn *pg, int *version, char *message, size_t size);
 int schema_prepare(PGconn *pg, char *message, size_t size);
 extern const char *const pg_operations[];
 

@@ -129,6 +129,77 @@ schema_latest(void)
 }
 
 
+/*
+ * Returns the title of migration `version`: the first sentence of the
+ * comment that opens its file ("-- N: title. ..."), which may run over
+ * several comment lines. Runs on the loop thread only, because it fills
+ * a static table.
+ */
+const char *
+schema_title(int version)
+{
+    static char titles[MIGRATION_COUNT][160];
+    const char *at;
+    char *title;
+    size_t length = 0;
+
+    if (version < 1 || version > MIGRATION_COUNT)
+        return NULL;
+    title = titles[version - 1];
+    if (title[0] != '\0')
+        return title;
+    at = strstr(pg_migrations[version - 1], ": ");
+    at = at != NULL ? at + 2 : pg_migrations[version - 1];
+    while (*at != '\0' && length + 1 < sizeof(titles[0])) {
+        if (at[0] == '.' && (at[1] == ' ' || at[1] == '\n' || at[1] == '\0'))
+            break;
+        if (at[0] == '\n') {
+            /* The sentence goes on only on a comment line with text. */
+            if (strncmp(at + 1, "-- ", 3) != 0)
+                break;
+            title[length++] = ' ';
+            at += 4;
+            continue;
+        }
+        title[length++] = *at++;
+    }
+    title[length] = '\0';
+    return title;
+}
+
+
+/*
+ * Reads the stored version without changing anything, inside a read-only
+ * transaction. A schema without crier_schema_version reads as version 0.
+ */
+int
+schema_peek(PGconn *pg, int *version, char *message, size_t size)
+{
+    PGresult *result;
+    int exists;
+    int rc;
+
+    *version = 0;
+    rc = exec_checked(pg, "BEGIN READ ONLY", message, size);
+    if (rc < 0)
+        return rc;
+    result = PQexec(pg, "SELECT to_regclass('crier_schema_version')"
+                    " IS NOT NULL");
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        snprintf(message, size, "%s", PQresultErrorMessage(result));
+        rc = CRIER_EIO;
+    }
+    exists = rc == 0 && PQntuples(result) == 1
+             && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    if (exists)
+        rc = version_read(pg, version, message, size);
+    exec_checked(pg, rc == 0 ? "COMMIT" : "ROLLBACK",
+                 message + strlen(message), size - strlen(message));
+    return rc;
+}
+
+
 int
 schema_migrate(PGconn *pg, int *found, char *message, size_t size)
 {

@@ -560,6 +560,8 @@ store_schema_status(void *state, json_t *json, crier_store_cb done,
     struct request *req;
 
     (void)json;
+    if (store->state == STORE_IDLE)
+        return schema_status_offline(store, done, arg);
     req = request_new(REQUEST_SCHEMA_STATUS, done, arg);
     if (req == NULL)
         return CRIER_ENOMEM;

@@ -39,7 +39,8 @@ static const char schedule_lease_sql[] =
 static const char schedule_advance_sql[] =
     "UPDATE schedules SET due = ?6, occurrence = coalesce(?7, occurrence),"
     " lease_until = NULL WHERE source = ?1 AND profile = ?2"
-    " AND schedule = ?3 AND record = ?4 AND occurrence = ?5";
+    " AND schedule = ?3 AND record = ?4 AND occurrence = ?5"
+    " AND due IS NOT NULL";
 
 
 /* Binds (source, profile, schedule, record) to ?1 to ?4. */
@@ -234,14 +235,17 @@ schedules_claim(struct connection *conn, struct request *req)
 }
 
 
-/* Moves each fired row on, when it still has the occurrence that
- * fired (a replan in between has replaced it, and then it stays), and
- * appends the events of the firing in the same transaction. */
+/* Moves each fired row on, when it is still due with the occurrence
+ * that fired (a replan in between has replaced it, and then it stays),
+ * and appends the events of the firing in the same transaction. A row's
+ * own event is appended only when the row moved, so a row that another
+ * firing moved first records nothing twice. */
 int
 schedules_advance(struct connection *conn, struct request *req)
 {
     const struct schedule_advance *advance = &req->input.schedule_advance;
     int64_t advanced = 0;
+    int64_t appended = 0;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < advance->step_count; i++) {
@@ -263,15 +267,19 @@ schedules_advance(struct connection *conn, struct request *req)
         else
             sqlite3_bind_null(stmt, 7);
         rc = step_done(conn, req, stmt);
-        if (rc == 0)
-            advanced += sqlite3_changes(conn->db);
+        if (rc < 0 || sqlite3_changes(conn->db) == 0)
+            continue;
+        advanced++;
+        rc = batch_events_append(conn, req, step->events, step->event_count);
+        appended += (int64_t) step->event_count;
     }
     if (rc == 0)
         rc = batch_events_append(conn, req, advance->events,
                                  advance->event_count);
     if (rc < 0)
         return rc;
+    appended += (int64_t) advance->event_count;
     req->result = json_pack("{s:I,s:I}", "advanced", (json_int_t) advanced,
-                            "appended", (json_int_t) advance->event_count);
+                            "appended", (json_int_t) appended);
     return req->result == NULL ? CRIER_ENOMEM : 0;
 }

@@ -5,7 +5,9 @@
  * has had. A new migration is appended to the list below, and a released
  * one is never changed.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "sqlite.h"
 
@@ -368,6 +370,33 @@ static const char *const migrations[] = {
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* One line per migration, in the same order, for `crier migrate
+ * --status`. */
+static const char *const migration_titles[] = {
+    "the first schema",
+    "profile history and merges",
+    "erasure",
+    "consent per channel kind",
+    "related records, dependents and cases",
+    "segment membership",
+    "an index for events_recent",
+    "the template language of each job",
+    "claim lanes and invalid addresses",
+    "the plans of schedule triggers",
+    "report counters",
+    "job attempts and template versions",
+    "journey places",
+    "operator pauses and the audit log",
+    "topic subscriptions and stored objects",
+    "delivery status of each job",
+    "the items of digest windows",
+    "a smaller claim index"
+};
+
+_Static_assert(sizeof(migration_titles) / sizeof(migration_titles[0])
+               == sizeof(migrations) / sizeof(migrations[0]),
+               "every migration needs a title");
+
 
 static int
 exec_checked(sqlite3 *db, const char *sql, char *message, size_t size)
@@ -457,6 +486,55 @@ int
 schema_latest(void)
 {
     return MIGRATION_COUNT;
+}
+
+
+const char *
+schema_title(int version)
+{
+    if (version < 1 || version > MIGRATION_COUNT)
+        return NULL;
+    return migration_titles[version - 1];
+}
+
+
+/*
+ * Reads the stored version of the database at `path` without changing
+ * it: the connection is read-only, and a missing file or a database
+ * without the schema_version table reads as version 0.
+ */
+int
+schema_peek(const char *path, int busy_timeout_ms, int *version,
+            char *message, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int tables = 0;
+    int rc;
+
+    *version = 0;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(db, busy_timeout_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master"
+                                " WHERE type = 'table'"
+                                " AND name = 'schema_version'", -1, &stmt,
+                                NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        tables = sqlite3_column_int(stmt, 0);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        snprintf(message, size, "%s", db != NULL ? sqlite3_errmsg(db)
+                                                 : sqlite3_errstr(rc));
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_OK && tables == 1)
+        rc = version_read(db, version, message, size);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : store_error(rc);
 }
 
 

@@ -344,6 +344,13 @@ int store_backup(void *state, json_t *request, crier_store_cb done,
 int schema_migrate(struct connection *conn, int *found, int *version,
                    char *message, size_t size);
 int schema_latest(void);
+const char *schema_title(int version);
+int schema_peek(const char *path, int busy_timeout_ms, int *version,
+                char *message, size_t size);
+
+/* schema_status.c */
+int schema_status_offline(struct sqlite_store *store, crier_store_cb done,
+                          void *arg);
 
 /* worker.c */
 int worker_start(struct worker *worker);

@@ -57,27 +57,38 @@ END
 $$;
 
 -- Moves fired rows to their next occurrence, or marks them done, when
--- they still have the occurrence that fired, and appends the events of
--- the firing.
+-- they are still due with the occurrence that fired, and appends the
+-- events of the firing. A row's own "event" is appended only when the row
+-- moved: when two nodes fired one row (a claim whose lease ended during
+-- the firing), the second advance waits for the first's events lock,
+-- finds the row moved on and records nothing. That lock comes before any
+-- row lock, as in every transaction that appends events. The events stay
+-- json, not jsonb, so each body is stored as the core wrote it.
 CREATE OR REPLACE FUNCTION crier_schedules_advance(request json)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
   r json;
   changed bigint;
   advanced bigint := 0;
-  appended bigint := 0;
+  moved_events json[] := '{}';
+  appended bigint;
 BEGIN
+  PERFORM crier_events_lock();
   FOR r IN SELECT * FROM json_array_elements(request->'rows') LOOP
     UPDATE schedules SET due = (r->>'due')::bigint,
                          occurrence = coalesce(r->>'next', occurrence),
                          lease_until = NULL
       WHERE source = request->>'source' AND profile = r->>'profile'
         AND schedule = r->>'schedule' AND record = r->>'record'
-        AND occurrence = r->>'occurrence';
+        AND occurrence = r->>'occurrence' AND due IS NOT NULL;
     GET DIAGNOSTICS changed = ROW_COUNT;
     advanced := advanced + changed;
+    IF changed > 0 AND json_typeof(r->'event') = 'object' THEN
+      moved_events := moved_events || (r->'event');
+    END IF;
   END LOOP;
-  appended := crier_batch_events_append(request->'events');
+  appended := crier_batch_events_append(array_to_json(moved_events))
+              + crier_batch_events_append(request->'events');
   RETURN json_build_object('advanced', advanced, 'appended', appended);
 END
 $$;
