@@ -325,6 +325,29 @@ on_conn_ready(struct smtp_conn_env *env)
 }
 
 
+static struct smtp_job *
+on_next_job(struct smtp_conn_env *env, size_t server)
+{
+    struct smtp_pool *pool = env->data;
+    struct smtp_transfer *t = g_queue_peek_head(&pool->waiting);
+
+    if (t == NULL || t->job.server != server)
+        return NULL;
+    g_queue_pop_head(&pool->waiting);
+    return &t->job;
+}
+
+
+static void
+on_job_return(struct smtp_conn_env *env, struct smtp_job *job)
+{
+    struct smtp_pool *pool = env->data;
+
+    g_queue_push_head(&pool->waiting, job->data);
+    pool_dispatch(pool);
+}
+
+
 /* Everything the connections opened is closed: a stop completes. */
 static void
 on_released(struct smtp_conn_env *env)
@@ -456,6 +479,8 @@ smtp_pool_start(struct email *email)
     pool->env.settings = &email->smtp;
     pool->env.job_done = on_job_done;
     pool->env.ready = on_conn_ready;
+    pool->env.next_job = on_next_job;
+    pool->env.job_return = on_job_return;
     pool->env.released = on_released;
     pool->env.data = pool;
     helo_name_set(pool->env.helo_name, sizeof(pool->env.helo_name));

@@ -63,6 +63,7 @@ struct smtp_conn {
     int timer_closing;
 
     struct smtp_job *job;
+    struct smtp_job *next;          /* its envelope sent after `job`'s body */
     int reused;                     /* the job found the connection open */
     int reopened;                   /* the job opened it a second time */
     int replies;                    /* replies to the job's commands */
@@ -211,18 +212,22 @@ outcome_reply(struct smtp_outcome *o, const struct smtp_reply *reply)
 }
 
 
-/* Ends the job and hands it back. The connection stays as it is: the
- * caller has already closed it, reset it or made it ready. */
+/*
+ * Ends the job and hands it back. The connection stays as it is: the
+ * caller has already closed it, reset it or made it ready. A ready
+ * connection takes its next job first, so that the report, which the
+ * core handles at some length, does not delay the next write.
+ */
 static void
 job_end(struct smtp_conn *conn)
 {
     struct smtp_job *job = conn->job;
 
     conn->job = NULL;
-    if (job != NULL)
-        conn->env->job_done(conn->env, job);
     if (smtp_conn_available(conn))
         conn->env->ready(conn->env);
+    if (job != NULL)
+        conn->env->job_done(conn->env, job);
 }
 
 
@@ -263,6 +268,14 @@ conn_close(struct smtp_conn *conn)
         conn->tcp->data = conn->env;
         uv_close((uv_handle_t *) conn->tcp, conn_on_tcp_closed);
         conn->tcp = NULL;
+    }
+    if (conn->next != NULL) {
+        /* Its MAIL FROM got no reply, so nothing of it can have been
+         * accepted: another connection takes it as if it were new. */
+        struct smtp_job *next = conn->next;
+
+        conn->next = NULL;
+        conn->env->job_return(conn->env, next);
     }
     smtp_tls_free(conn->tls);
     conn->tls = NULL;
@@ -513,10 +526,9 @@ session_reply(struct smtp_conn *conn, const struct smtp_reply *r)
 
 
 static void
-envelope_get(const struct smtp_conn *conn, struct smtp_envelope *env)
+envelope_get(const struct smtp_conn *conn, const struct smtp_job *job,
+             struct smtp_envelope *env)
 {
-    const struct smtp_job *job = conn->job;
-
     env->from = job->from;
     env->to = job->to;
     env->size = job->message->len;
@@ -538,23 +550,32 @@ command_note(struct smtp_conn *conn, const char *command)
 }
 
 
-/* Sends MAIL FROM, and RCPT TO and DATA with it when pipelining. */
+/* Sets up the replies that `steps_sent` commands of the job's envelope
+ * will bring, and starts the transaction's timer. */
 static void
-txn_start(struct smtp_conn *conn)
+txn_begin(struct smtp_conn *conn, int steps_sent)
 {
-    struct smtp_envelope env;
-    GString *out = g_string_sized_new(256);
-
-    uv_timer_stop(conn->timer);
-    envelope_get(conn, &env);
     conn->pipelined = (conn->extensions & SMTP_EXT_PIPELINING) != 0;
-    conn->steps_sent = smtp_envelope_append(out, &env, conn->pipelined);
+    conn->steps_sent = steps_sent;
     conn->steps_done = 0;
     for (int i = 0; i < 3; i++)
         conn->steps[i] = (enum smtp_step) i;
     conn->state = CONN_ENVELOPE;
     command_note(conn, "MAIL");
     timer_arm(conn, conn->env->settings->timeout_ms);
+}
+
+
+/* Sends MAIL FROM, and RCPT TO and DATA with it when pipelining. */
+static void
+txn_start(struct smtp_conn *conn)
+{
+    struct smtp_envelope env;
+    GString *out = g_string_sized_new(256);
+    int pipelined = (conn->extensions & SMTP_EXT_PIPELINING) != 0;
+
+    envelope_get(conn, conn->job, &env);
+    txn_begin(conn, smtp_envelope_append(out, &env, pipelined));
     conn_write(conn, out);
 }
 
@@ -565,12 +586,38 @@ body_send(struct smtp_conn *conn)
 {
     const GString *message = conn->job->message;
     GString *out = g_string_sized_new(message->len + message->len / 64 +
-                                      8);
+                                      256);
 
     smtp_data_append(out, message->str, message->len);
     conn->state = CONN_BODY;
     conn->body_sent = 1;
+
+    /* RFC 2920 lets the message content open a group of commands, so
+     * the next job's envelope goes in the same write, and each message
+     * then costs one round trip. */
+    if (conn->pipelined &&
+        (conn->next = conn->env->next_job(conn->env, conn->server))) {
+        struct smtp_envelope env;
+
+        envelope_get(conn, conn->next, &env);
+        smtp_envelope_append(out, &env, 1);
+    }
     conn_write(conn, out);
+}
+
+
+/* Makes the job whose envelope went after the last message the current
+ * one, its MAIL FROM reply awaited next. */
+static void
+next_promote(struct smtp_conn *conn)
+{
+    conn->job = conn->next;
+    conn->next = NULL;
+    conn->reused = 1;
+    conn->reopened = 0;
+    conn->replies = 0;
+    conn->body_sent = 0;
+    txn_begin(conn, 3);
 }
 
 
@@ -632,7 +679,7 @@ envelope_reply(struct smtp_conn *conn, const struct smtp_reply *r)
         GString *out = g_string_sized_new(128);
         struct smtp_envelope env;
 
-        envelope_get(conn, &env);
+        envelope_get(conn, conn->job, &env);
         smtp_command_append(out, &env, step + 1);
         conn->steps_sent++;
         command_note(conn, step_names[step + 1]);
@@ -652,12 +699,29 @@ body_reply(struct smtp_conn *conn, const struct smtp_reply *r)
             outcome_set(o, SMTP_EPROTOCOL, "unexpected reply to the "
                         "message: %s", r->text);
         outcome_reply(o, r);
+        /* The reply to the end of the message ends the transaction even
+         * when it fails, so the next envelope needs no RSET first. */
+        if (conn->next != NULL && r->code != 421) {
+            struct smtp_job *done = conn->job;
+
+            uv_timer_stop(conn->timer);
+            next_promote(conn);
+            conn->env->job_done(conn->env, done);
+            return;
+        }
         txn_fail(conn, r->code);
         return;
     }
     snprintf(o->reply, sizeof(o->reply), "%s", r->text);
     o->code = r->code;
     uv_timer_stop(conn->timer);
+    if (conn->next != NULL) {
+        struct smtp_job *done = conn->job;
+
+        next_promote(conn);
+        conn->env->job_done(conn->env, done);
+        return;
+    }
     conn_idle(conn);
     job_end(conn);
 }

@@ -59,6 +59,12 @@ struct smtp_conn_env {
     void (*job_done)(struct smtp_conn_env *env, struct smtp_job *job);
     /* A connection can take a job (smtp_conn_available). */
     void (*ready)(struct smtp_conn_env *env);
+    /* Returns the next waiting job for `server` to pipeline after a
+     * message, or NULL. */
+    struct smtp_job *(*next_job)(struct smtp_conn_env *env, size_t server);
+    /* Takes back a job from next_job that the connection could not run;
+     * nothing of it reached the server. */
+    void (*job_return)(struct smtp_conn_env *env, struct smtp_job *job);
     /* `pending` fell to 0. */
     void (*released)(struct smtp_conn_env *env);
     void *data;
