@@ -45,6 +45,20 @@ def advertise_pipelining(session, hostname, responses):
 
 
 class PipeliningReplyMailbox(ReplyMailbox):
+    """Also adds a line to pipelined.log for each RCPT whose DATA came in
+    the same read, which shows that the client pipelined."""
+
     async def handle_EHLO(self, server, session, envelope, hostname,
                           responses):
         return advertise_pipelining(session, hostname, responses)
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        # aiosmtpd keeps the bytes it has read but not parsed in the
+        # stream reader's buffer.
+        if bytes(server._reader._buffer).startswith(b"DATA\r\n"):
+            path = os.path.join(os.path.dirname(self.log), "pipelined.log")
+            with open(path, "a") as f:
+                f.write(address + "\n")
+        return await super().handle_RCPT(server, session, envelope, address,
+                                         rcpt_options)

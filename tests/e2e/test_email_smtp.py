@@ -525,3 +525,6 @@ def test_pipelined_replies_per_message(tmp_path):
     assert sorted(m["To"] for m in msgs) == [
         "ana@example.gov", "ben@example.gov", "cy@example.gov",
         "dee@example.gov"]
+    # Every RCPT TO came with its DATA in one write.
+    with open(os.path.join(str(tmp_path), "pipelined.log")) as f:
+        assert sorted(f.read().split()) == sorted(addresses)
