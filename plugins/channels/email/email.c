@@ -618,7 +618,7 @@ email_delivery_build(struct email_delivery *d)
                            &d->build_error) != 0)
         return CRIER_EINVAL;
     /* The signer is read only and libopendkim keeps each signature's
-     * state in its own handle, so sender threads sign side by side. */
+     * state in its own handle, so worker threads sign side by side. */
     if (email->dkim != NULL &&
         dkim_message_sign(email->dkim, d->msg.key, d->message,
                           &d->build_error) != 0)
