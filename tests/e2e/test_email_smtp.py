@@ -512,6 +512,7 @@ def test_pipelined_replies_per_message(tmp_path):
         code = c.stop()
         smtp.stop()
     assert code == 0
+
     for a in ("ana", "ben", "cy", "dee"):
         assert jobs[a + "@example.gov"]["state"] == "sent", a
         assert jobs[a + "@example.gov"]["attempts"] == 1, a
@@ -519,6 +520,7 @@ def test_pipelined_replies_per_message(tmp_path):
         job = jobs[a + "@example.gov"]
         assert job["state"] == "failed", a
         assert job["error"].startswith("invalid address: SMTP 550 5.1.1"), a
+
     assert jobs["reject1@example.gov"]["state"] == "failed"
     assert jobs["reject1@example.gov"]["error"] == \
         "SMTP 554 5.7.1 Message rejected by policy"

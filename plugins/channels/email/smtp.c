@@ -10,7 +10,7 @@
  * non-blocking SMTP client for an event loop. libcurl 7.88 waits for the
  * reply to the end of the message with a blocking poll even on a multi
  * handle (smtp_block_statemach in its lib/smtp.c), so it needed a thread
- * per connection; libesmtp and libetpan block as well.
+ * per connection. libesmtp and libetpan block as well.
  *
  * The server's first error reply, or else its last reply, decides the
  * outcome and becomes the detail.
@@ -229,7 +229,8 @@ transfer_free(struct smtp_transfer *t)
 }
 
 
-/* Reports one finished transfer; `abandoned` when stop came first. */
+/* Reports one finished transfer, as a retry when `abandoned` because
+ * stop came first. */
 static void
 transfer_report(struct smtp_transfer *t, int abandoned)
 {
@@ -536,7 +537,7 @@ smtp_pool_free(struct email *email)
     if (pool == NULL)
         return;
     /* Open handles point at the pool, so it stays when a stop never
-     * ran; the process is ending then. */
+     * ran. The process is ending then. */
     if (pool->env.pending != 0)
         return;
     if (pool->env.tls != NULL)

@@ -1,6 +1,6 @@
 /*
- * One SMTP client connection, driven by libuv callbacks on the loop; see
- * smtp_conn.h. The session runs greeting, EHLO (HELO when EHLO gets a
+ * One SMTP client connection, driven by libuv callbacks on the loop (see
+ * smtp_conn.h). The session runs greeting, EHLO (HELO when EHLO gets a
  * 5xx), STARTTLS when the server's settings require it, then AUTH PLAIN
  * (LOGIN when only that is offered). A transaction then sends MAIL FROM,
  * RCPT TO and DATA in one write when the server offers PIPELINING
@@ -22,7 +22,7 @@
 #include "smtp_reply.h"
 
 /* An idle connection is closed after this long, so that a quiet channel
- * holds no server slots. */
+ * ties up no connection slots of the server. */
 #define IDLE_MS 60000
 
 /* How long a closing connection waits for the reply to QUIT. */
@@ -150,7 +150,7 @@ conn_write(struct smtp_conn *conn, GString *plain)
 }
 
 
-/* Writes one command line; `line` has no CRLF. */
+/* Writes one command line, adding the CRLF. */
 static void
 conn_command(struct smtp_conn *conn, const char *line)
 {
@@ -253,7 +253,7 @@ conn_on_timer_closed(uv_handle_t *handle)
 }
 
 
-/* Drops the socket, TLS and any lookup; the job, if any, stays. */
+/* Drops the socket, TLS and any lookup, but keeps the job. */
 static void
 conn_close(struct smtp_conn *conn)
 {
@@ -363,6 +363,8 @@ ehlo_send(struct smtp_conn *conn, const char *verb)
 }
 
 
+/* NOTE: only PLAIN and LOGIN are spoken (docs/KNOWN_LIMITS.md,
+ * "Email"). */
 static void
 auth_send(struct smtp_conn *conn)
 {
@@ -447,7 +449,8 @@ tls_begin(struct smtp_conn *conn)
     rc = smtp_tls_handshake(conn->tls, error, sizeof(error));
     out = g_string_new(NULL);
     smtp_tls_output_take(conn->tls, out);
-    /* conn_write would encrypt again; the handshake bytes go as is. */
+    /* The handshake bytes go as they are, since conn_write would
+     * encrypt them again. */
     if (out->len > 0) {
         struct smtp_tls *tls = conn->tls;
 
@@ -790,14 +793,15 @@ plain_read(struct smtp_conn *conn, const char *data, size_t len)
             return;
         reply_dispatch(conn, &reply);
         /* Bytes after the reply to STARTTLS would be plain text inside
-         * the TLS session; they are dropped (RFC 3207 section 5). */
+         * the TLS session, so they are dropped (RFC 3207 section 5). */
         if (conn->state == CONN_HANDSHAKE)
             return;
     }
 }
 
 
-/* Advances the handshake with new bytes; once it is done, EHLO again. */
+/* Advances the handshake with new bytes, and sends EHLO again once it is
+ * done. */
 static void
 handshake_continue(struct smtp_conn *conn)
 {
@@ -921,7 +925,9 @@ conn_on_connected(uv_connect_t *req, int status)
 }
 
 
-/* Connects to the first address of the lookup. */
+/* Connects to the first address of the lookup.
+ * NOTE: the other addresses are not tried, so a host whose first address
+ * is down counts as down (docs/KNOWN_LIMITS.md, "Email"). */
 static void
 tcp_connect(struct smtp_conn *conn, const struct sockaddr *addr)
 {
@@ -954,7 +960,8 @@ conn_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     struct smtp_conn_env *env = conn != NULL ? conn->env : NULL;
 
     if (conn == NULL) {
-        /* conn_close gave the lookup up; the connection may be gone. */
+        /* conn_close gave the lookup up, and the connection may be
+         * gone. */
         uv_freeaddrinfo(res);
         env = *(struct smtp_conn_env **) (req + 1);
         g_free(req);
@@ -1126,7 +1133,7 @@ smtp_conn_free(struct smtp_conn *conn)
 {
     conn->freeing = 1;
     if (conn->state == CONN_READY) {
-        /* Sends QUIT and waits a moment for "221"; the close follows on
+        /* Sends QUIT and waits a moment for "221". The close follows on
          * that reply, the server's close or the timer. */
         conn->state = CONN_QUIT;
         timer_arm(conn, QUIT_WAIT_MS);

@@ -11,7 +11,7 @@
 #include "email.h"
 #include "smtp_tls.h"
 
-/* What ended a transaction. */
+/* The cause that ended a transaction. */
 enum smtp_error {
     SMTP_OK = 0,
     SMTP_ERESOLVE,                  /* the host name did not resolve */
@@ -35,7 +35,7 @@ struct smtp_outcome {
     char text[256];                 /* what failed, when no reply did */
 };
 
-/* One transaction to run. smtp.c owns it; the connection fills
+/* One transaction to run. smtp.c owns it, and the connection fills
  * `outcome`. */
 struct smtp_job {
     const char *from;               /* reverse path, without <> */
@@ -48,7 +48,7 @@ struct smtp_job {
 
 struct smtp_conn;
 
-/* What the connections of one pool share. */
+/* The state that the connections of one pool share. */
 struct smtp_conn_env {
     uv_loop_t *loop;
     const struct smtp_settings *settings;
@@ -62,8 +62,8 @@ struct smtp_conn_env {
     /* Returns the next waiting job for `server` to pipeline after a
      * message, or NULL. */
     struct smtp_job *(*next_job)(struct smtp_conn_env *env, size_t server);
-    /* Takes back a job from next_job that the connection could not run;
-     * nothing of it reached the server. */
+    /* Takes back a job from next_job that the connection could not run.
+     * Nothing of it reached the server. */
     void (*job_return)(struct smtp_conn_env *env, struct smtp_job *job);
     /* `pending` fell to 0. */
     void (*released)(struct smtp_conn_env *env);

@@ -1,5 +1,5 @@
 /*
- * SMTP replies and commands as bytes; see smtp_reply.h. Nothing here
+ * SMTP replies and commands as bytes (see smtp_reply.h). Nothing here
  * does I/O, so the unit tests and the fuzzer drive it directly.
  */
 #include <stdio.h>
@@ -90,8 +90,8 @@ line_parse(struct smtp_parser *p)
     if (p->lines > 0 && code != p->reply.code)
         return -1;
 
-    /* The first line of an EHLO reply greets; the others name
-     * extensions. */
+    /* The first line of an EHLO reply is the greeting, and the others
+     * name extensions. */
     if (p->lines > 0 && p->len > 4)
         extension_parse(&p->reply, line + 4);
     p->reply.code = code;
@@ -112,7 +112,8 @@ smtp_reply_feed(struct smtp_parser *p, const char *data, size_t len,
         size_t n = (end != NULL ? (size_t) (end - data) : len) - i;
         int last;
 
-        /* Appends the line's bytes that fit; a long line is cut. */
+        /* Appends the bytes of the line that fit, so a long line is
+         * cut. */
         if (!p->skipping) {
             size_t room = SMTP_LINE_MAX - p->len;
             size_t take = n < room ? n : room;

@@ -1,8 +1,8 @@
 /*
- * The SMTP wire format without any I/O: an incremental parser of server
- * replies (RFC 5321 section 4.2, multi-line "250-" replies and EHLO
- * keywords) and the builders of the commands and message data that a
- * transaction sends (RFC 2920 pipelining, RFC 5321 dot-stuffing).
+ * The SMTP wire format without any I/O. An incremental parser reads
+ * server replies (RFC 5321 section 4.2, multi-line "250-" replies and
+ * EHLO keywords). Builders write the commands and message data of a
+ * transaction (RFC 2920 pipelining, RFC 5321 dot-stuffing).
  */
 #ifndef CRIER_SMTP_REPLY_H
 #define CRIER_SMTP_REPLY_H
@@ -11,8 +11,8 @@
 
 #include <glib.h>
 
-/* The longest reply line kept; RFC 5321 allows 512 octets. Longer lines
- * are cut, not rejected, because only their start is ever read. */
+/* The longest reply line kept, where RFC 5321 allows 512 octets. Longer
+ * lines are cut, not rejected, because only their start is ever read. */
 #define SMTP_LINE_MAX 1000
 
 /* Extensions from the EHLO reply. */
@@ -34,7 +34,7 @@ struct smtp_reply {
     size_t size_max;                /* SIZE's value, 0 when none */
 };
 
-/* The state kept between reads; zero it (or call smtp_parser_reset) to
+/* The state kept between reads. Zero it, or call smtp_parser_reset, to
  * start. */
 struct smtp_parser {
     char line[SMTP_LINE_MAX + 1];
@@ -46,7 +46,7 @@ struct smtp_parser {
 
 enum smtp_parse_status {
     SMTP_PARSE_MORE = 0,            /* all input used, no reply complete */
-    SMTP_PARSE_REPLY = 1,           /* *out holds a whole reply */
+    SMTP_PARSE_REPLY = 1,           /* *out contains a whole reply */
     SMTP_PARSE_ERROR = -1,          /* not an SMTP reply */
 };
 
@@ -64,7 +64,7 @@ enum smtp_parse_status smtp_reply_feed(struct smtp_parser *parser,
                                        size_t *used,
                                        struct smtp_reply *out);
 
-/* What a transaction's first write may contain. */
+/* The envelope of one message, for the commands of its transaction. */
 struct smtp_envelope {
     const char *from;               /* reverse path, without <> */
     const char *to;                 /* the one recipient, without <> */

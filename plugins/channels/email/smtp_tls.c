@@ -1,5 +1,5 @@
 /*
- * OpenSSL behind memory BIOs for smtp_conn.c; see smtp_tls.h.
+ * OpenSSL behind memory BIOs for smtp_conn.c (see smtp_tls.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,7 +139,8 @@ smtp_tls_read(struct smtp_tls *tls, char *buf, size_t size)
 int
 smtp_tls_write(struct smtp_tls *tls, const char *data, size_t len)
 {
-    /* With memory BIOs a write never waits for the socket. */
+    /* A memory BIO grows as needed, so the write does not wait for the
+     * socket. */
     if (len == 0)
         return 0;
     if (SSL_write(tls->ssl, data, (int) len) != (int) len) {
