@@ -50,6 +50,8 @@ struct smtp_pool {
     struct smtp_conn_env env;
     struct smtp_conn *conns[SMTP_CONNECTIONS_MAX];   /* made on demand */
     GQueue waiting;                 /* built transfers, in order */
+    GQueue finished;                /* transfers to report, see on_job_done */
+    uv_check_t *report_check;       /* reports `finished`; made on demand */
     int stopping;
     crier_stop_cb stopped;
     void *stopped_arg;
@@ -295,6 +297,41 @@ pool_dispatch(struct smtp_pool *pool)
 }
 
 
+/* Reports the finished transfers once the loop has polled, after every
+ * connection with a reply in that poll has written its next commands. */
+static void
+on_report_check(uv_check_t *check)
+{
+    struct smtp_pool *pool = check->data;
+    struct smtp_transfer *t;
+
+    uv_check_stop(check);
+    while ((t = g_queue_pop_head(&pool->finished)) != NULL)
+        transfer_report(t, 0);
+}
+
+
+/* Queues a finished transfer for on_report_check. The core's work on an
+ * outcome would otherwise delay the writes of the connections whose
+ * replies came in the same poll. */
+static void
+report_defer(struct smtp_pool *pool, struct smtp_transfer *t)
+{
+    if (pool->report_check == NULL) {
+        pool->report_check = g_new0(uv_check_t, 1);
+        if (uv_check_init(pool->env.loop, pool->report_check) != 0) {
+            g_free(pool->report_check);
+            pool->report_check = NULL;
+            transfer_report(t, 0);
+            return;
+        }
+        pool->report_check->data = pool;
+    }
+    g_queue_push_tail(&pool->finished, t);
+    uv_check_start(pool->report_check, on_report_check);
+}
+
+
 /* A connection ended a job: the next server takes it when this one was
  * down, or else the outcome is reported. */
 static void
@@ -315,7 +352,7 @@ on_job_done(struct smtp_conn_env *env, struct smtp_job *job)
         pool_dispatch(pool);
         return;
     }
-    transfer_report(t, 0);
+    report_defer(pool, t);
 }
 
 
@@ -476,6 +513,7 @@ smtp_pool_start(struct email *email)
 
     pool->email = email;
     g_queue_init(&pool->waiting);
+    g_queue_init(&pool->finished);
     pool->env.loop = email->host->loop(email->ctx);
     pool->env.settings = &email->smtp;
     pool->env.job_done = on_job_done;
@@ -501,6 +539,17 @@ smtp_pool_start(struct email *email)
 }
 
 
+static void
+on_report_check_closed(uv_handle_t *handle)
+{
+    struct smtp_pool *pool = handle->data;
+
+    g_free(handle);
+    if (--pool->env.pending == 0)
+        on_released(&pool->env);
+}
+
+
 void
 smtp_pool_stop(struct email *email, crier_stop_cb done, void *arg)
 {
@@ -514,6 +563,13 @@ smtp_pool_stop(struct email *email, crier_stop_cb done, void *arg)
     pool->stopping = 1;
     pool->stopped = done;
     pool->stopped_arg = arg;
+    /* No delivery is in flight, so nothing waits for a report. */
+    if (pool->report_check != NULL) {
+        pool->env.pending++;
+        uv_close((uv_handle_t *) pool->report_check, on_report_check_closed);
+        pool->report_check = NULL;
+        opened = 1;
+    }
     /* No delivery is in flight, so every connection is free. */
     for (unsigned i = 0; i < SMTP_CONNECTIONS_MAX; i++) {
         if (pool->conns[i] != NULL) {
