@@ -256,7 +256,7 @@ email_open(const char *json, struct email **email)
 
 
 /* Stops the channel, runs the loop until the stop is reported (the SMTP
- * sender threads report it a loop turn later) and destroys it. */
+ * connections report it once they have closed) and destroys it. */
 static void
 email_close(struct email *email)
 {
