@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "email.h"
 
 #define OUTBOX_DEFAULT "var/outbox"
@@ -619,10 +621,17 @@ email_delivery_build(struct email_delivery *d)
         return CRIER_EINVAL;
     /* The signer is read only and libopendkim keeps each signature's
      * state in its own handle, so worker threads sign side by side. */
-    if (email->dkim != NULL &&
-        dkim_message_sign(email->dkim, d->msg.key, d->message,
-                          &d->build_error) != 0)
-        return CRIER_EINVAL;
+    if (email->dkim != NULL) {
+        int rc = dkim_message_sign(email->dkim, d->msg.key, d->message,
+                                   &d->build_error);
+
+        /* OpenSSL frees a thread's error queue and random generators
+         * when the thread ends, unless OPENSSL_cleanup ran first, as it
+         * does at exit while libuv's worker threads still live. */
+        OPENSSL_thread_stop();
+        if (rc != 0)
+            return CRIER_EINVAL;
+    }
     return 0;
 }
 
