@@ -713,8 +713,8 @@ delivery_copy(struct email_delivery *d, const struct crier_message *msg)
 
 /*
  * Queues the message for a libuv worker thread, which builds the MIME
- * text before the outbox or an SMTP connection takes it, so a header
- * value that cannot be encoded fails the job on a later loop turn. Only the unsubscribe link is
+ * text before the outbox or an SMTP connection takes it. A header value
+ * that cannot be encoded thus fails the job on a later loop turn. Only the unsubscribe link is
  * signed here, because it needs the job key.
  */
 static int
