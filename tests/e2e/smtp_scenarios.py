@@ -3,7 +3,8 @@ port with one handler per scenario, optional STARTTLS and AUTH, storing
 every accepted message in a Maildir.
 
 Run as: smtp_scenarios.py PORT MAILDIR SCENARIO [--cert F --key F
-[--implicit-tls]] [--user U --password P --mechanism PLAIN|LOGIN].
+[--implicit-tls]] [--user U --password P --mechanism PLAIN|LOGIN]
+[--pipelining]. --pipelining offers PIPELINING after EHLO.
 --implicit-tls speaks TLS from the first byte (smtps://) in place of
 offering STARTTLS. Each AUTH that succeeds
 appends its mechanism to MAILDIR/../auth.log.
@@ -16,6 +17,8 @@ import ssl
 import time
 
 from aiosmtpd.smtp import SMTP, AuthResult
+
+from reply_smtp import advertise_pipelining
 
 RATE_PER_SECOND = 100
 PAUSE_AFTER = 600
@@ -81,6 +84,12 @@ class Scenario:
         return "250 2.0.0 Ok: queued as Q%s" % os.urandom(5).hex().upper()
 
 
+class PipeliningScenario(Scenario):
+    async def handle_EHLO(self, server, session, envelope, hostname,
+                          responses):
+        return advertise_pipelining(session, hostname, responses)
+
+
 def authenticator(user, password, log_path):
     """Returns an aiosmtpd authenticator that accepts only `user` with
     `password` and logs the mechanism of each success."""
@@ -95,7 +104,8 @@ def authenticator(user, password, log_path):
 
 
 async def serve(args):
-    handler = Scenario(args.maildir, args.scenario)
+    kind = PipeliningScenario if args.pipelining else Scenario
+    handler = kind(args.maildir, args.scenario)
     options = {}
     server_tls = None
     if args.cert:
@@ -133,6 +143,7 @@ def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--mechanism", default="PLAIN")
+    parser.add_argument("--pipelining", action="store_true")
     args = parser.parse_args()
     asyncio.run(serve(args))
 

@@ -64,7 +64,7 @@ def test_kill9_during_delivery_repeats_only_in_flight(tmp_path):
 
 def test_slow_smtp_server_does_not_stall_ingest(tmp_path):
     # Each message takes the server 1 s to accept; events must still be
-    # answered at once, because SMTP waits happen off the event loop.
+    # answered at once, because no SMTP wait blocks the event loop.
     smtp = SmtpServer(tmp_path, delay=1.0)
     config = shipped_config(smtp.port, tmp_path)
     c = Crier(tmp_path, config, env={"CASE_SECRET": SECRET}).start()

@@ -8,6 +8,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from crierlib import ROOT, Crier, SmtpServer, Store, free_port, wait_until
 
 TOKEN = "admin-token-for-email-tests"
@@ -251,11 +253,15 @@ def test_wrong_password_retries(tmp_path):
     assert smtp.messages() == []
 
 
-def test_rate_limited_server_gets_all(tmp_path):
+@pytest.mark.parametrize("pipelining", [False, True],
+                         ids=["lockstep", "pipelined"])
+def test_rate_limited_server_gets_all(tmp_path, pipelining):
     """1,450 recipients through a server that takes 100 messages a second
-    (454 4.7.0 beyond) and replies 450 4.2.1 for 5 s after the 600th."""
+    (454 4.7.0 beyond) and replies 450 4.2.1 for 5 s after the 600th,
+    with and without PIPELINING offered."""
     count = 1450
-    smtp = SmtpServer(tmp_path, scenario="rate")
+    smtp = SmtpServer(tmp_path, scenario="rate",
+                      extra=["--pipelining"] if pipelining else [])
     c = start(tmp_path, smtp.port, "connections = 4;")
     addresses = ["r%04d@example.gov" % i for i in range(count)]
     started = time.time()
@@ -485,3 +491,42 @@ def test_all_servers_down_retries(tmp_path):
     assert code == 0
     assert job["state"] != "sent"
     assert "127.0.0.1:%d" % ports[1] in job["last_error"]
+
+
+def test_pipelined_replies_per_message(tmp_path):
+    """On one connection that pipelines, each message gets its own
+    outcome: 550 5.1.1 to RCPT fails only that message, 554 to its end
+    fails only that one, and the others around them are sent once."""
+    smtp = SmtpServer(tmp_path,
+                      handler=["reply_smtp.PipeliningReplyMailbox", "reject"])
+    c = start(tmp_path, smtp.port, "connections = 1;")
+    addresses = ["ana@example.gov", "nouser1@example.gov", "ben@example.gov",
+                 "reject1@example.gov", "cy@example.gov",
+                 "nouser2@example.gov", "dee@example.gov"]
+    try:
+        notify(c, addresses)
+        wait_until(lambda: settled(c, len(addresses)), timeout=30)
+        jobs = {j["to"]: j for j in c.store.jobs()}
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+
+    for a in ("ana", "ben", "cy", "dee"):
+        assert jobs[a + "@example.gov"]["state"] == "sent", a
+        assert jobs[a + "@example.gov"]["attempts"] == 1, a
+    for a in ("nouser1", "nouser2"):
+        job = jobs[a + "@example.gov"]
+        assert job["state"] == "failed", a
+        assert job["error"].startswith("invalid address: SMTP 550 5.1.1"), a
+
+    assert jobs["reject1@example.gov"]["state"] == "failed"
+    assert jobs["reject1@example.gov"]["error"] == \
+        "SMTP 554 5.7.1 Message rejected by policy"
+    assert sorted(m["To"] for m in msgs) == [
+        "ana@example.gov", "ben@example.gov", "cy@example.gov",
+        "dee@example.gov"]
+    # Every RCPT TO came with its DATA in one write.
+    with open(os.path.join(str(tmp_path), "pipelined.log")) as f:
+        assert sorted(f.read().split()) == sorted(addresses)

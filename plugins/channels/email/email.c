@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "email.h"
 
 #define OUTBOX_DEFAULT "var/outbox"
@@ -24,7 +26,7 @@ static const char *const smtp_keys[] = {
     "connect_timeout_ms", "connections",
 };
 
-/* SMTP transactions at once, each on its own sender thread (smtp.c). */
+/* SMTP connections at once, each running one transaction (smtp.c). */
 #define CONNECTIONS_DEFAULT 2
 
 /* The shortest unsubscribe secret, so that it cannot be guessed. */
@@ -121,19 +123,6 @@ config_keys_check(struct email *email, const json_t *config)
 }
 
 
-static int
-curl_has_protocol(const char *name)
-{
-    const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
-
-    for (const char *const *p = info->protocols; *p != NULL; p++) {
-        if (strcmp(*p, name) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-
 /*
  * Checks `text`, the value of `key`, as an SMTP URL and appends it to the
  * servers. Credentials in the URL are rejected, so the URL can be logged and the password stays in one key.
@@ -143,26 +132,45 @@ server_add(struct email *email, const char *key, const char *text)
 {
     CURLU *url = curl_url();
     char *scheme = NULL, *user = NULL, *password = NULL;
+    char *host = NULL, *port = NULL;
     const char *problem = NULL;
+    struct smtp_server *server;
 
     if (url == NULL)
         return CRIER_ENOMEM;
-    if (curl_url_set(url, CURLUPART_URL, text, 0) != CURLUE_OK ||
-        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+    if (curl_url_set(url, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME) !=
+        CURLUE_OK ||
+        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         problem = "is not a URL; write smtp://host:port or "
                   "smtps://host:port";
     else if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0)
         problem = "must start with smtp:// or smtps://";
-    else if (!curl_has_protocol(scheme))
-        problem = "needs a libcurl built with this protocol";
     else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK ||
              curl_url_get(url, CURLUPART_PASSWORD, &password, 0) ==
              CURLUE_OK)
         problem = "must not contain credentials; set username and "
                   "password instead";
+
+    if (problem == NULL) {
+        server = &email->smtp.servers[email->smtp.server_count++];
+        server->url = g_strdup(text);
+        server->implicit_tls = strcmp(scheme, "smtps") == 0;
+        server->port = server->implicit_tls ? 465 : 25;
+        if (curl_url_get(url, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+            server->port = (unsigned) strtoul(port, NULL, 10);
+        /* An IPv6 address comes in brackets, which getaddrinfo and the
+         * certificate check do not take. */
+        if (host[0] == '[')
+            server->host = g_strndup(host + 1, strlen(host) - 2);
+        else
+            server->host = g_strdup(host);
+    }
     curl_free(scheme);
     curl_free(user);
     curl_free(password);
+    curl_free(host);
+    curl_free(port);
     curl_url_cleanup(url);
 
     if (problem != NULL) {
@@ -170,7 +178,6 @@ server_add(struct email *email, const char *key, const char *text)
                                   problem);
         return CRIER_ECONFIG;
     }
-    email->smtp.servers[email->smtp.server_count++].url = g_strdup(text);
     return 0;
 }
 
@@ -448,7 +455,7 @@ email_destroy(void *state)
 
     if (email == NULL)
         return;
-    smtp_senders_join(email);
+    smtp_pool_free(email);
     mime_address_clear(&email->from);
     mime_address_clear(&email->reply_to);
     imap_poll_free(email->imap);
@@ -461,8 +468,10 @@ email_destroy(void *state)
         memset(email->unsubscribe_key, 0, strlen(email->unsubscribe_key));
         g_free(email->unsubscribe_key);
     }
-    for (size_t i = 0; i < email->smtp.server_count; i++)
+    for (size_t i = 0; i < email->smtp.server_count; i++) {
         g_free(email->smtp.servers[i].url);
+        g_free(email->smtp.servers[i].host);
+    }
     g_free(email->smtp.username);
     free(email->smtp.ca_file);
     if (email->smtp.password != NULL) {
@@ -539,12 +548,12 @@ email_start(void *state)
                              "smtps:// or set tls = \"starttls\"",
                              "url=%s", server->url);
     }
-    return smtp_senders_start(email);
+    return smtp_pool_start(email);
 }
 
 
 /* Reports the stop once nothing is in flight: at once for the outbox,
- * after the sender threads have ended for SMTP. */
+ * after the SMTP connections have closed. */
 static void
 email_stopped(struct email *email)
 {
@@ -552,7 +561,7 @@ email_stopped(struct email *email)
 
     email->stop_done = NULL;
     if (email->outbox == NULL)
-        smtp_senders_stop(email, done, email->stop_arg);
+        smtp_pool_stop(email, done, email->stop_arg);
     else
         done(email->stop_arg);
 }
@@ -611,11 +620,18 @@ email_delivery_build(struct email_delivery *d)
                            &d->build_error) != 0)
         return CRIER_EINVAL;
     /* The signer is read only and libopendkim keeps each signature's
-     * state in its own handle, so sender threads sign side by side. */
-    if (email->dkim != NULL &&
-        dkim_message_sign(email->dkim, d->msg.key, d->message,
-                          &d->build_error) != 0)
-        return CRIER_EINVAL;
+     * state in its own handle, so worker threads sign side by side. */
+    if (email->dkim != NULL) {
+        int rc = dkim_message_sign(email->dkim, d->msg.key, d->message,
+                                   &d->build_error);
+
+        /* OpenSSL frees a thread's error queue and random generators
+         * when the thread ends, unless OPENSSL_cleanup ran first, as it
+         * does at exit while libuv's worker threads still live. */
+        OPENSSL_thread_stop();
+        if (rc != 0)
+            return CRIER_EINVAL;
+    }
     return 0;
 }
 
@@ -696,9 +712,9 @@ delivery_copy(struct email_delivery *d, const struct crier_message *msg)
 
 
 /*
- * Queues the message for a Maildir worker or an SMTP sender thread. The
- * MIME text is built there, so a header value that cannot be encoded
- * fails the job on a later loop turn. Only the unsubscribe link is
+ * Queues the message for a libuv worker thread, which builds the MIME
+ * text before the outbox or an SMTP connection takes it. A header value
+ * that cannot be encoded thus fails the job on a later loop turn. Only the unsubscribe link is
  * signed here, because it needs the job key.
  */
 static int

@@ -19,12 +19,15 @@
 /* The maximum number of SMTP servers in `urls`. */
 #define SMTP_SERVERS_MAX 8
 
-/* The maximum of `connections`: one sender thread each. */
+/* The maximum of `connections`: SMTP connections open at once. */
 #define SMTP_CONNECTIONS_MAX 16
 
 /* One SMTP server of the channel. */
 struct smtp_server {
     char *url;                /* smtp:// or smtps://, without credentials */
+    char *host;               /* a name or an address, without [] */
+    unsigned port;            /* 25 or 465 when the URL gives none */
+    int implicit_tls;         /* smtps://: TLS from the first byte */
     int starttls;             /* require STARTTLS on smtp:// */
 };
 
@@ -41,25 +44,6 @@ struct smtp_settings {
     unsigned connections;     /* SMTP transactions at once */
 };
 
-/*
- * The SMTP sender threads (smtp.c): the loop queues transfers, each thread
- * runs one transaction at a time, and finished transfers come back to the
- * loop in batches through one uv_async_t.
- */
-struct smtp_senders {
-    uv_mutex_t lock;                /* guards the queues and `exiting` */
-    uv_cond_t wake;                 /* a transfer was queued, or exiting */
-    GQueue waiting;                 /* struct smtp_transfer *, in order */
-    GQueue finished;                /* transfers for the loop to report */
-    int exiting;                    /* the threads leave when set */
-    uv_async_t *finished_async;     /* wakes the loop for `finished` */
-    uv_thread_t threads[SMTP_CONNECTIONS_MAX];
-    unsigned thread_count;          /* threads started, not yet joined */
-    int started;                    /* the lock, cond and async are set up */
-    crier_stop_cb closed;           /* called once the async is closed */
-    void *closed_arg;
-};
-
 struct email {
     struct crier_ctx *ctx;
     const struct crier_host *host;
@@ -71,7 +55,7 @@ struct email {
     struct bounce_settings bounces; /* VERP and provider events */
     struct dkim_signer *dkim;       /* NULL when crier does not sign */
     struct imap_poll *imap;         /* the bounce mailbox, or NULL */
-    struct smtp_senders senders;
+    struct smtp_pool *pool;         /* SMTP connections, or NULL */
     unsigned in_flight;             /* deliveries started, not finished */
     uint64_t error_logged_ms;       /* loop time of the last error log */
     unsigned errors_unlogged;       /* errors since, not logged */
@@ -84,7 +68,7 @@ struct email {
  * One message on its way out. Nothing in it points into the core's
  * struct crier_message, which is only valid until `done` runs: `msg`
  * contains copies of the fields that the MIME builder reads, so that a
- * worker or sender thread can build the message off the loop.
+ * libuv worker thread can build the message off the loop.
  */
 struct email_delivery {
     struct email *email;
@@ -137,26 +121,25 @@ int maildir_prepare(const char *outbox);
  */
 int maildir_deliver(struct email_delivery *delivery);
 
-/* Queues the message for a sender thread, which builds and sends it.
- * Returns 0; the outcome is reported on a later loop turn. */
+/* Builds the message on a libuv worker thread, then queues it for an
+ * SMTP connection. Returns 0, or CRIER_EIO when the build could not be
+ * queued. The outcome is reported on a later loop turn. */
 int smtp_deliver(struct email_delivery *delivery);
 
-/* Reports every transfer that waits for a sender thread as a retry. */
+/* Reports every delivery that waits for a connection as a retry. */
 void smtp_abandon_waiting(struct email *email);
 
-/* Starts `connections` sender threads and the handle that brings their
- * results to the loop. Returns 0 or a negative code. */
-int smtp_senders_start(struct email *email);
+/* Creates the connection pool. Returns 0 or a negative code. */
+int smtp_pool_start(struct email *email);
 
 /*
- * Ends the idle sender threads and closes the loop handle, then calls
+ * Closes the pool's connections, with QUIT on each idle one, then calls
  * `done` on a later loop turn. Call it once no delivery is in flight.
  */
-void smtp_senders_stop(struct email *email, crier_stop_cb done, void *arg);
+void smtp_pool_stop(struct email *email, crier_stop_cb done, void *arg);
 
-/* Joins threads that smtp_senders_stop did not, for destroy after a
- * failed start. */
-void smtp_senders_join(struct email *email);
+/* Frees what smtp_pool_stop left, for destroy after a failed start. */
+void smtp_pool_free(struct email *email);
 
 /* Returns the HMAC key of unsubscribe tokens for the configured secret;
  * free with g_free. */

@@ -1,31 +1,25 @@
 /*
- * Delivery over SMTP on the channel's own sender threads: `connections`
- * threads, each running one transaction at a time with
- * curl_easy_perform on its own easy handle, which keeps that thread's
- * connection open for the next message. The loop queues transfers under
- * a mutex. A thread takes the next one, builds the MIME text, sends it
- * and puts the transfer on the finished list. One uv_async_t brings
- * every finished transfer back to the loop in one turn. The loop thus
- * pays a few memory copies and a list append per message, and wakes once
- * per batch rather than once per message.
+ * Delivery over SMTP on the loop. Each message is built (MIME, DKIM) on
+ * a libuv worker thread, then waits in order for one of up to
+ * `connections` connections (smtp_conn.c), which runs one transaction at
+ * a time and stays open for the next. With PIPELINING a message costs
+ * two writes and two reads on the loop: MAIL FROM, RCPT TO and DATA in
+ * one write, the message in the second.
+ *
+ * Why a client of its own: no Debian-packaged library offers a
+ * non-blocking SMTP client for an event loop. libcurl 7.88 waits for the
+ * reply to the end of the message with a blocking poll even on a multi
+ * handle (smtp_block_statemach in its lib/smtp.c), so it needed a thread
+ * per connection. libesmtp and libetpan block as well.
+ *
  * The server's first error reply, or else its last reply, decides the
  * outcome and becomes the detail.
  *
- * Why not the core's multi handle, or one multi handle per thread:
- * libcurl 7.88.1 sends the end of the message in smtp_done and then waits
- * for the reply with a blocking poll, even on a multi handle. The poll is
- * smtp_block_statemach in curl's lib/smtp.c, and it waits for up to the
- * server response timeout. On the loop that wait would stall every HTTP request and every
- * other channel, and on a thread driving a multi handle it would stall
- * every other transaction of that thread. With one transaction per
- * thread only that connection waits, which is what a slow relay should
- * cost.
- *
- * Failover: with several servers, a transfer tries them in order on its
- * sender thread. It moves to the next one only while the message cannot
- * have been accepted, which server_down decides. A timeout after DATA
- * may hide an accepted message, so it is retried later like any failure,
- * from the first server again.
+ * Failover: with several servers, a message tries them in order. It
+ * moves to the next one only while it cannot have been accepted, which
+ * server_down decides. A timeout after DATA may hide an accepted
+ * message, so it is retried later like any failure, from the first
+ * server again.
  * NOTE: failover remembers nothing, so while the first server is down
  * each message waits for its connect timeout there
  * (docs/KNOWN_LIMITS.md, "Email").
@@ -33,91 +27,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "email.h"
+#include "smtp_conn.h"
+#include "smtp_reply.h"
 
-/* A transfer lives from smtp_deliver until the loop reports it. The
- * sender thread that took it owns it until it is on the finished list. */
+/* A message from smtp_deliver until the loop reports it. */
 struct smtp_transfer {
     struct email_delivery *delivery;
-    CURL *easy;                     /* the sender thread's handle */
-    CURLcode result;
-    int abandoned;                  /* never sent: stop came first */
-    struct curl_slist *recipients;
-    size_t offset;                  /* bytes of the message read so far */
-    char command[8];                /* the last command sent: "RCPT" */
-    char reply[256];                /* the server's reply line, see above */
-    long code;                      /* the code of that reply */
-    int reply_is_error;             /* a 4xx or 5xx reply arrived */
-    char error[CURL_ERROR_SIZE];
-    char detail[CURL_ERROR_SIZE + 320];
-    char queue_id[64];              /* from the final reply, or "" */
-    size_t server;                  /* the index of the last server tried */
-    char skipped[CURL_ERROR_SIZE];  /* the error of the first server down */
+    uv_work_t work;                 /* builds the message */
+    struct smtp_job job;
+    char *from;                     /* the envelope sender */
+    const char *unsafe;             /* why an address cannot be sent */
+    char detail[640];
+    char queue_id[64];
+    char skipped[256];              /* the error of the first server down */
 };
 
-
-static size_t
-on_read(char *buffer, size_t size, size_t count, void *arg)
-{
-    struct smtp_transfer *t = arg;
-    const GString *message = t->delivery->message;
-    size_t n = message->len - t->offset;
-
-    if (n > size * count)
-        n = size * count;
-    memcpy(buffer, message->str + t->offset, n);
-    t->offset += n;
-    return n;
-}
-
-
-/* Copies the last line of `data` into `buf`, without its line break and
- * cut to fit. */
-static void
-line_copy(char *buf, size_t size, const char *data, size_t len)
-{
-    const char *start;
-
-    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-        len--;
-    start = data + len;
-    while (start > data && start[-1] != '\n')
-        start--;
-    len -= (size_t) (start - data);
-    if (len >= size)
-        len = size - 1;
-    memcpy(buf, start, len);
-    buf[len] = '\0';
-}
-
-
-/*
- * Keeps the command verb and the reply line for the outcome, up to the
- * first 4xx or 5xx reply: libcurl then ends the session with QUIT, whose
- * "221 Bye" must not hide the cause. AUTH sends credentials as command
- * lines too; only the first word is kept, and it is never logged.
- */
-static int
-on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
-{
-    struct smtp_transfer *t = arg;
-
-    if (t->reply_is_error || strcmp(t->command, "QUIT") == 0)
-        return 0;
-    if (type == CURLINFO_HEADER_OUT) {
-        size_t n = 0;
-
-        while (n < size && strchr(" :\r\n", data[n]) == NULL)
-            n++;
-        line_copy(t->command, sizeof(t->command), data, n);
-    } else if (type == CURLINFO_HEADER_IN) {
-        line_copy(t->reply, sizeof(t->reply), data, size);
-        t->code = strtol(t->reply, NULL, 10);
-        t->reply_is_error = t->code >= 400 && t->code < 600;
-    }
-    return 0;
-}
+struct smtp_pool {
+    struct email *email;
+    struct smtp_conn_env env;
+    struct smtp_conn *conns[SMTP_CONNECTIONS_MAX];   /* made on demand */
+    GQueue waiting;                 /* built transfers, in order */
+    GQueue finished;                /* transfers to report, see on_job_done */
+    uv_check_t *report_check;       /* reports `finished`; made on demand */
+    int stopping;
+    crier_stop_cb stopped;
+    void *stopped_arg;
+};
 
 
 /*
@@ -166,12 +104,9 @@ reply_is_invalid_address(const char *reply)
 }
 
 
-/*
- * Returns nonzero when the last command concerned this message rather
- * than the session, so that a 5xx reply is about the message. libcurl
- * 7.88 reports no command for the end of the message, so the reply to it
- * follows "DATA".
- */
+/* Returns nonzero when the command concerned this message rather than
+ * the session, so that a 5xx reply to it is about the message. The reply
+ * to the end of the message follows "DATA". */
 static int
 command_is_message(const char *command)
 {
@@ -180,13 +115,13 @@ command_is_message(const char *command)
 }
 
 
-/* Returns nonzero when `result` or `code` points at the settings or the
- * server rather than at this message. */
+/* Returns nonzero when the outcome points at the settings or the server
+ * rather than at this message. */
 static int
-session_refused(CURLcode result, long code)
+session_refused(const struct smtp_outcome *o)
 {
-    return result == CURLE_LOGIN_DENIED || result == CURLE_USE_SSL_FAILED ||
-           (code >= 500 && code < 600);
+    return o->error == SMTP_ELOGIN || o->error == SMTP_ETLS ||
+           (o->code >= 500 && o->code < 600);
 }
 
 
@@ -200,69 +135,64 @@ transfer_detail_via(struct smtp_transfer *t)
 
     if (s->server_count > 1 && len < sizeof(t->detail))
         snprintf(t->detail + len, sizeof(t->detail) - len, " (%s)",
-                 s->servers[t->server].url);
+                 s->servers[t->job.server].url);
     return t->detail;
 }
 
 
 /*
- * Maps libcurl's result to an outcome. A 5xx reply to MAIL, RCPT or DATA
- * is permanent. A 5xx reply in the session part (greeting, EHLO, AUTH,
- * STARTTLS) and a refused login point at the configuration, which an
- * operator can fix, so they are retried like every other failure.
+ * Maps the outcome of the last try to the channel's result. A 5xx reply
+ * to MAIL, RCPT or DATA is permanent. A 5xx reply in the session part
+ * (greeting, EHLO, AUTH, STARTTLS) and a refused login point at the
+ * configuration, which an operator can fix, so they are retried like
+ * every other failure.
  */
 static void
-result_classify(struct smtp_transfer *t, CURLcode result,
-                struct crier_send_result *r)
+result_classify(struct smtp_transfer *t, struct crier_send_result *r)
 {
     struct email *email = t->delivery->email;
-    long code = t->code;
+    const struct smtp_outcome *o = &t->job.outcome;
+    int code = o->code;
 
-    if (t->server > 0)
+    if (t->job.server > 0)
         email_error_log(email, "SMTP server down; the message went to the "
                         "next one", "url=%s detail=\"%s\"",
                         email->smtp.servers[0].url, t->skipped);
-    if (result == CURLE_OK) {
+    if (o->error == SMTP_OK) {
         r->outcome = CRIER_SEND_DONE;
-        queue_id_parse(t->reply, t->queue_id, sizeof(t->queue_id));
+        queue_id_parse(o->reply, t->queue_id, sizeof(t->queue_id));
         r->provider_id = t->queue_id[0] != '\0' ? t->queue_id
                                                 : t->delivery->msg.message_id;
-        snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
+        snprintf(t->detail, sizeof(t->detail), "SMTP %s", o->reply);
         r->detail = transfer_detail_via(t);
         return;
     }
 
-    if (code >= 400 && code < 600 && t->reply[0] != '\0')
-        snprintf(t->detail, sizeof(t->detail), "SMTP %s", t->reply);
-    else if (result == CURLE_ABORTED_BY_CALLBACK)
-        snprintf(t->detail, sizeof(t->detail), "SMTP: interrupted by "
-                 "shutdown");
+    if (code >= 400 && code < 600 && o->reply[0] != '\0')
+        snprintf(t->detail, sizeof(t->detail), "SMTP %s", o->reply);
     else
-        snprintf(t->detail, sizeof(t->detail), "SMTP: %s%s%s",
-                 curl_easy_strerror(result), t->error[0] ? ": " : "",
-                 t->error);
+        snprintf(t->detail, sizeof(t->detail), "SMTP: %s", o->text);
     r->detail = transfer_detail_via(t);
 
-    if (code >= 500 && code < 600 && result != CURLE_LOGIN_DENIED &&
-        command_is_message(t->command)) {
+    if (code >= 500 && code < 600 && o->error != SMTP_ELOGIN &&
+        command_is_message(o->command)) {
         r->outcome = CRIER_SEND_FAIL;
         /* A 550, 551 or 553 with an enhanced status 5.1.x (RFC 3463:
          * addressing status) rejects the address itself. The outbox marks
          * it, and the detail gives the reply. */
-        r->address_invalid = reply_is_invalid_address(t->reply);
+        r->address_invalid = reply_is_invalid_address(o->reply);
         if (r->address_invalid)
             snprintf(t->detail, sizeof(t->detail), "invalid address: "
-                     "SMTP %s", t->reply);
+                     "SMTP %s", o->reply);
         return;
     }
     r->outcome = CRIER_SEND_RETRY;
 
     /* A 4xx reply is the server's ordinary "later", as in greylisting. */
-    if (result == CURLE_ABORTED_BY_CALLBACK || (code >= 400 && code < 500))
+    if (code >= 400 && code < 500)
         return;
     email_error_log(email, "SMTP delivery failed; it will be retried",
-                    "detail=\"%s\"%s", t->detail,
-                    session_refused(result, code)
+                    "detail=\"%s\"%s", t->detail, session_refused(o)
                     ? " hint=\"check url, username, password, tls and "
                       "ca_file\"" : "");
 }
@@ -275,254 +205,263 @@ result_classify(struct smtp_transfer *t, CURLcode result,
  * (closing) at any step, or a timeout or broken connection before DATA.
  */
 static int
-server_down(const struct smtp_transfer *t)
+server_down(const struct smtp_outcome *o)
 {
-    int before_data = strcmp(t->command, "DATA") != 0;
+    int before_data = strcmp(o->command, "DATA") != 0;
 
-    switch (t->result) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
+    switch (o->error) {
+    case SMTP_ECONNECT:
+    case SMTP_ERESOLVE:
         return 1;
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-        return before_data || t->code == 421;
+    case SMTP_ETIMEDOUT:
+    case SMTP_ECLOSED:
+    case SMTP_EIO:
+        return before_data || o->code == 421;
     default:
-        return t->code == 421;
+        return o->code == 421;
     }
-}
-
-
-/* Clears what one try leaves in the transfer and points it at server
- * `i`. */
-static CURLcode
-transfer_target(struct smtp_transfer *t, size_t i)
-{
-    const struct smtp_server *server = &t->delivery->email->smtp.servers[i];
-    CURLcode rc;
-
-    t->server = i;
-    t->offset = 0;
-    t->command[0] = '\0';
-    t->reply[0] = '\0';
-    t->code = 0;
-    t->reply_is_error = 0;
-    t->error[0] = '\0';
-    rc = curl_easy_setopt(t->easy, CURLOPT_URL, server->url);
-    if (rc == CURLE_OK)
-        rc = curl_easy_setopt(t->easy, CURLOPT_USE_SSL, server->starttls
-                              ? (long) CURLUSESSL_ALL
-                              : (long) CURLUSESSL_NONE);
-    return rc;
-}
-
-
-
-/* Sets the options of one transaction on the sender thread's handle. */
-static CURLcode
-transfer_setup(struct smtp_transfer *t)
-{
-    struct email *email = t->delivery->email;
-    const struct smtp_settings *s = &email->smtp;
-    char *rcpt = g_strdup_printf("<%s>", t->delivery->msg.to);
-    char *verp = verp_address(email, t->delivery->msg.message_id);
-    char *from = g_strdup_printf("<%s>", verp != NULL ? verp
-                                                     : email->from.address);
-    CURL *easy = t->easy;
-    CURLcode rc = CURLE_OK;
-
-    g_free(verp);
-    t->recipients = curl_slist_append(NULL, rcpt);
-    g_free(rcpt);
-    if (t->recipients == NULL) {
-        g_free(from);
-        return CURLE_OUT_OF_MEMORY;
-    }
-
-    /* libcurl copies every string option. */
-#define SET(option, value)                                                  \
-    do {                                                                    \
-        if (rc == CURLE_OK)                                                 \
-            rc = curl_easy_setopt(easy, option, value);                     \
-    } while (0)
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-#else
-    SET(CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
-#endif
-    SET(CURLOPT_MAIL_FROM, from);
-    SET(CURLOPT_MAIL_RCPT, t->recipients);
-    SET(CURLOPT_UPLOAD, 1L);
-    SET(CURLOPT_READFUNCTION, on_read);
-    SET(CURLOPT_READDATA, t);
-    SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t) t->delivery->message->len);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, s->timeout_ms);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, t->error);
-    SET(CURLOPT_DEBUGFUNCTION, on_debug);
-    SET(CURLOPT_DEBUGDATA, t);
-    SET(CURLOPT_VERBOSE, 1L);
-    if (s->ca_file != NULL)
-        SET(CURLOPT_CAINFO, s->ca_file);
-    if (s->username != NULL) {
-        SET(CURLOPT_USERNAME, s->username);
-        SET(CURLOPT_PASSWORD, s->password);
-    }
-#undef SET
-    g_free(from);
-    return rc;
-}
-
-
-/* Sends the message to the servers in order while they are down. */
-static void
-servers_try(struct smtp_transfer *t)
-{
-    size_t count = t->delivery->email->smtp.server_count;
-
-    for (size_t i = 0; i < count; i++) {
-        t->result = transfer_target(t, i);
-        if (t->result == CURLE_OK)
-            t->result = curl_easy_perform(t->easy);
-        if (t->result == CURLE_OK || !server_down(t) || i + 1 == count)
-            break;
-        if (t->skipped[0] == '\0')
-            snprintf(t->skipped, sizeof(t->skipped), "%s", t->code == 421
-                     ? t->reply : curl_easy_strerror(t->result));
-    }
-}
-
-
-/*
- * Runs on a sender thread: builds the message and sends it. It touches
- * only the transfer, its delivery and the channel's read-only settings.
- */
-static void
-transfer_perform(struct smtp_transfer *t)
-{
-    if (email_delivery_build(t->delivery) != 0)
-        return;
-    if (t->easy == NULL) {
-        t->result = CURLE_OUT_OF_MEMORY;
-        return;
-    }
-    /* A reset keeps the handle's open connections and DNS cache. */
-    curl_easy_reset(t->easy);
-    t->result = transfer_setup(t);
-    if (t->result == CURLE_OK)
-        servers_try(t);
-    /* The options point at the recipient list, which is freed with the
-     * transfer on the loop. */
-    curl_easy_setopt(t->easy, CURLOPT_MAIL_RCPT, NULL);
-    t->easy = NULL;
-}
-
-
-/* Waits for the next transfer. Returns NULL once the threads are to
- * exit. */
-static struct smtp_transfer *
-sender_take(struct smtp_senders *senders)
-{
-    struct smtp_transfer *t;
-
-    uv_mutex_lock(&senders->lock);
-    while (g_queue_is_empty(&senders->waiting) && !senders->exiting)
-        uv_cond_wait(&senders->wake, &senders->lock);
-    t = g_queue_pop_head(&senders->waiting);
-    uv_mutex_unlock(&senders->lock);
-    return t;
-}
-
-
-/* Hands a transfer back to the loop. uv_async_send wakes the loop once
- * for all the transfers that finish before it runs. */
-static void
-sender_finish(struct smtp_senders *senders, struct smtp_transfer *t)
-{
-    uv_mutex_lock(&senders->lock);
-    g_queue_push_tail(&senders->finished, t);
-    uv_mutex_unlock(&senders->lock);
-    uv_async_send(senders->finished_async);
-}
-
-
-static void
-sender_main(void *arg)
-{
-    struct email *email = arg;
-    CURL *easy = curl_easy_init();
-    struct smtp_transfer *t;
-
-    while ((t = sender_take(&email->senders)) != NULL) {
-        t->easy = easy;
-        transfer_perform(t);
-        sender_finish(&email->senders, t);
-    }
-    if (easy != NULL)
-        curl_easy_cleanup(easy);
 }
 
 
 static void
 transfer_free(struct smtp_transfer *t)
 {
-    curl_slist_free_all(t->recipients);
+    g_free(t->from);
     g_free(t);
 }
 
 
-/* Reports one finished transfer on the loop. */
+/* Reports one finished transfer, as a retry when `abandoned` because
+ * stop came first. */
 static void
-transfer_report(struct smtp_transfer *t)
+transfer_report(struct smtp_transfer *t, int abandoned)
 {
     struct email_delivery *d = t->delivery;
     struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
 
-    if (t->abandoned) {
+    if (abandoned) {
         r.detail = "SMTP: not sent before shutdown";
     } else if (d->build_error != NULL) {
         r.outcome = CRIER_SEND_FAIL;
         r.detail = d->build_error;
+    } else if (t->unsafe != NULL) {
+        r.outcome = CRIER_SEND_FAIL;
+        r.detail = t->unsafe;
     } else {
-        result_classify(t, t->result, &r);
+        result_classify(t, &r);
     }
     email_delivery_finish(d, &r);
     transfer_free(t);
 }
 
 
-/* Runs on the loop when sender threads have finished transfers: reports
- * all of them, in the order they finished. */
-static void
-on_finished(uv_async_t *handle)
+/* Returns a free connection, an open one first so that its session is
+ * reused, or NULL when all are busy. */
+static struct smtp_conn *
+conn_pick(struct smtp_pool *pool)
 {
-    struct email *email = handle->data;
-    GQueue batch = G_QUEUE_INIT;
+    unsigned count = pool->email->smtp.connections;
+    struct smtp_conn *free_conn = NULL;
+
+    for (unsigned i = 0; i < count; i++) {
+        struct smtp_conn *conn = pool->conns[i];
+
+        if (conn == NULL) {
+            conn = pool->conns[i] = smtp_conn_new(&pool->env);
+            if (conn == NULL)
+                continue;
+        }
+        if (!smtp_conn_available(conn))
+            continue;
+        if (smtp_conn_is_open(conn))
+            return conn;
+        if (free_conn == NULL)
+            free_conn = conn;
+    }
+    return free_conn;
+}
+
+
+/* Hands waiting transfers to free connections, in order. */
+static void
+pool_dispatch(struct smtp_pool *pool)
+{
+    struct smtp_transfer *t;
+    struct smtp_conn *conn;
+
+    while (!g_queue_is_empty(&pool->waiting) &&
+           (conn = conn_pick(pool)) != NULL) {
+        t = g_queue_pop_head(&pool->waiting);
+        smtp_conn_start(conn, &t->job);
+    }
+}
+
+
+/* Reports the finished transfers once the loop has polled, after every
+ * connection with a reply in that poll has written its next commands. */
+static void
+on_report_check(uv_check_t *check)
+{
+    struct smtp_pool *pool = check->data;
     struct smtp_transfer *t;
 
-    uv_mutex_lock(&email->senders.lock);
-    batch = email->senders.finished;
-    g_queue_init(&email->senders.finished);
-    uv_mutex_unlock(&email->senders.lock);
+    uv_check_stop(check);
+    while ((t = g_queue_pop_head(&pool->finished)) != NULL)
+        transfer_report(t, 0);
+}
 
-    while ((t = g_queue_pop_head(&batch)) != NULL)
-        transfer_report(t);
+
+/* Queues a finished transfer for on_report_check. The core's work on an
+ * outcome would otherwise delay the writes of the connections whose
+ * replies came in the same poll. */
+static void
+report_defer(struct smtp_pool *pool, struct smtp_transfer *t)
+{
+    if (pool->report_check == NULL) {
+        pool->report_check = g_new0(uv_check_t, 1);
+        if (uv_check_init(pool->env.loop, pool->report_check) != 0) {
+            g_free(pool->report_check);
+            pool->report_check = NULL;
+            transfer_report(t, 0);
+            return;
+        }
+        pool->report_check->data = pool;
+    }
+    g_queue_push_tail(&pool->finished, t);
+    uv_check_start(pool->report_check, on_report_check);
+}
+
+
+/* A connection ended a job: the next server takes it when this one was
+ * down, or else the outcome is reported. */
+static void
+on_job_done(struct smtp_conn_env *env, struct smtp_job *job)
+{
+    struct smtp_pool *pool = env->data;
+    struct smtp_transfer *t = job->data;
+    const struct smtp_outcome *o = &job->outcome;
+
+    if (o->error != SMTP_OK && server_down(o) &&
+        job->server + 1 < pool->email->smtp.server_count) {
+        if (t->skipped[0] == '\0')
+            snprintf(t->skipped, sizeof(t->skipped), "%s", o->code == 421
+                     ? o->reply : o->text);
+        job->server++;
+        memset(&job->outcome, 0, sizeof(job->outcome));
+        g_queue_push_head(&pool->waiting, t);
+        pool_dispatch(pool);
+        return;
+    }
+    report_defer(pool, t);
+}
+
+
+static void
+on_conn_ready(struct smtp_conn_env *env)
+{
+    pool_dispatch(env->data);
+}
+
+
+static struct smtp_job *
+on_next_job(struct smtp_conn_env *env, size_t server)
+{
+    struct smtp_pool *pool = env->data;
+    struct smtp_transfer *t = g_queue_peek_head(&pool->waiting);
+
+    if (t == NULL || t->job.server != server)
+        return NULL;
+    g_queue_pop_head(&pool->waiting);
+    return &t->job;
+}
+
+
+static void
+on_job_return(struct smtp_conn_env *env, struct smtp_job *job)
+{
+    struct smtp_pool *pool = env->data;
+
+    g_queue_push_head(&pool->waiting, job->data);
+    pool_dispatch(pool);
+}
+
+
+/* Everything the connections opened is closed: a stop completes. */
+static void
+on_released(struct smtp_conn_env *env)
+{
+    struct smtp_pool *pool = env->data;
+    crier_stop_cb done = pool->stopped;
+
+    if (!pool->stopping || done == NULL)
+        return;
+    pool->stopped = NULL;
+    done(pool->stopped_arg);
+}
+
+
+/* Runs on a worker thread: builds the message and the envelope sender.
+ * It reads only the delivery and the channel's settings. */
+static void
+on_build(uv_work_t *req)
+{
+    struct smtp_transfer *t = req->data;
+    struct email_delivery *d = t->delivery;
+    struct email *email = d->email;
+    char *verp;
+
+    if (email_delivery_build(d) != 0)
+        return;
+    verp = verp_address(email, d->msg.message_id);
+    t->from = g_strdup(verp != NULL ? verp : email->from.address);
+    g_free(verp);
+    if (!smtp_address_is_safe(d->msg.to) || !smtp_address_is_safe(t->from))
+        t->unsafe = "SMTP: address contains a control character or an "
+                    "angle bracket";
+}
+
+
+/* Queues a built message for a connection, or reports it. */
+static void
+on_built(uv_work_t *req, int status)
+{
+    struct smtp_transfer *t = req->data;
+    struct email *email = t->delivery->email;
+    struct smtp_pool *pool = email->pool;
+
+    (void) status;                  /* nothing cancels the build */
+    if (email->stopping) {
+        transfer_report(t, 1);
+        return;
+    }
+    if (t->delivery->build_error != NULL || t->unsafe != NULL) {
+        transfer_report(t, 0);
+        return;
+    }
+    t->job.from = t->from;
+    t->job.to = t->delivery->msg.to;
+    t->job.message = t->delivery->message;
+    t->job.data = t;
+    g_queue_push_tail(&pool->waiting, t);
+    pool_dispatch(pool);
 }
 
 
 int
 smtp_deliver(struct email_delivery *d)
 {
-    struct smtp_senders *senders = &d->email->senders;
+    struct email *email = d->email;
     struct smtp_transfer *t = g_new0(struct smtp_transfer, 1);
+    int rc;
 
     t->delivery = d;
-    uv_mutex_lock(&senders->lock);
-    g_queue_push_tail(&senders->waiting, t);
-    uv_cond_signal(&senders->wake);
-    uv_mutex_unlock(&senders->lock);
+    t->work.data = t;
+    rc = uv_queue_work(email->host->loop(email->ctx), &t->work, on_build,
+                       on_built);
+    if (rc != 0) {
+        g_free(t);
+        return CRIER_EIO;
+    }
     return 0;
 }
 
@@ -530,131 +469,135 @@ smtp_deliver(struct email_delivery *d)
 void
 smtp_abandon_waiting(struct email *email)
 {
-    struct smtp_senders *senders = &email->senders;
+    struct smtp_pool *pool = email->pool;
     GQueue waiting = G_QUEUE_INIT;
     struct smtp_transfer *t;
 
-    if (!senders->started)
+    if (pool == NULL)
         return;
-    uv_mutex_lock(&senders->lock);
-    waiting = senders->waiting;
-    g_queue_init(&senders->waiting);
-    uv_mutex_unlock(&senders->lock);
-
-    while ((t = g_queue_pop_head(&waiting)) != NULL) {
-        t->abandoned = 1;
-        transfer_report(t);
-    }
+    waiting = pool->waiting;
+    g_queue_init(&pool->waiting);
+    while ((t = g_queue_pop_head(&waiting)) != NULL)
+        transfer_report(t, 1);
 }
 
 
-/* Frees the handle once libuv has closed it, and reports the stop. */
-static void
-on_async_closed(uv_handle_t *handle)
+/* Returns nonzero when a server of the channel speaks TLS. */
+static int
+servers_use_tls(const struct smtp_settings *s)
 {
-    struct email *email = handle->data;
-    crier_stop_cb done = email->senders.closed;
-
-    g_free(handle);
-    email->senders.closed = NULL;
-    done(email->senders.closed_arg);
-}
-
-
-static void
-on_async_freed(uv_handle_t *handle)
-{
-    g_free(handle);
-}
-
-
-/* Undoes a start that failed part way: ends the threads started so far
- * and closes the handle, which then reports nothing. */
-static void
-senders_abort(struct email *email)
-{
-    struct smtp_senders *senders = &email->senders;
-
-    smtp_senders_join(email);
-    uv_close((uv_handle_t *) senders->finished_async, on_async_freed);
-    senders->finished_async = NULL;
-    uv_cond_destroy(&senders->wake);
-    uv_mutex_destroy(&senders->lock);
-    senders->started = 0;
-}
-
-
-int
-smtp_senders_start(struct email *email)
-{
-    struct smtp_senders *senders = &email->senders;
-    uv_loop_t *loop = email->host->loop(email->ctx);
-
-    g_queue_init(&senders->waiting);
-    g_queue_init(&senders->finished);
-    if (uv_mutex_init(&senders->lock) != 0)
-        return CRIER_ENOMEM;
-    if (uv_cond_init(&senders->wake) != 0) {
-        uv_mutex_destroy(&senders->lock);
-        return CRIER_ENOMEM;
-    }
-    senders->finished_async = g_new0(uv_async_t, 1);
-    if (uv_async_init(loop, senders->finished_async, on_finished) != 0) {
-        g_free(senders->finished_async);
-        senders->finished_async = NULL;
-        uv_cond_destroy(&senders->wake);
-        uv_mutex_destroy(&senders->lock);
-        return CRIER_EIO;
-    }
-    senders->finished_async->data = email;
-    senders->started = 1;
-
-    for (unsigned i = 0; i < email->smtp.connections; i++) {
-        if (uv_thread_create(&senders->threads[i], sender_main,
-                             email) != 0) {
-            senders_abort(email);
-            return CRIER_ENOMEM;
-        }
-        senders->thread_count++;
+    for (size_t i = 0; i < s->server_count; i++) {
+        if (s->servers[i].implicit_tls || s->servers[i].starttls)
+            return 1;
     }
     return 0;
 }
 
 
-void
-smtp_senders_join(struct email *email)
+/* Sets the name sent with EHLO: this host's name, or "localhost". */
+static void
+helo_name_set(char *name, size_t size)
 {
-    struct smtp_senders *senders = &email->senders;
+    if (gethostname(name, size) != 0 || name[0] == '\0' ||
+        !smtp_address_is_safe(name) || strchr(name, ' ') != NULL)
+        snprintf(name, size, "localhost");
+    name[size - 1] = '\0';
+}
 
-    if (!senders->started)
-        return;
-    uv_mutex_lock(&senders->lock);
-    senders->exiting = 1;
-    uv_cond_broadcast(&senders->wake);
-    uv_mutex_unlock(&senders->lock);
-    for (unsigned i = 0; i < senders->thread_count; i++)
-        uv_thread_join(&senders->threads[i]);
-    senders->thread_count = 0;
+
+int
+smtp_pool_start(struct email *email)
+{
+    struct smtp_pool *pool = g_new0(struct smtp_pool, 1);
+    char error[512];
+
+    pool->email = email;
+    g_queue_init(&pool->waiting);
+    g_queue_init(&pool->finished);
+    pool->env.loop = email->host->loop(email->ctx);
+    pool->env.settings = &email->smtp;
+    pool->env.job_done = on_job_done;
+    pool->env.ready = on_conn_ready;
+    pool->env.next_job = on_next_job;
+    pool->env.job_return = on_job_return;
+    pool->env.released = on_released;
+    pool->env.data = pool;
+    helo_name_set(pool->env.helo_name, sizeof(pool->env.helo_name));
+    if (servers_use_tls(&email->smtp)) {
+        pool->env.tls = smtp_tls_context_new(email->smtp.ca_file, error,
+                                             sizeof(error));
+        if (pool->env.tls == NULL) {
+            email->host->log(email->ctx, CRIER_LOG_ERROR, "SMTP TLS "
+                             "not set up", "error=\"%s\" hint=\"check "
+                             "ca_file\"", error);
+            g_free(pool);
+            return CRIER_ECONFIG;
+        }
+    }
+    email->pool = pool;
+    return 0;
+}
+
+
+static void
+on_report_check_closed(uv_handle_t *handle)
+{
+    struct smtp_pool *pool = handle->data;
+
+    g_free(handle);
+    if (--pool->env.pending == 0)
+        on_released(&pool->env);
 }
 
 
 void
-smtp_senders_stop(struct email *email, crier_stop_cb done, void *arg)
+smtp_pool_stop(struct email *email, crier_stop_cb done, void *arg)
 {
-    struct smtp_senders *senders = &email->senders;
+    struct smtp_pool *pool = email->pool;
+    int opened = 0;
 
-    if (!senders->started) {
+    if (pool == NULL) {
         done(arg);
         return;
     }
-    /* No transfer is in flight, so each thread is waiting in sender_take
-     * or about to, and leaves at once. */
-    smtp_senders_join(email);
-    senders->closed = done;
-    senders->closed_arg = arg;
-    uv_close((uv_handle_t *) senders->finished_async, on_async_closed);
-    senders->finished_async = NULL;
-    uv_cond_destroy(&senders->wake);
-    uv_mutex_destroy(&senders->lock);
-    senders->started = 0;
+    pool->stopping = 1;
+    pool->stopped = done;
+    pool->stopped_arg = arg;
+    /* No delivery is in flight, so nothing waits for a report. */
+    if (pool->report_check != NULL) {
+        pool->env.pending++;
+        uv_close((uv_handle_t *) pool->report_check, on_report_check_closed);
+        pool->report_check = NULL;
+        opened = 1;
+    }
+    /* No delivery is in flight, so every connection is free. */
+    for (unsigned i = 0; i < SMTP_CONNECTIONS_MAX; i++) {
+        if (pool->conns[i] != NULL) {
+            smtp_conn_free(pool->conns[i]);
+            pool->conns[i] = NULL;
+            opened = 1;
+        }
+    }
+    if (!opened) {
+        pool->stopped = NULL;
+        done(arg);
+    }
+}
+
+
+void
+smtp_pool_free(struct email *email)
+{
+    struct smtp_pool *pool = email->pool;
+
+    if (pool == NULL)
+        return;
+    /* Open handles point at the pool, so it stays when a stop never
+     * ran. The process is ending then. */
+    if (pool->env.pending != 0)
+        return;
+    if (pool->env.tls != NULL)
+        SSL_CTX_free(pool->env.tls);
+    g_free(pool);
+    email->pool = NULL;
 }
