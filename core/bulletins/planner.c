@@ -251,12 +251,15 @@ on_committed(void *arg, int status, json_t *result)
         log_notice("bulletin fully planned", "bulletin=%s", b->id);
         bulletin_save(b, NULL, NULL);
     }
-    more = t->last_page || b->rate == 0;
+    more = t->last_page || b->rate == 0 ||
+           (t->budget < BULLETIN_BATCH &&
+            bulletin_allowed(b, clock_now_ms()) - b->counted_seen >= 1);
     turn_free(t);
     /* Another turn now, when this bulletin or another on the channel may
      * plan more: turn_free gave back the unused part of the reserve. A
-     * bulletin with a rate waits for the next tick, so one that fell
-     * behind catches up at one batch a tick. */
+     * bulletin whose turn could take a whole batch is that far behind
+     * its pace, so it waits for the next tick and catches up at one
+     * batch a tick. */
     if (pl.running && more && channel_ready(b->channel))
         tick_arm(0);
 }
