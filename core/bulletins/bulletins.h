@@ -42,10 +42,10 @@ struct bulletin {
     int stored;                 /* the store has it, so it may plan */
     int64_t created;
     int64_t updated;
-    /* The pace's origin, stored so that every node plans from the same
-     * facts: by crier time `paced_from` the bulletin had `paced_count`
-     * jobs that count toward its rate (bulletin_counted), and from then
-     * on the rate allows one more message and `rate` an hour. */
+    /* The pace's origin as last read from the store (pace.c): by crier
+     * time `paced_from` the bulletin had `paced_count` jobs that count
+     * toward its rate, and from then on the rate allows one more
+     * message and `rate` an hour. */
     int64_t paced_from;
     int64_t paced_count;
 
@@ -101,20 +101,6 @@ void bulletin_save(struct bulletin *b, void (*done)(void *arg, int status),
 /* Returns what the admin API shows of the bulletin, without progress (a
  * new reference). */
 json_t *bulletin_json(const struct bulletin *b);
-
-/* Returns the jobs in a jobs_tally result of the bulletin that count
- * toward its rate: every job but the suppressed ones. */
-int64_t bulletin_counted(const json_t *tally);
-
-/* Starts the bulletin's pace again at `now`, or at its send time when
- * that is later, from the jobs counted in `tally`: after a resume or a
- * rate change, the new rate counts from then. */
-void bulletin_pace_restart(struct bulletin *b, const json_t *tally,
-                           int64_t now);
-
-/* Returns how many jobs the bulletin's rate allows in all by `now`, or
- * INT64_MAX for a bulletin without a rate. */
-int64_t bulletin_allowed(const struct bulletin *b, int64_t now);
 
 /* Appends every bulletin in id order to `list`. */
 void bulletins_each(void (*fn)(struct bulletin *b, void *arg), void *arg);

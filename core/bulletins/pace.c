@@ -1,9 +1,10 @@
 /*
  * A bulletin's pace across nodes. The rate is worked out from stored
- * facts only: the pace's origin in the stored bulletin and the jobs that
- * the store counts. A short lease per bulletin, taken through the store's
- * pace_acquire, lets one node at a time take a planning turn, so two
- * nodes never spend the same allowance (docs/topics.md, "Several nodes").
+ * facts only: the pace's origin, kept as an object beside the bulletin,
+ * and the jobs that the store counts. A short lease per bulletin, taken
+ * through the store's pace_acquire, lets one node at a time take a
+ * planning turn, so two nodes never spend the same allowance
+ * (docs/topics.md, "Several nodes").
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,12 +13,19 @@
 
 #include <glib.h>
 
+#include "admin/admin_int.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "bulletins/bulletins.h"
 #include "bulletins/pace.h"
 #include "server/server.h"
 
 #define HOUR_MS 3600000.0
+
+/* The kind of stored object that keeps a bulletin's pace origin, apart
+ * from the bulletin so that a turn's write never undoes an admin's
+ * change of the bulletin. */
+#define PACE_KIND "bulletin_pace"
 
 /* The pace_acquire bounds: one holder, and no limit on how often the
  * lease is taken (the stores accept up to 100000 a second). */
@@ -48,14 +56,6 @@ bulletin_counted(const json_t *tally)
 }
 
 
-void
-bulletin_pace_restart(struct bulletin *b, const json_t *tally, int64_t now)
-{
-    b->paced_from = now > b->send_at ? now : b->send_at;
-    b->paced_count = bulletin_counted(tally);
-}
-
-
 int64_t
 bulletin_allowed(const struct bulletin *b, int64_t now)
 {
@@ -67,6 +67,125 @@ bulletin_allowed(const struct bulletin *b, int64_t now)
         since = 0;
     return b->paced_count + 1 +
            (int64_t) ((double) since * (double) b->rate / HOUR_MS);
+}
+
+
+static void
+on_pace_stored(void *arg, int status, json_t *result)
+{
+    char *id = arg;
+
+    (void) result;
+    if (status < 0)
+        log_error("bulletin pace not stored; planning goes on from the "
+                  "stored one", "bulletin=%s error=%s", id,
+                  crier_errname(status));
+    g_free(id);
+}
+
+
+/* Writes the bulletin's origin as an object of kind PACE_KIND. */
+static void
+pace_store(const struct bulletin *b)
+{
+    char from[32];
+    char *id = g_strdup(b->id);
+    json_t *request;
+    int rc;
+
+    clock_format_ms(b->paced_from, from, sizeof(from));
+    request = json_pack("{s:s,s:s,s:{s:s,s:I}}", "kind", PACE_KIND, "id",
+                        b->id, "body", "paced_from", from, "paced_count",
+                        (json_int_t) b->paced_count);
+    rc = STORE_HAS_OP(object_put)
+         ? server.store_ops->object_put(server.store->state, request,
+                                        on_pace_stored, id)
+         : CRIER_ENOTSUP;
+    json_decref(request);
+    if (rc < 0)
+        on_pace_stored(id, rc, NULL);
+}
+
+
+void
+bulletin_pace_restart(struct bulletin *b, const json_t *tally, int64_t now)
+{
+    b->paced_from = now > b->send_at ? now : b->send_at;
+    b->paced_count = bulletin_counted(tally);
+    pace_store(b);
+}
+
+
+void
+bulletin_pace_forward(struct bulletin *b, int64_t counted, int64_t now)
+{
+    if (b->rate == 0 || bulletin_allowed(b, now) - counted <= BULLETIN_BATCH)
+        return;
+    log_info("bulletin behind its pace; planning one batch now and the "
+             "rest at the rate", "bulletin=%s planned=%lld allowed=%lld",
+             b->id, (long long) counted,
+             (long long) bulletin_allowed(b, now));
+    b->paced_from = now;
+    b->paced_count = counted + BULLETIN_BATCH - 1;
+    pace_store(b);
+}
+
+
+struct load_call {
+    bulletin_pace_cb done;
+    void *arg;
+    char *id;
+};
+
+
+static void
+on_pace_read(void *arg, int status, json_t *result)
+{
+    struct load_call *call = arg;
+    struct bulletin *b = bulletin_find(call->id);
+    json_t *body = json_object_get(json_array_get(json_object_get(
+        result, "objects"), 0), "body");
+    const char *from = json_string_value(json_object_get(body,
+                                                         "paced_from"));
+    int64_t paced_from;
+
+    if (status == 0 && b != NULL && from != NULL &&
+        clock_parse_rfc3339(from, &paced_from) == 0) {
+        b->paced_from = paced_from;
+        b->paced_count = json_integer_value(json_object_get(
+            body, "paced_count"));
+    } else if (status == 0 && b != NULL) {
+        b->paced_from = b->send_at;
+        b->paced_count = 0;
+    }
+    call->done(call->arg, status);
+    g_free(call->id);
+    g_free(call);
+}
+
+
+int
+bulletin_pace_load(const char *id, bulletin_pace_cb done, void *arg)
+{
+    struct load_call *call;
+    json_t *request;
+    int rc;
+
+    if (!STORE_HAS_OP(objects_read))
+        return CRIER_ENOTSUP;
+    call = g_new0(struct load_call, 1);
+    call->done = done;
+    call->arg = arg;
+    call->id = g_strdup(id);
+    request = json_pack("{s:s,s:s}", "kind", PACE_KIND, "id", id);
+    rc = server.store_ops->objects_read(server.store->state, request,
+                                        on_pace_read, call);
+    json_decref(request);
+    if (rc < 0) {
+        g_free(call->id);
+        g_free(call);
+    }
+    return rc;
 }
 
 

@@ -428,6 +428,7 @@ on_tally(void *arg, int status, json_t *result)
     position_take(b, result);
     b->counted_seen = bulletin_counted(result);
     if (b->rate > 0) {
+        bulletin_pace_forward(b, b->counted_seen, clock_now_ms());
         left = bulletin_allowed(b, clock_now_ms()) - b->counted_seen;
         if (left < t->budget)
             t->budget = left;
@@ -456,12 +457,25 @@ tally_read(struct turn *t)
 }
 
 
-/* Goes on with the turn once the bulletin's lease is held. When another
- * node holds it, the next tick tries again. */
+static void
+on_pace_loaded(void *arg, int status)
+{
+    struct turn *t = arg;
+
+    if (status < 0)
+        turn_fail(t, "objects_read", status);
+    else
+        tally_read(t);
+}
+
+
+/* Goes on with the turn once the bulletin's lease is held, from the
+ * stored pace. When another node holds it, the next tick tries again. */
 static void
 on_leased(void *arg, int status, int64_t slot)
 {
     struct turn *t = arg;
+    int rc;
 
     if (status < 0) {
         turn_fail(t, "pace_acquire", status);
@@ -472,7 +486,9 @@ on_leased(void *arg, int status, int64_t slot)
         return;
     }
     t->slot = slot;
-    tally_read(t);
+    rc = bulletin_pace_load(t->id, on_pace_loaded, t);
+    if (rc < 0)
+        turn_fail(t, "objects_read", rc);
 }
 
 
@@ -493,8 +509,8 @@ budget_estimate(const struct bulletin *b, int64_t now)
 
 /*
  * Starts a turn of `b`. A bulletin with a rate takes its lease and reads
- * its tally in every turn, because other nodes may have planned since
- * this node's last turn. One without a rate plans a batch a turn on
+ * its stored pace and its tally in every turn, because other nodes may
+ * have planned since this node's last turn. One without a rate plans a batch a turn on
  * whichever node, and the job keys keep one job per recipient.
  */
 static void

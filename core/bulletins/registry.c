@@ -231,26 +231,6 @@ bulletin_json(const struct bulletin *b)
 }
 
 
-/* Reads the pace's origin from a stored body. A bulletin stored before
- * the origin was kept counts from its send time.
- * NOTE: for such a bulletin that was resumed or re-paced, the pace
- * counts from its send time at the old rate (docs/KNOWN_LIMITS.md). */
-static void
-pace_restore(struct bulletin *b, const json_t *body)
-{
-    const char *from = json_string_value(json_object_get(body,
-                                                         "paced_from"));
-
-    if (from == NULL || clock_parse_rfc3339(from, &b->paced_from) != 0) {
-        b->paced_from = b->send_at;
-        b->paced_count = 0;
-        return;
-    }
-    b->paced_count = json_integer_value(json_object_get(body,
-                                                        "paced_count"));
-}
-
-
 /* Builds a bulletin from its stored body, or returns NULL. */
 static struct bulletin *
 bulletin_restore(const json_t *body)
@@ -287,7 +267,8 @@ bulletin_restore(const json_t *body)
     b->stored = 1;
     b->created = created;
     b->updated = updated;
-    pace_restore(b, body);
+    /* Until a turn reads the stored pace (pace.c). */
+    b->paced_from = send_at;
     return b;
 }
 
@@ -326,21 +307,15 @@ bulletin_save(struct bulletin *b, void (*done)(void *arg, int status),
               void *arg)
 {
     struct save_call *call = g_new0(struct save_call, 1);
-    char paced_from[32];
-    json_t *request, *body;
+    json_t *request;
     int rc;
 
     call->done = done;
     call->arg = arg;
     call->id = g_strdup(b->id);
     b->updated = clock_now_ms();
-    body = bulletin_json(b);
-    clock_format_ms(b->paced_from, paced_from, sizeof(paced_from));
-    json_object_set_new(body, "paced_from", json_string(paced_from));
-    json_object_set_new(body, "paced_count",
-                        json_integer((json_int_t) b->paced_count));
     request = json_pack("{s:s,s:s,s:o}", "kind", "bulletin", "id", b->id,
-                        "body", body);
+                        "body", bulletin_json(b));
     rc = STORE_HAS_OP(object_put)
          ? server.store_ops->object_put(server.store->state, request,
                                         on_saved, call)
@@ -382,8 +357,6 @@ bulletin_take_newer(struct bulletin *b, const struct bulletin *stored)
     b->send_at = stored->send_at;
     b->scanned = stored->scanned;
     b->updated = stored->updated;
-    b->paced_from = stored->paced_from;
-    b->paced_count = stored->paced_count;
     b->stored = 1;
 }
 

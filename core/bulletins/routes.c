@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "bulletins/bulletins.h"
+#include "bulletins/pace.h"
 #include "http/http.h"
 #include "server/server.h"
 
