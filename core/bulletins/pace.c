@@ -195,7 +195,8 @@ store_has_lease(void)
 {
     const struct crier_store_ops *ops = server.store_ops;
 
-    return ops->size >= offsetof(struct crier_store_ops, pace_release) +
+    return ops != NULL &&
+           ops->size >= offsetof(struct crier_store_ops, pace_release) +
                         sizeof(ops->pace_release) &&
            ops->pace_acquire != NULL && ops->pace_release != NULL;
 }
