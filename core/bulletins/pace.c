@@ -155,6 +155,9 @@ on_pace_read(void *arg, int status, json_t *result)
         b->paced_count = json_integer_value(json_object_get(
             body, "paced_count"));
     } else if (status == 0 && b != NULL) {
+        /* NOTE: a bulletin stored by an older crier has no origin, and
+         * one paused or re-paced then may plan one batch at once here
+         * (docs/KNOWN_LIMITS.md). */
         b->paced_from = b->send_at;
         b->paced_count = 0;
     }

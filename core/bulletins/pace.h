@@ -40,7 +40,9 @@ typedef void (*bulletin_pace_cb)(void *arg, int status);
 int bulletin_pace_load(const char *id, bulletin_pace_cb done, void *arg);
 
 /* How long a lease lasts unless released, in real ms: a node that dies
- * in a turn holds up the bulletin's planning this long. */
+ * in a turn holds up the bulletin's planning this long.
+ * NOTE: a turn that takes longer lets another node plan from the same
+ * counts, up to one batch past the rate (docs/KNOWN_LIMITS.md). */
 #define BULLETIN_LEASE_MS 5000
 
 /* The slot of a turn on a store without pacing operations, which only

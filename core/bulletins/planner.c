@@ -70,8 +70,9 @@ static void tick_arm(int64_t delay_ms);
  * Raises the allowance of `channel` for the time since it was last raised
  * and returns it, or NULL when the channel has no shared rate. It starts
  * at one message and is capped at one batch, as a bulletin's is.
- * NOTE: the allowance is in memory only and starts again at one message
- * after a restart or reload (docs/KNOWN_LIMITS.md).
+ * NOTE: the allowance is in memory only and per node: it starts again at
+ * one message after a restart or reload, and N nodes on one store may
+ * plan up to N times the channel's rate (docs/KNOWN_LIMITS.md).
  */
 static struct channel_pace *
 channel_pace(const char *channel, int64_t now)
@@ -510,7 +511,10 @@ budget_estimate(const struct bulletin *b, int64_t now)
 /*
  * Starts a turn of `b`. A bulletin with a rate takes its lease and reads
  * its stored pace and its tally in every turn, because other nodes may
- * have planned since this node's last turn. One without a rate plans a batch a turn on
+ * have planned since this node's last turn.
+ * NOTE: the tally takes time in proportion to the bulletin's jobs, and
+ * its cost per turn on a large bulletin is not measured
+ * (docs/KNOWN_LIMITS.md). One without a rate plans a batch a turn on
  * whichever node, and the job keys keep one job per recipient.
  */
 static void
