@@ -53,7 +53,9 @@ struct bulletin {
     char *after;                /* the last profile considered */
     int positioned;             /* `after` was read from the jobs */
     int64_t counted_seen;       /* bulletin_counted at this node's last
-                                 * tally; other nodes only raise it */
+                                 * tally plus the new jobs of its turns
+                                 * since, used to skip turns that could
+                                 * plan nothing */
     int busy;                   /* a turn is under way */
 };
 

@@ -470,8 +470,9 @@ on_pace_loaded(void *arg, int status)
 }
 
 
-/* Goes on with the turn once the bulletin's lease is held, from the
- * stored pace. When another node holds it, the next tick tries again. */
+/* Goes on with the turn once this node has the bulletin's lease, and
+ * reads the stored pace. When another node has it, the next tick tries
+ * again. */
 static void
 on_leased(void *arg, int status, int64_t slot)
 {
@@ -493,9 +494,9 @@ on_leased(void *arg, int status, int64_t slot)
 }
 
 
-/* Returns the most sendable jobs that the bulletin's rate may let a turn
- * plan now, from the jobs this node saw counted; other nodes' jobs make
- * the turn's real budget smaller (on_tally). */
+/* Returns the max sendable jobs that the bulletin's rate may let a turn
+ * plan now, from the jobs this node saw counted. Jobs that other nodes
+ * planned since make the turn's real budget smaller (on_tally). */
 static int64_t
 budget_estimate(const struct bulletin *b, int64_t now)
 {
