@@ -512,11 +512,12 @@ budget_estimate(const struct bulletin *b, int64_t now)
 /*
  * Starts a turn of `b`. A bulletin with a rate takes its lease and reads
  * its stored pace and its tally in every turn, because other nodes may
- * have planned since this node's last turn.
+ * have planned since this node's last turn. One without a rate plans a
+ * batch a turn on whichever node, and the job keys keep one job per
+ * recipient.
  * NOTE: the tally takes time in proportion to the bulletin's jobs, and
  * its cost per turn on a large bulletin is not measured
- * (docs/KNOWN_LIMITS.md). One without a rate plans a batch a turn on
- * whichever node, and the job keys keep one job per recipient.
+ * (docs/KNOWN_LIMITS.md).
  */
 static void
 turn_start(struct bulletin *b, void *arg)
