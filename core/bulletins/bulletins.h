@@ -42,12 +42,20 @@ struct bulletin {
     int stored;                 /* the store has it, so it may plan */
     int64_t created;
     int64_t updated;
+    /* The pace's origin as last read from the store (pace.c): by crier
+     * time `paced_from` the bulletin had `paced_count` jobs that count
+     * toward its rate, and from then on the rate allows one more
+     * message and `rate` an hour. */
+    int64_t paced_from;
+    int64_t paced_count;
 
     /* The planner's state, in memory only. */
     char *after;                /* the last profile considered */
     int positioned;             /* `after` was read from the jobs */
-    double allowance;           /* messages the rate allows now */
-    int64_t accrued_at;         /* when `allowance` was last raised */
+    int64_t counted_seen;       /* bulletin_counted at this node's last
+                                 * tally plus the new jobs of its turns
+                                 * since, used to skip turns that could
+                                 * plan nothing */
     int busy;                   /* a turn is under way */
 };
 

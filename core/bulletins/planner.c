@@ -4,10 +4,12 @@
  * page of up to BULLETIN_BATCH recipients after the last one considered,
  * loads their profiles and commits one job per recipient in one store
  * batch. A turn plans no more sendable jobs than the bulletin's rate allows
- * since the last turn, and no more than its channel's shared rate
- * (`delivery.bulletin_rates`) allows, so the pace follows both even
- * though each job is due when planned. Only one page is in memory at a
- * time.
+ * by now less those the store already counts, and no more than its
+ * channel's shared rate (`delivery.bulletin_rates`) allows, so the pace
+ * follows both even though each job is due when planned. A turn of a
+ * bulletin with a rate holds the bulletin's lease (pace.c), so nodes on
+ * one store take turns and together keep to the rate. Only one page is
+ * in memory at a time.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "bulletins/bulletins.h"
+#include "bulletins/pace.h"
 #include "delivery/outbox.h"
 #include "pipeline/profile.h"
 #include "server/server.h"
@@ -55,6 +58,7 @@ struct turn {
     int64_t sendable;
     int64_t suppressed;
     char *channel;              /* the bulletin's channel */
+    int64_t slot;               /* the lease's slot, or 0 for none */
     int64_t reserved;           /* taken from the channel's allowance; what
                                  * is left at the end goes back */
 };
@@ -66,8 +70,9 @@ static void tick_arm(int64_t delay_ms);
  * Raises the allowance of `channel` for the time since it was last raised
  * and returns it, or NULL when the channel has no shared rate. It starts
  * at one message and is capped at one batch, as a bulletin's is.
- * NOTE: the allowance is in memory only and starts again at one message
- * after a restart or reload (docs/KNOWN_LIMITS.md).
+ * NOTE: the allowance is in memory only and per node: it starts again at
+ * one message after a restart or reload, and N nodes on one store may
+ * plan up to N times the channel's rate (docs/KNOWN_LIMITS.md).
  */
 static struct channel_pace *
 channel_pace(const char *channel, int64_t now)
@@ -138,6 +143,8 @@ turn_free(struct turn *t)
 
     if (pace != NULL)
         pace->allowance += (double) t->reserved;
+    if (t->slot != 0)
+        bulletin_lease_end(t->id, t->slot);
     if (b != NULL)
         b->busy = 0;
     json_decref(t->page);
@@ -215,6 +222,8 @@ on_committed(void *arg, int status, json_t *result)
 {
     struct turn *t = arg;
     struct bulletin *b = bulletin_find(t->id);
+    int64_t existing = json_integer_value(json_object_get(result,
+                                                          "existing"));
     int more;
 
     if (status < 0) {
@@ -227,14 +236,15 @@ on_committed(void *arg, int status, json_t *result)
     }
     g_free(b->after);
     b->after = g_strdup(t->after);
-    b->allowance -= (double) t->sendable;
+    /* Jobs that existed may be suppressed ones, so this stays a lower
+     * bound of what the store counts. */
+    if (t->sendable > existing)
+        b->counted_seen += t->sendable - existing;
     t->reserved = t->reserved > t->sendable ? t->reserved - t->sendable : 0;
     log_info("bulletin batch planned", "bulletin=%s planned=%lld "
              "suppressed=%lld existing=%lld after=%s", b->id,
              (long long) t->sendable, (long long) t->suppressed,
-             (long long) json_integer_value(json_object_get(result,
-                                                            "existing")),
-             t->after ? t->after : "");
+             (long long) existing, t->after ? t->after : "");
     if (t->sendable > 0)
         outbox_kick();
     if (t->last_page) {
@@ -242,10 +252,15 @@ on_committed(void *arg, int status, json_t *result)
         log_notice("bulletin fully planned", "bulletin=%s", b->id);
         bulletin_save(b, NULL, NULL);
     }
-    more = t->last_page || b->rate == 0 || b->allowance >= 1.0;
+    more = t->last_page || b->rate == 0 ||
+           (t->budget < BULLETIN_BATCH &&
+            bulletin_allowed(b, clock_now_ms()) - b->counted_seen >= 1);
     turn_free(t);
     /* Another turn now, when this bulletin or another on the channel may
-     * plan more: turn_free gave back the unused part of the reserve. */
+     * plan more: turn_free gave back the unused part of the reserve. A
+     * bulletin whose turn could take a whole batch is that far behind
+     * its pace, so it waits for the next tick and catches up at one
+     * batch a tick. */
     if (pl.running && more && channel_ready(b->channel))
         tick_arm(0);
 }
@@ -374,16 +389,35 @@ page_read(struct turn *t, const struct bulletin *b)
 }
 
 
-/* Starts the planner after the highest profile that has a job of the
+/* Moves the planner after the highest profile that has a job of the
  * bulletin, read from the highest job key "bulletin:<id>/<profile>":
  * every recipient up to it was considered, because pages go in profile
- * id order. */
+ * id order. A place this node reached further on, past recipients that
+ * got no job, is kept. */
+static void
+position_take(struct bulletin *b, const json_t *tally)
+{
+    const char *last = json_string_value(json_object_get(tally,
+                                                         "last_key"));
+    const char *profile = last != NULL ? strchr(last, '/') : NULL;
+
+    if (profile != NULL && (!b->positioned || b->after == NULL ||
+                            strcmp(profile + 1, b->after) > 0)) {
+        g_free(b->after);
+        b->after = g_strdup(profile + 1);
+    }
+    b->positioned = 1;
+}
+
+
+/* Takes the place and, for a bulletin with a rate, the turn's budget
+ * from the stored jobs, then reads the page. */
 static void
 on_tally(void *arg, int status, json_t *result)
 {
     struct turn *t = arg;
     struct bulletin *b = bulletin_find(t->id);
-    const char *last;
+    int64_t left;
 
     if (status < 0 || b == NULL) {
         if (b == NULL)
@@ -392,53 +426,112 @@ on_tally(void *arg, int status, json_t *result)
             turn_fail(t, "jobs_tally", status);
         return;
     }
-    last = json_string_value(json_object_get(result, "last_key"));
-    g_free(b->after);
-    b->after = last != NULL ? g_strdup(strchr(last, '/') + 1) : NULL;
-    b->positioned = 1;
+    position_take(b, result);
+    b->counted_seen = bulletin_counted(result);
+    if (b->rate > 0) {
+        bulletin_pace_forward(b, b->counted_seen, clock_now_ms());
+        left = bulletin_allowed(b, clock_now_ms()) - b->counted_seen;
+        if (left < t->budget)
+            t->budget = left;
+    }
+    if (t->budget < 1) {
+        turn_free(t);
+        return;
+    }
     page_read(t, b);
 }
 
 
-/* Raises the bulletin's allowance for the time since its last turn and
- * returns the sendable jobs its own rate lets this turn plan.
- * NOTE: the allowance is per node, and every node on a shared store plans
- * the bulletins it has read, so N nodes may plan up to N times the rate
- * ("PostgreSQL store" in docs/KNOWN_LIMITS.md). */
-static int64_t
-budget_take(struct bulletin *b, int64_t now)
+/* Reads the bulletin's tally (on_tally). */
+static void
+tally_read(struct turn *t)
 {
-    if (b->rate == 0)
-        return BULLETIN_BATCH;
-    if (b->accrued_at == 0) {
-        b->allowance = 1.0;
-    } else {
-        b->allowance += (double) (now - b->accrued_at) * (double) b->rate /
-                        HOUR_MS;
-        if (b->allowance > BULLETIN_BATCH)
-            b->allowance = BULLETIN_BATCH;
-    }
-    b->accrued_at = now;
-    return (int64_t) b->allowance;
+    json_t *request;
+    int rc;
+
+    request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX, t->id);
+    rc = server.store_ops->jobs_tally(server.store->state, request,
+                                      on_tally, t);
+    json_decref(request);
+    if (rc < 0)
+        turn_fail(t, "jobs_tally", rc);
 }
 
 
+static void
+on_pace_loaded(void *arg, int status)
+{
+    struct turn *t = arg;
+
+    if (status < 0)
+        turn_fail(t, "objects_read", status);
+    else
+        tally_read(t);
+}
+
+
+/* Goes on with the turn once this node has the bulletin's lease, and
+ * reads the stored pace. When another node has it, the next tick tries
+ * again. */
+static void
+on_leased(void *arg, int status, int64_t slot)
+{
+    struct turn *t = arg;
+    int rc;
+
+    if (status < 0) {
+        turn_fail(t, "pace_acquire", status);
+        return;
+    }
+    if (slot == 0) {
+        turn_free(t);
+        return;
+    }
+    t->slot = slot;
+    rc = bulletin_pace_load(t->id, on_pace_loaded, t);
+    if (rc < 0)
+        turn_fail(t, "objects_read", rc);
+}
+
+
+/* Returns the max sendable jobs that the bulletin's rate may let a turn
+ * plan now, from the jobs this node saw counted. Jobs that other nodes
+ * planned since make the turn's real budget smaller (on_tally). */
+static int64_t
+budget_estimate(const struct bulletin *b, int64_t now)
+{
+    int64_t left;
+
+    if (b->rate == 0)
+        return BULLETIN_BATCH;
+    left = bulletin_allowed(b, now) - b->counted_seen;
+    return left < BULLETIN_BATCH ? left : BULLETIN_BATCH;
+}
+
+
+/*
+ * Starts a turn of `b`. A bulletin with a rate takes its lease and reads
+ * its stored pace and its tally in every turn, because other nodes may
+ * have planned since this node's last turn. One without a rate plans a
+ * batch a turn on whichever node, and the job keys keep one job per
+ * recipient.
+ * NOTE: the tally takes time in proportion to the bulletin's jobs, and
+ * its cost per turn on a large bulletin is not measured
+ * (docs/KNOWN_LIMITS.md).
+ */
 static void
 turn_start(struct bulletin *b, void *arg)
 {
     int64_t now = clock_now_ms();
     int64_t budget;
     struct turn *t;
-    json_t *request;
     int rc;
 
-    if (b->scanned || !b->stored || strcmp(b->state, "sending") != 0 ||
-        b->send_at > now)
+    if (b->busy || b->scanned || !b->stored ||
+        strcmp(b->state, "sending") != 0 || b->send_at > now)
         return;
-    /* The allowance grows during a turn too, and the turn's end wakes
-     * the planner again while some is left. */
-    budget = budget_take(b, now);
-    if (b->busy || budget < 1)
+    budget = budget_estimate(b, now);
+    if (budget < 1)
         return;
     t = g_new0(struct turn, 1);
     t->id = g_strdup(b->id);
@@ -451,16 +544,17 @@ turn_start(struct bulletin *b, void *arg)
         return;
     }
     b->busy = 1;
-    if (b->positioned) {
+    if (b->rate == 0 && b->positioned) {
         page_read(t, b);
         return;
     }
-    request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX, b->id);
-    rc = server.store_ops->jobs_tally(server.store->state, request,
-                                      on_tally, t);
-    json_decref(request);
+    if (b->rate == 0) {
+        tally_read(t);
+        return;
+    }
+    rc = bulletin_lease_take(b->id, on_leased, t);
     if (rc < 0)
-        turn_fail(t, "jobs_tally", rc);
+        turn_fail(t, "pace_acquire", rc);
 }
 
 

@@ -208,6 +208,7 @@ bulletin_create(const json_t *body, const char **field, char *error,
     b->rate = rate != NULL ? json_integer_value(rate) : 0;
     b->state = g_strdup("sending");
     b->created = b->updated = clock_now_ms();
+    b->paced_from = send_at;
     g_tree_insert(registry(), b->id, b);
     return b;
 }
@@ -266,6 +267,8 @@ bulletin_restore(const json_t *body)
     b->stored = 1;
     b->created = created;
     b->updated = updated;
+    /* Until a turn reads the stored pace (pace.c). */
+    b->paced_from = send_at;
     return b;
 }
 

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "bulletins/bulletins.h"
+#include "bulletins/pace.h"
 #include "http/http.h"
 #include "server/server.h"
 
@@ -350,20 +351,22 @@ action_state(const char *action)
 }
 
 
+/* Applies the change. A new rate, and the rate after a resume, count
+ * from now and from the jobs in `tally`, so paused time allows none. */
 static void
-change_apply(struct change_call *call, struct bulletin *b)
+change_apply(struct change_call *call, struct bulletin *b,
+             const json_t *tally)
 {
     if (call->to == NULL) {
         log_notice("bulletin rate changed", "bulletin=%s from=%lld to=%lld",
                    b->id, (long long) b->rate, (long long) call->rate);
         b->rate = call->rate;
-        b->accrued_at = 0;
+        bulletin_pace_restart(b, tally, clock_now_ms());
         return;
     }
     if (strcmp(call->to, "sending") == 0) {
-        /* The rate counts from the resume, and the planner finds its
-         * place again from the jobs. */
-        b->accrued_at = 0;
+        /* The planner finds its place again from the jobs. */
+        bulletin_pace_restart(b, tally, clock_now_ms());
         b->positioned = 0;
     }
     log_notice("bulletin state changed", "bulletin=%s from=%s to=%s",
@@ -395,7 +398,7 @@ on_change_tally(void *arg, int status, json_t *result)
                      "cannot change", state);
             admin_respond_error(call->req, 409, "state", message);
         } else {
-            change_apply(call, b);
+            change_apply(call, b, result);
             save_then_respond(call->req, 200, b);
         }
     }

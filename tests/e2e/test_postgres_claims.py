@@ -406,3 +406,109 @@ def test_bulletin_once_after_sigkill(tmp_path, postgres):
         codes = nodes.stop()
     assert codes[1] == 0
     assert a_killed
+
+
+def test_bulletin_rate_across_nodes(tmp_path, postgres):
+    """Both nodes plan one bulletin, and together they keep to its rate:
+    at 36000 an hour, 10 messages a second of the test clock after the
+    first. Turns take the bulletin's lease in the store and count the
+    planned jobs there, so the total is exact, not one allowance per
+    node. After node a dies with SIGKILL, perhaps in a turn, node b
+    plans on once the lease ends. A bulletin far behind its pace plans
+    one batch at once and then goes on at the rate."""
+    subscribers = 1500
+    nodes = Nodes(tmp_path, postgres, "claims_bulletin_rate",
+                  "e2e-templates", BULLETINS)
+    a_killed = False
+    try:
+        nodes.set_clock("2026-05-01T12:00:00Z")
+        post_split(nodes, [
+            {"type": "signed_up", "id": "signup-%04d" % i,
+             "profile": {"email": "r%04d@example.gov" % i},
+             "attributes": {"first_name": "R%d" % i}}
+            for i in range(subscribers)])
+        nodes.settle()
+        ids = [row[0] for row in nodes.rows("SELECT id FROM profiles")]
+        assert len(ids) == subscribers
+        for first in range(0, subscribers, 500):
+            out = call(nodes.a, "POST", "/v1/subscriptions", {
+                "subscriptions": [
+                    {"profile": p, "topic": "road-closures",
+                     "channel": "email", "status": "confirmed"}
+                    for p in ids[first:first + 500]]})
+            assert out["written"] == len(ids[first:first + 500])
+
+        b = call(nodes.a, "POST", "/v1/bulletins",
+                 {"template": "welcome", "topic": "road-closures",
+                  "rate": 36000}, 201)
+        rule = "bulletin:" + b["id"]
+        jobs = "SELECT count(*) FROM jobs WHERE rule = '%s'" % rule
+
+        def allowed(seconds):
+            return min(subscribers, 1 + 10 * seconds)
+
+        def at(seconds):
+            return "2026-05-01T12:%02d:%02dZ" % divmod(seconds, 60)
+
+        def planned_and_sent(count):
+            """Waits until at least `count` jobs are planned and every
+            one is sent, so that no job is in flight when a clock moves
+            past the 5 s delivery lease; returns the jobs planned."""
+            wait_until(lambda: int(nodes.q(jobs)) >= count and nodes.q(
+                jobs + " AND state <> 'sent'") == "0",
+                timeout=60, interval=0.1)
+            return int(nodes.q(jobs))
+
+        assert planned_and_sent(1) == 1
+        # Both clocks move 20 s a step, in turn a first and b first.
+        # Each node would allow 200 more on its own; together they plan
+        # 200 a step.
+        for step in range(1, 4):
+            order = ("a", "b") if step % 2 else ("b", "a")
+            for name in order:
+                nodes.set_clock(at(20 * step), names=(name,))
+            assert planned_and_sent(allowed(20 * step)) == \
+                allowed(20 * step)
+
+        # Node a dies right after its clock moves, perhaps holding the
+        # lease in a turn. Node b's clock moves a second at a time until
+        # it holds the lease and plans all its clock allows.
+        nodes.set_clock(at(80), names=("a",))
+        nodes.a.kill()
+        a_killed = True
+        seconds = 80
+        while True:
+            nodes.set_clock(at(seconds), names=("b",))
+            try:
+                wait_until(lambda: int(nodes.q(jobs)) >=
+                           allowed(seconds), timeout=1, interval=0.1)
+                break
+            except AssertionError:
+                seconds += 1
+                # The lease ends 5 s after a's last turn started.
+                assert seconds <= 90
+        assert planned_and_sent(allowed(seconds)) == allowed(seconds)
+
+        # Ten minutes pass with no turn: node b plans one batch of 500
+        # at once, not the 6000 that the rate allowed meanwhile, and then
+        # 50 for the next 5 s.
+        before = allowed(seconds)
+        seconds += 600
+        nodes.set_clock(at(seconds), names=("b",))
+        assert planned_and_sent(before + 500) == before + 500
+        seconds += 5
+        nodes.set_clock(at(seconds), names=("b",))
+        assert planned_and_sent(before + 550) == before + 550
+        seconds += 60
+        nodes.set_clock(at(seconds), names=("b",))
+        assert planned_and_sent(subscribers) == subscribers
+        done = call(nodes.b, "GET", "/v1/bulletins/" + b["id"])
+        assert done["progress"]["planned"] == subscribers
+        assert done["progress"]["sent"] == subscribers
+        sent = sent_by_recipient(nodes)
+        assert len(sent) == subscribers
+        assert set(sent.values()) == {1}
+    finally:
+        codes = nodes.stop()
+    assert codes[1] == 0
+    assert a_killed
