@@ -80,7 +80,8 @@ struct crier_store_ops {
      */
     int (*commit)(void *store, json_t *batch, crier_store_cb done, void *arg);
 
-    /* Claims due jobs under a lease, bumping each job's generation. */
+    /* Claims up to "limit" (1 to 1000) due jobs under a lease, bumping
+     * each job's generation. */
     int (*jobs_claim)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
 

@@ -210,6 +210,24 @@ def test_service_lane_claimed_before_bulk(tmp_path):
     assert c.stop() == 0
 
 
+def test_in_flight_above_claim_limit(tmp_path):
+    """max_in_flight accepts up to 10000, and one claim takes at most the
+    1000 jobs a store accepts, so every message still goes out."""
+    c = start(tmp_path, config(
+        '{ name = "news"; on = "news.ready";'
+        '  send = { channel = "email"; template = "welcome"; delay = "1h"; };'
+        ' }', delivery="max_in_flight = 2000;"))
+    for batch in range(2):
+        send(c, [{"type": "news.ready",
+                  "profile": {"email": "r%d@example.gov" % (batch * 600 + i)}}
+                 for i in range(600)])
+    advance(c, "2h")
+    settled(c, "news", "sent")
+    assert len(outbox(c)) == 1200
+    assert "jobs could not be claimed" not in c.log_text()
+    assert c.stop() == 0
+
+
 def smtp_config(smtp, rules):
     return config(rules, channel=(
         'email: { plugin = "email"; url = "smtp://127.0.0.1:%d";'
