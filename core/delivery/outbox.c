@@ -50,7 +50,13 @@ static struct {
     void (*stop_done)(void *arg);
     void *stop_arg;
     struct crier_timer *poll;
+    GQueue claimed;             /* claimed jobs not yet started, in order */
 } ob;
+
+/* Starts the claimed jobs a slice per loop turn. Outside `ob`, which
+ * outbox_start clears, because the loop keeps the handle. */
+static uv_idle_t starter;
+static int starter_ready;
 
 /* The channel's verdict on one hand-over, as the store records it. */
 struct attempt_verdict {
@@ -694,8 +700,6 @@ deliver(json_t *job)
     const char *key = json_string_value(json_object_get(job, "key"));
     char error[256];
 
-    ob.in_flight++;
-    ob.handing++;
     d->holds_slot = 1;
     d->job = json_incref(job);
     d->id = json_integer_value(json_object_get(job, "id"));
@@ -733,6 +737,40 @@ deliver(json_t *job)
 }
 
 
+/* The number of claimed jobs started in one loop turn. Starting a job
+ * renders its message, so a slice bounds how long SMTP replies and HTTP
+ * requests wait for the loop behind a large claim. */
+#define START_SLICE 16
+
+
+static void
+on_start_turn(uv_idle_t *idle)
+{
+    json_t *job;
+
+    for (int i = 0; i < START_SLICE; i++) {
+        job = g_queue_pop_head(&ob.claimed);
+        if (job == NULL)
+            break;
+        deliver(job);
+        json_decref(job);
+    }
+    if (g_queue_is_empty(&ob.claimed))
+        uv_idle_stop(idle);
+}
+
+
+static void
+starter_arm(void)
+{
+    if (!starter_ready) {
+        uv_idle_init(server.loop, &starter);
+        starter_ready = 1;
+    }
+    uv_idle_start(&starter, on_start_turn);
+}
+
+
 static void
 on_claimed(void *arg, int status, json_t *result)
 {
@@ -748,8 +786,13 @@ on_claimed(void *arg, int status, json_t *result)
         maybe_stopped();
         return;
     }
-    json_array_foreach(jobs, i, job)
-        deliver(job);
+    json_array_foreach(jobs, i, job) {
+        ob.in_flight++;
+        ob.handing++;
+        g_queue_push_tail(&ob.claimed, json_incref(job));
+    }
+    if (!g_queue_is_empty(&ob.claimed))
+        starter_arm();
     if (ob.stopping) {
         maybe_stopped();
         return;
@@ -762,8 +805,8 @@ on_claimed(void *arg, int status, json_t *result)
 }
 
 
-/* The most jobs one claim may take: the store table accepts a "limit"
- * up to 1000 (store.h), and max_in_flight may be higher. */
+/* The maximum number of jobs one claim takes: the store table accepts a
+ * "limit" up to 1000 (store.h), and max_in_flight may be higher. */
 #define CLAIM_LIMIT_MAX 1000
 
 
