@@ -33,8 +33,8 @@ static struct {
  * after the clock steps back it waits until the wall clock reaches that
  * time again (docs/KNOWN_LIMITS.md, "Time").
  */
-static int64_t
-host_now_ms(void)
+int64_t
+clock_real_ms(void)
 {
     struct timespec ts;
 
@@ -46,7 +46,7 @@ host_now_ms(void)
 int64_t
 clock_now_ms(void)
 {
-    return clk.test_mode ? clk.test_now_ms : host_now_ms();
+    return clk.test_mode ? clk.test_now_ms : clock_real_ms();
 }
 
 

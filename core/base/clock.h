@@ -26,6 +26,11 @@ void clock_close(void);
 int clock_is_test(void);
 int64_t clock_now_ms(void);
 
+/* Returns the system's real time in ms since the epoch, whatever the
+ * crier clock is. Leases that several nodes share end in real time, so
+ * that a dead node's lease ends even while the nodes run test clocks. */
+int64_t clock_real_ms(void);
+
 /*
  * Moves the test clock to `ms` and runs the timers due by then. Returns
  * CRIER_ENOTSUP on the host clock and CRIER_EINVAL for a time in the past.

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 
@@ -18,6 +17,7 @@
 #include "base/log.h"
 #include "bulletins/bulletins.h"
 #include "bulletins/pace.h"
+#include "plugin/plugin.h"
 #include "server/server.h"
 
 #define HOUR_MS 3600000.0
@@ -192,31 +192,6 @@ bulletin_pace_load(const char *id, bulletin_pace_cb done, void *arg)
 }
 
 
-/* Returns 1 when the store offers pace_acquire and pace_release. */
-static int
-store_has_lease(void)
-{
-    const struct crier_store_ops *ops = server.store_ops;
-
-    return ops != NULL &&
-           ops->size >= offsetof(struct crier_store_ops, pace_release) +
-                        sizeof(ops->pace_release) &&
-           ops->pace_acquire != NULL && ops->pace_release != NULL;
-}
-
-
-/* Returns the real time in ms since the Unix epoch. Leases end in real
- * time, so that a dead node's lease ends whatever the crier clock does. */
-static int64_t
-real_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 static struct lease_call *
 lease_call_new(const char *id, bulletin_lease_cb done, void *arg)
 {
@@ -259,13 +234,13 @@ bulletin_lease_take(const char *id, bulletin_lease_cb done, void *arg)
     json_t *request;
     int rc;
 
-    if (!store_has_lease()) {
+    if (!plugin_pace_offered()) {
         done(arg, 0, BULLETIN_LEASE_NONE);
         return 0;
     }
     call = lease_call_new(id, done, arg);
     request = json_pack("{s:s,s:I,s:I,s:I,s:I}", "key", call->key, "now",
-                        (json_int_t) real_now_ms(), "max_per_second",
+                        (json_int_t) clock_real_ms(), "max_per_second",
                         (json_int_t) LEASE_PER_SECOND, "max_in_flight",
                         (json_int_t) LEASE_IN_FLIGHT, "lease_ms",
                         (json_int_t) BULLETIN_LEASE_MS);
@@ -299,7 +274,7 @@ bulletin_lease_end(const char *id, int64_t slot)
     json_t *request;
     int rc;
 
-    if (slot == BULLETIN_LEASE_NONE || !store_has_lease())
+    if (slot == BULLETIN_LEASE_NONE || !plugin_pace_offered())
         return;
     call = lease_call_new(id, NULL, NULL);
     call->slot = slot;

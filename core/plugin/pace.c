@@ -8,10 +8,10 @@
  * reload starts beside the old one, count against one set of slots.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include <glib.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "plugin/plugin.h"
 #include "server/server.h"
@@ -30,9 +30,8 @@ struct pace_call {
 };
 
 
-/* Returns 1 when the store offers pace_acquire and pace_release. */
-static int
-store_has_pace(void)
+int
+plugin_pace_offered(void)
 {
     const struct crier_store_ops *ops = server.store_ops;
 
@@ -40,19 +39,6 @@ store_has_pace(void)
            ops->size >= offsetof(struct crier_store_ops, pace_release) +
                         sizeof(ops->pace_release) &&
            ops->pace_acquire != NULL && ops->pace_release != NULL;
-}
-
-
-/* Returns the system's real time in milliseconds since the Unix epoch.
- * NOTE: each node reads its own clock, so the rate window across nodes
- * is as exact as their clocks agree (docs/KNOWN_LIMITS.md, "Webhook"). */
-static int64_t
-real_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -126,13 +112,16 @@ plugin_pace_acquire(struct crier_ctx *ctx, const char *name,
         max_in_flight < 1 || max_in_flight > PACE_IN_FLIGHT_MAX ||
         lease_ms < 1 || lease_ms > PACE_LEASE_MAX_MS)
         return CRIER_EINVAL;
-    if (!store_has_pace())
+    if (!plugin_pace_offered())
         return CRIER_ENOTSUP;
     call = pace_call_new(ctx, name, done, arg);
     if (call == NULL)
         return CRIER_ENOMEM;
+    /* NOTE: each node reads its own clock, so the rate window across
+     * nodes is as exact as their clocks agree (docs/KNOWN_LIMITS.md,
+     * "Webhook"). */
     request = json_pack("{s:s, s:I, s:I, s:I, s:I}", "key", call->key,
-                        "now", (json_int_t)real_now_ms(),
+                        "now", (json_int_t)clock_real_ms(),
                         "max_per_second", (json_int_t)max_per_second,
                         "max_in_flight", (json_int_t)max_in_flight,
                         "lease_ms", (json_int_t)lease_ms);
@@ -157,7 +146,7 @@ plugin_pace_release(struct crier_ctx *ctx, const char *name, int64_t slot,
 
     if (name == NULL || name[0] == '\0' || slot < 1)
         return CRIER_EINVAL;
-    if (!store_has_pace())
+    if (!plugin_pace_offered())
         return CRIER_ENOTSUP;
     call = pace_call_new(ctx, name, done, arg);
     if (call == NULL)

@@ -58,7 +58,9 @@ const char *plugin_kind_name(uint32_t kind);
 /* The one host table every plugin receives. */
 extern const struct crier_host host_table;
 
-/* pace.c: the host table's pace_acquire and pace_release. */
+/* pace.c: the host table's pace_acquire and pace_release, and whether
+ * the store offers the operations behind them. */
+int plugin_pace_offered(void);
 int plugin_pace_acquire(struct crier_ctx *ctx, const char *name,
                         unsigned max_per_second, unsigned max_in_flight,
                         int64_t lease_ms, crier_pace_cb done, void *arg);
