@@ -536,6 +536,9 @@ deliver_checked(struct delivery *d)
     d->msg.profile = json_string_value(json_object_get(
         json_object_get(job, "profile"), "id"));
     d->msg.message_class = d->lane == 0 ? "service" : "outreach";
+    /* Half the lease that the `sending` mark sets, so that a request
+     * started just before it still has the other half to finish. */
+    d->msg.hand_over_by_ms = clock_now_ms() + ob.set.lease_ms / 2;
     mark_sending(d);
 }
 
@@ -718,6 +721,16 @@ deliver(json_t *job)
                   "sending") == 0)
         log_notice("resending after an interrupted hand-over", "job=%lld "
                    "message_id=%s", (long long) d->id, d->message_id);
+    /* Only hand-overs that never came back (a crash, an ended lease)
+     * take a job past max_attempts, since a verdict ends it there. */
+    if (d->attempt > ob.set.max_attempts) {
+        log_warn("message dead: attempts exhausted", "job=%lld "
+                 "attempts=%d detail=\"every hand-over was interrupted\"",
+                 (long long) d->id, d->attempt - 1);
+        finish_job(d, "dead", "attempts exhausted: the hand-overs were "
+                   "interrupted", NULL, 0);
+        return;
+    }
 
     d->channel = channel ? server_channel(channel) : NULL;
     if (d->channel == NULL) {

@@ -33,6 +33,14 @@ struct crier_message {
      * rule; check `size` first. An email channel adds its one-click
      * unsubscribe header to outreach only. */
     const char *message_class;
+    /*
+     * The crier clock time (host now_ms) by which the message must be
+     * handed over: after it the job's lease may end and another claim
+     * may send the message again. A channel that queues messages reports
+     * CRIER_SEND_RETRY for one that is still queued then. 0 for none;
+     * check `size` first. Added in ABI minor 6.
+     */
+    int64_t hand_over_by_ms;
 };
 
 /* What a channel reports for one send. */

@@ -197,6 +197,33 @@ def test_webhook_each_message_once_signed_and_paced(tmp_path):
     assert receiver.max_open == in_flight
 
 
+def test_webhook_paced_past_lease_sent_once(tmp_path):
+    """Messages that wait for pacing longer than half the lease go back
+    to the outbox as retries, so no second claim sends them again."""
+    count = 12
+    receiver = Receiver()
+    config = (CONFIG % {"templates": TEMPLATES, "url": receiver.url,
+                        "rate": 2, "in_flight": 1}).replace(
+        'max_attempts = 3;', 'max_attempts = 50; lease = "2s"; max_backoff = "2s";')
+    c = Crier(tmp_path, config, env={"WEBHOOK_SECRET": SECRET}).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        post_cases(c, count)
+        wait_until(lambda: settled(c, count), timeout=90)
+        jobs = c.store.jobs()
+    finally:
+        code = c.stop()
+        receiver.stop()
+    assert code == 0
+    assert [j["state"] for j in jobs] == ["sent"] * count
+    ids = collections.Counter(r["body"]["message_id"]
+                              for r in receiver.requests)
+    assert set(ids) == {j["message_id"] for j in jobs}
+    assert max(ids.values()) == 1
+    assert max(j["attempts"] for j in jobs) > 1
+    assert "waited past its hand-over time" in c.log_text()
+
+
 def test_webhook_503_then_200_delivers_once(tmp_path):
     receiver = Receiver(first_status=503)
     c = start(tmp_path, receiver)

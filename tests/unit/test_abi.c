@@ -127,6 +127,11 @@ abi_channel_layout(void **state)
     assert_int_equal(offsetof(struct crier_message, subject), 24 + 4 * PTR);
     assert_int_equal(offsetof(struct crier_message, text), 24 + 5 * PTR);
     assert_int_equal(offsetof(struct crier_message, html), 24 + 6 * PTR);
+    assert_int_equal(offsetof(struct crier_message, profile), 24 + 7 * PTR);
+    assert_int_equal(offsetof(struct crier_message, message_class),
+                     24 + 8 * PTR);
+    assert_int_equal(offsetof(struct crier_message, hand_over_by_ms),
+                     24 + 9 * PTR);
 
     assert_int_equal(offsetof(struct crier_send_result, outcome), 0);
     assert_int_equal(offsetof(struct crier_send_result, provider_id), 8);

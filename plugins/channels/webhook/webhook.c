@@ -84,6 +84,18 @@ webhook_timer_set(struct webhook *webhook, uint64_t delay_ms)
 }
 
 
+/* Returns nonzero when `d` waited for pacing past its hand-over time,
+ * after which another claim of its job may send it too. */
+static int
+delivery_expired(const struct webhook_delivery *d)
+{
+    const struct webhook *webhook = d->webhook;
+
+    return d->hand_over_by_ms > 0 &&
+           webhook->host->now_ms(webhook->ctx) > d->hand_over_by_ms;
+}
+
+
 /* A request that cannot start is retried. */
 void
 webhook_delivery_start(struct webhook *webhook, int64_t slot)
@@ -106,6 +118,34 @@ webhook_delivery_start(struct webhook *webhook, int64_t slot)
 
 
 /*
+ * Hands back as retries the messages at the head of the queue that waited
+ * past their hand-over time: after it, the job's lease may end and
+ * another claim may send it too. Messages are queued in the order of
+ * their `sending` marks, so the oldest are at the head.
+ * NOTE: the queue is checked only when it runs: at least once a second
+ * while the rate holds it, but only when a request ends while
+ * max_in_flight does, so a slow receiver can delay a hand-back past the
+ * lease (docs/KNOWN_LIMITS.md, "Webhook").
+ */
+static void
+queue_expire(struct webhook *webhook)
+{
+    struct crier_send_result r = {
+        .outcome = CRIER_SEND_RETRY,
+        .detail = "pacing: the message waited past its hand-over time "
+                  "(half of delivery.lease); it will be retried",
+    };
+    struct webhook_delivery *d;
+
+    while ((d = g_queue_peek_head(&webhook->waiting)) != NULL &&
+           delivery_expired(d)) {
+        g_queue_pop_head(&webhook->waiting);
+        delivery_report(d, &r);
+    }
+}
+
+
+/*
  * Starts queued messages in order while pacing allows, and otherwise sets
  * the timer for when the rate allows the next one. A full set of
  * requests in flight needs no timer: the next one to finish runs this.
@@ -115,6 +155,8 @@ webhook_delivery_start(struct webhook *webhook, int64_t slot)
 void
 webhook_queue_run(struct webhook *webhook)
 {
+    if (!webhook->acquiring)
+        queue_expire(webhook);
     while (!g_queue_is_empty(&webhook->waiting) && !webhook->acquiring) {
         int64_t delay = pace_delay(&webhook->pace, loop_now(webhook));
 
@@ -342,6 +384,9 @@ webhook_send(void *state, const struct crier_message *msg, crier_send_cb done,
     d->arg = arg;
     d->url = g_strdup(url);
     d->message_id = g_strdup(msg->message_id);
+    if (msg->size >= offsetof(struct crier_message, hand_over_by_ms) +
+                     sizeof(msg->hand_over_by_ms))
+        d->hand_over_by_ms = msg->hand_over_by_ms;
     d->response = g_string_new(NULL);
     d->body = webhook_body_build(msg, webhook->host->instance_name(
                                           webhook->ctx));

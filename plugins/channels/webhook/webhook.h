@@ -74,6 +74,7 @@ struct webhook_delivery {
     char *provider_id;          /* the id_header value, or NULL */
     char error[CURL_ERROR_SIZE];
     int64_t slot;               /* the store's pacing slot, or 0 */
+    int64_t hand_over_by_ms;    /* crier clock; 0 for no limit */
     crier_send_cb done;
     void *arg;
 };
