@@ -282,7 +282,9 @@ conn_pick(struct smtp_pool *pool)
 }
 
 
-/* Hands waiting transfers to free connections, in order. */
+/* Hands waiting transfers to free connections, in order.
+ * NOTE: a transfer waits here past its hand-over time if connections stay
+ * busy that long (docs/KNOWN_LIMITS.md, "Email"). */
 static void
 pool_dispatch(struct smtp_pool *pool)
 {
