@@ -334,6 +334,8 @@ def test_backup_during_load_restores(tmp_path):
     worker.join()
     assert code == 0, err
     assert out.startswith("backup written: " + copy)
+    # Residents' data: readable by the owner only, whatever the umask.
+    assert os.stat(copy).st_mode & 0o777 == 0o600
 
     db = sqlite3.connect(copy)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -7,6 +7,7 @@
  * sqlite3_backup_step(-1) reads in one read transaction.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,22 @@ struct backup_job {
 
 /* Copies the store's database into job->partial; runs on a libuv worker
  * thread. */
+/* Creates `path` empty with mode 0600, or empties it and sets that mode.
+ * Returns 0 or -1 with errno set. */
+static int
+partial_create(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fchmod(fd, 0600);
+    close(fd);
+    return rc;
+}
+
+
 static int
 backup_copy(struct backup_job *job)
 {
@@ -45,6 +62,10 @@ backup_copy(struct backup_job *job)
 
     rc = sqlite3_open_v2(job->store->path, &source,
                          SQLITE_OPEN_READONLY, NULL);
+    /* The copy holds residents' data: readable by its owner only, made
+     * before SQLite opens it, since SQLite would follow the umask. */
+    if (rc == SQLITE_OK && partial_create(job->partial) != 0)
+        rc = SQLITE_CANTOPEN;
     if (rc == SQLITE_OK)
         rc = sqlite3_open_v2(job->partial, &target, SQLITE_OPEN_READWRITE |
                              SQLITE_OPEN_CREATE, NULL);
