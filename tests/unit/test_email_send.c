@@ -543,6 +543,12 @@ test_config_errors(void **state)
         { "{\"from\": \"a@example.gov\", \"url\": \"ftp://example.gov\"}",
           "url" },
         { "{\"from\": \"a@example.gov\", \"url\": \"not a url\"}", "url" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"url\": \"smtp://127.0.0.1:25/path?x=1\"}", "url" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"url\": \"smtp://127.0.0.1:25#part\"}", "url" },
+        { "{\"from\": \"a@example.gov\", "
+          "\"url\": \"smtp://127.0.0.1:99999\"}", "url" },
         { "{\"from\": \"a@example.gov\", \"url\": \"smtp://a.gov\", "
           "\"urls\": [\"smtp://b.gov\"]}", "urls" },
         { "{\"from\": \"a@example.gov\", \"urls\": []}", "urls" },

@@ -123,6 +123,28 @@ config_keys_check(struct email *email, const json_t *config)
 }
 
 
+/* Returns nonzero when `url` has a path other than "/", a query or a
+ * fragment, none of which an SMTP server URL uses. */
+static int
+url_has_more(CURLU *url, char **path)
+{
+    char *part = NULL;
+    int more = 0;
+
+    if (curl_url_get(url, CURLUPART_PATH, path, 0) == CURLUE_OK &&
+        strcmp(*path, "/") != 0 && (*path)[0] != '\0')
+        more = 1;
+    if (curl_url_get(url, CURLUPART_QUERY, &part, 0) == CURLUE_OK)
+        more = 1;
+    curl_free(part);
+    part = NULL;
+    if (curl_url_get(url, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
+        more = 1;
+    curl_free(part);
+    return more;
+}
+
+
 /*
  * Checks `text`, the value of `key`, as an SMTP URL and appends it to the
  * servers. Credentials in the URL are rejected, so the URL can be logged and the password stays in one key.
@@ -132,14 +154,17 @@ server_add(struct email *email, const char *key, const char *text)
 {
     CURLU *url = curl_url();
     char *scheme = NULL, *user = NULL, *password = NULL;
-    char *host = NULL, *port = NULL;
+    char *host = NULL, *port = NULL, *path = NULL;
     const char *problem = NULL;
     struct smtp_server *server;
+    CURLUcode parsed;
 
     if (url == NULL)
         return CRIER_ENOMEM;
-    if (curl_url_set(url, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME) !=
-        CURLUE_OK ||
+    parsed = curl_url_set(url, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME);
+    if (parsed == CURLUE_BAD_PORT_NUMBER)
+        problem = "has an invalid port; write a port from 1 to 65535";
+    else if (parsed != CURLUE_OK ||
         curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         problem = "is not a URL; write smtp://host:port or "
@@ -151,6 +176,9 @@ server_add(struct email *email, const char *key, const char *text)
              CURLUE_OK)
         problem = "must not contain credentials; set username and "
                   "password instead";
+    else if (url_has_more(url, &path))
+        problem = "must not have a path, query or fragment; write "
+                  "smtp://host:port or smtps://host:port";
 
     if (problem == NULL) {
         server = &email->smtp.servers[email->smtp.server_count++];
@@ -171,6 +199,7 @@ server_add(struct email *email, const char *key, const char *text)
     curl_free(password);
     curl_free(host);
     curl_free(port);
+    curl_free(path);
     curl_url_cleanup(url);
 
     if (problem != NULL) {
