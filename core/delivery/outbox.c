@@ -818,11 +818,6 @@ on_claimed(void *arg, int status, json_t *result)
 }
 
 
-/* The maximum number of jobs one claim takes: the store table accepts a
- * "limit" up to 1000 (store.h), and max_in_flight may be higher. */
-#define CLAIM_LIMIT_MAX 1000
-
-
 static void
 claim(void)
 {
@@ -836,8 +831,9 @@ claim(void)
         ob.again = 1;
         return;
     }
-    if (room > CLAIM_LIMIT_MAX)
-        room = CLAIM_LIMIT_MAX;
+    /* max_in_flight may be higher than one claim may take. */
+    if (room > CRIER_JOBS_LIMIT_MAX)
+        room = CRIER_JOBS_LIMIT_MAX;
     req = json_pack("{s:I,s:i,s:I,s:s}", "now", (json_int_t) clock_now_ms(),
                     "limit", room, "lease_ms", (json_int_t) ob.set.lease_ms,
                     "owner", server.settings.node);

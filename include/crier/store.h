@@ -23,6 +23,9 @@
 
 #include <jansson.h>
 
+/* The largest "limit" that jobs_claim and jobs_list accept. */
+#define CRIER_JOBS_LIMIT_MAX 1000
+
 /* One validated event, ready to store. The store copies what it keeps. */
 struct crier_event_rec {
     const char *source;       /* the trigger instance that accepted it */
@@ -80,8 +83,8 @@ struct crier_store_ops {
      */
     int (*commit)(void *store, json_t *batch, crier_store_cb done, void *arg);
 
-    /* Claims up to "limit" (1 to 1000) due jobs under a lease, bumping
-     * each job's generation. */
+    /* Claims up to "limit" (1 to CRIER_JOBS_LIMIT_MAX) due jobs under a
+     * lease, bumping each job's generation. */
     int (*jobs_claim)(void *store, json_t *request, crier_store_cb done,
                       void *arg);
 

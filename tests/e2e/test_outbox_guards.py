@@ -228,6 +228,36 @@ def test_in_flight_above_claim_limit(tmp_path):
     assert c.stop() == 0
 
 
+def test_interrupted_hand_overs_end_dead(tmp_path):
+    """A hand-over that never came back (here a kill -9 while the server
+    holds the message) still counts as an attempt: with max_attempts = 1
+    the next claim makes the job dead instead of sending it again."""
+    smtp = SmtpServer(tmp_path, delay=30)
+    channel = ('email: { plugin = "email"; url = "smtp://127.0.0.1:%d";'
+               ' from = "Benefits <benefits@example.gov>"; };' % smtp.port)
+    c = start(tmp_path, config(
+        '{ name = "news"; on = "news.ready";'
+        '  send = { channel = "email"; template = "welcome"; }; }',
+        delivery='max_attempts = 1; lease = "1m";', channel=channel))
+    try:
+        send(c, [{"type": "news.ready",
+                  "profile": {"email": "r1@example.gov"}}])
+        wait_until(lambda: [j["state"] for j in jobs_of(c, "news")]
+                   == ["sending"])
+        c.kill()
+        c.start()
+        advance(c, "2m")
+        [job] = settled(c, "news", "dead")
+        assert job["attempts"] == 1
+        assert "interrupted" in job["error"]
+        assert "every hand-over was interrupted" in c.log_text()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert smtp.messages() == []
+
+
 def smtp_config(smtp, rules):
     return config(rules, channel=(
         'email: { plugin = "email"; url = "smtp://127.0.0.1:%d";'

@@ -122,10 +122,10 @@ webhook_delivery_start(struct webhook *webhook, int64_t slot)
  * past their hand-over time: after it, the job's lease may end and
  * another claim may send it too. Messages are queued in the order of
  * their `sending` marks, so the oldest are at the head.
- * NOTE: the queue is checked only when it runs: at least once a second
- * while the rate holds it, but only when a request ends while
- * max_in_flight does, so a slow receiver can delay a hand-back past the
- * lease (docs/KNOWN_LIMITS.md, "Webhook").
+ * NOTE: the queue is checked only when it runs. While the rate limits it,
+ * that is at least once a second. While max_in_flight limits it, that is
+ * only when a request ends, so a slow receiver can delay a hand-back past
+ * the lease (docs/KNOWN_LIMITS.md, "Webhook").
  */
 static void
 queue_expire(struct webhook *webhook)

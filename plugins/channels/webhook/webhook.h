@@ -128,8 +128,8 @@ int webhook_request_start(struct webhook_delivery *d);
 void webhook_delivery_finish(struct webhook_delivery *d,
                              const struct crier_send_result *result);
 
-/* Starts the first queued message, which holds the shared `slot` (0 when
- * pacing is local). */
+/* Starts the first queued message with the shared `slot` it was granted
+ * (0 when pacing is local). */
 void webhook_delivery_start(struct webhook *webhook, int64_t slot);
 
 /* Starts queued messages in order while pacing allows. */

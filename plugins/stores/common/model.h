@@ -21,8 +21,7 @@
 /* jobs_list returns this many jobs when the request names no limit. */
 #define JOBS_LIST_DEFAULT 100
 
-/* The largest limit that jobs_list and jobs_claim accept. */
-#define JOBS_LIMIT_MAX 1000
+#define JOBS_LIMIT_MAX CRIER_JOBS_LIMIT_MAX
 
 /* timeline returns this many entries when the request names no limit,
  * and never more than TIMELINE_LIMIT_MAX. */

@@ -62,10 +62,14 @@ backup_copy(struct backup_job *job)
 
     rc = sqlite3_open_v2(job->store->path, &source,
                          SQLITE_OPEN_READONLY, NULL);
-    /* The copy holds residents' data: readable by its owner only, made
-     * before SQLite opens it, since SQLite would follow the umask. */
-    if (rc == SQLITE_OK && partial_create(job->partial) != 0)
+    /* The copy contains residents' data, so it is created readable by its
+     * owner only before SQLite opens it, because SQLite follows the umask. */
+    if (rc == SQLITE_OK && partial_create(job->partial) != 0) {
+        snprintf(job->message, sizeof(job->message), "cannot create %s: %s",
+                 job->partial, strerror(errno));
         rc = SQLITE_CANTOPEN;
+        goto out;
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_open_v2(job->partial, &target, SQLITE_OPEN_READWRITE |
                              SQLITE_OPEN_CREATE, NULL);

@@ -292,7 +292,7 @@ request_execute(struct connection *conn, struct request *req)
         break;
     case REQUEST_PACE_ACQUIRE:
     case REQUEST_PACE_RELEASE:
-        /* The loop thread answers these; they never reach a worker. */
+        /* The loop thread runs these, so they never reach a worker. */
         break;
     }
     if (rc < 0)

@@ -57,7 +57,7 @@ enum request_kind {
     REQUEST_JOBS_TALLY,
     REQUEST_SCHEMA_STATUS,
     REQUEST_JOB_SENDING_CAPPED,
-    REQUEST_PACE_ACQUIRE,     /* answered on the loop thread (pace.c) */
+    REQUEST_PACE_ACQUIRE,     /* run on the loop thread (pace.c) */
     REQUEST_PACE_RELEASE
 };
 
