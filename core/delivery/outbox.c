@@ -35,6 +35,7 @@ struct delivery {
     int lane;                   /* 0 service, 1 outreach, 2 bulk */
     int cap_reserved;           /* caps_check took a reservation */
     int capped;                 /* the store checks caps at the mark */
+    int sent_by_claim;          /* the claim stored `sending` already */
     uint64_t send_started;      /* metrics_now_ns() at the hand-over */
     int holds_slot;             /* counts in ob.handing */
 };
@@ -143,6 +144,21 @@ on_final(void *arg, int status, json_t *result)
 }
 
 
+/* Adds the Message-ID and the template variant's tag and version to the
+ * update `u`, so that the job shows what went out. */
+static void
+rendered_facts_add(const struct delivery *d, json_t *u)
+{
+    json_object_set_new(u, "message_id", json_string(d->message_id));
+    if (d->rendered.language != NULL)
+        json_object_set_new(u, "language",
+                            json_string(d->rendered.language));
+    if (d->rendered.version[0] != '\0')
+        json_object_set_new(u, "template_version",
+                            json_string(d->rendered.version));
+}
+
+
 /*
  * Records the job's next state; `error` may be NULL. When `verdict` is
  * not NULL, the update also records the attempt that the channel's
@@ -166,6 +182,8 @@ finish_attempt(struct delivery *d, const char *state, const char *error,
 
     if (error != NULL)
         json_object_set_new(u, "error", json_string(error));
+    if (verdict != NULL && d->sent_by_claim)
+        rendered_facts_add(d, u);
     if (provider_id != NULL)
         json_object_set_new(u, "provider_id", json_string(provider_id));
     if (due > 0)
@@ -372,9 +390,7 @@ on_sending(void *arg, int status, json_t *result)
         delivery_free(d);
         return;
     }
-    /* NOTE: a job held here keeps the attempt that its `sending` mark
-     * counted, with no verdict in its attempt log (docs/KNOWN_LIMITS.md,
-     * "Operations"). */
+    /* A hold here gives back the attempt that the mark counted. */
     if (pause_hold(d))
         return;
     hand_over(d);
@@ -412,21 +428,14 @@ static void
 mark_sending(struct delivery *d)
 {
     int64_t now = clock_now_ms();
-    json_t *u = json_pack("{s:I,s:I,s:s,s:I,s:s,s:I}", "id",
+    json_t *u = json_pack("{s:I,s:I,s:s,s:I,s:I}", "id",
                           (json_int_t) d->id, "generation",
                           (json_int_t) d->generation, "state", "sending",
-                          "now", (json_int_t) now, "message_id",
-                          d->message_id, "lease_ms",
+                          "now", (json_int_t) now, "lease_ms",
                           (json_int_t) ob.set.lease_ms);
     int rc;
 
-    /* The variant's tag and version, so the job shows what went out. */
-    if (d->rendered.language != NULL)
-        json_object_set_new(u, "language",
-                            json_string(d->rendered.language));
-    if (d->rendered.version[0] != '\0')
-        json_object_set_new(u, "template_version",
-                            json_string(d->rendered.version));
+    rendered_facts_add(d, u);
     rc = sending_store(d, u, now);
     json_decref(u);
     if (rc != 0)
@@ -536,8 +545,17 @@ deliver_checked(struct delivery *d)
     d->msg.profile = json_string_value(json_object_get(
         json_object_get(job, "profile"), "id"));
     d->msg.message_class = d->lane == 0 ? "service" : "outreach";
-    /* Half the lease that the `sending` mark sets, so that a request
-     * started just before it still has the other half to finish. */
+    /* Half the lease that `sending` set, so that a request started just
+     * before it still has the other half to finish. */
+    if (d->sent_by_claim) {
+        json_t *lease_until = json_object_get(job, "lease_until");
+
+        d->msg.hand_over_by_ms = json_is_integer(lease_until)
+            ? json_integer_value(lease_until) - ob.set.lease_ms / 2
+            : clock_now_ms() + ob.set.lease_ms / 2;
+        hand_over(d);
+        return;
+    }
     d->msg.hand_over_by_ms = clock_now_ms() + ob.set.lease_ms / 2;
     mark_sending(d);
 }
@@ -626,7 +644,8 @@ guard_pace(struct delivery *d)
         return;
     /* A bulletin goes to residents who subscribed to its topic, so the
      * frequency caps of service and outreach do not count it. */
-    if (d->lane == BULLETIN_LANE || !caps_apply(&ob.set, channel, d->lane)) {
+    if (d->lane == BULLETIN_LANE || d->sent_by_claim
+        || !caps_apply(&ob.set, channel, d->lane)) {
         deliver_checked(d);
         return;
     }
@@ -707,8 +726,11 @@ deliver(json_t *job)
     d->job = json_incref(job);
     d->id = json_integer_value(json_object_get(job, "id"));
     d->generation = json_integer_value(json_object_get(job, "generation"));
+    /* A claim that stored `sending` has counted this attempt already. */
+    d->sent_by_claim = g_strcmp0(json_string_value(json_object_get(
+        job, "state")), "sending") == 0;
     d->attempt = (int) json_integer_value(json_object_get(job, "attempts"))
-                 + 1;
+                 + !d->sent_by_claim;
     d->lane = (int) json_integer_value(json_object_get(job, "lane"));
     if (d->lane < 0 || d->lane > BULLETIN_LANE)
         d->lane = 1;
@@ -818,6 +840,33 @@ on_claimed(void *arg, int status, json_t *result)
 }
 
 
+/*
+ * Returns {channel: [lanes]}: the lanes of each channel whose jobs a claim
+ * may take straight to `sending`, which spares each message a store
+ * write and a wait for its commit. A lane with a frequency cap is left
+ * out, because its caps count the `sending` jobs and are checked between
+ * the claim and the hand-over.
+ */
+static json_t *
+send_now_lanes(void)
+{
+    json_t *map = json_object();
+
+    for (guint i = 0; i < server.channels->len; i++) {
+        const struct plugin_instance *channel =
+            g_ptr_array_index(server.channels, i);
+        json_t *lanes = json_array();
+
+        for (int lane = 0; lane <= BULLETIN_LANE; lane++)
+            if (lane == BULLETIN_LANE
+                || !caps_apply(&ob.set, channel->name, lane))
+                json_array_append_new(lanes, json_integer(lane));
+        json_object_set_new(map, channel->name, lanes);
+    }
+    return map;
+}
+
+
 static void
 claim(void)
 {
@@ -834,9 +883,11 @@ claim(void)
     /* max_in_flight may be higher than one claim may take. */
     if (room > CRIER_JOBS_LIMIT_MAX)
         room = CRIER_JOBS_LIMIT_MAX;
-    req = json_pack("{s:I,s:i,s:I,s:s}", "now", (json_int_t) clock_now_ms(),
-                    "limit", room, "lease_ms", (json_int_t) ob.set.lease_ms,
-                    "owner", server.settings.node);
+    req = json_pack("{s:I,s:i,s:I,s:s,s:o,s:i}", "now",
+                    (json_int_t) clock_now_ms(), "limit", room, "lease_ms",
+                    (json_int_t) ob.set.lease_ms, "owner",
+                    server.settings.node, "send_now", send_now_lanes(),
+                    "max_attempts", ob.set.max_attempts);
     ob.claiming = 1;
     rc = server.store_ops->jobs_claim(server.store->state, req, on_claimed,
                                       (void *) (intptr_t) room);

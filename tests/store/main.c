@@ -39,6 +39,8 @@ main(int argc, char **argv)
                                       job_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/outbox", outbox_tests,
                                       outbox_test_count, NULL, NULL);
+    failed += _cmocka_run_group_tests("store/claim_send", claim_send_tests,
+                                      claim_send_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/history", history_tests,
                                       history_test_count, NULL, NULL);
     failed += _cmocka_run_group_tests("store/consent", consent_tests,

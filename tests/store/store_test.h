@@ -125,6 +125,8 @@ extern const struct CMUnitTest job_tests[];
 extern const size_t job_test_count;
 extern const struct CMUnitTest outbox_tests[];
 extern const size_t outbox_test_count;
+extern const struct CMUnitTest claim_send_tests[];
+extern const size_t claim_send_test_count;
 extern const struct CMUnitTest history_tests[];
 extern const size_t history_test_count;
 extern const struct CMUnitTest consent_tests[];

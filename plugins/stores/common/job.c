@@ -168,6 +168,21 @@ field_set(char **field, const char *text)
 }
 
 
+/* Returns nonzero when `claim` takes `job` straight to `sending`. */
+static int
+job_sends_now(const struct job *job, const struct claim_request *claim)
+{
+    if (claim->max_attempts > 0 && job->attempts >= claim->max_attempts)
+        return 0;
+    if (job->lane < 0 || job->lane > JOB_LANE_MAX)
+        return 0;
+    for (size_t i = 0; i < claim->send_now_count; i++)
+        if (strcmp(claim->send_now[i].channel, job->channel) == 0)
+            return (claim->send_now[i].lanes >> job->lane) & 1u;
+    return 0;
+}
+
+
 int
 job_claim(struct job *job, const struct claim_request *claim)
 {
@@ -175,7 +190,12 @@ job_claim(struct job *job, const struct claim_request *claim)
 
     if (rc < 0)
         return rc;
-    job->state = JOB_CLAIMED;
+    if (job_sends_now(job, claim)) {
+        job->state = JOB_SENDING;
+        job->attempts++;
+    } else {
+        job->state = JOB_CLAIMED;
+    }
     job->generation++;
     job->leased = 1;
     job->lease_until = claim->now + claim->lease_ms;
@@ -299,6 +319,15 @@ job_change_apply(struct job *job, const struct job_change *change)
         if (change->has_lease_ms)
             job->lease_until = change->now + change->lease_ms;
     } else {
+        /* A job being sent that is held, suppressed or failed with no
+         * verdict was stopped before its hand-over, so it gives back the
+         * attempt that `sending` counted. */
+        if (job->state == JOB_SENDING && change->attempt.outcome == NULL
+            && (change->state == JOB_PLANNED
+                || change->state == JOB_SUPPRESSED
+                || change->state == JOB_FAILED)
+            && job->attempts > 0)
+            job->attempts--;
         job->leased = 0;
         job->lease_until = 0;
     }

@@ -314,11 +314,21 @@ struct batch {
     int64_t cursor_from;
 };
 
+/* A channel whose jobs of some lanes a claim takes straight to
+ * `sending`: bit N of `lanes` stands for lane N. */
+struct claim_send_now {
+    char *channel;
+    unsigned lanes;
+};
+
 struct claim_request {
     int64_t now;
     int64_t lease_ms;
     size_t limit;
     char *owner;
+    struct claim_send_now *send_now;
+    size_t send_now_count;
+    int64_t max_attempts;       /* 0: no limit on sending now */
 };
 
 /* A job_update request. Members the target state does not read are NULL. */
@@ -328,8 +338,8 @@ struct job_change {
     int64_t now;
     enum job_state state;
     char *message_id;
-    char *language;             /* `sending` only; NULL keeps the old */
-    char *template_version;     /* `sending` only; NULL keeps the old */
+    char *language;             /* NULL keeps the old */
+    char *template_version;     /* NULL keeps the old */
     int has_lease_ms;
     int64_t lease_ms;
     char *provider_id;
@@ -590,7 +600,9 @@ void job_plan(struct job *job);
 
 /*
  * Claims `job` for `claim`: state claimed, generation + 1, a new lease and
- * owner. Returns 0, or CRIER_ENOMEM with the job unchanged.
+ * owner. A job that the claim's send_now covers, with fewer attempts than
+ * its max_attempts, goes straight to `sending` and counts the attempt.
+ * Returns 0, or CRIER_ENOMEM with the job unchanged.
  */
 int job_claim(struct job *job, const struct claim_request *claim);
 

@@ -575,6 +575,59 @@ batch_clear(struct batch *batch)
 }
 
 
+/* Reads one send_now entry: a channel name and its lanes, each from 0
+ * to JOB_LANE_MAX. */
+static int
+send_now_entry_parse(const char *channel, const json_t *lanes,
+                     struct claim_send_now *out)
+{
+    const json_t *lane;
+    size_t i;
+
+    if (!json_is_array(lanes) || channel[0] == '\0')
+        return CRIER_EINVAL;
+    json_array_foreach(lanes, i, lane) {
+        if (!json_is_integer(lane) || json_integer_value(lane) < 0
+            || json_integer_value(lane) > JOB_LANE_MAX)
+            return CRIER_EINVAL;
+        out->lanes |= 1u << json_integer_value(lane);
+    }
+    return string_copy(channel, &out->channel);
+}
+
+
+/* Reads the optional "send_now" object ({channel: [lanes]}) and
+ * "max_attempts" of a claim. */
+static int
+send_now_parse(const json_t *json, struct claim_request *out)
+{
+    const json_t *send_now = json_object_get(json, "send_now");
+    const char *channel;
+    const json_t *lanes;
+    int rc;
+
+    rc = member_integer(json, "max_attempts", 0, 0, &out->max_attempts);
+    if (rc < 0 || out->max_attempts < 0)
+        return CRIER_EINVAL;
+    if (send_now == NULL || json_is_null(send_now))
+        return 0;
+    if (!json_is_object(send_now))
+        return CRIER_EINVAL;
+    out->send_now = calloc(json_object_size(send_now) + 1,
+                           sizeof(*out->send_now));
+    if (out->send_now == NULL)
+        return CRIER_ENOMEM;
+    json_object_foreach((json_t *)send_now, channel, lanes) {
+        rc = send_now_entry_parse(channel, lanes,
+                                  &out->send_now[out->send_now_count]);
+        out->send_now_count++;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+
 int
 claim_parse(const json_t *json, struct claim_request *out)
 {
@@ -595,6 +648,8 @@ claim_parse(const json_t *json, struct claim_request *out)
         rc = CRIER_EINVAL;
     if (rc == 0)
         rc = member_string(json, "owner", 1, &out->owner);
+    if (rc == 0)
+        rc = send_now_parse(json, out);
     if (rc < 0) {
         claim_clear(out);
         return rc;
@@ -607,6 +662,9 @@ claim_parse(const json_t *json, struct claim_request *out)
 void
 claim_clear(struct claim_request *claim)
 {
+    for (size_t i = 0; i < claim->send_now_count; i++)
+        free(claim->send_now[i].channel);
+    free(claim->send_now);
     free(claim->owner);
     memset(claim, 0, sizeof(*claim));
 }
@@ -617,7 +675,18 @@ claim_clear(struct claim_request *claim)
 static int
 change_members_parse(const json_t *json, struct job_change *out)
 {
-    int rc = 0;
+    int rc;
+
+    /* What went out: set by `sending`, or by the update that ends a
+     * hand-over whose claim stored `sending`. */
+    rc = member_string(json, "message_id", 0, &out->message_id);
+    if (rc == 0)
+        rc = member_string(json, "language", 0, &out->language);
+    if (rc == 0)
+        rc = member_string(json, "template_version", 0,
+                           &out->template_version);
+    if (rc < 0)
+        return rc;
 
     switch (out->state) {
     case JOB_SENDING:
@@ -626,13 +695,6 @@ change_members_parse(const json_t *json, struct job_change *out)
         rc = member_integer(json, "lease_ms", 0, 0, &out->lease_ms);
         if (rc == 0 && out->has_lease_ms && out->lease_ms < 1)
             rc = CRIER_EINVAL;
-        if (rc == 0)
-            rc = member_string(json, "message_id", 0, &out->message_id);
-        if (rc == 0)
-            rc = member_string(json, "language", 0, &out->language);
-        if (rc == 0)
-            rc = member_string(json, "template_version", 0,
-                               &out->template_version);
         return rc;
     case JOB_SENT:
         return member_string(json, "provider_id", 0, &out->provider_id);

@@ -143,7 +143,7 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
     json_t *object;
 
     object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?,"
-                       " s:I, s:I, s:s, s:I, s:o?, s:o?}",
+                       " s:I, s:I, s:s, s:s, s:I, s:I, s:o?, s:o?}",
                        "id", (json_int_t)job->id, "key", job->key,
                        "rule", job->rule, "program", job->program,
                        "channel", job->channel,
@@ -151,8 +151,10 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
                        "profile_id", job->profile,
                        "generation", (json_int_t)job->generation,
                        "attempts", (json_int_t)job->attempts,
+                       "state", job_state_name(job->state),
                        "was", job_state_name(was),
                        "due", (json_int_t)job->due,
+                       "lease_until", (json_int_t)job->lease_until,
                        "event", event, "profile", profile);
     return job_nullable_add(object, job);
 }

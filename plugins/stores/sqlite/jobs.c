@@ -36,7 +36,7 @@ static const char job_select_sql[] =
  */
 static const char job_claim_write_sql[] =
     "UPDATE jobs SET state = ?2, generation = ?3, lease_until = ?4,"
-    " owner = ?5, updated = ?6 WHERE id = ?1";
+    " owner = ?5, updated = ?6, attempts = ?7 WHERE id = ?1";
 
 #define JOB_CHANGE_SET                                                      \
     "UPDATE jobs SET state = ?2, attempts = ?3, due = ?4,"                  \
@@ -251,6 +251,7 @@ job_claim_write(struct connection *conn, struct request *req,
     statement_bind_lease(stmt, 4, job);
     statement_bind_text(stmt, 5, job->owner);
     sqlite3_bind_int64(stmt, 6, job->updated);
+    sqlite3_bind_int64(stmt, 7, job->attempts);
     return statement_finish(conn, req, stmt);
 }
 

@@ -71,6 +71,19 @@ LANGUAGE sql STABLE AS $$
          'event_seq', j.event_seq, 'lease_until', j.lease_until)
 $$;
 
+-- Returns true when the claim `request` takes `j` straight to `sending`:
+-- its "send_now" lists the job's lane under the job's channel, and the
+-- job has fewer attempts than "max_attempts" (when given).
+CREATE OR REPLACE FUNCTION crier_job_sends_now(request json, j jobs)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT (coalesce((request->>'max_attempts')::bigint, 0) = 0
+          OR j.attempts < (request->>'max_attempts')::bigint)
+     AND json_typeof(request->'send_now'->j.channel) = 'array'
+     AND EXISTS (SELECT 1 FROM json_array_elements_text(
+                   request->'send_now'->j.channel) lane
+                 WHERE lane::bigint = j.lane)
+$$;
+
 -- {"now", "limit", "lease_ms", "owner"} claims up to `limit` due jobs:
 -- planned ones due by `now` and claimed or sending ones whose lease has
 -- ended, in the order lane, due, priority (highest first), id, so every
@@ -88,6 +101,7 @@ DECLARE
   lease bigint := (request->>'lease_ms')::bigint;
   j jobs;
   was text;
+  sends_now boolean;
   item jsonb;
   reason text;
   list jsonb[] := '{}';
@@ -106,7 +120,12 @@ BEGIN
     FOR UPDATE SKIP LOCKED
   LOOP
     was := j.state;
-    UPDATE jobs SET state = 'claimed', generation = generation + 1,
+    sends_now := crier_job_sends_now(request, j);
+    UPDATE jobs SET state = CASE WHEN sends_now THEN 'sending'
+                                 ELSE 'claimed' END,
+                    attempts = attempts + CASE WHEN sends_now THEN 1
+                                               ELSE 0 END,
+                    generation = generation + 1,
                     lease_until = now_ms + lease,
                     owner = request->>'owner', updated = now_ms
       WHERE id = j.id RETURNING * INTO j;
@@ -114,8 +133,9 @@ BEGIN
       'id', j.id, 'key', j.key, 'rule', j.rule, 'program', j.program,
       'channel', j.channel, 'template', j.template, 'to', j.recipient,
       'profile_id', j.profile, 'generation', j.generation,
-      'attempts', j.attempts, 'was', was, 'due', j.due,
+      'attempts', j.attempts, 'state', j.state, 'was', was, 'due', j.due,
       'lane', j.lane, 'priority', j.priority, 'event_seq', j.event_seq,
+      'lease_until', j.lease_until,
       'event', (SELECT body::jsonb FROM events WHERE seq = j.event_seq),
       'profile', CASE WHEN j.profile IS NOT NULL
                       THEN crier_profile_json(j.profile, false)::jsonb END);
@@ -166,11 +186,13 @@ BEGIN
         outcome = excluded.outcome, reply = excluded.reply;
   END IF;
 
+  -- What went out: set by `sending`, or by the update that ends a
+  -- hand-over whose claim stored `sending`.
+  j.message_id := coalesce(request->>'message_id', j.message_id);
+  j.language := coalesce(request->>'language', j.language);
+  j.template_version := coalesce(request->>'template_version',
+                                 j.template_version);
   IF target = 'sending' THEN
-    j.message_id := coalesce(request->>'message_id', j.message_id);
-    j.language := coalesce(request->>'language', j.language);
-    j.template_version := coalesce(request->>'template_version',
-                                   j.template_version);
     j.attempts := j.attempts + 1;
     IF request->>'lease_ms' IS NOT NULL THEN
       j.lease_until := now_ms + (request->>'lease_ms')::bigint;
@@ -184,6 +206,14 @@ BEGIN
     END IF;
     IF target = 'planned' THEN
       j.due := (request->>'due')::bigint;
+    END IF;
+    -- A job being sent that is held, suppressed or failed with no
+    -- verdict was stopped before its hand-over, so it gives back the
+    -- attempt that `sending` counted.
+    IF j.state = 'sending' AND j.attempts > 0
+       AND target IN ('planned', 'suppressed', 'failed')
+       AND (attempt IS NULL OR json_typeof(attempt) <> 'object') THEN
+      j.attempts := j.attempts - 1;
     END IF;
   END IF;
   IF error IS NOT NULL THEN
