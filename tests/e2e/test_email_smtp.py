@@ -530,3 +530,34 @@ def test_pipelined_replies_per_message(tmp_path):
     # Every RCPT TO came with its DATA in one write.
     with open(os.path.join(str(tmp_path), "pipelined.log")) as f:
         assert sorted(f.read().split()) == sorted(addresses)
+
+
+def test_waiting_past_lease_sent_once(tmp_path):
+    """Messages that wait for an SMTP connection longer than half the
+    lease go back to the outbox as retries, so no second claim sends
+    them again."""
+    count = 12
+    # One connection to a server that takes 0.4 s per message: the queue
+    # waits about 5 s, past the hand-over time of 1 s.
+    smtp = SmtpServer(tmp_path, delay=0.4)
+    settings = 'url = "smtp://127.0.0.1:%d"; connections = 1;' % smtp.port
+    c = Crier(tmp_path, config(settings).replace(
+        'max_attempts = 100;', 'max_attempts = 100; lease = "2s";'))
+    c.start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        notify(c, ["r%d@example.gov" % i for i in range(count)])
+        wait_until(lambda: settled(c, count), timeout=90)
+        time.sleep(1.0)
+        jobs = c.store.jobs()
+        msgs = smtp.messages()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert [j["state"] for j in jobs] == ["sent"] * count
+    ids = collections.Counter(str(m["Message-ID"]) for m in msgs)
+    assert set(ids) == {j["message_id"] for j in jobs}
+    assert max(ids.values()) == 1
+    assert max(j["attempts"] for j in jobs) > 1
+    assert "waited for a connection past its hand-over time" in c.log_text()

@@ -737,6 +737,9 @@ delivery_copy(struct email_delivery *d, const struct crier_message *msg)
     d->msg.subject = g_strdup(msg->subject);
     d->msg.text = g_strdup(msg->text);
     d->msg.html = g_strdup(msg->html);
+    if (msg->size >= offsetof(struct crier_message, hand_over_by_ms) +
+                     sizeof(msg->hand_over_by_ms))
+        d->msg.hand_over_by_ms = msg->hand_over_by_ms;
 }
 
 

@@ -282,15 +282,54 @@ conn_pick(struct smtp_pool *pool)
 }
 
 
-/* Hands waiting transfers to free connections, in order.
- * NOTE: a transfer waits here past its hand-over time if connections stay
- * busy that long (docs/KNOWN_LIMITS.md, "Email"). */
+/* Returns nonzero when `t` waited for a connection past its hand-over
+ * time, after which another claim of its job may send it too. */
+static int
+transfer_expired(const struct smtp_pool *pool, const struct smtp_transfer *t)
+{
+    const struct email *email = pool->email;
+    int64_t by = t->delivery->msg.hand_over_by_ms;
+
+    return by > 0 && email->host->now_ms(email->ctx) > by;
+}
+
+
+/*
+ * Hands back as retries the transfers at the head of the queue that
+ * waited past their hand-over time. Transfers are queued in about the
+ * order of their hand-overs, so the oldest are at the head.
+ * NOTE: the queue is checked only when a connection takes the next
+ * transfer, so a server that holds every connection delays a hand-back
+ * by up to the SMTP timeout (docs/KNOWN_LIMITS.md, "Email").
+ */
+static void
+pool_expire(struct smtp_pool *pool)
+{
+    struct crier_send_result r = {
+        .outcome = CRIER_SEND_RETRY,
+        .detail = "SMTP: the message waited for a connection past its "
+                  "hand-over time (half of delivery.lease); it will be "
+                  "retried",
+    };
+    struct smtp_transfer *t;
+
+    while ((t = g_queue_peek_head(&pool->waiting)) != NULL &&
+           transfer_expired(pool, t)) {
+        g_queue_pop_head(&pool->waiting);
+        email_delivery_finish(t->delivery, &r);
+        transfer_free(t);
+    }
+}
+
+
+/* Hands waiting transfers to free connections, in order. */
 static void
 pool_dispatch(struct smtp_pool *pool)
 {
     struct smtp_transfer *t;
     struct smtp_conn *conn;
 
+    pool_expire(pool);
     while (!g_queue_is_empty(&pool->waiting) &&
            (conn = conn_pick(pool)) != NULL) {
         t = g_queue_pop_head(&pool->waiting);
@@ -369,8 +408,10 @@ static struct smtp_job *
 on_next_job(struct smtp_conn_env *env, size_t server)
 {
     struct smtp_pool *pool = env->data;
-    struct smtp_transfer *t = g_queue_peek_head(&pool->waiting);
+    struct smtp_transfer *t;
 
+    pool_expire(pool);
+    t = g_queue_peek_head(&pool->waiting);
     if (t == NULL || t->job.server != server)
         return NULL;
     g_queue_pop_head(&pool->waiting);
