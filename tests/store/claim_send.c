@@ -108,7 +108,7 @@ move(struct fixture *f, const json_t *claimed, const char *state,
 
 
 /* Only the listed lanes of the listed channel go straight to `sending`,
- * which counts the attempt; the others are claimed as before. */
+ * which counts the attempt, and the others are claimed as before. */
 static void
 send_now_takes_listed_lanes(void **state)
 {

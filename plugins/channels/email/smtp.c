@@ -299,7 +299,7 @@ transfer_expired(const struct smtp_pool *pool, const struct smtp_transfer *t)
  * waited past their hand-over time. Transfers are queued in about the
  * order of their hand-overs, so the oldest are at the head.
  * NOTE: the queue is checked only when a connection takes the next
- * transfer, so a server that holds every connection delays a hand-back
+ * transfer, so a server that keeps every connection busy delays a hand-back
  * by up to the SMTP timeout (docs/KNOWN_LIMITS.md, "Email").
  */
 static void
