@@ -489,6 +489,17 @@ line_break_length(const char *p, const char *end)
 }
 
 
+/* Returns nonzero when byte `c` may stand for itself anywhere on a
+ * quoted-printable line: printable ASCII other than '=' (RFC 2045,
+ * section 6.7, rule 2). Space, tab and a line-opening "From " have rules
+ * of their own. */
+static int
+qp_is_literal(unsigned char c)
+{
+    return c >= 0x21 && c <= 0x7e && c != '=';
+}
+
+
 /*
  * Writes the quoted-printable form of the byte at `p` into `token` and
  * returns its length: 1 for a literal, 3 for "=XX".
@@ -496,6 +507,7 @@ line_break_length(const char *p, const char *end)
 static size_t
 qp_token(const char *p, const char *end, size_t column, char *token)
 {
+    static const char hex[] = "0123456789ABCDEF";
     unsigned char c = (unsigned char) *p;
     int line_end = line_break_length(p + 1, end) > 0 || p + 1 == end;
     int literal;
@@ -505,30 +517,57 @@ qp_token(const char *p, const char *end, size_t column, char *token)
     else if (c == 'F' && column == 0)
         literal = !starts_from_line(p, end);
     else
-        literal = c >= 0x21 && c <= 0x7e && c != '=';
+        literal = qp_is_literal(c);
 
     if (literal) {
         token[0] = (char) c;
         return 1;
     }
-    snprintf(token, 4, "=%02X", c);
+    token[0] = '=';
+    token[1] = hex[c >> 4];
+    token[2] = hex[c & 0x0f];
     return 3;
 }
+
+
+/* Output collects in a stack buffer and goes to the GString a chunk at a
+ * time, because one GString call per byte cost more than the encoding.
+ * A step writes at most QP_STEP_MAX bytes: a soft break and "=XX". */
+#define QP_CHUNK 1024
+#define QP_STEP_MAX 6
 
 
 void
 mime_qp_append(GString *out, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
-    size_t column = 0;
+    size_t column = 0, used = 0;
+    char chunk[QP_CHUNK];
 
     while (p < end) {
-        size_t brk = line_break_length(p, end);
-        char token[4];
-        size_t n, limit;
+        unsigned char c = (unsigned char) *p;
+        size_t brk, n, limit;
 
+        if (used > QP_CHUNK - QP_STEP_MAX) {
+            g_string_append_len(out, chunk, (gssize) used);
+            used = 0;
+        }
+
+        /* Most bytes are literals in the middle of a line. A literal
+         * always fits before column MIME_QP_LINE_MAX - 1, and only an
+         * 'F' at a line's start needs a look ahead. */
+        if (qp_is_literal(c) && column < MIME_QP_LINE_MAX - 1 &&
+            (c != 'F' || column > 0)) {
+            chunk[used++] = (char) c;
+            column++;
+            p++;
+            continue;
+        }
+
+        brk = line_break_length(p, end);
         if (brk > 0) {
-            g_string_append(out, "\r\n");
+            chunk[used++] = '\r';
+            chunk[used++] = '\n';
             column = 0;
             p += brk;
             continue;
@@ -539,16 +578,18 @@ mime_qp_append(GString *out, const char *data, size_t len)
         limit = MIME_QP_LINE_MAX - 1;
         if (p + 1 == end || line_break_length(p + 1, end) > 0)
             limit = MIME_QP_LINE_MAX;
-        n = qp_token(p, end, column, token);
+        n = qp_token(p, end, column, chunk + used);
         if (column + n > limit) {
-            g_string_append(out, "=\r\n");
+            memcpy(chunk + used, "=\r\n", 3);
+            used += 3;
             column = 0;
-            n = qp_token(p, end, column, token);
+            n = qp_token(p, end, column, chunk + used);
         }
-        g_string_append_len(out, token, n);
+        used += n;
         column += n;
         p++;
     }
+    g_string_append_len(out, chunk, (gssize) used);
 }
 
 
