@@ -266,9 +266,9 @@ test_address_safe(void **state)
 static void
 data_check(const char *message, const char *expected)
 {
-    GString *out = g_string_new(NULL);
+    GString *out = g_string_new(message);
 
-    smtp_data_append(out, message, strlen(message));
+    smtp_data_prepare(out);
     assert_string_equal(out->str, expected);
     g_string_free(out, TRUE);
 }
@@ -281,6 +281,9 @@ test_data_dot_stuffing(void **state)
     data_check("Subject: x\r\n\r\n.\r\n..two\r\nmid.dot\r\n",
                "Subject: x\r\n\r\n..\r\n...two\r\nmid.dot\r\n.\r\n");
     data_check(".first\r\n", "..first\r\n.\r\n");
+    data_check(".\r\n.\r\n.", "..\r\n..\r\n..\r\n.\r\n");
+    data_check("a\r\n.", "a\r\n..\r\n.\r\n");
+    data_check("no dots\r\n", "no dots\r\n.\r\n");
 }
 
 

@@ -226,6 +226,8 @@ server_down(const struct smtp_outcome *o)
 static void
 transfer_free(struct smtp_transfer *t)
 {
+    if (t->job.message != NULL)
+        g_bytes_unref(t->job.message);
     g_free(t->from);
     g_free(t);
 }
@@ -443,8 +445,36 @@ on_released(struct smtp_conn_env *env)
 }
 
 
-/* Runs on a worker thread: builds the message and the envelope sender.
- * It reads only the delivery and the channel's settings. */
+/* Returns nonzero when `message` has a byte outside ASCII. */
+static int
+message_is_eight_bit(const GString *message)
+{
+    for (size_t i = 0; i < message->len; i++) {
+        if ((unsigned char) message->str[i] >= 0x80)
+            return 1;
+    }
+    return 0;
+}
+
+
+/* Turns the built message into the job's DATA bytes, which the
+ * connection then writes without a copy. */
+static void
+job_data_prepare(struct smtp_job *job, struct email_delivery *d)
+{
+    GString *message = d->message;
+
+    d->message = NULL;
+    job->size = message->len;
+    job->eight_bit = message_is_eight_bit(message);
+    smtp_data_prepare(message);
+    job->message = g_string_free_to_bytes(message);
+}
+
+
+/* Runs on a worker thread: builds the message, its DATA bytes and the
+ * envelope sender. It reads only the delivery and the channel's
+ * settings. */
 static void
 on_build(uv_work_t *req)
 {
@@ -455,6 +485,7 @@ on_build(uv_work_t *req)
 
     if (email_delivery_build(d) != 0)
         return;
+    job_data_prepare(&t->job, d);
     verp = verp_address(email, d->msg.message_id);
     t->from = g_strdup(verp != NULL ? verp : email->from.address);
     g_free(verp);
@@ -483,7 +514,6 @@ on_built(uv_work_t *req, int status)
     }
     t->job.from = t->from;
     t->job.to = t->delivery->msg.to;
-    t->job.message = t->delivery->message;
     t->job.data = t;
     g_queue_push_tail(&pool->waiting, t);
     pool_dispatch(pool);

@@ -96,7 +96,8 @@ pending_release(struct smtp_conn_env *env)
 /* A write under way and the bytes it sends. */
 struct conn_write_req {
     uv_write_t req;
-    GString *bytes;
+    GBytes *message;                /* a reference, or NULL */
+    GString *commands;              /* written after the message, or NULL */
 };
 
 
@@ -107,9 +108,85 @@ conn_on_write(uv_write_t *req, int status)
     struct smtp_conn_env *env = req->data;
 
     (void) status;                  /* a broken socket also fails reads */
-    g_string_free(w->bytes, TRUE);
+    if (w->message != NULL)
+        g_bytes_unref(w->message);
+    if (w->commands != NULL)
+        g_string_free(w->commands, TRUE);
     g_free(w);
     pending_release(env);
+}
+
+
+/* Encrypts `message` and `commands`, either of which may be NULL, and
+ * returns the bytes for the socket. */
+static GString *
+tls_wire(struct smtp_tls *tls, GBytes *message, const GString *commands)
+{
+    GString *wire = g_string_sized_new(256);
+    int rc = 0;
+
+    if (message != NULL) {
+        gsize len;
+        const char *data = g_bytes_get_data(message, &len);
+
+        rc = smtp_tls_write(tls, data, len);
+    }
+    if (rc == 0 && commands != NULL)
+        smtp_tls_write(tls, commands->str, commands->len);
+    smtp_tls_output_take(tls, wire);
+    return wire;
+}
+
+
+/*
+ * Writes `message` and then `commands`, through TLS when it is on.
+ * Either may be NULL. The write takes a reference to `message`, so its
+ * bytes go out unchanged, and frees `commands`.
+ */
+static void
+conn_write_message(struct smtp_conn *conn, GBytes *message,
+                   GString *commands)
+{
+    struct conn_write_req *w;
+    uv_buf_t bufs[2];
+    unsigned count = 0;
+
+    if (conn->tcp == NULL) {
+        if (commands != NULL)
+            g_string_free(commands, TRUE);
+        return;
+    }
+    if (conn->tls != NULL) {
+        GString *wire = tls_wire(conn->tls, message, commands);
+
+        if (commands != NULL)
+            g_string_free(commands, TRUE);
+        message = NULL;
+        commands = wire;
+    }
+    if (message != NULL) {
+        gsize len;
+        const char *data = g_bytes_get_data(message, &len);
+
+        bufs[count++] = uv_buf_init((char *) data, (unsigned) len);
+    }
+    if (commands != NULL && commands->len > 0)
+        bufs[count++] = uv_buf_init(commands->str,
+                                    (unsigned) commands->len);
+    if (count == 0) {
+        if (commands != NULL)
+            g_string_free(commands, TRUE);
+        return;
+    }
+
+    w = g_new(struct conn_write_req, 1);
+    w->message = message != NULL ? g_bytes_ref(message) : NULL;
+    w->commands = commands;
+    w->req.data = conn->env;
+    conn->env->pending++;
+    if (uv_write(&w->req, (uv_stream_t *) conn->tcp, bufs, count,
+                 conn_on_write) != 0)
+        conn_on_write(&w->req, -1);
 }
 
 
@@ -117,36 +194,7 @@ conn_on_write(uv_write_t *req, int status)
 static void
 conn_write(struct smtp_conn *conn, GString *plain)
 {
-    struct conn_write_req *w;
-    uv_buf_t buf;
-    GString *wire = plain;
-
-    if (conn->tcp == NULL) {
-        g_string_free(plain, TRUE);
-        return;
-    }
-    if (conn->tls != NULL) {
-        wire = g_string_sized_new(plain->len + 64);
-        if (smtp_tls_write(conn->tls, plain->str, plain->len) != 0)
-            g_string_truncate(wire, 0);
-        smtp_tls_output_take(conn->tls, wire);
-        g_string_free(plain, TRUE);
-    }
-    if (wire->len == 0) {
-        g_string_free(wire, TRUE);
-        return;
-    }
-    w = g_new(struct conn_write_req, 1);
-    w->bytes = wire;
-    w->req.data = conn->env;
-    buf = uv_buf_init(wire->str, (unsigned) wire->len);
-    conn->env->pending++;
-    if (uv_write(&w->req, (uv_stream_t *) conn->tcp, &buf, 1,
-                 conn_on_write) != 0) {
-        g_string_free(wire, TRUE);
-        g_free(w);
-        pending_release(conn->env);
-    }
+    conn_write_message(conn, NULL, plain);
 }
 
 
@@ -534,11 +582,9 @@ envelope_get(const struct smtp_conn *conn, const struct smtp_job *job,
 {
     env->from = job->from;
     env->to = job->to;
-    env->size = job->message->len;
+    env->size = job->size;
     env->extensions = conn->extensions;
-    env->eight_bit = 0;
-    for (size_t i = 0; i < job->message->len && !env->eight_bit; i++)
-        env->eight_bit = (unsigned char) job->message->str[i] >= 0x80;
+    env->eight_bit = job->eight_bit;
 }
 
 
@@ -587,11 +633,8 @@ txn_start(struct smtp_conn *conn)
 static void
 body_send(struct smtp_conn *conn)
 {
-    const GString *message = conn->job->message;
-    GString *out = g_string_sized_new(message->len + message->len / 64 +
-                                      256);
+    GString *next_envelope = NULL;
 
-    smtp_data_append(out, message->str, message->len);
     conn->state = CONN_BODY;
     conn->body_sent = 1;
 
@@ -602,10 +645,11 @@ body_send(struct smtp_conn *conn)
         (conn->next = conn->env->next_job(conn->env, conn->server))) {
         struct smtp_envelope env;
 
+        next_envelope = g_string_sized_new(256);
         envelope_get(conn, conn->next, &env);
-        smtp_envelope_append(out, &env, 1);
+        smtp_envelope_append(next_envelope, &env, 1);
     }
-    conn_write(conn, out);
+    conn_write_message(conn, conn->job->message, next_envelope);
 }
 
 

@@ -40,7 +40,11 @@ struct smtp_outcome {
 struct smtp_job {
     const char *from;               /* reverse path, without <> */
     const char *to;
-    const GString *message;         /* CRLF line ends */
+    GBytes *message;                /* dot-stuffed and ending in
+                                       CRLF.CRLF (smtp_data_prepare) */
+    size_t size;                    /* the message's length before
+                                       dot-stuffing, for SIZE= */
+    int eight_bit;                  /* the message has non-ASCII bytes */
     size_t server;                  /* the index of the server to use */
     struct smtp_outcome outcome;
     void *data;                     /* smtp.c's */

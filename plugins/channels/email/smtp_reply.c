@@ -198,24 +198,47 @@ smtp_envelope_append(GString *out, const struct smtp_envelope *env,
 }
 
 
-void
-smtp_data_append(GString *out, const char *data, size_t len)
+/* Returns the number of lines in `text` that start with ".". */
+static size_t
+line_dots_count(const char *text, size_t len)
 {
-    size_t start = 0;
+    const char *p = text, *end = text + len;
+    size_t dots = len > 0 && text[0] == '.';
 
-    /* Copies line by line, doubling a leading dot. */
-    while (start < len) {
-        const char *lf = memchr(data + start, '\n', len - start);
-        size_t end = lf != NULL ? (size_t) (lf - data) + 1 : len;
-
-        if (data[start] == '.')
-            g_string_append_c(out, '.');
-        g_string_append_len(out, data + start, (gssize) (end - start));
-        start = end;
+    while ((p = memchr(p, '\n', (size_t) (end - p))) != NULL) {
+        p++;
+        if (p < end && *p == '.')
+            dots++;
     }
-    if (len < 2 || data[len - 2] != '\r' || data[len - 1] != '\n')
-        g_string_append(out, "\r\n");
-    g_string_append(out, ".\r\n");
+    return dots;
+}
+
+
+void
+smtp_data_prepare(GString *message)
+{
+    size_t dots = line_dots_count(message->str, message->len);
+
+    /* Moves the bytes back from the end, doubling each leading dot on
+     * the way, so that the bytes before the first such dot stay put. */
+    if (dots > 0) {
+        size_t from = message->len, to = message->len + dots;
+        char *s;
+
+        g_string_set_size(message, to);
+        s = message->str;
+        while (dots > 0) {
+            s[--to] = s[--from];
+            if (s[from] == '.' && (from == 0 || s[from - 1] == '\n')) {
+                s[--to] = '.';
+                dots--;
+            }
+        }
+    }
+    if (message->len < 2 || message->str[message->len - 2] != '\r' ||
+        message->str[message->len - 1] != '\n')
+        g_string_append(message, "\r\n");
+    g_string_append(message, ".\r\n");
 }
 
 

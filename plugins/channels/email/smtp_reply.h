@@ -94,12 +94,12 @@ void smtp_command_append(GString *out, const struct smtp_envelope *env,
                          enum smtp_step step);
 
 /*
- * Appends the message `data` for DATA: every line that starts with "."
- * gets another "." in front (dot-stuffing), and CRLF.CRLF ends it, with a
- * CRLF added first when the message does not end in one. The message's
- * own line ends must already be CRLF.
+ * Turns `message` in place into the bytes that follow DATA: every line
+ * that starts with "." gets another "." in front (dot-stuffing), and
+ * CRLF.CRLF ends it, with a CRLF added first when the message does not
+ * end in one. The message's own line ends must already be CRLF.
  */
-void smtp_data_append(GString *out, const char *data, size_t len);
+void smtp_data_prepare(GString *message);
 
 /* Returns the base64 text of AUTH PLAIN for `user` and `password`, to
  * free with g_free. */
