@@ -122,8 +122,8 @@ int maildir_prepare(const char *outbox);
 int maildir_deliver(struct email_delivery *delivery);
 
 /* Builds the message on a libuv worker thread, then queues it for an
- * SMTP connection. Returns 0, or CRIER_EIO when the build could not be
- * queued. The outcome is reported on a later loop turn. */
+ * SMTP connection. Returns 0, and the outcome is reported on a later
+ * loop turn. */
 int smtp_deliver(struct email_delivery *delivery);
 
 /* Reports every delivery that waits for a connection as a retry. */

@@ -1,6 +1,7 @@
 /*
  * Delivery over SMTP on the loop. Each message is built (MIME, DKIM) on
- * a libuv worker thread, then waits in order for one of up to
+ * a libuv worker thread, together with the others that came in the same
+ * loop turn (BUILD_BATCH_MAX), then waits in order for one of up to
  * `connections` connections (smtp_conn.c), which runs one transaction at
  * a time and stays open for the next. With PIPELINING a message costs
  * two writes and two reads on the loop: MAIL FROM, RCPT TO and DATA in
@@ -33,10 +34,18 @@
 #include "smtp_conn.h"
 #include "smtp_reply.h"
 
+/* The most messages that one work item of the thread pool builds. Each
+ * item wakes a worker thread and then the loop, so the messages that
+ * reach smtp_deliver in one loop turn share items. */
+#define BUILD_BATCH_MAX 16
+
+/* The detail of a message that stop kept from its server. */
+#define SHUTDOWN_DETAIL "SMTP: not sent before shutdown"
+
 /* A message from smtp_deliver until the loop reports it. */
 struct smtp_transfer {
     struct email_delivery *delivery;
-    uv_work_t work;                 /* builds the message */
+    GList link;                     /* in the pool's `unbuilt` */
     struct smtp_job job;
     char *from;                     /* the envelope sender */
     const char *unsafe;             /* why an address cannot be sent */
@@ -49,12 +58,22 @@ struct smtp_pool {
     struct email *email;
     struct smtp_conn_env env;
     struct smtp_conn *conns[SMTP_CONNECTIONS_MAX];   /* made on demand */
+    GQueue unbuilt;                 /* transfers of this loop turn */
     GQueue waiting;                 /* built transfers, in order */
     GQueue finished;                /* transfers to report, see on_job_done */
-    uv_check_t *report_check;       /* reports `finished`; made on demand */
+    uv_check_t *turn_check;         /* runs on_turn_end; made on demand */
+    uv_prepare_t *build_prepare;    /* runs on_build_prepare; the same */
     int stopping;
     crier_stop_cb stopped;
     void *stopped_arg;
+};
+
+/* Messages that one work item builds. */
+struct build_batch {
+    uv_work_t work;
+    struct smtp_pool *pool;
+    unsigned count;
+    struct smtp_transfer *transfers[BUILD_BATCH_MAX];
 };
 
 
@@ -233,16 +252,16 @@ transfer_free(struct smtp_transfer *t)
 }
 
 
-/* Reports one finished transfer, as a retry when `abandoned` because
- * stop came first. */
+/* Reports one finished transfer, or a retry with `retry_detail` when
+ * that is not NULL: stop came first, or the build could not start. */
 static void
-transfer_report(struct smtp_transfer *t, int abandoned)
+transfer_report(struct smtp_transfer *t, const char *retry_detail)
 {
     struct email_delivery *d = t->delivery;
     struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
 
-    if (abandoned) {
-        r.detail = "SMTP: not sent before shutdown";
+    if (retry_detail != NULL) {
+        r.detail = retry_detail;
     } else if (d->build_error != NULL) {
         r.outcome = CRIER_SEND_FAIL;
         r.detail = d->build_error;
@@ -340,38 +359,88 @@ pool_dispatch(struct smtp_pool *pool)
 }
 
 
-/* Reports the finished transfers once the loop has polled, after every
- * connection with a reply in that poll has written its next commands. */
+static void builds_queue(struct smtp_pool *pool);
+
+
+/*
+ * Runs once the loop has polled. It queues the messages that came in
+ * this turn for building, and then reports the finished transfers, after
+ * every connection with a reply in that poll has written its next
+ * commands.
+ */
 static void
-on_report_check(uv_check_t *check)
+on_turn_end(uv_check_t *check)
 {
     struct smtp_pool *pool = check->data;
     struct smtp_transfer *t;
 
     uv_check_stop(check);
+    builds_queue(pool);
     while ((t = g_queue_pop_head(&pool->finished)) != NULL)
-        transfer_report(t, 0);
+        transfer_report(t, NULL);
+    /* The core may send again from a report. */
+    builds_queue(pool);
 }
 
 
-/* Queues a finished transfer for on_report_check. The core's work on an
+/* Queues the builds of messages that came outside the loop's poll, such
+ * as from a timer, before the loop waits in its next poll. */
+static void
+on_build_prepare(uv_prepare_t *prepare)
+{
+    builds_queue(prepare->data);
+}
+
+
+/* Starts the pool's prepare handle for on_build_prepare. Returns 0, or
+ * -1 when it could not be made. */
+static int
+build_prepare_request(struct smtp_pool *pool)
+{
+    if (pool->build_prepare == NULL) {
+        pool->build_prepare = g_new0(uv_prepare_t, 1);
+        if (uv_prepare_init(pool->env.loop, pool->build_prepare) != 0) {
+            g_free(pool->build_prepare);
+            pool->build_prepare = NULL;
+            return -1;
+        }
+        pool->build_prepare->data = pool;
+    }
+    uv_prepare_start(pool->build_prepare, on_build_prepare);
+    return 0;
+}
+
+
+/* Starts the pool's check handle for on_turn_end. Returns 0, or -1 when
+ * it could not be made. */
+static int
+turn_end_request(struct smtp_pool *pool)
+{
+    if (pool->turn_check == NULL) {
+        pool->turn_check = g_new0(uv_check_t, 1);
+        if (uv_check_init(pool->env.loop, pool->turn_check) != 0) {
+            g_free(pool->turn_check);
+            pool->turn_check = NULL;
+            return -1;
+        }
+        pool->turn_check->data = pool;
+    }
+    uv_check_start(pool->turn_check, on_turn_end);
+    return 0;
+}
+
+
+/* Queues a finished transfer for on_turn_end. The core's work on an
  * outcome would otherwise delay the writes of the connections whose
  * replies came in the same poll. */
 static void
 report_defer(struct smtp_pool *pool, struct smtp_transfer *t)
 {
-    if (pool->report_check == NULL) {
-        pool->report_check = g_new0(uv_check_t, 1);
-        if (uv_check_init(pool->env.loop, pool->report_check) != 0) {
-            g_free(pool->report_check);
-            pool->report_check = NULL;
-            transfer_report(t, 0);
-            return;
-        }
-        pool->report_check->data = pool;
+    if (turn_end_request(pool) != 0) {
+        transfer_report(t, NULL);
+        return;
     }
     g_queue_push_tail(&pool->finished, t);
-    uv_check_start(pool->report_check, on_report_check);
 }
 
 
@@ -476,9 +545,8 @@ job_data_prepare(struct smtp_job *job, struct email_delivery *d)
  * envelope sender. It reads only the delivery and the channel's
  * settings. */
 static void
-on_build(uv_work_t *req)
+transfer_build(struct smtp_transfer *t)
 {
-    struct smtp_transfer *t = req->data;
     struct email_delivery *d = t->delivery;
     struct email *email = d->email;
     char *verp;
@@ -495,46 +563,94 @@ on_build(uv_work_t *req)
 }
 
 
+static void
+on_build(uv_work_t *req)
+{
+    struct build_batch *batch = req->data;
+
+    for (unsigned i = 0; i < batch->count; i++)
+        transfer_build(batch->transfers[i]);
+}
+
+
 /* Queues a built message for a connection, or reports it. */
 static void
-on_built(uv_work_t *req, int status)
+transfer_built(struct smtp_pool *pool, struct smtp_transfer *t)
 {
-    struct smtp_transfer *t = req->data;
-    struct email *email = t->delivery->email;
-    struct smtp_pool *pool = email->pool;
+    struct email *email = pool->email;
 
-    (void) status;                  /* nothing cancels the build */
     if (email->stopping) {
-        transfer_report(t, 1);
+        transfer_report(t, SHUTDOWN_DETAIL);
         return;
     }
     if (t->delivery->build_error != NULL || t->unsafe != NULL) {
-        transfer_report(t, 0);
+        transfer_report(t, NULL);
         return;
     }
     t->job.from = t->from;
     t->job.to = t->delivery->msg.to;
     t->job.data = t;
     g_queue_push_tail(&pool->waiting, t);
+}
+
+
+static void
+on_built(uv_work_t *req, int status)
+{
+    struct build_batch *batch = req->data;
+    struct smtp_pool *pool = batch->pool;
+
+    (void) status;                  /* nothing cancels the build */
+    for (unsigned i = 0; i < batch->count; i++)
+        transfer_built(pool, batch->transfers[i]);
+    g_free(batch);
     pool_dispatch(pool);
+}
+
+
+/* Hands the transfers of this loop turn to the thread pool, in work
+ * items of up to BUILD_BATCH_MAX messages. */
+static void
+builds_queue(struct smtp_pool *pool)
+{
+    if (pool->build_prepare != NULL)
+        uv_prepare_stop(pool->build_prepare);
+    while (!g_queue_is_empty(&pool->unbuilt)) {
+        struct build_batch *batch = g_new(struct build_batch, 1);
+
+        batch->pool = pool;
+        batch->count = 0;
+        batch->work.data = batch;
+        while (batch->count < BUILD_BATCH_MAX &&
+               !g_queue_is_empty(&pool->unbuilt)) {
+            GList *link = g_queue_pop_head_link(&pool->unbuilt);
+
+            batch->transfers[batch->count++] = link->data;
+        }
+        if (uv_queue_work(pool->env.loop, &batch->work, on_build,
+                          on_built) != 0) {
+            for (unsigned i = 0; i < batch->count; i++)
+                transfer_report(batch->transfers[i], "SMTP: the message "
+                                "could not be queued for building");
+            g_free(batch);
+        }
+    }
 }
 
 
 int
 smtp_deliver(struct email_delivery *d)
 {
-    struct email *email = d->email;
+    struct smtp_pool *pool = d->email->pool;
     struct smtp_transfer *t = g_new0(struct smtp_transfer, 1);
-    int rc;
 
     t->delivery = d;
-    t->work.data = t;
-    rc = uv_queue_work(email->host->loop(email->ctx), &t->work, on_build,
-                       on_built);
-    if (rc != 0) {
-        g_free(t);
-        return CRIER_EIO;
-    }
+    t->link.data = t;
+    g_queue_push_tail_link(&pool->unbuilt, &t->link);
+    /* The check handle runs after a poll, where the core's sends come
+     * from store results, and the prepare handle catches the others. */
+    if (turn_end_request(pool) != 0 || build_prepare_request(pool) != 0)
+        builds_queue(pool);
     return 0;
 }
 
@@ -545,13 +661,16 @@ smtp_abandon_waiting(struct email *email)
     struct smtp_pool *pool = email->pool;
     GQueue waiting = G_QUEUE_INIT;
     struct smtp_transfer *t;
+    GList *link;
 
     if (pool == NULL)
         return;
+    while ((link = g_queue_pop_head_link(&pool->unbuilt)) != NULL)
+        transfer_report(link->data, SHUTDOWN_DETAIL);
     waiting = pool->waiting;
     g_queue_init(&pool->waiting);
     while ((t = g_queue_pop_head(&waiting)) != NULL)
-        transfer_report(t, 1);
+        transfer_report(t, SHUTDOWN_DETAIL);
 }
 
 
@@ -585,6 +704,7 @@ smtp_pool_start(struct email *email)
     char error[512];
 
     pool->email = email;
+    g_queue_init(&pool->unbuilt);
     g_queue_init(&pool->waiting);
     g_queue_init(&pool->finished);
     pool->env.loop = email->host->loop(email->ctx);
@@ -613,7 +733,7 @@ smtp_pool_start(struct email *email)
 
 
 static void
-on_report_check_closed(uv_handle_t *handle)
+on_pool_handle_closed(uv_handle_t *handle)
 {
     struct smtp_pool *pool = handle->data;
 
@@ -636,11 +756,19 @@ smtp_pool_stop(struct email *email, crier_stop_cb done, void *arg)
     pool->stopping = 1;
     pool->stopped = done;
     pool->stopped_arg = arg;
-    /* No delivery is in flight, so nothing waits for a report. */
-    if (pool->report_check != NULL) {
+    /* No delivery is in flight, so nothing waits for a build or a
+     * report. */
+    if (pool->turn_check != NULL) {
         pool->env.pending++;
-        uv_close((uv_handle_t *) pool->report_check, on_report_check_closed);
-        pool->report_check = NULL;
+        uv_close((uv_handle_t *) pool->turn_check, on_pool_handle_closed);
+        pool->turn_check = NULL;
+        opened = 1;
+    }
+    if (pool->build_prepare != NULL) {
+        pool->env.pending++;
+        uv_close((uv_handle_t *) pool->build_prepare,
+                 on_pool_handle_closed);
+        pool->build_prepare = NULL;
         opened = 1;
     }
     /* No delivery is in flight, so every connection is free. */
