@@ -530,11 +530,27 @@ qp_token(const char *p, const char *end, size_t column, char *token)
 }
 
 
+/* Returns nonzero when the byte at `p` is written as itself and cannot
+ * end its line: a literal, or a space or tab that a byte other than CR
+ * or LF follows. A line-opening 'F' may start "From ", so it is not. */
+static int
+qp_is_plain(const char *p, const char *end, size_t column)
+{
+    unsigned char c = (unsigned char) *p;
+
+    if (qp_is_literal(c))
+        return c != 'F' || column > 0;
+    if (c == ' ' || c == '\t')
+        return end - p > 1 && p[1] != '\n' && p[1] != '\r';
+    return 0;
+}
+
+
 /* Output collects in a stack buffer and goes to the GString a chunk at a
  * time, because one GString call per byte cost more than the encoding.
- * A step writes at most QP_STEP_MAX bytes: a soft break and "=XX". */
+ * One step of the loop writes at most a whole line, QP_STEP_MAX bytes. */
 #define QP_CHUNK 1024
-#define QP_STEP_MAX 6
+#define QP_STEP_MAX (MIME_QP_LINE_MAX + 2)
 
 
 void
@@ -545,7 +561,6 @@ mime_qp_append(GString *out, const char *data, size_t len)
     char chunk[QP_CHUNK];
 
     while (p < end) {
-        unsigned char c = (unsigned char) *p;
         size_t brk, n, limit;
 
         if (used > QP_CHUNK - QP_STEP_MAX) {
@@ -553,14 +568,20 @@ mime_qp_append(GString *out, const char *data, size_t len)
             used = 0;
         }
 
-        /* Most bytes are literals in the middle of a line. A literal
-         * always fits before column MIME_QP_LINE_MAX - 1, and only an
-         * 'F' at a line's start needs a look ahead. */
-        if (qp_is_literal(c) && column < MIME_QP_LINE_MAX - 1 &&
-            (c != 'F' || column > 0)) {
-            chunk[used++] = (char) c;
-            column++;
+        /* Most bytes are literals in the middle of a line. The run of
+         * them up to column MIME_QP_LINE_MAX - 1 is copied at once,
+         * because no rule looks past a literal. */
+        if (column < MIME_QP_LINE_MAX - 1 && qp_is_plain(p, end, column)) {
+            const char *run = p;
+            size_t room = MIME_QP_LINE_MAX - 1 - column;
+            const char *stop = (size_t) (end - p) > room ? p + room : end;
+
             p++;
+            while (p < stop && qp_is_literal((unsigned char) *p))
+                p++;
+            memcpy(chunk + used, run, (size_t) (p - run));
+            used += (size_t) (p - run);
+            column += (size_t) (p - run);
             continue;
         }
 
