@@ -619,13 +619,6 @@ delivery_free(struct email_delivery *d)
 {
     if (d->message != NULL)
         g_string_free(d->message, TRUE);
-    g_free((char *) d->msg.key);
-    g_free((char *) d->msg.to);
-    g_free((char *) d->msg.message_id);
-    g_free((char *) d->msg.rule);
-    g_free((char *) d->msg.subject);
-    g_free((char *) d->msg.text);
-    g_free((char *) d->msg.html);
     g_free(d->unsubscribe_url);
     g_free(d);
 }
@@ -720,26 +713,58 @@ message_is_service(const struct crier_message *msg)
 }
 
 
-/*
- * Copies what the MIME builder reads out of `msg`, which is valid only
- * until `done` runs, so that the message can be built off the loop.
- */
-static void
-delivery_copy(struct email_delivery *d, const struct crier_message *msg)
+/* Copies `text`, or NULL, to *next and moves *next past the copy. */
+static const char *
+string_place(char **next, const char *text)
 {
+    char *copy = *next;
+    size_t size;
+
+    if (text == NULL)
+        return NULL;
+    size = strlen(text) + 1;
+    memcpy(copy, text, size);
+    *next += size;
+    return copy;
+}
+
+
+/*
+ * Returns a delivery with copies of what the MIME builder reads out of
+ * `msg`, which is valid only until `done` runs, so that the message can
+ * be built off the loop. The strings share the delivery's allocation,
+ * which one g_free releases.
+ */
+static struct email_delivery *
+delivery_new(const struct crier_message *msg)
+{
+    const char *const texts[] = {
+        msg->key, msg->to, msg->message_id, msg->rule, msg->subject,
+        msg->text, msg->html,
+    };
+    size_t size = sizeof(struct email_delivery);
+    struct email_delivery *d;
+    char *next;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+        size += texts[i] != NULL ? strlen(texts[i]) + 1 : 0;
+    d = g_malloc(size);
+    memset(d, 0, sizeof(*d));
+    next = (char *) (d + 1);
     d->msg.size = sizeof(d->msg);
     d->msg.job_id = msg->job_id;
     d->msg.attempt = msg->attempt;
-    d->msg.key = g_strdup(msg->key);
-    d->msg.to = g_strdup(msg->to);
-    d->msg.message_id = g_strdup(msg->message_id);
-    d->msg.rule = g_strdup(msg->rule);
-    d->msg.subject = g_strdup(msg->subject);
-    d->msg.text = g_strdup(msg->text);
-    d->msg.html = g_strdup(msg->html);
+    d->msg.key = string_place(&next, msg->key);
+    d->msg.to = string_place(&next, msg->to);
+    d->msg.message_id = string_place(&next, msg->message_id);
+    d->msg.rule = string_place(&next, msg->rule);
+    d->msg.subject = string_place(&next, msg->subject);
+    d->msg.text = string_place(&next, msg->text);
+    d->msg.html = string_place(&next, msg->html);
     if (msg->size >= offsetof(struct crier_message, hand_over_by_ms) +
                      sizeof(msg->hand_over_by_ms))
         d->msg.hand_over_by_ms = msg->hand_over_by_ms;
+    return d;
 }
 
 
@@ -760,7 +785,7 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
     if (email->stopping)
         return CRIER_ECLOSED;
 
-    d = g_new0(struct email_delivery, 1);
+    d = delivery_new(msg);
     d->email = email;
     d->done = done;
     d->arg = arg;
@@ -783,8 +808,6 @@ email_send(void *state, const struct crier_message *msg, crier_send_cb done,
             return 0;
         }
     }
-    delivery_copy(d, msg);
-
     rc = email->outbox ? maildir_deliver(d) : smtp_deliver(d);
     if (rc != 0) {
         delivery_free(d);

@@ -72,7 +72,8 @@ struct email {
  */
 struct email_delivery {
     struct email *email;
-    struct crier_message msg;       /* its strings are owned copies */
+    struct crier_message msg;       /* its strings are copies stored
+                                       after the struct */
     int64_t date_ms;                /* the crier clock at `send` */
     char *unsubscribe_url;          /* one-click URL, or NULL */
     GString *message;               /* built by email_delivery_build */
