@@ -228,6 +228,41 @@ test_envelope_pipelined(void **state)
 }
 
 
+/* SIZE= carries every digit of the size, zero included. */
+static void
+test_envelope_size_digits(void **state)
+{
+    static const struct {
+        size_t size;
+        const char *line;
+    } cases[] = {
+        { 0, "MAIL FROM:<a@example.gov> SIZE=0\r\n" },
+        { 7, "MAIL FROM:<a@example.gov> SIZE=7\r\n" },
+        { 1000000, "MAIL FROM:<a@example.gov> SIZE=1000000\r\n" },
+        { SIZE_MAX, NULL },
+    };
+    char max_line[64];
+
+    (void) state;
+    snprintf(max_line, sizeof(max_line), "MAIL FROM:<a@example.gov> "
+             "SIZE=%zu\r\n", (size_t) SIZE_MAX);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct smtp_envelope env = {
+            .from = "a@example.gov",
+            .to = "b@example.org",
+            .size = cases[i].size,
+            .extensions = SMTP_EXT_SIZE,
+        };
+        GString *out = g_string_new(NULL);
+
+        smtp_command_append(out, &env, SMTP_STEP_MAIL);
+        assert_string_equal(out->str, cases[i].line ? cases[i].line
+                                                    : max_line);
+        g_string_free(out, TRUE);
+    }
+}
+
+
 static void
 test_envelope_one_by_one(void **state)
 {
@@ -323,6 +358,7 @@ main(void)
         cmocka_unit_test(test_reply_errors),
         cmocka_unit_test(test_reply_long_line),
         cmocka_unit_test(test_envelope_pipelined),
+        cmocka_unit_test(test_envelope_size_digits),
         cmocka_unit_test(test_envelope_one_by_one),
         cmocka_unit_test(test_address_safe),
         cmocka_unit_test(test_data_dot_stuffing),

@@ -256,7 +256,7 @@ outcome_reply(struct smtp_outcome *o, const struct smtp_reply *reply)
         return;
     o->error = SMTP_EREPLY;
     o->code = reply->code;
-    snprintf(o->reply, sizeof(o->reply), "%s", reply->text);
+    g_strlcpy(o->reply, reply->text, sizeof(o->reply));
 }
 
 
@@ -379,7 +379,7 @@ conn_fail_reply(struct smtp_conn *conn, const char *command,
     if (conn->job != NULL) {
         struct smtp_outcome *o = &conn->job->outcome;
 
-        snprintf(o->command, sizeof(o->command), "%s", command);
+        g_strlcpy(o->command, command, sizeof(o->command));
         outcome_reply(o, reply);
         o->error = error;
     }
@@ -595,7 +595,7 @@ command_note(struct smtp_conn *conn, const char *command)
     struct smtp_outcome *o = &conn->job->outcome;
 
     if (o->error == SMTP_OK)
-        snprintf(o->command, sizeof(o->command), "%s", command);
+        g_strlcpy(o->command, command, sizeof(o->command));
 }
 
 
@@ -702,7 +702,7 @@ envelope_reply(struct smtp_conn *conn, const struct smtp_reply *r)
     else if (!ok)
         outcome_reply(o, r);
     else if (o->error == SMTP_OK)
-        snprintf(o->reply, sizeof(o->reply), "%s", r->text);
+        g_strlcpy(o->reply, r->text, sizeof(o->reply));
     failed = o->error != SMTP_OK;
 
     if (step == SMTP_STEP_DATA) {
@@ -759,7 +759,7 @@ body_reply(struct smtp_conn *conn, const struct smtp_reply *r)
         txn_fail(conn, r->code);
         return;
     }
-    snprintf(o->reply, sizeof(o->reply), "%s", r->text);
+    g_strlcpy(o->reply, r->text, sizeof(o->reply));
     o->code = r->code;
     uv_timer_stop(conn->timer);
     if (conn->next != NULL) {
