@@ -531,18 +531,16 @@ qp_token(const char *p, const char *end, size_t column, char *token)
 
 
 /* Returns nonzero when the byte at `p` is written as itself and cannot
- * end its line: a literal, or a space or tab that a byte other than CR
- * or LF follows. A line-opening 'F' may start "From ", so it is not. */
+ * end its line: a literal, or a space that a byte above CR follows,
+ * which rules out CR and LF. The callers check for a line-opening 'F',
+ * which may start "From ". */
 static int
-qp_is_plain(const char *p, const char *end, size_t column)
+qp_is_plain(const char *p, const char *end)
 {
     unsigned char c = (unsigned char) *p;
 
-    if (qp_is_literal(c))
-        return c != 'F' || column > 0;
-    if (c == ' ' || c == '\t')
-        return end - p > 1 && p[1] != '\n' && p[1] != '\r';
-    return 0;
+    return qp_is_literal(c) ||
+           (c == ' ' && end - p > 1 && (unsigned char) p[1] > '\r');
 }
 
 
@@ -569,15 +567,15 @@ mime_qp_append(GString *out, const char *data, size_t len)
         }
 
         /* Most bytes are literals in the middle of a line. The run of
-         * them up to column MIME_QP_LINE_MAX - 1 is copied at once,
-         * because no rule looks past a literal. */
-        if (column < MIME_QP_LINE_MAX - 1 && qp_is_plain(p, end, column)) {
+         * them up to column MIME_QP_LINE_MAX - 1 is copied at once. */
+        if (column < MIME_QP_LINE_MAX - 1 && (column > 0 || *p != 'F') &&
+            qp_is_plain(p, end)) {
             const char *run = p;
             size_t room = MIME_QP_LINE_MAX - 1 - column;
             const char *stop = (size_t) (end - p) > room ? p + room : end;
 
             p++;
-            while (p < stop && qp_is_literal((unsigned char) *p))
+            while (p < stop && qp_is_plain(p, end))
                 p++;
             memcpy(chunk + used, run, (size_t) (p - run));
             used += (size_t) (p - run);
