@@ -46,7 +46,7 @@
 /* A message from smtp_deliver until the loop reports it. */
 struct smtp_transfer {
     struct email_delivery *delivery;
-    GList link;                     /* in the pool's `unbuilt` */
+    GList link;                     /* in one of the pool's queues */
     struct smtp_job job;
     char *from;                     /* the envelope sender */
     const char *unsafe;             /* why an address cannot be sent */
@@ -243,6 +243,31 @@ server_down(const struct smtp_outcome *o)
 }
 
 
+/* A transfer is in at most one of the pool's queues at a time, so its
+ * own link serves them all and queueing allocates nothing. */
+static void
+queue_push_tail(GQueue *queue, struct smtp_transfer *t)
+{
+    g_queue_push_tail_link(queue, &t->link);
+}
+
+
+static void
+queue_push_head(GQueue *queue, struct smtp_transfer *t)
+{
+    g_queue_push_head_link(queue, &t->link);
+}
+
+
+static struct smtp_transfer *
+queue_pop_head(GQueue *queue)
+{
+    GList *link = g_queue_pop_head_link(queue);
+
+    return link != NULL ? link->data : NULL;
+}
+
+
 static void
 transfer_free(struct smtp_transfer *t)
 {
@@ -337,7 +362,7 @@ pool_expire(struct smtp_pool *pool)
 
     while ((t = g_queue_peek_head(&pool->waiting)) != NULL &&
            transfer_expired(pool, t)) {
-        g_queue_pop_head(&pool->waiting);
+        queue_pop_head(&pool->waiting);
         email_delivery_finish(t->delivery, &r);
         transfer_free(t);
     }
@@ -354,7 +379,7 @@ pool_dispatch(struct smtp_pool *pool)
     pool_expire(pool);
     while (!g_queue_is_empty(&pool->waiting) &&
            (conn = conn_pick(pool)) != NULL) {
-        t = g_queue_pop_head(&pool->waiting);
+        t = queue_pop_head(&pool->waiting);
         smtp_conn_start(conn, &t->job);
     }
 }
@@ -377,7 +402,7 @@ on_turn_end(uv_check_t *check)
 
     uv_check_stop(check);
     builds_queue(pool);
-    while ((t = g_queue_pop_head(&pool->finished)) != NULL)
+    while ((t = queue_pop_head(&pool->finished)) != NULL)
         transfer_report(t, NULL);
     /* The core may send again from a report. */
     builds_queue(pool);
@@ -441,7 +466,7 @@ report_defer(struct smtp_pool *pool, struct smtp_transfer *t)
         transfer_report(t, NULL);
         return;
     }
-    g_queue_push_tail(&pool->finished, t);
+    queue_push_tail(&pool->finished, t);
 }
 
 
@@ -461,7 +486,7 @@ on_job_done(struct smtp_conn_env *env, struct smtp_job *job)
                      ? o->reply : o->text);
         job->server++;
         memset(&job->outcome, 0, sizeof(job->outcome));
-        g_queue_push_head(&pool->waiting, t);
+        queue_push_head(&pool->waiting, t);
         pool_dispatch(pool);
         return;
     }
@@ -486,7 +511,7 @@ on_next_job(struct smtp_conn_env *env, size_t server)
     t = g_queue_peek_head(&pool->waiting);
     if (t == NULL || t->job.server != server)
         return NULL;
-    g_queue_pop_head(&pool->waiting);
+    queue_pop_head(&pool->waiting);
     return &t->job;
 }
 
@@ -496,7 +521,7 @@ on_job_return(struct smtp_conn_env *env, struct smtp_job *job)
 {
     struct smtp_pool *pool = env->data;
 
-    g_queue_push_head(&pool->waiting, job->data);
+    queue_push_head(&pool->waiting, job->data);
     pool_dispatch(pool);
 }
 
@@ -598,7 +623,7 @@ transfer_built(struct smtp_pool *pool, struct smtp_transfer *t)
     t->job.from = t->from;
     t->job.to = t->delivery->msg.to;
     t->job.data = t;
-    g_queue_push_tail(&pool->waiting, t);
+    queue_push_tail(&pool->waiting, t);
 }
 
 
@@ -631,9 +656,8 @@ builds_queue(struct smtp_pool *pool)
         batch->work.data = batch;
         while (batch->count < BUILD_BATCH_MAX &&
                !g_queue_is_empty(&pool->unbuilt)) {
-            GList *link = g_queue_pop_head_link(&pool->unbuilt);
-
-            batch->transfers[batch->count++] = link->data;
+            batch->transfers[batch->count++] =
+                queue_pop_head(&pool->unbuilt);
         }
         if (uv_queue_work(pool->env.loop, &batch->work, on_build,
                           on_built) != 0) {
@@ -654,7 +678,7 @@ smtp_deliver(struct email_delivery *d)
 
     t->delivery = d;
     t->link.data = t;
-    g_queue_push_tail_link(&pool->unbuilt, &t->link);
+    queue_push_tail(&pool->unbuilt, t);
     /* The check handle runs after a poll, where the core's sends come
      * from store results, and the prepare handle catches the others. */
     if (turn_end_request(pool) != 0 || build_prepare_request(pool) != 0)
@@ -669,15 +693,14 @@ smtp_abandon_waiting(struct email *email)
     struct smtp_pool *pool = email->pool;
     GQueue waiting = G_QUEUE_INIT;
     struct smtp_transfer *t;
-    GList *link;
 
     if (pool == NULL)
         return;
-    while ((link = g_queue_pop_head_link(&pool->unbuilt)) != NULL)
-        transfer_report(link->data, SHUTDOWN_DETAIL);
+    while ((t = queue_pop_head(&pool->unbuilt)) != NULL)
+        transfer_report(t, SHUTDOWN_DETAIL);
     waiting = pool->waiting;
     g_queue_init(&pool->waiting);
-    while ((t = g_queue_pop_head(&waiting)) != NULL)
+    while ((t = queue_pop_head(&waiting)) != NULL)
         transfer_report(t, SHUTDOWN_DETAIL);
 }
 
