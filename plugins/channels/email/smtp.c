@@ -35,9 +35,9 @@
 #include "smtp_conn.h"
 #include "smtp_reply.h"
 
-/* The most messages that one work item of the thread pool builds. Each
- * item wakes a worker thread and then the loop, so the messages that
- * reach smtp_deliver in one loop turn share items. */
+/* The maximum number of messages that one work item of the thread pool
+ * builds. Each item wakes a worker thread and then the loop, so the
+ * messages that reach smtp_deliver in one loop turn share items. */
 #define BUILD_BATCH_MAX 16
 
 /* The detail of a message that stop kept from its server. */
@@ -63,7 +63,8 @@ struct smtp_pool {
     GQueue waiting;                 /* built transfers, in order */
     GQueue finished;                /* transfers to report, see on_job_done */
     uv_check_t *turn_check;         /* runs on_turn_end; made on demand */
-    uv_prepare_t *build_prepare;    /* runs on_build_prepare; the same */
+    uv_prepare_t *build_prepare;    /* runs on_build_prepare; made on
+                                       demand */
     int stopping;
     crier_stop_cb stopped;
     void *stopped_arg;
@@ -540,9 +541,9 @@ on_released(struct smtp_conn_env *env)
 }
 
 
-/* Returns nonzero when `message` has a byte outside ASCII. It reads
- * eight bytes at a time, and ORs them, since the answer is almost always
- * no. */
+/* Returns nonzero when `message` has a byte outside ASCII. It ORs eight
+ * bytes at a time with no early exit, because almost every message is
+ * ASCII. */
 static int
 message_is_eight_bit(const GString *message)
 {

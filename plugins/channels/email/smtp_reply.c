@@ -181,8 +181,8 @@ void
 smtp_command_append(GString *out, const struct smtp_envelope *env,
                     enum smtp_step step)
 {
-    /* Plain appends, because these run on the loop for every message
-     * and printf cost more than the rest of the command. */
+    /* The commands use plain appends in place of printf, because they
+     * are written on the loop for every message. */
     switch (step) {
     case SMTP_STEP_MAIL:
         g_string_append(out, "MAIL FROM:<");
