@@ -642,11 +642,18 @@ on_built(uv_work_t *req, int status)
 }
 
 
-/* Hands the transfers of this loop turn to the thread pool, in work
- * items of up to BUILD_BATCH_MAX messages. */
+/*
+ * Hands the transfers of this loop turn to the thread pool, in work
+ * items of up to BUILD_BATCH_MAX messages. A DKIM signature takes about
+ * 0.25 ms (docs/KNOWN_LIMITS.md, "Email"), far more than the wake-up an
+ * item costs, so a signing channel queues one message per item and the
+ * worker threads sign side by side.
+ */
 static void
 builds_queue(struct smtp_pool *pool)
 {
+    unsigned batch_max = pool->email->dkim != NULL ? 1 : BUILD_BATCH_MAX;
+
     if (pool->build_prepare != NULL)
         uv_prepare_stop(pool->build_prepare);
     while (!g_queue_is_empty(&pool->unbuilt)) {
@@ -655,7 +662,7 @@ builds_queue(struct smtp_pool *pool)
         batch->pool = pool;
         batch->count = 0;
         batch->work.data = batch;
-        while (batch->count < BUILD_BATCH_MAX &&
+        while (batch->count < batch_max &&
                !g_queue_is_empty(&pool->unbuilt)) {
             batch->transfers[batch->count++] =
                 queue_pop_head(&pool->unbuilt);
