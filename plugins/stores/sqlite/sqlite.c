@@ -28,6 +28,10 @@
 /* Reads are short, and taking a few at once only saves wake-ups. */
 #define READER_TAKE_MAX 32
 
+/* The requests that the writer waits for under load (worker.c), or
+ * max_batch when that is smaller. */
+#define WRITER_GATHER_MIN 64
+
 
 /* Reads an integer setting in [min, max], or reports it and fails. */
 static int
@@ -149,6 +153,8 @@ sqlite_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->writer.store = store;
     store->writer.run = writer_run;
     store->writer.take_max = store->max_batch;
+    store->writer.gather_min = store->max_batch < WRITER_GATHER_MIN
+                               ? store->max_batch : WRITER_GATHER_MIN;
     store->reader.store = store;
     store->reader.run = reader_run;
     store->reader.take_max = READER_TAKE_MAX;

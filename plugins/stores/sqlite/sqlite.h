@@ -261,13 +261,17 @@ struct worker {
     struct connection conn;
     worker_run_fn run;
     size_t take_max;          /* maximum requests taken at once */
+    size_t gather_min;        /* requests to wait for under load, or 0 */
     uv_thread_t thread;
     int thread_started;
+    uint64_t run_ended;       /* uv_hrtime() when the last run ended */
 
-    uv_mutex_t lock;          /* guards the queue and `stopping` */
+    uv_mutex_t lock;          /* guards the fields below */
     uv_cond_t wake;
     struct request *head;
     struct request *tail;
+    size_t queued;            /* requests from head to tail */
+    int gathering;            /* waiting for gather_min requests */
     int stopping;
 };
 
