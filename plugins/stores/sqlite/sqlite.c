@@ -185,13 +185,29 @@ parents_create(const char *path)
 }
 
 
+/*
+ * Turns off SQLite's memory statistics, which the store never reads. With
+ * them on, every SQLite allocation takes one global mutex, which the
+ * writer and the reader share. SQLite accepts the setting only before it
+ * initializes, so in a process where something else opened a database
+ * first, the call fails with SQLITE_MISUSE and changes nothing.
+ */
+static void
+memory_statistics_off(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+
 /* Opens both connections and brings the schema up to date. */
 static int
 connections_open(struct sqlite_store *store)
 {
+    static uv_once_t statistics_once = UV_ONCE_INIT;
     char message[256] = "";
     int rc;
 
+    uv_once(&statistics_once, memory_statistics_off);
     rc = connection_open(&store->writer.conn, store->path, 1,
                          store->busy_timeout_ms, message, sizeof(message));
     if (rc == 0)
