@@ -55,8 +55,14 @@ worker_gather_wanted(const struct worker *worker, uint64_t now)
 }
 
 
-/* Waits until gather_min requests are queued, the worker stops, or
- * GATHER_WAIT_NS has passed. The caller holds the worker's lock. */
+/*
+ * Waits until gather_min requests are queued, the worker stops, or
+ * GATHER_WAIT_NS has passed. The caller holds the worker's lock.
+ * NOTE: when fewer than gather_min writes can be waiting at once (a low
+ * delivery.max_in_flight), each wait lasts the full GATHER_WAIT_NS, so a
+ * send with few jobs in flight takes longer (docs/KNOWN_LIMITS.md,
+ * "Stores").
+ */
 static void
 worker_gather(struct worker *worker)
 {
