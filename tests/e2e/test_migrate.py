@@ -64,9 +64,21 @@ def sqlite_version(path):
     return int(out)
 
 
-# Undoes sqlite migrations 18 and 17, as a crier from before them left
-# the database.
-SQLITE_UNDO_17_18 = """
+def sqlite_index(path, name):
+    return subprocess.run(["sqlite3", path,
+                           "SELECT sql FROM sqlite_master WHERE type = "
+                           "'index' AND name = '%s'" % name],
+                          check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+# Undoes sqlite migrations 19, 18 and 17, as a crier from before them
+# left the database.
+SQLITE_UNDO_17_19 = """
+DROP INDEX jobs_state;
+CREATE INDEX jobs_state ON jobs (state, id);
+DROP INDEX jobs_rule;
+CREATE INDEX jobs_rule ON jobs (rule, state, error);
 DROP INDEX jobs_claim;
 CREATE INDEX jobs_due ON jobs (state, due);
 CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);
@@ -115,25 +127,29 @@ def test_status_old_sqlite_changes_nothing(tmp_path):
     db = os.path.join(str(tmp_path), "crier.db")
     config = SQLITE % (PLUGINS, db)
     latest = int(migrate(tmp_path, config).split()[4])
-    subprocess.run(["sqlite3", db, SQLITE_UNDO_17_18], check=True)
+    subprocess.run(["sqlite3", db, SQLITE_UNDO_17_19], check=True)
     with open(db, "rb") as f:
         before = f.read()
 
     code, lines = status(tmp_path, config)
     assert code == 3
     assert lines == [
-        "store sqlite: schema version 16 of %d; 2 migrations pending:"
+        "store sqlite: schema version 16 of %d; 3 migrations pending:"
         % latest,
         "  17  the items of digest windows",
-        "  18  a smaller claim index"]
+        "  18  a smaller claim index",
+        "  19  jobs in flight left out of the state and rule indexes"]
     with open(db, "rb") as f:
         assert f.read() == before
     assert sqlite_version(db) == 16
 
     assert migrate(tmp_path, config) == (
-        "store sqlite: schema version %d of %d; applied 2 migrations "
+        "store sqlite: schema version %d of %d; applied 3 migrations "
         "(found version 16)" % (latest, latest))
     assert sqlite_version(db) == latest
+    for index in ("jobs_state", "jobs_rule"):
+        assert sqlite_index(db, index).endswith(
+            "WHERE state NOT IN ('claimed', 'sending')")
     assert status(tmp_path, config) == (0, [
         "store sqlite: schema version %d of %d; up to date"
         % (latest, latest)])

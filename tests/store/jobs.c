@@ -932,6 +932,162 @@ jobs_list_limit_newest_first(void **state)
 }
 
 
+/* The jobs of jobs_list_every_state in the order they are planned, each
+ * with its rule and the state it ends in. */
+static const struct {
+    const char *key;
+    const char *rule;
+    const char *state;
+} every_state[] = {
+    { "r-a/k-0", "r-a", "claimed" },
+    { "r-b/k-1", "r-b", "sending" },
+    { "r-a/k-2", "r-a", "sending" },
+    { "r-a/k-3", "r-a", "sent" },
+    { "r-b/k-4", "r-b", "failed" },
+    { "r-a/k-5", "r-a", "dead" },
+    { "r-a/k-6", "r-a", "suppressed" },
+    { "r-b/k-7", "r-b", "planned" },      /* claimed, then retried later */
+    { "r-a/k-8", "r-a", "planned" }       /* due after the claim */
+};
+
+#define EVERY_STATE_COUNT (sizeof(every_state) / sizeof(every_state[0]))
+
+
+/* Moves claimed job `id` (generation 1) to `state` the way the outbox
+ * does: through `sending` to a final state, or straight to `planned` or
+ * `suppressed`. */
+static void
+job_move_to(struct fixture *f, int64_t id, const char *state)
+{
+    const char *error = strcmp(state, "failed") == 0 ? "550 no such user"
+                        : strcmp(state, "dead") == 0 ? "lease lost"
+                        : "unsubscribed";
+
+    if (strcmp(state, "claimed") == 0)
+        return;
+    if (strcmp(state, "planned") == 0) {
+        assert_int_equal(job_move(f, json_pack(
+            "{s:I, s:i, s:s, s:I, s:I}", "id", (json_int_t)id,
+            "generation", 1, "state", "planned", "now", (json_int_t)T0,
+            "due", (json_int_t)(T0 + 1000 * LEASE))), 0);
+        return;
+    }
+    if (strcmp(state, "suppressed") != 0)
+        assert_int_equal(job_move(f, json_pack(
+            "{s:I, s:i, s:s, s:I, s:s, s:i}", "id", (json_int_t)id,
+            "generation", 1, "state", "sending", "now", (json_int_t)T0,
+            "message_id", "<m@crier>", "lease_ms", LEASE)), 0);
+    if (strcmp(state, "sending") == 0)
+        return;
+    assert_int_equal(job_move(f, json_pack(
+        "{s:I, s:i, s:s, s:I, s:s}", "id", (json_int_t)id,
+        "generation", 1, "state", state, "now", (json_int_t)(T0 + 1),
+        strcmp(state, "sent") == 0 ? "provider_id" : "error", error)), 0);
+}
+
+
+/* Lists with `request` and checks the listed keys, newest first, against
+ * the jobs of every_state in `state` and, unless NULL, `rule`. */
+static void
+listed_keys_check(struct fixture *f, json_t *request, const char *state,
+                  const char *rule)
+{
+    json_t *result = json_ok(f, f->ops->jobs_list, request);
+    json_t *jobs = json_object_get(result, "jobs");
+    size_t listed = 0;
+
+    for (size_t i = EVERY_STATE_COUNT; i-- > 0;) {
+        if (strcmp(every_state[i].state, state) != 0
+            || (rule != NULL && strcmp(every_state[i].rule, rule) != 0))
+            continue;
+        assert_true(listed < json_array_size(jobs));
+        assert_string_equal(member_str(json_array_get(jobs, listed), "key"),
+                            every_state[i].key);
+        assert_string_equal(member_str(json_array_get(jobs, listed),
+                                       "state"), state);
+        listed++;
+    }
+    assert_int_equal(json_array_size(jobs), listed);
+    json_decref(result);
+}
+
+
+/* SQLite reads the jobs in flight (claimed, sending) and the settled
+ * ones from different indexes, and every state must still be listed,
+ * counted and tallied. */
+static void
+jobs_list_every_state(void **state)
+{
+    static const char *const states[] = {
+        "planned", "claimed", "sending", "sent", "failed", "dead",
+        "suppressed"
+    };
+    struct fixture *f = *state;
+    int64_t ids[EVERY_STATE_COUNT];
+    json_t *claimed;
+    json_t *result;
+    json_t *counts;
+    json_t *tally;
+    size_t i;
+
+    for (i = 0; i < EVERY_STATE_COUNT; i++)
+        job_plan_commit(f, every_state[i].key, every_state[i].rule,
+                        i + 1 < EVERY_STATE_COUNT ? T0
+                                                  : T0 + 1000 * LEASE);
+    claimed = jobs_claim_at(f, T0, 20, LEASE);
+    assert_int_equal(json_array_size(claimed), EVERY_STATE_COUNT - 1);
+    for (i = 0; i + 1 < EVERY_STATE_COUNT; i++) {
+        json_t *job = json_array_get(claimed, i);
+
+        assert_string_equal(member_str(job, "key"), every_state[i].key);
+        ids[i] = member_int(job, "id");
+        job_move_to(f, ids[i], every_state[i].state);
+    }
+    json_decref(claimed);
+
+    for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        listed_keys_check(f, json_pack("{s:s}", "state", states[i]),
+                          states[i], NULL);
+        listed_keys_check(f, json_pack("{s:s, s:s}", "state", states[i],
+                                       "rule", "r-a"), states[i], "r-a");
+    }
+
+    /* The second page of the jobs sending, after r-a/k-2. */
+    result = json_ok(f, f->ops->jobs_list,
+                     json_pack("{s:s, s:I}", "state", "sending", "before",
+                               (json_int_t)ids[2]));
+    assert_int_equal(json_array_size(json_object_get(result, "jobs")), 1);
+    assert_string_equal(member_str(json_array_get(json_object_get(
+                            result, "jobs"), 0), "key"), "r-b/k-1");
+    counts = json_object_get(result, "counts");
+    assert_int_equal(json_object_size(counts), 7);
+    assert_int_equal(member_int(counts, "planned"), 2);
+    assert_int_equal(member_int(counts, "claimed"), 1);
+    assert_int_equal(member_int(counts, "sending"), 2);
+    assert_int_equal(member_int(counts, "sent"), 1);
+    assert_int_equal(member_int(counts, "failed"), 1);
+    assert_int_equal(member_int(counts, "dead"), 1);
+    assert_int_equal(member_int(counts, "suppressed"), 1);
+    json_decref(result);
+
+    result = json_ok(f, f->ops->jobs_tally, json_pack("{s:s}", "rule",
+                                                      "r-a"));
+    tally = json_object_get(result, "states");
+    assert_int_equal(json_object_size(tally), 6);
+    assert_int_equal(member_int(tally, "planned"), 1);
+    assert_int_equal(member_int(tally, "claimed"), 1);
+    assert_int_equal(member_int(tally, "sending"), 1);
+    assert_int_equal(member_int(tally, "sent"), 1);
+    assert_int_equal(member_int(tally, "dead"), 1);
+    assert_int_equal(member_int(tally, "suppressed"), 1);
+    assert_int_equal(json_object_size(json_object_get(result, "reasons")),
+                     1);
+    assert_int_equal(member_int(json_object_get(result, "reasons"),
+                                "unsubscribed"), 1);
+    json_decref(result);
+}
+
+
 const struct CMUnitTest job_tests[] = {
     CASE(commit_inserts_job_once),
     CASE(jobs_claim_respects_due),
@@ -955,7 +1111,8 @@ const struct CMUnitTest job_tests[] = {
     CASE(job_update_suppressed),
     CASE(job_update_rejects_invalid),
     CASE(jobs_list_filters_and_counts),
-    CASE(jobs_list_limit_newest_first)
+    CASE(jobs_list_limit_newest_first),
+    CASE(jobs_list_every_state)
 };
 
 const size_t job_test_count = sizeof(job_tests) / sizeof(job_tests[0]);

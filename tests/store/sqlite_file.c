@@ -140,6 +140,10 @@ static const char *const migration_undo[] = {
     [18] = "DROP INDEX jobs_claim;"
            "CREATE INDEX jobs_due ON jobs (state, due);"
            "CREATE INDEX jobs_claim ON jobs (state, lane, due, priority DESC);",
+    [19] = "DROP INDEX jobs_state;"
+           "CREATE INDEX jobs_state ON jobs (state, id);"
+           "DROP INDEX jobs_rule;"
+           "CREATE INDEX jobs_rule ON jobs (rule, state, error);",
 };
 
 

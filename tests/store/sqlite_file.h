@@ -5,7 +5,7 @@
 #include <jansson.h>
 
 /* The schema version that the sqlite plugin migrates a database to. */
-#define SQLITE_SCHEMA_LATEST 18
+#define SQLITE_SCHEMA_LATEST 19
 
 /* Runs SQL on the database at `path`, failing the case on error. */
 void sqlite_file_exec(const char *path, const char *sql);

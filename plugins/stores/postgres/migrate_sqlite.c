@@ -21,9 +21,9 @@
 #include "postgres.h"
 
 /* The sqlite schema version whose tables the postgres migrations
- * mirror. Version 18 changed only indexes of jobs, so the tables are
- * those of 17. */
-#define SQLITE_VERSION_COPIED 18
+ * mirror. Versions 18 and 19 changed only indexes of jobs, so the tables
+ * are those of 17. */
+#define SQLITE_VERSION_COPIED 19
 
 /* A table to copy: its columns in both stores, and the order in which
  * both stores list the rows for the checksum. */

@@ -365,7 +365,21 @@ static const char *const migrations[] = {
     "DROP INDEX jobs_due;"
     "DROP INDEX jobs_claim;"
     "CREATE INDEX jobs_claim ON jobs (lane, due, priority DESC)"
-    "  WHERE state = 'planned';"
+    "  WHERE state = 'planned';",
+
+    /* 19: fewer index entries to move per delivery. A job in flight
+     * (claimed or sending) always has a lease, and no other job has one,
+     * so jobs_lease already lists the jobs in flight. jobs_state and
+     * jobs_rule now leave them out, so a job moves one entry of each when
+     * it leaves planned and one when it is done, and none in between.
+     * Reads by state name the state's class, and read the jobs in flight
+     * from jobs_lease (JOB_IN_FLIGHT in sqlite.h). */
+    "DROP INDEX jobs_state;"
+    "CREATE INDEX jobs_state ON jobs (state, id)"
+    "  WHERE state NOT IN ('claimed', 'sending');"
+    "DROP INDEX jobs_rule;"
+    "CREATE INDEX jobs_rule ON jobs (rule, state, error)"
+    "  WHERE state NOT IN ('claimed', 'sending');"
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -390,7 +404,8 @@ static const char *const migration_titles[] = {
     "topic subscriptions and stored objects",
     "delivery status of each job",
     "the items of digest windows",
-    "a smaller claim index"
+    "a smaller claim index",
+    "jobs in flight left out of the state and rule indexes"
 };
 
 _Static_assert(sizeof(migration_titles) / sizeof(migration_titles[0])

@@ -28,6 +28,10 @@
 /* Reads are short, and taking a few at once only saves wake-ups. */
 #define READER_TAKE_MAX 32
 
+/* The requests that the writer waits for under load (worker.c), or
+ * max_batch when that is smaller. */
+#define WRITER_GATHER_MIN 64
+
 
 /* Reads an integer setting in [min, max], or reports it and fails. */
 static int
@@ -149,6 +153,8 @@ sqlite_init(struct crier_ctx *ctx, const struct crier_host *host,
     store->writer.store = store;
     store->writer.run = writer_run;
     store->writer.take_max = store->max_batch;
+    store->writer.gather_min = store->max_batch < WRITER_GATHER_MIN
+                               ? store->max_batch : WRITER_GATHER_MIN;
     store->reader.store = store;
     store->reader.run = reader_run;
     store->reader.take_max = READER_TAKE_MAX;
@@ -179,13 +185,29 @@ parents_create(const char *path)
 }
 
 
+/*
+ * Turns off SQLite's memory statistics, which the store never reads. With
+ * them on, every SQLite allocation takes one global mutex, which the
+ * writer and the reader share. SQLite accepts the setting only before it
+ * initializes, so in a process where something else opened a database
+ * first, the call fails with SQLITE_MISUSE and changes nothing.
+ */
+static void
+memory_statistics_off(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+
 /* Opens both connections and brings the schema up to date. */
 static int
 connections_open(struct sqlite_store *store)
 {
+    static uv_once_t statistics_once = UV_ONCE_INIT;
     char message[256] = "";
     int rc;
 
+    uv_once(&statistics_once, memory_statistics_off);
     rc = connection_open(&store->writer.conn, store->path, 1,
                          store->busy_timeout_ms, message, sizeof(message));
     if (rc == 0)

@@ -126,6 +126,22 @@ struct request {
     char message[160];
 };
 
+/*
+ * The two classes of jobs that the indexes on a job's state keep apart
+ * (schema.c, migration 19). jobs_state and jobs_rule leave out the jobs
+ * in flight, and jobs_lease lists those, because only they have a lease.
+ * SQLite reads a partial index only for a query whose WHERE repeats the
+ * index's condition, so a read by state adds the condition of its class.
+ * The two split the table as long as a job has a lease exactly while it
+ * is in flight, which job.c keeps.
+ */
+#define JOB_SETTLED "state NOT IN ('claimed', 'sending')"
+#define JOB_IN_FLIGHT                                                       \
+    "state IN ('claimed', 'sending') AND lease_until IS NOT NULL"
+
+/* The statements of jobs_list: one per filter mix (jobs.c). */
+#define JOBS_LIST_VARIANTS 8
+
 /* Every cached statement. Each connection prepares only those it uses. */
 enum statement_id {
     STMT_BEGIN,
@@ -160,8 +176,8 @@ enum statement_id {
     STMT_ATTEMPTS_SELECT,
     STMT_ERASE_ATTEMPTS,
     STMT_JOBS_CLAIMABLE,
-    STMT_JOBS_LIST,           /* four variants, one per filter mix */
-    STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + 3,
+    STMT_JOBS_LIST,           /* JOBS_LIST_VARIANTS, see jobs_list_sql */
+    STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + JOBS_LIST_VARIANTS - 1,
     STMT_JOB_COUNTS,
     STMT_PROFILE_ATTRIBUTES,
     STMT_PROFILE_ATTRIBUTES_SET,
@@ -261,13 +277,17 @@ struct worker {
     struct connection conn;
     worker_run_fn run;
     size_t take_max;          /* maximum requests taken at once */
+    size_t gather_min;        /* requests to wait for under load, or 0 */
     uv_thread_t thread;
     int thread_started;
+    uint64_t run_ended;       /* uv_hrtime() when the last run ended */
 
-    uv_mutex_t lock;          /* guards the queue and `stopping` */
+    uv_mutex_t lock;          /* guards the fields below */
     uv_cond_t wake;
     struct request *head;
     struct request *tail;
+    size_t queued;            /* requests from head to tail */
+    int gathering;            /* waiting for gather_min requests */
     int stopping;
 };
 

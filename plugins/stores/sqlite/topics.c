@@ -40,9 +40,14 @@ static const char objects_all_sql[] =
 static const char object_one_sql[] =
     "SELECT id, body FROM objects WHERE kind = ?1 AND id = ?2";
 
+/* The settled jobs come from jobs_rule in its order, so they need no
+ * sort, and jobs_tally_add counts the error of a suppressed job only.
+ * The jobs in flight are few, and come from jobs_lease. */
 static const char jobs_tally_sql[] =
-    "SELECT state, CASE WHEN state = 'suppressed' THEN error END,"
-    " count(*) FROM jobs WHERE rule = ?1 GROUP BY 1, 2";
+    "SELECT state, error, count(*) FROM jobs WHERE rule = ?1"
+    " AND " JOB_SETTLED " GROUP BY state, error UNION ALL"
+    " SELECT state, NULL, count(*) FROM jobs WHERE rule = ?1"
+    " AND " JOB_IN_FLIGHT " GROUP BY state";
 
 /* The highest key of the form "<rule>/...", read from the unique index
  * on key: '0' is the character after '/'. */
