@@ -294,7 +294,7 @@ test_send(struct template_call *call)
 
     snprintf(call->key, sizeof(call->key), "test:%s", uuid);
     g_free(uuid);
-    outbox_message_id(call->key, domain != NULL ? domain : "localhost",
+    outbox_message_id(call->key, 0, domain != NULL ? domain : "localhost",
                       call->message_id, sizeof(call->message_id));
     call->msg.size = sizeof(call->msg);
     call->msg.attempt = 1;

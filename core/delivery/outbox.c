@@ -416,14 +416,8 @@ sending_store(struct delivery *d, json_t *u, int64_t now)
 }
 
 
-/*
- * Stores the `sending` mark; the hand-over waits for its commit.
- * NOTE: with the claim before it, each message waits for two store
- * commits in turn, and each mark is its own store request. In
- * bench/email with max_in_flight 256 the SQLite writer is busy less
- * than half of the send, so batching the marks was left undone
- * (docs/KNOWN_LIMITS.md, "Email").
- */
+/* Stores the `sending` mark of a job that its claim left `claimed`, one
+ * under a frequency cap. The hand-over waits for its commit. */
 static void
 mark_sending(struct delivery *d)
 {
@@ -714,6 +708,22 @@ guard(struct delivery *d)
 }
 
 
+/* Sets the job's Message-ID: the stored one, which a job marked
+ * `sending` before keeps for its resends, or else a new one. */
+static void
+message_id_set(struct delivery *d, const char *key)
+{
+    const char *stored = json_string_value(json_object_get(d->job,
+                                                           "message_id"));
+
+    if (stored != NULL && strlen(stored) < sizeof(d->message_id))
+        memcpy(d->message_id, stored, strlen(stored) + 1);
+    else
+        outbox_message_id(key, d->id, ob.set.message_id_domain,
+                          d->message_id, sizeof(d->message_id));
+}
+
+
 static void
 deliver(json_t *job)
 {
@@ -734,8 +744,7 @@ deliver(json_t *job)
     d->lane = (int) json_integer_value(json_object_get(job, "lane"));
     if (d->lane < 0 || d->lane > BULLETIN_LANE)
         d->lane = 1;
-    outbox_message_id(key, ob.set.message_id_domain, d->message_id,
-                      sizeof(d->message_id));
+    message_id_set(d, key);
     /* NOTE: the interrupted hand-over counts in `attempts` but has no
      * entry in the attempt log, since no verdict came back for it
      * (docs/KNOWN_LIMITS.md, "Delivery"). */

@@ -75,12 +75,16 @@ void outbox_pause(void);
 void outbox_drain(void (*done)(void *arg), void *arg);
 
 /*
- * Writes the Message-ID of a job: "<" 32 hex digits of SHA-256(key) "@"
- * domain ">". The same key always gives the same id, so a resend after a
- * crash repeats it.
+ * Writes the Message-ID of job `job_id`: "<", 12 hex digits of the job id,
+ * the first 20 hex digits of SHA-256(key), "@", domain and ">". A message
+ * that belongs to no job (a test send) has `job_id` 0 and 32 hex digits of
+ * the hash. The same job always gives the same id, so a resend after a
+ * crash repeats it. The id goes first so that Message-IDs grow with the
+ * jobs: the store's index on them then takes each new one at its end,
+ * where a hash alone would dirty a random page of it per message.
  */
-void outbox_message_id(const char *key, const char *domain, char *buf,
-                       size_t size);
+void outbox_message_id(const char *key, int64_t job_id, const char *domain,
+                       char *buf, size_t size);
 
 /* Returns the domain of Message-IDs, from the running outbox's
  * settings. */

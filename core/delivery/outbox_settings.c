@@ -283,11 +283,16 @@ outbox_backoff_ms(const struct outbox_settings *s, int attempt,
 
 
 void
-outbox_message_id(const char *key, const char *domain, char *buf,
-                  size_t size)
+outbox_message_id(const char *key, int64_t job_id, const char *domain,
+                  char *buf, size_t size)
 {
     char *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
 
-    snprintf(buf, size, "<%.32s@%s>", digest, domain);
+    if (job_id > 0)
+        snprintf(buf, size, "<%012llx%.20s@%s>",
+                 (unsigned long long) job_id & 0xffffffffffffULL, digest,
+                 domain);
+    else
+        snprintf(buf, size, "<%.32s@%s>", digest, domain);
     g_free(digest);
 }

@@ -87,10 +87,43 @@ message_id_known_key(void **state)
 {
     char id[ID_SIZE];
 
-    outbox_message_id("abc", "crier.example.gov", id, sizeof(id));
+    outbox_message_id("abc", 0, "crier.example.gov", id, sizeof(id));
     assert_string_equal(id,
                         "<ba7816bf8f01cfea414140de5dae2223"
                         "@crier.example.gov>");
+}
+
+
+/* A job's id, in 12 hex digits, goes before 20 digits of the hash. */
+static void
+message_id_job_form(void **state)
+{
+    char id[ID_SIZE];
+
+    outbox_message_id("abc", 0x2a, "crier.example.gov", id, sizeof(id));
+    assert_string_equal(id,
+                        "<00000000002aba7816bf8f01cfea4141"
+                        "@crier.example.gov>");
+}
+
+
+/* Later jobs sort after earlier ones, whatever their keys. */
+static void
+message_id_grows_with_job(void **state)
+{
+    char first[ID_SIZE];
+    char next[ID_SIZE];
+
+    outbox_message_id("rule:welcome/p_9/1", 9, "example.gov", first,
+                      sizeof(first));
+    outbox_message_id("rule:welcome/p_1/1", 10, "example.gov", next,
+                      sizeof(next));
+    assert_true(strcmp(first, next) < 0);
+    outbox_message_id("rule:welcome/p_1/1", 0xfff, "example.gov", first,
+                      sizeof(first));
+    outbox_message_id("rule:welcome/p_0/1", 0x1000, "example.gov", next,
+                      sizeof(next));
+    assert_true(strcmp(first, next) < 0);
 }
 
 
@@ -100,7 +133,7 @@ message_id_form(void **state)
     const char *domain = "mail.example.gov";
     char id[ID_SIZE];
 
-    outbox_message_id("rule:welcome/p_1/7", domain, id, sizeof(id));
+    outbox_message_id("rule:welcome/p_1/7", 0, domain, id, sizeof(id));
     assert_int_equal(strlen(id), 1 + 32 + 1 + strlen(domain) + 1);
     assert_int_equal(id[0], '<');
     assert_true(is_hex_digits(id + 1, 32));
@@ -117,9 +150,9 @@ message_id_deterministic(void **state)
     char first[ID_SIZE];
     char again[ID_SIZE];
 
-    outbox_message_id("rule:welcome/p_1/7", "example.gov", first,
+    outbox_message_id("rule:welcome/p_1/7", 7, "example.gov", first,
                       sizeof(first));
-    outbox_message_id("rule:welcome/p_1/7", "example.gov", again,
+    outbox_message_id("rule:welcome/p_1/7", 7, "example.gov", again,
                       sizeof(again));
     assert_string_equal(first, again);
 }
@@ -131,8 +164,8 @@ message_id_differs_by_key(void **state)
     char a[ID_SIZE];
     char b[ID_SIZE];
 
-    outbox_message_id("rule:welcome/p_1/7", "example.gov", a, sizeof(a));
-    outbox_message_id("rule:welcome/p_1/8", "example.gov", b, sizeof(b));
+    outbox_message_id("rule:welcome/p_1/7", 0, "example.gov", a, sizeof(a));
+    outbox_message_id("rule:welcome/p_1/8", 0, "example.gov", b, sizeof(b));
     assert_string_not_equal(a, b);
     assert_memory_not_equal(a + 1, b + 1, 32);
 }
@@ -328,6 +361,8 @@ main(void)
         cmocka_unit_test(backoff_caps),
         cmocka_unit_test(backoff_first_over_cap),
         cmocka_unit_test(message_id_known_key),
+        cmocka_unit_test(message_id_job_form),
+        cmocka_unit_test(message_id_grows_with_job),
         cmocka_unit_test(message_id_form),
         cmocka_unit_test(message_id_deterministic),
         cmocka_unit_test(message_id_differs_by_key),

@@ -143,7 +143,7 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
     json_t *object;
 
     object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?,"
-                       " s:I, s:I, s:s, s:s, s:I, s:I, s:o?, s:o?}",
+                       " s:I, s:I, s:s, s:s, s:I, s:I, s:s?, s:o?, s:o?}",
                        "id", (json_int_t)job->id, "key", job->key,
                        "rule", job->rule, "program", job->program,
                        "channel", job->channel,
@@ -155,6 +155,7 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
                        "was", job_state_name(was),
                        "due", (json_int_t)job->due,
                        "lease_until", (json_int_t)job->lease_until,
+                       "message_id", job->message_id,
                        "event", event, "profile", profile);
     return job_nullable_add(object, job);
 }

@@ -135,7 +135,7 @@ BEGIN
       'profile_id', j.profile, 'generation', j.generation,
       'attempts', j.attempts, 'state', j.state, 'was', was, 'due', j.due,
       'lane', j.lane, 'priority', j.priority, 'event_seq', j.event_seq,
-      'lease_until', j.lease_until,
+      'lease_until', j.lease_until, 'message_id', j.message_id,
       'event', (SELECT body::jsonb FROM events WHERE seq = j.event_seq),
       'profile', CASE WHEN j.profile IS NOT NULL
                       THEN crier_profile_json(j.profile, false)::jsonb END);
