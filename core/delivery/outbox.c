@@ -291,7 +291,7 @@ verdict_record(struct delivery *d, const struct crier_send_result *r)
 
     metrics_observe("crier_send_seconds", "channel", d->channel->name,
                     (double) (metrics_now_ns() - d->send_started) / 1e9);
-    if (r->outcome != CRIER_SEND_DONE)
+    if (r->outcome != CRIER_SEND_DONE && r->outcome != CRIER_SEND_RETURNED)
         metrics_count("crier_plugin_errors_total", "plugin",
                       d->channel->name, 1);
     switch (r->outcome) {
@@ -311,6 +311,15 @@ verdict_record(struct delivery *d, const struct crier_send_result *r)
         verdict.outcome = "failed";
         finish_attempt(d, "failed", r->detail ? r->detail : "failed", NULL,
                        0, &verdict);
+        return;
+    case CRIER_SEND_RETURNED:
+        /* No verdict: a `planned` update without one gives back the
+         * attempt, since the provider never saw the message. */
+        log_info("message given back unsent", "job=%lld rule=%s "
+                 "detail=\"%s\"", (long long) d->id, rule, detail);
+        finish_job(d, "planned", r->detail ? r->detail : "given back",
+                   NULL, clock_now_ms() + outbox_backoff_ms(
+                       &ob.set, 1, g_random_double()));
         return;
     case CRIER_SEND_RETRY:
     default:

@@ -11,6 +11,6 @@
 #define CRIER_ABI_H
 
 #define CRIER_ABI_VERSION 1
-#define CRIER_ABI_MINOR   6
+#define CRIER_ABI_MINOR   7
 
 #endif

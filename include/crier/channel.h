@@ -37,8 +37,9 @@ struct crier_message {
      * The crier clock time (host now_ms) by which the message must be
      * handed over: after it the job's lease may end and another claim
      * may send the message again. A channel that queues messages reports
-     * CRIER_SEND_RETRY for one that is still queued then. 0 for none;
-     * check `size` first. Added in ABI minor 6.
+     * CRIER_SEND_RETURNED (CRIER_SEND_RETRY before ABI minor 7) for one
+     * that is still queued then. 0 for none; check `size` first. Added
+     * in ABI minor 6.
      */
     int64_t hand_over_by_ms;
 };
@@ -47,7 +48,12 @@ struct crier_message {
 enum crier_send_outcome {
     CRIER_SEND_DONE = 0,      /* handed over; the job becomes `sent` */
     CRIER_SEND_RETRY = 1,     /* a temporary failure; try again later */
-    CRIER_SEND_FAIL = 2       /* a permanent error: the job is `failed` */
+    CRIER_SEND_FAIL = 2,      /* a permanent error: the job is `failed` */
+    /* Given back unsent, never offered to the provider (it waited past
+     * hand_over_by_ms, or the channel stopped first): the job is planned
+     * again without counting an attempt. Added in ABI minor 7; a core
+     * before it takes it as CRIER_SEND_RETRY. */
+    CRIER_SEND_RETURNED = 3
 };
 
 /* The outcome of one send, filled in by the channel. */

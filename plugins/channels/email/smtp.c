@@ -279,8 +279,9 @@ transfer_free(struct smtp_transfer *t)
 }
 
 
-/* Reports one finished transfer, or a retry with `retry_detail` when
- * that is not NULL: stop came first, or the build could not start. */
+/* Reports one finished transfer, or gives it back unsent with
+ * `retry_detail` when that is not NULL: stop came first, or the build
+ * could not start. */
 static void
 transfer_report(struct smtp_transfer *t, const char *retry_detail)
 {
@@ -288,6 +289,7 @@ transfer_report(struct smtp_transfer *t, const char *retry_detail)
     struct crier_send_result r = { .outcome = CRIER_SEND_RETRY };
 
     if (retry_detail != NULL) {
+        r.outcome = CRIER_SEND_RETURNED;
         r.detail = retry_detail;
     } else if (d->build_error != NULL) {
         r.outcome = CRIER_SEND_FAIL;
@@ -354,7 +356,7 @@ static void
 pool_expire(struct smtp_pool *pool)
 {
     struct crier_send_result r = {
-        .outcome = CRIER_SEND_RETRY,
+        .outcome = CRIER_SEND_RETURNED,
         .detail = "SMTP: the message waited for a connection past its "
                   "hand-over time (half of delivery.lease); it will be "
                   "retried",

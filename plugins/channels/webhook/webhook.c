@@ -131,7 +131,7 @@ static void
 queue_expire(struct webhook *webhook)
 {
     struct crier_send_result r = {
-        .outcome = CRIER_SEND_RETRY,
+        .outcome = CRIER_SEND_RETURNED,
         .detail = "pacing: the message waited past its hand-over time "
                   "(half of delivery.lease); it will be retried",
     };
