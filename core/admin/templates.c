@@ -42,7 +42,7 @@ struct template_call {
     char *to;                   /* test sends */
     struct plugin_instance *channel;
     char key[64];               /* test sends: "test:" and a UUID */
-    char message_id[128];
+    char message_id[OUTBOX_MESSAGE_ID_SIZE];
     struct rendered_message rendered;
     struct crier_message msg;
 };

@@ -28,7 +28,7 @@ struct delivery {
     int64_t id;
     int64_t generation;
     int attempt;                /* this hand-over's number, from 1 */
-    char message_id[128];
+    char message_id[OUTBOX_MESSAGE_ID_SIZE];
     struct rendered_message rendered;
     struct crier_message msg;
     struct plugin_instance *channel;

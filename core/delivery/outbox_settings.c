@@ -215,6 +215,24 @@ domain_of(const char *url)
 }
 
 
+/* Returns nonzero for a domain name that a Message-ID may end with:
+ * labels of letters, digits and '-', joined by single dots. */
+static int
+message_id_domain_valid(const char *domain)
+{
+    size_t len = strlen(domain);
+
+    if (len == 0 || len > MESSAGE_ID_DOMAIN_MAX || domain[0] == '.' ||
+        domain[len - 1] == '.' || strstr(domain, "..") != NULL)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!g_ascii_isalnum(domain[i]) && domain[i] != '-' &&
+            domain[i] != '.')
+            return 0;
+    return 1;
+}
+
+
 int
 outbox_settings_load(struct config *cfg, struct outbox_settings *s)
 {
@@ -253,6 +271,14 @@ outbox_settings_load(struct config *cfg, struct outbox_settings *s)
         load_quiet_hours(cfg, group, s) || load_caps(cfg, group, s) ||
         load_bulletin_rates(cfg, group, s))
         return CRIER_ECONFIG;
+    if (json_object_get(group, "message_id_domain") != NULL &&
+        !message_id_domain_valid(s->message_id_domain)) {
+        config_fail(cfg, "delivery.message_id_domain", "\"%s\" is not a "
+                    "domain name: use letters, digits, '-' and '.', at "
+                    "most %d characters, such as \"mail.example.gov\"",
+                    s->message_id_domain, MESSAGE_ID_DOMAIN_MAX);
+        return CRIER_ECONFIG;
+    }
     if (s->link_secret != NULL && s->link_secret[0] == '\0') {
         config_fail(cfg, "delivery.link_secret", "must not be empty; set "
                     "the beacon's link_secret, or remove the key to send "

@@ -304,6 +304,27 @@ settings_errors(void **state)
     expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
                           " class = \"bulk\"; max = 1; per = \"7d\"; } );"
                           "\n};\n", "class must be \"service\" or");
+    expect_settings_error("delivery: {\n  message_id_domain = \"a>b c\";"
+                          "\n};\n", ":2: delivery.message_id_domain: "
+                          "\"a>b c\" is not a domain name");
+    expect_settings_error("delivery: {\n  message_id_domain = "
+                          "\"mail..example.gov\";\n};\n",
+                          "is not a domain name");
+}
+
+
+/* The longest domain name fits a Message-ID whole. */
+static void
+message_id_longest_domain(void **state)
+{
+    char domain[MESSAGE_ID_DOMAIN_MAX + 1];
+    char id[OUTBOX_MESSAGE_ID_SIZE];
+
+    memset(domain, 'a', MESSAGE_ID_DOMAIN_MAX);
+    domain[MESSAGE_ID_DOMAIN_MAX] = '\0';
+    outbox_message_id("k", 7, domain, id, sizeof(id));
+    assert_int_equal(strlen(id), 1 + 32 + 1 + MESSAGE_ID_DOMAIN_MAX + 1);
+    assert_int_equal(id[strlen(id) - 1], '>');
 }
 
 
@@ -362,6 +383,7 @@ main(void)
         cmocka_unit_test(backoff_first_over_cap),
         cmocka_unit_test(message_id_known_key),
         cmocka_unit_test(message_id_job_form),
+        cmocka_unit_test(message_id_longest_domain),
         cmocka_unit_test(message_id_grows_with_job),
         cmocka_unit_test(message_id_form),
         cmocka_unit_test(message_id_deterministic),
