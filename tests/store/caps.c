@@ -205,6 +205,25 @@ capped_counts_lane_and_window(void **state)
 }
 
 
+/* A cap of both classes does not count a bulletin's messages. */
+static void
+capped_leaves_out_bulletins(void **state)
+{
+    struct fixture *f = *state;
+    json_t *ids;
+
+    plan_for(f, "bulletin", "p_1", 2);
+    plan_for(f, "b", "p_1", 1);
+    ids = claim_all(f);
+    move(f, id_of(ids, "bulletin"), "sending", T0 + 10);
+    move(f, id_of(ids, "bulletin"), "sent", T0 + 20);
+    assert_string_equal(capped_mark(f, id_of(ids, "b"), T0 + 30,
+                                    json_pack("[o]", cap(T0, 1, -1))),
+                        "sending");
+    json_decref(ids);
+}
+
+
 static void
 capped_rejects_invalid(void **state)
 {
@@ -350,6 +369,7 @@ const struct CMUnitTest cap_tests[] = {
     CASE(capped_marks_sending_with_room),
     CASE(capped_suppresses_when_full),
     CASE(capped_counts_lane_and_window),
+    CASE(capped_leaves_out_bulletins),
     CASE(capped_rejects_invalid),
     CASE(capped_race_last_slot)
 };

@@ -348,6 +348,8 @@ job_counts_as_sent(const struct job *job, const struct sent_query *query)
         return 0;
     if (query->lane >= 0 && job->lane != query->lane)
         return 0;
+    if (query->lane < 0 && job->lane == JOB_LANE_BULK)
+        return 0;
     return job->profile != NULL && strcmp(job->profile, query->profile) == 0
            && strcmp(job->channel, query->channel) == 0;
 }

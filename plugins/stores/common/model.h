@@ -63,6 +63,7 @@
  * lane 0, so a large outreach send never delays them. */
 #define JOB_LANE_SERVICE  0
 #define JOB_LANE_OUTREACH 1
+#define JOB_LANE_BULK     2     /* bulletins, which no cap counts */
 #define JOB_LANE_MAX      2
 
 enum job_state {

@@ -114,17 +114,18 @@ static const char *const jobs_list_sql[JOBS_LIST_VARIANTS] = {
     JOBS_LIST_ORDER
 };
 
-/* Reads through jobs_profile, the profile's jobs by creation time. */
+/* Reads through jobs_profile, the profile's jobs by creation time. A
+ * cap of both classes (lane -1) leaves out bulletins (lane 2). */
 static const char jobs_sent_count_sql[] =
     "SELECT count(*) FROM jobs WHERE profile = ?1 AND channel = ?2"
     " AND state IN ('sending', 'sent') AND updated >= ?3"
-    " AND (?4 < 0 OR lane = ?4)";
+    " AND ((?4 < 0 AND lane <> 2) OR lane = ?4)";
 
 /* jobs_sent_count's count for one cap, without the job being marked. */
 static const char cap_count_sql[] =
     "SELECT count(*) FROM jobs WHERE profile = ?1 AND channel = ?2"
     " AND state IN ('sending', 'sent') AND updated >= ?3"
-    " AND (?4 < 0 OR lane = ?4) AND id <> ?5";
+    " AND ((?4 < 0 AND lane <> 2) OR lane = ?4) AND id <> ?5";
 
 static const char address_invalid_sql[] =
     "SELECT reason FROM invalid_addresses WHERE value = ?1 LIMIT 1";

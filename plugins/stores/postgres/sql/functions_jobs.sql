@@ -286,7 +286,7 @@ LANGUAGE sql STABLE AS $$
   WHERE profile = request->>'profile' AND channel = request->>'channel'
     AND state IN ('sending', 'sent')
     AND updated >= (request->>'since')::bigint
-    AND (coalesce((request->>'lane')::bigint, -1) < 0
+    AND ((coalesce((request->>'lane')::bigint, -1) < 0 AND lane <> 2)
          OR lane = (request->>'lane')::bigint)
 $$;
 
@@ -376,7 +376,7 @@ BEGIN
       WHERE profile = j.profile AND channel = j.channel AND id <> j.id
         AND state IN ('sending', 'sent')
         AND updated >= (cap->>'since')::bigint
-        AND (coalesce((cap->>'lane')::bigint, -1) < 0
+        AND ((coalesce((cap->>'lane')::bigint, -1) < 0 AND lane <> 2)
              OR lane = (cap->>'lane')::bigint);
     IF counted >= (cap->>'max')::bigint THEN
       RETURN crier_job_update(json_build_object(
