@@ -313,7 +313,7 @@ settings_errors(void **state)
 }
 
 
-/* The longest domain name fits a Message-ID whole. */
+/* A domain name of the maximum length fits a Message-ID whole. */
 static void
 message_id_longest_domain(void **state)
 {
