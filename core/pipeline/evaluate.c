@@ -241,11 +241,13 @@ local_due(const struct rule *rule, const json_t *profile, int64_t event_ms)
 
 
 /* A delay counts from when the event happened; a job whose time has
- * passed already (an old event, a pipeline that lagged) is due now. */
+ * passed already (an old event, a pipeline that lagged) is due at `now`,
+ * one time for all the jobs of an event, so that their priorities
+ * decide between them. */
 static int64_t
-job_due(const struct rule *rule, const json_t *profile, int64_t event_ms)
+job_due(const struct rule *rule, const json_t *profile, int64_t event_ms,
+        int64_t now)
 {
-    int64_t now = clock_now_ms();
     int64_t due = rule->has_at ? local_due(rule, profile, event_ms)
                                : event_ms + rule->delay_ms;
 
@@ -285,7 +287,8 @@ plan_job(struct evaluation *ev, const struct rule *rule, json_t *profile,
                     "profile", id, "event_seq", (json_int_t) seq,
                     "channel", rule->channel,
                     "template", template_name, "to", to,
-                    "due", (json_int_t) job_due(rule, profile, event_ms),
+                    "due", (json_int_t) job_due(rule, profile, event_ms,
+                                                ev->event_now_ms),
                     "lane", rule->service ? 0 : 1,
                     "priority", rule->priority);
     if (strcmp(template_name, HOLDOUT_TEMPLATE) == 0)
@@ -375,6 +378,7 @@ run_rules(struct evaluation *ev, const struct ruleset *rules, json_t *row)
     json_t *history;
     GPtrArray *moves;
 
+    ev->event_now_ms = now_ms;
     if (profile == NULL) {
         log_debug("event addressed to a profile that no longer exists",
                   "seq=%lld type=%s profile=%s", (long long) seq, type,

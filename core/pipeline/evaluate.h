@@ -36,6 +36,9 @@ struct evaluation {
                                  * confirms */
     int64_t journeys_due_min;   /* the earliest due of the rows the
                                  * batch writes, or -1 */
+    int64_t event_now_ms;       /* the clock when the current event's
+                                 * rules ran, the earliest due of its
+                                 * jobs */
 };
 
 /* The profile an event was resolved to, before later merges. */
