@@ -604,6 +604,16 @@ on_caps_checked(void *arg, int status, int allowed)
 }
 
 
+/* Returns nonzero when a frequency cap counts the jobs of `lane` on
+ * `channel`. A bulletin goes to residents who subscribed to its topic,
+ * so no cap counts it. */
+static int
+lane_capped(const char *channel, int lane)
+{
+    return lane != BULLETIN_LANE && caps_apply(&ob.set, channel, lane);
+}
+
+
 /*
  * Returns 1 and re-plans the job when its channel is in quiet hours in the
  * resident's zone. The job keeps its attempts, since nothing was tried.
@@ -645,10 +655,7 @@ guard_pace(struct delivery *d)
 
     if (quiet_hold(d))
         return;
-    /* A bulletin goes to residents who subscribed to its topic, so the
-     * frequency caps of service and outreach do not count it. */
-    if (d->lane == BULLETIN_LANE || d->sent_by_claim
-        || !caps_apply(&ob.set, channel, d->lane)) {
+    if (d->sent_by_claim || !lane_capped(channel, d->lane)) {
         deliver_checked(d);
         return;
     }
@@ -725,11 +732,12 @@ message_id_set(struct delivery *d, const char *key)
     const char *stored = json_string_value(json_object_get(d->job,
                                                            "message_id"));
 
-    if (stored != NULL && strlen(stored) < sizeof(d->message_id))
-        memcpy(d->message_id, stored, strlen(stored) + 1);
-    else
-        outbox_message_id(key, d->id, ob.set.message_id_domain,
-                          d->message_id, sizeof(d->message_id));
+    if (stored != NULL &&
+        g_strlcpy(d->message_id, stored, sizeof(d->message_id)) <
+            sizeof(d->message_id))
+        return;
+    outbox_message_id(key, d->id, ob.set.message_id_domain, d->message_id,
+                      sizeof(d->message_id));
 }
 
 
@@ -876,8 +884,7 @@ send_now_lanes(void)
         json_t *lanes = json_array();
 
         for (int lane = 0; lane <= BULLETIN_LANE; lane++)
-            if (lane == BULLETIN_LANE
-                || !caps_apply(&ob.set, channel->name, lane))
+            if (!lane_capped(channel->name, lane))
                 json_array_append_new(lanes, json_integer(lane));
         json_object_set_new(map, channel->name, lanes);
     }

@@ -86,8 +86,9 @@ void outbox_drain(void (*done)(void *arg), void *arg);
 void outbox_message_id(const char *key, int64_t job_id, const char *domain,
                        char *buf, size_t size);
 
-/* The longest delivery.message_id_domain, a DNS name's limit, and the
- * room a Message-ID with it takes, its terminating NUL included. */
+/* The maximum length of delivery.message_id_domain (a DNS name's), and
+ * the size of a Message-ID with such a domain, its terminating NUL
+ * included. */
 #define MESSAGE_ID_DOMAIN_MAX 253
 #define OUTBOX_MESSAGE_ID_SIZE (1 + 32 + 1 + MESSAGE_ID_DOMAIN_MAX + 1 + 1)
 

@@ -537,6 +537,7 @@ def test_waiting_past_lease_sent_once(tmp_path):
     lease go back to the outbox as retries, so no second claim sends
     them again."""
     count = 12
+
     # One connection to a server that takes 0.4 s per message: the queue
     # waits about 5 s, past the hand-over time of 1 s.
     smtp = SmtpServer(tmp_path, delay=0.4)
@@ -545,6 +546,7 @@ def test_waiting_past_lease_sent_once(tmp_path):
         'max_attempts = 100;', 'max_attempts = 100; lease = "2s";'))
     c.start()
     c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+
     try:
         notify(c, ["r%d@example.gov" % i for i in range(count)])
         wait_until(lambda: settled(c, count), timeout=90)
@@ -554,6 +556,7 @@ def test_waiting_past_lease_sent_once(tmp_path):
     finally:
         code = c.stop()
         smtp.stop()
+
     assert code == 0
     assert [j["state"] for j in jobs] == ["sent"] * count
     ids = collections.Counter(str(m["Message-ID"]) for m in msgs)

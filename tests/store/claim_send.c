@@ -255,6 +255,33 @@ send_now_reclaim_counts_again(void **state)
 }
 
 
+/* A claim of a job that a `sending` mark left returns the Message-ID the
+ * mark stored, so that the resend repeats it. */
+static void
+reclaim_returns_stored_message_id(void **state)
+{
+    struct fixture *f = *state;
+    json_t *jobs;
+
+    plan_on(f, "k", "email", 1);
+    jobs = jobs_claim_at(f, T0, 10, LEASE);
+    assert_null(json_string_value(json_object_get(json_array_get(jobs, 0),
+                                                  "message_id")));
+    json_decref(json_ok(f, f->ops->job_update, json_pack(
+        "{s:I, s:i, s:s, s:I, s:s}", "id",
+        (json_int_t)member_int(json_array_get(jobs, 0), "id"),
+        "generation", 1, "state", "sending", "now", (json_int_t)(T0 + 1),
+        "message_id", "<m@crier>")));
+    json_decref(jobs);
+
+    jobs = jobs_claim_at(f, T0 + LEASE, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0), "message_id"),
+                        "<m@crier>");
+    json_decref(jobs);
+}
+
+
 static int
 claim_status(struct fixture *f, json_t *send_now, int max_attempts)
 {
@@ -297,6 +324,7 @@ const struct CMUnitTest claim_send_tests[] = {
     CASE(send_now_stops_at_max_attempts),
     CASE(hold_before_hand_over_gives_attempt_back),
     CASE(send_now_reclaim_counts_again),
+    CASE(reclaim_returns_stored_message_id),
     CASE(send_now_rejects_invalid)
 };
 
