@@ -16,10 +16,12 @@ PLUGINS = os.path.join(BUILD, "plugins")
 
 # CRIER_VALGRIND=1 runs each crier under valgrind's leak check. A definite
 # leak or a memory error makes crier exit with VALGRIND_STATUS, which
-# stop() reports; scripts/run-tests uses it for one scenario.
+# stop() reports; scripts/run-tests uses it for one scenario. crier links
+# jemalloc, whose malloc and free valgrind must replace as it does glibc's.
 VALGRIND = os.environ.get("CRIER_VALGRIND") == "1"
 VALGRIND_STATUS = 99
 VALGRIND_COMMAND = ["valgrind", "--quiet", "--leak-check=full",
+                    "--soname-synonyms=somalloc=*jemalloc*",
                     "--show-leak-kinds=definite",
                     "--errors-for-leak-kinds=definite",
                     "--error-exitcode=%d" % VALGRIND_STATUS]
