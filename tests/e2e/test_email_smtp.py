@@ -2,10 +2,14 @@
 smtp_scenarios.py): the MIME crier writes, parsed back with Python's email
 package, and the outcome of each kind of SMTP reply."""
 import collections
+import email
 import email.header
+import email.policy
 import hashlib
 import os
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -566,3 +570,95 @@ def test_waiting_past_lease_sent_once(tmp_path):
     # counts only the hand-over that sent it.
     assert [j["attempts"] for j in jobs] == [1] * count
     assert "waited for a connection past its hand-over time" in c.log_text()
+
+
+
+
+class SlowReader(threading.Thread):
+    """An SMTP server that answers 354 and then waits before it reads the
+    message, through a small receive buffer, so that the sender's socket
+    fills and takes the message in parts. It keeps what it received."""
+
+    def __init__(self, wait=0.5):
+        super().__init__(daemon=True)
+        self.wait = wait
+        self.messages = []
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,),
+                             daemon=True).start()
+
+    def serve(self, conn):
+        with conn:
+            self.session(conn.makefile("rb"), conn)
+
+    def session(self, reader, conn):
+        conn.sendall(b"220 slow.example ESMTP\r\n")
+        for line in reader:
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250 slow.example\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                time.sleep(self.wait)
+                data = []
+                for part in reader:
+                    if part == b".\r\n":
+                        break
+                    data.append(part[1:] if part.startswith(b"..") else part)
+                self.messages.append(b"".join(data))
+                conn.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_large_message_arrives_whole(tmp_path):
+    """A message larger than the socket takes at once goes out in parts,
+    each byte once and in order. Each "=" takes three bytes in
+    quoted-printable, so that the message (5 MB) is larger than the
+    largest send buffer of a loopback socket (4 MB)."""
+    lines = ["%06d %s" % (i, "=" * 60) for i in range(13000)]
+    folder = tmp_path / "templates" / "notice"
+    folder.mkdir(parents=True)
+    (folder / "subject.mustache").write_text("Paving notice")
+    (folder / "text.mustache").write_text("\n".join(lines) + "\n")
+    (folder / "html.mustache").write_text(
+        "".join("<p>%s</p>\n" % line for line in lines))
+    smtp = SlowReader()
+    smtp.start()
+    settings = 'url = "smtp://127.0.0.1:%d";' % smtp.port
+    text = config(settings).replace(TEMPLATES, str(tmp_path / "templates"))
+    c = Crier(tmp_path, text).start()
+    c.store = Store(os.path.join(c.workdir, "var", "crier.db"))
+    try:
+        notify(c, ["ana@example.gov", "ben@example.gov"])
+        wait_until(lambda: settled(c, 2), timeout=60)
+        jobs = c.store.jobs()
+    finally:
+        code = c.stop()
+        smtp.stop()
+    assert code == 0
+    assert [j["state"] for j in jobs] == ["sent", "sent"]
+    assert len(smtp.messages) == 2
+    for raw in smtp.messages:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        plain, html = list(msg.iter_parts())
+        assert plain.get_content().splitlines() == lines
+        assert html.get_content().splitlines() == ["<p>%s</p>" % line
+                                                   for line in lines]

@@ -139,6 +139,41 @@ tls_wire(struct smtp_tls *tls, GBytes *message, const GString *commands)
 
 
 /*
+ * Writes what the socket takes of `bufs` at once, and returns nonzero
+ * when that was all of it or the socket is broken. Otherwise the buffers
+ * left are moved to the front of `bufs` and counted in *count.
+ *
+ * A write that completes at once then needs no request: libuv completes
+ * a request on the next loop turn, and that turn rewrites the socket's
+ * epoll registration even though nothing in it changed, a system call
+ * per message. uv_try_write refuses while earlier writes are queued, so
+ * the bytes stay in order.
+ */
+static int
+conn_try_write(struct smtp_conn *conn, uv_buf_t *bufs, unsigned *count)
+{
+    int written = uv_try_write((uv_stream_t *) conn->tcp, bufs, *count);
+    unsigned whole = 0;             /* buffers written to their end */
+    size_t rest;
+
+    if (written == UV_EAGAIN)
+        return 0;
+    if (written < 0)
+        return 1;                   /* a broken socket also fails reads */
+    rest = (size_t) written;
+    while (whole < *count && rest >= bufs[whole].len)
+        rest -= bufs[whole++].len;
+    if (whole == *count)
+        return 1;
+    bufs[whole].base += rest;
+    bufs[whole].len -= rest;
+    memmove(bufs, bufs + whole, (*count - whole) * sizeof(*bufs));
+    *count -= whole;
+    return 0;
+}
+
+
+/*
  * Writes `message` and then `commands`, through TLS when it is on.
  * Either may be NULL. The write takes a reference to `message`, so its
  * bytes go out unchanged, and frees `commands`.
@@ -179,6 +214,11 @@ conn_write_message(struct smtp_conn *conn, GBytes *message,
         return;
     }
 
+    if (conn_try_write(conn, bufs, &count)) {
+        if (commands != NULL)
+            g_string_free(commands, TRUE);
+        return;
+    }
     w = g_new(struct conn_write_req, 1);
     w->message = message != NULL ? g_bytes_ref(message) : NULL;
     w->commands = commands;
