@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
+#include "allocator.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "import/import.h"
@@ -134,6 +135,7 @@ command_version(void)
            CRIER_ABI_MINOR);
     printf("libuv %s, SQLite %s, jansson %s, %s\n", uv_version_string(),
            sqlite3_libversion(), JANSSON_VERSION, curl_version());
+    printf("allocator: %s\n", allocator_name());
     return 0;
 }
 
