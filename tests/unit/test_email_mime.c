@@ -856,6 +856,30 @@ test_boundary_not_in_bodies(void **state)
 
 
 static void
+test_boundary_from_message_id(void **state)
+{
+    char boundary[128];
+    char small[12];
+    char *id = g_strdup_printf("<%s@notify.example.gov>",
+                               "0123456789abcdef0123456789abcdef"
+                               "0123456789abcdef0123456789abcdef");
+
+    mime_boundary_format(MESSAGE_ID, boundary, sizeof(boundary));
+    assert_string_equal(boundary, "=_crier_0f3c9a1b2d4e5f60718293a4b5c6d7e8"
+                                  "notifyexamplegov");
+    /* 60 characters of the id at most, so 68 in all (RFC 2046: 70). */
+    mime_boundary_format(id, boundary, sizeof(boundary));
+    assert_int_equal(strlen(boundary), 68);
+    assert_true(g_str_has_prefix(boundary, "=_crier_0123456789abcdef"));
+    /* A small buffer gets what fits. */
+    mime_boundary_format(MESSAGE_ID, small, sizeof(small));
+    assert_string_equal(small, "=_crier_0f3");
+    g_free(id);
+    (void) state;
+}
+
+
+static void
 test_message_repeatable(void **state)
 {
     struct crier_message msg = message_make("Closed", "text", "<p>html</p>");
@@ -969,6 +993,7 @@ main(void)
         cmocka_unit_test(test_message_reply_to),
         cmocka_unit_test(test_message_multipart),
         cmocka_unit_test(test_boundary_not_in_bodies),
+        cmocka_unit_test(test_boundary_from_message_id),
         cmocka_unit_test(test_message_repeatable),
         cmocka_unit_test(test_message_rejects),
         cmocka_unit_test(test_unsubscribe_headers),

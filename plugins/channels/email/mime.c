@@ -612,15 +612,34 @@ mime_qp_append(GString *out, const char *data, size_t len)
 }
 
 
+/* The most characters of the Message-ID in a boundary. With the prefix
+ * that stays within the 70 characters that RFC 2046 allows. */
+#define BOUNDARY_ID_MAX 60
+
 void
 mime_boundary_format(const char *message_id, char *buf, size_t size)
 {
-    gchar *digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
-                                                  message_id, -1);
+    static const char prefix[] = "=_crier_";
+    size_t len = sizeof(prefix) - 1;
+    size_t copied = 0;
 
-    /* Quoted-printable never writes "=_", so no body line can match. */
-    snprintf(buf, size, "=_crier_%.32s", digest);
-    g_free(digest);
+    if (size <= len) {
+        if (size > 0)
+            buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, prefix, len);
+    /* Letters and digits need no quoting in the Content-Type parameter.
+     * The Message-ID is already unique per message, so no digest of it
+     * is needed. */
+    for (const char *p = message_id; *p != '\0' && copied < BOUNDARY_ID_MAX
+                                     && len + 1 < size; p++) {
+        if (g_ascii_isalnum(*p)) {
+            buf[len++] = *p;
+            copied++;
+        }
+    }
+    buf[len] = '\0';
 }
 
 

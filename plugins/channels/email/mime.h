@@ -69,7 +69,9 @@ int mime_address_header_append(GString *out, const char *name,
  */
 void mime_qp_append(GString *out, const char *data, size_t len);
 
-/* Writes the multipart boundary for `message_id` into `buf`. */
+/* Writes the multipart boundary for `message_id` into `buf`: "=_crier_"
+ * and the Message-ID's letters and digits, the same on every resend.
+ * Quoted-printable never writes "=_", so no body line can match it. */
 void mime_boundary_format(const char *message_id, char *buf, size_t size);
 
 /* The sender fields and date, which struct crier_message lacks. */
