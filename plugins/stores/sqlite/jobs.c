@@ -9,13 +9,6 @@
 #include "sqlite.h"
 
 
-#define JOB_COLUMNS                                                         \
-    "id, key, rule, program, profile, event_seq, channel, template,"        \
-    " recipient, state, generation, attempts, due, lease_until, owner,"     \
-    " message_id, provider_id, error, last_error, created, updated,"        \
-    " language, lane, priority, template_version, delivery_status,"        \
-    " delivery_code, delivery_text, delivery_time"
-
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
     " template, recipient, state, generation, attempts, due, created,"
@@ -59,36 +52,6 @@ static const char attempt_insert_sql[] =
 static const char attempts_select_sql[] =
     "SELECT number, time_ms, outcome, reply FROM job_attempts"
     " WHERE job = ?1 ORDER BY number";
-
-/* The order, lane then due then priority, is job_compare_due's. */
-#define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
-
-/* A job that a paused scope covers is left where it is until a resume. */
-#define JOB_NOT_PAUSED                                                      \
-    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'all'"         \
-    "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
-    "  OR (p.scope = 'program' AND p.name = jobs.program))"
-
-/* The due jobs of one lane, in claim order, read without a sort from
- * jobs_claim (lane, due, priority DESC), which contains planned jobs only,
- * so that a claim stays quick behind a bulletin's backlog. */
-#define JOB_LANE_DUE(lane)                                                  \
-    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"                     \
-    "    WHERE state = 'planned' AND lane = " lane " AND due <= ?1"         \
-    JOB_NOT_PAUSED " ORDER BY due, priority DESC, id LIMIT ?2)"
-
-/* One part per lane (0 to JOB_LANE_MAX) and one for ended leases
- * (jobs_lease). */
-_Static_assert(JOB_LANE_MAX == 2, "jobs_claimable_sql reads lanes 0 to 2");
-static const char jobs_claimable_sql[] =
-    "SELECT * FROM ("
-    JOB_LANE_DUE("0") "  UNION ALL"
-    JOB_LANE_DUE("1") "  UNION ALL"
-    JOB_LANE_DUE("2") "  UNION ALL"
-    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
-    JOB_NOT_PAUSED JOB_CLAIM_ORDER " LIMIT ?2))"
-    JOB_CLAIM_ORDER " LIMIT ?2";
 
 #define JOBS_LIST_SELECT "SELECT " JOB_COLUMNS " FROM jobs WHERE id < ?4"
 #define JOBS_LIST_ORDER " ORDER BY id DESC LIMIT ?3"
@@ -144,7 +107,7 @@ static const char job_counts_sql[] =
 
 
 /* Reads a row of JOB_COLUMNS into `job`, which the caller clears. */
-static int
+int
 job_row_read(sqlite3_stmt *stmt, struct job *job)
 {
     int state;
@@ -320,35 +283,6 @@ job_change_variant(const struct job *job, const struct job_change *change)
 }
 
 
-/* Reads the claimable jobs into `jobs` (room for claim->limit). */
-static int
-jobs_claimable_read(struct connection *conn, struct request *req,
-                    struct job *jobs, size_t *count)
-{
-    const struct claim_request *claim = &req->input.claim;
-    sqlite3_stmt *stmt;
-    int rc = 0;
-    int step = SQLITE_DONE;
-
-    *count = 0;
-    stmt = connection_statement(conn, STMT_JOBS_CLAIMABLE,
-                                jobs_claimable_sql);
-    if (stmt == NULL)
-        return connection_fail(conn, req, sqlite3_errcode(conn->db));
-    sqlite3_bind_int64(stmt, 1, claim->now);
-    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)claim->limit);
-    while (rc == 0 && *count < claim->limit
-           && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = job_row_read(stmt, &jobs[*count]);
-        (*count)++;
-    }
-    sqlite3_reset(stmt);
-    if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = connection_fail(conn, req, step);
-    return rc;
-}
-
-
 /* Sets "address_invalid" on a claim whose recipient was marked invalid. */
 static int
 claim_address_check(struct connection *conn, struct request *req,
@@ -473,7 +407,7 @@ jobs_claim(struct connection *conn, struct request *req)
     int rc;
 
     req->result = json_pack("{s:[]}", "jobs");
-    jobs = calloc(req->input.claim.limit, sizeof(*jobs));
+    jobs = malloc(req->input.claim.limit * sizeof(*jobs));
     free(req->claimed_seqs);
     req->claimed_seqs = calloc(req->input.claim.limit + 1,
                                sizeof(*req->claimed_seqs));

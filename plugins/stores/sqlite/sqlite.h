@@ -139,6 +139,18 @@ struct request {
 #define JOB_IN_FLIGHT                                                       \
     "state IN ('claimed', 'sending') AND lease_until IS NOT NULL"
 
+/* The columns that job_row_read reads, and the places of those that
+ * give the claim order. */
+#define JOB_COLUMNS                                                         \
+    "id, key, rule, program, profile, event_seq, channel, template,"        \
+    " recipient, state, generation, attempts, due, lease_until, owner,"     \
+    " message_id, provider_id, error, last_error, created, updated,"        \
+    " language, lane, priority, template_version, delivery_status,"        \
+    " delivery_code, delivery_text, delivery_time"
+#define JOB_COLUMN_ID       0
+#define JOB_COLUMN_DUE      12
+#define JOB_COLUMN_PRIORITY 23
+
 /* The statements of jobs_list: one per filter mix (jobs.c). */
 #define JOBS_LIST_VARIANTS 8
 
@@ -175,7 +187,8 @@ enum statement_id {
     STMT_ATTEMPT_INSERT,
     STMT_ATTEMPTS_SELECT,
     STMT_ERASE_ATTEMPTS,
-    STMT_JOBS_CLAIMABLE,
+    STMT_JOBS_LANE_DUE,
+    STMT_JOBS_LEASE_ENDED,
     STMT_JOBS_LIST,           /* JOBS_LIST_VARIANTS, see jobs_list_sql */
     STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + JOBS_LIST_VARIANTS - 1,
     STMT_JOB_COUNTS,
@@ -438,6 +451,11 @@ int jobs_claim_finish(struct connection *conn, struct request *req);
 int job_update(struct connection *conn, struct request *req);
 int job_sending_capped(struct connection *conn, struct request *req);
 int jobs_list(struct connection *conn, struct request *req);
+int job_row_read(sqlite3_stmt *stmt, struct job *job);
+
+/* claimable.c */
+int jobs_claimable_read(struct connection *conn, struct request *req,
+                        struct job *jobs, size_t *count);
 
 /* history.c */
 int merge_apply(struct connection *conn, struct request *req,
