@@ -19,13 +19,22 @@ static const char job_insert_sql[] =
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
 
+/* What job_change_apply, the caps and the report counter of an update
+ * read, and no more: every text read is a copy to make and free. */
+static const char job_change_select_sql[] =
+    "SELECT id, rule, profile, channel, template, state, generation,"
+    " attempts, due, lease_until, message_id, error, last_error"
+    " FROM jobs WHERE id = ?1";
+
 /*
  * The narrower writes of a claim and of an update. SQLite rewrites every
  * index that contains a column named in SET, whether or not its value
  * changed, so each write names only what its step can change. An
  * update names message_id (jobs_message_id, whose entries land at random
  * pages) and error (jobs_rule) only when they change: the variant index
- * has 1 for message_id and 2 for error.
+ * has 1 for message_id and 2 for error. A change keeps the stored
+ * provider_id, language and template_version unless it sets them, so
+ * an update binds NULL for those it does not set and need not read them.
  */
 static const char job_claim_write_sql[] =
     "UPDATE jobs SET state = ?2, generation = ?3, lease_until = ?4,"
@@ -33,8 +42,9 @@ static const char job_claim_write_sql[] =
 
 #define JOB_CHANGE_SET                                                      \
     "UPDATE jobs SET state = ?2, attempts = ?3, due = ?4,"                  \
-    " lease_until = ?5, provider_id = ?6, last_error = ?7, updated = ?8,"   \
-    " language = ?9, template_version = ?10"
+    " lease_until = ?5, provider_id = coalesce(?6, provider_id),"           \
+    " last_error = ?7, updated = ?8, language = coalesce(?9, language),"    \
+    " template_version = coalesce(?10, template_version)"
 
 static const char *const job_change_write_sql[4] = {
     JOB_CHANGE_SET " WHERE id = ?1",
@@ -145,6 +155,34 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->delivery_code = column_text_copy(stmt, 26, &rc);
     job->delivery_text = column_text_copy(stmt, 27, &rc);
     job->delivery_time = sqlite3_column_int64(stmt, 28);
+    return state < 0 ? CRIER_EIO : rc;
+}
+
+
+/* Reads a row of job_change_select_sql into `job`, which the caller
+ * clears. The columns it does not read stay zero or NULL. */
+static int
+job_change_row_read(sqlite3_stmt *stmt, struct job *job)
+{
+    int state;
+    int rc = 0;
+
+    memset(job, 0, sizeof(*job));
+    job->id = sqlite3_column_int64(stmt, 0);
+    job->rule = column_text_copy(stmt, 1, &rc);
+    job->profile = column_text_copy(stmt, 2, &rc);
+    job->channel = column_text_copy(stmt, 3, &rc);
+    job->template_name = column_text_copy(stmt, 4, &rc);
+    state = job_state_parse((const char *)sqlite3_column_text(stmt, 5));
+    job->state = state < 0 ? JOB_DEAD : (enum job_state)state;
+    job->generation = sqlite3_column_int64(stmt, 6);
+    job->attempts = sqlite3_column_int64(stmt, 7);
+    job->due = sqlite3_column_int64(stmt, 8);
+    job->leased = sqlite3_column_type(stmt, 9) != SQLITE_NULL;
+    job->lease_until = sqlite3_column_int64(stmt, 9);
+    job->message_id = column_text_copy(stmt, 10, &rc);
+    job->error = column_text_copy(stmt, 11, &rc);
+    job->last_error = column_text_copy(stmt, 12, &rc);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -426,29 +464,51 @@ jobs_claim(struct connection *conn, struct request *req)
 }
 
 
-/* Reads job `id` into `job`, or returns CRIER_ENOTFOUND. */
+/* Reads job `id` into `job` with `row_read`, or returns
+ * CRIER_ENOTFOUND. */
 static int
-job_read(struct connection *conn, struct request *req, int64_t id,
-         struct job *job)
+job_read_as(struct connection *conn, struct request *req, int64_t id,
+            struct job *job, enum statement_id statement, const char *sql,
+            int (*row_read)(sqlite3_stmt *, struct job *))
 {
     sqlite3_stmt *stmt;
     int rc = 0;
     int step = SQLITE_DONE;
 
     memset(job, 0, sizeof(*job));
-    stmt = connection_statement(conn, STMT_JOB_SELECT, job_select_sql);
+    stmt = connection_statement(conn, statement, sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
     sqlite3_bind_int64(stmt, 1, id);
     step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
-        rc = job_row_read(stmt, job);
+        rc = row_read(stmt, job);
     sqlite3_reset(stmt);
     if (step == SQLITE_DONE)
         return CRIER_ENOTFOUND;
     if (step != SQLITE_ROW)
         return connection_fail(conn, req, step);
     return rc;
+}
+
+
+/* Reads every column of job `id`. */
+static int
+job_read(struct connection *conn, struct request *req, int64_t id,
+         struct job *job)
+{
+    return job_read_as(conn, req, id, job, STMT_JOB_SELECT, job_select_sql,
+                       job_row_read);
+}
+
+
+/* Reads what job_change_store and the caps need of job `id`. */
+static int
+job_change_read(struct connection *conn, struct request *req, int64_t id,
+                struct job *job)
+{
+    return job_read_as(conn, req, id, job, STMT_JOB_CHANGE_SELECT,
+                       job_change_select_sql, job_change_row_read);
 }
 
 
@@ -544,7 +604,7 @@ job_update(struct connection *conn, struct request *req)
     struct job job;
     int rc;
 
-    rc = job_read(conn, req, change->id, &job);
+    rc = job_change_read(conn, req, change->id, &job);
     if (rc == 0)
         rc = job_change_store(conn, req, &job, change);
     job_clear(&job);
@@ -591,7 +651,7 @@ job_sending_capped(struct connection *conn, struct request *req)
     int full = 0;
     int rc;
 
-    rc = job_read(conn, req, capped->change.id, &job);
+    rc = job_change_read(conn, req, capped->change.id, &job);
     for (size_t i = 0; rc == 0 && job.profile != NULL && !full
          && i < capped->cap_count; i++)
         rc = cap_full(conn, req, &capped->caps[i], &job, &full);

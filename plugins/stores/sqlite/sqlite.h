@@ -181,6 +181,7 @@ enum statement_id {
     STMT_STAGES_OF,
     STMT_JOB_INSERT,
     STMT_JOB_SELECT,
+    STMT_JOB_CHANGE_SELECT,
     STMT_JOB_CLAIM_WRITE,
     STMT_JOB_CHANGE_WRITE,    /* four variants, see job_change_write */
     STMT_JOB_CHANGE_WRITE_LAST = STMT_JOB_CHANGE_WRITE + 3,
