@@ -277,9 +277,38 @@ enum statement_id {
     STMT_COUNT
 };
 
+/* The most distinct counters that report_sums keeps before it writes
+ * them out. A run of deliveries touches a few: one per rule, template,
+ * channel and outcome. */
+#define REPORT_SUMS_MAX 16
+
+/* One report_messages counter and what a run has added to it. */
+struct report_sum {
+    char *rule;
+    char *template_name;
+    char *channel;
+    char *metric;
+    int64_t day;
+    int64_t count;
+};
+
+/*
+ * The report counter additions of a run of delivery requests, which the
+ * writer sums in memory and writes once, at the end of the run, inside
+ * the run's savepoint (report.c, writer.c). Outside a run, `active` is 0
+ * and each addition is written at once.
+ */
+struct report_sums {
+    int active;
+    size_t count;
+    uint64_t added;           /* additions so far, never reset */
+    struct report_sum entries[REPORT_SUMS_MAX];
+};
+
 struct connection {
     sqlite3 *db;
     sqlite3_stmt *statements[STMT_COUNT];
+    struct report_sums sums;
 };
 
 /* Runs a list of requests on a worker's connection. */
@@ -522,6 +551,9 @@ int goal_hit_apply(struct connection *conn, struct request *req,
 int engagement_apply(struct connection *conn, struct request *req,
                      const struct engagement *item);
 int report_read(struct connection *conn, struct request *req);
+void report_sums_begin(struct connection *conn);
+int report_sums_write(struct connection *conn, struct request *req);
+void report_sums_end(struct connection *conn);
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
 
