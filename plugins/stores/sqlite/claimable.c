@@ -36,15 +36,43 @@ static const char lease_ended_sql[] =
     " WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
     JOB_NOT_PAUSED " ORDER BY lane, due, priority DESC, id LIMIT ?2";
 
+/* The room that a claim's arrays start with. They grow up to the
+ * claim's limit, which may be far more than a claim finds. */
+#define CLAIM_ROOM_FIRST 16
+
 /* The jobs a claim read so far, and the ended leases not yet merged. */
 struct claim_read {
-    struct job *jobs;           /* in claim order, room for `limit` */
+    struct job *jobs;           /* in claim order */
     size_t count;
+    size_t room;
     size_t limit;
     struct job *ended;          /* in claim order */
     size_t ended_count;
+    size_t ended_room;
     size_t ended_next;          /* the first one not moved to `jobs` */
 };
+
+
+/* Makes room for one more job in *jobs, up to `limit`. */
+static int
+jobs_room_make(struct job **jobs, size_t count, size_t *room, size_t limit)
+{
+    size_t grown = *room * 2;
+    struct job *moved;
+
+    if (count < *room)
+        return 0;
+    if (grown < CLAIM_ROOM_FIRST)
+        grown = CLAIM_ROOM_FIRST;
+    if (grown > limit)
+        grown = limit;
+    moved = realloc(*jobs, grown * sizeof(**jobs));
+    if (moved == NULL)
+        return CRIER_ENOMEM;
+    *jobs = moved;
+    *room = grown;
+    return 0;
+}
 
 
 /* Reads the jobs whose lease has ended into read->ended. */
@@ -64,13 +92,10 @@ lease_ended_read(struct connection *conn, struct request *req,
     sqlite3_bind_int64(stmt, 2, (sqlite3_int64)read->limit);
     while (rc == 0 && read->ended_count < read->limit
            && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (read->ended == NULL) {
-            read->ended = malloc(read->limit * sizeof(*read->ended));
-            if (read->ended == NULL) {
-                rc = CRIER_ENOMEM;
-                break;
-            }
-        }
+        rc = jobs_room_make(&read->ended, read->ended_count,
+                            &read->ended_room, read->limit);
+        if (rc < 0)
+            break;
         rc = job_row_read(stmt, &read->ended[read->ended_count]);
         read->ended_count++;
     }
@@ -81,15 +106,23 @@ lease_ended_read(struct connection *conn, struct request *req,
 }
 
 
-/* Moves the ended leases that go before `next` to the claim's jobs, while
- * it has room. A NULL `next` moves them all. */
-static void
+/* Moves the ended leases that go before `next` to the claim's jobs,
+ * up to the limit. A NULL `next` moves them all. */
+static int
 lease_ended_merge(struct claim_read *read, const struct job *next)
 {
+    int rc = 0;
+
     while (read->ended_next < read->ended_count && read->count < read->limit
            && (next == NULL
-               || job_compare_due(&read->ended[read->ended_next], next) < 0))
+               || job_compare_due(&read->ended[read->ended_next], next) < 0)) {
+        rc = jobs_room_make(&read->jobs, read->count, &read->room,
+                            read->limit);
+        if (rc < 0)
+            break;
         read->jobs[read->count++] = read->ended[read->ended_next++];
+    }
+    return rc;
 }
 
 
@@ -117,8 +150,11 @@ lane_due_read(struct connection *conn, struct request *req,
         next.lane = lane;
         next.due = sqlite3_column_int64(stmt, JOB_COLUMN_DUE);
         next.priority = sqlite3_column_int64(stmt, JOB_COLUMN_PRIORITY);
-        lease_ended_merge(read, &next);
-        if (read->count < read->limit) {
+        rc = lease_ended_merge(read, &next);
+        if (rc == 0 && read->count < read->limit)
+            rc = jobs_room_make(&read->jobs, read->count, &read->room,
+                                read->limit);
+        if (rc == 0 && read->count < read->limit) {
             rc = job_row_read(stmt, &read->jobs[read->count]);
             read->count++;
         }
@@ -131,16 +167,14 @@ lane_due_read(struct connection *conn, struct request *req,
 
 
 /*
- * Reads the claimable jobs into `jobs` (room for the claim's limit) in
- * claim order and sets *count. The caller clears the jobs read, even on
- * failure.
+ * Reads the claimable jobs in claim order into *jobs, which the caller
+ * frees after it clears the *count jobs, even on failure.
  */
 int
 jobs_claimable_read(struct connection *conn, struct request *req,
-                    struct job *jobs, size_t *count)
+                    struct job **jobs, size_t *count)
 {
-    struct claim_read read = { .jobs = jobs,
-                               .limit = req->input.claim.limit };
+    struct claim_read read = { .limit = req->input.claim.limit };
     int rc;
 
     rc = lease_ended_read(conn, req, &read);
@@ -148,10 +182,11 @@ jobs_claimable_read(struct connection *conn, struct request *req,
          && read.count < read.limit; lane++)
         rc = lane_due_read(conn, req, &read, lane);
     if (rc == 0)
-        lease_ended_merge(&read, NULL);
+        rc = lease_ended_merge(&read, NULL);
     for (size_t i = read.ended_next; i < read.ended_count; i++)
         job_clear(&read.ended[i]);
     free(read.ended);
+    *jobs = read.jobs;
     *count = read.count;
     return rc;
 }

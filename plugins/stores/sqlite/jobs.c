@@ -438,23 +438,20 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
 int
 jobs_claim(struct connection *conn, struct request *req)
 {
-    struct job *jobs;
+    struct job *jobs = NULL;
     size_t count = 0;
     size_t i;
     json_t *list;
     int rc;
 
     req->result = json_pack("{s:[]}", "jobs");
-    jobs = malloc(req->input.claim.limit * sizeof(*jobs));
     free(req->claimed_seqs);
     req->claimed_seqs = calloc(req->input.claim.limit + 1,
                                sizeof(*req->claimed_seqs));
-    if (req->result == NULL || jobs == NULL || req->claimed_seqs == NULL) {
-        free(jobs);
+    if (req->result == NULL || req->claimed_seqs == NULL)
         return CRIER_ENOMEM;
-    }
     list = json_object_get(req->result, "jobs");
-    rc = jobs_claimable_read(conn, req, jobs, &count);
+    rc = jobs_claimable_read(conn, req, &jobs, &count);
     for (i = 0; rc == 0 && i < count; i++)
         rc = job_claim_one(conn, req, &jobs[i], list);
     for (i = 0; i < count; i++)
@@ -565,6 +562,21 @@ attempts_read(struct connection *conn, struct request *req, struct job *job)
 }
 
 
+/* Sets the result of an update to {"state": `state`}. One runs for each
+ * delivery, so it builds the object without json_pack's parsing. */
+static int
+state_result_set(struct request *req, enum job_state state)
+{
+    req->result = json_object();
+    if (req->result == NULL
+        || json_object_set_new_nocheck(req->result, "state",
+                                       json_string(job_state_name(state)))
+           < 0)
+        return CRIER_ENOMEM;
+    return 0;
+}
+
+
 /* Applies `change` to the read `job` and stores it, with the attempt it
  * ends and its report count, and sets the result to its new state. */
 static int
@@ -587,12 +599,8 @@ job_change_store(struct connection *conn, struct request *req,
             rc = report_count_add(conn, req, job->rule, job->template_name,
                                   job->channel, metric, change->now);
     }
-    if (rc == 0) {
-        req->result = json_pack("{s:s}", "state",
-                                job_state_name(job->state));
-        if (req->result == NULL)
-            rc = CRIER_ENOMEM;
-    }
+    if (rc == 0)
+        rc = state_result_set(req, job->state);
     return rc;
 }
 

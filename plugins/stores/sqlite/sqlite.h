@@ -485,7 +485,7 @@ int job_row_read(sqlite3_stmt *stmt, struct job *job);
 
 /* claimable.c */
 int jobs_claimable_read(struct connection *conn, struct request *req,
-                        struct job *jobs, size_t *count);
+                        struct job **jobs, size_t *count);
 
 /* history.c */
 int merge_apply(struct connection *conn, struct request *req,
