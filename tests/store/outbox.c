@@ -186,8 +186,9 @@ claim_merges_ended_leases_by_lane(void **state)
 
 
 /* The sqlite store reads a lane's due jobs in claim order from
- * jobs_claim, with no sort. The query is a copy of lane_due_sql in
- * plugins/stores/sqlite/claimable.c, without the pause check. */
+ * jobs_claim, with no sort, and checks the pauses by primary key with no
+ * temporary table per row. The query is a copy of lane_due_sql in
+ * plugins/stores/sqlite/claimable.c. */
 static void
 claim_sqlite_reads_lane_unsorted(void **state)
 {
@@ -202,13 +203,22 @@ claim_sqlite_reads_lane_unsorted(void **state)
     store_close(f);
     snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
     rows = sqlite_file_rows(path, "EXPLAIN QUERY PLAN SELECT * FROM jobs"
-                                  " WHERE state = 'planned' AND lane = 1"
-                                  " AND due <= 0"
-                                  " ORDER BY due, priority DESC, id"
-                                  " LIMIT 10");
+                            " WHERE state = 'planned' AND lane = 1"
+                            " AND due <= 0"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses"
+                            "  WHERE scope = 'all')"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses p"
+                            "  WHERE p.scope = 'channel'"
+                            "  AND p.name = jobs.channel)"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses p"
+                            "  WHERE p.scope = 'program'"
+                            "  AND p.name = jobs.program)"
+                            " ORDER BY due, priority DESC, id LIMIT 10");
     query_plan = json_dumps(rows, 0);
     assert_non_null(strstr(query_plan, "jobs_claim"));
     assert_null(strstr(query_plan, "TEMP B-TREE"));
+    assert_null(strstr(query_plan, "MULTI-INDEX OR"));
+    assert_null(strstr(query_plan, "SCAN"));
     free(query_plan);
     json_decref(rows);
 }

@@ -14,11 +14,18 @@
 #include "sqlite.h"
 
 
-/* A job that a paused scope covers is left where it is until a resume. */
+/*
+ * A job that a paused scope covers is left where it is until a resume.
+ * One NOT EXISTS per scope, each a lookup by primary key: a single
+ * subquery with OR between the scopes made SQLite 3.40 build a temporary
+ * B-tree of the matching pauses for every row it read.
+ */
 #define JOB_NOT_PAUSED                                                      \
-    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'all'"         \
-    "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
-    "  OR (p.scope = 'program' AND p.name = jobs.program))"
+    " AND NOT EXISTS (SELECT 1 FROM pauses WHERE scope = 'all')"            \
+    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'channel'"     \
+    "  AND p.name = jobs.channel)"                                          \
+    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'program'"     \
+    "  AND p.name = jobs.program)"
 
 /* The due jobs of lane ?3 in claim order, read without a sort from
  * jobs_claim (lane, due, priority DESC), which contains planned jobs

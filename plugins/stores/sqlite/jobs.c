@@ -445,13 +445,16 @@ jobs_claim(struct connection *conn, struct request *req)
     int rc;
 
     req->result = json_pack("{s:[]}", "jobs");
-    free(req->claimed_seqs);
-    req->claimed_seqs = calloc(req->input.claim.limit + 1,
-                               sizeof(*req->claimed_seqs));
-    if (req->result == NULL || req->claimed_seqs == NULL)
+    if (req->result == NULL)
         return CRIER_ENOMEM;
     list = json_object_get(req->result, "jobs");
     rc = jobs_claimable_read(conn, req, &jobs, &count);
+    /* Sized by what was read, not by the limit, because glibc's malloc
+     * merges its fast bins before it returns a block of 1 KB or more. */
+    free(req->claimed_seqs);
+    req->claimed_seqs = calloc(count + 1, sizeof(*req->claimed_seqs));
+    if (rc == 0 && req->claimed_seqs == NULL)
+        rc = CRIER_ENOMEM;
     for (i = 0; rc == 0 && i < count; i++)
         rc = job_claim_one(conn, req, &jobs[i], list);
     for (i = 0; i < count; i++)
