@@ -233,6 +233,57 @@ failed_update_undone_alone(void **state)
 
 
 /*
+ * Makes the counter of one rule fail when the writer writes a group's
+ * sums. The group is undone and each update runs again alone, so only
+ * the updates that add to that counter fail.
+ */
+static void
+failed_counter_fails_its_updates(void **state)
+{
+    struct fixture *f = *state;
+    struct outcome outcomes[JOBS] = { { 0 } };
+    char path[PATH_MAX + 64];
+    int64_t ids[JOBS];
+    void *lock;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    jobs_claimed_of(f, ids, JOBS, 3);
+    for (int i = 0; i < JOBS; i++) {
+        update_queue(f, sending(ids[i]), &outcomes[i]);
+        outcomes_wait(f, &outcomes[i], 1);
+    }
+    memset(outcomes, 0, sizeof(outcomes));
+    snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
+    sqlite_file_exec(path, "CREATE TRIGGER counter_refused BEFORE INSERT"
+                     " ON report_messages WHEN NEW.rule = 'notice-1'"
+                     " BEGIN SELECT RAISE(ABORT, 'refused by the test');"
+                     " END");
+
+    lock = sqlite_file_lock(path);
+    update_queue(f, sent(ids[0]), &outcomes[0]);
+    usleep(200 * 1000);         /* the writer takes it and waits */
+    for (int i = 1; i < JOBS; i++)
+        update_queue(f, sent(ids[i]), &outcomes[i]);
+    sqlite_file_unlock(lock);
+    outcomes_wait(f, outcomes, JOBS);
+
+    for (int i = 0; i < JOBS; i++) {
+        if (i % 3 == 1) {
+            assert_true(outcomes[i].status < 0);
+            state_check(f, ids[i], "sending");
+        } else {
+            assert_int_equal(outcomes[i].status, 0);
+            state_check(f, ids[i], "sent");
+        }
+    }
+    assert_int_equal(sent_count(f, "notice-0"), JOBS / 3);
+    assert_int_equal(sent_count(f, "notice-1"), 0);
+    assert_int_equal(sent_count(f, "notice-2"), JOBS / 3);
+}
+
+
+/*
  * Holds the write lock while the writer waits with one update, so that
  * the others join its group. The group counts more distinct counters
  * than the writer sums in memory at once.
@@ -277,6 +328,7 @@ counters_of_many_rules_in_one_group(void **state)
 const struct CMUnitTest group_tests[] = {
     CASE(updates_queued_together),
     CASE(failed_update_undone_alone),
+    CASE(failed_counter_fails_its_updates),
     CASE(counters_of_many_rules_in_one_group)
 };
 

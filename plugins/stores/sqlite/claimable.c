@@ -6,8 +6,8 @@
  * straight from jobs_claim, and one query reads the jobs whose lease
  * has ended. The C code below merges the two in claim order. A single
  * query with an outer ORDER BY would copy every row, all of its columns,
- * into a sorter and back. That cost about 31,000 instructions per
- * claimed job in bench/email.
+ * into a sorter and back: about 31,000 instructions per claimed job,
+ * measured with callgrind in bench/email on SQLite 3.40.
  */
 #include <stdlib.h>
 

@@ -19,8 +19,9 @@ static const char job_insert_sql[] =
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
 
-/* What job_change_apply, the caps and the report counter of an update
- * read, and no more: every text read is a copy to make and free. */
+/* The columns that job_change_apply, the caps and the report counter of
+ * an update need. Each text read is a copy to make and free, so an update
+ * reads no other column. */
 static const char job_change_select_sql[] =
     "SELECT id, rule, profile, channel, template, state, generation,"
     " attempts, due, lease_until, message_id, error, last_error"

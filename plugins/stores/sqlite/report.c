@@ -83,7 +83,7 @@ statement_done(struct connection *conn, struct request *req,
 }
 
 
-/* Adds `count` to a message counter of UTC day `day`. */
+/* Adds sum->count to its message counter on UTC day sum->day. */
 static int
 report_count_write(struct connection *conn, struct request *req,
                    const struct report_sum *sum)
@@ -123,8 +123,8 @@ report_sums_begin(struct connection *conn)
 }
 
 
-/* Writes the summed additions and forgets them. They stay summed for
- * report_sums_end to drop if a write fails. */
+/* Writes the summed additions and clears them. When a write fails they
+ * stay, for report_sums_end to drop. */
 int
 report_sums_write(struct connection *conn, struct request *req)
 {
@@ -223,7 +223,7 @@ report_count_add(struct connection *conn, struct request *req,
         .count = 1,
     };
 
-    /* The columns are NOT NULL, so a NULL fails in SQLite, as before. */
+    /* A NULL goes to SQLite, which rejects it: the columns are NOT NULL. */
     if (conn->sums.active && rule != NULL && template_name != NULL
         && channel != NULL && metric != NULL)
         return report_sum_add(conn, req, &key);

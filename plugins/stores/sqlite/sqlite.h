@@ -277,9 +277,9 @@ enum statement_id {
     STMT_COUNT
 };
 
-/* The most distinct counters that report_sums keeps before it writes
- * them out. A run of deliveries touches a few: one per rule, template,
- * channel and outcome. */
+/* The maximum number of distinct counters that report_sums keeps before
+ * it writes them out. A run of deliveries touches a few: one per rule,
+ * template, channel and outcome. */
 #define REPORT_SUMS_MAX 16
 
 /* One report_messages counter and what a run has added to it. */
