@@ -450,8 +450,9 @@ jobs_claim(struct connection *conn, struct request *req)
         return CRIER_ENOMEM;
     list = json_object_get(req->result, "jobs");
     rc = jobs_claimable_read(conn, req, &jobs, &count);
-    /* Sized by what was read, not by the limit, because glibc's malloc
-     * merges its fast bins before it returns a block of 1 KB or more. */
+    /* Sized by what was read, not by the limit, which is often far
+     * larger: glibc's malloc merges its fast bins before it returns a
+     * block of 1 KB or more. */
     free(req->claimed_seqs);
     req->claimed_seqs = calloc(count + 1, sizeof(*req->claimed_seqs));
     if (rc == 0 && req->claimed_seqs == NULL)
