@@ -1,9 +1,11 @@
 /* The outbox's store operations: claim lanes and priority, counting sent
  * jobs for frequency caps, retrying by hand and paging jobs_list. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_test.h"
+#include "sqlite_file.h"
 
 #define T0 TESTHOST_EPOCH_MS
 #define LEASE 30000
@@ -110,6 +112,115 @@ claim_bulk_lane_last(void **state)
                         "bulk-01");
     assert_int_equal(member_int(json_array_get(jobs, 3), "lane"), 2);
     json_decref(jobs);
+}
+
+
+/* Claims at `now` and returns the keys of the claimed jobs, joined by
+ * ",", with " (claimed)" after a job whose lease had ended. */
+static void
+claim_keys(struct fixture *f, int64_t now, int limit, char *out,
+           size_t size)
+{
+    json_t *jobs = jobs_claim_at(f, now, limit, LEASE);
+    size_t i;
+    json_t *job;
+
+    out[0] = '\0';
+    json_array_foreach(jobs, i, job) {
+        if (i > 0)
+            strncat(out, ",", size - strlen(out) - 1);
+        strncat(out, member_str(job, "key"), size - strlen(out) - 1);
+        if (strcmp(member_str(job, "was"), "planned") != 0)
+            strncat(out, " (claimed)", size - strlen(out) - 1);
+    }
+    json_decref(jobs);
+}
+
+
+/* Plans job `key` and claims it alone at `due`, with a lease that ends
+ * at T0 - 50. */
+static void
+plan_leased(struct fixture *f, const char *key, int64_t due, int lane)
+{
+    json_t *jobs;
+
+    plan(f, key, due, lane, 0);
+    jobs = jobs_claim_at(f, due, 1, T0 - 50 - due);
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0), "key"), key);
+    json_decref(jobs);
+}
+
+
+/* Jobs whose lease has ended go among the planned jobs of their lane by
+ * due time, priority and id, and the limit can end a claim between
+ * them. */
+static void
+claim_merges_ended_leases_by_lane(void **state)
+{
+    struct fixture *f = *state;
+    char keys[256];
+
+    plan_leased(f, "bulk-leased", T0 - 500, 2);
+    plan_leased(f, "service-leased", T0 - 400, 0);
+    plan_leased(f, "outreach-leased", T0 - 300, 1);
+    plan(f, "service-first", T0 - 450, 0, 0);
+    plan(f, "service-last", T0 - 100, 0, 0);
+    plan(f, "outreach-first", T0 - 350, 1, 0);
+    plan(f, "outreach-urgent", T0 - 300, 1, 5);
+    plan(f, "outreach-tie", T0 - 300, 1, 0);
+    plan(f, "outreach-last", T0 - 200, 1, 0);
+    plan(f, "bulk-first", T0 - 600, 2, 0);
+    plan(f, "bulk-last", T0, 2, 0);
+
+    claim_keys(f, T0, 6, keys, sizeof(keys));
+    assert_string_equal(keys, "service-first,service-leased (claimed),"
+                              "service-last,outreach-first,"
+                              "outreach-urgent,outreach-leased (claimed)");
+    claim_keys(f, T0, 4, keys, sizeof(keys));
+    assert_string_equal(keys, "outreach-tie,outreach-last,bulk-first,"
+                              "bulk-leased (claimed)");
+    claim_keys(f, T0, 10, keys, sizeof(keys));
+    assert_string_equal(keys, "bulk-last");
+}
+
+
+/* The sqlite store reads a lane's due jobs in claim order from
+ * jobs_claim, with no sort, and checks the pauses by primary key with no
+ * temporary table per row. The query is a copy of lane_due_sql in
+ * plugins/stores/sqlite/claimable.c. */
+static void
+claim_sqlite_reads_lane_unsorted(void **state)
+{
+    struct fixture *f = *state;
+    char path[PATH_MAX + 64];
+    json_t *rows;
+    char *query_plan;
+
+    if (strcmp(store_plugin.plugin->name, "sqlite") != 0)
+        skip();
+    plan(f, "k-1", T0, 1, 0);
+    store_close(f);
+    snprintf(path, sizeof(path), "%s/data/nested/crier.db", f->folder);
+    rows = sqlite_file_rows(path, "EXPLAIN QUERY PLAN SELECT * FROM jobs"
+                            " WHERE state = 'planned' AND lane = 1"
+                            " AND due <= 0"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses"
+                            "  WHERE scope = 'all')"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses p"
+                            "  WHERE p.scope = 'channel'"
+                            "  AND p.name = jobs.channel)"
+                            " AND NOT EXISTS (SELECT 1 FROM pauses p"
+                            "  WHERE p.scope = 'program'"
+                            "  AND p.name = jobs.program)"
+                            " ORDER BY due, priority DESC, id LIMIT 10");
+    query_plan = json_dumps(rows, 0);
+    assert_non_null(strstr(query_plan, "jobs_claim"));
+    assert_null(strstr(query_plan, "TEMP B-TREE"));
+    assert_null(strstr(query_plan, "MULTI-INDEX OR"));
+    assert_null(strstr(query_plan, "SCAN"));
+    free(query_plan);
+    json_decref(rows);
 }
 
 
@@ -325,6 +436,8 @@ const struct CMUnitTest outbox_tests[] = {
     CASE(invalid_address_marks_claims),
     CASE(claim_orders_lane_due_priority),
     CASE(claim_bulk_lane_last),
+    CASE(claim_merges_ended_leases_by_lane),
+    CASE(claim_sqlite_reads_lane_unsorted),
     CASE(plan_defaults_to_outreach),
     CASE(sent_count_by_window_channel_lane),
     CASE(sent_count_rejects_invalid),

@@ -9,13 +9,6 @@
 #include "sqlite.h"
 
 
-#define JOB_COLUMNS                                                         \
-    "id, key, rule, program, profile, event_seq, channel, template,"        \
-    " recipient, state, generation, attempts, due, lease_until, owner,"     \
-    " message_id, provider_id, error, last_error, created, updated,"        \
-    " language, lane, priority, template_version, delivery_status,"        \
-    " delivery_code, delivery_text, delivery_time"
-
 static const char job_insert_sql[] =
     "INSERT INTO jobs (key, rule, program, profile, event_seq, channel,"
     " template, recipient, state, generation, attempts, due, created,"
@@ -26,13 +19,23 @@ static const char job_insert_sql[] =
 static const char job_select_sql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1";
 
+/* The columns that job_change_apply, the caps and the report counter of
+ * an update need. Each text read is a copy to make and free, so an update
+ * reads no other column. */
+static const char job_change_select_sql[] =
+    "SELECT id, rule, profile, channel, template, state, generation,"
+    " attempts, due, lease_until, message_id, error, last_error"
+    " FROM jobs WHERE id = ?1";
+
 /*
  * The narrower writes of a claim and of an update. SQLite rewrites every
  * index that contains a column named in SET, whether or not its value
  * changed, so each write names only what its step can change. An
  * update names message_id (jobs_message_id, whose entries land at random
  * pages) and error (jobs_rule) only when they change: the variant index
- * has 1 for message_id and 2 for error.
+ * has 1 for message_id and 2 for error. A change keeps the stored
+ * provider_id, language and template_version unless it sets them, so
+ * an update binds NULL for those it does not set and need not read them.
  */
 static const char job_claim_write_sql[] =
     "UPDATE jobs SET state = ?2, generation = ?3, lease_until = ?4,"
@@ -40,8 +43,9 @@ static const char job_claim_write_sql[] =
 
 #define JOB_CHANGE_SET                                                      \
     "UPDATE jobs SET state = ?2, attempts = ?3, due = ?4,"                  \
-    " lease_until = ?5, provider_id = ?6, last_error = ?7, updated = ?8,"   \
-    " language = ?9, template_version = ?10"
+    " lease_until = ?5, provider_id = coalesce(?6, provider_id),"           \
+    " last_error = ?7, updated = ?8, language = coalesce(?9, language),"    \
+    " template_version = coalesce(?10, template_version)"
 
 static const char *const job_change_write_sql[4] = {
     JOB_CHANGE_SET " WHERE id = ?1",
@@ -59,36 +63,6 @@ static const char attempt_insert_sql[] =
 static const char attempts_select_sql[] =
     "SELECT number, time_ms, outcome, reply FROM job_attempts"
     " WHERE job = ?1 ORDER BY number";
-
-/* The order, lane then due then priority, is job_compare_due's. */
-#define JOB_CLAIM_ORDER " ORDER BY lane, due, priority DESC, id"
-
-/* A job that a paused scope covers is left where it is until a resume. */
-#define JOB_NOT_PAUSED                                                      \
-    " AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'all'"         \
-    "  OR (p.scope = 'channel' AND p.name = jobs.channel)"                  \
-    "  OR (p.scope = 'program' AND p.name = jobs.program))"
-
-/* The due jobs of one lane, in claim order, read without a sort from
- * jobs_claim (lane, due, priority DESC), which contains planned jobs only,
- * so that a claim stays quick behind a bulletin's backlog. */
-#define JOB_LANE_DUE(lane)                                                  \
-    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"                     \
-    "    WHERE state = 'planned' AND lane = " lane " AND due <= ?1"         \
-    JOB_NOT_PAUSED " ORDER BY due, priority DESC, id LIMIT ?2)"
-
-/* One part per lane (0 to JOB_LANE_MAX) and one for ended leases
- * (jobs_lease). */
-_Static_assert(JOB_LANE_MAX == 2, "jobs_claimable_sql reads lanes 0 to 2");
-static const char jobs_claimable_sql[] =
-    "SELECT * FROM ("
-    JOB_LANE_DUE("0") "  UNION ALL"
-    JOB_LANE_DUE("1") "  UNION ALL"
-    JOB_LANE_DUE("2") "  UNION ALL"
-    "  SELECT * FROM (SELECT " JOB_COLUMNS " FROM jobs"
-    "    WHERE state IN ('claimed', 'sending') AND lease_until <= ?1"
-    JOB_NOT_PAUSED JOB_CLAIM_ORDER " LIMIT ?2))"
-    JOB_CLAIM_ORDER " LIMIT ?2";
 
 #define JOBS_LIST_SELECT "SELECT " JOB_COLUMNS " FROM jobs WHERE id < ?4"
 #define JOBS_LIST_ORDER " ORDER BY id DESC LIMIT ?3"
@@ -144,7 +118,7 @@ static const char job_counts_sql[] =
 
 
 /* Reads a row of JOB_COLUMNS into `job`, which the caller clears. */
-static int
+int
 job_row_read(sqlite3_stmt *stmt, struct job *job)
 {
     int state;
@@ -182,6 +156,34 @@ job_row_read(sqlite3_stmt *stmt, struct job *job)
     job->delivery_code = column_text_copy(stmt, 26, &rc);
     job->delivery_text = column_text_copy(stmt, 27, &rc);
     job->delivery_time = sqlite3_column_int64(stmt, 28);
+    return state < 0 ? CRIER_EIO : rc;
+}
+
+
+/* Reads a row of job_change_select_sql into `job`, which the caller
+ * clears. The columns it does not read stay zero or NULL. */
+static int
+job_change_row_read(sqlite3_stmt *stmt, struct job *job)
+{
+    int state;
+    int rc = 0;
+
+    memset(job, 0, sizeof(*job));
+    job->id = sqlite3_column_int64(stmt, 0);
+    job->rule = column_text_copy(stmt, 1, &rc);
+    job->profile = column_text_copy(stmt, 2, &rc);
+    job->channel = column_text_copy(stmt, 3, &rc);
+    job->template_name = column_text_copy(stmt, 4, &rc);
+    state = job_state_parse((const char *)sqlite3_column_text(stmt, 5));
+    job->state = state < 0 ? JOB_DEAD : (enum job_state)state;
+    job->generation = sqlite3_column_int64(stmt, 6);
+    job->attempts = sqlite3_column_int64(stmt, 7);
+    job->due = sqlite3_column_int64(stmt, 8);
+    job->leased = sqlite3_column_type(stmt, 9) != SQLITE_NULL;
+    job->lease_until = sqlite3_column_int64(stmt, 9);
+    job->message_id = column_text_copy(stmt, 10, &rc);
+    job->error = column_text_copy(stmt, 11, &rc);
+    job->last_error = column_text_copy(stmt, 12, &rc);
     return state < 0 ? CRIER_EIO : rc;
 }
 
@@ -320,35 +322,6 @@ job_change_variant(const struct job *job, const struct job_change *change)
 }
 
 
-/* Reads the claimable jobs into `jobs` (room for claim->limit). */
-static int
-jobs_claimable_read(struct connection *conn, struct request *req,
-                    struct job *jobs, size_t *count)
-{
-    const struct claim_request *claim = &req->input.claim;
-    sqlite3_stmt *stmt;
-    int rc = 0;
-    int step = SQLITE_DONE;
-
-    *count = 0;
-    stmt = connection_statement(conn, STMT_JOBS_CLAIMABLE,
-                                jobs_claimable_sql);
-    if (stmt == NULL)
-        return connection_fail(conn, req, sqlite3_errcode(conn->db));
-    sqlite3_bind_int64(stmt, 1, claim->now);
-    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)claim->limit);
-    while (rc == 0 && *count < claim->limit
-           && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = job_row_read(stmt, &jobs[*count]);
-        (*count)++;
-    }
-    sqlite3_reset(stmt);
-    if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = connection_fail(conn, req, step);
-    return rc;
-}
-
-
 /* Sets "address_invalid" on a claim whose recipient was marked invalid. */
 static int
 claim_address_check(struct connection *conn, struct request *req,
@@ -466,23 +439,24 @@ job_claim_one(struct connection *conn, struct request *req, struct job *job,
 int
 jobs_claim(struct connection *conn, struct request *req)
 {
-    struct job *jobs;
+    struct job *jobs = NULL;
     size_t count = 0;
     size_t i;
     json_t *list;
     int rc;
 
     req->result = json_pack("{s:[]}", "jobs");
-    jobs = calloc(req->input.claim.limit, sizeof(*jobs));
-    free(req->claimed_seqs);
-    req->claimed_seqs = calloc(req->input.claim.limit + 1,
-                               sizeof(*req->claimed_seqs));
-    if (req->result == NULL || jobs == NULL || req->claimed_seqs == NULL) {
-        free(jobs);
+    if (req->result == NULL)
         return CRIER_ENOMEM;
-    }
     list = json_object_get(req->result, "jobs");
-    rc = jobs_claimable_read(conn, req, jobs, &count);
+    rc = jobs_claimable_read(conn, req, &jobs, &count);
+    /* Sized by what was read, not by the limit, which is often far
+     * larger: glibc's malloc merges its fast bins before it returns a
+     * block of 1 KB or more. */
+    free(req->claimed_seqs);
+    req->claimed_seqs = calloc(count + 1, sizeof(*req->claimed_seqs));
+    if (rc == 0 && req->claimed_seqs == NULL)
+        rc = CRIER_ENOMEM;
     for (i = 0; rc == 0 && i < count; i++)
         rc = job_claim_one(conn, req, &jobs[i], list);
     for (i = 0; i < count; i++)
@@ -492,29 +466,51 @@ jobs_claim(struct connection *conn, struct request *req)
 }
 
 
-/* Reads job `id` into `job`, or returns CRIER_ENOTFOUND. */
+/* Reads job `id` into `job` with `row_read`, or returns
+ * CRIER_ENOTFOUND. */
 static int
-job_read(struct connection *conn, struct request *req, int64_t id,
-         struct job *job)
+job_read_as(struct connection *conn, struct request *req, int64_t id,
+            struct job *job, enum statement_id statement, const char *sql,
+            int (*row_read)(sqlite3_stmt *, struct job *))
 {
     sqlite3_stmt *stmt;
     int rc = 0;
     int step = SQLITE_DONE;
 
     memset(job, 0, sizeof(*job));
-    stmt = connection_statement(conn, STMT_JOB_SELECT, job_select_sql);
+    stmt = connection_statement(conn, statement, sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
     sqlite3_bind_int64(stmt, 1, id);
     step = sqlite3_step(stmt);
     if (step == SQLITE_ROW)
-        rc = job_row_read(stmt, job);
+        rc = row_read(stmt, job);
     sqlite3_reset(stmt);
     if (step == SQLITE_DONE)
         return CRIER_ENOTFOUND;
     if (step != SQLITE_ROW)
         return connection_fail(conn, req, step);
     return rc;
+}
+
+
+/* Reads every column of job `id`. */
+static int
+job_read(struct connection *conn, struct request *req, int64_t id,
+         struct job *job)
+{
+    return job_read_as(conn, req, id, job, STMT_JOB_SELECT, job_select_sql,
+                       job_row_read);
+}
+
+
+/* Reads what job_change_store and the caps need of job `id`. */
+static int
+job_change_read(struct connection *conn, struct request *req, int64_t id,
+                struct job *job)
+{
+    return job_read_as(conn, req, id, job, STMT_JOB_CHANGE_SELECT,
+                       job_change_select_sql, job_change_row_read);
 }
 
 
@@ -571,6 +567,21 @@ attempts_read(struct connection *conn, struct request *req, struct job *job)
 }
 
 
+/* Sets the result of an update to {"state": `state`}. One runs for each
+ * delivery, so it builds the object without json_pack's parsing. */
+static int
+state_result_set(struct request *req, enum job_state state)
+{
+    req->result = json_object();
+    if (req->result == NULL
+        || json_object_set_new_nocheck(req->result, "state",
+                                       json_string(job_state_name(state)))
+           < 0)
+        return CRIER_ENOMEM;
+    return 0;
+}
+
+
 /* Applies `change` to the read `job` and stores it, with the attempt it
  * ends and its report count, and sets the result to its new state. */
 static int
@@ -593,12 +604,8 @@ job_change_store(struct connection *conn, struct request *req,
             rc = report_count_add(conn, req, job->rule, job->template_name,
                                   job->channel, metric, change->now);
     }
-    if (rc == 0) {
-        req->result = json_pack("{s:s}", "state",
-                                job_state_name(job->state));
-        if (req->result == NULL)
-            rc = CRIER_ENOMEM;
-    }
+    if (rc == 0)
+        rc = state_result_set(req, job->state);
     return rc;
 }
 
@@ -610,7 +617,7 @@ job_update(struct connection *conn, struct request *req)
     struct job job;
     int rc;
 
-    rc = job_read(conn, req, change->id, &job);
+    rc = job_change_read(conn, req, change->id, &job);
     if (rc == 0)
         rc = job_change_store(conn, req, &job, change);
     job_clear(&job);
@@ -657,7 +664,7 @@ job_sending_capped(struct connection *conn, struct request *req)
     int full = 0;
     int rc;
 
-    rc = job_read(conn, req, capped->change.id, &job);
+    rc = job_change_read(conn, req, capped->change.id, &job);
     for (size_t i = 0; rc == 0 && job.profile != NULL && !full
          && i < capped->cap_count; i++)
         rc = cap_full(conn, req, &capped->caps[i], &job, &full);

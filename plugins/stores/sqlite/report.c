@@ -2,14 +2,17 @@
  * Report counters: kept up to date inside commit and job_update, and read
  * by report_read (docs/internals/store.md, "Reports").
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "sqlite.h"
 
 
 static const char report_count_add_sql[] =
     "INSERT INTO report_messages"
     " (rule, template, channel, metric, day, count)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, 1)"
-    " ON CONFLICT DO UPDATE SET count = count + 1";
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count";
 
 static const char move_count_add_sql[] =
     "INSERT INTO report_moves (program, day, from_stage, to_stage, count)"
@@ -80,11 +83,10 @@ statement_done(struct connection *conn, struct request *req,
 }
 
 
-/* Adds one to a message counter on the UTC day of `time`. */
-int
-report_count_add(struct connection *conn, struct request *req,
-                 const char *rule, const char *template_name,
-                 const char *channel, const char *metric, int64_t time)
+/* Adds sum->count to its message counter on UTC day sum->day. */
+static int
+report_count_write(struct connection *conn, struct request *req,
+                   const struct report_sum *sum)
 {
     sqlite3_stmt *stmt;
 
@@ -92,12 +94,140 @@ report_count_add(struct connection *conn, struct request *req,
                                 report_count_add_sql);
     if (stmt == NULL)
         return connection_fail(conn, req, sqlite3_errcode(conn->db));
-    statement_bind_text(stmt, 1, rule);
-    statement_bind_text(stmt, 2, template_name);
-    statement_bind_text(stmt, 3, channel);
-    statement_bind_text(stmt, 4, metric);
-    sqlite3_bind_int64(stmt, 5, report_day(time));
+    statement_bind_text(stmt, 1, sum->rule);
+    statement_bind_text(stmt, 2, sum->template_name);
+    statement_bind_text(stmt, 3, sum->channel);
+    statement_bind_text(stmt, 4, sum->metric);
+    sqlite3_bind_int64(stmt, 5, sum->day);
+    sqlite3_bind_int64(stmt, 6, sum->count);
     return statement_done(conn, req, stmt);
+}
+
+
+static void
+report_sum_clear(struct report_sum *sum)
+{
+    free(sum->rule);
+    free(sum->template_name);
+    free(sum->channel);
+    free(sum->metric);
+}
+
+
+/* Starts summing the counter additions of a run in memory. */
+void
+report_sums_begin(struct connection *conn)
+{
+    conn->sums.active = 1;
+    conn->sums.count = 0;
+}
+
+
+/* Writes the summed additions and clears them. When a write fails they
+ * stay, for report_sums_end to drop. */
+int
+report_sums_write(struct connection *conn, struct request *req)
+{
+    struct report_sums *sums = &conn->sums;
+    int rc = 0;
+    size_t i;
+
+    for (i = 0; rc == 0 && i < sums->count; i++)
+        rc = report_count_write(conn, req, &sums->entries[i]);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < sums->count; i++)
+        report_sum_clear(&sums->entries[i]);
+    sums->count = 0;
+    return 0;
+}
+
+
+/* Drops what was summed and not written, and writes each addition at
+ * once from now on. */
+void
+report_sums_end(struct connection *conn)
+{
+    struct report_sums *sums = &conn->sums;
+
+    for (size_t i = 0; i < sums->count; i++)
+        report_sum_clear(&sums->entries[i]);
+    sums->count = 0;
+    sums->active = 0;
+}
+
+
+static int
+report_sum_matches(const struct report_sum *sum, const struct report_sum *key)
+{
+    return sum->day == key->day && strcmp(sum->metric, key->metric) == 0
+           && strcmp(sum->rule, key->rule) == 0
+           && strcmp(sum->template_name, key->template_name) == 0
+           && strcmp(sum->channel, key->channel) == 0;
+}
+
+
+/* Adds one to the summed counter `key`, writing the others out first
+ * when there is no room for a new one. */
+static int
+report_sum_add(struct connection *conn, struct request *req,
+               const struct report_sum *key)
+{
+    struct report_sums *sums = &conn->sums;
+    struct report_sum *sum;
+    int rc;
+
+    for (size_t i = 0; i < sums->count; i++) {
+        if (report_sum_matches(&sums->entries[i], key)) {
+            sums->entries[i].count++;
+            sums->added++;
+            return 0;
+        }
+    }
+    if (sums->count == REPORT_SUMS_MAX) {
+        rc = report_sums_write(conn, req);
+        if (rc < 0)
+            return rc;
+    }
+    sum = &sums->entries[sums->count];
+    sum->rule = strdup(key->rule);
+    sum->template_name = strdup(key->template_name);
+    sum->channel = strdup(key->channel);
+    sum->metric = strdup(key->metric);
+    sum->day = key->day;
+    sum->count = 1;
+    if (sum->rule == NULL || sum->template_name == NULL
+        || sum->channel == NULL || sum->metric == NULL) {
+        report_sum_clear(sum);
+        return CRIER_ENOMEM;
+    }
+    sums->count++;
+    sums->added++;
+    return 0;
+}
+
+
+/* Adds one to a message counter on the UTC day of `time`, in memory
+ * while the writer runs delivery requests (report_sums_begin). */
+int
+report_count_add(struct connection *conn, struct request *req,
+                 const char *rule, const char *template_name,
+                 const char *channel, const char *metric, int64_t time)
+{
+    struct report_sum key = {
+        .rule = (char *)rule,
+        .template_name = (char *)template_name,
+        .channel = (char *)channel,
+        .metric = (char *)metric,
+        .day = report_day(time),
+        .count = 1,
+    };
+
+    /* A NULL goes to SQLite, which rejects it: the columns are NOT NULL. */
+    if (conn->sums.active && rule != NULL && template_name != NULL
+        && channel != NULL && metric != NULL)
+        return report_sum_add(conn, req, &key);
+    return report_count_write(conn, req, &key);
 }
 
 

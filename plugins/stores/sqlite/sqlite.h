@@ -139,6 +139,18 @@ struct request {
 #define JOB_IN_FLIGHT                                                       \
     "state IN ('claimed', 'sending') AND lease_until IS NOT NULL"
 
+/* The columns that job_row_read reads, and the places of those that
+ * give the claim order. */
+#define JOB_COLUMNS                                                         \
+    "id, key, rule, program, profile, event_seq, channel, template,"        \
+    " recipient, state, generation, attempts, due, lease_until, owner,"     \
+    " message_id, provider_id, error, last_error, created, updated,"        \
+    " language, lane, priority, template_version, delivery_status,"        \
+    " delivery_code, delivery_text, delivery_time"
+#define JOB_COLUMN_ID       0
+#define JOB_COLUMN_DUE      12
+#define JOB_COLUMN_PRIORITY 23
+
 /* The statements of jobs_list: one per filter mix (jobs.c). */
 #define JOBS_LIST_VARIANTS 8
 
@@ -169,13 +181,15 @@ enum statement_id {
     STMT_STAGES_OF,
     STMT_JOB_INSERT,
     STMT_JOB_SELECT,
+    STMT_JOB_CHANGE_SELECT,
     STMT_JOB_CLAIM_WRITE,
     STMT_JOB_CHANGE_WRITE,    /* four variants, see job_change_write */
     STMT_JOB_CHANGE_WRITE_LAST = STMT_JOB_CHANGE_WRITE + 3,
     STMT_ATTEMPT_INSERT,
     STMT_ATTEMPTS_SELECT,
     STMT_ERASE_ATTEMPTS,
-    STMT_JOBS_CLAIMABLE,
+    STMT_JOBS_LANE_DUE,
+    STMT_JOBS_LEASE_ENDED,
     STMT_JOBS_LIST,           /* JOBS_LIST_VARIANTS, see jobs_list_sql */
     STMT_JOBS_LIST_LAST = STMT_JOBS_LIST + JOBS_LIST_VARIANTS - 1,
     STMT_JOB_COUNTS,
@@ -263,9 +277,38 @@ enum statement_id {
     STMT_COUNT
 };
 
+/* The maximum number of distinct counters that report_sums keeps before
+ * it writes them out. A run of deliveries touches a few: one per rule,
+ * template, channel and outcome. */
+#define REPORT_SUMS_MAX 16
+
+/* One report_messages counter and what a run has added to it. */
+struct report_sum {
+    char *rule;
+    char *template_name;
+    char *channel;
+    char *metric;
+    int64_t day;
+    int64_t count;
+};
+
+/*
+ * The report counter additions of a run of delivery requests, which the
+ * writer sums in memory and writes once, at the end of the run, inside
+ * the run's savepoint (report.c, writer.c). Outside a run, `active` is 0
+ * and each addition is written at once.
+ */
+struct report_sums {
+    int active;
+    size_t count;
+    uint64_t added;           /* additions so far, never reset */
+    struct report_sum entries[REPORT_SUMS_MAX];
+};
+
 struct connection {
     sqlite3 *db;
     sqlite3_stmt *statements[STMT_COUNT];
+    struct report_sums sums;
 };
 
 /* Runs a list of requests on a worker's connection. */
@@ -438,6 +481,11 @@ int jobs_claim_finish(struct connection *conn, struct request *req);
 int job_update(struct connection *conn, struct request *req);
 int job_sending_capped(struct connection *conn, struct request *req);
 int jobs_list(struct connection *conn, struct request *req);
+int job_row_read(sqlite3_stmt *stmt, struct job *job);
+
+/* claimable.c */
+int jobs_claimable_read(struct connection *conn, struct request *req,
+                        struct job **jobs, size_t *count);
 
 /* history.c */
 int merge_apply(struct connection *conn, struct request *req,
@@ -503,6 +551,9 @@ int goal_hit_apply(struct connection *conn, struct request *req,
 int engagement_apply(struct connection *conn, struct request *req,
                      const struct engagement *item);
 int report_read(struct connection *conn, struct request *req);
+void report_sums_begin(struct connection *conn);
+int report_sums_write(struct connection *conn, struct request *req);
+void report_sums_end(struct connection *conn);
 /* commit.c */
 int batch_commit(struct connection *conn, struct request *req);
 

@@ -13,6 +13,11 @@
  * after writing, the run is undone and run again with a savepoint for
  * each request. That is safe because these requests read their input
  * only, and nothing of the run is visible before COMMIT.
+ *
+ * A run also sums its report counter additions in memory (report.c) and
+ * writes them once, before it releases its savepoint, in place of one
+ * upsert per sent job. A run that is undone drops its sums, and its
+ * requests run again with each addition written at once.
  */
 #include <string.h>
 
@@ -88,9 +93,11 @@ request_isolate(struct connection *conn, struct request *req)
 
 /*
  * Runs the requests from `first` up to, not including, `end` in one
- * savepoint. Sets *undo when one of them failed after writing, and then
- * leaves nothing of the run in the transaction. Returns 0, or a negative
- * code when the transaction was lost.
+ * savepoint, and then writes their summed report counters. Sets *undo
+ * when one of them failed after writing or adding to a counter, or when
+ * the counters failed, and then leaves nothing of the run in the
+ * transaction. Returns 0, or a negative code when the transaction was
+ * lost.
  */
 static int
 run_shared(struct connection *conn, struct request *first,
@@ -100,21 +107,34 @@ run_shared(struct connection *conn, struct request *first,
     int rc;
 
     *undo = 0;
+    report_sums_begin(conn);
     rc = connection_run(conn, first, STMT_SAVEPOINT_RUN, "SAVEPOINT run");
-    for (req = first; rc == 0 && req != end; req = req->next) {
+    for (req = first; rc == 0 && !*undo && req != end; req = req->next) {
         sqlite3_int64 changes = sqlite3_total_changes64(conn->db);
+        uint64_t added = conn->sums.added;
 
         if (request_execute(conn, req) == 0)
             continue;
-        if (sqlite3_get_autocommit(conn->db))
-            return req->status;
-        if (sqlite3_total_changes64(conn->db) != changes) {
-            *undo = 1;
-            rc = connection_run(conn, req, STMT_ROLLBACK_TO_RUN,
-                                "ROLLBACK TO run");
+        if (sqlite3_get_autocommit(conn->db)) {
+            rc = req->status;
             break;
         }
+        if (sqlite3_total_changes64(conn->db) != changes
+            || conn->sums.added != added)
+            *undo = 1;
     }
+    if (rc == 0 && !*undo) {
+        int written = report_sums_write(conn, first);
+
+        if (written < 0 && sqlite3_get_autocommit(conn->db))
+            rc = written;
+        else if (written < 0)
+            *undo = 1;
+    }
+    report_sums_end(conn);
+    if (rc == 0 && *undo)
+        rc = connection_run(conn, first, STMT_ROLLBACK_TO_RUN,
+                            "ROLLBACK TO run");
     if (rc == 0)
         rc = connection_run(conn, first, STMT_RELEASE_RUN, "RELEASE run");
     return rc;
