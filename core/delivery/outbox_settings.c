@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,16 @@ get_duration(struct config *cfg, const json_t *group, const char *name,
 }
 
 
+/* Returns nonzero when `name` is a channel of the config's `channels`
+ * group. */
+static int
+channel_configured(const struct config *cfg, const char *name)
+{
+    return json_object_get(json_object_get(cfg->root, "channels"),
+                           name) != NULL;
+}
+
+
 /* Reads `delivery.quiet_hours`: { <channel> = "21:00-08:00"; ... }. */
 static int
 load_quiet_hours(struct config *cfg, const json_t *group,
@@ -64,6 +75,11 @@ load_quiet_hours(struct config *cfg, const json_t *group,
             config_fail(cfg, key, "too many channels or too long a name");
             return CRIER_ECONFIG;
         }
+        if (!channel_configured(cfg, channel)) {
+            config_fail(cfg, key, "channel \"%s\" is not configured under "
+                        "channels", channel);
+            return CRIER_ECONFIG;
+        }
         if (quiet_window_parse(json_string_value(v), &q->window) != 0) {
             config_fail(cfg, key, "must be a window of local wall times "
                         "such as \"21:00-08:00\", with different ends");
@@ -73,6 +89,26 @@ load_quiet_hours(struct config *cfg, const json_t *group,
         s->quiet_count++;
     }
     return 0;
+}
+
+
+/* Records an error at `prefix`.`member`, such as delivery.caps[0].per. */
+static void
+member_fail(struct config *cfg, const char *prefix, const char *member,
+            const char *fmt, ...) CRIER_PRINTF(4, 5);
+
+
+static void
+member_fail(struct config *cfg, const char *prefix, const char *member,
+            const char *fmt, ...)
+{
+    char key[128];
+    va_list ap;
+
+    snprintf(key, sizeof(key), "%s.%s", prefix, member);
+    va_start(ap, fmt);
+    config_vfail(cfg, key, fmt, ap);
+    va_end(ap);
 }
 
 
@@ -96,11 +132,17 @@ load_cap(struct config *cfg, const json_t *entry, const char *key,
         config_get_string(cfg, entry, key, "per", 1, &per))
         return CRIER_ECONFIG;
     if (strlen(channel) >= sizeof(cap->channel)) {
-        config_fail(cfg, key, "channel name is too long");
+        member_fail(cfg, key, "channel", "is too long");
+        return CRIER_ECONFIG;
+    }
+    if (!channel_configured(cfg, channel)) {
+        member_fail(cfg, key, "channel", "\"%s\" is not configured "
+                        "under channels", channel);
         return CRIER_ECONFIG;
     }
     if (clock_parse_duration(per, &cap->per_ms) != 0 || cap->per_ms <= 0) {
-        config_fail(cfg, key, "per must be a duration such as \"7d\"");
+        member_fail(cfg, key, "per", "must be a duration such as "
+                        "\"7d\"");
         return CRIER_ECONFIG;
     }
     cap->lane = -1;
@@ -109,8 +151,8 @@ load_cap(struct config *cfg, const json_t *entry, const char *key,
     else if (g_strcmp0(message_class, "outreach") == 0)
         cap->lane = 1;
     else if (message_class != NULL) {
-        config_fail(cfg, key, "class must be \"service\" or "
-                    "\"outreach\", or absent for both");
+        member_fail(cfg, key, "class", "must be \"service\" or "
+                        "\"outreach\", or absent for both");
         return CRIER_ECONFIG;
     }
     if (json_object_get(entry, "max") == NULL) {
@@ -161,7 +203,6 @@ load_bulletin_rates(struct config *cfg, const json_t *group,
 {
     const char *prefix = "delivery.bulletin_rates";
     json_t *rates = json_object_get(group, "bulletin_rates");
-    json_t *channels = json_object_get(cfg->root, "channels");
     const char *name;
     json_t *value;
     char key[128];
@@ -181,7 +222,7 @@ load_bulletin_rates(struct config *cfg, const json_t *group,
             &s->bulletin_rates[s->bulletin_rate_count];
 
         snprintf(key, sizeof(key), "%s.%s", prefix, name);
-        if (json_object_get(channels, name) == NULL ||
+        if (!channel_configured(cfg, name) ||
             strlen(name) >= sizeof(r->channel)) {
             config_fail(cfg, key, "channel \"%s\" is not configured "
                         "under channels", name);

@@ -261,15 +261,24 @@ settings_from_group(void **state)
 }
 
 
+/* The channels that the settings of these tests may name, after the
+ * text of each test so that its line numbers stay as written. */
+#define TEST_CHANNELS                                                       \
+    "channels: { email: { plugin = \"email\"; };"                          \
+    " sms: { plugin = \"sms\"; }; };\n"
+
+
 static void
 expect_settings_error(const char *text, const char *words)
 {
     struct outbox_settings s;
     struct config *cfg;
     char dir[64];
+    char *full = g_strconcat(text, TEST_CHANNELS, NULL);
 
     server.settings.public_url = "http://127.0.0.1:8080";
-    cfg = config_from_text(text, dir, sizeof(dir));
+    cfg = config_from_text(full, dir, sizeof(dir));
+    g_free(full);
     assert_int_equal(outbox_settings_load(cfg, &s), CRIER_ECONFIG);
     if (strstr(cfg->error, words) == NULL)
         fail_msg("error \"%s\" lacks \"%s\"", cfg->error, words);
@@ -297,13 +306,22 @@ settings_errors(void **state)
                           ":2: delivery.quiet_hours.sms: must be a window");
     expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
                           " max = 2; per = \"often\"; } );\n};\n",
-                          ":2: delivery.caps[0]: per must be a duration");
+                          ":2: delivery.caps[0].per: must be a duration");
     expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
                           " per = \"7d\"; } );\n};\n",
                           "delivery.caps[0]: max is missing");
     expect_settings_error("delivery: {\n  caps = ( { channel = \"email\";"
                           " class = \"bulk\"; max = 1; per = \"7d\"; } );"
-                          "\n};\n", "class must be \"service\" or");
+                          "\n};\n", ":2: delivery.caps[0].class: must be "
+                          "\"service\" or");
+    expect_settings_error("delivery: {\n  caps = ( { channel = \"emial\";"
+                          " max = 2; per = \"7d\"; } );\n};\n",
+                          ":2: delivery.caps[0].channel: \"emial\" is not "
+                          "configured under channels");
+    expect_settings_error("delivery: {\n  quiet_hours = { sms2 = "
+                          "\"21:00-08:00\"; };\n};\n",
+                          ":2: delivery.quiet_hours.sms2: channel \"sms2\" "
+                          "is not configured under channels");
     expect_settings_error("delivery: {\n  message_id_domain = \"a>b c\";"
                           "\n};\n", ":2: delivery.message_id_domain: "
                           "\"a>b c\" is not a domain name");
@@ -344,7 +362,7 @@ settings_caps_and_quiet_hours(void **state)
                            " per = \"7d\"; },\n"
                            "    { channel = \"sms\"; max = 1;"
                            " per = \"1d\"; } );\n"
-                           "};\n", dir, sizeof(dir));
+                           "};\n" TEST_CHANNELS, dir, sizeof(dir));
     assert_int_equal(outbox_settings_load(cfg, &s), 0);
     assert_int_equal(s.quiet_count, 1);
     assert_string_equal(s.quiet[0].channel, "sms");
