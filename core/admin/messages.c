@@ -6,6 +6,7 @@
  *   POST /v1/messages/retry?state=dead|failed      retry all of a state
  * A message is a job of the outbox; docs/delivery.md describes its states.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -124,7 +125,11 @@ list_param(struct crier_http_req *req, const struct admin_param *param,
                             "sending, sent, failed, dead or suppressed");
         return -1;
     }
-    if (strcmp(param->name, "rule") == 0 && param->value[0] != '\0') {
+    if (strcmp(param->name, "rule") == 0) {
+        if (param->value[0] == '\0') {
+            admin_respond_error(req, 400, "rule", "must not be empty");
+            return -1;
+        }
         json_object_set_new(request, "rule", json_string(param->value));
         return 0;
     }
@@ -132,9 +137,10 @@ list_param(struct crier_http_req *req, const struct admin_param *param,
         strcmp(param->name, "before") == 0) {
         int limit = strcmp(param->name, "limit") == 0;
 
+        errno = 0;
         n = strtoll(param->value, &end, 10);
         if (param->value[0] < '0' || param->value[0] > '9' || *end != '\0' ||
-            n < 1 || (limit && n > MESSAGES_LIMIT_MAX)) {
+            errno == ERANGE || n < 1 || (limit && n > MESSAGES_LIMIT_MAX)) {
             admin_respond_error(req, 400, param->name, limit
                                 ? "must be an integer from 1 to 1000"
                                 : "must be the \"next\" id of an earlier "
@@ -165,8 +171,22 @@ list_request(struct crier_http_req *req)
         json_decref(request);
         return NULL;
     }
-    for (guint i = 0; rc == 0 && i < params->len; i++)
-        rc = list_param(req, g_ptr_array_index(params, i), request);
+    for (guint i = 0; rc == 0 && i < params->len; i++) {
+        const struct admin_param *param = g_ptr_array_index(params, i);
+
+        /* A second value would silently replace the first. */
+        for (guint j = 0; rc == 0 && j < i; j++) {
+            const struct admin_param *earlier = g_ptr_array_index(params, j);
+
+            if (strcmp(earlier->name, param->name) == 0) {
+                admin_respond_error(req, 400, param->name, "is repeated; "
+                                    "give each parameter once");
+                rc = -1;
+            }
+        }
+        if (rc == 0)
+            rc = list_param(req, param, request);
+    }
     g_ptr_array_free(params, TRUE);
     if (rc != 0) {
         json_decref(request);

@@ -362,6 +362,18 @@ def test_retry_by_hand_through_api(tmp_path):
         r = c.get("/v1/messages?state=lost", headers=AUTH)
         assert r.status == 400
         assert r.json()["field"] == "state"
+        r = c.get("/v1/messages?rule=", headers=AUTH)
+        assert r.status == 400
+        assert r.json()["field"] == "rule"
+        assert "empty" in r.json()["error"]
+        r = c.get("/v1/messages?limit=1&limit=5", headers=AUTH)
+        assert r.status == 400
+        assert r.json()["field"] == "limit"
+        assert "repeated" in r.json()["error"]
+        r = c.get("/v1/messages?before=99999999999999999999999",
+                  headers=AUTH)
+        assert r.status == 400
+        assert r.json()["field"] == "before"
         r = c.post("/v1/messages/retry?state=sent", headers=AUTH)
         assert r.status == 400
         assert r.json()["field"] == "state"
