@@ -44,7 +44,7 @@ const char *malloc_conf = "background_thread:true,max_background_threads:1,"
 const char *
 allocator_name(void)
 {
-    static char name[64];
+    static char name[128];
     const char *version = NULL;
     size_t len = sizeof(version);
 

@@ -5,5 +5,9 @@
 const char *
 allocator_name(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    return "AddressSanitizer's malloc";
+#else
     return "the C library's malloc";
+#endif
 }

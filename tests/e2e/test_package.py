@@ -69,6 +69,8 @@ def test_deb_info(package):
     info = r.stdout
     assert re.search(r"^ Package: crier$", info, re.M)
     assert re.search(r"^ Depends: adduser, .*libuv1", info, re.M)
+    # The binary's allocator (core/allocator.c), found by dpkg-shlibdeps.
+    assert re.search(r"^ Depends: .*libjemalloc2", info, re.M)
     for script in ("postinst", "prerm", "postrm", "conffiles"):
         assert re.search(r"\b%s\b" % script, info), script
     with open(os.path.join(package["control"], "conffiles")) as f:
