@@ -646,7 +646,10 @@ on_built(uv_work_t *req, int status)
 
 /*
  * Hands the transfers of this loop turn to the thread pool, in work
- * items of up to BUILD_BATCH_MAX messages. A DKIM signature takes about
+ * items of up to BUILD_BATCH_MAX messages.
+ * NOTE: every message handed over is built at once, and waits built for
+ * a connection, so memory grows with max_in_flight times the size of a
+ * message (docs/KNOWN_LIMITS.md, "Delivery"). A DKIM signature takes about
  * 0.25 ms (docs/KNOWN_LIMITS.md, "Email"), far more than the wake-up an
  * item costs, so a signing channel queues one message per item and the
  * worker threads sign side by side.

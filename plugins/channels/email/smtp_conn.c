@@ -12,6 +12,11 @@
  * most timeout_ms) from the lookup until the session is ready,
  * timeout_ms from MAIL FROM to the final reply, and IDLE_MS for an open
  * connection without a job.
+ *
+ * NOTE: timeout_ms includes the wait for the reply to the end of the
+ * message, for which RFC 5321 suggests 10 minutes. A server that accepts
+ * a message later than that gets it again with the retry
+ * (docs/KNOWN_LIMITS.md, "Email").
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -680,7 +685,10 @@ body_send(struct smtp_conn *conn)
 
     /* RFC 2920 lets the message content open a group of commands, so
      * the next job's envelope goes in the same write, and each message
-     * then costs one round trip. */
+     * then costs one round trip.
+     * NOTE: a stop lets that next message finish too, so a stop can wait
+     * for two transactions, up to twice timeout_ms (docs/KNOWN_LIMITS.md,
+     * "Email"). */
     if (conn->pipelined &&
         (conn->next = conn->env->next_job(conn->env, conn->server))) {
         struct smtp_envelope env;
