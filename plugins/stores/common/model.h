@@ -639,6 +639,10 @@ json_t *job_attempts_json(const struct job *job);
 json_t *job_claimed_json(const struct job *job, enum job_state was,
                          json_t *event, json_t *profile);
 
+/* Returns nonzero for stored text that is NULL, empty or "{}", the text
+ * of a map without entries, which needs no parse. */
+int stored_text_empty(const char *text);
+
 /*
  * Starts a profile object with `id`, `attributes`, `consent` and
  * `related` (JSON text, where a NULL `consent` reads as {} and a NULL

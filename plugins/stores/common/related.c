@@ -52,8 +52,11 @@ related_map_check(const json_t *related)
 json_t *
 related_object(const char *text)
 {
-    json_t *related = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    json_t *related = NULL;
     size_t i;
+
+    if (!stored_text_empty(text))
+        related = json_loads(text, 0, NULL);
 
     if (!json_is_object(related)) {
         json_decref(related);

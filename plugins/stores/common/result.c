@@ -19,6 +19,41 @@ integer_or_null(int present, int64_t value)
 }
 
 
+/* Returns a string, or null for NULL. */
+static json_t *
+string_or_null(const char *text)
+{
+    return text != NULL ? json_string(text) : json_null();
+}
+
+
+/*
+ * Sets member `key` of `object` to `value` and takes over the reference.
+ * Keys are string constants of this file, so they skip jansson's UTF-8
+ * check. A NULL value, from an allocation that failed, returns -1.
+ * The builders below set members one by one because json_pack parses
+ * its format string on every call, which cost more than the members
+ * themselves on the claim path.
+ */
+static int
+member_set(json_t *object, const char *key, json_t *value)
+{
+    return json_object_set_new_nocheck(object, key, value);
+}
+
+
+/* Returns `object`, or frees it and returns NULL when `rc` records that a
+ * member could not be set. */
+static json_t *
+object_or_fail(json_t *object, int rc)
+{
+    if (rc == 0)
+        return object;
+    json_decref(object);
+    return NULL;
+}
+
+
 json_t *
 event_body_json(const char *body, size_t body_len)
 {
@@ -36,10 +71,18 @@ event_json(int64_t seq, const char *source, const char *id,
            const char *type, int64_t time_ms, const char *body,
            size_t body_len)
 {
-    return json_pack("{s:I, s:s, s:s?, s:s, s:I, s:o}",
-                     "seq", (json_int_t)seq, "source", source, "id", id,
-                     "type", type, "time", (json_int_t)time_ms,
-                     "event", event_body_json(body, body_len));
+    json_t *object = json_object();
+    int rc = 0;
+
+    if (object == NULL)
+        return NULL;
+    rc |= member_set(object, "seq", json_integer((json_int_t)seq));
+    rc |= member_set(object, "source", json_string(source));
+    rc |= member_set(object, "id", string_or_null(id));
+    rc |= member_set(object, "type", json_string(type));
+    rc |= member_set(object, "time", json_integer((json_int_t)time_ms));
+    rc |= member_set(object, "event", event_body_json(body, body_len));
+    return object_or_fail(object, rc);
 }
 
 
@@ -48,18 +91,15 @@ event_json(int64_t seq, const char *source, const char *id,
 static json_t *
 job_nullable_add(json_t *object, const struct job *job)
 {
+    int rc = 0;
+
     if (object == NULL)
         return NULL;
-    if (json_object_set_new(object, "lane", json_integer(job->lane)) < 0
-        || json_object_set_new(object, "priority",
-                               json_integer(job->priority)) < 0
-        || json_object_set_new(object, "event_seq",
-                            integer_or_null(job->event_seq > 0,
-                                            job->event_seq)) < 0) {
-        json_decref(object);
-        return NULL;
-    }
-    return object;
+    rc |= member_set(object, "lane", json_integer(job->lane));
+    rc |= member_set(object, "priority", json_integer(job->priority));
+    rc |= member_set(object, "event_seq",
+                     integer_or_null(job->event_seq > 0, job->event_seq));
+    return object_or_fail(object, rc);
 }
 
 
@@ -140,24 +180,45 @@ json_t *
 job_claimed_json(const struct job *job, enum job_state was, json_t *event,
                  json_t *profile)
 {
-    json_t *object;
+    json_t *object = json_object();
+    int rc = 0;
 
-    object = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?,"
-                       " s:I, s:I, s:s, s:s, s:I, s:I, s:s?, s:o?, s:o?}",
-                       "id", (json_int_t)job->id, "key", job->key,
-                       "rule", job->rule, "program", job->program,
-                       "channel", job->channel,
-                       "template", job->template_name, "to", job->to,
-                       "profile_id", job->profile,
-                       "generation", (json_int_t)job->generation,
-                       "attempts", (json_int_t)job->attempts,
-                       "state", job_state_name(job->state),
-                       "was", job_state_name(was),
-                       "due", (json_int_t)job->due,
-                       "lease_until", (json_int_t)job->lease_until,
-                       "message_id", job->message_id,
-                       "event", event, "profile", profile);
-    return job_nullable_add(object, job);
+    if (object == NULL) {
+        json_decref(event);
+        json_decref(profile);
+        return NULL;
+    }
+    rc |= member_set(object, "id", json_integer((json_int_t)job->id));
+    rc |= member_set(object, "key", json_string(job->key));
+    rc |= member_set(object, "rule", json_string(job->rule));
+    rc |= member_set(object, "program", string_or_null(job->program));
+    rc |= member_set(object, "channel", json_string(job->channel));
+    rc |= member_set(object, "template", json_string(job->template_name));
+    rc |= member_set(object, "to", string_or_null(job->to));
+    rc |= member_set(object, "profile_id", string_or_null(job->profile));
+    rc |= member_set(object, "generation",
+                     json_integer((json_int_t)job->generation));
+    rc |= member_set(object, "attempts",
+                     json_integer((json_int_t)job->attempts));
+    rc |= member_set(object, "state",
+                     json_string(job_state_name(job->state)));
+    rc |= member_set(object, "was", json_string(job_state_name(was)));
+    rc |= member_set(object, "due", json_integer((json_int_t)job->due));
+    rc |= member_set(object, "lease_until",
+                     json_integer((json_int_t)job->lease_until));
+    rc |= member_set(object, "message_id", string_or_null(job->message_id));
+    rc |= member_set(object, "event", event != NULL ? event : json_null());
+    rc |= member_set(object, "profile",
+                     profile != NULL ? profile : json_null());
+    return job_nullable_add(object_or_fail(object, rc), job);
+}
+
+
+int
+stored_text_empty(const char *text)
+{
+    return text == NULL || text[0] == '\0'
+           || (text[0] == '{' && text[1] == '}' && text[2] == '\0');
 }
 
 
@@ -166,8 +227,11 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
 static json_t *
 stored_object(const char *text)
 {
-    json_t *parsed = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    json_t *parsed;
 
+    if (stored_text_empty(text))
+        return json_object();
+    parsed = json_loads(text, 0, NULL);
     if (json_is_object(parsed))
         return parsed;
     json_decref(parsed);
@@ -180,26 +244,22 @@ profile_json(const char *id, const char *attributes, const char *consent,
              const char *related, int times, int64_t created,
              int64_t updated)
 {
-    json_t *object;
+    json_t *object = json_object();
+    int rc = 0;
 
-    object = json_pack("{s:s, s:o, s:o, s:o?, s:[], s:{}}", "id", id,
-                       "attributes", stored_object(attributes),
-                       "consent", stored_object(consent),
-                       "related", related_object(related),
-                       "identities", "stages");
-    if (object != NULL && json_object_get(object, "related") == NULL) {
-        json_decref(object);
+    if (object == NULL)
         return NULL;
+    rc |= member_set(object, "id", json_string(id));
+    rc |= member_set(object, "attributes", stored_object(attributes));
+    rc |= member_set(object, "consent", stored_object(consent));
+    rc |= member_set(object, "related", related_object(related));
+    rc |= member_set(object, "identities", json_array());
+    rc |= member_set(object, "stages", json_object());
+    if (times) {
+        rc |= member_set(object, "created", json_integer(created));
+        rc |= member_set(object, "updated", json_integer(updated));
     }
-    if (object == NULL || !times)
-        return object;
-    if (json_object_set_new(object, "created", json_integer(created)) < 0
-        || json_object_set_new(object, "updated",
-                               json_integer(updated)) < 0) {
-        json_decref(object);
-        return NULL;
-    }
-    return object;
+    return object_or_fail(object, rc);
 }
 
 
@@ -207,11 +267,16 @@ int
 profile_json_add_identity(json_t *profile, const char *kind,
                           const char *value)
 {
-    json_t *identity = json_pack("{s:s, s:s}", "kind", kind,
-                                 "value", value);
+    json_t *identity = json_object();
     json_t *list = json_object_get(profile, "identities");
+    int rc = 0;
 
-    if (identity == NULL || json_array_append_new(list, identity) < 0)
+    if (identity == NULL)
+        return CRIER_ENOMEM;
+    rc |= member_set(identity, "kind", json_string(kind));
+    rc |= member_set(identity, "value", json_string(value));
+    if (object_or_fail(identity, rc) == NULL
+        || json_array_append_new(list, identity) < 0)
         return CRIER_ENOMEM;
     return 0;
 }
@@ -221,11 +286,16 @@ int
 profile_json_add_stage(json_t *profile, const char *program,
                        const char *stage, int64_t since)
 {
-    json_t *entry = json_pack("{s:s, s:I}", "stage", stage,
-                              "since", (json_int_t)since);
+    json_t *entry = json_object();
     json_t *stages = json_object_get(profile, "stages");
+    int rc = 0;
 
-    if (entry == NULL || json_object_set_new(stages, program, entry) < 0)
+    if (entry == NULL)
+        return CRIER_ENOMEM;
+    rc |= member_set(entry, "stage", json_string(stage));
+    rc |= member_set(entry, "since", json_integer((json_int_t)since));
+    if (object_or_fail(entry, rc) == NULL
+        || json_object_set_new(stages, program, entry) < 0)
         return CRIER_ENOMEM;
     return 0;
 }
