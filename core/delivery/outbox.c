@@ -149,13 +149,52 @@ on_final(void *arg, int status, json_t *result)
 static void
 rendered_facts_add(const struct delivery *d, json_t *u)
 {
-    json_object_set_new(u, "message_id", json_string(d->message_id));
+    json_object_set_new_nocheck(u, "message_id",
+                                json_string(d->message_id));
     if (d->rendered.language != NULL)
-        json_object_set_new(u, "language",
-                            json_string(d->rendered.language));
+        json_object_set_new_nocheck(u, "language",
+                                    json_string(d->rendered.language));
     if (d->rendered.version[0] != '\0')
-        json_object_set_new(u, "template_version",
-                            json_string(d->rendered.version));
+        json_object_set_new_nocheck(u, "template_version",
+                                    json_string(d->rendered.version));
+}
+
+
+/*
+ * Starts the job_update request that moves the job to `state` at `now`.
+ * The outbox builds its per-message requests member by member, since
+ * json_pack parses its format string on every call. A member that cannot
+ * be allocated is missing, and the store then rejects the request.
+ */
+static json_t *
+update_new(const struct delivery *d, const char *state, int64_t now)
+{
+    json_t *u = json_object();
+
+    json_object_set_new_nocheck(u, "id", json_integer(d->id));
+    json_object_set_new_nocheck(u, "generation",
+                                json_integer(d->generation));
+    json_object_set_new_nocheck(u, "state", json_string(state));
+    json_object_set_new_nocheck(u, "now", json_integer(now));
+    return u;
+}
+
+
+/* Returns the "attempt" member of an update: the channel's verdict. */
+static json_t *
+attempt_json(const struct attempt_verdict *verdict)
+{
+    json_t *attempt = json_object();
+
+    json_object_set_new_nocheck(attempt, "time",
+                                json_integer(clock_now_ms()));
+    json_object_set_new_nocheck(attempt, "outcome",
+                                json_string(verdict->outcome));
+    json_object_set_new_nocheck(attempt, "reply",
+                                verdict->reply != NULL
+                                    ? json_string(verdict->reply)
+                                    : json_null());
+    return attempt;
 }
 
 
@@ -169,25 +208,20 @@ finish_attempt(struct delivery *d, const char *state, const char *error,
                const char *provider_id, int64_t due,
                const struct attempt_verdict *verdict)
 {
-    json_t *u = json_pack("{s:I,s:I,s:s,s:I}", "id", (json_int_t) d->id,
-                          "generation", (json_int_t) d->generation,
-                          "state", state, "now",
-                          (json_int_t) clock_now_ms());
+    json_t *u = update_new(d, state, clock_now_ms());
     int rc;
 
     if (verdict != NULL)
-        json_object_set_new(u, "attempt", json_pack(
-            "{s:I,s:s,s:s?}", "time", (json_int_t) clock_now_ms(),
-            "outcome", verdict->outcome, "reply", verdict->reply));
-
+        json_object_set_new_nocheck(u, "attempt", attempt_json(verdict));
     if (error != NULL)
-        json_object_set_new(u, "error", json_string(error));
+        json_object_set_new_nocheck(u, "error", json_string(error));
     if (verdict != NULL && d->sent_by_claim)
         rendered_facts_add(d, u);
     if (provider_id != NULL)
-        json_object_set_new(u, "provider_id", json_string(provider_id));
+        json_object_set_new_nocheck(u, "provider_id",
+                                    json_string(provider_id));
     if (due > 0)
-        json_object_set_new(u, "due", json_integer(due));
+        json_object_set_new_nocheck(u, "due", json_integer(due));
     rc = server.store_ops->job_update(server.store->state, u, on_final, d);
     json_decref(u);
     if (rc != 0)
@@ -431,13 +465,11 @@ static void
 mark_sending(struct delivery *d)
 {
     int64_t now = clock_now_ms();
-    json_t *u = json_pack("{s:I,s:I,s:s,s:I,s:I}", "id",
-                          (json_int_t) d->id, "generation",
-                          (json_int_t) d->generation, "state", "sending",
-                          "now", (json_int_t) now, "lease_ms",
-                          (json_int_t) ob.set.lease_ms);
+    json_t *u = update_new(d, "sending", now);
     int rc;
 
+    json_object_set_new_nocheck(u, "lease_ms",
+                                json_integer(ob.set.lease_ms));
     rendered_facts_add(d, u);
     rc = sending_store(d, u, now);
     json_decref(u);
@@ -477,6 +509,18 @@ links_track(struct delivery *d, char *error, size_t size)
 }
 
 
+/* Returns the template's `message`: the Message-ID and the rule. */
+static json_t *
+message_json(const struct delivery *d)
+{
+    json_t *message = json_object();
+
+    json_object_set_new_nocheck(message, "id", json_string(d->message_id));
+    json_object_set_nocheck(message, "rule", json_object_get(d->job, "rule"));
+    return message;
+}
+
+
 static int
 render(struct delivery *d, char *error, size_t size)
 {
@@ -488,11 +532,9 @@ render(struct delivery *d, char *error, size_t size)
     json_t *items;
     int rc;
 
-    json_object_set_new(data, "message",
-                        json_pack("{s:s,s:O}", "id", d->message_id, "rule",
-                                  json_object_get(job, "rule")));
-    json_object_set_new(data, "public_url",
-                        json_string(server.settings.public_url));
+    json_object_set_new_nocheck(data, "message", message_json(d));
+    json_object_set_new_nocheck(data, "public_url",
+                                json_string(server.settings.public_url));
     pages_links_add(data, job);
     /* A digest's job renders its digest.due event, whose items the
      * template lists as `items`. */

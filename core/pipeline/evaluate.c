@@ -160,11 +160,16 @@ evaluation_context(const json_t *event, const json_t *profile)
 {
     json_t *props = json_object_get(event, "properties");
     json_t *kase = json_object_get(props, "case");
+    json_t *ctx = json_object();
 
-    return json_pack("{s:O,s:o,s:O}", "event", event,
-                     "profile", profile ? profile_flatten(profile)
-                                        : json_object(),
-                     "case", kase ? kase : json_null());
+    /* Set member by member: json_pack would parse a format string for
+     * each message that the outbox renders. */
+    json_object_set_nocheck(ctx, "event", (json_t *) event);
+    json_object_set_new_nocheck(ctx, "profile",
+                                profile ? profile_flatten(profile)
+                                        : json_object());
+    json_object_set_nocheck(ctx, "case", kase ? kase : json_null());
+    return ctx;
 }
 
 

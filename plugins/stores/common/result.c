@@ -28,6 +28,27 @@ string_or_null(const char *text)
 
 
 /*
+ * Returns a string for text that a store read back from what it wrote, or
+ * NULL for NULL. Stores write only text taken from JSON strings, which
+ * jansson checked as UTF-8 when they were made, and the names of job
+ * states, so the check is not repeated for each claimed job.
+ */
+static json_t *
+stored_string(const char *text)
+{
+    return json_string_nocheck(text);
+}
+
+
+/* Returns stored_string(text), or null for NULL. */
+static json_t *
+stored_string_or_null(const char *text)
+{
+    return text != NULL ? json_string_nocheck(text) : json_null();
+}
+
+
+/*
  * Sets member `key` of `object` to `value` and takes over the reference.
  * Keys are string constants of this file, so they skip jansson's UTF-8
  * check. A NULL value, from an allocation that failed, returns -1.
@@ -189,24 +210,27 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
         return NULL;
     }
     rc |= member_set(object, "id", json_integer((json_int_t)job->id));
-    rc |= member_set(object, "key", json_string(job->key));
-    rc |= member_set(object, "rule", json_string(job->rule));
-    rc |= member_set(object, "program", string_or_null(job->program));
-    rc |= member_set(object, "channel", json_string(job->channel));
-    rc |= member_set(object, "template", json_string(job->template_name));
-    rc |= member_set(object, "to", string_or_null(job->to));
-    rc |= member_set(object, "profile_id", string_or_null(job->profile));
+    rc |= member_set(object, "key", stored_string(job->key));
+    rc |= member_set(object, "rule", stored_string(job->rule));
+    rc |= member_set(object, "program",
+                     stored_string_or_null(job->program));
+    rc |= member_set(object, "channel", stored_string(job->channel));
+    rc |= member_set(object, "template", stored_string(job->template_name));
+    rc |= member_set(object, "to", stored_string_or_null(job->to));
+    rc |= member_set(object, "profile_id",
+                     stored_string_or_null(job->profile));
     rc |= member_set(object, "generation",
                      json_integer((json_int_t)job->generation));
     rc |= member_set(object, "attempts",
                      json_integer((json_int_t)job->attempts));
     rc |= member_set(object, "state",
-                     json_string(job_state_name(job->state)));
-    rc |= member_set(object, "was", json_string(job_state_name(was)));
+                     stored_string(job_state_name(job->state)));
+    rc |= member_set(object, "was", stored_string(job_state_name(was)));
     rc |= member_set(object, "due", json_integer((json_int_t)job->due));
     rc |= member_set(object, "lease_until",
                      json_integer((json_int_t)job->lease_until));
-    rc |= member_set(object, "message_id", string_or_null(job->message_id));
+    rc |= member_set(object, "message_id",
+                     stored_string_or_null(job->message_id));
     rc |= member_set(object, "event", event != NULL ? event : json_null());
     rc |= member_set(object, "profile",
                      profile != NULL ? profile : json_null());
@@ -249,7 +273,7 @@ profile_json(const char *id, const char *attributes, const char *consent,
 
     if (object == NULL)
         return NULL;
-    rc |= member_set(object, "id", json_string(id));
+    rc |= member_set(object, "id", stored_string(id));
     rc |= member_set(object, "attributes", stored_object(attributes));
     rc |= member_set(object, "consent", stored_object(consent));
     rc |= member_set(object, "related", related_object(related));
@@ -273,8 +297,8 @@ profile_json_add_identity(json_t *profile, const char *kind,
 
     if (identity == NULL)
         return CRIER_ENOMEM;
-    rc |= member_set(identity, "kind", json_string(kind));
-    rc |= member_set(identity, "value", json_string(value));
+    rc |= member_set(identity, "kind", stored_string(kind));
+    rc |= member_set(identity, "value", stored_string(value));
     if (object_or_fail(identity, rc) == NULL
         || json_array_append_new(list, identity) < 0)
         return CRIER_ENOMEM;
@@ -292,7 +316,7 @@ profile_json_add_stage(json_t *profile, const char *program,
 
     if (entry == NULL)
         return CRIER_ENOMEM;
-    rc |= member_set(entry, "stage", json_string(stage));
+    rc |= member_set(entry, "stage", stored_string(stage));
     rc |= member_set(entry, "since", json_integer((json_int_t)since));
     if (object_or_fail(entry, rc) == NULL
         || json_object_set_new(stages, program, entry) < 0)
