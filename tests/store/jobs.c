@@ -335,6 +335,100 @@ jobs_claim_includes_event_and_profile(void **state)
 }
 
 
+/* Appends an event of `type` with body `body` and returns its seq. */
+static int64_t
+event_append(struct fixture *f, const char *type, const char *body)
+{
+    struct crier_event_rec rec = event_rec("api", NULL, type, T0, body);
+    size_t accepted;
+    size_t duplicates;
+    json_t *read;
+    json_t *events;
+    int64_t seq;
+
+    assert_int_equal(append_wait(f, &rec, 1, &accepted, &duplicates), 0);
+    assert_int_equal(accepted, 1);
+    assert_int_equal(events_read_wait(f, 0, 1000, &read), 0);
+    events = json_object_get(read, "events");
+    seq = member_int(json_array_get(events, json_array_size(events) - 1),
+                     "seq");
+    json_decref(read);
+    return seq;
+}
+
+
+/* Plans job `key` of event `seq`, due at `due`. */
+static void
+event_job_plan(struct fixture *f, const char *key, int64_t seq, int64_t due)
+{
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:[{s:s, s:s, s:s, s:I, s:s, s:s,"
+                                  " s:s, s:I}]}",
+                                  "jobs", "key", key, "rule", "r",
+                                  "profile", "p_1", "event_seq",
+                                  (json_int_t)seq, "channel", "email",
+                                  "template", "t", "to", "a@b.gov",
+                                  "due", (json_int_t)due)));
+}
+
+
+/* Checks that claimed job `job` carries the event with body `body`. */
+static void
+claimed_event_check(const json_t *job, const char *body)
+{
+    json_t *expected = json_loads(body, 0, NULL);
+
+    assert_non_null(expected);
+    assert_true(json_equal(json_object_get(job, "event"), expected));
+    json_decref(expected);
+}
+
+
+/* Jobs of one event may share its parsed body within a claim. Each still
+ * carries its own event, also when another event's job comes between,
+ * and a later claim reads the event as it is stored then. */
+static void
+jobs_claim_event_per_job(void **state)
+{
+    struct fixture *f = *state;
+    const char *body_a = "{\"type\":\"a\",\"n\":1}";
+    const char *body_b = "{\"type\":\"b\",\"n\":2}";
+    int64_t a = event_append(f, "a", body_a);
+    int64_t b = event_append(f, "b", body_b);
+    json_t *jobs;
+
+    event_job_plan(f, "k-1", a, T0);
+    event_job_plan(f, "k-2", a, T0 + 1);
+    event_job_plan(f, "k-3", b, T0 + 2);
+    event_job_plan(f, "k-4", a, T0 + 3);
+    event_job_plan(f, "k-5", a, T0 + 100);
+    jobs = jobs_claim_at(f, T0 + 10, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 4);
+    assert_string_equal(member_str(json_array_get(jobs, 2), "key"), "k-3");
+    claimed_event_check(json_array_get(jobs, 0), body_a);
+    claimed_event_check(json_array_get(jobs, 1), body_a);
+    claimed_event_check(json_array_get(jobs, 2), body_b);
+    claimed_event_check(json_array_get(jobs, 3), body_a);
+    json_decref(jobs);
+
+    /* Retention deletes event a before k-5 is claimed. */
+    json_decref(json_ok(f, f->ops->commit,
+                        json_pack("{s:{s:s, s:I}}", "cursor", "name",
+                                  "pipeline", "value", (json_int_t)b)));
+    json_decref(json_ok(f, f->ops->events_expire,
+                        json_pack("{s:[s], s:[], s:I, s:i, s:s}",
+                                  "types", "a", "prefixes",
+                                  "before", (json_int_t)(T0 + 1),
+                                  "limit", 10, "cursor", "pipeline")));
+    jobs = jobs_claim_at(f, T0 + 100, 10, LEASE);
+    assert_int_equal(json_array_size(jobs), 1);
+    assert_string_equal(member_str(json_array_get(jobs, 0), "key"), "k-5");
+    assert_true(json_is_null(json_object_get(json_array_get(jobs, 0),
+                                             "event")));
+    json_decref(jobs);
+}
+
+
 static void
 jobs_claim_null_profile_and_event(void **state)
 {
@@ -1097,6 +1191,7 @@ const struct CMUnitTest job_tests[] = {
     CASE(jobs_claim_reclaims_expired_claimed),
     CASE(jobs_claim_reclaims_expired_sending),
     CASE(jobs_claim_includes_event_and_profile),
+    CASE(jobs_claim_event_per_job),
     CASE(jobs_claim_null_profile_and_event),
     CASE(jobs_claim_rejects_invalid),
     CASE(job_update_stale_generation),

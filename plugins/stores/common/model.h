@@ -639,6 +639,25 @@ json_t *job_attempts_json(const struct job *job);
 json_t *job_claimed_json(const struct job *job, enum job_state was,
                          json_t *event, json_t *profile);
 
+/*
+ * The event of the last job that a claim loaded. The jobs of one event
+ * (a bulletin's thousands) come one after another in claim order, so the
+ * next job of the same event shares this object instead of parsing the
+ * body again. Nothing changes an event of a claimed job in place.
+ */
+struct claim_event {
+    int64_t seq;
+    json_t *event;              /* a reference, or NULL */
+};
+
+/* Returns a new reference to the kept event when it is event `seq`, or
+ * NULL. */
+json_t *claim_event_get(const struct claim_event *kept, int64_t seq);
+
+/* Keeps `event`, event `seq`, in place of the one kept before. */
+void claim_event_keep(struct claim_event *kept, int64_t seq, json_t *event);
+void claim_event_clear(struct claim_event *kept);
+
 /* Returns nonzero for stored text that is NULL, empty or "{}", the text
  * of a map without entries, which needs no parse. */
 int stored_text_empty(const char *text);

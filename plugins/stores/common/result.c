@@ -238,6 +238,33 @@ job_claimed_json(const struct job *job, enum job_state was, json_t *event,
 }
 
 
+json_t *
+claim_event_get(const struct claim_event *kept, int64_t seq)
+{
+    if (kept->event == NULL || kept->seq != seq)
+        return NULL;
+    return json_incref(kept->event);
+}
+
+
+void
+claim_event_keep(struct claim_event *kept, int64_t seq, json_t *event)
+{
+    json_decref(kept->event);
+    kept->seq = seq;
+    kept->event = json_incref(event);
+}
+
+
+void
+claim_event_clear(struct claim_event *kept)
+{
+    json_decref(kept->event);
+    kept->seq = 0;
+    kept->event = NULL;
+}
+
+
 int
 stored_text_empty(const char *text)
 {

@@ -122,10 +122,12 @@ job_order(gconstpointer a, gconstpointer b)
 }
 
 
-/* Claims one job and returns its claim, or NULL when out of memory. */
+/* Claims one job and returns its claim, or NULL when out of memory.
+ * `kept` is the event of the claim's last job, which this job shares
+ * when it has the same. */
 static json_t *
 job_claim_json(struct memory_store *store, struct job *job,
-               const struct claim_request *claim)
+               const struct claim_request *claim, struct claim_event *kept)
 {
     enum job_state was = job->state;
     json_t *event = NULL;
@@ -136,7 +138,11 @@ job_claim_json(struct memory_store *store, struct job *job,
     if (job_claim(job, claim) < 0)
         return NULL;
     if (job->event_seq > 0)
+        event = claim_event_get(kept, job->event_seq);
+    if (job->event_seq > 0 && event == NULL) {
         event = event_find_json(store, job->event_seq);
+        claim_event_keep(kept, job->event_seq, event);
+    }
     if (job->profile != NULL)
         profile = profile_find_json(store, job->profile, 0);
     claimed = job_claimed_json(job, was, event, profile);
@@ -160,6 +166,7 @@ jobs_claim_apply(struct memory_store *store,
     GPtrArray *claimable = g_ptr_array_new();
     json_t *result = json_pack("{s:[]}", "jobs");
     json_t *list = json_object_get(result, "jobs");
+    struct claim_event kept = { 0 };
     guint i;
 
     for (i = 0; i < store->jobs->len; i++) {
@@ -173,7 +180,7 @@ jobs_claim_apply(struct memory_store *store,
          i++) {
         json_t *claimed = job_claim_json(store,
                                          g_ptr_array_index(claimable, i),
-                                         claim);
+                                         claim, &kept);
 
         if (json_array_append_new(list, claimed) < 0) {
             json_decref(result);
@@ -181,6 +188,7 @@ jobs_claim_apply(struct memory_store *store,
         }
     }
     g_ptr_array_unref(claimable);
+    claim_event_clear(&kept);
     return result;
 }
 

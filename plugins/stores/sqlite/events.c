@@ -203,16 +203,19 @@ events_recent(struct connection *conn, struct request *req)
 
 /*
  * Returns the stored JSON of event `seq`, or null when it is not stored.
- * Returns NULL with *rc set when the read fails.
+ * Returns NULL with *rc set when the read fails. The claim `req` keeps
+ * the last event it loaded, which the next job of that event shares.
  */
 json_t *
 event_load(struct connection *conn, struct request *req, int64_t seq,
            int *rc)
 {
     sqlite3_stmt *stmt;
-    json_t *event = NULL;
+    json_t *event = claim_event_get(&req->claim_event, seq);
     int step;
 
+    if (event != NULL)
+        return event;
     stmt = connection_statement(conn, STMT_EVENT_BODY, event_body_sql);
     if (stmt == NULL) {
         *rc = connection_fail(conn, req, sqlite3_errcode(conn->db));
@@ -230,6 +233,8 @@ event_load(struct connection *conn, struct request *req, int64_t seq,
         *rc = connection_fail(conn, req, step);
     else if (event == NULL)
         *rc = CRIER_ENOMEM;
+    else
+        claim_event_keep(&req->claim_event, seq, event);
     return event;
 }
 

@@ -82,6 +82,7 @@ request_free(struct request *req)
         break;
     case REQUEST_JOBS_CLAIM:
         claim_clear(&req->input.claim);
+        claim_event_clear(&req->claim_event);
         free(req->claimed_seqs);
         break;
     case REQUEST_JOB_UPDATE:
@@ -312,6 +313,7 @@ request_discard(struct request *req, int status)
     if (req->kind == REQUEST_JOBS_CLAIM) {
         free(req->claimed_seqs);
         req->claimed_seqs = NULL;
+        claim_event_clear(&req->claim_event);
     }
     req->accepted = 0;
     req->duplicates = 0;

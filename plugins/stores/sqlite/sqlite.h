@@ -117,6 +117,9 @@ struct request {
     size_t accepted;
     size_t duplicates;
 
+    /* For a claim: the event its last loaded job carried (events.c). */
+    struct claim_event claim_event;
+
     /* For a claim that the writer has committed and the reader is to
      * finish (jobs.c): the event seq of each claimed job, in the order of
      * the result's "jobs", with 0 for none. */
