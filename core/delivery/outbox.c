@@ -25,6 +25,16 @@
  * final update. */
 struct delivery {
     json_t *job;
+    /* Members of `job` that the checks and the render read, looked up
+     * once by deliver(). The strings and objects belong to `job`. */
+    const char *key;
+    const char *rule;
+    const char *channel_name;
+    const char *program;
+    const char *profile_id;
+    const char *to;
+    json_t *event;
+    json_t *profile;
     int64_t id;
     int64_t generation;
     int attempt;                /* this hand-over's number, from 1 */
@@ -90,9 +100,7 @@ cap_release(struct delivery *d)
     if (!d->cap_reserved)
         return;
     d->cap_reserved = 0;
-    caps_release(json_string_value(json_object_get(d->job, "profile_id")),
-                 json_string_value(json_object_get(d->job, "channel")),
-                 d->lane);
+    caps_release(d->profile_id, d->channel_name, d->lane);
 }
 
 
@@ -246,13 +254,12 @@ finish_job(struct delivery *d, const char *state, const char *error,
 static int
 pause_hold(struct delivery *d)
 {
-    const char *pause = pauses_covering(
-        json_string_value(json_object_get(d->job, "channel")),
-        json_string_value(json_object_get(d->job, "program")));
-    int64_t due = json_integer_value(json_object_get(d->job, "due"));
+    const char *pause = pauses_covering(d->channel_name, d->program);
+    int64_t due;
 
     if (pause == NULL)
         return 0;
+    due = json_integer_value(json_object_get(d->job, "due"));
     log_info("message held: sending is paused", "job=%lld pause=%s",
              (long long) d->id, pause);
     finish_job(d, "planned", NULL, NULL, due > 0 ? due : clock_now_ms());
@@ -445,14 +452,11 @@ on_sending(void *arg, int status, json_t *result)
 static int
 sending_store(struct delivery *d, json_t *u, int64_t now)
 {
-    const char *channel = json_string_value(json_object_get(d->job,
-                                                            "channel"));
-
     if (!d->capped)
         return server.store_ops->job_update(server.store->state, u,
                                             on_sending, d);
-    json_object_set_new(u, "caps", caps_request(&ob.set, channel, d->lane,
-                                                now));
+    json_object_set_new(u, "caps", caps_request(&ob.set, d->channel_name,
+                                                d->lane, now));
     json_object_set_new(u, "cap_error", json_string(GUARD_REASON_CAP));
     return server.store_ops->job_sending_capped(server.store->state, u,
                                                 on_sending, d);
@@ -494,8 +498,7 @@ links_track(struct delivery *d, char *error, size_t size)
                                  json_object_get(d->job, "to"));
     char *html = link_html_rewrite(d->rendered.html, ob.set.link_secret,
                                    server.settings.public_url,
-                                   json_string_value(json_object_get(
-                                       d->job, "key")), identity);
+                                   d->key, identity);
 
     json_decref(identity);
     if (html == NULL) {
@@ -525,8 +528,9 @@ static int
 render(struct delivery *d, char *error, size_t size)
 {
     json_t *job = d->job;
-    json_t *data = evaluation_context(json_object_get(job, "event"),
-                                      json_object_get(job, "profile"));
+    json_t *data = evaluation_context(d->event, d->profile);
+    const char *template = json_string_value(json_object_get(job,
+                                                             "template"));
     struct template_error err;
     const char *language;
     json_t *items;
@@ -538,21 +542,17 @@ render(struct delivery *d, char *error, size_t size)
     pages_links_add(data, job);
     /* A digest's job renders its digest.due event, whose items the
      * template lists as `items`. */
-    items = json_object_get(json_object_get(json_object_get(job, "event"),
-                                            "properties"), "items");
+    items = json_object_get(json_object_get(d->event, "properties"),
+                            "items");
     if (json_is_array(items))
         json_object_set(data, "items", items);
     language = json_string_value(json_object_get(
         json_object_get(data, "profile"), "language"));
-    rc = template_render_language(ob.templates,
-                                  json_string_value(json_object_get(
-                                      job, "template")),
-                                  language, data, &d->rendered, &err);
+    rc = template_render_language(ob.templates, template, language, data,
+                                  &d->rendered, &err);
     json_decref(data);
     if (rc != 0) {
-        snprintf(error, size, "template %s: %s",
-                 json_string_value(json_object_get(job, "template")),
-                 err.message);
+        snprintf(error, size, "template %s: %s", template, err.message);
         return rc;
     }
     if (ob.set.link_secret != NULL && d->rendered.html != NULL)
@@ -580,15 +580,14 @@ deliver_checked(struct delivery *d)
     d->msg.size = sizeof(d->msg);
     d->msg.job_id = d->id;
     d->msg.attempt = d->attempt;
-    d->msg.key = json_string_value(json_object_get(job, "key"));
+    d->msg.key = d->key;
     d->msg.message_id = d->message_id;
-    d->msg.rule = json_string_value(json_object_get(job, "rule"));
-    d->msg.to = json_string_value(json_object_get(job, "to"));
+    d->msg.rule = d->rule;
+    d->msg.to = d->to;
     d->msg.subject = d->rendered.subject;
     d->msg.text = d->rendered.text;
     d->msg.html = d->rendered.html;
-    d->msg.profile = json_string_value(json_object_get(
-        json_object_get(job, "profile"), "id"));
+    d->msg.profile = json_string_value(json_object_get(d->profile, "id"));
     d->msg.message_class = d->lane == 0 ? "service" : "outreach";
     /* Half the lease that `sending` set, so that a request started just
      * before it still has the other half to finish. */
@@ -610,10 +609,7 @@ static void
 suppressed_log(const struct delivery *d, const char *reason)
 {
     log_info("message suppressed", "job=%lld rule=%s profile=%s reason=\"%s\"",
-             (long long) d->id,
-             json_string_value(json_object_get(d->job, "rule")),
-             json_string_value(json_object_get(d->job, "profile_id")),
-             reason);
+             (long long) d->id, d->rule, d->profile_id, reason);
 }
 
 
@@ -663,8 +659,7 @@ lane_capped(const char *channel, int lane)
 static int
 quiet_hold(struct delivery *d)
 {
-    const char *channel = json_string_value(json_object_get(d->job,
-                                                            "channel"));
+    const char *channel = d->channel_name;
     int64_t now = clock_now_ms(), end = 0;
     GTimeZone *zone;
     int inside = 0;
@@ -672,7 +667,7 @@ quiet_hold(struct delivery *d)
     for (int i = 0; i < ob.set.quiet_count && !inside; i++) {
         if (strcmp(ob.set.quiet[i].channel, channel) != 0)
             continue;
-        zone = guard_profile_zone(json_object_get(d->job, "profile"));
+        zone = guard_profile_zone(d->profile);
         inside = quiet_window_end(&ob.set.quiet[i].window, now, zone, &end);
         g_time_zone_unref(zone);
     }
@@ -691,8 +686,7 @@ quiet_hold(struct delivery *d)
 static void
 guard_pace(struct delivery *d)
 {
-    const char *channel = json_string_value(json_object_get(d->job,
-                                                            "channel"));
+    const char *channel = d->channel_name;
     int rc;
 
     if (quiet_hold(d))
@@ -708,9 +702,8 @@ guard_pace(struct delivery *d)
         deliver_checked(d);
         return;
     }
-    rc = caps_check(&ob.set,
-                    json_string_value(json_object_get(d->job, "profile_id")),
-                    channel, d->lane, clock_now_ms(), on_caps_checked, d);
+    rc = caps_check(&ob.set, d->profile_id, channel, d->lane, clock_now_ms(),
+                    on_caps_checked, d);
     if (rc != 0)
         on_caps_checked(d, rc, 0);
 }
@@ -752,8 +745,7 @@ guard(struct delivery *d)
         suppress(d, GUARD_REASON_INVALID);
         return;
     }
-    reason = guard_consent_reason(json_object_get(job, "profile"), kind,
-                                  d->lane == 0);
+    reason = guard_consent_reason(d->profile, kind, d->lane == 0);
     if (reason != NULL) {
         suppress(d, reason);
         return;
@@ -783,16 +775,33 @@ message_id_set(struct delivery *d, const char *key)
 }
 
 
+/* Looks up the members of the claimed job `job` that later steps read,
+ * so that each step does not search the object again. */
+static void
+members_read(struct delivery *d, json_t *job)
+{
+    d->job = json_incref(job);
+    d->key = json_string_value(json_object_get(job, "key"));
+    d->rule = json_string_value(json_object_get(job, "rule"));
+    d->channel_name = json_string_value(json_object_get(job, "channel"));
+    d->program = json_string_value(json_object_get(job, "program"));
+    d->profile_id = json_string_value(json_object_get(job, "profile_id"));
+    d->to = json_string_value(json_object_get(job, "to"));
+    d->event = json_object_get(job, "event");
+    d->profile = json_object_get(job, "profile");
+}
+
+
 static void
 deliver(json_t *job)
 {
     struct delivery *d = calloc(1, sizeof(*d));
-    const char *channel = json_string_value(json_object_get(job, "channel"));
-    const char *key = json_string_value(json_object_get(job, "key"));
+    const char *channel;
     char error[256];
 
     d->holds_slot = 1;
-    d->job = json_incref(job);
+    members_read(d, job);
+    channel = d->channel_name;
     d->id = json_integer_value(json_object_get(job, "id"));
     d->generation = json_integer_value(json_object_get(job, "generation"));
     /* A claim that stored `sending` has counted this attempt already. */
@@ -803,7 +812,7 @@ deliver(json_t *job)
     d->lane = (int) json_integer_value(json_object_get(job, "lane"));
     if (d->lane < 0 || d->lane > BULLETIN_LANE)
         d->lane = 1;
-    message_id_set(d, key);
+    message_id_set(d, d->key);
     /* NOTE: the interrupted hand-over counts in `attempts` but has no
      * entry in the attempt log, since no verdict came back for it
      * (docs/KNOWN_LIMITS.md, "Delivery"). */
@@ -829,8 +838,7 @@ deliver(json_t *job)
         finish_job(d, "failed", error, NULL, 0);
         return;
     }
-    if (json_object_get(job, "profile") == NULL ||
-        json_is_null(json_object_get(job, "profile"))) {
+    if (d->profile == NULL || json_is_null(d->profile)) {
         finish_job(d, "suppressed", "the profile no longer exists", NULL, 0);
         return;
     }
