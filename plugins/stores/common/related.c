@@ -15,6 +15,9 @@
 
 static const char *const related_kinds[] = { "dependents", "cases", NULL };
 
+/* The compact JSON text of a related map without records. */
+#define RELATED_EMPTY_TEXT "{\"dependents\":{},\"cases\":{}}"
+
 
 static int
 related_kind_known(const char *kind)
@@ -55,7 +58,9 @@ related_object(const char *text)
     json_t *related = NULL;
     size_t i;
 
-    if (!stored_text_empty(text))
+    /* The map without records, as the pipeline writes it back, needs no
+     * parse: the loop below builds it. */
+    if (!stored_text_empty(text) && strcmp(text, RELATED_EMPTY_TEXT) != 0)
         related = json_loads(text, 0, NULL);
 
     if (!json_is_object(related)) {
