@@ -141,6 +141,26 @@ length_bounds_text(void **state)
 }
 
 
+/* stored_json_load parses plain text itself and other JSON with
+ * jansson, and returns NULL for text that is not JSON. */
+static void
+stored_load_either_way(void **state)
+{
+    json_t *plain = stored_json_load("{\"first_name\":\"Ana\"}");
+    json_t *escaped = stored_json_load("{\"first_name\":\"Jos\\u00e9\"}");
+
+    assert_string_equal(json_string_value(json_object_get(plain,
+                                                          "first_name")),
+                        "Ana");
+    assert_string_equal(json_string_value(json_object_get(escaped,
+                                                          "first_name")),
+                        "Jos\xc3\xa9");
+    json_decref(plain);
+    json_decref(escaped);
+    assert_null(stored_json_load("{\"first_name\":"));
+}
+
+
 /* Every prefix of every document, and every document with one byte
  * replaced, either leaves the subset or parses as json_loadb parses it. */
 static void
@@ -178,6 +198,7 @@ main(void)
         cmocka_unit_test(other_json_left_to_jansson),
         cmocka_unit_test(invalid_text_rejected),
         cmocka_unit_test(length_bounds_text),
+        cmocka_unit_test(stored_load_either_way),
         cmocka_unit_test(mutations_match_jansson),
     };
 

@@ -225,3 +225,14 @@ plain_json_load(const char *text, size_t length)
     }
     return value;
 }
+
+
+json_t *
+stored_json_load(const char *text)
+{
+    json_t *value = plain_json_load(text, strlen(text));
+
+    if (value == NULL)
+        value = json_loads(text, JSON_DECODE_ANY, NULL);
+    return value;
+}

@@ -13,4 +13,9 @@
  */
 json_t *plain_json_load(const char *text, size_t length);
 
+/* Parses NUL-terminated JSON text with plain_json_load, or with
+ * json_loads and JSON_DECODE_ANY when it is not plain. Returns a new
+ * reference, or NULL for text that is not JSON. */
+json_t *stored_json_load(const char *text);
+
 #endif

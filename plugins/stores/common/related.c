@@ -12,6 +12,7 @@
 #include <crier/error.h>
 
 #include "model.h"
+#include "plain_json.h"
 
 static const char *const related_kinds[] = { "dependents", "cases", NULL };
 
@@ -61,16 +62,15 @@ related_object(const char *text)
     /* The map without records, as the pipeline writes it back, needs no
      * parse: the loop below builds it. */
     if (!stored_text_empty(text) && strcmp(text, RELATED_EMPTY_TEXT) != 0)
-        related = json_loads(text, 0, NULL);
-
+        related = stored_json_load(text);
     if (!json_is_object(related)) {
         json_decref(related);
         related = json_object();
     }
     for (i = 0; related != NULL && related_kinds[i] != NULL; i++)
         if (!json_is_object(json_object_get(related, related_kinds[i]))
-            && json_object_set_new(related, related_kinds[i],
-                                   json_object()) < 0) {
+            && json_object_set_new_nocheck(related, related_kinds[i],
+                                           json_object()) < 0) {
             json_decref(related);
             return NULL;
         }

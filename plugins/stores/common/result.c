@@ -286,7 +286,7 @@ stored_object(const char *text)
 
     if (stored_text_empty(text))
         return json_object();
-    parsed = json_loads(text, 0, NULL);
+    parsed = stored_json_load(text);
     if (json_is_object(parsed))
         return parsed;
     json_decref(parsed);
