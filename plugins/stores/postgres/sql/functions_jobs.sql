@@ -136,6 +136,9 @@ BEGIN
       'attempts', j.attempts, 'state', j.state, 'was', was, 'due', j.due,
       'lane', j.lane, 'priority', j.priority, 'event_seq', j.event_seq,
       'lease_until', j.lease_until, 'message_id', j.message_id,
+      -- NOTE: each job carries its own copy of the event, which crier
+      -- then parses once per job. The memory and SQLite stores share one
+      -- parse among a claim's jobs of one event (docs/KNOWN_LIMITS.md).
       'event', (SELECT body::jsonb FROM events WHERE seq = j.event_seq),
       'profile', CASE WHEN j.profile IS NOT NULL
                       THEN crier_profile_json(j.profile, false)::jsonb END);
