@@ -12,7 +12,7 @@
 #include <crier/error.h>
 
 #include "model.h"
-#include "plain_json.h"
+#include "stored_json.h"
 
 static const char *const related_kinds[] = { "dependents", "cases", NULL };
 

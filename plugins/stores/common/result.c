@@ -9,7 +9,7 @@
 #include <crier/error.h>
 
 #include "model.h"
-#include "plain_json.h"
+#include "stored_json.h"
 
 
 /* Returns an integer, or null when `present` is zero. */
@@ -79,10 +79,7 @@ object_or_fail(json_t *object, int rc)
 json_t *
 event_body_json(const char *body, size_t body_len)
 {
-    json_t *event = plain_json_load(body, body_len);
-
-    if (event == NULL)
-        event = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+    json_t *event = stored_json_loadb(body, body_len);
 
     /* The core appends JSON that it serialized itself, so text that does
      * not parse means a damaged file or a caller that broke that contract.
