@@ -7,7 +7,7 @@
 
 /*
  * Parses `len` bytes of JSON that a store wrote itself, any value at the
- * top, as json_loadb with JSON_DECODE_ANY would (stored_json.c says how).
+ * top, as json_loadb with JSON_DECODE_ANY would (stored_json.c explains how).
  * Returns a new reference, or NULL for text that is not JSON.
  */
 json_t *stored_json_loadb(const char *text, size_t len);
