@@ -6,30 +6,27 @@
  * The file is read again at most every 20 ms of the monotonic clock, so
  * writing a new number makes the clock jump. The monotonic clock, which
  * libuv's timers use, does not move.
+ *
+ * The allocator (jemalloc) reads the clock while it starts, so nothing
+ * here may allocate: the real clock is the system call itself, not a
+ * dlsym lookup, and the file is read with open and read, not stdio.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
-typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
-
-static clock_gettime_fn real_clock_gettime;
 static long long offset_s;
 static long long offset_read_ns;
 
 
-/* Finds the libc function that a wrapper below replaces. */
-static void *
-real(const char *name)
+static int
+real_clock_gettime(clockid_t id, struct timespec *ts)
 {
-    void *fn = dlsym(RTLD_NEXT, name);
-
-    if (fn == NULL)
-        abort();
-    return fn;
+    return (int) syscall(SYS_clock_gettime, id, ts);
 }
 
 
@@ -40,10 +37,11 @@ offset_get(void)
     const char *path = getenv("CRIER_CLOCK_OFFSET_FILE");
     struct timespec mono;
     long long now_ns, value;
-    FILE *f;
+    char text[32];
+    char *end;
+    ssize_t len;
+    int fd;
 
-    if (real_clock_gettime == NULL)
-        real_clock_gettime = (clock_gettime_fn) real("clock_gettime");
     if (path == NULL)
         return 0;
     real_clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -51,12 +49,17 @@ offset_get(void)
     if (offset_read_ns != 0 && now_ns - offset_read_ns < 20000000LL)
         return offset_s;
     offset_read_ns = now_ns;
-    f = fopen(path, "r");
-    if (f == NULL)
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return offset_s;
-    if (fscanf(f, "%lld", &value) == 1)
+    len = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (len <= 0)
+        return offset_s;
+    text[len] = '\0';
+    value = strtoll(text, &end, 10);
+    if (end != text)
         offset_s = value;
-    fclose(f);
     return offset_s;
 }
 
@@ -64,11 +67,13 @@ offset_get(void)
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
-    long long offset = offset_get();
-    int rc = real_clock_gettime(id, ts);
+    int rc;
 
-    if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
-        ts->tv_sec += offset;
+    if (id != CLOCK_REALTIME && id != CLOCK_REALTIME_COARSE)
+        return real_clock_gettime(id, ts);
+    rc = real_clock_gettime(id, ts);
+    if (rc == 0)
+        ts->tv_sec += offset_get();
     return rc;
 }
 
