@@ -22,6 +22,7 @@
  * mustache.h needs a way to pass compiled partials in.
  */
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,13 +137,22 @@ append_escaped(struct render *r, const char *s, size_t len)
 }
 
 
-/* Formats a double in the shortest form that reads back the same. */
+/* Whole numbers below this print as digits: up to 2^53 a double holds
+ * each whole number exactly. */
+#define WHOLE_DIGITS_MAX 9007199254740992.0
+
+/* Formats a double in the shortest form that reads back the same, and a
+ * whole number as digits, which %g would write as 1e+02. */
 static void
 format_real(double d, char *out, size_t size)
 {
     int prec;
     char *p;
 
+    if (fabs(d) <= WHOLE_DIGITS_MAX && d == (double)(long long)d) {
+        snprintf(out, size, "%.0f", d);
+        return;
+    }
     for (prec = 1; prec <= 17; prec++) {
         snprintf(out, size, "%.*g", prec, d);
         if (strtod(out, NULL) == d) {

@@ -438,6 +438,13 @@ test_values(void **state)
                     NULL, 1);
     assert_string_equal(out, "1.5 0.1 1e+300 2 -3 9007199254740993");
     free(out);
+    json_object_set_new(data, "r5", json_real(100.0));
+    json_object_set_new(data, "r6", json_real(1500.0));
+    json_object_set_new(data, "r7", json_real(1e15));
+    json_object_set_new(data, "r8", json_real(-120.0));
+    out = render_ok("{{r5}} {{r6}} {{r7}} {{r8}}", data, NULL, NULL, 1);
+    assert_string_equal(out, "100 1500 1000000000000000 -120");
+    free(out);
 
     out = render_ok("[{{t}}|{{f}}|{{n}}|{{a}}|{{o}}|{{missing}}]", data,
                     NULL, NULL, 1);

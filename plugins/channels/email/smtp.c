@@ -504,6 +504,9 @@ on_conn_ready(struct smtp_conn_env *env)
 }
 
 
+/* NOTE: a message waiting here for a connection is sent even when a
+ * pause began after the outbox handed it over (docs/KNOWN_LIMITS.md,
+ * "Operations"). */
 static struct smtp_job *
 on_next_job(struct smtp_conn_env *env, size_t server)
 {
