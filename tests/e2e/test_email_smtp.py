@@ -599,8 +599,12 @@ class SlowReader(threading.Thread):
                              daemon=True).start()
 
     def serve(self, conn):
+        # crier may close an idle connection at any point of its stop.
         with conn:
-            self.session(conn.makefile("rb"), conn)
+            try:
+                self.session(conn.makefile("rb"), conn)
+            except OSError:
+                pass
 
     def session(self, reader, conn):
         conn.sendall(b"220 slow.example ESMTP\r\n")
