@@ -137,8 +137,8 @@ append_escaped(struct render *r, const char *s, size_t len)
 }
 
 
-/* Whole numbers below this print as digits: up to 2^53 a double holds
- * each whole number exactly. */
+/* Whole numbers up to this print as digits, because a double represents
+ * each whole number up to 2^53 exactly. */
 #define WHOLE_DIGITS_MAX 9007199254740992.0
 
 /* Formats a double in the shortest form that reads back the same, and a

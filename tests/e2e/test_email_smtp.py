@@ -575,9 +575,10 @@ def test_waiting_past_lease_sent_once(tmp_path):
 
 
 class SlowReader(threading.Thread):
-    """An SMTP server that answers 354 and then waits before it reads the
+    """An SMTP server that replies 354 and then waits before it reads the
     message, through a small receive buffer, so that the sender's socket
-    fills and takes the message in parts. It keeps what it received."""
+    fills and takes the message in parts. It keeps each message it
+    received in `messages`."""
 
     def __init__(self, wait=0.5):
         super().__init__(daemon=True)
@@ -638,12 +639,14 @@ def test_large_message_arrives_whole(tmp_path):
     quoted-printable, so that the message (5 MB) is larger than the
     largest send buffer of a loopback socket (4 MB)."""
     lines = ["%06d %s" % (i, "=" * 60) for i in range(13000)]
+
     folder = tmp_path / "templates" / "notice"
     folder.mkdir(parents=True)
     (folder / "subject.mustache").write_text("Paving notice")
     (folder / "text.mustache").write_text("\n".join(lines) + "\n")
     (folder / "html.mustache").write_text(
         "".join("<p>%s</p>\n" % line for line in lines))
+
     smtp = SlowReader()
     smtp.start()
     settings = 'url = "smtp://127.0.0.1:%d";' % smtp.port
@@ -657,6 +660,7 @@ def test_large_message_arrives_whole(tmp_path):
     finally:
         code = c.stop()
         smtp.stop()
+
     assert code == 0
     assert [j["state"] for j in jobs] == ["sent", "sent"]
     assert len(smtp.messages) == 2

@@ -612,8 +612,8 @@ mime_qp_append(GString *out, const char *data, size_t len)
 }
 
 
-/* The most characters of the Message-ID in a boundary. With the prefix
- * that stays within the 70 characters that RFC 2046 allows. */
+/* The maximum number of Message-ID characters in a boundary. With the
+ * prefix, a boundary stays within the 70 characters that RFC 2046 allows. */
 #define BOUNDARY_ID_MAX 60
 
 void

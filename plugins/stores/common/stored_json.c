@@ -182,10 +182,11 @@ static const yajl_callbacks builder_callbacks = {
 
 /*
  * Returns nonzero when yajl reads `text` as jansson would. Three cases
- * differ: yajl decodes an escaped lone surrogate (\ud800) that jansson
- * rejects, it takes vertical tab and form feed for white space, and it
- * accepts a complete value followed by a string that never closes,
- * which leaves an odd count of unescaped quotes. They go to jansson.
+ * differ, and they go to jansson. yajl decodes an escaped lone surrogate
+ * (\ud800), which jansson rejects. yajl takes vertical tab and form feed
+ * for white space. yajl also accepts a complete value followed by a
+ * string that never closes, which leaves an odd count of unescaped
+ * quotes.
  */
 static int
 yajl_suits(const char *text, size_t len)
