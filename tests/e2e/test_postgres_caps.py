@@ -67,7 +67,9 @@ def postgres(tmp_path):
 
 
 def test_cap_exact_across_two_nodes(tmp_path, postgres):
-    smtp = SmtpServer(tmp_path)
+    # Each message takes the server 0.1 s, so that the node that claims
+    # first is still sending when the other polls, and both claim jobs.
+    smtp = SmtpServer(tmp_path, delay=0.1)
     nodes = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
