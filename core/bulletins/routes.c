@@ -84,6 +84,10 @@ tally_pending(const json_t *tally)
  * Returns the state that the API shows: the stored one, but "scheduled"
  * before send_at, and "complete" once every recipient was considered and
  * no job waits to be sent.
+ * NOTE: `scanned` is read when the tally comes back, not when it was
+ * requested, so a tally read before the last batch's commit can show a
+ * bulletin "complete" with its last jobs still to send
+ * (docs/KNOWN_LIMITS.md, "Topics and bulletins").
  */
 static const char *
 shown_state(const struct bulletin *b, const json_t *tally)
