@@ -34,6 +34,8 @@ struct bulletin_call {
     GPtrArray *ids;             /* bulletin ids still to present */
     guint next;
     json_t *list;               /* NULL for a single bulletin */
+    int scanned;                /* the bulletin's mark when its tally was
+                                 * requested */
 };
 
 
@@ -83,18 +85,16 @@ tally_pending(const json_t *tally)
 /*
  * Returns the state that the API shows: the stored one, but "scheduled"
  * before send_at, and "complete" once every recipient was considered and
- * no job waits to be sent.
- * NOTE: `scanned` is read when the tally comes back, not when it was
- * requested, so a tally read before the last batch's commit can show a
- * bulletin "complete" with its last jobs still to send
- * (docs/KNOWN_LIMITS.md, "Topics and bulletins").
+ * no job waits to be sent. `scanned` is the bulletin's mark taken when
+ * the tally was requested: a mark set later may follow a commit that the
+ * tally did not see, and the bulletin would show "complete" too early.
  */
 static const char *
-shown_state(const struct bulletin *b, const json_t *tally)
+shown_state(const struct bulletin *b, const json_t *tally, int scanned)
 {
     if (strcmp(b->state, "sending") == 0 && b->send_at > clock_now_ms())
         return "scheduled";
-    if (strcmp(b->state, "sending") == 0 && b->scanned &&
+    if (strcmp(b->state, "sending") == 0 && scanned &&
         tally_pending(tally) == 0)
         return "complete";
     return b->state;
@@ -103,7 +103,8 @@ shown_state(const struct bulletin *b, const json_t *tally)
 
 /* Adds "progress" and the state that the API shows. */
 static json_t *
-bulletin_present(const struct bulletin *b, const json_t *tally)
+bulletin_present(const struct bulletin *b, const json_t *tally,
+                 int scanned)
 {
     json_t *out = bulletin_json(b);
     json_t *states = json_object_get(tally, "states");
@@ -120,7 +121,8 @@ bulletin_present(const struct bulletin *b, const json_t *tally)
         tally_count(states, "failed") + tally_count(states, "dead"),
         "suppressed", tally_count(states, "suppressed"), "suppressed_by",
         json_object_get(tally, "reasons")));
-    json_object_set_new(out, "state", json_string(shown_state(b, tally)));
+    json_object_set_new(out, "state", json_string(shown_state(b, tally,
+                                                               scanned)));
     return out;
 }
 
@@ -155,13 +157,14 @@ on_tally(void *arg, int status, json_t *result)
         return;
     }
     if (call->list == NULL) {
-        http_respond_json(call->req, call->status, bulletin_present(b,
-                                                                    result));
+        http_respond_json(call->req, call->status,
+                          bulletin_present(b, result, call->scanned));
         call_free(call);
         return;
     }
     if (b != NULL)
-        json_array_append_new(call->list, bulletin_present(b, result));
+        json_array_append_new(call->list,
+                              bulletin_present(b, result, call->scanned));
     present_next(call);
 }
 
@@ -170,6 +173,7 @@ on_tally(void *arg, int status, json_t *result)
 static void
 present_next(struct bulletin_call *call)
 {
+    const struct bulletin *b;
     json_t *request;
     int rc;
 
@@ -179,6 +183,8 @@ present_next(struct bulletin_call *call)
         call_free(call);
         return;
     }
+    b = bulletin_find(g_ptr_array_index(call->ids, call->next));
+    call->scanned = b != NULL && b->scanned;
     request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX,
                         (const char *) g_ptr_array_index(call->ids,
                                                          call->next++));
@@ -338,6 +344,8 @@ struct change_call {
     char *id;
     const char *to;             /* the new state, or NULL for a rate */
     int64_t rate;
+    int scanned;                /* the bulletin's mark when its tally was
+                                 * requested */
 };
 
 
@@ -395,7 +403,7 @@ on_change_tally(void *arg, int status, json_t *result)
     } else if (b == NULL) {
         admin_respond_error(call->req, 404, NULL, "no such bulletin");
     } else {
-        state = shown_state(b, result);
+        state = shown_state(b, result, call->scanned);
         if (strcmp(state, "cancelled") == 0 ||
             strcmp(state, "complete") == 0) {
             snprintf(message, sizeof(message), "the bulletin is %s and "
@@ -424,6 +432,7 @@ change_start(struct crier_http_req *req, const struct bulletin *b,
     call->id = g_strdup(b->id);
     call->to = to;
     call->rate = rate;
+    call->scanned = b->scanned;
     request = json_pack("{s:s+}", "rule", BULLETIN_RULE_PREFIX, b->id);
     rc = server.store_ops->jobs_tally(server.store->state, request,
                                       on_change_tally, call);
